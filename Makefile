@@ -1,0 +1,45 @@
+# The two commands a new user needs: `make dev` (the whole system, locally) and `make test`.
+# Each does all of its own set-up: a virtualenv, the Python dependencies, and the service binaries
+# (Kafka and Apicurio Registry jars via Maven, MinIO via `go install`), cached under ~/.cache/reelstream.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export HF_HUB_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: dev test lint unit fetch clean stack-up stack-down
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[render,test]'
+	touch $@
+
+fetch: $(STAMP)
+	$(BIN)/reelstream stack fetch
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint fetch
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+dev: fetch
+	$(BIN)/reelstream dev
+
+stack-up: fetch
+	$(BIN)/reelstream stack up
+
+stack-down: $(STAMP)
+	$(BIN)/reelstream stack down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

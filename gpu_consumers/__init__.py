@@ -1,0 +1,1 @@
+"""GPU workers: one process per render slot, consuming its own partition of the dispatch topic."""

@@ -1,0 +1,1 @@
+"""Renderers: turn a resolved render request into frames."""

@@ -1,0 +1,72 @@
+"""The seam between the worker loop and a model: what a renderer is given and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from reelstream.errors import ReelstreamError
+
+# Stage names are the `RenderStage` symbols of the Avro contract (schemas/avro).
+ENCODE_TEXT = "encode_text"
+DENOISE = "denoise"
+DECODE = "decode"
+ENCODE_VIDEO = "encode_video"
+UPLOAD = "upload"
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Fully resolved parameters of one render; nothing here is optional or defaulted."""
+
+    prompt: str
+    negative_prompt: str | None
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    num_inference_steps: int
+    guidance_scale: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class RenderedVideo:
+    """Frames as uint8 RGB, shape (num_frames, height, width, 3)."""
+
+    frames: npt.NDArray[np.uint8]
+    fps: int
+
+
+# on_progress(stage, step, total): step/total count denoising steps; other stages report (0, 1) then (1, 1).
+ProgressCallback = Callable[[str, int, int], None]
+CancelCheck = Callable[[], bool]
+
+
+class RenderCanceled(ReelstreamError):
+    """Raised inside a render when its cancel check turned true; the render stops at the next step."""
+
+    code = "canceled"
+
+
+class RenderError(ReelstreamError):
+    """A render that failed for a reason of its own (bad parameters, model error, out of memory)."""
+
+    code = "render_failed"
+
+
+class Renderer(Protocol):
+    name: str
+
+    def load(self) -> None:
+        """Load weights once, at worker start-up (never per job); fail loudly if weights are missing."""
+
+    def render(
+        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
+    ) -> RenderedVideo:
+        """Blocking; run it in a worker thread. Raises RenderCanceled or RenderError."""
+        ...

@@ -1,0 +1,169 @@
+"""Mochi text-to-video behind the Renderer protocol, around any diffusers `MochiPipeline`.
+
+`render` reads as the script of one render: check inputs, encode the prompt, denoise, decode, hand back
+frames. The pipeline's own `__call__` runs denoise and decode; a step callback reports progress and raises
+`RenderCanceled` to stop between steps (setting `pipe._interrupt` would skip the remaining steps but still
+decode). Torch exceptions are converted to `RenderError` here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from diffusers.pipelines.mochi.pipeline_mochi import MochiPipeline
+
+from gpu_consumers.render.base import (
+    DECODE,
+    DENOISE,
+    ENCODE_TEXT,
+    CancelCheck,
+    ProgressCallback,
+    RenderCanceled,
+    RenderedVideo,
+    RenderError,
+    RenderRequest,
+)
+from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
+from reelstream.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+PipelineFactory = Callable[[], MochiPipeline]
+StepCallback = Callable[[MochiPipeline, int, Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+SIZE_MULTIPLE = 16  # VAE downsamples 8x, the transformer patches 2x2
+FRAME_STRIDE = 6  # VAE compresses 6 frames into one latent frame: num_frames = 6k + 1
+MIN_STEPS = 2
+
+
+def check_request(request: RenderRequest) -> None:
+    """Raise RenderError naming the first parameter the Mochi pipeline cannot render."""
+    for field, value in (("width", request.width), ("height", request.height)):
+        if value <= 0 or value % SIZE_MULTIPLE:
+            raise RenderError(f"{field} must be a positive multiple of {SIZE_MULTIPLE}, got {value}")
+    if request.num_frames < 1 or (request.num_frames - 1) % FRAME_STRIDE:
+        raise RenderError(f"num_frames must be 6k+1 (1, 7, 13, 19, ...), got {request.num_frames}")
+    if request.num_inference_steps < MIN_STEPS:
+        raise RenderError(
+            f"num_inference_steps must be at least {MIN_STEPS}, got {request.num_inference_steps}"
+        )
+    if request.fps < 1:
+        raise RenderError(f"fps must be at least 1, got {request.fps}")
+
+
+def _step_callback(on_progress: ProgressCallback, is_canceled: CancelCheck) -> StepCallback:
+    """Report each finished denoise step, stop between steps when canceled, announce decode after the last."""
+
+    def on_step_end(
+        pipe: MochiPipeline, index: int, timestep: Any, tensors: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        total = int(pipe.num_timesteps)
+        on_progress(DENOISE, index + 1, total)
+        if is_canceled():
+            raise RenderCanceled(f"canceled after denoise step {index + 1} of {total}")
+        if index + 1 == total:  # the pipeline decodes as soon as this callback returns
+            on_progress(DECODE, 0, 1)
+        return tensors
+
+    return on_step_end
+
+
+def _to_uint8(frames: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.uint8]:
+    """Float frames in [0, 1], shape (F, H, W, 3), to uint8 RGB."""
+    pixels: npt.NDArray[np.uint8] = np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
+    return pixels
+
+
+class MochiRenderer:
+    """Keeps one pipeline warm on `device`; `render` is blocking and meant for a worker thread."""
+
+    def __init__(
+        self,
+        pipeline_factory: PipelineFactory,
+        *,
+        device: str = "cpu",
+        name: str = "mochi",
+        max_sequence_length: int = 256,
+    ) -> None:
+        self.name = name
+        self._factory = pipeline_factory
+        self._device = device
+        self._max_sequence_length = max_sequence_length
+        self._pipe: MochiPipeline | None = None
+
+    def load(self) -> None:
+        if self._pipe is not None:
+            return
+        try:
+            pipe = self._factory()
+            pipe.to(self._device)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ConfigurationError(f"could not load the Mochi pipeline for {self.name}: {exc}") from exc
+        pipe.set_progress_bar_config(disable=True)  # type: ignore[no-untyped-call]
+        self._pipe = pipe
+        logger.info("renderer loaded", extra={"renderer": self.name, "device": self._device})
+
+    def render(
+        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
+    ) -> RenderedVideo:
+        if self._pipe is None:
+            raise RenderError(f"renderer {self.name} used before load()")
+        pipe = self._pipe
+        # 1. Check inputs.
+        check_request(request)
+        if is_canceled():
+            raise RenderCanceled("canceled before the render started")
+        generator = torch.Generator(device=self._device).manual_seed(request.seed)
+        try:
+            with torch.inference_mode():
+                # 2. Encode the prompt (and the negative prompt when guidance is on).
+                on_progress(ENCODE_TEXT, 0, 1)
+                prompt, mask, negative, negative_mask = pipe.encode_prompt(
+                    prompt=request.prompt,
+                    negative_prompt=request.negative_prompt,
+                    do_classifier_free_guidance=request.guidance_scale > 1.0,
+                    max_sequence_length=self._max_sequence_length,
+                    dtype=pipe.transformer.dtype,
+                )
+                on_progress(ENCODE_TEXT, 1, 1)
+                # 3. Prepare latents and denoise, then 4. decode (the callback reports DECODE start).
+                video = pipe(
+                    prompt_embeds=prompt,
+                    prompt_attention_mask=mask,
+                    negative_prompt_embeds=negative,
+                    negative_prompt_attention_mask=negative_mask,
+                    height=request.height,
+                    width=request.width,
+                    num_frames=request.num_frames,
+                    num_inference_steps=request.num_inference_steps,
+                    guidance_scale=request.guidance_scale,
+                    generator=generator,
+                    output_type="np",
+                    return_dict=False,
+                    callback_on_step_end=_step_callback(on_progress, is_canceled),
+                    max_sequence_length=self._max_sequence_length,
+                )[0]
+                on_progress(DECODE, 1, 1)
+        except torch.OutOfMemoryError as exc:
+            raise RenderError(f"out of memory on {self._device}: {exc}", retriable=True) from exc
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise RenderError(f"Mochi pipeline failed: {exc}") from exc
+        # 5. Hand back uint8 frames, shape (F, H, W, 3).
+        frames = _to_uint8(np.asarray(video)[0])
+        logger.info("render finished", extra={"renderer": self.name, "frames": frames.shape[0]})
+        return RenderedVideo(frames=frames, fps=request.fps)
+
+
+def tiny_mochi_renderer(device: str = "cpu") -> MochiRenderer:
+    """A renderer over the tiny random-weight pipeline: the real code path, no weights to download."""
+    return MochiRenderer(
+        build_tiny_mochi_pipeline,
+        device=device,
+        name="tiny-mochi",
+        max_sequence_length=MAX_SEQUENCE_LENGTH,
+    )

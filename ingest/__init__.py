@@ -1,0 +1,1 @@
+"""HTTP ingest: the Starlette API clients talk to."""

@@ -1,0 +1,1 @@
+"""Adapters to Kafka and the schema registry; third-party errors become reelstream errors here."""

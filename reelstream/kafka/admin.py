@@ -1,0 +1,74 @@
+"""Create the declared topics idempotently and check that existing ones match their declaration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from reelstream.errors import ReelstreamError
+from schemas.topics import Topic
+
+logger = logging.getLogger(__name__)
+
+
+class TopicMismatchError(ReelstreamError):
+    """An existing topic differs from its declaration in a way Kafka cannot change in place."""
+
+    code = "topic_mismatch"
+
+
+async def ensure_topics(bootstrap: str, topics: Iterable[Topic[Any]]) -> list[str]:
+    """Create missing topics; return the names created. Existing ones must have the declared partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelstream-admin")
+    await admin.start()
+    try:
+        declared = list(topics)
+        created = await _create(admin, declared)
+        await _check_partitions(admin, declared)
+        return created
+    finally:
+        await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, topics: list[Topic[Any]]) -> list[str]:
+    """Ask for every topic; the broker answers per topic (created, already exists, or an error)."""
+    new = [NewTopic(t.name, t.partitions, 1, topic_configs=t.config()) for t in topics]
+    try:
+        response = await admin.create_topics(new)
+    except KafkaError as exc:
+        raise ReelstreamError(f"creating topics failed: {exc!r}", retriable=True) from exc
+    created = []
+    for name, error_code, error_message in response.topic_errors:
+        if error_code == 0:
+            created.append(name)
+            logger.info("created topic %s", name, extra={"topic": name})
+        elif error_code != TopicAlreadyExistsError.errno:
+            raise ReelstreamError(f"creating topic {name} failed: {error_code} {error_message}")
+    return created
+
+
+async def _check_partitions(admin: AIOKafkaAdminClient, topics: list[Topic[Any]]) -> None:
+    described = await admin.describe_topics([t.name for t in topics])
+    counts = {d["topic"]: len(d["partitions"]) for d in described}
+    for topic in topics:
+        if counts.get(topic.name) != topic.partitions:
+            raise TopicMismatchError(
+                f"topic {topic.name} has {counts.get(topic.name)} partitions, declared {topic.partitions}"
+            )
+
+
+async def topic_configs(bootstrap: str, name: str) -> dict[str, str]:
+    """The effective configuration of one topic (used by tests and `reelstream topics describe`)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelstream-admin")
+    await admin.start()
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        await admin.close()
+    resources = responses[0].resources
+    return {entry[0]: entry[1] for entry in resources[0][4]}

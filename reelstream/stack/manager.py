@@ -1,0 +1,322 @@
+"""Bring the local stack up and down: fetch, start, wait until really ready, record, stop what we started."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from minio import Minio
+
+from reelstream.errors import ReelstreamError
+from reelstream.stack.fetch import default_cache_dir
+from reelstream.stack.kafka import KAFKA_VERSION, KafkaService, fetch_kafka
+from reelstream.stack.minio import MinioService, fetch_minio
+from reelstream.stack.prereqs import find_java, jvm_dirs_from, require_tool
+from reelstream.stack.process import ManagedProcess, free_port, pid_alive, port_is_open
+from reelstream.stack.registry import APICURIO_VERSION, RegistryService, fetch_registry
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "stack.json"
+
+
+class StackError(ReelstreamError):
+    """The stack cannot be brought up as asked (a port taken, a half-running earlier stack, …)."""
+
+    code = "stack"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the infrastructure is; every service of reelstream is configured from these."""
+
+    kafka_bootstrap: str
+    schema_registry_url: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    s3_bucket: str
+
+    def as_env(self) -> dict[str, str]:
+        return {f"REELSTREAM_{k.upper()}": v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class ExternalServices:
+    """Services that already run elsewhere and must not be started here (all optional)."""
+
+    kafka_bootstrap: str | None = None
+    schema_registry_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ExternalServices:
+        return cls(**{k: env.get(f"REELSTREAM_{k.upper()}") or None for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    data_dir: Path
+    cache_dir: Path
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    registry_port: int = 8081
+    minio_port: int = 9000
+    minio_console_port: int = 9001
+    s3_access_key: str = "reelstream"
+    s3_secret_key: str = "reelstream-dev-secret"  # noqa: S105 - local development stack only
+    s3_bucket: str = "reelstream-artifacts"
+    start_timeout: float = 120.0
+
+    @classmethod
+    def dev(cls, env: Mapping[str, str]) -> StackLayout:
+        """Fixed well-known ports; data kept between restarts under the user's data folder."""
+        data_home = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local/share"
+        return cls(data_dir=data_home / "reelstream" / "dev", cache_dir=default_cache_dir(env))
+
+    @classmethod
+    def ephemeral(cls, data_dir: Path, env: Mapping[str, str]) -> StackLayout:
+        """Free ports and a throw-away data folder, for tests."""
+        return cls(
+            data_dir=data_dir,
+            cache_dir=default_cache_dir(env),
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            registry_port=free_port(),
+            minio_port=free_port(),
+            minio_console_port=free_port(),
+        )
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def kafka_is_ready(bootstrap: str) -> bool:
+    """The broker answers a metadata request and lists itself."""
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000},
+        logger=logging.getLogger("reelstream.stack.librdkafka"),
+    )
+    try:
+        return len(admin.list_topics(timeout=2).brokers) > 0
+    except KafkaException:
+        return False
+
+
+def ensure_bucket(endpoints: Endpoints) -> None:
+    """Create the artifact bucket if missing. New MinIO buckets are private (no anonymous policy)."""
+    secure = endpoints.s3_endpoint.startswith("https://")
+    host = endpoints.s3_endpoint.split("://", 1)[-1]
+    client = Minio(
+        host, access_key=endpoints.s3_access_key, secret_key=endpoints.s3_secret_key, secure=secure
+    )
+    if not client.bucket_exists(endpoints.s3_bucket):
+        client.make_bucket(endpoints.s3_bucket)
+
+
+@dataclass
+class LocalStack:
+    """Starts the services that are not external; `stop()` stops only those this object started."""
+
+    layout: StackLayout
+    env: Mapping[str, str]
+    external: ExternalServices = field(default_factory=ExternalServices)
+    started: list[ManagedProcess] = field(default_factory=list)
+    reused: bool = False
+
+    def _kafka(self) -> KafkaService:
+        lay = self.layout
+        return KafkaService(lay.data_dir / "kafka", lay.log_dir, lay.kafka_port, lay.kafka_controller_port)
+
+    def _registry(self) -> RegistryService:
+        return RegistryService(
+            self.layout.data_dir / "registry", self.layout.log_dir, self.layout.registry_port
+        )
+
+    def _minio(self) -> MinioService:
+        lay = self.layout
+        return MinioService(
+            lay.data_dir / "minio",
+            lay.log_dir,
+            lay.minio_port,
+            lay.minio_console_port,
+            lay.s3_access_key,
+            lay.s3_secret_key,
+        )
+
+    def check_prerequisites(self) -> None:
+        """Fail before any download or start if a tool a local service needs is missing."""
+        env, ext = self.env, self.external
+        dirs = jvm_dirs_from(env)
+        if ext.kafka_bootstrap is None:
+            find_java(17, "Apache Kafka", env, dirs)
+        if ext.schema_registry_url is None:
+            find_java(21, "Apicurio Registry 3.x", env, dirs)
+        needs_mvn = any(
+            not (self.layout.cache_dir / name / ".complete").exists()
+            for name, external in (
+                (f"kafka-{KAFKA_VERSION}", ext.kafka_bootstrap),
+                (f"apicurio-registry-{APICURIO_VERSION}", ext.schema_registry_url),
+            )
+            if external is None
+        )
+        if needs_mvn:
+            require_tool("mvn", "fetching Apache Kafka and Apicurio Registry", env)
+
+    def fetch(self) -> None:
+        """Fetch (or find cached) every binary the non-external services need; no process is started."""
+        self.check_prerequisites()
+        self._fetched()
+
+    def _fetched(self) -> dict[str, Path]:
+        cache, ext = self.layout.cache_dir, self.external
+        paths: dict[str, Path] = {}
+        if ext.kafka_bootstrap is None:
+            paths["kafka"] = fetch_kafka(cache, self.env)
+        if ext.schema_registry_url is None:
+            paths["schema-registry"] = fetch_registry(cache, self.env)
+        if ext.s3_endpoint is None:
+            paths["minio"] = fetch_minio(cache, self.env)
+        return paths
+
+    def endpoints(self) -> Endpoints:
+        ext, lay = self.external, self.layout
+        return Endpoints(
+            kafka_bootstrap=ext.kafka_bootstrap or self._kafka().bootstrap,
+            schema_registry_url=ext.schema_registry_url or self._registry().url,
+            s3_endpoint=ext.s3_endpoint or self._minio().endpoint,
+            s3_access_key=ext.s3_access_key or lay.s3_access_key,
+            s3_secret_key=ext.s3_secret_key or lay.s3_secret_key,
+            s3_bucket=lay.s3_bucket,
+        )
+
+    def up(self) -> Endpoints:
+        """Reuse a running stack recorded in the data folder, or start one; return its endpoints."""
+        recorded = read_state(self.layout.data_dir)
+        if recorded is not None:
+            return self._reuse(recorded)
+        self.check_prerequisites()
+        paths = self._fetched()
+        endpoints = self.endpoints()
+        try:
+            self._start_all(paths)
+            ensure_bucket(endpoints)
+        except BaseException:
+            self.stop()
+            raise
+        write_state(self.layout.data_dir, endpoints, self.started)
+        return endpoints
+
+    def _reuse(self, recorded: dict[str, Any]) -> Endpoints:
+        alive = {name: pid for name, pid in recorded["pids"].items() if pid_alive(pid)}
+        if len(alive) == len(recorded["pids"]):
+            self.reused = True
+            logger.info("reusing the stack recorded in %s", self.layout.data_dir)
+            return Endpoints(**recorded["endpoints"])
+        if alive:
+            raise StackError(
+                f"the stack recorded in {self.layout.data_dir / STATE_FILE} is only partly running "
+                f"({', '.join(f'{n} pid {p}' for n, p in alive.items())} alive); "
+                "run `reelstream stack down` first"
+            )
+        (self.layout.data_dir / STATE_FILE).unlink()
+        return self.up()
+
+    def _start_all(self, paths: Mapping[str, Path]) -> None:
+        timeout = self.layout.start_timeout
+        if "kafka" in paths:
+            kafka = self._kafka()
+            self._check_ports_free("kafka", kafka.port, kafka.controller_port)
+            proc = self._spawn(kafka.process(paths["kafka"], self.env))
+        if "schema-registry" in paths:
+            registry = self._registry()
+            self._check_ports_free("schema-registry", registry.port)
+            reg_proc = self._spawn(registry.process(paths["schema-registry"], self.env))
+        if "minio" in paths:
+            minio = self._minio()
+            self._check_ports_free("minio", minio.port, minio.console_port)
+            minio_proc = self._spawn(minio.process(paths["minio"], self.env))
+            minio_proc.wait_ready(minio.is_ready, timeout, "ready")
+        if "kafka" in paths:
+            proc.wait_ready(
+                lambda: port_is_open(kafka.port) and kafka_is_ready(kafka.bootstrap),
+                timeout,
+                "serving metadata",
+            )
+        if "schema-registry" in paths:
+            reg_proc.wait_ready(registry.is_ready, timeout, "answering /subjects")
+
+    def _spawn(self, proc: ManagedProcess) -> ManagedProcess:
+        proc.start()
+        self.started.append(proc)
+        logger.info("started %s (pid %s), log %s", proc.name, proc.pid, proc.log_path)
+        return proc
+
+    def _check_ports_free(self, service: str, *ports: int) -> None:
+        for port in ports:
+            if port_is_open(port):
+                raise StackError(
+                    f"port {port} that {service} needs is already in use by another process; free it, or "
+                    f"point reelstream at that service (REELSTREAM_KAFKA_BOOTSTRAP, "
+                    f"REELSTREAM_SCHEMA_REGISTRY_URL, REELSTREAM_S3_ENDPOINT)"
+                )
+
+    def stop(self) -> None:
+        """Stop, in reverse order, only the processes this object started."""
+        while self.started:
+            proc = self.started.pop()
+            proc.stop()
+        if not self.reused:
+            with contextlib.suppress(FileNotFoundError):
+                (self.layout.data_dir / STATE_FILE).unlink()
+
+    def __enter__(self) -> Endpoints:
+        return self.up()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def read_state(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads((data_dir / STATE_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    return state
+
+
+def write_state(data_dir: Path, endpoints: Endpoints, procs: list[ManagedProcess]) -> None:
+    state = {
+        "endpoints": asdict(endpoints),
+        "pids": {p.name: p.pid for p in procs},
+        "started_at": time.time(),
+    }
+    tmp = data_dir / f".{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, data_dir / STATE_FILE)
+
+
+def stop_recorded(data_dir: Path, grace: float = 20.0) -> list[str]:
+    """Stop the stack that an earlier `up()` recorded in `data_dir` (for `reelstream stack down`)."""
+    state = read_state(data_dir)
+    if state is None:
+        return []
+    stopped = []
+    for name, pid in reversed(list(state["pids"].items())):
+        if pid_alive(pid):
+            ManagedProcess(name, [], Path(os.devnull), {}, pid=pid).stop(grace)
+            stopped.append(name)
+    (data_dir / STATE_FILE).unlink()
+    return stopped

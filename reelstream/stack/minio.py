@@ -1,0 +1,80 @@
+"""MinIO object storage: a binary on PATH / in REELSTREAM_MINIO_BIN, or built once with `go install`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from reelstream.stack.fetch import fetch_once, run_client
+from reelstream.stack.prereqs import require_tool
+from reelstream.stack.process import ManagedProcess
+
+MINIO_MODULE = "github.com/minio/minio"
+MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
+
+def fetch_minio(cache_dir: Path, env: Mapping[str, str]) -> Path:
+    if env.get("REELSTREAM_MINIO_BIN"):
+        return Path(env["REELSTREAM_MINIO_BIN"])
+    on_path = shutil.which("minio", path=env.get("PATH", ""))
+    if on_path:
+        return Path(on_path)
+    go = require_tool("go", "building MinIO", env)
+
+    def build(staging: Path) -> None:
+        run_client(
+            [str(go), "install", f"{MINIO_MODULE}@{MINIO_VERSION}"],
+            f"MinIO {MINIO_VERSION}",
+            {**env, "GOBIN": str(staging / "bin"), "CGO_ENABLED": "0"},
+        )
+
+    return fetch_once(cache_dir / f"minio-{MINIO_VERSION}", build) / "bin" / "minio"
+
+
+@dataclass(frozen=True)
+class MinioService:
+    data_dir: Path
+    log_dir: Path
+    port: int
+    console_port: int
+    access_key: str
+    secret_key: str
+
+    name = "minio"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def is_ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.endpoint}/minio/health/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def process(self, binary: Path, env: Mapping[str, str]) -> ManagedProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(binary),
+            "server",
+            str(self.data_dir),
+            "--quiet",
+            "--address",
+            f"127.0.0.1:{self.port}",
+            "--console-address",
+            f"127.0.0.1:{self.console_port}",
+        ]
+        child_env = {
+            **env,
+            "MINIO_ROOT_USER": self.access_key,
+            "MINIO_ROOT_PASSWORD": self.secret_key,
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+            "HOME": env.get("HOME", os.fspath(self.data_dir)),
+        }
+        return ManagedProcess(self.name, argv, self.log_dir / "minio.log", child_env)

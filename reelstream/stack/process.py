@@ -1,0 +1,128 @@
+"""Start a service process with its log in a known file, wait for real readiness, stop it cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelstream.errors import ReelstreamError
+
+
+class ServiceStartError(ReelstreamError):
+    """A service did not become ready before its deadline, or exited while starting."""
+
+    code = "service_start_failed"
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    """A port the kernel just handed out on loopback; racy in theory, reliable enough for local tests."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class ManagedProcess:
+    """One child process in its own session (so a terminal's Ctrl-C reaches us, not it, first)."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: Mapping[str, str]
+    cwd: Path | None = None
+    pid: int | None = None
+    _popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._popen = subprocess.Popen(
+                list(self.argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(self.env),
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        self.pid = self._popen.pid
+
+    def run(self, timeout: float) -> int:
+        """Start the process and wait for it to finish; its exit status."""
+        self.start()
+        assert self._popen is not None
+        return self._popen.wait(timeout=timeout)
+
+    def exited(self) -> bool:
+        if self._popen is not None:
+            return self._popen.poll() is not None
+        return self.pid is None or not pid_alive(self.pid)
+
+    def wait_ready(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll `check` until it is true; fail early, with the log's tail, if the process exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.exited():
+                raise ServiceStartError(
+                    f"{self.name} exited while starting; log {self.log_path}:\n{log_tail(self.log_path)}"
+                )
+            if check():
+                return
+            time.sleep(0.25)
+        raise ServiceStartError(
+            f"{self.name} was not {what} within {timeout:.0f}s; "
+            f"log {self.log_path}:\n{log_tail(self.log_path)}"
+        )
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM the process group, then SIGKILL it after `grace` seconds."""
+        if self.pid is None:
+            return
+        pid = self.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and not self._reaped():
+            time.sleep(0.1)
+        if not self._reaped():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            if self._popen is not None:
+                self._popen.wait(timeout=10)
+        self.pid = None
+
+    def _reaped(self) -> bool:
+        if self._popen is not None:
+            return self._popen.poll() is not None
+        return self.pid is None or not pid_alive(self.pid)

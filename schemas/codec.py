@@ -1,0 +1,105 @@
+"""Avro schemas loaded from avro/*.avsc, and the mapping between records and the frozen dataclasses.
+
+Each .avsc holds one named type and refers to others by full name; `schema_for` inlines each referenced type
+the first time it appears, which yields a self-contained schema to register (no registry references).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+AVRO_DIR = Path(__file__).parent / "avro"
+NAMESPACE = "io.reelstream.v1"
+
+Json = Any
+
+
+@cache
+def _named_type(fullname: str) -> Json:
+    return json.loads((AVRO_DIR / f"{fullname}.avsc").read_text())
+
+
+def _inline(node: Json, defined: set[str]) -> Json:
+    if isinstance(node, str):
+        if node.startswith(NAMESPACE + ".") and node not in defined:
+            return _inline(_named_type(node), defined)
+        return node
+    if isinstance(node, list):
+        return [_inline(item, defined) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") in ("record", "enum", "fixed"):
+        defined.add(f"{node.get('namespace', NAMESPACE)}.{node['name']}")
+    out = dict(node)
+    if "fields" in out:
+        out["fields"] = [{**fld, "type": _inline(fld["type"], defined)} for fld in out["fields"]]
+    for key in ("items", "values"):
+        if key in out:
+            out[key] = _inline(out[key], defined)
+    if isinstance(out.get("type"), (list, dict)):
+        out["type"] = _inline(out["type"], defined)
+    return out
+
+
+@cache
+def schema_for(record_names: tuple[str, ...]) -> str:
+    """The self-contained schema JSON for one record, or a top-level union of several."""
+    defined: set[str] = set()
+    expanded = [_inline(f"{NAMESPACE}.{name}", defined) for name in record_names]
+    return json.dumps(expanded[0] if len(expanded) == 1 else expanded, sort_keys=True)
+
+
+def record_fullname(cls: type) -> str:
+    return f"{NAMESPACE}.{cls.__name__}"
+
+
+# ---- dataclass <-> Avro datum ----------------------------------------------------------------------
+
+
+def to_datum(obj: Any) -> Any:
+    """A dataclass (tree) as the plain values fastavro writes. datetimes stay datetimes (timestamp-millis)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_datum(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {k: to_datum(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_datum(v) for v in obj]
+    return obj
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def from_datum(tp: Any, value: Any) -> Any:
+    """Build an instance of type `tp` (a dataclass, enum, optional, dict or list of them) from a datum."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        return from_datum(inner, value)
+    if origin is dict:
+        _, value_type = typing.get_args(tp)
+        return {k: from_datum(value_type, v) for k, v in value.items()}
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        return [from_datum(item_type, v) for v in value]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        return tp(**{name: from_datum(hints[name], v) for name, v in value.items() if name in hints})
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(value)
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value

@@ -1,0 +1,329 @@
+"""Frozen dataclasses mirroring schemas/avro/*.avsc, one class per Avro record of the same name.
+
+Commands are imperative (`SubmitJob`), events past tense (`JobAdmitted`). Every record that travels on its
+own carries `event_id` and `occurred_at`; `tests/unit/schemas` checks that fields and schemas agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    """Now, at the millisecond precision Avro's timestamp-millis keeps (so round trips compare equal)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class JobState(StrEnum):
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    DISPATCHED = "dispatched"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobState.REJECTED, JobState.EXPIRED}
+)
+
+
+class RenderStage(StrEnum):
+    ENCODE_TEXT = "encode_text"
+    DENOISE = "denoise"
+    DECODE = "decode"
+    ENCODE_VIDEO = "encode_video"
+    UPLOAD = "upload"
+
+
+class JobEventType(StrEnum):
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    DISPATCHED = "dispatched"
+    STARTED = "started"
+    PROGRESS = "progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCEL_REQUESTED = "cancel_requested"
+    REQUEUED = "requeued"
+
+
+class WorkerState(StrEnum):
+    IDLE = "idle"
+    BUSY = "busy"
+    DRAINING = "draining"
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    GAVE_UP = "gave_up"
+
+
+# ---- value types -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestedParams:
+    model: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_frames: int | None = None
+    duration_seconds: float | None = None
+    fps: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    model: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    num_inference_steps: int
+    guidance_scale: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str
+    sha256: str
+    bytes: int
+    content_type: str
+    duration_seconds: float
+    frames: int
+    width: int
+    height: int
+    fps: float
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    code: str
+    message: str
+    retriable: bool
+
+
+# ---- commands on reelstream.jobs.commands ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitJob:
+    job_id: str
+    tenant_id: str
+    prompt: str
+    params: RequestedParams
+    negative_prompt: str | None = None
+    webhook_url: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class CancelJob:
+    job_id: str
+    tenant_id: str
+    reason: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+# ---- the scheduler inbox ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobAdmitted:
+    job_id: str
+    tenant_id: str
+    pool_id: str
+    prompt: str
+    params: RenderParams
+    submitted_at: datetime
+    negative_prompt: str | None = None
+    webhook_url: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class CancelRequested:
+    job_id: str
+    tenant_id: str
+    pool_id: str
+    reason: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class RenderStarted:
+    job_id: str
+    slot: int
+    attempt: int
+    worker_id: str
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class RenderProgress:
+    job_id: str
+    slot: int
+    attempt: int
+    stage: RenderStage
+    step: int
+    total_steps: int
+    progress: float
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class RenderSucceeded:
+    job_id: str
+    slot: int
+    attempt: int
+    artifact: Artifact
+    render_seconds: float
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class RenderFailed:
+    job_id: str
+    slot: int
+    attempt: int
+    error: ErrorInfo
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WorkerHeartbeat:
+    worker_id: str
+    pool_id: str
+    slot: int
+    state: WorkerState
+    renderer: str
+    job_id: str | None = None
+    attempt: int | None = None
+    gpu_name: str | None = None
+    gpu_memory_bytes: int | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+# ---- render.dispatch -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DispatchRender:
+    job_id: str
+    slot: int
+    attempt: int
+    tenant_id: str
+    prompt: str
+    params: RenderParams
+    artifact_key: str
+    negative_prompt: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class CancelRender:
+    job_id: str
+    slot: int
+    attempt: int
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+# ---- what clients and internal teams read ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    tenant_id: str
+    state: JobState
+    prompt: str
+    created_at: datetime
+    updated_at: datetime
+    stage: RenderStage | None = None
+    negative_prompt: str | None = None
+    params: RenderParams | None = None
+    webhook_url: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    state_times: dict[str, datetime] = field(default_factory=dict)
+    progress: float = 0.0
+    queue_position: int | None = None
+    eta_seconds: float | None = None
+    attempt: int = 0
+    slot: int | None = None
+    artifact: Artifact | None = None
+    error: ErrorInfo | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    job_id: str
+    tenant_id: str
+    type: JobEventType
+    status: JobStatus
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    job_id: str
+    tenant_id: str
+    webhook_event_id: str
+    target_host: str
+    attempt: int
+    outcome: DeliveryOutcome
+    duration_ms: float
+    status_code: int | None = None
+    error: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+Command = SubmitJob | CancelJob
+InboxEvent = (
+    JobAdmitted
+    | CancelRequested
+    | RenderStarted
+    | RenderProgress
+    | RenderSucceeded
+    | RenderFailed
+    | WorkerHeartbeat
+)
+DispatchCommand = DispatchRender | CancelRender

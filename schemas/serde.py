@@ -1,0 +1,108 @@
+"""Registry-backed Avro serde in the Confluent wire format: magic byte 0, 4-byte big-endian schema id, body.
+
+Producers register (or look up) the topic's schema once at start-up; consumers resolve every record's writer
+schema by its id (cached) against the reader schema of this code, so older records still decode.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from typing import Any, Protocol, TypeVar
+
+import fastavro
+from fastavro.types import Schema
+
+from schemas.codec import from_datum, record_fullname, to_datum
+from schemas.errors import SerializationError
+from schemas.topics import Topic
+
+T = TypeVar("T")
+
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+
+
+class SchemaRegistry(Protocol):
+    """What the serde needs of a registry; reelstream.kafka.registry adapts a real client to it."""
+
+    async def register(self, subject: str, schema: str) -> int: ...
+
+    async def schema_by_id(self, schema_id: int) -> str: ...
+
+    async def set_backward_compatibility(self, subject: str) -> None: ...
+
+
+def _parse(schema: str) -> Schema:
+    return fastavro.parse_schema(json.loads(schema))
+
+
+class AvroSerde:
+    """Serializes values of declared topics. Call `await register(...)` before `serialize`."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self._registry = registry
+        self._ids: dict[str, int] = {}
+        self._readers: dict[str, Schema] = {}
+        self._writers: dict[int, Schema] = {}
+
+    async def register(self, *topics: Topic[Any]) -> None:
+        """Enforce BACKWARD compatibility on each topic's subject and register its current schema."""
+        for topic in topics:
+            await self._registry.set_backward_compatibility(topic.subject)
+            schema_id = await self._registry.register(topic.subject, topic.schema)
+            self._ids[topic.name] = schema_id
+            self._writers.setdefault(schema_id, self._reader(topic))
+
+    def _reader(self, topic: Topic[Any]) -> Schema:
+        if topic.name not in self._readers:
+            self._readers[topic.name] = _parse(topic.schema)
+        return self._readers[topic.name]
+
+    def serialize(self, topic: Topic[T], value: T) -> bytes:
+        schema_id = self._ids.get(topic.name)
+        if schema_id is None:
+            raise SerializationError(f"topic {topic.name} is not registered; call register() first")
+        if not isinstance(value, topic.value_types):
+            raise SerializationError(f"{type(value).__name__} is not a value of topic {topic.name}")
+        datum: Any = to_datum(value)
+        if topic.is_union:
+            datum = (record_fullname(type(value)), datum)
+        buf = io.BytesIO()
+        buf.write(_HEADER.pack(MAGIC, schema_id))
+        try:
+            fastavro.schemaless_writer(buf, self._reader(topic), datum)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SerializationError(f"{type(value).__name__} does not fit {topic.subject}: {exc}") from exc
+        return buf.getvalue()
+
+    async def deserialize(self, topic: Topic[T], data: bytes) -> T:
+        if len(data) < _HEADER.size:
+            raise SerializationError(f"record of {len(data)} bytes is too short for the wire format")
+        magic, schema_id = _HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise SerializationError(f"unknown magic byte {magic} (expected {MAGIC})")
+        writer = await self._writer(schema_id)
+        try:
+            datum: Any = fastavro.schemaless_reader(
+                io.BytesIO(data[_HEADER.size :]),
+                writer,
+                self._reader(topic),
+                return_record_name=True,
+                return_record_name_override=True,
+            )
+        except (EOFError, ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+            raise SerializationError(f"malformed record for {topic.subject}: {exc!r}") from exc
+        cls = topic.value_types[0]
+        if topic.is_union:
+            name, datum = datum
+            by_name = {record_fullname(t): t for t in topic.value_types}
+            cls = by_name[name]
+        value: T = from_datum(cls, datum)
+        return value
+
+    async def _writer(self, schema_id: int) -> Schema:
+        if schema_id not in self._writers:
+            self._writers[schema_id] = _parse(await self._registry.schema_by_id(schema_id))
+        return self._writers[schema_id]

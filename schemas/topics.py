@@ -1,0 +1,127 @@
+"""Every topic of reelstream, declared once: name, the records its values hold, key, partitions, retention.
+
+Topics are created from these declarations (reelstream.kafka.admin) and the Helm chart's KafkaTopics are
+generated from them too, so partition counts and compaction cannot drift between code and cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from schemas.codec import schema_for
+from schemas.events import (
+    CancelJob,
+    CancelRender,
+    CancelRequested,
+    DispatchRender,
+    JobAdmitted,
+    JobEvent,
+    JobStatus,
+    RenderFailed,
+    RenderProgress,
+    RenderStarted,
+    RenderSucceeded,
+    SubmitJob,
+    WebhookDelivery,
+    WorkerHeartbeat,
+)
+
+T = TypeVar("T")
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topic(Generic[T]):
+    """A topic bound to its value contract. Keys are UTF-8 strings (`key` names what they hold)."""
+
+    name: str
+    value_types: tuple[type[T], ...]
+    key: str
+    partitions: int
+    compacted: bool = False
+    retention_ms: int | None = 7 * DAY_MS
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        """Registry subject (TopicNameStrategy), what a Confluent client looks up by default."""
+        return f"{self.name}-value"
+
+    @property
+    def schema(self) -> str:
+        return schema_for(tuple(t.__name__ for t in self.value_types))
+
+    @property
+    def is_union(self) -> bool:
+        return len(self.value_types) > 1
+
+    def config(self) -> dict[str, str]:
+        cfg = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        if self.retention_ms is not None and not self.compacted:
+            cfg["retention.ms"] = str(self.retention_ms)
+        if self.compacted:
+            cfg["min.compaction.lag.ms"] = "60000"
+        return {**cfg, **self.extra_config}
+
+
+COMMANDS: Topic[SubmitJob | CancelJob] = Topic(
+    "reelstream.jobs.commands",
+    (SubmitJob, CancelJob),
+    key="tenant_id",
+    partitions=12,
+)
+SCHEDULER_INBOX: Topic[
+    JobAdmitted
+    | CancelRequested
+    | RenderStarted
+    | RenderProgress
+    | RenderSucceeded
+    | RenderFailed
+    | WorkerHeartbeat
+] = Topic(
+    "reelstream.scheduler.inbox",
+    (
+        JobAdmitted,
+        CancelRequested,
+        RenderStarted,
+        RenderProgress,
+        RenderSucceeded,
+        RenderFailed,
+        WorkerHeartbeat,
+    ),
+    key="pool_id",
+    partitions=1,  # one partition per GPU pool: a total order over everything the pool's scheduler sees
+)
+RENDER_DISPATCH: Topic[DispatchRender | CancelRender] = Topic(
+    "reelstream.render.dispatch",
+    (DispatchRender, CancelRender),
+    key="job_id",
+    partitions=8,  # partition i is GPU slot i; the scheduler picks the partition, never the key
+    retention_ms=1 * DAY_MS,
+)
+JOB_STATUS: Topic[JobStatus] = Topic(
+    "reelstream.jobs.status",
+    (JobStatus,),
+    key="job_id",
+    partitions=12,
+    compacted=True,
+    retention_ms=None,
+)
+JOB_EVENTS: Topic[JobEvent] = Topic("reelstream.jobs.events", (JobEvent,), key="job_id", partitions=12)
+WEBHOOK_DELIVERIES: Topic[WebhookDelivery] = Topic(
+    "reelstream.webhooks.deliveries",
+    (WebhookDelivery,),
+    key="job_id",
+    partitions=6,
+)
+
+ALL_TOPICS: tuple[Topic[object], ...] = (
+    COMMANDS,
+    SCHEDULER_INBOX,
+    RENDER_DISPATCH,
+    JOB_STATUS,
+    JOB_EVENTS,
+    WEBHOOK_DELIVERIES,  # type: ignore[assignment]
+)

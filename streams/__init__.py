@@ -1,0 +1,1 @@
+"""Faust stream processors: admission, scheduler, notifier (thin adapters around pure modules)."""

@@ -1,0 +1,146 @@
+"""Every record through the real registry and broker, interop with plain Confluent clients, and the errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from reelstream.kafka.admin import ensure_topics, topic_configs
+from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.stack.manager import Endpoints
+from schemas.codec import to_datum
+from schemas.errors import SchemaIncompatibleError, SerializationError, UnknownSchemaError
+from schemas.serde import AvroSerde
+from schemas.topics import ALL_TOPICS, JOB_STATUS, SCHEDULER_INBOX, Topic
+from tests.samples import every_record, job_status
+
+
+def topic_of(record: object) -> Topic[Any]:
+    return next(t for t in ALL_TOPICS if isinstance(record, t.value_types))
+
+
+async def produce_and_read_back(bootstrap: str, topic: str, partition: int, value: bytes) -> bytes:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(topic, value, key=b"k", partition=partition)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, meta.offset)
+        record = await consumer.getone()
+    finally:
+        await consumer.stop()
+    assert record.offset == meta.offset
+    return bytes(record.value)
+
+
+@pytest.mark.parametrize("record", every_record(), ids=lambda r: type(r).__name__)
+async def test_every_record_round_trips_through_registry_and_broker(
+    record: object, serde: AvroSerde, stack: Endpoints
+) -> None:
+    topic = topic_of(record)
+    raw = await produce_and_read_back(stack.kafka_bootstrap, topic.name, 0, serde.serialize(topic, record))
+    assert raw[0] == 0  # Confluent wire format: magic byte, then a 4-byte schema id
+    assert await serde.deserialize(topic, raw) == record
+
+
+@pytest.fixture(scope="module")
+def plain_client(stack: Endpoints) -> Iterator[SchemaRegistryClient]:
+    """What an internal team uses: confluent-kafka's own registry client, nothing of ours."""
+    with SchemaRegistryClient({"url": stack.schema_registry_url}) as client:
+        yield client
+
+
+@pytest.mark.parametrize("record", every_record(), ids=lambda r: type(r).__name__)
+async def test_a_plain_confluent_deserializer_reads_our_records(
+    record: object, serde: AvroSerde, plain_client: SchemaRegistryClient
+) -> None:
+    topic = topic_of(record)
+    deserializer = AvroDeserializer(plain_client)
+    datum = deserializer(serde.serialize(topic, record), SerializationContext(topic.name, MessageField.VALUE))
+    expected = to_datum(record)
+    assert _normalize(datum) == _normalize(expected)
+
+
+def _normalize(datum: Any) -> Any:
+    """Datetimes compare as epoch millis (a plain client may hand back another tz object)."""
+    if isinstance(datum, dict):
+        return {k: _normalize(v) for k, v in datum.items()}
+    if hasattr(datum, "timestamp"):
+        return round(datum.timestamp() * 1000)
+    return datum
+
+
+async def test_we_read_what_a_plain_confluent_serializer_wrote(
+    serde: AvroSerde, plain_client: SchemaRegistryClient
+) -> None:
+    serializer = AvroSerializer(
+        plain_client, JOB_STATUS.schema, conf={"auto.register.schemas": False, "use.latest.version": True}
+    )
+    status = job_status(job_id=f"j-{uuid.uuid4().hex}", progress=0.25)
+    raw = serializer(to_datum(status), SerializationContext(JOB_STATUS.name, MessageField.VALUE))
+    assert await serde.deserialize(JOB_STATUS, raw) == status
+
+
+async def test_incompatible_schema_change_is_refused_and_a_compatible_one_accepted(stack: Endpoints) -> None:
+    registry = ConfluentRegistry(stack.schema_registry_url)
+    try:
+        scratch = dataclasses.replace(JOB_STATUS, name=f"test.scratch.{uuid.uuid4().hex}")
+        await AvroSerde(registry).register(scratch)
+        schema = json.loads(scratch.schema)
+        required = {**schema, "fields": [*schema["fields"], {"name": "gpu_seconds", "type": "double"}]}
+        with pytest.raises(SchemaIncompatibleError):
+            await registry.register(scratch.subject, json.dumps(required))
+        optional = {
+            **schema,
+            "fields": [
+                *schema["fields"],
+                {"name": "gpu_seconds", "type": ["null", "double"], "default": None},
+            ],
+        }
+        assert await registry.register(scratch.subject, json.dumps(optional)) > 0
+    finally:
+        await registry.aclose()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"\x00\x00", b"\x07\x00\x00\x00\x01abc", b"\x00" + b"\xff" * 40],
+    ids=["empty", "short", "bad-magic", "garbage-body"],
+)
+async def test_malformed_bytes_raise_a_named_serialization_error(raw: bytes, serde: AvroSerde) -> None:
+    with pytest.raises(SerializationError):
+        await serde.deserialize(SCHEDULER_INBOX, raw)
+
+
+async def test_a_record_naming_an_unknown_schema_id_raises_unknown_schema(serde: AvroSerde) -> None:
+    with pytest.raises(UnknownSchemaError):
+        await serde.deserialize(JOB_STATUS, b"\x00\x7f\xff\xff\xf0" + b"\x00" * 8)
+
+
+async def test_a_value_of_the_wrong_type_is_refused_before_it_reaches_the_broker(serde: AvroSerde) -> None:
+    with pytest.raises(SerializationError):
+        serde.serialize(JOB_STATUS, every_record()[0])
+
+
+async def test_topic_declarations_applied_twice_change_nothing(stack: Endpoints, topics: None) -> None:
+    before = {t.name: await topic_configs(stack.kafka_bootstrap, t.name) for t in ALL_TOPICS}
+    assert await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS) == []
+    after = {t.name: await topic_configs(stack.kafka_bootstrap, t.name) for t in ALL_TOPICS}
+    assert after == before
+    assert after[JOB_STATUS.name]["cleanup.policy"] == "compact"
+    assert after[SCHEDULER_INBOX.name]["cleanup.policy"] == "delete"

@@ -1,0 +1,147 @@
+"""One realistic instance of every record type (factories with overrides), shared by the test trees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas import events as ev
+
+T0 = datetime(2026, 11, 27, 12, 0, 0, 123000, tzinfo=UTC)
+
+
+def render_params(**overrides: Any) -> ev.RenderParams:
+    base: dict[str, Any] = dict(
+        model="tiny-mochi",
+        width=64,
+        height=48,
+        num_frames=13,
+        fps=24,
+        num_inference_steps=4,
+        guidance_scale=4.5,
+        seed=2**40 + 7,
+    )
+    return ev.RenderParams(**{**base, **overrides})
+
+
+def artifact(**overrides: Any) -> ev.Artifact:
+    base: dict[str, Any] = dict(
+        key="t1/j1/1/video.mp4",
+        sha256="ab" * 32,
+        bytes=123_456,
+        content_type="video/mp4",
+        duration_seconds=13 / 24,
+        frames=13,
+        width=64,
+        height=48,
+        fps=24.0,
+    )
+    return ev.Artifact(**{**base, **overrides})
+
+
+def job_status(**overrides: Any) -> ev.JobStatus:
+    base: dict[str, Any] = dict(
+        job_id="j1",
+        tenant_id="t1",
+        state=ev.JobState.SUCCEEDED,
+        prompt="a red fox in snow",
+        created_at=T0,
+        updated_at=T0,
+        stage=ev.RenderStage.UPLOAD,
+        negative_prompt="blurry",
+        params=render_params(),
+        webhook_url="https://example.test/hook",
+        metadata={"project": "x"},
+        state_times={"queued": T0, "succeeded": T0},
+        progress=1.0,
+        attempt=1,
+        slot=3,
+        artifact=artifact(),
+        version=7,
+    )
+    return ev.JobStatus(**{**base, **overrides})
+
+
+def every_record() -> list[Any]:
+    """One instance of each record that travels on its own (commands, events, snapshots)."""
+    error = ev.ErrorInfo(code="oom", message="CUDA out of memory", retriable=False)
+    return [
+        ev.SubmitJob(
+            job_id="j1",
+            tenant_id="t1",
+            prompt="a red fox in snow",
+            negative_prompt=None,
+            params=ev.RequestedParams(width=64, duration_seconds=2.0, seed=5),
+            webhook_url="https://example.test/hook",
+            metadata={"k": "v"},
+            occurred_at=T0,
+        ),
+        ev.CancelJob(job_id="j1", tenant_id="t1", reason="changed my mind", occurred_at=T0),
+        ev.JobAdmitted(
+            job_id="j1",
+            tenant_id="t1",
+            pool_id="default",
+            prompt="p",
+            params=render_params(),
+            submitted_at=T0,
+            occurred_at=T0,
+        ),
+        ev.CancelRequested(job_id="j1", tenant_id="t1", pool_id="default", occurred_at=T0),
+        ev.RenderStarted(job_id="j1", slot=2, attempt=1, worker_id="w-2", occurred_at=T0),
+        ev.RenderProgress(
+            job_id="j1",
+            slot=2,
+            attempt=1,
+            stage=ev.RenderStage.DENOISE,
+            step=3,
+            total_steps=4,
+            progress=0.75,
+            occurred_at=T0,
+        ),
+        ev.RenderSucceeded(
+            job_id="j1", slot=2, attempt=1, artifact=artifact(), render_seconds=1.5, occurred_at=T0
+        ),
+        ev.RenderFailed(job_id="j1", slot=2, attempt=2, error=error, occurred_at=T0),
+        ev.WorkerHeartbeat(
+            worker_id="w-2",
+            pool_id="default",
+            slot=2,
+            state=ev.WorkerState.BUSY,
+            renderer="tiny-mochi",
+            job_id="j1",
+            attempt=1,
+            gpu_name="NVIDIA H100 80GB HBM3",
+            gpu_memory_bytes=80 * 2**30,
+            occurred_at=T0,
+        ),
+        ev.DispatchRender(
+            job_id="j1",
+            slot=2,
+            attempt=1,
+            tenant_id="t1",
+            prompt="p",
+            params=render_params(),
+            artifact_key="t1/j1/1/video.mp4",
+            occurred_at=T0,
+        ),
+        ev.CancelRender(job_id="j1", slot=2, attempt=1, occurred_at=T0),
+        job_status(),
+        ev.JobEvent(
+            job_id="j1",
+            tenant_id="t1",
+            type=ev.JobEventType.FAILED,
+            status=job_status(state=ev.JobState.FAILED, artifact=None, error=error),
+            occurred_at=T0,
+        ),
+        ev.WebhookDelivery(
+            job_id="j1",
+            tenant_id="t1",
+            webhook_event_id="e1",
+            target_host="example.test",
+            attempt=1,
+            outcome=ev.DeliveryOutcome.DELIVERED,
+            duration_ms=12.5,
+            status_code=204,
+            occurred_at=T0,
+        ),
+    ]
