@@ -72,6 +72,7 @@ class StackLayout:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     registry_port: int = 8081
+    registry_management_port: int = 8082
     minio_port: int = 9000
     minio_console_port: int = 9001
     s3_access_key: str = "reelstream"
@@ -94,6 +95,7 @@ class StackLayout:
             kafka_port=free_port(),
             kafka_controller_port=free_port(),
             registry_port=free_port(),
+            registry_management_port=free_port(),
             minio_port=free_port(),
             minio_console_port=free_port(),
         )
@@ -141,8 +143,9 @@ class LocalStack:
         return KafkaService(lay.data_dir / "kafka", lay.log_dir, lay.kafka_port, lay.kafka_controller_port)
 
     def _registry(self) -> RegistryService:
+        lay = self.layout
         return RegistryService(
-            self.layout.data_dir / "registry", self.layout.log_dir, self.layout.registry_port
+            lay.data_dir / "registry", lay.log_dir, lay.registry_port, lay.registry_management_port
         )
 
     def _minio(self) -> MinioService:
@@ -242,7 +245,7 @@ class LocalStack:
             proc = self._spawn(kafka.process(paths["kafka"], self.env))
         if "schema-registry" in paths:
             registry = self._registry()
-            self._check_ports_free("schema-registry", registry.port)
+            self._check_ports_free("schema-registry", registry.port, registry.management_port)
             reg_proc = self._spawn(registry.process(paths["schema-registry"], self.env))
         if "minio" in paths:
             minio = self._minio()

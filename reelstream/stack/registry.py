@@ -52,6 +52,7 @@ class RegistryService:
     data_dir: Path
     log_dir: Path
     port: int
+    management_port: int
 
     name = "schema-registry"
 
@@ -71,6 +72,9 @@ class RegistryService:
         props = {
             "quarkus.http.host": "127.0.0.1",
             "quarkus.http.port": str(self.port),
+            # the Quarkus management interface (health, metrics) is built in; by default it takes 0.0.0.0:9000
+            "quarkus.management.host": "127.0.0.1",
+            "quarkus.management.port": str(self.management_port),
             "apicurio.storage.kind": "sql",
             "apicurio.storage.sql.kind": "h2",
             "apicurio.datasource.url": f"jdbc:h2:file:{self.data_dir / 'registry'}",
