@@ -1,0 +1,121 @@
+"""Settings: one frozen object per service, read from the environment (prefix REELSTREAM_) only in that
+service's `__main__`, then passed down. Nothing below an entry point reads os.environ."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reelstream.errors import ConfigurationError
+from reelstream.stack.manager import Endpoints
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise ConfigurationError(f"{name} is not set")
+    return value
+
+
+def endpoints_from_env(env: Mapping[str, str]) -> Endpoints:
+    return Endpoints(
+        kafka_bootstrap=env.get("REELSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        schema_registry_url=env.get(
+            "REELSTREAM_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"
+        ),
+        s3_endpoint=env.get("REELSTREAM_S3_ENDPOINT", "http://127.0.0.1:9000"),
+        s3_access_key=_require(env, "REELSTREAM_S3_ACCESS_KEY"),
+        s3_secret_key=_require(env, "REELSTREAM_S3_SECRET_KEY"),
+        s3_bucket=env.get("REELSTREAM_S3_BUCKET", "reelstream-artifacts"),
+    )
+
+
+def parse_api_keys(spec: str) -> dict[str, str]:
+    """`key1=tenant-a,key2=tenant-b` → {key: tenant}."""
+    keys: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, sep, tenant = item.partition("=")
+        if not sep or not key or not tenant:
+            raise ConfigurationError("REELSTREAM_API_KEYS must look like key1=tenant-a,key2=tenant-b")
+        keys[key] = tenant
+    return keys
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What every pipeline service shares: where the infrastructure is and how pools and models are set up."""
+
+    endpoints: Endpoints
+    pools: tuple[str, ...] = ("default",)
+    default_model: str = "mochi-1"
+    app_prefix: str = "reelstream"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
+        pools = tuple(p for p in env.get("REELSTREAM_POOLS", "default").split(",") if p)
+        return cls(
+            endpoints=endpoints_from_env(env),
+            pools=pools,
+            default_model=env.get("REELSTREAM_DEFAULT_MODEL", "mochi-1"),
+            app_prefix=env.get("REELSTREAM_APP_PREFIX", "reelstream"),
+        )
+
+    def pool_partition(self, pool_id: str) -> int:
+        """The scheduler inbox partition of a pool (one partition per pool)."""
+        return self.pools.index(pool_id)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    pipeline: PipelineSettings
+    api_keys: Mapping[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    presign_ttl_seconds: int = 600
+    produce_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
+        return cls(
+            pipeline=PipelineSettings.from_env(env),
+            api_keys=parse_api_keys(_require(env, "REELSTREAM_API_KEYS")),
+            host=env.get("REELSTREAM_HTTP_HOST", "127.0.0.1"),
+            port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
+            presign_ttl_seconds=int(env.get("REELSTREAM_PRESIGN_TTL_SECONDS", "600")),
+        )
+
+
+@dataclass(frozen=True)
+class NotifierSettings:
+    pipeline: PipelineSettings
+    webhook_secret: str
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> NotifierSettings:
+        secret = _require(env, "REELSTREAM_WEBHOOK_SECRET")
+        if not secret.startswith("whsec_"):
+            raise ConfigurationError("REELSTREAM_WEBHOOK_SECRET must be a Standard Webhooks secret (whsec_…)")
+        return cls(pipeline=PipelineSettings.from_env(env), webhook_secret=secret)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    pipeline: PipelineSettings
+    slot: int
+    pool_id: str = "default"
+    renderer: str = "tiny-mochi"
+    device: str = "cpu"
+    heartbeat_seconds: float = 2.0
+    progress_interval_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], slot: int) -> WorkerSettings:
+        return cls(
+            pipeline=PipelineSettings.from_env(env),
+            slot=slot,
+            pool_id=env.get("REELSTREAM_POOL", "default"),
+            renderer=env.get("REELSTREAM_RENDERER", "tiny-mochi"),
+            device=env.get("REELSTREAM_DEVICE", "cpu"),
+            heartbeat_seconds=float(env.get("REELSTREAM_HEARTBEAT_SECONDS", "2")),
+        )
