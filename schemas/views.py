@@ -27,7 +27,9 @@ def job_resource(status: JobStatus) -> dict[str, Any]:
         "has_webhook": status.webhook_url is not None,
         "created_at": _iso(status.created_at),
         "updated_at": _iso(status.updated_at),
-        "timestamps": {state: _iso(ts) for state, ts in sorted(status.state_times.items(), key=lambda i: i[1])},
+        "timestamps": {
+            state: _iso(ts) for state, ts in sorted(status.state_times.items(), key=lambda i: i[1])
+        },
         "progress": status.progress,
         "queue_position": status.queue_position,
         "eta_seconds": status.eta_seconds,

@@ -1,8 +1,13 @@
-"""Producing and consuming with aiokafka: acks from the broker or a named, retriable error."""
+"""Publishing records: serialize with the registry serde, send, and return only once the broker acknowledged.
+
+One Publisher serves every producer in the project: plain aiokafka (ingest, workers) and Faust's own producer
+(stream processors), so outputs are written the same way everywhere.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -13,6 +18,10 @@ from schemas.serde import AvroSerde
 from schemas.topics import Topic
 
 T = TypeVar("T")
+
+Headers = list[tuple[str, bytes]]
+# send_and_wait(topic_name, key, value, partition, headers) -> record metadata
+SendAndWait = Callable[[str, bytes, bytes, int | None, Headers | None], Awaitable[Any]]
 
 
 class BrokerUnavailableError(ReelstreamError):
@@ -34,12 +43,21 @@ def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
-class Publisher:
-    """Serializes with the registry serde and sends; `publish` returns once the broker acknowledged."""
+def aiokafka_sender(producer: AIOKafkaProducer) -> SendAndWait:
+    async def send(
+        topic: str, key: bytes, value: bytes, partition: int | None, headers: Headers | None
+    ) -> Any:
+        return await producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers)
 
-    def __init__(self, producer: AIOKafkaProducer, serde: AvroSerde, timeout: float = 15.0) -> None:
-        self._producer = producer
-        self._serde = serde
+    return send
+
+
+class Publisher:
+    """`publish` serializes a value for its topic and returns once the broker acknowledged it."""
+
+    def __init__(self, send: SendAndWait, serde: AvroSerde, timeout: float = 15.0) -> None:
+        self._send = send
+        self.serde = serde
         self._timeout = timeout
 
     async def publish(
@@ -48,14 +66,12 @@ class Publisher:
         key: str,
         value: T,
         partition: int | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: Headers | None = None,
     ) -> Any:
-        data = self._serde.serialize(topic, value)
+        data = self.serde.serialize(topic, value)
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._producer.send_and_wait(
-                    topic.name, data, key=key.encode(), partition=partition, headers=headers
-                )
+                return await self._send(topic.name, key.encode(), data, partition, headers)
         except (KafkaError, TimeoutError) as exc:
             raise BrokerUnavailableError(
                 f"{topic.name} did not acknowledge within {self._timeout:g}s: {exc!r}"

@@ -1,0 +1,70 @@
+"""The one place Faust apps are made: a factory (never an import-time app) with reelstream's settings.
+
+Values travel as raw bytes through Faust and are decoded with the registry serde in the agent, so every stage
+reads and writes the same Confluent-framed Avro as everyone else on the topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+
+from reelstream.kafka.clients import Headers, Publisher
+from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.settings import PipelineSettings
+from schemas.serde import AvroSerde
+from schemas.topics import ALL_TOPICS, Topic
+
+
+def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust.App:
+    config: dict[str, Any] = dict(
+        broker=f"kafka://{settings.endpoints.kafka_bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+        topic_disable_leader=True,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        broker_commit_every=1,
+        broker_commit_interval=0.5,
+        processing_guarantee="at_least_once",
+    )
+    config.update(overrides)
+    return faust.App(f"{settings.app_prefix}-{name}", **config)
+
+
+def faust_topic(app: faust.App, topic: Topic[Any]) -> faust.TopicT:
+    """A Faust view of a declared topic (created by `reelstream topics ensure`, never by Faust)."""
+    return app.topic(
+        topic.name, key_type=bytes, value_type=bytes, partitions=topic.partitions, internal=False
+    )
+
+
+class StreamContext:
+    """Per-process resources of a stream app, opened lazily inside Faust's event loop."""
+
+    def __init__(self, app: faust.App, settings: PipelineSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self._publisher: Publisher | None = None
+        self._lock = asyncio.Lock()
+
+    async def publisher(self) -> Publisher:
+        async with self._lock:
+            if self._publisher is None:
+                serde = AvroSerde(ConfluentRegistry(self.settings.endpoints.schema_registry_url))
+                await serde.register(*ALL_TOPICS)
+                self._publisher = Publisher(self._send, serde)
+        return self._publisher
+
+    async def _send(
+        self, topic: str, key: bytes, value: bytes, partition: int | None, headers: Headers | None
+    ) -> Any:
+        return await self.app.producer.send_and_wait(topic, key, value, partition, None, headers)
