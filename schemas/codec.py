@@ -10,6 +10,8 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Mapping
+from datetime import datetime
 from enum import Enum
 from functools import cache
 from pathlib import Path
@@ -69,7 +71,7 @@ def to_datum(obj: Any) -> Any:
         return {f.name: to_datum(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Enum):
         return obj.value
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {k: to_datum(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_datum(v) for v in obj]
@@ -89,12 +91,17 @@ def from_datum(tp: Any, value: Any) -> Any:
     if origin in (types.UnionType, typing.Union):
         (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
         return from_datum(inner, value)
-    if origin is dict:
-        _, value_type = typing.get_args(tp)
-        return {k: from_datum(value_type, v) for k, v in value.items()}
+    if origin in (dict, Mapping):
+        key_type, value_type = typing.get_args(tp)
+        return {key_type(k): from_datum(value_type, v) for k, v in value.items()}
     if origin is list:
         (item_type,) = typing.get_args(tp)
         return [from_datum(item_type, v) for v in value]
+    if origin is tuple:
+        item_type = typing.get_args(tp)[0]
+        return tuple(from_datum(item_type, v) for v in value)
+    if tp is datetime and isinstance(value, str):
+        return datetime.fromisoformat(value)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = _hints(tp)
         return tp(**{name: from_datum(hints[name], v) for name, v in value.items() if name in hints})

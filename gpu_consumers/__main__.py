@@ -1,0 +1,35 @@
+"""`reelstream-worker --slot N`: one process per GPU slot."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+
+from gpu_consumers.renderers import make_renderer
+from gpu_consumers.worker import Worker
+from reelstream.logs import configure_logging
+from reelstream.settings import WorkerSettings
+
+
+async def _serve(worker: Worker) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await worker.run(stop)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="reelstream-worker")
+    parser.add_argument("--slot", type=int, required=True, help="GPU slot index = dispatch partition")
+    args = parser.parse_args()
+    configure_logging()
+    settings = WorkerSettings.from_env(os.environ, slot=args.slot)
+    renderer = make_renderer(settings.renderer, settings.device, os.environ.get("REELSTREAM_MODEL_DIR"))
+    asyncio.run(_serve(Worker(settings, renderer)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""One render attempt, start to finish: render → encode → verify → upload, reporting each step.
+
+Blocking work (the model, the encoder, the upload) runs in threads; this coroutine only awaits them, so the
+worker's loop keeps heartbeating and reading cancellations while a render takes minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from gpu_consumers.render.base import ENCODE_VIDEO, UPLOAD, RenderCanceled, Renderer, RenderRequest
+from gpu_consumers.storage import ArtifactStore
+from gpu_consumers.video import encode_mp4, verify_mp4
+from reelstream.errors import ReelstreamError
+from schemas.events import (
+    Artifact,
+    DispatchRender,
+    ErrorInfo,
+    RenderFailed,
+    RenderProgress,
+    RenderStage,
+    RenderStarted,
+    RenderSucceeded,
+)
+
+logger = logging.getLogger(__name__)
+
+Report = Callable[[RenderStarted | RenderProgress | RenderSucceeded | RenderFailed], Awaitable[None]]
+
+
+def _request(cmd: DispatchRender) -> RenderRequest:
+    p = cmd.params
+    return RenderRequest(
+        prompt=cmd.prompt,
+        negative_prompt=cmd.negative_prompt,
+        width=p.width,
+        height=p.height,
+        num_frames=p.num_frames,
+        fps=p.fps,
+        num_inference_steps=p.num_inference_steps,
+        guidance_scale=p.guidance_scale,
+        seed=p.seed,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ProgressThrottle:
+    """Turns the renderer's per-step callbacks (in its thread) into at most one report per interval,
+    plus every stage change and the final denoising step."""
+
+    def __init__(self, cmd: DispatchRender, interval: float, loop: asyncio.AbstractEventLoop) -> None:
+        self._cmd, self._interval, self._loop = cmd, interval, loop
+        self._last_sent = 0.0
+        self._last_stage: str | None = None
+        self.queue: asyncio.Queue[RenderProgress] = asyncio.Queue()
+
+    def __call__(self, stage: str, step: int, total: int) -> None:
+        now = time.monotonic()
+        if stage == self._last_stage and step != total and now - self._last_sent < self._interval:
+            return
+        self._last_sent, self._last_stage = now, stage
+        progress = step / total if stage == "denoise" and total else (1.0 if stage != "encode_text" else 0.0)
+        event = RenderProgress(
+            job_id=self._cmd.job_id,
+            slot=self._cmd.slot,
+            attempt=self._cmd.attempt,
+            stage=RenderStage(stage),
+            step=step,
+            total_steps=total,
+            progress=round(min(progress, 1.0) * 0.95, 4),
+        )
+        self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
+
+
+async def run_attempt(
+    cmd: DispatchRender,
+    renderer: Renderer,
+    store: ArtifactStore,
+    report: Report,
+    canceled: threading.Event,
+    worker_id: str,
+    progress_interval: float,
+) -> None:
+    """Run one attempt and report its outcome; never raises for a failure of the job itself."""
+    ids = {"job_id": cmd.job_id, "slot": cmd.slot, "attempt": cmd.attempt}
+    if canceled.is_set():  # canceled while it waited for the slot
+        await report(_failed(cmd, ErrorInfo("canceled", "canceled before it started", False)))
+        return
+    started = time.monotonic()
+    await report(RenderStarted(job_id=cmd.job_id, slot=cmd.slot, attempt=cmd.attempt, worker_id=worker_id))
+    throttle = ProgressThrottle(cmd, progress_interval, asyncio.get_running_loop())
+    forward = asyncio.create_task(_forward(throttle.queue, report))
+    try:
+        artifact = await _produce_artifact(cmd, renderer, store, throttle, canceled)
+        outcome: RenderSucceeded | RenderFailed = RenderSucceeded(
+            job_id=cmd.job_id,
+            slot=cmd.slot,
+            attempt=cmd.attempt,
+            artifact=artifact,
+            render_seconds=time.monotonic() - started,
+        )
+        logger.info("render succeeded", extra=ids)
+    except RenderCanceled as exc:
+        outcome = _failed(cmd, ErrorInfo("canceled", exc.message, False))
+        logger.info("render canceled", extra=ids)
+    except ReelstreamError as exc:
+        outcome = _failed(cmd, ErrorInfo(exc.code, exc.message, exc.retriable))
+        logger.warning("render failed: %s", exc.code, extra=ids)
+    except Exception as exc:  # a bug or an unexpected library error: fail the attempt, keep the worker
+        logger.exception("render crashed", extra=ids)
+        outcome = _failed(cmd, ErrorInfo("internal", f"{type(exc).__name__}: {exc}", True))
+    finally:
+        await throttle.queue.join()
+        forward.cancel()
+    await report(outcome)
+
+
+def _failed(cmd: DispatchRender, error: ErrorInfo) -> RenderFailed:
+    return RenderFailed(job_id=cmd.job_id, slot=cmd.slot, attempt=cmd.attempt, error=error)
+
+
+async def _forward(queue: asyncio.Queue[RenderProgress], report: Report) -> None:
+    while True:
+        event = await queue.get()
+        try:
+            await report(event)
+        finally:
+            queue.task_done()
+
+
+async def _produce_artifact(
+    cmd: DispatchRender,
+    renderer: Renderer,
+    store: ArtifactStore,
+    throttle: ProgressThrottle,
+    canceled: threading.Event,
+) -> Artifact:
+    p = cmd.params
+    video = await asyncio.to_thread(renderer.render, _request(cmd), throttle, canceled.is_set)
+    if canceled.is_set():
+        raise RenderCanceled("canceled after denoising")
+    with tempfile.TemporaryDirectory(prefix="reelstream-") as tmp:
+        path = Path(tmp) / "video.mp4"
+        throttle(ENCODE_VIDEO, 0, 1)
+        await asyncio.to_thread(encode_mp4, video, path)
+        info = await asyncio.to_thread(verify_mp4, path, frames=p.num_frames, width=p.width, height=p.height)
+        sha256 = await asyncio.to_thread(_sha256, path)
+        throttle(UPLOAD, 0, 1)
+        size = await asyncio.to_thread(store.upload, path, cmd.artifact_key, sha256)
+    return Artifact(
+        key=cmd.artifact_key,
+        sha256=sha256,
+        bytes=size,
+        content_type="video/mp4",
+        duration_seconds=info.duration_seconds,
+        frames=info.frames,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+    )

@@ -1,0 +1,172 @@
+"""The GPU worker loop: the only code that reads `render.dispatch`, and only its own slot's partition.
+
+Partition `slot` is assigned manually (the group id only keeps offsets), so there is no group membership a
+long render could lose. The loop keeps polling while a render runs in its thread: a CancelRender for the
+current attempt is seen at once, and heartbeats keep telling the scheduler what this slot is doing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from gpu_consumers.job import run_attempt
+from gpu_consumers.render.base import Renderer
+from gpu_consumers.storage import ArtifactStore, minio_client
+from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.settings import WorkerSettings
+from schemas.errors import SerializationError
+from schemas.events import CancelRender, DispatchRender, InboxEvent, WorkerHeartbeat, WorkerState
+from schemas.serde import AvroSerde
+from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Current:
+    """The attempt this slot is running, and the dispatch offset to commit once it is done."""
+
+    command: DispatchRender
+    offset: int
+    canceled: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class Worker:
+    def __init__(self, settings: WorkerSettings, renderer: Renderer) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.worker_id = f"{socket.gethostname()}-{settings.pool_id}-slot{settings.slot}"
+        self.current: Current | None = None
+        self.pending: list[tuple[DispatchRender, int]] = []
+        self.canceled_pending: set[tuple[str, int]] = set()
+        self._tp = TopicPartition(RENDER_DISPATCH.name, settings.slot)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve the slot until `stop` is set; then finish the current attempt and return."""
+        endpoints = self.settings.pipeline.endpoints
+        registry = ConfluentRegistry(endpoints.schema_registry_url)
+        serde = AvroSerde(registry)
+        await serde.register(*ALL_TOPICS)
+        producer = new_producer(endpoints.kafka_bootstrap, self.worker_id)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=endpoints.kafka_bootstrap,
+            client_id=self.worker_id,
+            enable_auto_commit=False,
+            group_id=f"{self.settings.pipeline.app_prefix}-worker-{self.settings.pool_id}-slot{self.settings.slot}",
+            auto_offset_reset="latest",
+        )
+        await asyncio.to_thread(self.renderer.load)
+        await producer.start()
+        await consumer.start()
+        try:
+            consumer.assign([self._tp])
+            await consumer.position(self._tp)  # resolve where to start before announcing the slot
+            publisher = Publisher(aiokafka_sender(producer), serde)
+            store = ArtifactStore(minio_client(endpoints), endpoints.s3_bucket)
+            heartbeat = asyncio.create_task(self._heartbeats(publisher, stop))
+            await self._consume(consumer, publisher, store, stop)
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            await registry.aclose()
+
+    async def _consume(
+        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ArtifactStore, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            batch = await consumer.getmany(self._tp, timeout_ms=200)
+            for record in batch.get(self._tp, []):
+                await self._on_record(record.value, record.offset, publisher)
+            await self._advance(consumer, publisher, store)
+        if self.current is not None and self.current.task is not None:
+            logger.info(
+                "stopping: finishing the current attempt", extra={"job_id": self.current.command.job_id}
+            )
+            await self.current.task
+            await self._advance(consumer, publisher, store, start_next=False)
+
+    async def _on_record(self, raw: bytes, offset: int, publisher: Publisher) -> None:
+        try:
+            command = await publisher.serde.deserialize(RENDER_DISPATCH, raw)
+        except SerializationError as exc:
+            logger.error(
+                "undecodable dispatch record skipped: %s",
+                exc,
+                extra={"topic": RENDER_DISPATCH.name, "partition": self._tp.partition, "offset": offset},
+            )
+            return
+        if isinstance(command, DispatchRender):
+            self.pending.append((command, offset))
+        elif isinstance(command, CancelRender):
+            self._cancel(command)
+
+    def _cancel(self, command: CancelRender) -> None:
+        current = self.current
+        if current and (current.command.job_id, current.command.attempt) == (command.job_id, command.attempt):
+            current.canceled.set()
+            return
+        # not started yet: it will be reported canceled without rendering when its turn comes
+        self.canceled_pending.add((command.job_id, command.attempt))
+
+    async def _advance(
+        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ArtifactStore, start_next: bool = True
+    ) -> None:
+        """Commit a finished attempt's offset and start the next pending one."""
+        current = self.current
+        if current is not None and current.task is not None and current.task.done():
+            await consumer.commit({self._tp: OffsetAndMetadata(current.offset + 1, "")})
+            self.current = None
+        if self.current is None and self.pending and start_next:
+            command, offset = self.pending.pop(0)
+            self.current = Current(command, offset)
+            if (command.job_id, command.attempt) in self.canceled_pending:
+                self.canceled_pending.discard((command.job_id, command.attempt))
+                self.current.canceled.set()
+            self.current.task = asyncio.create_task(
+                run_attempt(
+                    command,
+                    self.renderer,
+                    store,
+                    lambda event: self._report(publisher, event),
+                    self.current.canceled,
+                    self.worker_id,
+                    self.settings.progress_interval_seconds,
+                )
+            )
+
+    async def _report(self, publisher: Publisher, event: InboxEvent) -> None:
+        await publisher.publish(
+            SCHEDULER_INBOX,
+            self.settings.pool_id,
+            event,
+            partition=self.settings.pipeline.pool_partition(self.settings.pool_id),
+        )
+
+    async def _heartbeats(self, publisher: Publisher, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            current = self.current
+            beat = WorkerHeartbeat(
+                worker_id=self.worker_id,
+                pool_id=self.settings.pool_id,
+                slot=self.settings.slot,
+                state=WorkerState.BUSY if current else WorkerState.IDLE,
+                renderer=self.renderer.name,
+                job_id=current.command.job_id if current else None,
+                attempt=current.command.attempt if current else None,
+            )
+            await self._report(publisher, beat)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.heartbeat_seconds)

@@ -1,0 +1,81 @@
+"""`reelstream-admission`: the Faust adapter around admission_policy, partitioned by tenant.
+
+It remembers the pool of every job id it admitted in a changelog-backed table sharded like the commands
+topic, which is what makes duplicate submissions droppable and cancellations routable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import faust
+
+from reelstream.logs import configure_logging
+from reelstream.settings import PipelineSettings
+from schemas.errors import SerializationError
+from schemas.topics import COMMANDS, SCHEDULER_INBOX
+from streams.admission_policy import Admit, Drop, ForwardCancel, Reject, decide
+from streams.app import StreamContext, create_app, faust_topic
+from streams.publishing import publish_change
+
+logger = logging.getLogger(__name__)
+
+
+def build_admission(settings: PipelineSettings, pool_id: str = "default") -> faust.App:
+    app = create_app("admission", settings)
+    ctx = StreamContext(app, settings)
+    pools = app.Table("job-pools", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
+
+    @app.agent(faust_topic(app, COMMANDS))
+    async def admit(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            publisher = await ctx.publisher()
+            try:
+                command = await publisher.serde.deserialize(COMMANDS, event.value)
+            except SerializationError as exc:
+                logger.error("undecodable command skipped: %s", exc, extra=_where(event))
+                continue
+            known = pools.get(command.job_id.encode())
+            decision = decide(
+                command,
+                known.decode() if known is not None else None,
+                pool_id=pool_id,
+                default_model=settings.default_model,
+            )
+            match decision:
+                case Admit(admitted):
+                    pools[command.job_id.encode()] = pool_id.encode()
+                    await publisher.publish(
+                        SCHEDULER_INBOX, pool_id, admitted, partition=settings.pool_partition(pool_id)
+                    )
+                case ForwardCancel(request):
+                    await publisher.publish(
+                        SCHEDULER_INBOX,
+                        request.pool_id,
+                        request,
+                        partition=settings.pool_partition(request.pool_id),
+                    )
+                case Reject(rejection):
+                    pools[command.job_id.encode()] = b""
+                    await publish_change(publisher, rejection.status, rejection.type)
+                case Drop(reason):
+                    logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
+
+    return app
+
+
+def _where(event: faust.EventT[bytes]) -> dict[str, object]:
+    msg = event.message
+    return {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+
+
+def main() -> None:
+    configure_logging()
+    settings = PipelineSettings.from_env(os.environ)
+    app = build_admission(settings, pool_id=os.environ.get("REELSTREAM_POOL", settings.pools[0]))
+    faust.Worker(app, loglevel="INFO").execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

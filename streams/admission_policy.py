@@ -1,0 +1,103 @@
+"""What admission decides about one command, as a pure function of the command and what it has seen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reelstream.params import InvalidRequest, validate_submission
+from schemas.events import (
+    CancelJob,
+    CancelRequested,
+    ErrorInfo,
+    JobAdmitted,
+    JobEvent,
+    JobEventType,
+    JobState,
+    JobStatus,
+    SubmitJob,
+)
+
+
+@dataclass(frozen=True)
+class Admit:
+    admitted: JobAdmitted
+
+
+@dataclass(frozen=True)
+class Reject:
+    event: JobEvent  # its status is the job's final snapshot (state rejected)
+
+
+@dataclass(frozen=True)
+class ForwardCancel:
+    request: CancelRequested
+
+
+@dataclass(frozen=True)
+class Drop:
+    reason: str
+
+
+Decision = Admit | Reject | ForwardCancel | Drop
+
+
+def decide(
+    command: SubmitJob | CancelJob, known_pool: str | None, *, pool_id: str, default_model: str
+) -> Decision:
+    """`known_pool` is the pool of an earlier submission with the same job id: None if never seen, "" if that
+    submission was rejected."""
+    if isinstance(command, CancelJob):
+        if not known_pool:
+            return Drop("cancel of a job that was never admitted")
+        return ForwardCancel(
+            CancelRequested(
+                job_id=command.job_id, tenant_id=command.tenant_id, pool_id=known_pool, reason=command.reason
+            )
+        )
+    if known_pool is not None:
+        return Drop("duplicate submission")
+    try:
+        params = validate_submission(
+            command.prompt,
+            command.negative_prompt,
+            command.params,
+            command.webhook_url,
+            dict(command.metadata),
+            default_model=default_model,
+        )
+    except InvalidRequest as exc:
+        return Reject(_rejection(command, exc))
+    return Admit(
+        JobAdmitted(
+            job_id=command.job_id,
+            tenant_id=command.tenant_id,
+            pool_id=pool_id,
+            prompt=command.prompt,
+            negative_prompt=command.negative_prompt,
+            params=params,
+            webhook_url=command.webhook_url,
+            metadata=dict(command.metadata),
+            submitted_at=command.occurred_at,
+        )
+    )
+
+
+def _rejection(command: SubmitJob, exc: InvalidRequest) -> JobEvent:
+    now = command.occurred_at
+    status = JobStatus(
+        job_id=command.job_id,
+        tenant_id=command.tenant_id,
+        state=JobState.REJECTED,
+        prompt=command.prompt,
+        negative_prompt=command.negative_prompt,
+        webhook_url=command.webhook_url,
+        metadata=dict(command.metadata),
+        created_at=now,
+        updated_at=now,
+        state_times={"accepted": now, "rejected": now},
+        error=ErrorInfo(code=exc.code, message=exc.message, retriable=False),
+        version=1,
+    )
+    return JobEvent(
+        job_id=command.job_id, tenant_id=command.tenant_id, type=JobEventType.REJECTED, status=status
+    )

@@ -1,0 +1,175 @@
+"""reelstream-notifier: a signed webhook for every terminal job event, and a delivery record for each attempt.
+
+Reads `reelstream.jobs.events`, POSTs the Standard Webhooks payload of streams.webhooks to the job's
+webhook URL, and publishes a WebhookDelivery to `reelstream.webhooks.deliveries` (key = job_id). The agent
+only translates between Faust and `deliver`, which holds the delivery logic and runs without Faust.
+
+Run: `python -m streams.notifier` (or the `reelstream-notifier` console script); settings from REELSTREAM_*.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+import time
+from collections.abc import AsyncIterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import faust
+import httpx
+
+from reelstream.settings import NotifierSettings
+from schemas.errors import SerializationError
+from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
+from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
+from streams.app import StreamContext, create_app, faust_topic
+from streams.webhooks import event_payload, is_notifiable, webhook_headers
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 300
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+}
+
+
+def target_host(url: str) -> str:
+    """The host of a webhook URL: all of it that may be logged or recorded (paths and queries hold tokens)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _describe(exc: Exception, url: str) -> str:
+    """A transport error as text for the delivery record, with the URL (and any token in it) left out."""
+    detail = str(exc).replace(url, "<webhook url>")
+    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return text[:MAX_ERROR_CHARS]
+
+
+def new_http_client(settings: NotifierSettings) -> httpx.AsyncClient:
+    """The client every delivery goes through (an SSRF-guarding transport plugs in here)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout_seconds),
+        follow_redirects=False,
+        headers={"user-agent": "reelstream-notifier"},
+    )
+
+
+async def deliver(
+    client: httpx.AsyncClient, secret: str, event: JobEvent, now: int, *, attempt: int = 1
+) -> WebhookDelivery:
+    """POST the signed webhook of `event` once and describe the outcome; a receiver's fault never raises.
+
+    `now` (Unix seconds) is the `webhook-timestamp`; `webhook-id` is the event's `event_id`, so every attempt
+    of one event carries the same id and receivers can drop duplicates. This is one attempt: a retry policy
+    wraps this function, calling it again for the same event with `attempt` + 1 and deciding from the
+    returned record (outcome, status_code) whether to try again, give up, or dead-letter.
+    """
+    url = event.status.webhook_url
+    if not url:
+        raise ValueError(f"job event {event.event_id} has no webhook URL")
+    body = event_payload(event)
+    headers = webhook_headers(secret, event.event_id, now, body)
+    status_code: int | None = None
+    error: str | None = None
+    started = time.perf_counter()
+    try:
+        request = client.build_request("POST", url, content=body, headers=headers)
+        response = await client.send(request, stream=True)  # the receiver's body is never read
+        await response.aclose()
+        status_code = response.status_code
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        error = _describe(exc, url)
+    duration_ms = (time.perf_counter() - started) * 1000
+    delivered = status_code is not None and 200 <= status_code < 300
+    return WebhookDelivery(
+        job_id=event.job_id,
+        tenant_id=event.tenant_id,
+        webhook_event_id=event.event_id,
+        target_host=target_host(url),
+        attempt=attempt,
+        outcome=DeliveryOutcome.DELIVERED if delivered else DeliveryOutcome.FAILED,
+        duration_ms=duration_ms,
+        status_code=status_code,
+        error=error,
+    )
+
+
+def _log_delivery(delivery: WebhookDelivery) -> None:
+    if delivery.outcome is DeliveryOutcome.DELIVERED:
+        log.info(
+            "webhook delivered job_id=%s host=%s status=%s duration_ms=%.0f",
+            delivery.job_id,
+            delivery.target_host,
+            delivery.status_code,
+            delivery.duration_ms,
+        )
+    else:
+        log.warning(
+            "webhook failed job_id=%s host=%s status=%s error=%s",
+            delivery.job_id,
+            delivery.target_host,
+            delivery.status_code,
+            delivery.error,
+        )
+
+
+async def handle(
+    ctx: StreamContext, client: httpx.AsyncClient, secret: str, record: faust.EventT[bytes]
+) -> None:
+    """One record of jobs.events: decode, deliver if notifiable, record the delivery."""
+    publisher = await ctx.publisher()
+    try:
+        event = await publisher.serde.deserialize(JOB_EVENTS, record.value)
+    except SerializationError as exc:
+        message = record.message
+        log.error(
+            "skipping undecodable record topic=%s partition=%s offset=%s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            exc.message,
+        )
+        return
+    if not is_notifiable(event):
+        return
+    delivery = await deliver(client, secret, event, int(time.time()))
+    _log_delivery(delivery)
+    await publisher.publish(WEBHOOK_DELIVERIES, delivery.job_id, delivery)
+
+
+def build_notifier(settings: NotifierSettings) -> faust.App:
+    app = create_app("notifier", settings.pipeline)
+    ctx = StreamContext(app, settings.pipeline)
+
+    @app.agent(faust_topic(app, JOB_EVENTS), name="webhooks")
+    async def send_webhooks(stream: faust.StreamT[bytes]) -> None:
+        async with new_http_client(settings) as client:
+            records: AsyncIterable[faust.EventT[bytes]] = stream.events()
+            async for record in records:
+                await handle(ctx, client, settings.webhook_secret, record)
+
+    return app
+
+
+def main() -> None:
+    logging.config.dictConfig(LOGGING)
+    settings = NotifierSettings.from_env(os.environ)
+    app = build_notifier(settings)
+    # the worker re-applies LOGGING (else it installs its own handlers) and stops cleanly on SIGTERM
+    faust.Worker(app, loglevel="INFO", logging_config=LOGGING).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`reelstream-scheduler`: the Faust adapter that feeds the pool's inbox through `scheduling.apply`.
+
+The inbox has one partition per pool, so one agent instance sees everything of its pool in one order. The
+state lives in a changelog-backed table keyed by pool id; outputs are written (and acknowledged) before the
+new state is stored, so a crash repeats outputs rather than losing them (consumers dedupe by version/attempt).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import faust
+
+from reelstream.kafka.clients import Publisher
+from reelstream.logs import configure_logging
+from reelstream.settings import PipelineSettings
+from schemas.errors import SerializationError
+from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
+from streams.app import StreamContext, create_app, faust_topic
+from streams.publishing import publish_change
+from streams.scheduling import Output, Publish, SchedulerState, SendToSlot, apply, dump_state, load_state
+
+logger = logging.getLogger(__name__)
+
+
+async def write_outputs(publisher: Publisher, outputs: list[Output]) -> None:
+    for output in outputs:
+        match output:
+            case SendToSlot(command):
+                await publisher.publish(RENDER_DISPATCH, command.job_id, command, partition=command.slot)
+            case Publish(status, event_type):
+                await publish_change(publisher, status, event_type)
+
+
+def build_scheduler(settings: PipelineSettings) -> faust.App:
+    app = create_app("scheduler", settings)
+    ctx = StreamContext(app, settings)
+    states = app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
+
+    @app.agent(faust_topic(app, SCHEDULER_INBOX))
+    async def schedule(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            publisher = await ctx.publisher()
+            try:
+                inbox_event = await publisher.serde.deserialize(SCHEDULER_INBOX, event.value)
+            except SerializationError as exc:
+                msg = event.message
+                logger.error(
+                    "undecodable inbox record skipped: %s",
+                    exc,
+                    extra={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset},
+                )
+                continue
+            pool_id = settings.pools[event.message.partition]
+            stored = states.get(pool_id.encode())
+            state = load_state(stored) if stored else SchedulerState(pool_id)
+            state, outputs = apply(state, inbox_event)
+            await write_outputs(publisher, outputs)
+            states[pool_id.encode()] = dump_state(state)
+
+    return app
+
+
+def main() -> None:
+    configure_logging()
+    app = build_scheduler(PipelineSettings.from_env(os.environ))
+    faust.Worker(app, loglevel="INFO").execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Standard Webhooks (standardwebhooks.com) signing and the payload reelstream sends for a job event.
+
+Pure: no Faust, Kafka or HTTP import. A secret is `whsec_` + base64 of the key bytes; a signature is
+`v1,` + base64(HMAC-SHA256(key, f"{msg_id}.{timestamp}.{body}")); the signature header may hold several
+space-separated signatures (key rotation), and a receiver accepts the message if any of them matches.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+
+from reelstream.errors import ConfigurationError, ReelstreamError
+from schemas.events import JobEvent, JobEventType
+from schemas.views import job_resource
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format prefix, not a secret
+SIGNATURE_VERSION = "v1"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+HEADER_ID = "webhook-id"
+HEADER_TIMESTAMP = "webhook-timestamp"
+HEADER_SIGNATURE = "webhook-signature"
+
+NOTIFIABLE_TYPES = frozenset(
+    {
+        JobEventType.SUCCEEDED,
+        JobEventType.FAILED,
+        JobEventType.CANCELED,
+        JobEventType.REJECTED,
+        JobEventType.EXPIRED,
+    }
+)
+
+
+class WebhookVerificationError(ReelstreamError):
+    """A webhook whose signature is missing or wrong, or whose timestamp is outside the tolerance."""
+
+    code = "webhook_verification"
+
+
+def generate_secret() -> str:
+    """A new signing secret: `whsec_` + base64 of 24 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+
+def _key(secret: str) -> bytes:
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError("webhook secret is not valid base64 after the whsec_ prefix") from exc
+    if not key:
+        raise ConfigurationError("webhook secret is empty")
+    return key
+
+
+def _digest(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return hmac.new(key, signed, hashlib.sha256).digest()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value for one message: `v1,<base64 HMAC-SHA256>`."""
+    digest = _digest(_key(secret), msg_id, timestamp, body)
+    return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
+
+
+def webhook_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        HEADER_ID: msg_id,
+        HEADER_TIMESTAMP: str(timestamp),
+        HEADER_SIGNATURE: sign(secret, msg_id, timestamp, body),
+        "content-type": "application/json",
+    }
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    raise WebhookVerificationError(f"missing {name} header")
+
+
+def _timestamp(raw: str, now: int, tolerance: int) -> int:
+    try:
+        timestamp = int(raw)
+    except ValueError as exc:
+        raise WebhookVerificationError(f"{HEADER_TIMESTAMP} is not an integer") from exc
+    if timestamp < now - tolerance:
+        raise WebhookVerificationError("message timestamp is too old")
+    if timestamp > now + tolerance:
+        raise WebhookVerificationError("message timestamp is too new")
+    return timestamp
+
+
+def verify(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: int,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+) -> None:
+    """Check a received webhook (header names case-insensitive); raise WebhookVerificationError if bad.
+
+    `now` is the receiver's clock in Unix seconds; timestamps further than `tolerance` seconds from it, in
+    either direction, are refused (replay protection). Any one matching `v1` signature is enough.
+    """
+    msg_id = _header(headers, HEADER_ID)
+    timestamp = _timestamp(_header(headers, HEADER_TIMESTAMP), now, tolerance)
+    expected = _digest(_key(secret), msg_id, timestamp, body)
+    for candidate in _header(headers, HEADER_SIGNATURE).split():
+        version, _, encoded = candidate.partition(",")
+        if version != SIGNATURE_VERSION:
+            continue
+        try:
+            received = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if hmac.compare_digest(received, expected):
+            return
+    raise WebhookVerificationError("no matching signature")
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def event_payload(event: JobEvent) -> bytes:
+    """The webhook body: compact JSON `{"type": "job.<type>", "timestamp": ..., "data": <the job>}`."""
+    payload = {
+        "type": f"job.{event.type.value}",
+        "timestamp": _iso(event.occurred_at),
+        "data": job_resource(event.status),
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def is_notifiable(event: JobEvent) -> bool:
+    """Terminal events of jobs that asked for a webhook."""
+    return event.type in NOTIFIABLE_TYPES and bool(event.status.webhook_url)
