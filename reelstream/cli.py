@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from reelstream.client import Client, submit_and_wait
 from reelstream.errors import ReelstreamError
 from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
 
@@ -64,6 +66,35 @@ def cmd_dev(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return run_dev(env)
 
 
+def _client(env: Mapping[str, str]) -> Client:
+    key = env.get("REELSTREAM_API_KEY")
+    if not key:
+        raise ReelstreamError("set REELSTREAM_API_KEY (the dev command prints one) and REELSTREAM_API_URL")
+    return Client(env.get("REELSTREAM_API_URL", "http://127.0.0.1:8000"), key)
+
+
+def cmd_submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    body: dict[str, object] = {"prompt": args.prompt}
+    for name in ("model", "width", "height", "duration_seconds", "fps", "seed", "webhook_url"):
+        if getattr(args, name) is not None:
+            body[name] = getattr(args, name)
+    if args.steps is not None:
+        body["num_inference_steps"] = args.steps
+    output = Path(args.output) if args.output else None
+    return submit_and_wait(_client(env), body, args.wait, output)
+
+
+def cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    print(json.dumps(_client(env).get(args.job_id), indent=2))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    job = _client(env).cancel(args.job_id)
+    print(f"job {job['id']}: {job['status']} (cancel requested)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelstream", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -76,6 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="run the whole system locally, in the foreground")
     dev.set_defaults(func=cmd_dev)
+
+    submit = sub.add_parser("submit", help="submit a prompt to the API")
+    submit.add_argument("prompt")
+    submit.add_argument("--wait", action="store_true", help="follow progress, then download the MP4")
+    submit.add_argument("--output", "-o", help="where to save the MP4 (default: <job id>.mp4)")
+    submit.add_argument("--model")
+    submit.add_argument("--width", type=int)
+    submit.add_argument("--height", type=int)
+    submit.add_argument("--duration-seconds", dest="duration_seconds", type=float)
+    submit.add_argument("--fps", type=int)
+    submit.add_argument("--steps", type=int)
+    submit.add_argument("--seed", type=int)
+    submit.add_argument("--webhook-url", dest="webhook_url")
+    submit.set_defaults(func=cmd_submit)
+    status = sub.add_parser("status", help="show a job")
+    status.add_argument("job_id")
+    status.set_defaults(func=cmd_status)
+    cancel = sub.add_parser("cancel", help="cancel a job")
+    cancel.add_argument("job_id")
+    cancel.set_defaults(func=cmd_cancel)
 
     topics = sub.add_parser("topics", help="create the declared topics (idempotent)")
     topics.add_argument("action", choices=["ensure"])

@@ -1,0 +1,110 @@
+"""Run reelstream's own services as processes, exactly as `reelstream dev` does (and the e2e tests too).
+
+Each service is its console entry point's module run with this interpreter; configuration travels in the
+environment (REELSTREAM_*), which each service reads once in its `__main__`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from reelstream.kafka.admin import ensure_topics
+from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.stack.manager import Endpoints
+from reelstream.stack.process import ManagedProcess, ServiceStartError
+from schemas.serde import AvroSerde
+from schemas.topics import ALL_TOPICS
+
+
+async def prepare_infrastructure(endpoints: Endpoints) -> None:
+    """Create the declared topics and register every topic's schema (both idempotent)."""
+    await ensure_topics(endpoints.kafka_bootstrap, ALL_TOPICS)
+    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    try:
+        await AvroSerde(registry).register(*ALL_TOPICS)
+    finally:
+        await registry.aclose()
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What differs between the dev command and a test run."""
+
+    api_keys: Mapping[str, str]
+    webhook_secret: str
+    http_port: int
+    app_prefix: str = "reelstream"
+    default_model: str = "tiny-mochi"
+    worker_slots: tuple[int, ...] = (0,)
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def env(self, endpoints: Endpoints) -> dict[str, str]:
+        return {
+            **endpoints.as_env(),
+            "REELSTREAM_API_KEYS": ",".join(f"{k}={t}" for k, t in self.api_keys.items()),
+            "REELSTREAM_WEBHOOK_SECRET": self.webhook_secret,
+            "REELSTREAM_HTTP_HOST": "127.0.0.1",
+            "REELSTREAM_HTTP_PORT": str(self.http_port),
+            "REELSTREAM_APP_PREFIX": self.app_prefix,
+            "REELSTREAM_DEFAULT_MODEL": self.default_model,
+            "REELSTREAM_RENDERER": self.default_model,
+            "HF_HUB_OFFLINE": "1",
+            **self.extra_env,
+        }
+
+
+def service_commands(config: PipelineConfig) -> dict[str, list[str]]:
+    py = sys.executable
+    commands = {
+        "ingest": [py, "-m", "ingest"],
+        "admission": [py, "-m", "streams.admission"],
+        "scheduler": [py, "-m", "streams.scheduler"],
+        "notifier": [py, "-m", "streams.notifier"],
+    }
+    for slot in config.worker_slots:
+        commands[f"worker-{slot}"] = [py, "-m", "gpu_consumers", "--slot", str(slot)]
+    return commands
+
+
+@dataclass
+class Pipeline:
+    """The running services; `stop()` ends them (SIGTERM, then SIGKILL after a grace period)."""
+
+    config: PipelineConfig
+    log_dir: Path
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
+        env = {**base_env, **self.config.env(endpoints)}
+        for name, argv in service_commands(self.config).items():
+            proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env)
+            proc.start()
+            self.processes.append(proc)
+        ingest = self.processes[0]
+        ingest.wait_ready(self._ingest_ready, timeout, "ready (GET /readyz)")
+        self._check_alive()
+
+    def _ingest_ready(self) -> bool:
+        self._check_alive()
+        try:
+            return httpx.get(f"{self.config.api_url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _check_alive(self) -> None:
+        for proc in self.processes:
+            if proc.exited():
+                raise ServiceStartError(f"{proc.name} exited; see {proc.log_path}")
+
+    def stop(self, grace: float = 30.0) -> None:
+        while self.processes:
+            self.processes.pop().stop(grace)

@@ -1,0 +1,43 @@
+"""The whole system, started as `reelstream dev` starts it, on the session's real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reelstream.client import Client
+from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
+from reelstream.stack.manager import Endpoints
+from reelstream.stack.process import free_port
+from streams.webhooks import generate_secret
+
+TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
+TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def pipeline(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineConfig]:
+    asyncio.run(prepare_infrastructure(stack))
+    config = PipelineConfig(
+        api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b"},
+        webhook_secret=generate_secret(),
+        http_port=free_port(),
+        app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",
+        extra_env={"PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    running = Pipeline(config, tmp_path_factory.mktemp("pipeline-logs"))
+    try:
+        running.start(stack, os.environ, timeout=120)
+        yield config
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def client_a(pipeline: PipelineConfig) -> Client:
+    return Client(pipeline.api_url, TENANT_A_KEY)

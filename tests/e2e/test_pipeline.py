@@ -1,0 +1,234 @@
+"""End to end through the real processes: HTTP or Kafka in, verified MP4 + status + signed webhook out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from gpu_consumers.storage import minio_client
+from gpu_consumers.video import probe_mp4
+from reelstream.client import Client
+from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.services import PipelineConfig
+from reelstream.stack.manager import Endpoints
+from schemas.events import JobEvent, RequestedParams, SubmitJob
+from schemas.serde import AvroSerde
+from schemas.topics import COMMANDS, JOB_EVENTS
+from streams.webhooks import verify
+from tests.e2e.conftest import TENANT_A_KEY, TENANT_B_KEY
+from tests.webhook_receiver import webhook_receiver
+
+SMALL = {
+    "model": "tiny-mochi",
+    "width": 64,
+    "height": 48,
+    "num_frames": 13,
+    "fps": 24,
+    "num_inference_steps": 3,
+}
+
+
+class EventTail:
+    """Reads jobs.events from the offsets current when it was opened, through the registry."""
+
+    def __init__(self, stack: Endpoints, serde: AvroSerde) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
+        self._serde = serde
+
+    async def __aenter__(self) -> EventTail:
+        await self._consumer.start()
+        tps = [TopicPartition(JOB_EVENTS.name, p) for p in range(JOB_EVENTS.partitions)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self._consumer.position(tp)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def until_terminal(self, job_id: str, within: float = 90.0) -> list[JobEvent]:
+        events: list[JobEvent] = []
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            batch = await self._consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    event = await self._serde.deserialize(JOB_EVENTS, record.value)
+                    if event.job_id == job_id:
+                        events.append(event)
+            if events and events[-1].status.state.terminal:
+                return events
+        raise TimeoutError(f"job {job_id} did not finish within {within:g}s: {[e.type for e in events]}")
+
+
+def _submit(client: Client, **body: Any) -> dict[str, Any]:
+    return client.submit({"prompt": "a red fox in snow", **SMALL, **body})
+
+
+async def test_http_submit_to_signed_webhook_status_download_and_ordered_events(
+    pipeline: PipelineConfig, client_a: Client, stack: Endpoints, serde: AvroSerde, tmp_path: Path
+) -> None:
+    with webhook_receiver() as receiver:
+        async with EventTail(stack, serde) as tail:
+            job = await asyncio.to_thread(_submit, client_a, webhook_url=receiver.url, seed=42)
+            assert job["parameters"]["seed"] == 42
+            events = await tail.until_terminal(job["id"])
+        hook = await asyncio.to_thread(
+            receiver.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job["id"]
+        )
+    verify(pipeline.webhook_secret, hook.headers, hook.body, now=int(time.time()))
+    assert json.loads(hook.body)["type"] == "job.succeeded"
+
+    types = [e.type for e in events]
+    assert types[0] == "queued"
+    assert types.index("dispatched") < types.index("started") < types.index("succeeded") == len(types) - 1
+    versions = [e.status.version for e in events]
+    assert versions == sorted(versions)
+
+    final = await asyncio.to_thread(client_a.get, job["id"])
+    assert final["status"] == "succeeded"
+    assert final["artifact"]["frames"] == 13
+    target = tmp_path / "video.mp4"
+    await asyncio.to_thread(client_a.download, job["id"], target)
+    info = probe_mp4(target)
+    assert (info.frames, info.width, info.height) == (13, 64, 48)
+
+
+async def test_a_job_submitted_through_kafka_alone_completes(
+    stack: Endpoints, serde: AvroSerde, pipeline: PipelineConfig
+) -> None:
+    producer = new_producer(stack.kafka_bootstrap, "e2e-internal-team")
+    await producer.start()
+    try:
+        async with EventTail(stack, serde) as tail:
+            job_id = uuid.uuid4().hex
+            command = SubmitJob(
+                job_id=job_id, tenant_id="tenant-a", prompt="waves at dusk", params=RequestedParams(**SMALL)
+            )
+            await Publisher(aiokafka_sender(producer), serde).publish(COMMANDS, "tenant-a", command)
+            events = await tail.until_terminal(job_id)
+    finally:
+        await producer.stop()
+    final = events[-1].status
+    assert final.state == "succeeded"
+    assert final.params is not None
+    assert final.params.seed is not None
+    assert final.artifact is not None
+    stored = minio_client(stack).stat_object(stack.s3_bucket, final.artifact.key)
+    assert stored.size == final.artifact.bytes
+
+
+async def test_cancel_while_queued_ends_canceled_without_an_artifact(
+    pipeline: PipelineConfig, client_a: Client, stack: Endpoints, serde: AvroSerde
+) -> None:
+    async with EventTail(stack, serde) as tail:
+        # no slot serves mochi-1 on this machine, so the job stays queued until it is canceled
+        job = await asyncio.to_thread(
+            _submit,
+            client_a,
+            model="mochi-1",
+            width=848,
+            height=480,
+            num_frames=None,
+            duration_seconds=1.0,
+            num_inference_steps=2,
+            fps=30,
+        )
+        await asyncio.to_thread(_wait_status, client_a, job["id"], {"queued"})
+        await asyncio.to_thread(client_a.cancel, job["id"])
+        events = await tail.until_terminal(job["id"])
+    assert events[-1].status.state == "canceled"
+    assert events[-1].status.artifact is None
+
+
+async def test_cancel_while_rendering_frees_the_slot_and_leaves_no_artifact(
+    pipeline: PipelineConfig, client_a: Client, stack: Endpoints, serde: AvroSerde
+) -> None:
+    async with EventTail(stack, serde) as tail:
+        slow = await asyncio.to_thread(
+            _submit, client_a, width=256, height=256, num_frames=61, num_inference_steps=200
+        )
+        await asyncio.to_thread(
+            _wait_status, client_a, slow["id"], {"running"}, lambda j: j["stage"] == "denoise"
+        )
+        await asyncio.to_thread(client_a.cancel, slow["id"])
+        events = await tail.until_terminal(slow["id"])
+        assert events[-1].status.state == "canceled"
+        assert events[-1].status.error is not None
+        assert events[-1].status.error.code == "canceled"
+        after = await asyncio.to_thread(_submit, client_a)
+        assert (await tail.until_terminal(after["id"]))[-1].status.state == "succeeded"
+    leftovers = list(
+        minio_client(stack).list_objects(stack.s3_bucket, prefix=f"tenant-a/{slow['id']}/", recursive=True)
+    )
+    assert leftovers == []
+
+
+def _wait_status(
+    client: Client, job_id: str, states: set[str], extra: Any = None, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(job_id)
+        if job["status"] in states and (extra is None or extra(job)):
+            return
+        time.sleep(0.05)  # polling the API with a deadline: the condition is the job's state
+    raise TimeoutError(f"job {job_id} never reached {states}")
+
+
+def test_another_tenant_cannot_see_the_job(pipeline: PipelineConfig, client_a: Client) -> None:
+    job = _submit(client_a)
+    response = httpx.get(
+        f"{pipeline.api_url}/v1/jobs/{job['id']}", headers={"Authorization": f"Bearer {TENANT_B_KEY}"}
+    )
+    assert response.status_code == 404
+
+
+def test_the_cli_submits_follows_progress_and_downloads(pipeline: PipelineConfig, tmp_path: Path) -> None:
+    target = tmp_path / "fox.mp4"
+    env = {
+        "REELSTREAM_API_URL": pipeline.api_url,
+        "REELSTREAM_API_KEY": TENANT_A_KEY,
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reelstream.cli",
+            "submit",
+            "a red fox in snow",
+            "--wait",
+            "-o",
+            str(target),
+            "--model",
+            "tiny-mochi",
+            "--width",
+            "64",
+            "--height",
+            "48",
+            "--duration-seconds",
+            "0.5",
+            "--steps",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "100.0%" in result.stderr
+    assert probe_mp4(target).width == 64
