@@ -1,0 +1,100 @@
+"""Benchmark: the pipeline's own overheads with the tiny renderer and one worker.
+
+    .venv/bin/python bench/pipeline_overheads.py [--jobs 200]
+
+Starts its own stack and services (as `reelstream dev` does), then submits jobs one at a time so a slot is
+idle at each submission, and prints P50/P95/P99 of
+  (a) submit → 202 (HTTP round trip incl. the broker's ack),
+  (b) 202 → render started (admission + scheduler + dispatch + worker pick-up),
+  (c) render finished → webhook received (scheduler + notifier + HTTP delivery).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reelstream.client import Client
+from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
+from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout
+from reelstream.stack.process import free_port
+from streams.webhooks import generate_secret
+from tests.webhook_receiver import webhook_receiver
+
+BODY = {
+    "prompt": "a red fox in snow",
+    "model": "tiny-mochi",
+    "width": 64,
+    "height": 48,
+    "num_frames": 7,
+    "fps": 24,
+    "num_inference_steps": 2,
+}
+
+
+def percentiles(values: list[float]) -> str:
+    qs = statistics.quantiles(values, n=100, method="inclusive")
+    return f"P50 {qs[49] * 1000:8.1f} ms   P95 {qs[94] * 1000:8.1f} ms   P99 {qs[98] * 1000:8.1f} ms"
+
+
+def _ts(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def run(jobs: int) -> None:
+    key = "rs_bench_" + uuid.uuid4().hex
+    config = PipelineConfig(
+        api_keys={key: "bench"},
+        webhook_secret=generate_secret(),
+        http_port=free_port(),
+        app_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+        extra_env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = StackLayout.ephemeral(Path(tmp), os.environ)
+        with LocalStack(layout, os.environ, ExternalServices.from_env(os.environ)) as endpoints:
+            asyncio.run(prepare_infrastructure(endpoints))
+            pipeline = Pipeline(config, layout.log_dir)
+            try:
+                pipeline.start(endpoints, os.environ, timeout=120)
+                measure(Client(config.api_url, key), jobs)
+            finally:
+                pipeline.stop()
+
+
+def measure(client: Client, jobs: int) -> None:
+    submit, start, notify = [], [], []
+    with webhook_receiver() as receiver:
+        for i in range(jobs + 5):  # the first five warm up connections and caches
+            t0 = time.time()
+            job = client.submit({**BODY, "webhook_url": receiver.url})
+            t_accepted = time.time()
+            hook = receiver.wait_for(lambda d, j=job["id"]: json.loads(d.body)["data"]["id"] == j)
+            received = time.time()
+            data = json.loads(hook.body)["data"]
+            if i < 5:
+                continue
+            submit.append(t_accepted - t0)
+            start.append(_ts(data["timestamps"]["running"]) - t_accepted)
+            notify.append(received - _ts(data["timestamps"]["succeeded"]))
+    print(f"{jobs} jobs, tiny renderer, 1 worker, {os.cpu_count()} cores")
+    print(f"(a) submit → 202              {percentiles(submit)}")
+    print(f"(b) 202 → render started       {percentiles(start)}")
+    print(f"(c) render done → webhook      {percentiles(notify)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=200)
+    run(parser.parse_args().jobs)
