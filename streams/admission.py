@@ -11,12 +11,11 @@ import os
 
 import faust
 
-from reelstream.logs import configure_logging
 from reelstream.settings import PipelineSettings
 from schemas.errors import SerializationError
 from schemas.topics import COMMANDS, SCHEDULER_INBOX
 from streams.admission_policy import Admit, Drop, ForwardCancel, Reject, decide
-from streams.app import StreamContext, create_app, faust_topic
+from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.publishing import publish_change
 
 logger = logging.getLogger(__name__)
@@ -71,10 +70,9 @@ def _where(event: faust.EventT[bytes]) -> dict[str, object]:
 
 
 def main() -> None:
-    configure_logging()
     settings = PipelineSettings.from_env(os.environ)
     app = build_admission(settings, pool_id=os.environ.get("REELSTREAM_POOL", settings.pools[0]))
-    faust.Worker(app, loglevel="INFO").execute_from_commandline()
+    run_worker(app)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,15 @@ reads and writes the same Confluent-framed Avro as everyone else on the topics.
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from typing import Any
 
 import faust
 
 from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.logs import logging_config
 from reelstream.settings import PipelineSettings
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, Topic
@@ -35,9 +38,16 @@ def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust
         broker_commit_every=1,
         broker_commit_interval=0.5,
         processing_guarantee="at_least_once",
+        # Faust keeps a data folder even with the memory store; keep it out of the working directory
+        datadir=os.path.join(tempfile.gettempdir(), "reelstream-faust-{conf.id}"),
     )
     config.update(overrides)
     return faust.App(f"{settings.app_prefix}-{name}", **config)
+
+
+def run_worker(app: faust.App) -> None:
+    """Run a Faust app until SIGTERM/SIGINT, with reelstream's logging (Faust would install its own)."""
+    faust.Worker(app, loglevel="INFO", logging_config=logging_config()).execute_from_commandline()
 
 
 def faust_topic(app: faust.App, topic: Topic[Any]) -> faust.TopicT:

@@ -10,11 +10,9 @@ Run: `python -m streams.notifier` (or the `reelstream-notifier` console script);
 from __future__ import annotations
 
 import logging
-import logging.config
 import os
 import time
 from collections.abc import AsyncIterable
-from typing import Any
 from urllib.parse import urlsplit
 
 import faust
@@ -24,24 +22,17 @@ from reelstream.settings import NotifierSettings
 from schemas.errors import SerializationError
 from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
 from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
-from streams.app import StreamContext, create_app, faust_topic
+from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.webhooks import event_payload, is_notifiable, webhook_headers
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 300
 
-LOGGING: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
-    },
-    "root": {"level": "INFO", "handlers": ["stderr"]},
-}
 
-
+# What reelstream.logs.configure_logging sets up, as a dictConfig for faust's Worker, which otherwise replaces
+# the root handlers with its own at start. Logger levels set by configure_logging (httpx and friends at
+# WARNING: httpx logs every request with its full URL, and a webhook URL may carry a token) are kept.
 def target_host(url: str) -> str:
     """The host of a webhook URL: all of it that may be logged or recorded (paths and queries hold tokens)."""
     try:
@@ -107,21 +98,14 @@ async def deliver(
 
 
 def _log_delivery(delivery: WebhookDelivery) -> None:
+    fields = {"job_id": delivery.job_id, "status_code": delivery.status_code}  # never the URL: only its host
     if delivery.outcome is DeliveryOutcome.DELIVERED:
         log.info(
-            "webhook delivered job_id=%s host=%s status=%s duration_ms=%.0f",
-            delivery.job_id,
-            delivery.target_host,
-            delivery.status_code,
-            delivery.duration_ms,
+            "webhook delivered to %s in %.0f ms", delivery.target_host, delivery.duration_ms, extra=fields
         )
     else:
         log.warning(
-            "webhook failed job_id=%s host=%s status=%s error=%s",
-            delivery.job_id,
-            delivery.target_host,
-            delivery.status_code,
-            delivery.error,
+            "webhook to %s failed: %s", delivery.target_host, delivery.error or "non-2xx", extra=fields
         )
 
 
@@ -134,13 +118,8 @@ async def handle(
         event = await publisher.serde.deserialize(JOB_EVENTS, record.value)
     except SerializationError as exc:
         message = record.message
-        log.error(
-            "skipping undecodable record topic=%s partition=%s offset=%s: %s",
-            message.topic,
-            message.partition,
-            message.offset,
-            exc.message,
-        )
+        where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+        log.error("skipping undecodable record: %s", exc.message, extra=where)
         return
     if not is_notifiable(event):
         return
@@ -164,11 +143,10 @@ def build_notifier(settings: NotifierSettings) -> faust.App:
 
 
 def main() -> None:
-    logging.config.dictConfig(LOGGING)
     settings = NotifierSettings.from_env(os.environ)
     app = build_notifier(settings)
-    # the worker re-applies LOGGING (else it installs its own handlers) and stops cleanly on SIGTERM
-    faust.Worker(app, loglevel="INFO", logging_config=LOGGING).execute_from_commandline()
+    # the worker stops cleanly on SIGTERM (and SIGINT)
+    run_worker(app)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,10 @@ import os
 import faust
 
 from reelstream.kafka.clients import Publisher
-from reelstream.logs import configure_logging
 from reelstream.settings import PipelineSettings
 from schemas.errors import SerializationError
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
-from streams.app import StreamContext, create_app, faust_topic
+from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.publishing import publish_change
 from streams.scheduling import Output, Publish, SchedulerState, SendToSlot, apply, dump_state, load_state
 
@@ -63,9 +62,8 @@ def build_scheduler(settings: PipelineSettings) -> faust.App:
 
 
 def main() -> None:
-    configure_logging()
     app = build_scheduler(PipelineSettings.from_env(os.environ))
-    faust.Worker(app, loglevel="INFO").execute_from_commandline()
+    run_worker(app)
 
 
 if __name__ == "__main__":

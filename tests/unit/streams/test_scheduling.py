@@ -170,6 +170,6 @@ def test_no_slot_ever_holds_two_jobs_and_every_job_is_somewhere(events: list[Inb
         state, _ = apply(state, event)
         held = [s.job_id for s in state.slots.values() if s.job_id is not None]
         assert len(held) == len(set(held))
-        for job_id, job in state.jobs.items():
+        for job_id in state.jobs:
             assert (job_id in state.queue) != (job_id in held)
         assert load_state(dump_state(state)) == state
