@@ -72,7 +72,7 @@ def _where(event: faust.EventT[bytes]) -> dict[str, object]:
 def main() -> None:
     settings = PipelineSettings.from_env(os.environ)
     app = build_admission(settings, pool_id=os.environ.get("REELSTREAM_POOL", settings.pools[0]))
-    run_worker(app)
+    run_worker(app, settings)
 
 
 if __name__ == "__main__":

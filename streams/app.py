@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from reelstream.kafka.admin import CompactedTopic, ensure_topics
 from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import logging_config
@@ -45,8 +46,15 @@ def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust
     return faust.App(f"{settings.app_prefix}-{name}", **config)
 
 
-def run_worker(app: faust.App) -> None:
-    """Run a Faust app until SIGTERM/SIGINT, with reelstream's logging (Faust would install its own)."""
+def run_worker(app: faust.App, settings: PipelineSettings) -> None:
+    """Create the app's table changelogs, then run it until SIGTERM/SIGINT with reelstream's logging.
+
+    Changelogs are created here, before any agent runs: left to Faust, an agent can write to a table before
+    its changelog exists (PartitionsMismatch with 0 partitions) on a broker that does not auto-create topics.
+    """
+    changelogs = [CompactedTopic(t.changelog_topic_name, t.partitions or 1) for t in app.tables.values()]
+    if changelogs:
+        asyncio.run(ensure_topics(settings.endpoints.kafka_bootstrap, changelogs))
     faust.Worker(app, loglevel="INFO", logging_config=logging_config()).execute_from_commandline()
 
 

@@ -146,7 +146,7 @@ def main() -> None:
     settings = NotifierSettings.from_env(os.environ)
     app = build_notifier(settings)
     # the worker stops cleanly on SIGTERM (and SIGINT)
-    run_worker(app)
+    run_worker(app, settings.pipeline)
 
 
 if __name__ == "__main__":

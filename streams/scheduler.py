@@ -62,8 +62,8 @@ def build_scheduler(settings: PipelineSettings) -> faust.App:
 
 
 def main() -> None:
-    app = build_scheduler(PipelineSettings.from_env(os.environ))
-    run_worker(app)
+    settings = PipelineSettings.from_env(os.environ)
+    run_worker(build_scheduler(settings), settings)
 
 
 if __name__ == "__main__":

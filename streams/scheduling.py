@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -42,6 +42,7 @@ InboxEvent = (
     | WorkerHeartbeat
 )
 RECENTLY_FINISHED = 10_000  # finished job ids remembered to drop duplicates and late events
+DISPATCH_GRACE = timedelta(seconds=15)  # an idle heartbeat this long after a dispatch means it was lost
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,41 @@ def _cancel(step: _Step, event: CancelRequested) -> None:
 
 def _heartbeat(step: _Step, event: WorkerHeartbeat) -> None:
     known = step.slots.get(event.slot)
+    if known is not None and known.job_id is not None and _lost(step, known, event):
+        _requeue(step, known.job_id)
+        known = replace(known, job_id=None, attempt=None)
     if known is None or known.worker_id != event.worker_id:
-        # a new worker on this slot: whatever the old one held is not running any more
         known = Slot(event.slot, event.worker_id, event.renderer, event.occurred_at)
     step.slots[event.slot] = replace(known, renderer=event.renderer, last_seen=event.occurred_at)
+
+
+def _lost(step: _Step, slot: Slot, beat: WorkerHeartbeat) -> bool:
+    """The slot's job is not running there: another worker took the slot, or the worker has been idle for
+    longer than a dispatch takes to arrive (it never saw the dispatch record, e.g. it was not started yet)."""
+    if slot.worker_id != beat.worker_id:
+        return True
+    job = step.jobs.get(slot.job_id or "")
+    if job is None:
+        return True
+    dispatched_at = job.status.state_times.get(JobState.DISPATCHED.value, beat.occurred_at)
+    return beat.job_id is None and beat.occurred_at - dispatched_at > DISPATCH_GRACE
+
+
+def _requeue(step: _Step, job_id: str) -> None:
+    """Put a job whose attempt was lost back at the head of the queue; its next dispatch is attempt + 1, so
+    anything the lost attempt still reports is fenced off."""
+    if job_id not in step.jobs:
+        return
+    step.queue.insert(0, job_id)
+    step.update(
+        job_id,
+        JobEventType.REQUEUED,
+        state=JobState.QUEUED,
+        slot=None,
+        stage=None,
+        progress=0.0,
+        queue_position=0,
+    )
 
 
 def _render_event(

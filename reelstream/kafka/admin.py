@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from reelstream.errors import ReelstreamError
-from schemas.topics import Topic
 
 logger = logging.getLogger(__name__)
+
+
+class TopicSpec(Protocol):
+    """What topic creation needs: a declared `Topic`, or an internal one such as a table's changelog."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def partitions(self) -> int: ...
+
+    def config(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class CompactedTopic:
+    """An internal compacted topic (a Faust table's changelog)."""
+
+    name: str
+    partitions: int
+
+    def config(self) -> dict[str, str]:
+        return {"cleanup.policy": "compact"}
 
 
 class TopicMismatchError(ReelstreamError):
@@ -22,20 +45,21 @@ class TopicMismatchError(ReelstreamError):
     code = "topic_mismatch"
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[Topic[Any]]) -> list[str]:
+async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec]) -> list[str]:
     """Create missing topics; return the names created. Existing ones must have the declared partitions."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelstream-admin")
     await admin.start()
     try:
         declared = list(topics)
         created = await _create(admin, declared)
-        await _check_partitions(admin, declared)
+        # topics created just now have the declared counts; metadata may lag behind them for a moment
+        await _check_partitions(admin, [t for t in declared if t.name not in created])
         return created
     finally:
         await admin.close()
 
 
-async def _create(admin: AIOKafkaAdminClient, topics: list[Topic[Any]]) -> list[str]:
+async def _create(admin: AIOKafkaAdminClient, topics: list[TopicSpec]) -> list[str]:
     """Ask for every topic; the broker answers per topic (created, already exists, or an error)."""
     new = [NewTopic(t.name, t.partitions, 1, topic_configs=t.config()) for t in topics]
     try:
@@ -52,7 +76,9 @@ async def _create(admin: AIOKafkaAdminClient, topics: list[Topic[Any]]) -> list[
     return created
 
 
-async def _check_partitions(admin: AIOKafkaAdminClient, topics: list[Topic[Any]]) -> None:
+async def _check_partitions(admin: AIOKafkaAdminClient, topics: list[TopicSpec]) -> None:
+    if not topics:
+        return
     described = await admin.describe_topics([t.name for t in topics])
     counts = {d["topic"]: len(d["partitions"]) for d in described}
     for topic in topics:

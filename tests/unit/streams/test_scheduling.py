@@ -173,3 +173,35 @@ def test_no_slot_ever_holds_two_jobs_and_every_job_is_somewhere(events: list[Inb
         for job_id in state.jobs:
             assert (job_id in state.queue) != (job_id in held)
         assert load_state(dump_state(state)) == state
+
+
+def _beat_at(slot: int, seconds: float, worker: str | None = None) -> ev.WorkerHeartbeat:
+    beat = heartbeat(slot)
+    return ev.WorkerHeartbeat(
+        worker_id=worker or beat.worker_id,
+        pool_id="default",
+        slot=slot,
+        state=ev.WorkerState.IDLE,
+        renderer=beat.renderer,
+        occurred_at=T0 + timedelta(seconds=seconds),
+    )
+
+
+def test_a_dispatch_the_slot_never_picked_up_is_requeued_and_fenced() -> None:
+    state, _ = run([admitted("a"), heartbeat(0)])
+    state, out = run([_beat_at(0, 5)], state)  # idle, but within the grace a dispatch needs to arrive
+    assert out == []
+    state, out = run([_beat_at(0, 30)], state)
+    types = [o.event_type for o in out if isinstance(o, Publish)]
+    assert types == [ev.JobEventType.REQUEUED, ev.JobEventType.DISPATCHED]
+    (again,) = dispatches(out)
+    assert again.attempt == 2
+    _, out = run([_finish("a", 0, attempt=1)], state)
+    assert out == []  # the lost attempt cannot complete the job
+
+
+def test_a_new_worker_on_a_slot_releases_what_the_old_one_held() -> None:
+    state, _ = run([admitted("a"), heartbeat(0)])
+    _, out = run([_beat_at(0, 1, worker="w0-restarted")], state)
+    (again,) = dispatches(out)
+    assert (again.job_id, again.attempt) == ("a", 2)

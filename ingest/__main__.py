@@ -1,0 +1,37 @@
+"""`reelstream-ingest` / `python -m ingest`: read the settings from the environment and serve."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+
+from ingest.app import create_app
+from reelstream.settings import IngestSettings
+
+logger = logging.getLogger(__name__)
+
+# open event streams get this long to finish once SIGTERM arrives, then they are cut
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("REELSTREAM_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    settings = IngestSettings.from_env(os.environ)
+    logger.info("serving ingest on %s:%d", settings.host, settings.port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # keep the logging configured above
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+if __name__ == "__main__":
+    main()

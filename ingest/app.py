@@ -1,0 +1,75 @@
+"""The application factory: routes, bearer auth, problem+json errors, resources opened in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ingest import routes
+from ingest.auth import Authenticator, BearerAuthMiddleware, StaticApiKeys
+from ingest.context import CONTEXT_KEY, open_context
+from ingest.health import healthz, readyz
+from ingest.openapi import openapi_endpoint
+from ingest.problems import exception_handlers
+from ingest.sse import events_route
+from reelstream.settings import IngestSettings
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+SSE_KEEPALIVE_SECONDS = 15.0
+
+
+def by_method(**handlers: Endpoint) -> Endpoint:
+    """One endpoint for several methods of a path, so a 405 there lists every allowed method."""
+
+    async def endpoint(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return endpoint
+
+
+def api_routes(sse_keepalive_seconds: float) -> list[Route]:
+    return [
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/readyz", readyz, methods=["GET"], name="readyz"),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"], name="openapi"),
+        Route("/v1/jobs", by_method(GET=routes.list_jobs, POST=routes.submit_job), methods=["GET", "POST"]),
+        Route("/v1/jobs/{job_id}", routes.get_job, methods=["GET"], name="get_job"),
+        Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
+        Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
+        events_route(sse_keepalive_seconds),
+    ]
+
+
+def create_app(
+    settings: IngestSettings,
+    *,
+    authenticator: Authenticator | None = None,
+    sse_keepalive_seconds: float = SSE_KEEPALIVE_SECONDS,
+) -> Starlette:
+    """The ingest API. Nothing is opened until the server runs the lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with open_context(settings) as context:
+            yield {CONTEXT_KEY: context}
+
+    auth = Middleware(
+        BearerAuthMiddleware,
+        authenticator=authenticator or StaticApiKeys(settings.api_keys),
+        public_paths=PUBLIC_PATHS,
+    )
+    return Starlette(
+        routes=api_routes(sse_keepalive_seconds),
+        middleware=[auth],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )

@@ -1,0 +1,105 @@
+"""What the routes use, opened in the application's lifespan and closed in reverse order.
+
+Nothing here does I/O at import or in a constructor: `open_context(settings)` starts the registry serde,
+the idempotent producer, the status view and the presigning client, and yields them as one object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from aiokafka import AIOKafkaProducer
+from minio import Minio
+from minio.error import MinioException
+from starlette.requests import HTTPConnection
+from urllib3.exceptions import HTTPError
+
+from ingest.errors import StorageUnavailable
+from ingest.status_view import StatusView
+from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.settings import IngestSettings
+from schemas.serde import AvroSerde
+from schemas.topics import COMMANDS, JOB_STATUS
+
+logger = logging.getLogger(__name__)
+
+MAX_PRESIGN_TTL_SECONDS = 15 * 60
+CONTEXT_KEY = "ingest"
+
+
+class Presigner:
+    """Signs time-limited GET URLs for artifacts. Signing is local once the bucket's region is known; the
+    first call may ask the server for it, so every call runs in a worker thread."""
+
+    def __init__(self, client: Minio, bucket: str, ttl_seconds: int) -> None:
+        self._client = client
+        self._bucket = bucket
+        self.ttl_seconds = max(1, min(ttl_seconds, MAX_PRESIGN_TTL_SECONDS))
+
+    async def url_for(self, key: str) -> str:
+        expires = timedelta(seconds=self.ttl_seconds)
+        try:
+            return await asyncio.to_thread(self._client.presigned_get_object, self._bucket, key, expires)
+        except (MinioException, HTTPError, OSError) as exc:
+            raise StorageUnavailable(f"could not sign a URL in bucket {self._bucket}: {exc!r}") from exc
+
+
+def minio_client(endpoint: str, access_key: str, secret_key: str) -> Minio:
+    parts = urlsplit(endpoint)
+    return Minio(parts.netloc, access_key=access_key, secret_key=secret_key, secure=parts.scheme == "https")
+
+
+@dataclass
+class IngestContext:
+    settings: IngestSettings
+    publisher: Publisher
+    view: StatusView
+    presigner: Presigner
+    producer_started: bool = field(default=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.producer_started and self.view.running and self.view.caught_up
+
+
+@contextlib.asynccontextmanager
+async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]:
+    endpoints = settings.pipeline.endpoints
+    async with contextlib.AsyncExitStack() as stack:
+        registry = ConfluentRegistry(endpoints.schema_registry_url)
+        stack.push_async_callback(registry.aclose)
+        serde = AvroSerde(registry)
+        await serde.register(COMMANDS, JOB_STATUS)
+
+        producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        publisher = Publisher(aiokafka_sender(producer), serde, timeout=settings.produce_timeout_seconds)
+
+        view = StatusView(endpoints.kafka_bootstrap, serde)
+        stack.push_async_callback(view.stop)
+        await view.start()
+
+        client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
+        presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
+        context = IngestContext(settings, publisher, view, presigner, producer_started=True)
+        logger.info("ingest resources open")
+        try:
+            yield context
+        finally:
+            context.producer_started = False
+            logger.info("ingest resources closing")
+
+
+def context_of(conn: HTTPConnection) -> IngestContext:
+    """The resources of a request's application (the lifespan state)."""
+    context = conn.scope["state"][CONTEXT_KEY]
+    assert isinstance(context, IngestContext)
+    return context

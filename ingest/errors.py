@@ -1,0 +1,51 @@
+"""Errors the HTTP layer raises on purpose; `ingest.problems` maps each to its HTTP status in one table."""
+
+from __future__ import annotations
+
+from reelstream.errors import ReelstreamError
+
+
+class MalformedRequest(ReelstreamError):
+    """The body is not JSON at all (or not UTF-8)."""
+
+    code = "malformed_request"
+
+
+class PayloadTooLarge(ReelstreamError):
+    code = "payload_too_large"
+
+
+class Unauthenticated(ReelstreamError):
+    """No bearer token, or one that names no tenant."""
+
+    code = "unauthenticated"
+
+
+class JobNotFound(ReelstreamError):
+    """No such job for the caller. Another tenant's job is reported exactly like an unknown one."""
+
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} not found")
+        self.job_id = job_id
+
+
+class JobStateConflict(ReelstreamError):
+    """The job exists but its state does not allow the operation (cancel a finished job, …)."""
+
+    code = "job_state_conflict"
+
+
+class NotReady(ReelstreamError):
+    """This replica cannot serve yet (producer not started, status view still catching up)."""
+
+    code = "not_ready"
+    retriable = True
+
+
+class StorageUnavailable(ReelstreamError):
+    """Object storage could not be reached to sign a download URL."""
+
+    code = "storage_unavailable"
+    retriable = True

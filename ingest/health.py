@@ -1,0 +1,26 @@
+"""Liveness and readiness, the two routes that need no credentials."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ingest.context import context_of
+from ingest.errors import NotReady
+
+
+async def healthz(request: Request) -> Response:
+    """200 whenever the process serves HTTP."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """200 once the producer is started and the status view has caught up (and is still consuming)."""
+    context = context_of(request)
+    if not context.producer_started:
+        raise NotReady("the producer is not started")
+    if not context.view.running:
+        raise NotReady("the status view is not consuming")
+    if not context.view.caught_up:
+        raise NotReady("the status view is still catching up")
+    return JSONResponse({"status": "ready"})

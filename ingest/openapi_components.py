@@ -1,0 +1,232 @@
+"""The components of the OpenAPI document (schemas and shared responses), from the constants the code uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.problems import PROBLEM_JSON
+from ingest.routes import MAX_REASON_CHARS
+from reelstream.params import (
+    MAX_DURATION_SECONDS,
+    MAX_LONG_SIDE,
+    MAX_METADATA_CHARS,
+    MAX_METADATA_ENTRIES,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_STEPS,
+    MODELS,
+)
+from schemas.events import JobState, RenderStage
+
+Json = dict[str, Any]
+
+
+def ref(name: str) -> Json:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Json) -> Json:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _problem(description: str, schema: str = "Problem") -> Json:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": ref(schema)}}}
+
+
+def json_response(description: str, schema: str, headers: Json | None = None) -> Json:
+    response: Json = {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+RESPONSES: Json = {
+    "Malformed": _problem("The body is not JSON."),
+    "Unauthorized": {
+        **_problem("No bearer token, or an unknown API key."),
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    },
+    "NotFound": _problem("No such job for this caller (another tenant's job reads as unknown)."),
+    "Conflict": _problem("The job's state does not allow this operation."),
+    "TooLarge": _problem("The body is too large."),
+    "Invalid": _problem("Invalid fields; `errors` names each of them.", "ValidationProblem"),
+    "Unavailable": {
+        **_problem("A dependency did not answer in time; retry after the given delay."),
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+}
+
+
+def error_responses(*names: str) -> Json:
+    codes = {
+        "Malformed": "400",
+        "Unauthorized": "401",
+        "NotFound": "404",
+        "Conflict": "409",
+        "TooLarge": "413",
+        "Invalid": "422",
+        "Unavailable": "503",
+    }
+    return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in ("Unauthorized", *names)}
+
+
+INTEGER: Json = {"type": "integer"}
+NUMBER: Json = {"type": "number"}
+STRING: Json = {"type": "string"}
+STAMP: Json = {"type": "string", "format": "date-time"}
+
+JOB_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["prompt"],
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS},
+        "negative_prompt": {"type": "string", "maxLength": MAX_PROMPT_CHARS},
+        "model": {"type": "string", "enum": sorted(MODELS)},
+        "width": {"type": "integer", "multipleOf": 16, "minimum": 16, "maximum": MAX_LONG_SIDE},
+        "height": {"type": "integer", "multipleOf": 16, "minimum": 16, "maximum": MAX_LONG_SIDE},
+        "duration_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": MAX_DURATION_SECONDS,
+        },
+        "num_frames": {"type": "integer", "minimum": 7, "description": "6k+1; not with duration"},
+        "fps": {"type": "integer", "minimum": 1, "maximum": 60},
+        "num_inference_steps": {"type": "integer", "minimum": 2, "maximum": MAX_STEPS},
+        "guidance_scale": {"type": "number", "minimum": 0, "maximum": 20},
+        "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+        "webhook_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+        "metadata": {
+            "type": "object",
+            "maxProperties": MAX_METADATA_ENTRIES,
+            "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_CHARS},
+        },
+    },
+    "description": "The shorter side is at most 768 pixels; the clip at most 10 seconds.",
+}
+
+CANCEL_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"reason": {"type": "string", "maxLength": MAX_REASON_CHARS}},
+}
+
+PARAMETERS: Json = {
+    "type": "object",
+    "description": "Every render parameter, resolved (defaults filled in, seed drawn).",
+    "required": ["model", "width", "height", "num_frames", "fps", "num_inference_steps"],
+    "properties": {
+        "model": STRING,
+        "width": INTEGER,
+        "height": INTEGER,
+        "num_frames": INTEGER,
+        "fps": INTEGER,
+        "num_inference_steps": INTEGER,
+        "guidance_scale": NUMBER,
+        "seed": INTEGER,
+    },
+}
+
+ARTIFACT: Json = {
+    "type": "object",
+    "properties": {
+        "key": STRING,
+        "sha256": STRING,
+        "bytes": INTEGER,
+        "content_type": STRING,
+        "duration_seconds": NUMBER,
+        "frames": INTEGER,
+        "width": INTEGER,
+        "height": INTEGER,
+        "fps": NUMBER,
+    },
+}
+
+JOB_ERROR: Json = {
+    "type": "object",
+    "properties": {"code": STRING, "message": STRING, "retriable": {"type": "boolean"}},
+}
+
+JOB: Json = {
+    "type": "object",
+    "required": ["id", "object", "status", "prompt", "created_at", "updated_at", "version"],
+    "properties": {
+        "id": STRING,
+        "object": {"const": "job"},
+        "status": {"type": "string", "enum": [s.value for s in JobState]},
+        "stage": _nullable({"type": "string", "enum": [s.value for s in RenderStage]}),
+        "prompt": STRING,
+        "negative_prompt": _nullable(STRING),
+        "parameters": _nullable(ref("Parameters")),
+        "metadata": {"type": "object", "additionalProperties": STRING},
+        "has_webhook": {"type": "boolean"},
+        "created_at": STAMP,
+        "updated_at": STAMP,
+        "timestamps": {"type": "object", "additionalProperties": STAMP},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+        "queue_position": _nullable(INTEGER),
+        "eta_seconds": _nullable(NUMBER),
+        "attempt": INTEGER,
+        "artifact": _nullable(ref("Artifact")),
+        "error": _nullable(ref("JobError")),
+        "version": {"type": "integer", "description": "grows with every snapshot of the job"},
+    },
+}
+
+JOB_LIST: Json = {
+    "type": "object",
+    "required": ["data", "next_cursor"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": ref("Job")},
+        "next_cursor": _nullable(STRING),
+    },
+}
+
+HEALTH: Json = {"type": "object", "properties": {"status": STRING}}
+
+PROBLEM: Json = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": STRING,
+        "status": INTEGER,
+        "detail": STRING,
+        "instance": STRING,
+    },
+}
+
+VALIDATION_PROBLEM: Json = {
+    "allOf": [
+        ref("Problem"),
+        {
+            "type": "object",
+            "required": ["errors"],
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {"field": STRING, "message": STRING},
+                    },
+                }
+            },
+        },
+    ]
+}
+
+SCHEMAS: Json = {
+    "JobRequest": JOB_REQUEST,
+    "CancelRequest": CANCEL_REQUEST,
+    "Parameters": PARAMETERS,
+    "Artifact": ARTIFACT,
+    "JobError": JOB_ERROR,
+    "Job": JOB,
+    "JobList": JOB_LIST,
+    "Health": HEALTH,
+    "Problem": PROBLEM,
+    "ValidationProblem": VALIDATION_PROBLEM,
+}

@@ -1,0 +1,130 @@
+"""Every error the API answers with, as `application/problem+json` (RFC 9457), mapped in ONE table.
+
+Route code raises reelstream errors; the exception handlers installed by `exception_handlers()` turn them
+into problem documents. Anything not in the table is a 500 whose details stay in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ingest.errors import (
+    JobNotFound,
+    JobStateConflict,
+    MalformedRequest,
+    NotReady,
+    PayloadTooLarge,
+    StorageUnavailable,
+    Unauthenticated,
+)
+from reelstream.kafka.clients import BrokerUnavailableError
+from reelstream.params import InvalidRequest
+from schemas.errors import RegistryUnavailableError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://reelstream.dev/problems/"
+RETRY_AFTER_SECONDS = 5
+WWW_AUTHENTICATE = 'Bearer realm="reelstream"'
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    status: int
+    slug: str
+    title: str
+    detail: str | None = None  # fixed text for errors whose message is for operators, not clients
+
+
+PROBLEMS: dict[type[Exception], ProblemKind] = {
+    MalformedRequest: ProblemKind(400, "malformed-request", "Malformed request"),
+    Unauthenticated: ProblemKind(401, "unauthenticated", "Unauthenticated"),
+    JobNotFound: ProblemKind(404, "not-found", "Not found"),
+    JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
+    PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
+    InvalidRequest: ProblemKind(422, "invalid-request", "Invalid request"),
+    BrokerUnavailableError: ProblemKind(
+        503, "broker-unavailable", "Service unavailable", "the job log did not acknowledge in time; retry"
+    ),
+    RegistryUnavailableError: ProblemKind(
+        503, "registry-unavailable", "Service unavailable", "the schema registry is unavailable; retry"
+    ),
+    StorageUnavailable: ProblemKind(
+        503, "storage-unavailable", "Service unavailable", "object storage is unavailable; retry"
+    ),
+    NotReady: ProblemKind(503, "not-ready", "Service unavailable"),
+}
+INTERNAL = ProblemKind(500, "internal", "Internal server error", "an unexpected error occurred")
+
+
+def kind_of(exc: Exception) -> ProblemKind | None:
+    for cls in type(exc).__mro__:
+        kind = PROBLEMS.get(cls)
+        if kind is not None:
+            return kind
+    return None
+
+
+def problem_document(kind: ProblemKind, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_TYPE_BASE + kind.slug,
+        "title": kind.title,
+        "status": kind.status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+
+
+def problem_response(exc: Exception, instance: str) -> Response:
+    """The response for an error of the table (or a 500 for anything else)."""
+    kind = kind_of(exc) or INTERNAL
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, InvalidRequest):
+        extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
+        detail = "the request has invalid fields: " + ", ".join(sorted({e.field for e in exc.errors}))
+    elif kind.detail is not None:
+        detail = kind.detail
+    else:
+        detail = str(exc)
+    if kind.status == 401:
+        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if kind.status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    body = problem_document(kind, detail, instance, **extra)
+    return JSONResponse(body, status_code=kind.status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _http_problem(exc: HTTPException, instance: str) -> Response:
+    """Starlette's own errors (no such route, method not allowed) in the same format."""
+    kind = ProblemKind(exc.status_code, f"http-{exc.status_code}", str(exc.detail))
+    headers = dict(exc.headers or {})
+    body = problem_document(kind, str(exc.detail), instance)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers, media_type=PROBLEM_JSON)
+
+
+async def _handle_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _http_problem(exc, request.url.path)
+    kind = kind_of(exc)
+    if kind is None:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    elif kind.status >= 500:
+        logger.warning("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+    return problem_response(exc, request.url.path)
+
+
+def exception_handlers() -> dict[Any, Any]:
+    """For `Starlette(exception_handlers=...)`: every table entry, Starlette's HTTP errors and the rest."""
+    handlers: dict[Any, Any] = dict.fromkeys(PROBLEMS, _handle_error)
+    handlers[HTTPException] = _handle_error
+    handlers[Exception] = _handle_error
+    return handlers

@@ -1,0 +1,151 @@
+"""The job routes: submit, read, list, cancel, download. Thin: parse, call the core, answer.
+
+Errors are raised, never rendered here (`ingest.problems` holds the one table). Logs carry job and tenant
+ids only: never a prompt, a key, a webhook URL or a presigned URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from ingest.auth import principal_of
+from ingest.context import IngestContext, context_of
+from ingest.errors import JobNotFound, JobStateConflict, PayloadTooLarge
+from ingest.job_index import decode_cursor
+from ingest.submission import (
+    STRING,
+    accepted_status,
+    check_shape,
+    parse_json_object,
+    parse_submission,
+    submit_command,
+)
+from reelstream.params import FieldError, InvalidRequest
+from schemas.events import CancelJob, JobState, JobStatus
+from schemas.topics import COMMANDS
+from schemas.views import job_resource
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+MAX_REASON_CHARS = 500
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refusing (413) anything larger than `limit` before reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body must be at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body must be at most {limit} bytes")
+    return bytes(body)
+
+
+def owned_job(context: IngestContext, tenant_id: str, job_id: str) -> JobStatus:
+    """The caller's job; another tenant's job is reported exactly like an unknown one."""
+    status = context.view.get(job_id)
+    if status is None or status.tenant_id != tenant_id:
+        raise JobNotFound(job_id)
+    return status
+
+
+def job_response(
+    status: JobStatus, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(job_resource(status), status_code=status_code, headers=headers)
+
+
+async def submit_job(request: Request) -> Response:
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    submission = parse_submission(
+        await read_body(request), default_model=context.settings.pipeline.default_model
+    )
+    command = submit_command(submission, tenant_id)
+    await context.publisher.publish(COMMANDS, tenant_id, command)
+    logger.info(
+        "job %s accepted for tenant %s",
+        command.job_id,
+        tenant_id,
+        extra={"job_id": command.job_id, "tenant_id": tenant_id},
+    )
+    placeholder = accepted_status(command, submission.params)
+    context.view.apply(placeholder, local=True)
+    current = context.view.get(command.job_id) or placeholder
+    return job_response(current, 202, {"Location": f"/v1/jobs/{command.job_id}"})
+
+
+async def get_job(request: Request) -> Response:
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    return job_response(owned_job(context, tenant_id, request.path_params["job_id"]))
+
+
+def page_limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidRequest([FieldError("limit", f"must be an integer between 1 and {MAX_PAGE}")])
+    return int(raw)
+
+
+async def list_jobs(request: Request) -> Response:
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    limit = page_limit(request.query_params.get("limit"))
+    after = request.query_params.get("after")
+    jobs, cursor = context.view.page(tenant_id, limit, decode_cursor(after) if after else None)
+    body: dict[str, Any] = {"object": "list", "data": [job_resource(j) for j in jobs], "next_cursor": cursor}
+    return JSONResponse(body)
+
+
+async def cancel_reason(request: Request) -> str | None:
+    """An optional body {"reason": "..."}; an empty body is fine."""
+    body = await read_body(request)
+    if not body.strip():
+        return None
+    data = parse_json_object(body)
+    check_shape(data, {"reason": STRING})
+    reason = data.get("reason")
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        raise InvalidRequest([FieldError("reason", f"must be at most {MAX_REASON_CHARS} characters")])
+    return reason
+
+
+async def cancel_job(request: Request) -> Response:
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    job_id = request.path_params["job_id"]
+    status = owned_job(context, tenant_id, job_id)
+    reason = await cancel_reason(request)
+    if status.state.terminal:
+        raise JobStateConflict(f"job {job_id} is already {status.state.value}")
+    await context.publisher.publish(COMMANDS, tenant_id, CancelJob(job_id, tenant_id, reason))
+    logger.info(
+        "cancel of job %s requested by tenant %s",
+        job_id,
+        tenant_id,
+        extra={"job_id": job_id, "tenant_id": tenant_id},
+    )
+    return job_response(context.view.get(job_id) or status, 202)
+
+
+async def job_content(request: Request) -> Response:
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    job_id = request.path_params["job_id"]
+    status = owned_job(context, tenant_id, job_id)
+    if status.state is not JobState.SUCCEEDED or status.artifact is None:
+        raise JobStateConflict(f"job {job_id} is {status.state.value}; its video exists once it succeeded")
+    url = await context.presigner.url_for(status.artifact.key)
+    logger.info(
+        "signed download of job %s for tenant %s",
+        job_id,
+        tenant_id,
+        extra={"job_id": job_id, "tenant_id": tenant_id},
+    )
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,160 @@
+"""From the bytes of `POST /v1/jobs` to a validated submission: pure, no HTTP framework, no Kafka.
+
+The JSON shape (field names and JSON types) is checked here; what values are allowed is decided by
+`reelstream.params.validate_submission`, the same rules admission applies again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.errors import MalformedRequest
+from reelstream.params import FieldError, InvalidRequest, validate_submission
+from schemas.events import JobState, JobStatus, RenderParams, RequestedParams, SubmitJob, new_id, utc_now
+
+INT, NUMBER, STRING, OBJECT = "integer", "number", "string", "object"
+
+# every field a client may send, with its JSON type; `prompt` is the only required one
+FIELDS: dict[str, str] = {
+    "prompt": STRING,
+    "negative_prompt": STRING,
+    "width": INT,
+    "height": INT,
+    "duration_seconds": NUMBER,
+    "num_frames": INT,
+    "fps": INT,
+    "num_inference_steps": INT,
+    "guidance_scale": NUMBER,
+    "seed": INT,
+    "model": STRING,
+    "webhook_url": STRING,
+    "metadata": OBJECT,
+}
+PARAM_FIELDS = (
+    "model",
+    "width",
+    "height",
+    "num_frames",
+    "duration_seconds",
+    "fps",
+    "num_inference_steps",
+    "guidance_scale",
+    "seed",
+)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A request that passed validation, with every render parameter resolved (seed included)."""
+
+    prompt: str
+    negative_prompt: str | None
+    params: RenderParams
+    webhook_url: str | None
+    metadata: dict[str, str]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object. Not JSON → MalformedRequest (400); JSON but no object → InvalidRequest."""
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest([FieldError("body", "must be a JSON object")])
+    return data
+
+
+def _type_ok(value: Any, json_type: str) -> bool:
+    if json_type == INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if json_type == NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if json_type == STRING:
+        return isinstance(value, str)
+    return isinstance(value, dict)
+
+
+def check_shape(data: dict[str, Any], fields: dict[str, str]) -> None:
+    """Unknown fields and wrong JSON types, all reported at once. `null` stands for an absent field."""
+    errors = [FieldError(name, "unknown field") for name in data if name not in fields]
+    for name, json_type in fields.items():
+        value = data.get(name)
+        if value is not None and not _type_ok(value, json_type):
+            errors.append(FieldError(name, f"must be of JSON type {json_type}"))
+    if errors:
+        raise InvalidRequest(errors)
+
+
+def parse_submission(body: bytes, *, default_model: str) -> Submission:
+    """Parse and validate a submission; raises MalformedRequest or InvalidRequest naming the fields."""
+    data = parse_json_object(body)
+    check_shape(data, FIELDS)
+    requested = RequestedParams(**{name: data.get(name) for name in PARAM_FIELDS})
+    metadata = data.get("metadata") or {}
+    params = validate_submission(
+        data.get("prompt") or "",
+        data.get("negative_prompt"),
+        requested,
+        data.get("webhook_url"),
+        metadata,
+        default_model=default_model,
+    )
+    return Submission(
+        prompt=data["prompt"],
+        negative_prompt=data.get("negative_prompt"),
+        params=params,
+        webhook_url=data.get("webhook_url"),
+        metadata=dict(metadata),
+    )
+
+
+def resolved_request(params: RenderParams) -> RequestedParams:
+    """The resolved values as a request, so admission re-validates exactly what was echoed to the client."""
+    return RequestedParams(
+        model=params.model,
+        width=params.width,
+        height=params.height,
+        num_frames=params.num_frames,
+        fps=params.fps,
+        num_inference_steps=params.num_inference_steps,
+        guidance_scale=params.guidance_scale,
+        seed=params.seed,
+    )
+
+
+def submit_command(submission: Submission, tenant_id: str, job_id: str | None = None) -> SubmitJob:
+    return SubmitJob(
+        job_id=job_id or new_id(),
+        tenant_id=tenant_id,
+        prompt=submission.prompt,
+        negative_prompt=submission.negative_prompt,
+        params=resolved_request(submission.params),
+        webhook_url=submission.webhook_url,
+        metadata=dict(submission.metadata),
+    )
+
+
+def accepted_status(command: SubmitJob, params: RenderParams) -> JobStatus:
+    """The local placeholder shown until the first real snapshot of the job arrives (version 0)."""
+    now = utc_now()
+    return JobStatus(
+        job_id=command.job_id,
+        tenant_id=command.tenant_id,
+        state=JobState.ACCEPTED,
+        prompt=command.prompt,
+        negative_prompt=command.negative_prompt,
+        created_at=command.occurred_at,
+        updated_at=now,
+        params=params,
+        webhook_url=command.webhook_url,
+        metadata=dict(command.metadata),
+        state_times={JobState.ACCEPTED.value: command.occurred_at},
+        version=0,
+    )

@@ -1,0 +1,85 @@
+"""The ingest API served by uvicorn on a free loopback port, against the real Kafka, registry and MinIO."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from ingest.app import create_app
+from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.settings import IngestSettings, PipelineSettings
+from reelstream.stack.manager import Endpoints, ensure_bucket
+from schemas.serde import AvroSerde
+from schemas.topics import COMMANDS
+from tests.integration.ingest.support import (
+    RunningApi,
+    StatusWriter,
+    TopicProbe,
+    eventually,
+    serve,
+    shutdown,
+)
+
+# one tenant per concern, each unique to this run: alice (everyday jobs), bob (must not see alice's),
+# carol (listing: exactly the jobs her test wrote), dave (invalid requests: nothing produced for him),
+# erin (submissions to a server whose broker deadline cannot be met)
+PEOPLE = ("alice", "bob", "carol", "dave", "erin")
+SSE_KEEPALIVE_SECONDS = 0.5
+
+
+@pytest.fixture(scope="session")
+async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
+    ensure_bucket(stack)
+    run = uuid.uuid4().hex[:10]
+    tenants = {who: f"{who}-{run}" for who in PEOPLE}
+    keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in PEOPLE}
+    settings = IngestSettings(
+        pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
+        api_keys={keys[who]: tenants[who] for who in PEOPLE},
+        presign_ttl_seconds=300,
+        produce_timeout_seconds=10.0,
+    )
+    app = create_app(settings, sse_keepalive_seconds=SSE_KEEPALIVE_SECONDS)
+    served = await serve(app)
+    running = RunningApi(app, settings, served.base_url, keys, tenants)
+    try:
+        yield running
+    finally:
+        for client in running.clients:
+            await client.aclose()
+        await shutdown(served)
+
+
+@pytest.fixture(scope="session")
+async def ready_api(api: RunningApi) -> RunningApi:
+    """The API once its status view has caught up (what a load balancer waits for)."""
+    client = api.client(None)
+    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    return api
+
+
+@pytest.fixture(scope="session")
+async def commands_probe(stack: Endpoints, topics: None) -> AsyncIterator[TopicProbe]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        yield TopicProbe(consumer, COMMANDS)
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+async def scheduler(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[StatusWriter]:
+    """Writes JobStatus snapshots to the status topic the way the scheduler does."""
+    producer = new_producer(stack.kafka_bootstrap, client_id="test-ingest-scheduler")
+    await producer.start()
+    try:
+        yield StatusWriter(Publisher(aiokafka_sender(producer), serde))
+    finally:
+        await producer.stop()

@@ -1,0 +1,217 @@
+"""Helpers for the ingest tests: the API served by a real uvicorn, Kafka probes, snapshots, SSE parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from starlette.applications import Starlette
+
+from reelstream.kafka.clients import Publisher
+from reelstream.settings import IngestSettings
+from schemas import events as ev
+from schemas.topics import JOB_STATUS, Topic
+from tests.samples import T0, artifact, job_status
+
+T = TypeVar("T")
+
+DEADLINE_SECONDS = 20.0
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    *,
+    within: float = DEADLINE_SECONDS,
+    interval: float = 0.05,
+) -> T:
+    """Probe until `until(result)` holds; fail with the last result when the deadline passes."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if until(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s; last: {result!r}")
+        await asyncio.sleep(interval)
+
+
+# ---- the server ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunningApi:
+    app: Starlette
+    settings: IngestSettings
+    base_url: str
+    keys: dict[str, str]  # who ("alice", "bob", …) → API key
+    tenants: dict[str, str]  # who → tenant id
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def client(self, who: str | None = "alice", *, token: str | None = None) -> httpx.AsyncClient:
+        """A client authenticated as `who` (or with a raw `token`, or none at all); closed at teardown."""
+        headers = {}
+        if token is not None or who is not None:
+            headers["Authorization"] = f"Bearer {token if token is not None else self.keys[str(who)]}"
+        client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=15.0)
+        self.clients.append(client)
+        return client
+
+
+@dataclass
+class Served:
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    base_url: str
+
+
+async def serve(app: Starlette) -> Served:
+    """Run uvicorn on a socket bound and listening before it starts, so no request can race the start-up:
+    connections wait in the backlog until the lifespan has opened every resource."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    return Served(server, task, f"http://127.0.0.1:{port}")
+
+
+async def shutdown(served: Served) -> None:
+    served.server.should_exit = True
+    async with asyncio.timeout(DEADLINE_SECONDS):
+        await served.task
+
+
+# ---- Kafka ---------------------------------------------------------------------------------------------
+
+
+class TopicProbe:
+    """A started consumer without a group: end offsets of a topic and the records between two of them."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, topic: Topic[Any]) -> None:
+        self.consumer = consumer
+        self.topic = topic
+
+    @property
+    def partitions(self) -> list[TopicPartition]:
+        return [TopicPartition(self.topic.name, p) for p in range(self.topic.partitions)]
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(self.partitions)
+        return ends
+
+    async def records_since(
+        self, start: dict[TopicPartition, int], key: bytes | None = None
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Every record from `start` up to the current end offsets (optionally only those with `key`)."""
+        end = await self.end_offsets()
+        grown = [tp for tp in self.partitions if end[tp] > start[tp]]
+        if not grown:
+            return []
+        self.consumer.assign(grown)
+        for tp in grown:
+            self.consumer.seek(tp, start[tp])
+        found: list[ConsumerRecord[bytes, bytes]] = []
+        remaining = set(grown)
+        async with asyncio.timeout(DEADLINE_SECONDS):
+            while remaining:
+                for tp, records in (await self.consumer.getmany(*remaining, timeout_ms=500)).items():
+                    found.extend(r for r in records if r.offset < end[tp])
+                for tp in list(remaining):
+                    if await self.consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+        return [r for r in found if key is None or r.key == key]
+
+
+# ---- snapshots as the scheduler writes them -------------------------------------------------------------
+
+
+class StatusWriter:
+    """Writes JobStatus snapshots to the status topic keyed by job id, as the scheduler does."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+
+    async def publish(self, *statuses: ev.JobStatus, partition: int | None = None) -> None:
+        for status in statuses:
+            await self.publisher.publish(JOB_STATUS, status.job_id, status, partition=partition)
+
+    async def publish_and_wait(self, client: httpx.AsyncClient, status: ev.JobStatus) -> dict[str, Any]:
+        """Publish, then wait until the API shows this version of the job."""
+        await self.publish(status)
+        response = await eventually(
+            lambda: client.get(f"/v1/jobs/{status.job_id}"),
+            lambda r: r.status_code == 200 and r.json()["version"] >= status.version,
+        )
+        job: dict[str, Any] = response.json()
+        return job
+
+
+def snapshot(job_id: str, tenant_id: str, state: ev.JobState, version: int, **overrides: Any) -> ev.JobStatus:
+    base: dict[str, Any] = dict(
+        job_id=job_id,
+        tenant_id=tenant_id,
+        state=state,
+        version=version,
+        created_at=T0,
+        updated_at=T0 + timedelta(seconds=version),
+        stage=None,
+        artifact=None,
+        progress=0.0,
+        state_times={"queued": T0},
+    )
+    if state is ev.JobState.RUNNING:
+        base["stage"] = ev.RenderStage.DENOISE
+    if state is ev.JobState.SUCCEEDED:
+        base.update(
+            progress=1.0, stage=ev.RenderStage.UPLOAD, artifact=artifact(key=f"{tenant_id}/{job_id}/1/v.mp4")
+        )
+    return job_status(**{**base, **overrides})
+
+
+# ---- server-sent events --------------------------------------------------------------------------------
+
+
+@dataclass
+class SseEvent:
+    event: str | None
+    id: str | None
+    data: str
+
+    def json(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.data)
+        return parsed
+
+
+COMMENT = SseEvent(event=":comment", id=None, data="")
+
+
+def _last(fields: dict[str, list[str]], name: str) -> str | None:
+    values = fields.get(name)
+    return values[-1] if values else None
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[SseEvent]:
+    """Events of an event stream as they arrive; comment lines come out as COMMENT."""
+    fields: dict[str, list[str]] = {}
+    async for line in response.aiter_lines():
+        if line.startswith(":"):
+            yield COMMENT
+        elif line == "":
+            if fields:
+                yield SseEvent(_last(fields, "event"), _last(fields, "id"), "\n".join(fields.get("data", [])))
+            fields = {}
+        else:
+            name, _, value = line.partition(":")
+            fields.setdefault(name, []).append(value.removeprefix(" "))

@@ -1,0 +1,76 @@
+"""Every route except the health checks needs a bearer key; the OpenAPI document describes every route."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from tests.integration.ingest.support import RunningApi
+
+PUBLIC = {"/healthz", "/readyz"}
+
+
+def routes_of(api: RunningApi) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app, path parameters filled in."""
+    found = []
+    for route in api.app.routes:
+        assert isinstance(route, Route), f"unexpected route type {route!r}: extend this walk"
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            found.append((method, route.path.replace("{job_id}", "0" * 32)))
+    return found
+
+
+async def test_every_route_but_health_refuses_missing_or_unknown_keys(ready_api: RunningApi) -> None:
+    protected = [(m, p) for m, p in routes_of(ready_api) if p not in PUBLIC]
+    assert len(protected) >= 7
+    callers = {
+        "no header": ready_api.client(None),
+        "unknown key": ready_api.client(token="rs_not_a_key"),
+    }
+    for name, header in {"scheme only": "Bearer", "basic scheme": "Basic " + ready_api.keys["alice"]}.items():
+        callers[name] = ready_api.client(None)
+        callers[name].headers["Authorization"] = header
+    for method, path in protected:
+        for name, client in callers.items():
+            response = await client.request(method, path, json={} if method == "POST" else None)
+            where = f"{method} {path} with {name}"
+            assert response.status_code == 401, where
+            assert response.headers["www-authenticate"].startswith("Bearer"), where
+            assert response.headers["content-type"] == "application/problem+json", where
+            assert response.json()["status"] == 401, where
+            assert ready_api.keys["alice"] not in response.text, where
+
+
+async def test_a_valid_key_passes_authentication(ready_api: RunningApi) -> None:
+    response = await ready_api.client("alice").get(f"/v1/jobs/{'0' * 32}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_health_routes_need_no_key(ready_api: RunningApi) -> None:
+    client = ready_api.client(None)
+    assert [p for _, p in routes_of(ready_api) if p in PUBLIC] == ["/healthz", "/readyz"]
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")  # the fixture waited for it: the status view has caught up
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+async def test_openapi_describes_every_route_with_bearer_security(ready_api: RunningApi) -> None:
+    response = await ready_api.client("alice").get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.1")
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for method, path in routes_of(ready_api):
+        template = path.replace("0" * 32, "{job_id}")
+        assert method.lower() in document["paths"].get(template, {}), f"{method} {template} is not documented"
+    for path in PUBLIC:
+        assert document["paths"][path]["get"]["security"] == []
+
+
+async def test_unknown_routes_and_methods_answer_problem_json(ready_api: RunningApi) -> None:
+    client = ready_api.client("alice")
+    missing = await client.get("/v2/nothing")
+    assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
+    wrong = await client.delete("/v1/jobs")
+    assert (wrong.status_code, wrong.headers["content-type"]) == (405, "application/problem+json")
+    assert "GET" in wrong.headers["allow"]

@@ -1,0 +1,87 @@
+"""GET /v1/jobs/{id}/events: the current snapshot, then each newer one, ending after the terminal one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from schemas.events import JobState, new_id
+from tests.integration.ingest.support import COMMENT, RunningApi, SseEvent, StatusWriter, snapshot, sse_events
+
+DEADLINE = 30.0
+
+
+async def next_event(events: AsyncIterator[SseEvent]) -> SseEvent:
+    async for event in events:
+        if event is not COMMENT:
+            return event
+    raise AssertionError("the stream ended early")
+
+
+async def test_the_stream_sends_every_newer_snapshot_in_order_and_ends_after_the_terminal_one(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.QUEUED, 1, queue_position=1))
+    async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response)
+        first = await next_event(events)
+        assert (first.event, first.id, first.json()["status"]) == ("status", "1", "queued")
+
+        await scheduler.publish(
+            snapshot(job, tenant, JobState.RUNNING, 2, progress=0.25),
+            snapshot(job, tenant, JobState.RUNNING, 3, progress=0.75),
+            snapshot(job, tenant, JobState.SUCCEEDED, 4),
+        )
+        rest = [event async for event in events if event is not COMMENT]  # ends when the server closes
+
+    assert [e.event for e in rest] == ["status"] * 3
+    assert [e.id for e in rest] == ["2", "3", "4"]
+    assert [(e.json()["status"], e.json()["progress"]) for e in rest] == [
+        ("running", 0.25),
+        ("running", 0.75),
+        ("succeeded", 1.0),
+    ]
+    assert all(e.json()["id"] == job for e in rest)
+
+
+async def test_a_just_submitted_job_streams_accepted_then_the_pipelines_snapshots(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant = ready_api.client("alice"), ready_api.tenants["alice"]
+    submitted = await client.post("/v1/jobs", json={"prompt": "a lighthouse", "num_inference_steps": 2})
+    job = submitted.json()["id"]
+    # a pipeline sharing this broker may write snapshots of this job too: ours outranks any of theirs
+    last = snapshot(job, tenant, JobState.REJECTED, 1_000_000)
+    async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
+        events = sse_events(response)
+        first = await next_event(events)
+        assert (first.id, first.json()["status"]) == ("0", "accepted")
+        await scheduler.publish(last)
+        rest = [event async for event in events if event is not COMMENT]
+    versions = [int(str(e.id)) for e in rest]
+    assert versions == sorted(set(versions))
+    assert (rest[-1].id, rest[-1].json()["status"]) == ("1000000", "rejected")
+
+
+async def test_an_idle_stream_carries_keep_alive_comments(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.QUEUED, 1))
+    async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
+        events = sse_events(response)
+        assert (await next_event(events)).id == "1"
+        assert await anext(events) is COMMENT  # nothing happens to the job: only a keep-alive can come
+
+
+async def test_a_finished_job_streams_its_last_snapshot_and_closes(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.CANCELED, 2))
+    async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
+        events = [event async for event in sse_events(response)]
+    assert [(e.id, e.json()["status"]) for e in events] == [("2", "canceled")]

@@ -1,0 +1,98 @@
+"""GET and list read the status view: the newest snapshot of each job, the caller's jobs only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas.events import JobState, new_id
+from schemas.views import job_resource
+from tests.integration.ingest.support import RunningApi, StatusWriter, eventually, snapshot
+from tests.samples import T0
+
+
+async def test_get_follows_the_snapshots_and_ignores_an_older_one_arriving_late(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    queued = snapshot(job, tenant, JobState.QUEUED, 1, queue_position=2, eta_seconds=30.0)
+    assert (await scheduler.publish_and_wait(client, queued)) == job_resource(queued)
+    running = snapshot(job, tenant, JobState.RUNNING, 2, progress=0.5, attempt=1)
+    assert (await scheduler.publish_and_wait(client, running)) == job_resource(running)
+
+    succeeded = snapshot(job, tenant, JobState.SUCCEEDED, 3, attempt=1)
+    later = new_id()  # written after the stale snapshot, on the same partition: once seen, all before were
+    partition = 5
+    await scheduler.publish(succeeded, running, partition=partition)
+    await scheduler.publish(snapshot(later, tenant, JobState.QUEUED, 1), partition=partition)
+    await eventually(lambda: client.get(f"/v1/jobs/{later}"), lambda r: r.status_code == 200)
+
+    shown = (await client.get(f"/v1/jobs/{job}")).json()
+    assert shown == job_resource(succeeded)
+    assert (shown["status"], shown["version"], shown["progress"]) == ("succeeded", 3, 1.0)
+    assert shown["artifact"]["key"] == f"{tenant}/{job}/1/v.mp4"
+
+
+async def test_list_pages_through_the_callers_jobs_newest_first(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant = ready_api.client("carol"), ready_api.tenants["carol"]
+    jobs = [
+        snapshot(new_id(), tenant, JobState.QUEUED, 1, created_at=T0 + timedelta(minutes=i)) for i in range(5)
+    ]
+    await scheduler.publish(*jobs)
+    await eventually(lambda: client.get("/v1/jobs?limit=100"), lambda r: len(r.json()["data"]) == 5)
+
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        query: dict[str, str | int] = {"limit": 2, **({"after": cursor} if cursor else {})}
+        response = await client.get("/v1/jobs", params=query)
+        assert response.status_code == 200
+        body = response.json()
+        pages.append([job["id"] for job in body["data"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        assert len(pages) < 5
+    newest_first = [j.job_id for j in reversed(jobs)]
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:]]
+
+    default = (await client.get("/v1/jobs")).json()
+    assert [j["id"] for j in default["data"]] == newest_first
+    assert default["next_cursor"] is None
+
+
+async def test_list_parameters_are_validated(ready_api: RunningApi) -> None:
+    client = ready_api.client("carol")
+    for query, field in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=x", "limit"),
+        ("after=%%%", "after"),
+    ]:
+        response = await client.get(f"/v1/jobs?{query}")
+        assert response.status_code == 422, query
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_another_tenants_job_is_invisible_to_every_route(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    alice, bob = ready_api.client("alice"), ready_api.client("bob")
+    job = snapshot(new_id(), ready_api.tenants["alice"], JobState.SUCCEEDED, 4)
+    await scheduler.publish_and_wait(alice, job)
+
+    for method, path in [
+        ("GET", f"/v1/jobs/{job.job_id}"),
+        ("POST", f"/v1/jobs/{job.job_id}/cancel"),
+        ("GET", f"/v1/jobs/{job.job_id}/content"),
+        ("GET", f"/v1/jobs/{job.job_id}/events"),
+    ]:
+        theirs = await bob.request(method, path)
+        unknown = await bob.request(method, path.replace(job.job_id, new_id()))
+        assert theirs.status_code == unknown.status_code == 404, path
+        assert theirs.headers["content-type"] == "application/problem+json"
+        assert theirs.json()["title"] == unknown.json()["title"]
+    listed = (await bob.get("/v1/jobs?limit=100")).json()["data"]
+    assert job.job_id not in [j["id"] for j in listed]

@@ -1,0 +1,135 @@
+"""The status view on a scratch copy of the status topic: replay, catch-up, skipping, tombstones, waiters."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from ingest.status_view import StatusView
+from reelstream.kafka.admin import TopicMismatchError, ensure_topics
+from reelstream.stack.manager import Endpoints
+from schemas.events import JobState, JobStatus, new_id
+from schemas.serde import AvroSerde
+from schemas.topics import JOB_STATUS, Topic
+from tests.integration.ingest.support import eventually, snapshot
+
+DEADLINE = 20.0
+ViewFactory = Callable[[Topic[JobStatus]], StatusView]
+
+
+async def created(bootstrap: str, topic: Topic[JobStatus]) -> bool:
+    try:
+        await ensure_topics(bootstrap, [topic])
+    except TopicMismatchError:
+        return False
+    return True
+
+
+@pytest.fixture
+async def scratch_topic(stack: Endpoints, topics: None) -> AsyncIterator[Topic[JobStatus]]:
+    """A fresh compacted topic with the status contract, deleted afterwards."""
+    topic = dataclasses.replace(JOB_STATUS, name=f"test.ingest.status.{uuid.uuid4().hex}", partitions=3)
+    # right after creation the broker may describe fewer partitions than it created: ask again until not
+    await eventually(lambda: created(stack.kafka_bootstrap, topic), bool)
+    yield topic
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic.name])
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def raw_producer(stack: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def view_factory(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[ViewFactory]:
+    views: list[StatusView] = []
+
+    def make(topic: Topic[JobStatus]) -> StatusView:
+        view = StatusView(stack.kafka_bootstrap, serde, topic=topic)
+        views.append(view)
+        return view
+
+    yield make
+    for view in views:
+        await view.stop()
+
+
+async def test_the_view_replays_history_keeps_the_newest_and_skips_what_it_cannot_decode(
+    scratch_topic: Topic[JobStatus],
+    raw_producer: AIOKafkaProducer,
+    serde: AvroSerde,
+    view_factory: ViewFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tenant, first, second, gone = "t-view", new_id(), new_id(), new_id()
+
+    async def put(partition: int, key: str, value: bytes | None) -> None:
+        await raw_producer.send_and_wait(scratch_topic.name, value, key=key.encode(), partition=partition)
+
+    def encoded(status: JobStatus) -> bytes:
+        return serde.serialize(JOB_STATUS, status)  # the same contract, so the same bytes
+
+    await put(0, first, encoded(snapshot(first, tenant, JobState.QUEUED, 1, prompt="secret prompt")))
+    await put(0, first, encoded(snapshot(first, tenant, JobState.RUNNING, 3, progress=0.5)))
+    await put(0, first, b"not avro at all: secret payload")
+    await put(0, first, encoded(snapshot(first, tenant, JobState.RUNNING, 2, progress=0.2)))  # stale
+    await put(1, second, b"\x00\x7f\xff\xff\xf0" + b"\x00" * 8)  # names a schema id nobody registered
+    await put(1, second, encoded(snapshot(second, tenant, JobState.QUEUED, 1)))
+    await put(2, gone, encoded(snapshot(gone, tenant, JobState.FAILED, 4)))
+    await put(2, gone, None)  # tombstone
+
+    view = view_factory(scratch_topic)
+    with caplog.at_level(logging.INFO, logger="ingest.status_view"):
+        await view.start()
+        assert not view.caught_up  # nothing consumed yet: positions are still at the beginning
+        async with asyncio.timeout(DEADLINE):
+            await view.wait_caught_up()
+
+    shown = view.get(first)
+    assert shown is not None
+    assert (shown.state, shown.version, shown.progress) == (JobState.RUNNING, 3, 0.5)
+    assert view.get(second) is not None
+    assert view.get(gone) is None
+    assert [j.job_id for j in view.page(tenant, 10, None)[0]] == sorted([first, second])  # same created_at
+
+    skipped = [r for r in caplog.records if "undecodable" in r.getMessage()]
+    assert sorted((r.partition, r.offset) for r in skipped) == [(0, 2), (1, 0)]  # type: ignore[attr-defined]
+    assert all(r.topic == scratch_topic.name for r in skipped)  # type: ignore[attr-defined]
+    assert "secret" not in caplog.text
+
+
+async def test_an_empty_topic_is_caught_up_at_once_and_waiters_see_new_snapshots(
+    scratch_topic: Topic[JobStatus],
+    raw_producer: AIOKafkaProducer,
+    serde: AvroSerde,
+    view_factory: ViewFactory,
+) -> None:
+    view = view_factory(scratch_topic)
+    await view.start()
+    assert view.caught_up
+    assert view.running
+    job = new_id()
+    with view.subscribe(job) as updates:
+        for version in (1, 2):
+            status = snapshot(job, "t-wait", JobState.QUEUED, version)
+            await raw_producer.send_and_wait(
+                scratch_topic.name, serde.serialize(JOB_STATUS, status), key=job.encode()
+            )
+        async with asyncio.timeout(DEADLINE):
+            received = [await updates.get(), await updates.get()]
+    assert [s.status.version for s in received] == [1, 2]

@@ -1,0 +1,103 @@
+"""The view's index: the newest snapshot wins whatever the arrival order; pages cover each job once."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.job_index import JobIndex, decode_cursor, encode_cursor, sort_key
+from reelstream.params import InvalidRequest
+from schemas.events import JobState, JobStatus
+from tests.samples import T0, job_status
+
+
+def status(version: int, job_id: str = "j1", tenant: str = "t1", minutes: int = 0, **kw: Any) -> JobStatus:
+    return job_status(
+        job_id=job_id, tenant_id=tenant, version=version, created_at=T0 + timedelta(minutes=minutes), **kw
+    )
+
+
+@given(st.permutations(list(range(8))))
+def test_the_highest_version_wins_in_any_arrival_order(order: list[int]) -> None:
+    index = JobIndex()
+    for version in order:
+        index.apply(status(version))
+    current = index.get("j1")
+    assert current is not None
+    assert current.status.version == 7
+    assert [s.version for s in index.page("t1", 10)[0]] == [7]
+
+
+def test_an_older_or_equal_snapshot_changes_nothing() -> None:
+    index = JobIndex()
+    assert index.apply(status(3, state=JobState.RUNNING))
+    assert not index.apply(status(2, state=JobState.QUEUED))
+    assert not index.apply(status(3, state=JobState.FAILED))
+    current = index.get("j1")
+    assert current is not None
+    assert current.status.state is JobState.RUNNING
+
+
+def test_a_local_placeholder_fills_a_gap_and_never_replaces_a_real_snapshot() -> None:
+    index = JobIndex()
+    assert index.apply(status(0, state=JobState.ACCEPTED), local=True)
+    assert index.apply(status(0, state=JobState.QUEUED))  # real beats local at the same version
+    assert not index.apply(status(0, state=JobState.ACCEPTED), local=True)
+    assert not index.apply(status(9, job_id="j1", state=JobState.ACCEPTED), local=True)
+    current = index.get("j1")
+    assert current is not None
+    assert (current.status.state, current.local) == (JobState.QUEUED, False)
+
+
+def test_a_tombstone_removes_the_job_from_lookups_and_lists() -> None:
+    index = JobIndex()
+    index.apply(status(1))
+    assert index.remove("j1")
+    assert index.get("j1") is None
+    assert index.page("t1", 10) == ([], None)
+    assert not index.remove("j1")
+
+
+def test_a_changed_creation_time_moves_the_job_in_the_list() -> None:
+    index = JobIndex()
+    index.apply(status(1, job_id="a", minutes=1))
+    index.apply(status(1, job_id="b", minutes=2))
+    index.apply(status(2, job_id="a", minutes=3))
+    assert [s.job_id for s in index.page("t1", 10)[0]] == ["a", "b"]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.sampled_from(["t1", "t2"])), max_size=40),
+    st.integers(1, 7),
+)
+def test_pages_list_each_of_a_tenants_jobs_once_newest_first(jobs: list[tuple[int, str]], limit: int) -> None:
+    index = JobIndex()
+    for n, (minutes, tenant) in enumerate(jobs):
+        index.apply(status(1, job_id=f"j{n:03d}", tenant=tenant, minutes=minutes))
+    listed, cursor, pages = [], None, 0
+    while True:
+        page, cursor = index.page("t1", limit, decode_cursor(cursor) if cursor else None)
+        assert len(page) <= limit
+        listed += page
+        pages += 1
+        if cursor is None:
+            break
+    expected = sorted(
+        (s for s in (index.get(f"j{n:03d}") for n in range(len(jobs))) if s), key=lambda s: sort_key(s.status)
+    )
+    assert [s.job_id for s in listed] == [s.status.job_id for s in expected if s.status.tenant_id == "t1"]
+    assert all(a.created_at >= b.created_at for a, b in itertools.pairwise(listed))
+
+
+def test_cursors_round_trip_and_garbage_names_the_after_parameter() -> None:
+    key = sort_key(status(1, job_id="abc"))
+    assert decode_cursor(encode_cursor(key)) == key
+    for garbage in ["", "%%%", "bm90LWEtY3Vyc29y", encode_cursor(key)[:-3] + "!!"]:
+        with pytest.raises(InvalidRequest) as raised:
+            decode_cursor(garbage)
+        assert [e.field for e in raised.value.errors] == ["after"]

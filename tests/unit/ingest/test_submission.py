@@ -1,0 +1,76 @@
+"""Parsing POST /v1/jobs bodies: JSON shape here, value rules from reelstream.params, resolved values out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ingest.errors import MalformedRequest
+from ingest.submission import accepted_status, parse_submission, submit_command
+from reelstream.params import InvalidRequest, validate_submission
+from schemas.events import JobState
+
+
+def parse(body: Any) -> Any:
+    return parse_submission(json.dumps(body).encode(), default_model="tiny-mochi")
+
+
+def fields_of(body: Any) -> list[str]:
+    with pytest.raises(InvalidRequest) as raised:
+        parse(body)
+    return [e.field for e in raised.value.errors]
+
+
+def test_every_unknown_field_and_wrong_type_is_named_at_once() -> None:
+    body = {"prompt": 3, "colour": "red", "size": 1, "fps": 2.5, "guidance_scale": "4", "metadata": "x"}
+    assert sorted(fields_of(body)) == ["colour", "fps", "guidance_scale", "metadata", "prompt", "size"]
+
+
+@pytest.mark.parametrize("value", [True, 1.0, "7", [7]])
+def test_integers_must_be_json_integers(value: Any) -> None:
+    assert fields_of({"prompt": "p", "num_frames": value}) == ["num_frames"]
+
+
+def test_null_means_absent_and_numbers_accept_integers() -> None:
+    submission = parse({"prompt": "p", "seed": None, "guidance_scale": 5, "negative_prompt": None})
+    assert submission.params.guidance_scale == 5.0
+    assert submission.negative_prompt is None
+    assert submission.params.seed >= 0
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"\xff", b'{"prompt": Infinity}', b"[1,]"])
+def test_what_is_not_json_is_malformed(body: bytes) -> None:
+    with pytest.raises(MalformedRequest):
+        parse_submission(body, default_model="tiny-mochi")
+
+
+def test_value_rules_are_those_of_params() -> None:
+    assert fields_of({"prompt": " "}) == ["prompt"]
+    assert fields_of({"prompt": "p", "width": 850, "webhook_url": "ftp://x"}) == ["width", "webhook_url"]
+
+
+def test_the_command_carries_resolved_values_that_validate_to_the_same_render() -> None:
+    submission = parse({"prompt": "fox", "duration_seconds": 0.5, "metadata": {"k": "v"}})
+    command = submit_command(submission, "tenant-1")
+    assert command.params.duration_seconds is None
+    assert command.params.seed == submission.params.seed
+    again = validate_submission(
+        command.prompt, None, command.params, None, command.metadata, default_model="mochi-1"
+    )
+    assert again == submission.params
+
+
+def test_the_placeholder_is_accepted_version_zero_with_resolved_parameters() -> None:
+    submission = parse({"prompt": "fox"})
+    command = submit_command(submission, "tenant-1", job_id="j-1")
+    placeholder = accepted_status(command, submission.params)
+    assert (placeholder.job_id, placeholder.tenant_id) == ("j-1", "tenant-1")
+    assert (placeholder.state, placeholder.version, placeholder.params) == (
+        JobState.ACCEPTED,
+        0,
+        submission.params,
+    )
+    assert placeholder.created_at == command.occurred_at
+    assert placeholder.state_times == {"accepted": command.occurred_at}
