@@ -27,7 +27,7 @@ def _layout(args: argparse.Namespace, env: Mapping[str, str]) -> StackLayout:
 
 def cmd_stack(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     layout = _layout(args, env)
-    stack = LocalStack(layout, env, ExternalServices.from_env(env))
+    stack = LocalStack(layout, env, ExternalServices.from_env(env), detached=True)
     if args.action == "fetch":
         stack.fetch()
         print(f"cached under {layout.cache_dir}")

@@ -86,7 +86,7 @@ class Pipeline:
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
         env = {**base_env, **self.config.env(endpoints)}
         for name, argv in service_commands(self.config).items():
-            proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env)
+            proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env, die_with_parent=True)
             proc.start()
             self.processes.append(proc)
         ingest = self.processes[0]

@@ -26,8 +26,8 @@ def _convert(exc: Exception, what: str) -> ReelstreamError:
 class ConfluentRegistry:
     """Owns an AsyncSchemaRegistryClient; `aclose()` when done."""
 
-    def __init__(self, url: str) -> None:
-        self._client = AsyncSchemaRegistryClient({"url": url})
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self._client = AsyncSchemaRegistryClient({"url": url, "timeout": timeout})
 
     async def register(self, subject: str, schema: str) -> int:
         try:

@@ -135,6 +135,7 @@ class LocalStack:
     layout: StackLayout
     env: Mapping[str, str]
     external: ExternalServices = field(default_factory=ExternalServices)
+    detached: bool = False  # True: the services outlive this process (`reelstream stack up`)
     started: list[ManagedProcess] = field(default_factory=list)
     reused: bool = False
 
@@ -262,6 +263,7 @@ class LocalStack:
             reg_proc.wait_ready(registry.is_ready, timeout, "answering /subjects")
 
     def _spawn(self, proc: ManagedProcess) -> ManagedProcess:
+        proc.die_with_parent = not self.detached
         proc.start()
         self.started.append(proc)
         logger.info("started %s (pid %s), log %s", proc.name, proc.pid, proc.log_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -52,6 +53,16 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the process that started it dies, so a
+    killed test run or dev command never leaves brokers behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 @dataclass
 class ManagedProcess:
     """One child process in its own session (so a terminal's Ctrl-C reaches us, not it, first)."""
@@ -61,6 +72,7 @@ class ManagedProcess:
     log_path: Path
     env: Mapping[str, str]
     cwd: Path | None = None
+    die_with_parent: bool = False
     pid: int | None = None
     _popen: subprocess.Popen[bytes] | None = None
 
@@ -75,6 +87,7 @@ class ManagedProcess:
                 env=dict(self.env),
                 cwd=self.cwd,
                 start_new_session=True,
+                preexec_fn=_terminate_with_parent if self.die_with_parent else None,
             )
         self.pid = self._popen.pid
 

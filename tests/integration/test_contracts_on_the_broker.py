@@ -61,7 +61,7 @@ async def test_every_record_round_trips_through_registry_and_broker(
 @pytest.fixture(scope="module")
 def plain_client(stack: Endpoints) -> Iterator[SchemaRegistryClient]:
     """What an internal team uses: confluent-kafka's own registry client, nothing of ours."""
-    with SchemaRegistryClient({"url": stack.schema_registry_url}) as client:
+    with SchemaRegistryClient({"url": stack.schema_registry_url, "timeout": 10}) as client:
         yield client
 
 
