@@ -58,6 +58,7 @@ class PipelineConfig:
             "REELSTREAM_DEFAULT_MODEL": self.default_model,
             "REELSTREAM_RENDERER": self.default_model,
             "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",  # logs reach their files as they happen
             **self.extra_env,
         }
 

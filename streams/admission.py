@@ -12,7 +12,6 @@ import os
 import faust
 
 from reelstream.settings import PipelineSettings
-from schemas.errors import SerializationError
 from schemas.topics import COMMANDS, SCHEDULER_INBOX
 from streams.admission_policy import Admit, Drop, ForwardCancel, Reject, decide
 from streams.app import StreamContext, create_app, faust_topic, run_worker
@@ -29,12 +28,10 @@ def build_admission(settings: PipelineSettings, pool_id: str = "default") -> fau
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            publisher = await ctx.publisher()
-            try:
-                command = await publisher.serde.deserialize(COMMANDS, event.value)
-            except SerializationError as exc:
-                logger.error("undecodable command skipped: %s", exc, extra=_where(event))
+            command = await ctx.decoded(COMMANDS, event)
+            if command is None:
                 continue
+            publisher = await ctx.publisher()
             known = pools.get(command.job_id.encode())
             decision = decide(
                 command,
@@ -62,11 +59,6 @@ def build_admission(settings: PipelineSettings, pool_id: str = "default") -> fau
                     logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
 
     return app
-
-
-def _where(event: faust.EventT[bytes]) -> dict[str, object]:
-    msg = event.message
-    return {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
 
 
 def main() -> None:

@@ -7,9 +7,10 @@ reads and writes the same Confluent-framed Avro as everyone else on the topics.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 
@@ -18,8 +19,12 @@ from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import logging_config
 from reelstream.settings import PipelineSettings
+from schemas.errors import SerializationError
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, Topic
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust.App:
@@ -81,6 +86,21 @@ class StreamContext:
                 await serde.register(*ALL_TOPICS)
                 self._publisher = Publisher(self._send, serde)
         return self._publisher
+
+    async def decoded(self, topic: Topic[T], record: faust.EventT[bytes]) -> T | None:
+        """The record's value through the registry serde, or None (logged with its position) if it cannot be
+        decoded: one poison record never stops a stage. (Dead-letter topics are the reliability issue's.)"""
+        publisher = await self.publisher()
+        try:
+            return await publisher.serde.deserialize(topic, record.value)
+        except SerializationError as exc:
+            msg = record.message
+            logger.error(
+                "undecodable record skipped: %s",
+                exc.message,
+                extra={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset},
+            )
+            return None
 
     async def _send(
         self, topic: str, key: bytes, value: bytes, partition: int | None, headers: Headers | None

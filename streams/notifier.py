@@ -19,7 +19,6 @@ import faust
 import httpx
 
 from reelstream.settings import NotifierSettings
-from schemas.errors import SerializationError
 from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
 from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
 from streams.app import StreamContext, create_app, faust_topic, run_worker
@@ -113,19 +112,12 @@ async def handle(
     ctx: StreamContext, client: httpx.AsyncClient, secret: str, record: faust.EventT[bytes]
 ) -> None:
     """One record of jobs.events: decode, deliver if notifiable, record the delivery."""
-    publisher = await ctx.publisher()
-    try:
-        event = await publisher.serde.deserialize(JOB_EVENTS, record.value)
-    except SerializationError as exc:
-        message = record.message
-        where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
-        log.error("skipping undecodable record: %s", exc.message, extra=where)
-        return
-    if not is_notifiable(event):
+    event = await ctx.decoded(JOB_EVENTS, record)
+    if event is None or not is_notifiable(event):
         return
     delivery = await deliver(client, secret, event, int(time.time()))
     _log_delivery(delivery)
-    await publisher.publish(WEBHOOK_DELIVERIES, delivery.job_id, delivery)
+    await (await ctx.publisher()).publish(WEBHOOK_DELIVERIES, delivery.job_id, delivery)
 
 
 def build_notifier(settings: NotifierSettings) -> faust.App:

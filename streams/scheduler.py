@@ -14,7 +14,6 @@ import faust
 
 from reelstream.kafka.clients import Publisher
 from reelstream.settings import PipelineSettings
-from schemas.errors import SerializationError
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.publishing import publish_change
@@ -40,22 +39,14 @@ def build_scheduler(settings: PipelineSettings) -> faust.App:
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
     async def schedule(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            publisher = await ctx.publisher()
-            try:
-                inbox_event = await publisher.serde.deserialize(SCHEDULER_INBOX, event.value)
-            except SerializationError as exc:
-                msg = event.message
-                logger.error(
-                    "undecodable inbox record skipped: %s",
-                    exc,
-                    extra={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset},
-                )
+            inbox_event = await ctx.decoded(SCHEDULER_INBOX, event)
+            if inbox_event is None:
                 continue
             pool_id = settings.pools[event.message.partition]
             stored = states.get(pool_id.encode())
             state = load_state(stored) if stored else SchedulerState(pool_id)
             state, outputs = apply(state, inbox_event)
-            await write_outputs(publisher, outputs)
+            await write_outputs(await ctx.publisher(), outputs)
             states[pool_id.encode()] = dump_state(state)
 
     return app

@@ -20,6 +20,7 @@ from schemas.events import (
     CancelRequested,
     DispatchRender,
     ErrorInfo,
+    InboxEvent,
     JobAdmitted,
     JobEventType,
     JobState,
@@ -32,15 +33,6 @@ from schemas.events import (
     WorkerHeartbeat,
 )
 
-InboxEvent = (
-    JobAdmitted
-    | CancelRequested
-    | RenderStarted
-    | RenderProgress
-    | RenderSucceeded
-    | RenderFailed
-    | WorkerHeartbeat
-)
 RECENTLY_FINISHED = 10_000  # finished job ids remembered to drop duplicates and late events
 DISPATCH_GRACE = timedelta(seconds=15)  # an idle heartbeat this long after a dispatch means it was lost
 
