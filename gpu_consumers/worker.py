@@ -50,6 +50,7 @@ class Worker:
         self.pending: list[tuple[DispatchRender, int]] = []
         self.canceled_pending: set[tuple[str, int]] = set()
         self._tp = TopicPartition(RENDER_DISPATCH.name, settings.slot)
+        self.gpu_name = "cpu" if settings.device == "cpu" else settings.device
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve the slot until `stop` is set; then finish the current attempt and return."""
@@ -166,6 +167,8 @@ class Worker:
                 renderer=self.renderer.name,
                 job_id=current.command.job_id if current else None,
                 attempt=current.command.attempt if current else None,
+                gpu_name=self.gpu_name,
+                max_work_units=self.settings.max_work_units,
             )
             await self._report(publisher, beat)
             with contextlib.suppress(TimeoutError):

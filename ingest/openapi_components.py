@@ -96,6 +96,12 @@ JOB_REQUEST: Json = {
         "guidance_scale": {"type": "number", "minimum": 0, "maximum": 20},
         "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
         "webhook_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+        "priority": {"type": "string", "enum": ["high", "normal", "low"], "default": "normal"},
+        "deadline": {
+            "type": "string",
+            "format": "date-time",
+            "description": "if the job has not started by then it ends `expired`",
+        },
         "metadata": {
             "type": "object",
             "maxProperties": MAX_METADATA_ENTRIES,
@@ -170,6 +176,8 @@ JOB: Json = {
         "artifact": _nullable(ref("Artifact")),
         "error": _nullable(ref("JobError")),
         "version": {"type": "integer", "description": "grows with every snapshot of the job"},
+        "priority": {"type": "string", "enum": ["high", "normal", "low"]},
+        "deadline": _nullable(STAMP),
     },
 }
 

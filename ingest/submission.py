@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ingest.errors import MalformedRequest
 from reelstream.params import FieldError, InvalidRequest, validate_submission
-from schemas.events import JobState, JobStatus, RenderParams, RequestedParams, SubmitJob, new_id, utc_now
+from schemas.events import (
+    JobState,
+    JobStatus,
+    Priority,
+    RenderParams,
+    RequestedParams,
+    SubmitJob,
+    new_id,
+    utc_now,
+)
 
 INT, NUMBER, STRING, OBJECT = "integer", "number", "string", "object"
 
@@ -31,6 +41,8 @@ FIELDS: dict[str, str] = {
     "model": STRING,
     "webhook_url": STRING,
     "metadata": OBJECT,
+    "priority": STRING,
+    "deadline": STRING,
 }
 PARAM_FIELDS = (
     "model",
@@ -54,6 +66,8 @@ class Submission:
     params: RenderParams
     webhook_url: str | None
     metadata: dict[str, str]
+    priority: Priority = Priority.NORMAL
+    deadline: datetime | None = None
 
 
 def _reject_constant(name: str) -> Any:
@@ -98,6 +112,7 @@ def parse_submission(body: bytes, *, default_model: str) -> Submission:
     check_shape(data, FIELDS)
     requested = RequestedParams(**{name: data.get(name) for name in PARAM_FIELDS})
     metadata = data.get("metadata") or {}
+    priority, deadline = _scheduling(data)
     params = validate_submission(
         data.get("prompt") or "",
         data.get("negative_prompt"),
@@ -112,7 +127,34 @@ def parse_submission(body: bytes, *, default_model: str) -> Submission:
         params=params,
         webhook_url=data.get("webhook_url"),
         metadata=dict(metadata),
+        priority=priority,
+        deadline=deadline,
     )
+
+
+def _scheduling(data: dict[str, Any]) -> tuple[Priority, datetime | None]:
+    """`priority` (high | normal | low) and `deadline` (ISO 8601 with a UTC offset, in the future)."""
+    errors: list[FieldError] = []
+    priority = Priority.NORMAL
+    if data.get("priority") is not None:
+        try:
+            priority = Priority(data["priority"])
+        except ValueError:
+            errors.append(FieldError("priority", "must be one of high, normal, low"))
+    deadline = None
+    if data.get("deadline") is not None:
+        try:
+            deadline = datetime.fromisoformat(data["deadline"].replace("Z", "+00:00"))
+        except ValueError:
+            errors.append(FieldError("deadline", "must be an ISO 8601 date-time"))
+        else:
+            if deadline.tzinfo is None:
+                errors.append(FieldError("deadline", "must carry a UTC offset (e.g. 2026-01-01T12:00:00Z)"))
+            elif deadline <= utc_now():
+                errors.append(FieldError("deadline", "must be in the future"))
+    if errors:
+        raise InvalidRequest(errors)
+    return priority, deadline
 
 
 def resolved_request(params: RenderParams) -> RequestedParams:
@@ -138,6 +180,8 @@ def submit_command(submission: Submission, tenant_id: str, job_id: str | None = 
         params=resolved_request(submission.params),
         webhook_url=submission.webhook_url,
         metadata=dict(submission.metadata),
+        priority=submission.priority,
+        deadline=submission.deadline,
     )
 
 
@@ -156,5 +200,7 @@ def accepted_status(command: SubmitJob, params: RenderParams) -> JobStatus:
         webhook_url=command.webhook_url,
         metadata=dict(command.metadata),
         state_times={JobState.ACCEPTED.value: command.occurred_at},
+        priority=command.priority,
+        deadline=command.deadline,
         version=0,
     )

@@ -65,6 +65,43 @@ class PipelineSettings:
         return self.pools.index(pool_id)
 
 
+def parse_weights(spec: str) -> dict[str, float]:
+    """`tenant-a=2,tenant-b=0.5` → {tenant: weight}."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        tenant, sep, weight = item.partition("=")
+        try:
+            weights[tenant] = float(weight)
+        except ValueError:
+            raise ConfigurationError(
+                "REELSTREAM_TENANT_WEIGHTS must look like tenant-a=2,tenant-b=1"
+            ) from None
+        if not sep or not tenant or weights[tenant] <= 0:
+            raise ConfigurationError("REELSTREAM_TENANT_WEIGHTS must look like tenant-a=2,tenant-b=1")
+    return weights
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    pipeline: PipelineSettings
+    tenant_weights: Mapping[str, float] = field(default_factory=dict)
+    lease_seconds: float = 30.0
+    max_attempts: int = 3
+    aging_factor: float = 2.0
+    tick_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SchedulerSettings:
+        return cls(
+            pipeline=PipelineSettings.from_env(env),
+            tenant_weights=parse_weights(env.get("REELSTREAM_TENANT_WEIGHTS", "")),
+            lease_seconds=float(env.get("REELSTREAM_LEASE_SECONDS", "30")),
+            max_attempts=int(env.get("REELSTREAM_MAX_ATTEMPTS", "3")),
+            aging_factor=float(env.get("REELSTREAM_AGING_FACTOR", "2")),
+            tick_seconds=float(env.get("REELSTREAM_TICK_SECONDS", "1")),
+        )
+
+
 @dataclass(frozen=True)
 class IngestSettings:
     pipeline: PipelineSettings
@@ -108,6 +145,7 @@ class WorkerSettings:
     device: str = "cpu"
     heartbeat_seconds: float = 2.0
     progress_interval_seconds: float = 1.0
+    max_work_units: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], slot: int) -> WorkerSettings:

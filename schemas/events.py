@@ -66,6 +66,17 @@ class JobEventType(StrEnum):
     REQUEUED = "requeued"
 
 
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 runs first."""
+        return ("high", "normal", "low").index(self.value)
+
+
 class WorkerState(StrEnum):
     IDLE = "idle"
     BUSY = "busy"
@@ -138,6 +149,8 @@ class SubmitJob:
     negative_prompt: str | None = None
     webhook_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    priority: Priority = Priority.NORMAL
+    deadline: datetime | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -165,6 +178,8 @@ class JobAdmitted:
     negative_prompt: str | None = None
     webhook_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    priority: Priority = Priority.NORMAL
+    deadline: datetime | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -234,6 +249,14 @@ class WorkerHeartbeat:
     attempt: int | None = None
     gpu_name: str | None = None
     gpu_memory_bytes: int | None = None
+    max_work_units: int | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class SchedulerTick:
+    pool_id: str
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -251,6 +274,7 @@ class DispatchRender:
     params: RenderParams
     artifact_key: str
     negative_prompt: str | None = None
+    lease_expires_at: datetime | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -289,6 +313,8 @@ class JobStatus:
     artifact: Artifact | None = None
     error: ErrorInfo | None = None
     version: int = 0
+    priority: Priority = Priority.NORMAL
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -325,5 +351,6 @@ InboxEvent = (
     | RenderSucceeded
     | RenderFailed
     | WorkerHeartbeat
+    | SchedulerTick
 )
 DispatchCommand = DispatchRender | CancelRender

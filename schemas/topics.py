@@ -15,6 +15,7 @@ from schemas.events import (
     CancelRender,
     CancelRequested,
     DispatchRender,
+    InboxEvent,
     JobAdmitted,
     JobEvent,
     JobStatus,
@@ -22,6 +23,7 @@ from schemas.events import (
     RenderProgress,
     RenderStarted,
     RenderSucceeded,
+    SchedulerTick,
     SubmitJob,
     WebhookDelivery,
     WorkerHeartbeat,
@@ -72,15 +74,7 @@ COMMANDS: Topic[SubmitJob | CancelJob] = Topic(
     key="tenant_id",
     partitions=12,
 )
-SCHEDULER_INBOX: Topic[
-    JobAdmitted
-    | CancelRequested
-    | RenderStarted
-    | RenderProgress
-    | RenderSucceeded
-    | RenderFailed
-    | WorkerHeartbeat
-] = Topic(
+SCHEDULER_INBOX: Topic[InboxEvent] = Topic(
     "reelstream.scheduler.inbox",
     (
         JobAdmitted,
@@ -90,6 +84,7 @@ SCHEDULER_INBOX: Topic[
         RenderSucceeded,
         RenderFailed,
         WorkerHeartbeat,
+        SchedulerTick,  # new branches go last: the union only grows (BACKWARD compatible)
     ),
     key="pool_id",
     partitions=1,  # one partition per GPU pool: a total order over everything the pool's scheduler sees

@@ -37,4 +37,6 @@ def job_resource(status: JobStatus) -> dict[str, Any]:
         "artifact": asdict(status.artifact) if status.artifact else None,
         "error": asdict(status.error) if status.error else None,
         "version": status.version,
+        "priority": status.priority.value,
+        "deadline": _iso(status.deadline) if status.deadline else None,
     }

@@ -78,6 +78,8 @@ def decide(
             webhook_url=command.webhook_url,
             metadata=dict(command.metadata),
             submitted_at=command.occurred_at,
+            priority=command.priority,
+            deadline=command.deadline,
         )
     )
 

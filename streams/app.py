@@ -60,7 +60,9 @@ def run_worker(app: faust.App, settings: PipelineSettings) -> None:
     changelogs = [CompactedTopic(t.changelog_topic_name, t.partitions or 1) for t in app.tables.values()]
     if changelogs:
         asyncio.run(ensure_topics(settings.endpoints.kafka_bootstrap, changelogs))
-    faust.Worker(app, loglevel="INFO", logging_config=logging_config()).execute_from_commandline()
+    faust.Worker(
+        app, loglevel="INFO", logging_config=logging_config(), redirect_stdouts=False
+    ).execute_from_commandline()
 
 
 def faust_topic(app: faust.App, topic: Topic[Any]) -> faust.TopicT:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
+from types import MappingProxyType
 
 import faust
 
 from reelstream.kafka.clients import Publisher
-from reelstream.settings import PipelineSettings
+from reelstream.settings import SchedulerSettings
+from schemas.events import SchedulerTick
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
+from streams.fair_queue import SchedulerPolicy
 from streams.publishing import publish_change
 from streams.scheduling import Output, Publish, SchedulerState, SendToSlot, apply, dump_state, load_state
 
@@ -31,9 +35,33 @@ async def write_outputs(publisher: Publisher, outputs: list[Output]) -> None:
                 await publish_change(publisher, status, event_type)
 
 
-def build_scheduler(settings: PipelineSettings) -> faust.App:
+def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
+    return SchedulerPolicy(
+        weights=MappingProxyType(dict(settings.tenant_weights)),
+        lease=timedelta(seconds=settings.lease_seconds),
+        max_attempts=settings.max_attempts,
+        aging_factor=settings.aging_factor,
+    )
+
+
+def build_scheduler(scheduler_settings: SchedulerSettings) -> faust.App:
+    settings = scheduler_settings.pipeline
+    policy = policy_from(scheduler_settings)
     app = create_app("scheduler", settings)
     ctx = StreamContext(app, settings)
+
+    @app.timer(interval=scheduler_settings.tick_seconds)  # type: ignore[untyped-decorator]
+    async def tick() -> None:
+        """Time enters the inbox as events, ordered with everything else (standbys tick too: harmless)."""
+        publisher = await ctx.publisher()
+        for pool_id in settings.pools:
+            await publisher.publish(
+                SCHEDULER_INBOX,
+                pool_id,
+                SchedulerTick(pool_id=pool_id),
+                partition=settings.pool_partition(pool_id),
+            )
+
     states = app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
 
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
@@ -45,7 +73,7 @@ def build_scheduler(settings: PipelineSettings) -> faust.App:
             pool_id = settings.pools[event.message.partition]
             stored = states.get(pool_id.encode())
             state = load_state(stored) if stored else SchedulerState(pool_id)
-            state, outputs = apply(state, inbox_event)
+            state, outputs = apply(state, inbox_event, policy)
             await write_outputs(await ctx.publisher(), outputs)
             states[pool_id.encode()] = dump_state(state)
 
@@ -53,8 +81,8 @@ def build_scheduler(settings: PipelineSettings) -> faust.App:
 
 
 def main() -> None:
-    settings = PipelineSettings.from_env(os.environ)
-    run_worker(build_scheduler(settings), settings)
+    settings = SchedulerSettings.from_env(os.environ)
+    run_worker(build_scheduler(settings), settings.pipeline)
 
 
 if __name__ == "__main__":

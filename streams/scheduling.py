@@ -1,8 +1,13 @@
-"""The scheduler of one GPU pool as a pure state machine: `apply(state, event) -> (state, outputs)`.
+"""The scheduler of one GPU pool as a pure state machine: `apply(state, event, policy) -> (state, outputs)`.
 
-No Faust, Kafka or clock in here: time is the `occurred_at` of the event being applied, so replaying the same
-inbox gives the same decisions. This first form is FIFO with capability matching (a slot renders the model
-its renderer serves); fairness, priorities, leases and ETAs are the scheduler issue's.
+No Faust, Kafka or clock in here: time is the `occurred_at` of the event being applied (SchedulerTicks bring
+it when nothing else happens), so replaying the same inbox gives the same decisions. Ordering lives in
+fair_queue.py, expected costs in cost_model.py.
+
+Leases: a dispatch belongs to its slot until `lease_expires_at`; heartbeats naming the attempt and the
+attempt's own events renew it. An attempt whose lease ran out, or that its slot's worker says it is not
+running, is requeued at the front of its tenant's queue with attempt + 1 (after `max_attempts`, failed);
+events of any other attempt are ignored, so a zombie cannot complete a job.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -30,11 +35,14 @@ from schemas.events import (
     RenderStage,
     RenderStarted,
     RenderSucceeded,
+    SchedulerTick,
     WorkerHeartbeat,
 )
+from streams.cost_model import CostModel
+from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, order
 
 RECENTLY_FINISHED = 10_000  # finished job ids remembered to drop duplicates and late events
-DISPATCH_GRACE = timedelta(seconds=15)  # an idle heartbeat this long after a dispatch means it was lost
+DEFAULT_POLICY = SchedulerPolicy()
 
 
 @dataclass(frozen=True)
@@ -43,23 +51,35 @@ class Slot:
     worker_id: str
     renderer: str
     last_seen: datetime
+    gpu_name: str = ""
+    max_work_units: int | None = None
     job_id: str | None = None
     attempt: int | None = None
+    lease_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Job:
     admitted: JobAdmitted
     status: JobStatus
+    queued: QueuedJob | None = None  # set while the job waits
 
 
 @dataclass(frozen=True)
 class SchedulerState:
     pool_id: str
-    queue: tuple[str, ...] = ()
     jobs: Mapping[str, Job] = field(default_factory=lambda: MappingProxyType({}))
     slots: Mapping[int, Slot] = field(default_factory=lambda: MappingProxyType({}))
     finished: tuple[str, ...] = ()
+    service: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    cost_model: CostModel = field(default_factory=CostModel)
+    seq: int = 0
+
+    @property
+    def queue(self) -> list[str]:
+        """Queued job ids in arrival order."""
+        waiting = [j for j in self.jobs.values() if j.queued is not None]
+        return [j.admitted.job_id for j in sorted(waiting, key=lambda j: j.queued.seq if j.queued else 0)]
 
 
 @dataclass(frozen=True)
@@ -83,22 +103,22 @@ Output = Publish | SendToSlot
 class _Step:
     """Accumulates the changes of one `apply` so the handlers read as plain steps."""
 
-    def __init__(self, state: SchedulerState, now: datetime) -> None:
-        self.queue = list(state.queue)
+    def __init__(self, state: SchedulerState, now: datetime, policy: SchedulerPolicy) -> None:
+        self.pool_id, self.now, self.policy = state.pool_id, now, policy
         self.jobs = dict(state.jobs)
         self.slots = dict(state.slots)
         self.finished = list(state.finished)
-        self.pool_id = state.pool_id
-        self.now = now
+        self.service = dict(state.service)
+        self.cost_model = state.cost_model
+        self.seq = state.seq
         self.outputs: list[Output] = []
 
     def update(self, job_id: str, event_type: JobEventType, **changes: Any) -> JobStatus:
         job = self.jobs[job_id]
         status = job.status
-        new_state = changes.get("state", status.state)
         times = dict(status.state_times)
-        if new_state != status.state:
-            times[str(new_state)] = self.now
+        if changes.get("state", status.state) != status.state:
+            times[str(changes["state"])] = self.now
         status = replace(
             status, **changes, state_times=times, updated_at=self.now, version=status.version + 1
         )
@@ -109,18 +129,25 @@ class _Step:
             self.finished = [*self.finished, job_id][-RECENTLY_FINISHED:]
         return status
 
+    def waiting(self) -> list[QueuedJob]:
+        return [j.queued for j in self.jobs.values() if j.queued is not None]
+
     def state(self) -> SchedulerState:
         return SchedulerState(
             self.pool_id,
-            tuple(self.queue),
             MappingProxyType(self.jobs),
             MappingProxyType(self.slots),
             tuple(self.finished),
+            MappingProxyType(self.service),
+            self.cost_model,
+            self.seq,
         )
 
 
-def apply(state: SchedulerState, event: InboxEvent) -> tuple[SchedulerState, list[Output]]:
-    step = _Step(state, event.occurred_at)
+def apply(
+    state: SchedulerState, event: InboxEvent, policy: SchedulerPolicy = DEFAULT_POLICY
+) -> tuple[SchedulerState, list[Output]]:
+    step = _Step(state, event.occurred_at, policy)
     match event:
         case JobAdmitted():
             _admit(step, event)
@@ -128,15 +155,26 @@ def apply(state: SchedulerState, event: InboxEvent) -> tuple[SchedulerState, lis
             _cancel(step, event)
         case WorkerHeartbeat():
             _heartbeat(step, event)
+        case SchedulerTick():
+            _tick(step)
         case RenderStarted() | RenderProgress() | RenderSucceeded() | RenderFailed():
             _render_event(step, event)
     _fill_idle_slots(step)
+    _refresh_positions(step)
     return step.state(), step.outputs
+
+
+# ---- arrivals and cancellations --------------------------------------------------------------------
 
 
 def _admit(step: _Step, event: JobAdmitted) -> None:
     if event.job_id in step.jobs or event.job_id in step.finished:
         return  # a redelivered admission: already known
+    cost = step.cost_model.seconds(event.params)
+    live = max(1, sum(1 for s in step.slots.values() if _alive(step, s)))
+    fifo_wait = sum(q.cost for q in step.waiting()) / live
+    step.seq += 1
+    queued = QueuedJob(event, step.seq, step.now, cost, fifo_wait)
     status = JobStatus(
         job_id=event.job_id,
         tenant_id=event.tenant_id,
@@ -149,45 +187,58 @@ def _admit(step: _Step, event: JobAdmitted) -> None:
         created_at=event.submitted_at,
         updated_at=step.now,
         state_times={"accepted": event.submitted_at, "queued": step.now},
-        queue_position=len(step.queue),
-        version=1,
+        priority=event.priority,
+        deadline=event.deadline,
+        version=0,
     )
-    step.jobs[event.job_id] = Job(event, status)
-    step.queue.append(event.job_id)
-    step.outputs.append(Publish(status, JobEventType.QUEUED))
+    step.jobs[event.job_id] = Job(event, status, queued)  # published by _refresh_positions, with its place
 
 
 def _cancel(step: _Step, event: CancelRequested) -> None:
     job = step.jobs.get(event.job_id)
     if job is None or job.status.tenant_id != event.tenant_id:
         return  # unknown, finished, or not the caller's: nothing to cancel
-    if event.job_id in step.queue:
-        step.queue.remove(event.job_id)
+    if job.queued is not None:
         step.update(
             event.job_id,
             JobEventType.CANCELED,
             state=JobState.CANCELED,
             queue_position=None,
+            eta_seconds=None,
             error=ErrorInfo("canceled", event.reason or "canceled by the client", False),
         )
-        _refresh_positions(step)
         return
     slot, attempt = job.status.slot, job.status.attempt
     if slot is not None:
-        step.outputs.append(
-            SendToSlot(CancelRender(job_id=event.job_id, slot=slot, attempt=attempt, occurred_at=step.now))
-        )
+        cancel = CancelRender(job_id=event.job_id, slot=slot, attempt=attempt, occurred_at=step.now)
+        step.outputs.append(SendToSlot(cancel))
         step.update(event.job_id, JobEventType.CANCEL_REQUESTED)
 
 
-def _heartbeat(step: _Step, event: WorkerHeartbeat) -> None:
-    known = step.slots.get(event.slot)
-    if known is not None and known.job_id is not None and _lost(step, known, event):
-        _requeue(step, known.job_id)
-        known = replace(known, job_id=None, attempt=None)
-    if known is None or known.worker_id != event.worker_id:
-        known = Slot(event.slot, event.worker_id, event.renderer, event.occurred_at)
-    step.slots[event.slot] = replace(known, renderer=event.renderer, last_seen=event.occurred_at)
+# ---- slots, leases and time ------------------------------------------------------------------------
+
+
+def _alive(step: _Step, slot: Slot) -> bool:
+    return step.now - slot.last_seen <= step.policy.lease
+
+
+def _heartbeat(step: _Step, beat: WorkerHeartbeat) -> None:
+    known = step.slots.get(beat.slot)
+    if known is not None and known.job_id is not None:
+        if _lost(step, known, beat):
+            _requeue(step, known.job_id, "the slot's worker is not running this attempt")
+            known = replace(known, job_id=None, attempt=None, lease_expires_at=None)
+        elif (beat.job_id, beat.attempt) == (known.job_id, known.attempt):
+            known = replace(known, lease_expires_at=step.now + step.policy.lease)
+    if known is None or known.worker_id != beat.worker_id:
+        known = Slot(beat.slot, beat.worker_id, beat.renderer, beat.occurred_at)
+    step.slots[beat.slot] = replace(
+        known,
+        renderer=beat.renderer,
+        last_seen=beat.occurred_at,
+        gpu_name=beat.gpu_name or "",
+        max_work_units=beat.max_work_units,
+    )
 
 
 def _lost(step: _Step, slot: Slot, beat: WorkerHeartbeat) -> bool:
@@ -199,24 +250,56 @@ def _lost(step: _Step, slot: Slot, beat: WorkerHeartbeat) -> bool:
     if job is None:
         return True
     dispatched_at = job.status.state_times.get(JobState.DISPATCHED.value, beat.occurred_at)
-    return beat.job_id is None and beat.occurred_at - dispatched_at > DISPATCH_GRACE
+    return beat.job_id is None and beat.occurred_at - dispatched_at > step.policy.dispatch_grace
 
 
-def _requeue(step: _Step, job_id: str) -> None:
-    """Put a job whose attempt was lost back at the head of the queue; its next dispatch is attempt + 1, so
-    anything the lost attempt still reports is fenced off."""
-    if job_id not in step.jobs:
+def _tick(step: _Step) -> None:
+    for index, slot in list(step.slots.items()):
+        if slot.job_id is not None and slot.lease_expires_at is not None and step.now > slot.lease_expires_at:
+            job_id = slot.job_id
+            step.slots[index] = replace(slot, job_id=None, attempt=None, lease_expires_at=None)
+            _requeue(step, job_id, f"lease of slot {index} expired (no heartbeat)")
+    for queued in step.waiting():
+        deadline = queued.admitted.deadline
+        if deadline is not None and step.now > deadline:
+            step.update(
+                queued.admitted.job_id,
+                JobEventType.EXPIRED,
+                state=JobState.EXPIRED,
+                queue_position=None,
+                eta_seconds=None,
+                error=ErrorInfo("deadline_passed", "the job's deadline passed before it started", False),
+            )
+
+
+def _requeue(step: _Step, job_id: str, why: str) -> None:
+    """Back to the front of its tenant's queue; the next dispatch is attempt + 1, so anything the lost
+    attempt still reports is fenced off. After max_attempts the job fails."""
+    job = step.jobs.get(job_id)
+    if job is None:
         return
-    step.queue.insert(0, job_id)
-    step.update(
-        job_id,
-        JobEventType.REQUEUED,
-        state=JobState.QUEUED,
-        slot=None,
-        stage=None,
-        progress=0.0,
-        queue_position=0,
-    )
+    if job.status.attempt >= step.policy.max_attempts:
+        step.update(
+            job_id,
+            JobEventType.FAILED,
+            state=JobState.FAILED,
+            slot=None,
+            stage=None,
+            error=ErrorInfo("max_attempts", f"{why}; gave up after {job.status.attempt} attempts", False),
+        )
+        return
+    cost = step.cost_model.seconds(job.admitted.params)
+    queued = QueuedJob(job.admitted, -job.status.attempt, step.now, cost, 0.0, retried=True)
+    step.jobs[job_id] = replace(job, queued=queued)
+    step.update(job_id, JobEventType.REQUEUED, state=JobState.QUEUED, slot=None, stage=None, progress=0.0)
+
+
+def _free(step: _Step, slot: int) -> None:
+    if slot in step.slots:
+        step.slots[slot] = replace(step.slots[slot], job_id=None, attempt=None, lease_expires_at=None)
+
+
+# ---- what the attempt reports ----------------------------------------------------------------------
 
 
 def _render_event(
@@ -225,21 +308,36 @@ def _render_event(
     job = step.jobs.get(event.job_id)
     if job is None or job.status.attempt != event.attempt or job.status.slot != event.slot:
         return  # a stale attempt (or a finished job): fenced off
+    slot = step.slots.get(event.slot)
+    if slot is not None:  # the attempt's own events show the slot alive and renew its lease
+        slot = replace(
+            slot, lease_expires_at=step.now + step.policy.lease, last_seen=max(slot.last_seen, step.now)
+        )
+        step.slots[event.slot] = slot
     match event:
         case RenderStarted():
             step.update(
-                event.job_id, JobEventType.STARTED, state=JobState.RUNNING, stage=RenderStage.ENCODE_TEXT
+                event.job_id,
+                JobEventType.STARTED,
+                state=JobState.RUNNING,
+                stage=RenderStage.ENCODE_TEXT,
+                eta_seconds=step.cost_model.seconds(job.admitted.params),
             )
         case RenderProgress():
+            remaining = step.cost_model.seconds(job.admitted.params) * (1.0 - event.progress)
             step.update(
                 event.job_id,
                 JobEventType.PROGRESS,
                 state=JobState.RUNNING,
                 stage=event.stage,
                 progress=event.progress,
+                eta_seconds=round(remaining, 3),
             )
         case RenderSucceeded():
             _free(step, event.slot)
+            step.cost_model = step.cost_model.observe(
+                job.admitted.params, slot.gpu_name if slot else "", event.render_seconds
+            )
             step.update(
                 event.job_id,
                 JobEventType.SUCCEEDED,
@@ -247,43 +345,62 @@ def _render_event(
                 progress=1.0,
                 artifact=event.artifact,
                 stage=None,
+                eta_seconds=0.0,
             )
         case RenderFailed():
             _free(step, event.slot)
-            canceled = event.error.code == "canceled"
-            step.update(
-                event.job_id,
-                JobEventType.CANCELED if canceled else JobEventType.FAILED,
-                state=JobState.CANCELED if canceled else JobState.FAILED,
-                error=event.error,
-                stage=None,
-            )
+            _attempt_failed(step, event)
 
 
-def _free(step: _Step, slot: int) -> None:
-    if slot in step.slots:
-        step.slots[slot] = replace(step.slots[slot], job_id=None, attempt=None)
+def _attempt_failed(step: _Step, event: RenderFailed) -> None:
+    if event.error.code == "canceled":
+        step.update(
+            event.job_id,
+            JobEventType.CANCELED,
+            state=JobState.CANCELED,
+            error=event.error,
+            stage=None,
+            eta_seconds=None,
+        )
+    elif event.error.retriable and event.attempt < step.policy.max_attempts:
+        _requeue(step, event.job_id, event.error.message)
+    else:
+        step.update(
+            event.job_id,
+            JobEventType.FAILED,
+            state=JobState.FAILED,
+            error=event.error,
+            stage=None,
+            eta_seconds=None,
+        )
+
+
+# ---- dispatching -----------------------------------------------------------------------------------
+
+
+def _can_run(slot: Slot, job: QueuedJob) -> bool:
+    params = job.admitted.params
+    fits = (
+        slot.max_work_units is None or params.num_frames * params.width * params.height <= slot.max_work_units
+    )
+    return params.model == slot.renderer and fits
 
 
 def _fill_idle_slots(step: _Step) -> None:
-    moved = False
-    for index in sorted(step.slots):
-        slot = step.slots[index]
-        if slot.job_id is not None:
-            continue
-        job_id = next((j for j in step.queue if step.jobs[j].admitted.params.model == slot.renderer), None)
-        if job_id is None:
-            continue
-        step.queue.remove(job_id)
-        _dispatch(step, step.jobs[job_id], slot)
-        moved = True
-    if moved:
-        _refresh_positions(step)
+    idle = [s for _, s in sorted(step.slots.items()) if s.job_id is None and _alive(step, s)]
+    if not idle or not any(j.queued for j in step.jobs.values()):
+        return
+    for slot in idle:
+        candidates = [q for q in step.waiting() if _can_run(slot, q)]
+        if candidates:
+            _dispatch(step, order(candidates, step.service, step.now, step.policy)[0], slot)
 
 
-def _dispatch(step: _Step, job: Job, slot: Slot) -> None:
-    admitted, attempt = job.admitted, job.status.attempt + 1
-    key = f"{admitted.tenant_id}/{admitted.job_id}/{attempt}/video.mp4"
+def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
+    admitted = queued.admitted
+    job = step.jobs[admitted.job_id]
+    attempt = job.status.attempt + 1
+    lease = step.now + step.policy.lease
     step.outputs.append(
         SendToSlot(
             DispatchRender(
@@ -294,12 +411,20 @@ def _dispatch(step: _Step, job: Job, slot: Slot) -> None:
                 prompt=admitted.prompt,
                 negative_prompt=admitted.negative_prompt,
                 params=admitted.params,
-                artifact_key=key,
+                artifact_key=f"{admitted.tenant_id}/{admitted.job_id}/{attempt}/video.mp4",
+                lease_expires_at=lease,
                 occurred_at=step.now,
             )
         )
     )
-    step.slots[slot.slot] = replace(slot, job_id=admitted.job_id, attempt=attempt)
+    active = {q.tenant for q in step.waiting()} | {
+        step.jobs[s.job_id].admitted.tenant_id for s in step.slots.values() if s.job_id in step.jobs
+    }
+    step.service = charge(
+        step.service, active - {admitted.tenant_id}, admitted.tenant_id, queued.cost, step.policy
+    )
+    step.slots[slot.slot] = replace(slot, job_id=admitted.job_id, attempt=attempt, lease_expires_at=lease)
+    step.jobs[admitted.job_id] = replace(job, queued=None)
     step.update(
         admitted.job_id,
         JobEventType.DISPATCHED,
@@ -307,14 +432,37 @@ def _dispatch(step: _Step, job: Job, slot: Slot) -> None:
         attempt=attempt,
         slot=slot.slot,
         queue_position=None,
+        eta_seconds=round(queued.cost, 3),
     )
 
 
 def _refresh_positions(step: _Step) -> None:
-    """Queued jobs whose position changed get a new snapshot (position = jobs that run before it)."""
-    for position, job_id in enumerate(step.queue):
-        if step.jobs[job_id].status.queue_position != position:
-            step.update(job_id, JobEventType.QUEUED, queue_position=position)
+    """Queued jobs whose position changed get a new snapshot, with an ETA from the cost model: the expected
+    work ahead of them spread over the live slots, plus their own. Bounded per event by refresh_limit."""
+    waiting = step.waiting()
+    if not waiting:
+        return
+    live = max(1, sum(1 for s in step.slots.values() if _alive(step, s)))
+    running = sum(
+        step.cost_model.seconds(step.jobs[s.job_id].admitted.params)
+        * (1 - step.jobs[s.job_id].status.progress)
+        for s in step.slots.values()
+        if s.job_id in step.jobs
+    )
+    ahead = running
+    for position, queued in enumerate(order(waiting, step.service, step.now, step.policy)):
+        status = step.jobs[queued.admitted.job_id].status
+        if position >= step.policy.refresh_limit:
+            if status.version == 0:  # never published: say it is queued, its place comes later
+                step.update(queued.admitted.job_id, JobEventType.QUEUED)
+            continue
+        eta = round(ahead / live + queued.cost, 3)
+        if status.queue_position != position or status.version == 0:
+            step.update(queued.admitted.job_id, JobEventType.QUEUED, queue_position=position, eta_seconds=eta)
+        ahead += queued.cost
+
+
+# ---- persistence -----------------------------------------------------------------------------------
 
 
 def dump_state(state: SchedulerState) -> bytes:
@@ -324,4 +472,11 @@ def dump_state(state: SchedulerState) -> bytes:
 
 def load_state(data: bytes) -> SchedulerState:
     state: SchedulerState = from_datum(SchedulerState, json.loads(data))
-    return replace(state, jobs=MappingProxyType(dict(state.jobs)), slots=MappingProxyType(dict(state.slots)))
+    model = CostModel(MappingProxyType(dict(state.cost_model.learned)))
+    return replace(
+        state,
+        jobs=MappingProxyType(dict(state.jobs)),
+        slots=MappingProxyType(dict(state.slots)),
+        service=MappingProxyType(dict(state.service)),
+        cost_model=model,
+    )

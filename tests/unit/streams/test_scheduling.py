@@ -23,7 +23,7 @@ from tests.samples import T0, artifact, render_params
 
 
 def admitted(job_id: str, tenant: str = "t1", model: str = "tiny-mochi", **kw: Any) -> ev.JobAdmitted:
-    return ev.JobAdmitted(
+    fields: dict[str, Any] = dict(
         job_id=job_id,
         tenant_id=tenant,
         pool_id="default",
@@ -31,8 +31,8 @@ def admitted(job_id: str, tenant: str = "t1", model: str = "tiny-mochi", **kw: A
         params=render_params(model=model),
         submitted_at=T0,
         occurred_at=T0,
-        **kw,
     )
+    return ev.JobAdmitted(**{**fields, **kw})
 
 
 def heartbeat(slot: int, renderer: str = "tiny-mochi") -> ev.WorkerHeartbeat:

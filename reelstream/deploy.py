@@ -1,0 +1,64 @@
+"""Deployment helpers: the chart's topic declarations (generated from schemas.topics) and a pinned helm.
+
+The Helm chart cannot import Python, so `charts/reelstream/files/topics.json` is generated from ALL_TOPICS
+(`python -m reelstream.deploy topics > charts/reelstream/files/topics.json`) and the chart renders one
+Strimzi KafkaTopic per entry. tests/deploy checks the file against the code and the rendered topics against
+ALL_TOPICS, so partitions and compaction cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from reelstream.stack.fetch import fetch_once, run_client
+from reelstream.stack.prereqs import require_tool
+from schemas.topics import ALL_TOPICS, Topic
+
+HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
+HELM_VERSION = "v3.22.0"
+TOPICS_FILE = Path("charts") / "reelstream" / "files" / "topics.json"
+
+
+def topic_declarations(topics: Iterable[Topic[Any]] = ALL_TOPICS) -> list[dict[str, Any]]:
+    """What the chart needs to know of each topic: its name, partition count and topic config."""
+    return [{"name": t.name, "partitions": t.partitions, "config": t.config()} for t in topics]
+
+
+def topics_json(topics: Iterable[Topic[Any]] = ALL_TOPICS) -> str:
+    return json.dumps({"topics": topic_declarations(topics)}, indent=2, sort_keys=True) + "\n"
+
+
+def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
+    """REELSTREAM_HELM_BIN, else a `helm` on PATH, else `go install` of the pinned helm into the cache."""
+    if env.get("REELSTREAM_HELM_BIN"):
+        return Path(env["REELSTREAM_HELM_BIN"])
+    on_path = shutil.which("helm", path=env.get("PATH", ""))
+    if on_path:
+        return Path(on_path)
+    go = require_tool("go", "building helm", env)
+
+    def build(staging: Path) -> None:
+        run_client(
+            [str(go), "install", f"{HELM_MODULE}@{HELM_VERSION}"],
+            f"helm {HELM_VERSION}",
+            {**env, "GOBIN": str(staging / "bin"), "CGO_ENABLED": "0"},
+        )
+
+    return fetch_once(cache_dir / f"helm-{HELM_VERSION}", build) / "bin" / "helm"
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["topics"]:
+        print("usage: python -m reelstream.deploy topics > " + str(TOPICS_FILE), file=sys.stderr)
+        return 2
+    sys.stdout.write(topics_json())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

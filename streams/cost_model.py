@@ -1,0 +1,52 @@
+"""Expected render time of a job shape: a configured prior, learned online from observed renders.
+
+Work is counted in units of frames × pixels × steps (doubled with classifier-free guidance, which runs the
+transformer twice). Seconds per unit start from a prior per model and are learned per (model, GPU type) as
+an exponentially weighted mean of what slots report, so ETAs and shortest-job ordering improve with use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from schemas.events import RenderParams
+
+# Priors: mochi-1 ≈ 10 min for its default 848×480×163 frames × 64 steps with CFG on one H100;
+# tiny-mochi renders a default clip in well under a second on a CPU.
+PRIOR_SECONDS_PER_UNIT: Mapping[str, float] = MappingProxyType(
+    {
+        "mochi-1": 600.0 / (848 * 480 * 163 * 64 * 2),
+        "tiny-mochi": 0.5 / (64 * 48 * 13 * 4 * 2),
+    }
+)
+DEFAULT_PRIOR = 1e-7
+LEARNING_RATE = 0.2
+
+
+def work_units(params: RenderParams) -> int:
+    guidance = 2 if params.guidance_scale > 1.0 else 1
+    return params.num_frames * params.width * params.height * params.num_inference_steps * guidance
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds per work unit, keyed "model|gpu"; falls back to the model's prior."""
+
+    learned: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def seconds(self, params: RenderParams, gpu: str = "") -> float:
+        rate = self.learned.get(f"{params.model}|{gpu}") or PRIOR_SECONDS_PER_UNIT.get(
+            params.model, DEFAULT_PRIOR
+        )
+        return rate * work_units(params)
+
+    def observe(self, params: RenderParams, gpu: str, seconds: float) -> CostModel:
+        if seconds <= 0:
+            return self
+        key = f"{params.model}|{gpu}"
+        measured = seconds / work_units(params)
+        previous = self.learned.get(key)
+        rate = measured if previous is None else previous + LEARNING_RATE * (measured - previous)
+        return replace(self, learned=MappingProxyType({**self.learned, key: rate}))

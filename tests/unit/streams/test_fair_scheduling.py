@@ -1,0 +1,232 @@
+"""Fairness, priorities, aging, leases, deadlines, capacity and the cost model of the pool scheduler."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import events as ev
+from streams.cost_model import CostModel
+from streams.fair_queue import SchedulerPolicy
+from streams.scheduling import Publish, SchedulerState, apply
+from tests.samples import T0, artifact, render_params
+from tests.unit.streams.test_scheduling import admitted, dispatches, statuses
+
+POLICY = SchedulerPolicy(weights={"heavy": 1.0, "light": 1.0, "gold": 3.0})
+
+
+def at(seconds: float) -> ev.SchedulerTick:
+    return ev.SchedulerTick(pool_id="default", occurred_at=T0 + timedelta(seconds=seconds))
+
+
+def beat(
+    slot: int,
+    seconds: float = 0,
+    job: str | None = None,
+    attempt: int | None = None,
+    max_work_units: int | None = None,
+) -> ev.WorkerHeartbeat:
+    return ev.WorkerHeartbeat(
+        worker_id=f"w{slot}",
+        pool_id="default",
+        slot=slot,
+        state=ev.WorkerState.BUSY if job else ev.WorkerState.IDLE,
+        renderer="tiny-mochi",
+        job_id=job,
+        attempt=attempt,
+        max_work_units=max_work_units,
+        occurred_at=T0 + timedelta(seconds=seconds),
+    )
+
+
+def done(
+    job: str, slot: int, attempt: int = 1, seconds: float = 1.0, at_s: float = 1.0
+) -> ev.RenderSucceeded:
+    return ev.RenderSucceeded(
+        job_id=job,
+        slot=slot,
+        attempt=attempt,
+        artifact=artifact(),
+        render_seconds=seconds,
+        occurred_at=T0 + timedelta(seconds=at_s),
+    )
+
+
+class Pool:
+    """A scheduler driven by events, with the dispatches it made so far."""
+
+    def __init__(self, policy: SchedulerPolicy = POLICY) -> None:
+        self.state, self.policy, self.outputs = SchedulerState("default"), policy, []
+
+    def feed(self, *events: ev.InboxEvent) -> list[ev.DispatchRender]:
+        new = []
+        for event in events:
+            self.state, out = apply(self.state, event, self.policy)
+            self.outputs += out
+            new += dispatches(out)
+        return new
+
+
+def test_a_flooding_tenant_delays_another_tenants_first_job_by_at_most_one_job() -> None:
+    pool = Pool()
+    pool.feed(*[admitted(f"h{i}", tenant="heavy") for i in range(1000)], beat(0))
+    pool.feed(admitted("l0", tenant="light"))
+    order = [d.job_id for d in pool.feed(done("h0", 0, at_s=1))]
+    assert order == ["l0"]
+
+
+def test_gpu_time_is_shared_by_weight_under_contention() -> None:
+    pool = Pool()
+    pool.feed(
+        *[admitted(f"g{i}", tenant="gold") for i in range(200)],
+        *[admitted(f"h{i}", tenant="heavy") for i in range(200)],
+        beat(0),
+    )
+    served: Counter[str] = Counter()
+    running = pool.state.slots[0].job_id
+    for n in range(100):
+        assert running is not None
+        served[running[0]] += 1
+        # each render takes what the cost model predicts (0.5 s), so aging never has to step in
+        (nxt,) = pool.feed(done(running, 0, seconds=0.5, at_s=(n + 1) * 0.5))
+        running = nxt.job_id
+    assert 70 <= served["g"] <= 80  # weight 3 : 1 → three quarters of the GPU
+
+
+def test_higher_priority_runs_first_and_shorter_jobs_before_longer_within_a_tenant() -> None:
+    pool = Pool()
+    long = admitted("long", params=render_params(num_frames=61))
+    short = admitted("short")
+    urgent = admitted(
+        "urgent", tenant="heavy", priority=ev.Priority.HIGH, params=render_params(num_frames=61)
+    )
+    pool.feed(long, short, urgent, beat(0))
+    assert pool.state.slots[0].job_id == "urgent"
+    (nxt,) = pool.feed(done("urgent", 0))
+    assert nxt.job_id == "short"
+
+
+def test_aging_lets_a_long_job_pass_a_stream_of_short_ones() -> None:
+    pool = Pool(SchedulerPolicy(min_aging=timedelta(seconds=5)))
+    pool.feed(admitted("long", params=render_params(num_frames=61)), beat(0))
+    ran = ["long"] if pool.state.slots[0].job_id == "long" else []
+    t = 0
+    while not ran and t < 60:
+        t += 1
+        pool.feed(admitted(f"s{t}"))
+        running = pool.state.slots[0].job_id
+        assert running is not None
+        got = pool.feed(done(running, 0, attempt=1, at_s=t))
+        ran = [d.job_id for d in got if d.job_id == "long"]
+    assert ran == ["long"]
+    assert t <= 10  # within the aging bound (5 s) plus one short job, not never
+
+
+def test_a_slot_that_stops_heartbeating_loses_its_lease_and_the_job_runs_elsewhere() -> None:
+    pool = Pool()
+    pool.feed(admitted("a"), beat(0))
+    pool.feed(beat(1), beat(1, seconds=20), beat(0, seconds=20, job="a", attempt=1))  # renewed until 50 s
+    assert pool.feed(at(45)) == []
+    pool.feed(beat(1, seconds=45))
+    (again,) = pool.feed(at(51))
+    assert (again.job_id, again.slot, again.attempt) == ("a", 1, 2)
+    assert pool.feed(done("a", 0, attempt=1, at_s=52)) == []  # the zombie's success is fenced off
+    pool.feed(done("a", 1, attempt=2, at_s=53))
+    finals = [s.state for s in statuses(pool.outputs, "a") if s.state.terminal]
+    assert finals == ["succeeded"]
+
+
+def test_after_max_attempts_a_job_fails() -> None:
+    pool = Pool(SchedulerPolicy(max_attempts=2))
+    error = ev.ErrorInfo("oom", "CUDA out of memory", True)
+    pool.feed(admitted("a"), beat(0))
+    (retry,) = pool.feed(ev.RenderFailed(job_id="a", slot=0, attempt=1, error=error, occurred_at=T0))
+    assert retry.attempt == 2
+    pool.feed(ev.RenderFailed(job_id="a", slot=0, attempt=2, error=error, occurred_at=T0))
+    assert statuses(pool.outputs, "a")[-1].state == "failed"
+
+
+def test_a_queued_job_past_its_deadline_expires_and_never_starts() -> None:
+    pool = Pool()
+    pool.feed(admitted("a", deadline=T0 + timedelta(seconds=10)), at(11))
+    assert statuses(pool.outputs, "a")[-1].state == "expired"
+    assert pool.feed(beat(0, seconds=12)) == []
+
+
+def test_a_job_goes_only_to_a_slot_that_can_hold_it() -> None:
+    pool = Pool()
+    big = admitted("big", params=render_params(width=256, height=256, num_frames=61))
+    pool.feed(big, beat(0, max_work_units=64 * 48 * 13))
+    assert pool.state.slots[0].job_id is None
+    (d,) = pool.feed(beat(1))
+    assert (d.job_id, d.slot) == ("big", 1)
+
+
+def test_queued_jobs_carry_position_and_an_eta_that_grows_with_the_work_ahead() -> None:
+    pool = Pool()
+    pool.feed(*[admitted(f"j{i}") for i in range(3)])
+    last = {s.job_id: s for s in (o.status for o in pool.outputs if isinstance(o, Publish))}
+    positions = [last[f"j{i}"].queue_position for i in range(3)]
+    etas = [last[f"j{i}"].eta_seconds or 0 for i in range(3)]
+    assert positions == [0, 1, 2]
+    assert etas[0] < etas[1] < etas[2]
+
+
+def test_the_cost_model_learns_from_observed_renders() -> None:
+    params = render_params()
+    model = CostModel()
+    prior = model.seconds(params, "H100")
+    for _ in range(30):
+        model = model.observe(params, "H100", 10 * prior)
+    assert abs(model.seconds(params, "H100") - 10 * prior) < 0.01 * prior
+    assert model.seconds(params, "A10") == prior  # learned per GPU type
+
+
+EVENTS = st.one_of(
+    st.builds(
+        lambda i, t: admitted(f"j{i}", tenant=t), st.integers(0, 9), st.sampled_from(["heavy", "light"])
+    ),
+    st.builds(lambda s, t: beat(s, seconds=t), st.integers(0, 2), st.integers(0, 120)),
+    st.builds(
+        lambda i, s, a, t: done(f"j{i}", s, attempt=a, at_s=t),
+        st.integers(0, 9),
+        st.integers(0, 2),
+        st.integers(1, 3),
+        st.integers(0, 120),
+    ),
+    st.builds(at, st.integers(0, 200)),
+    st.builds(
+        lambda i: ev.CancelRequested(job_id=f"j{i}", tenant_id="heavy", pool_id="default", occurred_at=T0),
+        st.integers(0, 9),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(EVENTS, max_size=60))
+def test_invariants_hold_for_any_event_sequence(events: list[ev.InboxEvent]) -> None:
+    state, terminal = SchedulerState("default"), Counter[str]()
+    replayed = SchedulerState("default")
+    for event in events:
+        before = state
+        state, out = apply(state, event, POLICY)
+        replayed, _ = apply(replayed, event, POLICY)
+        held = [s.job_id for s in state.slots.values() if s.job_id is not None]
+        assert len(held) == len(set(held))  # no slot holds two jobs, no job two slots
+        for job_id, job in state.jobs.items():
+            assert (job.queued is not None) != (job_id in held)
+        for o in out:
+            if isinstance(o, Publish) and o.status.state.terminal:
+                terminal[o.status.job_id] += 1
+        stale = (
+            isinstance(event, ev.RenderSucceeded)
+            and event.job_id in before.jobs
+            and before.jobs[event.job_id].status.attempt != event.attempt
+        )
+        if stale:
+            assert state.jobs.get(event.job_id) == before.jobs[event.job_id]  # stale attempt: no change
+    assert all(n == 1 for n in terminal.values())  # one terminal state per job
+    assert replayed == state  # deterministic: the same inbox gives the same state
