@@ -54,11 +54,12 @@ def encode_mp4(video: RenderedVideo, path: str | Path) -> None:
             stream.width = width
             stream.height = height
             stream.pix_fmt = PIXEL_FORMAT
-            stream.time_base = 1 / rate
+            # frames are stamped in 1/fps ticks; the muxer picks its own (finer) stream time base, which
+            # keeps B-frame decode timestamps strictly increasing (a 1/fps stream time base does not)
             for index in range(num_frames):
                 frame = av.VideoFrame.from_ndarray(frames[index], format="rgb24")
                 frame.pts = index
-                frame.time_base = stream.time_base
+                frame.time_base = 1 / rate
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
     except av.error.FFmpegError as exc:

@@ -85,14 +85,28 @@ class Pipeline:
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
-        env = {**base_env, **self.config.env(endpoints)}
-        for name, argv in service_commands(self.config).items():
-            proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env, die_with_parent=True)
-            proc.start()
-            self.processes.append(proc)
+        for name in service_commands(self.config):
+            self._spawn(name, endpoints, base_env)
         ingest = self.processes[0]
         ingest.wait_ready(self._ingest_ready, timeout, "ready (GET /readyz)")
         self._check_alive()
+
+    def _spawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> ManagedProcess:
+        env = {**base_env, **self.config.env(endpoints)}
+        argv = service_commands(self.config)[name]
+        proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env, die_with_parent=True)
+        proc.start()
+        self.processes.append(proc)
+        return proc
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service, as a crash would (for failover tests and drills)."""
+        proc = next(p for p in self.processes if p.name == name)
+        proc.kill()
+        self.processes.remove(proc)
+
+    def respawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> None:
+        self._spawn(name, endpoints, base_env)
 
     def _ingest_ready(self) -> bool:
         self._check_alive()

@@ -49,6 +49,7 @@ class PipelineSettings:
     pools: tuple[str, ...] = ("default",)
     default_model: str = "mochi-1"
     app_prefix: str = "reelstream"
+    replication_factor: int = 1  # of topics the services create themselves (Faust changelogs)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:

@@ -36,7 +36,7 @@ def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust
         web_enabled=False,
         autodiscover=False,
         topic_disable_leader=True,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=10,
@@ -59,7 +59,9 @@ def run_worker(app: faust.App, settings: PipelineSettings) -> None:
     """
     changelogs = [CompactedTopic(t.changelog_topic_name, t.partitions or 1) for t in app.tables.values()]
     if changelogs:
-        asyncio.run(ensure_topics(settings.endpoints.kafka_bootstrap, changelogs))
+        asyncio.run(
+            ensure_topics(settings.endpoints.kafka_bootstrap, changelogs, settings.replication_factor)
+        )
     faust.Worker(
         app, loglevel="INFO", logging_config=logging_config(), redirect_stdouts=False
     ).execute_from_commandline()

@@ -256,9 +256,8 @@ def _lost(step: _Step, slot: Slot, beat: WorkerHeartbeat) -> bool:
 def _tick(step: _Step) -> None:
     for index, slot in list(step.slots.items()):
         if slot.job_id is not None and slot.lease_expires_at is not None and step.now > slot.lease_expires_at:
-            job_id = slot.job_id
-            step.slots[index] = replace(slot, job_id=None, attempt=None, lease_expires_at=None)
-            _requeue(step, job_id, f"lease of slot {index} expired (no heartbeat)")
+            del step.slots[index]  # silent: forgotten until it heartbeats again
+            _requeue(step, slot.job_id, f"lease of slot {index} expired (no heartbeat)")
     for queued in step.waiting():
         deadline = queued.admitted.deadline
         if deadline is not None and step.now > deadline:
@@ -398,6 +397,8 @@ def _fill_idle_slots(step: _Step) -> None:
 
 def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
     admitted = queued.admitted
+    if step.jobs[admitted.job_id].status.version == 0:  # every job is seen queued, however briefly
+        step.update(admitted.job_id, JobEventType.QUEUED, queue_position=0, eta_seconds=round(queued.cost, 3))
     job = step.jobs[admitted.job_id]
     attempt = job.status.attempt + 1
     lease = step.now + step.policy.lease

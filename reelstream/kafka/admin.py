@@ -45,13 +45,15 @@ class TopicMismatchError(ReelstreamError):
     code = "topic_mismatch"
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec]) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[TopicSpec], replication_factor: int = 1
+) -> list[str]:
     """Create missing topics; return the names created. Existing ones must have the declared partitions."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelstream-admin")
     await admin.start()
     try:
         declared = list(topics)
-        created = await _create(admin, declared)
+        created = await _create(admin, declared, replication_factor)
         # topics created just now have the declared counts; metadata may lag behind them for a moment
         await _check_partitions(admin, [t for t in declared if t.name not in created])
         return created
@@ -59,9 +61,9 @@ async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec]) -> list[str
         await admin.close()
 
 
-async def _create(admin: AIOKafkaAdminClient, topics: list[TopicSpec]) -> list[str]:
+async def _create(admin: AIOKafkaAdminClient, topics: list[TopicSpec], replication_factor: int) -> list[str]:
     """Ask for every topic; the broker answers per topic (created, already exists, or an error)."""
-    new = [NewTopic(t.name, t.partitions, 1, topic_configs=t.config()) for t in topics]
+    new = [NewTopic(t.name, t.partitions, replication_factor, topic_configs=t.config()) for t in topics]
     try:
         response = await admin.create_topics(new)
     except KafkaError as exc:

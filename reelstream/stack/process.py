@@ -118,6 +118,15 @@ class ManagedProcess:
             f"log {self.log_path}:\n{log_tail(self.log_path)}"
         )
 
+    def kill(self) -> None:
+        """SIGKILL the process group at once and reap it."""
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+            if self._popen is not None:
+                self._popen.wait(timeout=10)
+            self.pid = None
+
     def stop(self, grace: float = 20.0) -> None:
         """SIGTERM the process group, then SIGKILL it after `grace` seconds."""
         if self.pid is None:

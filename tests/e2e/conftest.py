@@ -21,21 +21,33 @@ TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="session")
-def pipeline(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineConfig]:
+def running_pipeline(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """One pipeline per session (several on one broker would each replay the others' topics): two worker
+    slots, and leases short enough for failover tests to finish quickly."""
     asyncio.run(prepare_infrastructure(stack))
     config = PipelineConfig(
         api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b"},
         webhook_secret=generate_secret(),
         http_port=free_port(),
         app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",
-        extra_env={"PYTHONPATH": str(Path(__file__).parents[2])},
+        worker_slots=(0, 1),
+        extra_env={
+            "PYTHONPATH": str(Path(__file__).parents[2]),
+            "REELSTREAM_LEASE_SECONDS": "6",
+            "REELSTREAM_HEARTBEAT_SECONDS": "1",
+        },
     )
     running = Pipeline(config, tmp_path_factory.mktemp("pipeline-logs"))
     try:
         running.start(stack, os.environ, timeout=120)
-        yield config
+        yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline(running_pipeline: Pipeline) -> PipelineConfig:
+    return running_pipeline.config
 
 
 @pytest.fixture

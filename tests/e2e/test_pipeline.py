@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gpu_consumers.storage import minio_client
 from gpu_consumers.video import probe_mp4
@@ -20,55 +19,13 @@ from reelstream.client import Client
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.services import PipelineConfig
 from reelstream.stack.manager import Endpoints
-from schemas.events import JobEvent, RequestedParams, SubmitJob
+from schemas.events import RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
-from schemas.topics import COMMANDS, JOB_EVENTS
+from schemas.topics import COMMANDS
 from streams.webhooks import verify
 from tests.e2e.conftest import TENANT_A_KEY, TENANT_B_KEY
+from tests.e2e.support import SMALL, EventTail, wait_status
 from tests.webhook_receiver import webhook_receiver
-
-SMALL = {
-    "model": "tiny-mochi",
-    "width": 64,
-    "height": 48,
-    "num_frames": 13,
-    "fps": 24,
-    "num_inference_steps": 3,
-}
-
-
-class EventTail:
-    """Reads jobs.events from the offsets current when it was opened, through the registry."""
-
-    def __init__(self, stack: Endpoints, serde: AvroSerde) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
-        self._serde = serde
-
-    async def __aenter__(self) -> EventTail:
-        await self._consumer.start()
-        tps = [TopicPartition(JOB_EVENTS.name, p) for p in range(JOB_EVENTS.partitions)]
-        self._consumer.assign(tps)
-        await self._consumer.seek_to_end(*tps)
-        for tp in tps:
-            await self._consumer.position(tp)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._consumer.stop()
-
-    async def until_terminal(self, job_id: str, within: float = 90.0) -> list[JobEvent]:
-        events: list[JobEvent] = []
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            batch = await self._consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    event = await self._serde.deserialize(JOB_EVENTS, record.value)
-                    if event.job_id == job_id:
-                        events.append(event)
-            if events and events[-1].status.state.terminal:
-                return events
-        raise TimeoutError(f"job {job_id} did not finish within {within:g}s: {[e.type for e in events]}")
 
 
 def _submit(client: Client, **body: Any) -> dict[str, Any]:
@@ -144,7 +101,7 @@ async def test_cancel_while_queued_ends_canceled_without_an_artifact(
             num_inference_steps=2,
             fps=30,
         )
-        await asyncio.to_thread(_wait_status, client_a, job["id"], {"queued"})
+        await asyncio.to_thread(wait_status, client_a, job["id"], {"queued"})
         await asyncio.to_thread(client_a.cancel, job["id"])
         events = await tail.until_terminal(job["id"])
     assert events[-1].status.state == "canceled"
@@ -159,7 +116,7 @@ async def test_cancel_while_rendering_frees_the_slot_and_leaves_no_artifact(
             _submit, client_a, width=256, height=256, num_frames=61, num_inference_steps=200
         )
         await asyncio.to_thread(
-            _wait_status, client_a, slow["id"], {"running"}, lambda j: j["stage"] == "denoise"
+            wait_status, client_a, slow["id"], {"running"}, lambda j: j["stage"] == "denoise"
         )
         await asyncio.to_thread(client_a.cancel, slow["id"])
         events = await tail.until_terminal(slow["id"])
@@ -172,18 +129,6 @@ async def test_cancel_while_rendering_frees_the_slot_and_leaves_no_artifact(
         minio_client(stack).list_objects(stack.s3_bucket, prefix=f"tenant-a/{slow['id']}/", recursive=True)
     )
     assert leftovers == []
-
-
-def _wait_status(
-    client: Client, job_id: str, states: set[str], extra: Any = None, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(job_id)
-        if job["status"] in states and (extra is None or extra(job)):
-            return
-        time.sleep(0.05)  # polling the API with a deadline: the condition is the job's state
-    raise TimeoutError(f"job {job_id} never reached {states}")
 
 
 def test_another_tenant_cannot_see_the_job(pipeline: PipelineConfig, client_a: Client) -> None:

@@ -100,3 +100,15 @@ def test_odd_sized_frames_are_refused_before_encoding(tmp_path: Path, video_fact
 def test_unwritable_path_is_converted(tmp_path: Path, video_factory: VideoFactory) -> None:
     with pytest.raises(ArtifactInvalid, match="could not encode"):
         encode_mp4(video_factory(), tmp_path / "missing-dir" / "video.mp4")
+
+
+def test_noisy_clips_long_enough_for_b_frames_encode(tmp_path: Path) -> None:
+    """x264 reorders frames once there are enough of them; with a 1/fps stream time base the muxer then saw
+    non-increasing timestamps and refused the clip (a tiny-Mochi render of 256×256×61 hit this)."""
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 255, size=(1, 256, 256, 3), dtype=np.uint8)
+    drift = rng.integers(0, 40, size=(61, 256, 256, 3), dtype=np.uint8)
+    path = tmp_path / "noisy.mp4"
+    encode_mp4(RenderedVideo(frames=(base + drift).astype(np.uint8), fps=24), path)
+    info = verify_mp4(path, frames=61, width=256, height=256)
+    assert info.fps == 24.0

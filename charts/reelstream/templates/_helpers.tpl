@@ -1,0 +1,110 @@
+{{/* Names, labels and the pieces every pod shares. */}}
+
+{{- define "reelstream.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "reelstream.selectorLabels" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "reelstream.labels" -}}
+{{ include "reelstream.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: reelstream
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{/* Every pod of this release carries this label; NetworkPolicies select on it. */}}
+{{- define "reelstream.instanceLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "reelstream.image" -}}
+{{- $img := .image -}}
+{{- $registry := .root.Values.image.registry -}}
+{{- if $registry -}}{{ printf "%s/%s:%s" $registry $img.repository $img.tag }}{{- else -}}{{ printf "%s:%s" $img.repository $img.tag }}{{- end -}}
+{{- end -}}
+
+{{- define "reelstream.kafkaBootstrap" -}}
+{{- if eq .Values.kafka.mode "strimzi" -}}
+{{- printf "%s-kafka-bootstrap:9092" .Values.kafka.strimzi.clusterName -}}
+{{- else -}}
+{{- required "kafka.external.bootstrap is required when kafka.mode=external" .Values.kafka.external.bootstrap -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "reelstream.registryUrl" -}}
+{{- if eq .Values.schemaRegistry.mode "apicurio" -}}
+{{- printf "http://%s-registry:8080/apis/ccompat/v7" (include "reelstream.fullname" .) -}}
+{{- else -}}
+{{- required "schemaRegistry.external.url is required when schemaRegistry.mode=external" .Values.schemaRegistry.external.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "reelstream.s3Endpoint" -}}
+{{- if eq .Values.s3.mode "minio" -}}
+{{- printf "http://%s-minio:9000" (include "reelstream.fullname" .) -}}
+{{- else -}}
+{{- required "s3.external.endpoint is required when s3.mode=external" .Values.s3.external.endpoint -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Environment shared by every reelstream process: endpoints from the ConfigMap, secrets by reference. */}}
+{{- define "reelstream.commonEnv" -}}
+- name: REELSTREAM_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secrets.s3.name }}
+      key: {{ .Values.secrets.s3.accessKeyKey }}
+- name: REELSTREAM_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secrets.s3.name }}
+      key: {{ .Values.secrets.s3.secretKeyKey }}
+{{- end -}}
+
+{{- define "reelstream.envFrom" -}}
+- configMapRef:
+    name: {{ include "reelstream.fullname" . }}-env
+{{- end -}}
+
+{{- define "reelstream.podSecurityContext" -}}
+{{ toYaml .Values.podSecurityContext }}
+{{- end -}}
+
+{{- define "reelstream.containerSecurityContext" -}}
+{{ toYaml .Values.containerSecurityContext }}
+{{- end -}}
+
+{{/*
+Faust services and GPU workers have no HTTP port (Faust's web server is disabled; /metrics arrives with the
+observability issue). Their probe is an exec of the image's own Python that fails when PID 1 (the service) is a
+zombie, stopped or dead; it cannot see a hung event loop, and says no more than that.
+*/}}
+{{- define "reelstream.processProbe" -}}
+exec:
+  command:
+    - python
+    - -c
+    - "import sys; s = open('/proc/1/stat').read().rsplit(')', 1)[1].split()[0]; sys.exit(s in 'ZTXx')"
+{{- end -}}
+
+{{- define "reelstream.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end -}}
+
+{{- define "reelstream.tmpMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end -}}

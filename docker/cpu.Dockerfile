@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# The slim CPU image of ingest, admission, scheduler and notifier (one image, one console entry point each).
+# Build from the repository root: docker build -f docker/cpu.Dockerfile -t reelstream/reelstream-cpu .
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# compilers only for sdists without a wheel; this stage is thrown away
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY schemas/ schemas/
+COPY reelstream/ reelstream/
+COPY ingest/ ingest/
+COPY streams/ streams/
+COPY gpu_consumers/ gpu_consumers/
+# bytecode compiled here: the runtime root filesystem is read-only
+RUN /opt/venv/bin/pip install . && /opt/venv/bin/python -m compileall -q /opt/venv
+
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --gid 10001 reelstream \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin reelstream
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+WORKDIR /tmp
+USER 10001:10001
+EXPOSE 8000
+CMD ["reelstream-ingest"]

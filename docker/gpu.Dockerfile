@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# The GPU worker image: CUDA runtime base, Python 3.11, torch + diffusers (the `render` extra).
+# Build from the repository root: docker build -f docker/gpu.Dockerfile -t reelstream/reelstream-gpu .
+# Weights are never baked in: they come from a read-only volume (REELSTREAM_MODEL_DIR).
+ARG CUDA_IMAGE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04
+
+FROM ${CUDA_IMAGE} AS python
+ENV DEBIAN_FRONTEND=noninteractive
+# Ubuntu 22.04 ships Python 3.10; 3.11 comes from the deadsnakes PPA (the PPA tooling is removed again)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends software-properties-common gpg-agent \
+    && add-apt-repository -y ppa:deadsnakes/ppa \
+    && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+    && apt-get purge -y software-properties-common gpg-agent \
+    && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/*
+
+FROM python AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential python3.11-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN python3.11 -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY schemas/ schemas/
+COPY reelstream/ reelstream/
+COPY ingest/ ingest/
+COPY streams/ streams/
+COPY gpu_consumers/ gpu_consumers/
+RUN /opt/venv/bin/pip install '.[render]' && /opt/venv/bin/python -m compileall -q /opt/venv
+
+FROM python AS runtime
+RUN groupadd --gid 10001 reelstream \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin reelstream
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    HF_HOME=/tmp/hf \
+    HF_HUB_OFFLINE=1
+WORKDIR /tmp
+USER 10001:10001
+# the chart passes --slot from the StatefulSet ordinal
+ENTRYPOINT ["reelstream-worker"]

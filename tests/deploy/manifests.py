@@ -1,0 +1,71 @@
+"""Small readers over rendered manifests (lists of dicts) shared by the chart tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+Obj = dict[str, Any]
+WORKLOADS = {"Deployment", "StatefulSet", "Job"}
+
+
+def of_kind(manifest: list[Obj], kind: str) -> list[Obj]:
+    return [o for o in manifest if o["kind"] == kind]
+
+
+def named(manifest: list[Obj], kind: str, suffix: str) -> Obj:
+    found = [o for o in of_kind(manifest, kind) if o["metadata"]["name"].endswith(suffix)]
+    assert len(found) == 1, (
+        f"expected one {kind} named *{suffix}, found {[o['metadata']['name'] for o in found]}"
+    )
+    return found[0]
+
+
+def workloads(manifest: list[Obj]) -> Iterator[Obj]:
+    return (o for o in manifest if o["kind"] in WORKLOADS)
+
+
+def pod_spec(workload: Obj) -> Obj:
+    spec: Obj = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def pod_labels(workload: Obj) -> dict[str, str]:
+    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def containers(workload: Obj) -> list[Obj]:
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def selects(selector: Obj, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels + In/NotIn/Exists expressions) selects these labels."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def container_env(container: Obj, config: dict[str, str], secret_values: dict[str, str]) -> dict[str, str]:
+    """The environment a container would see: envFrom ConfigMap data, then env (secrets by `name/key`)."""
+    env = dict(config) if container.get("envFrom") else {}
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        elif "secretKeyRef" in item.get("valueFrom", {}):
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secret_values.get(f"{ref['name']}/{ref['key']}", "secret-value")
+        elif "fieldRef" in item.get("valueFrom", {}):
+            env[item["name"]] = "0"
+    return env

@@ -1,0 +1,56 @@
+"""Failover through the real processes: a worker killed mid-render loses its lease and the job finishes on
+another slot exactly once (one `succeeded`, one webhook), fenced against the dead attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from reelstream.client import Client
+from reelstream.services import Pipeline
+from reelstream.stack.manager import Endpoints
+from schemas.serde import AvroSerde
+from tests.e2e.support import SMALL, EventTail
+from tests.webhook_receiver import Delivery, webhook_receiver
+
+
+async def test_a_worker_killed_mid_render_does_not_lose_or_double_the_job(
+    running_pipeline: Pipeline, client_a: Client, stack: Endpoints, serde: AvroSerde
+) -> None:
+    client = client_a
+    with webhook_receiver() as receiver:
+        async with EventTail(stack, serde) as tail:
+            body = {
+                "prompt": "a lighthouse in a storm",
+                **SMALL,
+                "width": 256,
+                "height": 256,
+                "num_frames": 61,
+                "num_inference_steps": 60,
+                "webhook_url": receiver.url,
+            }
+            job = await asyncio.to_thread(client.submit, body)
+            started = await tail.until(
+                job["id"], lambda e: e.type == "progress" and e.status.stage == "denoise"
+            )
+            victim = f"worker-{started.status.slot}"
+            running_pipeline.kill(victim)
+            try:
+                events = await tail.until_terminal(job["id"], within=120)
+            finally:
+                running_pipeline.respawn(victim, stack, os.environ)
+        await asyncio.to_thread(receiver.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job["id"])
+    types = [e.type.value for e in events]
+    assert types.count("succeeded") == 1, " ".join(types) + " " + str(events[-1].status.error)
+    assert "requeued" in types
+    final = events[-1].status
+    assert final.state == "succeeded"
+    assert final.attempt == 2
+    assert final.artifact is not None
+    assert f"/{final.attempt}/" in final.artifact.key
+    assert len(_hooks_for(receiver.deliveries, job["id"])) == 1
+
+
+def _hooks_for(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
+    return [d for d in deliveries if json.loads(d.body)["data"]["id"] == job_id]
