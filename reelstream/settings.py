@@ -50,6 +50,8 @@ class PipelineSettings:
     default_model: str = "mochi-1"
     app_prefix: str = "reelstream"
     replication_factor: int = 1  # of topics the services create themselves (Faust changelogs)
+    pool_models: frozenset[str] | None = None  # models the pool's slots serve (None: every known model)
+    pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:

@@ -13,7 +13,7 @@ import faust
 
 from reelstream.settings import PipelineSettings
 from schemas.topics import COMMANDS, SCHEDULER_INBOX
-from streams.admission_policy import Admit, Drop, ForwardCancel, Reject, decide
+from streams.admission_policy import Admit, Drop, ForwardCancel, PoolCapacity, Reject, decide
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.publishing import publish_change
 
@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 def build_admission(settings: PipelineSettings, pool_id: str = "default") -> faust.App:
     app = create_app("admission", settings)
+    capacity = PoolCapacity(models=settings.pool_models, max_work_units=settings.pool_max_work_units)
     ctx = StreamContext(app, settings)
     pools = app.Table("job-pools", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
 
@@ -37,6 +38,7 @@ def build_admission(settings: PipelineSettings, pool_id: str = "default") -> fau
                 command,
                 known.decode() if known is not None else None,
                 pool_id=pool_id,
+                capacity=capacity,
                 default_model=settings.default_model,
             )
             match decision:

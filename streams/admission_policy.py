@@ -14,6 +14,7 @@ from schemas.events import (
     JobEventType,
     JobState,
     JobStatus,
+    RenderParams,
     SubmitJob,
 )
 
@@ -41,8 +42,31 @@ class Drop:
 Decision = Admit | Reject | ForwardCancel | Drop
 
 
+@dataclass(frozen=True)
+class PoolCapacity:
+    """What the pool's slots can run (from configuration): jobs beyond it are rejected, never queued forever.
+
+    A configured model with no slot up at the moment (scaled to zero) still queues: a slot may appear."""
+
+    models: frozenset[str] | None = None  # None: every model reelstream knows
+    max_work_units: int | None = None  # frames × width × height of the largest slot; None: no limit
+
+    def refusal(self, params: RenderParams) -> str | None:
+        if self.models is not None and params.model not in self.models:
+            return f"no slot of this pool serves {params.model} (served: {', '.join(sorted(self.models))})"
+        units = params.num_frames * params.width * params.height
+        if self.max_work_units is not None and units > self.max_work_units:
+            return f"{units} frame pixels exceed the largest slot of this pool ({self.max_work_units})"
+        return None
+
+
 def decide(
-    command: SubmitJob | CancelJob, known_pool: str | None, *, pool_id: str, default_model: str
+    command: SubmitJob | CancelJob,
+    known_pool: str | None,
+    *,
+    pool_id: str,
+    default_model: str,
+    capacity: PoolCapacity = PoolCapacity(),
 ) -> Decision:
     """`known_pool` is the pool of an earlier submission with the same job id: None if never seen, "" if that
     submission was rejected."""
@@ -66,7 +90,10 @@ def decide(
             default_model=default_model,
         )
     except InvalidRequest as exc:
-        return Reject(_rejection(command, exc))
+        return Reject(_rejection(command, exc.code, exc.message))
+    refusal = capacity.refusal(params)
+    if refusal is not None:
+        return Reject(_rejection(command, "no_capacity", refusal))
     return Admit(
         JobAdmitted(
             job_id=command.job_id,
@@ -84,7 +111,7 @@ def decide(
     )
 
 
-def _rejection(command: SubmitJob, exc: InvalidRequest) -> JobEvent:
+def _rejection(command: SubmitJob, code: str, message: str) -> JobEvent:
     now = command.occurred_at
     status = JobStatus(
         job_id=command.job_id,
@@ -97,7 +124,7 @@ def _rejection(command: SubmitJob, exc: InvalidRequest) -> JobEvent:
         created_at=now,
         updated_at=now,
         state_times={"accepted": now, "rejected": now},
-        error=ErrorInfo(code=exc.code, message=exc.message, retriable=False),
+        error=ErrorInfo(code=code, message=message, retriable=False),
         version=1,
     )
     return JobEvent(

@@ -1,0 +1,59 @@
+"""Admission decides: validate again, drop duplicates, route cancellations, refuse what no slot can run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import events as ev
+from streams.admission_policy import Admit, Drop, ForwardCancel, PoolCapacity, Reject, decide
+
+
+def submit(**params: Any) -> ev.SubmitJob:
+    return ev.SubmitJob(job_id="j1", tenant_id="t1", prompt="a red fox", params=ev.RequestedParams(**params))
+
+
+def test_a_valid_submission_is_admitted_with_every_parameter_resolved() -> None:
+    decision = decide(submit(model="tiny-mochi"), None, pool_id="default", default_model="mochi-1")
+    assert isinstance(decision, Admit)
+    assert decision.admitted.params.seed is not None
+    assert decision.admitted.params.num_frames % 6 == 1
+
+
+def test_an_invalid_submission_is_rejected_with_the_field_in_the_reason() -> None:
+    decision = decide(submit(width=30), None, pool_id="default", default_model="tiny-mochi")
+    assert isinstance(decision, Reject)
+    assert decision.event.status.state == "rejected"
+    assert decision.event.status.error is not None
+    assert "width" in decision.event.status.error.message
+
+
+def test_duplicates_are_dropped_and_cancels_go_to_the_jobs_pool() -> None:
+    assert isinstance(decide(submit(), "default", pool_id="default", default_model="tiny-mochi"), Drop)
+    cancel = ev.CancelJob(job_id="j1", tenant_id="t1")
+    routed = decide(cancel, "gpu-b", pool_id="default", default_model="tiny-mochi")
+    assert isinstance(routed, ForwardCancel)
+    assert routed.request.pool_id == "gpu-b"
+    assert isinstance(decide(cancel, None, pool_id="default", default_model="tiny-mochi"), Drop)
+    assert isinstance(decide(cancel, "", pool_id="default", default_model="tiny-mochi"), Drop)  # was rejected
+
+
+def test_a_job_no_slot_of_the_pool_can_run_is_rejected_not_queued_forever() -> None:
+    capacity = PoolCapacity(models=frozenset({"tiny-mochi"}), max_work_units=64 * 48 * 13)
+    too_big = decide(
+        submit(model="tiny-mochi", width=256, height=256),
+        None,
+        pool_id="default",
+        default_model="tiny-mochi",
+        capacity=capacity,
+    )
+    unserved = decide(
+        submit(model="mochi-1"), None, pool_id="default", default_model="tiny-mochi", capacity=capacity
+    )
+    fits = decide(
+        submit(model="tiny-mochi"), None, pool_id="default", default_model="tiny-mochi", capacity=capacity
+    )
+    for refused in (too_big, unserved):
+        assert isinstance(refused, Reject)
+        assert refused.event.status.error is not None
+        assert refused.event.status.error.code == "no_capacity"
+    assert isinstance(fits, Admit)
