@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint unit fetch clean stack-up stack-down
+.PHONY: dev test lint unit fetch clean stack-up stack-down prereqs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint fetch
+# Prometheus + promtool (Debian's package) for the observability tests: installed when missing if we may.
+prereqs:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	  else echo "prometheus is required for the observability tests: sudo apt-get install prometheus" \
+	    "(or set REELSTREAM_PROMETHEUS_BIN)"; exit 1; fi; }
+
+test: lint fetch prereqs
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)

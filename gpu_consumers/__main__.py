@@ -10,6 +10,7 @@ import signal
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.worker import Worker
 from reelstream.logs import configure_logging
+from reelstream.metrics import Metrics, NvmlCollector
 from reelstream.settings import WorkerSettings
 
 
@@ -28,7 +29,11 @@ def main() -> None:
     configure_logging()
     settings = WorkerSettings.from_env(os.environ, slot=args.slot)
     renderer = make_renderer(settings.renderer, settings.device, os.environ.get("REELSTREAM_MODEL_DIR"))
-    asyncio.run(_serve(Worker(settings, renderer)))
+    metrics = Metrics(settings.pipeline.metrics.tenant_classes)
+    if settings.device != "cpu":
+        metrics.registry.register(NvmlCollector(settings.pool_id, settings.slot, settings.device))
+    metrics.serve(settings.pipeline.metrics)
+    asyncio.run(_serve(Worker(settings, renderer, metrics)))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from gpu_consumers.render.base import Renderer
 from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.metrics import Metrics, WorkerMetrics
 from reelstream.settings import WorkerSettings
 from schemas.errors import SerializationError
 from schemas.events import CancelRender, DispatchRender, InboxEvent, WorkerHeartbeat, WorkerState
@@ -42,7 +43,7 @@ class Current:
 
 
 class Worker:
-    def __init__(self, settings: WorkerSettings, renderer: Renderer) -> None:
+    def __init__(self, settings: WorkerSettings, renderer: Renderer, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.renderer = renderer
         self.worker_id = f"{socket.gethostname()}-{settings.pool_id}-slot{settings.slot}"
@@ -51,6 +52,9 @@ class Worker:
         self.canceled_pending: set[tuple[str, int]] = set()
         self._tp = TopicPartition(RENDER_DISPATCH.name, settings.slot)
         self.gpu_name = "cpu" if settings.device == "cpu" else settings.device
+        self.metrics = WorkerMetrics(
+            metrics or Metrics(), settings.pool_id, settings.slot, self.gpu_name, renderer.name
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve the slot until `stop` is set; then finish the current attempt and return."""
@@ -149,6 +153,7 @@ class Worker:
             )
 
     async def _report(self, publisher: Publisher, event: InboxEvent) -> None:
+        self.metrics.reported(event, self.current.command.params if self.current else None)
         await publisher.publish(
             SCHEDULER_INBOX,
             self.settings.pool_id,

@@ -8,6 +8,7 @@ import os
 import uvicorn
 
 from ingest.app import create_app
+from reelstream.metrics import Metrics
 from reelstream.settings import IngestSettings
 
 logger = logging.getLogger(__name__)
@@ -23,8 +24,10 @@ def main() -> None:
     )
     settings = IngestSettings.from_env(os.environ)
     logger.info("serving ingest on %s:%d", settings.host, settings.port)
+    metrics = Metrics(settings.pipeline.metrics.tenant_classes)
+    metrics.serve(settings.pipeline.metrics)  # its own port: the API's auth rule stays whole
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, metrics=metrics),
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the logging configured above

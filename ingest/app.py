@@ -19,6 +19,7 @@ from ingest.health import healthz, readyz
 from ingest.openapi import openapi_endpoint
 from ingest.problems import exception_handlers
 from ingest.sse import events_route
+from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
 from reelstream.settings import IngestSettings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -54,6 +55,7 @@ def create_app(
     *,
     authenticator: Authenticator | None = None,
     sse_keepalive_seconds: float = SSE_KEEPALIVE_SECONDS,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The ingest API. Nothing is opened until the server runs the lifespan."""
 
@@ -67,9 +69,15 @@ def create_app(
         authenticator=authenticator or StaticApiKeys(settings.api_keys),
         public_paths=PUBLIC_PATHS,
     )
+    routes = api_routes(sse_keepalive_seconds)
+    middleware = [auth]
+    if metrics is not None:  # outermost, so refused (401) requests count too; served on its own port
+        middleware.insert(
+            0, Middleware(HttpMetricsMiddleware, metrics=metrics, route_of=route_template(routes))
+        )
     return Starlette(
-        routes=api_routes(sse_keepalive_seconds),
-        middleware=[auth],
+        routes=routes,
+        middleware=middleware,
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )

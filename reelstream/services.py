@@ -42,6 +42,7 @@ class PipelineConfig:
     default_model: str = "tiny-mochi"
     worker_slots: tuple[int, ...] = (0,)
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    metrics_ports: Mapping[str, int] = field(default_factory=dict)  # service name → its /metrics port
 
     @property
     def api_url(self) -> str:
@@ -93,6 +94,8 @@ class Pipeline:
 
     def _spawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> ManagedProcess:
         env = {**base_env, **self.config.env(endpoints)}
+        if name in self.config.metrics_ports:
+            env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
         argv = service_commands(self.config)[name]
         proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env, die_with_parent=True)
         proc.start()

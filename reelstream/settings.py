@@ -41,6 +41,38 @@ def parse_api_keys(spec: str) -> dict[str, str]:
     return keys
 
 
+def parse_tenant_classes(spec: str) -> dict[str, str]:
+    """`tenant-a=premium,tenant-b=standard` → {tenant: class}; metrics label tenants only by class."""
+    classes: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        tenant, sep, name = item.partition("=")
+        if not sep or not tenant or not name:
+            raise ConfigurationError(
+                "REELSTREAM_TENANT_CLASSES must look like tenant-a=premium,tenant-b=free"
+            )
+        classes[tenant] = name
+    return classes
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where a process serves /metrics (port 0: nowhere) and how tenants are grouped into label classes."""
+
+    port: int = 0
+    host: str = "127.0.0.1"
+    tenant_classes: Mapping[str, str] = field(default_factory=dict)
+    lag_interval_seconds: float = 15.0  # how often the scheduler's lag exporter reads offsets
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MetricsSettings:
+        return cls(
+            port=int(env.get("REELSTREAM_METRICS_PORT", "0")),
+            host=env.get("REELSTREAM_METRICS_HOST", "127.0.0.1"),
+            tenant_classes=parse_tenant_classes(env.get("REELSTREAM_TENANT_CLASSES", "")),
+            lag_interval_seconds=float(env.get("REELSTREAM_LAG_INTERVAL_SECONDS", "15")),
+        )
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     """What every pipeline service shares: where the infrastructure is and how pools and models are set up."""
@@ -52,6 +84,7 @@ class PipelineSettings:
     replication_factor: int = 1  # of topics the services create themselves (Faust changelogs)
     pool_models: frozenset[str] | None = None  # models the pool's slots serve (None: every known model)
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
@@ -61,6 +94,7 @@ class PipelineSettings:
             pools=pools,
             default_model=env.get("REELSTREAM_DEFAULT_MODEL", "mochi-1"),
             app_prefix=env.get("REELSTREAM_APP_PREFIX", "reelstream"),
+            metrics=MetricsSettings.from_env(env),
         )
 
     def pool_partition(self, pool_id: str) -> int:

@@ -11,6 +11,7 @@ import os
 
 import faust
 
+from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from schemas.topics import COMMANDS, SCHEDULER_INBOX
 from streams.admission_policy import Admit, Drop, ForwardCancel, PoolCapacity, Reject, decide
@@ -20,10 +21,13 @@ from streams.publishing import publish_change
 logger = logging.getLogger(__name__)
 
 
-def build_admission(settings: PipelineSettings, pool_id: str = "default") -> faust.App:
+def build_admission(
+    settings: PipelineSettings, pool_id: str = "default", metrics: Metrics | None = None
+) -> faust.App:
     app = create_app("admission", settings)
     capacity = PoolCapacity(models=settings.pool_models, max_work_units=settings.pool_max_work_units)
-    ctx = StreamContext(app, settings)
+    ctx = StreamContext(app, settings, metrics)
+    ctx.metrics.expect_topics([COMMANDS.name])
     pools = app.Table("job-pools", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
 
     @app.agent(faust_topic(app, COMMANDS))
@@ -41,6 +45,7 @@ def build_admission(settings: PipelineSettings, pool_id: str = "default") -> fau
                 capacity=capacity,
                 default_model=settings.default_model,
             )
+            ctx.metrics.admission_decision(type(decision).__name__.lower(), command.tenant_id)
             match decision:
                 case Admit(admitted):
                     pools[command.job_id.encode()] = pool_id.encode()
@@ -65,8 +70,9 @@ def build_admission(settings: PipelineSettings, pool_id: str = "default") -> fau
 
 def main() -> None:
     settings = PipelineSettings.from_env(os.environ)
-    app = build_admission(settings, pool_id=os.environ.get("REELSTREAM_POOL", settings.pools[0]))
-    run_worker(app, settings)
+    metrics = Metrics(settings.metrics.tenant_classes)
+    app = build_admission(settings, os.environ.get("REELSTREAM_POOL", settings.pools[0]), metrics)
+    run_worker(app, settings, metrics)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from reelstream.kafka.admin import CompactedTopic, ensure_topics
 from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import logging_config
+from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from schemas.errors import SerializationError
 from schemas.serde import AvroSerde
@@ -51,7 +52,7 @@ def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust
     return faust.App(f"{settings.app_prefix}-{name}", **config)
 
 
-def run_worker(app: faust.App, settings: PipelineSettings) -> None:
+def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | None = None) -> None:
     """Create the app's table changelogs, then run it until SIGTERM/SIGINT with reelstream's logging.
 
     Changelogs are created here, before any agent runs: left to Faust, an agent can write to a table before
@@ -62,6 +63,8 @@ def run_worker(app: faust.App, settings: PipelineSettings) -> None:
         asyncio.run(
             ensure_topics(settings.endpoints.kafka_bootstrap, changelogs, settings.replication_factor)
         )
+    if metrics is not None:
+        metrics.serve(settings.metrics)
     faust.Worker(
         app, loglevel="INFO", logging_config=logging_config(), redirect_stdouts=False
     ).execute_from_commandline()
@@ -77,9 +80,10 @@ def faust_topic(app: faust.App, topic: Topic[Any]) -> faust.TopicT:
 class StreamContext:
     """Per-process resources of a stream app, opened lazily inside Faust's event loop."""
 
-    def __init__(self, app: faust.App, settings: PipelineSettings) -> None:
+    def __init__(self, app: faust.App, settings: PipelineSettings, metrics: Metrics | None = None) -> None:
         self.app = app
         self.settings = settings
+        self.metrics = metrics or Metrics(settings.metrics.tenant_classes)
         self._publisher: Publisher | None = None
         self._lock = asyncio.Lock()
 
@@ -99,6 +103,7 @@ class StreamContext:
             return await publisher.serde.deserialize(topic, record.value)
         except SerializationError as exc:
             msg = record.message
+            self.metrics.dead_lettered(msg.topic, "undecodable")
             logger.error(
                 "undecodable record skipped: %s",
                 exc.message,

@@ -10,6 +10,7 @@ first job by at most one job of its own. Aging bounds everything: a job that has
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from schemas.events import JobAdmitted
+
+RankKey = tuple[
+    int, int, int, float, int
+]  # (not urgent, priority, age order if urgent, virtual finish, arrival)
 
 
 @dataclass(frozen=True)
@@ -55,15 +60,16 @@ def is_urgent(job: QueuedJob, now: datetime, policy: SchedulerPolicy) -> bool:
     return (now - job.queued_at).total_seconds() > bound
 
 
-def order(
+def ranked(
     jobs: Iterable[QueuedJob], service: Mapping[str, float], now: datetime, policy: SchedulerPolicy
-) -> list[QueuedJob]:
-    """Every given job, in the order it would run."""
+) -> list[tuple[RankKey, QueuedJob]]:
+    """Every given job with the key it runs by (smallest first); callers take min() or nsmallest() of it
+    instead of sorting the whole queue."""
     per_tenant: dict[str, list[QueuedJob]] = defaultdict(list)
     for job in jobs:
         per_tenant[job.tenant].append(job)
     floor = min((service.get(t, 0.0) for t in per_tenant), default=0.0)
-    keyed: list[tuple[tuple[int, float, int, float, int], QueuedJob]] = []
+    keyed: list[tuple[RankKey, QueuedJob]] = []
     for tenant, queue in per_tenant.items():
         queue.sort(key=lambda j: (not j.retried, j.admitted.priority.rank, j.cost, j.seq))
         finish = max(service.get(tenant, floor), floor)
@@ -72,8 +78,32 @@ def order(
             urgent = is_urgent(job, now, policy)
             key = (0 if urgent else 1, job.admitted.priority.rank, job.seq if urgent else 0, finish, job.seq)
             keyed.append((key, job))
-    keyed.sort(key=lambda item: item[0])
-    return [job for _, job in keyed]
+    return keyed
+
+
+def first(
+    jobs: Iterable[QueuedJob], service: Mapping[str, float], now: datetime, policy: SchedulerPolicy
+) -> QueuedJob | None:
+    """The job that runs next, or None."""
+    keyed = ranked(jobs, service, now, policy)
+    return min(keyed, key=lambda item: item[0])[1] if keyed else None
+
+
+def order(
+    jobs: Iterable[QueuedJob],
+    service: Mapping[str, float],
+    now: datetime,
+    policy: SchedulerPolicy,
+    limit: int | None = None,
+) -> list[QueuedJob]:
+    """The jobs in the order they would run (only the first `limit` if given)."""
+    keyed = ranked(jobs, service, now, policy)
+    best = (
+        heapq.nsmallest(limit, keyed, key=lambda item: item[0])
+        if limit is not None
+        else sorted(keyed, key=lambda item: item[0])
+    )
+    return [job for _, job in best]
 
 
 def charge(

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import faust
 import httpx
 
+from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
 from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
 from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
@@ -117,12 +118,15 @@ async def handle(
         return
     delivery = await deliver(client, secret, event, int(time.time()))
     _log_delivery(delivery)
+    ctx.metrics.webhook_delivered(delivery)
     await (await ctx.publisher()).publish(WEBHOOK_DELIVERIES, delivery.job_id, delivery)
 
 
-def build_notifier(settings: NotifierSettings) -> faust.App:
+def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -> faust.App:
     app = create_app("notifier", settings.pipeline)
-    ctx = StreamContext(app, settings.pipeline)
+    ctx = StreamContext(app, settings.pipeline, metrics)
+    ctx.metrics.expect_topics([JOB_EVENTS.name])
+    ctx.metrics.expect_webhooks()
 
     @app.agent(faust_topic(app, JOB_EVENTS), name="webhooks")
     async def send_webhooks(stream: faust.StreamT[bytes]) -> None:
@@ -136,9 +140,10 @@ def build_notifier(settings: NotifierSettings) -> faust.App:
 
 def main() -> None:
     settings = NotifierSettings.from_env(os.environ)
-    app = build_notifier(settings)
+    metrics = Metrics(settings.pipeline.metrics.tenant_classes)
+    app = build_notifier(settings, metrics)
     # the worker stops cleanly on SIGTERM (and SIGINT)
-    run_worker(app, settings.pipeline)
+    run_worker(app, settings.pipeline, metrics)
 
 
 if __name__ == "__main__":

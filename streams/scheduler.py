@@ -15,6 +15,8 @@ from types import MappingProxyType
 import faust
 
 from reelstream.kafka.clients import Publisher
+from reelstream.lag import LagExporter
+from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
 from schemas.events import SchedulerTick
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
@@ -44,11 +46,19 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
     )
 
 
-def build_scheduler(scheduler_settings: SchedulerSettings) -> faust.App:
+def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | None = None) -> faust.App:
     settings = scheduler_settings.pipeline
     policy = policy_from(scheduler_settings)
     app = create_app("scheduler", settings)
-    ctx = StreamContext(app, settings)
+    ctx = StreamContext(app, settings, metrics)
+    ctx.metrics.expect_topics([SCHEDULER_INBOX.name])
+    ctx.metrics.expect_pools(settings.pools)
+    lag = LagExporter(settings.endpoints.kafka_bootstrap, f"{settings.app_prefix}-", ctx.metrics.registry)
+
+    @app.timer(interval=settings.metrics.lag_interval_seconds)  # type: ignore[untyped-decorator]
+    async def export_lag() -> None:
+        """Consumer lag of the project's groups (see reelstream.lag); standbys export it too."""
+        await lag.refresh()
 
     @app.timer(interval=scheduler_settings.tick_seconds)  # type: ignore[untyped-decorator]
     async def tick() -> None:
@@ -76,13 +86,16 @@ def build_scheduler(scheduler_settings: SchedulerSettings) -> faust.App:
             state, outputs = apply(state, inbox_event, policy)
             await write_outputs(await ctx.publisher(), outputs)
             states[pool_id.encode()] = dump_state(state)
+            ctx.metrics.scheduler_outputs(pool_id, outputs)
+            ctx.metrics.scheduler_state(state)
 
     return app
 
 
 def main() -> None:
     settings = SchedulerSettings.from_env(os.environ)
-    run_worker(build_scheduler(settings), settings.pipeline)
+    metrics = Metrics(settings.pipeline.metrics.tenant_classes)
+    run_worker(build_scheduler(settings, metrics), settings.pipeline, metrics)
 
 
 if __name__ == "__main__":

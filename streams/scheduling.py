@@ -39,7 +39,7 @@ from schemas.events import (
     WorkerHeartbeat,
 )
 from streams.cost_model import CostModel
-from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, order
+from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order
 
 RECENTLY_FINISHED = 10_000  # finished job ids remembered to drop duplicates and late events
 DEFAULT_POLICY = SchedulerPolicy()
@@ -392,7 +392,9 @@ def _fill_idle_slots(step: _Step) -> None:
     for slot in idle:
         candidates = [q for q in step.waiting() if _can_run(slot, q)]
         if candidates:
-            _dispatch(step, order(candidates, step.service, step.now, step.policy)[0], slot)
+            best = first(candidates, step.service, step.now, step.policy)
+            if best is not None:
+                _dispatch(step, best, slot)
 
 
 def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
@@ -451,16 +453,17 @@ def _refresh_positions(step: _Step) -> None:
         if s.job_id in step.jobs
     )
     ahead = running
-    for position, queued in enumerate(order(waiting, step.service, step.now, step.policy)):
+    head = order(waiting, step.service, step.now, step.policy, limit=step.policy.refresh_limit)
+    for position, queued in enumerate(head):
         status = step.jobs[queued.admitted.job_id].status
-        if position >= step.policy.refresh_limit:
-            if status.version == 0:  # never published: say it is queued, its place comes later
-                step.update(queued.admitted.job_id, JobEventType.QUEUED)
-            continue
         eta = round(ahead / live + queued.cost, 3)
         if status.queue_position != position or status.version == 0:
             step.update(queued.admitted.job_id, JobEventType.QUEUED, queue_position=position, eta_seconds=eta)
         ahead += queued.cost
+    in_head = {q.admitted.job_id for q in head}
+    for queued in waiting:  # beyond the refreshed head: say it is queued once; its place comes later
+        if queued.admitted.job_id not in in_head and step.jobs[queued.admitted.job_id].status.version == 0:
+            step.update(queued.admitted.job_id, JobEventType.QUEUED)
 
 
 # ---- persistence -----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ HOW_TO_GET = {
     "mvn": "install Maven (Debian: `apt-get install maven`)",
     "go": "install Go ≥ 1.24 (Debian: `apt-get install golang`), or put a `minio` binary on PATH"
     " or name it in REELSTREAM_MINIO_BIN",
+    "prometheus": "install Prometheus (Debian: `apt-get install prometheus`, which brings promtool too)"
+    " or name its binary in REELSTREAM_PROMETHEUS_BIN",
 }
 
 

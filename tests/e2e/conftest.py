@@ -18,6 +18,7 @@ from streams.webhooks import generate_secret
 
 TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
 TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
+METRICS_SCRAPED = ("ingest", "admission", "scheduler", "notifier", "worker-0", "worker-1")
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +32,13 @@ def running_pipeline(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory)
         http_port=free_port(),
         app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",
         worker_slots=(0, 1),
+        metrics_ports={name: free_port() for name in METRICS_SCRAPED},
         extra_env={
             "PYTHONPATH": str(Path(__file__).parents[2]),
             "REELSTREAM_LEASE_SECONDS": "6",
             "REELSTREAM_HEARTBEAT_SECONDS": "1",
+            "REELSTREAM_TENANT_CLASSES": "tenant-a=premium,tenant-b=standard",
+            "REELSTREAM_LAG_INTERVAL_SECONDS": "1",
         },
     )
     running = Pipeline(config, tmp_path_factory.mktemp("pipeline-logs"))
