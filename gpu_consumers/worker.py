@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -50,6 +51,7 @@ class Worker:
         self.current: Current | None = None
         self.pending: list[tuple[DispatchRender, int]] = []
         self.canceled_pending: set[tuple[str, int]] = set()
+        self.recent: deque[tuple[str, int]] = deque(maxlen=1000)  # attempts this worker already ran
         self._tp = TopicPartition(RENDER_DISPATCH.name, settings.slot)
         self.gpu_name = "cpu" if settings.device == "cpu" else settings.device
         self.metrics = WorkerMetrics(
@@ -114,6 +116,15 @@ class Worker:
             )
             return
         if isinstance(command, DispatchRender):
+            attempt = (command.job_id, command.attempt)
+            known = {(c.job_id, c.attempt) for c, _ in self.pending} | set(self.recent)
+            if self.current is not None:
+                known.add((self.current.command.job_id, self.current.command.attempt))
+            if attempt in known:  # a redelivered dispatch (e.g. a scheduler that restarted): run it once
+                logger.info(
+                    "duplicate dispatch ignored", extra={"job_id": command.job_id, "attempt": command.attempt}
+                )
+                return
             self.pending.append((command, offset))
         elif isinstance(command, CancelRender):
             self._cancel(command)
@@ -133,6 +144,7 @@ class Worker:
         current = self.current
         if current is not None and current.task is not None and current.task.done():
             await consumer.commit({self._tp: OffsetAndMetadata(current.offset + 1, "")})
+            self.recent.append((current.command.job_id, current.command.attempt))
             self.current = None
         if self.current is None and self.pending and start_next:
             command, offset = self.pending.pop(0)

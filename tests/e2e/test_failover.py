@@ -54,3 +54,24 @@ async def test_a_worker_killed_mid_render_does_not_lose_or_double_the_job(
 
 def _hooks_for(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
     return [d for d in deliveries if json.loads(d.body)["data"]["id"] == job_id]
+
+
+async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(
+    running_pipeline: Pipeline, client_a: Client, stack: Endpoints, serde: AvroSerde
+) -> None:
+    """The pool's state lives in a changelog-backed table: a scheduler killed with jobs queued and running
+    comes back with them, and every job still ends exactly once."""
+    async with EventTail(stack, serde) as tail:
+        jobs = [
+            await asyncio.to_thread(
+                client_a.submit, {"prompt": f"tide pool {i}", **SMALL, "num_inference_steps": 20}
+            )
+            for i in range(6)
+        ]
+        await tail.until(jobs[0]["id"], lambda e: e.type == "dispatched")
+        running_pipeline.kill("scheduler")
+        running_pipeline.respawn("scheduler", stack, os.environ)
+        finals = [(await tail.until_terminal(job["id"], within=120))[-1] for job in jobs]
+    assert [f.status.state.value for f in finals] == ["succeeded"] * len(jobs)
+    for job in jobs:
+        assert [e.type.value for e in tail.events[job["id"]]].count("succeeded") == 1
