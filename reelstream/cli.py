@@ -13,6 +13,7 @@ from pathlib import Path
 
 from reelstream.client import Client, submit_and_wait
 from reelstream.errors import ReelstreamError
+from reelstream.logs import configure_logging
 from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
 
 logger = logging.getLogger("reelstream")
@@ -136,11 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args, os.environ))
     except ReelstreamError as exc:
