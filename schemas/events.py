@@ -354,3 +354,34 @@ InboxEvent = (
     | SchedulerTick
 )
 DispatchCommand = DispatchRender | CancelRender
+
+
+# ---- reliability -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    stage: str
+    source_topic: str
+    partition: int
+    offset: int
+    error_code: str
+    error_message: str
+    key: bytes | None = None
+    value: bytes | None = None
+    headers: dict[str, bytes] = field(default_factory=dict)
+    replays: int = 0
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    tenant_id: str
+    idempotency_key: str
+    request_sha256: str
+    job_id: str
+    completed: bool
+    expires_at: datetime
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)

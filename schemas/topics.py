@@ -7,14 +7,16 @@ generated from them too, so partition counts and compaction cannot drift between
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from schemas.codec import schema_for
 from schemas.events import (
     CancelJob,
     CancelRender,
     CancelRequested,
+    DeadLetter,
     DispatchRender,
+    IdempotencyRecord,
     InboxEvent,
     JobAdmitted,
     JobEvent,
@@ -112,11 +114,33 @@ WEBHOOK_DELIVERIES: Topic[WebhookDelivery] = Topic(
     partitions=6,
 )
 
-ALL_TOPICS: tuple[Topic[object], ...] = (
+IDEMPOTENCY: Topic[IdempotencyRecord] = Topic(
+    "reelstream.ingest.idempotency",
+    (IdempotencyRecord,),
+    key="tenant_id/idempotency_key",
+    partitions=12,
+    compacted=True,
+    retention_ms=None,  # keys live ≥ 24 h: expired ones are tombstoned by ingest
+)
+
+
+def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
+    """Where a stage parks records it cannot process (original bytes, headers, error): `reelstream dlq`."""
+    return Topic(
+        f"reelstream.dlq.{stage}", (DeadLetter,), key="source key", partitions=1, retention_ms=30 * DAY_MS
+    )
+
+
+DLQ_STAGES = ("admission", "scheduler", "notifier", "worker")
+DEAD_LETTERS: dict[str, Topic[DeadLetter]] = {stage: dead_letter_topic(stage) for stage in DLQ_STAGES}
+
+ALL_TOPICS: tuple[Topic[Any], ...] = (
     COMMANDS,
     SCHEDULER_INBOX,
     RENDER_DISPATCH,
     JOB_STATUS,
     JOB_EVENTS,
-    WEBHOOK_DELIVERIES,  # type: ignore[assignment]
+    WEBHOOK_DELIVERIES,
+    IDEMPOTENCY,
+    *DEAD_LETTERS.values(),
 )
