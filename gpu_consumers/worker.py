@@ -16,11 +16,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from gpu_consumers.job import run_attempt
 from gpu_consumers.render.base import Renderer
 from gpu_consumers.storage import ArtifactStore, minio_client
+from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.metrics import Metrics, WorkerMetrics
@@ -96,7 +97,7 @@ class Worker:
         while not stop.is_set():
             batch = await consumer.getmany(self._tp, timeout_ms=200)
             for record in batch.get(self._tp, []):
-                await self._on_record(record.value, record.offset, publisher)
+                await self._on_record(record, publisher)
             await self._advance(consumer, publisher, store)
         if self.current is not None and self.current.task is not None:
             logger.info(
@@ -105,15 +106,21 @@ class Worker:
             await self.current.task
             await self._advance(consumer, publisher, store, start_next=False)
 
-    async def _on_record(self, raw: bytes, offset: int, publisher: Publisher) -> None:
+    async def _on_record(self, record: ConsumerRecord[bytes, bytes], publisher: Publisher) -> None:
+        offset = record.offset
         try:
-            command = await publisher.serde.deserialize(RENDER_DISPATCH, raw)
+            command = await publisher.serde.deserialize(RENDER_DISPATCH, record.value)
         except SerializationError as exc:
-            logger.error(
-                "undecodable dispatch record skipped: %s",
-                exc,
-                extra={"topic": RENDER_DISPATCH.name, "partition": self._tp.partition, "offset": offset},
+            source = SourceRecord(
+                RENDER_DISPATCH.name,
+                record.partition,
+                offset,
+                record.key,
+                record.value,
+                headers_dict(record.headers),
             )
+            self.metrics.metrics.dead_lettered(RENDER_DISPATCH.name, "undecodable")
+            await park(publisher, "worker", source, exc)
             return
         if isinstance(command, DispatchRender):
             attempt = (command.job_id, command.attempt)

@@ -43,7 +43,7 @@ def api_routes(sse_keepalive_seconds: float) -> list[Route]:
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/openapi.json", openapi_endpoint, methods=["GET"], name="openapi"),
         Route("/v1/jobs", by_method(GET=routes.list_jobs, POST=routes.submit_job), methods=["GET", "POST"]),
-        Route("/v1/jobs/{job_id}", routes.get_job, methods=["GET"], name="get_job"),
+        Route("/v1/jobs/{job_id}", by_method(GET=routes.get_job, PUT=routes.put_job), methods=["GET", "PUT"]),
         Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
         events_route(sse_keepalive_seconds),

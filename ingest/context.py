@@ -1,7 +1,8 @@
 """What the routes use, opened in the application's lifespan and closed in reverse order.
 
 Nothing here does I/O at import or in a constructor: `open_context(settings)` starts the registry serde,
-the idempotent producer, the status view and the presigning client, and yields them as one object.
+the idempotent producer, the status and idempotency-key views and the presigning client, and yields
+them as one object.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from starlette.requests import HTTPConnection
 from urllib3.exceptions import HTTPError
 
 from ingest.errors import StorageUnavailable
+from ingest.idempotency import InFlight
+from ingest.idempotency_view import IdempotencyView
 from ingest.status_view import StatusView
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
-from schemas.topics import COMMANDS, JOB_STATUS
+from schemas.topics import COMMANDS, IDEMPOTENCY, JOB_STATUS
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +65,14 @@ class IngestContext:
     publisher: Publisher
     view: StatusView
     presigner: Presigner
+    keys: IdempotencyView
+    in_flight: InFlight = field(default_factory=InFlight)
     producer_started: bool = field(default=False)
 
     @property
     def ready(self) -> bool:
-        return self.producer_started and self.view.running and self.view.caught_up
+        views = (self.view, self.keys)
+        return self.producer_started and all(v.running and v.caught_up for v in views)
 
 
 @contextlib.asynccontextmanager
@@ -76,7 +82,7 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
-        await serde.register(COMMANDS, JOB_STATUS)
+        await serde.register(COMMANDS, JOB_STATUS, IDEMPOTENCY)
 
         producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
         await producer.start()
@@ -86,10 +92,13 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         view = StatusView(endpoints.kafka_bootstrap, serde)
         stack.push_async_callback(view.stop)
         await view.start()
+        keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
+        stack.push_async_callback(keys.stop)
+        await keys.start()
 
         client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
         presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
-        context = IngestContext(settings, publisher, view, presigner, producer_started=True)
+        context = IngestContext(settings, publisher, view, presigner, keys, producer_started=True)
         logger.info("ingest resources open")
         try:
             yield context

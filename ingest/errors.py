@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reelstream.errors import ReelstreamError
+from reelstream.params import InvalidRequest
 
 
 class MalformedRequest(ReelstreamError):
@@ -49,3 +50,34 @@ class StorageUnavailable(ReelstreamError):
 
     code = "storage_unavailable"
     retriable = True
+
+
+class InvalidHeader(InvalidRequest):
+    """A request header is malformed; `errors` names the header (400, not 422: nothing in the body)."""
+
+    code = "invalid_header"
+
+
+class IdempotencyKeyReused(ReelstreamError):
+    """The Idempotency-Key was already used with a different request body."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(ReelstreamError):
+    """A request with the same Idempotency-Key is still being accepted; retry shortly."""
+
+    code = "idempotency_in_progress"
+    retriable = True
+
+
+class JobIdUnavailable(ReelstreamError):
+    """`PUT /v1/jobs/{id}` names an id that exists with another body or belongs to someone else.
+
+    Both read the same, so the answer shows only that the id is taken, never whose job it is."""
+
+    code = "job_id_unavailable"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job id {job_id} is not available for this request; choose another id")
+        self.job_id = job_id

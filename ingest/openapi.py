@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, MAX_KEY_CHARS, REPLAYED_HEADER
 from ingest.openapi_components import RESPONSES, SCHEMAS, error_responses, json_response, ref
 from ingest.routes import DEFAULT_PAGE, MAX_PAGE
 
@@ -19,6 +20,29 @@ Json = dict[str, Any]
 
 JOB_ID: Json = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 LOCATION: Json = {"Location": {"description": "the job's URL", "schema": {"type": "string"}}}
+REPLAYED: Json = {
+    REPLAYED_HEADER: {
+        "description": "`true` when an earlier request with this key (or id) created the job: nothing new "
+        "was submitted and the body is that job as it is now",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+IDEMPOTENCY_KEY: Json = {
+    "name": KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "IETF httpapi idempotency-key draft. Scoped to the caller's tenant and kept "
+    "for at least 24 hours: the same key with the same body answers the job the first request created "
+    f"(`{REPLAYED_HEADER}: true`, no second job); with another body 422; while the first request is "
+    "still being accepted 409 with Retry-After. A 503 is safe to retry with the same key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS, "pattern": "^[!-~]+$"},
+}
+CHOSEN_JOB_ID: Json = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{JOB_ID_PATTERN.pattern}$"},
+}
 PUBLIC: list[Json] = []  # `security: []` — no credentials needed
 
 
@@ -51,6 +75,27 @@ def _list_operation() -> Json:
     }
 
 
+def _put_operation() -> Json:
+    return {
+        "operationId": "putJob",
+        "summary": "Submit a job under an id the client chose (idempotent)",
+        "description": "The first PUT creates the job (201). Repeating it with the same body answers 200 "
+        f"with the job as it is now and `{REPLAYED_HEADER}: true`; nothing new is submitted. An id that "
+        "exists with another body, was created by POST, belongs to another tenant or was last PUT more than "
+        "24 hours ago answers 409 `job-id-unavailable`, which says only that the id is taken.",
+        "parameters": [CHOSEN_JOB_ID],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ref("JobRequest")}},
+        },
+        "responses": {
+            "201": json_response("Created; parameters resolved.", "Job", LOCATION),
+            "200": json_response("The job an earlier identical PUT created.", "Job", REPLAYED),
+            **error_responses("Malformed", "Conflict", "TooLarge", "Invalid", "Unavailable"),
+        },
+    }
+
+
 def _jobs_paths() -> Json:
     return {
         "/v1/jobs": {
@@ -58,13 +103,14 @@ def _jobs_paths() -> Json:
                 "operationId": "submitJob",
                 "summary": "Submit a text-to-video job",
                 "description": "Answers 202 once the job is durably recorded; rendering happens later.",
+                "parameters": [IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": ref("JobRequest")}},
                 },
                 "responses": {
-                    "202": json_response("Accepted; parameters resolved.", "Job", LOCATION),
-                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    "202": json_response("Accepted; parameters resolved.", "Job", {**LOCATION, **REPLAYED}),
+                    **error_responses("Malformed", "Conflict", "TooLarge", "Invalid", "Unavailable"),
                 },
             },
             "get": _list_operation(),
@@ -75,7 +121,8 @@ def _jobs_paths() -> Json:
                 "summary": "One job",
                 "parameters": [JOB_ID],
                 "responses": {"200": json_response("The job.", "Job"), **error_responses("NotFound")},
-            }
+            },
+            "put": _put_operation(),
         },
     }
 

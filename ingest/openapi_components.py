@@ -41,15 +41,24 @@ def json_response(description: str, schema: str, headers: Json | None = None) ->
 
 
 RESPONSES: Json = {
-    "Malformed": _problem("The body is not JSON."),
+    "Malformed": _problem("The body is not JSON, or a header is malformed (`errors` names it)."),
     "Unauthorized": {
         **_problem("No bearer token, or an unknown API key."),
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
     },
     "NotFound": _problem("No such job for this caller (another tenant's job reads as unknown)."),
-    "Conflict": _problem("The job's state does not allow this operation."),
+    "Conflict": {
+        **_problem(
+            "The job's state does not allow this operation; a request with the same Idempotency-Key is "
+            "still being accepted (retry after Retry-After); or a PUT's job id is taken."
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
     "TooLarge": _problem("The body is too large."),
-    "Invalid": _problem("Invalid fields; `errors` names each of them.", "ValidationProblem"),
+    "Invalid": _problem(
+        "Invalid fields (`errors` names each of them), or an Idempotency-Key reused with another body.",
+        "ValidationProblem",
+    ),
     "Unavailable": {
         **_problem("A dependency did not answer in time; retry after the given delay."),
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},

@@ -15,6 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidHeader,
+    JobIdUnavailable,
     JobNotFound,
     JobStateConflict,
     MalformedRequest,
@@ -41,15 +45,20 @@ class ProblemKind:
     slug: str
     title: str
     detail: str | None = None  # fixed text for errors whose message is for operators, not clients
+    retry: bool = False  # answer with Retry-After (every 503 does)
 
 
 PROBLEMS: dict[type[Exception], ProblemKind] = {
     MalformedRequest: ProblemKind(400, "malformed-request", "Malformed request"),
+    InvalidHeader: ProblemKind(400, "invalid-header", "Invalid header"),
     Unauthenticated: ProblemKind(401, "unauthenticated", "Unauthenticated"),
     JobNotFound: ProblemKind(404, "not-found", "Not found"),
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
+    JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
+    IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),
     PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
     InvalidRequest: ProblemKind(422, "invalid-request", "Invalid request"),
+    IdempotencyKeyReused: ProblemKind(422, "idempotency-key-reused", "Idempotency key reused"),
     BrokerUnavailableError: ProblemKind(
         503, "broker-unavailable", "Service unavailable", "the job log did not acknowledge in time; retry"
     ),
@@ -97,7 +106,7 @@ def problem_response(exc: Exception, instance: str) -> Response:
         detail = str(exc)
     if kind.status == 401:
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-    if kind.status == 503:
+    if kind.status == 503 or kind.retry:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     body = problem_document(kind, detail, instance, **extra)
     return JSONResponse(body, status_code=kind.status, headers=headers, media_type=PROBLEM_JSON)

@@ -1,4 +1,5 @@
-"""The job routes: submit, read, list, cancel, download. Thin: parse, call the core, answer.
+"""The job routes: submit (POST, or PUT with a chosen id), read, list, cancel, download. Thin: parse,
+call the core, answer.
 
 Errors are raised, never rendered here (`ingest.problems` holds the one table). Logs carry job and tenant
 ids only: never a prompt, a key, a webhook URL or a presigned URL.
@@ -12,20 +13,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from ingest import acceptance
 from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
-from ingest.errors import JobNotFound, JobStateConflict, PayloadTooLarge
+from ingest.errors import JobIdUnavailable, JobNotFound, JobStateConflict, PayloadTooLarge
+from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, REPLAYED_HEADER, put_key, validate_key
 from ingest.job_index import decode_cursor
-from ingest.submission import (
-    STRING,
-    accepted_status,
-    check_shape,
-    parse_json_object,
-    parse_submission,
-    submit_command,
-)
+from ingest.submission import STRING, check_shape, parse_json_object
 from reelstream.params import FieldError, InvalidRequest
-from schemas.events import CancelJob, JobState, JobStatus
+from schemas.events import CancelJob, JobState, JobStatus, utc_now
 from schemas.topics import COMMANDS
 from schemas.views import job_resource
 
@@ -65,22 +61,42 @@ def job_response(
 
 
 async def submit_job(request: Request) -> Response:
+    """POST /v1/jobs; with an `Idempotency-Key`, a repeat answers the job the first request created."""
     context, tenant_id = context_of(request), principal_of(request).tenant_id
-    submission = parse_submission(
-        await read_body(request), default_model=context.settings.pipeline.default_model
+    raw_key = request.headers.get(KEY_HEADER)
+    body = await read_body(request)
+    if raw_key is None:
+        status = await acceptance.submit(context, tenant_id, body)
+        return job_response(status, 202, {"Location": f"/v1/jobs/{status.job_id}"})
+    accepted = await acceptance.accept(context, tenant_id, validate_key(raw_key), body)
+    headers = {"Location": f"/v1/jobs/{accepted.status.job_id}"}
+    if accepted.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return job_response(accepted.status, 202, headers)
+
+
+async def put_job(request: Request) -> Response:
+    """PUT /v1/jobs/{id}: create the job under a client-chosen id; repeating it is harmless."""
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    job_id = request.path_params["job_id"]
+    if not JOB_ID_PATTERN.fullmatch(job_id):
+        raise InvalidRequest([FieldError("job_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")])
+    body = await read_body(request)
+    now = utc_now()
+    existing, record = context.view.get(job_id), context.keys.for_job(job_id, now)
+    if (existing is not None and existing.tenant_id != tenant_id) or (
+        record is not None and record.tenant_id != tenant_id
+    ):
+        raise JobIdUnavailable(job_id)
+    key = put_key(job_id)
+    if existing is not None and context.keys.get(tenant_id, key, now) is None:
+        raise JobIdUnavailable(job_id)  # created otherwise (POST) or so long ago that its body is forgotten
+    accepted = await acceptance.accept(
+        context, tenant_id, key, body, job_id=job_id, mismatch=JobIdUnavailable(job_id)
     )
-    command = submit_command(submission, tenant_id)
-    await context.publisher.publish(COMMANDS, tenant_id, command)
-    logger.info(
-        "job %s accepted for tenant %s",
-        command.job_id,
-        tenant_id,
-        extra={"job_id": command.job_id, "tenant_id": tenant_id},
-    )
-    placeholder = accepted_status(command, submission.params)
-    context.view.apply(placeholder, local=True)
-    current = context.view.get(command.job_id) or placeholder
-    return job_response(current, 202, {"Location": f"/v1/jobs/{command.job_id}"})
+    if accepted.replayed:
+        return job_response(accepted.status, 200, {REPLAYED_HEADER: "true"})
+    return job_response(accepted.status, 201, {"Location": f"/v1/jobs/{job_id}"})
 
 
 async def get_job(request: Request) -> Response:

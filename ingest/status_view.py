@@ -1,8 +1,7 @@
 """The materialized view of `reelstream.jobs.status` that GET, list and SSE read from.
 
-One manually assigned consumer (no consumer group: every replica reads everything) replays the compacted
-topic from the beginning and keeps the newest snapshot of every job (rules in `ingest.job_index`). The
-view is `caught_up` once it has read up to the end offsets taken when it started. Waiters subscribe to one
+The consume loop (`ingest.compacted_view`) replays the compacted topic from the beginning on every replica;
+this view keeps the newest snapshot of every job (rules in `ingest.job_index`). Waiters subscribe to one
 job and receive each snapshot that becomes current, in order.
 """
 
@@ -10,23 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterator
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-
+from ingest.compacted_view import CompactedView
 from ingest.job_index import JobIndex, Snapshot, SortKey
-from schemas.errors import RegistryUnavailableError, SerializationError
 from schemas.events import JobStatus
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_STATUS, Topic
 
-logger = logging.getLogger(__name__)
-
-FETCH_TIMEOUT_MS = 1000
-REGISTRY_RETRY_SECONDS = 2.0
-START_TIMEOUT_SECONDS = 30.0
 UPDATES_BUFFER = 256
 
 
@@ -47,7 +37,7 @@ class Updates:
         return await self._queue.get()
 
 
-class StatusView:
+class StatusView(CompactedView[JobStatus]):
     """Construct freely (no I/O); `await start()` / `await stop()` from the application's lifespan."""
 
     def __init__(
@@ -58,60 +48,18 @@ class StatusView:
         topic: Topic[JobStatus] = JOB_STATUS,
         client_id: str = "reelstream-ingest-view",
     ) -> None:
-        self._bootstrap = bootstrap
-        self._serde = serde
-        self._client_id = client_id
-        self._topic = topic
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
         self._index = JobIndex()
         self._subscribers: dict[str, set[Updates]] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._caught_up = asyncio.Event()
-        self._pending: dict[TopicPartition, int] = {}
 
-    # ---- lifecycle -----------------------------------------------------------------------------------
+    def _on_value(self, key: str | None, value: JobStatus) -> None:
+        self.apply(value)
 
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            client_id=self._client_id,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-        )
-        await consumer.start()
-        self._consumer = consumer
-        partitions = [TopicPartition(self._topic.name, p) for p in range(self._topic.partitions)]
-        consumer.assign(partitions)
-        async with asyncio.timeout(START_TIMEOUT_SECONDS):
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-        self._pending = {tp: end for tp, end in ends.items() if end > 0}
-        logger.info("status view replaying %s (%d records at most)", self._topic.name, sum(ends.values()))
-        await self._check_caught_up()
-        self._task = asyncio.create_task(self._run(), name="status-view")
+    def _on_tombstone(self, key: str) -> bool:
+        return self._index.remove(key)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    @property
-    def caught_up(self) -> bool:
-        return self._caught_up.is_set()
-
-    async def wait_caught_up(self) -> None:
-        await self._caught_up.wait()
+    def _size(self) -> int:
+        return len(self._index)
 
     # ---- reading and writing the view ----------------------------------------------------------------
 
@@ -146,66 +94,3 @@ class StatusView:
             subscribers.discard(updates)
             if not subscribers:
                 del self._subscribers[job_id]
-
-    # ---- the consume loop ----------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        try:
-            while True:
-                batches = await self._consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
-                if not await self._consume(batches):
-                    await asyncio.sleep(REGISTRY_RETRY_SECONDS)  # back off, then re-read from the seek
-                if not self._caught_up.is_set():
-                    await self._check_caught_up()
-        except Exception:  # logged, not swallowed: the view stops, `running` turns False, /readyz fails
-            logger.exception("status view stopped")
-
-    async def _consume(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> bool:
-        """Apply fetched records; False if the registry was unavailable (that partition is rewound)."""
-        assert self._consumer is not None
-        complete = True
-        for tp, records in batches.items():
-            for record in records:
-                try:
-                    await self._ingest(record)
-                except RegistryUnavailableError:
-                    logger.warning(
-                        "registry unavailable; will re-read %s[%d] from offset %d",
-                        tp.topic,
-                        tp.partition,
-                        record.offset,
-                        extra={"topic": tp.topic, "partition": tp.partition, "offset": record.offset},
-                    )
-                    self._consumer.seek(tp, record.offset)
-                    complete = False
-                    break
-        return complete
-
-    async def _ingest(self, record: ConsumerRecord[Any, Any]) -> None:
-        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        if record.value is None:
-            if record.key is not None and self._index.remove(bytes(record.key).decode(errors="replace")):
-                logger.info("job removed by tombstone", extra=where)
-            return
-        try:
-            status = await self._serde.deserialize(self._topic, bytes(record.value))
-        except (SerializationError, ValueError, TypeError, KeyError):
-            logger.warning(
-                "skipping undecodable record at %s[%d]@%d",
-                record.topic,
-                record.partition,
-                record.offset,
-                extra=where,
-            )
-            return
-        self.apply(status)
-
-    async def _check_caught_up(self) -> None:
-        assert self._consumer is not None
-        for tp, end in list(self._pending.items()):
-            if await self._consumer.position(tp) >= end:
-                del self._pending[tp]
-        if not self._pending and not self._caught_up.is_set():
-            logger.info("status view caught up: %d jobs", len(self._index))
-            self._caught_up.set()

@@ -15,6 +15,7 @@ from reelstream.client import Client, submit_and_wait
 from reelstream.errors import ReelstreamError
 from reelstream.logs import configure_logging
 from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
+from schemas.topics import DLQ_STAGES
 
 logger = logging.getLogger("reelstream")
 
@@ -96,6 +97,25 @@ def cmd_cancel(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
+def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from reelstream import dlq
+
+    bootstrap = env.get("REELSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    registry = env.get("REELSTREAM_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
+    if args.action == "list":
+        parked = asyncio.run(dlq.list_stage(bootstrap, registry, args.stage, args.limit))
+        print("offset\ttime\tsource\terror\tvalue size\treplays")
+        for item in parked:
+            print(dlq.describe(item))
+        return 0
+    if not args.all and args.offset is None:
+        raise ReelstreamError("dlq replay needs --offset N or --all")
+    offsets = None if args.all else {args.offset}
+    count = asyncio.run(dlq.replay_stage(bootstrap, registry, args.stage, offsets))
+    print(f"replayed {count} record(s) from {dlq.dlq_topic(args.stage).name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelstream", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -132,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="create the declared topics (idempotent)")
     topics.add_argument("action", choices=["ensure"])
     topics.set_defaults(func=cmd_topics)
+
+    dlq = sub.add_parser("dlq", help="list or replay a stage's dead letters")
+    dlq_sub = dlq.add_subparsers(dest="action", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="the latest dead letters (never their payloads)")
+    dlq_list.add_argument("stage", choices=DLQ_STAGES)
+    dlq_list.add_argument("--limit", type=int, default=20)
+    dlq_list.set_defaults(func=cmd_dlq)
+    dlq_replay = dlq_sub.add_parser("replay", help="re-produce dead letters to their source topic")
+    dlq_replay.add_argument("stage", choices=DLQ_STAGES)
+    which = dlq_replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--offset", type=int, help="the dead letter's offset (see `dlq list`)")
+    which.add_argument("--all", action="store_true", help="every dead letter of the stage")
+    dlq_replay.set_defaults(func=cmd_dlq)
     return parser
 
 

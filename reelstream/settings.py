@@ -147,6 +147,7 @@ class IngestSettings:
     port: int = 8000
     presign_ttl_seconds: int = 600
     produce_timeout_seconds: float = 10.0
+    idempotency_ttl_seconds: int = 24 * 3600  # how long an Idempotency-Key is remembered (≥ 24 h)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -156,6 +157,7 @@ class IngestSettings:
             host=env.get("REELSTREAM_HTTP_HOST", "127.0.0.1"),
             port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
             presign_ttl_seconds=int(env.get("REELSTREAM_PRESIGN_TTL_SECONDS", "600")),
+            idempotency_ttl_seconds=int(env.get("REELSTREAM_IDEMPOTENCY_TTL_SECONDS", str(24 * 3600))),
         )
 
 
@@ -164,13 +166,20 @@ class NotifierSettings:
     pipeline: PipelineSettings
     webhook_secret: str
     timeout_seconds: float = 10.0
+    # CIDRs webhooks may reach although not public (dev and tests: loopback); empty in production
+    webhook_allow_networks: str = ""
+    max_pending_retries: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifierSettings:
         secret = _require(env, "REELSTREAM_WEBHOOK_SECRET")
         if not secret.startswith("whsec_"):
             raise ConfigurationError("REELSTREAM_WEBHOOK_SECRET must be a Standard Webhooks secret (whsec_…)")
-        return cls(pipeline=PipelineSettings.from_env(env), webhook_secret=secret)
+        return cls(
+            pipeline=PipelineSettings.from_env(env),
+            webhook_secret=secret,
+            webhook_allow_networks=env.get("REELSTREAM_WEBHOOK_ALLOW_NETWORKS", ""),
+        )
 
 
 @dataclass(frozen=True)

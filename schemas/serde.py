@@ -12,6 +12,7 @@ import struct
 from typing import Any, Protocol, TypeVar
 
 import fastavro
+from fastavro.read import SchemaResolutionError
 from fastavro.types import Schema
 
 from schemas.codec import from_datum, record_fullname, to_datum
@@ -92,8 +93,12 @@ class AvroSerde:
                 return_record_name=True,
                 return_record_name_override=True,
             )
+        except SchemaResolutionError as exc:  # its message carries both schemas in full: keep only the gist
+            raise SerializationError(
+                f"schema id {schema_id} cannot be read as {topic.subject} (not one of its versions)"
+            ) from exc
         except (EOFError, ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
-            raise SerializationError(f"malformed record for {topic.subject}: {exc!r}") from exc
+            raise SerializationError(f"malformed record for {topic.subject}: {exc!r}"[:500]) from exc
         cls = topic.value_types[0]
         if topic.is_union:
             name, datum = datum

@@ -26,44 +26,45 @@ def build_admission(
 ) -> faust.App:
     app = create_app("admission", settings)
     capacity = PoolCapacity(models=settings.pool_models, max_work_units=settings.pool_max_work_units)
-    ctx = StreamContext(app, settings, metrics)
+    ctx = StreamContext(app, settings, "admission", metrics)
     ctx.metrics.expect_topics([COMMANDS.name])
     pools = app.Table("job-pools", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
 
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            command = await ctx.decoded(COMMANDS, event)
-            if command is None:
-                continue
-            publisher = await ctx.publisher()
-            known = pools.get(command.job_id.encode())
-            decision = decide(
-                command,
-                known.decode() if known is not None else None,
-                pool_id=pool_id,
-                capacity=capacity,
-                default_model=settings.default_model,
-            )
-            ctx.metrics.admission_decision(type(decision).__name__.lower(), command.tenant_id)
-            match decision:
-                case Admit(admitted):
-                    pools[command.job_id.encode()] = pool_id.encode()
-                    await publisher.publish(
-                        SCHEDULER_INBOX, pool_id, admitted, partition=settings.pool_partition(pool_id)
-                    )
-                case ForwardCancel(request):
-                    await publisher.publish(
-                        SCHEDULER_INBOX,
-                        request.pool_id,
-                        request,
-                        partition=settings.pool_partition(request.pool_id),
-                    )
-                case Reject(rejection):
-                    pools[command.job_id.encode()] = b""
-                    await publish_change(publisher, rejection.status, rejection.type)
-                case Drop(reason):
-                    logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
+            async with ctx.dead_lettering(event):
+                command = await ctx.decoded(COMMANDS, event)
+                if command is None:
+                    continue
+                publisher = await ctx.publisher()
+                known = pools.get(command.job_id.encode())
+                decision = decide(
+                    command,
+                    known.decode() if known is not None else None,
+                    pool_id=pool_id,
+                    capacity=capacity,
+                    default_model=settings.default_model,
+                )
+                ctx.metrics.admission_decision(type(decision).__name__.lower(), command.tenant_id)
+                match decision:
+                    case Admit(admitted):
+                        pools[command.job_id.encode()] = pool_id.encode()
+                        await publisher.publish(
+                            SCHEDULER_INBOX, pool_id, admitted, partition=settings.pool_partition(pool_id)
+                        )
+                    case ForwardCancel(request):
+                        await publisher.publish(
+                            SCHEDULER_INBOX,
+                            request.pool_id,
+                            request,
+                            partition=settings.pool_partition(request.pool_id),
+                        )
+                    case Reject(rejection):
+                        pools[command.job_id.encode()] = b""
+                        await publish_change(publisher, rejection.status, rejection.type)
+                    case Drop(reason):
+                        logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
 
     return app
 

@@ -10,10 +10,14 @@ import asyncio
 import logging
 import os
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import faust
 
+from reelstream.dlq import SourceRecord, headers_dict, park
+from reelstream.errors import ReelstreamError
 from reelstream.kafka.admin import CompactedTopic, ensure_topics
 from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
@@ -78,11 +82,18 @@ def faust_topic(app: faust.App, topic: Topic[Any]) -> faust.TopicT:
 
 
 class StreamContext:
-    """Per-process resources of a stream app, opened lazily inside Faust's event loop."""
+    """Per-process resources of a stream app, opened lazily inside Faust's event loop.
 
-    def __init__(self, app: faust.App, settings: PipelineSettings, metrics: Metrics | None = None) -> None:
+    `stage` names the stage's dead-letter topic (schemas.topics.DEAD_LETTERS): records it cannot decode, or
+    whose processing raises a non-retriable ReelstreamError, are parked there and the stage moves on.
+    """
+
+    def __init__(
+        self, app: faust.App, settings: PipelineSettings, stage: str, metrics: Metrics | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.stage = stage
         self.metrics = metrics or Metrics(settings.metrics.tenant_classes)
         self._publisher: Publisher | None = None
         self._lock = asyncio.Lock()
@@ -96,20 +107,38 @@ class StreamContext:
         return self._publisher
 
     async def decoded(self, topic: Topic[T], record: faust.EventT[bytes]) -> T | None:
-        """The record's value through the registry serde, or None (logged with its position) if it cannot be
-        decoded: one poison record never stops a stage. (Dead-letter topics are the reliability issue's.)"""
+        """The record's value through the registry serde, or None once an undecodable record was parked on
+        the stage's dead-letter topic: one poison record never stops a stage."""
         publisher = await self.publisher()
         try:
             return await publisher.serde.deserialize(topic, record.value)
         except SerializationError as exc:
-            msg = record.message
-            self.metrics.dead_lettered(msg.topic, "undecodable")
-            logger.error(
-                "undecodable record skipped: %s",
-                exc.message,
-                extra={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset},
-            )
+            await self.dead_letter(record, exc, "undecodable")
             return None
+
+    @asynccontextmanager
+    async def dead_lettering(self, record: faust.EventT[bytes]) -> AsyncIterator[None]:
+        """Wraps the processing of one record: a non-retriable ReelstreamError parks the record on the
+        dead-letter topic and is swallowed; retriable errors (and anything else) propagate."""
+        try:
+            yield
+        except ReelstreamError as exc:
+            if exc.retriable:
+                raise
+            await self.dead_letter(record, exc, "failed")
+
+    async def dead_letter(self, record: faust.EventT[bytes], error: ReelstreamError, reason: str) -> None:
+        msg = record.message
+        source = SourceRecord(
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            key=msg.key,
+            value=msg.value,
+            headers=headers_dict(msg.headers),
+        )
+        self.metrics.dead_lettered(msg.topic, reason)
+        await park(await self.publisher(), self.stage, source, error)
 
     async def _send(
         self, topic: str, key: bytes, value: bytes, partition: int | None, headers: Headers | None

@@ -19,9 +19,8 @@ from types import MappingProxyType
 
 from schemas.events import JobAdmitted
 
-RankKey = tuple[
-    int, int, int, float, int
-]  # (not urgent, priority, age order if urgent, virtual finish, arrival)
+# (not urgent, priority, aging deadline if urgent, virtual finish, arrival)
+RankKey = tuple[int, int, float, float, int]
 
 
 @dataclass(frozen=True)
@@ -55,9 +54,14 @@ class QueuedJob:
         return self.admitted.tenant_id
 
 
-def is_urgent(job: QueuedJob, now: datetime, policy: SchedulerPolicy) -> bool:
-    bound = max(policy.aging_factor * job.fifo_wait, policy.min_aging.total_seconds())
-    return (now - job.queued_at).total_seconds() > bound
+def aging_deadline(job: QueuedJob, policy: SchedulerPolicy) -> float:
+    """Seconds after arrival by which the job should have started: aging_factor × its FIFO wait."""
+    return max(policy.aging_factor * job.fifo_wait, policy.min_aging.total_seconds())
+
+
+def is_urgent(job: QueuedJob, now: datetime, policy: SchedulerPolicy, lookahead: float = 0.0) -> bool:
+    """Past its aging deadline, or due before a slot is likely to free up again (`lookahead` seconds)."""
+    return (now - job.queued_at).total_seconds() + lookahead > aging_deadline(job, policy)
 
 
 def ranked(
@@ -69,14 +73,18 @@ def ranked(
     for job in jobs:
         per_tenant[job.tenant].append(job)
     floor = min((service.get(t, 0.0) for t in per_tenant), default=0.0)
+    # due within about one job's time is due now: a slot has to free up before it can start
+    costs = [j.cost for q in per_tenant.values() for j in q]
+    lookahead = sum(costs) / len(costs) if costs else 0.0
     keyed: list[tuple[RankKey, QueuedJob]] = []
     for tenant, queue in per_tenant.items():
         queue.sort(key=lambda j: (not j.retried, j.admitted.priority.rank, j.cost, j.seq))
         finish = max(service.get(tenant, floor), floor)
         for job in queue:
             finish += job.cost / policy.weight(tenant)
-            urgent = is_urgent(job, now, policy)
-            key = (0 if urgent else 1, job.admitted.priority.rank, job.seq if urgent else 0, finish, job.seq)
+            urgent = is_urgent(job, now, policy, lookahead)
+            due = job.queued_at.timestamp() + aging_deadline(job, policy) if urgent else 0.0
+            key = (0 if urgent else 1, job.admitted.priority.rank, due, finish, job.seq)
             keyed.append((key, job))
     return keyed
 

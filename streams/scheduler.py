@@ -50,7 +50,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     settings = scheduler_settings.pipeline
     policy = policy_from(scheduler_settings)
     app = create_app("scheduler", settings)
-    ctx = StreamContext(app, settings, metrics)
+    ctx = StreamContext(app, settings, "scheduler", metrics)
     ctx.metrics.expect_topics([SCHEDULER_INBOX.name])
     ctx.metrics.expect_pools(settings.pools)
     lag = LagExporter(settings.endpoints.kafka_bootstrap, f"{settings.app_prefix}-", ctx.metrics.registry)
@@ -77,17 +77,18 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
     async def schedule(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            inbox_event = await ctx.decoded(SCHEDULER_INBOX, event)
-            if inbox_event is None:
-                continue
-            pool_id = settings.pools[event.message.partition]
-            stored = states.get(pool_id.encode())
-            state = load_state(stored) if stored else SchedulerState(pool_id)
-            state, outputs = apply(state, inbox_event, policy)
-            await write_outputs(await ctx.publisher(), outputs)
-            states[pool_id.encode()] = dump_state(state)
-            ctx.metrics.scheduler_outputs(pool_id, outputs)
-            ctx.metrics.scheduler_state(state)
+            async with ctx.dead_lettering(event):
+                inbox_event = await ctx.decoded(SCHEDULER_INBOX, event)
+                if inbox_event is None:
+                    continue
+                pool_id = settings.pools[event.message.partition]
+                stored = states.get(pool_id.encode())
+                state = load_state(stored) if stored else SchedulerState(pool_id)
+                state, outputs = apply(state, inbox_event, policy)
+                await write_outputs(await ctx.publisher(), outputs)
+                states[pool_id.encode()] = dump_state(state)
+                ctx.metrics.scheduler_outputs(pool_id, outputs)
+                ctx.metrics.scheduler_state(state)
 
     return app
 

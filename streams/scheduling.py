@@ -74,6 +74,7 @@ class SchedulerState:
     service: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     cost_model: CostModel = field(default_factory=CostModel)
     seq: int = 0
+    fifo_clock: tuple[float, ...] = ()  # when each slot would be free under plain FIFO (epoch seconds)
 
     @property
     def queue(self) -> list[str]:
@@ -111,6 +112,7 @@ class _Step:
         self.service = dict(state.service)
         self.cost_model = state.cost_model
         self.seq = state.seq
+        self.fifo_clock = state.fifo_clock
         self.outputs: list[Output] = []
 
     def update(self, job_id: str, event_type: JobEventType, **changes: Any) -> JobStatus:
@@ -141,6 +143,7 @@ class _Step:
             MappingProxyType(self.service),
             self.cost_model,
             self.seq,
+            self.fifo_clock,
         )
 
 
@@ -171,8 +174,7 @@ def _admit(step: _Step, event: JobAdmitted) -> None:
     if event.job_id in step.jobs or event.job_id in step.finished:
         return  # a redelivered admission: already known
     cost = step.cost_model.seconds(event.params)
-    live = max(1, sum(1 for s in step.slots.values() if _alive(step, s)))
-    fifo_wait = sum(q.cost for q in step.waiting()) / live
+    fifo_wait = _fifo_wait(step, cost)
     step.seq += 1
     queued = QueuedJob(event, step.seq, step.now, cost, fifo_wait)
     status = JobStatus(
@@ -192,6 +194,18 @@ def _admit(step: _Step, event: JobAdmitted) -> None:
         version=0,
     )
     step.jobs[event.job_id] = Job(event, status, queued)  # published by _refresh_positions, with its place
+
+
+def _fifo_wait(step: _Step, cost: float) -> float:
+    """The wait plain FIFO would give this job: a shadow FIFO schedule over the live slots, kept with
+    expected costs (O(slots) per arrival). The aging bound is a multiple of it."""
+    now = step.now.timestamp()
+    live = max(1, sum(1 for s in step.slots.values() if _alive(step, s)))
+    clock = sorted(max(t, now) for t in step.fifo_clock)[:live]
+    clock += [now] * (live - len(clock))
+    start = clock[0]
+    step.fifo_clock = (*clock[1:], start + cost)
+    return start - now
 
 
 def _cancel(step: _Step, event: CancelRequested) -> None:
@@ -439,6 +453,16 @@ def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
     )
 
 
+def _running_work(step: _Step) -> float:
+    """Expected seconds still to render on the pool's slots."""
+    return sum(
+        step.cost_model.seconds(step.jobs[s.job_id].admitted.params)
+        * (1 - step.jobs[s.job_id].status.progress)
+        for s in step.slots.values()
+        if s.job_id in step.jobs
+    )
+
+
 def _refresh_positions(step: _Step) -> None:
     """Queued jobs whose position changed get a new snapshot, with an ETA from the cost model: the expected
     work ahead of them spread over the live slots, plus their own. Bounded per event by refresh_limit."""
@@ -446,13 +470,7 @@ def _refresh_positions(step: _Step) -> None:
     if not waiting:
         return
     live = max(1, sum(1 for s in step.slots.values() if _alive(step, s)))
-    running = sum(
-        step.cost_model.seconds(step.jobs[s.job_id].admitted.params)
-        * (1 - step.jobs[s.job_id].status.progress)
-        for s in step.slots.values()
-        if s.job_id in step.jobs
-    )
-    ahead = running
+    ahead = _running_work(step)
     head = order(waiting, step.service, step.now, step.policy, limit=step.policy.refresh_limit)
     for position, queued in enumerate(head):
         status = step.jobs[queued.admitted.job_id].status

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 from collections.abc import Mapping
@@ -146,3 +147,56 @@ def event_payload(event: JobEvent) -> bytes:
 def is_notifiable(event: JobEvent) -> bool:
     """Terminal events of jobs that asked for a webhook."""
     return event.type in NOTIFIABLE_TYPES and bool(event.status.webhook_url)
+
+
+# --- where a webhook may go, and when a failed one is tried again -----------------------------------------
+
+BLOCKED_TARGET = "blocked_target"
+# Delay caps before attempts 2, 3, … (seconds): ~exponential, capped at an hour. Attempts are finite: after
+# the last cap is used, a failure is final (len(RETRY_CAPS) + 1 attempts in all).
+RETRY_CAPS: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
+RETRIABLE_ERRORS = frozenset(
+    {"ConnectError", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "ReadError"}
+)
+RETRIABLE_STATUS = frozenset({408, 429})
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(spec: str) -> tuple[Network, ...]:
+    """`127.0.0.0/8,::1/128` → networks (the allow-list for dev and tests); a bad CIDR is a config error."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip()) for part in spec.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid network in webhook allow-list: {exc}") from exc
+
+
+def is_blocked_address(address: str, allow: tuple[Network, ...] = ()) -> bool:
+    """Whether a webhook may not connect to `address`: anything but a public unicast address (loopback,
+    RFC 1918, link-local incl. cloud metadata, unique-local, multicast, unspecified, reserved, …), unless
+    an allow-list network contains it. Unparseable addresses are blocked."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip.version == net.version and ip in net for net in allow):
+        return False
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback
+
+
+def should_retry(status_code: int | None, error_type: str | None) -> bool:
+    """Transient failures only: connection errors and timeouts, 5xx, 408 and 429. Never a blocked target, a
+    bad URL or another 4xx: repeating those cannot succeed."""
+    if status_code is not None:
+        return status_code >= 500 or status_code in RETRIABLE_STATUS
+    return error_type in RETRIABLE_ERRORS
+
+
+def retry_delay(attempt: int, jitter: float, caps: tuple[float, ...] = RETRY_CAPS) -> float | None:
+    """Seconds to wait after failed attempt `attempt` (1-based) before the next, with full jitter
+    (`jitter` uniform in [0, 1] → uniform in [0, cap]); None when no attempt is left."""
+    if attempt < 1 or attempt > len(caps):
+        return None
+    return min(max(jitter, 0.0), 1.0) * caps[attempt - 1]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from confluent_kafka.schema_registry import AsyncSchemaRegistryClient, Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from reelstream.errors import ReelstreamError
 from schemas.errors import RegistryUnavailableError, SchemaIncompatibleError, UnknownSchemaError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _convert(exc: Exception, what: str) -> ReelstreamError:
@@ -24,29 +32,43 @@ def _convert(exc: Exception, what: str) -> ReelstreamError:
 
 
 class ConfluentRegistry:
-    """Owns an AsyncSchemaRegistryClient; `aclose()` when done."""
+    """Owns an AsyncSchemaRegistryClient; `aclose()` when done.
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    Every call is bounded by `timeout` and retried (with a short backoff) while the failure is retriable: a
+    request on a pooled connection the registry has silently dropped hangs until the timeout, and the next
+    attempt on a fresh connection succeeds. Refusals (4xx) are never retried.
+    """
+
+    def __init__(self, url: str, timeout: float = 10.0, attempts: int = 3) -> None:
         self._client = AsyncSchemaRegistryClient({"url": url, "timeout": timeout})
+        self._attempts = attempts
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await call()
+            except Exception as exc:  # the client raises its own errors and httpx's; all are converted
+                error = _convert(exc, what)
+                if not error.retriable or attempt == self._attempts:
+                    raise error from exc
+                logger.warning("schema registry call failed (%s), retrying", type(exc).__name__)
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def register(self, subject: str, schema: str) -> int:
-        try:
-            return await self._client.register_schema(subject, Schema(schema, "AVRO"))
-        except Exception as exc:  # the client raises its own errors and httpx's; all are converted
-            raise _convert(exc, f"registering {subject}") from exc
+        return await self._call(
+            f"registering {subject}", lambda: self._client.register_schema(subject, Schema(schema, "AVRO"))
+        )
 
     async def schema_by_id(self, schema_id: int) -> str:
-        try:
-            schema = await self._client.get_schema(schema_id)
-        except Exception as exc:
-            raise _convert(exc, f"schema id {schema_id}") from exc
+        schema = await self._call(f"schema id {schema_id}", lambda: self._client.get_schema(schema_id))
         return str(schema.schema_str)
 
     async def set_backward_compatibility(self, subject: str) -> None:
-        try:
-            await self._client.set_compatibility(subject_name=subject, level="BACKWARD")
-        except Exception as exc:
-            raise _convert(exc, f"setting compatibility of {subject}") from exc
+        await self._call(
+            f"setting compatibility of {subject}",
+            lambda: self._client.set_compatibility(subject_name=subject, level="BACKWARD"),
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

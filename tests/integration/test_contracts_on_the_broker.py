@@ -20,7 +20,7 @@ from reelstream.stack.manager import Endpoints
 from schemas.codec import to_datum
 from schemas.errors import SchemaIncompatibleError, SerializationError, UnknownSchemaError
 from schemas.serde import AvroSerde
-from schemas.topics import ALL_TOPICS, JOB_STATUS, SCHEDULER_INBOX, Topic
+from schemas.topics import ALL_TOPICS, JOB_EVENTS, JOB_STATUS, SCHEDULER_INBOX, WEBHOOK_DELIVERIES, Topic
 from tests.samples import every_record, job_status
 
 
@@ -125,6 +125,12 @@ async def test_incompatible_schema_change_is_refused_and_a_compatible_one_accept
 async def test_malformed_bytes_raise_a_named_serialization_error(raw: bytes, serde: AvroSerde) -> None:
     with pytest.raises(SerializationError):
         await serde.deserialize(SCHEDULER_INBOX, raw)
+
+
+async def test_a_record_written_with_another_topics_schema_is_a_serialization_error(serde: AvroSerde) -> None:
+    foreign = serde.serialize(WEBHOOK_DELIVERIES, every_record()[-3])  # a WebhookDelivery, read as a JobEvent
+    with pytest.raises(SerializationError, match="cannot be read as"):
+        await serde.deserialize(JOB_EVENTS, foreign)
 
 
 async def test_a_record_naming_an_unknown_schema_id_raises_unknown_schema(serde: AvroSerde) -> None:

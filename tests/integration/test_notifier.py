@@ -65,6 +65,7 @@ def notifier(
         **os.environ,
         **stack.as_env(),
         "REELSTREAM_WEBHOOK_SECRET": secret,
+        "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receivers are on loopback
         "PYTHONUNBUFFERED": "1",  # the tests read its log while it runs
         "REELSTREAM_APP_PREFIX": f"test-{uuid.uuid4().hex[:12]}",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
@@ -250,7 +251,7 @@ async def test_a_receiver_answering_500_yields_a_failed_record(
     assert f"job_id={job_id}" in notifier.log()
 
 
-async def test_progress_sends_nothing_and_an_undecodable_record_is_skipped(
+async def test_progress_sends_nothing_and_an_undecodable_record_is_dead_lettered(
     notifier: NotifierProcess, receiver: Receiver, publisher: Publisher, producer: AIOKafkaProducer
 ) -> None:
     """Everything on one partition, so the later job's webhook proves the earlier records were processed."""
@@ -267,7 +268,7 @@ async def test_progress_sends_nothing_and_an_undecodable_record_is_skipped(
 
     assert not [hook for hook in receiver.deliveries if f"/{quiet_job}?" in hook.path]
     log = notifier.log()
-    assert "undecodable record skipped" in log
+    assert "record dead-lettered: serialization" in log
     assert f"partition={meta.partition} offset={garbage.offset}" in log
 
 
@@ -290,7 +291,11 @@ def _closed_port() -> int:
 async def test_deliver_records_an_unreachable_target_without_the_url(
     stack: Endpoints, target: str, error_type: str
 ) -> None:
-    settings = NotifierSettings(pipeline=PipelineSettings(endpoints=stack), webhook_secret=generate_secret())
+    settings = NotifierSettings(
+        pipeline=PipelineSettings(endpoints=stack),
+        webhook_secret=generate_secret(),
+        webhook_allow_networks="127.0.0.0/8",
+    )
     token = uuid.uuid4().hex
     url = target.format(closed_port=_closed_port()) + f"?token={token}"
     event = _event(f"job-{uuid.uuid4().hex}", url, JobEventType.EXPIRED, JobState.EXPIRED)

@@ -1,0 +1,102 @@
+"""Accepting a job under an idempotency key: the two record writes around the SubmitJob (rules in
+`ingest.idempotency`). Route handlers call `accept`; errors are raised for `ingest.problems` to render."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ingest.context import IngestContext
+from ingest.errors import IdempotencyInProgress, IdempotencyKeyReused, NotReady
+from ingest.idempotency import Outcome, decide, record_key, request_sha256
+from ingest.submission import accepted_status, parse_json_object, parse_submission, submit_command
+from reelstream.errors import ReelstreamError
+from schemas.events import IdempotencyRecord, JobStatus, new_id, utc_now
+from schemas.topics import COMMANDS, IDEMPOTENCY
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    status: JobStatus
+    replayed: bool  # True: an earlier request with this key created the job; nothing was produced now
+
+
+async def submit(context: IngestContext, tenant_id: str, body: bytes, job_id: str | None = None) -> JobStatus:
+    """Validate, produce the SubmitJob (acknowledged by the broker) and show the job's placeholder."""
+    submission = parse_submission(body, default_model=context.settings.pipeline.default_model)
+    command = submit_command(submission, tenant_id, job_id)
+    await context.publisher.publish(COMMANDS, tenant_id, command)
+    logger.info(
+        "job %s accepted for tenant %s",
+        command.job_id,
+        tenant_id,
+        extra={"job_id": command.job_id, "tenant_id": tenant_id},
+    )
+    placeholder = accepted_status(command, submission.params)
+    context.view.apply(placeholder, local=True)
+    return context.view.get(command.job_id) or placeholder
+
+
+async def accept(
+    context: IngestContext,
+    tenant_id: str,
+    key: str,
+    body: bytes,
+    *,
+    job_id: str | None = None,
+    mismatch: ReelstreamError | None = None,
+) -> Accepted:
+    """Accept `body` once per (tenant, key); `job_id` fixes the id (PUT), `mismatch` replaces the 422 that
+    a different body under a known key gets."""
+    sha256 = request_sha256(parse_json_object(body))
+    with context.in_flight.claim(tenant_id, key):
+        now = utc_now()
+        stale_after = timedelta(seconds=context.settings.produce_timeout_seconds)
+        decision = decide(context.keys.get(tenant_id, key, now), sha256, now, stale_after=stale_after)
+        if decision.outcome is Outcome.MISMATCH:
+            raise mismatch or IdempotencyKeyReused("this Idempotency-Key was used with a different body")
+        if decision.outcome is Outcome.IN_PROGRESS:
+            raise IdempotencyInProgress("a request with this Idempotency-Key is still being accepted")
+        if decision.outcome is Outcome.REPLAY:
+            assert decision.job_id is not None
+            return Accepted(await replayed_status(context, tenant_id, decision.job_id), replayed=True)
+        if decision.outcome is Outcome.TAKE_OVER:
+            logger.info(
+                "taking over the unfinished acceptance of job %s",
+                decision.job_id,
+                extra={"job_id": decision.job_id, "tenant_id": tenant_id},
+            )
+        parse_submission(body, default_model=context.settings.pipeline.default_model)  # 4xx before writing
+        chosen = decision.job_id or job_id or new_id()
+        expires_at = now + timedelta(seconds=context.settings.idempotency_ttl_seconds)
+        pending = IdempotencyRecord(tenant_id, key, sha256, chosen, completed=False, expires_at=expires_at)
+        await write_record(context, pending)
+        status = await submit(context, tenant_id, body, chosen)
+        await write_record(context, dataclasses.replace(pending, completed=True, occurred_at=utc_now()))
+        return Accepted(status, replayed=False)
+
+
+async def write_record(context: IngestContext, record: IdempotencyRecord) -> None:
+    key = record_key(record.tenant_id, record.idempotency_key)
+    await context.publisher.publish(IDEMPOTENCY, key, record)
+    context.keys.apply(record)
+
+
+async def replayed_status(context: IngestContext, tenant_id: str, job_id: str) -> JobStatus:
+    """The job an earlier request created. Another replica accepted it if this one has not seen it yet:
+    wait (bounded by the produce timeout) for its first snapshot, else 503 so the client retries."""
+    with context.view.subscribe(job_id) as updates:
+        status = context.view.get(job_id)
+        if status is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(context.settings.produce_timeout_seconds):
+                    status = (await updates.get()).status
+    if status is None or status.tenant_id != tenant_id:
+        raise NotReady(f"job {job_id} was accepted but is not visible yet; retry")
+    return status

@@ -1,0 +1,161 @@
+"""The one consume loop behind ingest's materialized views of compacted topics.
+
+A manually assigned consumer (no consumer group: every replica reads everything) replays the topic from the
+beginning; each decoded value goes to `_on_value`, each tombstone to `_on_tombstone`. The view is
+`caught_up` once it has read up to the end offsets taken when it started. Subclasses hold the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from schemas.errors import RegistryUnavailableError, SerializationError
+from schemas.serde import AvroSerde
+from schemas.topics import Topic
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FETCH_TIMEOUT_MS = 1000
+REGISTRY_RETRY_SECONDS = 2.0
+START_TIMEOUT_SECONDS = 30.0
+
+
+class CompactedView(Generic[T]):
+    """Construct freely (no I/O); `await start()` / `await stop()` from the application's lifespan."""
+
+    def __init__(self, bootstrap: str, serde: AvroSerde, *, topic: Topic[T], client_id: str) -> None:
+        self._bootstrap = bootstrap
+        self._serde = serde
+        self._client_id = client_id
+        self._topic = topic
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._caught_up = asyncio.Event()
+        self._pending: dict[TopicPartition, int] = {}
+
+    # ---- what a subclass keeps ---------------------------------------------------------------------------
+
+    def _on_value(self, key: str | None, value: T) -> None:
+        raise NotImplementedError
+
+    def _on_tombstone(self, key: str) -> bool:
+        """Forget `key`; True if something was removed."""
+        raise NotImplementedError
+
+    def _size(self) -> int:
+        return 0
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        partitions = [TopicPartition(self._topic.name, p) for p in range(self._topic.partitions)]
+        consumer.assign(partitions)
+        async with asyncio.timeout(START_TIMEOUT_SECONDS):
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+        self._pending = {tp: end for tp, end in ends.items() if end > 0}
+        logger.info("view replaying %s (%d records at most)", self._topic.name, sum(ends.values()))
+        await self._check_caught_up()
+        self._task = asyncio.create_task(self._run(), name=f"view-{self._topic.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def caught_up(self) -> bool:
+        return self._caught_up.is_set()
+
+    async def wait_caught_up(self) -> None:
+        await self._caught_up.wait()
+
+    # ---- the consume loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        try:
+            while True:
+                batches = await self._consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
+                if not await self._consume(batches):
+                    await asyncio.sleep(REGISTRY_RETRY_SECONDS)  # back off, then re-read from the seek
+                if not self._caught_up.is_set():
+                    await self._check_caught_up()
+        except Exception:  # logged, not swallowed: the view stops, `running` turns False, /readyz fails
+            logger.exception("view of %s stopped", self._topic.name)
+
+    async def _consume(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> bool:
+        """Apply fetched records; False if the registry was unavailable (that partition is rewound)."""
+        assert self._consumer is not None
+        complete = True
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    await self._ingest(record)
+                except RegistryUnavailableError:
+                    logger.warning(
+                        "registry unavailable; will re-read %s[%d] from offset %d",
+                        tp.topic,
+                        tp.partition,
+                        record.offset,
+                        extra={"topic": tp.topic, "partition": tp.partition, "offset": record.offset},
+                    )
+                    self._consumer.seek(tp, record.offset)
+                    complete = False
+                    break
+        return complete
+
+    async def _ingest(self, record: ConsumerRecord[Any, Any]) -> None:
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        key = None if record.key is None else bytes(record.key).decode(errors="replace")
+        if record.value is None:
+            if key is not None and self._on_tombstone(key):
+                logger.info("record removed by tombstone", extra=where)
+            return
+        try:
+            value = await self._serde.deserialize(self._topic, bytes(record.value))
+        except (SerializationError, ValueError, TypeError, KeyError):
+            logger.warning(
+                "skipping undecodable record at %s[%d]@%d",
+                record.topic,
+                record.partition,
+                record.offset,
+                extra=where,
+            )
+            return
+        self._on_value(key, value)
+
+    async def _check_caught_up(self) -> None:
+        assert self._consumer is not None
+        for tp, end in list(self._pending.items()):
+            if await self._consumer.position(tp) >= end:
+                del self._pending[tp]
+        if not self._pending and not self._caught_up.is_set():
+            logger.info("view of %s caught up: %d entries", self._topic.name, self._size())
+            self._caught_up.set()
