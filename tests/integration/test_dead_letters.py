@@ -4,10 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,8 +19,8 @@ from reelstream.stack.manager import Endpoints
 from schemas.events import DeadLetter, JobEventType, JobState
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, JOB_EVENTS
-from streams.webhooks import generate_secret
-from tests.integration.test_notifier import REPO, NotifierProcess, _event, _received
+from tests.integration.notifier_process import NotifierProcess, running_notifier
+from tests.integration.test_notifier import _event, _received
 from tests.webhook_receiver import Receiver, webhook_receiver
 
 DEADLINE_S = 60.0
@@ -34,37 +30,8 @@ DEADLINE_S = 60.0
 def notifier(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotifierProcess]:
-    workdir = tmp_path_factory.mktemp("dlq-notifier")
-    secret = generate_secret()
-    env = {
-        **os.environ,
-        **stack.as_env(),
-        "REELSTREAM_WEBHOOK_SECRET": secret,
-        "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receiver is on loopback
-        "PYTHONUNBUFFERED": "1",
-        "REELSTREAM_APP_PREFIX": f"test-dlq-{uuid.uuid4().hex[:12]}",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    log_path = workdir / "notifier.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.notifier"],
-            env=env,
-            cwd=workdir,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    handle = NotifierProcess(process, log_path, secret, time.monotonic())
-    yield handle
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        pytest.fail(f"notifier ignored SIGTERM for 30 s:\n{handle.log()[-4000:]}")
-    assert returncode == 0, handle.log()[-4000:]
+    with running_notifier(stack, tmp_path_factory.mktemp("dlq-notifier"), "test-dlq") as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")

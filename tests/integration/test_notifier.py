@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -32,64 +27,19 @@ from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
 from streams.notifier import deliver, new_http_client
 from streams.webhooks import WebhookVerificationError, generate_secret, verify
+from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
 
-REPO = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60.0
-
-
-@dataclass
-class NotifierProcess:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    secret: str
-    started: float
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def check_running(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"notifier exited with {self.process.returncode}:\n{self.log()[-4000:]}")
 
 
 @pytest.fixture(scope="module")
 def notifier(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotifierProcess]:
-    """The notifier subprocess, exactly as deployed; stopped with SIGTERM, which it must obey."""
-    workdir = tmp_path_factory.mktemp("notifier")
-    secret = generate_secret()
-    env = {
-        **os.environ,
-        **stack.as_env(),
-        "REELSTREAM_WEBHOOK_SECRET": secret,
-        "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receivers are on loopback
-        "PYTHONUNBUFFERED": "1",  # the tests read its log while it runs
-        "REELSTREAM_APP_PREFIX": f"test-{uuid.uuid4().hex[:12]}",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    log_path = workdir / "notifier.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.notifier"],
-            env=env,
-            cwd=workdir,  # faust writes an <app id>-data directory into its working directory
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    handle = NotifierProcess(process, log_path, secret, time.monotonic())
-    yield handle
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        pytest.fail(f"notifier ignored SIGTERM for 30 s:\n{handle.log()[-4000:]}")
-    assert returncode == 0, handle.log()[-4000:]
+    with running_notifier(stack, tmp_path_factory.mktemp("notifier"), "test") as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")

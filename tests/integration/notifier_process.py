@@ -1,0 +1,71 @@
+"""The notifier as a subprocess, exactly as deployed, for tests that watch what it does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reelstream.stack.manager import Endpoints
+from streams.webhooks import generate_secret
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class NotifierProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    secret: str
+    started: float
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def check_running(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(f"notifier exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+
+
+@contextmanager
+def running_notifier(stack: Endpoints, workdir: Path, prefix: str) -> Iterator[NotifierProcess]:
+    """Start it with its own consumer group and secret; on exit SIGTERM it, which it must obey (exit 0)."""
+    secret = generate_secret()
+    env = {
+        **os.environ,
+        **stack.as_env(),
+        "REELSTREAM_WEBHOOK_SECRET": secret,
+        "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receivers are on loopback
+        "PYTHONUNBUFFERED": "1",  # the tests read its log while it runs
+        "REELSTREAM_APP_PREFIX": f"{prefix}-{uuid.uuid4().hex[:12]}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    log_path = workdir / "notifier.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.notifier"],
+            env=env,
+            cwd=workdir,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    handle = NotifierProcess(process, log_path, secret, time.monotonic())
+    yield handle
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        returncode = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        pytest.fail(f"notifier ignored SIGTERM for 30 s:\n{handle.log()[-4000:]}")
+    assert returncode == 0, handle.log()[-4000:]
