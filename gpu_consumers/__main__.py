@@ -12,6 +12,7 @@ from gpu_consumers.worker import Worker
 from reelstream.logs import configure_logging
 from reelstream.metrics import Metrics, NvmlCollector
 from reelstream.settings import WorkerSettings
+from reelstream.tracing import configure_tracing
 
 
 async def _serve(worker: Worker) -> None:
@@ -28,6 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging()
     settings = WorkerSettings.from_env(os.environ, slot=args.slot)
+    configure_tracing("reelstream-worker", os.environ)
     renderer = make_renderer(settings.renderer, settings.device, os.environ.get("REELSTREAM_MODEL_DIR"))
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     if settings.device != "cpu":

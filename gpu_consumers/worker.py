@@ -13,6 +13,7 @@ import logging
 import socket
 import threading
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,8 +27,18 @@ from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.metrics import Metrics, WorkerMetrics
 from reelstream.settings import WorkerSettings
+from reelstream.tracing import StageSpans, linked_span, traceparent_of
 from schemas.errors import SerializationError
-from schemas.events import CancelRender, DispatchRender, InboxEvent, WorkerHeartbeat, WorkerState
+from schemas.events import (
+    CancelRender,
+    DispatchRender,
+    InboxEvent,
+    RenderFailed,
+    RenderProgress,
+    RenderSucceeded,
+    WorkerHeartbeat,
+    WorkerState,
+)
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX
 
@@ -42,6 +53,7 @@ class Current:
     offset: int
     canceled: threading.Event = field(default_factory=threading.Event)
     task: asyncio.Task[None] | None = None
+    stages: StageSpans | None = None  # the render span's child per stage, when the dispatch was traced
 
 
 class Worker:
@@ -53,6 +65,7 @@ class Worker:
         self.pending: list[tuple[DispatchRender, int]] = []
         self.canceled_pending: set[tuple[str, int]] = set()
         self.recent: deque[tuple[str, int]] = deque(maxlen=1000)  # attempts this worker already ran
+        self.traceparents: dict[tuple[str, int], str] = {}  # pending attempt → its dispatch's traceparent
         self._tp = TopicPartition(RENDER_DISPATCH.name, settings.slot)
         self.gpu_name = "cpu" if settings.device == "cpu" else settings.device
         self.metrics = WorkerMetrics(
@@ -133,6 +146,9 @@ class Worker:
                 )
                 return
             self.pending.append((command, offset))
+            traceparent = traceparent_of(record.headers)
+            if traceparent is not None:
+                self.traceparents[attempt] = traceparent
         elif isinstance(command, CancelRender):
             self._cancel(command)
 
@@ -159,20 +175,43 @@ class Worker:
             if (command.job_id, command.attempt) in self.canceled_pending:
                 self.canceled_pending.discard((command.job_id, command.attempt))
                 self.current.canceled.set()
+            current = self.current
             self.current.task = asyncio.create_task(
-                run_attempt(
-                    command,
-                    self.renderer,
-                    store,
-                    lambda event: self._report(publisher, event),
-                    self.current.canceled,
-                    self.worker_id,
-                    self.settings.progress_interval_seconds,
+                self._traced(
+                    current,
+                    lambda: run_attempt(
+                        command,
+                        self.renderer,
+                        store,
+                        lambda event: self._report(publisher, event),
+                        current.canceled,
+                        self.worker_id,
+                        self.settings.progress_interval_seconds,
+                    ),
                 )
             )
 
+    async def _traced(self, current: Current, attempt: Callable[[], Awaitable[None]]) -> None:
+        """Run the attempt inside its render span, a child of the dispatch record's span: every report it
+        publishes carries it, and each stage reported gets a child span (see `_report`)."""
+        cmd = current.command
+        traceparent = self.traceparents.pop((cmd.job_id, cmd.attempt), None)
+        ids: dict[str, str | int] = {"job_id": cmd.job_id, "attempt": cmd.attempt, "slot": cmd.slot}
+        with linked_span("render", traceparent, ids) as span:
+            current.stages = StageSpans(span) if span is not None else None
+            try:
+                await attempt()
+            finally:
+                if current.stages is not None:
+                    current.stages.close()
+
     async def _report(self, publisher: Publisher, event: InboxEvent) -> None:
         self.metrics.reported(event, self.current.command.params if self.current else None)
+        stages = self.current.stages if self.current else None
+        if stages is not None and isinstance(event, RenderProgress):
+            stages.enter(event.stage.value)
+        elif stages is not None and isinstance(event, RenderSucceeded | RenderFailed):
+            stages.close()
         await publisher.publish(
             SCHEDULER_INBOX,
             self.settings.pool_id,

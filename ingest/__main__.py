@@ -10,6 +10,7 @@ import uvicorn
 from ingest.app import create_app
 from reelstream.metrics import Metrics
 from reelstream.settings import IngestSettings
+from reelstream.tracing import configure_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     settings = IngestSettings.from_env(os.environ)
+    configure_tracing("reelstream-ingest", os.environ)
     logger.info("serving ingest on %s:%d", settings.host, settings.port)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     metrics.serve(settings.pipeline.metrics)  # its own port: the API's auth rule stays whole

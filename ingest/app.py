@@ -21,6 +21,7 @@ from ingest.problems import exception_handlers
 from ingest.sse import events_route
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
 from reelstream.settings import IngestSettings
+from reelstream.tracing import request_span
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -37,13 +38,31 @@ def by_method(**handlers: Endpoint) -> Endpoint:
     return endpoint
 
 
+def traced(name: str, handler: Endpoint) -> Endpoint:
+    """The request's span (reelstream.tracing): the records the handler publishes carry its trace."""
+
+    async def endpoint(request: Request) -> Response:
+        with request_span(name, request.headers):
+            return await handler(request)
+
+    return endpoint
+
+
 def api_routes(sse_keepalive_seconds: float) -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/openapi.json", openapi_endpoint, methods=["GET"], name="openapi"),
-        Route("/v1/jobs", by_method(GET=routes.list_jobs, POST=routes.submit_job), methods=["GET", "POST"]),
-        Route("/v1/jobs/{job_id}", by_method(GET=routes.get_job, PUT=routes.put_job), methods=["GET", "PUT"]),
+        Route(
+            "/v1/jobs",
+            by_method(GET=routes.list_jobs, POST=traced("POST /v1/jobs", routes.submit_job)),
+            methods=["GET", "POST"],
+        ),
+        Route(
+            "/v1/jobs/{job_id}",
+            by_method(GET=routes.get_job, PUT=traced("PUT /v1/jobs/{job_id}", routes.put_job)),
+            methods=["GET", "PUT"],
+        ),
         Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
         events_route(sse_keepalive_seconds),

@@ -55,6 +55,60 @@ def parse_tenant_classes(spec: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class TenantLimit:
+    """A tenant's submissions: `rate` a second on average, `burst` at once, at most `queued` in the queue."""
+
+    rate: float = 1.0
+    burst: float = 10.0
+    queued: int = 1000
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    """Limits per tenant id; `default` for every tenant not named (the `*` entry)."""
+
+    tenants: Mapping[str, TenantLimit] = field(default_factory=dict)
+    default: TenantLimit = field(default_factory=TenantLimit)
+
+    def of(self, tenant_id: str) -> TenantLimit:
+        return self.tenants.get(tenant_id, self.default)
+
+
+_LIMITS_FORMAT = "REELSTREAM_TENANT_LIMITS must look like tenant-a=rate:0.5,burst:5,queued:100;*=rate:1"
+
+
+def parse_tenant_limits(spec: str) -> TenantLimits:
+    """`tenant-a=rate:0.5,burst:5,queued:100;*=rate:1,burst:10,queued:1000`; omitted fields take defaults."""
+    tenants: dict[str, TenantLimit] = {}
+    default = TenantLimit()
+    for entry in filter(None, (part.strip() for part in spec.split(";"))):
+        tenant, sep, fields = entry.partition("=")
+        values: dict[str, float] = {}
+        for item in filter(None, (f.strip() for f in fields.split(","))):
+            name, colon, number = item.partition(":")
+            if not colon or name not in ("rate", "burst", "queued"):
+                raise ConfigurationError(_LIMITS_FORMAT)
+            try:
+                values[name] = float(number)
+            except ValueError:
+                raise ConfigurationError(_LIMITS_FORMAT) from None
+        if not sep or not tenant.strip():
+            raise ConfigurationError(_LIMITS_FORMAT)
+        limit = TenantLimit(
+            rate=values.get("rate", default.rate),
+            burst=values.get("burst", default.burst),
+            queued=int(values.get("queued", default.queued)),
+        )
+        if limit.rate <= 0 or limit.burst < 1 or limit.queued < 1:
+            raise ConfigurationError(f"{_LIMITS_FORMAT} (rate > 0, burst >= 1, queued >= 1)")
+        if tenant.strip() == "*":
+            default = limit
+        else:
+            tenants[tenant.strip()] = limit
+    return TenantLimits(tenants, default)
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     """Where a process serves /metrics (port 0: nowhere) and how tenants are grouped into label classes."""
 
@@ -85,6 +139,7 @@ class PipelineSettings:
     pool_models: frozenset[str] | None = None  # models the pool's slots serve (None: every known model)
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    tenant_limits: TenantLimits = field(default_factory=TenantLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
@@ -95,6 +150,7 @@ class PipelineSettings:
             default_model=env.get("REELSTREAM_DEFAULT_MODEL", "mochi-1"),
             app_prefix=env.get("REELSTREAM_APP_PREFIX", "reelstream"),
             metrics=MetricsSettings.from_env(env),
+            tenant_limits=parse_tenant_limits(env.get("REELSTREAM_TENANT_LIMITS", "")),
         )
 
     def pool_partition(self, pool_id: str) -> int:

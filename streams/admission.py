@@ -13,10 +13,21 @@ import faust
 
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
-from schemas.topics import COMMANDS, SCHEDULER_INBOX
-from streams.admission_policy import Admit, Drop, ForwardCancel, PoolCapacity, Reject, decide
+from reelstream.tracing import configure_tracing
+from schemas.events import JobEvent, SubmitJob
+from schemas.topics import COMMANDS, JOB_EVENTS, SCHEDULER_INBOX
+from streams.admission_policy import (
+    Admit,
+    Drop,
+    ForwardCancel,
+    PoolCapacity,
+    Reject,
+    decide,
+    rate_limited,
+)
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.publishing import publish_change
+from streams.tenant_quota import OverLimit, TenantQuota, charge, released
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +40,18 @@ def build_admission(
     ctx = StreamContext(app, settings, "admission", metrics)
     ctx.metrics.expect_topics([COMMANDS.name])
     pools = app.Table("job-pools", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
+    # per tenant: its token bucket and its count of admitted, not yet terminal jobs (TenantQuota.encode)
+    quotas = app.Table("tenant-quotas", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
+
+    def within_limits(command: SubmitJob) -> OverLimit | None:
+        stored = quotas.get(command.tenant_id.encode())
+        verdict = charge(
+            TenantQuota.decode(stored) if stored is not None else None,
+            settings.tenant_limits.of(command.tenant_id),
+            command.occurred_at.timestamp(),
+        )
+        quotas[command.tenant_id.encode()] = verdict.quota.encode()
+        return verdict if isinstance(verdict, OverLimit) else None
 
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
@@ -46,6 +69,10 @@ def build_admission(
                     capacity=capacity,
                     default_model=settings.default_model,
                 )
+                if isinstance(decision, Admit) and isinstance(command, SubmitJob):
+                    over = within_limits(command)
+                    if over is not None:
+                        decision = rate_limited(command, over.reason)
                 ctx.metrics.admission_decision(type(decision).__name__.lower(), command.tenant_id)
                 match decision:
                     case Admit(admitted):
@@ -66,11 +93,30 @@ def build_admission(
                     case Drop(reason):
                         logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
 
+    @app.agent(faust_topic(app, JOB_EVENTS))
+    async def release(stream: faust.StreamT[bytes]) -> None:
+        """A terminal event of a job admission admitted frees a place in its tenant's queue.
+
+        Approximation: job events are keyed by job id, not tenant, so this write lands in the changelog
+        partition of the event, not the tenant's; exact with one admission replica (or after a restart,
+        up to the order in which changelog partitions are replayed)."""
+        async for event in stream.events():
+            async with ctx.dead_lettering(event):
+                job_event: JobEvent | None = await ctx.decoded(JOB_EVENTS, event)
+                if job_event is None or not job_event.status.state.terminal:
+                    continue
+                if not pools.get(job_event.job_id.encode()):  # never admitted (or rejected): never counted
+                    continue
+                stored = quotas.get(job_event.tenant_id.encode())
+                if stored is not None:
+                    quotas[job_event.tenant_id.encode()] = released(TenantQuota.decode(stored)).encode()
+
     return app
 
 
 def main() -> None:
     settings = PipelineSettings.from_env(os.environ)
+    configure_tracing("reelstream-admission", os.environ)
     metrics = Metrics(settings.metrics.tenant_classes)
     app = build_admission(settings, os.environ.get("REELSTREAM_POOL", settings.pools[0]), metrics)
     run_worker(app, settings, metrics)

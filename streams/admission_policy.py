@@ -111,6 +111,11 @@ def decide(
     )
 
 
+def rate_limited(command: SubmitJob, reason: str) -> Reject:
+    """The tenant is over its rate or queue cap (streams.tenant_quota): webhooks say `rate_limited`."""
+    return Reject(_rejection(command, "rate_limited", reason))
+
+
 def _rejection(command: SubmitJob, code: str, message: str) -> JobEvent:
     now = command.occurred_at
     status = JobStatus(

@@ -24,6 +24,7 @@ from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import logging_config
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
+from reelstream.tracing import consume_span, set_job
 from schemas.errors import SerializationError
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, Topic
@@ -111,21 +112,26 @@ class StreamContext:
         the stage's dead-letter topic: one poison record never stops a stage."""
         publisher = await self.publisher()
         try:
-            return await publisher.serde.deserialize(topic, record.value)
+            value = await publisher.serde.deserialize(topic, record.value)
         except SerializationError as exc:
             await self.dead_letter(record, exc, "undecodable")
             return None
+        set_job(getattr(value, "job_id", None))  # on the record's processing span, when it has one
+        return value
 
     @asynccontextmanager
     async def dead_lettering(self, record: faust.EventT[bytes]) -> AsyncIterator[None]:
         """Wraps the processing of one record: a non-retriable ReelstreamError parks the record on the
-        dead-letter topic and is swallowed; retriable errors (and anything else) propagate."""
-        try:
-            yield
-        except ReelstreamError as exc:
-            if exc.retriable:
-                raise
-            await self.dead_letter(record, exc, "failed")
+        dead-letter topic and is swallowed; retriable errors (and anything else) propagate. The record's
+        processing span (reelstream.tracing) is open meanwhile when the record carries a trace."""
+        msg = record.message
+        with consume_span(self.stage, msg.headers, msg.topic, msg.partition, msg.offset):
+            try:
+                yield
+            except ReelstreamError as exc:
+                if exc.retriable:
+                    raise
+                await self.dead_letter(record, exc, "failed")
 
     async def dead_letter(self, record: faust.EventT[bytes], error: ReelstreamError, reason: str) -> None:
         msg = record.message

@@ -25,6 +25,7 @@ import httpx
 from reelstream.errors import ReelstreamError
 from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
+from reelstream.tracing import configure_tracing, tracer
 from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
 from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
 from streams.app import StreamContext, create_app, faust_topic, run_worker
@@ -206,7 +207,10 @@ async def attempt_delivery(
     attempt: int = 1,
 ) -> WebhookDelivery:
     """Deliver once, record it, and if the failure is transient schedule the next attempt (with backoff)."""
-    delivery = await deliver(client, secret, event, int(time.time()), attempt=attempt)
+    with tracer.start_as_current_span(
+        "webhook deliver", attributes={"job_id": event.job_id, "attempt": attempt}
+    ):
+        delivery = await deliver(client, secret, event, int(time.time()), attempt=attempt)
     _log_delivery(delivery)
     ctx.metrics.webhook_delivered(delivery)
     await (await ctx.publisher()).publish(WEBHOOK_DELIVERIES, delivery.job_id, delivery)
@@ -269,6 +273,7 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
 
 def main() -> None:
     settings = NotifierSettings.from_env(os.environ)
+    configure_tracing("reelstream-notifier", os.environ)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     app = build_notifier(settings, metrics)
     # the worker stops cleanly on SIGTERM (and SIGINT)

@@ -18,7 +18,8 @@ from reelstream.kafka.clients import Publisher
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
-from schemas.events import SchedulerTick
+from reelstream.tracing import TraceLinks, configure_tracing, current_traceparent, linked_span
+from schemas.events import JobAdmitted, SchedulerTick
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
@@ -28,13 +29,30 @@ from streams.scheduling import Output, Publish, SchedulerState, SendToSlot, appl
 logger = logging.getLogger(__name__)
 
 
-async def write_outputs(publisher: Publisher, outputs: list[Output]) -> None:
+async def write_outputs(
+    publisher: Publisher,
+    outputs: list[Output],
+    links: TraceLinks | None = None,
+    current_job: str | None = None,
+) -> None:
+    """Outputs of the job whose record is being processed continue that record's trace; any other job's
+    (a dispatch freed by another job's end, a lease expiry on a tick) continue the trace its JobAdmitted
+    carried, remembered in `links`: the pure scheduler state knows nothing of traces."""
     for output in outputs:
-        match output:
-            case SendToSlot(command):
-                await publisher.publish(RENDER_DISPATCH, command.job_id, command, partition=command.slot)
-            case Publish(status, event_type):
-                await publish_change(publisher, status, event_type)
+        job_id = output.command.job_id if isinstance(output, SendToSlot) else output.status.job_id
+        if links is None or (job_id == current_job and current_traceparent() is not None):
+            await _write(publisher, output)
+        else:
+            with linked_span("scheduler publish", links.get(job_id)):
+                await _write(publisher, output)
+
+
+async def _write(publisher: Publisher, output: Output) -> None:
+    match output:
+        case SendToSlot(command):
+            await publisher.publish(RENDER_DISPATCH, command.job_id, command, partition=command.slot)
+        case Publish(status, event_type):
+            await publish_change(publisher, status, event_type)
 
 
 def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
@@ -73,6 +91,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
             )
 
     states = app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
+    links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
 
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
     async def schedule(stream: faust.StreamT[bytes]) -> None:
@@ -84,8 +103,11 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                 pool_id = settings.pools[event.message.partition]
                 stored = states.get(pool_id.encode())
                 state = load_state(stored) if stored else SchedulerState(pool_id)
+                if isinstance(inbox_event, JobAdmitted):
+                    links.remember(inbox_event.job_id, current_traceparent())
                 state, outputs = apply(state, inbox_event, policy)
-                await write_outputs(await ctx.publisher(), outputs)
+                current_job = getattr(inbox_event, "job_id", None)
+                await write_outputs(await ctx.publisher(), outputs, links, current_job)
                 states[pool_id.encode()] = dump_state(state)
                 ctx.metrics.scheduler_outputs(pool_id, outputs)
                 ctx.metrics.scheduler_state(state)
@@ -95,6 +117,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
 
 def main() -> None:
     settings = SchedulerSettings.from_env(os.environ)
+    configure_tracing("reelstream-scheduler", os.environ)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     run_worker(build_scheduler(settings, metrics), settings.pipeline, metrics)
 

@@ -41,7 +41,7 @@ from schemas.events import (
 from streams.cost_model import CostModel
 from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order
 
-RECENTLY_FINISHED = 10_000  # finished job ids remembered to drop duplicates and late events
+RECENTLY_FINISHED = 2_000  # finished job ids remembered to drop duplicates and late events
 DEFAULT_POLICY = SchedulerPolicy()
 
 

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from reelstream.errors import ReelstreamError
+from reelstream.tracing import inject_headers
 from schemas.serde import AvroSerde
 from schemas.topics import Topic
 
@@ -69,6 +70,7 @@ class Publisher:
         headers: Headers | None = None,
     ) -> Any:
         data = self.serde.serialize(topic, value)
+        headers = inject_headers(headers)  # the current span's traceparent travels with the record
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._send(topic.name, key.encode(), data, partition, headers)

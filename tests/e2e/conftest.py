@@ -15,16 +15,32 @@ from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.stack.manager import Endpoints
 from reelstream.stack.process import free_port
 from streams.webhooks import generate_secret
+from tests.otlp_receiver import TraceReceiver, trace_receiver
 
 TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
 TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
+FLOOD_TENANT, CAPPED_TENANT = "tenant-flood", "tenant-capped"
+FLOOD_RATE, FLOOD_BURST = 0.5, 3.0
+TENANT_LIMITS = (  # generous for everyone but the two tenants the rate-limit test drives
+    f"{FLOOD_TENANT}=rate:{FLOOD_RATE},burst:{FLOOD_BURST:g};{CAPPED_TENANT}=rate:100,burst:100,queued:2;"
+    "*=rate:100,burst:1000,queued:10000"
+)
 METRICS_SCRAPED = ("ingest", "admission", "scheduler", "notifier", "worker-0", "worker-1")
 
 
 @pytest.fixture(scope="session")
-def running_pipeline(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def otlp_traces() -> Iterator[TraceReceiver]:
+    """Where every service of the session's pipeline exports its spans (OTLP/HTTP, standard OTEL_* vars)."""
+    with trace_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def running_pipeline(
+    stack: Endpoints, tmp_path_factory: pytest.TempPathFactory, otlp_traces: TraceReceiver
+) -> Iterator[Pipeline]:
     """One pipeline per session (several on one broker would each replay the others' topics): two worker
-    slots, and leases short enough for failover tests to finish quickly."""
+    slots, leases short enough for failover tests to finish quickly, and tracing on."""
     asyncio.run(prepare_infrastructure(stack))
     config = PipelineConfig(
         api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b"},
@@ -39,6 +55,9 @@ def running_pipeline(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory)
             "REELSTREAM_HEARTBEAT_SECONDS": "1",
             "REELSTREAM_TENANT_CLASSES": "tenant-a=premium,tenant-b=standard",
             "REELSTREAM_LAG_INTERVAL_SECONDS": "1",
+            "REELSTREAM_TENANT_LIMITS": TENANT_LIMITS,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_traces.url,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans reach the receiver soon after they end
         },
     )
     running = Pipeline(config, tmp_path_factory.mktemp("pipeline-logs"))

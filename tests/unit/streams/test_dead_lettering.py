@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,12 +22,16 @@ from reelstream.settings import PipelineSettings
 from schemas.errors import SerializationError
 from streams.app import StreamContext
 
+# what dead_lettering reads of a Faust event: its message's coordinates and headers (the processing span)
+RECORD = SimpleNamespace(message=SimpleNamespace(topic="t", partition=0, offset=1, headers=[]))
+
 
 class RecordingContext(StreamContext):
     """A StreamContext whose dead-letter topic is a list (no broker, no Faust app needed)."""
 
     def __init__(self) -> None:
         self.parked: list[tuple[Any, ReelstreamError, str]] = []
+        self.stage = "test"
 
     async def dead_letter(self, record: Any, error: ReelstreamError, reason: str) -> None:
         self.parked.append((record, error, reason))
@@ -35,15 +40,15 @@ class RecordingContext(StreamContext):
 async def test_a_non_retriable_error_is_dead_lettered_and_swallowed() -> None:
     ctx = RecordingContext()
     error = ReelstreamError("bad command")
-    async with ctx.dead_lettering("record"):  # type: ignore[arg-type]
+    async with ctx.dead_lettering(RECORD):  # type: ignore[arg-type]
         raise error
-    assert ctx.parked == [("record", error, "failed")]
+    assert ctx.parked == [(RECORD, error, "failed")]
 
 
 async def test_a_retriable_error_propagates_and_is_not_dead_lettered() -> None:
     ctx = RecordingContext()
     with pytest.raises(ReelstreamError):
-        async with ctx.dead_lettering("record"):  # type: ignore[arg-type]
+        async with ctx.dead_lettering(RECORD):  # type: ignore[arg-type]
             raise ReelstreamError("broker down", retriable=True)
     assert ctx.parked == []
 
@@ -51,7 +56,7 @@ async def test_a_retriable_error_propagates_and_is_not_dead_lettered() -> None:
 async def test_other_exceptions_propagate() -> None:
     ctx = RecordingContext()
     with pytest.raises(RuntimeError):
-        async with ctx.dead_lettering("record"):  # type: ignore[arg-type]
+        async with ctx.dead_lettering(RECORD):  # type: ignore[arg-type]
             raise RuntimeError("a bug")
     assert ctx.parked == []
 

@@ -1,0 +1,123 @@
+"""Admission as deployed (the session pipeline's) enforcing per-tenant limits on the real broker.
+
+The limits are the session's (tests/e2e/conftest.py TENANT_LIMITS): a test starting an admission of its own
+would compete with the session's for the same commands.
+
+A flooding tenant gets `rate_limited` rejections exactly where its token bucket runs dry (commands go straight
+to the commands topic with chosen `occurred_at`, the clock admission charges by); a tenant under its queue cap
+is refused past it; a calm tenant's jobs are all admitted meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.services import Pipeline
+from reelstream.stack.manager import Endpoints
+from schemas.events import JobAdmitted, JobEvent, JobEventType, RequestedParams, SubmitJob
+from schemas.serde import AvroSerde
+from schemas.topics import COMMANDS, JOB_EVENTS, SCHEDULER_INBOX, Topic
+from streams.rate_limit import Bucket, BucketLimits, take
+from tests.e2e.conftest import CAPPED_TENANT, FLOOD_BURST, FLOOD_RATE, FLOOD_TENANT
+
+DEADLINE_S = 120.0
+RATE, BURST = FLOOD_RATE, FLOOD_BURST
+
+
+async def _consumer_at_end(bootstrap: str, topic: Topic[Any]) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+    consumer.assign(parts)
+    await consumer.seek_to_end(*parts)
+    for tp in parts:
+        await consumer.position(tp)  # resolve now, before anything is produced
+    return consumer
+
+
+async def test_a_flooding_tenant_is_rate_limited_by_its_bucket_while_another_is_admitted(
+    running_pipeline: Pipeline, stack: Endpoints, serde: AvroSerde
+) -> None:
+    run = uuid.uuid4().hex[:10]
+    flood, capped, calm = FLOOD_TENANT, CAPPED_TENANT, "tenant-calm"
+    events = await _consumer_at_end(stack.kafka_bootstrap, JOB_EVENTS)
+    inbox = await _consumer_at_end(stack.kafka_bootstrap, SCHEDULER_INBOX)
+    producer = new_producer(stack.kafka_bootstrap, client_id=f"test-rate-limits-{run}")
+    await producer.start()
+    publisher = Publisher(aiokafka_sender(producer), serde)
+
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    flood_times = [t0 + timedelta(seconds=0.5 * i) for i in range(12)]  # 2 a second against 0.5 a second
+    sent: list[SubmitJob] = []
+    for tenant, times in (
+        (flood, flood_times),
+        (capped, [t0] * 4),
+        (calm, [t0 + timedelta(seconds=2 * i) for i in range(3)]),
+    ):
+        for at in times:
+            command = SubmitJob(
+                job_id=uuid.uuid4().hex,
+                tenant_id=tenant,
+                prompt="a red fox",
+                params=RequestedParams(model="tiny-mochi"),
+                occurred_at=at,
+            )
+            await publisher.publish(COMMANDS, tenant, command)
+            sent.append(command)
+
+    ours = {c.job_id: c for c in sent}
+    outcomes: dict[str, str] = {}  # job id → "admitted" or the rejection's error code
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while len(outcomes) < len(ours) and time.monotonic() < deadline:
+            async for value in _drain(events, inbox, serde):
+                if value.job_id not in ours:
+                    continue
+                if isinstance(value, JobAdmitted):
+                    outcomes[value.job_id] = "admitted"
+                elif isinstance(value, JobEvent) and value.type == JobEventType.REJECTED:
+                    assert value.status.error is not None
+                    outcomes[value.job_id] = value.status.error.code
+    finally:
+        await producer.stop()
+        await events.stop()
+        await inbox.stop()
+    assert len(outcomes) == len(ours), f"outcomes for {len(outcomes)} of {len(ours)} jobs"
+
+    # the bucket maths, replayed: the same times through the same pure bucket
+    limits, bucket, expected = BucketLimits(RATE, BURST), None, []
+    for at in flood_times:
+        now = at.timestamp()
+        taken, bucket = take(bucket or Bucket.full(limits, now), limits, now)
+        expected.append("admitted" if taken else "rate_limited")
+    flood_jobs = [c for c in sent if c.tenant_id == flood]
+    assert [outcomes[c.job_id] for c in flood_jobs] == expected
+    elapsed = (flood_times[-1] - flood_times[0]).total_seconds()
+    assert expected.count("admitted") <= RATE * elapsed + BURST
+    assert "rate_limited" in expected
+
+    capped_jobs = [outcomes[c.job_id] for c in sent if c.tenant_id == capped]
+    assert capped_jobs == ["admitted", "admitted", "rate_limited", "rate_limited"]
+    assert all(outcomes[c.job_id] == "admitted" for c in sent if c.tenant_id == calm)
+
+
+async def _drain(
+    events: AIOKafkaConsumer, inbox: AIOKafkaConsumer, serde: AvroSerde
+) -> AsyncIterator[JobEvent | JobAdmitted]:
+    pairs: tuple[tuple[AIOKafkaConsumer, Topic[Any]], ...] = ((events, JOB_EVENTS), (inbox, SCHEDULER_INBOX))
+    for consumer, topic in pairs:
+        batches = await consumer.getmany(timeout_ms=500)
+        for records in batches.values():
+            for record in records:
+                value = await serde.deserialize(topic, record.value)
+                if isinstance(value, JobEvent | JobAdmitted):
+                    yield value
+    await asyncio.sleep(0)
