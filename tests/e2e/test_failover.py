@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 
+import pytest
+
 from reelstream.client import Client
 from reelstream.services import Pipeline
 from reelstream.stack.manager import Endpoints
@@ -56,6 +58,7 @@ def _hooks_for(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
     return [d for d in deliveries if json.loads(d.body)["data"]["id"] == job_id]
 
 
+@pytest.mark.chaos
 async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(
     running_pipeline: Pipeline, client_a: Client, stack: Endpoints, serde: AvroSerde
 ) -> None:
