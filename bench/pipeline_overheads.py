@@ -59,7 +59,10 @@ def run(jobs: int) -> None:
         webhook_secret=generate_secret(),
         http_port=free_port(),
         app_prefix=f"bench-{uuid.uuid4().hex[:6]}",
-        extra_env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        extra_env={
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "REELSTREAM_TENANT_LIMITS": "*=rate:1000,burst:1000,queued:100000",  # the path, not limits
+        },
     )
     with tempfile.TemporaryDirectory() as tmp:
         layout = StackLayout.ephemeral(Path(tmp), os.environ)
