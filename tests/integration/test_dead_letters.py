@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -14,14 +14,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from reelstream import cli
 from reelstream.dlq import REPLAYS_HEADER, read_dead_letters
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, aiokafka_sender
 from reelstream.stack.manager import Endpoints
 from schemas.events import DeadLetter, JobEventType, JobState
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, JOB_EVENTS
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.integration.test_notifier import _event, _received
-from tests.webhook_receiver import Receiver, webhook_receiver
+from tests.webhook_receiver import Receiver
 
 DEADLINE_S = 60.0
 
@@ -32,20 +32,6 @@ def notifier(
 ) -> Iterator[NotifierProcess]:
     with running_notifier(stack, tmp_path_factory.mktemp("dlq-notifier"), "test-dlq") as handle:
         yield handle
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as recv:
-        yield recv
-
-
-@pytest.fixture(scope="module")
-async def producer(stack: Endpoints, topics: None) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(stack.kafka_bootstrap, f"test-dlq-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def _end_offset(bootstrap: str, topic: str) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, aiokafka_sender
 from reelstream.settings import NotifierSettings, PipelineSettings
 from reelstream.stack.manager import Endpoints
 from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState, WebhookDelivery
@@ -40,20 +40,6 @@ def notifier(
 ) -> Iterator[NotifierProcess]:
     with running_notifier(stack, tmp_path_factory.mktemp("notifier"), "test") as handle:
         yield handle
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as recv:
-        yield recv
-
-
-@pytest.fixture(scope="module")
-async def producer(stack: Endpoints, topics: None) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(stack.kafka_bootstrap, f"test-notifier-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture
