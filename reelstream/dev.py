@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import secrets
 import signal
 import threading
@@ -13,8 +12,6 @@ from pathlib import Path
 
 from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout
-
-logger = logging.getLogger(__name__)
 
 
 def _persistent_secret(path: Path, make: str) -> str:

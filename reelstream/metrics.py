@@ -95,7 +95,7 @@ class Metrics:
         )
         self.dead_letters = Counter(
             "reelstream_dead_letters",
-            "Records set aside instead of processed (undecodable records are logged and skipped)",
+            "Records parked on a dead-letter topic instead of processed",
             ["topic", "reason"],
             registry=r,
         )
