@@ -30,7 +30,7 @@ def main() -> None:
     configure_logging()
     settings = WorkerSettings.from_env(os.environ, slot=args.slot)
     configure_tracing("reelstream-worker", os.environ)
-    renderer = make_renderer(settings.renderer, settings.device, os.environ.get("REELSTREAM_MODEL_DIR"))
+    renderer = make_renderer(settings.renderer, settings.device, os.environ)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     if settings.device != "cpu":
         metrics.registry.register(NvmlCollector(settings.pool_id, settings.slot, settings.device))

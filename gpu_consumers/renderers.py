@@ -2,33 +2,85 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from gpu_consumers.render.base import Renderer
 from reelstream.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from diffusers.pipelines.mochi.pipeline_mochi import MochiPipeline
 
-def make_renderer(model: str, device: str, model_dir: str | None) -> Renderer:
-    """No I/O here: weights load in `Renderer.load()` at worker start-up."""
+    from gpu_consumers.render.model_dir import ModelDir
+    from gpu_consumers.render.options import MochiOptions
+
+_TRUE, _FALSE = ("1", "on", "true", "yes"), ("0", "off", "false", "no")
+
+
+def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
+    """No weights are loaded here (that is `Renderer.load()`, at start-up), but a bad model folder or a bad
+    setting fails here, before the worker joins its pool."""
     from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
 
+    options = mochi_options(env, device)
     if model == "tiny-mochi":
-        return tiny_mochi_renderer(device=device)
+        return tiny_mochi_renderer(device=device, options=options)
     if model == "mochi-1":
-        if not model_dir:
-            raise ConfigurationError(
-                "the mochi-1 renderer needs REELSTREAM_MODEL_DIR (a local diffusers folder)"
-            )
-        return MochiRenderer(lambda: _load_mochi(Path(model_dir)), device=device, name=model)
+        from gpu_consumers.render.model_dir import check_model_dir, resolve_model_dir
+
+        folder = check_model_dir(
+            resolve_model_dir(env.get("REELSTREAM_MODEL_DIR"), env.get("REELSTREAM_MODEL_ID"))
+        )
+        _check_gpu_memory(device, options)
+        return MochiRenderer(lambda: _load_mochi(folder), device=device, name=model, options=options)
     raise ConfigurationError(f"no renderer for model {model!r}")
 
 
-def _load_mochi(model_dir: Path):  # type: ignore[no-untyped-def]
-    import torch
-    from diffusers import MochiPipeline
+def mochi_options(env: Mapping[str, str], device: str) -> MochiOptions:
+    """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD (each on/off)."""
+    from gpu_consumers.render.options import MochiOptions
 
-    if not (model_dir / "model_index.json").is_file():
-        raise ConfigurationError(f"{model_dir} is not a diffusers model folder (no model_index.json)")
-    return MochiPipeline.from_pretrained(  # type: ignore[no-untyped-call]
-        model_dir, torch_dtype=torch.bfloat16, local_files_only=True
+    return MochiOptions(
+        attention=env.get("REELSTREAM_ATTENTION", "auto"),
+        vae_tiling=_flag(env, "REELSTREAM_VAE_TILING", True),
+        compile=_flag(env, "REELSTREAM_COMPILE", False),
+        tf32=_flag(env, "REELSTREAM_TF32", True),
+        cpu_offload=_flag(env, "REELSTREAM_CPU_OFFLOAD", False),
     )
+
+
+def _check_gpu_memory(device: str, options: MochiOptions) -> None:
+    """The full model with its activations needs about 60 GB; below that, offloading must be asked for."""
+    import torch
+
+    from gpu_consumers.render.options import FULL_MODEL_MIN_GPU_BYTES
+
+    if not device.startswith("cuda") or options.cpu_offload:
+        return
+    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    if total < FULL_MODEL_MIN_GPU_BYTES:
+        raise ConfigurationError(
+            f"{device} has {total / 1024**3:.0f} GiB; full-size Mochi needs "
+            f"{FULL_MODEL_MIN_GPU_BYTES / 1024**3:.0f} GiB without offloading: set REELSTREAM_CPU_OFFLOAD=on"
+        )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be on or off, got {raw!r}")
+
+
+def _load_mochi(folder: ModelDir) -> MochiPipeline:
+    import torch
+    from diffusers.pipelines.mochi.pipeline_mochi import MochiPipeline
+
+    pipe: MochiPipeline = MochiPipeline.from_pretrained(
+        folder.path, torch_dtype=torch.bfloat16, variant=folder.variant, local_files_only=True
+    )
+    return pipe

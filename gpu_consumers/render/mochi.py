@@ -3,13 +3,16 @@
 `render` reads as the script of one render: check inputs, encode the prompt, denoise, decode, hand back
 frames. The pipeline's own `__call__` runs denoise and decode; a step callback reports progress and raises
 `RenderCanceled` to stop between steps (setting `pipe._interrupt` would skip the remaining steps but still
-decode). Torch exceptions are converted to `RenderError` here.
+decode). Torch exceptions are converted here: out of memory and bad parameters to a non-retriable
+`RenderError` that says what to change, a broken CUDA context to `DeviceLost` (the worker must exit).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -28,8 +31,9 @@ from gpu_consumers.render.base import (
     RenderError,
     RenderRequest,
 )
+from gpu_consumers.render.options import MochiOptions, apply_tf32, attention_kernel
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
-from reelstream.errors import ConfigurationError
+from reelstream.errors import ConfigurationError, ReelstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,16 @@ StepCallback = Callable[[MochiPipeline, int, Any, dict[str, torch.Tensor]], dict
 SIZE_MULTIPLE = 16  # VAE downsamples 8x, the transformer patches 2x2
 FRAME_STRIDE = 6  # VAE compresses 6 frames into one latent frame: num_frames = 6k + 1
 MIN_STEPS = 2
+WARMUP_STEPS = 2
+# Substrings of the errors a CUDA context does not recover from; anything after them fails too.
+_BROKEN_CONTEXT = ("illegal memory access", "unspecified launch failure", "device-side assert", "ECC error")
+
+
+class DeviceLost(ReelstreamError):
+    """The GPU's context is broken: every later job would fail. The worker exits and is restarted."""
+
+    code = "device_lost"
+    retriable = True
 
 
 def check_request(request: RenderRequest) -> None:
@@ -89,81 +103,145 @@ class MochiRenderer:
         device: str = "cpu",
         name: str = "mochi",
         max_sequence_length: int = 256,
+        options: MochiOptions | None = None,
+        warmup: RenderRequest | None = None,
     ) -> None:
         self.name = name
+        self.options = options or MochiOptions()
         self._factory = pipeline_factory
         self._device = device
+        self._device_type = torch.device(device).type
         self._max_sequence_length = max_sequence_length
+        self._warmup = warmup
         self._pipe: MochiPipeline | None = None
 
+    @property
+    def pipeline(self) -> MochiPipeline:
+        if self._pipe is None:
+            raise RenderError(f"renderer {self.name} used before load()")
+        return self._pipe
+
     def load(self) -> None:
+        """Build the pipeline, place it, switch on the configured levers, and warm up a compiled model."""
         if self._pipe is not None:
             return
+        options = self.options
         try:
             pipe = self._factory()
-            pipe.to(self._device)
+            if options.cpu_offload and self._device_type == "cuda":
+                pipe.enable_model_cpu_offload(device=self._device)
+            else:
+                pipe.to(self._device)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ConfigurationError(f"could not load the Mochi pipeline for {self.name}: {exc}") from exc
         pipe.set_progress_bar_config(disable=True)  # type: ignore[no-untyped-call]
+        if options.vae_tiling:
+            pipe.vae.enable_tiling()
+        if self._device_type == "cuda":
+            apply_tf32(options.tf32)
+        if options.compile:
+            pipe.transformer = torch.compile(pipe.transformer)
         self._pipe = pipe
-        logger.info("renderer loaded", extra={"renderer": self.name, "device": self._device})
+        if options.compile and self._warmup is not None:
+            # compilation happens on the first call: pay for it now, not in the first job
+            self.render(
+                dataclasses.replace(self._warmup, num_inference_steps=WARMUP_STEPS), _no_progress, _never
+            )
+        logger.info(
+            "renderer loaded", extra={"renderer": self.name, "device": self._device, **options.record()}
+        )
 
     def render(
         self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
     ) -> RenderedVideo:
-        if self._pipe is None:
-            raise RenderError(f"renderer {self.name} used before load()")
-        pipe = self._pipe
+        pipe = self.pipeline
         # 1. Check inputs.
         check_request(request)
         if is_canceled():
             raise RenderCanceled("canceled before the render started")
         generator = torch.Generator(device=self._device).manual_seed(request.seed)
-        try:
-            with torch.inference_mode():
-                # 2. Encode the prompt (and the negative prompt when guidance is on).
-                on_progress(ENCODE_TEXT, 0, 1)
-                prompt, mask, negative, negative_mask = pipe.encode_prompt(
-                    prompt=request.prompt,
-                    negative_prompt=request.negative_prompt,
-                    do_classifier_free_guidance=request.guidance_scale > 1.0,
-                    max_sequence_length=self._max_sequence_length,
-                    dtype=pipe.transformer.dtype,
-                )
-                on_progress(ENCODE_TEXT, 1, 1)
-                # 3. Prepare latents and denoise, then 4. decode (the callback reports DECODE start).
-                video = pipe(
-                    prompt_embeds=prompt,
-                    prompt_attention_mask=mask,
-                    negative_prompt_embeds=negative,
-                    negative_prompt_attention_mask=negative_mask,
-                    height=request.height,
-                    width=request.width,
-                    num_frames=request.num_frames,
-                    num_inference_steps=request.num_inference_steps,
-                    guidance_scale=request.guidance_scale,
-                    generator=generator,
-                    output_type="np",
-                    return_dict=False,
-                    callback_on_step_end=_step_callback(on_progress, is_canceled),
-                    max_sequence_length=self._max_sequence_length,
-                )[0]
-                on_progress(DECODE, 1, 1)
-        except torch.OutOfMemoryError as exc:
-            raise RenderError(f"out of memory on {self._device}: {exc}", retriable=True) from exc
-        except (RuntimeError, ValueError, TypeError) as exc:
-            raise RenderError(f"Mochi pipeline failed: {exc}") from exc
+        with self._torch_errors(request), attention_kernel(self.options.attention, self._device_type):
+            # 2. Encode the prompt (and the negative prompt when guidance is on).
+            on_progress(ENCODE_TEXT, 0, 1)
+            prompt, mask, negative, negative_mask = pipe.encode_prompt(
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt,
+                do_classifier_free_guidance=request.guidance_scale > 1.0,
+                max_sequence_length=self._max_sequence_length,
+                device=self._execution_device(pipe),
+                dtype=pipe.transformer.dtype,
+            )
+            on_progress(ENCODE_TEXT, 1, 1)
+            # 3. Prepare latents and denoise, then 4. decode (the callback reports DECODE start).
+            video = pipe(
+                prompt_embeds=prompt,
+                prompt_attention_mask=mask,
+                negative_prompt_embeds=negative,
+                negative_prompt_attention_mask=negative_mask,
+                height=request.height,
+                width=request.width,
+                num_frames=request.num_frames,
+                num_inference_steps=request.num_inference_steps,
+                guidance_scale=request.guidance_scale,
+                generator=generator,
+                output_type="np",
+                return_dict=False,
+                callback_on_step_end=_step_callback(on_progress, is_canceled),
+                max_sequence_length=self._max_sequence_length,
+            )[0]
+            on_progress(DECODE, 1, 1)
         # 5. Hand back uint8 frames, shape (F, H, W, 3).
         frames = _to_uint8(np.asarray(video)[0])
         logger.info("render finished", extra={"renderer": self.name, "frames": frames.shape[0]})
         return RenderedVideo(frames=frames, fps=request.fps)
 
+    def _execution_device(self, pipe: MochiPipeline) -> torch.device:
+        # with CPU offload the modules sit on the CPU between calls; the pipeline knows where they run
+        return pipe._execution_device if self.options.cpu_offload else torch.device(self._device)
 
-def tiny_mochi_renderer(device: str = "cpu") -> MochiRenderer:
+    @contextlib.contextmanager
+    def _torch_errors(self, request: RenderRequest) -> Iterator[None]:
+        """Inference mode; torch's exceptions converted; GPU memory handed back after a failure."""
+        failed = True
+        try:
+            with torch.inference_mode():
+                yield
+            failed = False
+        except torch.OutOfMemoryError as exc:
+            raise RenderError(self._oom_message(request, exc), retriable=False) from exc
+        except (RuntimeError, ValueError, TypeError) as exc:
+            if any(marker in str(exc) for marker in _BROKEN_CONTEXT):
+                raise DeviceLost(f"{self._device} is unusable: {exc}") from exc
+            raise RenderError(f"Mochi pipeline failed: {exc}") from exc
+        finally:
+            if failed and self._device_type == "cuda":
+                torch.cuda.empty_cache()  # a canceled or failed render leaves cached blocks behind
+
+    def _oom_message(self, request: RenderRequest, exc: BaseException) -> str:
+        size = f"{request.width}x{request.height}, {request.num_frames} frames"
+        hints = ["a smaller size or fewer frames"]
+        if not self.options.vae_tiling:
+            hints.insert(0, "REELSTREAM_VAE_TILING=on")
+        if not self.options.cpu_offload and self._device_type == "cuda":
+            hints.append("REELSTREAM_CPU_OFFLOAD=on (slower)")
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"out of GPU memory on {self._device} for {size}; try {' or '.join(hints)} ({first_line})"
+
+
+def _no_progress(stage: str, step: int, total: int) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+def tiny_mochi_renderer(device: str = "cpu", options: MochiOptions | None = None) -> MochiRenderer:
     """A renderer over the tiny random-weight pipeline: the real code path, no weights to download."""
     return MochiRenderer(
         build_tiny_mochi_pipeline,
         device=device,
         name="tiny-mochi",
         max_sequence_length=MAX_SEQUENCE_LENGTH,
+        options=options,
     )

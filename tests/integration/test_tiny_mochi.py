@@ -1,4 +1,8 @@
-"""The real diffusers Mochi code path on CPU, with tiny random weights built in code (no hub, no files)."""
+"""The real diffusers Mochi code path with tiny random weights built in code (no hub, no files).
+
+Every test runs on the CPU, and again on CUDA under the `gpu` marker where a GPU is present (skipped
+otherwise). On a GPU machine without this project's services: bench/run_on_gpu.sh runs them.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +26,9 @@ from gpu_consumers.render.base import (
     RenderError,
     RenderRequest,
 )
-from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
-from gpu_consumers.render.tiny_mochi import build_tiny_mochi_pipeline
-from gpu_consumers.video import encode_mp4, verify_mp4
+from gpu_consumers.render.mochi import DeviceLost, MochiRenderer, tiny_mochi_renderer
+from gpu_consumers.render.options import MochiOptions, available_attention_kernels
+from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 
 pytestmark = [
     pytest.mark.render,
@@ -36,9 +40,43 @@ RequestFactory = Callable[..., RenderRequest]
 Progress = list[tuple[str, int, int]]
 
 
+CUDA = pytest.param(
+    "cuda",
+    marks=[
+        pytest.mark.gpu,
+        pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
+    ],
+)
+
+
+@pytest.fixture(scope="module", params=["cpu", CUDA])
+def device(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
-def renderer() -> MochiRenderer:
-    renderer = tiny_mochi_renderer()
+def renderer(device: str) -> MochiRenderer:
+    renderer = tiny_mochi_renderer(device=device)
+    renderer.load()
+    return renderer
+
+
+def broken_renderer(device: str, error: Exception, options: MochiOptions | None = None) -> MochiRenderer:
+    """A tiny renderer whose transformer raises `error` at its first step: a failure injected at the seam."""
+
+    def factory():  # type: ignore[no-untyped-def]
+        pipe = build_tiny_mochi_pipeline()
+
+        def fail(*args: object, **kwargs: object) -> None:
+            raise error
+
+        pipe.transformer.forward = fail
+        return pipe
+
+    renderer = MochiRenderer(
+        factory, device=device, name="broken", max_sequence_length=MAX_SEQUENCE_LENGTH, options=options
+    )
     renderer.load()
     return renderer
 
@@ -158,14 +196,100 @@ def test_render_before_load_is_an_error(request_factory: RequestFactory) -> None
         tiny_mochi_renderer().render(request_factory(), lambda *_: None, never)
 
 
-def test_rendered_video_encodes_to_a_verified_mp4(
+def test_out_of_memory_is_not_retriable_and_says_what_to_change(
+    device: str, request_factory: RequestFactory
+) -> None:
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    renderer = broken_renderer(device, oom, MochiOptions(vae_tiling=False))
+
+    with pytest.raises(RenderError) as caught:
+        renderer.render(request_factory(), lambda *_: None, never)
+
+    assert not caught.value.retriable
+    assert "out of GPU memory" in caught.value.message
+    assert "REELSTREAM_VAE_TILING=on" in caught.value.message
+    assert "32x32, 7 frames" in caught.value.message
+
+
+def test_a_broken_cuda_context_is_a_lost_device(device: str, request_factory: RequestFactory) -> None:
+    error = RuntimeError("CUDA error: an illegal memory access was encountered")
+    renderer = broken_renderer(device, error)
+
+    with pytest.raises(DeviceLost, match="illegal memory access"):
+        renderer.render(request_factory(), lambda *_: None, never)
+
+
+def test_another_runtime_error_fails_only_the_render(device: str, request_factory: RequestFactory) -> None:
+    renderer = broken_renderer(device, RuntimeError("shapes cannot be multiplied"))
+
+    with pytest.raises(RenderError, match="shapes cannot be multiplied") as caught:
+        renderer.render(request_factory(), lambda *_: None, never)
+
+    assert not isinstance(caught.value, DeviceLost)
+
+
+def test_levers_are_recorded(device: str) -> None:
+    renderer = tiny_mochi_renderer(device=device, options=MochiOptions(attention="math", vae_tiling=False))
+
+    assert renderer.options.record() == {
+        "attention": "math",
+        "vae_tiling": "off",
+        "compile": "off",
+        "tf32": "on",
+        "cpu_offload": "off",
+    }
+
+
+def test_vae_tiling_setting_reaches_the_vae(renderer: MochiRenderer, device: str) -> None:
+    untiled = tiny_mochi_renderer(device=device, options=MochiOptions(vae_tiling=False))
+    untiled.load()
+
+    assert renderer.pipeline.vae.use_tiling
+    assert not untiled.pipeline.vae.use_tiling
+
+
+def test_every_fast_attention_kernel_renders_the_same_frames(
+    renderer: MochiRenderer, device: str, request_factory: RequestFactory
+) -> None:
+    kernels = available_attention_kernels(device, head_dim=8)
+    if not kernels:
+        pytest.skip(f"no fast attention kernel on {device}")
+    reference = renderer.render(request_factory(), lambda *_: None, never).frames
+    for kernel in kernels:
+        named = tiny_mochi_renderer(device=device, options=MochiOptions(attention=kernel))
+        named.load()
+        frames = named.render(request_factory(), lambda *_: None, never).frames
+        # kernels differ in rounding, not in what they compute
+        assert np.abs(frames.astype(int) - reference.astype(int)).max() <= 8, kernel
+
+
+def test_cancel_hands_gpu_memory_back(
+    renderer: MochiRenderer, device: str, request_factory: RequestFactory
+) -> None:
+    if device != "cuda":
+        pytest.skip("GPU memory only")
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    before = torch.cuda.memory_reserved()  # the weights, nothing cached
+
+    with pytest.raises(RenderCanceled):
+        renderer.render(
+            request_factory(width=256, height=256, num_inference_steps=4), lambda *_: None, lambda: True
+        )
+
+    assert torch.cuda.memory_reserved() <= before
+
+
+def test_same_seed_gives_a_bit_identical_verified_mp4(
     renderer: MochiRenderer, request_factory: RequestFactory, tmp_path: Path
 ) -> None:
-    video = renderer.render(request_factory(num_frames=13), lambda *_: None, never)
-    path = tmp_path / "render.mp4"
+    video = pytest.importorskip("gpu_consumers.video", reason="PyAV is not installed")
+    paths = [tmp_path / "first.mp4", tmp_path / "second.mp4"]
+    for path in paths:
+        frames = renderer.render(request_factory(num_frames=13, seed=99), lambda *_: None, never)
+        video.encode_mp4(frames, path)
 
-    encode_mp4(video, path)
-    info = verify_mp4(path, frames=13, width=32, height=32)
-
+    info = video.verify_mp4(paths[0], frames=13, width=32, height=32)
     assert info.fps == 8.0
     assert info.codec == "h264"
+    assert paths[0].read_bytes() == paths[1].read_bytes()

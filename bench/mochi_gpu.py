@@ -1,0 +1,420 @@
+"""Full-size Mochi-1 on one GPU, random bf16 weights built from the published configs (nothing downloaded).
+
+    python bench/mochi_gpu.py                      # on a GPU: the whole benchmark, about 7 minutes on an H100
+    python bench/mochi_gpu.py --preset tiny --device cpu --frames 7,13 --e2e-steps 2   # the same code, tiny
+
+Prints, one JSON line per measurement (and a table at the end):
+  1. seconds per denoising step with classifier-free guidance (batch 2) at 848x480 for 31, 85 and 163 frames,
+     achieved TFLOP/s against the GPU's dense bf16 peak, and peak memory, for each fast attention kernel;
+  2. one whole default video (T5-XXL and VAE included) through the product's MochiRenderer, with the time of
+     each stage, then the MP4 encode and its verification by decoding;
+  3. VAE decode time and peak memory with and without tiling.
+Phases run in that order of value; a phase that would not finish inside --budget-s is skipped and said so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+from diffusers.models.autoencoders.autoencoder_kl_mochi import AutoencoderKLMochi
+from diffusers.models.transformers.transformer_mochi import MochiTransformer3DModel
+from diffusers.pipelines.mochi.pipeline_mochi import MochiPipeline
+from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
+from transformers import T5Config, T5EncoderModel
+
+from gpu_consumers.render.base import DECODE, DENOISE, ENCODE_TEXT, RenderRequest
+from gpu_consumers.render.mochi import MochiRenderer
+from gpu_consumers.render.options import MochiOptions, attention_kernel, available_attention_kernels
+from gpu_consumers.render.tiny_mochi import build_tiny_mochi_pipeline, build_tiny_tokenizer
+
+# google/t5-v1_1-xxl, the text encoder Mochi-1 ships with (encoder half only: 4.76 B parameters).
+T5_XXL = {
+    "vocab_size": 32128,
+    "d_model": 4096,
+    "d_kv": 64,
+    "d_ff": 10240,
+    "num_layers": 24,
+    "num_heads": 64,
+    "relative_attention_num_buckets": 32,
+    "relative_attention_max_distance": 128,
+    "feed_forward_proj": "gated-gelu",
+    "layer_norm_epsilon": 1e-6,
+    "dropout_rate": 0.0,
+    "tie_word_embeddings": False,
+    "pad_token_id": 0,
+    "eos_token_id": 1,
+}
+# Dense bf16 tensor-core peaks (no sparsity), TFLOP/s.
+PEAK_BF16 = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+PROMPT = (
+    "a wide shot of a small red boat on the sea at sunset with the sun over the mountain and a bird flying "
+    "over the water and the camera slow and close over the beach at night with rain and snow in the city"
+)
+SEED = 42
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    started: float
+    results: list[dict[str, Any]]
+    out: Path | None
+
+    def left(self) -> float:
+        return self.args.budget_s - (time.perf_counter() - self.started)
+
+    def emit(self, phase: str, **fields: Any) -> None:
+        row = {"phase": phase, **fields}
+        self.results.append(row)
+        print(json.dumps(row), flush=True)
+        if self.out is not None:
+            with self.out.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def measured(device: torch.device) -> Iterator[dict[str, float]]:
+    """Wall seconds and (on CUDA) peak allocated GiB of the block."""
+    box: dict[str, float] = {}
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    synchronize(device)
+    start = time.perf_counter()
+    yield box
+    synchronize(device)
+    box["seconds"] = time.perf_counter() - start
+    box["peak_gib"] = torch.cuda.max_memory_allocated(device) / 1024**3 if device.type == "cuda" else 0.0
+
+
+def build_full_pipeline(device: torch.device) -> MochiPipeline:
+    """The published architecture (diffusers' defaults are Mochi-1's configs), random bf16 weights."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        torch.manual_seed(SEED)
+        with device:  # initialize straight on the GPU: 15 B parameters in seconds, no host copy
+            transformer = MochiTransformer3DModel()
+            vae = AutoencoderKLMochi()
+            text_encoder = T5EncoderModel(T5Config(**T5_XXL))
+    finally:
+        torch.set_default_dtype(previous)
+    for model in (transformer, vae, text_encoder):
+        model.eval()
+    return MochiPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=build_tiny_tokenizer(max_length=transformer.config.max_sequence_length),
+        transformer=transformer,
+    )
+
+
+def parameters(model: torch.nn.Module) -> float:
+    return sum(p.numel() for p in model.parameters()) / 1e9
+
+
+def step_flops(config: Any, latent_frames: int, latent_h: int, latent_w: int, text_tokens: int) -> float:
+    """FLOPs of one guided step (batch 2): linear layers on visual and text tokens, plus joint attention."""
+    d = config.num_attention_heads * config.attention_head_dim
+    dc = config.pooled_projection_dim
+    p = config.patch_size
+    visual = latent_frames * (latent_h // p) * (latent_w // p)
+    ff, ffc = (4 * d * 2) // 3, (4 * dc * 2) // 3
+    per_visual = 4 * d * d + 3 * d * ff  # q, k, v, out; SwiGLU in (2 x ff) and out
+    per_text = 4 * dc * d + 3 * dc * ffc
+    attention = 2 * (visual + text_tokens) ** 2 * d  # QK^T and AV
+    macs = config.num_layers * (visual * per_visual + text_tokens * per_text + attention)
+    return 2 * 2 * macs  # 2 FLOPs per MAC, batch 2 for guidance
+
+
+def latent_shape(pipe: MochiPipeline, frames: int, height: int, width: int) -> tuple[int, int, int]:
+    scale = pipe.vae_spatial_scale_factor
+    return (frames - 1) // pipe.vae_temporal_scale_factor + 1, height // scale, width // scale
+
+
+def peak_tflops(device: torch.device, override: float | None) -> float | None:
+    if override:
+        return override
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_BF16.items() if key in name), None)
+
+
+def phase_steps(
+    bench: Bench, pipe: MochiPipeline, device: torch.device, kernel: str, frames_list: list[int]
+) -> float:
+    """Seconds per guided denoising step for each frame count; returns the largest one's."""
+    args = bench.args
+    transformer = pipe.transformer
+    dtype = transformer.dtype
+    with torch.inference_mode():
+        embeds, mask, negative, negative_mask = pipe.encode_prompt(
+            PROMPT,
+            negative_prompt="",
+            device=device,
+            dtype=dtype,
+            max_sequence_length=pipe.tokenizer.model_max_length,
+        )
+        text = torch.cat([negative, embeds])
+        text_mask = torch.cat([negative_mask, mask])
+    text_tokens = int(mask.sum())
+    last, last_frames = 0.0, 1
+    peak = peak_tflops(device, args.peak_tflops)
+    for frames in frames_list:
+        lf, lh, lw = latent_shape(pipe, frames, args.height, args.width)
+        # attention dominates at full size: time grows with the square of the token count
+        estimate = last * max(frames / last_frames, 1.0) ** 2 * (args.warmup + args.iters)
+        if bench.left() < estimate:
+            bench.emit("steps", kernel=kernel, frames=frames, skipped=f"budget ({bench.left():.0f} s left)")
+            continue
+        generator = torch.Generator(device=device).manual_seed(SEED)
+        latents = torch.randn(
+            2, transformer.config.in_channels, lf, lh, lw, generator=generator, device=device, dtype=dtype
+        )
+        timestep = torch.full((2,), 500.0, device=device)
+
+        def step(latents: torch.Tensor = latents, timestep: torch.Tensor = timestep) -> None:
+            transformer(
+                hidden_states=latents,
+                encoder_hidden_states=text,
+                timestep=timestep,
+                encoder_attention_mask=text_mask,
+                return_dict=False,
+            )
+
+        try:
+            with torch.inference_mode(), attention_kernel(kernel, device.type):
+                for _ in range(args.warmup):
+                    step()
+                with measured(device) as m:
+                    for _ in range(args.iters):
+                        step()
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            bench.emit("steps", kernel=kernel, frames=frames, error=str(exc).splitlines()[0][:200])
+            torch.cuda.empty_cache() if device.type == "cuda" else None
+            continue
+        seconds = m["seconds"] / args.iters
+        flops = step_flops(transformer.config, lf, lh, lw, text_tokens)
+        achieved = flops / seconds / 1e12
+        bench.emit(
+            "steps",
+            kernel=kernel,
+            frames=frames,
+            visual_tokens=lf * (lh // 2) * (lw // 2),
+            text_tokens=text_tokens,
+            seconds_per_step=round(seconds, 4),
+            pflop_per_step=round(flops / 1e15, 3),
+            tflops=round(achieved, 1),
+            of_peak=round(achieved / peak, 3) if peak else None,
+            peak_gib=round(m["peak_gib"], 2),
+        )
+        last, last_frames = seconds, frames
+    return last
+
+
+def phase_e2e(bench: Bench, pipe: MochiPipeline, device: torch.device, kernel: str) -> None:
+    """One whole default video through the product's renderer, then encode and verify the MP4."""
+    args = bench.args
+    options = MochiOptions(attention=kernel, vae_tiling=True)
+    renderer = MochiRenderer(
+        lambda: pipe,
+        device=str(device),
+        name="bench",
+        max_sequence_length=pipe.tokenizer.model_max_length,
+        options=options,
+    )
+    renderer.load()
+    request = RenderRequest(
+        prompt=PROMPT,
+        negative_prompt=None,
+        width=args.width,
+        height=args.height,
+        num_frames=args.e2e_frames,
+        fps=30,
+        num_inference_steps=args.e2e_steps,
+        guidance_scale=4.5,
+        seed=SEED,
+    )
+    marks: dict[tuple[str, int], float] = {}  # (stage, step) -> when the renderer reported it
+    decode_peak: list[float] = []
+
+    def on_progress(stage: str, step: int, total: int) -> None:
+        if device.type == "cuda":
+            synchronize(device)
+            if (stage, step) == (DECODE, 0):
+                torch.cuda.reset_peak_memory_stats(device)
+            elif (stage, step) == (DECODE, 1):
+                decode_peak.append(torch.cuda.max_memory_allocated(device) / 1024**3)
+        marks[(stage, step)] = time.perf_counter()
+
+    with measured(device) as m:
+        video = renderer.render(request, on_progress, lambda: False)
+    stages = {
+        "encode_text_s": marks[(ENCODE_TEXT, 1)] - marks[(ENCODE_TEXT, 0)],
+        "denoise_s": marks[(DENOISE, args.e2e_steps)] - marks[(ENCODE_TEXT, 1)],
+        "decode_s": marks[(DECODE, 1)] - marks[(DECODE, 0)],
+    }
+    row: dict[str, Any] = {
+        "kernel": kernel,
+        "frames": args.e2e_frames,
+        "steps": args.e2e_steps,
+        "render_s": round(m["seconds"], 2),
+        **{k: round(v, 2) for k, v in stages.items()},
+        "seconds_per_step": round(stages["denoise_s"] / args.e2e_steps, 3),
+        "peak_gib": round(m["peak_gib"], 2),
+        "decode_peak_gib": round(decode_peak[0], 2) if decode_peak else None,
+        "settings": options.record(),
+    }
+    try:
+        from gpu_consumers.video import encode_mp4, verify_mp4
+    except ImportError as exc:  # PyAV is not on every GPU image
+        row["encode"] = f"skipped: {exc}"
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "video.mp4"
+            started = time.perf_counter()
+            encode_mp4(video, path)
+            info = verify_mp4(path, frames=args.e2e_frames, width=args.width, height=args.height)
+            row["encode_verify_s"] = round(time.perf_counter() - started, 2)
+            row["mp4_bytes"] = path.stat().st_size
+            row["mp4_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            row["mp4_fps"] = info.fps
+    bench.emit("e2e", **row)
+
+
+def phase_vae(bench: Bench, pipe: MochiPipeline, device: torch.device) -> None:
+    args = bench.args
+    lf, lh, lw = latent_shape(pipe, args.e2e_frames, args.height, args.width)
+    vae = pipe.vae
+    z = torch.randn(1, vae.config.latent_channels, lf, lh, lw, device=device, dtype=vae.dtype)
+    for tiling in (False, True):  # tiled decode was timed in the whole video already
+        if bench.left() < 30:
+            bench.emit("vae", tiling=tiling, skipped=f"budget ({bench.left():.0f} s left)")
+            continue
+        vae.enable_tiling() if tiling else vae.disable_tiling()
+        try:
+            with torch.inference_mode(), measured(device) as m:
+                frames = vae.decode(z, return_dict=False)[0]
+            bench.emit(
+                "vae",
+                tiling=tiling,
+                frames=int(frames.shape[2]),
+                seconds=round(m["seconds"], 2),
+                peak_gib=round(m["peak_gib"], 2),
+            )
+            del frames
+        except (torch.OutOfMemoryError, RuntimeError) as exc:  # cuDNN reports some OOMs as its own errors
+            bench.emit("vae", tiling=tiling, error=f"{type(exc).__name__}: " + str(exc).splitlines()[0][:160])
+        finally:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    vae.enable_tiling()
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["", "kernel     frames  s/step   TFLOP/s  of peak  peak GiB"]
+    for r in results:
+        if r["phase"] == "steps" and "seconds_per_step" in r:
+            lines.append(
+                f"{r['kernel']:<10} {r['frames']:>6}  {r['seconds_per_step']:>6.3f}  {r['tflops']:>8.1f}  "
+                f"{(r['of_peak'] or 0) * 100:>6.1f}%  {r['peak_gib']:>8.2f}"
+            )
+    for r in results:
+        if r["phase"] == "e2e":
+            lines.append(
+                f"whole default video ({r['frames']} frames, {r['steps']} steps, {r['kernel']}): "
+                f"render {r['render_s']} s "
+                f"= text {r['encode_text_s']} + denoise {r['denoise_s']} + decode {r['decode_s']}; "
+                f"encode+verify {r.get('encode_verify_s')} s; peak {r['peak_gib']} GiB"
+            )
+        if r["phase"] == "vae" and "seconds" in r:
+            lines.append(f"VAE decode tiling={r['tiling']}: {r['seconds']} s, peak {r['peak_gib']} GiB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", choices=("full", "tiny"), default="full")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--frames", default="31,85,163", help="frame counts for the per-step timings")
+    parser.add_argument("--width", type=int, default=848)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--kernels", default="", help="comma list; default: every fast kernel that runs here")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=2)
+    parser.add_argument("--e2e-frames", type=int, default=163)
+    parser.add_argument("--e2e-steps", type=int, default=64)
+    parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--budget-s", type=float, default=470.0, help="skip phases that would not fit")
+    parser.add_argument("--peak-tflops", type=float, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="append each result line here too")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    bench = Bench(args, time.perf_counter(), [], args.json)
+    frames_list = [int(f) for f in args.frames.split(",") if f]
+
+    with measured(device) as m:
+        if args.preset == "full":
+            pipe = build_full_pipeline(device)
+        else:
+            pipe = build_tiny_mochi_pipeline()
+            pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    kernels = (
+        [k for k in args.kernels.split(",") if k] or available_attention_kernels(str(device)) or ["auto"]
+    )
+    bench.emit(
+        "setup",
+        device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        torch=torch.__version__,
+        build_s=round(m["seconds"], 1),
+        params_b={
+            "transformer": round(parameters(pipe.transformer), 3),
+            "text_encoder": round(parameters(pipe.text_encoder), 3),
+            "vae": round(parameters(pipe.vae), 3),
+        },
+        weights_gib=round(m["peak_gib"], 2),
+        kernels=kernels,
+        peak_tflops=peak_tflops(device, args.peak_tflops),
+    )
+    # 1. The first kernel at every size, 2. the whole video with the fastest kernel so far, 3. the others.
+    first = kernels[0]
+    per_step = phase_steps(bench, pipe, device, first, frames_list)
+    if not args.skip_e2e:
+        estimate = per_step * args.e2e_steps * 1.05 + 40
+        if bench.left() > estimate:
+            phase_e2e(bench, pipe, device, first)
+        else:
+            bench.emit("e2e", skipped=f"needs ~{estimate:.0f} s, {bench.left():.0f} s left")
+    for kernel in kernels[1:]:
+        phase_steps(bench, pipe, device, kernel, frames_list[::-1])
+    phase_vae(bench, pipe, device)
+    print(table(bench.results), flush=True)
+
+
+if __name__ == "__main__":
+    main()
