@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,12 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
 
 
 def phase_steps(
-    bench: Bench, pipe: MochiPipeline, device: torch.device, kernel: str, frames_list: list[int]
+    bench: Bench,
+    pipe: MochiPipeline,
+    device: torch.device,
+    kernel: str,
+    frames_list: list[int],
+    expected: float = 0.0,
 ) -> float:
     """Seconds per guided denoising step for each frame count; returns the largest one's."""
     args = bench.args
@@ -180,7 +185,8 @@ def phase_steps(
         text = torch.cat([negative, embeds])
         text_mask = torch.cat([negative_mask, mask])
     text_tokens = int(mask.sum())
-    last, last_frames = 0.0, 1
+    # `expected`: seconds per step at the largest size, as another kernel measured it (0: unknown)
+    last, last_frames = expected, max(frames_list)
     peak = peak_tflops(device, args.peak_tflops)
     for frames in frames_list:
         lf, lh, lw = latent_shape(pipe, frames, args.height, args.width)
@@ -333,6 +339,16 @@ def phase_vae(bench: Bench, pipe: MochiPipeline, device: torch.device) -> None:
     vae.enable_tiling()
 
 
+def guarded(bench: Bench, phase: str, run: Callable[[], None]) -> None:
+    """A phase that fails is reported as a result; the phases after it still run."""
+    try:
+        run()
+    except Exception as exc:
+        bench.emit(phase, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = ["", "kernel     frames  s/step   TFLOP/s  of peak  peak GiB"]
     for r in results:
@@ -402,17 +418,21 @@ def main(argv: list[str] | None = None) -> None:
         peak_tflops=peak_tflops(device, args.peak_tflops),
     )
     # 1. The first kernel at every size, 2. the whole video with the fastest kernel so far, 3. the others.
-    first = kernels[0]
-    per_step = phase_steps(bench, pipe, device, first, frames_list)
-    if not args.skip_e2e:
+    measured_kernels: list[str] = []
+    for kernel in kernels:  # the first kernel that runs at every size renders the whole video
+        per_step = phase_steps(bench, pipe, device, kernel, frames_list)
+        measured_kernels.append(kernel)
+        if per_step > 0:
+            break
+    if not args.skip_e2e and per_step > 0:
         estimate = per_step * args.e2e_steps * 1.05 + 40
         if bench.left() > estimate:
-            phase_e2e(bench, pipe, device, first)
+            guarded(bench, "e2e", lambda: phase_e2e(bench, pipe, device, measured_kernels[-1]))
         else:
             bench.emit("e2e", skipped=f"needs ~{estimate:.0f} s, {bench.left():.0f} s left")
-    for kernel in kernels[1:]:
-        phase_steps(bench, pipe, device, kernel, frames_list[::-1])
-    phase_vae(bench, pipe, device)
+    for kernel in kernels[len(measured_kernels) :]:
+        phase_steps(bench, pipe, device, kernel, frames_list[::-1], expected=per_step)
+    guarded(bench, "vae", lambda: phase_vae(bench, pipe, device))
     print(table(bench.results), flush=True)
 
 
