@@ -31,7 +31,7 @@ from gpu_consumers.render.base import (
     RenderError,
     RenderRequest,
 )
-from gpu_consumers.render.options import MochiOptions, apply_tf32, attention_kernel
+from gpu_consumers.render.options import MochiOptions, apply_tf32, pin_attention_kernel
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 from reelstream.errors import ConfigurationError, ReelstreamError
 
@@ -139,6 +139,7 @@ class MochiRenderer:
             pipe.vae.enable_tiling()
         if self._device_type == "cuda":
             apply_tf32(options.tf32)
+        pin_attention_kernel(pipe.transformer, options.attention, self._device_type)
         if options.compile:
             pipe.transformer = torch.compile(pipe.transformer)
         self._pipe = pipe
@@ -160,7 +161,7 @@ class MochiRenderer:
         if is_canceled():
             raise RenderCanceled("canceled before the render started")
         generator = torch.Generator(device=self._device).manual_seed(request.seed)
-        with self._torch_errors(request), attention_kernel(self.options.attention, self._device_type):
+        with self._torch_errors(request):
             # 2. Encode the prompt (and the negative prompt when guidance is on).
             on_progress(ENCODE_TEXT, 0, 1)
             prompt, mask, negative, negative_mask = pipe.encode_prompt(

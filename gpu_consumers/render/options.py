@@ -1,8 +1,11 @@
 """The speed and memory levers of a Mochi render, each a setting with a safe default.
 
 `MochiOptions` is what a worker is configured with; `record()` is what every job's artifact carries, so a
-render's speed can always be traced back to the levers that were on. The attention kernel is chosen through
-PyTorch's SDPA backend selection, which is what diffusers' Mochi attention processor calls.
+render's speed can always be traced back to the levers that were on.
+
+The attention kernel is pinned only around the transformer's joint attention (`pin_attention_kernel`), where
+the time goes. Pinning it for the whole render breaks the small masked attentions around it (T5's position
+bias, the caption pooling), which no fused kernel runs: on an H100 that is "No available kernel".
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -82,6 +85,29 @@ def attention_kernel(attention: str, device_type: str) -> Iterator[None]:
         return
     with sdpa_kernel(backends, set_priority=attention == "auto"):
         yield
+
+
+class PinnedKernelProcessor:
+    """Wraps an attention processor so that its scaled_dot_product_attention calls use only `attention`."""
+
+    def __init__(self, inner: Any, attention: str, device_type: str) -> None:
+        self.inner = getattr(inner, "inner", inner)  # never wrap a wrapper
+        self.attention = attention
+        self.device_type = device_type
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with attention_kernel(self.attention, self.device_type):
+            return self.inner(*args, **kwargs)
+
+
+def pin_attention_kernel(transformer: torch.nn.Module, attention: str, device_type: str) -> int:
+    """Pin the kernel of every joint-attention layer of a Mochi transformer; returns how many were pinned."""
+    from diffusers.models.attention_processor import MochiAttention
+
+    layers = [module for module in transformer.modules() if isinstance(module, MochiAttention)]
+    for layer in layers:
+        layer.processor = PinnedKernelProcessor(layer.processor, attention, device_type)  # type: ignore[assignment]
+    return len(layers)
 
 
 def available_attention_kernels(device: str, head_dim: int = 128) -> list[str]:

@@ -263,6 +263,19 @@ def test_every_fast_attention_kernel_renders_the_same_frames(
         assert np.abs(frames.astype(int) - reference.astype(int)).max() <= 8, kernel
 
 
+def test_the_kernel_is_pinned_in_the_joint_attention_only(
+    device: str, request_factory: RequestFactory
+) -> None:
+    if device != "cpu":
+        pytest.skip("needs a kernel this device lacks")
+    renderer = tiny_mochi_renderer(device=device, options=MochiOptions(attention="cudnn"))
+    renderer.load()
+
+    # cuDNN attention does not exist on a CPU: the joint attention must refuse rather than fall back
+    with pytest.raises(RenderError, match="No viable backend|No available kernel"):
+        renderer.render(request_factory(), lambda *_: None, never)
+
+
 def test_cancel_hands_gpu_memory_back(
     renderer: MochiRenderer, device: str, request_factory: RequestFactory
 ) -> None:
