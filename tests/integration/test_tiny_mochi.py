@@ -272,7 +272,7 @@ def test_the_kernel_is_pinned_in_the_joint_attention_only(
     renderer.load()
 
     # cuDNN attention does not exist on a CPU: the joint attention must refuse rather than fall back
-    with pytest.raises(RenderError, match="No viable backend|No available kernel"):
+    with pytest.raises(RenderError, match=r"No viable backend|No available kernel"):
         renderer.render(request_factory(), lambda *_: None, never)
 
 
