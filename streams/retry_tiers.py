@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from reelstream.errors import ReelstreamError
@@ -42,10 +43,14 @@ class TierConsumer:
 
     async def run(self) -> None:
         while True:
-            self._resume_due()
-            batches = await self._consumer.getmany(timeout_ms=self._poll_ms(), max_records=MAX_RECORDS)
-            for tp, records in batches.items():
-                await self._drain(tp, records)
+            await self.poll_once()
+
+    async def poll_once(self) -> None:
+        """Resume the partitions whose head is due, fetch, and handle what came in order per partition."""
+        self._resume_due()
+        batches = await self._consumer.getmany(timeout_ms=self._poll_ms(), max_records=MAX_RECORDS)
+        for tp, records in batches.items():
+            await self._drain(tp, records)
 
     def _resume_due(self) -> None:
         now = self._clock()
@@ -83,7 +88,15 @@ class TierConsumer:
             if due is not None:
                 self._hold(tp, record.offset, due)
                 return
-            await self._consumer.commit({tp: record.offset + 1})
+            try:
+                await self._consumer.commit({tp: record.offset + 1})
+            except KafkaError as exc:  # e.g. a rebalance took the partition: its new owner repeats it
+                log.warning(
+                    "retry tier offset not committed: %r",
+                    exc,
+                    extra={"topic": tp.topic, "partition": tp.partition, "offset": record.offset},
+                )
+                return
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
