@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from reelstream.errors import ConfigurationError
 from reelstream.stack.manager import Endpoints
+from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
 
 
 def _require(env: Mapping[str, str], name: str) -> str:
@@ -217,24 +218,43 @@ class IngestSettings:
         )
 
 
+def parse_seconds_list(spec: str, name: str) -> tuple[float, ...]:
+    """`0,5,300` → (0.0, 5.0, 300.0)."""
+    try:
+        return tuple(float(part) for part in spec.split(",") if part.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be comma-separated seconds, e.g. 0,5,300") from None
+
+
 @dataclass(frozen=True)
 class NotifierSettings:
     pipeline: PipelineSettings
     webhook_secret: str
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 15.0
     # CIDRs webhooks may reach although not public (dev and tests: loopback); empty in production
     webhook_allow_networks: str = ""
-    max_pending_retries: int = 1000
+    # delay before each attempt, in seconds (the first is 0); each distinct delay is a tier topic
+    retry_schedule: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    # a delivery this late (behind its event, or behind its retry's due time) is dead-lettered as expired
+    max_age_seconds: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifierSettings:
         secret = _require(env, "REELSTREAM_WEBHOOK_SECRET")
         if not secret.startswith("whsec_"):
             raise ConfigurationError("REELSTREAM_WEBHOOK_SECRET must be a Standard Webhooks secret (whsec_…)")
+        schedule = env.get("REELSTREAM_WEBHOOK_RETRY_SCHEDULE")
         return cls(
             pipeline=PipelineSettings.from_env(env),
             webhook_secret=secret,
+            timeout_seconds=float(env.get("REELSTREAM_WEBHOOK_TIMEOUT_SECONDS", "15")),
             webhook_allow_networks=env.get("REELSTREAM_WEBHOOK_ALLOW_NETWORKS", ""),
+            retry_schedule=(
+                parse_seconds_list(schedule, "REELSTREAM_WEBHOOK_RETRY_SCHEDULE")
+                if schedule
+                else DEFAULT_WEBHOOK_RETRY_SCHEDULE
+            ),
+            max_age_seconds=float(env.get("REELSTREAM_WEBHOOK_MAX_AGE_SECONDS", str(24 * 3600))),
         )
 
 

@@ -342,6 +342,27 @@ class WebhookDelivery:
     occurred_at: datetime = field(default_factory=utc_now)
 
 
+@dataclass(frozen=True)
+class RetryWebhook:
+    job_event: JobEvent
+    attempt: int
+    due_at: datetime
+    traceparent: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookEndpointDisabled:
+    endpoint_sha256: str
+    tenant_id: str
+    target_host: str
+    status_code: int
+    webhook_event_id: str
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
 Command = SubmitJob | CancelJob
 InboxEvent = (
     JobAdmitted

@@ -25,9 +25,11 @@ from schemas.events import (
     RenderProgress,
     RenderStarted,
     RenderSucceeded,
+    RetryWebhook,
     SchedulerTick,
     SubmitJob,
     WebhookDelivery,
+    WebhookEndpointDisabled,
     WorkerHeartbeat,
 )
 
@@ -113,6 +115,49 @@ WEBHOOK_DELIVERIES: Topic[WebhookDelivery] = Topic(
     key="job_id",
     partitions=6,
 )
+WEBHOOK_ENDPOINTS: Topic[WebhookEndpointDisabled] = Topic(
+    "reelstream.webhooks.endpoints",
+    (WebhookEndpointDisabled,),
+    key="endpoint_sha256",
+    partitions=1,  # small; every notifier reads all of it at start and then follows it
+    compacted=True,
+    retention_ms=None,
+)
+
+# Webhook retries wait in delay tiers: one topic per distinct delay of the retry schedule (seconds before
+# attempts 1, 2, …; the first attempt is made at once). Every record of a tier waits the same delay, so a
+# tier is FIFO by due time and its consumer only ever waits for the head of a partition. Tier topics have
+# the partitions of jobs.events: a retry stays on the partition number its event came from.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+def tier_label(delay_seconds: float) -> str:
+    """`5` → `5s`, `300` → `5m`, `7200` → `2h`, `0.5` → `500ms`: the largest whole unit."""
+    millis = round(delay_seconds * 1000)
+    if millis == 0:
+        return "0s"
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if millis and millis % size == 0:
+            return f"{millis // size}{unit}"
+    return f"{millis}ms"
+
+
+def retry_topic(delay_seconds: float) -> Topic[RetryWebhook]:
+    """The tier topic of one retry delay, e.g. `reelstream.webhooks.retry.5m`."""
+    return Topic(
+        f"reelstream.webhooks.retry.{tier_label(delay_seconds)}",
+        (RetryWebhook,),
+        key="job_id",
+        partitions=12,
+    )
+
+
+def retry_tiers(schedule: tuple[float, ...]) -> tuple[Topic[RetryWebhook], ...]:
+    """The tier topics of a schedule: one per distinct delay before a retry (attempt 2 on), shortest first."""
+    return tuple(retry_topic(d) for d in sorted(set(schedule[1:])))
+
+
+WEBHOOK_RETRIES = retry_tiers(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
 
 IDEMPOTENCY: Topic[IdempotencyRecord] = Topic(
     "reelstream.ingest.idempotency",
@@ -141,6 +186,8 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     JOB_STATUS,
     JOB_EVENTS,
     WEBHOOK_DELIVERIES,
+    WEBHOOK_ENDPOINTS,
+    *WEBHOOK_RETRIES,
     IDEMPOTENCY,
     *DEAD_LETTERS.values(),
 )

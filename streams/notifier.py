@@ -1,8 +1,11 @@
-"""reelstream-notifier: a signed webhook for every terminal job event, and a delivery record for each attempt.
+"""reelstream-notifier: a signed webhook for every terminal job event, retried durably until it arrives.
 
-Reads `reelstream.jobs.events`, POSTs the Standard Webhooks payload of streams.webhooks to the job's
-webhook URL, and publishes a WebhookDelivery to `reelstream.webhooks.deliveries` (key = job_id). The agent
-only translates between Faust and `deliver`, which holds the delivery logic and runs without Faust.
+Two consumers, one delivery policy (streams.webhook_delivery):
+- a Faust agent on `reelstream.jobs.events` makes first attempts;
+- one plain consume loop (streams.retry_tiers) over the delay-tier topics `reelstream.webhooks.retry.<delay>`
+  makes later attempts when they are due.
+A failed attempt is produced to the tier of its next attempt before its source record's offset is committed,
+so a retry survives a crash or restart. Every attempt is recorded on `reelstream.webhooks.deliveries`.
 
 Run: `python -m streams.notifier` (or the `reelstream-notifier` console script); settings from REELSTREAM_*.
 """
@@ -10,271 +13,172 @@ Run: `python -m streams.notifier` (or the `reelstream-notifier` console script);
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-import random
-import socket
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import faust
-import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
+from reelstream.dlq import SourceRecord, headers_dict
 from reelstream.errors import ReelstreamError
+from reelstream.kafka.admin import ensure_topics
 from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
-from reelstream.tracing import configure_tracing, tracer
-from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
-from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
+from reelstream.tracing import configure_tracing, linked_span, traceparent_of
+from schemas.errors import SerializationError
+from schemas.events import RetryWebhook
+from schemas.topics import JOB_EVENTS, Topic, retry_tiers
 from streams.app import StreamContext, create_app, faust_topic, run_worker
-from streams.webhooks import (
-    BLOCKED_TARGET,
-    Network,
-    event_payload,
-    is_blocked_address,
-    is_notifiable,
-    parse_networks,
-    retry_delay,
-    should_retry,
-    webhook_headers,
-)
+from streams.retry_tiers import TierConsumer
+from streams.webhook_delivery import Delivering
+from streams.webhook_endpoints import follow_disabled_endpoints
+from streams.webhook_http import new_http_client
+from streams.webhook_retries import check_schedule
+from streams.webhooks import is_notifiable
 
 log = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS = 300
+
+def _source(
+    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Any
+) -> SourceRecord:
+    return SourceRecord(topic, partition, offset, key, value, headers_dict(headers))
 
 
-# What reelstream.logs.configure_logging sets up, as a dictConfig for faust's Worker, which otherwise replaces
-# the root handlers with its own at start. Logger levels set by configure_logging (httpx and friends at
-# WARNING: httpx logs every request with its full URL, and a webhook URL may carry a token) are kept.
-def target_host(url: str) -> str:
-    """The host of a webhook URL: all of it that may be logged or recorded (paths and queries hold tokens)."""
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
+class Resources:
+    """What both consumers share, opened once in Faust's loop by the retry task and closed when it stops."""
+
+    def __init__(self, ctx: StreamContext, settings: NotifierSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.tiers = retry_tiers(settings.retry_schedule)
+        self._ready: asyncio.Future[Delivering] | None = None
+
+    def _future(self) -> asyncio.Future[Delivering]:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+        return self._ready
+
+    async def delivering(self) -> Delivering:
+        return await asyncio.shield(self._future())
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[Delivering]:
+        publisher = await self.ctx.publisher()
+        await publisher.serde.register(*self.tiers)  # a scaled-down schedule has tiers of its own
+        bootstrap = self.settings.pipeline.endpoints.kafka_bootstrap
+        async with (
+            new_http_client(self.settings) as client,
+            follow_disabled_endpoints(bootstrap, publisher.serde) as endpoints,
+        ):
+            delivering = Delivering(self.ctx, self.settings, client, endpoints)
+            self._future().set_result(delivering)
+            yield delivering
 
 
-def _describe(exc: Exception, url: str) -> str:
-    """A transport error as text for the delivery record, with the URL (and any token in it) left out."""
-    detail = str(exc).replace(url, "<webhook url>")
-    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
-
-
-class BlockedTargetError(httpx.TransportError):
-    """The webhook host resolves to an address webhooks may not reach (see webhooks.is_blocked_address)."""
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """Resolves the host, refuses it if any of its addresses is blocked, then connects to the address it
-    checked (Host header and TLS server name stay the original host), so a DNS answer that changes between
-    the check and the connection (rebinding) cannot reach an internal address."""
-
-    def __init__(self, allow: tuple[Network, ...], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._allow = allow
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme not in ("http", "https"):
-            return await super().handle_async_request(request)  # httpcore refuses it (UnsupportedProtocol)
-        host = request.url.host
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
-            raise httpx.ConnectError(f"cannot resolve host: {exc}", request=request) from exc
-        addresses = [str(info[4][0]) for info in infos]
-        if not addresses or any(is_blocked_address(a, self._allow) for a in addresses):
-            raise BlockedTargetError(BLOCKED_TARGET, request=request)
-        request.url = request.url.copy_with(host=addresses[0])
-        request.extensions = {**request.extensions, "sni_hostname": host}
-        return await super().handle_async_request(request)
-
-
-def new_http_client(settings: NotifierSettings) -> httpx.AsyncClient:
-    """The client every delivery goes through, behind the SSRF-guarding transport."""
-    allow = parse_networks(settings.webhook_allow_networks)
-    return httpx.AsyncClient(
-        transport=GuardedTransport(allow),
-        timeout=httpx.Timeout(settings.timeout_seconds),
-        follow_redirects=False,
-        headers={"user-agent": "reelstream-notifier"},
-    )
-
-
-async def deliver(
-    client: httpx.AsyncClient, secret: str, event: JobEvent, now: int, *, attempt: int = 1
-) -> WebhookDelivery:
-    """POST the signed webhook of `event` once and describe the outcome; a receiver's fault never raises.
-
-    `now` (Unix seconds) is the `webhook-timestamp`; `webhook-id` is the event's `event_id`, so every attempt
-    of one event carries the same id and receivers can drop duplicates. This is one attempt: a retry policy
-    wraps this function, calling it again for the same event with `attempt` + 1 and deciding from the
-    returned record (outcome, status_code) whether to try again, give up, or dead-letter.
-    """
-    url = event.status.webhook_url
-    if not url:
-        raise ValueError(f"job event {event.event_id} has no webhook URL")
-    body = event_payload(event)
-    headers = webhook_headers(secret, event.event_id, now, body)
-    status_code: int | None = None
-    error: str | None = None
-    started = time.perf_counter()
-    try:
-        request = client.build_request("POST", url, content=body, headers=headers)
-        response = await client.send(request, stream=True)  # the receiver's body is never read
-        await response.aclose()
-        status_code = response.status_code
-    except BlockedTargetError:
-        error = BLOCKED_TARGET
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        error = _describe(exc, url)
-    duration_ms = (time.perf_counter() - started) * 1000
-    delivered = status_code is not None and 200 <= status_code < 300
-    return WebhookDelivery(
-        job_id=event.job_id,
-        tenant_id=event.tenant_id,
-        webhook_event_id=event.event_id,
-        target_host=target_host(url),
-        attempt=attempt,
-        outcome=DeliveryOutcome.DELIVERED if delivered else DeliveryOutcome.FAILED,
-        duration_ms=duration_ms,
-        status_code=status_code,
-        error=error,
-    )
-
-
-def _log_delivery(delivery: WebhookDelivery) -> None:
-    fields = {"job_id": delivery.job_id, "status_code": delivery.status_code}  # never the URL: only its host
-    if delivery.outcome is DeliveryOutcome.DELIVERED:
-        log.info(
-            "webhook delivered to %s in %.0f ms", delivery.target_host, delivery.duration_ms, extra=fields
-        )
-    else:
-        log.warning(
-            "webhook to %s failed: %s", delivery.target_host, delivery.error or "non-2xx", extra=fields
-        )
-
-
-class Retries:
-    """Failed deliveries waiting for their next attempt, each an asyncio task sleeping its backoff, so a
-    waiting retry never holds up the stream. At most `limit` wait at once (beyond that a retry is dropped and
-    logged). In memory only: retries still waiting when the process stops are lost (the failed delivery
-    records on reelstream.webhooks.deliveries are all that remains of them)."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    def schedule(self, delay: float, attempt: Callable[[], Awaitable[None]]) -> bool:
-        if len(self._tasks) >= self._limit:
-            return False
-        task = asyncio.create_task(self._later(delay, attempt))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return True
-
-    @staticmethod
-    async def _later(delay: float, attempt: Callable[[], Awaitable[None]]) -> None:
-        await asyncio.sleep(delay)  # the backoff itself, not synchronisation
-        try:
-            await attempt()
-        except ReelstreamError as exc:  # e.g. the broker did not take the delivery record
-            log.error("webhook retry failed: %s", exc.message)
-
-    async def cancel_all(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _error_type(error: str | None) -> str | None:
-    return error.split(":", 1)[0] if error else None
-
-
-async def attempt_delivery(
-    ctx: StreamContext,
-    client: httpx.AsyncClient,
-    secret: str,
-    event: JobEvent,
-    retries: Retries,
-    attempt: int = 1,
-) -> WebhookDelivery:
-    """Deliver once, record it, and if the failure is transient schedule the next attempt (with backoff)."""
-    with tracer.start_as_current_span(
-        "webhook deliver", attributes={"job_id": event.job_id, "attempt": attempt}
-    ):
-        delivery = await deliver(client, secret, event, int(time.time()), attempt=attempt)
-    _log_delivery(delivery)
-    ctx.metrics.webhook_delivered(delivery)
-    await (await ctx.publisher()).publish(WEBHOOK_DELIVERIES, delivery.job_id, delivery)
-    if delivery.outcome is DeliveryOutcome.DELIVERED:
-        return delivery
-    if not should_retry(delivery.status_code, _error_type(delivery.error)):
-        return delivery
-    delay = retry_delay(attempt, random.random())  # noqa: S311 - jitter, not a secret
-    fields = {"job_id": event.job_id, "attempt": attempt}
-    if delay is None:
-        log.warning("webhook to %s given up after %d attempts", delivery.target_host, attempt, extra=fields)
-    elif retries.schedule(delay, lambda: _retry(ctx, client, secret, event, retries, attempt + 1)):
-        log.info("webhook to %s retried in %.1f s", delivery.target_host, delay, extra=fields)
-    else:
-        log.error("webhook retry dropped: too many pending retries", extra=fields)
-    return delivery
-
-
-async def _retry(
-    ctx: StreamContext,
-    client: httpx.AsyncClient,
-    secret: str,
-    event: JobEvent,
-    retries: Retries,
-    attempt: int,
-) -> None:
-    await attempt_delivery(ctx, client, secret, event, retries, attempt)
-
-
-async def handle(
-    ctx: StreamContext, client: httpx.AsyncClient, secret: str, record: faust.EventT[bytes], retries: Retries
-) -> None:
-    """One record of jobs.events: decode, deliver if notifiable, record the delivery (retries later)."""
+async def handle(ctx: StreamContext, resources: Resources, record: faust.EventT[bytes]) -> None:
+    """One record of jobs.events: decode, and make the first attempt if it is a notifiable event."""
     event = await ctx.decoded(JOB_EVENTS, record)
     if event is None or not is_notifiable(event):
         return
-    await attempt_delivery(ctx, client, secret, event, retries)
+    msg = record.message
+    source = _source(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
+    delivering = await resources.delivering()
+    await delivering.first_attempt(event, source, traceparent_of(msg.headers))
+
+
+async def handle_retry(
+    resources: Resources, delivering: Delivering, record: ConsumerRecord[bytes, bytes]
+) -> float | None:
+    """One record of a retry tier: the time it becomes due if that is ahead, else attempt it (None)."""
+    source = _source(record.topic, record.partition, record.offset, record.key, record.value, record.headers)
+    tier: Topic[RetryWebhook] = next(t for t in resources.tiers if t.name == record.topic)
+    publisher = await resources.ctx.publisher()
+    try:
+        request = await publisher.serde.deserialize(tier, record.value or b"")
+    except SerializationError as exc:
+        await delivering.park(source, exc)
+        return None
+    due = request.due_at.timestamp()
+    if due > time.time():
+        return due
+    with linked_span("webhook retry", request.traceparent, {"job_id": request.job_event.job_id}):
+        try:
+            await delivering.retry(request, source)
+        except ReelstreamError as exc:
+            if exc.retriable:
+                raise
+            await delivering.park(source, exc)
+    return None
+
+
+async def run_retry_tiers(resources: Resources) -> None:
+    """The retry-tier loop, with its own consumer group (offsets only; partitions are shared by members)."""
+    settings = resources.settings
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.pipeline.endpoints.kafka_bootstrap,
+        group_id=f"{settings.pipeline.app_prefix}-notifier-retries",
+        client_id=f"{settings.pipeline.app_prefix}-notifier-retries",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+    )
+    async with resources.opened() as delivering:
+        await consumer.start()
+        try:
+            loop = TierConsumer(consumer, lambda record: handle_retry(resources, delivering, record))
+            loop.subscribe([t.name for t in resources.tiers])
+            log.info("following %d retry tiers", len(resources.tiers))
+            await loop.run()
+        finally:
+            await consumer.stop()
 
 
 def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -> faust.App:
+    check_schedule(settings.retry_schedule)
     app = create_app("notifier", settings.pipeline)
     ctx = StreamContext(app, settings.pipeline, "notifier", metrics)
     ctx.metrics.expect_topics([JOB_EVENTS.name])
     ctx.metrics.expect_webhooks()
+    resources = Resources(ctx, settings)
 
     @app.agent(faust_topic(app, JOB_EVENTS), name="webhooks")
     async def send_webhooks(stream: faust.StreamT[bytes]) -> None:
-        retries = Retries(settings.max_pending_retries)
-        async with new_http_client(settings) as client:
-            records: AsyncIterable[faust.EventT[bytes]] = stream.events()
-            try:
-                async for record in records:
-                    async with ctx.dead_lettering(record):
-                        await handle(ctx, client, settings.webhook_secret, record, retries)
-            finally:
-                await retries.cancel_all()
+        records: AsyncIterable[faust.EventT[bytes]] = stream.events()
+        async for record in records:
+            async with ctx.dead_lettering(record):
+                await handle(ctx, resources, record)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def retry_tiers_task() -> None:
+        try:
+            await run_retry_tiers(resources)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the notifier cannot work without it: stop the worker, loudly
+            log.exception("the retry-tier loop failed")
+            await app.crash(exc)
 
     return app
 
 
 def main() -> None:
     settings = NotifierSettings.from_env(os.environ)
+    check_schedule(settings.retry_schedule)
     configure_tracing("reelstream-notifier", os.environ)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
+    tiers = retry_tiers(settings.retry_schedule)  # a configured schedule may name tiers not declared
+    asyncio.run(
+        ensure_topics(
+            settings.pipeline.endpoints.kafka_bootstrap, tiers, settings.pipeline.replication_factor
+        )
+    )
     app = build_notifier(settings, metrics)
     # the worker stops cleanly on SIGTERM (and SIGINT)
     run_worker(app, settings.pipeline, metrics)

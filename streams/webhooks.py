@@ -149,17 +149,9 @@ def is_notifiable(event: JobEvent) -> bool:
     return event.type in NOTIFIABLE_TYPES and bool(event.status.webhook_url)
 
 
-# --- where a webhook may go, and when a failed one is tried again -----------------------------------------
+# --- where a webhook may go (when a failed one is tried again: streams.webhook_retries) ------------------
 
 BLOCKED_TARGET = "blocked_target"
-# Delay caps before attempts 2, 3, … (seconds): ~exponential, capped at an hour. Attempts are finite: after
-# the last cap is used, a failure is final (len(RETRY_CAPS) + 1 attempts in all).
-RETRY_CAPS: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
-RETRIABLE_ERRORS = frozenset(
-    {"ConnectError", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "ReadError"}
-)
-RETRIABLE_STATUS = frozenset({408, 429})
-
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -184,19 +176,3 @@ def is_blocked_address(address: str, allow: tuple[Network, ...] = ()) -> bool:
     if any(ip.version == net.version and ip in net for net in allow):
         return False
     return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback
-
-
-def should_retry(status_code: int | None, error_type: str | None) -> bool:
-    """Transient failures only: connection errors and timeouts, 5xx, 408 and 429. Never a blocked target, a
-    bad URL or another 4xx: repeating those cannot succeed."""
-    if status_code is not None:
-        return status_code >= 500 or status_code in RETRIABLE_STATUS
-    return error_type in RETRIABLE_ERRORS
-
-
-def retry_delay(attempt: int, jitter: float, caps: tuple[float, ...] = RETRY_CAPS) -> float | None:
-    """Seconds to wait after failed attempt `attempt` (1-based) before the next, with full jitter
-    (`jitter` uniform in [0, 1] → uniform in [0, cap]); None when no attempt is left."""
-    if attempt < 1 or attempt > len(caps):
-        return None
-    return min(max(jitter, 0.0), 1.0) * caps[attempt - 1]

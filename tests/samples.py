@@ -144,6 +144,27 @@ def every_record() -> list[Any]:
             status_code=204,
             occurred_at=T0,
         ),
+        ev.RetryWebhook(
+            job_event=ev.JobEvent(
+                job_id="j1",
+                tenant_id="t1",
+                type=ev.JobEventType.SUCCEEDED,
+                status=job_status(),
+                occurred_at=T0,
+            ),
+            attempt=2,
+            due_at=T0,
+            traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            occurred_at=T0,
+        ),
+        ev.WebhookEndpointDisabled(
+            endpoint_sha256="ab" * 32,
+            tenant_id="t1",
+            target_host="example.test",
+            status_code=410,
+            webhook_event_id="e1",
+            occurred_at=T0,
+        ),
         ev.DeadLetter(
             stage="admission",
             source_topic="reelstream.jobs.commands",

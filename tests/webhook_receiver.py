@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,12 @@ class Delivery:
     path: str
     headers: dict[str, str]
     body: bytes
+    received_at: float = 0.0  # time.time() when the request arrived
+    status: int = 0  # what the receiver answered
+
+
+# what to answer a request: status code and extra response headers
+Responder = Callable[[Delivery], tuple[int, dict[str, str]]]
 
 
 @dataclass
@@ -22,12 +29,33 @@ class Receiver:
     url: str
     deliveries: list[Delivery] = field(default_factory=list)
     status: int = 204
+    respond: Responder | None = None  # decides the answer per request (status is the default)
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
-    def record(self, delivery: Delivery) -> None:
+    def record(self, delivery: Delivery) -> tuple[int, dict[str, str]]:
+        """Decide the answer (under the lock, so a responder may count what came before), keep the request."""
         with self._cond:
-            self.deliveries.append(delivery)
+            status, headers = self.respond(delivery) if self.respond else (self.status, {})
+            self.deliveries.append(dataclasses.replace(delivery, status=status))
             self._cond.notify_all()
+        return status, headers
+
+    def wait_count(self, predicate: Callable[[Delivery], bool], count: int, timeout: float) -> list[Delivery]:
+        """The first `count` deliveries matching `predicate`, once that many arrived (TimeoutError if not)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [d for d in self.deliveries if predicate(d)]
+                if len(found) >= count:
+                    return found[:count]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{len(found)} of {count} matching webhooks within {timeout:g}s")
+                self._cond.wait(remaining)
+
+    def matching(self, predicate: Callable[[Delivery], bool]) -> list[Delivery]:
+        with self._cond:
+            return [d for d in self.deliveries if predicate(d)]
 
     def wait_for(self, predicate: Callable[[Delivery], bool], timeout: float = 60.0) -> Delivery:
         deadline = time.monotonic() + timeout
@@ -51,8 +79,11 @@ def webhook_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            receiver.record(Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(receiver.status)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra = receiver.record(Delivery(self.path, headers, body, time.time()))
+            self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("content-length", "0")
             self.end_headers()
 

@@ -19,6 +19,7 @@ from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.stack.manager import Endpoints
 from schemas.codec import to_datum
 from schemas.errors import SchemaIncompatibleError, SerializationError, UnknownSchemaError
+from schemas.events import WebhookDelivery
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, JOB_EVENTS, JOB_STATUS, SCHEDULER_INBOX, WEBHOOK_DELIVERIES, Topic
 from tests.samples import every_record, job_status
@@ -128,7 +129,8 @@ async def test_malformed_bytes_raise_a_named_serialization_error(raw: bytes, ser
 
 
 async def test_a_record_written_with_another_topics_schema_is_a_serialization_error(serde: AvroSerde) -> None:
-    foreign = serde.serialize(WEBHOOK_DELIVERIES, every_record()[-3])  # a WebhookDelivery, read as a JobEvent
+    delivery = next(r for r in every_record() if isinstance(r, WebhookDelivery))
+    foreign = serde.serialize(WEBHOOK_DELIVERIES, delivery)  # read as a JobEvent below
     with pytest.raises(SerializationError, match="cannot be read as"):
         await serde.deserialize(JOB_EVENTS, foreign)
 

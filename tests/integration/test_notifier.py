@@ -25,7 +25,7 @@ from reelstream.stack.manager import Endpoints
 from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState, WebhookDelivery
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
-from streams.notifier import deliver, new_http_client
+from streams.webhook_http import deliver, new_http_client
 from streams.webhooks import WebhookVerificationError, generate_secret, verify
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status

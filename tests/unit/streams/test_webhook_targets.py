@@ -1,24 +1,19 @@
-"""Where webhooks may go (SSRF guard) and when failed ones are retried: pure rules; the guarded client."""
+"""Where webhooks may go (SSRF guard): pure rules; the guarded client."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from reelstream.errors import ConfigurationError
 from reelstream.settings import NotifierSettings, PipelineSettings
 from reelstream.stack.manager import Endpoints
 from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState
-from streams.notifier import deliver, new_http_client
+from streams.webhook_http import deliver, new_http_client
 from streams.webhooks import (
     BLOCKED_TARGET,
-    RETRY_CAPS,
     generate_secret,
     is_blocked_address,
     parse_networks,
-    retry_delay,
-    should_retry,
 )
 from tests.samples import job_status
 
@@ -68,52 +63,6 @@ def test_the_allow_list_opens_only_its_networks() -> None:
 def test_a_bad_allow_list_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         parse_networks("127.0.0.0/8,nonsense")
-
-
-@pytest.mark.parametrize(
-    ("status", "error", "expected"),
-    [
-        (500, None, True),
-        (503, None, True),
-        (429, None, True),
-        (408, None, True),
-        (None, "ConnectError", True),
-        (None, "ReadTimeout", True),
-        (400, None, False),
-        (404, None, False),
-        (301, None, False),
-        (None, BLOCKED_TARGET, False),
-        (None, "InvalidURL", False),
-        (None, "UnsupportedProtocol", False),
-    ],
-)
-def test_only_transient_failures_are_retried(status: int | None, error: str | None, expected: bool) -> None:
-    assert should_retry(status, error) is expected
-
-
-@given(st.integers(min_value=-5, max_value=50), st.floats(min_value=0.0, max_value=1.0))
-def test_retry_delays_stay_within_their_cap_and_attempts_are_finite(attempt: int, jitter: float) -> None:
-    delay = retry_delay(attempt, jitter)
-    if 1 <= attempt <= len(RETRY_CAPS):
-        assert delay is not None
-        assert 0.0 <= delay <= RETRY_CAPS[attempt - 1]
-    else:
-        assert delay is None
-
-
-@given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=100, max_size=100))
-def test_a_delivery_is_tried_a_bounded_number_of_times(jitters: list[float]) -> None:
-    attempt, total = 1, 0.0
-    while (delay := retry_delay(attempt, jitters[attempt])) is not None:
-        total += delay
-        attempt += 1
-    assert attempt == len(RETRY_CAPS) + 1
-    assert total <= sum(RETRY_CAPS)
-
-
-def test_the_caps_grow() -> None:
-    assert list(RETRY_CAPS) == sorted(RETRY_CAPS)
-    assert retry_delay(1, 1.0) == RETRY_CAPS[0]
 
 
 def _settings(allow: str = "") -> NotifierSettings:

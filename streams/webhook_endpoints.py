@@ -1,0 +1,87 @@
+"""Disabled webhook endpoints (410 Gone), shared by every notifier through a compacted topic.
+
+`DisabledEndpoints` is the in-memory view; `follow_disabled_endpoints` fills it with everything on
+reelstream.webhooks.endpoints before returning (so no delivery starts from an incomplete view), then keeps
+following the topic in a background task. A notifier that disables an endpoint itself adds it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from reelstream.errors import ReelstreamError
+from schemas.errors import SerializationError
+from schemas.events import WebhookEndpointDisabled
+from schemas.serde import AvroSerde
+from schemas.topics import WEBHOOK_ENDPOINTS
+from streams.webhook_retries import endpoint_key
+
+log = logging.getLogger(__name__)
+
+
+class DisabledEndpoints:
+    """Endpoints (by URL hash) that answered 410 Gone."""
+
+    def __init__(self) -> None:
+        self._gone: dict[str, WebhookEndpointDisabled] = {}
+
+    def add(self, record: WebhookEndpointDisabled) -> None:
+        self._gone[record.endpoint_sha256] = record
+
+    def of(self, url: str) -> WebhookEndpointDisabled | None:
+        return self._gone.get(endpoint_key(url))
+
+    def __len__(self) -> int:
+        return len(self._gone)
+
+
+async def _apply(serde: AvroSerde, endpoints: DisabledEndpoints, value: bytes | None) -> None:
+    if value is None:  # a tombstone: re-enabling is not implemented, nothing to undo
+        return
+    try:
+        endpoints.add(await serde.deserialize(WEBHOOK_ENDPOINTS, value))
+    except SerializationError as exc:
+        log.error("unreadable record on %s: %s", WEBHOOK_ENDPOINTS.name, exc.message)
+
+
+async def _follow(consumer: AIOKafkaConsumer, serde: AvroSerde, endpoints: DisabledEndpoints) -> None:
+    while True:
+        batches = await consumer.getmany(timeout_ms=1000)
+        for records in batches.values():
+            for record in records:
+                await _apply(serde, endpoints, record.value)
+
+
+@contextlib.asynccontextmanager
+async def follow_disabled_endpoints(bootstrap: str, serde: AvroSerde) -> AsyncIterator[DisabledEndpoints]:
+    """The disabled endpoints, complete as of entry, and kept up to date until exit."""
+    endpoints = DisabledEndpoints()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        await consumer.start()
+        tps = [TopicPartition(WEBHOOK_ENDPOINTS.name, p) for p in range(WEBHOOK_ENDPOINTS.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        for tp in tps:
+            while await consumer.position(tp) < end[tp]:
+                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                    await _apply(serde, endpoints, record.value)
+    except KafkaError as exc:
+        await consumer.stop()
+        raise ReelstreamError(f"reading {WEBHOOK_ENDPOINTS.name} failed: {exc!r}", retriable=True) from exc
+    log.info("%d disabled webhook endpoints", len(endpoints))
+    task = asyncio.create_task(_follow(consumer, serde, endpoints))
+    try:
+        yield endpoints
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.stop()

@@ -1,0 +1,151 @@
+"""The HTTP side of webhooks: an SSRF-guarded client and one signed POST, described as a WebhookDelivery.
+
+A receiver's fault never raises here; what to do about it (retry, give up, disable) is
+streams.webhook_retries' decision, applied by streams.webhook_delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from reelstream.settings import NotifierSettings
+from reelstream.tracing import TRACEPARENT
+from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
+from streams.webhooks import (
+    BLOCKED_TARGET,
+    Network,
+    event_payload,
+    is_blocked_address,
+    parse_networks,
+    webhook_headers,
+)
+
+MAX_ERROR_CHARS = 300
+
+
+def target_host(url: str) -> str:
+    """The host of a webhook URL: all of it that may be logged or recorded (paths and queries hold tokens)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _describe(exc: Exception, url: str) -> str:
+    """A transport error as text for the delivery record, with the URL (and any token in it) left out."""
+    detail = str(exc).replace(url, "<webhook url>")
+    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return text[:MAX_ERROR_CHARS]
+
+
+class BlockedTargetError(httpx.TransportError):
+    """The webhook host resolves to an address webhooks may not reach (see webhooks.is_blocked_address)."""
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """Resolves the host, refuses it if any of its addresses is blocked, then connects to the address it
+    checked (Host header and TLS server name stay the original host), so a DNS answer that changes between
+    the check and the connection (rebinding) cannot reach an internal address."""
+
+    def __init__(self, allow: tuple[Network, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._allow = allow
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme not in ("http", "https"):
+            return await super().handle_async_request(request)  # httpcore refuses it (UnsupportedProtocol)
+        host = request.url.host
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise httpx.ConnectError(f"cannot resolve host: {exc}", request=request) from exc
+        addresses = [str(info[4][0]) for info in infos]
+        if not addresses or any(is_blocked_address(a, self._allow) for a in addresses):
+            raise BlockedTargetError(BLOCKED_TARGET, request=request)
+        request.url = request.url.copy_with(host=addresses[0])
+        request.extensions = {**request.extensions, "sni_hostname": host}
+        return await super().handle_async_request(request)
+
+
+def new_http_client(settings: NotifierSettings) -> httpx.AsyncClient:
+    """The client every delivery goes through, behind the SSRF-guarding transport; redirects are not
+    followed (a redirect is a failed attempt)."""
+    allow = parse_networks(settings.webhook_allow_networks)
+    return httpx.AsyncClient(
+        transport=GuardedTransport(allow),
+        timeout=httpx.Timeout(settings.timeout_seconds),
+        follow_redirects=False,
+        headers={"user-agent": "reelstream-notifier"},
+    )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery: WebhookDelivery
+    retry_after: str | None  # the receiver's Retry-After header, as sent
+
+
+async def post_once(
+    client: httpx.AsyncClient,
+    secret: str,
+    event: JobEvent,
+    now: int,
+    *,
+    attempt: int = 1,
+    traceparent: str | None = None,
+) -> Attempt:
+    """POST the signed webhook of `event` once; the outcome and the receiver's Retry-After, never a raise.
+
+    `now` (Unix seconds) is the `webhook-timestamp`; `webhook-id` is the event's `event_id`, so every attempt
+    of one event carries the same id and receivers can drop duplicates. `traceparent` (W3C) lets the
+    receiver join the job's trace."""
+    url = event.status.webhook_url
+    if not url:
+        raise ValueError(f"job event {event.event_id} has no webhook URL")
+    body = event_payload(event)
+    headers = webhook_headers(secret, event.event_id, now, body)
+    if traceparent:
+        headers[TRACEPARENT] = traceparent
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: str | None = None
+    started = time.perf_counter()
+    try:
+        request = client.build_request("POST", url, content=body, headers=headers)
+        response = await client.send(request, stream=True)  # the receiver's body is never read
+        await response.aclose()
+        status_code = response.status_code
+        retry_after = response.headers.get("retry-after")
+    except BlockedTargetError:
+        error = BLOCKED_TARGET
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        error = _describe(exc, url)
+    duration_ms = (time.perf_counter() - started) * 1000
+    delivered = status_code is not None and 200 <= status_code < 300
+    delivery = WebhookDelivery(
+        job_id=event.job_id,
+        tenant_id=event.tenant_id,
+        webhook_event_id=event.event_id,
+        target_host=target_host(url),
+        attempt=attempt,
+        outcome=DeliveryOutcome.DELIVERED if delivered else DeliveryOutcome.FAILED,
+        duration_ms=duration_ms,
+        status_code=status_code,
+        error=error,
+    )
+    return Attempt(delivery, retry_after)
+
+
+async def deliver(
+    client: httpx.AsyncClient, secret: str, event: JobEvent, now: int, *, attempt: int = 1
+) -> WebhookDelivery:
+    """One attempt, described (see post_once)."""
+    return (await post_once(client, secret, event, now, attempt=attempt)).delivery

@@ -1,0 +1,121 @@
+"""The retry-tier loop over a fake consumer: a partition waits for its head, others go on, and an offset is
+committed only after its record was handled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from reelstream.errors import ReelstreamError
+from streams.retry_tiers import TierConsumer
+
+A, B = TopicPartition("tier", 0), TopicPartition("tier", 1)
+
+
+def _record(tp: TopicPartition, offset: int, due: float) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, b"k", str(due).encode(), None, 1, 4, [])
+
+
+class FakeConsumer:
+    """A log per partition, a position per partition, pause/seek/commit as aiokafka does them."""
+
+    def __init__(self, logs: dict[TopicPartition, list[float]]) -> None:
+        self.logs = logs
+        self.position = dict.fromkeys(logs, 0)
+        self.paused: set[TopicPartition] = set()
+        self.committed: dict[TopicPartition, int] = {}
+        self.polls: list[int] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.logs)
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        self.polls.append(timeout_ms)
+        out = {}
+        for tp, log in self.logs.items():
+            if tp in self.paused or self.position[tp] >= len(log):
+                continue
+            start = self.position[tp]
+            out[tp] = [_record(tp, o, log[o]) for o in range(start, min(len(log), start + max_records))]
+            self.position[tp] = start + len(out[tp])
+        return out
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.position[tp] = offset
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.paused.update(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.paused.difference_update(tps)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.update(offsets)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _loop(
+    logs: dict[TopicPartition, list[float]],
+) -> tuple[TierConsumer, FakeConsumer, Clock, list[tuple[int, int]]]:
+    consumer, clock, handled = FakeConsumer(logs), Clock(), []
+
+    async def handle(record: ConsumerRecord[bytes, bytes]) -> float | None:
+        due = float(record.value or b"0")
+        if due > clock.now:
+            return due
+        handled.append((record.partition, record.offset))
+        return None
+
+    return TierConsumer(consumer, handle, clock), consumer, clock, handled  # type: ignore[arg-type]
+
+
+async def test_a_partition_waits_for_its_head_while_others_go_on() -> None:
+    loop, consumer, clock, handled = _loop({A: [90, 105, 106], B: [95, 99]})
+    await loop.poll_once()
+    assert handled == [(0, 0), (1, 0), (1, 1)]
+    assert consumer.committed == {A: 1, B: 2}
+    assert A in consumer.paused
+    assert consumer.position[A] == 1  # back on the head that is not due
+
+    await loop.poll_once()
+    assert consumer.polls[-1] == 1000  # polls again within a second (the head is due in 5 s)
+    assert handled == [(0, 0), (1, 0), (1, 1)]
+
+    clock.now = 105.0
+    await loop.poll_once()
+    assert handled[-1] == (0, 1)
+    assert consumer.committed[A] == 2
+    clock.now = 107.0
+    await loop.poll_once()
+    await loop.poll_once()
+    assert handled[-1] == (0, 2)
+    assert consumer.committed == {A: 3, B: 2}
+
+
+async def test_a_retriable_failure_is_read_again_and_not_committed() -> None:
+    consumer, clock = FakeConsumer({A: [0, 0]}), Clock()
+    calls = []
+
+    async def handle(record: ConsumerRecord[bytes, bytes]) -> float | None:
+        calls.append(record.offset)
+        if len(calls) == 1:
+            raise ReelstreamError("broker away", retriable=True)
+        return None
+
+    loop = TierConsumer(consumer, handle, clock)  # type: ignore[arg-type]
+    await loop.poll_once()
+    assert consumer.committed == {}
+    clock.now += 2
+    await loop.poll_once()
+    await loop.poll_once()
+    assert calls == [0, 0, 1]
+    assert consumer.committed == {A: 2}
