@@ -46,6 +46,7 @@ def running_notifier(stack: Endpoints, workdir: Path, prefix: str) -> Iterator[N
         "REELSTREAM_WEBHOOK_SECRET": secret,
         "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receivers are on loopback
         "PYTHONUNBUFFERED": "1",  # the tests read its log while it runs
+        "REELSTREAM_LOG_FORMAT": "text",  # and look for `job_id=…` and `partition=… offset=…` in it
         "REELSTREAM_APP_PREFIX": f"{prefix}-{uuid.uuid4().hex[:12]}",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
