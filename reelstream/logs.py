@@ -210,3 +210,10 @@ def logging_config(service: str, settings: LogSettings) -> dict[str, Any]:
 def configure_logging(service: str, settings: LogSettings) -> None:
     """Called once in a process's `__main__`."""
     logging.config.dictConfig(logging_config(service, settings))
+    capture_warnings()
+
+
+def capture_warnings() -> None:
+    """Python warnings (a library's UserWarning) become log records on `py.warnings`, so they are JSON
+    lines too instead of raw text on stderr."""
+    logging.captureWarnings(True)
