@@ -11,7 +11,7 @@ from typing import Any
 
 from reelstream.client import Client
 from reelstream.services import Pipeline
-from schemas.topics import RENDER_DISPATCH
+from schemas.topics import JOB_EVENTS, RENDER_DISPATCH
 from tests.e2e.support import SMALL, wait_status
 from tests.otlp_receiver import ReceivedSpan, TraceReceiver
 from tests.webhook_receiver import webhook_receiver
@@ -84,6 +84,11 @@ async def test_a_jobs_log_lines_carry_its_job_id_and_its_trace(
     assert rendered["topic"] == RENDER_DISPATCH.name
     assert rendered["partition"] == rendered["slot"]
     assert isinstance(rendered["offset"], int)
+    delivered = [e for e in lines if e["service"] == "reelstream-notifier"]  # a stream stage's record context
+    assert {(e["topic"], type(e["partition"]), type(e["offset"])) for e in delivered} == {
+        (JOB_EVENTS.name, int, int)
+    }
+    assert {e["tenant"] for e in delivered} == {"tenant-a"}
     [accepted] = [e for e in lines if e["service"] == "reelstream-ingest"]
     assert accepted["tenant"] == "tenant-a"
 
