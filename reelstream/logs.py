@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 from opentelemetry import trace
@@ -208,9 +209,18 @@ def logging_config(service: str, settings: LogSettings) -> dict[str, Any]:
 
 
 def configure_logging(service: str, settings: LogSettings) -> None:
-    """Called once in a process's `__main__`."""
+    """Called once in a process's `__main__`. An exception nothing caught is logged too (one JSON line with
+    its traceback, redacted) rather than printed raw."""
     logging.config.dictConfig(logging_config(service, settings))
     capture_warnings()
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, traceback: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, traceback)
+        return
+    logging.getLogger("reelstream").critical("uncaught exception, exiting", exc_info=(kind, exc, traceback))
 
 
 def capture_warnings() -> None:

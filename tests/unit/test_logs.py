@@ -7,7 +7,11 @@ import io
 import json
 import logging
 import logging.config
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +192,35 @@ def test_log_settings_come_from_the_environment_and_refuse_nonsense() -> None:
         LogSettings.from_env({"REELSTREAM_LOG_FORMAT": "xml"})
     with pytest.raises(ConfigurationError):
         LogSettings.from_env({"REELSTREAM_LOG_LEVEL": "loud"})
+
+
+CRASHING_SERVICE = """
+import logging, os, warnings
+from reelstream.logs import LogSettings, configure_logging
+configure_logging("reelstream-probe", LogSettings.from_env(os.environ))
+logging.getLogger("probe").info("started")
+warnings.warn("a library complains")
+raise RuntimeError("POST https://hooks.example/cb?token=t0k3n-abcdef failed")
+"""
+
+
+def test_a_process_writes_only_json_lines_even_for_warnings_and_a_crash() -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "REELSTREAM_LOG_FORMAT": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", CRASHING_SERVICE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    entries = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON (the default)
+    assert [(e["level"], e["logger"]) for e in entries] == [
+        ("INFO", "probe"),
+        ("WARNING", "py.warnings"),
+        ("CRITICAL", "reelstream"),
+    ]
+    assert {e["service"] for e in entries} == {"reelstream-probe"}
+    assert "RuntimeError: POST https://hooks.example/cb?<redacted> failed" in entries[2]["exc_info"]
+    assert "t0k3n" not in result.stderr
