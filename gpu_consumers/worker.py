@@ -25,6 +25,7 @@ from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.logs import log_context
 from reelstream.metrics import Metrics, WorkerMetrics
 from reelstream.settings import WorkerSettings
 from reelstream.tracing import StageSpans, linked_span, traceparent_of
@@ -197,7 +198,8 @@ class Worker:
         cmd = current.command
         traceparent = self.traceparents.pop((cmd.job_id, cmd.attempt), None)
         ids: dict[str, str | int] = {"job_id": cmd.job_id, "attempt": cmd.attempt, "slot": cmd.slot}
-        with linked_span("render", traceparent, ids) as span:
+        where = {"topic": RENDER_DISPATCH.name, "partition": cmd.slot, "offset": current.offset}
+        with linked_span("render", traceparent, ids) as span, log_context(**ids, **where):
             current.stages = StageSpans(span) if span is not None else None
             try:
                 await attempt()

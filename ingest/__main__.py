@@ -8,6 +8,7 @@ import os
 import uvicorn
 
 from ingest.app import create_app
+from reelstream.logs import configure_logging
 from reelstream.metrics import Metrics
 from reelstream.settings import IngestSettings
 from reelstream.tracing import configure_tracing
@@ -19,11 +20,8 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("REELSTREAM_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     settings = IngestSettings.from_env(os.environ)
+    configure_logging("reelstream-ingest", settings.pipeline.log)
     configure_tracing("reelstream-ingest", os.environ)
     logger.info("serving ingest on %s:%d", settings.host, settings.port)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)

@@ -9,11 +9,12 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from reelstream.client import Client, submit_and_wait
 from reelstream.errors import ReelstreamError
-from reelstream.logs import configure_logging
+from reelstream.logs import LogSettings, configure_logging
 from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
 from schemas.topics import DLQ_STAGES
 
@@ -170,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
+    log = LogSettings.from_env(os.environ, default_format="text")
+    configure_logging("reelstream-cli", replace(log, level="DEBUG") if args.verbose else log)
     try:
         return int(args.func(args, os.environ))
     except ReelstreamError as exc:

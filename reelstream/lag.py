@@ -8,6 +8,7 @@ process per pool, so no extra deployable is needed (standbys export the same num
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,14 +67,20 @@ class LagExporter:
         )
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()  # one read at a time, and `close` waits for the read in progress
+        self._closed = False
 
     async def refresh(self) -> list[PartitionLag]:
-        """Read offsets once and update the gauges; a broker hiccup is logged and retried next time."""
-        try:
-            rows = await self._read()
-        except KafkaError as exc:
-            logger.warning("consumer lag not read: %s", exc)
-            return []
+        """Read offsets once and update the gauges; a broker hiccup is logged and retried next time.
+        After `close` it reads nothing (and opens no client again): a timer may still fire once."""
+        async with self._lock:
+            if self._closed:
+                return []
+            try:
+                rows = await self._read()
+            except KafkaError as exc:
+                logger.warning("consumer lag not read: %s", exc)
+                return []
         for row in rows:
             key = (row.group, row.topic, str(row.partition))
             self.lag.labels(*key).set(row.lag)
@@ -81,26 +88,46 @@ class LagExporter:
             self.end.labels(row.topic, str(row.partition)).set(row.end)
         return rows
 
-    async def _read(self) -> list[PartitionLag]:
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        """The admin client and consumer, opened on first use; both closed again if either fails to start
+        (a half-open pair would be reused broken, or leak)."""
         if self._admin is None or self._consumer is None:
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-            await self._admin.start()
-            await self._consumer.start()
-        groups = [
-            g[0] for g in await self._admin.list_consumer_groups() if g[0].startswith(self.group_prefix)
-        ]
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            try:
+                await admin.start()
+                await consumer.start()
+            except BaseException:
+                await _stop(admin, consumer)
+                raise
+            self._admin, self._consumer = admin, consumer
+        return self._admin, self._consumer
+
+    async def _read(self) -> list[PartitionLag]:
+        admin, consumer = await self._clients()
+        groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(self.group_prefix)]
         committed: dict[str, dict[TopicPartition, int]] = {}
         for group in groups:
-            offsets = await self._admin.list_consumer_group_offsets(group)
+            offsets = await admin.list_consumer_group_offsets(group)
             committed[group] = {tp: meta.offset for tp, meta in offsets.items()}
         partitions = {tp for offsets in committed.values() for tp in offsets}
-        end = await self._consumer.end_offsets(list(partitions)) if partitions else {}
+        end = await consumer.end_offsets(list(partitions)) if partitions else {}
         return partition_lags(committed, end)
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._admin is not None:
-            await self._admin.close()
-        self._admin = self._consumer = None
+        """Closes both Kafka clients (after a read in progress) for good; idempotent."""
+        async with self._lock:
+            self._closed = True
+            admin, consumer, self._admin, self._consumer = self._admin, self._consumer, None, None
+            await _stop(admin, consumer)
+
+
+async def _stop(admin: AIOKafkaAdminClient | None, consumer: AIOKafkaConsumer | None) -> None:
+    """Stop both even when stopping one fails (a consumer never started stops fine: its __del__ would
+    otherwise report it unclosed)."""
+    try:
+        if consumer is not None:
+            await consumer.stop()
+    finally:
+        if admin is not None:
+            await admin.close()

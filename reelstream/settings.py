@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reelstream.errors import ConfigurationError
+from reelstream.logs import LogSettings
 from reelstream.stack.manager import Endpoints
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
 
@@ -141,6 +142,7 @@ class PipelineSettings:
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tenant_limits: TenantLimits = field(default_factory=TenantLimits)
+    log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
@@ -152,6 +154,7 @@ class PipelineSettings:
             app_prefix=env.get("REELSTREAM_APP_PREFIX", "reelstream"),
             metrics=MetricsSettings.from_env(env),
             tenant_limits=parse_tenant_limits(env.get("REELSTREAM_TENANT_LIMITS", "")),
+            log=LogSettings.from_env(env),
         )
 
     def pool_partition(self, pool_id: str) -> int:

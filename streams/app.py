@@ -21,7 +21,7 @@ from reelstream.errors import ReelstreamError
 from reelstream.kafka.admin import CompactedTopic, ensure_topics
 from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.logs import logging_config
+from reelstream.logs import bind, capture_warnings, log_context, logging_config
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import consume_span, set_job
@@ -70,8 +70,11 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
         )
     if metrics is not None:
         metrics.serve(settings.metrics)
+    service = "reelstream-" + app.conf.id.removeprefix(f"{settings.app_prefix}-")  # as tracing names it
+    config = logging_config(service, settings.log)
+    capture_warnings()
     faust.Worker(
-        app, loglevel="INFO", logging_config=logging_config(), redirect_stdouts=False
+        app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False
     ).execute_from_commandline()
 
 
@@ -117,15 +120,20 @@ class StreamContext:
             await self.dead_letter(record, exc, "undecodable")
             return None
         set_job(getattr(value, "job_id", None))  # on the record's processing span, when it has one
+        bind(job_id=getattr(value, "job_id", None), tenant=getattr(value, "tenant_id", None))  # and its logs
         return value
 
     @asynccontextmanager
     async def dead_lettering(self, record: faust.EventT[bytes]) -> AsyncIterator[None]:
         """Wraps the processing of one record: a non-retriable ReelstreamError parks the record on the
         dead-letter topic and is swallowed; retriable errors (and anything else) propagate. The record's
-        processing span (reelstream.tracing) is open meanwhile when the record carries a trace."""
+        processing span (reelstream.tracing) is open meanwhile when the record carries a trace, and what is
+        logged meanwhile carries the record's topic, partition and offset (reelstream.logs)."""
         msg = record.message
-        with consume_span(self.stage, msg.headers, msg.topic, msg.partition, msg.offset):
+        with (
+            log_context(topic=msg.topic, partition=msg.partition, offset=msg.offset),
+            consume_span(self.stage, msg.headers, msg.topic, msg.partition, msg.offset),
+        ):
             try:
                 yield
             except ReelstreamError as exc:

@@ -11,6 +11,7 @@ import logging
 import os
 from datetime import timedelta
 from types import MappingProxyType
+from typing import Any
 
 import faust
 
@@ -77,6 +78,14 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     async def export_lag() -> None:
         """Consumer lag of the project's groups (see reelstream.lag); standbys export it too."""
         await lag.refresh()
+
+    async def close_lag(sender: Any, *args: Any, **kwargs: Any) -> None:
+        """The exporter's Kafka clients are closed with the app (none left for the garbage collector)."""
+        await lag.close()
+
+    # weak=False: held weakly, this closure would vanish at once; the ignore: mode types handlers with
+    # mypy_extensions argument kinds that no `async def` matches
+    app.on_before_shutdown.connect(close_lag, weak=False)  # type: ignore[arg-type]
 
     @app.timer(interval=scheduler_settings.tick_seconds)  # type: ignore[untyped-decorator]
     async def tick() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,18 +17,24 @@ from reelstream.stack.process import ManagedProcess
 def find_prometheus(env: Mapping[str, str], tool: str = "prometheus") -> Path:
     """`prometheus` (or `promtool`, next to it) from REELSTREAM_PROMETHEUS_BIN or PATH."""
     if env.get("REELSTREAM_PROMETHEUS_BIN"):
-        return Path(env["REELSTREAM_PROMETHEUS_BIN"]).with_name(tool)
+        path = Path(env["REELSTREAM_PROMETHEUS_BIN"]).with_name(tool)
+        if not path.is_file():
+            raise MissingPrerequisite("prometheus", "scraping the services' metrics", f"no {path}")
+        return path
     found = shutil.which(tool, path=env.get("PATH", ""))
     if found is None:
         raise MissingPrerequisite("prometheus", "scraping the services' metrics")
     return Path(found)
 
 
-def scrape_config(targets: Mapping[str, int], interval_seconds: float) -> str:
-    """A prometheus.yml (JSON is YAML) with one job per service, all on loopback."""
+def scrape_config(
+    targets: Mapping[str, int], interval_seconds: float, rule_files: Sequence[Path] = ()
+) -> str:
+    """A prometheus.yml (JSON is YAML) with one job per service, all on loopback, and the rule files."""
     interval = f"{interval_seconds:g}s"
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(path.resolve()) for path in rule_files],
         "scrape_configs": [
             {"job_name": name, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
             for name, port in sorted(targets.items())
@@ -44,6 +50,7 @@ class PrometheusService:
     port: int
     targets: Mapping[str, int]
     interval_seconds: float = 15.0
+    rule_files: tuple[Path, ...] = ()
 
     name = "prometheus"
 
@@ -60,7 +67,7 @@ class PrometheusService:
     def process(self, binary: Path, env: Mapping[str, str]) -> ManagedProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "prometheus.yml"
-        config.write_text(scrape_config(self.targets, self.interval_seconds))
+        config.write_text(scrape_config(self.targets, self.interval_seconds, self.rule_files))
         argv = [
             str(binary),
             f"--config.file={config}",

@@ -64,6 +64,7 @@ def running_notifier(
         "REELSTREAM_WEBHOOK_SECRET": secret,
         "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the receivers are on loopback
         "PYTHONUNBUFFERED": "1",  # the tests read its log while it runs
+        "REELSTREAM_LOG_FORMAT": "text",  # and look for `job_id=…` and `partition=… offset=…` in it
         "REELSTREAM_APP_PREFIX": app_prefix,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **(env or {}),

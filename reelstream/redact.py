@@ -1,0 +1,69 @@
+"""Defence in depth for log lines: secret-looking values are masked before anything is written.
+
+The code never logs prompts, keys, tokens or presigned URLs on purpose (see CONVENTIONS.md); these functions
+catch the accidents: a field named like a secret, an `Authorization: Bearer …` or `token=…` in a message, a
+URL's query string (a presigned link's signature lives there, so does a webhook's token), the project's own
+API keys (`rs_…`) and webhook secrets (`whsec_…`). Pure functions, no logging import.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MASK = "<redacted>"
+
+# field names (compared lower-case, "-" as "_") whose values are dropped whole
+SECRET_FIELDS = frozenset(
+    {
+        "authorization",
+        "proxy_authorization",
+        "api_key",
+        "apikey",
+        "x_api_key",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "secret",
+        "webhook_secret",
+        "client_secret",
+        "password",
+        "signature",
+        "cookie",
+        "set_cookie",
+        "prompt",
+        "negative_prompt",
+    }
+)
+
+_URL_QUERY = re.compile(r"""(?i)\b((?:https?|s3)://[^\s?#"'<>]+)\?[^\s#"'<>]*""")
+_AUTH_HEADER = re.compile(
+    r"""(?i)\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(bearer|basic)\s+)?[^\s"',;]+"""
+)
+_KEY_VALUE = re.compile(
+    r"""(?i)\b(\w*(?:api[_-]?key|token|secret|password|signature)|x-api-key|"""
+    r"""x-amz-(?:signature|credential|security-token)|sig)(["']?\s*[:=]\s*["']?)[^\s"'&,;)]+"""
+)
+_PROJECT_SECRET = re.compile(r"\b(rs|whsec)_[A-Za-z0-9_+/=-]{8,}")
+
+
+def is_secret_field(name: str) -> bool:
+    return name.lower().replace("-", "_") in SECRET_FIELDS
+
+
+def redact_text(text: str) -> str:
+    """`text` with URL query strings, credentials in `name=value` / header form and project keys masked."""
+    text = _URL_QUERY.sub(rf"\1?{MASK}", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}{MASK}", text)
+    text = _KEY_VALUE.sub(rf"\1\2{MASK}", text)
+    return _PROJECT_SECRET.sub(rf"\1_{MASK}", text)
+
+
+def redact_field(name: str, value: Any) -> Any:
+    """A structured field's value as it may be logged: secrets masked whole, strings scrubbed."""
+    if is_secret_field(name):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
