@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
+import sys
 
+from gpu_consumers.render.base import DeviceLost
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.worker import Worker
 from reelstream.logs import configure_logging
 from reelstream.metrics import Metrics, NvmlCollector
 from reelstream.settings import WorkerSettings
 from reelstream.tracing import configure_tracing
+
+EXIT_DEVICE_LOST = 75  # EX_TEMPFAIL: restart this process
 
 
 async def _serve(worker: Worker) -> None:
@@ -35,7 +40,11 @@ def main() -> None:
     if settings.device != "cpu":
         metrics.registry.register(NvmlCollector(settings.pool_id, settings.slot, settings.device))
     metrics.serve(settings.pipeline.metrics)
-    asyncio.run(_serve(Worker(settings, renderer, metrics)))
+    try:
+        asyncio.run(_serve(Worker(settings, renderer, metrics)))
+    except DeviceLost as exc:  # its attempt was reported; a fresh process gets a fresh CUDA context
+        logging.getLogger("gpu_consumers").critical("exiting: %s", exc.message)
+        sys.exit(EXIT_DEVICE_LOST)
 
 
 if __name__ == "__main__":

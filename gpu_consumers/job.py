@@ -1,5 +1,8 @@
 """One render attempt, start to finish: render → encode → verify → upload, reporting each step.
 
+The artifact is the MP4 and its poster (the first frame); success is reported only once both objects are
+verified in the bucket. A lost GPU is reported as a retriable failure and then raised, so the worker exits.
+
 Blocking work (the model, the encoder, the upload) runs in threads; this coroutine only awaits them, so the
 worker's loop keeps heartbeating and reading cancellations while a render takes minutes.
 """
@@ -15,9 +18,16 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from gpu_consumers.render.base import ENCODE_VIDEO, UPLOAD, RenderCanceled, Renderer, RenderRequest
+from gpu_consumers.render.base import (
+    ENCODE_VIDEO,
+    UPLOAD,
+    DeviceLost,
+    RenderCanceled,
+    Renderer,
+    RenderRequest,
+)
 from gpu_consumers.storage import ArtifactStore
-from gpu_consumers.video import encode_mp4, verify_mp4
+from gpu_consumers.video import encode_mp4, verify_mp4, write_poster
 from reelstream.errors import ReelstreamError
 from schemas.events import (
     Artifact,
@@ -31,6 +41,8 @@ from schemas.events import (
 )
 
 logger = logging.getLogger(__name__)
+
+POSTER_TYPE = "image/jpeg"
 
 Report = Callable[[RenderStarted | RenderProgress | RenderSucceeded | RenderFailed], Awaitable[None]]
 
@@ -95,7 +107,8 @@ async def run_attempt(
     worker_id: str,
     progress_interval: float,
 ) -> None:
-    """Run one attempt and report its outcome; never raises for a failure of the job itself."""
+    """Run one attempt and report its outcome; never raises for a failure of the job itself, only (after
+    reporting it) for a lost device."""
     ids = {"job_id": cmd.job_id, "slot": cmd.slot, "attempt": cmd.attempt}
     if canceled.is_set():  # canceled while it waited for the slot
         await report(_failed(cmd, ErrorInfo("canceled", "canceled before it started", False)))
@@ -104,6 +117,7 @@ async def run_attempt(
     await report(RenderStarted(job_id=cmd.job_id, slot=cmd.slot, attempt=cmd.attempt, worker_id=worker_id))
     throttle = ProgressThrottle(cmd, progress_interval, asyncio.get_running_loop())
     forward = asyncio.create_task(_forward(throttle.queue, report))
+    lost: DeviceLost | None = None
     try:
         artifact = await _produce_artifact(cmd, renderer, store, throttle, canceled)
         outcome: RenderSucceeded | RenderFailed = RenderSucceeded(
@@ -117,6 +131,9 @@ async def run_attempt(
     except RenderCanceled as exc:
         outcome = _failed(cmd, ErrorInfo("canceled", exc.message, False))
         logger.info("render canceled", extra=ids)
+    except DeviceLost as exc:
+        outcome, lost = _failed(cmd, ErrorInfo(exc.code, exc.message, True)), exc
+        logger.critical("device lost: reporting the attempt, then exiting", extra=ids)
     except ReelstreamError as exc:
         outcome = _failed(cmd, ErrorInfo(exc.code, exc.message, exc.retriable))
         logger.warning("render failed: %s", exc.code, extra=ids)
@@ -127,6 +144,8 @@ async def run_attempt(
         await throttle.queue.join()
         forward.cancel()
     await report(outcome)
+    if lost is not None:
+        raise lost
 
 
 def _failed(cmd: DispatchRender, error: ErrorInfo) -> RenderFailed:
@@ -154,12 +173,19 @@ async def _produce_artifact(
     if canceled.is_set():
         raise RenderCanceled("canceled after denoising")
     with tempfile.TemporaryDirectory(prefix="reelstream-") as tmp:
-        path = Path(tmp) / "video.mp4"
+        path, poster = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
         throttle(ENCODE_VIDEO, 0, 1)
         await asyncio.to_thread(encode_mp4, video, path)
-        info = await asyncio.to_thread(verify_mp4, path, frames=p.num_frames, width=p.width, height=p.height)
+        info = await asyncio.to_thread(
+            verify_mp4, path, frames=p.num_frames, width=p.width, height=p.height, fps=p.fps
+        )
+        await asyncio.to_thread(write_poster, video, poster)
         sha256 = await asyncio.to_thread(_sha256, path)
         throttle(UPLOAD, 0, 1)
+        poster_key = poster_key_for(cmd.artifact_key)
+        await asyncio.to_thread(
+            store.upload, poster, poster_key, await asyncio.to_thread(_sha256, poster), POSTER_TYPE
+        )
         size = await asyncio.to_thread(store.upload, path, cmd.artifact_key, sha256)
     return Artifact(
         key=cmd.artifact_key,
@@ -171,4 +197,13 @@ async def _produce_artifact(
         width=info.width,
         height=info.height,
         fps=info.fps,
+        poster_key=poster_key,
+        renderer=renderer.name,
+        render_settings=dict(renderer.settings),
     )
+
+
+def poster_key_for(video_key: str) -> str:
+    """`t/job/1/video.mp4` → `t/job/1/poster.jpg`: the poster sits beside its video."""
+    folder, _, _ = video_key.rpartition("/")
+    return f"{folder}/poster.jpg" if folder else "poster.jpg"

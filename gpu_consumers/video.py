@@ -1,5 +1,8 @@
 """MP4 export and verification: frames in, H.264 out, and a decode of every frame to prove the file is whole.
 
+The MP4 is written with `faststart` (the index before the media), so a browser plays it while it downloads;
+the poster is the first frame as a JPEG.
+
 PyAV's exceptions are converted here into `ArtifactInvalid` so that nothing above this adapter sees them.
 """
 
@@ -21,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 CODEC: Final = "libx264"
 PIXEL_FORMAT: Final = "yuv420p"
+POSTER_QUALITY: Final = 90
 
 
 class ArtifactInvalid(ReelstreamError):
@@ -49,7 +53,7 @@ def encode_mp4(video: RenderedVideo, path: str | Path) -> None:
         raise ArtifactInvalid(f"{PIXEL_FORMAT} needs even sizes, got {width}x{height}")
     rate = Fraction(video.fps)
     try:
-        with av.open(str(path), mode="w", format="mp4") as container:
+        with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream(CODEC, rate=rate)
             stream.width = width
             stream.height = height
@@ -91,8 +95,10 @@ def probe_mp4(path: str | Path) -> VideoInfo:
     )
 
 
-def verify_mp4(path: str | Path, *, frames: int, width: int, height: int) -> VideoInfo:
-    """Probe `path` and check it holds exactly `frames` frames of `width`x`height`."""
+def verify_mp4(
+    path: str | Path, *, frames: int, width: int, height: int, fps: float | None = None
+) -> VideoInfo:
+    """Probe `path` and check it holds exactly `frames` frames of `width`x`height` (at `fps`, if given)."""
     info = probe_mp4(path)
     expected = (frames, width, height)
     actual = (info.frames, info.width, info.height)
@@ -101,4 +107,33 @@ def verify_mp4(path: str | Path, *, frames: int, width: int, height: int) -> Vid
             f"{path}: expected {frames} frames of {width}x{height}, "
             f"decoded {info.frames} frames of {info.width}x{info.height}"
         )
+    if fps is not None and abs(info.fps - fps) > 1e-6:
+        raise ArtifactInvalid(f"{path}: expected {fps:g} fps, decoded {info.fps:g}")
     return info
+
+
+def is_faststart(path: str | Path) -> bool:
+    """Whether the MP4's index (`moov`) comes before its media (`mdat`): top-level boxes read in order."""
+    with Path(path).open("rb") as handle:
+        while header := handle.read(8):
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if kind in (b"moov", b"mdat"):
+                return kind == b"moov"
+            if size == 1:  # a 64-bit size follows the type
+                size = int.from_bytes(handle.read(8), "big") - 8
+            if size < 8:
+                return False
+            handle.seek(size - 8, 1)
+    return False
+
+
+def write_poster(video: RenderedVideo, path: str | Path) -> None:
+    """The first frame as a JPEG, the still a player shows before the video starts."""
+    from PIL import Image
+
+    try:
+        Image.fromarray(video.frames[0]).save(path, format="JPEG", quality=POSTER_QUALITY)
+    except (OSError, ValueError, IndexError) as exc:
+        raise ArtifactInvalid(f"{path}: could not write the poster: {exc}") from exc

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from gpu_consumers.job import run_attempt
-from gpu_consumers.render.base import Renderer
+from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
@@ -96,10 +96,12 @@ class Worker:
             publisher = Publisher(aiokafka_sender(producer), serde)
             store = ArtifactStore(minio_client(endpoints), endpoints.s3_bucket)
             heartbeat = asyncio.create_task(self._heartbeats(publisher, stop))
-            await self._consume(consumer, publisher, store, stop)
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            try:
+                await self._consume(consumer, publisher, store, stop)
+            finally:  # also when the device is lost: a dead slot must stop announcing itself
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
         finally:
             await consumer.stop()
             await producer.stop()
@@ -164,12 +166,15 @@ class Worker:
     async def _advance(
         self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ArtifactStore, start_next: bool = True
     ) -> None:
-        """Commit a finished attempt's offset and start the next pending one."""
+        """Commit a finished attempt's offset and start the next pending one. Raises DeviceLost (after the
+        attempt was reported and committed) when the GPU is gone: the worker must exit, not take more work."""
         current = self.current
         if current is not None and current.task is not None and current.task.done():
             await consumer.commit({self._tp: OffsetAndMetadata(current.offset + 1, "")})
             self.recent.append((current.command.job_id, current.command.attempt))
             self.current = None
+            if not current.task.cancelled() and isinstance(current.task.exception(), DeviceLost):
+                raise DeviceLost(f"slot {self.settings.slot}: {current.task.exception()}")
         if self.current is None and self.pending and start_next:
             command, offset = self.pending.pop(0)
             self.current = Current(command, offset)

@@ -147,14 +147,23 @@ def _job_action_paths() -> Json:
         "/v1/jobs/{job_id}/content": {
             "get": {
                 "operationId": "getJobContent",
-                "summary": "Download the video",
-                "parameters": [JOB_ID],
+                "summary": "Download the video or its poster",
+                "parameters": [
+                    JOB_ID,
+                    {
+                        "name": "variant",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["video", "poster"], "default": "video"},
+                        "description": "video: the MP4 (H.264, faststart); poster: its first frame as a JPEG",
+                    },
+                ],
                 "responses": {
                     "302": {
-                        "description": "Redirect to a short-lived signed URL of the MP4.",
+                        "description": "Redirect to a short-lived signed URL of the MP4 or the poster.",
                         "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
                     },
-                    **error_responses("NotFound", "Conflict", "Unavailable"),
+                    **error_responses("NotFound", "Conflict", "Invalid", "Unavailable"),
                 },
             }
         },

@@ -15,6 +15,7 @@ from reelstream.params import (
     MAX_SEED,
     MAX_STEPS,
     MODELS,
+    QUALITIES,
 )
 from schemas.events import JobState, RenderStage
 
@@ -104,6 +105,12 @@ JOB_REQUEST: Json = {
         "num_inference_steps": {"type": "integer", "minimum": 2, "maximum": MAX_STEPS},
         "guidance_scale": {"type": "number", "minimum": 0, "maximum": 20},
         "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+        "quality": {
+            "type": "string",
+            "enum": list(QUALITIES),
+            "default": "standard",
+            "description": "preview: the model's smaller size and fewer steps (explicit values still win)",
+        },
         "webhook_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
         "priority": {"type": "string", "enum": ["high", "normal", "low"], "default": "normal"},
         "deadline": {
@@ -139,6 +146,7 @@ PARAMETERS: Json = {
         "num_inference_steps": INTEGER,
         "guidance_scale": NUMBER,
         "seed": INTEGER,
+        "quality": {"type": "string", "enum": ["preview", "standard"]},
     },
 }
 
@@ -154,6 +162,13 @@ ARTIFACT: Json = {
         "width": INTEGER,
         "height": INTEGER,
         "fps": NUMBER,
+        "poster_key": _nullable(STRING),
+        "renderer": STRING,
+        "render_settings": {
+            "type": "object",
+            "additionalProperties": STRING,
+            "description": "the levers of this render: attention kernel, VAE tiling, compile, ...",
+        },
     },
 }
 

@@ -104,6 +104,9 @@ async def get_job(request: Request) -> Response:
     return job_response(owned_job(context, tenant_id, request.path_params["job_id"]))
 
 
+CONTENT_VARIANTS = ("video", "poster")
+
+
 def page_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE
@@ -155,9 +158,15 @@ async def job_content(request: Request) -> Response:
     context, tenant_id = context_of(request), principal_of(request).tenant_id
     job_id = request.path_params["job_id"]
     status = owned_job(context, tenant_id, job_id)
+    variant = request.query_params.get("variant", "video")
+    if variant not in CONTENT_VARIANTS:
+        raise InvalidRequest([FieldError("variant", f"must be one of {', '.join(CONTENT_VARIANTS)}")])
     if status.state is not JobState.SUCCEEDED or status.artifact is None:
         raise JobStateConflict(f"job {job_id} is {status.state.value}; its video exists once it succeeded")
-    url = await context.presigner.url_for(status.artifact.key)
+    key = status.artifact.key if variant == "video" else status.artifact.poster_key
+    if key is None:
+        raise JobStateConflict(f"job {job_id} has no {variant}")
+    url = await context.presigner.url_for(key)
     logger.info(
         "signed download of job %s for tenant %s",
         job_id,

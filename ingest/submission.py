@@ -39,6 +39,7 @@ FIELDS: dict[str, str] = {
     "guidance_scale": NUMBER,
     "seed": INT,
     "model": STRING,
+    "quality": STRING,
     "webhook_url": STRING,
     "metadata": OBJECT,
     "priority": STRING,
@@ -54,6 +55,7 @@ PARAM_FIELDS = (
     "num_inference_steps",
     "guidance_scale",
     "seed",
+    "quality",
 )
 
 
@@ -168,6 +170,7 @@ def resolved_request(params: RenderParams) -> RequestedParams:
         num_inference_steps=params.num_inference_steps,
         guidance_scale=params.guidance_scale,
         seed=params.seed,
+        quality=params.quality,
     )
 
 

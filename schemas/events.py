@@ -103,6 +103,7 @@ class RequestedParams:
     num_inference_steps: int | None = None
     guidance_scale: float | None = None
     seed: int | None = None
+    quality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class RenderParams:
     num_inference_steps: int
     guidance_scale: float
     seed: int
+    quality: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,9 @@ class Artifact:
     width: int
     height: int
     fps: float
+    poster_key: str | None = None
+    renderer: str = ""
+    render_settings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,21 @@ class RenderError(ReelstreamError):
     code = "render_failed"
 
 
+class DeviceLost(ReelstreamError):
+    """The GPU's context is broken: every later job would fail. The worker reports the attempt as failed
+    (retriable elsewhere) and exits, so its orchestrator restarts it on a fresh context."""
+
+    code = "device_lost"
+    retriable = True
+
+
 class Renderer(Protocol):
     name: str
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The levers this renderer runs with (attention kernel, VAE tiling, ...), for every job's record."""
+        ...
 
     def load(self) -> None:
         """Load weights once, at worker start-up (never per job); fail loudly if weights are missing."""

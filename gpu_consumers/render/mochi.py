@@ -25,6 +25,7 @@ from gpu_consumers.render.base import (
     DENOISE,
     ENCODE_TEXT,
     CancelCheck,
+    DeviceLost,
     ProgressCallback,
     RenderCanceled,
     RenderedVideo,
@@ -33,7 +34,7 @@ from gpu_consumers.render.base import (
 )
 from gpu_consumers.render.options import MochiOptions, apply_tf32, pin_attention_kernel
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
-from reelstream.errors import ConfigurationError, ReelstreamError
+from reelstream.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +47,6 @@ MIN_STEPS = 2
 WARMUP_STEPS = 2
 # Substrings of the errors a CUDA context does not recover from; anything after them fails too.
 _BROKEN_CONTEXT = ("illegal memory access", "unspecified launch failure", "device-side assert", "ECC error")
-
-
-class DeviceLost(ReelstreamError):
-    """The GPU's context is broken: every later job would fail. The worker exits and is restarted."""
-
-    code = "device_lost"
-    retriable = True
 
 
 def check_request(request: RenderRequest) -> None:
@@ -114,6 +108,10 @@ class MochiRenderer:
         self._max_sequence_length = max_sequence_length
         self._warmup = warmup
         self._pipe: MochiPipeline | None = None
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return self.options.record()
 
     @property
     def pipeline(self) -> MochiPipeline:

@@ -23,11 +23,12 @@ from gpu_consumers.render.base import (
     DECODE,
     DENOISE,
     ENCODE_TEXT,
+    DeviceLost,
     RenderCanceled,
     RenderError,
     RenderRequest,
 )
-from gpu_consumers.render.mochi import DeviceLost, MochiRenderer, tiny_mochi_renderer
+from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
 from gpu_consumers.render.options import MochiOptions, available_attention_kernels
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 

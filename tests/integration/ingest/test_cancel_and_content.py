@@ -84,6 +84,34 @@ async def test_content_redirects_to_a_short_lived_url_that_serves_the_video(
     assert other.status_code == 403
 
 
+async def test_the_poster_variant_redirects_to_the_poster(
+    ready_api: RunningApi, scheduler: StatusWriter, stack: Endpoints
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    key, poster = f"{tenant}/{job}/1/poster.jpg", os.urandom(512)
+    minio = Minio(
+        urlsplit(stack.s3_endpoint).netloc,
+        access_key=stack.s3_access_key,
+        secret_key=stack.s3_secret_key,
+        secure=False,
+    )
+    await asyncio.to_thread(
+        minio.put_object, stack.s3_bucket, key, io.BytesIO(poster), len(poster), content_type="image/jpeg"
+    )
+    done = snapshot(job, tenant, JobState.SUCCEEDED, 3, artifact=artifact(poster_key=key))
+    await scheduler.publish_and_wait(client, done)
+
+    response = await client.get(f"/v1/jobs/{job}/content", params={"variant": "poster"})
+    unknown = await client.get(f"/v1/jobs/{job}/content", params={"variant": "thumbnail"})
+
+    assert response.status_code == 302
+    async with httpx.AsyncClient() as plain:
+        downloaded = await plain.get(response.headers["location"])
+    assert (downloaded.status_code, downloaded.content) == (200, poster)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "variant"
+
+
 async def test_content_of_an_unfinished_job_is_a_conflict(
     ready_api: RunningApi, scheduler: StatusWriter
 ) -> None:

@@ -51,8 +51,29 @@ def test_value_rules_are_those_of_params() -> None:
     assert fields_of({"prompt": "p", "width": 850, "webhook_url": "ftp://x"}) == ["width", "webhook_url"]
 
 
+def test_preview_quality_starts_from_the_smaller_size_and_fewer_steps() -> None:
+    preview = parse({"prompt": "fox", "quality": "preview"}).params
+    standard = parse({"prompt": "fox"}).params
+
+    assert (preview.width, preview.height, preview.num_inference_steps) == (32, 32, 2)
+    assert (standard.width, standard.height, standard.num_inference_steps) == (64, 48, 4)
+    assert (preview.quality, standard.quality) == ("preview", "standard")
+
+
+def test_explicit_values_win_over_the_quality() -> None:
+    params = parse({"prompt": "fox", "quality": "preview", "width": 48, "num_inference_steps": 3}).params
+
+    assert (params.width, params.height, params.num_inference_steps) == (48, 32, 3)
+
+
+def test_an_unknown_quality_is_named() -> None:
+    assert fields_of({"prompt": "fox", "quality": "ultra"}) == ["quality"]
+
+
 def test_the_command_carries_resolved_values_that_validate_to_the_same_render() -> None:
-    submission = parse({"prompt": "fox", "duration_seconds": 0.5, "metadata": {"k": "v"}})
+    submission = parse(
+        {"prompt": "fox", "duration_seconds": 0.5, "metadata": {"k": "v"}, "quality": "preview"}
+    )
     command = submit_command(submission, "tenant-1")
     assert command.params.duration_seconds is None
     assert command.params.seed == submission.params.seed

@@ -1,0 +1,222 @@
+"""One render attempt against real MinIO (and, for the lost-GPU case, a real worker on the real broker).
+
+The renderers here are the tiny random-weight Mochi and a stand-in whose GPU breaks: what crosses a network
+(Kafka, the object store) is real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from gpu_consumers.job import poster_key_for, run_attempt
+from gpu_consumers.render.base import (
+    CancelCheck,
+    DeviceLost,
+    ProgressCallback,
+    RenderedVideo,
+    RenderRequest,
+)
+from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
+from gpu_consumers.storage import ArtifactStore, minio_client
+from gpu_consumers.video import is_faststart, verify_mp4
+from gpu_consumers.worker import Worker
+from reelstream.settings import WorkerSettings
+from reelstream.stack.manager import Endpoints
+from schemas.events import DispatchRender, RenderFailed, RenderSucceeded, WorkerHeartbeat
+from schemas.serde import AvroSerde
+from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
+from tests.samples import render_params
+
+pytestmark = [
+    pytest.mark.render,
+    pytest.mark.filterwarnings("ignore:In CPU autocast, but the target dtype is not supported:UserWarning"),
+]
+
+DEADLINE_S = 60.0
+
+
+class LostGpuRenderer:
+    """Raises the error a renderer raises once CUDA's context is broken."""
+
+    name = "lost-gpu"
+    settings: dict[str, str] = {}
+
+    def load(self) -> None:
+        return None
+
+    def render(
+        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
+    ) -> RenderedVideo:
+        raise DeviceLost("cuda:0 is unusable: an illegal memory access was encountered")
+
+
+@pytest.fixture(scope="module")
+def renderer() -> MochiRenderer:
+    renderer = tiny_mochi_renderer()
+    renderer.load()
+    return renderer
+
+
+@pytest.fixture(scope="module")
+def store(stack: Endpoints) -> ArtifactStore:
+    return ArtifactStore(minio_client(stack), stack.s3_bucket)
+
+
+def dispatch(**overrides: Any) -> DispatchRender:
+    job_id = uuid.uuid4().hex
+    base: dict[str, Any] = dict(
+        job_id=job_id,
+        slot=0,
+        attempt=1,
+        tenant_id="t-attempt",
+        prompt="a red boat on the sea",
+        params=render_params(num_frames=7, num_inference_steps=2),
+        artifact_key=f"t-attempt/{job_id}/1/video.mp4",
+    )
+    return DispatchRender(**{**base, **overrides})
+
+
+async def attempt(cmd: DispatchRender, renderer: Any, store: ArtifactStore) -> list[Any]:
+    reports: list[Any] = []
+
+    async def report(event: Any) -> None:
+        reports.append(event)
+
+    await run_attempt(cmd, renderer, store, report, threading.Event(), "test-worker", 0.0)
+    return reports
+
+
+@pytest.fixture
+def downloads() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield Path(tmp)
+
+
+async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_bucket(
+    renderer: MochiRenderer, store: ArtifactStore, downloads: Path
+) -> None:
+    from PIL import Image
+
+    cmd = dispatch()
+    outcome = (await attempt(cmd, renderer, store))[-1]
+
+    assert isinstance(outcome, RenderSucceeded)
+    artifact = outcome.artifact
+    assert artifact.poster_key == poster_key_for(cmd.artifact_key) == f"t-attempt/{cmd.job_id}/1/poster.jpg"
+    assert artifact.renderer == "tiny-mochi"
+    assert artifact.render_settings == renderer.options.record()
+    video = downloads / "video.mp4"
+    store.client.fget_object(store.bucket, artifact.key, str(video))
+    assert is_faststart(video)
+    info = verify_mp4(video, frames=7, width=64, height=48, fps=24)
+    assert (artifact.frames, artifact.fps, artifact.bytes) == (7, info.fps, video.stat().st_size)
+    poster = store.client.get_object(store.bucket, artifact.poster_key)
+    try:
+        image = Image.open(io.BytesIO(poster.read()))
+        assert (image.format, image.size) == ("JPEG", (64, 48))
+    finally:
+        poster.close()
+        poster.release_conn()
+
+
+async def test_a_storage_outage_is_a_retriable_failure_not_a_success(renderer: MochiRenderer) -> None:
+    gone = ArtifactStore(minio_client(closed_port_endpoints()), "nowhere")
+
+    outcome = (await attempt(dispatch(), renderer, gone))[-1]
+
+    assert isinstance(outcome, RenderFailed)
+    assert (outcome.error.code, outcome.error.retriable) == ("storage_unavailable", True)
+
+
+async def test_frames_that_do_not_match_the_request_fail_as_an_invalid_artifact(
+    renderer: MochiRenderer, store: ArtifactStore
+) -> None:
+    class Short:
+        name, settings = "short", {"attention": "auto"}
+
+        def render(self, request: RenderRequest, *_: Any) -> RenderedVideo:
+            frames = np.zeros((request.num_frames - 6, request.height, request.width, 3), np.uint8)
+            return RenderedVideo(frames=frames, fps=request.fps)
+
+    outcome = (await attempt(dispatch(), Short(), store))[-1]
+
+    assert isinstance(outcome, RenderFailed)
+    assert (outcome.error.code, outcome.error.retriable) == ("artifact_invalid", False)
+
+
+async def test_a_lost_gpu_reports_the_attempt_retriable_then_the_worker_exits(
+    stack: Endpoints, serde: AvroSerde, producer: AIOKafkaProducer
+) -> None:
+    slot = 3
+    pool = f"pool-{uuid.uuid4().hex[:6]}"
+    env = {
+        **stack.as_env(),
+        "REELSTREAM_POOLS": pool,  # a pool of its own: no scheduler running here dispatches to it
+        "REELSTREAM_POOL": pool,
+        "REELSTREAM_APP_PREFIX": f"t-{uuid.uuid4().hex[:8]}",
+    }
+    worker = Worker(WorkerSettings.from_env(env, slot=slot), LostGpuRenderer())
+    inbox = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="latest")
+    partition = worker.settings.pipeline.pool_partition(pool)
+    await inbox.start()
+    inbox.assign([TopicPartition(SCHEDULER_INBOX.name, partition)])
+    await inbox.position(TopicPartition(SCHEDULER_INBOX.name, partition))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        # the slot announces itself once it reads its partition: then the dispatch is sure to be seen
+        await next_event(inbox, serde, lambda e: isinstance(e, WorkerHeartbeat) and e.pool_id == pool)
+        cmd = dispatch(slot=slot)
+        value = serde.serialize(RENDER_DISPATCH, cmd)
+        await producer.send_and_wait(RENDER_DISPATCH.name, value, key=pool.encode(), partition=slot)
+
+        failed = await next_event(
+            inbox, serde, lambda e: isinstance(e, RenderFailed) and e.job_id == cmd.job_id
+        )
+        with pytest.raises(DeviceLost, match="illegal memory access"):
+            await asyncio.wait_for(running, DEADLINE_S)
+    finally:
+        stop.set()
+        if not running.done():
+            running.cancel()
+        await inbox.stop()
+
+    assert (failed.error.code, failed.error.retriable, failed.attempt) == ("device_lost", True, 1)
+
+
+async def next_event(consumer: AIOKafkaConsumer, serde: AvroSerde, wanted: Any) -> Any:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for record in records:
+                event = await serde.deserialize(SCHEDULER_INBOX, record.value)
+                if wanted(event):
+                    return event
+    raise AssertionError("no such event on the inbox before the deadline")
+
+
+def closed_port_endpoints() -> Endpoints:
+    return Endpoints(
+        kafka_bootstrap="127.0.0.1:9",
+        schema_registry_url="http://127.0.0.1:9",
+        s3_endpoint="http://127.0.0.1:9",
+        s3_access_key="nobody",
+        s3_secret_key="nothing-here",
+        s3_bucket="nowhere",
+    )
