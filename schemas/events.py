@@ -385,3 +385,40 @@ class IdempotencyRecord:
     expires_at: datetime
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+
+
+# ---- tenant limits -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantLimitState:
+    """A tenant's limits and its use of them as admission last saw them (`occurred_at` is its updated_at)."""
+
+    tenant_id: str
+    rate: float
+    burst: float
+    tokens: float
+    tokens_at: datetime
+    full_at: datetime
+    queued: int
+    queued_cap: int
+    running: int | None = None
+    running_cap: int | None = None
+    over: str | None = None  # "rate" | "queued"
+    throttled_until: datetime | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class TenantLimitsSet:
+    """Limits an admin set for a tenant at run time (they replace the configured ones)."""
+
+    tenant_id: str
+    rate: float
+    burst: float
+    queued: int
+    running: int | None = None
+    set_by: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)

@@ -27,6 +27,8 @@ from schemas.events import (
     RenderSucceeded,
     SchedulerTick,
     SubmitJob,
+    TenantLimitsSet,
+    TenantLimitState,
     WebhookDelivery,
     WorkerHeartbeat,
 )
@@ -123,6 +125,23 @@ IDEMPOTENCY: Topic[IdempotencyRecord] = Topic(
     retention_ms=None,  # keys live ≥ 24 h: expired ones are tombstoned by ingest
 )
 
+TENANT_LIMITS: Topic[TenantLimitState] = Topic(
+    "reelstream.tenants.limits",
+    (TenantLimitState,),
+    key="tenant_id",
+    partitions=12,  # as many as the commands topic: admission writes each tenant's state from its partition
+    compacted=True,
+    retention_ms=None,
+)
+TENANT_LIMIT_SETTINGS: Topic[TenantLimitsSet] = Topic(
+    "reelstream.tenants.limit-settings",
+    (TenantLimitsSet,),
+    key="tenant_id",
+    partitions=1,  # a few records per tenant, read whole by every admission replica
+    compacted=True,
+    retention_ms=None,
+)
+
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
     """Where a stage parks records it cannot process (original bytes, headers, error): `reelstream dlq`."""
@@ -142,5 +161,7 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     JOB_EVENTS,
     WEBHOOK_DELIVERIES,
     IDEMPOTENCY,
+    TENANT_LIMITS,
+    TENANT_LIMIT_SETTINGS,
     *DEAD_LETTERS.values(),
 )
