@@ -40,8 +40,8 @@ def _api_key_entries(spec: str) -> list[tuple[str, str, frozenset[str] | None]]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         key, sep, owner = item.partition("=")
         tenant, colon, names = owner.partition(":")
-        roles = frozenset(filter(None, names.split("+"))) if colon else None
-        if not sep or not key or not tenant or (roles is not None and (not roles or roles - ROLES)):
+        roles = frozenset(names.split("+")) if colon else None
+        if not sep or not key or not tenant or (roles is not None and roles - ROLES):
             raise ConfigurationError(f"{_KEYS_FORMAT} (roles: {', '.join(sorted(ROLES))})")
         entries.append((key, tenant, roles))
     return entries
