@@ -216,6 +216,11 @@ JOB: Json = {
         "version": {"type": "integer", "description": "grows with every snapshot of the job"},
         "priority": {"type": "string", "enum": ["high", "normal", "low"]},
         "deadline": _nullable(STAMP),
+        "reason": {
+            "oneOf": [{"type": "string", "enum": ["throttled"]}, {"type": "null"}],
+            "description": "why a queued job waits: `throttled` while its tenant runs as many jobs as its "
+            "concurrency cap allows",
+        },
     },
 }
 

@@ -180,6 +180,7 @@ class JobAdmitted:
     metadata: dict[str, str] = field(default_factory=dict)
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None
+    running_cap: int | None = None  # the tenant's cap on jobs running at once when admitted
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -315,6 +316,7 @@ class JobStatus:
     version: int = 0
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None
+    reason: str | None = None  # while queued: "throttled" (its tenant is at its running cap)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 
 import faust
 
@@ -104,6 +105,7 @@ def build_admission(
                 match decision:
                     case Admit(admitted):
                         pools[command.job_id.encode()] = pool_id.encode()
+                        admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
                         await publisher.publish(
                             SCHEDULER_INBOX, pool_id, admitted, partition=settings.pool_partition(pool_id)
                         )
