@@ -2,8 +2,9 @@
 
 Admission charges by the commands' `occurred_at` (ingest's clock), so every time here is on that clock and
 ingest can refill the bucket itself from `tokens`, `tokens_at` and `rate` without hearing from admission.
-A state is published when it changes materially: the tenant goes over or back under, its limits change, or
-its whole tokens or queue count change, at most once per `min_interval` for the last two.
+A state is published when it changes materially: at once when the tenant goes over or back under or its
+limits change; at most once per `min_interval` when only its whole tokens, its queue count or the end of
+its throttling moved (a tenant held at its rate moves the latter with every admitted command).
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ def material_change(
     """Whether `new` is worth publishing after `last` (the state published before for the tenant)."""
     if last is None or last.over != new.over or _limits(last) != _limits(new):
         return True
-    if _moved(last.throttled_until, new.throttled_until):
-        return True
-    counts_changed = (int(last.tokens), last.queued) != (int(new.tokens), new.queued)
-    return counts_changed and new.occurred_at - last.occurred_at >= timedelta(seconds=min_interval)
+    changed = _moved(last.throttled_until, new.throttled_until) or (int(last.tokens), last.queued) != (
+        int(new.tokens),
+        new.queued,
+    )
+    return changed and new.occurred_at - last.occurred_at >= timedelta(seconds=min_interval)
 
 
 def _limits(state: TenantLimitState) -> tuple[float, float, int, int | None]:

@@ -77,3 +77,13 @@ def test_new_limits_publish_at_once() -> None:
 def test_admin_set_limits_become_tenant_limits() -> None:
     record = TenantLimitsSet(tenant_id="t1", rate=2.0, burst=5.0, queued=50, running=None)
     assert limit_from_settings(record) == TenantLimit(rate=2.0, burst=5.0, queued=50, running=None)
+
+
+def test_a_tenant_held_at_its_rate_publishes_about_once_per_interval_not_per_command() -> None:
+    limit = TenantLimit(rate=50, burst=100, queued=10**9)
+    throttle, quota, published = StateThrottle(min_interval=1.0), None, 0
+    for i in range(20_000):  # 200 commands a second against 50 a second, for 100 s
+        now = START + i / 200
+        quota = charge(quota, limit, now).quota
+        published += throttle.due(limit_state("t1", quota, limit, now))
+    assert published <= 100 + 5
