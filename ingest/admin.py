@@ -41,7 +41,7 @@ def parse_limits(body: bytes) -> TenantLimit:
     limit = TenantLimit(
         rate=float(data["rate"]),
         burst=float(data["burst"]),
-        queued=data.get("queued") or TenantLimit().queued,
+        queued=data["queued"] if data.get("queued") is not None else TenantLimit().queued,
         running=data.get("running"),
     )
     violations = limit.violations()
