@@ -8,6 +8,9 @@ and keeps following it, so a change takes effect without a restart, within a fet
 from __future__ import annotations
 
 import asyncio
+import logging
+
+from aiokafka.errors import KafkaError
 
 from ingest.compacted_view import CompactedView
 from reelstream.settings import TenantLimit, TenantLimits
@@ -15,6 +18,10 @@ from schemas.events import TenantLimitsSet
 from schemas.serde import AvroSerde
 from schemas.topics import TENANT_LIMIT_SETTINGS, Topic
 from streams.limit_state import limit_from_settings
+
+logger = logging.getLogger(__name__)
+
+RETRY_SECONDS = 2.0
 
 
 class LimitSettingsView(CompactedView[TenantLimitsSet]):
@@ -62,12 +69,28 @@ class TenantLimitSource:
         self.ready = asyncio.Event()
 
     async def start(self, bootstrap: str, serde: AvroSerde) -> LimitSettingsView:
-        view = LimitSettingsView(bootstrap, serde)
-        await view.start()
-        await view.wait_caught_up()
-        self.view = view
-        self.ready.set()
-        return view
+        """Replay the settings topic (retrying while it cannot be read), then follow it."""
+        while True:
+            view = LimitSettingsView(bootstrap, serde)
+            try:
+                await view.start()
+                await view.wait_caught_up()
+            except (TimeoutError, KafkaError) as exc:
+                await view.stop()
+                logger.warning(
+                    "admin-set limits unreadable (%r); retrying in %gs",
+                    exc,
+                    RETRY_SECONDS,
+                    extra={"topic": TENANT_LIMIT_SETTINGS.name},
+                )
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            except BaseException:
+                await view.stop()
+                raise
+            self.view = view
+            self.ready.set()
+            return view
 
     async def stop(self) -> None:
         if self.view is not None:
