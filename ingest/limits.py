@@ -25,7 +25,7 @@ def enforce(context: IngestContext, tenant_id: str) -> None:
     headers = throttled_headers(state, utc_now(), _JITTER)
     if headers is None:
         return
-    logger.info(
+    logger.debug(  # debug: a flooding client must not flood the log too (429s are counted in metrics)
         "submission of tenant %s throttled (over %s)",
         tenant_id,
         state.over or "rate",
