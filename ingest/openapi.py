@@ -241,7 +241,7 @@ def _admin_paths() -> Json:
                 },
                 "responses": {
                     "200": json_response("The limits now in force for the tenant.", "TenantLimits"),
-                    **error_responses("Forbidden", "Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             }
         }

@@ -105,7 +105,7 @@ def error_responses(*names: str) -> Json:
         "TooManyRequests": "429",
         "Unavailable": "503",
     }
-    return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in ("Unauthorized", *names)}
+    return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in ("Unauthorized", "Forbidden", *names)}
 
 
 INTEGER: Json = {"type": "integer"}
