@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ingest import limits
 from ingest.context import IngestContext
 from ingest.errors import IdempotencyInProgress, IdempotencyKeyReused, NotReady
 from ingest.idempotency import Outcome, decide, record_key, request_sha256
@@ -72,6 +73,7 @@ async def accept(
                 decision.job_id,
                 extra={"job_id": decision.job_id, "tenant_id": tenant_id},
             )
+        limits.enforce(context, tenant_id)  # 429 before writing; a replay above is never throttled
         parse_submission(body, default_model=context.settings.pipeline.default_model)  # 4xx before writing
         chosen = decision.job_id or job_id or new_id()
         expires_at = now + timedelta(seconds=context.settings.idempotency_ttl_seconds)

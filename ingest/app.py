@@ -12,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import routes
-from ingest.auth import Authenticator, BearerAuthMiddleware, StaticApiKeys
+from ingest import admin, routes
+from ingest.auth import PRINCIPAL_KEY, Authenticator, BearerAuthMiddleware, StaticApiKeys
 from ingest.context import CONTEXT_KEY, open_context
 from ingest.health import healthz, readyz
 from ingest.openapi import openapi_endpoint
+from ingest.policy import ScopeMiddleware
 from ingest.problems import exception_handlers
 from ingest.sse import events_route
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
@@ -66,6 +67,12 @@ def api_routes(sse_keepalive_seconds: float) -> list[Route]:
         Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
         events_route(sse_keepalive_seconds),
+        Route(
+            "/v1/admin/tenants/{tenant}/limits",
+            admin.put_tenant_limits,
+            methods=["PUT"],
+            name="put_tenant_limits",
+        ),
     ]
 
 
@@ -85,11 +92,11 @@ def create_app(
 
     auth = Middleware(
         BearerAuthMiddleware,
-        authenticator=authenticator or StaticApiKeys(settings.api_keys),
+        authenticator=authenticator or StaticApiKeys(settings.api_keys, settings.api_key_roles),
         public_paths=PUBLIC_PATHS,
     )
     routes = api_routes(sse_keepalive_seconds)
-    middleware = [auth]
+    middleware = [auth, Middleware(ScopeMiddleware, routes=routes, principal_key=PRINCIPAL_KEY)]
     if metrics is not None:  # outermost, so refused (401) requests count too; served on its own port
         middleware.insert(
             0, Middleware(HttpMetricsMiddleware, metrics=metrics, route_of=route_template(routes))

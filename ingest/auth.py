@@ -25,11 +25,16 @@ logger = logging.getLogger(__name__)
 PRINCIPAL_KEY = "principal"
 
 
+DEFAULT_ROLES = frozenset({"submitter"})
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller. Everything it may see is scoped by `tenant_id`."""
+    """The authenticated caller. Everything it may see is scoped by `tenant_id`; what it may do by its
+    roles (`ingest.policy` maps them to the scopes routes need)."""
 
     tenant_id: str
+    roles: frozenset[str] = DEFAULT_ROLES
 
 
 class Authenticator(Protocol):
@@ -41,19 +46,23 @@ def _digest(secret: str) -> bytes:
 
 
 class StaticApiKeys:
-    """API keys from configuration ({key: tenant}). Keys are kept only as SHA-256 digests and compared in
-    constant time against every entry, so timing reveals neither a key's prefix nor its position."""
+    """API keys from configuration ({key: tenant}, {key: roles} where not submitter). Keys are kept only as
+    SHA-256 digests and compared in constant time against every entry, so timing reveals neither a key's
+    prefix nor its position."""
 
-    def __init__(self, keys: Mapping[str, str]) -> None:
-        self._entries = [(_digest(key), tenant) for key, tenant in keys.items()]
+    def __init__(self, keys: Mapping[str, str], roles: Mapping[str, frozenset[str]] | None = None) -> None:
+        roles = roles or {}
+        self._entries = [
+            (_digest(key), Principal(tenant, roles.get(key, DEFAULT_ROLES))) for key, tenant in keys.items()
+        ]
 
     async def authenticate(self, token: str) -> Principal | None:
         digest = _digest(token)
-        tenant: str | None = None
-        for candidate, owner in self._entries:
+        found: Principal | None = None
+        for candidate, principal in self._entries:
             if hmac.compare_digest(candidate, digest):
-                tenant = owner
-        return Principal(tenant) if tenant is not None else None
+                found = principal
+        return found
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaProducer
@@ -21,15 +22,17 @@ from minio.error import MinioException
 from starlette.requests import HTTPConnection
 from urllib3.exceptions import HTTPError
 
+from ingest.compacted_view import CompactedView
 from ingest.errors import StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
+from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
-from schemas.topics import COMMANDS, IDEMPOTENCY, JOB_STATUS
+from schemas.topics import COMMANDS, IDEMPOTENCY, JOB_STATUS, TENANT_LIMIT_SETTINGS, TENANT_LIMITS
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +71,13 @@ class IngestContext:
     keys: IdempotencyView
     in_flight: InFlight = field(default_factory=InFlight)
     producer_started: bool = field(default=False)
+    limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
 
     @property
     def ready(self) -> bool:
-        views = (self.view, self.keys)
+        views: list[CompactedView[Any]] = [self.view, self.keys]
+        if self.limits is not None:
+            views.append(self.limits)
         return self.producer_started and all(v.running and v.caught_up for v in views)
 
 
@@ -82,7 +88,7 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
-        await serde.register(COMMANDS, JOB_STATUS, IDEMPOTENCY)
+        await serde.register(COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS)
 
         producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
         await producer.start()
@@ -95,10 +101,15 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
         stack.push_async_callback(keys.stop)
         await keys.start()
+        limits = LimitsView(endpoints.kafka_bootstrap, serde)
+        stack.push_async_callback(limits.stop)
+        await limits.start()
 
         client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
         presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
-        context = IngestContext(settings, publisher, view, presigner, keys, producer_started=True)
+        context = IngestContext(
+            settings, publisher, view, presigner, keys, producer_started=True, limits=limits
+        )
         logger.info("ingest resources open")
         try:
             yield context

@@ -81,3 +81,21 @@ class JobIdUnavailable(ReelstreamError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job id {job_id} is not available for this request; choose another id")
         self.job_id = job_id
+
+
+class RateLimited(ReelstreamError):
+    """The tenant is clearly over its submission rate or queue cap (admission's published state): 429 with
+    Retry-After and the RateLimit headers in `headers`."""
+
+    code = "rate_limited"
+    retriable = True
+
+    def __init__(self, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
+class Forbidden(ReelstreamError):
+    """The caller is authenticated but its roles do not grant the route's scope."""
+
+    code = "forbidden"

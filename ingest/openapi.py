@@ -13,10 +13,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, MAX_KEY_CHARS, REPLAYED_HEADER
-from ingest.openapi_components import RESPONSES, SCHEMAS, error_responses, json_response, ref
+from ingest.openapi_components import (
+    RATE_LIMIT_HEADERS,
+    RESPONSES,
+    SCHEMAS,
+    error_responses,
+    json_response,
+    ref,
+)
 from ingest.routes import DEFAULT_PAGE, MAX_PAGE
 
 Json = dict[str, Any]
+STRING: Json = {"type": "string"}
 
 JOB_ID: Json = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 LOCATION: Json = {"Location": {"description": "the job's URL", "schema": {"type": "string"}}}
@@ -89,9 +97,11 @@ def _put_operation() -> Json:
             "content": {"application/json": {"schema": ref("JobRequest")}},
         },
         "responses": {
-            "201": json_response("Created; parameters resolved.", "Job", LOCATION),
+            "201": json_response("Created; parameters resolved.", "Job", {**LOCATION, **RATE_LIMIT_HEADERS}),
             "200": json_response("The job an earlier identical PUT created.", "Job", REPLAYED),
-            **error_responses("Malformed", "Conflict", "TooLarge", "Invalid", "Unavailable"),
+            **error_responses(
+                "Malformed", "Conflict", "TooLarge", "Invalid", "TooManyRequests", "Unavailable"
+            ),
         },
     }
 
@@ -109,8 +119,15 @@ def _jobs_paths() -> Json:
                     "content": {"application/json": {"schema": ref("JobRequest")}},
                 },
                 "responses": {
-                    "202": json_response("Accepted; parameters resolved.", "Job", {**LOCATION, **REPLAYED}),
-                    **error_responses("Malformed", "Conflict", "TooLarge", "Invalid", "Unavailable"),
+                    "202": json_response(
+                        "Accepted; parameters resolved. RateLimit headers once the tenant's limit "
+                        "state is known.",
+                        "Job",
+                        {**LOCATION, **REPLAYED, **RATE_LIMIT_HEADERS},
+                    ),
+                    **error_responses(
+                        "Malformed", "Conflict", "TooLarge", "Invalid", "TooManyRequests", "Unavailable"
+                    ),
                 },
             },
             "get": _list_operation(),
@@ -218,6 +235,28 @@ def _service_paths() -> Json:
     }
 
 
+def _admin_paths() -> Json:
+    return {
+        "/v1/admin/tenants/{tenant}/limits": {
+            "put": {
+                "operationId": "putTenantLimits",
+                "summary": "Set a tenant's limits (scope admin); effective without a restart",
+                "description": "Replaces the configured limits of the tenant. Admission applies them from "
+                "the next command it reads after the change (normally within a second or two).",
+                "parameters": [{"name": "tenant", "in": "path", "required": True, "schema": STRING}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": ref("TenantLimitsRequest")}},
+                },
+                "responses": {
+                    "200": json_response("The limits now in force for the tenant.", "TenantLimits"),
+                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                },
+            }
+        }
+    }
+
+
 @cache
 def _document() -> Json:
     return {
@@ -228,7 +267,7 @@ def _document() -> Json:
             "description": "Asynchronous text-to-video: submit a prompt, follow the job, download the MP4.",
         },
         "security": [{"bearer": []}],
-        "paths": {**_service_paths(), **_jobs_paths(), **_job_action_paths()},
+        "paths": {**_service_paths(), **_jobs_paths(), **_job_action_paths(), **_admin_paths()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}},
             "schemas": SCHEMAS,

@@ -41,6 +41,19 @@ def json_response(description: str, schema: str, headers: Json | None = None) ->
     return response
 
 
+RATE_LIMIT_HEADERS: Json = {
+    "RateLimit-Policy": {
+        "description": 'IETF RateLimit header fields draft: `"burst";q=<bucket size>;w=<seconds to refill '
+        'it>, "queued";q=<cap on unfinished jobs>`',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": '`"burst";r=<submissions left>;t=<seconds until the bucket is full>, '
+        '"queued";r=<queue places left>` (the tenant\'s state as admission last published it)',
+        "schema": {"type": "string"},
+    },
+}
+
 RESPONSES: Json = {
     "Malformed": _problem("The body is not JSON, or a header is malformed (`errors` names it)."),
     "Unauthorized": {
@@ -64,6 +77,20 @@ RESPONSES: Json = {
         **_problem("A dependency did not answer in time; retry after the given delay."),
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
+    "Forbidden": _problem("The caller's roles do not grant the scope this route needs."),
+    "TooManyRequests": {
+        **_problem(
+            "The tenant is clearly over its submission rate or queue cap (type `.../rate-limited`). "
+            "Admission stays the authority: a submission that passes may still be rejected `rate_limited`."
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "seconds; the wait plus jitter, so throttled clients do not return together",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            **RATE_LIMIT_HEADERS,
+        },
+    },
 }
 
 
@@ -71,13 +98,15 @@ def error_responses(*names: str) -> Json:
     codes = {
         "Malformed": "400",
         "Unauthorized": "401",
+        "Forbidden": "403",
         "NotFound": "404",
         "Conflict": "409",
         "TooLarge": "413",
         "Invalid": "422",
+        "TooManyRequests": "429",
         "Unavailable": "503",
     }
-    return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in ("Unauthorized", *names)}
+    return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in ("Unauthorized", "Forbidden", *names)}
 
 
 INTEGER: Json = {"type": "integer"}
@@ -202,6 +231,11 @@ JOB: Json = {
         "version": {"type": "integer", "description": "grows with every snapshot of the job"},
         "priority": {"type": "string", "enum": ["high", "normal", "low"]},
         "deadline": _nullable(STAMP),
+        "reason": {
+            "oneOf": [{"type": "string", "enum": ["throttled"]}, {"type": "null"}],
+            "description": "why a queued job waits: `throttled` while its tenant runs as many jobs as its "
+            "concurrency cap allows",
+        },
     },
 }
 
@@ -250,6 +284,31 @@ VALIDATION_PROBLEM: Json = {
     ]
 }
 
+TENANT_LIMITS_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["rate", "burst"],
+    "properties": {
+        "rate": {"type": "number", "exclusiveMinimum": 0, "description": "submissions a second"},
+        "burst": {"type": "number", "minimum": 1, "description": "submissions at once"},
+        "queued": {"type": "integer", "minimum": 1, "description": "jobs admitted and not finished"},
+        "running": {"type": "integer", "minimum": 1, "description": "jobs rendering at once; absent: no cap"},
+    },
+}
+TENANT_LIMITS: Json = {
+    "type": "object",
+    "required": ["object", "tenant", "rate", "burst", "queued", "running", "updated_at"],
+    "properties": {
+        "object": {"const": "tenant_limits"},
+        "tenant": STRING,
+        "rate": NUMBER,
+        "burst": NUMBER,
+        "queued": INTEGER,
+        "running": _nullable(INTEGER),
+        "updated_at": STAMP,
+    },
+}
+
 SCHEMAS: Json = {
     "JobRequest": JOB_REQUEST,
     "CancelRequest": CANCEL_REQUEST,
@@ -261,4 +320,6 @@ SCHEMAS: Json = {
     "Health": HEALTH,
     "Problem": PROBLEM,
     "ValidationProblem": VALIDATION_PROBLEM,
+    "TenantLimitsRequest": TENANT_LIMITS_REQUEST,
+    "TenantLimits": TENANT_LIMITS,
 }

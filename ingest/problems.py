@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.errors import (
+    Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidHeader,
@@ -24,6 +25,7 @@ from ingest.errors import (
     MalformedRequest,
     NotReady,
     PayloadTooLarge,
+    RateLimited,
     StorageUnavailable,
     Unauthenticated,
 )
@@ -52,6 +54,7 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     MalformedRequest: ProblemKind(400, "malformed-request", "Malformed request"),
     InvalidHeader: ProblemKind(400, "invalid-header", "Invalid header"),
     Unauthenticated: ProblemKind(401, "unauthenticated", "Unauthenticated"),
+    Forbidden: ProblemKind(403, "forbidden", "Forbidden"),
     JobNotFound: ProblemKind(404, "not-found", "Not found"),
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
     JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
@@ -59,6 +62,7 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
     InvalidRequest: ProblemKind(422, "invalid-request", "Invalid request"),
     IdempotencyKeyReused: ProblemKind(422, "idempotency-key-reused", "Idempotency key reused"),
+    RateLimited: ProblemKind(429, "rate-limited", "Too many requests"),
     BrokerUnavailableError: ProblemKind(
         503, "broker-unavailable", "Service unavailable", "the job log did not acknowledge in time; retry"
     ),
@@ -108,6 +112,8 @@ def problem_response(exc: Exception, instance: str) -> Response:
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
     if kind.status == 503 or kind.retry:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if isinstance(exc, RateLimited):
+        headers.update(exc.headers)  # Retry-After with jitter, RateLimit-Policy, RateLimit
     body = problem_document(kind, detail, instance, **extra)
     return JSONResponse(body, status_code=kind.status, headers=headers, media_type=PROBLEM_JSON)
 

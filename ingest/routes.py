@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ingest import acceptance
+from ingest import acceptance, limits
 from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
 from ingest.errors import JobIdUnavailable, JobNotFound, JobStateConflict, PayloadTooLarge
@@ -66,12 +66,16 @@ async def submit_job(request: Request) -> Response:
     raw_key = request.headers.get(KEY_HEADER)
     body = await read_body(request)
     if raw_key is None:
+        limits.enforce(context, tenant_id)
         status = await acceptance.submit(context, tenant_id, body)
-        return job_response(status, 202, {"Location": f"/v1/jobs/{status.job_id}"})
+        headers = {"Location": f"/v1/jobs/{status.job_id}", **limits.headers(context, tenant_id)}
+        return job_response(status, 202, headers)
     accepted = await acceptance.accept(context, tenant_id, validate_key(raw_key), body)
     headers = {"Location": f"/v1/jobs/{accepted.status.job_id}"}
     if accepted.replayed:
         headers[REPLAYED_HEADER] = "true"
+    else:
+        headers.update(limits.headers(context, tenant_id))
     return job_response(accepted.status, 202, headers)
 
 
@@ -96,7 +100,8 @@ async def put_job(request: Request) -> Response:
     )
     if accepted.replayed:
         return job_response(accepted.status, 200, {REPLAYED_HEADER: "true"})
-    return job_response(accepted.status, 201, {"Location": f"/v1/jobs/{job_id}"})
+    headers = {"Location": f"/v1/jobs/{job_id}", **limits.headers(context, tenant_id)}
+    return job_response(accepted.status, 201, headers)
 
 
 async def get_job(request: Request) -> Response:

@@ -32,15 +32,31 @@ def endpoints_from_env(env: Mapping[str, str]) -> Endpoints:
     )
 
 
-def parse_api_keys(spec: str) -> dict[str, str]:
-    """`key1=tenant-a,key2=tenant-b` → {key: tenant}."""
-    keys: dict[str, str] = {}
+ROLES = frozenset({"submitter", "viewer", "admin"})
+_KEYS_FORMAT = "REELSTREAM_API_KEYS must look like key1=tenant-a,key2=tenant-b:viewer,key3=ops:admin"
+
+
+def _api_key_entries(spec: str) -> list[tuple[str, str, frozenset[str] | None]]:
+    """(key, tenant, roles or None when the entry names none) of every entry."""
+    entries = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        key, sep, tenant = item.partition("=")
-        if not sep or not key or not tenant:
-            raise ConfigurationError("REELSTREAM_API_KEYS must look like key1=tenant-a,key2=tenant-b")
-        keys[key] = tenant
-    return keys
+        key, sep, owner = item.partition("=")
+        tenant, colon, names = owner.partition(":")
+        roles = frozenset(names.split("+")) if colon else None
+        if not sep or not key or not tenant or (roles is not None and roles - ROLES):
+            raise ConfigurationError(f"{_KEYS_FORMAT} (roles: {', '.join(sorted(ROLES))})")
+        entries.append((key, tenant, roles))
+    return entries
+
+
+def parse_api_keys(spec: str) -> dict[str, str]:
+    """`key1=tenant-a,key2=tenant-b:viewer` → {key: tenant}."""
+    return {key: tenant for key, tenant, _ in _api_key_entries(spec)}
+
+
+def parse_api_key_roles(spec: str) -> dict[str, frozenset[str]]:
+    """{key: roles} of the entries that name roles (`key=tenant:role+role`); the others are submitters."""
+    return {key: roles for key, _, roles in _api_key_entries(spec) if roles is not None}
 
 
 def parse_tenant_classes(spec: str) -> dict[str, str]:
@@ -58,11 +74,26 @@ def parse_tenant_classes(spec: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class TenantLimit:
-    """A tenant's submissions: `rate` a second on average, `burst` at once, at most `queued` in the queue."""
+    """A tenant's submissions: `rate` a second on average, `burst` at once, at most `queued` in the queue,
+    at most `running` rendering at once (None: no cap of its own)."""
 
     rate: float = 1.0
     burst: float = 10.0
     queued: int = 1000
+    running: int | None = None
+
+    def violations(self) -> dict[str, str]:
+        """{field: what it must be} for every field out of range (empty: a usable limit)."""
+        found = {}
+        if not self.rate > 0:
+            found["rate"] = "rate must be > 0"
+        if not self.burst >= 1:
+            found["burst"] = "burst must be >= 1"
+        if self.queued < 1:
+            found["queued"] = "queued must be >= 1"
+        if self.running is not None and self.running < 1:
+            found["running"] = "running must be >= 1 (or absent: no cap)"
+        return found
 
 
 @dataclass(frozen=True)
@@ -76,11 +107,14 @@ class TenantLimits:
         return self.tenants.get(tenant_id, self.default)
 
 
-_LIMITS_FORMAT = "REELSTREAM_TENANT_LIMITS must look like tenant-a=rate:0.5,burst:5,queued:100;*=rate:1"
+_LIMITS_FORMAT = (
+    "REELSTREAM_TENANT_LIMITS must look like tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1"
+)
 
 
 def parse_tenant_limits(spec: str) -> TenantLimits:
-    """`tenant-a=rate:0.5,burst:5,queued:100;*=rate:1,burst:10,queued:1000`; omitted fields take defaults."""
+    """`tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1,burst:10,queued:1000`; omitted fields take
+    defaults."""
     tenants: dict[str, TenantLimit] = {}
     default = TenantLimit()
     for entry in filter(None, (part.strip() for part in spec.split(";"))):
@@ -88,7 +122,7 @@ def parse_tenant_limits(spec: str) -> TenantLimits:
         values: dict[str, float] = {}
         for item in filter(None, (f.strip() for f in fields.split(","))):
             name, colon, number = item.partition(":")
-            if not colon or name not in ("rate", "burst", "queued"):
+            if not colon or name not in ("rate", "burst", "queued", "running"):
                 raise ConfigurationError(_LIMITS_FORMAT)
             try:
                 values[name] = float(number)
@@ -100,9 +134,10 @@ def parse_tenant_limits(spec: str) -> TenantLimits:
             rate=values.get("rate", default.rate),
             burst=values.get("burst", default.burst),
             queued=int(values.get("queued", default.queued)),
+            running=int(values["running"]) if "running" in values else default.running,
         )
-        if limit.rate <= 0 or limit.burst < 1 or limit.queued < 1:
-            raise ConfigurationError(f"{_LIMITS_FORMAT} (rate > 0, burst >= 1, queued >= 1)")
+        if limit.violations():
+            raise ConfigurationError(f"{_LIMITS_FORMAT} ({', '.join(limit.violations().values())})")
         if tenant.strip() == "*":
             default = limit
         else:
@@ -203,6 +238,7 @@ class SchedulerSettings:
 class IngestSettings:
     pipeline: PipelineSettings
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    api_key_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)  # absent: submitter
     host: str = "127.0.0.1"
     port: int = 8000
     presign_ttl_seconds: int = 600
@@ -214,6 +250,7 @@ class IngestSettings:
         return cls(
             pipeline=PipelineSettings.from_env(env),
             api_keys=parse_api_keys(_require(env, "REELSTREAM_API_KEYS")),
+            api_key_roles=parse_api_key_roles(_require(env, "REELSTREAM_API_KEYS")),
             host=env.get("REELSTREAM_HTTP_HOST", "127.0.0.1"),
             port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
             presign_ttl_seconds=int(env.get("REELSTREAM_PRESIGN_TTL_SECONDS", "600")),

@@ -185,6 +185,7 @@ class JobAdmitted:
     metadata: dict[str, str] = field(default_factory=dict)
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None
+    running_cap: int | None = None  # the tenant's cap on jobs running at once when admitted
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -320,6 +321,7 @@ class JobStatus:
     version: int = 0
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None
+    reason: str | None = None  # while queued: "throttled" (its tenant is at its running cap)
 
 
 @dataclass(frozen=True)
@@ -409,5 +411,42 @@ class IdempotencyRecord:
     job_id: str
     completed: bool
     expires_at: datetime
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+# ---- tenant limits -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantLimitState:
+    """A tenant's limits and its use of them as admission last saw them (`occurred_at` is its updated_at)."""
+
+    tenant_id: str
+    rate: float
+    burst: float
+    tokens: float
+    tokens_at: datetime
+    full_at: datetime
+    queued: int
+    queued_cap: int
+    running: int | None = None
+    running_cap: int | None = None
+    over: str | None = None  # "rate" | "queued"
+    throttled_until: datetime | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class TenantLimitsSet:
+    """Limits an admin set for a tenant at run time (they replace the configured ones)."""
+
+    tenant_id: str
+    rate: float
+    burst: float
+    queued: int
+    running: int | None = None
+    set_by: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)

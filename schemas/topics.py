@@ -28,6 +28,8 @@ from schemas.events import (
     RetryWebhook,
     SchedulerTick,
     SubmitJob,
+    TenantLimitsSet,
+    TenantLimitState,
     WebhookDelivery,
     WebhookEndpointDisabled,
     WorkerHeartbeat,
@@ -168,6 +170,23 @@ IDEMPOTENCY: Topic[IdempotencyRecord] = Topic(
     retention_ms=None,  # keys live ≥ 24 h: expired ones are tombstoned by ingest
 )
 
+TENANT_LIMITS: Topic[TenantLimitState] = Topic(
+    "reelstream.tenants.limits",
+    (TenantLimitState,),
+    key="tenant_id",
+    partitions=12,  # as many as the commands topic: admission writes each tenant's state from its partition
+    compacted=True,
+    retention_ms=None,
+)
+TENANT_LIMIT_SETTINGS: Topic[TenantLimitsSet] = Topic(
+    "reelstream.tenants.limit-settings",
+    (TenantLimitsSet,),
+    key="tenant_id",
+    partitions=1,  # a few records per tenant, read whole by every admission replica
+    compacted=True,
+    retention_ms=None,
+)
+
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
     """Where a stage parks records it cannot process (original bytes, headers, error): `reelstream dlq`."""
@@ -189,5 +208,7 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     WEBHOOK_ENDPOINTS,
     *WEBHOOK_RETRIES,
     IDEMPOTENCY,
+    TENANT_LIMITS,
+    TENANT_LIMIT_SETTINGS,
     *DEAD_LETTERS.values(),
 )

@@ -39,4 +39,5 @@ def job_resource(status: JobStatus) -> dict[str, Any]:
         "version": status.version,
         "priority": status.priority.value,
         "deadline": _iso(status.deadline) if status.deadline else None,
+        "reason": status.reason,
     }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from dataclasses import replace
 
 import faust
 
@@ -15,7 +17,7 @@ from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import configure_tracing
 from schemas.events import JobEvent, SubmitJob
-from schemas.topics import COMMANDS, JOB_EVENTS, SCHEDULER_INBOX
+from schemas.topics import COMMANDS, JOB_EVENTS, SCHEDULER_INBOX, TENANT_LIMITS
 from streams.admission_policy import (
     Admit,
     Drop,
@@ -26,8 +28,10 @@ from streams.admission_policy import (
     rate_limited,
 )
 from streams.app import StreamContext, create_app, faust_topic, run_worker
+from streams.limit_settings import TenantLimitSource
+from streams.limit_state import StateThrottle, limit_state
 from streams.publishing import publish_change
-from streams.tenant_quota import OverLimit, TenantQuota, charge, released
+from streams.tenant_quota import Charged, OverLimit, TenantQuota, charge, released
 
 logger = logging.getLogger(__name__)
 
@@ -42,19 +46,42 @@ def build_admission(
     pools = app.Table("job-pools", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
     # per tenant: its token bucket and its count of admitted, not yet terminal jobs (TenantQuota.encode)
     quotas = app.Table("tenant-quotas", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions)
+    limits = TenantLimitSource(settings.tenant_limits)  # configured, replaced by admin-set ones
+    throttle = StateThrottle()
 
-    def within_limits(command: SubmitJob) -> OverLimit | None:
+    def charged(command: SubmitJob) -> Charged | OverLimit:
         stored = quotas.get(command.tenant_id.encode())
         verdict = charge(
             TenantQuota.decode(stored) if stored is not None else None,
-            settings.tenant_limits.of(command.tenant_id),
+            limits.of(command.tenant_id),
             command.occurred_at.timestamp(),
         )
         quotas[command.tenant_id.encode()] = verdict.quota.encode()
-        return verdict if isinstance(verdict, OverLimit) else None
+        return verdict
+
+    async def publish_state(tenant_id: str, quota: TenantQuota, now: float) -> None:
+        """The tenant's limit state on reelstream.tenants.limits, when it changed materially."""
+        state = limit_state(tenant_id, quota, limits.of(tenant_id), now)
+        if throttle.due(state):
+            await (await ctx.publisher()).publish(TENANT_LIMITS, tenant_id, state)
+
+    async def follow_limit_settings() -> None:
+        """Replay the admin-set limits, then republish the state of each tenant whose limits change."""
+        view = await limits.start(settings.endpoints.kafka_bootstrap, (await ctx.publisher()).serde)
+        try:
+            while True:
+                tenant_id = await view.changed.get()
+                stored = quotas.get(tenant_id.encode())
+                if stored is not None:
+                    await publish_state(tenant_id, TenantQuota.decode(stored), time.time())
+        finally:
+            await limits.stop()
+
+    app.task(follow_limit_settings)
 
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
+        await limits.ready.wait()  # admin-set limits replayed: never judge by limits an admin replaced
         async for event in stream.events():
             async with ctx.dead_lettering(event):
                 command = await ctx.decoded(COMMANDS, event)
@@ -70,13 +97,15 @@ def build_admission(
                     default_model=settings.default_model,
                 )
                 if isinstance(decision, Admit) and isinstance(command, SubmitJob):
-                    over = within_limits(command)
-                    if over is not None:
-                        decision = rate_limited(command, over.reason)
+                    verdict = charged(command)
+                    await publish_state(command.tenant_id, verdict.quota, command.occurred_at.timestamp())
+                    if isinstance(verdict, OverLimit):
+                        decision = rate_limited(command, verdict.reason)
                 ctx.metrics.admission_decision(type(decision).__name__.lower(), command.tenant_id)
                 match decision:
                     case Admit(admitted):
                         pools[command.job_id.encode()] = pool_id.encode()
+                        admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
                         await publisher.publish(
                             SCHEDULER_INBOX, pool_id, admitted, partition=settings.pool_partition(pool_id)
                         )
@@ -109,7 +138,9 @@ def build_admission(
                     continue
                 stored = quotas.get(job_event.tenant_id.encode())
                 if stored is not None:
-                    quotas[job_event.tenant_id.encode()] = released(TenantQuota.decode(stored)).encode()
+                    quota = released(TenantQuota.decode(stored))
+                    quotas[job_event.tenant_id.encode()] = quota.encode()
+                    await publish_state(job_event.tenant_id, quota, time.time())
 
     return app
 

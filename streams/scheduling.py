@@ -8,6 +8,9 @@ Leases: a dispatch belongs to its slot until `lease_expires_at`; heartbeats nami
 attempt's own events renew it. An attempt whose lease ran out, or that its slot's worker says it is not
 running, is requeued at the front of its tenant's queue with attempt + 1 (after `max_attempts`, failed);
 events of any other attempt are ignored, so a zombie cannot complete a job.
+
+Concurrency caps: a job admitted with a `running_cap` is not dispatched while that many jobs of its tenant
+hold slots; it stays queued with reason `throttled` (other tenants' jobs take the free slots meanwhile).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from schemas.events import (
 from streams.cost_model import CostModel
 from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order
 
+THROTTLED = "throttled"  # JobStatus.reason of a queued job whose tenant is at its running cap
 RECENTLY_FINISHED = 2_000  # finished job ids remembered to drop duplicates and late events
 DEFAULT_POLICY = SchedulerPolicy()
 
@@ -163,6 +167,7 @@ def apply(
         case RenderStarted() | RenderProgress() | RenderSucceeded() | RenderFailed():
             _render_event(step, event)
     _fill_idle_slots(step)
+    _mark_throttled(step)
     _refresh_positions(step)
     return step.state(), step.outputs
 
@@ -399,16 +404,42 @@ def _can_run(slot: Slot, job: QueuedJob) -> bool:
     return params.model == slot.renderer and fits
 
 
+def _running_per_tenant(step: _Step) -> dict[str, int]:
+    """Jobs holding a slot (dispatched or running), per tenant."""
+    running: dict[str, int] = {}
+    for slot in step.slots.values():
+        if slot.job_id in step.jobs:
+            tenant = step.jobs[slot.job_id].admitted.tenant_id
+            running[tenant] = running.get(tenant, 0) + 1
+    return running
+
+
+def _capped(job: QueuedJob, running: Mapping[str, int]) -> bool:
+    cap = job.admitted.running_cap
+    return cap is not None and running.get(job.tenant, 0) >= cap
+
+
 def _fill_idle_slots(step: _Step) -> None:
     idle = [s for _, s in sorted(step.slots.items()) if s.job_id is None and _alive(step, s)]
     if not idle or not any(j.queued for j in step.jobs.values()):
         return
+    running = _running_per_tenant(step)
     for slot in idle:
-        candidates = [q for q in step.waiting() if _can_run(slot, q)]
+        candidates = [q for q in step.waiting() if _can_run(slot, q) and not _capped(q, running)]
         if candidates:
             best = first(candidates, step.service, step.now, step.policy)
             if best is not None:
                 _dispatch(step, best, slot)
+                running[best.tenant] = running.get(best.tenant, 0) + 1
+
+
+def _mark_throttled(step: _Step) -> None:
+    """Queued jobs whose tenant is at its running cap say so (`reason: throttled`); the others not."""
+    running = _running_per_tenant(step)
+    for queued in step.waiting():
+        reason = THROTTLED if _capped(queued, running) else None
+        if step.jobs[queued.admitted.job_id].status.reason != reason:
+            step.update(queued.admitted.job_id, JobEventType.QUEUED, reason=reason)
 
 
 def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
@@ -450,6 +481,7 @@ def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
         slot=slot.slot,
         queue_position=None,
         eta_seconds=round(queued.cost, 3),
+        reason=None,
     )
 
 

@@ -19,11 +19,12 @@ from tests.otlp_receiver import TraceReceiver, trace_receiver
 
 TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
 TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
-FLOOD_TENANT, CAPPED_TENANT = "tenant-flood", "tenant-capped"
+SERIAL_KEY = "rs_test_" + uuid.uuid4().hex
+FLOOD_TENANT, CAPPED_TENANT, SERIAL_TENANT = "tenant-flood", "tenant-capped", "tenant-serial"
 FLOOD_RATE, FLOOD_BURST = 0.5, 3.0
 TENANT_LIMITS = (  # generous for everyone but the two tenants the rate-limit test drives
     f"{FLOOD_TENANT}=rate:{FLOOD_RATE},burst:{FLOOD_BURST:g};{CAPPED_TENANT}=rate:100,burst:100,queued:2;"
-    "*=rate:100,burst:1000,queued:10000"
+    f"{SERIAL_TENANT}=rate:100,burst:100,running:1;*=rate:100,burst:1000,queued:10000"
 )
 METRICS_SCRAPED = ("ingest", "admission", "scheduler", "notifier", "worker-0", "worker-1")
 
@@ -43,7 +44,7 @@ def running_pipeline(
     slots, leases short enough for failover tests to finish quickly, and tracing on."""
     asyncio.run(prepare_infrastructure(stack))
     config = PipelineConfig(
-        api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b"},
+        api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b", SERIAL_KEY: SERIAL_TENANT},
         webhook_secret=generate_secret(),
         http_port=free_port(),
         app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",

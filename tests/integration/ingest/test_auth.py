@@ -1,12 +1,15 @@
-"""Every route except the health checks needs a bearer key; the OpenAPI document describes every route."""
+"""Every route except the health checks needs a bearer key and a scope from the one policy table; the OpenAPI
+document describes every route."""
 
 from __future__ import annotations
 
 from starlette.routing import Route
 
+from ingest.policy import ADMIN, ROUTE_SCOPES
 from tests.integration.ingest.support import RunningApi
 
 PUBLIC = {"/healthz", "/readyz"}
+FILLED = {"{job_id}": "0" * 32, "{tenant}": "tenant-0"}
 
 
 def routes_of(api: RunningApi) -> list[tuple[str, str]]:
@@ -15,8 +18,20 @@ def routes_of(api: RunningApi) -> list[tuple[str, str]]:
     for route in api.app.routes:
         assert isinstance(route, Route), f"unexpected route type {route!r}: extend this walk"
         for method in sorted((route.methods or set()) - {"HEAD"}):
-            found.append((method, route.path.replace("{job_id}", "0" * 32)))
+            found.append((method, fill(route.path)))
     return found
+
+
+def fill(template: str) -> str:
+    for name, value in FILLED.items():
+        template = template.replace(name, value)
+    return template
+
+
+def template_of(path: str) -> str:
+    for name, value in FILLED.items():
+        path = path.replace(value, name)
+    return path
 
 
 async def test_every_route_but_health_refuses_missing_or_unknown_keys(ready_api: RunningApi) -> None:
@@ -61,7 +76,7 @@ async def test_openapi_describes_every_route_with_bearer_security(ready_api: Run
     assert document["openapi"].startswith("3.1")
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     for method, path in routes_of(ready_api):
-        template = path.replace("0" * 32, "{job_id}")
+        template = template_of(path)
         assert method.lower() in document["paths"].get(template, {}), f"{method} {template} is not documented"
     for path in PUBLIC:
         assert document["paths"][path]["get"]["security"] == []
@@ -74,3 +89,16 @@ async def test_unknown_routes_and_methods_answer_problem_json(ready_api: Running
     wrong = await client.delete("/v1/jobs")
     assert (wrong.status_code, wrong.headers["content-type"]) == (405, "application/problem+json")
     assert "GET" in wrong.headers["allow"]
+
+
+async def test_every_route_is_in_the_policy_table_and_admin_routes_refuse_submitters(
+    ready_api: RunningApi,
+) -> None:
+    routed = {(m, template_of(p)) for m, p in routes_of(ready_api)}
+    assert routed == set(ROUTE_SCOPES), "every route needs an entry in ingest.policy.ROUTE_SCOPES"
+    admin_routes = [(m, fill(t)) for (m, t), scope in ROUTE_SCOPES.items() if scope == ADMIN]
+    assert admin_routes
+    for method, path in admin_routes:
+        response = await ready_api.client("alice").request(method, path, json={"rate": 1, "burst": 1})
+        assert response.status_code == 403, f"{method} {path}"
+        assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,98 @@
+"""A tenant's limit state as admission publishes it, and when a new state is worth publishing. Pure.
+
+Admission charges by the commands' `occurred_at` (ingest's clock), so every time here is on that clock and
+ingest can refill the bucket itself from `tokens`, `tokens_at` and `rate` without hearing from admission.
+A state is published when it changes materially: at once when the tenant goes over or back under or its
+limits change; at most once per `min_interval` when only its whole tokens, its queue count or the end of
+its throttling moved (a tenant held at its rate moves the latter with every admitted command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from reelstream.settings import TenantLimit
+from schemas.events import TenantLimitsSet, TenantLimitState
+from streams.rate_limit import refill
+from streams.tenant_quota import TenantQuota, bucket_limits
+
+OVER_RATE, OVER_QUEUED = "rate", "queued"
+MIN_INTERVAL_SECONDS = 1.0
+THROTTLE_TOLERANCE_SECONDS = 0.1
+
+
+def _at(seconds: float) -> datetime:
+    """Epoch seconds as a UTC datetime at the millisecond precision Avro keeps."""
+    return datetime.fromtimestamp(round(seconds, 3), UTC)
+
+
+def limit_state(tenant_id: str, quota: TenantQuota, limit: TenantLimit, now: float) -> TenantLimitState:
+    """The tenant's state at `now` (epoch seconds): its bucket refilled to `now`, what it is over, and when
+    a submission may be admitted again (None while over the queue cap: that waits for a job to finish)."""
+    limits = bucket_limits(limit)
+    bucket = refill(quota.bucket, limits, now)
+    over, until = None, None
+    if quota.queued >= limit.queued:
+        over = OVER_QUEUED
+    elif bucket.tokens < 1:
+        over, until = OVER_RATE, _at(bucket.updated + (1 - bucket.tokens) / limit.rate)
+    return TenantLimitState(
+        tenant_id=tenant_id,
+        rate=limit.rate,
+        burst=limit.burst,
+        tokens=bucket.tokens,
+        tokens_at=_at(bucket.updated),
+        full_at=_at(bucket.updated + (limit.burst - bucket.tokens) / limit.rate),
+        queued=quota.queued,
+        queued_cap=limit.queued,
+        running_cap=limit.running,
+        over=over,
+        throttled_until=until,
+        occurred_at=_at(now),
+    )
+
+
+def material_change(
+    last: TenantLimitState | None, new: TenantLimitState, *, min_interval: float = MIN_INTERVAL_SECONDS
+) -> bool:
+    """Whether `new` is worth publishing after `last` (the state published before for the tenant)."""
+    if last is None or last.over != new.over or _limits(last) != _limits(new):
+        return True
+    changed = _moved(last.throttled_until, new.throttled_until) or (int(last.tokens), last.queued) != (
+        int(new.tokens),
+        new.queued,
+    )
+    return changed and new.occurred_at - last.occurred_at >= timedelta(seconds=min_interval)
+
+
+def _limits(state: TenantLimitState) -> tuple[float, float, int, int | None]:
+    return state.rate, state.burst, state.queued_cap, state.running_cap
+
+
+def _moved(before: datetime | None, after: datetime | None) -> bool:
+    """A throttle end that appeared, vanished or moved by more than rounding (refused commands keep it)."""
+    if before is None or after is None:
+        return before is not after
+    return abs((after - before).total_seconds()) > THROTTLE_TOLERANCE_SECONDS
+
+
+def limit_from_settings(record: TenantLimitsSet) -> TenantLimit:
+    return TenantLimit(rate=record.rate, burst=record.burst, queued=record.queued, running=record.running)
+
+
+@dataclass
+class StateThrottle:
+    """The state last published per tenant (process memory: after a restart the first change publishes)."""
+
+    min_interval: float = MIN_INTERVAL_SECONDS
+
+    def __post_init__(self) -> None:
+        self._published: dict[str, TenantLimitState] = {}
+
+    def due(self, new: TenantLimitState) -> bool:
+        """True (and remembered as published) if `new` should be published now."""
+        if not material_change(self._published.get(new.tenant_id), new, min_interval=self.min_interval):
+            return False
+        self._published[new.tenant_id] = new
+        return True

@@ -1,0 +1,68 @@
+"""Admission as a subprocess, exactly as deployed, for tests that watch what it decides."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reelstream.stack.manager import Endpoints
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class AdmissionProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def check_running(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(f"admission exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+
+
+@contextmanager
+def running_admission(
+    stack: Endpoints, workdir: Path, prefix: str, tenant_limits: str
+) -> Iterator[AdmissionProcess]:
+    """Start it with its own consumer group and limits; on exit SIGTERM it, which it must obey (exit 0)."""
+    env = {
+        **os.environ,
+        **stack.as_env(),
+        "REELSTREAM_TENANT_LIMITS": tenant_limits,
+        "REELSTREAM_DEFAULT_MODEL": "tiny-mochi",
+        "PYTHONUNBUFFERED": "1",
+        "REELSTREAM_APP_PREFIX": f"{prefix}-{uuid.uuid4().hex[:12]}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    log_path = workdir / "admission.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.admission"],
+            env=env,
+            cwd=workdir,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    handle = AdmissionProcess(process, log_path)
+    yield handle
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        returncode = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        pytest.fail(f"admission ignored SIGTERM for 30 s:\n{handle.log()[-4000:]}")
+    assert returncode == 0, handle.log()[-4000:]
