@@ -115,6 +115,7 @@ async def test_a_submission_is_on_the_broker_before_202_with_every_parameter_res
         "num_inference_steps": 4,
         "guidance_scale": 4.5,
         "seed": params["seed"],
+        "quality": "standard",
     }
     assert job["has_webhook"] is True
     assert "s3cret" not in response.text
