@@ -29,19 +29,20 @@ TENANT_LIMITS = (  # generous for everyone but the two tenants the rate-limit te
 METRICS_SCRAPED = ("ingest", "admission", "scheduler", "notifier", "worker-0", "worker-1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def otlp_traces() -> Iterator[TraceReceiver]:
     """Where every service of the session's pipeline exports its spans (OTLP/HTTP, standard OTEL_* vars)."""
     with trace_receiver() as receiver:
         yield receiver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def running_pipeline(
     stack: Endpoints, tmp_path_factory: pytest.TempPathFactory, otlp_traces: TraceReceiver
 ) -> Iterator[Pipeline]:
-    """One pipeline per session (several on one broker would each replay the others' topics): two worker
-    slots, leases short enough for failover tests to finish quickly, and tracing on."""
+    """One pipeline for the e2e package, stopped when it is done: several pipelines on one broker would each
+    act on the others' records (a lingering one admits, renders and notifies the integration tests' jobs).
+    Two worker slots, leases short enough for failover tests to finish quickly, and tracing on."""
     asyncio.run(prepare_infrastructure(stack))
     config = PipelineConfig(
         api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b", SERIAL_KEY: SERIAL_TENANT},
@@ -69,7 +70,7 @@ def running_pipeline(
         running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pipeline(running_pipeline: Pipeline) -> PipelineConfig:
     return running_pipeline.config
 
