@@ -64,6 +64,21 @@ def floor_server(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc): contention from other processes on the
+    machine changes rates a lot, CPU time per request much less."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadgen_on(pid: int | None, *args: str) -> dict[str, Any]:
+    """`loadgen(...)`, plus the server's CPU µs per request during it."""
+    before = cpu_seconds(pid)
+    result = loadgen(*args)
+    result["cpu_us"] = (cpu_seconds(pid) - before) / max(1, result["requests"]) * 1e6
+    return result
+
+
 def loadgen(*args: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, LOADGEN, *args], check=True, capture_output=True, text=True, cwd=ROOT
@@ -113,7 +128,9 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
     url = f"{config.api_url}/v1/jobs"
     try:
         loadgen("http-closed", url, "--token", key, "--connections", "8", "--seconds", "2")  # warm up
-        peak = loadgen("http-closed", url, "--token", key, "--connections", conns, "--seconds", secs)
+        peak = loadgen_on(
+            ingest.pid, "http-closed", url, "--token", key, "--connections", conns, "--seconds", secs
+        )
         rows.append((f"ingest max (closed, {conns} conns)", peak))
         for fraction in FRACTIONS:
             rate = f"{peak['rate'] * fraction:.1f}"
@@ -124,7 +141,9 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
     floor, floor_url = start_floor(log_dir)
     try:
         loadgen("http-closed", floor_url, "--token", key, "--connections", "8", "--seconds", "2")
-        http = loadgen("http-closed", floor_url, "--token", key, "--connections", conns, "--seconds", secs)
+        http = loadgen_on(
+            floor.pid, "http-closed", floor_url, "--token", key, "--connections", conns, "--seconds", secs
+        )
         rows.append((f"HTTP floor (closed, {conns} conns)", http))
     finally:
         floor.stop()
@@ -137,11 +156,15 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
 def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: dict[str, Any],
            kafka: dict[str, Any], args: Any) -> None:  # fmt: skip
     print(f"\ningest load, {os.cpu_count()} cores shared with the load generator, {args.seconds:g} s per row")
-    print(f"{'run':42} {'ok/s':>8} {'P50 ms':>8} {'P99 ms':>8}  statuses")
+    print(f"{'run':42} {'ok/s':>8} {'P50 ms':>8} {'P99 ms':>8} {'CPU µs/req':>10}  statuses")
     for name, r in rows:
         late = f" late={r['generator_late']}" if r.get("generator_late") else ""
-        print(f"{name:42} {r['rate']:8.1f} {fmt(r['p50_ms'])} {fmt(r['p99_ms'])}  {r['statuses']}{late}")
-    print(f"ingest / HTTP floor : {peak['rate'] / http['rate']:.2f}")
+        cpu = f"{r['cpu_us']:10.0f}" if "cpu_us" in r else f"{'':10}"
+        print(
+            f"{name:42} {r['rate']:8.1f} {fmt(r['p50_ms'])} {fmt(r['p99_ms'])} {cpu}  {r['statuses']}{late}"
+        )
+    by_cpu = http["cpu_us"] / peak["cpu_us"]
+    print(f"ingest / HTTP floor : {peak['rate'] / http['rate']:.2f} (rate)   {by_cpu:.2f} (CPU per request)")
     print(f"ingest / Kafka floor: {peak['rate'] / kafka['rate']:.2f}")
 
 

@@ -73,14 +73,16 @@ async def http_closed(url: str, token: str, connections: int, seconds: float) ->
             except aiohttp.ClientError as exc:
                 status = type(exc).__name__
             t1 = time.perf_counter()
+            sent[0] += 1
             if t0 >= measure_from and t1 <= stop_at:
                 latencies.append(t1 - t0)
                 statuses[status] += 1
 
+    sent = [0]
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(worker(session) for _ in range(connections)))
-    return summary(latencies, statuses, seconds)
+    return {**summary(latencies, statuses, seconds), "requests": sent[0]}
 
 
 async def http_open(url: str, token: str, rate: float, seconds: float) -> dict[str, Any]:
