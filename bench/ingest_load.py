@@ -7,7 +7,8 @@ registry serde, idempotent acks=all producer), then, with a load generator in a 
 (bench/loadgen.py, aiohttp):
   1. the highest sustained rate of 202s: closed loop, `--connections` connections each sending its next
      request as soon as the previous one answered;
-  2. latency P50/P99 at 25/50/75 % of that rate: open loop at a fixed rate, latency from the scheduled start;
+  2. latency P50/P99 at 25/50/75 % of that rate: open loop at a fixed rate over at most `--connections`
+     connections, latency from the scheduled start;
   3. the HTTP floor: the same Starlette + uvicorn configuration answering a fixed 202 with no work;
   4. the Kafka floor: a bare aiokafka producer (ingest's producer settings, acks=all) sending the same Avro
      SubmitJob payloads with `--connections` sends in flight.
@@ -134,7 +135,9 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
         rows.append((f"ingest max (closed, {conns} conns)", peak))
         for fraction in FRACTIONS:
             rate = f"{peak['rate'] * fraction:.1f}"
-            result = loadgen("http-open", url, "--token", key, "--rate", rate, "--seconds", secs)
+            result = loadgen(
+                "http-open", url, "--token", key, "--rate", rate, "--connections", conns, "--seconds", secs
+            )
             rows.append((f"ingest @{fraction:.0%} (open, {rate}/s)", result))
     finally:
         ingest.stop()

@@ -5,8 +5,9 @@
     python bench/loadgen.py kafka BOOTSTRAP REGISTRY_URL --concurrency 64 --seconds 10
 
 http-closed: N connections, each sends its next request as soon as the previous one answered (the highest
-sustained rate). http-open: requests start on a fixed schedule (`rate` a second) whatever the answers do, and
-latency counts from the scheduled start, so a stall shows up in the percentiles (no coordinated omission).
+sustained rate). http-open: requests start on a fixed schedule (`rate` a second) whatever the answers do,
+over at most N connections, and latency counts from the scheduled start, so a stall shows up in the
+percentiles (no coordinated omission).
 kafka: a bare aiokafka producer with ingest's producer settings (acks=all, idempotent) sending pre-serialized
 SubmitJob records of the same shape as ingest produces, N sends in flight (the Kafka floor).
 """
@@ -85,7 +86,7 @@ async def http_closed(url: str, token: str, connections: int, seconds: float) ->
     return {**summary(latencies, statuses, seconds), "requests": sent[0]}
 
 
-async def http_open(url: str, token: str, rate: float, seconds: float) -> dict[str, Any]:
+async def http_open(url: str, token: str, rate: float, seconds: float, connections: int) -> dict[str, Any]:
     import aiohttp
 
     body = json.dumps(BODY).encode()
@@ -107,7 +108,9 @@ async def http_open(url: str, token: str, rate: float, seconds: float) -> dict[s
             latencies.append(time.perf_counter() - scheduled)
             statuses[status] += 1
 
-    connector = aiohttp.TCPConnector(limit=0)  # as many connections as requests in flight
+    # at most `connections` (wrk2's model): a request waits for a free one, and that wait counts as latency.
+    # Unbounded, a server that falls behind gets a new connection per request and spends itself accepting.
+    connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
         tasks = []
         start = time.perf_counter()
@@ -177,6 +180,7 @@ def main() -> None:
     opened.add_argument("url")
     opened.add_argument("--token", required=True)
     opened.add_argument("--rate", type=float, required=True)
+    opened.add_argument("--connections", type=int, default=64)
     kafka = sub.add_parser("kafka")
     kafka.add_argument("bootstrap")
     kafka.add_argument("registry")
@@ -187,7 +191,7 @@ def main() -> None:
     if args.mode == "http-closed":
         result = asyncio.run(http_closed(args.url, args.token, args.connections, args.seconds))
     elif args.mode == "http-open":
-        result = asyncio.run(http_open(args.url, args.token, args.rate, args.seconds))
+        result = asyncio.run(http_open(args.url, args.token, args.rate, args.seconds, args.connections))
     else:
         result = asyncio.run(kafka_floor(args.bootstrap, args.registry, args.concurrency, args.seconds))
     print(json.dumps(result))
