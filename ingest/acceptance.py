@@ -14,7 +14,13 @@ from ingest import limits
 from ingest.context import IngestContext
 from ingest.errors import IdempotencyInProgress, IdempotencyKeyReused, NotReady
 from ingest.idempotency import Outcome, decide, record_key, request_sha256
-from ingest.submission import accepted_status, parse_json_object, parse_submission, submit_command
+from ingest.submission import (
+    Submission,
+    accepted_status,
+    parse_json_object,
+    parse_submission,
+    submit_command,
+)
 from reelstream.errors import ReelstreamError
 from schemas.events import IdempotencyRecord, JobStatus, new_id, utc_now
 from schemas.topics import COMMANDS, IDEMPOTENCY
@@ -28,9 +34,18 @@ class Accepted:
     replayed: bool  # True: an earlier request with this key created the job; nothing was produced now
 
 
-async def submit(context: IngestContext, tenant_id: str, body: bytes, job_id: str | None = None) -> JobStatus:
-    """Validate, produce the SubmitJob (acknowledged by the broker) and show the job's placeholder."""
-    submission = parse_submission(body, default_model=context.settings.pipeline.default_model)
+async def submit(
+    context: IngestContext,
+    tenant_id: str,
+    body: bytes,
+    job_id: str | None = None,
+    *,
+    submission: Submission | None = None,
+) -> JobStatus:
+    """Validate, produce the SubmitJob (acknowledged by the broker) and show the job's placeholder.
+    `submission`: `body` already parsed by the caller (it is not parsed twice)."""
+    if submission is None:
+        submission = parse_submission(body, default_model=context.settings.pipeline.default_model)
     command = submit_command(submission, tenant_id, job_id)
     await context.publisher.publish(COMMANDS, tenant_id, command)
     logger.info(
@@ -74,12 +89,14 @@ async def accept(
                 extra={"job_id": decision.job_id, "tenant_id": tenant_id},
             )
         limits.enforce(context, tenant_id)  # 429 before writing; a replay above is never throttled
-        parse_submission(body, default_model=context.settings.pipeline.default_model)  # 4xx before writing
+        submission = parse_submission(
+            body, default_model=context.settings.pipeline.default_model
+        )  # 4xx before writing
         chosen = decision.job_id or job_id or new_id()
         expires_at = now + timedelta(seconds=context.settings.idempotency_ttl_seconds)
         pending = IdempotencyRecord(tenant_id, key, sha256, chosen, completed=False, expires_at=expires_at)
         await write_record(context, pending)
-        status = await submit(context, tenant_id, body, chosen)
+        status = await submit(context, tenant_id, body, chosen, submission=submission)
         await write_record(context, dataclasses.replace(pending, completed=True, occurred_at=utc_now()))
         return Accepted(status, replayed=False)
 

@@ -65,10 +65,30 @@ def record_fullname(cls: type) -> str:
 # ---- dataclass <-> Avro datum ----------------------------------------------------------------------
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes, datetime})
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None for any other type); looked up once per class, not per value."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+        _FIELD_NAMES[cls] = names
+        return names
+
+
 def to_datum(obj: Any) -> Any:
     """A dataclass (tree) as the plain values fastavro writes. datetimes stay datetimes (timestamp-millis)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_datum(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    cls = type(obj)
+    if cls in _SCALARS:
+        return obj
+    names = _field_names(cls)
+    if names is not None:
+        return {name: to_datum(getattr(obj, name)) for name in names}
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, Mapping):

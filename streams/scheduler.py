@@ -1,8 +1,9 @@
 """`reelstream-scheduler`: the Faust adapter that feeds the pool's inbox through `scheduling.apply`.
 
 The inbox has one partition per pool, so one agent instance sees everything of its pool in one order. The
-state lives in a changelog-backed table keyed by pool id; outputs are written (and acknowledged) before the
-new state is stored, so a crash repeats outputs rather than losing them (consumers dedupe by version/attempt).
+state lives in changelog-backed tables (streams.pool_store: a record per pool and one per job); outputs are
+written (and acknowledged) before the new state is stored, so a crash repeats outputs rather than losing them
+(consumers dedupe by version/attempt).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from schemas.events import JobAdmitted, SchedulerTick
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
+from streams.pool_store import PoolStore
 from streams.publishing import publish_change
-from streams.scheduling import Output, Publish, SchedulerState, SendToSlot, apply, dump_state, load_state
+from streams.scheduling import Output, Publish, SendToSlot, apply
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
             )
 
     states = app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
+    jobs = app.Table("pool-jobs", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
+    store = PoolStore(states, jobs)  # written from the inbox event's partition: co-partitioned with its pool
     links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
 
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
@@ -110,14 +114,13 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                 if inbox_event is None:
                     continue
                 pool_id = settings.pools[event.message.partition]
-                stored = states.get(pool_id.encode())
-                state = load_state(stored) if stored else SchedulerState(pool_id)
+                state = store.load(pool_id)
                 if isinstance(inbox_event, JobAdmitted):
                     links.remember(inbox_event.job_id, current_traceparent())
                 state, outputs = apply(state, inbox_event, policy)
                 current_job = getattr(inbox_event, "job_id", None)
                 await write_outputs(await ctx.publisher(), outputs, links, current_job)
-                states[pool_id.encode()] = dump_state(state)
+                store.save(state, revision=event.message.offset)
                 ctx.metrics.scheduler_outputs(pool_id, outputs)
                 ctx.metrics.scheduler_state(state)
 

@@ -12,6 +12,7 @@ from reelstream.tracing import (
     enabled,
     inject_headers,
     linked_span,
+    request_span,
     traceparent_of,
 )
 
@@ -71,3 +72,11 @@ def test_linked_spans_continue_a_remembered_trace() -> None:
     with trace.use_span(remote_span()), linked_span("scheduler publish", links.get("a")) as span:
         assert span is None
         assert current_traceparent() is None
+
+
+def test_a_request_continues_the_callers_trace_and_one_without_a_traceparent_starts_none() -> None:
+    with request_span("POST /v1/jobs", {"traceparent": PARENT}):
+        assert inject_headers(None) == [("traceparent", PARENT.encode())]
+    with request_span("POST /v1/jobs", {"content-type": "application/json"}):
+        assert inject_headers(None) is None
+        assert not trace.get_current_span().get_span_context().is_valid

@@ -1,0 +1,204 @@
+"""Benchmark: `POST /v1/jobs` against its two floors, measured in the same run on the same machine.
+
+    .venv/bin/python bench/ingest_load.py [--seconds 10] [--connections 64]
+
+Starts its own stack (Kafka, registry, MinIO) and the real ingest service (`python -m ingest`: bearer auth,
+registry serde, idempotent acks=all producer), then, with a load generator in a separate process
+(bench/loadgen.py, aiohttp):
+  1. the highest sustained rate of 202s: closed loop, `--connections` connections each sending its next
+     request as soon as the previous one answered;
+  2. latency P50/P99 at 25/50/75 % of that rate: open loop at a fixed rate over at most `--connections`
+     connections, latency from the scheduled start;
+  3. the HTTP floor: the same Starlette + uvicorn configuration answering a fixed 202 with no work;
+  4. the Kafka floor: a bare aiokafka producer (ingest's producer settings, acks=all) sending the same Avro
+     SubmitJob payloads with `--connections` sends in flight.
+Default runtime about 2-3 minutes (stack start included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reelstream.services import PipelineConfig, prepare_infrastructure, service_commands  # noqa: E402
+from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout  # noqa: E402
+from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
+from streams.webhooks import generate_secret  # noqa: E402
+
+LOADGEN = str(ROOT / "bench" / "loadgen.py")
+FRACTIONS = (0.25, 0.50, 0.75)
+
+
+def floor_server(port: int) -> None:
+    """The HTTP floor: ingest's server configuration (see ingest/__main__.py), one route, a fixed 202."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    fixed = {"id": "job_0", "object": "job", "status": "queued"}
+
+    async def accepted(request: Request) -> Response:
+        await request.body()
+        return JSONResponse(fixed, status_code=202, headers={"Location": "/v1/jobs/job_0"})
+
+    async def ready(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(routes=[Route("/v1/jobs", accepted, methods=["POST"]), Route("/readyz", ready)])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc): contention from other processes on the
+    machine changes rates a lot, CPU time per request much less."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadgen_on(pid: int | None, *args: str) -> dict[str, Any]:
+    """`loadgen(...)`, plus the server's CPU µs per request during it."""
+    before = cpu_seconds(pid)
+    result = loadgen(*args)
+    result["cpu_us"] = (cpu_seconds(pid) - before) / max(1, result["requests"]) * 1e6
+    return result
+
+
+def loadgen(*args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, LOADGEN, *args], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def wait_http_ready(proc: ManagedProcess, url: str, timeout: float = 120.0) -> None:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    proc.wait_ready(check, timeout, f"ready ({url})")
+
+
+def start_ingest(config: PipelineConfig, endpoints: Endpoints, log_dir: Path) -> ManagedProcess:
+    env = {**os.environ, **config.env(endpoints)}
+    proc = ManagedProcess("ingest", service_commands(config)["ingest"], log_dir / "ingest.log", env)
+    proc.die_with_parent = True
+    proc.start()
+    wait_http_ready(proc, f"{config.api_url}/readyz")
+    return proc
+
+
+def start_floor(log_dir: Path) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    argv = [sys.executable, str(Path(__file__).resolve()), "--floor-server", str(port)]
+    env: Mapping[str, str] = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = ManagedProcess("http-floor", argv, log_dir / "http-floor.log", env, die_with_parent=True)
+    proc.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_http_ready(proc, f"{base}/readyz")
+    return proc, f"{base}/v1/jobs"
+
+
+def fmt(ms: float | None) -> str:
+    return f"{ms:8.1f}" if ms is not None else "       -"
+
+
+def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Path, args: Any) -> None:
+    secs, conns = str(args.seconds), str(args.connections)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    ingest = start_ingest(config, endpoints, log_dir)
+    url = f"{config.api_url}/v1/jobs"
+    try:
+        loadgen("http-closed", url, "--token", key, "--connections", "8", "--seconds", "2")  # warm up
+        peak = loadgen_on(
+            ingest.pid, "http-closed", url, "--token", key, "--connections", conns, "--seconds", secs
+        )
+        rows.append((f"ingest max (closed, {conns} conns)", peak))
+        for fraction in FRACTIONS:
+            rate = f"{peak['rate'] * fraction:.1f}"
+            result = loadgen(
+                "http-open", url, "--token", key, "--rate", rate, "--connections", conns, "--seconds", secs
+            )
+            rows.append((f"ingest @{fraction:.0%} (open, {rate}/s)", result))
+    finally:
+        ingest.stop()
+    floor, floor_url = start_floor(log_dir)
+    try:
+        loadgen("http-closed", floor_url, "--token", key, "--connections", "8", "--seconds", "2")
+        http = loadgen_on(
+            floor.pid, "http-closed", floor_url, "--token", key, "--connections", conns, "--seconds", secs
+        )
+        rows.append((f"HTTP floor (closed, {conns} conns)", http))
+    finally:
+        floor.stop()
+    kafka_args = [endpoints.kafka_bootstrap, endpoints.schema_registry_url, "--concurrency", conns]
+    kafka = loadgen("kafka", *kafka_args, "--seconds", secs)
+    rows.append((f"Kafka floor (acks=all, {conns} in flight)", kafka))
+    report(rows, peak, http, kafka, args)
+
+
+def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: dict[str, Any],
+           kafka: dict[str, Any], args: Any) -> None:  # fmt: skip
+    print(f"\ningest load, {os.cpu_count()} cores shared with the load generator, {args.seconds:g} s per row")
+    print(f"{'run':42} {'ok/s':>8} {'P50 ms':>8} {'P99 ms':>8} {'CPU µs/req':>10}  statuses")
+    for name, r in rows:
+        late = f" late={r['generator_late']}" if r.get("generator_late") else ""
+        cpu = f"{r['cpu_us']:10.0f}" if "cpu_us" in r else f"{'':10}"
+        print(
+            f"{name:42} {r['rate']:8.1f} {fmt(r['p50_ms'])} {fmt(r['p99_ms'])} {cpu}  {r['statuses']}{late}"
+        )
+    by_cpu = http["cpu_us"] / peak["cpu_us"]
+    print(f"ingest / HTTP floor : {peak['rate'] / http['rate']:.2f} (rate)   {by_cpu:.2f} (CPU per request)")
+    print(f"ingest / Kafka floor: {peak['rate'] / kafka['rate']:.2f}")
+
+
+def run(args: Any) -> None:
+    key = "rs_bench_" + uuid.uuid4().hex
+    config = PipelineConfig(
+        api_keys={key: "bench"},
+        webhook_secret=generate_secret(),
+        http_port=free_port(),
+        app_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+        extra_env={"PYTHONPATH": str(ROOT), "REELSTREAM_TENANT_LIMITS": "*=rate:100000,burst:100000"},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = StackLayout.ephemeral(Path(tmp), os.environ)
+        with LocalStack(layout, os.environ, ExternalServices.from_env(os.environ)) as endpoints:
+            import asyncio
+
+            asyncio.run(prepare_infrastructure(endpoints))
+            measure(config, key, endpoints, layout.log_dir, args)
+            if args.keep_logs:
+                subprocess.run(["cp", "-r", str(layout.log_dir), args.keep_logs], check=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row")
+    parser.add_argument("--connections", type=int, default=64, help="closed-loop connections")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the services' logs here")
+    parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parsed = parser.parse_args()
+    if parsed.floor_server:
+        floor_server(parsed.floor_server)
+    else:
+        run(parsed)

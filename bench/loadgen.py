@@ -1,0 +1,201 @@
+"""Load generators for bench/ingest_load.py, each run as its own process; each prints one JSON line.
+
+    python bench/loadgen.py http-closed URL --token T --connections 64 --seconds 10
+    python bench/loadgen.py http-open URL --token T --rate 300 --seconds 10
+    python bench/loadgen.py kafka BOOTSTRAP REGISTRY_URL --concurrency 64 --seconds 10
+
+http-closed: N connections, each sends its next request as soon as the previous one answered (the highest
+sustained rate). http-open: requests start on a fixed schedule (`rate` a second) whatever the answers do,
+over at most N connections, and latency counts from the scheduled start, so a stall shows up in the
+percentiles (no coordinated omission).
+kafka: a bare aiokafka producer with ingest's producer settings (acks=all, idempotent) sending pre-serialized
+SubmitJob records of the same shape as ingest produces, N sends in flight (the Kafka floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BODY = {
+    "prompt": "a red fox in snow",
+    "model": "tiny-mochi",
+    "width": 64,
+    "height": 48,
+    "num_frames": 7,
+    "fps": 24,
+    "num_inference_steps": 2,
+}
+WARMUP_SECONDS = 1.0
+
+
+def summary(latencies: list[float], statuses: Counter[Any], seconds: float) -> dict[str, Any]:
+    ordered = sorted(latencies)
+
+    def pct(q: float) -> float | None:
+        if not ordered:
+            return None
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    ok = statuses.get(202, 0) + statuses.get("ok", 0)
+    return {
+        "ok": ok,
+        "rate": ok / seconds,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "statuses": {str(k): v for k, v in statuses.items()},
+    }
+
+
+async def http_closed(url: str, token: str, connections: int, seconds: float) -> dict[str, Any]:
+    import aiohttp
+
+    body = json.dumps(BODY).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    statuses: Counter[Any] = Counter()
+    start = time.perf_counter()
+    measure_from, stop_at = start + WARMUP_SECONDS, start + WARMUP_SECONDS + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while (t0 := time.perf_counter()) < stop_at:
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    status: Any = resp.status
+            except aiohttp.ClientError as exc:
+                status = type(exc).__name__
+            t1 = time.perf_counter()
+            sent[0] += 1
+            if t0 >= measure_from and t1 <= stop_at:
+                latencies.append(t1 - t0)
+                statuses[status] += 1
+
+    sent = [0]
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(connections)))
+    return {**summary(latencies, statuses, seconds), "requests": sent[0]}
+
+
+async def http_open(url: str, token: str, rate: float, seconds: float, connections: int) -> dict[str, Any]:
+    import aiohttp
+
+    body = json.dumps(BODY).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    statuses: Counter[Any] = Counter()
+    total = int(rate * (WARMUP_SECONDS + seconds))
+    warmup = int(rate * WARMUP_SECONDS)
+    late = 0
+
+    async def one(session: aiohttp.ClientSession, scheduled: float, measured: bool) -> None:
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+                status: Any = resp.status
+        except aiohttp.ClientError as exc:
+            status = type(exc).__name__
+        if measured:
+            latencies.append(time.perf_counter() - scheduled)
+            statuses[status] += 1
+
+    # at most `connections` (wrk2's model): a request waits for a free one, and that wait counts as latency.
+    # Unbounded, a server that falls behind gets a new connection per request and spends itself accepting.
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = []
+        start = time.perf_counter()
+        for i in range(total):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.01:
+                late += 1  # the generator itself fell behind its schedule
+            tasks.append(asyncio.create_task(one(session, scheduled, i >= warmup)))
+        await asyncio.gather(*tasks)
+    result = summary(latencies, statuses, seconds)
+    result["generator_late"] = late
+    return result
+
+
+async def kafka_floor(bootstrap: str, registry_url: str, concurrency: int, seconds: float) -> dict[str, Any]:
+    from ingest.submission import parse_submission, submit_command
+    from reelstream.kafka.clients import new_producer
+    from reelstream.kafka.registry import ConfluentRegistry
+    from schemas.events import SubmitJob
+    from schemas.serde import AvroSerde
+    from schemas.topics import COMMANDS
+
+    registry = ConfluentRegistry(registry_url)
+    serde = AvroSerde(registry)
+    await serde.register(COMMANDS)
+    await registry.aclose()
+    submission = parse_submission(json.dumps(BODY).encode(), default_model="tiny-mochi")
+    commands: list[SubmitJob] = [submit_command(submission, "bench") for _ in range(1000)]
+    payloads = [serde.serialize(COMMANDS, c) for c in commands]
+
+    producer = new_producer(bootstrap, client_id="bench-kafka-floor")
+    await producer.start()
+    latencies: list[float] = []
+    statuses: Counter[Any] = Counter()
+    start = time.perf_counter()
+    measure_from, stop_at = start + WARMUP_SECONDS, start + WARMUP_SECONDS + seconds
+
+    async def worker(offset: int) -> None:
+        i = offset
+        while (t0 := time.perf_counter()) < stop_at:
+            payload = payloads[i % len(payloads)]
+            i += concurrency
+            await producer.send_and_wait(COMMANDS.name, payload, key=b"bench")
+            t1 = time.perf_counter()
+            if t0 >= measure_from and t1 <= stop_at:
+                latencies.append(t1 - t0)
+                statuses["ok"] += 1
+
+    try:
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    finally:
+        await producer.stop()
+    return summary(latencies, statuses, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="mode", required=True)
+    closed = sub.add_parser("http-closed")
+    closed.add_argument("url")
+    closed.add_argument("--token", required=True)
+    closed.add_argument("--connections", type=int, default=64)
+    opened = sub.add_parser("http-open")
+    opened.add_argument("url")
+    opened.add_argument("--token", required=True)
+    opened.add_argument("--rate", type=float, required=True)
+    opened.add_argument("--connections", type=int, default=64)
+    kafka = sub.add_parser("kafka")
+    kafka.add_argument("bootstrap")
+    kafka.add_argument("registry")
+    kafka.add_argument("--concurrency", type=int, default=64)
+    for p in (closed, opened, kafka):
+        p.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    if args.mode == "http-closed":
+        result = asyncio.run(http_closed(args.url, args.token, args.connections, args.seconds))
+    elif args.mode == "http-open":
+        result = asyncio.run(http_open(args.url, args.token, args.rate, args.seconds, args.connections))
+    else:
+        result = asyncio.run(kafka_floor(args.bootstrap, args.registry, args.concurrency, args.seconds))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Benchmark: a burst of SubmitJobs straight to the commands topic, through admission and the scheduler.
+
+    .venv/bin/python bench/stream_stages.py [--jobs 10000] [--tenants 10] [--timeout 300]
+
+Starts its own stack and the two stages as the real processes (`python -m streams.admission`,
+`python -m streams.scheduler`, as reelstream.services.Pipeline starts them; no worker, so every job waits),
+warms them up with one job, then produces `--jobs` SubmitJobs as fast as an acks=all producer allows and
+follows the scheduler inbox and the status topic from this process. It prints
+  - admission: JobAdmitted records written per second (record timestamps, first to last of the burst),
+  - scheduler: jobs given their first `queued` snapshot per second (same),
+  - the time from the burst's first send until every job was admitted, and until every job was queued,
+  - how many jobs got a queue position (only the head of the queue is numbered, see streams.scheduling).
+If the burst does not finish within `--timeout` seconds, it prints how far each stage got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiokafka import AIOKafkaConsumer  # noqa: E402
+
+from ingest.submission import parse_submission, submit_command  # noqa: E402
+from reelstream.kafka.clients import new_producer  # noqa: E402
+from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
+from reelstream.services import PipelineConfig, prepare_infrastructure, service_commands  # noqa: E402
+from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout  # noqa: E402
+from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
+from schemas.events import JobAdmitted, JobState, SubmitJob  # noqa: E402
+from schemas.serde import AvroSerde  # noqa: E402
+from schemas.topics import ALL_TOPICS, COMMANDS, JOB_STATUS, SCHEDULER_INBOX  # noqa: E402
+from streams.webhooks import generate_secret  # noqa: E402
+
+BODY = {"prompt": "a red fox in snow", "model": "tiny-mochi", "width": 64, "height": 48, "num_frames": 7}
+STAGES = ("admission", "scheduler")
+
+
+@dataclass
+class Progress:
+    """What the follower saw of the jobs in `wanted`: when (record timestamps, s) each was admitted and
+    first queued, and which got a position."""
+
+    wanted: set[str]
+    admitted: dict[str, float] = field(default_factory=dict)
+    queued: dict[str, float] = field(default_factory=dict)
+    positioned: set[str] = field(default_factory=set)
+
+    def done(self) -> bool:
+        return len(self.queued) >= len(self.wanted)
+
+
+async def follow(
+    endpoints: Endpoints, serde: AvroSerde, progress: Callable[[], Progress], stop: asyncio.Event
+) -> None:
+    consumer = AIOKafkaConsumer(
+        SCHEDULER_INBOX.name,
+        JOB_STATUS.name,
+        bootstrap_servers=endpoints.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for tp, records in batches.items():
+                for record in records:
+                    note(await decode(serde, tp.topic, record.value), record.timestamp / 1000, progress())
+    finally:
+        await consumer.stop()
+
+
+async def decode(serde: AvroSerde, topic: str, value: bytes) -> Any:
+    if topic == SCHEDULER_INBOX.name:
+        return await serde.deserialize(SCHEDULER_INBOX, value)
+    return await serde.deserialize(JOB_STATUS, value)
+
+
+def note(value: Any, timestamp: float, progress: Progress) -> None:
+    job_id = getattr(value, "job_id", None)
+    if job_id not in progress.wanted:
+        return
+    if isinstance(value, JobAdmitted):
+        progress.admitted.setdefault(job_id, timestamp)
+    elif value.state is JobState.QUEUED:
+        progress.queued.setdefault(job_id, timestamp)
+        if value.queue_position is not None:
+            progress.positioned.add(job_id)
+
+
+def commands(count: int, tenants: int) -> list[SubmitJob]:
+    submission = parse_submission(json.dumps(BODY).encode(), default_model="tiny-mochi")
+    return [submit_command(submission, f"tenant-{i % tenants}") for i in range(count)]
+
+
+async def wait_until(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return predicate()  # type: ignore[no-any-return]
+
+
+async def burst(endpoints: Endpoints, jobs: int, tenants: int, wait_s: float) -> None:
+    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    serde = AvroSerde(registry)
+    await serde.register(*ALL_TOPICS)
+    producer = new_producer(endpoints.kafka_bootstrap, client_id="bench-burst")
+    await producer.start()
+    warmup = commands(1, 1)
+    burst_commands = commands(jobs, tenants)
+    progress = Progress({c.job_id for c in warmup})
+    stop = asyncio.Event()
+    follower = asyncio.create_task(follow(endpoints, serde, lambda: progress, stop))
+    try:
+        await producer.send_and_wait(COMMANDS.name, serde.serialize(COMMANDS, warmup[0]), key=b"tenant-0")
+        if not await wait_until(progress.done, 120):
+            raise SystemExit("the warm-up job was not queued within 120 s; see the stages' logs")
+        progress = Progress({c.job_id for c in burst_commands})
+        payloads = [(c.tenant_id.encode(), serde.serialize(COMMANDS, c)) for c in burst_commands]
+        started = time.time()
+        sends = [await producer.send(COMMANDS.name, v, key=k) for k, v in payloads]
+        await asyncio.gather(*sends)
+        produced = time.time()
+        finished = await wait_until(progress.done, wait_s)
+        await asyncio.sleep(1.0)  # position updates of the last jobs
+    finally:
+        stop.set()
+        await follower
+        await producer.stop()
+        await registry.aclose()
+    report(progress, jobs, tenants, started, produced, finished, wait_s)
+
+
+def rate(times: dict[str, float]) -> str:
+    if len(times) < 2:
+        return "       -"
+    span = max(times.values()) - min(times.values())
+    return f"{(len(times) - 1) / span:8.0f}" if span > 0 else "     inf"
+
+
+def report(
+    progress: Progress,
+    jobs: int,
+    tenants: int,
+    started: float,
+    produced: float,
+    finished: bool,
+    timeout: float,
+) -> None:
+    print(f"\nstream stages: burst of {jobs} SubmitJobs from {tenants} tenants, {os.cpu_count()} cores")
+    print(f"burst produced (acks=all)            {produced - started:8.1f} s")
+    print(f"{'stage':36} {'events/s':>8} {'done':>7} {'all done after':>15}")
+    for name, times in (
+        ("admission (JobAdmitted)", progress.admitted),
+        ("scheduler (first queued)", progress.queued),
+    ):
+        after = f"{max(times.values()) - started:13.1f} s" if len(times) == jobs else "   not in time"
+        print(f"{name:36} {rate(times)} {len(times):7d} {after:>15}")
+    print(f"jobs with a queue position           {len(progress.positioned):8d}")
+    if not finished:
+        print(f"NOT FINISHED within {timeout:g} s: the numbers above are for the part that got through")
+
+
+def profile(procs: list[ManagedProcess], out_dir: str, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """py-spy (collapsed stacks, one file per stage) on each stage for the whole run."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    return [
+        subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(p.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--duration",
+                str(int(seconds)),
+                "--output",
+                str(Path(out_dir) / f"{p.name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in procs
+    ]
+
+
+def run(args: Any) -> None:
+    config = PipelineConfig(
+        api_keys={"unused": "bench"},
+        webhook_secret=generate_secret(),
+        http_port=free_port(),
+        app_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+        extra_env={
+            "PYTHONPATH": str(ROOT),
+            "REELSTREAM_TENANT_LIMITS": "*=rate:1000000,burst:1000000,queued:1000000",  # the path, not limits
+        },
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = StackLayout.ephemeral(Path(tmp), os.environ)
+        with LocalStack(layout, os.environ, ExternalServices.from_env(os.environ)) as endpoints:
+            asyncio.run(prepare_infrastructure(endpoints))
+            env = {**os.environ, **config.env(endpoints)}
+            argvs = service_commands(config)
+            procs = [
+                ManagedProcess(n, argvs[n], layout.log_dir / f"{n}.log", env, die_with_parent=True)
+                for n in STAGES
+            ]
+            try:
+                for proc in procs:
+                    proc.start()
+                profilers = profile(procs, args.py_spy, args.timeout + 150) if args.py_spy else []
+                asyncio.run(burst(endpoints, args.jobs, args.tenants, args.timeout))
+                for profiler in profilers:
+                    profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                    profiler.wait(timeout=60)
+            finally:
+                for proc in procs:
+                    proc.stop()
+                if args.keep_logs:
+                    for name in STAGES:
+                        Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+                        log = layout.log_dir / f"{name}.log"
+                        (Path(args.keep_logs) / log.name).write_bytes(log.read_bytes())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the burst")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the stages' logs here")
+    parser.add_argument("--py-spy", metavar="DIR", help="profile each stage with py-spy into DIR")
+    run(parser.parse_args())
