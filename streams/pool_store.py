@@ -7,6 +7,12 @@ state stays decoded in memory between events. The memory is trusted only while t
 table is the one written last (it carries the inbox offset of its event), so after a rebalance or a restart
 the state is read back from the tables. A pool record in the single-record format is still read.
 
+Crash safety without transactions across the two tables: a job's record is written under a new key for
+each version (`pool/job@revision`), the pool record names the version of every job it holds, and the old
+versions are deleted only after the pool record is written. A crash between those writes leaves the previous
+pool record and every version it names intact (the event is redelivered and applied to exactly that state);
+versions nothing names are swept when a pool is next read cold.
+
 No Faust here: the tables are plain mappings (Faust tables in the scheduler, dicts in tests).
 """
 
@@ -20,6 +26,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from reelstream.errors import ReelstreamError
 from schemas.codec import from_datum, to_datum
 from streams.cost_model import CostModel
 from streams.scheduling import Job, SchedulerState, load_state
@@ -40,10 +47,10 @@ def load_job(data: bytes) -> Job:
     return job
 
 
-def dump_pool(state: SchedulerState, revision: int) -> bytes:
-    """Everything but the jobs, and the revision (the inbox offset) it was written at."""
+def dump_pool(state: SchedulerState, revision: int, versions: Mapping[str, int]) -> bytes:
+    """Everything but the jobs, the version of each job, and the revision (inbox offset) it was written at."""
     rest = {f.name: to_datum(getattr(state, f.name)) for f in dataclasses.fields(state) if f.name != "jobs"}
-    return _json({"revision": revision, "pool": rest})
+    return _json({"revision": revision, "pool": rest, "jobs": dict(versions)})
 
 
 def load_pool(data: bytes, jobs: Mapping[str, Job]) -> SchedulerState:
@@ -57,11 +64,19 @@ def load_pool(data: bytes, jobs: Mapping[str, Job]) -> SchedulerState:
     )
 
 
+class PoolStateCorrupt(ReelstreamError):
+    """A pool record names a job version that is not in the jobs table (a table was truncated by hand?)."""
+
+    code = "pool_state_corrupt"
+
+
 @dataclass(frozen=True)
 class _Written:
     raw: bytes  # the pool record as written
     state: SchedulerState
     persisted: Mapping[str, Job]  # the jobs as they are in the jobs table
+    versions: Mapping[str, int]  # job id → the revision its record was written at
+    revision: int | None  # the inbox offset whose event the record includes (None: single-record format)
 
 
 class PoolStore:
@@ -71,8 +86,8 @@ class PoolStore:
         self._written: dict[str, _Written] = {}
 
     @staticmethod
-    def _job_key(pool_id: str, job_id: str) -> bytes:
-        return f"{pool_id}/{job_id}".encode()
+    def _job_key(pool_id: str, job_id: str, revision: int) -> bytes:
+        return f"{pool_id}/{job_id}@{revision}".encode()
 
     def load(self, pool_id: str) -> SchedulerState:
         stored = self._pools.get(pool_id.encode())
@@ -81,33 +96,54 @@ class PoolStore:
             return written.state
         self._written.pop(pool_id, None)
         if not stored:
-            state, persisted = SchedulerState(pool_id), self._stored_jobs(pool_id)
-        elif b'"revision"' not in stored[:20]:  # the single-record format: its jobs are not in the table
-            state, persisted = load_state(stored), {}
-        else:
-            persisted = self._stored_jobs(pool_id)
-            state = load_pool(stored, persisted)
-        if stored:
-            self._written[pool_id] = _Written(stored, state, persisted)
+            self._sweep(pool_id, {})
+            return SchedulerState(pool_id)
+        if b'"revision"' not in stored[:20]:  # the single-record format: its jobs are not in the table
+            state = load_state(stored)
+            self._written[pool_id] = _Written(stored, state, {}, {}, None)
+            return state
+        record = json.loads(stored)
+        versions: dict[str, int] = record["jobs"]
+        persisted = {job_id: self._read_job(pool_id, job_id, rev) for job_id, rev in versions.items()}
+        self._sweep(pool_id, versions)
+        state = load_pool(stored, persisted)
+        self._written[pool_id] = _Written(stored, state, persisted, versions, record["revision"])
         return state
 
-    def _stored_jobs(self, pool_id: str) -> dict[str, Job]:
+    def applied(self, pool_id: str, offset: int) -> bool:
+        """Whether the stored state already includes the inbox event at `offset` (call after `load`)."""
+        written = self._written.get(pool_id)
+        return written is not None and written.revision is not None and offset <= written.revision
+
+    def _read_job(self, pool_id: str, job_id: str, revision: int) -> Job:
+        data = self._jobs.get(self._job_key(pool_id, job_id, revision))
+        if not data:
+            raise PoolStateCorrupt(f"pool {pool_id}: job {job_id} version {revision} is missing")
+        return load_job(data)
+
+    def _sweep(self, pool_id: str, versions: Mapping[str, int]) -> None:
+        """Delete the job versions no pool record names (left by a crash between writes)."""
         prefix = f"{pool_id}/".encode()
-        return {
-            key[len(prefix) :].decode(): load_job(value)
-            for key, value in list(self._jobs.items())
-            if key.startswith(prefix) and value
-        }
+        named = {self._job_key(pool_id, job_id, rev) for job_id, rev in versions.items()}
+        for key in [k for k in list(self._jobs.keys()) if k.startswith(prefix) and k not in named]:
+            del self._jobs[key]
 
     def save(self, state: SchedulerState, revision: int) -> None:
-        """Write the jobs that changed since the last save (or load), then the pool's record."""
+        """Write the jobs that changed since the last save (or load) as new versions, then the pool's
+        record naming them, then delete the versions it no longer names."""
         written = self._written.get(state.pool_id)
-        persisted = written.persisted if written is not None else self._stored_jobs(state.pool_id)
+        persisted = written.persisted if written is not None else {}
+        old_versions = written.versions if written is not None else {}
+        versions = dict(old_versions)
         for job_id, job in state.jobs.items():
             if persisted.get(job_id) is not job:
-                self._jobs[self._job_key(state.pool_id, job_id)] = dump_job(job)
+                self._jobs[self._job_key(state.pool_id, job_id, revision)] = dump_job(job)
+                versions[job_id] = revision
         for job_id in persisted.keys() - state.jobs.keys():
-            del self._jobs[self._job_key(state.pool_id, job_id)]
-        raw = dump_pool(state, revision)
+            versions.pop(job_id, None)
+        raw = dump_pool(state, revision, versions)
         self._pools[state.pool_id.encode()] = raw
-        self._written[state.pool_id] = _Written(raw, state, state.jobs)
+        for job_id, old in old_versions.items():
+            if versions.get(job_id) != old:
+                del self._jobs[self._job_key(state.pool_id, job_id, old)]
+        self._written[state.pool_id] = _Written(raw, state, state.jobs, versions, revision)

@@ -115,6 +115,8 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                     continue
                 pool_id = settings.pools[event.message.partition]
                 state = store.load(pool_id)
+                if store.applied(pool_id, event.message.offset):
+                    continue  # redelivered after its state was stored (offsets are committed in batches)
                 if isinstance(inbox_event, JobAdmitted):
                     links.remember(inbox_event.job_id, current_traceparent())
                 state, outputs = apply(state, inbox_event, policy)
