@@ -247,8 +247,8 @@ async def delete_endpoint(request: Request) -> Response:
 async def ping_endpoint(request: Request) -> Response:
     context = context_of(request)
     tenant_id, endpoint_id = _tenant(request), request.path_params["endpoint_id"]
-    _endpoint(_state(context), tenant_id, endpoint_id)
-    ping = WebhookPingRequested(tenant_id=tenant_id, endpoint_id=endpoint_id)
+    endpoint = _endpoint(_state(context), tenant_id, endpoint_id)
+    ping = WebhookPingRequested(tenant_id=tenant_id, endpoint_id=endpoint_id, url=endpoint.url)
     await context.publisher.publish(WEBHOOK_PINGS, tenant_id, ping)
     body = {
         "object": "webhook_ping",

@@ -354,6 +354,7 @@ class WebhookDelivery:
 class WebhookPingRequested:
     tenant_id: str
     endpoint_id: str
+    url: str
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

@@ -144,6 +144,11 @@ class Delivering:
     def _message(self, request: RetryWebhook) -> Outbound | ReelstreamError:
         """What to send and where, or why it cannot be sent (endpoint deleted, nothing to send)."""
         tenant_id = tenant_of(request)
+        if request.ping is not None:  # to the URL the endpoint had when the ping was asked for
+            ping = request.ping
+            body = ping_payload(ping.tenant_id, ping.endpoint_id, ping.occurred_at)
+            webhook_id = request.webhook_id or ping.event_id
+            return Outbound(ping.url, webhook_id, body, tenant_id, "", ping.endpoint_id)
         url = request.job_event.status.webhook_url if request.job_event is not None else None
         if request.endpoint_id is not None:
             endpoint = self.tenants.endpoint(tenant_id, request.endpoint_id)
@@ -155,12 +160,6 @@ class Delivering:
             webhook_id = request.webhook_id or event.event_id
             body = event_payload(event)
             return Outbound(url, webhook_id, body, tenant_id, event.job_id, request.endpoint_id)
-        if request.ping is not None and url:
-            ping = request.ping
-            body = ping_payload(ping.tenant_id, request.endpoint_id or "", ping.occurred_at)
-            return Outbound(
-                url, request.webhook_id or ping.event_id, body, tenant_id, "", request.endpoint_id
-            )
         return WebhookRejectedError("a webhook request with nothing to deliver or no URL")
 
     async def _attempt(self, request: RetryWebhook, source: SourceRecord, intended_at: datetime) -> None:

@@ -173,14 +173,18 @@ def every_record() -> list[Any]:
             occurred_at=T0,
         ),
         ev.RetryWebhook(
-            ping=ev.WebhookPingRequested(tenant_id="t1", endpoint_id="ep_1", occurred_at=T0),
+            ping=ev.WebhookPingRequested(
+                tenant_id="t1", endpoint_id="ep_1", url="https://example.test/hooks", occurred_at=T0
+            ),
             attempt=3,
             due_at=T0,
             endpoint_id="ep_1",
             webhook_id="msg_1",
             occurred_at=T0,
         ),
-        ev.WebhookPingRequested(tenant_id="t1", endpoint_id="ep_1", occurred_at=T0),
+        ev.WebhookPingRequested(
+            tenant_id="t1", endpoint_id="ep_1", url="https://example.test/hooks", occurred_at=T0
+        ),
         ev.WebhookSecretIssued(
             tenant_id="t1",
             secret_id="whsk_1",

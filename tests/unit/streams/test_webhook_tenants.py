@@ -129,7 +129,9 @@ def test_a_deleted_endpoint_gets_nothing_more() -> None:
 
 
 def test_a_ping_is_addressed_to_its_endpoint_under_its_own_id() -> None:
-    ping = WebhookPingRequested(tenant_id="t1", endpoint_id="ep_1", event_id="ping_1", occurred_at=T0)
+    ping = WebhookPingRequested(
+        tenant_id="t1", endpoint_id="ep_1", url="https://h.example", event_id="ping_1", occurred_at=T0
+    )
     request = ping_request(ping)
     assert (request.endpoint_id, request.webhook_id, request.job_event) == ("ep_1", "ping_1", None)
     assert tenant_of(request) == key_of(request) == "t1"
