@@ -88,7 +88,7 @@ def _log_delivery(delivery: WebhookDelivery) -> None:
 
 def requests_for(event: JobEvent, tenants: TenantWebhooks, traceparent: str | None) -> list[RetryWebhook]:
     """The first attempts a job event calls for: the job's own webhook_url (if any), then each registered
-    endpoint of the tenant whose filter names the event's type. None for a non-terminal event."""
+    endpoint of the tenant whose filter names the event's type. Nothing for a non-terminal event."""
     if event.type not in NOTIFIABLE_TYPES:
         return []
     first = RetryWebhook(attempt=1, due_at=event.occurred_at, job_event=event, traceparent=traceparent)
