@@ -46,7 +46,9 @@ DEADLINE_S = 60.0
 def notifier(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotifierProcess]:
-    with running_notifier(stack, tmp_path_factory.mktemp("notifier"), "tenant-hooks") as handle:
+    env = {"REELSTREAM_WEBHOOK_RETRY_SCHEDULE": "0,0.5,1"}  # scaled down: retries within a second
+    workdir = tmp_path_factory.mktemp("notifier")
+    with running_notifier(stack, workdir, "tenant-hooks", env=env) as handle:
         yield handle
 
 
@@ -290,3 +292,34 @@ async def test_a_ping_is_signed_with_the_tenants_own_secrets(
         assert _verifies(secret, hook)
         assert not _verifies(notifier.secret, hook)
         assert json.loads(hook.body)["type"] == "ping"
+
+
+async def test_each_endpoint_delivery_is_retried_on_its_own_under_its_own_webhook_id(
+    admin_api: RunningApi, notifier: NotifierProcess, receiver: Receiver, publisher: Publisher
+) -> None:
+    ops = admin_api.client("ops")
+    tenant = f"retried-{RUN}"
+    with webhook_receiver() as flaky:
+        flaky.respond = lambda d: (500, {}) if not flaky.deliveries else (204, {})  # the first one fails
+        created = await ops.post(f"/v1/admin/tenants/{tenant}/webhook-endpoints", json={"url": flaky.url})
+        endpoint_id = created.json()["id"]
+        deadline = time.monotonic() + DEADLINE_S
+        while True:  # until the notifier knows the endpoint (the first delivery to it is the failing one)
+            event = _event(tenant, f"{receiver.url}/{{job_id}}", JobEventType.SUCCEEDED, JobState.SUCCEEDED)
+            await publisher.publish(JOB_EVENTS, event.job_id, event)
+            await _wait(receiver, notifier, lambda d, e=event.event_id: d.headers["webhook-id"] == e)
+            hook_id = endpoint_webhook_id(event.event_id, endpoint_id)
+            try:
+                await _wait(flaky, notifier, lambda d, h=hook_id: d.headers["webhook-id"] == h, 5.0)
+                break
+            except pytest.fail.Exception:
+                if time.monotonic() > deadline:
+                    raise
+        tries = await asyncio.to_thread(
+            flaky.wait_count, lambda d, h=hook_id: d.headers["webhook-id"] == h, 2, DEADLINE_S
+        )
+    assert [t.status for t in tries] == [500, 204]
+    assert tries[0].body == tries[1].body
+    assert all(_verifies(notifier.secret, t) for t in tries)
+    # the job's own URL got the event once: its delivery succeeded and is not retried with the endpoint's
+    assert len(receiver.matching(lambda d: d.headers.get("webhook-id") == event.event_id)) == 1
