@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, routes
+from ingest import admin, routes, webhook_admin
 from ingest.auth import PRINCIPAL_KEY, Authenticator, BearerAuthMiddleware, StaticApiKeys
 from ingest.context import CONTEXT_KEY, open_context
 from ingest.health import healthz, readyz
@@ -72,6 +72,29 @@ def api_routes(sse_keepalive_seconds: float) -> list[Route]:
             admin.put_tenant_limits,
             methods=["PUT"],
             name="put_tenant_limits",
+        ),
+        *webhook_admin_routes(),
+    ]
+
+
+def webhook_admin_routes() -> list[Route]:
+    """A tenant's webhook secrets and registered endpoints (ingest.webhook_admin)."""
+    base = "/v1/admin/tenants/{tenant}"
+    return [
+        Route(
+            f"{base}/webhook-secrets",
+            by_method(GET=webhook_admin.list_secrets, POST=webhook_admin.create_secret),
+            methods=["GET", "POST"],
+        ),
+        Route(f"{base}/webhook-secrets/{{secret_id}}", webhook_admin.retire_secret, methods=["DELETE"]),
+        Route(
+            f"{base}/webhook-endpoints",
+            by_method(GET=webhook_admin.list_endpoints, POST=webhook_admin.create_endpoint),
+            methods=["GET", "POST"],
+        ),
+        Route(f"{base}/webhook-endpoints/{{endpoint_id}}", webhook_admin.delete_endpoint, methods=["DELETE"]),
+        Route(
+            f"{base}/webhook-endpoints/{{endpoint_id}}/ping", webhook_admin.ping_endpoint, methods=["POST"]
         ),
     ]
 

@@ -32,7 +32,17 @@ from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
-from schemas.topics import COMMANDS, IDEMPOTENCY, JOB_STATUS, TENANT_LIMIT_SETTINGS, TENANT_LIMITS
+from schemas.topics import (
+    COMMANDS,
+    IDEMPOTENCY,
+    JOB_STATUS,
+    TENANT_LIMIT_SETTINGS,
+    TENANT_LIMITS,
+    WEBHOOK_PINGS,
+    WEBHOOK_REGISTRATIONS,
+    WEBHOOK_SECRETS,
+)
+from streams.webhook_tenant_views import TenantWebhooksViews
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +82,15 @@ class IngestContext:
     in_flight: InFlight = field(default_factory=InFlight)
     producer_started: bool = field(default=False)
     limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
+    webhooks: TenantWebhooksViews | None = None  # tenants' webhook secrets and endpoints (admin routes)
 
     @property
     def ready(self) -> bool:
         views: list[CompactedView[Any]] = [self.view, self.keys]
         if self.limits is not None:
             views.append(self.limits)
+        if self.webhooks is not None:
+            views.extend(self.webhooks.views)
         return self.producer_started and all(v.running and v.caught_up for v in views)
 
 
@@ -89,6 +102,7 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
         await serde.register(COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS)
+        await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS)
 
         producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
         await producer.start()
@@ -104,12 +118,16 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
         stack.push_async_callback(limits.stop)
         await limits.start()
+        webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest")
+        stack.push_async_callback(webhooks.stop)
+        await webhooks.start()
 
         client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
         presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
         context = IngestContext(
             settings, publisher, view, presigner, keys, producer_started=True, limits=limits
         )
+        context.webhooks = webhooks
         logger.info("ingest resources open")
         try:
             yield context

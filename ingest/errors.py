@@ -99,3 +99,9 @@ class Forbidden(ReelstreamError):
     """The caller is authenticated but its roles do not grant the route's scope."""
 
     code = "forbidden"
+
+
+class WebhookConfigNotFound(ReelstreamError):
+    """No such webhook secret or endpoint for the tenant named in the path."""
+
+    code = "not_found"

@@ -21,6 +21,7 @@ from ingest.openapi_components import (
     json_response,
     ref,
 )
+from ingest.openapi_webhooks import WEBHOOK_SCHEMAS, webhook_admin_paths
 from ingest.routes import DEFAULT_PAGE, MAX_PAGE
 
 Json = dict[str, Any]
@@ -267,10 +268,16 @@ def _document() -> Json:
             "description": "Asynchronous text-to-video: submit a prompt, follow the job, download the MP4.",
         },
         "security": [{"bearer": []}],
-        "paths": {**_service_paths(), **_jobs_paths(), **_job_action_paths(), **_admin_paths()},
+        "paths": {
+            **_service_paths(),
+            **_jobs_paths(),
+            **_job_action_paths(),
+            **_admin_paths(),
+            **webhook_admin_paths(),
+        },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **WEBHOOK_SCHEMAS},
             "responses": RESPONSES,
         },
     }

@@ -37,6 +37,13 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/jobs/{job_id}/content"): READ,
     ("GET", "/v1/jobs/{job_id}/events"): READ,
     ("PUT", "/v1/admin/tenants/{tenant}/limits"): ADMIN,
+    ("GET", "/v1/admin/tenants/{tenant}/webhook-secrets"): ADMIN,
+    ("POST", "/v1/admin/tenants/{tenant}/webhook-secrets"): ADMIN,
+    ("DELETE", "/v1/admin/tenants/{tenant}/webhook-secrets/{secret_id}"): ADMIN,
+    ("GET", "/v1/admin/tenants/{tenant}/webhook-endpoints"): ADMIN,
+    ("POST", "/v1/admin/tenants/{tenant}/webhook-endpoints"): ADMIN,
+    ("DELETE", "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}"): ADMIN,
+    ("POST", "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/ping"): ADMIN,
 }
 
 

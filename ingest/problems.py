@@ -28,6 +28,7 @@ from ingest.errors import (
     RateLimited,
     StorageUnavailable,
     Unauthenticated,
+    WebhookConfigNotFound,
 )
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.params import InvalidRequest
@@ -56,6 +57,7 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     Unauthenticated: ProblemKind(401, "unauthenticated", "Unauthenticated"),
     Forbidden: ProblemKind(403, "forbidden", "Forbidden"),
     JobNotFound: ProblemKind(404, "not-found", "Not found"),
+    WebhookConfigNotFound: ProblemKind(404, "not-found", "Not found"),
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
     JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
     IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),

@@ -345,16 +345,31 @@ class WebhookDelivery:
     duration_ms: float
     status_code: int | None = None
     error: str | None = None
+    endpoint_id: str | None = None  # a registered endpoint; None: the job's own webhook_url
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookPingRequested:
+    tenant_id: str
+    endpoint_id: str
+    url: str
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
 class RetryWebhook:
-    job_event: JobEvent
+    """One webhook to (re)deliver: a job event (to the job's URL or a registered endpoint) or a ping."""
+
     attempt: int
     due_at: datetime
+    job_event: JobEvent | None = None
     traceparent: str | None = None
+    ping: WebhookPingRequested | None = None
+    endpoint_id: str | None = None
+    webhook_id: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -366,6 +381,32 @@ class WebhookEndpointDisabled:
     target_host: str
     status_code: int
     webhook_event_id: str
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookSecretIssued:
+    """A tenant's signing secret (`occurred_at` is its created_at); retired by a tombstone."""
+
+    tenant_id: str
+    secret_id: str
+    secret: str
+    expires_at: datetime | None = None
+    created_by: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookEndpointRegistered:
+    """A tenant's registered webhook endpoint; an empty `event_types` filter lets every type through."""
+
+    tenant_id: str
+    endpoint_id: str
+    url: str
+    event_types: list[str] = field(default_factory=list)
+    description: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

@@ -32,6 +32,9 @@ from schemas.events import (
     TenantLimitState,
     WebhookDelivery,
     WebhookEndpointDisabled,
+    WebhookEndpointRegistered,
+    WebhookPingRequested,
+    WebhookSecretIssued,
     WorkerHeartbeat,
 )
 
@@ -125,6 +128,31 @@ WEBHOOK_ENDPOINTS: Topic[WebhookEndpointDisabled] = Topic(
     compacted=True,
     retention_ms=None,
 )
+# A tenant's own webhook configuration, set by admin calls and followed whole by every notifier (and ingest):
+# one record per secret / endpoint, so creating one never rewrites another; deleting one is a tombstone.
+WEBHOOK_SECRETS: Topic[WebhookSecretIssued] = Topic(
+    "reelstream.webhooks.secrets",
+    (WebhookSecretIssued,),
+    key="tenant_id/secret_id",
+    partitions=1,
+    compacted=True,
+    retention_ms=None,
+)
+WEBHOOK_REGISTRATIONS: Topic[WebhookEndpointRegistered] = Topic(
+    "reelstream.webhooks.registrations",
+    (WebhookEndpointRegistered,),
+    key="tenant_id/endpoint_id",
+    partitions=1,
+    compacted=True,
+    retention_ms=None,
+)
+WEBHOOK_PINGS: Topic[WebhookPingRequested] = Topic(
+    "reelstream.webhooks.pings",
+    (WebhookPingRequested,),
+    key="tenant_id",
+    partitions=1,
+    retention_ms=1 * DAY_MS,
+)
 
 # Webhook retries wait in delay tiers: one topic per distinct delay of the retry schedule (seconds before
 # attempts 1, 2, …; the first attempt is made at once). Every record of a tier waits the same delay, so a
@@ -206,6 +234,9 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     JOB_EVENTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
+    WEBHOOK_SECRETS,
+    WEBHOOK_REGISTRATIONS,
+    WEBHOOK_PINGS,
     *WEBHOOK_RETRIES,
     IDEMPOTENCY,
     TENANT_LIMITS,

@@ -158,6 +158,6 @@ class StreamContext:
         await park(await self.publisher(), self.stage, source, error)
 
     async def _send(
-        self, topic: str, key: bytes, value: bytes, partition: int | None, headers: Headers | None
+        self, topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None
     ) -> Any:
         return await self.app.producer.send_and_wait(topic, key, value, partition, None, headers)

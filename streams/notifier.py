@@ -1,7 +1,12 @@
 """reelstream-notifier: a signed webhook for every terminal job event, retried durably until it arrives.
 
-Two consumers, one delivery policy (streams.webhook_delivery):
+Each terminal job event goes to the job's own webhook_url and to every endpoint its tenant registered whose
+filter names the event's type, each signed with every active secret of the tenant (streams.webhook_tenants,
+followed from two compacted topics), or with the global secret.
+
+Three consumers, one delivery policy (streams.webhook_delivery):
 - a Faust agent on `reelstream.jobs.events` makes first attempts;
+- a Faust agent on `reelstream.webhooks.pings` makes the first attempt of each ping an admin asked for;
 - one plain consume loop (streams.retry_tiers) over the delay-tier topics `reelstream.webhooks.retry.<delay>`
   makes later attempts when they are due.
 A failed attempt is produced to the tier of its next attempt before its source record's offset is committed,
@@ -32,14 +37,15 @@ from reelstream.settings import NotifierSettings
 from reelstream.tracing import configure_tracing, linked_span, traceparent_of
 from schemas.errors import SerializationError
 from schemas.events import RetryWebhook
-from schemas.topics import JOB_EVENTS, Topic, retry_tiers
+from schemas.topics import JOB_EVENTS, WEBHOOK_PINGS, Topic, retry_tiers
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.retry_tiers import TierConsumer
-from streams.webhook_delivery import Delivering
+from streams.webhook_delivery import Delivering, key_of
 from streams.webhook_endpoints import follow_disabled_endpoints
 from streams.webhook_http import new_http_client
 from streams.webhook_retries import check_schedule
-from streams.webhooks import is_notifiable
+from streams.webhook_tenant_views import following_tenant_webhooks
+from streams.webhooks import NOTIFIABLE_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -72,24 +78,37 @@ class Resources:
         publisher = await self.ctx.publisher()
         await publisher.serde.register(*self.tiers)  # a scaled-down schedule has tiers of its own
         bootstrap = self.settings.pipeline.endpoints.kafka_bootstrap
+        client_id = f"{self.settings.pipeline.app_prefix}-notifier"
         async with (
             new_http_client(self.settings) as client,
             follow_disabled_endpoints(bootstrap, publisher.serde) as endpoints,
+            following_tenant_webhooks(bootstrap, publisher.serde, client_id) as tenants,
         ):
-            delivering = Delivering(self.ctx, self.settings, client, endpoints)
+            delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants)
             self._future().set_result(delivering)
             yield delivering
 
 
 async def handle(ctx: StreamContext, resources: Resources, record: faust.EventT[bytes]) -> None:
-    """One record of jobs.events: decode, and make the first attempt if it is a notifiable event."""
+    """One record of jobs.events: decode, and make the first attempts if it is a notifiable event."""
     event = await ctx.decoded(JOB_EVENTS, record)
-    if event is None or not is_notifiable(event):
+    if event is None or event.type not in NOTIFIABLE_TYPES:
         return
     msg = record.message
     source = _source(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
     delivering = await resources.delivering()
     await delivering.first_attempt(event, source, traceparent_of(msg.headers))
+
+
+async def handle_ping(ctx: StreamContext, resources: Resources, record: faust.EventT[bytes]) -> None:
+    """One record of webhooks.pings: the ping's first attempt."""
+    ping = await ctx.decoded(WEBHOOK_PINGS, record)
+    if ping is None:
+        return
+    msg = record.message
+    source = _source(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
+    delivering = await resources.delivering()
+    await delivering.ping(ping, source)
 
 
 async def handle_retry(
@@ -107,7 +126,7 @@ async def handle_retry(
     due = request.due_at.timestamp()
     if due > time.time():
         return due
-    with linked_span("webhook retry", request.traceparent, {"job_id": request.job_event.job_id}):
+    with linked_span("webhook retry", request.traceparent, {"job_id": key_of(request)}):
         try:
             await delivering.retry(request, source)
         except ReelstreamError as exc:
@@ -144,7 +163,7 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
     check_schedule(settings.retry_schedule)
     app = create_app("notifier", settings.pipeline)
     ctx = StreamContext(app, settings.pipeline, "notifier", metrics)
-    ctx.metrics.expect_topics([JOB_EVENTS.name])
+    ctx.metrics.expect_topics([JOB_EVENTS.name, WEBHOOK_PINGS.name])
     ctx.metrics.expect_webhooks()
     resources = Resources(ctx, settings)
 
@@ -154,6 +173,13 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
         async for record in records:
             async with ctx.dead_lettering(record):
                 await handle(ctx, resources, record)
+
+    @app.agent(faust_topic(app, WEBHOOK_PINGS), name="webhook-pings")
+    async def send_pings(stream: faust.StreamT[bytes]) -> None:
+        records: AsyncIterable[faust.EventT[bytes]] = stream.events()
+        async for record in records:
+            async with ctx.dead_lettering(record):
+                await handle_ping(ctx, resources, record)
 
     @app.task  # type: ignore[untyped-decorator]
     async def retry_tiers_task() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,25 +94,43 @@ class Attempt:
     retry_after: str | None  # the receiver's Retry-After header, as sent
 
 
-async def post_once(
+@dataclass(frozen=True)
+class Outbound:
+    """One webhook message to one URL: the body is signed under `webhook_id` (the same on every attempt)."""
+
+    url: str
+    webhook_id: str
+    body: bytes
+    tenant_id: str
+    job_id: str = ""  # empty for a ping
+    endpoint_id: str | None = None  # a registered endpoint; None: the job's own webhook_url
+
+    @classmethod
+    def of_event(cls, event: JobEvent) -> Outbound:
+        """A job event to the job's own webhook_url, under the event's id."""
+        url = event.status.webhook_url
+        if not url:
+            raise ValueError(f"job event {event.event_id} has no webhook URL")
+        return cls(url, event.event_id, event_payload(event), event.tenant_id, event.job_id)
+
+
+async def post(
     client: httpx.AsyncClient,
-    secret: str,
-    event: JobEvent,
+    secret: str | Sequence[str],
+    message: Outbound,
     now: int,
     *,
     attempt: int = 1,
     traceparent: str | None = None,
 ) -> Attempt:
-    """POST the signed webhook of `event` once; the outcome and the receiver's Retry-After, never a raise.
+    """POST `message` once, signed with `secret` (or each of several); the outcome and the receiver's
+    Retry-After, never a raise.
 
-    `now` (Unix seconds) is the `webhook-timestamp`; `webhook-id` is the event's `event_id`, so every attempt
-    of one event carries the same id and receivers can drop duplicates. `traceparent` (W3C) lets the
+    `now` (Unix seconds) is the `webhook-timestamp`; `webhook-id` is the message's id, so every attempt of
+    one message carries the same id and receivers can drop duplicates. `traceparent` (W3C) lets the
     receiver join the job's trace."""
-    url = event.status.webhook_url
-    if not url:
-        raise ValueError(f"job event {event.event_id} has no webhook URL")
-    body = event_payload(event)
-    headers = webhook_headers(secret, event.event_id, now, body)
+    url = message.url
+    headers = webhook_headers(secret, message.webhook_id, now, message.body)
     if traceparent:
         headers[TRACEPARENT] = traceparent
     status_code: int | None = None
@@ -119,7 +138,7 @@ async def post_once(
     retry_after: str | None = None
     started = time.perf_counter()
     try:
-        request = client.build_request("POST", url, content=body, headers=headers)
+        request = client.build_request("POST", url, content=message.body, headers=headers)
         response = await client.send(request, stream=True)  # the receiver's body is never read
         await response.aclose()
         status_code = response.status_code
@@ -131,21 +150,35 @@ async def post_once(
     duration_ms = (time.perf_counter() - started) * 1000
     delivered = status_code is not None and 200 <= status_code < 300
     delivery = WebhookDelivery(
-        job_id=event.job_id,
-        tenant_id=event.tenant_id,
-        webhook_event_id=event.event_id,
+        job_id=message.job_id,
+        tenant_id=message.tenant_id,
+        webhook_event_id=message.webhook_id,
         target_host=target_host(url),
         attempt=attempt,
         outcome=DeliveryOutcome.DELIVERED if delivered else DeliveryOutcome.FAILED,
         duration_ms=duration_ms,
         status_code=status_code,
         error=error,
+        endpoint_id=message.endpoint_id,
     )
     return Attempt(delivery, retry_after)
 
 
+async def post_once(
+    client: httpx.AsyncClient,
+    secret: str | Sequence[str],
+    event: JobEvent,
+    now: int,
+    *,
+    attempt: int = 1,
+    traceparent: str | None = None,
+) -> Attempt:
+    """POST the signed webhook of `event` to the job's webhook_url once (see `post`)."""
+    return await post(client, secret, Outbound.of_event(event), now, attempt=attempt, traceparent=traceparent)
+
+
 async def deliver(
-    client: httpx.AsyncClient, secret: str, event: JobEvent, now: int, *, attempt: int = 1
+    client: httpx.AsyncClient, secret: str | Sequence[str], event: JobEvent, now: int, *, attempt: int = 1
 ) -> WebhookDelivery:
     """One attempt, described (see post_once)."""
     return (await post_once(client, secret, event, now, attempt=attempt)).delivery

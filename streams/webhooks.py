@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from reelstream.errors import ConfigurationError, ReelstreamError
@@ -73,11 +73,21 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
 
 
-def webhook_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def sign_all(signing_secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value signed with each secret, space-separated (`v1,<a> v1,<b>`): while a
+    tenant rotates its secret, receivers holding either the old or the new one can verify the message."""
+    if not signing_secrets:
+        raise ConfigurationError("no secret to sign a webhook with")
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in signing_secrets)
+
+
+def webhook_headers(secret: str | Sequence[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers of one message, signed with `secret` (or with each of several)."""
+    signing_secrets = (secret,) if isinstance(secret, str) else tuple(secret)
     return {
         HEADER_ID: msg_id,
         HEADER_TIMESTAMP: str(timestamp),
-        HEADER_SIGNATURE: sign(secret, msg_id, timestamp, body),
+        HEADER_SIGNATURE: sign_all(signing_secrets, msg_id, timestamp, body),
         "content-type": "application/json",
     }
 
@@ -137,9 +147,28 @@ def _iso(ts: datetime) -> str:
 def event_payload(event: JobEvent) -> bytes:
     """The webhook body: compact JSON `{"type": "job.<type>", "timestamp": ..., "data": <the job>}`."""
     payload = {
-        "type": f"job.{event.type.value}",
+        "type": event_type_name(event.type),
         "timestamp": _iso(event.occurred_at),
         "data": job_resource(event.status),
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_type_name(event_type: JobEventType) -> str:
+    """`job.succeeded`: the `type` of the payload, and what a registered endpoint's filter names."""
+    return f"job.{event_type.value}"
+
+
+NOTIFIABLE_TYPE_NAMES = frozenset(event_type_name(t) for t in NOTIFIABLE_TYPES)
+PING_TYPE = "ping"
+
+
+def ping_payload(tenant_id: str, endpoint_id: str, occurred_at: datetime) -> bytes:
+    """A ping body: `{"type": "ping", "timestamp": ..., "data": {"tenant": ..., "endpoint_id": ...}}`."""
+    payload = {
+        "type": PING_TYPE,
+        "timestamp": _iso(occurred_at),
+        "data": {"tenant": tenant_id, "endpoint_id": endpoint_id},
     }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 

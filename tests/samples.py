@@ -172,6 +172,35 @@ def every_record() -> list[Any]:
             traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             occurred_at=T0,
         ),
+        ev.RetryWebhook(
+            ping=ev.WebhookPingRequested(
+                tenant_id="t1", endpoint_id="ep_1", url="https://example.test/hooks", occurred_at=T0
+            ),
+            attempt=3,
+            due_at=T0,
+            endpoint_id="ep_1",
+            webhook_id="msg_1",
+            occurred_at=T0,
+        ),
+        ev.WebhookPingRequested(
+            tenant_id="t1", endpoint_id="ep_1", url="https://example.test/hooks", occurred_at=T0
+        ),
+        ev.WebhookSecretIssued(
+            tenant_id="t1",
+            secret_id="whsk_1",
+            secret="whsec_" + "QUJD" * 8,
+            expires_at=T0,
+            created_by="ops",
+            occurred_at=T0,
+        ),
+        ev.WebhookEndpointRegistered(
+            tenant_id="t1",
+            endpoint_id="ep_1",
+            url="https://example.test/hooks",
+            event_types=["job.succeeded", "job.failed"],
+            description="ops",
+            occurred_at=T0,
+        ),
         ev.WebhookEndpointDisabled(
             endpoint_sha256="ab" * 32,
             tenant_id="t1",

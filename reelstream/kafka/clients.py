@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 Headers = list[tuple[str, bytes]]
 # send_and_wait(topic_name, key, value, partition, headers) -> record metadata
-SendAndWait = Callable[[str, bytes, bytes, int | None, Headers | None], Awaitable[Any]]
+SendAndWait = Callable[[str, bytes, bytes | None, int | None, Headers | None], Awaitable[Any]]
 
 
 class BrokerUnavailableError(ReelstreamError):
@@ -46,7 +46,7 @@ def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
 
 def aiokafka_sender(producer: AIOKafkaProducer) -> SendAndWait:
     async def send(
-        topic: str, key: bytes, value: bytes, partition: int | None, headers: Headers | None
+        topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None
     ) -> Any:
         return await producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers)
 
@@ -69,7 +69,15 @@ class Publisher:
         partition: int | None = None,
         headers: Headers | None = None,
     ) -> Any:
-        data = self.serde.serialize(topic, value)
+        return await self._publish(topic, key, self.serde.serialize(topic, value), partition, headers)
+
+    async def tombstone(self, topic: Topic[T], key: str) -> Any:
+        """A null value for `key`: on a compacted topic, the key's record is deleted."""
+        return await self._publish(topic, key, None, None, None)
+
+    async def _publish(
+        self, topic: Topic[T], key: str, data: bytes | None, partition: int | None, headers: Headers | None
+    ) -> Any:
         headers = inject_headers(headers)  # the current span's traceparent travels with the record
         try:
             async with asyncio.timeout(self._timeout):

@@ -1,0 +1,195 @@
+"""The OpenAPI paths and schemas of a tenant's webhook secrets and endpoints (ingest.webhook_admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.openapi_components import error_responses, json_response, ref
+from ingest.webhook_admin import MAX_DESCRIPTION_CHARS, MAX_ENDPOINTS, MAX_SECRETS, MAX_URL_CHARS
+from streams.webhooks import NOTIFIABLE_TYPE_NAMES
+
+Json = dict[str, Any]
+STRING: Json = {"type": "string"}
+STAMP: Json = {"type": "string", "format": "date-time"}
+NULLABLE_STAMP: Json = {"oneOf": [STAMP, {"type": "null"}]}
+
+
+def _path(name: str) -> Json:
+    return {"name": name, "in": "path", "required": True, "schema": STRING}
+
+
+TENANT = _path("tenant")
+BASE = "/v1/admin/tenants/{tenant}"
+NO_CONTENT: Json = {"description": "Done."}
+
+WEBHOOK_SECRET_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "expires_at": {
+            **STAMP,
+            "description": "not used for signing after this instant; absent: until retired",
+        }
+    },
+}
+WEBHOOK_SECRET: Json = {
+    "type": "object",
+    "required": ["object", "id", "tenant", "created_at", "expires_at"],
+    "properties": {
+        "object": {"const": "webhook_secret"},
+        "id": STRING,
+        "tenant": STRING,
+        "secret": {
+            "type": "string",
+            "pattern": "^whsec_",
+            "description": "Standard Webhooks secret; in the create response only, never again",
+        },
+        "created_at": STAMP,
+        "expires_at": NULLABLE_STAMP,
+    },
+}
+WEBHOOK_ENDPOINT_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url"],
+    "properties": {
+        "url": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": MAX_URL_CHARS},
+        "event_types": {
+            "type": "array",
+            "items": {"enum": sorted(NOTIFIABLE_TYPE_NAMES)},
+            "description": "the event types delivered; absent or empty: all of them",
+        },
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION_CHARS},
+    },
+}
+WEBHOOK_ENDPOINT: Json = {
+    "type": "object",
+    "required": ["object", "id", "tenant", "url", "event_types", "description", "created_at"],
+    "properties": {
+        "object": {"const": "webhook_endpoint"},
+        "id": STRING,
+        "tenant": STRING,
+        "url": STRING,
+        "event_types": {"type": "array", "items": STRING},
+        "description": {"oneOf": [STRING, {"type": "null"}]},
+        "created_at": STAMP,
+    },
+}
+WEBHOOK_PING: Json = {
+    "type": "object",
+    "required": ["object", "id", "endpoint_id", "tenant", "requested_at"],
+    "properties": {
+        "object": {"const": "webhook_ping"},
+        "id": {**STRING, "description": "the webhook-id the ping is delivered under"},
+        "endpoint_id": STRING,
+        "tenant": STRING,
+        "requested_at": STAMP,
+    },
+}
+
+
+def _list(item: str) -> Json:
+    return {
+        "type": "object",
+        "required": ["object", "data"],
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": ref(item)}},
+    }
+
+
+WEBHOOK_SCHEMAS: Json = {
+    "WebhookSecretRequest": WEBHOOK_SECRET_REQUEST,
+    "WebhookSecret": WEBHOOK_SECRET,
+    "WebhookSecretList": _list("WebhookSecret"),
+    "WebhookEndpointRequest": WEBHOOK_ENDPOINT_REQUEST,
+    "WebhookEndpoint": WEBHOOK_ENDPOINT,
+    "WebhookEndpointList": _list("WebhookEndpoint"),
+    "WebhookPing": WEBHOOK_PING,
+}
+
+
+def _body(schema: str, required: bool = True) -> Json:
+    return {"required": required, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def webhook_admin_paths() -> Json:
+    return {
+        f"{BASE}/webhook-secrets": {
+            "get": {
+                "operationId": "listWebhookSecrets",
+                "summary": "A tenant's active webhook signing secrets, without their values (scope admin)",
+                "parameters": [TENANT],
+                "responses": {
+                    "200": json_response("Oldest first.", "WebhookSecretList"),
+                    **error_responses("Invalid", "Unavailable"),
+                },
+            },
+            "post": {
+                "operationId": "createWebhookSecret",
+                "summary": "Create a signing secret for a tenant's webhooks (scope admin)",
+                "description": "The value is shown in this response only. Every delivery to the tenant is "
+                "signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers "
+                "can move to a new secret before the old one is retired. A tenant without one gets the "
+                f"service's global secret. At most {MAX_SECRETS} active at once.",
+                "parameters": [TENANT],
+                "requestBody": _body("WebhookSecretRequest", required=False),
+                "responses": {
+                    "201": json_response("The new secret, with its value.", "WebhookSecret"),
+                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                },
+            },
+        },
+        f"{BASE}/webhook-secrets/{{secret_id}}": {
+            "delete": {
+                "operationId": "retireWebhookSecret",
+                "summary": "Retire a signing secret: deliveries from now on no longer carry its signature",
+                "parameters": [TENANT, _path("secret_id")],
+                "responses": {"204": NO_CONTENT, **error_responses("NotFound", "Invalid", "Unavailable")},
+            }
+        },
+        f"{BASE}/webhook-endpoints": {
+            "get": {
+                "operationId": "listWebhookEndpoints",
+                "summary": "A tenant's registered webhook endpoints (scope admin)",
+                "parameters": [TENANT],
+                "responses": {
+                    "200": json_response("Oldest first.", "WebhookEndpointList"),
+                    **error_responses("Invalid", "Unavailable"),
+                },
+            },
+            "post": {
+                "operationId": "createWebhookEndpoint",
+                "summary": "Register an endpoint for a tenant's job events (scope admin)",
+                "description": "Each terminal job event of the tenant whose type the filter names is "
+                "delivered to the endpoint, besides the job's own webhook_url: its own delivery, with its "
+                "own webhook-id, retries and dead letter. The URL's syntax is checked here; where it "
+                f"points is checked at each delivery. At most {MAX_ENDPOINTS} per tenant.",
+                "parameters": [TENANT],
+                "requestBody": _body("WebhookEndpointRequest"),
+                "responses": {
+                    "201": json_response("The endpoint.", "WebhookEndpoint"),
+                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                },
+            },
+        },
+        f"{BASE}/webhook-endpoints/{{endpoint_id}}": {
+            "delete": {
+                "operationId": "deleteWebhookEndpoint",
+                "summary": "Remove a registered endpoint; its pending retries are dead-lettered",
+                "parameters": [TENANT, _path("endpoint_id")],
+                "responses": {"204": NO_CONTENT, **error_responses("NotFound", "Invalid", "Unavailable")},
+            }
+        },
+        f"{BASE}/webhook-endpoints/{{endpoint_id}}/ping": {
+            "post": {
+                "operationId": "pingWebhookEndpoint",
+                "summary": "Send a signed `ping` event to a registered endpoint",
+                "description": 'The body delivered is `{"type": "ping", "timestamp": …, "data": {"tenant": '
+                '…, "endpoint_id": …}}`, signed and retried like any other webhook.',
+                "parameters": [TENANT, _path("endpoint_id")],
+                "responses": {
+                    "202": json_response("The ping is queued.", "WebhookPing"),
+                    **error_responses("NotFound", "Invalid", "Unavailable"),
+                },
+            }
+        },
+    }

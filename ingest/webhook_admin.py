@@ -1,0 +1,260 @@
+"""Admin routes (scope `admin`, `ingest.policy`) for a tenant's own webhooks: signing secrets with rotation,
+registered endpoints with event filters, and a ping.
+
+- `POST   /v1/admin/tenants/{tenant}/webhook-secrets` creates a secret; the response is the only place
+  its value is ever shown. `GET` lists the active ones (ids and dates, never values); `DELETE …/{secret_id}`
+  retires one. While a tenant has several, every delivery carries one signature per secret.
+- `POST   /v1/admin/tenants/{tenant}/webhook-endpoints` registers a URL (syntax checked here, SSRF at
+  delivery) with an `event_types` filter; `GET` lists them; `DELETE …/{endpoint_id}` removes one.
+- `POST   …/webhook-endpoints/{endpoint_id}/ping` queues a `ping` to the endpoint (202).
+
+Each change is a record (or a tombstone) on a compacted topic that every notifier follows; this replica's
+view is updated at once, so a GET right after a change sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ingest.admin import TENANT_PATTERN, TENANT_RULE
+from ingest.auth import principal_of
+from ingest.context import IngestContext, context_of
+from ingest.errors import NotReady, WebhookConfigNotFound
+from ingest.routes import read_body
+from ingest.submission import STRING, check_shape, parse_json_object
+from reelstream.params import FieldError, InvalidRequest, check_webhook_url
+from schemas.events import WebhookEndpointRegistered, WebhookPingRequested, WebhookSecretIssued, utc_now
+from schemas.topics import WEBHOOK_PINGS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
+from streams.webhook_tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
+from streams.webhooks import NOTIFIABLE_TYPE_NAMES, generate_secret
+
+logger = logging.getLogger(__name__)
+
+MAX_SECRETS = 5  # active at once: enough to overlap a rotation, few enough to keep signing cheap
+MAX_ENDPOINTS = 20
+MAX_DESCRIPTION_CHARS = 200
+MAX_URL_CHARS = 2048
+SECRET_FIELDS = {"expires_at": STRING}
+ENDPOINT_FIELDS = {"url": STRING, "description": STRING}
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
+
+
+def _tenant(request: Request) -> str:
+    tenant_id: str = request.path_params["tenant"]
+    if not TENANT_PATTERN.fullmatch(tenant_id):
+        raise InvalidRequest([FieldError("tenant", TENANT_RULE)])
+    return tenant_id
+
+
+def _state(context: IngestContext) -> TenantWebhooks:
+    if context.webhooks is None or not context.webhooks.ready:
+        raise NotReady("the webhook configuration is still loading")
+    return context.webhooks.state
+
+
+# ---- parsing (pure) ----------------------------------------------------------------------------------
+
+
+def parse_secret_request(body: bytes, now: datetime) -> datetime | None:
+    """`{}` or `{"expires_at": "2026-12-01T00:00:00Z"}` (a future instant with a UTC offset)."""
+    data = parse_json_object(body) if body.strip() else {}
+    check_shape(data, SECRET_FIELDS)
+    raw = data.get("expires_at")
+    if raw is None:
+        return None
+    try:
+        expires_at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest([FieldError("expires_at", "must be an ISO 8601 date-time")]) from None
+    if expires_at.tzinfo is None:
+        raise InvalidRequest(
+            [FieldError("expires_at", "must carry a UTC offset (e.g. 2026-01-01T12:00:00Z)")]
+        )
+    if expires_at <= now:
+        raise InvalidRequest([FieldError("expires_at", "must be in the future")])
+    return expires_at
+
+
+def parse_endpoint_request(body: bytes) -> tuple[str, list[str], str | None]:
+    """`{"url": "https://…", "event_types": ["job.succeeded"], "description": "…"}` → (url, filter, text).
+    An absent or empty `event_types` subscribes to every type."""
+    data = parse_json_object(body)
+    types = data.pop("event_types", None)
+    check_shape(data, ENDPOINT_FIELDS)
+    url = data.get("url")
+    errors = [FieldError("url", "is required")] if url is None else check_webhook_url(url)
+    errors = [FieldError("url", e.message) for e in errors]
+    if url is not None and len(url) > MAX_URL_CHARS:
+        errors.append(FieldError("url", f"must be at most {MAX_URL_CHARS} characters"))
+    description = data.get("description")
+    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+        errors.append(FieldError("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters"))
+    allowed = ", ".join(sorted(NOTIFIABLE_TYPE_NAMES))
+    if types is None:
+        types = []
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        errors.append(FieldError("event_types", "must be an array of strings"))
+    elif unknown := sorted(set(types) - NOTIFIABLE_TYPE_NAMES):
+        errors.append(FieldError("event_types", f"unknown {', '.join(unknown)}; known: {allowed}"))
+    if errors:
+        raise InvalidRequest(errors)
+    return str(url), sorted(set(types)), description
+
+
+# ---- resources ---------------------------------------------------------------------------------------
+
+
+def secret_resource(record: WebhookSecretIssued, *, with_value: bool = False) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "object": "webhook_secret",
+        "id": record.secret_id,
+        "tenant": record.tenant_id,
+        "created_at": _iso(record.occurred_at),
+        "expires_at": _iso(record.expires_at),
+    }
+    if with_value:
+        resource["secret"] = record.secret
+    return resource
+
+
+def endpoint_resource(record: WebhookEndpointRegistered) -> dict[str, Any]:
+    return {
+        "object": "webhook_endpoint",
+        "id": record.endpoint_id,
+        "tenant": record.tenant_id,
+        "url": record.url,
+        "event_types": list(record.event_types),
+        "description": record.description,
+        "created_at": _iso(record.occurred_at),
+    }
+
+
+# ---- routes ------------------------------------------------------------------------------------------
+
+
+async def create_secret(request: Request) -> Response:
+    context, principal = context_of(request), principal_of(request)
+    tenant_id = _tenant(request)
+    now = utc_now()
+    expires_at = parse_secret_request(await read_body(request), now)
+    state = _state(context)
+    if len(state.secrets_of(tenant_id, now)) >= MAX_SECRETS:
+        raise InvalidRequest([FieldError("tenant", f"has {MAX_SECRETS} active secrets; retire one first")])
+    record = WebhookSecretIssued(
+        tenant_id=tenant_id,
+        secret_id=new_secret_id(),
+        secret=generate_secret(),
+        expires_at=expires_at,
+        created_by=principal.tenant_id,
+        occurred_at=now,
+    )
+    await context.publisher.publish(WEBHOOK_SECRETS, record_key(tenant_id, record.secret_id), record)
+    state.put_secret(record)
+    logger.info(
+        "webhook secret %s of tenant %s created by %s",
+        record.secret_id,
+        tenant_id,
+        principal.tenant_id,
+        extra={"tenant_id": tenant_id},
+    )
+    return JSONResponse(secret_resource(record, with_value=True), status_code=201)
+
+
+async def list_secrets(request: Request) -> Response:
+    tenant_id = _tenant(request)
+    active = _state(context_of(request)).secrets_of(tenant_id, utc_now())
+    return JSONResponse({"object": "list", "data": [secret_resource(s) for s in active]})
+
+
+async def retire_secret(request: Request) -> Response:
+    context, principal = context_of(request), principal_of(request)
+    tenant_id, secret_id = _tenant(request), request.path_params["secret_id"]
+    state = _state(context)
+    if state.secret(tenant_id, secret_id) is None:
+        raise WebhookConfigNotFound(f"webhook secret {secret_id} of tenant {tenant_id} not found")
+    await context.publisher.tombstone(WEBHOOK_SECRETS, record_key(tenant_id, secret_id))
+    state.retire_secret(tenant_id, secret_id)
+    logger.info(
+        "webhook secret %s of tenant %s retired by %s",
+        secret_id,
+        tenant_id,
+        principal.tenant_id,
+        extra={"tenant_id": tenant_id},
+    )
+    return Response(status_code=204)
+
+
+async def create_endpoint(request: Request) -> Response:
+    context, principal = context_of(request), principal_of(request)
+    tenant_id = _tenant(request)
+    url, types, description = parse_endpoint_request(await read_body(request))
+    state = _state(context)
+    if len(state.endpoints_of(tenant_id)) >= MAX_ENDPOINTS:
+        raise InvalidRequest([FieldError("tenant", f"has {MAX_ENDPOINTS} endpoints; delete one first")])
+    record = WebhookEndpointRegistered(
+        tenant_id=tenant_id,
+        endpoint_id=new_endpoint_id(),
+        url=url,
+        event_types=types,
+        description=description,
+    )
+    await context.publisher.publish(WEBHOOK_REGISTRATIONS, record_key(tenant_id, record.endpoint_id), record)
+    state.put_endpoint(record)
+    logger.info(
+        "webhook endpoint %s of tenant %s registered by %s",
+        record.endpoint_id,
+        tenant_id,
+        principal.tenant_id,
+        extra={"tenant_id": tenant_id},
+    )
+    return JSONResponse(endpoint_resource(record), status_code=201)
+
+
+async def list_endpoints(request: Request) -> Response:
+    tenant_id = _tenant(request)
+    endpoints = _state(context_of(request)).endpoints_of(tenant_id)
+    return JSONResponse({"object": "list", "data": [endpoint_resource(e) for e in endpoints]})
+
+
+def _endpoint(state: TenantWebhooks, tenant_id: str, endpoint_id: str) -> WebhookEndpointRegistered:
+    endpoint = state.endpoint(tenant_id, endpoint_id)
+    if endpoint is None:
+        raise WebhookConfigNotFound(f"webhook endpoint {endpoint_id} of tenant {tenant_id} not found")
+    return endpoint
+
+
+async def delete_endpoint(request: Request) -> Response:
+    context = context_of(request)
+    tenant_id, endpoint_id = _tenant(request), request.path_params["endpoint_id"]
+    state = _state(context)
+    _endpoint(state, tenant_id, endpoint_id)
+    await context.publisher.tombstone(WEBHOOK_REGISTRATIONS, record_key(tenant_id, endpoint_id))
+    state.delete_endpoint(tenant_id, endpoint_id)
+    logger.info(
+        "webhook endpoint %s of tenant %s deleted", endpoint_id, tenant_id, extra={"tenant_id": tenant_id}
+    )
+    return Response(status_code=204)
+
+
+async def ping_endpoint(request: Request) -> Response:
+    context = context_of(request)
+    tenant_id, endpoint_id = _tenant(request), request.path_params["endpoint_id"]
+    endpoint = _endpoint(_state(context), tenant_id, endpoint_id)
+    ping = WebhookPingRequested(tenant_id=tenant_id, endpoint_id=endpoint_id, url=endpoint.url)
+    await context.publisher.publish(WEBHOOK_PINGS, tenant_id, ping)
+    body = {
+        "object": "webhook_ping",
+        "id": ping.event_id,
+        "endpoint_id": endpoint_id,
+        "tenant": tenant_id,
+        "requested_at": _iso(ping.occurred_at),
+    }
+    return JSONResponse(body, status_code=202)

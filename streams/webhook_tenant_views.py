@@ -1,0 +1,95 @@
+"""The tenants' webhook configuration materialized from its two compacted topics (the same consume loop as
+ingest's views, `ingest.compacted_view`), into one `streams.webhook_tenants.TenantWebhooks`.
+
+`following_tenant_webhooks` replays both topics whole before it returns (no delivery is signed from an
+incomplete view), then keeps following them until exit. Used by the notifier and by ingest's admin routes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from ingest.compacted_view import CompactedView
+from schemas.events import WebhookEndpointRegistered, WebhookSecretIssued
+from schemas.serde import AvroSerde
+from schemas.topics import WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
+from streams.webhook_tenants import TenantWebhooks, split_key
+
+log = logging.getLogger(__name__)
+
+
+class SecretsView(CompactedView[WebhookSecretIssued]):
+    def __init__(self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str) -> None:
+        super().__init__(bootstrap, serde, topic=WEBHOOK_SECRETS, client_id=f"{client_id}-secrets")
+        self.state = state
+
+    def _on_value(self, key: str | None, value: WebhookSecretIssued) -> None:
+        self.state.put_secret(value)
+
+    def _on_tombstone(self, key: str) -> bool:
+        parts = split_key(key)
+        return parts is not None and self.state.retire_secret(*parts)
+
+    def _size(self) -> int:
+        return len(self.state)
+
+
+class RegistrationsView(CompactedView[WebhookEndpointRegistered]):
+    def __init__(self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str) -> None:
+        super().__init__(bootstrap, serde, topic=WEBHOOK_REGISTRATIONS, client_id=f"{client_id}-endpoints")
+        self.state = state
+
+    def _on_value(self, key: str | None, value: WebhookEndpointRegistered) -> None:
+        self.state.put_endpoint(value)
+
+    def _on_tombstone(self, key: str) -> bool:
+        parts = split_key(key)
+        return parts is not None and self.state.delete_endpoint(*parts)
+
+    def _size(self) -> int:
+        return len(self.state)
+
+
+class TenantWebhooksViews:
+    """Both views over one state; construct freely, `start()` / `stop()` from a lifespan."""
+
+    def __init__(self, bootstrap: str, serde: AvroSerde, client_id: str) -> None:
+        self.state = TenantWebhooks()
+        self.views: tuple[CompactedView[WebhookSecretIssued], CompactedView[WebhookEndpointRegistered]] = (
+            SecretsView(bootstrap, serde, self.state, client_id),
+            RegistrationsView(bootstrap, serde, self.state, client_id),
+        )
+
+    async def start(self) -> None:
+        for view in self.views:
+            await view.start()
+
+    async def wait_caught_up(self) -> None:
+        for view in self.views:
+            await view.wait_caught_up()
+
+    async def stop(self) -> None:
+        for view in self.views:
+            await view.stop()
+
+    @property
+    def ready(self) -> bool:
+        return all(v.running and v.caught_up for v in self.views)
+
+
+@contextlib.asynccontextmanager
+async def following_tenant_webhooks(
+    bootstrap: str, serde: AvroSerde, client_id: str
+) -> AsyncIterator[TenantWebhooks]:
+    """The tenants' webhook configuration, complete as of entry, and kept up to date until exit."""
+    await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS)
+    views = TenantWebhooksViews(bootstrap, serde, client_id)
+    try:
+        await views.start()
+        await views.wait_caught_up()
+        log.info("tenant webhook configuration loaded: %d secrets and endpoints", len(views.state))
+        yield views.state
+    finally:
+        await views.stop()
