@@ -1,8 +1,8 @@
 """What the routes use, opened in the application's lifespan and closed in reverse order.
 
 Nothing here does I/O at import or in a constructor: `open_context(settings)` starts the registry serde,
-the idempotent producer, the status and idempotency-key views and the presigning client, and yields
-them as one object.
+the idempotent producer, the status, idempotency-key, limits and API-key views and the presigning client,
+and yields them as one object.
 """
 
 from __future__ import annotations
@@ -22,17 +22,26 @@ from minio.error import MinioException
 from starlette.requests import HTTPConnection
 from urllib3.exceptions import HTTPError
 
+from ingest.api_keys import KeyTable
 from ingest.compacted_view import CompactedView
 from ingest.errors import StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
+from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
-from schemas.topics import COMMANDS, IDEMPOTENCY, JOB_STATUS, TENANT_LIMIT_SETTINGS, TENANT_LIMITS
+from schemas.topics import (
+    API_KEYS,
+    COMMANDS,
+    IDEMPOTENCY,
+    JOB_STATUS,
+    TENANT_LIMIT_SETTINGS,
+    TENANT_LIMITS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,23 +81,28 @@ class IngestContext:
     in_flight: InFlight = field(default_factory=InFlight)
     producer_started: bool = field(default=False)
     limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
+    api_keys: KeyStoreView | None = None  # the key store; None: only configured keys and JWTs
 
     @property
     def ready(self) -> bool:
         views: list[CompactedView[Any]] = [self.view, self.keys]
-        if self.limits is not None:
-            views.append(self.limits)
+        views.extend(v for v in (self.limits, self.api_keys) if v is not None)
         return self.producer_started and all(v.running and v.caught_up for v in views)
 
 
 @contextlib.asynccontextmanager
-async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]:
+async def open_context(
+    settings: IngestSettings, key_table: KeyTable | None = None
+) -> AsyncIterator[IngestContext]:
+    """`key_table`: where the key store's view puts the keys (the authenticator reads the same table)."""
     endpoints = settings.pipeline.endpoints
     async with contextlib.AsyncExitStack() as stack:
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
-        await serde.register(COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS)
+        await serde.register(
+            COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
+        )
 
         producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
         await producer.start()
@@ -104,11 +118,21 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
         stack.push_async_callback(limits.stop)
         await limits.start()
+        api_keys = KeyStoreView(endpoints.kafka_bootstrap, serde, key_table or KeyTable())
+        stack.push_async_callback(api_keys.stop)
+        await api_keys.start()
 
         client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
         presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
         context = IngestContext(
-            settings, publisher, view, presigner, keys, producer_started=True, limits=limits
+            settings,
+            publisher,
+            view,
+            presigner,
+            keys,
+            producer_started=True,
+            limits=limits,
+            api_keys=api_keys,
         )
         logger.info("ingest resources open")
         try:

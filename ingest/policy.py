@@ -37,6 +37,9 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/jobs/{job_id}/content"): READ,
     ("GET", "/v1/jobs/{job_id}/events"): READ,
     ("PUT", "/v1/admin/tenants/{tenant}/limits"): ADMIN,
+    ("GET", "/v1/admin/keys"): ADMIN,
+    ("POST", "/v1/admin/keys"): ADMIN,
+    ("DELETE", "/v1/admin/keys/{key_id}"): ADMIN,
 }
 
 
