@@ -118,7 +118,9 @@ async def open_context(
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
         stack.push_async_callback(limits.stop)
         await limits.start()
-        api_keys = KeyStoreView(endpoints.kafka_bootstrap, serde, key_table or KeyTable())
+        api_keys = KeyStoreView(
+            endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
+        )
         stack.push_async_callback(api_keys.stop)
         await api_keys.start()
 
