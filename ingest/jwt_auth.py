@@ -59,14 +59,18 @@ class JwksCache:
                 response = await http.get(self._settings.jwks_url, follow_redirects=False)
                 response.raise_for_status()
                 document = response.json()
-            keys = jwt.PyJWKSet.from_dict(document).keys
+            self.load(document)
         except (httpx.HTTPError, ValueError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
             self._fetched_at = self._clock()  # a failing provider is asked again after the interval only
             logger.warning("JWKS fetch failed: %s", type(exc).__name__)
             return  # the keys fetched before (if any) stay in use
+        logger.info("JWKS fetched: %d signing keys", len(self._keys))
+
+    def load(self, document: Any) -> None:
+        """Take the signing keys of a JWKS document (as fetched) as the current set."""
+        keys = jwt.PyJWKSet.from_dict(document).keys
         self._keys = {k.key_id: k for k in keys if k.key_id and k.public_key_use in (None, "sig")}
         self._fetched_at = self._clock()
-        logger.info("JWKS fetched: %d signing keys", len(self._keys))
 
 
 class JwtAuthenticator:
