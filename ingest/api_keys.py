@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.events import ApiKeyRecord, utc_now
 
@@ -107,6 +107,17 @@ def merged(known: ApiKeyRecord | None, incoming: ApiKeyRecord) -> ApiKeyRecord:
     if incoming.revoked and not known.revoked:
         return incoming
     return incoming if incoming.occurred_at >= known.occurred_at else known
+
+
+def sweepable(records: Iterable[ApiKeyRecord], now: datetime, grace: timedelta) -> list[str]:
+    """Key ids that can never be valid again and ended at least `grace` ago (revoked or expired): their
+    records may give way to tombstones, after which the key reads as unknown (still 401)."""
+    ended = (
+        (r.key_id, r.revoked_at if r.revoked else r.expires_at)
+        for r in records
+        if r.revoked or r.expires_at is not None
+    )
+    return [key_id for key_id, at in ended if at is not None and at + grace <= now]
 
 
 class KeyTable:

@@ -28,6 +28,7 @@ from ingest.errors import StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
+from ingest.key_sweeper import Tombstone, sweep_forever
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PRESIGN_TTL_SECONDS = 15 * 60
 CONTEXT_KEY = "ingest"
+TOMBSTONE_TIMEOUT_SECONDS = 10.0
 
 
 class Presigner:
@@ -123,6 +125,16 @@ async def open_context(
         )
         stack.push_async_callback(api_keys.stop)
         await api_keys.start()
+        sweeper = asyncio.create_task(
+            sweep_forever(
+                api_keys.table,
+                tombstone_sender(producer),
+                timedelta(seconds=settings.key_grace_seconds),
+                settings.key_sweep_interval_seconds,
+            ),
+            name="api-key-sweeper",
+        )
+        stack.push_async_callback(_cancel, sweeper)
 
         client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
         presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
@@ -142,6 +154,20 @@ async def open_context(
         finally:
             context.producer_started = False
             logger.info("ingest resources closing")
+
+
+def tombstone_sender(producer: AIOKafkaProducer) -> Tombstone:
+    async def tombstone(key_id: str) -> None:
+        async with asyncio.timeout(TOMBSTONE_TIMEOUT_SECONDS):
+            await producer.send_and_wait(API_KEYS.name, None, key=key_id.encode())
+
+    return tombstone
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def context_of(conn: HTTPConnection) -> IngestContext:

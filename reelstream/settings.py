@@ -293,6 +293,8 @@ class IngestSettings:
     produce_timeout_seconds: float = 10.0
     idempotency_ttl_seconds: int = 24 * 3600  # how long an Idempotency-Key is remembered (≥ 24 h)
     oidc: OidcSettings | None = None  # bearer JWTs accepted too (None: API keys only)
+    key_grace_seconds: float = 7 * 24 * 3600.0  # a revoked/expired key's record is tombstoned after this
+    key_sweep_interval_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -305,6 +307,7 @@ class IngestSettings:
             presign_ttl_seconds=int(env.get("REELSTREAM_PRESIGN_TTL_SECONDS", "600")),
             idempotency_ttl_seconds=int(env.get("REELSTREAM_IDEMPOTENCY_TTL_SECONDS", str(24 * 3600))),
             oidc=OidcSettings.from_env(env),
+            key_grace_seconds=float(env.get("REELSTREAM_KEY_GRACE_SECONDS", str(7 * 24 * 3600))),
         )
 
 

@@ -9,19 +9,21 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from ingest.app import create_app
 from reelstream import cli
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 from reelstream.stack.manager import Endpoints, ensure_bucket
+from schemas.topics import API_KEYS
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
-from tests.integration.ingest.support import Served, eventually, serve, shutdown
+from tests.integration.ingest.support import Served, TopicProbe, eventually, serve, shutdown
 
 RUN = uuid.uuid4().hex[:8]
 ADMIN_KEY = f"rs_test_{secrets.token_urlsafe(24)}"
@@ -210,3 +212,38 @@ async def test_bearer_jwts_from_the_provider_map_to_tenant_and_scopes(replicas: 
         assert refused(reason)(response), response.text
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert token not in response.text
+
+
+async def test_a_revoked_key_gives_way_to_a_tombstone_after_the_grace_period(
+    replicas: Replicas, stack: Endpoints
+) -> None:
+    # last in this module: with no grace, this replica tombstones every revoked key of the topic, the
+    # earlier tests' too (their replicas then forget them as well)
+    settings = replace(replicas.settings, key_grace_seconds=0.0, key_sweep_interval_seconds=0.2)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    served = await start(settings)
+    try:
+        probe = TopicProbe(consumer, API_KEYS)
+        before = await probe.end_offsets()
+        async with httpx.AsyncClient(
+            base_url=served.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=15.0
+        ) as admin:
+            created = await create_key(admin, tenant=f"gone-{RUN}")
+            key_id = created["id"]
+            assert (await admin.delete(f"/v1/admin/keys/{key_id}")).status_code == 200
+            records = await eventually(
+                lambda: probe.records_since(before, key=key_id.encode()),
+                lambda found: any(r.value is None for r in found),
+                within=DEADLINE_S,
+            )
+            assert [r.value is None for r in records] == [False, False, True]  # created, revoked, tombstone
+            listed = (await admin.get("/v1/admin/keys", params={"tenant": f"gone-{RUN}"})).json()["data"]
+            assert listed == []
+            gone = await admin.get("/v1/jobs", headers={"Authorization": f"Bearer {created['key']}"})
+            assert refused("unknown API key")(gone)
+    finally:
+        await shutdown(served)
+        await consumer.stop()

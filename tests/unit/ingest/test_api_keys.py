@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from ingest import api_keys
 from ingest.admin_keys import key_resource, parse_key_request
-from ingest.api_keys import KeyTable, Verdict, check, digest, merged, mint, parse, revoke
+from ingest.api_keys import KeyTable, Verdict, check, digest, merged, mint, parse, revoke, sweepable
 from ingest.auth import FirstOf, KeyStoreKeys, Principal, StaticApiKeys
 from ingest.errors import Unauthenticated
+from ingest.key_sweeper import sweep
 from reelstream.params import InvalidRequest
 from schemas.events import ApiKeyRecord, utc_now
 from tests.samples import T0
@@ -150,3 +151,32 @@ def test_the_key_resource_shows_metadata_only() -> None:
     assert record.secret_sha256 not in text
     assert record.salt not in text
     assert key not in text
+
+
+async def test_keys_that_ended_a_grace_period_ago_are_tombstoned_and_forgotten() -> None:
+    now, grace = utc_now(), timedelta(days=7)
+    table = KeyTable()
+    _, active = mint("acme", ["viewer"], now=now - timedelta(days=30))
+    _, expiring = mint("acme", ["viewer"], expires_at=now + timedelta(days=1), now=now - timedelta(days=30))
+    _, expired_long_ago = mint("acme", ["viewer"], expires_at=now - grace, now=now - timedelta(days=30))
+    _, expired_lately = mint(
+        "acme", ["viewer"], expires_at=now - timedelta(days=1), now=now - timedelta(days=9)
+    )
+    revoked_long_ago = revoke(mint("acme", ["viewer"], now=now - timedelta(days=30))[1], now=now - grace)
+    revoked_lately = revoke(mint("acme", ["viewer"], now=now - timedelta(days=30))[1], now=now)
+    for record in (active, expiring, expired_long_ago, expired_lately, revoked_long_ago, revoked_lately):
+        table.apply(record)
+    assert set(sweepable(table.records(), now, grace)) == {expired_long_ago.key_id, revoked_long_ago.key_id}
+    sent: list[str] = []
+
+    async def tombstone(key_id: str) -> None:
+        sent.append(key_id)
+
+    assert (
+        set(await sweep(table, tombstone, grace))
+        == set(sent)
+        == {expired_long_ago.key_id, revoked_long_ago.key_id}
+    )
+    assert table.get(revoked_long_ago.key_id) is None
+    assert table.get(revoked_lately.key_id) is not None
+    assert len(table) == 4
