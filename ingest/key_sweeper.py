@@ -34,9 +34,12 @@ async def sweep(table: KeyTable, tombstone: Tombstone, grace: timedelta) -> list
 
 
 async def sweep_forever(table: KeyTable, tombstone: Tombstone, grace: timedelta, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)  # a period, not a synchronization: the next sweep is due
-        try:
-            await sweep(table, tombstone, grace)
-        except (KafkaError, TimeoutError) as exc:  # the broker is away: the next sweep tries again
-            logger.warning("API key sweep failed: %s", type(exc).__name__)
+    try:
+        while True:
+            await asyncio.sleep(interval)  # a period, not a synchronization: the next sweep is due
+            try:
+                await sweep(table, tombstone, grace)
+            except (KafkaError, TimeoutError) as exc:  # the broker is away: the next sweep tries again
+                logger.warning("API key sweep failed: %s", type(exc).__name__)
+    except Exception:  # logged, not swallowed: sweeping stops (keys stay refused), serving goes on
+        logger.exception("API key sweeper stopped")
