@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
@@ -235,6 +236,7 @@ class SchedulerSettings:
 
 
 JWT_ALGORITHMS = frozenset({"RS256", "ES256"})  # asymmetric only: never HS*, never none
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,9 @@ class OidcSettings:
             raise ConfigurationError("REELSTREAM_OIDC_LEEWAY_SECONDS must be between 0 and 300")
         if not (self.issuer and self.audience and self.jwks_url and self.tenant_claim and self.roles_claim):
             raise ConfigurationError("OIDC needs an issuer, an audience, a JWKS URL and claim names")
+        url = urlsplit(self.jwks_url)
+        if url.scheme != "https" and not (url.scheme == "http" and url.hostname in LOOPBACK_HOSTS):
+            raise ConfigurationError("REELSTREAM_OIDC_JWKS_URL must be https (plain http on loopback only)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OidcSettings | None:

@@ -77,3 +77,7 @@ def test_oidc_settings_come_from_the_environment_and_allow_only_asymmetric_algor
             OidcSettings.from_env({**env, "REELSTREAM_OIDC_ALGORITHMS": algorithms})
     with pytest.raises(ConfigurationError):
         OidcSettings.from_env({k: v for k, v in env.items() if k != "REELSTREAM_OIDC_JWKS_URL"})
+    for url in ("http://idp.test/jwks.json", "ftp://idp.test/jwks.json", "idp.test/jwks.json"):
+        with pytest.raises(ConfigurationError):  # a JWKS fetched in clear text could be swapped in transit
+            OidcSettings.from_env({**env, "REELSTREAM_OIDC_JWKS_URL": url})
+    assert OidcSettings.from_env({**env, "REELSTREAM_OIDC_JWKS_URL": "http://127.0.0.1:8080/jwks"})
