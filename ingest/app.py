@@ -12,10 +12,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, routes, webhook_admin
-from ingest.auth import PRINCIPAL_KEY, Authenticator, BearerAuthMiddleware, StaticApiKeys
+from ingest import admin, admin_keys, routes, webhook_admin
+from ingest.api_keys import KeyTable
+from ingest.auth import (
+    PRINCIPAL_KEY,
+    Authenticator,
+    BearerAuthMiddleware,
+    FirstOf,
+    KeyStoreKeys,
+    StaticApiKeys,
+)
 from ingest.context import CONTEXT_KEY, open_context
 from ingest.health import healthz, readyz
+from ingest.jwt_auth import JwtAuthenticator
 from ingest.openapi import openapi_endpoint
 from ingest.policy import ScopeMiddleware
 from ingest.problems import exception_handlers
@@ -73,6 +82,12 @@ def api_routes(sse_keepalive_seconds: float) -> list[Route]:
             methods=["PUT"],
             name="put_tenant_limits",
         ),
+        Route(
+            "/v1/admin/keys",
+            by_method(GET=admin_keys.list_keys, POST=admin_keys.create_key),
+            methods=["GET", "POST"],
+        ),
+        Route("/v1/admin/keys/{key_id}", admin_keys.revoke_key, methods=["DELETE"], name="revoke_key"),
         *webhook_admin_routes(),
     ]
 
@@ -99,6 +114,16 @@ def webhook_admin_routes() -> list[Route]:
     ]
 
 
+def default_authenticator(settings: IngestSettings, key_table: KeyTable) -> Authenticator:
+    """The key store first (`rs_live_…`, looked up by key_id), then OIDC JWTs where configured, then the
+    configured keys (bootstrap and operators)."""
+    chain: list[Authenticator] = [KeyStoreKeys(key_table)]
+    if settings.oidc is not None:
+        chain.append(JwtAuthenticator(settings.oidc))
+    chain.append(StaticApiKeys(settings.api_keys, settings.api_key_roles))
+    return FirstOf(*chain)
+
+
 def create_app(
     settings: IngestSettings,
     *,
@@ -107,15 +132,16 @@ def create_app(
     metrics: Metrics | None = None,
 ) -> Starlette:
     """The ingest API. Nothing is opened until the server runs the lifespan."""
+    key_table = KeyTable()  # filled by the key store's view, read by the authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_context(settings) as context:
+        async with open_context(settings, key_table) as context:
             yield {CONTEXT_KEY: context}
 
     auth = Middleware(
         BearerAuthMiddleware,
-        authenticator=authenticator or StaticApiKeys(settings.api_keys, settings.api_key_roles),
+        authenticator=authenticator or default_authenticator(settings, key_table),
         public_paths=PUBLIC_PATHS,
     )
     routes = api_routes(sse_keepalive_seconds)

@@ -1,8 +1,10 @@
 """Bearer authentication: who is calling, behind a small interface.
 
-`Authenticator` turns a bearer token into a `Principal` (or None). Today the only implementation is a
-static table of API keys from the settings; a key store, JWTs and roles plug in behind the same interface.
-`BearerAuthMiddleware` guards every path except the public ones and hands the principal to routes.
+`Authenticator` turns a bearer token into a `Principal`, or None when the token is not one it knows; it
+raises `Unauthenticated` when the token is its kind but refused (revoked, expired, bad signature), so the
+401 says why. Three implementations: the key store (`rs_live_…`, `KeyStoreKeys`), OIDC bearer JWTs
+(`ingest.jwt_auth`) and the configured keys (`StaticApiKeys`, the bootstrap/admin keys); `FirstOf` asks
+each in turn. `BearerAuthMiddleware` guards every path except the public ones and hands the principal on.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from typing import Protocol
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.errors import Unauthenticated
+from ingest.api_keys import KeyTable, Verdict, check, parse
+from ingest.errors import IdentityProviderUnavailable, Unauthenticated
 from ingest.problems import problem_response
+from schemas.events import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,40 @@ class StaticApiKeys:
         return found
 
 
+class KeyStoreKeys:
+    """Keys of the key store, found by their key_id in the table the store's view keeps (no scan)."""
+
+    def __init__(self, table: KeyTable) -> None:
+        self._table = table
+
+    async def authenticate(self, token: str) -> Principal | None:
+        parsed = parse(token)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        record = self._table.get(key_id)
+        verdict = check(record, secret, utc_now())
+        if verdict is Verdict.UNKNOWN:
+            return None
+        if verdict is not Verdict.VALID or record is None:
+            raise Unauthenticated(verdict.value)
+        return Principal(record.tenant_id, frozenset(record.roles))
+
+
+class FirstOf:
+    """The first principal any authenticator finds; a refusal (Unauthenticated) ends the search."""
+
+    def __init__(self, *authenticators: Authenticator) -> None:
+        self._authenticators = authenticators
+
+    async def authenticate(self, token: str) -> Principal | None:
+        for authenticator in self._authenticators:
+            principal = await authenticator.authenticate(token)
+            if principal is not None:
+                return principal
+        return None
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive)."""
     if not authorization:
@@ -90,12 +128,18 @@ class BearerAuthMiddleware:
             return
         conn = HTTPConnection(scope)
         token = bearer_token(conn.headers.get("authorization"))
-        principal = await self.authenticator.authenticate(token) if token is not None else None
+        reason = "missing bearer token" if token is None else "unknown API key"
+        try:
+            principal = await self.authenticator.authenticate(token) if token is not None else None
+        except Unauthenticated as refused:
+            principal, reason = None, refused.message
+        except IdentityProviderUnavailable as unavailable:
+            await problem_response(unavailable, scope["path"])(scope, receive, send)
+            return
         if principal is None:
-            reason = "missing bearer token" if token is None else "unknown API key"
             logger.info("unauthenticated %s %s: %s", scope["method"], scope["path"], reason)
             response = problem_response(
-                Unauthenticated(f"{reason}; send Authorization: Bearer <key>"), scope["path"]
+                Unauthenticated(f"{reason}; send Authorization: Bearer <key or token>"), scope["path"]
             )
             await response(scope, receive, send)
             return

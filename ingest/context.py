@@ -1,8 +1,8 @@
 """What the routes use, opened in the application's lifespan and closed in reverse order.
 
 Nothing here does I/O at import or in a constructor: `open_context(settings)` starts the registry serde,
-the idempotent producer, the status and idempotency-key views and the presigning client, and yields
-them as one object.
+the idempotent producer, the status, idempotency-key, limits and API-key views and the presigning client,
+and yields them as one object.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ from minio.error import MinioException
 from starlette.requests import HTTPConnection
 from urllib3.exceptions import HTTPError
 
+from ingest.api_keys import KeyTable
 from ingest.compacted_view import CompactedView
 from ingest.errors import StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
+from ingest.key_store_view import KeyStoreView
+from ingest.key_sweeper import Tombstone, sweep_forever
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
@@ -33,6 +36,7 @@ from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
 from schemas.topics import (
+    API_KEYS,
     COMMANDS,
     IDEMPOTENCY,
     JOB_STATUS,
@@ -48,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PRESIGN_TTL_SECONDS = 15 * 60
 CONTEXT_KEY = "ingest"
+TOMBSTONE_TIMEOUT_SECONDS = 10.0
 
 
 class Presigner:
@@ -83,25 +88,30 @@ class IngestContext:
     producer_started: bool = field(default=False)
     limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
     webhooks: TenantWebhooksViews | None = None  # tenants' webhook secrets and endpoints (admin routes)
+    api_keys: KeyStoreView | None = None  # the key store; None: only configured keys and JWTs
 
     @property
     def ready(self) -> bool:
         views: list[CompactedView[Any]] = [self.view, self.keys]
-        if self.limits is not None:
-            views.append(self.limits)
+        views.extend(v for v in (self.limits, self.api_keys) if v is not None)
         if self.webhooks is not None:
             views.extend(self.webhooks.views)
         return self.producer_started and all(v.running and v.caught_up for v in views)
 
 
 @contextlib.asynccontextmanager
-async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]:
+async def open_context(
+    settings: IngestSettings, key_table: KeyTable | None = None
+) -> AsyncIterator[IngestContext]:
+    """`key_table`: where the key store's view puts the keys (the authenticator reads the same table)."""
     endpoints = settings.pipeline.endpoints
     async with contextlib.AsyncExitStack() as stack:
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
-        await serde.register(COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS)
+        await serde.register(
+            COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
+        )
         await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS)
 
         producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
@@ -121,11 +131,33 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest")
         stack.push_async_callback(webhooks.stop)
         await webhooks.start()
+        api_keys = KeyStoreView(
+            endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
+        )
+        stack.push_async_callback(api_keys.stop)
+        await api_keys.start()
+        sweeper = asyncio.create_task(
+            sweep_forever(
+                api_keys.table,
+                tombstone_sender(producer),
+                timedelta(seconds=settings.key_grace_seconds),
+                settings.key_sweep_interval_seconds,
+            ),
+            name="api-key-sweeper",
+        )
+        stack.push_async_callback(_cancel, sweeper)
 
         client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
         presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
         context = IngestContext(
-            settings, publisher, view, presigner, keys, producer_started=True, limits=limits
+            settings,
+            publisher,
+            view,
+            presigner,
+            keys,
+            producer_started=True,
+            limits=limits,
+            api_keys=api_keys,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")
@@ -134,6 +166,20 @@ async def open_context(settings: IngestSettings) -> AsyncIterator[IngestContext]
         finally:
             context.producer_started = False
             logger.info("ingest resources closing")
+
+
+def tombstone_sender(producer: AIOKafkaProducer) -> Tombstone:
+    async def tombstone(key_id: str) -> None:
+        async with asyncio.timeout(TOMBSTONE_TIMEOUT_SECONDS):
+            await producer.send_and_wait(API_KEYS.name, None, key=key_id.encode())
+
+    return tombstone
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def context_of(conn: HTTPConnection) -> IngestContext:

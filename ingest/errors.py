@@ -22,6 +22,19 @@ class Unauthenticated(ReelstreamError):
     code = "unauthenticated"
 
 
+class IdentityProviderUnavailable(ReelstreamError):
+    """The OIDC provider's JWKS could not be fetched, so no bearer JWT can be checked now."""
+
+    code = "identity_provider_unavailable"
+    retriable = True
+
+
+class ApiKeyNotFound(ReelstreamError):
+    """No key with this key_id in the key store."""
+
+    code = "api_key_not_found"
+
+
 class JobNotFound(ReelstreamError):
     """No such job for the caller. Another tenant's job is reported exactly like an unknown one."""
 

@@ -254,7 +254,57 @@ def _admin_paths() -> Json:
                     **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             }
-        }
+        },
+        **_key_paths(),
+    }
+
+
+def _key_paths() -> Json:
+    no_store = {"Cache-Control": {"description": "`no-store`", "schema": STRING}}
+    return {
+        "/v1/admin/keys": {
+            "post": {
+                "operationId": "createApiKey",
+                "summary": "Create an API key (scope admin); the key is in this response only",
+                "description": "Mints `rs_live_<id>_<secret>` for a tenant with the given roles and optional "
+                "expiry. Only a salted SHA-256 of the secret is stored (compacted topic "
+                "`reelstream.auth.keys`); every ingest replica accepts the key once its view has read it.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": ref("ApiKeyRequest")}},
+                },
+                "responses": {
+                    "201": json_response(
+                        "The new key, with its secret (shown once).",
+                        "ApiKeyCreated",
+                        {**no_store, "Location": {"schema": STRING}},
+                    ),
+                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                },
+            },
+            "get": {
+                "operationId": "listApiKeys",
+                "summary": "List API keys' metadata (scope admin); never a secret",
+                "parameters": [{"name": "tenant", "in": "query", "required": False, "schema": STRING}],
+                "responses": {
+                    "200": json_response("Every key (of the tenant), oldest first.", "ApiKeyList", no_store),
+                    **error_responses("Unavailable"),
+                },
+            },
+        },
+        "/v1/admin/keys/{key_id}": {
+            "delete": {
+                "operationId": "revokeApiKey",
+                "summary": "Revoke an API key (scope admin); idempotent",
+                "description": "The key is refused (401) at once by this replica and, within a fetch, by "
+                "every other one. A revocation is final.",
+                "parameters": [{"name": "key_id", "in": "path", "required": True, "schema": STRING}],
+                "responses": {
+                    "200": json_response("The key, now revoked.", "ApiKey", no_store),
+                    **error_responses("NotFound", "Unavailable"),
+                },
+            }
+        },
     }
 
 
@@ -276,7 +326,14 @@ def _document() -> Json:
             **webhook_admin_paths(),
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API key (`rs_live_…`, or a configured one), or a JWT from the "
+                    "configured OIDC provider (RS256/ES256; tenant and roles from its claims)",
+                }
+            },
             "schemas": {**SCHEMAS, **WEBHOOK_SCHEMAS},
             "responses": RESPONSES,
         },

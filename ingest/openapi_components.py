@@ -57,10 +57,16 @@ RATE_LIMIT_HEADERS: Json = {
 RESPONSES: Json = {
     "Malformed": _problem("The body is not JSON, or a header is malformed (`errors` names it)."),
     "Unauthorized": {
-        **_problem("No bearer token, or an unknown API key."),
+        **_problem(
+            "No bearer token; an unknown, expired or revoked API key; or a JWT that is expired, not yet "
+            "valid, for another audience or issuer, signed by an unknown key or with an algorithm not "
+            "allowed, or without the tenant claim (`detail` says which)."
+        ),
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
     },
-    "NotFound": _problem("No such job for this caller (another tenant's job reads as unknown)."),
+    "NotFound": _problem(
+        "No such job for this caller (another tenant's job reads as unknown), or no such API key."
+    ),
     "Conflict": {
         **_problem(
             "The job's state does not allow this operation; a request with the same Idempotency-Key is "
@@ -309,6 +315,57 @@ TENANT_LIMITS: Json = {
     },
 }
 
+ROLE: Json = {"type": "string", "enum": ["submitter", "viewer", "admin"]}
+API_KEY_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["tenant"],
+    "properties": {
+        "tenant": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+        "roles": {"type": "array", "items": ROLE, "description": "default: [submitter]"},
+        "expires_at": {**STAMP, "description": "a future instant; absent: the key does not expire"},
+        "name": {"type": "string", "maxLength": 100, "description": "a label for people"},
+    },
+}
+API_KEY: Json = {
+    "type": "object",
+    "description": "A key's metadata; never its secret, never its hash.",
+    "required": ["object", "id", "prefix", "tenant", "roles", "status", "created_at"],
+    "properties": {
+        "object": {"const": "api_key"},
+        "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "prefix": {"type": "string", "description": "`rs_live_<id>`: how the key begins"},
+        "tenant": STRING,
+        "roles": {"type": "array", "items": ROLE},
+        "name": _nullable(STRING),
+        "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
+        "created_at": STAMP,
+        "expires_at": _nullable(STAMP),
+        "revoked_at": _nullable(STAMP),
+    },
+}
+API_KEY_CREATED: Json = {
+    "allOf": [
+        ref("ApiKey"),
+        {
+            "type": "object",
+            "required": ["key"],
+            "properties": {
+                "key": {
+                    "type": "string",
+                    "pattern": "^rs_live_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$",
+                    "description": "The key itself, shown this once: only a salted hash is stored.",
+                }
+            },
+        },
+    ]
+}
+API_KEY_LIST: Json = {
+    "type": "object",
+    "required": ["object", "data"],
+    "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": ref("ApiKey")}},
+}
+
 SCHEMAS: Json = {
     "JobRequest": JOB_REQUEST,
     "CancelRequest": CANCEL_REQUEST,
@@ -322,4 +379,8 @@ SCHEMAS: Json = {
     "ValidationProblem": VALIDATION_PROBLEM,
     "TenantLimitsRequest": TENANT_LIMITS_REQUEST,
     "TenantLimits": TENANT_LIMITS,
+    "ApiKeyRequest": API_KEY_REQUEST,
+    "ApiKey": API_KEY,
+    "ApiKeyCreated": API_KEY_CREATED,
+    "ApiKeyList": API_KEY_LIST,
 }

@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.errors import (
+    ApiKeyNotFound,
     Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
+    IdentityProviderUnavailable,
     InvalidHeader,
     JobIdUnavailable,
     JobNotFound,
@@ -58,6 +60,7 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     Forbidden: ProblemKind(403, "forbidden", "Forbidden"),
     JobNotFound: ProblemKind(404, "not-found", "Not found"),
     WebhookConfigNotFound: ProblemKind(404, "not-found", "Not found"),
+    ApiKeyNotFound: ProblemKind(404, "not-found", "Not found"),
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
     JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
     IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),
@@ -73,6 +76,12 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     ),
     StorageUnavailable: ProblemKind(
         503, "storage-unavailable", "Service unavailable", "object storage is unavailable; retry"
+    ),
+    IdentityProviderUnavailable: ProblemKind(
+        503,
+        "identity-provider-unavailable",
+        "Service unavailable",
+        "the identity provider's keys could not be fetched; retry",
     ),
     NotReady: ProblemKind(503, "not-ready", "Service unavailable"),
 }

@@ -24,7 +24,7 @@ from schemas.events import (
     utc_now,
 )
 
-INT, NUMBER, STRING, OBJECT = "integer", "number", "string", "object"
+INT, NUMBER, STRING, OBJECT, ARRAY = "integer", "number", "string", "object", "array"
 
 # every field a client may send, with its JSON type; `prompt` is the only required one
 FIELDS: dict[str, str] = {
@@ -94,6 +94,8 @@ def _type_ok(value: Any, json_type: str) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if json_type == STRING:
         return isinstance(value, str)
+    if json_type == ARRAY:
+        return isinstance(value, list)
     return isinstance(value, dict)
 
 

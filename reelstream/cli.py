@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reelstream.client import Client, submit_and_wait
@@ -98,6 +99,50 @@ def cmd_cancel(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90d`, `12h`, `30m`, `45s` (or plain seconds) → a positive timedelta."""
+    unit = text[-1:] if text[-1:] in _DURATION_UNITS else "s"
+    number = text[:-1] if text[-1:] in _DURATION_UNITS else text
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90d, 12h, 30m or 45s") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("the duration must be positive")
+    return timedelta(seconds=seconds)
+
+
+def cmd_keys(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """API keys, through the admin routes (REELSTREAM_API_KEY must hold a key with the admin role)."""
+    client = _client(env)
+    if args.action == "create":
+        body: dict[str, object] = {"tenant": args.tenant, "roles": args.role or ["submitter"]}
+        if args.expires_in is not None:
+            body["expires_at"] = (datetime.now(UTC) + args.expires_in).isoformat()
+        if args.name:
+            body["name"] = args.name
+        created = client.create_key(body)
+        print(created["key"])  # stdout: the key alone, so it can be captured; shown this once
+        print(
+            f"key {created['id']} for tenant {created['tenant']} ({', '.join(created['roles'])}); "
+            "store it now: it cannot be shown again",
+            file=sys.stderr,
+        )
+    elif args.action == "list":
+        print("id\ttenant\troles\tstatus\tcreated\texpires\tname")
+        for key in client.list_keys(args.tenant)["data"]:
+            fields = (key["id"], key["tenant"], "+".join(key["roles"]), key["status"])
+            extra = (key["created_at"], key["expires_at"] or "-", key["name"] or "")
+            print("\t".join((*fields, *extra)))
+    else:
+        revoked = client.revoke_key(args.key_id)
+        print(f"key {revoked['id']} of tenant {revoked['tenant']}: {revoked['status']}")
+    return 0
+
+
 def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from reelstream import dlq
 
@@ -149,6 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")
     cancel.set_defaults(func=cmd_cancel)
+
+    keys = sub.add_parser("keys", help="create, list or revoke API keys (needs an admin key)")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    create = keys_sub.add_parser("create", help="mint a key; prints it once on stdout")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--role", action="append", choices=["submitter", "viewer", "admin"])
+    create.add_argument("--expires-in", dest="expires_in", type=parse_duration, help="e.g. 90d, 12h")
+    create.add_argument("--name", help="a label for people")
+    create.set_defaults(func=cmd_keys)
+    listing = keys_sub.add_parser("list", help="keys' metadata (never a secret)")
+    listing.add_argument("--tenant")
+    listing.set_defaults(func=cmd_keys)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (final)")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_keys)
 
     topics = sub.add_parser("topics", help="create the declared topics (idempotent)")
     topics.add_argument("action", choices=["ensure"])

@@ -1,4 +1,4 @@
-"""The command-line client: `reelstream submit|status|cancel` against a running API."""
+"""The command-line client: `reelstream submit|status|cancel|keys` against a running API."""
 
 from __future__ import annotations
 
@@ -54,6 +54,19 @@ class Client:
     def cancel(self, job_id: str) -> dict[str, Any]:
         with self._http() as http:
             return self._check(http.post(f"/v1/jobs/{job_id}/cancel"))
+
+    def create_key(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._http() as http:
+            return self._check(http.post("/v1/admin/keys", json=body))
+
+    def list_keys(self, tenant: str | None = None) -> dict[str, Any]:
+        params = {"tenant": tenant} if tenant else None
+        with self._http() as http:
+            return self._check(http.get("/v1/admin/keys", params=params))
+
+    def revoke_key(self, key_id: str) -> dict[str, Any]:
+        with self._http() as http:
+            return self._check(http.delete(f"/v1/admin/keys/{key_id}"))
 
     def follow(self, job_id: str) -> Iterator[dict[str, Any]]:
         """Every snapshot the server sends over SSE until the job ends."""

@@ -94,7 +94,7 @@ def run_dev(env: Mapping[str, str]) -> int:
     model = "mochi-1" if env.get("REELSTREAM_MODEL_DIR") else "tiny-mochi"
     config = with_metrics_ports(
         PipelineConfig(
-            api_keys={api_key: "dev"},
+            api_keys={api_key: "dev:submitter+admin"},  # admin too: `reelstream keys create` works locally
             webhook_secret=webhook_secret,
             http_port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
             default_model=model,
@@ -109,7 +109,7 @@ def run_dev(env: Mapping[str, str]) -> int:
         ports = ", ".join(f"{name} {port}" for name, port in config.metrics_ports.items())
         print("reelstream is running" + (" (on a stack that was already up)" if stack.reused else ""))
         print(f"  API               {config.api_url}   (OpenAPI: {config.api_url}/openapi.json)")
-        print(f"  API key           {api_key}   (tenant 'dev')")
+        print(f"  API key           {api_key}   (tenant 'dev', roles submitter+admin)")
         print(f"  renderer          {model} on 1 slot")
         print(f"  Kafka bootstrap   {endpoints.kafka_bootstrap}")
         print(f"  schema registry   {endpoints.schema_registry_url}")

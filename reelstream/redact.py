@@ -3,7 +3,7 @@
 The code never logs prompts, keys, tokens or presigned URLs on purpose (see CONVENTIONS.md); these functions
 catch the accidents: a field named like a secret, an `Authorization: Bearer …` or `token=…` in a message, a
 URL's query string (a presigned link's signature lives there, so does a webhook's token), the project's own
-API keys (`rs_…`) and webhook secrets (`whsec_…`). Pure functions, no logging import.
+API keys (`rs_…`), webhook secrets (`whsec_…`) and bare JWTs (`eyJ….….…`). Pure functions, no logging import.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ _KEY_VALUE = re.compile(
     r"""x-amz-(?:signature|credential|security-token)|sig)(["']?\s*[:=]\s*["']?)[^\s"'&,;)]+"""
 )
 _PROJECT_SECRET = re.compile(r"\b(rs|whsec)_[A-Za-z0-9_+/=-]{8,}")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*")  # a JWS: base64url '{"…'.
 
 
 def is_secret_field(name: str) -> bool:
@@ -57,6 +58,7 @@ def redact_text(text: str) -> str:
     text = _URL_QUERY.sub(rf"\1?{MASK}", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}{MASK}", text)
     text = _KEY_VALUE.sub(rf"\1\2{MASK}", text)
+    text = _JWT.sub(MASK, text)
     return _PROJECT_SECRET.sub(rf"\1_{MASK}", text)
 
 

@@ -35,7 +35,7 @@ async def prepare_infrastructure(endpoints: Endpoints) -> None:
 class PipelineConfig:
     """What differs between the dev command and a test run."""
 
-    api_keys: Mapping[str, str]
+    api_keys: Mapping[str, str]  # key → `tenant` or `tenant:role+role` (REELSTREAM_API_KEYS entries)
     webhook_secret: str
     http_port: int
     app_prefix: str = "reelstream"

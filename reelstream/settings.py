@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
@@ -234,6 +235,58 @@ class SchedulerSettings:
         )
 
 
+JWT_ALGORITHMS = frozenset({"RS256", "ES256"})  # asymmetric only: never HS*, never none
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Bearer JWTs from an OIDC provider: verified against its JWKS, for `audience`, from `issuer`; the
+    tenant and the roles are read from the named claims."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    tenant_claim: str = "tenant"
+    roles_claim: str = "roles"
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway_seconds: float = 30.0  # clock skew allowed on exp, nbf and iat
+    jwks_max_age_seconds: float = 3600.0  # the JWKS is fetched again when older than this
+    jwks_refresh_seconds: float = 30.0  # at most one refresh for an unknown `kid` per this interval
+    jwks_timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.algorithms or set(self.algorithms) - JWT_ALGORITHMS:
+            raise ConfigurationError(
+                f"REELSTREAM_OIDC_ALGORITHMS must name some of {', '.join(sorted(JWT_ALGORITHMS))}"
+            )
+        if not 0 <= self.leeway_seconds <= 300:
+            raise ConfigurationError("REELSTREAM_OIDC_LEEWAY_SECONDS must be between 0 and 300")
+        if not (self.issuer and self.audience and self.jwks_url and self.tenant_claim and self.roles_claim):
+            raise ConfigurationError("OIDC needs an issuer, an audience, a JWKS URL and claim names")
+        url = urlsplit(self.jwks_url)
+        if url.scheme != "https" and not (url.scheme == "http" and url.hostname in LOOPBACK_HOSTS):
+            raise ConfigurationError("REELSTREAM_OIDC_JWKS_URL must be https (plain http on loopback only)")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OidcSettings | None:
+        """None unless REELSTREAM_OIDC_ISSUER is set (then the audience and JWKS URL are required)."""
+        issuer = env.get("REELSTREAM_OIDC_ISSUER")
+        if not issuer:
+            return None
+        algorithms = env.get("REELSTREAM_OIDC_ALGORITHMS", "RS256,ES256")
+        return cls(
+            issuer=issuer,
+            audience=_require(env, "REELSTREAM_OIDC_AUDIENCE"),
+            jwks_url=_require(env, "REELSTREAM_OIDC_JWKS_URL"),
+            tenant_claim=env.get("REELSTREAM_OIDC_TENANT_CLAIM", "tenant"),
+            roles_claim=env.get("REELSTREAM_OIDC_ROLES_CLAIM", "roles"),
+            algorithms=tuple(a.strip() for a in algorithms.split(",") if a.strip()),
+            leeway_seconds=float(env.get("REELSTREAM_OIDC_LEEWAY_SECONDS", "30")),
+            jwks_refresh_seconds=float(env.get("REELSTREAM_OIDC_JWKS_REFRESH_SECONDS", "30")),
+        )
+
+
 @dataclass(frozen=True)
 class IngestSettings:
     pipeline: PipelineSettings
@@ -244,6 +297,9 @@ class IngestSettings:
     presign_ttl_seconds: int = 600
     produce_timeout_seconds: float = 10.0
     idempotency_ttl_seconds: int = 24 * 3600  # how long an Idempotency-Key is remembered (≥ 24 h)
+    oidc: OidcSettings | None = None  # bearer JWTs accepted too (None: API keys only)
+    key_grace_seconds: float = 7 * 24 * 3600.0  # a revoked/expired key's record is tombstoned after this
+    key_sweep_interval_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -255,6 +311,8 @@ class IngestSettings:
             port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
             presign_ttl_seconds=int(env.get("REELSTREAM_PRESIGN_TTL_SECONDS", "600")),
             idempotency_ttl_seconds=int(env.get("REELSTREAM_IDEMPOTENCY_TTL_SECONDS", str(24 * 3600))),
+            oidc=OidcSettings.from_env(env),
+            key_grace_seconds=float(env.get("REELSTREAM_KEY_GRACE_SECONDS", str(7 * 24 * 3600))),
         )
 
 

@@ -491,3 +491,25 @@ class TenantLimitsSet:
     set_by: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+
+
+# ---- identity ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as the key store keeps it: metadata and a salted hash, never the secret."""
+
+    key_id: str
+    tenant_id: str
+    roles: tuple[str, ...]
+    salt: str
+    secret_sha256: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked: bool = False
+    revoked_at: datetime | None = None
+    name: str | None = None
+    created_by: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)

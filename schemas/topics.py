@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from schemas.codec import schema_for
 from schemas.events import (
+    ApiKeyRecord,
     CancelJob,
     CancelRender,
     CancelRequested,
@@ -214,6 +215,14 @@ TENANT_LIMIT_SETTINGS: Topic[TenantLimitsSet] = Topic(
     compacted=True,
     retention_ms=None,
 )
+API_KEYS: Topic[ApiKeyRecord] = Topic(
+    "reelstream.auth.keys",
+    (ApiKeyRecord,),
+    key="key_id",
+    partitions=1,  # small; every ingest replica reads all of it at start and then follows it
+    compacted=True,
+    retention_ms=None,  # a revoked key is tombstoned by ingest after a grace period
+)
 
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
@@ -241,5 +250,6 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     IDEMPOTENCY,
     TENANT_LIMITS,
     TENANT_LIMIT_SETTINGS,
+    API_KEYS,
     *DEAD_LETTERS.values(),
 )

@@ -157,6 +157,19 @@ def test_each_service_gets_every_setting_it_reads(render: Render, scenario: str)
             assert env["REELSTREAM_SCHEMA_REGISTRY_URL"].endswith("/apis/ccompat/v7")
 
 
+def test_ingest_accepts_oidc_jwts_only_when_an_issuer_is_set(render: Render) -> None:
+    assert IngestSettings.from_env(_service_envs(render())["ingest"]).oidc is None
+    sets = (
+        "ingest.oidc.issuer=https://idp.example/",
+        "ingest.oidc.audience=reelstream",
+        "ingest.oidc.jwksUrl=https://idp.example/jwks.json",
+        "ingest.oidc.algorithms=ES256",
+    )
+    oidc = IngestSettings.from_env(_service_envs(render(sets=sets))["ingest"]).oidc
+    assert oidc is not None
+    assert (oidc.issuer, oidc.audience, oidc.algorithms) == ("https://idp.example/", "reelstream", ("ES256",))
+
+
 def test_gpu_workers_are_a_statefulset_with_one_gpu_per_slot(render: Render) -> None:
     manifest = render("production-8gpu-values.yaml")
     sts = named(manifest, "StatefulSet", "-gpu-worker")

@@ -224,3 +224,12 @@ def test_a_process_writes_only_json_lines_even_for_warnings_and_a_crash() -> Non
     assert {e["service"] for e in entries} == {"reelstream-probe"}
     assert "RuntimeError: POST https://hooks.example/cb?<redacted> failed" in entries[2]["exc_info"]
     assert "t0k3n" not in result.stderr
+
+
+def test_a_bare_jwt_never_survives() -> None:
+    header, payload, signature = "eyJhbGciOiJSUzI1NiJ9", "eyJ0ZW5hbnQiOiJhY21lIn0", "c2lnbmF0dXJlLWJ5dGVz"
+    token = f"{header}.{payload}.{signature}"
+    for text in (f"refused {token}", f'{{"t": "{token}"}}', f"{token},"):
+        masked = redact_text(text)
+        assert payload not in masked
+        assert signature not in masked

@@ -9,7 +9,7 @@ from ingest.policy import ADMIN, ROUTE_SCOPES
 from tests.integration.ingest.support import RunningApi
 
 PUBLIC = {"/healthz", "/readyz"}
-FILLED = {"{job_id}": "0" * 32, "{tenant}": "tenant-0"}
+FILLED = {"{job_id}": "0" * 32, "{tenant}": "tenant-0", "{key_id}": "0" * 16}
 
 
 def routes_of(api: RunningApi) -> list[tuple[str, str]]:

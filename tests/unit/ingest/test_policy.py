@@ -9,7 +9,13 @@ from ingest.app import create_app
 from ingest.auth import DEFAULT_ROLES, Principal, StaticApiKeys
 from ingest.policy import ADMIN, READ, ROUTE_SCOPES, SUBMIT, required_scope, scopes_of
 from reelstream.errors import ConfigurationError
-from reelstream.settings import IngestSettings, PipelineSettings, parse_api_key_roles, parse_api_keys
+from reelstream.settings import (
+    IngestSettings,
+    OidcSettings,
+    PipelineSettings,
+    parse_api_key_roles,
+    parse_api_keys,
+)
 from reelstream.stack.manager import Endpoints
 
 ENDPOINTS = Endpoints("127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1", "a", "s", "b")
@@ -23,6 +29,12 @@ def test_every_route_of_the_app_is_in_the_policy_table_and_nothing_else_is() -> 
     assert routed == set(ROUTE_SCOPES)
     assert required_scope("PUT", "/v1/admin/tenants/{tenant}/limits") == (True, ADMIN)
     assert required_scope("DELETE", "/v1/admin/tenants/{tenant}/limits") == (False, None)
+    for method, path in (
+        ("GET", "/v1/admin/keys"),
+        ("POST", "/v1/admin/keys"),
+        ("DELETE", "/v1/admin/keys/{key_id}"),
+    ):
+        assert required_scope(method, path) == (True, ADMIN)
 
 
 def test_roles_grant_scopes() -> None:
@@ -46,3 +58,26 @@ async def test_api_keys_may_name_roles_and_default_to_submitter() -> None:
 def test_unknown_or_empty_roles_are_configuration_errors(spec: str) -> None:
     with pytest.raises(ConfigurationError):
         parse_api_keys(spec)
+
+
+def test_oidc_settings_come_from_the_environment_and_allow_only_asymmetric_algorithms() -> None:
+    assert OidcSettings.from_env({}) is None
+    env = {
+        "REELSTREAM_OIDC_ISSUER": "https://idp.test/",
+        "REELSTREAM_OIDC_AUDIENCE": "reelstream",
+        "REELSTREAM_OIDC_JWKS_URL": "https://idp.test/jwks.json",
+        "REELSTREAM_OIDC_TENANT_CLAIM": "org",
+        "REELSTREAM_OIDC_ALGORITHMS": "ES256",
+    }
+    oidc = OidcSettings.from_env(env)
+    assert oidc is not None
+    assert (oidc.tenant_claim, oidc.roles_claim, oidc.algorithms) == ("org", "roles", ("ES256",))
+    for algorithms in ("HS256", "none", "RS256,HS256", ""):
+        with pytest.raises(ConfigurationError):
+            OidcSettings.from_env({**env, "REELSTREAM_OIDC_ALGORITHMS": algorithms})
+    with pytest.raises(ConfigurationError):
+        OidcSettings.from_env({k: v for k, v in env.items() if k != "REELSTREAM_OIDC_JWKS_URL"})
+    for url in ("http://idp.test/jwks.json", "ftp://idp.test/jwks.json", "idp.test/jwks.json"):
+        with pytest.raises(ConfigurationError):  # a JWKS fetched in clear text could be swapped in transit
+            OidcSettings.from_env({**env, "REELSTREAM_OIDC_JWKS_URL": url})
+    assert OidcSettings.from_env({**env, "REELSTREAM_OIDC_JWKS_URL": "http://127.0.0.1:8080/jwks"})
