@@ -28,9 +28,9 @@ from ingest.errors import StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
-from ingest.key_sweeper import Tombstone, sweep_forever
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
+from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
@@ -45,6 +45,7 @@ from schemas.topics import (
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
     WEBHOOK_SECRETS,
+    Topic,
 )
 from streams.webhook_tenant_views import TenantWebhooksViews
 
@@ -136,16 +137,20 @@ async def open_context(
         )
         stack.push_async_callback(api_keys.stop)
         await api_keys.start()
-        sweeper = asyncio.create_task(
-            sweep_forever(
-                api_keys.table,
-                tombstone_sender(producer),
-                timedelta(seconds=settings.key_grace_seconds),
-                settings.key_sweep_interval_seconds,
-            ),
-            name="api-key-sweeper",
+        grace = timedelta(seconds=settings.key_grace_seconds)
+        drop_api_key, drop_idempotency = (
+            tombstone_sender(producer, API_KEYS),
+            tombstone_sender(producer, IDEMPOTENCY),
         )
-        stack.push_async_callback(_cancel, sweeper)
+        sweepers = (
+            ("API key", lambda: sweep(api_keys.table, drop_api_key, grace)),
+            ("idempotency key", lambda: sweep_idempotency(keys, drop_idempotency)),
+        )
+        for what, sweep_once in sweepers:
+            task = asyncio.create_task(
+                sweep_forever(what, sweep_once, settings.key_sweep_interval_seconds), name=f"{what} sweeper"
+            )
+            stack.push_async_callback(_cancel, task)
 
         client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
         presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
@@ -168,10 +173,10 @@ async def open_context(
             logger.info("ingest resources closing")
 
 
-def tombstone_sender(producer: AIOKafkaProducer) -> Tombstone:
-    async def tombstone(key_id: str) -> None:
+def tombstone_sender(producer: AIOKafkaProducer, topic: Topic[Any]) -> Tombstone:
+    async def tombstone(key: str) -> None:
         async with asyncio.timeout(TOMBSTONE_TIMEOUT_SECONDS):
-            await producer.send_and_wait(API_KEYS.name, None, key=key_id.encode())
+            await producer.send_and_wait(topic.name, None, key=key.encode())
 
     return tombstone
 

@@ -127,6 +127,10 @@ class IdempotencyIndex:
             del self._by_job[record.job_id]
         return True
 
+    def expired(self, now: datetime) -> list[str]:
+        """The record keys whose newest record has expired (for tombstoning)."""
+        return [key for key, record in self._by_key.items() if record.expires_at <= now]
+
     def get(self, tenant_id: str, key: str, now: datetime) -> IdempotencyRecord | None:
         """The live record of the tenant's key (expired ones and foreign ones read as none)."""
         record = self._by_key.get(record_key(tenant_id, key))

@@ -44,3 +44,9 @@ class IdempotencyView(CompactedView[IdempotencyRecord]):
 
     def for_job(self, job_id: str, now: datetime) -> IdempotencyRecord | None:
         return self._index.for_job(job_id, now)
+
+    def expired(self, now: datetime) -> list[str]:
+        return self._index.expired(now)
+
+    def forget(self, key: str) -> bool:
+        return self._index.remove(key)

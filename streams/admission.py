@@ -16,7 +16,7 @@ import faust
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import configure_tracing
-from schemas.events import JobEvent, SubmitJob
+from schemas.events import CancelJob, JobEvent, SubmitJob
 from schemas.topics import COMMANDS, JOB_EVENTS, SCHEDULER_INBOX, TENANT_LIMITS
 from streams.admission_policy import (
     Admit,
@@ -109,6 +109,7 @@ def build_admission(
                         await publisher.publish(
                             SCHEDULER_INBOX, pool_id, admitted, partition=settings.pool_partition(pool_id)
                         )
+                        logger.info("job admitted to pool %s", pool_id, extra=_ids(command))
                     case ForwardCancel(request):
                         await publisher.publish(
                             SCHEDULER_INBOX,
@@ -119,6 +120,8 @@ def build_admission(
                     case Reject(rejection):
                         pools[command.job_id.encode()] = b""
                         await publish_change(publisher, rejection.status, rejection.type)
+                        reason = rejection.status.error.code if rejection.status.error else "rejected"
+                        logger.info("job rejected: %s", reason, extra=_ids(command))
                     case Drop(reason):
                         logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
 
@@ -143,6 +146,10 @@ def build_admission(
                     await publish_state(job_event.tenant_id, quota, time.time())
 
     return app
+
+
+def _ids(command: SubmitJob | CancelJob) -> dict[str, str]:
+    return {"job_id": command.job_id, "tenant_id": command.tenant_id}
 
 
 def main() -> None:

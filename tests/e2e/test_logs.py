@@ -12,6 +12,7 @@ from typing import Any
 from reelstream.client import Client
 from reelstream.services import Pipeline
 from schemas.topics import JOB_EVENTS, RENDER_DISPATCH
+from tests.e2e.conftest import TENANT_A_KEY
 from tests.e2e.support import SMALL, wait_status
 from tests.otlp_receiver import ReceivedSpan, TraceReceiver
 from tests.webhook_receiver import webhook_receiver
@@ -24,8 +25,8 @@ SERVICES = {
     "worker-0": "reelstream-worker",
     "worker-1": "reelstream-worker",
 }
-# the INFO lines a job leaves: accepted by ingest, rendered by a worker, its webhook delivered
-JOB_LINES = {"reelstream-ingest", "reelstream-worker", "reelstream-notifier"}
+# the INFO lines a job leaves: accepted by ingest, admitted, rendered by a worker, its webhook delivered
+JOB_LINES = {"reelstream-ingest", "reelstream-admission", "reelstream-worker", "reelstream-notifier"}
 DEADLINE_S = 30.0
 
 
@@ -95,4 +96,7 @@ async def test_a_jobs_log_lines_carry_its_job_id_and_its_trace(
     for name, entries in read_lines(log_dir).items():  # every line JSON (read_lines), of its service
         assert {e["service"] for e in entries} <= {SERVICES[name]}
         assert all({"ts", "level", "logger", "message"} <= e.keys() for e in entries)
-    assert "a kite over the dunes" not in "".join(p.read_text() for p in log_dir.glob("*.log"))
+    everything = "".join(p.read_text() for p in log_dir.glob("*.log"))
+    assert "a kite over the dunes" not in everything  # prompts: only their length and hash
+    assert TENANT_A_KEY not in everything  # credentials never
+    assert "X-Amz-Signature" not in everything  # nor presigned URLs

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reelstream.stack.manager import Endpoints
+from tests.processes import killed_on_failure
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,7 +57,8 @@ def running_admission(
             stderr=subprocess.STDOUT,
         )
     handle = AdmissionProcess(process, log_path)
-    yield handle
+    with killed_on_failure(process):
+        yield handle
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:

@@ -17,6 +17,7 @@ import pytest
 
 from reelstream.stack.manager import Endpoints
 from streams.webhooks import generate_secret
+from tests.processes import killed_on_failure
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,7 +80,8 @@ def running_notifier(
             stderr=subprocess.STDOUT,
         )
     handle = NotifierProcess(process, log_path, secret, time.monotonic(), app_prefix)
-    yield handle
+    with killed_on_failure(process):
+        yield handle
     if handle.killed:
         return
     if process.poll() is None:

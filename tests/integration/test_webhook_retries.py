@@ -159,7 +159,7 @@ async def _letter_for(serde: AvroSerde, letter: DeadLetter, event_id: str) -> bo
     if letter.source_topic != FIRST_TIER.name or letter.value is None:
         return False
     request = await serde.deserialize(FIRST_TIER, letter.value)
-    return request.job_event.event_id == event_id
+    return request.job_event is not None and request.job_event.event_id == event_id
 
 
 async def _dead_letter(
@@ -323,7 +323,7 @@ async def test_a_retry_pending_when_the_notifier_is_killed_is_delivered_once_aft
         async with reading(bootstrap, serde, retry_topic(2)) as tier:
             meta = await publisher.publish(JOB_EVENTS, job_id, event)
             pending, partition, offset = await tier.wait_for(
-                first, lambda r: r.job_event.event_id == event.event_id
+                first, lambda r: r.job_event is not None and r.job_event.event_id == event.event_id
             )
         # the first attempt's source offset is committed: a restart will not make it again
         events_tp = TopicPartition(JOB_EVENTS.name, meta.partition)

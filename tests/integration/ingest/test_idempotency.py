@@ -13,7 +13,10 @@ import httpx
 import pytest
 
 from ingest.app import create_app
+from ingest.context import tombstone_sender
 from ingest.idempotency import record_key, request_sha256
+from ingest.idempotency_view import IdempotencyView
+from ingest.sweepers import sweep_idempotency
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.stack.manager import Endpoints
 from schemas.events import IdempotencyRecord, JobState, SubmitJob, new_id, utc_now
@@ -235,3 +238,37 @@ async def test_put_refuses_an_unsafe_id(ready_api: RunningApi, job_id: str) -> N
     response = await ready_api.client("dave").put(f"/v1/jobs/{job_id}", json=BODY)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["job_id"]
+
+
+async def test_expired_keys_are_tombstoned_and_a_fresh_replica_no_longer_holds_them(
+    stack: Endpoints, serde: AvroSerde, record_writer: Publisher
+) -> None:
+    tenant, now = f"sweep-{uuid.uuid4().hex[:8]}", utc_now()
+    expired = IdempotencyRecord(tenant, key(), "0" * 64, new_id(), True, now - timedelta(seconds=1))
+    live = IdempotencyRecord(tenant, key(), "0" * 64, new_id(), True, now + timedelta(hours=1))
+    gone_key, live_key = (record_key(tenant, r.idempotency_key) for r in (expired, live))
+    for record in (expired, live):
+        await record_writer.publish(IDEMPOTENCY, record_key(tenant, record.idempotency_key), record)
+    producer = new_producer(stack.kafka_bootstrap, client_id="test-idempotency-sweeper")
+    await producer.start()
+    view = IdempotencyView(stack.kafka_bootstrap, serde, client_id="test-sweeping-replica")
+    await view.start()
+    try:
+        await view.wait_caught_up()
+        assert gone_key in view.expired(utc_now())
+
+        swept = await sweep_idempotency(view, tombstone_sender(producer, IDEMPOTENCY))
+
+        assert gone_key in swept
+        assert live_key not in swept
+    finally:
+        await view.stop()
+        await producer.stop()
+    fresh = IdempotencyView(stack.kafka_bootstrap, serde, client_id="test-fresh-replica")
+    await fresh.start()
+    try:
+        await fresh.wait_caught_up()  # it read the record and then its tombstone
+        assert gone_key not in fresh.expired(utc_now())
+        assert fresh.get(tenant, live.idempotency_key, utc_now()) == live
+    finally:
+        await fresh.stop()

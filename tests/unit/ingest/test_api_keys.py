@@ -16,7 +16,7 @@ from ingest.admin_keys import key_resource, parse_key_request
 from ingest.api_keys import KeyTable, Verdict, check, digest, merged, mint, parse, revoke, sweepable
 from ingest.auth import FirstOf, KeyStoreKeys, Principal, StaticApiKeys
 from ingest.errors import Unauthenticated
-from ingest.key_sweeper import sweep
+from ingest.sweepers import sweep
 from reelstream.params import InvalidRequest
 from schemas.events import ApiKeyRecord, utc_now
 from tests.samples import T0
