@@ -294,6 +294,7 @@ class IngestSettings:
     api_key_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)  # absent: submitter
     host: str = "127.0.0.1"
     port: int = 8000
+    access_log: bool = False  # a line per request; metrics and the per-job lines already cover requests
     presign_ttl_seconds: int = 600
     produce_timeout_seconds: float = 10.0
     idempotency_ttl_seconds: int = 24 * 3600  # how long an Idempotency-Key is remembered (≥ 24 h)
@@ -309,6 +310,7 @@ class IngestSettings:
             api_key_roles=parse_api_key_roles(_require(env, "REELSTREAM_API_KEYS")),
             host=env.get("REELSTREAM_HTTP_HOST", "127.0.0.1"),
             port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
+            access_log=env.get("REELSTREAM_ACCESS_LOG", "off").strip().lower() in ("1", "on", "true", "yes"),
             presign_ttl_seconds=int(env.get("REELSTREAM_PRESIGN_TTL_SECONDS", "600")),
             idempotency_ttl_seconds=int(env.get("REELSTREAM_IDEMPOTENCY_TTL_SECONDS", str(24 * 3600))),
             oidc=OidcSettings.from_env(env),
