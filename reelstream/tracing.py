@@ -12,6 +12,7 @@ carries no trace (a scheduler tick, a heartbeat) starts none: only jobs are trac
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -54,7 +55,15 @@ def configure_tracing(service_name: str, env: Mapping[str, str]) -> bool:
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    _tracing_on.cache_clear()
     return True
+
+
+@functools.cache
+def _tracing_on() -> bool:
+    """Whether a real provider records spans. Asked per request, so answered once (OpenTelemetry installs
+    one provider per process at most, and reads the environment on every `get_tracer_provider()` until)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def inject_headers(headers: Headers | None) -> Headers | None:
@@ -144,7 +153,7 @@ def request_span(name: str, headers: Mapping[str, str]) -> Iterator[None]:
 
     Tracing off and no `traceparent`: the span would be invalid and change nothing, so none is made (it
     cost about a tenth of ingest's CPU per request)."""
-    if TRACEPARENT not in headers and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+    if TRACEPARENT not in headers and not _tracing_on():
         yield
         return
     with tracer.start_as_current_span(name, context=extract(headers), kind=SpanKind.SERVER):
