@@ -1,0 +1,165 @@
+"""How a pool's `SchedulerState` is kept in the scheduler's changelog-backed table, one entry per job.
+
+The whole state as one value rewrote every queued job on every event (and grew past what one Kafka record
+may hold at a few hundred queued jobs). Here an event writes only what it changed: the entries of the jobs
+it touched, then the pool's index (slots, service, cost model, counters: everything but the jobs). Finished
+job ids, kept to drop duplicates and late events, are small markers ordered by a counter.
+
+An event's writes are several records, so a crash can persist some of them and not the rest. The index is
+written last and carries the event's generation; every job entry carries the generation that wrote it and
+the value it replaced, so a restore takes an entry newer than the index as its previous value: the state
+is exactly the one after the last event whose index reached the changelog (the inbox redelivers the rest).
+
+Pure: no Faust or Kafka here; scheduler.py applies the writes to the table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from schemas.codec import from_datum, to_datum
+from streams.cost_model import CostModel
+from streams.scheduling import RECENTLY_FINISHED, Job, SchedulerState
+
+Write = tuple[bytes, bytes | None]  # table key, value (None: delete the key)
+_Body = dict[str, Any]  # {"job": datum, "order": n} or {"finished": n}
+
+
+@dataclass(frozen=True)
+class PoolImage:
+    """A pool's state with what its table entries need that the pure state does not hold."""
+
+    state: SchedulerState
+    gen: int = 0  # events persisted
+    finished_count: int = 0  # finished markers ever written (orders them)
+    next_order: int = 0  # insertion order of the next new job (restores the jobs' order)
+    orders: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    legacy: bool = False  # restored from a whole-state value: the first persist writes everything
+    index_body: bytes = b""  # the index last written, less its generation
+
+
+def index_key(pool_id: str) -> bytes:
+    return pool_id.encode()  # the key the whole state had, so an older value is found and upgraded
+
+
+def job_key(pool_id: str, job_id: str) -> bytes:
+    return f"{pool_id}/job/{job_id}".encode()
+
+
+def persist(image: PoolImage, after: SchedulerState) -> tuple[PoolImage, list[Write]]:
+    """The image after `after` and the table writes that record it (the index last). Jobs are compared by
+    identity: `apply` keeps the objects of the jobs an event did not touch."""
+    before, pool, gen = image.state, after.pool_id, image.gen + 1
+    old_jobs = {} if image.legacy else before.jobs
+    orders, next_order = dict(image.orders), image.next_order
+    writes: list[Write] = []
+
+    def entry(job_id: str, body: _Body, prev: _Body | None) -> None:
+        value = {"gen": gen, **body, "prev": prev}
+        writes.append((job_key(pool, job_id), _dumps(value)))
+
+    for job_id, job in after.jobs.items():
+        old = old_jobs.get(job_id)
+        if old is job:
+            continue
+        if job_id not in orders:
+            orders[job_id], next_order = next_order, next_order + 1
+        entry(job_id, _job_body(job, orders[job_id]), _job_body(old, orders[job_id]) if old else None)
+    old_finished = set() if image.legacy else set(before.finished)
+    new_finished = [job_id for job_id in after.finished if job_id not in old_finished]
+    count = image.finished_count
+    for job_id in new_finished:
+        old = old_jobs.get(job_id)
+        entry(job_id, {"finished": count}, _job_body(old, orders[job_id]) if old else None)
+        orders.pop(job_id, None)
+        count += 1
+    kept = set(after.finished)
+    writes.extend((job_key(pool, job_id), None) for job_id in before.finished if job_id not in kept)
+    for job_id in set(orders) - set(after.jobs):  # left without finishing (no such path today)
+        orders.pop(job_id)
+        writes.append((job_key(pool, job_id), None))
+    index = {
+        "finished_count": count,
+        "next_order": next_order,
+        "state": to_datum(replace(after, jobs=MappingProxyType({}), finished=())),
+    }
+    body = _dumps(index)
+    if not writes and body == image.index_body and not image.legacy:
+        return replace(image, state=after), []  # e.g. a tick that changed nothing: nothing to write
+    writes.append((index_key(pool), _dumps({"gen": gen, **index})))
+    return PoolImage(after, gen, count, next_order, MappingProxyType(orders), index_body=body), writes
+
+
+def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolImage, list[Write]]:
+    """The image from the table's entries (any pool's: others are skipped), and the writes that put each
+    torn entry back to its previous value (else a later index of the same generation would adopt it)."""
+    prefix = job_key(pool_id, "")
+    index: dict[str, Any] | None = None
+    bodies: dict[str, dict[str, Any]] = {}
+    for key, value in entries:
+        if key == index_key(pool_id):
+            index = json.loads(value)
+        elif key.startswith(prefix):
+            bodies[key[len(prefix) :].decode()] = json.loads(value)
+    if index is None:
+        index = {"gen": 0, "finished_count": 0, "next_order": 0, "state": to_datum(SchedulerState(pool_id))}
+    if "state" not in index:  # a whole state, as the scheduler kept it before this module
+        return PoolImage(_load_state(index), legacy=True), []
+    jobs: list[tuple[int, str, Job]] = []
+    finished: list[tuple[int, str]] = []
+    repairs: list[Write] = []
+    for job_id, stored in bodies.items():
+        body = stored
+        if stored["gen"] > index["gen"]:  # a torn write: the value before it
+            body = stored["prev"]
+            repair = None if body is None else _dumps({**body, "gen": index["gen"], "prev": None})
+            repairs.append((job_key(pool_id, job_id), repair))
+        if body is None:
+            continue
+        if "finished" in body:
+            finished.append((body["finished"], job_id))
+        else:
+            jobs.append((body["order"], job_id, _load_job(body["job"])))
+    jobs.sort(key=lambda item: item[0])
+    state = replace(
+        _load_state(index["state"]),
+        jobs=MappingProxyType({job_id: job for _, job_id, job in jobs}),
+        finished=tuple(job_id for _, job_id in sorted(finished))[-RECENTLY_FINISHED:],
+    )
+    orders = MappingProxyType({job_id: order for order, job_id, _ in jobs})
+    index_body = _dumps({k: index[k] for k in ("finished_count", "next_order", "state")})
+    gen, count, next_order = index["gen"], index["finished_count"], index["next_order"]
+    return PoolImage(state, gen, count, next_order, orders, index_body=index_body), repairs
+
+
+def _job_body(job: Job, order: int) -> _Body:
+    datum = to_datum(job)
+    if datum["queued"] is not None:
+        del datum["queued"]["admitted"]  # the job's own, stored once
+    return {"job": datum, "order": order}
+
+
+def _load_job(datum: dict[str, Any]) -> Job:
+    if datum["queued"] is not None:
+        datum = {**datum, "queued": {**datum["queued"], "admitted": datum["admitted"]}}
+    job: Job = from_datum(Job, datum)
+    return job
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, default=lambda ts: ts.isoformat(), separators=(",", ":")).encode()
+
+
+def _load_state(datum: Any) -> SchedulerState:
+    state: SchedulerState = from_datum(SchedulerState, datum)
+    return replace(
+        state,
+        jobs=MappingProxyType(dict(state.jobs)),
+        slots=MappingProxyType(dict(state.slots)),
+        service=MappingProxyType(dict(state.service)),
+        cost_model=CostModel(MappingProxyType(dict(state.cost_model.learned))),
+    )
