@@ -54,6 +54,9 @@ async def _write(publisher: Publisher, output: Output) -> None:
     match output:
         case SendToSlot(command):
             await publisher.publish(RENDER_DISPATCH, command.job_id, command, partition=command.slot)
+            if isinstance(command, DispatchRender):  # in the job's trace, like the record it wrote
+                fields = {"job_id": command.job_id, "slot": command.slot, "attempt": command.attempt}
+                logger.info("dispatched", extra=fields)
         case Publish(status, event_type):
             await publish_change(publisher, status, event_type)
 
@@ -138,7 +141,6 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                 state, outputs = apply(image.state, inbox_event, policy)
                 current_job = getattr(inbox_event, "job_id", None)
                 await write_outputs(await ctx.publisher(), outputs, links, current_job)
-                _log_dispatches(pool_id, outputs)
                 images[pool_id], writes = persist(image, state)
                 _write_table(states, writes)
                 ctx.metrics.scheduler_outputs(pool_id, outputs)
@@ -169,21 +171,6 @@ def _log_recovery(app: faust.App, images: dict[str, PoolImage]) -> None:
 
     app.on_partitions_assigned.connect(assigned, weak=False)  # type: ignore[arg-type]
     app.on_rebalance_complete.connect(recovered, weak=False)  # type: ignore[arg-type]
-
-
-def _log_dispatches(pool_id: str, outputs: list[Output]) -> None:
-    for output in outputs:
-        if isinstance(output, SendToSlot) and isinstance(output.command, DispatchRender):
-            command = output.command
-            logger.info(
-                "dispatched",
-                extra={
-                    "pool": pool_id,
-                    "job_id": command.job_id,
-                    "slot": command.slot,
-                    "attempt": command.attempt,
-                },
-            )
 
 
 def main() -> None:
