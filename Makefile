@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint unit fetch clean stack-up stack-down prereqs chaos
+.PHONY: dev test lint unit fetch clean stack-up stack-down prereqs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,6 @@ prereqs:
 
 test: lint fetch prereqs
 	$(BIN)/python -m pytest
-
-chaos: fetch
-	$(BIN)/python -m pytest -m chaos tests/e2e
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
