@@ -7,8 +7,9 @@ job ids, kept to drop duplicates and late events, are small markers ordered by a
 
 An event's writes are several records, so a crash can persist some of them and not the rest. The index is
 written last and carries the event's generation; every job entry carries the generation that wrote it and
-the value it replaced, so a restore takes an entry newer than the index as its previous value: the state
-is exactly the one after the last event whose index reached the changelog (the inbox redelivers the rest).
+the value it replaced (as a patch when it was a job too), so a restore takes an entry newer than the index
+as its previous value: the state is exactly the one after the last event whose index reached the changelog
+(the inbox redelivers the rest).
 
 Pure: no Faust or Kafka here; scheduler.py applies the writes to the table.
 """
@@ -68,7 +69,8 @@ def persist(image: PoolImage, after: SchedulerState) -> tuple[PoolImage, list[Wr
             continue
         if job_id not in orders:
             orders[job_id], next_order = next_order, next_order + 1
-        entry(job_id, _job_body(job, orders[job_id]), _job_body(old, orders[job_id]) if old else None)
+        new = _job_body(job, orders[job_id])
+        entry(job_id, new, _patch(_job_body(old, orders[job_id]), new) if old else None)
     old_finished = set() if image.legacy else set(before.finished)
     new_finished = [job_id for job_id in after.finished if job_id not in old_finished]
     count = image.finished_count
@@ -113,9 +115,9 @@ def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolI
     finished: list[tuple[int, str]] = []
     repairs: list[Write] = []
     for job_id, stored in bodies.items():
-        body = stored
+        body: _Body | None = stored
         if stored["gen"] > index["gen"]:  # a torn write: the value before it
-            body = stored["prev"]
+            body = _unpatch(stored, stored["prev"])
             repair = None if body is None else _dumps({**body, "gen": index["gen"], "prev": None})
             repairs.append((job_key(pool_id, job_id), repair))
         if body is None:
@@ -134,6 +136,24 @@ def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolI
     index_body = _dumps({k: index[k] for k in ("finished_count", "next_order", "state")})
     gen, count, next_order = index["gen"], index["finished_count"], index["next_order"]
     return PoolImage(state, gen, count, next_order, orders, index_body=index_body), repairs
+
+
+def _patch(old: _Body, new: _Body) -> _Body:
+    """The previous value of a job entry as what differs from the new one: an event that moves a queued
+    job up one place changes a few status fields, not its prompt and parameters."""
+    old_job, new_job = old["job"], new["job"]
+    status = {k: v for k, v in old_job["status"].items() if new_job["status"].get(k) != v}
+    parts = {k: v for k, v in old_job.items() if k != "status" and new_job.get(k) != v}
+    return {"patch": {"status": status, **parts}}
+
+
+def _unpatch(stored: _Body, prev: _Body | None) -> _Body | None:
+    if prev is None or "patch" not in prev:
+        return prev
+    patch = prev["patch"]
+    job = {**stored["job"], **{k: v for k, v in patch.items() if k != "status"}}
+    job["status"] = {**stored["job"]["status"], **patch["status"]}
+    return {"job": job, "order": stored["order"]}
 
 
 def _job_body(job: Job, order: int) -> _Body:
