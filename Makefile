@@ -37,6 +37,7 @@ prereqs:
 test: lint fetch prereqs
 	$(BIN)/python -m pytest
 
+# Kills services mid-run; not in `make test` until the job lost in ~1 of 10 scheduler restarts is fixed.
 chaos: fetch
 	$(BIN)/python -m pytest -m chaos tests/e2e
 

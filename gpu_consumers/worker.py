@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
@@ -39,6 +40,7 @@ from schemas.events import (
     RenderSucceeded,
     WorkerHeartbeat,
     WorkerState,
+    utc_now,
 )
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX
@@ -175,6 +177,8 @@ class Worker:
             self.current = None
             if not current.task.cancelled() and isinstance(current.task.exception(), DeviceLost):
                 raise DeviceLost(f"slot {self.settings.slot}: {current.task.exception()}")
+        if self.current is None and start_next:
+            await self._skip_stale(consumer)
         if self.current is None and self.pending and start_next:
             command, offset = self.pending.pop(0)
             self.current = Current(command, offset)
@@ -196,6 +200,21 @@ class Worker:
                     ),
                 )
             )
+
+    async def _skip_stale(self, consumer: AIOKafkaConsumer) -> None:
+        """Drop pending dispatches whose lease ran out a whole lease ago: the scheduler has requeued them as
+        a new attempt and fences this one. Typically the dispatch a killed worker was running, read again by
+        its successor from the uncommitted offset: run, it would hold the slot for nothing while every new
+        dispatch to the slot lost its lease. (One lease of slack: a dispatch that merely arrived late still
+        runs, and its heartbeats renew its lease.)"""
+        while self.pending and _stale(self.pending[0][0], utc_now()):
+            command, offset = self.pending.pop(0)
+            logger.info(
+                "stale dispatch skipped: its lease ran out before it could start",
+                extra={"job_id": command.job_id, "attempt": command.attempt},
+            )
+            await consumer.commit({self._tp: OffsetAndMetadata(offset + 1, "")})
+            self.recent.append((command.job_id, command.attempt))
 
     async def _traced(self, current: Current, attempt: Callable[[], Awaitable[None]]) -> None:
         """Run the attempt inside its render span, a child of the dispatch record's span: every report it
@@ -243,3 +262,8 @@ class Worker:
             await self._report(publisher, beat)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.heartbeat_seconds)
+
+
+def _stale(command: DispatchRender, now: datetime) -> bool:
+    lease = command.lease_expires_at
+    return lease is not None and now > lease + (lease - command.occurred_at)

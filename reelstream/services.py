@@ -61,6 +61,7 @@ class PipelineConfig:
             "REELSTREAM_RENDERER": self.default_model,
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",  # logs reach their files as they happen
+            "REELSTREAM_SCHEDULER_INSTANCE_ID": f"{self.app_prefix}-scheduler",  # one scheduler process
             **self.extra_env,
         }
 

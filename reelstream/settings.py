@@ -222,6 +222,10 @@ class SchedulerSettings:
     max_attempts: int = 3
     aging_factor: float = 2.0
     tick_seconds: float = 1.0
+    # Kafka static group membership (group.instance.id): a scheduler restarted under the same id takes its
+    # partition back at once instead of waiting out the killed process's session. Unique per replica (the
+    # pod name); None: dynamic membership.
+    instance_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SchedulerSettings:
@@ -232,6 +236,7 @@ class SchedulerSettings:
             max_attempts=int(env.get("REELSTREAM_MAX_ATTEMPTS", "3")),
             aging_factor=float(env.get("REELSTREAM_AGING_FACTOR", "2")),
             tick_seconds=float(env.get("REELSTREAM_TICK_SECONDS", "1")),
+            instance_id=env.get("REELSTREAM_SCHEDULER_INSTANCE_ID", "").strip() or None,
         )
 
 

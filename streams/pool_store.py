@@ -1,149 +1,185 @@
-"""The scheduler's state of each pool over two key-value tables: one small record per pool, one per job.
+"""How a pool's `SchedulerState` is kept in the scheduler's changelog-backed table, one entry per job.
 
-The whole state in one record (`scheduling.dump_state`) cost a full encode and decode per inbox event and
-outgrew Kafka's 1 MB record limit at about 500 queued jobs (the scheduler crashed). Here an event rewrites
-only the jobs it changed (jobs are frozen: a changed job is a new object) plus the pool's own record, and the
-state stays decoded in memory between events. The memory is trusted only while the pool's record in the
-table is the one written last (it carries the inbox offset of its event), so after a rebalance or a restart
-the state is read back from the tables. A pool record in the single-record format is still read.
+The whole state as one value rewrote every queued job on every event (and grew past what one Kafka record
+may hold at a few hundred queued jobs). Here an event writes only what it changed: the entries of the jobs
+it touched, then the pool's index (slots, service, cost model, counters: everything but the jobs). Finished
+job ids, kept to drop duplicates and late events, are small markers ordered by a counter.
 
-Crash safety without transactions across the two tables: a job's record is written under a new key for
-each version (`pool/job@revision`), the pool record names the version of every job it holds, and the old
-versions are deleted only after the pool record is written. A crash between those writes leaves the previous
-pool record and every version it names intact (the event is redelivered and applied to exactly that state);
-versions nothing names are swept when a pool is next read cold.
+An event's writes are several records, so a crash can persist some of them and not the rest. The index is
+written last and carries the event's generation; every job entry carries the generation that wrote it and
+the value it replaced (as a patch when it was a job too), so a restore takes an entry newer than the index
+as its previous value: the state is exactly the one after the last event whose index reached the changelog
+(the inbox redelivers the rest).
 
-No Faust here: the tables are plain mappings (Faust tables in the scheduler, dicts in tests).
+Pure: no Faust or Kafka here; scheduler.py applies the writes to the table.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from reelstream.errors import ReelstreamError
 from schemas.codec import from_datum, to_datum
 from streams.cost_model import CostModel
-from streams.scheduling import Job, SchedulerState, load_state
+from streams.scheduling import RECENTLY_FINISHED, Job, SchedulerState
 
-Table = MutableMapping[bytes, bytes]
-
-
-def _json(datum: Any) -> bytes:
-    return json.dumps(datum, default=datetime.isoformat, separators=(",", ":")).encode()
+Write = tuple[bytes, bytes | None]  # table key, value (None: delete the key)
+_Body = dict[str, Any]  # {"job": datum, "order": n} or {"finished": n}
 
 
-def dump_job(job: Job) -> bytes:
-    return _json(to_datum(job))
+@dataclass(frozen=True)
+class PoolImage:
+    """A pool's state with what its table entries need that the pure state does not hold."""
+
+    state: SchedulerState
+    gen: int = 0  # events persisted
+    finished_count: int = 0  # finished markers ever written (orders them)
+    next_order: int = 0  # insertion order of the next new job (restores the jobs' order)
+    orders: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    legacy: bool = False  # restored from a whole-state value: the first persist writes everything
+    index_body: bytes = b""  # the index last written, less its generation
 
 
-def load_job(data: bytes) -> Job:
-    job: Job = from_datum(Job, json.loads(data))
+def index_key(pool_id: str) -> bytes:
+    return pool_id.encode()  # the key the whole state had, so an older value is found and upgraded
+
+
+def job_key(pool_id: str, job_id: str) -> bytes:
+    return f"{pool_id}/job/{job_id}".encode()
+
+
+def persist(image: PoolImage, after: SchedulerState) -> tuple[PoolImage, list[Write]]:
+    """The image after `after` and the table writes that record it (the index last). Jobs are compared by
+    identity: `apply` keeps the objects of the jobs an event did not touch."""
+    before, pool, gen = image.state, after.pool_id, image.gen + 1
+    old_jobs = {} if image.legacy else before.jobs
+    orders, next_order = dict(image.orders), image.next_order
+    writes: list[Write] = []
+
+    def entry(job_id: str, body: _Body, prev: _Body | None) -> None:
+        value = {"gen": gen, **body, "prev": prev}
+        writes.append((job_key(pool, job_id), _dumps(value)))
+
+    for job_id, job in after.jobs.items():
+        old = old_jobs.get(job_id)
+        if old is job:
+            continue
+        if job_id not in orders:
+            orders[job_id], next_order = next_order, next_order + 1
+        new = _job_body(job, orders[job_id])
+        entry(job_id, new, _patch(_job_body(old, orders[job_id]), new) if old else None)
+    old_finished = set() if image.legacy else set(before.finished)
+    new_finished = [job_id for job_id in after.finished if job_id not in old_finished]
+    count = image.finished_count
+    for job_id in new_finished:
+        old = old_jobs.get(job_id)
+        entry(job_id, {"finished": count}, _job_body(old, orders[job_id]) if old else None)
+        orders.pop(job_id, None)
+        count += 1
+    kept = set(after.finished)
+    writes.extend((job_key(pool, job_id), None) for job_id in before.finished if job_id not in kept)
+    for job_id in set(orders) - set(after.jobs):  # left without finishing (no such path today)
+        orders.pop(job_id)
+        writes.append((job_key(pool, job_id), None))
+    index = {
+        "finished_count": count,
+        "next_order": next_order,
+        "state": to_datum(replace(after, jobs=MappingProxyType({}), finished=())),
+    }
+    body = _dumps(index)
+    if not writes and body == image.index_body and not image.legacy:
+        return replace(image, state=after), []  # e.g. a tick that changed nothing: nothing to write
+    writes.append((index_key(pool), _dumps({"gen": gen, **index})))
+    return PoolImage(after, gen, count, next_order, MappingProxyType(orders), index_body=body), writes
+
+
+def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolImage, list[Write]]:
+    """The image from the table's entries (any pool's: others are skipped), and the writes that put each
+    torn entry back to its previous value (else a later index of the same generation would adopt it)."""
+    prefix = job_key(pool_id, "")
+    index: dict[str, Any] | None = None
+    bodies: dict[str, dict[str, Any]] = {}
+    for key, value in entries:
+        if key == index_key(pool_id):
+            index = json.loads(value)
+        elif key.startswith(prefix):
+            bodies[key[len(prefix) :].decode()] = json.loads(value)
+    if index is None:
+        index = {"gen": 0, "finished_count": 0, "next_order": 0, "state": to_datum(SchedulerState(pool_id))}
+    if "state" not in index:  # a whole state, as the scheduler kept it before this module
+        return PoolImage(_load_state(index), legacy=True), []
+    jobs: list[tuple[int, str, Job]] = []
+    finished: list[tuple[int, str]] = []
+    repairs: list[Write] = []
+    for job_id, stored in bodies.items():
+        body: _Body | None = stored
+        if stored["gen"] > index["gen"]:  # a torn write: the value before it
+            body = _unpatch(stored, stored["prev"])
+            repair = None if body is None else _dumps({**body, "gen": index["gen"], "prev": None})
+            repairs.append((job_key(pool_id, job_id), repair))
+        if body is None:
+            continue
+        if "finished" in body:
+            finished.append((body["finished"], job_id))
+        else:
+            jobs.append((body["order"], job_id, _load_job(body["job"])))
+    jobs.sort(key=lambda item: item[0])
+    state = replace(
+        _load_state(index["state"]),
+        jobs=MappingProxyType({job_id: job for _, job_id, job in jobs}),
+        finished=tuple(job_id for _, job_id in sorted(finished))[-RECENTLY_FINISHED:],
+    )
+    orders = MappingProxyType({job_id: order for order, job_id, _ in jobs})
+    index_body = _dumps({k: index[k] for k in ("finished_count", "next_order", "state")})
+    gen, count, next_order = index["gen"], index["finished_count"], index["next_order"]
+    return PoolImage(state, gen, count, next_order, orders, index_body=index_body), repairs
+
+
+def _patch(old: _Body, new: _Body) -> _Body:
+    """The previous value of a job entry as what differs from the new one: an event that moves a queued
+    job up one place changes a few status fields, not its prompt and parameters."""
+    old_job, new_job = old["job"], new["job"]
+    status = {k: v for k, v in old_job["status"].items() if new_job["status"].get(k) != v}
+    parts = {k: v for k, v in old_job.items() if k != "status" and new_job.get(k) != v}
+    return {"patch": {"status": status, **parts}}
+
+
+def _unpatch(stored: _Body, prev: _Body | None) -> _Body | None:
+    if prev is None or "patch" not in prev:
+        return prev
+    patch = prev["patch"]
+    job = {**stored["job"], **{k: v for k, v in patch.items() if k != "status"}}
+    job["status"] = {**stored["job"]["status"], **patch["status"]}
+    return {"job": job, "order": stored["order"]}
+
+
+def _job_body(job: Job, order: int) -> _Body:
+    datum = to_datum(job)
+    if datum["queued"] is not None:
+        del datum["queued"]["admitted"]  # the job's own, stored once
+    return {"job": datum, "order": order}
+
+
+def _load_job(datum: dict[str, Any]) -> Job:
+    if datum["queued"] is not None:
+        datum = {**datum, "queued": {**datum["queued"], "admitted": datum["admitted"]}}
+    job: Job = from_datum(Job, datum)
     return job
 
 
-def dump_pool(state: SchedulerState, revision: int, versions: Mapping[str, int]) -> bytes:
-    """Everything but the jobs, the version of each job, and the revision (inbox offset) it was written at."""
-    rest = {f.name: to_datum(getattr(state, f.name)) for f in dataclasses.fields(state) if f.name != "jobs"}
-    return _json({"revision": revision, "pool": rest, "jobs": dict(versions)})
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, default=lambda ts: ts.isoformat(), separators=(",", ":")).encode()
 
 
-def load_pool(data: bytes, jobs: Mapping[str, Job]) -> SchedulerState:
-    state: SchedulerState = from_datum(SchedulerState, json.loads(data)["pool"])
-    return dataclasses.replace(
+def _load_state(datum: Any) -> SchedulerState:
+    state: SchedulerState = from_datum(SchedulerState, datum)
+    return replace(
         state,
-        jobs=MappingProxyType(dict(jobs)),
+        jobs=MappingProxyType(dict(state.jobs)),
         slots=MappingProxyType(dict(state.slots)),
         service=MappingProxyType(dict(state.service)),
         cost_model=CostModel(MappingProxyType(dict(state.cost_model.learned))),
     )
-
-
-class PoolStateCorrupt(ReelstreamError):
-    """A pool record names a job version that is not in the jobs table (a table was truncated by hand?)."""
-
-    code = "pool_state_corrupt"
-
-
-@dataclass(frozen=True)
-class _Written:
-    raw: bytes  # the pool record as written
-    state: SchedulerState
-    persisted: Mapping[str, Job]  # the jobs as they are in the jobs table
-    versions: Mapping[str, int]  # job id → the revision its record was written at
-    revision: int | None  # the inbox offset whose event the record includes (None: single-record format)
-
-
-class PoolStore:
-    def __init__(self, pools: Table, jobs: Table) -> None:
-        self._pools = pools
-        self._jobs = jobs
-        self._written: dict[str, _Written] = {}
-
-    @staticmethod
-    def _job_key(pool_id: str, job_id: str, revision: int) -> bytes:
-        return f"{pool_id}/{job_id}@{revision}".encode()
-
-    def load(self, pool_id: str) -> SchedulerState:
-        stored = self._pools.get(pool_id.encode())
-        written = self._written.get(pool_id)
-        if written is not None and stored == written.raw:
-            return written.state
-        self._written.pop(pool_id, None)
-        if not stored:
-            self._sweep(pool_id, {})
-            return SchedulerState(pool_id)
-        if b'"revision"' not in stored[:20]:  # the single-record format: its jobs are not in the table
-            state = load_state(stored)
-            self._written[pool_id] = _Written(stored, state, {}, {}, None)
-            return state
-        record = json.loads(stored)
-        versions: dict[str, int] = record["jobs"]
-        persisted = {job_id: self._read_job(pool_id, job_id, rev) for job_id, rev in versions.items()}
-        self._sweep(pool_id, versions)
-        state = load_pool(stored, persisted)
-        self._written[pool_id] = _Written(stored, state, persisted, versions, record["revision"])
-        return state
-
-    def applied(self, pool_id: str, offset: int) -> bool:
-        """Whether the stored state already includes the inbox event at `offset` (call after `load`)."""
-        written = self._written.get(pool_id)
-        return written is not None and written.revision is not None and offset <= written.revision
-
-    def _read_job(self, pool_id: str, job_id: str, revision: int) -> Job:
-        data = self._jobs.get(self._job_key(pool_id, job_id, revision))
-        if not data:
-            raise PoolStateCorrupt(f"pool {pool_id}: job {job_id} version {revision} is missing")
-        return load_job(data)
-
-    def _sweep(self, pool_id: str, versions: Mapping[str, int]) -> None:
-        """Delete the job versions no pool record names (left by a crash between writes)."""
-        prefix = f"{pool_id}/".encode()
-        named = {self._job_key(pool_id, job_id, rev) for job_id, rev in versions.items()}
-        for key in [k for k in list(self._jobs.keys()) if k.startswith(prefix) and k not in named]:
-            del self._jobs[key]
-
-    def save(self, state: SchedulerState, revision: int) -> None:
-        """Write the jobs that changed since the last save (or load) as new versions, then the pool's
-        record naming them, then delete the versions it no longer names."""
-        written = self._written.get(state.pool_id)
-        persisted = written.persisted if written is not None else {}
-        old_versions = written.versions if written is not None else {}
-        versions = dict(old_versions)
-        for job_id, job in state.jobs.items():
-            if persisted.get(job_id) is not job:
-                self._jobs[self._job_key(state.pool_id, job_id, revision)] = dump_job(job)
-                versions[job_id] = revision
-        for job_id in persisted.keys() - state.jobs.keys():
-            versions.pop(job_id, None)
-        raw = dump_pool(state, revision, versions)
-        self._pools[state.pool_id.encode()] = raw
-        for job_id, old in old_versions.items():
-            if versions.get(job_id) != old:
-                del self._jobs[self._job_key(state.pool_id, job_id, old)]
-        self._written[state.pool_id] = _Written(raw, state, state.jobs, versions, revision)

@@ -1,9 +1,9 @@
 """`reelstream-scheduler`: the Faust adapter that feeds the pool's inbox through `scheduling.apply`.
 
 The inbox has one partition per pool, so one agent instance sees everything of its pool in one order. The
-state lives in changelog-backed tables (streams.pool_store: a record per pool and one per job); outputs are
-written (and acknowledged) before the new state is stored, so a crash repeats outputs rather than losing them
-(consumers dedupe by version/attempt).
+state lives in a changelog-backed table, one entry per job plus the pool's index (pool_store.py), and in
+memory between events; outputs are written (and acknowledged) before the new state is stored, so a crash
+repeats outputs rather than losing them (consumers dedupe by version/attempt).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
 from reelstream.tracing import TraceLinks, configure_tracing, current_traceparent, linked_span
-from schemas.events import JobAdmitted, SchedulerTick
+from schemas.events import DispatchRender, JobAdmitted, SchedulerTick
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
-from streams.pool_store import PoolStore
+from streams.pool_store import PoolImage, Write, persist, restore
 from streams.publishing import publish_change
 from streams.scheduling import Output, Publish, SendToSlot, apply
 
@@ -54,6 +54,9 @@ async def _write(publisher: Publisher, output: Output) -> None:
     match output:
         case SendToSlot(command):
             await publisher.publish(RENDER_DISPATCH, command.job_id, command, partition=command.slot)
+            if isinstance(command, DispatchRender):  # in the job's trace, like the record it wrote
+                fields = {"job_id": command.job_id, "slot": command.slot, "attempt": command.attempt}
+                logger.info("dispatched", extra=fields)
         case Publish(status, event_type):
             await publish_change(publisher, status, event_type)
 
@@ -70,7 +73,7 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
 def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | None = None) -> faust.App:
     settings = scheduler_settings.pipeline
     policy = policy_from(scheduler_settings)
-    app = create_app("scheduler", settings)
+    app = create_app("scheduler", settings, consumer_group_instance_id=scheduler_settings.instance_id)
     ctx = StreamContext(app, settings, "scheduler", metrics)
     ctx.metrics.expect_topics([SCHEDULER_INBOX.name])
     ctx.metrics.expect_pools(settings.pools)
@@ -89,6 +92,11 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     # mypy_extensions argument kinds that no `async def` matches
     app.on_before_shutdown.connect(close_lag, weak=False)  # type: ignore[arg-type]
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def warm_publisher() -> None:
+        """Register the schemas while the group forms and the table recovers, not on the first event."""
+        await ctx.publisher()
+
     @app.timer(interval=scheduler_settings.tick_seconds)  # type: ignore[untyped-decorator]
     async def tick() -> None:
         """Time enters the inbox as events, ordered with everything else (standbys tick too: harmless)."""
@@ -102,8 +110,21 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
             )
 
     states = app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
-    jobs = app.Table("pool-jobs", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
-    store = PoolStore(states, jobs)  # written from the inbox event's partition: co-partitioned with its pool
+    images: dict[str, PoolImage] = {}  # each pool's state in memory, rebuilt from the table when assigned
+    _log_recovery(app, images)
+
+    def image_of(pool_id: str) -> PoolImage:
+        image = images.get(pool_id)
+        if image is None:
+            image, repairs = restore(pool_id, states.items())
+            _write_table(states, repairs)
+            images[pool_id] = image
+            logger.info(
+                "scheduler state restored",
+                extra={"pool": pool_id, "jobs": len(image.state.jobs), "repaired": len(repairs)},
+            )
+        return image
+
     links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
 
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
@@ -114,19 +135,42 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                 if inbox_event is None:
                     continue
                 pool_id = settings.pools[event.message.partition]
-                state = store.load(pool_id)
-                if store.applied(pool_id, event.message.offset):
-                    continue  # redelivered after its state was stored (offsets are committed in batches)
+                image = image_of(pool_id)
                 if isinstance(inbox_event, JobAdmitted):
                     links.remember(inbox_event.job_id, current_traceparent())
-                state, outputs = apply(state, inbox_event, policy)
+                state, outputs = apply(image.state, inbox_event, policy)
                 current_job = getattr(inbox_event, "job_id", None)
                 await write_outputs(await ctx.publisher(), outputs, links, current_job)
-                store.save(state, revision=event.message.offset)
+                images[pool_id], writes = persist(image, state)
+                _write_table(states, writes)
                 ctx.metrics.scheduler_outputs(pool_id, outputs)
                 ctx.metrics.scheduler_state(state)
 
     return app
+
+
+def _write_table(table: faust.types.TableT[bytes, bytes], writes: list[Write]) -> None:
+    for key, value in writes:
+        if value is not None:
+            table[key] = value
+        elif key in table:
+            del table[key]  # a tombstone in the changelog
+
+
+def _log_recovery(app: faust.App, images: dict[str, PoolImage]) -> None:
+    """When the inbox's partitions arrive and when their table is recovered: the two halves of a restart.
+    States held in memory are dropped on assignment: the table is what the pool's new owner restores."""
+
+    async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+        images.clear()
+        inbox = sorted(tp.partition for tp in assigned if tp.topic == SCHEDULER_INBOX.name)
+        logger.info("scheduler partitions assigned", extra={"partitions": inbox})
+
+    async def recovered(sender: Any, **kwargs: Any) -> None:
+        logger.info("scheduler state recovered")
+
+    app.on_partitions_assigned.connect(assigned, weak=False)  # type: ignore[arg-type]
+    app.on_rebalance_complete.connect(recovered, weak=False)  # type: ignore[arg-type]
 
 
 def main() -> None:

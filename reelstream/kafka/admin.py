@@ -36,7 +36,10 @@ class CompactedTopic:
     partitions: int
 
     def config(self) -> dict[str, str]:
-        return {"cleanup.policy": "compact"}
+        # Kafka compacts only closed segments: rolled every few minutes and cleaned once a tenth is stale,
+        # a restarted stage replays roughly the last segment's writes plus one record per live key, not
+        # every write since the topic was made (the default segment is 1 GiB or a week)
+        return {"cleanup.policy": "compact", "segment.ms": "300000", "min.cleanable.dirty.ratio": "0.1"}
 
 
 class TopicMismatchError(ReelstreamError):

@@ -11,7 +11,13 @@ import kubernetes_validate
 import pytest
 
 from reelstream.deploy import TOPICS_FILE, topics_json
-from reelstream.settings import IngestSettings, NotifierSettings, PipelineSettings, WorkerSettings
+from reelstream.settings import (
+    IngestSettings,
+    NotifierSettings,
+    PipelineSettings,
+    SchedulerSettings,
+    WorkerSettings,
+)
 from schemas.topics import ALL_TOPICS, RENDER_DISPATCH
 from tests.deploy.conftest import CHART, KUBE_VERSION, REPO, SCENARIOS
 from tests.deploy.manifests import (
@@ -147,6 +153,8 @@ def test_each_service_gets_every_setting_it_reads(render: Render, scenario: str)
     assert ingest.api_keys
     for name in ("admission", "scheduler"):
         assert PipelineSettings.from_env(envs[name]).pools == ("default",)
+    assert SchedulerSettings.from_env(envs["scheduler"]).instance_id  # static group membership
+    assert "REELSTREAM_SCHEDULER_INSTANCE_ID" not in envs["admission"]
     NotifierSettings.from_env(envs["notifier"])
     worker = WorkerSettings.from_env(envs["gpu-worker"], slot=0)
     if worker.renderer == "mochi-1":

@@ -58,12 +58,13 @@ def _hooks_for(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
     return [d for d in deliveries if json.loads(d.body)["data"]["id"] == job_id]
 
 
-@pytest.mark.chaos
+@pytest.mark.chaos  # ~1 run in 10 a job admitted just before the kill is never scheduled (see issue #5)
 async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(
     running_pipeline: Pipeline, client_a: Client, stack: Endpoints, serde: AvroSerde
 ) -> None:
     """The pool's state lives in a changelog-backed table: a scheduler killed with jobs queued and running
-    comes back with them, and every job still ends exactly once."""
+    comes back with them, and every job still ends exactly once. The new process rejoins the group under
+    the old one's static member id, so it does not wait out the killed process's session first."""
     async with EventTail(stack, serde) as tail:
         jobs = [
             await asyncio.to_thread(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +16,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from reelstream.kafka.admin import ensure_topics, topic_configs
+from reelstream.kafka.admin import CompactedTopic, ensure_topics, topic_configs
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.stack.manager import Endpoints
 from schemas.codec import to_datum
@@ -152,3 +154,18 @@ async def test_topic_declarations_applied_twice_change_nothing(stack: Endpoints,
     assert after == before
     assert after[JOB_STATUS.name]["cleanup.policy"] == "compact"
     assert after[SCHEDULER_INBOX.name]["cleanup.policy"] == "delete"
+
+
+async def test_a_changelog_rolls_segments_so_compaction_bounds_a_restore(stack: Endpoints) -> None:
+    """Kafka compacts closed segments only: a Faust changelog created by the services rolls one every few
+    minutes, so a restarted stage replays about one record per key, not every write since creation."""
+    changelog = CompactedTopic(f"t-{uuid.uuid4().hex[:8]}-pool-state-changelog", 1)
+    assert await ensure_topics(stack.kafka_bootstrap, [changelog]) == [changelog.name]
+    deadline = time.monotonic() + 30
+    config = await topic_configs(stack.kafka_bootstrap, changelog.name)
+    while not config and time.monotonic() < deadline:  # a topic created just now: metadata may lag
+        await asyncio.sleep(0.1)
+        config = await topic_configs(stack.kafka_bootstrap, changelog.name)
+    assert config["cleanup.policy"] == "compact"
+    assert int(config["segment.ms"]) <= 600_000
+    assert float(config["min.cleanable.dirty.ratio"]) <= 0.1

@@ -13,7 +13,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,7 @@ from gpu_consumers.video import is_faststart, verify_mp4
 from gpu_consumers.worker import Worker
 from reelstream.settings import WorkerSettings
 from reelstream.stack.manager import Endpoints
-from schemas.events import DispatchRender, RenderFailed, RenderSucceeded, WorkerHeartbeat
+from schemas.events import DispatchRender, RenderFailed, RenderStarted, RenderSucceeded, WorkerHeartbeat
 from schemas.serde import AvroSerde
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from tests.samples import render_params
@@ -159,9 +162,18 @@ async def test_frames_that_do_not_match_the_request_fail_as_an_invalid_artifact(
     assert (outcome.error.code, outcome.error.retriable) == ("artifact_invalid", False)
 
 
-async def test_a_lost_gpu_reports_the_attempt_retriable_then_the_worker_exits(
-    stack: Endpoints, serde: AvroSerde, producer: AIOKafkaProducer
-) -> None:
+@dataclass
+class LostGpuSlot:
+    """A real worker on a pool of its own (no scheduler dispatches to it), its GPU broken, and the inbox."""
+
+    slot: int
+    pool: str
+    inbox: AIOKafkaConsumer
+    running: asyncio.Task[None]
+
+
+@asynccontextmanager
+async def lost_gpu_slot(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[LostGpuSlot]:
     slot = 3
     pool = f"pool-{uuid.uuid4().hex[:6]}"
     env = {
@@ -179,24 +191,55 @@ async def test_a_lost_gpu_reports_the_attempt_retriable_then_the_worker_exits(
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
-        # the slot announces itself once it reads its partition: then the dispatch is sure to be seen
+        # the slot announces itself once it reads its partition: then a dispatch is sure to be seen
         await next_event(inbox, serde, lambda e: isinstance(e, WorkerHeartbeat) and e.pool_id == pool)
-        cmd = dispatch(slot=slot)
-        value = serde.serialize(RENDER_DISPATCH, cmd)
-        await producer.send_and_wait(RENDER_DISPATCH.name, value, key=pool.encode(), partition=slot)
-
-        failed = await next_event(
-            inbox, serde, lambda e: isinstance(e, RenderFailed) and e.job_id == cmd.job_id
-        )
-        with pytest.raises(DeviceLost, match="illegal memory access"):
-            await asyncio.wait_for(running, DEADLINE_S)
+        yield LostGpuSlot(slot, pool, inbox, running)
     finally:
         stop.set()
         if not running.done():
             running.cancel()
         await inbox.stop()
 
+
+async def send(producer: AIOKafkaProducer, serde: AvroSerde, at: LostGpuSlot, cmd: DispatchRender) -> None:
+    value = serde.serialize(RENDER_DISPATCH, cmd)
+    await producer.send_and_wait(RENDER_DISPATCH.name, value, key=at.pool.encode(), partition=at.slot)
+
+
+async def test_a_lost_gpu_reports_the_attempt_retriable_then_the_worker_exits(
+    stack: Endpoints, serde: AvroSerde, producer: AIOKafkaProducer
+) -> None:
+    async with lost_gpu_slot(stack, serde) as at:
+        cmd = dispatch(slot=at.slot)
+        await send(producer, serde, at, cmd)
+        failed = await next_event(
+            at.inbox, serde, lambda e: isinstance(e, RenderFailed) and e.job_id == cmd.job_id
+        )
+        with pytest.raises(DeviceLost, match="illegal memory access"):
+            await asyncio.wait_for(at.running, DEADLINE_S)
+
     assert (failed.error.code, failed.error.retriable, failed.attempt) == ("device_lost", True, 1)
+
+
+async def test_a_dispatch_whose_lease_ran_out_a_lease_ago_is_skipped_not_run(
+    stack: Endpoints, serde: AvroSerde, producer: AIOKafkaProducer
+) -> None:
+    """What a restarted worker reads first is the dispatch its predecessor died on: long since requeued by
+    the scheduler, it must not hold the slot. One that is merely late still runs."""
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=60)
+    stale = dispatch(occurred_at=now - 3 * lease, lease_expires_at=now - 2 * lease)
+    late = dispatch(
+        occurred_at=now - lease - timedelta(seconds=1), lease_expires_at=now - timedelta(seconds=1)
+    )
+    async with lost_gpu_slot(stack, serde) as at:
+        for cmd in (stale, late):
+            await send(producer, serde, at, replace(cmd, slot=at.slot))
+        first = await next_event(at.inbox, serde, lambda e: isinstance(e, RenderFailed | RenderStarted))
+        with pytest.raises(DeviceLost):
+            await asyncio.wait_for(at.running, DEADLINE_S)  # after running `late`: nothing else ran
+
+    assert first.job_id == late.job_id
 
 
 async def next_event(consumer: AIOKafkaConsumer, serde: AvroSerde, wanted: Any) -> Any:
