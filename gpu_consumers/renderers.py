@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from gpu_consumers.render.base import Renderer
+from gpu_consumers.render.base import Renderer, RenderRequest
 from reelstream.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -24,7 +24,9 @@ def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
 
     options = mochi_options(env, device)
     if model == "tiny-mochi":
-        return tiny_mochi_renderer(device=device, options=options)
+        renderer = tiny_mochi_renderer(device=device, options=options)
+        renderer.warmup = warmup_request(model)
+        return renderer
     if model == "mochi-1":
         from gpu_consumers.render.model_dir import check_model_dir, resolve_model_dir
 
@@ -32,8 +34,32 @@ def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
             resolve_model_dir(env.get("REELSTREAM_MODEL_DIR"), env.get("REELSTREAM_MODEL_ID"))
         )
         _check_gpu_memory(device, options)
-        return MochiRenderer(lambda: _load_mochi(folder), device=device, name=model, options=options)
+        return MochiRenderer(
+            lambda: _load_mochi(folder),
+            device=device,
+            name=model,
+            options=options,
+            warmup=warmup_request(model),
+        )
     raise ConfigurationError(f"no renderer for model {model!r}")
+
+
+def warmup_request(model: str) -> RenderRequest:
+    """The model's default render: what a compiled model is warmed up on at start-up (a few steps of it)."""
+    from reelstream.params import MODELS, frames_for
+
+    spec = MODELS[model]
+    return RenderRequest(
+        prompt="warm-up",
+        negative_prompt=None,
+        width=spec.width,
+        height=spec.height,
+        num_frames=frames_for(spec.duration_seconds, spec.fps),
+        fps=spec.fps,
+        num_inference_steps=spec.num_inference_steps,
+        guidance_scale=spec.guidance_scale,
+        seed=0,
+    )
 
 
 def mochi_options(env: Mapping[str, str], device: str) -> MochiOptions:

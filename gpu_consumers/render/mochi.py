@@ -106,7 +106,7 @@ class MochiRenderer:
         self._device = device
         self._device_type = torch.device(device).type
         self._max_sequence_length = max_sequence_length
-        self._warmup = warmup
+        self.warmup = warmup  # with compile on, load() renders a few steps of it
         self._pipe: MochiPipeline | None = None
 
     @property
@@ -141,10 +141,10 @@ class MochiRenderer:
         if options.compile:
             pipe.transformer = torch.compile(pipe.transformer)
         self._pipe = pipe
-        if options.compile and self._warmup is not None:
+        if options.compile and self.warmup is not None:
             # compilation happens on the first call: pay for it now, not in the first job
             self.render(
-                dataclasses.replace(self._warmup, num_inference_steps=WARMUP_STEPS), _no_progress, _never
+                dataclasses.replace(self.warmup, num_inference_steps=WARMUP_STEPS), _no_progress, _never
             )
         logger.info(
             "renderer loaded", extra={"renderer": self.name, "device": self._device, **options.record()}

@@ -319,3 +319,37 @@ def test_same_seed_gives_a_bit_identical_verified_mp4(
     assert info.fps == 8.0
     assert info.codec == "h264"
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_a_compiled_model_is_warmed_up_at_load_not_in_the_first_job(
+    device: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if device != "cpu":
+        pytest.skip("the warm-up is device-independent")
+    from gpu_consumers.renderers import make_renderer
+
+    monkeypatch.setattr(torch, "compile", lambda model: model)  # compiling itself is torch's business
+    calls: list[int] = []
+
+    def counting_pipeline():  # type: ignore[no-untyped-def]
+        pipe = build_tiny_mochi_pipeline()
+        forward = pipe.transformer.forward
+
+        def counted(*args: object, **kwargs: object) -> object:
+            calls.append(1)
+            return forward(*args, **kwargs)
+
+        pipe.transformer.forward = counted
+        return pipe
+
+    warmup = make_renderer("tiny-mochi", "cpu", {}).warmup
+    assert warmup is not None
+    renderer = MochiRenderer(
+        counting_pipeline,
+        max_sequence_length=MAX_SEQUENCE_LENGTH,
+        options=MochiOptions(compile=True),
+        warmup=warmup,
+    )
+    renderer.load()
+
+    assert calls, "load() did not run the model"
