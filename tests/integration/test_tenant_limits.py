@@ -167,7 +167,6 @@ async def test_a_tenant_over_its_burst_gets_429_with_headers_and_is_accepted_aft
     assert all(j["status"] in ("accepted", "rejected") for j in outcomes)
 
     _, throttled = await submit_until_throttled(client, admission)
-    throttled_at = time.monotonic()
     assert_rate_limited_problem(throttled, burst=2, window=4)
     over = await states.state(TINY, lambda s: s.over == "rate")
     assert over.throttled_until is not None
@@ -175,8 +174,7 @@ async def test_a_tenant_over_its_burst_gets_429_with_headers_and_is_accepted_aft
     again = await eventually(
         lambda: client.post("/v1/jobs", json=JOB), lambda r: r.status_code != 429, within=30, interval=0.2
     )
-    assert again.status_code == 202
-    assert time.monotonic() - throttled_at > 0.2  # the refill took time: not a transient 429
+    assert again.status_code == 202  # refilled (0.5 tokens/s): that may be any moment after the 429
     assert again.headers["ratelimit-policy"] == '"burst";q=2;w=4, "queued";q=1000'
     assert MEMBER.fullmatch(again.headers["ratelimit"].split(", ")[0])
 
