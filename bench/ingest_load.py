@@ -23,8 +23,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,10 +32,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reelstream.services import PipelineConfig, prepare_infrastructure, service_commands  # noqa: E402
-from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout  # noqa: E402
+from bench_common import bench_config, throwaway_stack  # noqa: E402
+
+from reelstream.services import PipelineConfig, service_commands  # noqa: E402
+from reelstream.stack.manager import Endpoints  # noqa: E402
 from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
-from streams.webhooks import generate_secret  # noqa: E402
 
 LOADGEN = str(ROOT / "bench" / "loadgen.py")
 FRACTIONS = (0.25, 0.50, 0.75)
@@ -172,23 +171,11 @@ def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: d
 
 
 def run(args: Any) -> None:
-    key = "rs_bench_" + uuid.uuid4().hex
-    config = PipelineConfig(
-        api_keys={key: "bench"},
-        webhook_secret=generate_secret(),
-        http_port=free_port(),
-        app_prefix=f"bench-{uuid.uuid4().hex[:6]}",
-        extra_env={"PYTHONPATH": str(ROOT), "REELSTREAM_TENANT_LIMITS": "*=rate:100000,burst:100000"},
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        layout = StackLayout.ephemeral(Path(tmp), os.environ)
-        with LocalStack(layout, os.environ, ExternalServices.from_env(os.environ)) as endpoints:
-            import asyncio
-
-            asyncio.run(prepare_infrastructure(endpoints))
-            measure(config, key, endpoints, layout.log_dir, args)
-            if args.keep_logs:
-                subprocess.run(["cp", "-r", str(layout.log_dir), args.keep_logs], check=True)
+    key, config = bench_config("*=rate:100000,burst:100000")
+    with throwaway_stack() as (endpoints, log_dir):
+        measure(config, key, endpoints, log_dir, args)
+        if args.keep_logs:
+            subprocess.run(["cp", "-r", str(log_dir), args.keep_logs], check=True)
 
 
 if __name__ == "__main__":

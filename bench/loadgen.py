@@ -25,15 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BODY = {
-    "prompt": "a red fox in snow",
-    "model": "tiny-mochi",
-    "width": 64,
-    "height": 48,
-    "num_frames": 7,
-    "fps": 24,
-    "num_inference_steps": 2,
-}
+from bench_common import BODY
+
 WARMUP_SECONDS = 1.0
 
 

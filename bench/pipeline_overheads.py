@@ -12,35 +12,21 @@ idle at each submission, and prints P50/P95/P99 of
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reelstream.client import Client
-from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
-from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout
-from reelstream.stack.process import free_port
-from streams.webhooks import generate_secret
-from tests.webhook_receiver import webhook_receiver
+from bench_common import BODY, bench_config, throwaway_stack
 
-BODY = {
-    "prompt": "a red fox in snow",
-    "model": "tiny-mochi",
-    "width": 64,
-    "height": 48,
-    "num_frames": 7,
-    "fps": 24,
-    "num_inference_steps": 2,
-}
+from reelstream.client import Client
+from reelstream.services import Pipeline
+from tests.webhook_receiver import webhook_receiver
 
 
 def percentiles(values: list[float]) -> str:
@@ -53,27 +39,14 @@ def _ts(iso: str) -> float:
 
 
 def run(jobs: int) -> None:
-    key = "rs_bench_" + uuid.uuid4().hex
-    config = PipelineConfig(
-        api_keys={key: "bench"},
-        webhook_secret=generate_secret(),
-        http_port=free_port(),
-        app_prefix=f"bench-{uuid.uuid4().hex[:6]}",
-        extra_env={
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-            "REELSTREAM_TENANT_LIMITS": "*=rate:1000,burst:1000,queued:100000",  # the path, not limits
-        },
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        layout = StackLayout.ephemeral(Path(tmp), os.environ)
-        with LocalStack(layout, os.environ, ExternalServices.from_env(os.environ)) as endpoints:
-            asyncio.run(prepare_infrastructure(endpoints))
-            pipeline = Pipeline(config, layout.log_dir)
-            try:
-                pipeline.start(endpoints, os.environ, timeout=120)
-                measure(Client(config.api_url, key), jobs)
-            finally:
-                pipeline.stop()
+    key, config = bench_config("*=rate:1000,burst:1000,queued:100000")  # the path, not limits
+    with throwaway_stack() as (endpoints, log_dir):
+        pipeline = Pipeline(config, log_dir)
+        try:
+            pipeline.start(endpoints, os.environ, timeout=120)
+            measure(Client(config.api_url, key), jobs)
+        finally:
+            pipeline.stop()
 
 
 def measure(client: Client, jobs: int) -> None:

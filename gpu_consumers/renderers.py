@@ -22,7 +22,7 @@ def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
     setting fails here, before the worker joins its pool."""
     from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
 
-    options = mochi_options(env, device)
+    options = mochi_options(env)
     if model == "tiny-mochi":
         renderer = tiny_mochi_renderer(device=device, options=options)
         renderer.warmup = warmup_request(model)
@@ -62,7 +62,7 @@ def warmup_request(model: str) -> RenderRequest:
     )
 
 
-def mochi_options(env: Mapping[str, str], device: str) -> MochiOptions:
+def mochi_options(env: Mapping[str, str]) -> MochiOptions:
     """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD (each on/off)."""
     from gpu_consumers.render.options import MochiOptions
 

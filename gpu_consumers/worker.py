@@ -175,8 +175,9 @@ class Worker:
             await consumer.commit({self._tp: OffsetAndMetadata(current.offset + 1, "")})
             self.recent.append((current.command.job_id, current.command.attempt))
             self.current = None
-            if not current.task.cancelled() and isinstance(current.task.exception(), DeviceLost):
-                raise DeviceLost(f"slot {self.settings.slot}: {current.task.exception()}")
+            lost = None if current.task.cancelled() else current.task.exception()
+            if isinstance(lost, DeviceLost):
+                raise DeviceLost(f"slot {self.settings.slot}: {lost.message}") from lost
         if self.current is None and start_next:
             await self._skip_stale(consumer)
         if self.current is None and self.pending and start_next:

@@ -110,11 +110,8 @@ def consume_span(
     empty context, so nothing produced meanwhile claims a trace) when the record carries none."""
     traceparent = traceparent_of(headers)
     if traceparent is None:
-        token = otel_context.attach(otel_context.Context())
-        try:
+        with _untraced():
             yield None
-        finally:
-            otel_context.detach(token)
         return
     with tracer.start_as_current_span(
         f"{stage} process",
@@ -131,17 +128,24 @@ def consume_span(
 
 
 @contextmanager
+def _untraced() -> Iterator[None]:
+    """The empty context: nothing done inside it (a record published, a span started) claims a trace."""
+    token = otel_context.attach(otel_context.Context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+@contextmanager
 def linked_span(
     name: str, traceparent: str | None, attributes: Mapping[str, str | int] | None = None
 ) -> Iterator[Span | None]:
     """A span whose parent is a remembered `traceparent` (work done later on behalf of a traced record);
     with none, no span and the empty context: what is published meanwhile carries no trace."""
     if traceparent is None:
-        token = otel_context.attach(otel_context.Context())
-        try:
+        with _untraced():
             yield None
-        finally:
-            otel_context.detach(token)
         return
     with tracer.start_as_current_span(name, context=_parent(traceparent), attributes=attributes) as span:
         yield span

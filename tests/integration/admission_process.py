@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reelstream.stack.manager import Endpoints
-from tests.processes import killed_on_failure
+from tests.processes import killed_on_failure, stop_gracefully
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,12 +58,4 @@ def running_admission(
     handle = AdmissionProcess(process, log_path)
     with killed_on_failure(process):
         yield handle
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        pytest.fail(f"admission ignored SIGTERM for 30 s:\n{handle.log()[-4000:]}")
-    assert returncode == 0, handle.log()[-4000:]
+    stop_gracefully(process, "admission", handle.log)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from reelstream.stack.manager import Endpoints
 from streams.webhooks import generate_secret
-from tests.processes import killed_on_failure
+from tests.processes import killed_on_failure, stop_gracefully
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,12 +83,4 @@ def running_notifier(
         yield handle
     if handle.killed:
         return
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        pytest.fail(f"notifier ignored SIGTERM for 30 s:\n{handle.log()[-4000:]}")
-    assert returncode == 0, handle.log()[-4000:]
+    stop_gracefully(process, "notifier", handle.log)

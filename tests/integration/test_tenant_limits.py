@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,14 +20,12 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ingest.app import create_app
-from reelstream.settings import IngestSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints, ensure_bucket
+from reelstream.stack.manager import Endpoints
 from schemas.events import JobAdmitted, TenantLimitState
 from schemas.serde import AvroSerde
 from schemas.topics import SCHEDULER_INBOX, TENANT_LIMITS, Topic
 from tests.integration.admission_process import AdmissionProcess, running_admission
-from tests.integration.ingest.support import RunningApi, eventually, serve, shutdown
+from tests.integration.ingest.support import RunningApi, api_with_roles, eventually
 
 RUN = uuid.uuid4().hex[:8]
 TINY, SLOW = f"tiny-{RUN}", f"slow-{RUN}"  # burst 2 refilling at 0.5/s; burst 1 refilling once in 100 s
@@ -48,24 +45,10 @@ def admission(
 
 @pytest.fixture(scope="module")
 async def limits_api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
-    ensure_bucket(stack)
-    tenants = {"tiny": TINY, "slow": SLOW, "ops": f"ops-{RUN}"}
-    keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
-    settings = IngestSettings(
-        pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
-        api_keys={keys[who]: tenants[who] for who in tenants},
-        api_key_roles={keys["ops"]: frozenset({"admin"})},
-    )
-    served = await serve(create_app(settings))
-    api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
-    client = api.client(None)
-    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
-    try:
+    async with api_with_roles(
+        stack, {"tiny": TINY, "slow": SLOW, "ops": f"ops-{RUN}"}, admins=["ops"]
+    ) as api:
         yield api
-    finally:
-        for c in api.clients:
-            await c.aclose()
-        await shutdown(served)
 
 
 class TopicTail:

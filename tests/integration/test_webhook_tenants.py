@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,16 +22,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from ingest.app import create_app
 from reelstream.kafka.clients import Publisher, aiokafka_sender
-from reelstream.settings import IngestSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints, ensure_bucket
+from reelstream.stack.manager import Endpoints
 from schemas.events import JobEvent, JobEventType, JobState
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS
 from streams.webhook_tenants import endpoint_webhook_id
 from streams.webhooks import WebhookVerificationError, verify
-from tests.integration.ingest.support import RunningApi, eventually, serve, shutdown
+from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
@@ -54,24 +51,8 @@ def notifier(
 
 @pytest.fixture(scope="module")
 async def admin_api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
-    ensure_bucket(stack)
-    tenants = {"ops": f"ops-{RUN}", "user": ROTATING}
-    keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
-    settings = IngestSettings(
-        pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
-        api_keys={keys[who]: tenants[who] for who in tenants},
-        api_key_roles={keys["ops"]: frozenset({"admin"})},
-    )
-    served = await serve(create_app(settings))
-    api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
-    client = api.client(None)
-    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
-    try:
+    async with api_with_roles(stack, {"ops": f"ops-{RUN}", "user": ROTATING}, admins=["ops"]) as api:
         yield api
-    finally:
-        for c in api.clients:
-            await c.aclose()
-        await shutdown(served)
 
 
 @pytest.fixture

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -16,8 +18,10 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from starlette.applications import Starlette
 
+from ingest.app import create_app
 from reelstream.kafka.clients import Publisher
-from reelstream.settings import IngestSettings
+from reelstream.settings import IngestSettings, PipelineSettings
+from reelstream.stack.manager import Endpoints, ensure_bucket
 from schemas import events as ev
 from schemas.topics import JOB_STATUS, Topic
 from tests.samples import T0, artifact, job_status
@@ -91,6 +95,30 @@ async def shutdown(served: Served) -> None:
     served.server.should_exit = True
     async with asyncio.timeout(DEADLINE_SECONDS):
         await served.task
+
+
+@contextlib.asynccontextmanager
+async def api_with_roles(
+    stack: Endpoints, tenants: dict[str, str], admins: Iterable[str] = ()
+) -> AsyncIterator[RunningApi]:
+    """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin)."""
+    ensure_bucket(stack)
+    keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
+    settings = IngestSettings(
+        pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
+        api_keys={keys[who]: tenants[who] for who in tenants},
+        api_key_roles={keys[who]: frozenset({"admin"}) for who in admins},
+    )
+    served = await serve(create_app(settings))
+    api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
+    client = api.client(None)
+    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    try:
+        yield api
+    finally:
+        for c in api.clients:
+            await c.aclose()
+        await shutdown(served)
 
 
 # ---- Kafka ---------------------------------------------------------------------------------------------

@@ -56,15 +56,7 @@ async def test_content_redirects_to_a_short_lived_url_that_serves_the_video(
 ) -> None:
     client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
     key, video = f"{tenant}/{job}/1/video.mp4", os.urandom(4096)
-    minio = Minio(
-        urlsplit(stack.s3_endpoint).netloc,
-        access_key=stack.s3_access_key,
-        secret_key=stack.s3_secret_key,
-        secure=False,
-    )
-    await asyncio.to_thread(
-        minio.put_object, stack.s3_bucket, key, io.BytesIO(video), len(video), content_type="video/mp4"
-    )
+    await put_object(stack, key, video, "video/mp4")
     done = snapshot(job, tenant, JobState.SUCCEEDED, 3, artifact=artifact(key=key, bytes=len(video)))
     await scheduler.publish_and_wait(client, done)
 
@@ -89,15 +81,7 @@ async def test_the_poster_variant_redirects_to_the_poster(
 ) -> None:
     client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
     key, poster = f"{tenant}/{job}/1/poster.jpg", os.urandom(512)
-    minio = Minio(
-        urlsplit(stack.s3_endpoint).netloc,
-        access_key=stack.s3_access_key,
-        secret_key=stack.s3_secret_key,
-        secure=False,
-    )
-    await asyncio.to_thread(
-        minio.put_object, stack.s3_bucket, key, io.BytesIO(poster), len(poster), content_type="image/jpeg"
-    )
+    await put_object(stack, key, poster, "image/jpeg")
     done = snapshot(job, tenant, JobState.SUCCEEDED, 3, artifact=artifact(poster_key=key))
     await scheduler.publish_and_wait(client, done)
 
@@ -121,3 +105,16 @@ async def test_content_of_an_unfinished_job_is_a_conflict(
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert "running" in response.json()["detail"]
+
+
+async def put_object(stack: Endpoints, key: str, data: bytes, content_type: str) -> None:
+    """Store an object the way a worker does, straight in MinIO."""
+    minio = Minio(
+        urlsplit(stack.s3_endpoint).netloc,
+        access_key=stack.s3_access_key,
+        secret_key=stack.s3_secret_key,
+        secure=False,
+    )
+    await asyncio.to_thread(
+        minio.put_object, stack.s3_bucket, key, io.BytesIO(data), len(data), content_type=content_type
+    )
