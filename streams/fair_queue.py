@@ -32,7 +32,7 @@ class SchedulerPolicy:
     lease: timedelta = timedelta(seconds=30)
     dispatch_grace: timedelta = timedelta(seconds=15)
     max_attempts: int = 3
-    refresh_limit: int = 200  # queued jobs whose position/ETA snapshots are refreshed per event
+    refresh_limit: int = 200  # queued jobs whose position/ETA snapshots are refreshed per tick
 
     def weight(self, tenant: str) -> float:
         return max(self.weights.get(tenant, self.default_weight), 1e-6)

@@ -11,6 +11,11 @@ the value it replaced (as a patch when it was a job too), so a restore takes an 
 as its previous value: the state is exactly the one after the last event whose index reached the changelog
 (the inbox redelivers the rest).
 
+The index also records the inbox offset of the last event applied: the scheduler skips a redelivered event
+at or below it and seeks back to it when the records it is handed skip ahead of it (Faust can commit past a
+record it never delivered across a rebalance), so the state, not the group's committed offset, says where
+the pool's inbox resumes.
+
 Pure: no Faust or Kafka here; scheduler.py applies the writes to the table.
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
@@ -40,7 +46,29 @@ class PoolImage:
     next_order: int = 0  # insertion order of the next new job (restores the jobs' order)
     orders: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
     legacy: bool = False  # restored from a whole-state value: the first persist writes everything
-    index_body: bytes = b""  # the index last written, less its generation
+    index_body: bytes = b""  # the index last written, less its generation and offset
+    offset: int = -1  # inbox offset of the last event applied (-1: none known)
+
+    def at(self, offset: int) -> PoolImage:
+        """The same state, having consumed the inbox up to `offset` (an event that changed nothing, or a
+        record parked as a dead letter): stored with the next event that writes."""
+        return replace(self, offset=max(offset, self.offset))
+
+
+class InboxOrder(Enum):
+    """Where an inbox record stands against the offset the pool's state has applied."""
+
+    NEXT = "next"  # the record after it (or nothing is known yet): apply it
+    SEEN = "seen"  # applied already: a redelivery after a restart, skipped
+    AHEAD = "ahead"  # records between were never handed over: seek back to the one after the applied
+
+
+def inbox_order(applied: int, offset: int) -> InboxOrder:
+    """The inbox is neither compacted nor transactional, so its offsets have no gaps: every record after
+    the applied one must come next."""
+    if applied < 0 or offset == applied + 1:
+        return InboxOrder.NEXT
+    return InboxOrder.SEEN if offset <= applied else InboxOrder.AHEAD
 
 
 def index_key(pool_id: str) -> bytes:
@@ -51,10 +79,14 @@ def job_key(pool_id: str, job_id: str) -> bytes:
     return f"{pool_id}/job/{job_id}".encode()
 
 
-def persist(image: PoolImage, after: SchedulerState) -> tuple[PoolImage, list[Write]]:
-    """The image after `after` and the table writes that record it (the index last). Jobs are compared by
-    identity: `apply` keeps the objects of the jobs an event did not touch."""
+def persist(
+    image: PoolImage, after: SchedulerState, offset: int | None = None
+) -> tuple[PoolImage, list[Write]]:
+    """The image after `after`, the state an event at inbox `offset` led to, and the table writes that
+    record it (the index last). Jobs are compared by identity: `apply` keeps the objects of the jobs an
+    event did not touch."""
     before, pool, gen = image.state, after.pool_id, image.gen + 1
+    offset = image.offset if offset is None else offset
     old_jobs = {} if image.legacy else before.jobs
     orders, next_order = dict(image.orders), image.next_order
     writes: list[Write] = []
@@ -91,9 +123,10 @@ def persist(image: PoolImage, after: SchedulerState) -> tuple[PoolImage, list[Wr
     }
     body = _dumps(index)
     if not writes and body == image.index_body and not image.legacy:
-        return replace(image, state=after), []  # e.g. a tick that changed nothing: nothing to write
-    writes.append((index_key(pool), _dumps({"gen": gen, **index})))
-    return PoolImage(after, gen, count, next_order, MappingProxyType(orders), index_body=body), writes
+        return replace(image, state=after, offset=offset), []  # e.g. a tick that changed nothing
+    writes.append((index_key(pool), _dumps({"gen": gen, "offset": offset, **index})))
+    image = PoolImage(after, gen, count, next_order, MappingProxyType(orders), index_body=body, offset=offset)
+    return image, writes
 
 
 def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolImage, list[Write]]:
@@ -135,7 +168,8 @@ def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolI
     orders = MappingProxyType({job_id: order for order, job_id, _ in jobs})
     index_body = _dumps({k: index[k] for k in ("finished_count", "next_order", "state")})
     gen, count, next_order = index["gen"], index["finished_count"], index["next_order"]
-    return PoolImage(state, gen, count, next_order, orders, index_body=index_body), repairs
+    offset = index.get("offset", -1)  # absent: written before offsets were kept
+    return PoolImage(state, gen, count, next_order, orders, index_body=index_body, offset=offset), repairs
 
 
 def _patch(old: _Body, new: _Body) -> _Body:

@@ -4,12 +4,20 @@ The inbox has one partition per pool, so one agent instance sees everything of i
 state lives in a changelog-backed table, one entry per job plus the pool's index (pool_store.py), and in
 memory between events; outputs are written (and acknowledged) before the new state is stored, so a crash
 repeats outputs rather than losing them (consumers dedupe by version/attempt).
+
+The state also holds the inbox offset it has applied, and that, not the group's committed offset, decides
+what is applied next: a redelivered record is skipped, and records handed over out of order (Faust acks, and
+may commit, records it drops during a rebalance) make the agent seek back to the first one it has not seen.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
@@ -25,7 +33,7 @@ from schemas.events import DispatchRender, JobAdmitted, SchedulerTick
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
-from streams.pool_store import PoolImage, Write, persist, restore
+from streams.pool_store import InboxOrder, PoolImage, Write, inbox_order, persist, restore
 from streams.publishing import publish_change
 from streams.scheduling import Output, Publish, SendToSlot, apply
 
@@ -38,16 +46,28 @@ async def write_outputs(
     links: TraceLinks | None = None,
     current_job: str | None = None,
 ) -> None:
-    """Outputs of the job whose record is being processed continue that record's trace; any other job's
+    """Each job's outputs in order (its events must arrive in order), the jobs' concurrently: an event that
+    moves many jobs waits for one broker round trip, not one per output.
+
+    Outputs of the job whose record is being processed continue that record's trace; any other job's
     (a dispatch freed by another job's end, a lease expiry on a tick) continue the trace its JobAdmitted
     carried, remembered in `links`: the pure scheduler state knows nothing of traces."""
+    per_job: dict[str, list[Output]] = defaultdict(list)
     for output in outputs:
-        job_id = output.command.job_id if isinstance(output, SendToSlot) else output.status.job_id
+        per_job[output.command.job_id if isinstance(output, SendToSlot) else output.status.job_id].append(
+            output
+        )
+
+    async def write_job(job_id: str, mine: list[Output]) -> None:
         if links is None or (job_id == current_job and current_traceparent() is not None):
-            await _write(publisher, output)
+            for output in mine:
+                await _write(publisher, output)
         else:
             with linked_span("scheduler publish", links.get(job_id)):
-                await _write(publisher, output)
+                for output in mine:
+                    await _write(publisher, output)
+
+    await asyncio.gather(*(write_job(job_id, mine) for job_id, mine in per_job.items()))
 
 
 async def _write(publisher: Publisher, output: Output) -> None:
@@ -126,27 +146,68 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         return image
 
     links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
+    rewinder = InboxRewinder(lambda: app.consumer)  # the app's consumer exists once it runs
 
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
     async def schedule(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            pool_id = settings.pools[event.message.partition]
+            image, offset = image_of(pool_id), event.message.offset
+            match inbox_order(image.offset, offset):
+                case InboxOrder.SEEN:
+                    continue
+                case InboxOrder.AHEAD if await rewinder.rewind(event.message.tp, image.offset + 1, offset):
+                    continue
             async with ctx.dead_lettering(event):
                 inbox_event = await ctx.decoded(SCHEDULER_INBOX, event)
-                if inbox_event is None:
-                    continue
-                pool_id = settings.pools[event.message.partition]
-                image = image_of(pool_id)
-                if isinstance(inbox_event, JobAdmitted):
-                    links.remember(inbox_event.job_id, current_traceparent())
-                state, outputs = apply(image.state, inbox_event, policy)
-                current_job = getattr(inbox_event, "job_id", None)
-                await write_outputs(await ctx.publisher(), outputs, links, current_job)
-                images[pool_id], writes = persist(image, state)
-                _write_table(states, writes)
-                ctx.metrics.scheduler_outputs(pool_id, outputs)
-                ctx.metrics.scheduler_state(state)
+                if inbox_event is not None:
+                    if isinstance(inbox_event, JobAdmitted):
+                        links.remember(inbox_event.job_id, current_traceparent())
+                    state, outputs = apply(image.state, inbox_event, policy)
+                    current_job = getattr(inbox_event, "job_id", None)
+                    await write_outputs(await ctx.publisher(), outputs, links, current_job)
+                    images[pool_id], writes = persist(image, state, offset)
+                    _write_table(states, writes)
+                    ctx.metrics.scheduler_outputs(pool_id, outputs)
+                    ctx.metrics.scheduler_state(state)
+            images[pool_id] = image_of(pool_id).at(offset)  # a dead letter is consumed too
 
     return app
+
+
+class InboxRewinder:
+    """Seeks an inbox partition back to the first record the pool's state has not applied.
+
+    The seek takes effect after the records already fetched have come through (they are skipped meanwhile),
+    so one seek per target is issued, and issued again only if that record has not come `retry_after`
+    seconds later. Records that retention deleted cannot come back: then the gap is logged and accepted."""
+
+    def __init__(
+        self,
+        consumer: Callable[[], faust.types.ConsumerT],
+        retry_after: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._consumer = consumer
+        self._retry_after = retry_after
+        self._clock = clock
+        self._sought: dict[Any, tuple[int, float]] = {}  # partition → (target, when)
+
+    async def rewind(self, tp: Any, target: int, seen: int) -> bool:
+        """True: skip the record at `seen`, the one at `target` is on its way; False: apply it."""
+        sought, now = self._sought.get(tp), self._clock()
+        if sought is not None and sought[0] == target and now - sought[1] < self._retry_after:
+            return True
+        fields = {"partition": tp.partition, "expected_offset": target, "offset": seen}
+        consumer = self._consumer()
+        earliest = (await consumer.earliest_offsets(tp))[tp]
+        if target < earliest:
+            logger.error("scheduler inbox records deleted before they were applied", extra=fields)
+            return False
+        logger.warning("scheduler inbox skipped ahead; seeking back", extra=fields)
+        await consumer.seek_wait({tp: target})  # on the consumer's own thread, where its fetcher runs
+        self._sought[tp] = (target, now)
+        return True
 
 
 def _write_table(table: faust.types.TableT[bytes, bytes], writes: list[Write]) -> None:

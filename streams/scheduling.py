@@ -168,7 +168,10 @@ def apply(
             _render_event(step, event)
     _fill_idle_slots(step)
     _mark_throttled(step)
-    _refresh_positions(step)
+    if isinstance(event, SchedulerTick):
+        _refresh_positions(step)
+    elif isinstance(event, JobAdmitted):
+        _announce(step, event.job_id)
     return step.state(), step.outputs
 
 
@@ -198,7 +201,7 @@ def _admit(step: _Step, event: JobAdmitted) -> None:
         deadline=event.deadline,
         version=0,
     )
-    step.jobs[event.job_id] = Job(event, status, queued)  # published by _refresh_positions, with its place
+    step.jobs[event.job_id] = Job(event, status, queued)  # published by _announce (its place on the tick)
 
 
 def _fifo_wait(step: _Step, cost: float) -> float:
@@ -495,9 +498,18 @@ def _running_work(step: _Step) -> float:
     )
 
 
+def _announce(step: _Step, job_id: str) -> None:
+    """A job just admitted and still waiting is published as queued at once; its place and ETA come with
+    the next tick (ranking the whole queue on every event would make each event cost O(queue))."""
+    job = step.jobs.get(job_id)
+    if job is not None and job.queued is not None and job.status.version == 0:
+        step.update(job_id, JobEventType.QUEUED)
+
+
 def _refresh_positions(step: _Step) -> None:
-    """Queued jobs whose position changed get a new snapshot, with an ETA from the cost model: the expected
-    work ahead of them spread over the live slots, plus their own. Bounded per event by refresh_limit."""
+    """On each tick, queued jobs whose position changed get a new snapshot, with an ETA from the cost model:
+    the expected work ahead of them spread over the live slots, plus their own. The first refresh_limit
+    places are refreshed; a job further back says it is queued and gets its place as it moves up."""
     waiting = step.waiting()
     if not waiting:
         return

@@ -168,6 +168,11 @@ def test_a_job_goes_only_to_a_slot_that_can_hold_it() -> None:
 def test_queued_jobs_carry_position_and_an_eta_that_grows_with_the_work_ahead() -> None:
     pool = Pool()
     pool.feed(*[admitted(f"j{i}") for i in range(3)])
+    announced = [o.status for o in pool.outputs if isinstance(o, Publish)]
+    assert [(s.job_id, s.state, s.queue_position) for s in announced] == [
+        (f"j{i}", "queued", None) for i in range(3)
+    ]
+    pool.feed(at(1))  # places and ETAs come with the tick
     last = {s.job_id: s for s in (o.status for o in pool.outputs if isinstance(o, Publish))}
     positions = [last[f"j{i}"].queue_position for i in range(3)]
     etas = [last[f"j{i}"].eta_seconds or 0 for i in range(3)]

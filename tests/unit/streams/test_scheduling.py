@@ -46,6 +46,10 @@ def heartbeat(slot: int, renderer: str = "tiny-mochi") -> ev.WorkerHeartbeat:
     )
 
 
+def tick(seconds: float = 0) -> ev.SchedulerTick:
+    return ev.SchedulerTick(pool_id="default", occurred_at=T0 + timedelta(seconds=seconds))
+
+
 def run(events: list[InboxEvent], state: SchedulerState | None = None) -> tuple[SchedulerState, list[Output]]:
     state = state or SchedulerState("default")
     outputs: list[Output] = []
@@ -66,13 +70,15 @@ def statuses(outputs: list[Output], job_id: str) -> list[ev.JobStatus]:
 
 
 def test_jobs_queue_until_a_slot_appears_then_dispatch_in_order() -> None:
-    state, out = run([admitted("a"), admitted("b")])
+    state, out = run([admitted("a"), admitted("b"), tick()])
     assert dispatches(out) == []
-    assert [s.queue_position for s in statuses(out, "b")] == [1]
+    assert [s.queue_position for s in statuses(out, "b")] == [None, 1]  # queued at once, placed on the tick
     state, out = run([heartbeat(3)], state)
     (first,) = dispatches(out)
     assert (first.job_id, first.slot, first.attempt) == ("a", 3, 1)
     assert first.artifact_key == "t1/a/1/video.mp4"
+    assert statuses(out, "b") == []  # not moved up until the next tick
+    state, out = run([tick()], state)
     assert statuses(out, "b")[-1].queue_position == 0  # b moved up
 
 
