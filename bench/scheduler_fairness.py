@@ -26,13 +26,15 @@ import zlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas import events as ev
 from streams.cost_model import CostModel
 from streams.fair_queue import SchedulerPolicy
-from streams.scheduling import SchedulerState, SendToSlot, apply
+from streams.pool_store import PoolImage, persist
+from streams.scheduling import SchedulerState, SendToSlot, apply, apply_noting_changes
 
 SLOTS = 8
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -236,43 +238,107 @@ def max_min_fair(demand: dict[str, float]) -> dict[str, float]:
 
 
 def per_event_cost(sizes: list[int]) -> None:
-    print("\nscheduler cost per event (apply of one admission, queue of n jobs, no idle slot):")
+    """What the scheduler process does per inbox event apart from Kafka: `apply` and storing the changed
+    entries (pool_store.persist), with n jobs queued and every slot busy. The queue is built directly (one
+    admitted job cloned n times) so that 100k is quick to set up."""
+    print("\nscheduler cost per event (apply + persist; n jobs queued, 8 busy slots), µs per event:")
+    print(f"  {'n':>8}  {'admission':>10}  {'heartbeat':>10}  {'progress':>10}  {'tick':>10}")
     policy = SchedulerPolicy(lease=timedelta(days=1))
+    base = None
     for n in sizes:
-        state = SchedulerState("default")
-        for i in range(n):
-            admitted = ev.JobAdmitted(
-                job_id=f"q{i}",
-                tenant_id=f"t{i % 3}",
-                pool_id="default",
-                prompt="p",
-                params=_params(13),
-                submitted_at=T0,
-                occurred_at=T0,
-            )
-            state, _ = apply(state, admitted, policy)
-        probe = ev.JobAdmitted(
-            job_id="probe",
-            tenant_id="t0",
-            pool_id="default",
-            prompt="p",
-            params=_params(13),
-            submitted_at=T0,
-            occurred_at=T0,
+        state, image = _queue_of(n, policy)
+        row = []
+        for name, event in _probes(T0 + timedelta(seconds=1)).items():
+            rounds = 3 if name == "tick" else 50
+            started = time.perf_counter()
+            for _ in range(rounds):
+                after, _, changed = apply_noting_changes(state, event, policy)
+                persist(image, after, None, changed)
+            row.append((time.perf_counter() - started) / rounds * 1e6)
+        base = base or row
+        growth = "  ".join(f"{r / b:5.1f}x" for r, b in zip(row, base, strict=True))
+        print(f"  {n:>8,}  " + "  ".join(f"{r:10.1f}" for r in row) + f"   (vs first size: {growth})")
+
+
+def _queue_of(n: int, policy: SchedulerPolicy) -> tuple[SchedulerState, PoolImage]:
+    state = SchedulerState("default")
+    for slot in range(SLOTS):  # eight slots, each rendering a job of its own
+        job_id = f"running-{slot}"
+        state, _ = apply(state, _admission(job_id, f"t{slot % 3}"), policy)
+        state, _ = apply(state, _beat(slot, None, None), policy)
+    template = _admission("q", "t0")
+    state, _ = apply(state, template, policy)
+    job = state.jobs["q"]
+    assert job.queued is not None
+    jobs = {k: v for k, v in state.jobs.items() if k != "q"}
+    for i in range(n):
+        admitted = replace(template, job_id=f"q{i}", tenant_id=f"t{i % 3}")
+        queued = replace(job.queued, admitted=admitted, seq=state.seq + i + 1)
+        jobs[admitted.job_id] = replace(
+            job,
+            admitted=admitted,
+            queued=queued,
+            status=replace(job.status, job_id=admitted.job_id, tenant_id=admitted.tenant_id),
         )
-        rounds = 5
-        started = time.perf_counter()
-        for _ in range(rounds):
-            apply(state, probe, policy)
-        print(f"  n = {n:>7,}: {(time.perf_counter() - started) / rounds * 1000:9.2f} ms/event")
+    state = replace(state, jobs=MappingProxyType(jobs), seq=state.seq + n + 1)
+    image, _ = persist(PoolImage(state), state)
+    return state, image
+
+
+def _probes(now: datetime) -> dict[str, ev.InboxEvent]:
+    return {
+        "admission": replace(_admission("probe", "t0"), occurred_at=now),
+        "heartbeat": replace(_beat(0, "running-0", 1), occurred_at=now),
+        "progress": ev.RenderProgress(
+            job_id="running-0",
+            slot=0,
+            attempt=1,
+            stage=ev.RenderStage.DENOISE,
+            step=1,
+            total_steps=4,
+            progress=0.25,
+            occurred_at=now,
+        ),
+        "tick": ev.SchedulerTick(pool_id="default", occurred_at=now),
+    }
+
+
+def _admission(job_id: str, tenant: str) -> ev.JobAdmitted:
+    return ev.JobAdmitted(
+        job_id=job_id,
+        tenant_id=tenant,
+        pool_id="default",
+        prompt="p",
+        params=_params(13),
+        submitted_at=T0,
+        occurred_at=T0,
+    )
+
+
+def _beat(slot: int, job_id: str | None, attempt: int | None) -> ev.WorkerHeartbeat:
+    state = ev.WorkerState.IDLE if job_id is None else ev.WorkerState.BUSY
+    return ev.WorkerHeartbeat(
+        worker_id=f"w{slot}",
+        pool_id="default",
+        slot=slot,
+        state=state,
+        renderer="tiny-mochi",
+        job_id=job_id,
+        attempt=attempt,
+        occurred_at=T0,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--sizes", default="1000,5000,10000")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--cost-only", action="store_true", help="only the per-event cost as the queue grows")
     args = parser.parse_args()
+    if args.cost_only:
+        per_event_cost([int(s) for s in args.sizes.split(",")])
+        return
     jobs = workload(args.jobs, args.seed)
     scale = CostModel().seconds(_params(13))  # sim second → cost-model seconds of a small clip
     fifo = run_fifo(jobs)

@@ -22,7 +22,7 @@ Pure: no Faust or Kafka here; scheduler.py applies the writes to the table.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from types import MappingProxyType
@@ -80,11 +80,15 @@ def job_key(pool_id: str, job_id: str) -> bytes:
 
 
 def persist(
-    image: PoolImage, after: SchedulerState, offset: int | None = None
+    image: PoolImage,
+    after: SchedulerState,
+    offset: int | None = None,
+    changed: Collection[str] | None = None,
 ) -> tuple[PoolImage, list[Write]]:
     """The image after `after`, the state an event at inbox `offset` led to, and the table writes that
     record it (the index last). Jobs are compared by identity: `apply` keeps the objects of the jobs an
-    event did not touch."""
+    event did not touch; `changed` (from `apply_noting_changes`) limits the comparison to the jobs it
+    touched, so storing an event does not cost a look at every queued job."""
     before, pool, gen = image.state, after.pool_id, image.gen + 1
     offset = image.offset if offset is None else offset
     old_jobs = {} if image.legacy else before.jobs
@@ -95,8 +99,9 @@ def persist(
         value = {"gen": gen, **body, "prev": prev}
         writes.append((job_key(pool, job_id), _dumps(value)))
 
-    for job_id, job in after.jobs.items():
-        old = old_jobs.get(job_id)
+    candidates = after.jobs if changed is None or image.legacy else [j for j in changed if j in after.jobs]
+    for job_id in candidates:
+        job, old = after.jobs[job_id], old_jobs.get(job_id)
         if old is job:
             continue
         if job_id not in orders:
@@ -113,7 +118,8 @@ def persist(
         count += 1
     kept = set(after.finished)
     writes.extend((job_key(pool, job_id), None) for job_id in before.finished if job_id not in kept)
-    for job_id in set(orders) - set(after.jobs):  # left without finishing (no such path today)
+    gone = orders.keys() if changed is None else [j for j in changed if j in orders]
+    for job_id in [j for j in gone if j not in after.jobs]:  # left without finishing (no such path today)
         orders.pop(job_id)
         writes.append((job_key(pool, job_id), None))
     index = {

@@ -35,7 +35,7 @@ from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
 from streams.pool_store import InboxOrder, PoolImage, Write, inbox_order, persist, restore
 from streams.publishing import publish_change
-from streams.scheduling import Output, Publish, SendToSlot, apply
+from streams.scheduling import Output, Publish, SendToSlot, apply_noting_changes
 
 logger = logging.getLogger(__name__)
 
@@ -163,10 +163,10 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                 if inbox_event is not None:
                     if isinstance(inbox_event, JobAdmitted):
                         links.remember(inbox_event.job_id, current_traceparent())
-                    state, outputs = apply(image.state, inbox_event, policy)
+                    state, outputs, changed = apply_noting_changes(image.state, inbox_event, policy)
                     current_job = getattr(inbox_event, "job_id", None)
                     await write_outputs(await ctx.publisher(), outputs, links, current_job)
-                    images[pool_id], writes = persist(image, state, offset)
+                    images[pool_id], writes = persist(image, state, offset, changed)
                     _write_table(states, writes)
                     ctx.metrics.scheduler_outputs(pool_id, outputs)
                     ctx.metrics.scheduler_state(state)

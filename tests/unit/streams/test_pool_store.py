@@ -10,8 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import InboxEvent, WorkerState
-from streams.pool_store import PoolImage, Write, index_key, job_key, persist, restore
-from streams.scheduling import DEFAULT_POLICY, SchedulerState, apply, dump_state
+from streams.pool_store import (
+    InboxOrder,
+    PoolImage,
+    Write,
+    inbox_order,
+    index_key,
+    job_key,
+    persist,
+    restore,
+)
+from streams.scheduling import DEFAULT_POLICY, SchedulerState, apply, apply_noting_changes, dump_state
 from tests.samples import T0
 from tests.unit.streams.test_scheduling import admitted, event_strategy, heartbeat
 
@@ -44,11 +53,36 @@ def assert_same(a: SchedulerState, b: SchedulerState) -> None:
 def test_a_restore_gives_back_the_state_after_every_event(events: list[InboxEvent]) -> None:
     table: Table = {}
     image = restored(table)
-    for event in events:
-        state, _ = apply(image.state, event)
-        image, writes = persist(image, state)
+    for offset, event in enumerate(events):
+        state, _, changed = apply_noting_changes(image.state, event)
+        # the jobs `apply` says it changed are all there is to store: the same writes as comparing every job
+        assert persist(image, state, offset, changed) == persist(image, state, offset)
+        image, writes = persist(image, state, offset, changed)
         write(table, writes)
-        assert_same(restored(table).state, state)
+        back = restored(table)
+        assert_same(back.state, state)
+        if writes:  # the offset travels with the index; an event that writes nothing leaves it behind
+            assert back.offset == offset
+
+
+def test_the_inbox_position_decides_what_is_applied() -> None:
+    assert inbox_order(-1, 57) is InboxOrder.NEXT  # nothing applied yet: whatever comes first
+    assert inbox_order(41, 42) is InboxOrder.NEXT
+    assert inbox_order(41, 41) is InboxOrder.SEEN  # redelivered after a restart
+    assert inbox_order(41, 7) is InboxOrder.SEEN
+    assert inbox_order(41, 43) is InboxOrder.AHEAD  # 42 was never handed over
+
+
+def test_a_record_consumed_without_writing_moves_the_offset_in_memory_only() -> None:
+    table: Table = {}
+    image, writes = persist(restored(table), apply(SchedulerState("default"), admitted("a"))[0], offset=5)
+    write(table, writes)
+    image = image.at(6)  # e.g. a dead letter
+    assert (image.offset, restored(table).offset) == (6, 5)
+    assert image.at(3).offset == 6  # never backwards
+    image, writes = persist(image, apply(image.state, admitted("b"))[0], offset=7)
+    write(table, writes)
+    assert restored(table).offset == 7
 
 
 @settings(max_examples=150)
