@@ -58,7 +58,7 @@ def _hooks_for(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
     return [d for d in deliveries if json.loads(d.body)["data"]["id"] == job_id]
 
 
-@pytest.mark.chaos  # ~1 run in 10 a job admitted just before the kill is never scheduled (see issue #5)
+
 async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(
     running_pipeline: Pipeline, client_a: Client, stack: Endpoints, serde: AvroSerde
 ) -> None:
