@@ -18,7 +18,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -35,9 +35,10 @@ from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
 from streams.pool_store import InboxOrder, PoolImage, Write, inbox_order, persist, restore
 from streams.publishing import publish_change
-from streams.scheduling import Output, Publish, SendToSlot, apply_noting_changes
+from streams.scheduling import Output, Publish, SendToSlot, apply_noting_changes, as_of
 
 logger = logging.getLogger(__name__)
+CATCH_UP_ALLOWANCE = timedelta(seconds=2)  # an inbox record read later than this is applied as of now - 2 s
 
 
 async def write_outputs(
@@ -163,6 +164,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                 if inbox_event is not None:
                     if isinstance(inbox_event, JobAdmitted):
                         links.remember(inbox_event.job_id, current_traceparent())
+                    inbox_event = as_of(inbox_event, datetime.now(UTC), CATCH_UP_ALLOWANCE)
                     state, outputs, changed = apply_noting_changes(image.state, inbox_event, policy)
                     current_job = getattr(inbox_event, "job_id", None)
                     await write_outputs(await ctx.publisher(), outputs, links, current_job)

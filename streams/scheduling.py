@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -171,6 +171,16 @@ class _Step:
             self.seq,
             self.fifo_clock,
         )
+
+
+def as_of(event: InboxEvent, now: datetime, allowance: timedelta) -> InboxEvent:
+    """The event as the scheduler applies it at wall-clock `now`: one read more than `allowance` after it
+    happened (the backlog of a scheduler that was down, records read again after a restart) is applied as
+    of `now - allowance`. What it leads to — a dispatch's lease, a slot's idle time since a dispatch — then
+    starts when the decision is made; taken from the record, every dispatch made while catching up would
+    carry a lease that ran out before the worker could see it."""
+    floor = now - allowance
+    return event if event.occurred_at >= floor else replace(event, occurred_at=floor)
 
 
 def apply(

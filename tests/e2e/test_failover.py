@@ -7,8 +7,6 @@ import asyncio
 import json
 import os
 
-import pytest
-
 from reelstream.client import Client
 from reelstream.services import Pipeline
 from reelstream.stack.manager import Endpoints
@@ -56,7 +54,6 @@ async def test_a_worker_killed_mid_render_does_not_lose_or_double_the_job(
 
 def _hooks_for(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
     return [d for d in deliveries if json.loads(d.body)["data"]["id"] == job_id]
-
 
 
 async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(

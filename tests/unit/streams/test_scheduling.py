@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 
 from schemas import events as ev
 from streams.scheduling import (
+    DEFAULT_POLICY,
     InboxEvent,
     Output,
     Publish,
     SchedulerState,
     SendToSlot,
     apply,
+    as_of,
     dump_state,
     load_state,
 )
@@ -211,3 +213,19 @@ def test_a_new_worker_on_a_slot_releases_what_the_old_one_held() -> None:
     _, out = run([_beat_at(0, 1, worker="w0-restarted")], state)
     (again,) = dispatches(out)
     assert (again.job_id, again.attempt) == ("a", 2)
+
+
+def test_a_backlog_read_late_is_applied_as_of_when_it_is_read() -> None:
+    """A scheduler back after a minute's outage reads the admission and the idle heartbeat written during
+    it. The dispatch it makes gets a whole lease from now: the next tick keeps it, not requeues it."""
+    now, allowance = T0 + timedelta(seconds=60), timedelta(seconds=2)
+    fresh = tick(61)
+    assert as_of(fresh, now, allowance) is fresh  # fresh events as they are
+    state, out = run([as_of(e, now, allowance) for e in (admitted("a"), heartbeat(0))])
+    (dispatch,) = dispatches(out)
+    assert dispatch.lease_expires_at == now - allowance + DEFAULT_POLICY.lease
+    state, out = run([tick(61)], state)
+    assert [s.state for s in statuses(out, "a")] == []  # still dispatched, nothing requeued
+    late = run([admitted("a"), heartbeat(0)])[0]  # the same records applied at their own time:
+    requeued = statuses(run([tick(61)], late)[1], "a")  # its lease ran out long before the tick
+    assert (requeued[0].state, requeued[0].attempt) == ("queued", 1)
