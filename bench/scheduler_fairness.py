@@ -26,7 +26,8 @@ import zlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import MappingProxyType
+
+import immutables
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -280,7 +281,7 @@ def _queue_of(n: int, policy: SchedulerPolicy) -> tuple[SchedulerState, PoolImag
             queued=queued,
             status=replace(job.status, job_id=admitted.job_id, tenant_id=admitted.tenant_id),
         )
-    state = replace(state, jobs=MappingProxyType(jobs), seq=state.seq + n + 1)
+    state = replace(state, jobs=immutables.Map(jobs), seq=state.seq + n + 1)
     image, _ = persist(PoolImage(state), state)
     return state, image
 

@@ -12,9 +12,9 @@ as its previous value: the state is exactly the one after the last event whose i
 (the inbox redelivers the rest).
 
 The index also records the inbox offset of the last event applied: the scheduler skips a redelivered event
-at or below it and seeks back to it when the records it is handed skip ahead of it (Faust can commit past a
-record it never delivered across a rebalance), so the state, not the group's committed offset, says where
-the pool's inbox resumes.
+at or below it and reads the records between from the log when those it is handed skip ahead of it (Faust
+can commit past a record it never delivered across a rebalance), so the state, not the group's committed
+offset, says where the pool's inbox resumes.
 
 Pure: no Faust or Kafka here; scheduler.py applies the writes to the table.
 """
@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
+
+import immutables
 
 from schemas.codec import from_datum, to_datum
 from streams.cost_model import CostModel
@@ -44,7 +46,7 @@ class PoolImage:
     gen: int = 0  # events persisted
     finished_count: int = 0  # finished markers ever written (orders them)
     next_order: int = 0  # insertion order of the next new job (restores the jobs' order)
-    orders: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    orders: immutables.Map[str, int] = field(default_factory=immutables.Map)
     legacy: bool = False  # restored from a whole-state value: the first persist writes everything
     index_body: bytes = b""  # the index last written, less its generation and offset
     offset: int = -1  # inbox offset of the last event applied (-1: none known)
@@ -60,7 +62,7 @@ class InboxOrder(Enum):
 
     NEXT = "next"  # the record after it (or nothing is known yet): apply it
     SEEN = "seen"  # applied already: a redelivery after a restart, skipped
-    AHEAD = "ahead"  # records between were never handed over: seek back to the one after the applied
+    AHEAD = "ahead"  # records between were never handed over: read them from the log first
 
 
 def inbox_order(applied: int, offset: int) -> InboxOrder:
@@ -92,7 +94,7 @@ def persist(
     before, pool, gen = image.state, after.pool_id, image.gen + 1
     offset = image.offset if offset is None else offset
     old_jobs = {} if image.legacy else before.jobs
-    orders, next_order = dict(image.orders), image.next_order
+    orders, next_order = image.orders.mutate(), image.next_order
     writes: list[Write] = []
 
     def entry(job_id: str, body: _Body, prev: _Body | None) -> None:
@@ -118,20 +120,21 @@ def persist(
         count += 1
     kept = set(after.finished)
     writes.extend((job_key(pool, job_id), None) for job_id in before.finished if job_id not in kept)
-    gone = orders.keys() if changed is None else [j for j in changed if j in orders]
-    for job_id in [j for j in gone if j not in after.jobs]:  # left without finishing (no such path today)
+    looked_at = image.orders if changed is None else changed
+    gone = [j for j in looked_at if j in orders and j not in after.jobs]
+    for job_id in gone:  # left without finishing (no such path today)
         orders.pop(job_id)
         writes.append((job_key(pool, job_id), None))
     index = {
         "finished_count": count,
         "next_order": next_order,
-        "state": to_datum(replace(after, jobs=MappingProxyType({}), finished=())),
+        "state": to_datum(replace(after, jobs=immutables.Map(), finished=())),
     }
     body = _dumps(index)
     if not writes and body == image.index_body and not image.legacy:
         return replace(image, state=after, offset=offset), []  # e.g. a tick that changed nothing
     writes.append((index_key(pool), _dumps({"gen": gen, "offset": offset, **index})))
-    image = PoolImage(after, gen, count, next_order, MappingProxyType(orders), index_body=body, offset=offset)
+    image = PoolImage(after, gen, count, next_order, orders.finish(), index_body=body, offset=offset)
     return image, writes
 
 
@@ -168,10 +171,10 @@ def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolI
     jobs.sort(key=lambda item: item[0])
     state = replace(
         _load_state(index["state"]),
-        jobs=MappingProxyType({job_id: job for _, job_id, job in jobs}),
+        jobs=immutables.Map({job_id: job for _, job_id, job in jobs}),
         finished=tuple(job_id for _, job_id in sorted(finished))[-RECENTLY_FINISHED:],
     )
-    orders = MappingProxyType({job_id: order for order, job_id, _ in jobs})
+    orders = immutables.Map({job_id: order for order, job_id, _ in jobs})
     index_body = _dumps({k: index[k] for k in ("finished_count", "next_order", "state")})
     gen, count, next_order = index["gen"], index["finished_count"], index["next_order"]
     offset = index.get("offset", -1)  # absent: written before offsets were kept
@@ -218,7 +221,7 @@ def _load_state(datum: Any) -> SchedulerState:
     state: SchedulerState = from_datum(SchedulerState, datum)
     return replace(
         state,
-        jobs=MappingProxyType(dict(state.jobs)),
+        jobs=immutables.Map(state.jobs),
         slots=MappingProxyType(dict(state.slots)),
         service=MappingProxyType(dict(state.service)),
         cost_model=CostModel(MappingProxyType(dict(state.cost_model.learned))),

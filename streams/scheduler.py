@@ -6,8 +6,8 @@ memory between events; outputs are written (and acknowledged) before the new sta
 repeats outputs rather than losing them (consumers dedupe by version/attempt).
 
 The state also holds the inbox offset it has applied, and that, not the group's committed offset, decides
-what is applied next: a redelivered record is skipped, and records handed over out of order (Faust acks, and
-may commit, records it drops during a rebalance) make the agent seek back to the first one it has not seen.
+what is applied next: a redelivered record is skipped, and when the records handed over skip ahead (Faust
+acks, and may commit, records it drops during a rebalance) the ones between are read from the log first.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections import defaultdict
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import faust
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from reelstream.kafka.clients import Publisher
 from reelstream.lag import LagExporter
@@ -147,69 +147,105 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         return image
 
     links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
-    rewinder = InboxRewinder(lambda: app.consumer)  # the app's consumer exists once it runs
+    reader = InboxReader(settings.endpoints.kafka_bootstrap)
+    app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
+
+    async def handle(record: faust.EventT[bytes], pool_id: str) -> None:
+        image, offset = image_of(pool_id), record.message.offset
+        async with ctx.dead_lettering(record):
+            inbox_event = await ctx.decoded(SCHEDULER_INBOX, record)
+            if inbox_event is not None:
+                if isinstance(inbox_event, JobAdmitted):
+                    links.remember(inbox_event.job_id, current_traceparent())
+                inbox_event = as_of(inbox_event, datetime.now(UTC), CATCH_UP_ALLOWANCE)
+                state, outputs, changed = apply_noting_changes(image.state, inbox_event, policy)
+                current_job = getattr(inbox_event, "job_id", None)
+                await write_outputs(await ctx.publisher(), outputs, links, current_job)
+                images[pool_id], writes = persist(image, state, offset, changed)
+                _write_table(states, writes)
+                ctx.metrics.scheduler_outputs(pool_id, outputs)
+                if isinstance(inbox_event, SchedulerTick):  # a look at every job: once a tick
+                    ctx.metrics.scheduler_state(state)
+        images[pool_id] = image_of(pool_id).at(offset)  # a dead letter is consumed too
 
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
     async def schedule(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            pool_id = settings.pools[event.message.partition]
-            image, offset = image_of(pool_id), event.message.offset
-            match inbox_order(image.offset, offset):
+            partition, offset = event.message.partition, event.message.offset
+            pool_id = settings.pools[partition]
+            applied = image_of(pool_id).offset
+            match inbox_order(applied, offset):
                 case InboxOrder.SEEN:
                     continue
-                case InboxOrder.AHEAD if await rewinder.rewind(event.message.tp, image.offset + 1, offset):
-                    continue
-            async with ctx.dead_lettering(event):
-                inbox_event = await ctx.decoded(SCHEDULER_INBOX, event)
-                if inbox_event is not None:
-                    if isinstance(inbox_event, JobAdmitted):
-                        links.remember(inbox_event.job_id, current_traceparent())
-                    inbox_event = as_of(inbox_event, datetime.now(UTC), CATCH_UP_ALLOWANCE)
-                    state, outputs, changed = apply_noting_changes(image.state, inbox_event, policy)
-                    current_job = getattr(inbox_event, "job_id", None)
-                    await write_outputs(await ctx.publisher(), outputs, links, current_job)
-                    images[pool_id], writes = persist(image, state, offset, changed)
-                    _write_table(states, writes)
-                    ctx.metrics.scheduler_outputs(pool_id, outputs)
-                    ctx.metrics.scheduler_state(state)
-            images[pool_id] = image_of(pool_id).at(offset)  # a dead letter is consumed too
+                case InboxOrder.AHEAD:
+                    missed = await reader.read(partition, applied + 1, offset)
+                    fields = {"partition": partition, "expected_offset": applied + 1, "offset": offset}
+                    logger.warning("scheduler inbox skipped ahead; read the records between", extra=fields)
+                    for record in missed:
+                        await handle(record, pool_id)
+            await handle(event, pool_id)
 
     return app
 
 
-class InboxRewinder:
-    """Seeks an inbox partition back to the first record the pool's state has not applied.
+class InboxReader:
+    """Reads inbox records the agent was not handed straight from the log, with a consumer of its own (no
+    group, no committed offsets): across a rebalance Faust acks, and may commit, records it dropped, and a
+    seek of its consumer races with what it has already fetched. What retention deleted is not there to
+    read: the records that remain are returned."""
 
-    The seek takes effect after the records already fetched have come through (they are skipped meanwhile),
-    so one seek per target is issued, and issued again only if that record has not come `retry_after`
-    seconds later. Records that retention deleted cannot come back: then the gap is logged and accepted."""
+    def __init__(self, bootstrap: str, timeout: float = 30.0) -> None:
+        self._bootstrap = bootstrap
+        self._timeout = timeout
+        self._consumer: AIOKafkaConsumer | None = None
 
-    def __init__(
-        self,
-        consumer: Callable[[], faust.types.ConsumerT],
-        retry_after: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._consumer = consumer
-        self._retry_after = retry_after
-        self._clock = clock
-        self._sought: dict[Any, tuple[int, float]] = {}  # partition → (target, when)
+    async def read(self, partition: int, first: int, end: int) -> list[faust.EventT[bytes]]:
+        """The records of the inbox partition from offset `first` up to, not including, `end`."""
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            await self._consumer.start()
+        consumer, tp = self._consumer, TopicPartition(SCHEDULER_INBOX.name, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, first)
+        records: list[_Missed] = []
+        async with asyncio.timeout(self._timeout):  # a broker that does not answer: retried by a restart
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                records += [_Missed(_Message.of(r)) for r in batch.get(tp, []) if r.offset < end]
+        # what the stage context reads of a Faust event (`message`, `value`), and nothing else
+        return cast(list[faust.EventT[bytes]], records)
 
-    async def rewind(self, tp: Any, target: int, seen: int) -> bool:
-        """True: skip the record at `seen`, the one at `target` is on its way; False: apply it."""
-        sought, now = self._sought.get(tp), self._clock()
-        if sought is not None and sought[0] == target and now - sought[1] < self._retry_after:
-            return True
-        fields = {"partition": tp.partition, "expected_offset": target, "offset": seen}
-        consumer = self._consumer()
-        earliest = (await consumer.earliest_offsets(tp))[tp]
-        if target < earliest:
-            logger.error("scheduler inbox records deleted before they were applied", extra=fields)
-            return False
-        logger.warning("scheduler inbox skipped ahead; seeking back", extra=fields)
-        await consumer.seek_wait({tp: target})  # on the consumer's own thread, where its fetcher runs
-        self._sought[tp] = (target, now)
-        return True
+    async def close_on_shutdown(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+
+@dataclass(frozen=True)
+class _Message:
+    """What the stage reads of an inbox record (the fields of Faust's message it uses)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes]) -> _Message:
+        headers = [(name, value) for name, value in record.headers]
+        return cls(record.topic, record.partition, record.offset, record.key, record.value or b"", headers)
+
+
+@dataclass(frozen=True)
+class _Missed:
+    """An inbox record read by InboxReader, shaped as the Faust event the stage context expects."""
+
+    message: _Message
+
+    @property
+    def value(self) -> bytes:
+        return self.message.value
 
 
 def _write_table(table: faust.types.TableT[bytes, bytes], writes: list[Write]) -> None:

@@ -16,11 +16,13 @@ hold slots; it stays queued with reason `throttled` (other tenants' jobs take th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import ItemsView, Iterator, Mapping, MutableMapping, ValuesView
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
+
+import immutables
 
 from schemas.codec import from_datum, to_datum
 from schemas.events import (
@@ -46,6 +48,7 @@ from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order
 
 THROTTLED = "throttled"  # JobStatus.reason of a queued job whose tenant is at its running cap
 RECENTLY_FINISHED = 2_000  # finished job ids remembered to drop duplicates and late events
+SWEEP_JOBS = 10_000  # jobs a tick's sweep over the queue covers per second (see _sweep_due)
 DEFAULT_POLICY = SchedulerPolicy()
 
 
@@ -72,13 +75,14 @@ class Job:
 @dataclass(frozen=True)
 class SchedulerState:
     pool_id: str
-    jobs: Mapping[str, Job] = field(default_factory=lambda: MappingProxyType({}))
+    jobs: Mapping[str, Job] = field(default_factory=immutables.Map)  # persistent: states share structure
     slots: Mapping[int, Slot] = field(default_factory=lambda: MappingProxyType({}))
     finished: tuple[str, ...] = ()
     service: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     cost_model: CostModel = field(default_factory=CostModel)
     seq: int = 0
     fifo_clock: tuple[float, ...] = ()  # when each slot would be free under plain FIFO (epoch seconds)
+    ticks: int = 0  # ticks applied: paces the sweeps over the whole queue (see _sweep_due)
 
     @property
     def queue(self) -> list[str]:
@@ -105,22 +109,67 @@ class SendToSlot:
 Output = Publish | SendToSlot
 
 
-class _Jobs(dict[str, Job]):
-    """A step's jobs, noting the ids it wrote or removed: storing the state after the step looks at those
-    only, not at every queued job."""
+_DELETED = object()
+
+
+class _Jobs(MutableMapping[str, Job]):
+    """A step's view of the pool's jobs: the state's persistent map (a HAMT, shared between states) plus the
+    step's changes. Starting a step and ending it cost O(changes × log n), not a copy of every queued job,
+    and the ids it wrote or removed are known, so storing the state after it looks at those only."""
 
     def __init__(self, jobs: Mapping[str, Job]) -> None:
-        # a mapping proxy's copy() is its dict's (a C copy); dict(proxy) would go key by key: 20× slower
-        super().__init__(jobs.copy() if isinstance(jobs, MappingProxyType) else jobs)
-        self.touched: set[str] = set()
+        self._base = jobs if isinstance(jobs, immutables.Map) else immutables.Map(jobs.items())
+        self._changes: dict[str, Any] = {}
+        self._current: immutables.Map[str, Job] | None = self._base
+
+    def __getitem__(self, job_id: str) -> Job:
+        job = self._changes.get(job_id, self._base.get(job_id, _DELETED))
+        if job is _DELETED:
+            raise KeyError(job_id)
+        return cast(Job, job)
+
+    def __contains__(self, job_id: object) -> bool:
+        job = self._changes.get(job_id, _DELETED) if isinstance(job_id, str) else _DELETED
+        return job is not _DELETED or (job_id not in self._changes and job_id in self._base)
 
     def __setitem__(self, job_id: str, job: Job) -> None:
-        self.touched.add(job_id)
-        super().__setitem__(job_id, job)
+        self._changes[job_id] = job
+        self._current = None
 
     def __delitem__(self, job_id: str) -> None:
-        self.touched.add(job_id)
-        super().__delitem__(job_id)
+        if job_id not in self:
+            raise KeyError(job_id)
+        self._changes[job_id] = _DELETED
+        self._current = None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.current())
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+    # the map's own views (iterable and sized, like a dict's): iterating them runs in C, where the
+    # inherited views would call __getitem__ per key
+    def values(self) -> ValuesView[Job]:
+        return cast("ValuesView[Job]", self.current().values())
+
+    def items(self) -> ItemsView[str, Job]:
+        return cast("ItemsView[str, Job]", self.current().items())
+
+    def current(self) -> immutables.Map[str, Job]:
+        """The jobs as a persistent map: the state's, with this step's changes so far."""
+        if self._current is None:
+            with self._base.mutate() as jobs:
+                for job_id, job in self._changes.items():
+                    if job is _DELETED:
+                        jobs.pop(job_id, None)
+                    else:
+                        jobs[job_id] = job
+                self._current = jobs.finish()
+        return cast("immutables.Map[str, Job]", self._current)
+
+    def touched(self) -> frozenset[str]:
+        return frozenset(self._changes)
 
 
 class _Step:
@@ -129,13 +178,14 @@ class _Step:
     def __init__(self, state: SchedulerState, now: datetime, policy: SchedulerPolicy) -> None:
         self.pool_id, self.now, self.policy = state.pool_id, now, policy
         self._jobs = _Jobs(state.jobs)
-        self.jobs: dict[str, Job] = self._jobs
+        self.jobs: MutableMapping[str, Job] = self._jobs
         self.slots = dict(state.slots)
         self.finished = list(state.finished)
         self.service = dict(state.service)
         self.cost_model = state.cost_model
         self.seq = state.seq
         self.fifo_clock = state.fifo_clock
+        self.ticks = state.ticks
         self.outputs: list[Output] = []
 
     def update(self, job_id: str, event_type: JobEventType, **changes: Any) -> JobStatus:
@@ -158,18 +208,23 @@ class _Step:
         return [j.queued for j in self.jobs.values() if j.queued is not None]
 
     def touched(self) -> frozenset[str]:
-        return frozenset(self._jobs.touched)
+        return self._jobs.touched()
+
+    def holder(self, slot: Slot) -> Job | None:
+        """The job a slot holds, if the pool still knows it."""
+        return None if slot.job_id is None else self.jobs.get(slot.job_id)
 
     def state(self) -> SchedulerState:
         return SchedulerState(
             self.pool_id,
-            MappingProxyType(self.jobs),  # read-only from here on: the step is done
+            self._jobs.current(),
             MappingProxyType(self.slots),
             tuple(self.finished),
             MappingProxyType(self.service),
             self.cost_model,
             self.seq,
             self.fifo_clock,
+            self.ticks,
         )
 
 
@@ -204,15 +259,17 @@ def apply_noting_changes(
         case WorkerHeartbeat():
             _heartbeat(step, event)
         case SchedulerTick():
-            _tick(step)
+            step.ticks += 1
+            _tick(step, sweep=_sweep_due(step))
         case RenderStarted() | RenderProgress() | RenderSucceeded() | RenderFailed():
             _render_event(step, event)
     _fill_idle_slots(step)
-    if isinstance(event, SchedulerTick) or _running_per_tenant(step) != running_before:
+    sweep = isinstance(event, SchedulerTick) and _sweep_due(step)
+    if sweep or _running_per_tenant(step) != running_before:
         _mark_throttled(step, step.waiting())
     elif isinstance(event, JobAdmitted) and (job := step.jobs.get(event.job_id)) and job.queued:
         _mark_throttled(step, [job.queued])
-    if isinstance(event, SchedulerTick):
+    if sweep:
         _refresh_positions(step)
     elif isinstance(event, JobAdmitted):
         _announce(step, event.job_id)
@@ -319,12 +376,19 @@ def _lost(step: _Step, slot: Slot, beat: WorkerHeartbeat) -> bool:
     return beat.job_id is None and beat.occurred_at - dispatched_at > step.policy.dispatch_grace
 
 
-def _tick(step: _Step) -> None:
+def _sweep_due(step: _Step) -> bool:
+    """Whether this tick looks at every queued job (deadlines, throttling, places and ETAs): every tick up
+    to SWEEP_JOBS jobs, then every (jobs // SWEEP_JOBS)-th, so a tick's cost per second stays bounded at
+    100k queued jobs (places refreshed every 10 s there) while leases are checked on every tick."""
+    return step.ticks % max(1, len(step.jobs) // SWEEP_JOBS) == 0
+
+
+def _tick(step: _Step, sweep: bool) -> None:
     for index, slot in list(step.slots.items()):
         if slot.job_id is not None and slot.lease_expires_at is not None and step.now > slot.lease_expires_at:
             del step.slots[index]  # silent: forgotten until it heartbeats again
             _requeue(step, slot.job_id, f"lease of slot {index} expired (no heartbeat)")
-    for queued in step.waiting():
+    for queued in step.waiting() if sweep else ():
         deadline = queued.admitted.deadline
         if deadline is not None and step.now > deadline:
             step.update(
@@ -455,9 +519,8 @@ def _running_per_tenant(step: _Step) -> dict[str, int]:
     """Jobs holding a slot (dispatched or running), per tenant."""
     running: dict[str, int] = {}
     for slot in step.slots.values():
-        if slot.job_id in step.jobs:
-            tenant = step.jobs[slot.job_id].admitted.tenant_id
-            running[tenant] = running.get(tenant, 0) + 1
+        if (job := step.holder(slot)) is not None:
+            running[job.admitted.tenant_id] = running.get(job.admitted.tenant_id, 0) + 1
     return running
 
 
@@ -513,9 +576,8 @@ def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
             )
         )
     )
-    active = {q.tenant for q in step.waiting()} | {
-        step.jobs[s.job_id].admitted.tenant_id for s in step.slots.values() if s.job_id in step.jobs
-    }
+    holders = (step.holder(s) for s in step.slots.values())
+    active = {q.tenant for q in step.waiting()} | {job.admitted.tenant_id for job in holders if job}
     step.service = charge(
         step.service, active - {admitted.tenant_id}, admitted.tenant_id, queued.cost, step.policy
     )
@@ -535,12 +597,8 @@ def _dispatch(step: _Step, queued: QueuedJob, slot: Slot) -> None:
 
 def _running_work(step: _Step) -> float:
     """Expected seconds still to render on the pool's slots."""
-    return sum(
-        step.cost_model.seconds(step.jobs[s.job_id].admitted.params)
-        * (1 - step.jobs[s.job_id].status.progress)
-        for s in step.slots.values()
-        if s.job_id in step.jobs
-    )
+    holders = (step.holder(s) for s in step.slots.values())
+    return sum(step.cost_model.seconds(j.admitted.params) * (1 - j.status.progress) for j in holders if j)
 
 
 def _announce(step: _Step, job_id: str) -> None:
@@ -586,7 +644,7 @@ def load_state(data: bytes) -> SchedulerState:
     model = CostModel(MappingProxyType(dict(state.cost_model.learned)))
     return replace(
         state,
-        jobs=MappingProxyType(dict(state.jobs)),
+        jobs=immutables.Map(state.jobs),
         slots=MappingProxyType(dict(state.slots)),
         service=MappingProxyType(dict(state.service)),
         cost_model=model,

@@ -1,6 +1,6 @@
 """Scheduler restarts lose and double nothing: the pool's state carries the inbox offset it has applied; a
-redelivered record is skipped, and records handed over out of order (Faust acks records it drops during a
-rebalance, and may commit past them) make the scheduler seek back to the first one it has not applied.
+redelivered record is skipped, and when the records handed over skip ahead (Faust acks records it drops
+during a rebalance, and may commit past them) the scheduler reads the ones between from the log first.
 
 The scheduler runs on a broker of its own: a new consumer group reads the inbox from the start, and on the
 session's broker that would be every other test's jobs.
@@ -204,7 +204,7 @@ async def test_records_committed_but_never_applied_are_applied_after_a_restart(
     own_stack: Endpoints, own_serde: AvroSerde, tmp_path: Path
 ) -> None:
     """What Faust did ~1 restart in 10: the group's committed offset moved past inbox records the agent
-    never saw. Done here on purpose while the scheduler is down; it must seek back and apply them."""
+    never saw. Done here on purpose while the scheduler is down; it must read and apply them."""
     scheduler = Scheduler(own_stack, tmp_path)
     async with Harness(own_stack, own_serde, scheduler) as inbox:
         scheduler.start()
@@ -226,10 +226,10 @@ async def test_records_committed_but_never_applied_are_applied_after_a_restart(
         await inbox.until(
             "every job queued", lambda: all(inbox.has(j, JobEventType.QUEUED) for j in everything)
         )
-    rewinds = [json.loads(line) for line in scheduler.log().splitlines() if "seeking back" in line]
-    assert rewinds, "the skipped jobs were queued, yet no seek back was logged"
-    # back to the record after the last state stored (a state not yet stored when it was killed is
-    # rebuilt from the records after it), never later than the first record the group skipped
+    rewinds = [json.loads(line) for line in scheduler.log().splitlines() if "skipped ahead" in line]
+    assert rewinds, "the skipped jobs were queued, yet no catching up was logged"
+    # from the record after the last state stored (a state not yet stored when it was killed is rebuilt
+    # from the records after it), never later than the first record the group skipped
     assert rewinds[0]["expected_offset"] <= offsets[0] < rewinds[0]["offset"]
 
 
