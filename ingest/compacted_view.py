@@ -39,6 +39,8 @@ class CompactedView(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         self._caught_up = asyncio.Event()
         self._pending: dict[TopicPartition, int] = {}
+        self._applied_to: dict[int, int] = {}  # partition → the offset after the last record applied
+        self._progress = asyncio.Event()  # set (and replaced) whenever records were applied
 
     # ---- what a subclass keeps ---------------------------------------------------------------------------
 
@@ -96,6 +98,19 @@ class CompactedView(Generic[T]):
     async def wait_caught_up(self) -> None:
         await self._caught_up.wait()
 
+    async def wait_applied(self, partition: int, offset: int) -> None:
+        """Until the record at `offset` of `partition` (one this replica wrote, say) has been applied:
+        read-back in log order, which decides races between replicas (see `ingest.acceptance`)."""
+        while self._applied_to.get(partition, 0) <= offset:
+            progress = self._progress
+            if not self.running:
+                raise RuntimeError(f"the view of {self._topic.name} is not running")
+            await progress.wait()
+
+    def _progressed(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
     # ---- the consume loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -118,6 +133,7 @@ class CompactedView(Generic[T]):
             for record in records:
                 try:
                     await self._ingest(record)
+                    self._applied_to[tp.partition] = record.offset + 1
                 except RegistryUnavailableError:
                     logger.warning(
                         "registry unavailable; will re-read %s[%d] from offset %d",
@@ -129,6 +145,8 @@ class CompactedView(Generic[T]):
                     self._consumer.seek(tp, record.offset)
                     complete = False
                     break
+        if batches:
+            self._progressed()
         return complete
 
     async def _ingest(self, record: ConsumerRecord[Any, Any]) -> None:
