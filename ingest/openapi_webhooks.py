@@ -104,6 +104,25 @@ WEBHOOK_SCHEMAS: Json = {
     "WebhookEndpoint": WEBHOOK_ENDPOINT,
     "WebhookEndpointList": _list("WebhookEndpoint"),
     "WebhookPing": WEBHOOK_PING,
+    "WebhookEnableRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Exactly one of the two: the URL, or its SHA-256 (its key on the endpoints topic).",
+        "properties": {
+            "url": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": MAX_URL_CHARS},
+            "endpoint_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        },
+        "oneOf": [{"required": ["url"]}, {"required": ["endpoint_sha256"]}],
+    },
+    "WebhookEndpointEnabled": {
+        "type": "object",
+        "required": ["object", "endpoint_sha256", "enabled_at"],
+        "properties": {
+            "object": {"const": "webhook_endpoint_enabled"},
+            "endpoint_sha256": STRING,
+            "enabled_at": {"type": "string", "format": "date-time"},
+        },
+    },
 }
 
 
@@ -189,6 +208,20 @@ def webhook_admin_paths() -> Json:
                 "responses": {
                     "202": json_response("The ping is queued.", "WebhookPing"),
                     **error_responses("NotFound", "Invalid", "Unavailable"),
+                },
+            }
+        },
+        "/v1/admin/webhooks/enable": {
+            "post": {
+                "operationId": "enableWebhookEndpoint",
+                "summary": "Re-enable a webhook URL that was disabled after answering 410 Gone (scope admin)",
+                "description": "A URL that answers 410 is disabled for every tenant: its deliveries are "
+                "dead-lettered (`endpoint_gone`) unsent. This lifts that; deliveries resume once the "
+                "notifiers have read it (seconds). Harmless for a URL that is not disabled.",
+                "requestBody": _body("WebhookEnableRequest"),
+                "responses": {
+                    "200": json_response("Re-enabled.", "WebhookEndpointEnabled"),
+                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             }
         },
