@@ -3,6 +3,11 @@
 A manually assigned consumer (no consumer group: every replica reads everything) replays the topic from the
 beginning; each decoded value goes to `_on_value`, each tombstone to `_on_tombstone`. The view is
 `caught_up` once it has read up to the end offsets taken when it started. Subclasses hold the state.
+
+A record the view cannot apply (undecodable, or breaking `_check`) is skipped; once the view has caught up
+it is also parked on `reelstream.dlq.ingest` through the parker given to `dead_letter_with`. Records met
+while replaying at start-up are only logged: the replica that read them live parked them (so each live
+replica parks a poison record once, and a restart parks nothing again).
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from reelstream.dlq import SourceRecord, headers_dict
+from reelstream.errors import ReelstreamError
 from schemas.errors import RegistryUnavailableError, SerializationError
 from schemas.serde import AvroSerde
 from schemas.topics import Topic
@@ -21,6 +29,7 @@ from schemas.topics import Topic
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Parker = Callable[[SourceRecord, ReelstreamError], Awaitable[Any]]
 
 FETCH_TIMEOUT_MS = 1000
 REGISTRY_RETRY_SECONDS = 2.0
@@ -41,6 +50,7 @@ class CompactedView(Generic[T]):
         self._pending: dict[TopicPartition, int] = {}
         self._applied_to: dict[int, int] = {}  # partition → the offset after the last record applied
         self._progress = asyncio.Event()  # set (and replaced) whenever records were applied
+        self._park: Parker | None = None
 
     # ---- what a subclass keeps ---------------------------------------------------------------------------
 
@@ -53,6 +63,13 @@ class CompactedView(Generic[T]):
 
     def _size(self) -> int:
         return 0
+
+    def _check(self, key: str | None, value: T) -> None:
+        """Raise a ReelstreamError if `value` (under `key`) breaks an invariant of the view."""
+
+    def dead_letter_with(self, park: Parker) -> None:
+        """Where records the view cannot apply are parked once it has caught up (before `start`)."""
+        self._park = park
 
     # ---- lifecycle -----------------------------------------------------------------------------------
 
@@ -158,16 +175,41 @@ class CompactedView(Generic[T]):
             return
         try:
             value = await self._serde.deserialize(self._topic, bytes(record.value))
-        except (SerializationError, ValueError, TypeError, KeyError):
-            logger.warning(
-                "skipping undecodable record at %s[%d]@%d",
-                record.topic,
-                record.partition,
-                record.offset,
-                extra=where,
-            )
+            self._check(key, value)
+        except RegistryUnavailableError:
+            raise  # not the record's fault: `_consume` re-reads it later
+        except ReelstreamError as exc:
+            await self._skip(record, exc)
+            return
+        except (ValueError, TypeError, KeyError) as exc:
+            await self._skip(record, SerializationError(f"undecodable record: {exc}"))
             return
         self._on_value(key, value)
+
+    async def _skip(self, record: ConsumerRecord[Any, Any], error: ReelstreamError) -> None:
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        logger.warning(
+            "skipping record at %s[%d]@%d: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            error.code,
+            extra=where,
+        )
+        if self._park is None or not self._caught_up.is_set():
+            return
+        source = SourceRecord(
+            record.topic,
+            record.partition,
+            record.offset,
+            None if record.key is None else bytes(record.key),
+            bytes(record.value),
+            headers_dict(record.headers),
+        )
+        try:
+            await self._park(source, error)
+        except ReelstreamError as exc:  # the view goes on; the record stays skipped and logged
+            logger.warning("could not park the record: %s", exc.message, extra=where)
 
     async def _check_caught_up(self) -> None:
         assert self._consumer is not None

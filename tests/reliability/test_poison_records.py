@@ -52,6 +52,7 @@ from schemas.topics import (
     Topic,
 )
 from tests.integration.admission_process import AdmissionProcess, running_admission
+from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.processes import killed_on_failure, stop_gracefully
 from tests.samples import job_status, render_params
@@ -64,6 +65,7 @@ LETTER_S = 10.0  # once the valid record after the poison was processed (a margi
 POOL = "default"  # the scheduler's (and admission's) pool: inbox partition 0
 WORKER_SLOT = 5  # a render.dispatch partition no scheduler here dispatches to
 WORKER_POOL = f"poison-{uuid.uuid4().hex[:6]}"
+INGEST_TENANT = f"poison-{uuid.uuid4().hex[:8]}"
 RETRY_TIER = WEBHOOK_RETRIES[0]
 UNKNOWN_SCHEMA_ID = 2_000_000_000  # far above any id the registry of one test run issues
 
@@ -263,13 +265,14 @@ class Feed:
     key: str
     valid: Any  # produced right after the poison, on the same partition
     processed: Callable[[Any], bool]  # true of what the stage writes once it processed `valid`
-    output: Topic[Any] | None  # where that is written (None: a webhook reaches the receiver)
+    output: Topic[Any] | None  # where that is written (None: a webhook reaches the receiver, or `probe`)
+    probe: Callable[[], Awaitable[bool]] | None = None  # true once the stage shows that it processed it
 
 
 @dataclass(frozen=True)
 class Case:
     stage: str
-    feed: Callable[[Receiver], Feed]
+    feed: Callable[..., Feed]  # (receiver, stage) -> Feed
     invariant: Callable[[Feed], Any]  # the well-formed record that breaks an invariant of the stage
     broken_invariant_xfail: str | None = None  # why that kind is not yet dead-lettered (strict xfail)
 
@@ -316,7 +319,7 @@ def _job() -> str:
     return f"job-{uuid.uuid4().hex}"
 
 
-def _admission_commands(_: Receiver) -> Feed:
+def _admission_commands(_: Receiver, __: Any = None) -> Feed:
     tenant, job_id = f"t-{uuid.uuid4().hex[:8]}", _job()
     return Feed(
         COMMANDS,
@@ -328,25 +331,25 @@ def _admission_commands(_: Receiver) -> Feed:
     )
 
 
-def _notifier_events(receiver: Receiver) -> Feed:
+def _notifier_events(receiver: Receiver, _: Any = None) -> Feed:
     job_id = _job()
     return Feed(JOB_EVENTS, 0, job_id, _job_event(job_id, f"{receiver.url}/{job_id}"), _hook(job_id), None)
 
 
-def _notifier_pings(receiver: Receiver) -> Feed:
+def _notifier_pings(receiver: Receiver, _: Any = None) -> Feed:
     tag = uuid.uuid4().hex
     ping = ev.WebhookPingRequested(tenant_id="t-poison", endpoint_id=f"ep-{tag}", url=f"{receiver.url}/{tag}")
     return Feed(WEBHOOK_PINGS, 0, "t-poison", ping, _hook(tag), None)
 
 
-def _notifier_retries(receiver: Receiver) -> Feed:
+def _notifier_retries(receiver: Receiver, _: Any = None) -> Feed:
     job_id = _job()
     event = _job_event(job_id, f"{receiver.url}/{job_id}")
     retry = ev.RetryWebhook(attempt=2, due_at=ev.utc_now(), job_event=event)
     return Feed(RETRY_TIER, 0, job_id, retry, _hook(job_id), None)
 
 
-def _scheduler_inbox(_: Receiver) -> Feed:
+def _scheduler_inbox(_: Receiver, __: Any = None) -> Feed:
     job_id = _job()
     return Feed(
         SCHEDULER_INBOX,
@@ -358,7 +361,7 @@ def _scheduler_inbox(_: Receiver) -> Feed:
     )
 
 
-def _worker_dispatch(_: Receiver) -> Feed:
+def _worker_dispatch(_: Receiver, __: Any = None) -> Feed:
     job_id = _job()
     return Feed(
         RENDER_DISPATCH,
@@ -368,6 +371,32 @@ def _worker_dispatch(_: Receiver) -> Feed:
         lambda e: isinstance(e, ev.RenderFailed | ev.RenderStarted) and e.job_id == job_id,
         SCHEDULER_INBOX,
     )
+
+
+@dataclass
+class IngestStage:
+    api: RunningApi
+
+    def check_running(self) -> None:
+        return None  # in this process: a stopped view fails the probe (the job never shows)
+
+
+@pytest.fixture(scope="module")
+async def ingest(stack: Endpoints, topics: None) -> AsyncIterator[IngestStage]:
+    async with api_with_roles(stack, {"reader": INGEST_TENANT}) as api:
+        yield IngestStage(api)
+
+
+def _ingest_status(_: Receiver, stage: IngestStage | None = None) -> Feed:
+    job_id = _job()
+    client = stage.api.client("reader") if stage is not None else None
+
+    async def shown() -> bool:
+        assert client is not None
+        return (await client.get(f"/v1/jobs/{job_id}")).status_code == 200
+
+    snapshot = job_status(job_id=job_id, tenant_id=INGEST_TENANT, version=1)
+    return Feed(JOB_STATUS, 0, job_id, snapshot, lambda _: True, None, probe=shown)
 
 
 def _hook(tag: str) -> Callable[[Any], bool]:
@@ -401,6 +430,12 @@ CASES = {
         _scheduler_inbox,
         lambda f: replace(f.valid, job_id=_job(), event_id=ev.new_id(), pool_id="no-such-pool"),
         broken_invariant_xfail="the scheduler admits a JobAdmitted naming a pool that is not its partition's",
+    ),
+    "ingest/jobs.status": Case(
+        "ingest",
+        _ingest_status,
+        # a snapshot under another job's key: compaction would keep it in place of that job's own
+        lambda f: replace(f.valid, job_id=_job()),
     ),
     "worker/render.dispatch": Case(
         "worker",
@@ -439,6 +474,19 @@ async def test_poison_is_dead_lettered_and_the_stage_moves_on(
     await _poison_then_valid(CASES[name], kind, stage, stack, serde, producer, receiver)
 
 
+@pytest.mark.parametrize(("name", "kind"), _params("ingest"))
+async def test_poison_is_dead_lettered_and_ingest_views_move_on(
+    name: str,
+    kind: str,
+    ingest: IngestStage,
+    stack: Endpoints,
+    serde: AvroSerde,
+    producer: AIOKafkaProducer,
+    receiver: Receiver,
+) -> None:
+    await _poison_then_valid(CASES[name], kind, ingest, stack, serde, producer, receiver)
+
+
 @pytest.mark.parametrize(("name", "kind"), _params("worker"))
 async def test_poison_is_dead_lettered_and_the_worker_moves_on(
     name: str,
@@ -461,7 +509,7 @@ async def _poison_then_valid(
     producer: AIOKafkaProducer,
     receiver: Receiver,
 ) -> None:
-    feed = case.feed(receiver)
+    feed = case.feed(receiver, stage)
     if kind == "random-bytes":
         poison = random_bytes()
     elif kind == "unknown-schema-id":
@@ -501,11 +549,24 @@ async def _output(
     stack: Endpoints, serde: AvroSerde, feed: Feed, receiver: Receiver
 ) -> AsyncIterator[Callable[[Any], Awaitable[Any]]]:
     """A wait for the proof that the stage processed `feed.valid` (opened before anything is produced)."""
+    probe = feed.probe
+    if probe is not None:
+        yield lambda stage: _probed(probe, stage)
+        return
     if feed.output is None:
         yield lambda stage: _webhook(receiver, feed.processed, stage)
         return
     async with tail(stack.kafka_bootstrap, serde, feed.output) as out:
         yield lambda stage: out.first(feed.processed, stage)
+
+
+async def _probed(probe: Callable[[], Awaitable[bool]], stage: Any) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not await probe():
+        stage.check_running()
+        if time.monotonic() > deadline:
+            pytest.fail(f"the valid record was not processed within {DEADLINE_S:g}s")
+        await asyncio.sleep(0.05)  # polling the API, with a deadline
 
 
 async def _webhook(receiver: Receiver, wanted: Callable[[Delivery], bool], stage: Any) -> Delivery:
