@@ -189,7 +189,8 @@ class CompactedView(Generic[T]):
     async def _skip(self, record: ConsumerRecord[Any, Any], error: ReelstreamError) -> None:
         where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
         logger.warning(
-            "skipping record at %s[%d]@%d: %s",
+            "skipping %s record at %s[%d]@%d: %s",
+            "undecodable" if isinstance(error, SerializationError) else "invalid",
             record.topic,
             record.partition,
             record.offset,
