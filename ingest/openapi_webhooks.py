@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.admin import TENANT_PATTERN
 from ingest.openapi_components import error_responses, json_response, ref
 from ingest.webhook_admin import MAX_DESCRIPTION_CHARS, MAX_ENDPOINTS, MAX_SECRETS, MAX_URL_CHARS
 from streams.webhooks import NOTIFIABLE_TYPE_NAMES
@@ -18,7 +19,12 @@ def _path(name: str) -> Json:
     return {"name": name, "in": "path", "required": True, "schema": STRING}
 
 
-TENANT = _path("tenant")
+TENANT: Json = {
+    "name": "tenant",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{TENANT_PATTERN.pattern}$"},
+}
 BASE = "/v1/admin/tenants/{tenant}"
 NO_CONTENT: Json = {"description": "Done."}
 
