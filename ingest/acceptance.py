@@ -13,7 +13,7 @@ from datetime import timedelta
 from ingest import limits
 from ingest.context import IngestContext
 from ingest.errors import IdempotencyInProgress, IdempotencyKeyReused, NotReady
-from ingest.idempotency import Outcome, decide, record_key, request_sha256
+from ingest.idempotency import Decision, Outcome, decide, record_key, request_sha256, same_claim
 from ingest.submission import (
     Submission,
     accepted_status,
@@ -73,15 +73,9 @@ async def accept(
     sha256 = request_sha256(parse_json_object(body))
     with context.in_flight.claim(tenant_id, key):
         now = utc_now()
-        stale_after = timedelta(seconds=context.settings.produce_timeout_seconds)
-        decision = decide(context.keys.get(tenant_id, key, now), sha256, now, stale_after=stale_after)
-        if decision.outcome is Outcome.MISMATCH:
-            raise mismatch or IdempotencyKeyReused("this Idempotency-Key was used with a different body")
-        if decision.outcome is Outcome.IN_PROGRESS:
-            raise IdempotencyInProgress("a request with this Idempotency-Key is still being accepted")
-        if decision.outcome is Outcome.REPLAY:
-            assert decision.job_id is not None
-            return Accepted(await replayed_status(context, tenant_id, decision.job_id), replayed=True)
+        decision = decide_for(context, context.keys.get(tenant_id, key, now), sha256)
+        if decision.outcome in ANSWERED:
+            return await answer(context, tenant_id, decision, mismatch)
         if decision.outcome is Outcome.TAKE_OVER:
             logger.info(
                 "taking over the unfinished acceptance of job %s",
@@ -95,10 +89,51 @@ async def accept(
         chosen = decision.job_id or job_id or new_id()
         expires_at = now + timedelta(seconds=context.settings.idempotency_ttl_seconds)
         pending = IdempotencyRecord(tenant_id, key, sha256, chosen, completed=False, expires_at=expires_at)
-        await write_record(context, pending)
+        owner = await claim(context, pending)
+        if not same_claim(owner, pending):  # another replica's claim reached the log first
+            return await answer(context, tenant_id, decide_for(context, owner, sha256), mismatch)
         status = await submit(context, tenant_id, body, chosen, submission=submission)
         await write_record(context, dataclasses.replace(pending, completed=True, occurred_at=utc_now()))
         return Accepted(status, replayed=False)
+
+
+ANSWERED = frozenset({Outcome.MISMATCH, Outcome.IN_PROGRESS, Outcome.REPLAY})
+
+
+def decide_for(context: IngestContext, record: IdempotencyRecord | None, sha256: str) -> Decision:
+    stale_after = timedelta(seconds=context.settings.produce_timeout_seconds)
+    return decide(record, sha256, utc_now(), stale_after=stale_after)
+
+
+async def answer(
+    context: IngestContext, tenant_id: str, decision: Decision, mismatch: ReelstreamError | None
+) -> Accepted:
+    """The answer to a request whose key is already claimed: 422 (or `mismatch`), 409, or a replay.
+    A request that lost a race to a claim that is already stale answers 409 too: its retry takes over."""
+    if decision.outcome is Outcome.MISMATCH:
+        raise mismatch or IdempotencyKeyReused("this Idempotency-Key was used with a different body")
+    if decision.outcome is Outcome.REPLAY and decision.job_id is not None:
+        return Accepted(await replayed_status(context, tenant_id, decision.job_id), replayed=True)
+    raise IdempotencyInProgress("a request with this Idempotency-Key is still being accepted")
+
+
+async def claim(context: IngestContext, pending: IdempotencyRecord) -> IdempotencyRecord:
+    """Write the pending record, read the key's partition back past it, and return the key's owner: the
+    first live claim in log order (`IdempotencyIndex`), so two replicas that raced agree on one. A loser
+    writes the owner's record again, so that the key's last record (all compaction keeps) is the owner's."""
+    key = record_key(pending.tenant_id, pending.idempotency_key)
+    written = await context.publisher.publish(IDEMPOTENCY, key, pending)
+    try:
+        async with asyncio.timeout(context.settings.produce_timeout_seconds):
+            await context.keys.wait_applied(written.partition, written.offset)
+    except (TimeoutError, RuntimeError):
+        raise NotReady("the idempotency key could not be read back in time; retry") from None
+    owner = context.keys.get(pending.tenant_id, pending.idempotency_key, utc_now())
+    if owner is None:
+        raise NotReady("the idempotency key could not be read back; retry")
+    if not same_claim(owner, pending):
+        await context.publisher.publish(IDEMPOTENCY, key, owner)
+    return owner
 
 
 async def write_record(context: IngestContext, record: IdempotencyRecord) -> None:

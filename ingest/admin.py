@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 TENANT_RULE = "must be 1 to 128 characters of A-Z, a-z, 0-9, ., _ and - (starting with a letter or digit)"
 LIMIT_FIELDS = {"rate": NUMBER, "burst": NUMBER, "queued": INT, "running": INT}
+MAX_COUNT = 2**31 - 1  # queued and running are Avro ints on the limit-settings topic
 
 
 def parse_limits(body: bytes) -> TenantLimit:
@@ -45,6 +46,10 @@ def parse_limits(body: bytes) -> TenantLimit:
         running=data.get("running"),
     )
     violations = limit.violations()
+    for name in ("queued", "running"):
+        value = getattr(limit, name)
+        if value is not None and value > MAX_COUNT:
+            violations[name] = f"{name} must be at most {MAX_COUNT}"
     if violations:
         raise InvalidRequest([FieldError(name, message) for name, message in violations.items()])
     return limit

@@ -111,6 +111,7 @@ def webhook_admin_routes() -> list[Route]:
         Route(
             f"{base}/webhook-endpoints/{{endpoint_id}}/ping", webhook_admin.ping_endpoint, methods=["POST"]
         ),
+        Route("/v1/admin/webhooks/enable", webhook_admin.enable_endpoint, methods=["POST"]),
     ]
 
 

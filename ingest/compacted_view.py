@@ -3,6 +3,11 @@
 A manually assigned consumer (no consumer group: every replica reads everything) replays the topic from the
 beginning; each decoded value goes to `_on_value`, each tombstone to `_on_tombstone`. The view is
 `caught_up` once it has read up to the end offsets taken when it started. Subclasses hold the state.
+
+A record the view cannot apply (undecodable, or breaking `_check`) is skipped; once the view has caught up
+it is also parked on `reelstream.dlq.ingest` through the parker given to `dead_letter_with`. Records met
+while replaying at start-up are only logged: the replica that read them live parked them (so each live
+replica parks a poison record once, and a restart parks nothing again).
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from reelstream.dlq import SourceRecord, headers_dict
+from reelstream.errors import ReelstreamError
 from schemas.errors import RegistryUnavailableError, SerializationError
 from schemas.serde import AvroSerde
 from schemas.topics import Topic
@@ -21,6 +29,7 @@ from schemas.topics import Topic
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Parker = Callable[[SourceRecord, ReelstreamError], Awaitable[Any]]
 
 FETCH_TIMEOUT_MS = 1000
 REGISTRY_RETRY_SECONDS = 2.0
@@ -39,6 +48,9 @@ class CompactedView(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         self._caught_up = asyncio.Event()
         self._pending: dict[TopicPartition, int] = {}
+        self._applied_to: dict[int, int] = {}  # partition → the offset after the last record applied
+        self._progress = asyncio.Event()  # set (and replaced) whenever records were applied
+        self._park: Parker | None = None
 
     # ---- what a subclass keeps ---------------------------------------------------------------------------
 
@@ -51,6 +63,13 @@ class CompactedView(Generic[T]):
 
     def _size(self) -> int:
         return 0
+
+    def _check(self, key: str | None, value: T) -> None:
+        """Raise a ReelstreamError if `value` (under `key`) breaks an invariant of the view."""
+
+    def dead_letter_with(self, park: Parker) -> None:
+        """Where records the view cannot apply are parked once it has caught up (before `start`)."""
+        self._park = park
 
     # ---- lifecycle -----------------------------------------------------------------------------------
 
@@ -96,6 +115,19 @@ class CompactedView(Generic[T]):
     async def wait_caught_up(self) -> None:
         await self._caught_up.wait()
 
+    async def wait_applied(self, partition: int, offset: int) -> None:
+        """Until the record at `offset` of `partition` (one this replica wrote, say) has been applied:
+        read-back in log order, which decides races between replicas (see `ingest.acceptance`)."""
+        while self._applied_to.get(partition, 0) <= offset:
+            progress = self._progress
+            if not self.running:
+                raise RuntimeError(f"the view of {self._topic.name} is not running")
+            await progress.wait()
+
+    def _progressed(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
     # ---- the consume loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -118,6 +150,7 @@ class CompactedView(Generic[T]):
             for record in records:
                 try:
                     await self._ingest(record)
+                    self._applied_to[tp.partition] = record.offset + 1
                 except RegistryUnavailableError:
                     logger.warning(
                         "registry unavailable; will re-read %s[%d] from offset %d",
@@ -129,6 +162,8 @@ class CompactedView(Generic[T]):
                     self._consumer.seek(tp, record.offset)
                     complete = False
                     break
+        if batches:
+            self._progressed()
         return complete
 
     async def _ingest(self, record: ConsumerRecord[Any, Any]) -> None:
@@ -140,16 +175,42 @@ class CompactedView(Generic[T]):
             return
         try:
             value = await self._serde.deserialize(self._topic, bytes(record.value))
-        except (SerializationError, ValueError, TypeError, KeyError):
-            logger.warning(
-                "skipping undecodable record at %s[%d]@%d",
-                record.topic,
-                record.partition,
-                record.offset,
-                extra=where,
-            )
+            self._check(key, value)
+        except RegistryUnavailableError:
+            raise  # not the record's fault: `_consume` re-reads it later
+        except ReelstreamError as exc:
+            await self._skip(record, exc)
+            return
+        except (ValueError, TypeError, KeyError) as exc:
+            await self._skip(record, SerializationError(f"undecodable record: {exc}"))
             return
         self._on_value(key, value)
+
+    async def _skip(self, record: ConsumerRecord[Any, Any], error: ReelstreamError) -> None:
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        logger.warning(
+            "skipping %s record at %s[%d]@%d: %s",
+            "undecodable" if isinstance(error, SerializationError) else "invalid",
+            record.topic,
+            record.partition,
+            record.offset,
+            error.code,
+            extra=where,
+        )
+        if self._park is None or not self._caught_up.is_set():
+            return
+        source = SourceRecord(
+            record.topic,
+            record.partition,
+            record.offset,
+            None if record.key is None else bytes(record.key),
+            bytes(record.value),
+            headers_dict(record.headers),
+        )
+        try:
+            await self._park(source, error)
+        except ReelstreamError as exc:  # the view goes on; the record stays skipped and logged
+            logger.warning("could not park the record: %s", exc.message, extra=where)
 
     async def _check_caught_up(self) -> None:
         assert self._consumer is not None

@@ -31,6 +31,8 @@ from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
+from reelstream.dlq import SourceRecord, park
+from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
@@ -38,6 +40,7 @@ from schemas.serde import AvroSerde
 from schemas.topics import (
     API_KEYS,
     COMMANDS,
+    DEAD_LETTERS,
     IDEMPOTENCY,
     JOB_STATUS,
     TENANT_LIMIT_SETTINGS,
@@ -50,6 +53,8 @@ from schemas.topics import (
 from streams.webhook_tenant_views import TenantWebhooksViews
 
 logger = logging.getLogger(__name__)
+
+STAGE = "ingest"  # its dead-letter topic: records its views cannot apply (`ingest.compacted_view`)
 
 MAX_PRESIGN_TTL_SECONDS = 15 * 60
 CONTEXT_KEY = "ingest"
@@ -113,30 +118,28 @@ async def open_context(
         await serde.register(
             COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
         )
-        await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS)
+        await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
 
         producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
         await producer.start()
         stack.push_async_callback(producer.stop)
         publisher = Publisher(aiokafka_sender(producer), serde, timeout=settings.produce_timeout_seconds)
 
+        async def park_view_record(source: SourceRecord, error: ReelstreamError) -> None:
+            await park(publisher, STAGE, source, error)
+
         view = StatusView(endpoints.kafka_bootstrap, serde)
-        stack.push_async_callback(view.stop)
-        await view.start()
         keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
-        stack.push_async_callback(keys.stop)
-        await keys.start()
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
-        stack.push_async_callback(limits.stop)
-        await limits.start()
         webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest")
-        stack.push_async_callback(webhooks.stop)
-        await webhooks.start()
         api_keys = KeyStoreView(
             endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
         )
-        stack.push_async_callback(api_keys.stop)
-        await api_keys.start()
+        for followed in (view, keys, limits, *webhooks.views, api_keys):
+            followed.dead_letter_with(park_view_record)
+        for started in (view, keys, limits, webhooks, api_keys):
+            stack.push_async_callback(started.stop)
+            await started.start()
         grace = timedelta(seconds=settings.key_grace_seconds)
         drop_api_key, drop_idempotency = (
             tombstone_sender(producer, API_KEYS),

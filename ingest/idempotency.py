@@ -99,8 +99,17 @@ def _rank(record: IdempotencyRecord) -> tuple[datetime, bool]:
     return record.occurred_at, record.completed
 
 
+def same_claim(a: IdempotencyRecord, b: IdempotencyRecord) -> bool:
+    """Two records of one acceptance (pending, completed, a take-over): same job id and same body."""
+    return (a.job_id, a.request_sha256) == (b.job_id, b.request_sha256)
+
+
 class IdempotencyIndex:
-    """The newest record of every key, and of every job id (to refuse another tenant's PUT id)."""
+    """The record of every key, and of every job id (to refuse another tenant's PUT id).
+
+    First write wins: fed in log order, a key's live record is replaced only by a record of the same claim
+    (the newest of them: completed wins a tie) or once it expired. Two replicas that both found a key
+    unknown and both wrote a claim read back the same owner: the claim that reached the log first."""
 
     def __init__(self) -> None:
         self._by_key: dict[str, IdempotencyRecord] = {}
@@ -110,14 +119,21 @@ class IdempotencyIndex:
         return len(self._by_key)
 
     def apply(self, record: IdempotencyRecord) -> bool:
-        """Keep `record` unless a newer one of its key is known (completed wins a tie)."""
+        """Keep `record` unless its key is owned by another live claim, or a newer record of the same
+        claim is known."""
         key = record_key(record.tenant_id, record.idempotency_key)
         current = self._by_key.get(key)
-        if current is not None and _rank(current) > _rank(record):
+        if current is not None and not self._replaces(current, record):
             return False
         self._by_key[key] = record
         self._by_job[record.job_id] = record
         return True
+
+    @staticmethod
+    def _replaces(current: IdempotencyRecord, record: IdempotencyRecord) -> bool:
+        if current.expires_at <= record.occurred_at:  # the owner's claim had expired
+            return True
+        return same_claim(current, record) and _rank(record) >= _rank(current)
 
     def remove(self, key: str) -> bool:
         record = self._by_key.pop(key, None)

@@ -1,7 +1,8 @@
 """The materialized view of `reelstream.ingest.idempotency`: every replica answers a repeated key.
 
-Same consume loop as the status view (`ingest.compacted_view`); records this replica writes are applied
-at once too, so its own repeats never wait for the round trip through the broker.
+Same consume loop as the status view (`ingest.compacted_view`). A pending claim is applied only when read
+back (log order decides between replicas, `ingest.acceptance.claim`); completed records this replica
+writes are applied at once too, so its own repeats never wait for the round trip through the broker.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from ingest.openapi_components import (
     json_response,
     ref,
 )
-from ingest.openapi_webhooks import WEBHOOK_SCHEMAS, webhook_admin_paths
+from ingest.openapi_webhooks import TENANT, WEBHOOK_SCHEMAS, webhook_admin_paths
 from ingest.routes import DEFAULT_PAGE, MAX_PAGE
 
 Json = dict[str, Any]
@@ -244,7 +244,7 @@ def _admin_paths() -> Json:
                 "summary": "Set a tenant's limits (scope admin); effective without a restart",
                 "description": "Replaces the configured limits of the tenant. Admission applies them from "
                 "the next command it reads after the change (normally within a second or two).",
-                "parameters": [{"name": "tenant", "in": "path", "required": True, "schema": STRING}],
+                "parameters": [TENANT],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": ref("TenantLimitsRequest")}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.admin import MAX_COUNT
 from ingest.problems import PROBLEM_JSON
 from ingest.routes import MAX_REASON_CHARS
 from reelstream.params import (
@@ -30,8 +31,8 @@ def _nullable(schema: Json) -> Json:
     return {"oneOf": [schema, {"type": "null"}]}
 
 
-def _problem(description: str, schema: str = "Problem") -> Json:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": ref(schema)}}}
+def _problem(description: str, schema: Json | None = None) -> Json:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema or ref("Problem")}}}
 
 
 def json_response(description: str, schema: str, headers: Json | None = None) -> Json:
@@ -76,8 +77,9 @@ RESPONSES: Json = {
     },
     "TooLarge": _problem("The body is too large."),
     "Invalid": _problem(
-        "Invalid fields (`errors` names each of them), or an Idempotency-Key reused with another body.",
-        "ValidationProblem",
+        "Invalid fields (`errors` names each of them), or an Idempotency-Key reused with another body "
+        "(type `.../idempotency-key-reused`, no `errors`).",
+        {"anyOf": [ref("ValidationProblem"), ref("Problem")]},
     ),
     "Unavailable": {
         **_problem("A dependency did not answer in time; retry after the given delay."),
@@ -297,8 +299,18 @@ TENANT_LIMITS_REQUEST: Json = {
     "properties": {
         "rate": {"type": "number", "exclusiveMinimum": 0, "description": "submissions a second"},
         "burst": {"type": "number", "minimum": 1, "description": "submissions at once"},
-        "queued": {"type": "integer", "minimum": 1, "description": "jobs admitted and not finished"},
-        "running": {"type": "integer", "minimum": 1, "description": "jobs rendering at once; absent: no cap"},
+        "queued": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_COUNT,
+            "description": "jobs admitted and not finished",
+        },
+        "running": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_COUNT,
+            "description": "jobs rendering at once; absent: no cap",
+        },
     },
 }
 TENANT_LIMITS: Json = {

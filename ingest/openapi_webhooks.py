@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.admin import TENANT_PATTERN
 from ingest.openapi_components import error_responses, json_response, ref
 from ingest.webhook_admin import MAX_DESCRIPTION_CHARS, MAX_ENDPOINTS, MAX_SECRETS, MAX_URL_CHARS
 from streams.webhooks import NOTIFIABLE_TYPE_NAMES
@@ -18,7 +19,12 @@ def _path(name: str) -> Json:
     return {"name": name, "in": "path", "required": True, "schema": STRING}
 
 
-TENANT = _path("tenant")
+TENANT: Json = {
+    "name": "tenant",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{TENANT_PATTERN.pattern}$"},
+}
 BASE = "/v1/admin/tenants/{tenant}"
 NO_CONTENT: Json = {"description": "Done."}
 
@@ -104,6 +110,25 @@ WEBHOOK_SCHEMAS: Json = {
     "WebhookEndpoint": WEBHOOK_ENDPOINT,
     "WebhookEndpointList": _list("WebhookEndpoint"),
     "WebhookPing": WEBHOOK_PING,
+    "WebhookEnableRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Exactly one of the two: the URL, or its SHA-256 (its key on the endpoints topic).",
+        "properties": {
+            "url": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": MAX_URL_CHARS},
+            "endpoint_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        },
+        "oneOf": [{"required": ["url"]}, {"required": ["endpoint_sha256"]}],
+    },
+    "WebhookEndpointEnabled": {
+        "type": "object",
+        "required": ["object", "endpoint_sha256", "enabled_at"],
+        "properties": {
+            "object": {"const": "webhook_endpoint_enabled"},
+            "endpoint_sha256": STRING,
+            "enabled_at": {"type": "string", "format": "date-time"},
+        },
+    },
 }
 
 
@@ -189,6 +214,20 @@ def webhook_admin_paths() -> Json:
                 "responses": {
                     "202": json_response("The ping is queued.", "WebhookPing"),
                     **error_responses("NotFound", "Invalid", "Unavailable"),
+                },
+            }
+        },
+        "/v1/admin/webhooks/enable": {
+            "post": {
+                "operationId": "enableWebhookEndpoint",
+                "summary": "Re-enable a webhook URL that was disabled after answering 410 Gone (scope admin)",
+                "description": "A URL that answers 410 is disabled for every tenant: its deliveries are "
+                "dead-lettered (`endpoint_gone`) unsent. This lifts that; deliveries resume once the "
+                "notifiers have read it (seconds). Harmless for a URL that is not disabled.",
+                "requestBody": _body("WebhookEnableRequest"),
+                "responses": {
+                    "200": json_response("Re-enabled.", "WebhookEndpointEnabled"),
+                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             }
         },

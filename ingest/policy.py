@@ -44,6 +44,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/admin/tenants/{tenant}/webhook-endpoints"): ADMIN,
     ("DELETE", "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}"): ADMIN,
     ("POST", "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/ping"): ADMIN,
+    ("POST", "/v1/admin/webhooks/enable"): ADMIN,
     ("GET", "/v1/admin/keys"): ADMIN,
     ("POST", "/v1/admin/keys"): ADMIN,
     ("DELETE", "/v1/admin/keys/{key_id}"): ADMIN,

@@ -16,6 +16,7 @@ from ingest.job_index import JobIndex, Snapshot, SortKey
 from schemas.events import JobStatus
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_STATUS, Topic
+from streams.invariants import InvalidRecordError
 
 UPDATES_BUFFER = 256
 
@@ -54,6 +55,11 @@ class StatusView(CompactedView[JobStatus]):
 
     def _on_value(self, key: str | None, value: JobStatus) -> None:
         self.apply(value)
+
+    def _check(self, key: str | None, value: JobStatus) -> None:
+        """A snapshot is keyed by its own job id: under another key, compaction would keep the wrong one."""
+        if not value.job_id or (key is not None and key != value.job_id):
+            raise InvalidRecordError(f"a snapshot of job {value.job_id!r} under the key {key!r}")
 
     def _on_tombstone(self, key: str) -> bool:
         return self._index.remove(key)

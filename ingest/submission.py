@@ -7,6 +7,7 @@ The JSON shape (field names and JSON types) is checked here; what values are all
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,10 +77,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a double (`1e400`) would read as infinity, which no
+    field accepts and no JSON response can carry."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:32]} is out of range")
+    return value
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object. Not JSON → MalformedRequest (400); JSON but no object → InvalidRequest."""
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        data = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -7,6 +7,8 @@ registered endpoints with event filters, and a ping.
 - `POST   /v1/admin/tenants/{tenant}/webhook-endpoints` registers a URL (syntax checked here, SSRF at
   delivery) with an `event_types` filter; `GET` lists them; `DELETE …/{endpoint_id}` removes one.
 - `POST   …/webhook-endpoints/{endpoint_id}/ping` queues a `ping` to the endpoint (202).
+- `POST   /v1/admin/webhooks/enable` re-enables a webhook URL that a notifier disabled after a 410 Gone:
+  a tombstone for its SHA-256 on reelstream.webhooks.endpoints, which every notifier follows.
 
 Each change is a record (or a tombstone) on a compacted topic that every notifier follows; this replica's
 view is updated at once, so a GET right after a change sees it.
@@ -15,6 +17,7 @@ view is updated at once, so a GET right after a change sees it.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +32,8 @@ from ingest.routes import read_body
 from ingest.submission import STRING, check_shape, parse_json_object
 from reelstream.params import FieldError, InvalidRequest, check_webhook_url
 from schemas.events import WebhookEndpointRegistered, WebhookPingRequested, WebhookSecretIssued, utc_now
-from schemas.topics import WEBHOOK_PINGS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
+from schemas.topics import WEBHOOK_ENDPOINTS, WEBHOOK_PINGS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
+from streams.webhook_retries import endpoint_key
 from streams.webhook_tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
 from streams.webhooks import NOTIFIABLE_TYPE_NAMES, generate_secret
 
@@ -41,6 +45,8 @@ MAX_DESCRIPTION_CHARS = 200
 MAX_URL_CHARS = 2048
 SECRET_FIELDS = {"expires_at": STRING}
 ENDPOINT_FIELDS = {"url": STRING, "description": STRING}
+ENABLE_FIELDS = {"url": STRING, "endpoint_sha256": STRING}
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -107,6 +113,26 @@ def parse_endpoint_request(body: bytes) -> tuple[str, list[str], str | None]:
     if errors:
         raise InvalidRequest(errors)
     return str(url), sorted(set(types)), description
+
+
+def parse_enable_request(body: bytes) -> str:
+    """`{"url": "https://…"}` or `{"endpoint_sha256": "<64 hex>"}` (its key on the topic) → the
+    SHA-256 the disabled endpoint is recorded under."""
+    data = parse_json_object(body)
+    check_shape(data, ENABLE_FIELDS)
+    url, digest = data.get("url"), data.get("endpoint_sha256")
+    if (url is None) == (digest is None):
+        raise InvalidRequest([FieldError("url", "give exactly one of url and endpoint_sha256")])
+    if url is not None:
+        errors = [FieldError("url", e.message) for e in check_webhook_url(url)]
+        if len(url) > MAX_URL_CHARS:
+            errors.append(FieldError("url", f"must be at most {MAX_URL_CHARS} characters"))
+        if errors:
+            raise InvalidRequest(errors)
+        return endpoint_key(url)
+    if not isinstance(digest, str) or not SHA256_HEX.fullmatch(digest):
+        raise InvalidRequest([FieldError("endpoint_sha256", "must be 64 lowercase hexadecimal digits")])
+    return digest
 
 
 # ---- resources ---------------------------------------------------------------------------------------
@@ -258,3 +284,14 @@ async def ping_endpoint(request: Request) -> Response:
         "requested_at": _iso(ping.occurred_at),
     }
     return JSONResponse(body, status_code=202)
+
+
+async def enable_endpoint(request: Request) -> Response:
+    """Re-enable a webhook URL disabled by a 410 Gone: deliveries to it resume once the notifiers have read
+    the tombstone (they follow the topic). Harmless for a URL that is not disabled."""
+    context, principal = context_of(request), principal_of(request)
+    digest = parse_enable_request(await read_body(request))
+    await context.publisher.tombstone(WEBHOOK_ENDPOINTS, digest)
+    logger.info("webhook endpoint %s… re-enabled by %s", digest[:12], principal.tenant_id)
+    body = {"object": "webhook_endpoint_enabled", "endpoint_sha256": digest, "enabled_at": _iso(utc_now())}
+    return JSONResponse(body)

@@ -232,7 +232,7 @@ def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
     )
 
 
-DLQ_STAGES = ("admission", "scheduler", "notifier", "worker")
+DLQ_STAGES = ("admission", "scheduler", "notifier", "worker", "ingest")  # ingest: its views
 DEAD_LETTERS: dict[str, Topic[DeadLetter]] = {stage: dead_letter_topic(stage) for stage in DLQ_STAGES}
 
 ALL_TOPICS: tuple[Topic[Any], ...] = (

@@ -28,6 +28,7 @@ from streams.admission_policy import (
     rate_limited,
 )
 from streams.app import StreamContext, create_app, faust_topic, run_worker
+from streams.invariants import check_command
 from streams.limit_settings import TenantLimitSource
 from streams.limit_state import StateThrottle, limit_state
 from streams.publishing import publish_change
@@ -87,6 +88,7 @@ def build_admission(
                 command = await ctx.decoded(COMMANDS, event)
                 if command is None:
                     continue
+                check_command(command)  # InvalidRecordError: parked by the dead-lettering above
                 publisher = await ctx.publisher()
                 known = pools.get(command.job_id.encode())
                 decision = decide(

@@ -39,6 +39,7 @@ from schemas.errors import SerializationError
 from schemas.events import RetryWebhook
 from schemas.topics import JOB_EVENTS, WEBHOOK_PINGS, Topic, retry_tiers
 from streams.app import StreamContext, create_app, faust_topic, run_worker
+from streams.invariants import InvalidRecordError, check_job_event, check_ping, check_webhook_request
 from streams.retry_tiers import TierConsumer
 from streams.webhook_delivery import Delivering, key_of
 from streams.webhook_endpoints import follow_disabled_endpoints
@@ -92,7 +93,10 @@ class Resources:
 async def handle(ctx: StreamContext, resources: Resources, record: faust.EventT[bytes]) -> None:
     """One record of jobs.events: decode, and make the first attempts if it is a notifiable event."""
     event = await ctx.decoded(JOB_EVENTS, record)
-    if event is None or event.type not in NOTIFIABLE_TYPES:
+    if event is None:
+        return
+    check_job_event(event)  # InvalidRecordError: parked by the agent's dead-lettering
+    if event.type not in NOTIFIABLE_TYPES:
         return
     msg = record.message
     source = _source(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
@@ -105,6 +109,7 @@ async def handle_ping(ctx: StreamContext, resources: Resources, record: faust.Ev
     ping = await ctx.decoded(WEBHOOK_PINGS, record)
     if ping is None:
         return
+    check_ping(ping)
     msg = record.message
     source = _source(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
     delivering = await resources.delivering()
@@ -121,6 +126,11 @@ async def handle_retry(
     try:
         request = await publisher.serde.deserialize(tier, record.value or b"")
     except SerializationError as exc:
+        await delivering.park(source, exc)
+        return None
+    try:
+        check_webhook_request(request)
+    except InvalidRecordError as exc:
         await delivering.park(source, exc)
         return None
     due = request.due_at.timestamp()

@@ -2,7 +2,8 @@
 
 `DisabledEndpoints` is the in-memory view; `follow_disabled_endpoints` fills it with everything on
 reelstream.webhooks.endpoints before returning (so no delivery starts from an incomplete view), then keeps
-following the topic in a background task. A notifier that disables an endpoint itself adds it at once.
+following the topic in a background task. A notifier that disables an endpoint itself adds it at once; a
+tombstone (an admin's `POST /v1/admin/webhooks/enable`) removes it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class DisabledEndpoints:
     def add(self, record: WebhookEndpointDisabled) -> None:
         self._gone[record.endpoint_sha256] = record
 
+    def remove(self, endpoint_sha256: str) -> bool:
+        return self._gone.pop(endpoint_sha256, None) is not None
+
     def of(self, url: str) -> WebhookEndpointDisabled | None:
         return self._gone.get(endpoint_key(url))
 
@@ -41,8 +45,13 @@ class DisabledEndpoints:
         return len(self._gone)
 
 
-async def _apply(serde: AvroSerde, endpoints: DisabledEndpoints, value: bytes | None) -> None:
-    if value is None:  # a tombstone: re-enabling is not implemented, nothing to undo
+async def _apply(
+    serde: AvroSerde, endpoints: DisabledEndpoints, key: bytes | None, value: bytes | None
+) -> None:
+    if value is None:  # a tombstone: an admin re-enabled the endpoint (POST /v1/admin/webhooks/enable)
+        digest = key.decode(errors="replace") if key is not None else ""
+        if endpoints.remove(digest):
+            log.info("webhook endpoint %s… re-enabled", digest[:12])
         return
     try:
         endpoints.add(await serde.deserialize(WEBHOOK_ENDPOINTS, value))
@@ -55,7 +64,7 @@ async def _follow(consumer: AIOKafkaConsumer, serde: AvroSerde, endpoints: Disab
         batches = await consumer.getmany(timeout_ms=1000)
         for records in batches.values():
             for record in records:
-                await _apply(serde, endpoints, record.value)
+                await _apply(serde, endpoints, record.key, record.value)
 
 
 @contextlib.asynccontextmanager
@@ -72,7 +81,7 @@ async def follow_disabled_endpoints(bootstrap: str, serde: AvroSerde) -> AsyncIt
         for tp in tps:
             while await consumer.position(tp) < end[tp]:
                 for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    await _apply(serde, endpoints, record.value)
+                    await _apply(serde, endpoints, record.key, record.value)
     except KafkaError as exc:
         await consumer.stop()
         raise ReelstreamError(f"reading {WEBHOOK_ENDPOINTS.name} failed: {exc!r}", retriable=True) from exc

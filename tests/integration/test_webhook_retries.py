@@ -36,7 +36,9 @@ from schemas.events import (
 )
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, JOB_EVENTS, WEBHOOK_DELIVERIES, Topic, retry_topic
+from streams.webhook_retries import endpoint_key
 from streams.webhooks import WebhookVerificationError, verify
+from tests.integration.ingest.support import api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
@@ -269,6 +271,57 @@ async def test_410_gone_disables_the_endpoint(
     assert [(h.headers["webhook-id"], h.status) for h in hooks] == [(first.event_id, 410)]
     assert gone.error_code == disabled.error_code == "endpoint_gone"
     assert first.event_id in disabled.error_message  # names the delivery that was answered 410
+
+
+async def test_an_admin_re_enables_a_gone_endpoint_and_deliveries_resume(
+    notifier: NotifierProcess, publisher: Publisher, stack: Endpoints, serde: AvroSerde
+) -> None:
+    """410 disables the URL; `POST /v1/admin/webhooks/enable` (a real ingest API, admin key) writes the
+    tombstone on reelstream.webhooks.endpoints, the notifier follows it, and the next event is delivered."""
+    first_job, later_job = f"job-{uuid.uuid4().hex}", f"job-{uuid.uuid4().hex}"
+    with scripted_receiver(notifier.secret, lambda n: (410, {}) if n == 1 else (200, {})) as receiver:
+        url = f"{receiver.url}/gone-{uuid.uuid4().hex}"
+        first, later = _event(first_job, url), _event(later_job, url)
+        async with reading(stack.kafka_bootstrap, serde, DEAD_LETTERS["notifier"]) as letters:
+            await publisher.publish(JOB_EVENTS, first_job, first)
+            gone = await _dead_letter(letters, notifier, first.event_id)
+        assert gone.error_code == "endpoint_gone"
+
+        async with api_with_roles(stack, {"root": f"ops-{uuid.uuid4().hex[:8]}"}, admins=["root"]) as api:
+            enabled = await api.client("root").post("/v1/admin/webhooks/enable", json={"url": url})
+        assert enabled.status_code == 200, enabled.text
+        digest = enabled.json()["endpoint_sha256"]
+        assert digest == endpoint_key(url)
+        await _logged(notifier, f"webhook endpoint {digest[:12]}… re-enabled")
+
+        await publisher.publish(JOB_EVENTS, later_job, later)
+        delivered = await _wait_for(
+            receiver, notifier, lambda h: h.headers.get("webhook-id") == later.event_id
+        )
+    assert delivered.status == 200
+    assert _verifies(notifier.secret, delivered)
+
+
+async def _logged(notifier: NotifierProcess, text: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while text not in notifier.log():
+        notifier.check_running()
+        if time.monotonic() > deadline:
+            pytest.fail(f"{text!r} not logged in {DEADLINE_S:g}s:\n{notifier.log()[-4000:]}")
+        await asyncio.sleep(0.1)  # polling the log for the line, with a deadline
+
+
+async def _wait_for(
+    receiver: Receiver, notifier: NotifierProcess, wanted: Callable[[Delivery], bool]
+) -> Delivery:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        notifier.check_running()
+        try:
+            return await asyncio.to_thread(receiver.wait_for, wanted, 1.0)
+        except TimeoutError:
+            continue
+    pytest.fail(f"no such webhook in {DEADLINE_S:g}s:\n{notifier.log()[-4000:]}")
 
 
 async def test_an_event_older_than_the_max_age_is_dead_lettered_unsent(

@@ -272,3 +272,41 @@ async def test_expired_keys_are_tombstoned_and_a_fresh_replica_no_longer_holds_t
         assert fresh.get(tenant, live.idempotency_key, utc_now()) == live
     finally:
         await fresh.stop()
+
+
+async def test_two_replicas_racing_on_the_first_write_of_a_key_create_one_job(
+    ready_api: RunningApi, commands_probe: TopicProbe, serde: AvroSerde, scheduler: StatusWriter
+) -> None:
+    """The same key and body sent at once to two replicas that have never seen the key: the first record
+    of the key on its partition owns it. Exactly one job is submitted; the other answer is that job (a
+    replay, once the job's first snapshot is out, as admission writes it) or a 409 (still being
+    accepted), never a second job."""
+    tenant, token = ready_api.tenants["frank"], ready_api.keys["frank"]
+    served = await serve(create_app(ready_api.settings))  # a second replica sharing the broker
+    try:
+        async with (
+            httpx.AsyncClient(base_url=ready_api.base_url, timeout=30.0) as one,
+            httpx.AsyncClient(base_url=served.base_url, timeout=30.0) as two,
+        ):
+            await eventually(lambda: two.get("/readyz"), lambda r: r.status_code == 200, within=60)
+            for _ in range(5):  # several rounds: the race is won by either replica, never by both
+                idem, before = key(), await commands_probe.end_offsets()
+                headers = {"Idempotency-Key": idem, "Authorization": f"Bearer {token}"}
+                racing = [
+                    asyncio.create_task(client.post("/v1/jobs", json=BODY, headers=headers))
+                    for client in (one, two)
+                ]
+                done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+                first = done.pop().result()
+                if first.status_code == 202:  # what admission writes: a replay on the other replica shows it
+                    await scheduler.publish(snapshot(first.json()["id"], tenant, JobState.QUEUED, 1))
+                answers = [await task for task in racing]
+                codes = sorted(a.status_code for a in answers)
+                assert codes in ([202, 202], [202, 409]), [a.text for a in answers]
+                ids = {a.json()["id"] for a in answers if a.status_code == 202}
+                assert len(ids) == 1, ids
+                records = await commands_probe.records_since(before, key=tenant.encode())
+                submitted = [await serde.deserialize(COMMANDS, bytes(r.value)) for r in records]
+                assert {c.job_id for c in submitted if isinstance(c, SubmitJob)} == ids
+    finally:
+        await shutdown(served)

@@ -122,3 +122,22 @@ def test_a_concurrent_repeat_on_this_replica_is_refused_and_the_key_is_freed_aft
     kind = kind_of(IdempotencyInProgress("x"))
     assert kind is not None
     assert (kind.status, kind.retry) == (409, True)
+
+
+def test_the_first_live_claim_of_a_key_owns_it() -> None:
+    """Two replicas both found the key unknown and both wrote a claim: read in log order, every index keeps
+    the first one (and its later records); another claim replaces it only once it expired."""
+    index = IdempotencyIndex()
+    first = record(completed=False, job_id="job-1")
+    second = record(completed=False, job_id="job-2", occurred_at=T0 + timedelta(seconds=1))
+    assert index.apply(first)
+    assert not index.apply(second)
+    assert not index.apply(dataclasses.replace(first, request_sha256="bb"))  # same id, another body
+    assert index.get("acme", "k-1", T0) == first
+    done = dataclasses.replace(first, completed=True, occurred_at=T0 + timedelta(seconds=2))
+    assert index.apply(done)
+    assert not index.apply(first)  # the loser writes the owner's record again: nothing changes
+    assert index.get("acme", "k-1", T0) == done
+    later = record(job_id="job-3", occurred_at=done.expires_at)
+    assert index.apply(later)  # the owner's record expired: the key is free again
+    assert index.get("acme", "k-1", T0) == later

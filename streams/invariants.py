@@ -1,0 +1,60 @@
+"""What a well-formed record must satisfy before a stage acts on it: pure checks, no Kafka, no Faust.
+
+A record that decodes but breaks one of these (a command about no job, a job event whose snapshot is
+another job's, a webhook to something that is not an http(s) URL, a retry of nothing) can never be
+processed, however often it is retried: the check raises `InvalidRecordError` (not retriable), and the
+stage's dead-lettering wrapper parks the record as it was read and moves on.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from reelstream.errors import ReelstreamError
+from schemas.events import CancelJob, JobEvent, RetryWebhook, SubmitJob, WebhookPingRequested
+
+
+class InvalidRecordError(ReelstreamError):
+    """A decodable record that breaks an invariant of the stage reading it."""
+
+    code = "invalid_record"
+    retriable = False
+
+
+def check_command(command: SubmitJob | CancelJob) -> None:
+    """A command names its job and its tenant (a rejection or an admission of job "" reaches no one)."""
+    if not command.job_id or not command.tenant_id:
+        raise InvalidRecordError(f"{type(command).__name__} {command.event_id} has an empty job or tenant id")
+
+
+def _check_url(url: str, what: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidRecordError(f"{what} has a webhook URL that is not an http(s) URL")
+
+
+def check_job_event(event: JobEvent) -> None:
+    """A job event carries its own job's snapshot, and a webhook URL (if any) that can be posted to."""
+    if not event.job_id or (event.status.job_id, event.status.tenant_id) != (event.job_id, event.tenant_id):
+        raise InvalidRecordError(f"job event {event.event_id} carries the snapshot of another job")
+    if event.status.webhook_url:
+        _check_url(event.status.webhook_url, f"job event {event.event_id}")
+
+
+def check_ping(ping: WebhookPingRequested) -> None:
+    if not ping.tenant_id or not ping.endpoint_id:
+        raise InvalidRecordError(f"ping {ping.event_id} has an empty tenant or endpoint id")
+    _check_url(ping.url, f"ping {ping.event_id}")
+
+
+def check_webhook_request(request: RetryWebhook) -> None:
+    """A retry is of exactly one thing: a job event or a ping, itself well-formed."""
+    if (request.job_event is None) == (request.ping is None):
+        raise InvalidRecordError(f"webhook request {request.event_id} is not of exactly one event or ping")
+    if request.job_event is not None:
+        check_job_event(request.job_event)
+    if request.ping is not None:
+        check_ping(request.ping)
