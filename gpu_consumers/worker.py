@@ -24,6 +24,7 @@ from gpu_consumers.job import run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.dlq import SourceRecord, headers_dict, park
+from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import log_context
@@ -129,16 +130,11 @@ class Worker:
         try:
             command = await publisher.serde.deserialize(RENDER_DISPATCH, record.value)
         except SerializationError as exc:
-            source = SourceRecord(
-                RENDER_DISPATCH.name,
-                record.partition,
-                offset,
-                record.key,
-                record.value,
-                headers_dict(record.headers),
-            )
-            self.metrics.metrics.dead_lettered(RENDER_DISPATCH.name, "undecodable")
-            await park(publisher, "worker", source, exc)
+            await self._park(record, publisher, exc, "undecodable")
+            return
+        if command.slot != self.settings.slot:  # a slot runs (and cancels) only what was addressed to it
+            wrong = InvalidRecordError(f"{type(command).__name__} is for slot {command.slot}")
+            await self._park(record, publisher, wrong, "failed")
             return
         if isinstance(command, DispatchRender):
             attempt = (command.job_id, command.attempt)
@@ -156,6 +152,17 @@ class Worker:
                 self.traceparents[attempt] = traceparent
         elif isinstance(command, CancelRender):
             self._cancel(command)
+
+    async def _park(
+        self, record: ConsumerRecord[bytes, bytes], publisher: Publisher, error: ReelstreamError, reason: str
+    ) -> None:
+        """A dispatch record this slot cannot run goes to the worker's dead-letter topic, as it was read."""
+        headers = headers_dict(record.headers)
+        source = SourceRecord(
+            RENDER_DISPATCH.name, record.partition, record.offset, record.key, record.value, headers
+        )
+        self.metrics.metrics.dead_lettered(RENDER_DISPATCH.name, reason)
+        await park(publisher, "worker", source, error)
 
     def _cancel(self, command: CancelRender) -> None:
         current = self.current

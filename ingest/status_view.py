@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 from ingest.compacted_view import CompactedView
 from ingest.job_index import JobIndex, Snapshot, SortKey
+from reelstream.errors import InvalidRecordError
 from schemas.events import JobStatus
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_STATUS, Topic
-from streams.invariants import InvalidRecordError
 
 UPDATES_BUFFER = 256
 

@@ -23,3 +23,11 @@ class ReelstreamError(Exception):
 
 class ConfigurationError(ReelstreamError):
     code = "configuration"
+
+
+class InvalidRecordError(ReelstreamError):
+    """A decodable record that breaks an invariant of the stage reading it (see streams/invariants.py):
+    however often it is retried it cannot be processed, so it is dead-lettered."""
+
+    code = "invalid_record"
+    retriable = False

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from reelstream.errors import ReelstreamError
-from schemas.events import CancelJob, JobEvent, RetryWebhook, SubmitJob, WebhookPingRequested
-
-
-class InvalidRecordError(ReelstreamError):
-    """A decodable record that breaks an invariant of the stage reading it."""
-
-    code = "invalid_record"
-    retriable = False
+from reelstream.errors import InvalidRecordError
+from schemas.events import (
+    CancelJob,
+    InboxEvent,
+    JobEvent,
+    RetryWebhook,
+    SubmitJob,
+    WebhookPingRequested,
+)
 
 
 def check_command(command: SubmitJob | CancelJob) -> None:
@@ -58,3 +58,15 @@ def check_webhook_request(request: RetryWebhook) -> None:
         check_job_event(request.job_event)
     if request.ping is not None:
         check_ping(request.ping)
+
+
+def check_inbox_event(event: InboxEvent, pool_id: str) -> None:
+    """An inbox record belongs to the pool whose partition it is on: a pool's scheduler must not queue, or
+    count the slots of, another pool's jobs and workers."""
+    named = getattr(event, "pool_id", pool_id)
+    if named != pool_id:
+        raise InvalidRecordError(
+            f"{type(event).__name__} {event.event_id} names pool {named!r}, not {pool_id!r}"
+        )
+    if not getattr(event, "job_id", "x"):
+        raise InvalidRecordError(f"{type(event).__name__} {event.event_id} has an empty job id")

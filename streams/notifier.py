@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from reelstream.dlq import SourceRecord, headers_dict
-from reelstream.errors import ReelstreamError
+from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.admin import ensure_topics
 from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
@@ -39,7 +39,7 @@ from schemas.errors import SerializationError
 from schemas.events import RetryWebhook
 from schemas.topics import JOB_EVENTS, WEBHOOK_PINGS, Topic, retry_tiers
 from streams.app import StreamContext, create_app, faust_topic, run_worker
-from streams.invariants import InvalidRecordError, check_job_event, check_ping, check_webhook_request
+from streams.invariants import check_job_event, check_ping, check_webhook_request
 from streams.retry_tiers import TierConsumer
 from streams.webhook_delivery import Delivering, key_of
 from streams.webhook_endpoints import follow_disabled_endpoints

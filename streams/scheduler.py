@@ -33,6 +33,7 @@ from schemas.events import DispatchRender, JobAdmitted, SchedulerTick
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
+from streams.invariants import check_inbox_event
 from streams.pool_store import InboxOrder, PoolImage, Write, inbox_order, persist, restore
 from streams.publishing import publish_change
 from streams.scheduling import Output, Publish, SendToSlot, apply_noting_changes, as_of
@@ -155,6 +156,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         async with ctx.dead_lettering(record):
             inbox_event = await ctx.decoded(SCHEDULER_INBOX, record)
             if inbox_event is not None:
+                check_inbox_event(inbox_event, pool_id)
                 if isinstance(inbox_event, JobAdmitted):
                     links.remember(inbox_event.job_id, current_traceparent())
                 inbox_event = as_of(inbox_event, datetime.now(UTC), CATCH_UP_ALLOWANCE)

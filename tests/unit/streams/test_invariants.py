@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
+from reelstream.errors import InvalidRecordError
 from schemas import events as ev
 from streams.invariants import (
-    InvalidRecordError,
     check_command,
+    check_inbox_event,
     check_job_event,
     check_ping,
     check_webhook_request,
@@ -34,6 +35,8 @@ def test_well_formed_records_pass() -> None:
     check_ping(_ping())
     check_webhook_request(ev.RetryWebhook(attempt=2, due_at=T0, job_event=_event()))
     check_webhook_request(ev.RetryWebhook(attempt=2, due_at=T0, ping=_ping()))
+    check_inbox_event(ev.SchedulerTick(pool_id="default"), "default")
+    check_inbox_event(ev.RenderStarted(job_id="j1", slot=0, attempt=1, worker_id="w0"), "default")
 
 
 @pytest.mark.parametrize(
@@ -51,6 +54,9 @@ def test_well_formed_records_pass() -> None:
             ev.RetryWebhook(attempt=2, due_at=T0, job_event=_event(), ping=_ping())
         ),
         lambda: check_webhook_request(ev.RetryWebhook(attempt=2, due_at=T0, ping=_ping("mailto:x@y"))),
+        lambda: check_inbox_event(ev.SchedulerTick(pool_id="big-gpus"), "default"),
+        lambda: check_inbox_event(ev.CancelRequested(job_id="j1", tenant_id="t1", pool_id="x"), "default"),
+        lambda: check_inbox_event(ev.RenderStarted(job_id="", slot=0, attempt=1, worker_id="w0"), "default"),
     ],
 )
 def test_a_broken_invariant_is_a_non_retriable_invalid_record(check: object) -> None:
