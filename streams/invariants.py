@@ -68,5 +68,5 @@ def check_inbox_event(event: InboxEvent, pool_id: str) -> None:
         raise InvalidRecordError(
             f"{type(event).__name__} {event.event_id} names pool {named!r}, not {pool_id!r}"
         )
-    if not getattr(event, "job_id", "x"):
+    if getattr(event, "job_id", None) == "":  # an idle slot's heartbeat names no job (None)
         raise InvalidRecordError(f"{type(event).__name__} {event.event_id} has an empty job id")

@@ -36,6 +36,10 @@ def test_well_formed_records_pass() -> None:
     check_webhook_request(ev.RetryWebhook(attempt=2, due_at=T0, job_event=_event()))
     check_webhook_request(ev.RetryWebhook(attempt=2, due_at=T0, ping=_ping()))
     check_inbox_event(ev.SchedulerTick(pool_id="default"), "default")
+    idle = ev.WorkerHeartbeat(
+        worker_id="w0", pool_id="default", slot=0, state=ev.WorkerState.IDLE, renderer="r"
+    )
+    check_inbox_event(idle, "default")
     check_inbox_event(ev.RenderStarted(job_id="j1", slot=0, attempt=1, worker_id="w0"), "default")
 
 
