@@ -1,4 +1,5 @@
-"""Broker acks in flight for consumed records: a record is done only once all it produced is acknowledged."""
+"""Broker acks in flight for consumed records: a record is done only once all it produced is acknowledged;
+the publisher queues a record and hands back its ack (`Publisher.enqueue`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from reelstream.kafka.clients import BrokerUnavailableError
+from reelstream.kafka.clients import BrokerUnavailableError, Publisher
 from reelstream.kafka.pending_acks import PendingAcks
+from schemas.events import CancelJob
+from schemas.serde import AvroSerde
+from schemas.topics import COMMANDS
 
 
 def futures(count: int) -> list[asyncio.Future[Any]]:
@@ -92,3 +96,60 @@ async def test_drained_returns_once_no_ack_is_in_flight() -> None:
     ack.set_result(None)
     await asyncio.wait_for(draining, timeout=5)
     assert done == ["record"]
+
+
+class MemoryRegistry:
+    """A schema registry in a list (the serde's protocol), for serializing without a registry server."""
+
+    def __init__(self) -> None:
+        self.schemas: list[str] = []
+
+    async def register(self, subject: str, schema: str) -> int:
+        self.schemas.append(schema)
+        return len(self.schemas)
+
+    async def schema_by_id(self, schema_id: int) -> str:
+        return self.schemas[schema_id - 1]
+
+    async def set_backward_compatibility(self, subject: str) -> None:
+        return None
+
+
+async def serde() -> AvroSerde:
+    made = AvroSerde(MemoryRegistry())
+    await made.register(COMMANDS)
+    return made
+
+
+async def test_enqueue_returns_once_the_record_is_queued_with_the_future_of_its_ack() -> None:
+    queued: list[tuple[str, bytes, int | None]] = []
+    ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def send_and_wait(*args: Any) -> Any:
+        raise AssertionError("enqueue must not wait for an ack")
+
+    async def enqueue_with(
+        topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Any
+    ) -> asyncio.Future[Any]:
+        queued.append((topic, key, partition))
+        return ack
+
+    publisher = Publisher(send_and_wait, await serde(), enqueue_with=enqueue_with)
+    returned = await publisher.enqueue(COMMANDS, "tenant-a", CancelJob("job-1", "tenant-a"), partition=3)
+    assert returned is ack
+    assert not returned.done()
+    assert queued == [(COMMANDS.name, b"tenant-a", 3)]
+
+
+async def test_enqueue_without_a_queueing_producer_publishes_and_returns_a_done_future() -> None:
+    sent: list[str] = []
+
+    async def send_and_wait(topic: str, *args: Any) -> Any:
+        sent.append(topic)
+        return "metadata"
+
+    publisher = Publisher(send_and_wait, await serde())
+    returned = await publisher.enqueue(COMMANDS, "tenant-a", CancelJob("job-1", "tenant-a"))
+    assert returned.done()
+    assert returned.result() == "metadata"
+    assert sent == [COMMANDS.name]
