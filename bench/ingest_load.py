@@ -195,6 +195,13 @@ def start_floor(log_dir: Path) -> tuple[ManagedProcess, str]:
     return proc, f"{base}/v1/jobs"
 
 
+def py_spy(pid: int | None, output: str, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (collapsed stacks, `--format raw`) on the ingest process during the closed-loop row."""
+    argv = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--format", "raw"]
+    argv += ["--rate", "200", "--duration", str(int(seconds)), "--output", output]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def fmt(ms: float | None) -> str:
     return f"{ms:8.1f}" if ms is not None else "       -"
 
@@ -206,9 +213,12 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
     url = f"{config.api_url}/v1/jobs"
     try:
         loadgen("http-closed", url, "--token", key, "--connections", "8", "--seconds", "2")  # warm up
+        profiler = py_spy(ingest.pid, args.py_spy, args.seconds) if args.py_spy else None
         peak = loadgen_on(
             ingest.pid, "http-closed", url, "--token", key, "--connections", conns, "--seconds", secs
         )
+        if profiler is not None:
+            profiler.wait(timeout=60)
         rows.append((f"ingest max (closed, {conns} conns)", peak))
         if args.fixed_rate:  # the same rate for every version measured: CPU per request compares
             fixed = loadgen_on(ingest.pid, "http-open", url, "--token", key, "--rate", str(args.fixed_rate),
@@ -268,6 +278,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row")
     parser.add_argument("--connections", type=int, default=64, help="closed-loop connections")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile ingest's closed-loop row into FILE")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the services' logs here")
     parser.add_argument("--fixed-rate", type=float, default=300.0, help="an open-loop row at this rate")
     parser.add_argument("--compare-workers", action="store_true", help="1 vs 2 worker processes too")
