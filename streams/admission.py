@@ -38,14 +38,11 @@ from streams.tenant_quota import Charged, OverLimit, TenantQuota, charge, releas
 
 logger = logging.getLogger(__name__)
 
-ADMISSION_LINGER_SECONDS = 0.002
-
 
 def build_admission(
     settings: PipelineSettings, pool_id: str = "default", metrics: Metrics | None = None
 ) -> faust.App:
-    # a command's records are queued, not awaited (PendingAcks): batches of 2 ms go out as one request each
-    app = create_app("admission", settings, producer_linger=ADMISSION_LINGER_SECONDS)
+    app = create_app("admission", settings)
     capacity = PoolCapacity(models=settings.pool_models, max_work_units=settings.pool_max_work_units)
     ctx = StreamContext(app, settings, "admission", metrics)
     ctx.metrics.expect_topics([COMMANDS.name])
