@@ -11,7 +11,9 @@ registry serde, idempotent acks=all producer), then, with a load generator in a 
      connections, latency from the scheduled start;
   3. the HTTP floor: the same Starlette + uvicorn configuration answering a fixed 202 with no work;
   4. the Kafka floor: a bare aiokafka producer (ingest's producer settings, acks=all) sending the same Avro
-     SubmitJob payloads with `--connections` sends in flight.
+     SubmitJob payloads with `--connections` sends in flight;
+  5. with `--compare-workers`: the highest rate of ingest served by 1 and by 2 uvicorn worker processes
+     (`ingest_app` below: ingest less its metrics port, which one process serves), and their ratio.
 Default runtime about 2-3 minutes (stack start included).
 """
 
@@ -42,6 +44,13 @@ LOADGEN = str(ROOT / "bench" / "loadgen.py")
 FRACTIONS = (0.25, 0.50, 0.75)
 
 
+def server_options() -> dict[str, Any]:
+    """ingest's uvicorn options (ingest/__main__.py; the defaults of versions before it had them)."""
+    import ingest.__main__
+
+    return dict(getattr(ingest.__main__, "SERVER_OPTIONS", {"log_config": None, "proxy_headers": False}))
+
+
 def floor_server(port: int) -> None:
     """The HTTP floor: ingest's server configuration (see ingest/__main__.py), one route, a fixed 202."""
     import uvicorn
@@ -61,7 +70,44 @@ def floor_server(port: int) -> None:
         return JSONResponse({"status": "ok"})
 
     app = Starlette(routes=[Route("/v1/jobs", accepted, methods=["POST"]), Route("/readyz", ready)])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, **server_options())
+
+
+def ingest_app() -> Any:
+    """The factory each uvicorn worker process calls: ingest as `python -m ingest` makes it, less its metrics
+    port (a port is one process's)."""
+    from ingest.app import create_app
+    from reelstream.logs import configure_logging
+    from reelstream.settings import IngestSettings
+
+    settings = IngestSettings.from_env(os.environ)
+    configure_logging("reelstream-ingest", settings.pipeline.log)
+    return create_app(settings)
+
+
+def ingest_server(workers: int) -> None:
+    """Ingest served by `workers` uvicorn worker processes sharing one listening socket."""
+    import uvicorn
+
+    from reelstream.settings import IngestSettings
+
+    settings = IngestSettings.from_env(os.environ)
+    uvicorn.run(
+        f"{Path(__file__).stem}:ingest_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        **server_options(),
+    )
+
+
+def tree_cpu_seconds(pid: int | None) -> float:
+    """`cpu_seconds` of a process and of its descendants (uvicorn's worker processes)."""
+    children = Path(f"/proc/{pid}/task").glob("*/children")
+    kids = [int(k) for c in children for k in c.read_text().split()]
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(kid) for kid in kids)
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -72,10 +118,10 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 def loadgen_on(pid: int | None, *args: str) -> dict[str, Any]:
-    """`loadgen(...)`, plus the server's CPU µs per request during it."""
-    before = cpu_seconds(pid)
+    """`loadgen(...)`, plus the server's CPU µs per request during it (its worker processes' included)."""
+    before = tree_cpu_seconds(pid)
     result = loadgen(*args)
-    result["cpu_us"] = (cpu_seconds(pid) - before) / max(1, result["requests"]) * 1e6
+    result["cpu_us"] = (tree_cpu_seconds(pid) - before) / max(1, result["requests"]) * 1e6
     return result
 
 
@@ -106,6 +152,38 @@ def start_ingest(config: PipelineConfig, endpoints: Endpoints, log_dir: Path) ->
     return proc
 
 
+def start_workers(
+    config: PipelineConfig, endpoints: Endpoints, log_dir: Path, workers: int
+) -> ManagedProcess:
+    env = {**os.environ, **config.env(endpoints)}
+    argv = [sys.executable, str(Path(__file__).resolve()), "--ingest-server", str(workers)]
+    proc = ManagedProcess(
+        f"ingest-{workers}w", argv, log_dir / f"ingest-{workers}w.log", env, die_with_parent=True
+    )
+    proc.start()
+    wait_http_ready(proc, f"{config.api_url}/readyz")
+    return proc
+
+
+def compare_workers(
+    config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Path, args: Any
+) -> list[tuple[str, dict[str, Any]]]:
+    """The highest rate with 1, then 2 worker processes (the same launcher for both)."""
+    url, rows = f"{config.api_url}/v1/jobs", []
+    for workers in (1, 2):
+        proc = start_workers(config, endpoints, log_dir, workers)
+        try:
+            loadgen("http-closed", url, "--token", key, "--connections", "8", "--seconds", "3")  # warm up
+            conns, secs = str(args.connections), str(args.seconds)
+            peak = loadgen_on(
+                proc.pid, "http-closed", url, "--token", key, "--connections", conns, "--seconds", secs
+            )
+            rows.append((f"ingest, {workers} worker process(es) (closed)", peak))
+        finally:
+            proc.stop()
+    return rows
+
+
 def start_floor(log_dir: Path) -> tuple[ManagedProcess, str]:
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--floor-server", str(port)]
@@ -115,6 +193,13 @@ def start_floor(log_dir: Path) -> tuple[ManagedProcess, str]:
     base = f"http://127.0.0.1:{port}"
     wait_http_ready(proc, f"{base}/readyz")
     return proc, f"{base}/v1/jobs"
+
+
+def py_spy(pid: int | None, output: str, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (collapsed stacks, `--format raw`) on the ingest process during the closed-loop row."""
+    argv = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--format", "raw"]
+    argv += ["--rate", "200", "--duration", str(int(seconds)), "--output", output]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def fmt(ms: float | None) -> str:
@@ -128,10 +213,17 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
     url = f"{config.api_url}/v1/jobs"
     try:
         loadgen("http-closed", url, "--token", key, "--connections", "8", "--seconds", "2")  # warm up
+        profiler = py_spy(ingest.pid, args.py_spy, args.seconds) if args.py_spy else None
         peak = loadgen_on(
             ingest.pid, "http-closed", url, "--token", key, "--connections", conns, "--seconds", secs
         )
+        if profiler is not None:
+            profiler.wait(timeout=60)
         rows.append((f"ingest max (closed, {conns} conns)", peak))
+        if args.fixed_rate:  # the same rate for every version measured: CPU per request compares
+            fixed = loadgen_on(ingest.pid, "http-open", url, "--token", key, "--rate", str(args.fixed_rate),
+                               "--connections", conns, "--seconds", secs)  # fmt: skip
+            rows.append((f"ingest @{args.fixed_rate:g}/s (open)", fixed))
         for fraction in FRACTIONS:
             rate = f"{peak['rate'] * fraction:.1f}"
             result = loadgen(
@@ -152,7 +244,11 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
     kafka_args = [endpoints.kafka_bootstrap, endpoints.schema_registry_url, "--concurrency", conns]
     kafka = loadgen("kafka", *kafka_args, "--seconds", secs)
     rows.append((f"Kafka floor (acks=all, {conns} in flight)", kafka))
-    report(rows, peak, http, kafka, args)
+    workers = compare_workers(config, key, endpoints, log_dir, args) if args.compare_workers else []
+    report(rows + workers, peak, http, kafka, args)
+    if workers:
+        (_, one), (_, two) = workers
+        print(f"2 / 1 worker processes: {two['rate'] / one['rate']:.2f} (rate)")
 
 
 def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: dict[str, Any],
@@ -182,10 +278,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row")
     parser.add_argument("--connections", type=int, default=64, help="closed-loop connections")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile ingest's closed-loop row into FILE")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the services' logs here")
+    parser.add_argument("--fixed-rate", type=float, default=300.0, help="an open-loop row at this rate")
+    parser.add_argument("--compare-workers", action="store_true", help="1 vs 2 worker processes too")
     parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--ingest-server", type=int, metavar="WORKERS", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.floor_server:
         floor_server(parsed.floor_server)
+    elif parsed.ingest_server:
+        ingest_server(parsed.ingest_server)
     else:
         run(parsed)

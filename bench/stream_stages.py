@@ -1,6 +1,7 @@
 """Benchmark: a burst of SubmitJobs straight to the commands topic, through admission and the scheduler.
 
     .venv/bin/python bench/stream_stages.py [--jobs 10000] [--tenants 10] [--timeout 300]
+                                            [--admission-workers 1]
 
 Starts its own stack and the two stages as the real processes (`python -m streams.admission`,
 `python -m streams.scheduler`, as reelstream.services.Pipeline starts them; no worker, so every job waits),
@@ -11,6 +12,8 @@ follows the scheduler inbox and the status topic from this process. It prints
   - the time from the burst's first send until every job was admitted, and until every job was queued,
   - how many jobs got a queue position (only the head of the queue is numbered, see streams.scheduling).
 If the burst does not finish within `--timeout` seconds, it prints how far each stage got.
+`--admission-workers 2` runs two admission processes in one consumer group (each gets half of the commands
+topic's partitions), to compare with one.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
+from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from ingest.submission import parse_submission, submit_command  # noqa: E402
 from reelstream.kafka.clients import new_producer  # noqa: E402
@@ -47,7 +51,6 @@ from schemas.topics import ALL_TOPICS, COMMANDS, JOB_STATUS, SCHEDULER_INBOX  # 
 from streams.webhooks import generate_secret  # noqa: E402
 
 BODY = {"prompt": "a red fox in snow", "model": "tiny-mochi", "width": 64, "height": 48, "num_frames": 7}
-STAGES = ("admission", "scheduler")
 
 
 @dataclass
@@ -118,7 +121,26 @@ async def wait_until(predicate: Any, seconds: float) -> bool:
     return predicate()  # type: ignore[no-any-return]
 
 
-async def burst(endpoints: Endpoints, jobs: int, tenants: int, wait_s: float) -> None:
+async def group_settled(endpoints: Endpoints, group: str, members: int, seconds: float) -> bool:
+    """Whether the consumer group is stable with `members` members (no rebalance during the burst)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            [response] = await admin.describe_consumer_groups([group])
+            _, _, state, _, _, found, *_ = response.groups[0]
+            if state == "Stable" and len(found) == members:
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await admin.close()
+
+
+async def burst(
+    endpoints: Endpoints, jobs: int, tenants: int, wait_s: float, admission_group: str, admission_workers: int
+) -> None:
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
@@ -133,6 +155,8 @@ async def burst(endpoints: Endpoints, jobs: int, tenants: int, wait_s: float) ->
         await producer.send_and_wait(COMMANDS.name, serde.serialize(COMMANDS, warmup[0]), key=b"tenant-0")
         if not await wait_until(progress.done, 120):
             raise SystemExit("the warm-up job was not queued within 120 s; see the stages' logs")
+        if not await group_settled(endpoints, admission_group, admission_workers, 120):
+            raise SystemExit(f"admission's group did not settle with {admission_workers} members in 120 s")
         progress = Progress({c.job_id for c in burst_commands})
         payloads = [(c.tenant_id.encode(), serde.serialize(COMMANDS, c)) for c in burst_commands]
         started = time.time()
@@ -146,7 +170,7 @@ async def burst(endpoints: Endpoints, jobs: int, tenants: int, wait_s: float) ->
         await follower
         await producer.stop()
         await registry.aclose()
-    report(progress, jobs, tenants, started, produced, finished, wait_s)
+    report(admission_workers, progress, jobs, tenants, started, produced, finished, wait_s)
 
 
 def rate(times: dict[str, float]) -> str:
@@ -157,6 +181,7 @@ def rate(times: dict[str, float]) -> str:
 
 
 def report(
+    admission_workers: int,
     progress: Progress,
     jobs: int,
     tenants: int,
@@ -166,6 +191,7 @@ def report(
     timeout: float,
 ) -> None:
     print(f"\nstream stages: burst of {jobs} SubmitJobs from {tenants} tenants, {os.cpu_count()} cores")
+    print(f"admission worker processes           {admission_workers:8d}")
     print(f"burst produced (acks=all)            {produced - started:8.1f} s")
     print(f"{'stage':36} {'events/s':>8} {'done':>7} {'all done after':>15}")
     for name, times in (
@@ -223,15 +249,21 @@ def run(args: Any) -> None:
             asyncio.run(prepare_infrastructure(endpoints))
             env = {**os.environ, **config.env(endpoints)}
             argvs = service_commands(config)
+            names = [f"admission-{i + 1}" for i in range(args.admission_workers)] + ["scheduler"]
             procs = [
-                ManagedProcess(n, argvs[n], layout.log_dir / f"{n}.log", env, die_with_parent=True)
-                for n in STAGES
+                ManagedProcess(
+                    n, argvs[n.partition("-")[0]], layout.log_dir / f"{n}.log", env, die_with_parent=True
+                )
+                for n in names
             ]
             try:
                 for proc in procs:
                     proc.start()
                 profilers = profile(procs, args.py_spy, args.timeout + 150) if args.py_spy else []
-                asyncio.run(burst(endpoints, args.jobs, args.tenants, args.timeout))
+                group = f"{config.app_prefix}-admission"  # Faust's consumer group: the app's id
+                asyncio.run(
+                    burst(endpoints, args.jobs, args.tenants, args.timeout, group, args.admission_workers)
+                )
                 for profiler in profilers:
                     profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
                     profiler.wait(timeout=60)
@@ -239,7 +271,7 @@ def run(args: Any) -> None:
                 for proc in procs:
                     proc.stop()
                 if args.keep_logs:
-                    for name in STAGES:
+                    for name in names:
                         Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
                         log = layout.log_dir / f"{name}.log"
                         (Path(args.keep_logs) / log.name).write_bytes(log.read_bytes())
@@ -249,6 +281,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--admission-workers", type=int, default=1, help="admission processes, one group")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the burst")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the stages' logs here")
     parser.add_argument("--py-spy", metavar="DIR", help="profile each stage with py-spy into DIR")

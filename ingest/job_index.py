@@ -22,7 +22,7 @@ SortKey = tuple[int, str]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     status: JobStatus
     local: bool = False

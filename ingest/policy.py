@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.errors import Forbidden
 from ingest.problems import problem_response
+from reelstream.route_match import route_match
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,5 @@ class ScopeMiddleware:
         await self.app(scope, receive, send)
 
     def _template(self, scope: Scope) -> str | None:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return str(getattr(route, "path", ""))
-        return None
+        matched = route_match(scope, self.routes)
+        return matched.template if matched.full else None

@@ -10,14 +10,15 @@ its own port (`serve`), outside any authenticated API. Families a process never 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute
 
+from reelstream.route_match import UNMATCHED, route_match
 from reelstream.settings import MetricsSettings
 from schemas.events import (
     DeliveryOutcome,
@@ -343,15 +344,14 @@ class HttpMetricsMiddleware:
 
 
 def route_template(routes: Iterable[BaseRoute]) -> Callable[[Mapping[str, Any]], str]:
-    """The path template of the route a request goes to (`/v1/jobs/{job_id}`), or "unmatched"."""
+    """The path template of the route a request goes to (`/v1/jobs/{job_id}`), or "unmatched"; the match
+    is shared with the other middlewares through the scope (reelstream.route_match)."""
     routes = list(routes)
 
     def route_of(scope: Mapping[str, Any]) -> str:
-        for route in routes:
-            match, _ = route.matches(dict(scope))
-            if match is not Match.NONE:
-                return str(getattr(route, "path", "unmatched"))
-        return "unmatched"
+        if not isinstance(scope, MutableMapping):
+            scope = dict(scope)
+        return route_match(scope, routes).template or UNMATCHED
 
     return route_of
 

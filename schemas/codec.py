@@ -10,7 +10,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum
 from functools import cache
@@ -105,28 +105,50 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def from_datum(tp: Any, value: Any) -> Any:
     """Build an instance of type `tp` (a dataclass, enum, optional, dict or list of them) from a datum."""
-    if value is None:
-        return None
+    return _decoder(tp)(value)
+
+
+Decoder = Callable[[Any], Any]
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+@cache
+def _decoder(tp: Any) -> Decoder:
+    """The function that decodes data of type `tp`, worked out once per type (not per value): the type
+    analysis was most of a record's decoding time."""
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        return from_datum(inner, value)
+        return _decoder(inner)
     if origin in (dict, Mapping):
         key_type, value_type = typing.get_args(tp)
-        return {key_type(k): from_datum(value_type, v) for k, v in value.items()}
-    if origin is list:
-        (item_type,) = typing.get_args(tp)
-        return [from_datum(item_type, v) for v in value]
-    if origin is tuple:
-        item_type = typing.get_args(tp)[0]
-        return tuple(from_datum(item_type, v) for v in value)
-    if tp is datetime and isinstance(value, str):
-        return datetime.fromisoformat(value)
+        values = _decoder(value_type)
+        return lambda v: None if v is None else {key_type(k): values(x) for k, x in v.items()}
+    if origin in (list, tuple):
+        items, collect = _decoder(typing.get_args(tp)[0]), origin
+        return lambda v: None if v is None else collect(items(x) for x in v)
+    if tp is datetime:
+        return lambda v: datetime.fromisoformat(v) if isinstance(v, str) else v
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        return tp(**{name: from_datum(hints[name], v) for name, v in value.items() if name in hints})
+        return _dataclass_decoder(tp)
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(value)
-    if tp is float and isinstance(value, int):
-        return float(value)
-    return value
+        return lambda v: None if v is None else tp(v)
+    if tp is float:
+        return lambda v: float(v) if isinstance(v, int) else v
+    return _keep
+
+
+def _dataclass_decoder(cls: type) -> Decoder:
+    fields: dict[str, Decoder] = {}
+
+    def decode(value: Any) -> Any:
+        if value is None:
+            return None
+        if not fields:  # filled on first use: a dataclass may refer to itself
+            fields.update({name: _decoder(hint) for name, hint in _hints(cls).items()})
+        return cls(**{name: fields[name](v) for name, v in value.items() if name in fields})
+
+    return decode

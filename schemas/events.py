@@ -106,7 +106,7 @@ class RequestedParams:
     quality: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: the status view holds one per job
 class RenderParams:
     model: str
     width: int
@@ -119,7 +119,7 @@ class RenderParams:
     quality: str = "standard"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: the status view holds one per job
 class Artifact:
     key: str
     sha256: str
@@ -135,7 +135,7 @@ class Artifact:
     render_settings: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: the status view holds one per job
 class ErrorInfo:
     code: str
     message: str
@@ -297,7 +297,7 @@ class CancelRender:
 # ---- what clients and internal teams read ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: the status view holds one per job
 class JobStatus:
     job_id: str
     tenant_id: str

@@ -6,13 +6,16 @@ topic, which is what makes duplicate submissions droppable and cancellations rou
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from dataclasses import replace
+from typing import Any, cast
 
 import faust
 
+from reelstream.kafka.pending_acks import PendingAcks
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import configure_tracing
@@ -60,11 +63,18 @@ def build_admission(
         quotas[command.tenant_id.encode()] = verdict.quota.encode()
         return verdict
 
-    async def publish_state(tenant_id: str, quota: TenantQuota, now: float) -> None:
-        """The tenant's limit state on reelstream.tenants.limits, when it changed materially."""
+    async def publish_state(
+        tenant_id: str, quota: TenantQuota, now: float, sent: list[asyncio.Future[Any]] | None = None
+    ) -> None:
+        """The tenant's limit state on reelstream.tenants.limits, when it changed materially; queued into
+        `sent` when given (its ack awaited with the record's others), else published."""
         state = limit_state(tenant_id, quota, limits.of(tenant_id), now)
         if throttle.due(state):
-            await (await ctx.publisher()).publish(TENANT_LIMITS, tenant_id, state)
+            publisher = await ctx.publisher()
+            if sent is None:
+                await publisher.publish(TENANT_LIMITS, tenant_id, state)
+            else:
+                sent.append(await publisher.enqueue(TENANT_LIMITS, tenant_id, state))
 
     async def follow_limit_settings() -> None:
         """Replay the admin-set limits, then republish the state of each tenant whose limits change."""
@@ -80,52 +90,59 @@ def build_admission(
 
     app.task(follow_limit_settings)
 
+    async def admit_one(event: faust.EventT[bytes], sent: list[asyncio.Future[Any]]) -> None:
+        """One command; what it produces is queued into `sent` (a rejection's two records are published in
+        turn: the snapshot before the event)."""
+        command = await ctx.decoded(COMMANDS, event)
+        if command is None:
+            return
+        check_command(command)  # InvalidRecordError: parked by the caller's dead-lettering
+        publisher = await ctx.publisher()
+        known = pools.get(command.job_id.encode())
+        decision = decide(
+            command,
+            known.decode() if known is not None else None,
+            pool_id=pool_id,
+            capacity=capacity,
+            default_model=settings.default_model,
+        )
+        if isinstance(decision, Admit) and isinstance(command, SubmitJob):
+            verdict = charged(command)
+            await publish_state(command.tenant_id, verdict.quota, command.occurred_at.timestamp(), sent)
+            if isinstance(verdict, OverLimit):
+                decision = rate_limited(command, verdict.reason)
+        ctx.metrics.admission_decision(type(decision).__name__.lower(), command.tenant_id)
+        match decision:
+            case Admit(admitted):
+                pools[command.job_id.encode()] = pool_id.encode()
+                admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
+                partition = settings.pool_partition(pool_id)
+                sent.append(await publisher.enqueue(SCHEDULER_INBOX, pool_id, admitted, partition))
+                logger.info("job admitted to pool %s", pool_id, extra=_ids(command))
+            case ForwardCancel(request):
+                partition = settings.pool_partition(request.pool_id)
+                sent.append(await publisher.enqueue(SCHEDULER_INBOX, request.pool_id, request, partition))
+            case Reject(rejection):
+                pools[command.job_id.encode()] = b""
+                await publish_change(publisher, rejection.status, rejection.type)
+                reason = rejection.status.error.code if rejection.status.error else "rejected"
+                logger.info("job rejected: %s", reason, extra=_ids(command))
+            case Drop(reason):
+                logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
+
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
+        """Commands in turn, without waiting for the broker between them: a command's offset becomes
+        committable once every record it produced was acknowledged (reelstream.kafka.pending_acks)."""
         await limits.ready.wait()  # admin-set limits replayed: never judge by limits an admin replaced
-        async for event in stream.events():
+        pending = PendingAcks()
+        commands = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
+        async for event in commands.events():
+            await pending.room()
+            sent: list[asyncio.Future[Any]] = []
             async with ctx.dead_lettering(event):
-                command = await ctx.decoded(COMMANDS, event)
-                if command is None:
-                    continue
-                check_command(command)  # InvalidRecordError: parked by the dead-lettering above
-                publisher = await ctx.publisher()
-                known = pools.get(command.job_id.encode())
-                decision = decide(
-                    command,
-                    known.decode() if known is not None else None,
-                    pool_id=pool_id,
-                    capacity=capacity,
-                    default_model=settings.default_model,
-                )
-                if isinstance(decision, Admit) and isinstance(command, SubmitJob):
-                    verdict = charged(command)
-                    await publish_state(command.tenant_id, verdict.quota, command.occurred_at.timestamp())
-                    if isinstance(verdict, OverLimit):
-                        decision = rate_limited(command, verdict.reason)
-                ctx.metrics.admission_decision(type(decision).__name__.lower(), command.tenant_id)
-                match decision:
-                    case Admit(admitted):
-                        pools[command.job_id.encode()] = pool_id.encode()
-                        admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
-                        await publisher.publish(
-                            SCHEDULER_INBOX, pool_id, admitted, partition=settings.pool_partition(pool_id)
-                        )
-                        logger.info("job admitted to pool %s", pool_id, extra=_ids(command))
-                    case ForwardCancel(request):
-                        await publisher.publish(
-                            SCHEDULER_INBOX,
-                            request.pool_id,
-                            request,
-                            partition=settings.pool_partition(request.pool_id),
-                        )
-                    case Reject(rejection):
-                        pools[command.job_id.encode()] = b""
-                        await publish_change(publisher, rejection.status, rejection.type)
-                        reason = rejection.status.error.code if rejection.status.error else "rejected"
-                        logger.info("job rejected: %s", reason, extra=_ids(command))
-                    case Drop(reason):
-                        logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
+                await admit_one(event, sent)
+            pending.track(sent, event.ack)
 
     @app.agent(faust_topic(app, JOB_EVENTS))
     async def release(stream: faust.StreamT[bytes]) -> None:

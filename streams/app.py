@@ -110,7 +110,7 @@ class StreamContext:
             if self._publisher is None:
                 serde = AvroSerde(ConfluentRegistry(self.settings.endpoints.schema_registry_url))
                 await serde.register(*ALL_TOPICS)
-                self._publisher = Publisher(self._send, serde)
+                self._publisher = Publisher(self._send, serde, enqueue_with=self._enqueue)
         return self._publisher
 
     async def decoded(self, topic: Topic[T], record: faust.EventT[bytes]) -> T | None:
@@ -161,3 +161,9 @@ class StreamContext:
         self, topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None
     ) -> Any:
         return await self.app.producer.send_and_wait(topic, key, value, partition, None, headers)
+
+    async def _enqueue(
+        self, topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None
+    ) -> asyncio.Future[Any]:
+        acked = await self.app.producer.send(topic, key, value, partition, None, headers)
+        return asyncio.ensure_future(acked)

@@ -1,4 +1,5 @@
-"""Publishing records: serialize with the registry serde, send, and return only once the broker acknowledged.
+"""Publishing records: serialize with the registry serde, send, and return only once the broker acknowledged
+(`publish`), or once the record is queued, with its acknowledgement to await later (`enqueue`).
 
 One Publisher serves every producer in the project: plain aiokafka (ingest, workers) and Faust's own producer
 (stream processors), so outputs are written the same way everywhere.
@@ -23,6 +24,8 @@ T = TypeVar("T")
 Headers = list[tuple[str, bytes]]
 # send_and_wait(topic_name, key, value, partition, headers) -> record metadata
 SendAndWait = Callable[[str, bytes, bytes | None, int | None, Headers | None], Awaitable[Any]]
+# send(topic_name, key, value, partition, headers) -> once queued: the future of the broker's acknowledgement
+Send = Callable[[str, bytes, bytes | None, int | None, Headers | None], Awaitable["asyncio.Future[Any]"]]
 
 
 class BrokerUnavailableError(ReelstreamError):
@@ -54,10 +57,15 @@ def aiokafka_sender(producer: AIOKafkaProducer) -> SendAndWait:
 
 
 class Publisher:
-    """`publish` serializes a value for its topic and returns once the broker acknowledged it."""
+    """`publish` serializes a value for its topic and returns once the broker acknowledged it; `enqueue`
+    returns once the record is queued in the producer, with the future of its acknowledgement (producers
+    that give one, `enqueue_with`)."""
 
-    def __init__(self, send: SendAndWait, serde: AvroSerde, timeout: float = 15.0) -> None:
+    def __init__(
+        self, send: SendAndWait, serde: AvroSerde, timeout: float = 15.0, enqueue_with: Send | None = None
+    ) -> None:
         self._send = send
+        self._enqueue = enqueue_with
         self.serde = serde
         self._timeout = timeout
 
@@ -70,6 +78,24 @@ class Publisher:
         headers: Headers | None = None,
     ) -> Any:
         return await self._publish(topic, key, self.serde.serialize(topic, value), partition, headers)
+
+    async def enqueue(
+        self, topic: Topic[T], key: str, value: T, partition: int | None = None
+    ) -> asyncio.Future[Any]:
+        """Queue the record; the future of the broker's acknowledgement comes back without waiting for it.
+        Records queued in turn for one partition are written in that order (the producer is idempotent).
+        Without `enqueue_with`, the record is published and its future comes back done."""
+        data = self.serde.serialize(topic, value)
+        if self._enqueue is None:
+            acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            acked.set_result(await self._publish(topic, key, data, partition, None))
+            return acked
+        try:
+            async with asyncio.timeout(self._timeout):  # the producer's buffer may be full
+                return await self._enqueue(topic.name, key.encode(), data, partition, inject_headers(None))
+        except (KafkaError, TimeoutError) as exc:
+            message = f"{topic.name}: the producer did not take a record within {self._timeout:g}s"
+            raise BrokerUnavailableError(message) from exc
 
     async def tombstone(self, topic: Topic[T], key: str) -> Any:
         """A null value for `key`: on a compacted topic, the key's record is deleted."""

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 class AdmissionProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
+    group: str = ""  # its consumer group (the Faust app's id)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -37,13 +38,14 @@ def running_admission(
     stack: Endpoints, workdir: Path, prefix: str, tenant_limits: str
 ) -> Iterator[AdmissionProcess]:
     """Start it with its own consumer group and limits; on exit SIGTERM it, which it must obey (exit 0)."""
+    app_prefix = f"{prefix}-{uuid.uuid4().hex[:12]}"
     env = {
         **os.environ,
         **stack.as_env(),
         "REELSTREAM_TENANT_LIMITS": tenant_limits,
         "REELSTREAM_DEFAULT_MODEL": "tiny-mochi",
         "PYTHONUNBUFFERED": "1",
-        "REELSTREAM_APP_PREFIX": f"{prefix}-{uuid.uuid4().hex[:12]}",
+        "REELSTREAM_APP_PREFIX": app_prefix,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     log_path = workdir / "admission.log"
@@ -55,7 +57,7 @@ def running_admission(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    handle = AdmissionProcess(process, log_path)
+    handle = AdmissionProcess(process, log_path, f"{app_prefix}-admission")
     with killed_on_failure(process):
         yield handle
     stop_gracefully(process, "admission", handle.log)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -117,12 +118,10 @@ def test_terminal_statuses_give_end_to_end_durations() -> None:
     metrics = Metrics()
     _, outputs = scheduled([admitted("j1", "t1", "p")])
     (publish,) = outputs
-    done = ev.JobStatus(
-        **{
-            **publish.status.__dict__,  # type: ignore[union-attr]
-            "state": ev.JobState.SUCCEEDED,
-            "updated_at": T0 + timedelta(seconds=42),
-        }
+    done = replace(
+        publish.status,  # type: ignore[union-attr]
+        state=ev.JobState.SUCCEEDED,
+        updated_at=T0 + timedelta(seconds=42),
     )
     metrics.scheduler_outputs("default", [type(publish)(done, ev.JobEventType.SUCCEEDED)])  # type: ignore[call-arg]
     labels = {"pool": "default", "state": "succeeded", "tenant_class": "other"}
