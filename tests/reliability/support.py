@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -90,17 +92,19 @@ class FaultRun:
         prompt = f"{self.name} {i}"
         return {"prompt": prompt, **SMALL, "num_inference_steps": steps, "webhook_url": self.receiver.url}
 
-    async def post(self, body: dict[str, Any]) -> Answer:
+    async def post(self, body: dict[str, Any], idempotency_key: str | None = None) -> Answer:
         """One POST /v1/jobs; a 202 is added to the accepted jobs."""
-        answer = await asyncio.to_thread(self._post, body)
+        answer = await asyncio.to_thread(self._post, body, idempotency_key)
         self.answers.append(answer)
-        if answer.status == 202 and answer.job_id is not None:
+        if answer.status == 202 and answer.job_id is not None and answer.job_id not in self.accepted:
             self.accepted.append(answer.job_id)
         return answer
 
-    def _post(self, body: dict[str, Any]) -> Answer:
+    def _post(self, body: dict[str, Any], idempotency_key: str | None) -> Answer:
         started = time.monotonic()
         headers = {"Authorization": f"Bearer {TENANT_KEY}"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         url = f"{self.pipeline.config.api_url}/v1/jobs"
         try:
             response = httpx.post(url, json=body, headers=headers, timeout=ANSWER_WITHIN + 5)
@@ -125,6 +129,19 @@ class FaultRun:
             ids.append(answer.job_id)
         return ids
 
+    async def post_until_accepted(
+        self, body: dict[str, Any], idempotency_key: str, within: float = 60.0
+    ) -> Answer:
+        """Post `body` under `idempotency_key` until it is accepted, as a client does: a 503 or a 409 (the
+        key's first request still being accepted) is tried again after its Retry-After."""
+        deadline = time.monotonic() + within
+        while True:
+            answer = await self.post(body, idempotency_key)
+            if answer.status == 202 or time.monotonic() > deadline:
+                return answer
+            assert answer.status in (409, 503), answer
+            await asyncio.sleep(min(float(answer.retry_after or 1), 2.0))  # the client contract's pause
+
     async def until(self, done: Callable[[JobEvent], bool], within: float = 90.0) -> JobEvent:
         """The first event of an accepted job that satisfies `done`."""
         return await self.tail.until_any(lambda e: e.job_id in self.accepted and done(e), within)
@@ -134,6 +151,16 @@ class FaultRun:
 
     def respawn(self, service: str) -> None:
         self.pipeline.respawn(service, self.endpoints, self._base_env)
+
+    def crash(self, service: str) -> None:
+        """SIGKILL a service behind the pipeline's back: only a supervisor (`supervised`) restarts it."""
+        pid = next(p.pid for p in self.pipeline.processes if p.name == service)
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+
+    def supervised(self) -> contextlib.AbstractContextManager[list[str]]:
+        """Services that exit are restarted, as their orchestrator would; yields the names restarted."""
+        return self.pipeline.supervised(self.endpoints, self._base_env)
 
     def hooks(self) -> list[Delivery]:
         ours = set(self.accepted)
