@@ -85,23 +85,24 @@ async def test_the_broker_restarted_under_load(fault_run: RunFactory, local_stac
     """While the broker is down the API answers within a bounded time, 202 or 503 problem+json with
     Retry-After; a 503'd request retried under its Idempotency-Key after the restart is accepted once;
     every accepted job finishes."""
-    async with fault_run("Kafka broker restart") as run, run.supervised() as restarted:
-        await run.submit([run.body(i, long=i < 2) for i in range(6)])
-        await run.until(lambda e: e.type == JobEventType.DISPATCHED)
-        await asyncio.to_thread(local_stack.stop_service, "kafka")
-        outage = {f"outage-{uuid.uuid4().hex}": run.body(10 + i) for i in range(3)}
-        answers = await asyncio.gather(*(run.post(body, key) for key, body in outage.items()))
-        await asyncio.to_thread(local_stack.start_service, "kafka")
-        for answer in answers:
-            assert answer.status in (202, 503), answer
-            assert answer.seconds < ANSWER_WITHIN, answer
-            if answer.status == 503:
-                assert answer.content_type.startswith("application/problem+json"), answer
-                assert int(answer.retry_after or 0) > 0, answer
-        for key, body in outage.items():
-            assert (await run.post_until_accepted(body, key)).status == 202
-        await run.submit([run.body(i) for i in range(20, 23)])
-        await run.finish(outage_answers=sorted(a.status for a in answers), restarted=restarted)
+    async with fault_run("Kafka broker restart") as run:
+        with run.supervised() as restarted:
+            await run.submit([run.body(i, long=i < 2) for i in range(6)])
+            await run.until(lambda e: e.type == JobEventType.DISPATCHED)
+            await asyncio.to_thread(local_stack.stop_service, "kafka")
+            outage = {f"outage-{uuid.uuid4().hex}": run.body(10 + i) for i in range(3)}
+            answers = await asyncio.gather(*(run.post(body, key) for key, body in outage.items()))
+            await asyncio.to_thread(local_stack.start_service, "kafka")
+            for answer in answers:
+                assert answer.status in (202, 503), answer
+                assert answer.seconds < ANSWER_WITHIN, answer
+                if answer.status == 503:
+                    assert answer.content_type.startswith("application/problem+json"), answer
+                    assert int(answer.retry_after or 0) > 0, answer
+            for key, body in outage.items():
+                assert (await run.post_until_accepted(body, key)).status == 202
+            await run.submit([run.body(i) for i in range(20, 23)])
+            await run.finish(outage_answers=sorted(a.status for a in answers), restarted=restarted)
     assert len(run.accepted) == 6 + len(outage) + 3
 
 
