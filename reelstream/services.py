@@ -6,10 +6,10 @@ environment (REELSTREAM_*), which each service reads once in its `__main__`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +88,6 @@ class Pipeline:
     config: PipelineConfig
     log_dir: Path
     processes: list[ManagedProcess] = field(default_factory=list)
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # kill/respawn vs supervisor
 
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
         for name in service_commands(self.config):
@@ -109,46 +108,46 @@ class Pipeline:
 
     def kill(self, name: str) -> None:
         """SIGKILL one service, as a crash would (for failover tests and drills)."""
-        with self._lock:
-            proc = next(p for p in self.processes if p.name == name)
-            proc.kill()
-            self.processes.remove(proc)
+        proc = next(p for p in self.processes if p.name == name)
+        proc.kill()
+        self.processes.remove(proc)
 
     def respawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> None:
-        with self._lock:
-            self._spawn(name, endpoints, base_env)
+        self._spawn(name, endpoints, base_env)
 
     def restart_exited(self, endpoints: Endpoints, base_env: Mapping[str, str]) -> list[str]:
         """Start again every service that exited on its own (not one `kill` stopped), as an orchestrator's
         restart policy would; the names restarted."""
-        with self._lock:
-            exited = [p for p in self.processes if p.exited()]
-            for proc in exited:
-                proc.stop()  # reaps it
-                self.processes.remove(proc)
-                self._spawn(proc.name, endpoints, base_env)
+        exited = [p for p in self.processes if p.exited()]
+        for proc in exited:
+            proc.stop()  # reaps it
+            self.processes.remove(proc)
+            self._spawn(proc.name, endpoints, base_env)
         return [p.name for p in exited]
 
-    @contextlib.contextmanager
-    def supervised(
+    @contextlib.asynccontextmanager
+    async def supervised(
         self, endpoints: Endpoints, base_env: Mapping[str, str], interval: float = 0.5
-    ) -> Iterator[list[str]]:
+    ) -> AsyncIterator[list[str]]:
         """Within the block, a service that exits is started again within `interval` seconds (for drills
-        in which a fault may crash a service); yields the list of names restarted, appended as they are."""
-        restarted: list[str] = []
-        done = threading.Event()
+        in which a fault may crash a service); yields the list of names restarted, appended as they are.
 
-        def watch() -> None:
-            while not done.wait(interval):
+        The watch runs in the caller's event loop, not in a thread of its own: Linux signals a child started
+        with `die_with_parent` when the *thread* that started it ends."""
+        restarted: list[str] = []
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(interval)  # a watchdog's period, not a wait for some other work
                 restarted.extend(self.restart_exited(endpoints, base_env))
 
-        watcher = threading.Thread(target=watch, name="pipeline-supervisor", daemon=True)
-        watcher.start()
+        watcher = asyncio.create_task(watch(), name="pipeline-supervisor")
         try:
             yield restarted
         finally:
-            done.set()
-            watcher.join(timeout=30)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
     def _ingest_ready(self) -> bool:
         self._check_alive()

@@ -158,7 +158,7 @@ class FaultRun:
         assert pid is not None
         os.killpg(pid, signal.SIGKILL)
 
-    def supervised(self) -> contextlib.AbstractContextManager[list[str]]:
+    def supervised(self) -> contextlib.AbstractAsyncContextManager[list[str]]:
         """Services that exit are restarted, as their orchestrator would; yields the names restarted."""
         return self.pipeline.supervised(self.endpoints, self._base_env)
 

@@ -61,12 +61,11 @@ async def test_admission_killed_while_jobs_arrive(fault_run: RunFactory) -> None
 async def test_the_notifier_crashing_while_webhooks_go_out(fault_run: RunFactory) -> None:
     """The notifier is SIGKILLed and its supervisor starts it again: webhooks still arrive for every
     terminal event, and a webhook-id sent again after the restart carries the same payload."""
-    async with fault_run("notifier SIGKILL") as run:
-        with run.supervised() as restarted:
-            await run.submit([run.body(i, long=i in (2, 5)) for i in range(8)])
-            await asyncio.to_thread(run.receiver.wait_for, lambda d: job_of(d) in run.accepted, 90)
-            run.crash("notifier")
-            await run.finish(restarted=restarted)
+    async with fault_run("notifier SIGKILL") as run, run.supervised() as restarted:
+        await run.submit([run.body(i, long=i in (2, 5)) for i in range(8)])
+        await asyncio.to_thread(run.receiver.wait_for, lambda d: job_of(d) in run.accepted, 90)
+        run.crash("notifier")
+        await run.finish(restarted=restarted)
     assert restarted == ["notifier"]
 
 
@@ -138,22 +137,21 @@ async def test_the_broker_restarted_under_load(fault_run: RunFactory, local_stac
     """While the broker is down the API answers within a bounded time, 202 or 503 problem+json with
     Retry-After; a 503'd request retried under its Idempotency-Key after the restart is accepted once;
     every accepted job finishes."""
-    async with fault_run("Kafka broker restart") as run:
-        with run.supervised() as restarted:
-            await run.submit([run.body(i, long=i < 2) for i in range(6)])
-            await run.until(lambda e: e.type == JobEventType.DISPATCHED)
-            await asyncio.to_thread(local_stack.stop_service, "kafka")
-            outage = {f"outage-{uuid.uuid4().hex}": run.body(10 + i) for i in range(3)}
-            answers = await asyncio.gather(*(run.post(body, key) for key, body in outage.items()))
-            await asyncio.to_thread(local_stack.start_service, "kafka")
-            for answer in answers:
-                assert answer.status in (202, 503), answer
-                assert answer.seconds < ANSWER_WITHIN, answer
-                if answer.status == 503:
-                    assert answer.content_type.startswith("application/problem+json"), answer
-                    assert int(answer.retry_after or 0) > 0, answer
-            for key, body in outage.items():
-                assert (await run.post_until_accepted(body, key)).status == 202
-            await run.submit([run.body(i) for i in range(20, 23)])
-            await run.finish(outage_answers=sorted(a.status for a in answers), restarted=restarted)
+    async with fault_run("Kafka broker restart") as run, run.supervised() as restarted:
+        await run.submit([run.body(i, long=i < 2) for i in range(6)])
+        await run.until(lambda e: e.type == JobEventType.DISPATCHED)
+        await asyncio.to_thread(local_stack.stop_service, "kafka")
+        outage = {f"outage-{uuid.uuid4().hex}": run.body(10 + i) for i in range(3)}
+        answers = await asyncio.gather(*(run.post(body, key) for key, body in outage.items()))
+        await asyncio.to_thread(local_stack.start_service, "kafka")
+        for answer in answers:
+            assert answer.status in (202, 503), answer
+            assert answer.seconds < ANSWER_WITHIN, answer
+            if answer.status == 503:
+                assert answer.content_type.startswith("application/problem+json"), answer
+                assert int(answer.retry_after or 0) > 0, answer
+        for key, body in outage.items():
+            assert (await run.post_until_accepted(body, key)).status == 202
+        await run.submit([run.body(i) for i in range(20, 23)])
+        await run.finish(outage_answers=sorted(a.status for a in answers), restarted=restarted)
     assert len(run.accepted) == 6 + len(outage) + 3
