@@ -28,7 +28,8 @@ from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
 TENANT = "tenant-reliability"
 TENANT_KEY = "rs_test_" + uuid.uuid4().hex
 RETRY_SCHEDULE = (0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)  # eight attempts: more than any test fails one
-LONG_STEPS = 24  # a tiny render of this many steps is still denoising when a fault hits
+LONG = {"width": 128, "height": 128, "num_frames": 25, "num_inference_steps": 48}  # seconds of denoising
+LONG_STEPS = LONG["num_inference_steps"]
 ANSWER_WITHIN = 25.0  # seconds: an API answer (202 or 503) never takes longer, even with the broker down
 
 FaultRecorder = Callable[[dict[str, object]], None]
@@ -88,9 +89,8 @@ class FaultRun:
         await self._stack.aclose()
 
     def body(self, i: int, *, long: bool = False) -> dict[str, Any]:
-        steps = LONG_STEPS if long else SMALL["num_inference_steps"]
-        prompt = f"{self.name} {i}"
-        return {"prompt": prompt, **SMALL, "num_inference_steps": steps, "webhook_url": self.receiver.url}
+        size = LONG if long else {}
+        return {"prompt": f"{self.name} {i}", **SMALL, **size, "webhook_url": self.receiver.url}
 
     async def post(self, body: dict[str, Any], idempotency_key: str | None = None) -> Answer:
         """One POST /v1/jobs; a 202 is added to the accepted jobs."""
