@@ -39,7 +39,7 @@ test: lint fetch prereqs
 
 # Kills services mid-run; not in `make test` until the job lost in ~1 of 10 scheduler restarts is fixed.
 chaos: fetch
-	$(BIN)/python -m pytest -m chaos tests/e2e
+	$(BIN)/python -m pytest -m chaos tests/e2e tests/reliability
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -6,8 +6,10 @@ environment (REELSTREAM_*), which each service reads once in its `__main__`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +114,40 @@ class Pipeline:
 
     def respawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> None:
         self._spawn(name, endpoints, base_env)
+
+    def restart_exited(self, endpoints: Endpoints, base_env: Mapping[str, str]) -> list[str]:
+        """Start again every service that exited on its own (not one `kill` stopped), as an orchestrator's
+        restart policy would; the names restarted."""
+        exited = [p for p in self.processes if p.exited()]
+        for proc in exited:
+            proc.stop()  # reaps it
+            self.processes.remove(proc)
+            self._spawn(proc.name, endpoints, base_env)
+        return [p.name for p in exited]
+
+    @contextlib.asynccontextmanager
+    async def supervised(
+        self, endpoints: Endpoints, base_env: Mapping[str, str], interval: float = 0.5
+    ) -> AsyncIterator[list[str]]:
+        """Within the block, a service that exits is started again within `interval` seconds (for drills
+        in which a fault may crash a service); yields the list of names restarted, appended as they are.
+
+        The watch runs in the caller's event loop, not in a thread of its own: Linux signals a child started
+        with `die_with_parent` when the *thread* that started it ends."""
+        restarted: list[str] = []
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(interval)  # a watchdog's period, not a wait for some other work
+                restarted.extend(self.restart_exited(endpoints, base_env))
+
+        watcher = asyncio.create_task(watch(), name="pipeline-supervisor")
+        try:
+            yield restarted
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
     def _ingest_ready(self) -> bool:
         self._check_alive()

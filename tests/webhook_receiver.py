@@ -53,6 +53,18 @@ class Receiver:
                     raise TimeoutError(f"{len(found)} of {count} matching webhooks within {timeout:g}s")
                 self._cond.wait(remaining)
 
+    def wait_until(self, condition: Callable[[list[Delivery]], bool], timeout: float) -> list[Delivery]:
+        """Every delivery so far, once `condition` holds for them (TimeoutError if it does not in time)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not condition(self.deliveries):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    received = len(self.deliveries)
+                    raise TimeoutError(f"condition not met within {timeout:g}s ({received} received)")
+                self._cond.wait(remaining)
+            return list(self.deliveries)
+
     def matching(self, predicate: Callable[[Delivery], bool]) -> list[Delivery]:
         with self._cond:
             return [d for d in self.deliveries if predicate(d)]

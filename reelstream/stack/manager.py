@@ -27,6 +27,7 @@ from reelstream.stack.registry import APICURIO_VERSION, RegistryService, fetch_r
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "stack.json"
+SERVICES = ("kafka", "schema-registry", "minio")  # in start order
 
 
 class StackError(ReelstreamError):
@@ -239,28 +240,69 @@ class LocalStack:
         return self.up()
 
     def _start_all(self, paths: Mapping[str, Path]) -> None:
-        timeout = self.layout.start_timeout
-        if "kafka" in paths:
-            kafka = self._kafka()
-            self._check_ports_free("kafka", kafka.port, kafka.controller_port)
-            proc = self._spawn(kafka.process(paths["kafka"], self.env))
-        if "schema-registry" in paths:
-            registry = self._registry()
-            self._check_ports_free("schema-registry", registry.port, registry.management_port)
-            reg_proc = self._spawn(registry.process(paths["schema-registry"], self.env))
-        if "minio" in paths:
-            minio = self._minio()
-            self._check_ports_free("minio", minio.port, minio.console_port)
-            minio_proc = self._spawn(minio.process(paths["minio"], self.env))
-            minio_proc.wait_ready(minio.is_ready, timeout, "ready")
-        if "kafka" in paths:
+        """Start every fetched service, then wait for each (MinIO first: it is ready soonest)."""
+        started = {name: self._start_one(name, paths[name]) for name in SERVICES if name in paths}
+        for name in ("minio", "kafka", "schema-registry"):
+            if name in started:
+                self._wait_ready(name, started[name])
+
+    def _service(self, name: str) -> KafkaService | RegistryService | MinioService:
+        if name == "kafka":
+            return self._kafka()
+        if name == "schema-registry":
+            return self._registry()
+        if name == "minio":
+            return self._minio()
+        raise StackError(f"no stack service named {name!r} (one of {', '.join(SERVICES)})")
+
+    def _start_one(self, name: str, path: Path) -> ManagedProcess:
+        service = self._service(name)
+        if isinstance(service, KafkaService):
+            self._check_ports_free(name, service.port, service.controller_port)
+        elif isinstance(service, RegistryService):
+            self._check_ports_free(name, service.port, service.management_port)
+        else:
+            self._check_ports_free(name, service.port, service.console_port)
+        return self._spawn(service.process(path, self.env))
+
+    def _wait_ready(self, name: str, proc: ManagedProcess) -> None:
+        service, timeout = self._service(name), self.layout.start_timeout
+        if isinstance(service, KafkaService):
+            kafka = service
             proc.wait_ready(
                 lambda: port_is_open(kafka.port) and kafka_is_ready(kafka.bootstrap),
                 timeout,
                 "serving metadata",
             )
-        if "schema-registry" in paths:
-            reg_proc.wait_ready(registry.is_ready, timeout, "answering /subjects")
+        elif isinstance(service, RegistryService):
+            proc.wait_ready(service.is_ready, timeout, "answering /subjects")
+        else:
+            proc.wait_ready(service.is_ready, timeout, "ready")
+
+    def stop_service(self, name: str, *, kill: bool = False) -> None:
+        """Stop one service this object started (SIGTERM, or SIGKILL as a crash would), keeping its ports
+        and data folder for `start_service`: for fault drills (a broker restart, an object store outage)."""
+        proc = next((p for p in self.started if p.name == name), None)
+        if proc is None:
+            raise StackError(f"{name} is not running as part of this stack")
+        if kill:
+            proc.kill()
+        else:
+            proc.stop()
+        self.started.remove(proc)
+
+    def start_service(self, name: str) -> None:
+        """Start again a service stopped with `stop_service`, on the same ports and data folder, so that
+        clients reconnect to where it was; returns once it is ready."""
+        self._service(name)  # a known name
+        if any(p.name == name for p in self.started):
+            raise StackError(f"{name} is already running")
+        paths = self._fetched()
+        if name not in paths:
+            raise StackError(f"{name} is external to this stack; it cannot be started here")
+        proc = self._start_one(name, paths[name])
+        self._wait_ready(name, proc)
+        write_state(self.layout.data_dir, self.endpoints(), self.started)
 
     def _spawn(self, proc: ManagedProcess) -> ManagedProcess:
         proc.die_with_parent = not self.detached

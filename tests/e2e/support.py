@@ -33,6 +33,7 @@ class EventTail:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
         self._serde = serde
         self.events: dict[str, list[JobEvent]] = defaultdict(list)
+        self.read: list[JobEvent] = []  # every event, in the order read
 
     async def __aenter__(self) -> EventTail:
         await self._consumer.start()
@@ -48,21 +49,28 @@ class EventTail:
 
     async def until(self, job_id: str, done: Callable[[JobEvent], bool], within: float = 90.0) -> JobEvent:
         """Read until an event of `job_id` satisfies `done`; that event."""
+        try:
+            return await self.until_any(lambda e: e.job_id == job_id and done(e), within)
+        except TimeoutError:
+            types = [e.type.value for e in self.events[job_id]]
+            raise TimeoutError(f"job {job_id}: no such event within {within:g}s (saw {types})") from None
+
+    async def until_any(self, done: Callable[[JobEvent], bool], within: float = 90.0) -> JobEvent:
+        """Read until any event read so far or from now on satisfies `done`; the first such event."""
         deadline = time.monotonic() + within
-        seen = 0
+        checked = 0
         while time.monotonic() < deadline:
-            mine = self.events[job_id]
-            for event in mine[seen:]:
+            for event in self.read[checked:]:
                 if done(event):
                     return event
-            seen = len(mine)
+            checked = len(self.read)
             batch = await self._consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
                     event = await self._serde.deserialize(JOB_EVENTS, record.value)
                     self.events[event.job_id].append(event)
-        types = [e.type.value for e in self.events[job_id]]
-        raise TimeoutError(f"job {job_id}: no such event within {within:g}s (saw {types})")
+                    self.read.append(event)
+        raise TimeoutError(f"no such event within {within:g}s ({len(self.read)} events read)")
 
     async def until_terminal(self, job_id: str, within: float = 90.0) -> list[JobEvent]:
         await self.until(job_id, lambda e: e.status.state.terminal, within)

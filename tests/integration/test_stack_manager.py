@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -10,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackError, StackLayout
+from reelstream.stack.manager import (
+    Endpoints,
+    ExternalServices,
+    LocalStack,
+    StackError,
+    StackLayout,
+    read_state,
+)
 from reelstream.stack.prereqs import MissingPrerequisite, find_java
 
 
@@ -75,3 +83,36 @@ def test_the_cli_without_java_on_path_says_so_and_exits_nonzero(tmp_path: Path) 
     assert "java is required" in result.stderr
     assert "JAVA_HOME" in result.stderr
     assert not (tmp_path / "stack.json").exists()
+
+
+def test_a_stopped_service_starts_again_on_its_ports_with_its_data(tmp_path: Path, stack: Endpoints) -> None:
+    from minio import Minio
+
+    local = LocalStack(StackLayout.ephemeral(tmp_path, os.environ), os.environ, minio_only(stack))
+    endpoints = local.up()
+    try:
+        client = Minio(
+            endpoints.s3_endpoint.split("://", 1)[1],
+            access_key=endpoints.s3_access_key,
+            secret_key=endpoints.s3_secret_key,
+            secure=False,
+        )
+        client.put_object(endpoints.s3_bucket, "kept.txt", io.BytesIO(b"kept"), 4)
+        first_pid = read_state(tmp_path)["pids"]["minio"]
+        local.stop_service("minio", kill=True)
+        assert not local._minio().is_ready()
+        with pytest.raises(StackError, match="not running"):
+            local.stop_service("minio")
+        local.start_service("minio")
+        assert local.endpoints() == endpoints
+        assert client.get_object(endpoints.s3_bucket, "kept.txt").read() == b"kept"
+        assert read_state(tmp_path)["pids"]["minio"] not in (first_pid, None)
+        with pytest.raises(StackError, match="already running"):
+            local.start_service("minio")
+        with pytest.raises(StackError, match="external"):
+            local.start_service("kafka")
+        with pytest.raises(StackError, match="no stack service named 'redis'"):
+            local.start_service("redis")
+    finally:
+        local.stop()
+    assert not local._minio().is_ready()

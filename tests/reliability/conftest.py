@@ -1,0 +1,120 @@
+"""A stack and a pipeline of the reliability package's own: its tests restart the broker and stop MinIO,
+which must not disturb the session stack other packages use, and two pipelines on one broker would act on
+each other's records. The counts of every fault run are printed at the end of the session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
+from reelstream.stack.manager import Endpoints, LocalStack, StackLayout
+from reelstream.stack.process import free_port
+from schemas.serde import AvroSerde
+from schemas.topics import ALL_TOPICS
+from streams.webhooks import generate_secret
+from tests.reliability.support import (
+    RETRY_SCHEDULE,
+    TENANT,
+    TENANT_KEY,
+    FaultRecorder,
+    FaultRun,
+    RunFactory,
+)
+
+RECORDS = pytest.StashKey[list[dict[str, object]]]()
+
+
+@pytest.fixture(scope="package")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """Kafka, the registry and MinIO on fresh ports, every one started here (never external services:
+    the tests stop and start them)."""
+    layout = StackLayout.ephemeral(tmp_path_factory.mktemp("reliability-stack"), os.environ)
+    local = LocalStack(layout, os.environ)
+    local.up()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="package")
+def endpoints(local_stack: LocalStack) -> Endpoints:
+    return local_stack.endpoints()
+
+
+@pytest.fixture(scope="package")
+async def reliability_serde(endpoints: Endpoints, pipeline: Pipeline) -> AsyncIterator[AvroSerde]:
+    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    serde = AvroSerde(registry)
+    await serde.register(*ALL_TOPICS)
+    yield serde
+    await registry.aclose()
+
+
+@pytest.fixture(scope="package")
+def pipeline(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Two worker slots; leases short enough that a dead worker's job moves on quickly; a short webhook
+    retry schedule; attempts enough that an outage of a few seconds does not exhaust a job."""
+    asyncio.run(prepare_infrastructure(endpoints))
+    config = PipelineConfig(
+        api_keys={TENANT_KEY: TENANT},
+        webhook_secret=generate_secret(),
+        http_port=free_port(),
+        app_prefix=f"rel-{uuid.uuid4().hex[:8]}",
+        worker_slots=(0, 1),
+        extra_env={
+            "PYTHONPATH": str(Path(__file__).parents[2]),
+            "REELSTREAM_LEASE_SECONDS": "6",
+            "REELSTREAM_HEARTBEAT_SECONDS": "1",
+            "REELSTREAM_MAX_ATTEMPTS": "6",
+            "REELSTREAM_WEBHOOK_RETRY_SCHEDULE": ",".join(f"{d:g}" for d in RETRY_SCHEDULE),
+            "REELSTREAM_TENANT_LIMITS": "*=rate:100,burst:1000,queued:10000",
+        },
+    )
+    running = Pipeline(config, tmp_path_factory.mktemp("reliability-logs"))
+    try:
+        running.start(endpoints, os.environ, timeout=120)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def fault_run(
+    pipeline: Pipeline,
+    endpoints: Endpoints,
+    reliability_serde: AvroSerde,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> RunFactory:
+    """`fault_run(name)`: an open-able run of one fault (jobs, events, webhooks; see support.FaultRun)."""
+    records = request.config.stash.setdefault(RECORDS, [])
+    report = tmp_path_factory.getbasetemp() / "reliability.jsonl"
+
+    def record(entry: dict[str, object]) -> None:
+        records.append(entry)
+        with report.open("a") as out:
+            out.write(json.dumps(entry) + "\n")
+
+    recorder: FaultRecorder = record
+
+    def factory(name: str) -> FaultRun:
+        return FaultRun(name, pipeline, endpoints, reliability_serde, recorder, os.environ)
+
+    return factory
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    records = config.stash.get(RECORDS, [])
+    if records:
+        terminalreporter.section("reliability: jobs through each fault")
+        for entry in records:
+            terminalreporter.write_line(json.dumps(entry))
