@@ -16,15 +16,18 @@ import asyncio
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import MappingProxyType
 from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
-from reelstream.kafka.clients import Publisher
+from reelstream.kafka.clients import BrokerUnavailableError, Publisher
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
@@ -124,12 +127,13 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         """Time enters the inbox as events, ordered with everything else (standbys tick too: harmless)."""
         publisher = await ctx.publisher()
         for pool_id in settings.pools:
-            await publisher.publish(
-                SCHEDULER_INBOX,
-                pool_id,
-                SchedulerTick(pool_id=pool_id),
-                partition=settings.pool_partition(pool_id),
-            )
+            tick = SchedulerTick(pool_id=pool_id)
+            try:
+                await publisher.publish(
+                    SCHEDULER_INBOX, pool_id, tick, partition=settings.pool_partition(pool_id)
+                )
+            except BrokerUnavailableError:  # a lost tick is made up by the next one; a crashed timer is not
+                logger.warning("scheduler tick not published: the broker is unavailable")
 
     states = app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
     images: dict[str, PoolImage] = {}  # each pool's state in memory, rebuilt from the table when assigned
@@ -170,24 +174,46 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                     ctx.metrics.scheduler_state(state)
         images[pool_id] = image_of(pool_id).at(offset)  # a dead letter is consumed too
 
+    async def take(record: faust.EventT[bytes], pool_id: str) -> None:
+        """Apply `record`, first reading from the log whatever it skipped ahead of (see InboxReader)."""
+        partition, offset = record.message.partition, record.message.offset
+        applied = image_of(pool_id).offset
+        match inbox_order(applied, offset):
+            case InboxOrder.SEEN:
+                return
+            case InboxOrder.AHEAD:
+                missed = await reader.read(partition, applied + 1, offset)
+                fields = {"partition": partition, "expected_offset": applied + 1, "offset": offset}
+                logger.warning("scheduler inbox skipped ahead; read the records between", extra=fields)
+                for earlier in missed:
+                    await handle(earlier, pool_id)
+        await handle(record, pool_id)
+
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
     async def schedule(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            partition, offset = event.message.partition, event.message.offset
-            pool_id = settings.pools[partition]
-            applied = image_of(pool_id).offset
-            match inbox_order(applied, offset):
-                case InboxOrder.SEEN:
-                    continue
-                case InboxOrder.AHEAD:
-                    missed = await reader.read(partition, applied + 1, offset)
-                    fields = {"partition": partition, "expected_offset": applied + 1, "offset": offset}
-                    logger.warning("scheduler inbox skipped ahead; read the records between", extra=fields)
-                    for record in missed:
-                        await handle(record, pool_id)
-            await handle(event, pool_id)
+            pool_id = settings.pools[event.message.partition]
+            await riding_out_outages(partial(take, event, pool_id))
 
     return app
+
+
+async def riding_out_outages(step: Callable[[], Awaitable[None]], longest_wait: float = 10.0) -> None:
+    """Run `step` until the broker lets it finish. A broker that does not acknowledge (a restart, a network
+    split) must not end the agent: Faust would leave the process running with no agent consuming the inbox.
+    The step is safe to run again: the pool's state changes only after its outputs were acknowledged, and
+    outputs written twice carry the same versions."""
+    wait = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except BrokerUnavailableError as exc:
+            logger.warning(
+                "broker unavailable; trying the record again", extra={"retry_in_s": wait, "error": str(exc)}
+            )
+            await asyncio.sleep(wait)  # back off while the broker is away (not a synchronization)
+            wait = min(wait * 2, longest_wait)
 
 
 class InboxReader:
@@ -210,10 +236,15 @@ class InboxReader:
         consumer.assign([tp])
         consumer.seek(tp, first)
         records: list[_Missed] = []
-        async with asyncio.timeout(self._timeout):  # a broker that does not answer: retried by a restart
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                records += [_Missed(_Message.of(r)) for r in batch.get(tp, []) if r.offset < end]
+        try:
+            async with asyncio.timeout(self._timeout):
+                while await consumer.position(tp) < end:
+                    batch = await consumer.getmany(tp, timeout_ms=1000)
+                    records += [_Missed(_Message.of(r)) for r in batch.get(tp, []) if r.offset < end]
+        except (TimeoutError, KafkaError) as exc:
+            raise BrokerUnavailableError(
+                f"inbox records {first}..{end - 1} could not be read: {exc!r}"
+            ) from exc
         # what the stage context reads of a Faust event (`message`, `value`), and nothing else
         return cast(list[faust.EventT[bytes]], records)
 

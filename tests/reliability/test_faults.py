@@ -9,8 +9,6 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 
-import pytest
-
 from gpu_consumers.storage import minio_client
 from reelstream.stack.manager import LocalStack
 from schemas.events import JobEvent, JobEventType, RenderStage
@@ -74,7 +72,6 @@ async def test_the_notifier_crashing_while_webhooks_go_out(fault_run: RunFactory
     assert restarted == ["notifier"]
 
 
-@pytest.mark.chaos  # ~1 run in 10 a job admitted just before the kill is never scheduled (see issue #5)
 async def test_the_scheduler_killed_with_jobs_queued_and_running(fault_run: RunFactory) -> None:
     async with fault_run("scheduler SIGKILL") as run:
         await run.submit([run.body(i, long=i < 2) for i in range(8)])
@@ -134,10 +131,6 @@ async def test_a_webhook_receiver_failing_for_a_while_then_recovering(fault_run:
     assert max(len(t) for t in attempts.values()) > 1
 
 
-# After a broker restart the scheduler's Faust app crashes when a publish is not acknowledged within 15 s (the
-# supervisor restarts it); in 2 of 4 runs here the scheduler then (restarted or not) stopped dispatching: log
-# silent, process alive, requeued jobs left `queued`. Runs under `make chaos` until that is fixed.
-@pytest.mark.chaos
 async def test_the_broker_restarted_under_load(fault_run: RunFactory, local_stack: LocalStack) -> None:
     """While the broker is down the API answers within a bounded time, 202 or 503 problem+json with
     Retry-After; a 503'd request retried under its Idempotency-Key after the restart is accepted once;
