@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import faust
 
+from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.kafka.pending_acks import PendingAcks
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
@@ -34,6 +35,7 @@ from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.invariants import check_command
 from streams.limit_settings import TenantLimitSource
 from streams.limit_state import StateThrottle, limit_state
+from streams.log_reader import InboxOrder, LogReader, inbox_order
 from streams.publishing import publish_change
 from streams.tenant_quota import Charged, OverLimit, TenantQuota, charge, released
 
@@ -130,19 +132,55 @@ def build_admission(
             case Drop(reason):
                 logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
 
+    reader = LogReader(settings.endpoints.kafka_bootstrap, COMMANDS)
+    app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
+    taken: dict[
+        int, int
+    ] = {}  # commands partition → the last offset taken (the group's committed - 1 at first)
+
+    async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+        """Where the group stood when the partitions came: a record Faust skips after this (and acks, so
+        its offset may be committed) is noticed when the next one comes, and read from the log."""
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == COMMANDS.name)
+        taken.clear()
+        try:
+            committed = await reader.committed(app.conf.id, partitions)
+        except BrokerUnavailableError as exc:  # unknown: take what comes, as before
+            logger.warning("committed offsets unknown: %s", exc)
+            return
+        taken.update({partition: offset - 1 for partition, offset in committed.items()})
+
+    app.on_partitions_assigned.connect(assigned, weak=False)  # type: ignore[arg-type]
+
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
         """Commands in turn, without waiting for the broker between them: a command's offset becomes
         committable once every record it produced was acknowledged (reelstream.kafka.pending_acks)."""
         await limits.ready.wait()  # admin-set limits replayed: never judge by limits an admin replaced
         pending = PendingAcks()
-        commands = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
-        async for event in commands.events():
+
+        async def take(record: faust.EventT[bytes]) -> None:
             await pending.room()
             sent: list[asyncio.Future[Any]] = []
-            async with ctx.dead_lettering(event):
-                await admit_one(event, sent)
-            pending.track(sent, event.ack)
+            async with ctx.dead_lettering(record):
+                await admit_one(record, sent)
+            pending.track(sent, record.ack)
+
+        commands = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
+        async for event in commands.events():
+            partition, offset = event.message.partition, event.message.offset
+            match inbox_order(taken.get(partition, -1), offset):
+                case InboxOrder.SEEN:  # redelivered within this assignment: admitted already
+                    event.ack()
+                    continue
+                case InboxOrder.AHEAD:
+                    first = taken[partition] + 1
+                    fields = {"partition": partition, "expected_offset": first, "offset": offset}
+                    logger.warning("commands skipped ahead; read the records between", extra=fields)
+                    for missed in await reader.read(partition, first, offset):
+                        await take(missed)
+            await take(event)
+            taken[partition] = offset
 
     @app.agent(faust_topic(app, JOB_EVENTS))
     async def release(stream: faust.StreamT[bytes]) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
@@ -55,22 +54,6 @@ class PoolImage:
         """The same state, having consumed the inbox up to `offset` (an event that changed nothing, or a
         record parked as a dead letter): stored with the next event that writes."""
         return replace(self, offset=max(offset, self.offset))
-
-
-class InboxOrder(Enum):
-    """Where an inbox record stands against the offset the pool's state has applied."""
-
-    NEXT = "next"  # the record after it (or nothing is known yet): apply it
-    SEEN = "seen"  # applied already: a redelivery after a restart, skipped
-    AHEAD = "ahead"  # records between were never handed over: read them from the log first
-
-
-def inbox_order(applied: int, offset: int) -> InboxOrder:
-    """The inbox is neither compacted nor transactional, so its offsets have no gaps: every record after
-    the applied one must come next."""
-    if applied < 0 or offset == applied + 1:
-        return InboxOrder.NEXT
-    return InboxOrder.SEEN if offset <= applied else InboxOrder.AHEAD
 
 
 def index_key(pool_id: str) -> bytes:

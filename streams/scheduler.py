@@ -17,15 +17,12 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher
 from reelstream.lag import LagExporter
@@ -37,7 +34,8 @@ from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
 from streams.invariants import check_inbox_event
-from streams.pool_store import InboxOrder, PoolImage, Write, inbox_order, persist, restore
+from streams.log_reader import InboxOrder, LogReader, inbox_order
+from streams.pool_store import PoolImage, Write, persist, restore
 from streams.publishing import publish_change
 from streams.scheduling import Output, Publish, SendToSlot, apply_noting_changes, as_of
 
@@ -152,7 +150,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         return image
 
     links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
-    reader = InboxReader(settings.endpoints.kafka_bootstrap)
+    reader = LogReader(settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX)
     app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
 
     async def handle(record: faust.EventT[bytes], pool_id: str) -> None:
@@ -175,7 +173,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         images[pool_id] = image_of(pool_id).at(offset)  # a dead letter is consumed too
 
     async def take(record: faust.EventT[bytes], pool_id: str) -> None:
-        """Apply `record`, first reading from the log whatever it skipped ahead of (see InboxReader)."""
+        """Apply `record`, first reading from the log whatever it skipped ahead of (see LogReader)."""
         partition, offset = record.message.partition, record.message.offset
         applied = image_of(pool_id).offset
         match inbox_order(applied, offset):
@@ -214,71 +212,6 @@ async def riding_out_outages(step: Callable[[], Awaitable[None]], longest_wait: 
             )
             await asyncio.sleep(wait)  # back off while the broker is away (not a synchronization)
             wait = min(wait * 2, longest_wait)
-
-
-class InboxReader:
-    """Reads inbox records the agent was not handed straight from the log, with a consumer of its own (no
-    group, no committed offsets): across a rebalance Faust acks, and may commit, records it dropped, and a
-    seek of its consumer races with what it has already fetched. What retention deleted is not there to
-    read: the records that remain are returned."""
-
-    def __init__(self, bootstrap: str, timeout: float = 30.0) -> None:
-        self._bootstrap = bootstrap
-        self._timeout = timeout
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def read(self, partition: int, first: int, end: int) -> list[faust.EventT[bytes]]:
-        """The records of the inbox partition from offset `first` up to, not including, `end`."""
-        if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-            await self._consumer.start()
-        consumer, tp = self._consumer, TopicPartition(SCHEDULER_INBOX.name, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, first)
-        records: list[_Missed] = []
-        try:
-            async with asyncio.timeout(self._timeout):
-                while await consumer.position(tp) < end:
-                    batch = await consumer.getmany(tp, timeout_ms=1000)
-                    records += [_Missed(_Message.of(r)) for r in batch.get(tp, []) if r.offset < end]
-        except (TimeoutError, KafkaError) as exc:
-            raise BrokerUnavailableError(
-                f"inbox records {first}..{end - 1} could not be read: {exc!r}"
-            ) from exc
-        # what the stage context reads of a Faust event (`message`, `value`), and nothing else
-        return cast(list[faust.EventT[bytes]], records)
-
-    async def close_on_shutdown(self, sender: Any, *args: Any, **kwargs: Any) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-
-@dataclass(frozen=True)
-class _Message:
-    """What the stage reads of an inbox record (the fields of Faust's message it uses)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]]
-
-    @classmethod
-    def of(cls, record: ConsumerRecord[bytes, bytes]) -> _Message:
-        headers = [(name, value) for name, value in record.headers]
-        return cls(record.topic, record.partition, record.offset, record.key, record.value or b"", headers)
-
-
-@dataclass(frozen=True)
-class _Missed:
-    """An inbox record read by InboxReader, shaped as the Faust event the stage context expects."""
-
-    message: _Message
-
-    @property
-    def value(self) -> bytes:
-        return self.message.value
 
 
 def _write_table(table: faust.types.TableT[bytes, bytes], writes: list[Write]) -> None:

@@ -10,11 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import InboxEvent, WorkerState
+from streams.log_reader import InboxOrder, inbox_order
 from streams.pool_store import (
-    InboxOrder,
     PoolImage,
     Write,
-    inbox_order,
     index_key,
     job_key,
     persist,
