@@ -25,7 +25,7 @@ from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.errors import InvalidRecordError, ReelstreamError
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import BrokerUnavailableError, Publisher, aiokafka_sender, new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import log_context
 from reelstream.metrics import Metrics, WorkerMetrics
@@ -267,7 +267,10 @@ class Worker:
                 gpu_name=self.gpu_name,
                 max_work_units=self.settings.max_work_units,
             )
-            await self._report(publisher, beat)
+            try:
+                await self._report(publisher, beat)
+            except BrokerUnavailableError as exc:  # the next beat tries again: a slot that stopped beating
+                logger.warning("heartbeat not acknowledged: %s", exc)  # after an outage is lost for good
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.heartbeat_seconds)
 
