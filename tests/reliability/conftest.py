@@ -1,6 +1,9 @@
-"""A stack and a pipeline of the reliability package's own: its tests restart the broker and stop MinIO,
-which must not disturb the session stack other packages use, and two pipelines on one broker would act on
-each other's records. The counts of every fault run are printed at the end of the session."""
+"""Stacks of the reliability package's own. The faults get a stack and a pipeline: they restart the broker
+and stop MinIO, which must not disturb the session stack other packages use, and two pipelines on one broker
+would act on each other's records. The API fuzzer and the poison records get another (`stack`, overriding the
+session's): on the session's broker their fresh consumer groups would first read every other test's records
+(retry tiers full of deliveries to receivers long gone, API keys of other tests). The counts of every fault
+run are printed at the end of the session."""
 
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from reelstream.kafka.admin import ensure_topics
+from reelstream.kafka.clients import new_producer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.stack.manager import Endpoints, LocalStack, StackLayout
@@ -28,8 +34,44 @@ from tests.reliability.support import (
     FaultRun,
     RunFactory,
 )
+from tests.webhook_receiver import Receiver, webhook_receiver
 
 RECORDS = pytest.StashKey[list[dict[str, object]]]()
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    layout = StackLayout.ephemeral(tmp_path_factory.mktemp("fuzz-stack"), os.environ)
+    with LocalStack(layout, os.environ) as endpoints:
+        yield endpoints
+
+
+@pytest.fixture(scope="package")
+async def topics(stack: Endpoints) -> None:
+    await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS)
+
+
+@pytest.fixture(scope="package")
+async def serde(stack: Endpoints, topics: None) -> AsyncIterator[AvroSerde]:
+    registry = ConfluentRegistry(stack.schema_registry_url)
+    serde = AvroSerde(registry)
+    await serde.register(*ALL_TOPICS)
+    yield serde
+    await registry.aclose()
+
+
+@pytest.fixture(scope="package")
+def receiver() -> Iterator[Receiver]:
+    with webhook_receiver() as recv:
+        yield recv
+
+
+@pytest.fixture(scope="package")
+async def producer(stack: Endpoints, topics: None) -> AsyncIterator[AIOKafkaProducer]:
+    producer = new_producer(stack.kafka_bootstrap, f"test-reliability-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    yield producer
+    await producer.stop()
 
 
 @pytest.fixture(scope="package")

@@ -35,7 +35,7 @@ from gpu_consumers.render.base import (
     RenderRequest,
 )
 from gpu_consumers.worker import Worker
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, aiokafka_sender
 from reelstream.settings import WorkerSettings
 from reelstream.stack.manager import Endpoints
 from schemas import events as ev
@@ -56,7 +56,7 @@ from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.processes import killed_on_failure, stop_gracefully
 from tests.samples import job_status, render_params
-from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
+from tests.webhook_receiver import Delivery, Receiver
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -141,20 +141,6 @@ class FailingRenderer:
         self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
     ) -> RenderedVideo:
         raise RenderError("this renderer fails on purpose")
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as recv:
-        yield recv
-
-
-@pytest.fixture(scope="module")
-async def producer(stack: Endpoints, topics: None) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(stack.kafka_bootstrap, f"test-poison-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture(scope="module")
