@@ -222,6 +222,8 @@ class SchedulerSettings:
     max_attempts: int = 3
     aging_factor: float = 2.0
     tick_seconds: float = 1.0
+    retry_backoff_seconds: float = 2.0  # before retrying a failed attempt; doubles per attempt, jittered
+    retry_backoff_max_seconds: float = 120.0
     # Kafka static group membership (group.instance.id): a scheduler restarted under the same id takes its
     # partition back at once instead of waiting out the killed process's session. Unique per replica (the
     # pod name); None: dynamic membership.
@@ -236,6 +238,8 @@ class SchedulerSettings:
             max_attempts=int(env.get("REELSTREAM_MAX_ATTEMPTS", "3")),
             aging_factor=float(env.get("REELSTREAM_AGING_FACTOR", "2")),
             tick_seconds=float(env.get("REELSTREAM_TICK_SECONDS", "1")),
+            retry_backoff_seconds=float(env.get("REELSTREAM_RETRY_BACKOFF_SECONDS", "2")),
+            retry_backoff_max_seconds=float(env.get("REELSTREAM_RETRY_BACKOFF_MAX_SECONDS", "120")),
             instance_id=env.get("REELSTREAM_SCHEDULER_INSTANCE_ID", "").strip() or None,
         )
 

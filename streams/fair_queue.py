@@ -11,6 +11,7 @@ first job by at most one job of its own. Aging bounds everything: a job that has
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ class SchedulerPolicy:
     dispatch_grace: timedelta = timedelta(seconds=15)
     max_attempts: int = 3
     refresh_limit: int = 200  # queued jobs whose position/ETA snapshots are refreshed per tick
+    retry_backoff: timedelta = timedelta(
+        seconds=2
+    )  # before the retry of a failed attempt; doubles per attempt
+    retry_backoff_max: timedelta = timedelta(seconds=120)
 
     def weight(self, tenant: str) -> float:
         return max(self.weights.get(tenant, self.default_weight), 1e-6)
@@ -48,6 +53,7 @@ class QueuedJob:
     cost: float  # expected render seconds
     fifo_wait: float  # seconds FIFO would have made it wait, estimated when it arrived
     retried: bool = False
+    not_before: datetime | None = None  # a failed attempt's retry waits out its backoff
 
     @property
     def tenant(self) -> str:
@@ -123,3 +129,11 @@ def charge(
     updated = dict(service)
     updated[tenant] = max(service.get(tenant, floor), floor) + cost / policy.weight(tenant)
     return updated
+
+
+def retry_backoff(job_id: str, attempt: int, policy: SchedulerPolicy) -> timedelta:
+    """How long the retry after failed attempt `attempt` waits: exponential, capped, with jitter in
+    [0.5, 1.5) × drawn from the job id and attempt (deterministic: replaying the inbox decides the same)."""
+    base = min(policy.retry_backoff * (1 << max(attempt - 1, 0)), policy.retry_backoff_max)
+    jitter = 0.5 + zlib.crc32(f"{job_id}/{attempt}".encode()) / 2**32
+    return base * jitter

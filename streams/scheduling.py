@@ -44,7 +44,7 @@ from schemas.events import (
     WorkerHeartbeat,
 )
 from streams.cost_model import CostModel
-from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order
+from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order, retry_backoff
 
 THROTTLED = "throttled"  # JobStatus.reason of a queued job whose tenant is at its running cap
 RECENTLY_FINISHED = 2_000  # finished job ids remembered to drop duplicates and late events
@@ -402,9 +402,10 @@ def _tick(step: _Step, sweep: bool) -> None:
             )
 
 
-def _requeue(step: _Step, job_id: str, why: str) -> None:
+def _requeue(step: _Step, job_id: str, why: str, backoff: bool = False) -> None:
     """Back to the front of its tenant's queue; the next dispatch is attempt + 1, so anything the lost
-    attempt still reports is fenced off. After max_attempts the job fails."""
+    attempt still reports is fenced off. After max_attempts the job fails. An attempt that failed (rather
+    than one whose worker vanished) is retried after a backoff with jitter (fair_queue.retry_backoff)."""
     job = step.jobs.get(job_id)
     if job is None:
         return
@@ -419,7 +420,11 @@ def _requeue(step: _Step, job_id: str, why: str) -> None:
         )
         return
     cost = step.cost_model.seconds(job.admitted.params)
-    queued = QueuedJob(job.admitted, -job.status.attempt, step.now, cost, 0.0, retried=True)
+    wait = retry_backoff(job_id, job.status.attempt, step.policy) if backoff else None
+    not_before = step.now + wait if wait is not None else None
+    queued = QueuedJob(
+        job.admitted, -job.status.attempt, step.now, cost, 0.0, retried=True, not_before=not_before
+    )
     step.jobs[job_id] = replace(job, queued=queued)
     step.update(job_id, JobEventType.REQUEUED, state=JobState.QUEUED, slot=None, stage=None, progress=0.0)
 
@@ -493,7 +498,7 @@ def _attempt_failed(step: _Step, event: RenderFailed) -> None:
             eta_seconds=None,
         )
     elif event.error.retriable and event.attempt < step.policy.max_attempts:
-        _requeue(step, event.job_id, event.error.message)
+        _requeue(step, event.job_id, event.error.message, backoff=True)
     else:
         step.update(
             event.job_id,
@@ -536,12 +541,19 @@ def _fill_idle_slots(step: _Step) -> None:
         return
     running = _running_per_tenant(step)
     for slot in idle:
-        candidates = [q for q in step.waiting() if _can_run(slot, q) and not _capped(q, running)]
+        candidates = [
+            q for q in step.waiting() if _can_run(slot, q) and _due(step, q) and not _capped(q, running)
+        ]
         if candidates:
             best = first(candidates, step.service, step.now, step.policy)
             if best is not None:
                 _dispatch(step, best, slot)
                 running[best.tenant] = running.get(best.tenant, 0) + 1
+
+
+def _due(step: _Step, job: QueuedJob) -> bool:
+    """Not waiting out a retry's backoff (ticks bring the time at which it ends)."""
+    return job.not_before is None or step.now >= job.not_before
 
 
 def _mark_throttled(step: _Step, waiting: list[QueuedJob]) -> None:

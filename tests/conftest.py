@@ -32,12 +32,7 @@ async def topics(stack: Endpoints) -> None:
 
 @pytest.fixture(scope="session")
 async def serde(stack: Endpoints, topics: None) -> AsyncIterator[object]:
-    from reelstream.kafka.registry import ConfluentRegistry
-    from schemas.serde import AvroSerde
-    from schemas.topics import ALL_TOPICS
+    from tests.kafka_clients import registered_serde
 
-    registry = ConfluentRegistry(stack.schema_registry_url)
-    serde = AvroSerde(registry)
-    await serde.register(*ALL_TOPICS)
-    yield serde
-    await registry.aclose()
+    async with registered_serde(stack) as serde:
+        yield serde

@@ -3,14 +3,13 @@ producer on the real broker."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from reelstream.kafka.clients import new_producer
 from reelstream.stack.manager import Endpoints
+from tests.kafka_clients import started_producer
 from tests.webhook_receiver import Receiver, webhook_receiver
 
 
@@ -22,7 +21,5 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 async def producer(stack: Endpoints, topics: None) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(stack.kafka_bootstrap, f"test-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    yield producer
-    await producer.stop()
+    async with started_producer(stack, "test") as producer:
+        yield producer

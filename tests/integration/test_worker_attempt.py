@@ -28,9 +28,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from gpu_consumers.job import poster_key_for, run_attempt
 from gpu_consumers.render.base import (
-    CancelCheck,
     DeviceLost,
-    ProgressCallback,
     RenderedVideo,
     RenderRequest,
 )
@@ -43,6 +41,7 @@ from reelstream.stack.manager import Endpoints
 from schemas.events import DispatchRender, RenderFailed, RenderStarted, RenderSucceeded, WorkerHeartbeat
 from schemas.serde import AvroSerde
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
+from tests.renderers import RaisingRenderer
 from tests.samples import render_params
 
 pytestmark = [
@@ -51,21 +50,6 @@ pytestmark = [
 ]
 
 DEADLINE_S = 60.0
-
-
-class LostGpuRenderer:
-    """Raises the error a renderer raises once CUDA's context is broken."""
-
-    name = "lost-gpu"
-    settings: dict[str, str] = {}
-
-    def load(self) -> None:
-        return None
-
-    def render(
-        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
-    ) -> RenderedVideo:
-        raise DeviceLost("cuda:0 is unusable: an illegal memory access was encountered")
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +166,12 @@ async def lost_gpu_slot(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[Los
         "REELSTREAM_POOL": pool,
         "REELSTREAM_APP_PREFIX": f"t-{uuid.uuid4().hex[:8]}",
     }
-    worker = Worker(WorkerSettings.from_env(env, slot=slot), LostGpuRenderer())
+    worker = Worker(
+        WorkerSettings.from_env(env, slot=slot),
+        RaisingRenderer(
+            "lost-gpu", DeviceLost("cuda:0 is unusable: an illegal memory access was encountered")
+        ),
+    )
     inbox = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="latest")
     partition = worker.settings.pipeline.pool_partition(pool)
     await inbox.start()

@@ -18,14 +18,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from reelstream.kafka.admin import ensure_topics
-from reelstream.kafka.clients import new_producer
-from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.stack.manager import Endpoints, LocalStack, StackLayout
 from reelstream.stack.process import free_port
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS
 from streams.webhooks import generate_secret
+from tests.kafka_clients import registered_serde, started_producer
 from tests.reliability.support import (
     RETRY_SCHEDULE,
     TENANT,
@@ -53,11 +52,8 @@ async def topics(stack: Endpoints) -> None:
 
 @pytest.fixture(scope="package")
 async def serde(stack: Endpoints, topics: None) -> AsyncIterator[AvroSerde]:
-    registry = ConfluentRegistry(stack.schema_registry_url)
-    serde = AvroSerde(registry)
-    await serde.register(*ALL_TOPICS)
-    yield serde
-    await registry.aclose()
+    async with registered_serde(stack) as serde:
+        yield serde
 
 
 @pytest.fixture(scope="package")
@@ -68,10 +64,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="package")
 async def producer(stack: Endpoints, topics: None) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(stack.kafka_bootstrap, f"test-reliability-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    yield producer
-    await producer.stop()
+    async with started_producer(stack, "test-reliability") as producer:
+        yield producer
 
 
 @pytest.fixture(scope="package")
@@ -94,11 +88,8 @@ def endpoints(local_stack: LocalStack) -> Endpoints:
 
 @pytest.fixture(scope="package")
 async def reliability_serde(endpoints: Endpoints, pipeline: Pipeline) -> AsyncIterator[AvroSerde]:
-    registry = ConfluentRegistry(endpoints.schema_registry_url)
-    serde = AvroSerde(registry)
-    await serde.register(*ALL_TOPICS)
-    yield serde
-    await registry.aclose()
+    async with registered_serde(endpoints) as serde:
+        yield serde
 
 
 @pytest.fixture(scope="package")

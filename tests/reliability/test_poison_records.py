@@ -28,11 +28,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from gpu_consumers.render.base import (
-    CancelCheck,
-    ProgressCallback,
-    RenderedVideo,
     RenderError,
-    RenderRequest,
 )
 from gpu_consumers.worker import Worker
 from reelstream.kafka.clients import Publisher, aiokafka_sender
@@ -55,6 +51,7 @@ from tests.integration.admission_process import AdmissionProcess, running_admiss
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.processes import killed_on_failure, stop_gracefully
+from tests.renderers import RaisingRenderer
 from tests.samples import job_status, render_params
 from tests.webhook_receiver import Delivery, Receiver
 
@@ -128,21 +125,6 @@ def running_scheduler(stack: Endpoints, workdir: Path) -> Iterator[SchedulerProc
     stop_gracefully(process, "scheduler", handle.log)
 
 
-class FailingRenderer:
-    """Fails every render at once (a non-fatal error): the worker reports it and takes the next dispatch."""
-
-    name = "failing"
-    settings: dict[str, str] = {}
-
-    def load(self) -> None:
-        return None
-
-    def render(
-        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
-    ) -> RenderedVideo:
-        raise RenderError("this renderer fails on purpose")
-
-
 @pytest.fixture(scope="module")
 def admission(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
@@ -185,7 +167,10 @@ async def worker(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[WorkerTask
         "REELSTREAM_POOL": WORKER_POOL,
         "REELSTREAM_APP_PREFIX": f"poison-{uuid.uuid4().hex[:8]}",
     }
-    running = Worker(WorkerSettings.from_env(env, slot=WORKER_SLOT), FailingRenderer())
+    running = Worker(
+        WorkerSettings.from_env(env, slot=WORKER_SLOT),
+        RaisingRenderer("failing", RenderError("this renderer fails on purpose")),
+    )
     stop = asyncio.Event()
     async with tail(stack.kafka_bootstrap, serde, SCHEDULER_INBOX) as inbox:
         task = asyncio.create_task(running.run(stop))

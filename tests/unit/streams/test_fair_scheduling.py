@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from schemas import events as ev
 from streams.cost_model import CostModel
-from streams.fair_queue import SchedulerPolicy
+from streams.fair_queue import SchedulerPolicy, retry_backoff
 from streams.scheduling import Publish, SchedulerState, apply
 from tests.samples import T0, artifact, render_params
 from tests.unit.streams.test_scheduling import admitted, dispatches, statuses
@@ -139,14 +139,28 @@ def test_a_slot_that_stops_heartbeating_loses_its_lease_and_the_job_runs_elsewhe
     assert finals == ["succeeded"]
 
 
-def test_after_max_attempts_a_job_fails() -> None:
-    pool = Pool(SchedulerPolicy(max_attempts=2))
-    error = ev.ErrorInfo("oom", "CUDA out of memory", True)
+def test_a_failed_attempt_is_retried_after_a_backoff_then_fails_after_max_attempts() -> None:
+    policy = SchedulerPolicy(max_attempts=2)
+    pool = Pool(policy)
+    error = ev.ErrorInfo("storage_unavailable", "MinIO did not answer", True)
     pool.feed(admitted("a"), beat(0))
-    (retry,) = pool.feed(ev.RenderFailed(job_id="a", slot=0, attempt=1, error=error, occurred_at=T0))
+    assert pool.feed(ev.RenderFailed(job_id="a", slot=0, attempt=1, error=error, occurred_at=T0)) == []
+    wait = retry_backoff("a", 1, policy)
+    assert policy.retry_backoff * 0.5 <= wait < policy.retry_backoff * 1.5
+    assert pool.feed(ev.SchedulerTick(pool_id="default", occurred_at=T0 + wait * 0.9)) == []  # still waiting
+    (retry,) = pool.feed(ev.SchedulerTick(pool_id="default", occurred_at=T0 + wait))
     assert retry.attempt == 2
-    pool.feed(ev.RenderFailed(job_id="a", slot=0, attempt=2, error=error, occurred_at=T0))
+    pool.feed(ev.RenderFailed(job_id="a", slot=0, attempt=2, error=error, occurred_at=T0 + wait))
     assert statuses(pool.outputs, "a")[-1].state == "failed"
+
+
+def test_retry_backoff_doubles_per_attempt_up_to_a_cap_with_the_same_jitter_on_every_replay() -> None:
+    policy = SchedulerPolicy(retry_backoff=timedelta(seconds=2), retry_backoff_max=timedelta(seconds=10))
+    waits = [retry_backoff("job", attempt, policy) for attempt in (1, 2, 3, 4, 5)]
+    assert waits == [retry_backoff("job", attempt, policy) for attempt in (1, 2, 3, 4, 5)]
+    bases = [2, 4, 8, 10, 10]
+    assert all(b * 0.5 <= w.total_seconds() < b * 1.5 for w, b in zip(waits, bases, strict=True))
+    assert len({retry_backoff(f"job-{i}", 1, policy) for i in range(20)}) > 10  # jittered across jobs
 
 
 def test_a_queued_job_past_its_deadline_expires_and_never_starts() -> None:

@@ -1,0 +1,37 @@
+"""The broker clients the fixtures of several test packages open on a stack: a serde with every topic's schema
+registered, and an idempotent acks=all producer. Each fixture picks its own scope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaProducer
+
+from reelstream.kafka.clients import new_producer
+from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.stack.manager import Endpoints
+from schemas.serde import AvroSerde
+from schemas.topics import ALL_TOPICS
+
+
+@asynccontextmanager
+async def registered_serde(stack: Endpoints) -> AsyncIterator[AvroSerde]:
+    registry = ConfluentRegistry(stack.schema_registry_url)
+    try:
+        serde = AvroSerde(registry)
+        await serde.register(*ALL_TOPICS)
+        yield serde
+    finally:
+        await registry.aclose()
+
+
+@asynccontextmanager
+async def started_producer(stack: Endpoints, name: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = new_producer(stack.kafka_bootstrap, f"{name}-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
