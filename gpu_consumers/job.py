@@ -26,7 +26,7 @@ from gpu_consumers.render.base import (
     Renderer,
     RenderRequest,
 )
-from gpu_consumers.storage import ArtifactStore
+from gpu_consumers.storage import ArtifactStore, StorageError
 from gpu_consumers.video import encode_mp4, verify_mp4, write_poster
 from reelstream.errors import ReelstreamError
 from schemas.events import (
@@ -41,6 +41,7 @@ from schemas.events import (
 )
 
 logger = logging.getLogger(__name__)
+UPLOAD_RETRY_WAITS = (0.5, 1.0, 2.0)  # seconds between the tries of an upload while the store is unavailable
 
 POSTER_TYPE = "image/jpeg"
 
@@ -183,10 +184,9 @@ async def _produce_artifact(
         sha256 = await asyncio.to_thread(_sha256, path)
         throttle(UPLOAD, 0, 1)
         poster_key = poster_key_for(cmd.artifact_key)
-        await asyncio.to_thread(
-            store.upload, poster, poster_key, await asyncio.to_thread(_sha256, poster), POSTER_TYPE
-        )
-        size = await asyncio.to_thread(store.upload, path, cmd.artifact_key, sha256)
+        poster_sha256 = await asyncio.to_thread(_sha256, poster)
+        await _upload(lambda: store.upload(poster, poster_key, poster_sha256, POSTER_TYPE))
+        size = await _upload(lambda: store.upload(path, cmd.artifact_key, sha256))
     return Artifact(
         key=cmd.artifact_key,
         sha256=sha256,
@@ -207,3 +207,15 @@ def poster_key_for(video_key: str) -> str:
     """`t/job/1/video.mp4` → `t/job/1/poster.jpg`: the poster sits beside its video."""
     folder, _, _ = video_key.rpartition("/")
     return f"{folder}/poster.jpg" if folder else "poster.jpg"
+
+
+async def _upload(upload: Callable[[], int]) -> int:
+    """An upload tried again after 0.5, 1 and 2 s while the object store is unavailable: a short outage
+    costs a moment, not the attempt (which the scheduler would retry only after its own backoff)."""
+    for wait in UPLOAD_RETRY_WAITS:
+        try:
+            return await asyncio.to_thread(upload)
+        except StorageError as exc:
+            logger.warning("upload failed; trying again", extra={"retry_in_s": wait, "error": exc.message})
+            await asyncio.sleep(wait)  # back off while the store is away (not a synchronization)
+    return await asyncio.to_thread(upload)

@@ -33,7 +33,7 @@ from gpu_consumers.render.base import (
     RenderRequest,
 )
 from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
-from gpu_consumers.storage import ArtifactStore, minio_client
+from gpu_consumers.storage import ArtifactStore, StorageError, minio_client
 from gpu_consumers.video import is_faststart, verify_mp4
 from gpu_consumers.worker import Worker
 from reelstream.settings import WorkerSettings
@@ -128,6 +128,29 @@ async def test_a_storage_outage_is_a_retriable_failure_not_a_success(renderer: M
 
     assert isinstance(outcome, RenderFailed)
     assert (outcome.error.code, outcome.error.retriable) == ("storage_unavailable", True)
+
+
+async def test_an_upload_the_store_refuses_twice_is_retried_within_the_attempt(
+    renderer: MochiRenderer, store: ArtifactStore
+) -> None:
+    class Flaky(ArtifactStore):
+        """The real bucket, after two refusals (as during a short MinIO outage)."""
+
+        refusals = 2
+
+        def upload(self, path: Path, key: str, sha256: str, content_type: str = "video/mp4") -> int:
+            if self.refusals:
+                self.refusals -= 1
+                raise StorageError(f"upload of {key} failed: connection refused")
+            return super().upload(path, key, sha256, content_type)
+
+    flaky = Flaky(store.client, store.bucket)
+    outcome = (await attempt(dispatch(), renderer, flaky))[-1]
+
+    assert isinstance(outcome, RenderSucceeded), outcome
+    assert flaky.refusals == 0
+    stat = store.client.stat_object(store.bucket, outcome.artifact.key)
+    assert stat.size == outcome.artifact.bytes
 
 
 async def test_frames_that_do_not_match_the_request_fail_as_an_invalid_artifact(
