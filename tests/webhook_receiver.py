@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
+
+import pytest
 
 
 @dataclass(frozen=True)
@@ -112,3 +116,23 @@ def webhook_receiver() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+class Sender(Protocol):
+    """The service under test that sends the webhooks (a subprocess wrapper of the tests)."""
+
+    def check_running(self) -> None: ...
+
+
+async def delivered(
+    receiver: Receiver, sender: Sender, wanted: Callable[[Delivery], bool], within: float = 60.0
+) -> Delivery:
+    """The first delivery `wanted` accepts, waited for in one-second slices while `sender` must keep
+    running: a sender that crashed fails the test at once (with its log), not at the deadline."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        sender.check_running()
+        with suppress(TimeoutError):
+            return await asyncio.to_thread(receiver.wait_for, wanted, 1.0)
+    log = getattr(sender, "log", None)
+    pytest.fail(f"no such webhook within {within:g}s" + (f":\n{log()[-4000:]}" if log else ""))

@@ -29,7 +29,7 @@ from streams.webhook_http import deliver, new_http_client
 from streams.webhooks import WebhookVerificationError, generate_secret, verify
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
-from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
+from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
 DEADLINE_S = 60.0
 
@@ -72,14 +72,7 @@ async def _received(receiver: Receiver, notifier: NotifierProcess, job_id: str) 
     def ours(hook: Delivery) -> bool:
         return f"/{job_id}?" in hook.path and _verifies(notifier.secret, hook)
 
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        notifier.check_running()
-        try:
-            return await asyncio.to_thread(receiver.wait_for, ours, 1.0)
-        except TimeoutError:
-            continue
-    pytest.fail(f"no verified webhook for {job_id} within {DEADLINE_S:g}s:\n{notifier.log()[-4000:]}")
+    return await delivered(receiver, notifier, ours, DEADLINE_S)
 
 
 async def _log_with(notifier: NotifierProcess, text: str) -> str:

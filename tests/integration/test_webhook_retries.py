@@ -41,7 +41,7 @@ from streams.webhooks import WebhookVerificationError, verify
 from tests.integration.ingest.support import api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
-from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
+from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
 T = TypeVar("T")
 DEADLINE_S = 60.0
@@ -295,11 +295,9 @@ async def test_an_admin_re_enables_a_gone_endpoint_and_deliveries_resume(
         await _logged(notifier, f"webhook endpoint {digest[:12]}… re-enabled")
 
         await publisher.publish(JOB_EVENTS, later_job, later)
-        delivered = await _wait_for(
-            receiver, notifier, lambda h: h.headers.get("webhook-id") == later.event_id
-        )
-    assert delivered.status == 200
-    assert _verifies(notifier.secret, delivered)
+        hook = await delivered(receiver, notifier, lambda h: h.headers.get("webhook-id") == later.event_id)
+    assert hook.status == 200
+    assert _verifies(notifier.secret, hook)
 
 
 async def _logged(notifier: NotifierProcess, text: str) -> None:
@@ -309,19 +307,6 @@ async def _logged(notifier: NotifierProcess, text: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"{text!r} not logged in {DEADLINE_S:g}s:\n{notifier.log()[-4000:]}")
         await asyncio.sleep(0.1)  # polling the log for the line, with a deadline
-
-
-async def _wait_for(
-    receiver: Receiver, notifier: NotifierProcess, wanted: Callable[[Delivery], bool]
-) -> Delivery:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        notifier.check_running()
-        try:
-            return await asyncio.to_thread(receiver.wait_for, wanted, 1.0)
-        except TimeoutError:
-            continue
-    pytest.fail(f"no such webhook in {DEADLINE_S:g}s:\n{notifier.log()[-4000:]}")
 
 
 async def test_an_event_older_than_the_max_age_is_dead_lettered_unsent(

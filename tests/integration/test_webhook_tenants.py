@@ -32,7 +32,7 @@ from streams.webhooks import WebhookVerificationError, verify
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
-from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
+from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
 RUN = uuid.uuid4().hex[:8]
 ROTATING, FILTERED = f"rotating-{RUN}", f"filtered-{RUN}"
@@ -84,29 +84,13 @@ def _signatures(hook: Delivery) -> list[str]:
     return hook.headers["webhook-signature"].split()
 
 
-async def _wait(
-    receiver: Receiver,
-    notifier: NotifierProcess,
-    match: Callable[[Delivery], bool],
-    within: float = DEADLINE_S,
-) -> Delivery:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        notifier.check_running()
-        try:
-            return await asyncio.to_thread(receiver.wait_for, match, 1.0)
-        except TimeoutError:
-            continue
-    pytest.fail(f"no matching webhook within {within:g}s:\n{notifier.log()[-4000:]}")
-
-
 async def _succeeded_hook(
     publisher: Publisher, receiver: Receiver, notifier: NotifierProcess, tenant: str
 ) -> Delivery:
     """Publish a succeeded job of `tenant` with its own webhook_url; the webhook it gets."""
     event = _event(tenant, f"{receiver.url}/{{job_id}}", JobEventType.SUCCEEDED, JobState.SUCCEEDED)
     await publisher.publish(JOB_EVENTS, event.job_id, event)
-    return await _wait(receiver, notifier, lambda d: d.headers.get("webhook-id") == event.event_id)
+    return await delivered(receiver, notifier, lambda d: d.headers.get("webhook-id") == event.event_id)
 
 
 async def _until_hook(
@@ -207,7 +191,7 @@ async def test_a_registered_endpoint_gets_only_the_events_its_filter_names_and_a
             probe, partition = await publish_failed()
             hook_id = endpoint_webhook_id(probe.event_id, endpoint["id"])
             try:
-                await _wait(
+                await delivered(
                     endpoint_receiver, notifier, lambda d, h=hook_id: d.headers["webhook-id"] == h, 5.0
                 )
                 break
@@ -223,21 +207,21 @@ async def test_a_registered_endpoint_gets_only_the_events_its_filter_names_and_a
         await publisher.publish(JOB_EVENTS, failed.job_id, failed, partition=partition)
 
         expected_id = endpoint_webhook_id(failed.event_id, endpoint["id"])
-        hook = await _wait(endpoint_receiver, notifier, lambda d: d.headers["webhook-id"] == expected_id)
+        hook = await delivered(endpoint_receiver, notifier, lambda d: d.headers["webhook-id"] == expected_id)
         assert json.loads(hook.body)["type"] == "job.failed"
         assert json.loads(hook.body)["data"]["id"] == failed.job_id
         assert hook.path.endswith(f"?token={token}")
         assert _verifies(notifier.secret, hook)  # a tenant without secrets: the global one
         # the job's own URL got both events, under their event ids; the endpoint never got the succeeded one
         for event in (succeeded, failed):
-            await _wait(receiver, notifier, lambda d, e=event.event_id: d.headers["webhook-id"] == e)
+            await delivered(receiver, notifier, lambda d, e=event.event_id: d.headers["webhook-id"] == e)
         assert not endpoint_receiver.matching(lambda d: succeeded.job_id.encode() in d.body)
 
         # a ping: 202, then a signed `ping` under the id the API answered
         pinged = await ops.post(f"{base}/{endpoint['id']}/ping")
         assert pinged.status_code == 202
         ping_id = pinged.json()["id"]
-        ping = await _wait(endpoint_receiver, notifier, lambda d: d.headers["webhook-id"] == ping_id)
+        ping = await delivered(endpoint_receiver, notifier, lambda d: d.headers["webhook-id"] == ping_id)
         body = json.loads(ping.body)
         assert body["type"] == "ping"
         assert body["data"] == {"tenant": FILTERED, "endpoint_id": endpoint["id"]}
@@ -267,7 +251,9 @@ async def test_a_ping_is_signed_with_the_tenants_own_secrets(
             response = await ops.post(f"/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/ping")
             assert response.status_code == 202
             ping_id = response.json()["id"]
-            hook = await _wait(endpoint_receiver, notifier, lambda d, p=ping_id: d.headers["webhook-id"] == p)
+            hook = await delivered(
+                endpoint_receiver, notifier, lambda d, p=ping_id: d.headers["webhook-id"] == p
+            )
             if _verifies(secret, hook) or time.monotonic() > deadline:
                 break
         assert _verifies(secret, hook)
@@ -288,10 +274,10 @@ async def test_each_endpoint_delivery_is_retried_on_its_own_under_its_own_webhoo
         while True:  # until the notifier knows the endpoint (the first delivery to it is the failing one)
             event = _event(tenant, f"{receiver.url}/{{job_id}}", JobEventType.SUCCEEDED, JobState.SUCCEEDED)
             await publisher.publish(JOB_EVENTS, event.job_id, event)
-            await _wait(receiver, notifier, lambda d, e=event.event_id: d.headers["webhook-id"] == e)
+            await delivered(receiver, notifier, lambda d, e=event.event_id: d.headers["webhook-id"] == e)
             hook_id = endpoint_webhook_id(event.event_id, endpoint_id)
             try:
-                await _wait(flaky, notifier, lambda d, h=hook_id: d.headers["webhook-id"] == h, 5.0)
+                await delivered(flaky, notifier, lambda d, h=hook_id: d.headers["webhook-id"] == h, 5.0)
                 break
             except pytest.fail.Exception:
                 if time.monotonic() > deadline:

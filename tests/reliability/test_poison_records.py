@@ -53,7 +53,7 @@ from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.processes import killed_on_failure, stop_gracefully
 from tests.renderers import RaisingRenderer
 from tests.samples import job_status, render_params
-from tests.webhook_receiver import Delivery, Receiver
+from tests.webhook_receiver import Receiver, delivered
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -518,7 +518,7 @@ async def _output(
         yield lambda stage: _probed(probe, stage)
         return
     if feed.output is None:
-        yield lambda stage: _webhook(receiver, feed.processed, stage)
+        yield lambda stage: delivered(receiver, stage, feed.processed)
         return
     async with tail(stack.kafka_bootstrap, serde, feed.output) as out:
         yield lambda stage: out.first(feed.processed, stage)
@@ -531,12 +531,3 @@ async def _probed(probe: Callable[[], Awaitable[bool]], stage: Any) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"the valid record was not processed within {DEADLINE_S:g}s")
         await asyncio.sleep(0.05)  # polling the API, with a deadline
-
-
-async def _webhook(receiver: Receiver, wanted: Callable[[Delivery], bool], stage: Any) -> Delivery:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        stage.check_running()
-        with contextlib.suppress(TimeoutError):
-            return await asyncio.to_thread(receiver.wait_for, wanted, 1.0)
-    pytest.fail(f"no webhook for the valid record within {DEADLINE_S:g}s")
