@@ -5,6 +5,12 @@ verified in the bucket. A lost GPU is reported as a retriable failure and then r
 
 Blocking work (the model, the encoder, the upload) runs in threads; this coroutine only awaits them, so the
 worker's loop keeps heartbeating and reading cancellations while a render takes minutes.
+
+What the attempt reports survives a broker restart: progress is advisory, so a progress report the broker
+does not acknowledge is dropped (the next one says more); the start and the outcome are reported until the
+broker takes them (`riding_out_outages`), while the worker's heartbeats keep the lease. A forwarder that
+died on one failed report would leave the attempt waiting forever for its queue to drain: a zombie slot
+that heartbeats a job it will never finish.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from gpu_consumers.render.base import (
 from gpu_consumers.storage import ArtifactStore, StorageError
 from gpu_consumers.video import encode_mp4, verify_mp4, write_poster
 from reelstream.errors import ReelstreamError
+from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
 from schemas.events import (
     Artifact,
     DispatchRender,
@@ -45,6 +52,8 @@ UPLOAD_RETRY_WAITS = (0.5, 1.0, 2.0)  # seconds between the tries of an upload w
 
 POSTER_TYPE = "image/jpeg"
 
+# publishes one event of the attempt; raises BrokerUnavailableError when the broker does not acknowledge it,
+# and is safe to call again with the same event
 Report = Callable[[RenderStarted | RenderProgress | RenderSucceeded | RenderFailed], Awaitable[None]]
 
 
@@ -112,10 +121,12 @@ async def run_attempt(
     reporting it) for a lost device."""
     ids = {"job_id": cmd.job_id, "slot": cmd.slot, "attempt": cmd.attempt}
     if canceled.is_set():  # canceled while it waited for the slot
-        await report(_failed(cmd, ErrorInfo("canceled", "canceled before it started", False)))
+        refused = _failed(cmd, ErrorInfo("canceled", "canceled before it started", False))
+        await riding_out_outages(lambda: report(refused))
         return
     started = time.monotonic()
-    await report(RenderStarted(job_id=cmd.job_id, slot=cmd.slot, attempt=cmd.attempt, worker_id=worker_id))
+    begun = RenderStarted(job_id=cmd.job_id, slot=cmd.slot, attempt=cmd.attempt, worker_id=worker_id)
+    await riding_out_outages(lambda: report(begun))
     throttle = ProgressThrottle(cmd, progress_interval, asyncio.get_running_loop())
     forward = asyncio.create_task(_forward(throttle.queue, report))
     lost: DeviceLost | None = None
@@ -144,7 +155,7 @@ async def run_attempt(
     finally:
         await throttle.queue.join()
         forward.cancel()
-    await report(outcome)
+    await riding_out_outages(lambda: report(outcome))
     if lost is not None:
         raise lost
 
@@ -154,10 +165,13 @@ def _failed(cmd: DispatchRender, error: ErrorInfo) -> RenderFailed:
 
 
 async def _forward(queue: asyncio.Queue[RenderProgress], report: Report) -> None:
+    """Report each progress event in turn; one the broker does not acknowledge is dropped, not retried."""
     while True:
         event = await queue.get()
         try:
             await report(event)
+        except BrokerUnavailableError as exc:
+            logger.warning("progress not reported: %s", exc, extra={"step": event.step, "stage": event.stage})
         finally:
             queue.task_done()
 

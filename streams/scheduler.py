@@ -16,7 +16,6 @@ import asyncio
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import MappingProxyType
@@ -24,7 +23,7 @@ from typing import Any
 
 import faust
 
-from reelstream.kafka.clients import BrokerUnavailableError, Publisher
+from reelstream.kafka.clients import BrokerUnavailableError, Publisher, riding_out_outages
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
@@ -193,27 +192,12 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     async def schedule(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             pool_id = settings.pools[event.message.partition]
+            # an outage must not end the agent (Faust would leave the process running with none consuming
+            # the inbox); a record tried again is safe: the state changes only after its outputs were
+            # acknowledged, and outputs written twice carry the same versions
             await riding_out_outages(partial(take, event, pool_id))
 
     return app
-
-
-async def riding_out_outages(step: Callable[[], Awaitable[None]], longest_wait: float = 10.0) -> None:
-    """Run `step` until the broker lets it finish. A broker that does not acknowledge (a restart, a network
-    split) must not end the agent: Faust would leave the process running with no agent consuming the inbox.
-    The step is safe to run again: the pool's state changes only after its outputs were acknowledged, and
-    outputs written twice carry the same versions."""
-    wait = 0.5
-    while True:
-        try:
-            await step()
-            return
-        except BrokerUnavailableError as exc:
-            logger.warning(
-                "broker unavailable; trying the record again", extra={"retry_in_s": wait, "error": str(exc)}
-            )
-            await asyncio.sleep(wait)  # back off while the broker is away (not a synchronization)
-            wait = min(wait * 2, longest_wait)
 
 
 def _write_table(table: faust.types.TableT[bytes, bytes], writes: list[Write]) -> None:

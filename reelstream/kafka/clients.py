@@ -8,6 +8,7 @@ One Publisher serves every producer in the project: plain aiokafka (ingest, work
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,11 +29,29 @@ SendAndWait = Callable[[str, bytes, bytes | None, int | None, Headers | None], A
 Send = Callable[[str, bytes, bytes | None, int | None, Headers | None], Awaitable["asyncio.Future[Any]"]]
 
 
+logger = logging.getLogger(__name__)
+
+
 class BrokerUnavailableError(ReelstreamError):
     """The broker did not acknowledge a record in time; nothing can be promised to the caller."""
 
     code = "broker_unavailable"
     retriable = True
+
+
+async def riding_out_outages(step: Callable[[], Awaitable[None]], longest_wait: float = 10.0) -> None:
+    """Run `step` until the broker acknowledges what it writes, backing off 0.5, 1, 2 … `longest_wait` s
+    between tries. For writes that must not be given up on during a broker restart (a stage's event, an
+    attempt's outcome); `step` must be safe to run again (its records are keyed and versioned)."""
+    wait = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except BrokerUnavailableError as exc:
+            logger.warning("broker unavailable; trying again", extra={"retry_in_s": wait, "error": str(exc)})
+            await asyncio.sleep(wait)  # back off while the broker is away (not a synchronization)
+            wait = min(wait * 2, longest_wait)
 
 
 def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:

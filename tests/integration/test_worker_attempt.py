@@ -36,9 +36,17 @@ from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
 from gpu_consumers.storage import ArtifactStore, StorageError, minio_client
 from gpu_consumers.video import is_faststart, verify_mp4
 from gpu_consumers.worker import Worker
+from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.settings import WorkerSettings
 from reelstream.stack.manager import Endpoints
-from schemas.events import DispatchRender, RenderFailed, RenderStarted, RenderSucceeded, WorkerHeartbeat
+from schemas.events import (
+    DispatchRender,
+    RenderFailed,
+    RenderProgress,
+    RenderStarted,
+    RenderSucceeded,
+    WorkerHeartbeat,
+)
 from schemas.serde import AvroSerde
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
 from tests.renderers import RaisingRenderer
@@ -119,6 +127,34 @@ async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_buck
     finally:
         poster.close()
         poster.release_conn()
+
+
+async def test_reports_the_broker_refuses_do_not_stall_the_attempt(
+    renderer: MochiRenderer, store: ArtifactStore
+) -> None:
+    """During a broker restart: a progress report that fails is dropped and the later ones still go out;
+    the start and the outcome are tried until the broker takes them, once each. (Before: the first failed
+    progress report ended the forwarder and the attempt waited forever for its queue to drain.)"""
+    refusals = {"progress": 2, "outcome": 2}
+    delivered: list[Any] = []
+
+    async def report(event: Any) -> None:
+        kind = {RenderProgress: "progress", RenderSucceeded: "outcome"}.get(type(event))
+        if kind is not None and refusals[kind] > 0:
+            refusals[kind] -= 1
+            raise BrokerUnavailableError("the broker is restarting")
+        delivered.append(event)
+
+    cmd = dispatch(params=render_params(num_frames=7, num_inference_steps=4))
+    running = run_attempt(cmd, renderer, store, report, threading.Event(), "test-worker", 0.0)
+    await asyncio.wait_for(running, DEADLINE_S)
+
+    assert refusals == {"progress": 0, "outcome": 0}
+    assert isinstance(delivered[0], RenderStarted)
+    assert [type(e) for e in delivered].count(RenderSucceeded) == 1
+    assert isinstance(delivered[-1], RenderSucceeded)
+    steps = [e.step for e in delivered if isinstance(e, RenderProgress) and e.stage.value == "denoise"]
+    assert steps[-1:] == [4]  # progress after the refused ones was still reported
 
 
 async def test_a_storage_outage_is_a_retriable_failure_not_a_success(renderer: MochiRenderer) -> None:
