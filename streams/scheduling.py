@@ -63,6 +63,10 @@ class Slot:
     job_id: str | None = None
     attempt: int | None = None
     lease_expires_at: datetime | None = None
+    # the worker reports running an attempt this slot does not hold (one whose lease lapsed, e.g. while the
+    # broker was away): the slot gets no work until the worker says it is idle, since a dispatch would wait
+    # behind that attempt and lose its lease
+    busy_elsewhere: bool = False
 
 
 @dataclass(frozen=True)
@@ -355,12 +359,14 @@ def _heartbeat(step: _Step, beat: WorkerHeartbeat) -> None:
             known = replace(known, lease_expires_at=step.now + step.policy.lease)
     if known is None or known.worker_id != beat.worker_id:
         known = Slot(beat.slot, beat.worker_id, beat.renderer, beat.occurred_at)
+    reported = (beat.job_id, beat.attempt) if beat.job_id is not None else None
     step.slots[beat.slot] = replace(
         known,
         renderer=beat.renderer,
         last_seen=beat.occurred_at,
         gpu_name=beat.gpu_name or "",
         max_work_units=beat.max_work_units,
+        busy_elsewhere=reported is not None and reported != (known.job_id, known.attempt),
     )
 
 
@@ -536,7 +542,11 @@ def _capped(job: QueuedJob, running: Mapping[str, int]) -> bool:
 
 
 def _fill_idle_slots(step: _Step) -> None:
-    idle = [s for _, s in sorted(step.slots.items()) if s.job_id is None and _alive(step, s)]
+    idle = [
+        s
+        for _, s in sorted(step.slots.items())
+        if s.job_id is None and not s.busy_elsewhere and _alive(step, s)
+    ]
     if not idle or not any(j.queued for j in step.jobs.values()):
         return
     running = _running_per_tenant(step)

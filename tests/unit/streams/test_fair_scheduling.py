@@ -139,6 +139,22 @@ def test_a_slot_that_stops_heartbeating_loses_its_lease_and_the_job_runs_elsewhe
     assert finals == ["succeeded"]
 
 
+def test_a_slot_still_running_an_attempt_whose_lease_lapsed_gets_no_work_until_it_is_idle() -> None:
+    """A broker outage longer than a lease: the job is requeued, but the worker is still rendering the old
+    attempt and says so in its heartbeats. A dispatch to it would wait behind that attempt and lose its
+    lease too, so the job goes to another slot, and this one gets work once it reports idle."""
+    pool = Pool()
+    pool.feed(admitted("a"), beat(0))
+    assert pool.feed(at(31)) == []  # no heartbeat reached the scheduler for a lease: "a" is requeued
+    assert statuses(pool.outputs, "a")[-1].state == "queued"
+    assert pool.feed(beat(0, seconds=32, job="a", attempt=1), at(33)) == []
+    (moved,) = pool.feed(beat(1, seconds=34))
+    assert (moved.job_id, moved.slot, moved.attempt) == ("a", 1, 2)
+    assert pool.feed(admitted("b"), beat(0, seconds=35, job="a", attempt=1), at(36)) == []
+    (next_job,) = pool.feed(beat(0, seconds=37))
+    assert (next_job.job_id, next_job.slot) == ("b", 0)
+
+
 def test_a_failed_attempt_is_retried_after_a_backoff_then_fails_after_max_attempts() -> None:
     policy = SchedulerPolicy(max_attempts=2)
     pool = Pool(policy)
