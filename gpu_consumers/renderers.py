@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -14,12 +15,17 @@ if TYPE_CHECKING:
     from gpu_consumers.render.model_dir import ModelDir
     from gpu_consumers.render.options import MochiOptions
 
+logger = logging.getLogger(__name__)
 _TRUE, _FALSE = ("1", "on", "true", "yes"), ("0", "off", "false", "no")
 
 
 def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
     """No weights are loaded here (that is `Renderer.load()`, at start-up), but a bad model folder or a bad
-    setting fails here, before the worker joins its pool."""
+    setting fails here, before the worker joins its pool. REELSTREAM_SIMULATED_RENDER_SCALE (benchmarks
+    only) serves `model` with a stand-in that waits out the cost model's prior times the scale."""
+    simulated = env.get("REELSTREAM_SIMULATED_RENDER_SCALE", "").strip()
+    if simulated:
+        return _simulated(model, simulated)
     from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
 
     options = mochi_options(env)
@@ -42,6 +48,17 @@ def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
             warmup=warmup_request(model),
         )
     raise ConfigurationError(f"no renderer for model {model!r}")
+
+
+def _simulated(model: str, scale: str) -> Renderer:
+    from gpu_consumers.render.simulated import SimulatedRenderer
+
+    try:
+        renderer = SimulatedRenderer(model, float(scale))
+    except ValueError as exc:
+        raise ConfigurationError(f"REELSTREAM_SIMULATED_RENDER_SCALE={scale!r}: {exc}") from exc
+    logger.warning("renders are SIMULATED (a benchmark setting): %s", renderer.settings["simulated"])
+    return renderer
 
 
 def warmup_request(model: str) -> RenderRequest:

@@ -1,0 +1,88 @@
+"""A benchmark stand-in for a model: it takes as long as the cost model's prior says the render would,
+times a scale, and returns a valid clip of the requested shape. No torch, no weights.
+
+For measuring scheduling over the real pipeline (bench/scheduler_kafka.py): eight of these fit on a CPU
+machine where eight GPUs do not. The worker picks it only when REELSTREAM_SIMULATED_RENDER_SCALE is set
+(see gpu_consumers.renderers.make_renderer); every job it renders records `simulated` in its settings.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import numpy.typing as npt
+
+from gpu_consumers.render.base import (
+    DECODE,
+    DENOISE,
+    ENCODE_TEXT,
+    CancelCheck,
+    ProgressCallback,
+    RenderCanceled,
+    RenderedVideo,
+    RenderRequest,
+)
+from schemas.events import RenderParams
+from streams.cost_model import PRIOR_SECONDS_PER_UNIT, CostModel
+
+
+def simulated_seconds(model: str, request: RenderRequest, scale: float) -> float:
+    """What the cost model's prior predicts for `request` on `model`, times `scale`."""
+    params = RenderParams(
+        model=model,
+        width=request.width,
+        height=request.height,
+        num_frames=request.num_frames,
+        fps=request.fps,
+        num_inference_steps=request.num_inference_steps,
+        guidance_scale=request.guidance_scale,
+        seed=request.seed,
+    )
+    return CostModel().seconds(params) * scale
+
+
+class SimulatedRenderer:
+    """Serves `name` (the model the slot advertises) by waiting out the predicted denoising time, step by
+    step, so that progress and cancellation behave as a real render's do."""
+
+    def __init__(self, name: str, scale: float) -> None:
+        if name not in PRIOR_SECONDS_PER_UNIT:
+            raise ValueError(f"no cost prior for model {name!r} to simulate")
+        if not scale > 0:
+            raise ValueError(f"the simulated render scale must be > 0, got {scale!r}")
+        self.name, self.scale = name, scale
+        self._stop = threading.Event()  # never set: an interruptible wait, not a sleep
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"simulated": f"{self.scale:g}× the cost model's prior"}
+
+    def load(self) -> None:
+        return None
+
+    def render(
+        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
+    ) -> RenderedVideo:
+        on_progress(ENCODE_TEXT, 0, 1)
+        on_progress(ENCODE_TEXT, 1, 1)
+        steps = request.num_inference_steps
+        per_step = simulated_seconds(self.name, request, self.scale) / steps
+        for step in range(1, steps + 1):
+            self._stop.wait(per_step)  # the simulated GPU time of one denoising step
+            on_progress(DENOISE, step, steps)
+            if is_canceled():
+                raise RenderCanceled(f"canceled after denoise step {step} of {steps}")
+        on_progress(DECODE, 0, 1)
+        frames = _frames(request)
+        on_progress(DECODE, 1, 1)
+        return RenderedVideo(frames, request.fps)
+
+
+def _frames(request: RenderRequest) -> npt.NDArray[np.uint8]:
+    """A moving gradient, the same for the same seed: cheap to make, and a real clip to encode."""
+    t = np.arange(request.num_frames, dtype=np.uint16)[:, None, None]
+    y = np.arange(request.height, dtype=np.uint16)[None, :, None]
+    x = np.arange(request.width, dtype=np.uint16)[None, None, :]
+    base = ((x + y + 4 * t + request.seed) % 256).astype(np.uint8)
+    return np.stack([base, base[:, ::-1, :], np.full_like(base, 128)], axis=-1)
