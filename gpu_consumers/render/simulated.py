@@ -84,5 +84,5 @@ def _frames(request: RenderRequest) -> npt.NDArray[np.uint8]:
     t = np.arange(request.num_frames, dtype=np.uint16)[:, None, None]
     y = np.arange(request.height, dtype=np.uint16)[None, :, None]
     x = np.arange(request.width, dtype=np.uint16)[None, None, :]
-    base = ((x + y + 4 * t + request.seed) % 256).astype(np.uint8)
+    base = ((x + y + 4 * t + request.seed % 256) % 256).astype(np.uint8)
     return np.stack([base, base[:, ::-1, :], np.full_like(base, 128)], axis=-1)

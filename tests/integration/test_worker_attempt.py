@@ -33,6 +33,7 @@ from gpu_consumers.render.base import (
     RenderRequest,
 )
 from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
+from gpu_consumers.render.simulated import SimulatedRenderer
 from gpu_consumers.storage import ArtifactStore, StorageError, minio_client
 from gpu_consumers.video import is_faststart, verify_mp4
 from gpu_consumers.worker import Worker
@@ -127,6 +128,15 @@ async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_buck
     finally:
         poster.close()
         poster.release_conn()
+
+
+async def test_a_simulated_render_makes_a_verified_artifact_like_a_real_one(store: ArtifactStore) -> None:
+    """The benchmarks' stand-in goes through the same attempt: encode, verify, upload."""
+    cmd = dispatch(params=render_params(num_frames=13, num_inference_steps=4))
+    outcome = (await attempt(cmd, SimulatedRenderer("tiny-mochi", 0.01), store))[-1]
+    assert isinstance(outcome, RenderSucceeded), outcome
+    assert outcome.artifact.frames == 13
+    assert outcome.artifact.render_settings == {"simulated": "0.01× the cost model's prior"}
 
 
 async def test_reports_the_broker_refuses_do_not_stall_the_attempt(

@@ -54,7 +54,9 @@ def test_the_same_seed_gives_the_same_frames_and_another_seed_others() -> None:
     renderer = SimulatedRenderer("tiny-mochi", FAST)
     first = renderer.render(REQUEST, lambda *_: None, lambda: False).frames
     again = renderer.render(REQUEST, lambda *_: None, lambda: False).frames
-    other = renderer.render(replace(REQUEST, seed=8), lambda *_: None, lambda: False).frames
+    other = renderer.render(
+        replace(REQUEST, seed=2**40 + 8), lambda *_: None, lambda: False
+    ).frames  # seeds are wide
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
 
