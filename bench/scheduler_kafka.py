@@ -325,8 +325,7 @@ def summarize(name: str, jobs: list[Job], timeline: Timeline) -> None:
         measured,
         starts,
         run_fifo(measured),
-        long_fifo_wait=30.0,
-        floor_note="the aging floor is 30 s here: a job FIFO starts sooner may wait up to that",
+        floor=30.0,  # the aging floor, 30 cost-model s; the cost model learns these seconds from the renders
     )
     print(
         "  slot turnaround (an outcome → the slot's next start, while jobs arrive): "
@@ -351,7 +350,7 @@ def _gaps(jobs: list[Job], starts: dict[str, float], timeline: Timeline) -> str:
     ]
     if len(gaps) < 20:
         return "too few"
-    q = statistics.quantiles(gaps, n=20)
+    q = statistics.quantiles(gaps, n=20, method="inclusive")
     return f"P50 {statistics.median(gaps) * 1000:6.0f} ms  P95 {q[18] * 1000:6.0f} ms"
 
 

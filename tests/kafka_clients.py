@@ -1,5 +1,6 @@
 """The broker clients the fixtures of several test packages open on a stack: a serde with every topic's schema
-registered, and an idempotent acks=all producer. Each fixture picks its own scope."""
+registered, and an idempotent acks=all producer. Each fixture picks its own scope. For unit tests of what
+sits behind a Publisher: a schema registry in memory."""
 
 from __future__ import annotations
 
@@ -35,3 +36,20 @@ async def started_producer(stack: Endpoints, name: str) -> AsyncIterator[AIOKafk
         yield producer
     finally:
         await producer.stop()
+
+
+class MemoryRegistry:
+    """A schema registry in a list (the serde's protocol), for serializing without a registry server."""
+
+    def __init__(self) -> None:
+        self.schemas: list[str] = []
+
+    async def register(self, subject: str, schema: str) -> int:
+        self.schemas.append(schema)
+        return len(self.schemas)
+
+    async def schema_by_id(self, schema_id: int) -> str:
+        return self.schemas[schema_id - 1]
+
+    async def set_backward_compatibility(self, subject: str) -> None:
+        return None

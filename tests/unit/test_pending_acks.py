@@ -14,6 +14,7 @@ from reelstream.kafka.pending_acks import PendingAcks
 from schemas.events import CancelJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
+from tests.kafka_clients import MemoryRegistry
 
 
 def futures(count: int) -> list[asyncio.Future[Any]]:
@@ -96,23 +97,6 @@ async def test_drained_returns_once_no_ack_is_in_flight() -> None:
     ack.set_result(None)
     await asyncio.wait_for(draining, timeout=5)
     assert done == ["record"]
-
-
-class MemoryRegistry:
-    """A schema registry in a list (the serde's protocol), for serializing without a registry server."""
-
-    def __init__(self) -> None:
-        self.schemas: list[str] = []
-
-    async def register(self, subject: str, schema: str) -> int:
-        self.schemas.append(schema)
-        return len(self.schemas)
-
-    async def schema_by_id(self, schema_id: int) -> str:
-        return self.schemas[schema_id - 1]
-
-    async def set_backward_compatibility(self, subject: str) -> None:
-        return None
 
 
 async def serde() -> AvroSerde:
