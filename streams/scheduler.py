@@ -2,8 +2,9 @@
 
 The inbox has one partition per pool, so one agent instance sees everything of its pool in one order. The
 state lives in a changelog-backed table, one entry per job plus the pool's index (pool_store.py), and in
-memory between events; outputs are written (and acknowledged) before the new state is stored, so a crash
-repeats outputs rather than losing them (consumers dedupe by version/attempt).
+memory between events. What an event decides is written behind the agent in batches (group_commit.py):
+outputs are acknowledged before the state that follows them is stored, so a crash repeats outputs rather
+than losing them (consumers dedupe by version/attempt), and the agent never waits for a round trip per event.
 
 The state also holds the inbox offset it has applied, and that, not the group's committed offset, decides
 what is applied next: a redelivered record is skipped, and when the records handed over skip ahead (Faust
@@ -12,10 +13,9 @@ acks, and may commit, records it drops during a rebalance) the ones between are 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import MappingProxyType
@@ -23,64 +23,23 @@ from typing import Any
 
 import faust
 
-from reelstream.kafka.clients import BrokerUnavailableError, Publisher, riding_out_outages
+from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
-from reelstream.tracing import TraceLinks, configure_tracing, current_traceparent, linked_span
-from schemas.events import DispatchRender, JobAdmitted, SchedulerTick
-from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
+from reelstream.tracing import TraceLinks, configure_tracing, current_traceparent
+from schemas.events import JobAdmitted, SchedulerTick
+from schemas.topics import SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
+from streams.group_commit import GroupCommit, decided
 from streams.invariants import check_inbox_event
 from streams.log_reader import InboxOrder, LogReader, inbox_order
 from streams.pool_store import PoolImage, Write, persist, restore
-from streams.publishing import publish_change
-from streams.scheduling import Output, Publish, SendToSlot, apply_noting_changes, as_of
+from streams.scheduling import Output, SendToSlot, apply_noting_changes, as_of
 
 logger = logging.getLogger(__name__)
 CATCH_UP_ALLOWANCE = timedelta(seconds=2)  # an inbox record read later than this is applied as of now - 2 s
-
-
-async def write_outputs(
-    publisher: Publisher,
-    outputs: list[Output],
-    links: TraceLinks | None = None,
-    current_job: str | None = None,
-) -> None:
-    """Each job's outputs in order (its events must arrive in order), the jobs' concurrently: an event that
-    moves many jobs waits for one broker round trip, not one per output.
-
-    Outputs of the job whose record is being processed continue that record's trace; any other job's
-    (a dispatch freed by another job's end, a lease expiry on a tick) continue the trace its JobAdmitted
-    carried, remembered in `links`: the pure scheduler state knows nothing of traces."""
-    per_job: dict[str, list[Output]] = defaultdict(list)
-    for output in outputs:
-        per_job[output.command.job_id if isinstance(output, SendToSlot) else output.status.job_id].append(
-            output
-        )
-
-    async def write_job(job_id: str, mine: list[Output]) -> None:
-        if links is None or (job_id == current_job and current_traceparent() is not None):
-            for output in mine:
-                await _write(publisher, output)
-        else:
-            with linked_span("scheduler publish", links.get(job_id)):
-                for output in mine:
-                    await _write(publisher, output)
-
-    await asyncio.gather(*(write_job(job_id, mine) for job_id, mine in per_job.items()))
-
-
-async def _write(publisher: Publisher, output: Output) -> None:
-    match output:
-        case SendToSlot(command):
-            await publisher.publish(RENDER_DISPATCH, command.job_id, command, partition=command.slot)
-            if isinstance(command, DispatchRender):  # in the job's trace, like the record it wrote
-                fields = {"job_id": command.job_id, "slot": command.slot, "attempt": command.attempt}
-                logger.info("dispatched", extra=fields)
-        case Publish(status, event_type):
-            await publish_change(publisher, status, event_type)
 
 
 def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
@@ -153,9 +112,18 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
     reader = LogReader(settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX)
     app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
+    commits = {pool_id: GroupCommit(ctx.publisher) for pool_id in settings.pools}  # one writer per pool
+    _drop_unwritten_on_rebalance(app, commits)
+
+    async def close_writers(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for commit in commits.values():
+            await commit.close()  # what was not written is decided again by the next owner
+
+    app.on_before_shutdown.connect(close_writers, weak=False)  # type: ignore[arg-type]
 
     async def handle(record: faust.EventT[bytes], pool_id: str) -> None:
         image, offset = image_of(pool_id), record.message.offset
+        _write_table(states, commits[pool_id].durable())  # earlier events', now that the broker has theirs
         async with ctx.dead_lettering(record):
             inbox_event = await ctx.decoded(SCHEDULER_INBOX, record)
             if inbox_event is not None:
@@ -164,10 +132,9 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                     links.remember(inbox_event.job_id, current_traceparent())
                 inbox_event = as_of(inbox_event, datetime.now(UTC), CATCH_UP_ALLOWANCE)
                 state, outputs, changed = apply_noting_changes(image.state, inbox_event, policy)
-                current_job = getattr(inbox_event, "job_id", None)
-                await write_outputs(await ctx.publisher(), outputs, links, current_job)
                 images[pool_id], writes = persist(image, state, offset, changed)
-                _write_table(states, writes)
+                traces = _traces(outputs, links, getattr(inbox_event, "job_id", None))
+                await commits[pool_id].hand(decided(outputs, traces, writes))
                 ctx.metrics.scheduler_outputs(pool_id, outputs)
                 if isinstance(inbox_event, SchedulerTick):  # a look at every job: once a tick
                     ctx.metrics.scheduler_state(state)
@@ -200,7 +167,30 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     return app
 
 
-def _write_table(table: faust.types.TableT[bytes, bytes], writes: list[Write]) -> None:
+def _traces(outputs: list[Output], links: TraceLinks, current_job: str | None) -> list[str | None]:
+    """The trace each output continues: the record being processed for its own job's outputs; for any other
+    job's (a dispatch freed by another job's end, a lease expiry on a tick) the trace its JobAdmitted
+    carried, remembered in `links` (the pure scheduler state knows nothing of traces)."""
+    here = current_traceparent()
+    jobs = (o.command.job_id if isinstance(o, SendToSlot) else o.status.job_id for o in outputs)
+    return [here if job_id == current_job and here is not None else links.get(job_id) for job_id in jobs]
+
+
+def _drop_unwritten_on_rebalance(app: faust.App, commits: dict[str, GroupCommit]) -> None:
+    """Partitions revoked: what was decided and is not in the table yet is forgotten (the states in memory
+    are dropped on assignment, and the table is what the pools' owners restore)."""
+
+    async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        for pool_id, commit in commits.items():
+            if commit.pending:
+                fields = {"pool": pool_id, "events": commit.pending}
+                logger.info("rebalance: dropping events decided but not written", extra=fields)
+            commit.drop()
+
+    app.on_partitions_revoked.connect(revoked, weak=False)  # type: ignore[arg-type]
+
+
+def _write_table(table: faust.types.TableT[bytes, bytes], writes: Sequence[Write]) -> None:
     for key, value in writes:
         if value is not None:
             table[key] = value
