@@ -13,7 +13,8 @@ follows the scheduler inbox and the status topic from this process. It prints
   - how many jobs got a queue position (only the head of the queue is numbered, see streams.scheduling).
 If the burst does not finish within `--timeout` seconds, it prints how far each stage got.
 `--admission-workers 2` runs two admission processes in one consumer group (each gets half of the commands
-topic's partitions), to compare with one.
+topic's partitions), to compare with one. `--scheduler-only` starts no admission and produces the jobs'
+JobAdmitted records straight to the scheduler's inbox: the scheduler's own rate, not bounded by admission's.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
 from reelstream.services import PipelineConfig, prepare_infrastructure, service_commands  # noqa: E402
 from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout  # noqa: E402
 from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
-from schemas.events import JobAdmitted, JobState, SubmitJob  # noqa: E402
+from schemas.events import JobAdmitted, JobState, RenderParams, SubmitJob  # noqa: E402
 from schemas.serde import AvroSerde  # noqa: E402
 from schemas.topics import ALL_TOPICS, COMMANDS, JOB_STATUS, SCHEDULER_INBOX  # noqa: E402
 from streams.webhooks import generate_secret  # noqa: E402
@@ -107,6 +108,29 @@ def note(value: Any, timestamp: float, progress: Progress) -> None:
             progress.positioned.add(job_id)
 
 
+def admitted(command: SubmitJob) -> JobAdmitted:
+    """What admission would write for `command` (the scheduler-only burst skips admission)."""
+    p = command.params
+    params = RenderParams(
+        model=p.model or "tiny-mochi",
+        width=p.width or 64,
+        height=p.height or 48,
+        num_frames=p.num_frames or 7,
+        fps=p.fps or 24,
+        num_inference_steps=p.num_inference_steps or 4,
+        guidance_scale=p.guidance_scale or 4.5,
+        seed=p.seed or 1,
+    )
+    return JobAdmitted(
+        job_id=command.job_id,
+        tenant_id=command.tenant_id,
+        pool_id="default",
+        prompt=command.prompt,
+        params=params,
+        submitted_at=command.occurred_at,
+    )
+
+
 def commands(count: int, tenants: int) -> list[SubmitJob]:
     submission = parse_submission(json.dumps(BODY).encode(), default_model="tiny-mochi")
     return [submit_command(submission, f"tenant-{i % tenants}") for i in range(count)]
@@ -139,8 +163,9 @@ async def group_settled(endpoints: Endpoints, group: str, members: int, seconds:
 
 
 async def burst(
-    endpoints: Endpoints, jobs: int, tenants: int, wait_s: float, admission_group: str, admission_workers: int
+    endpoints: Endpoints, jobs: int, tenants: int, wait_s: float, group: str, admission_workers: int
 ) -> None:
+    """`admission_workers` 0: JobAdmitted records straight to the inbox (`group`: the scheduler's)."""
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
@@ -152,15 +177,21 @@ async def burst(
     stop = asyncio.Event()
     follower = asyncio.create_task(follow(endpoints, serde, lambda: progress, stop))
     try:
-        await producer.send_and_wait(COMMANDS.name, serde.serialize(COMMANDS, warmup[0]), key=b"tenant-0")
+        everything = [*warmup, *burst_commands]
+        if admission_workers:
+            topic = COMMANDS.name
+            payloads = [(c.tenant_id.encode(), serde.serialize(COMMANDS, c)) for c in everything]
+        else:
+            topic = SCHEDULER_INBOX.name
+            payloads = [(b"default", serde.serialize(SCHEDULER_INBOX, admitted(c))) for c in everything]
+        await producer.send_and_wait(topic, payloads[0][1], key=payloads[0][0])
         if not await wait_until(progress.done, 120):
             raise SystemExit("the warm-up job was not queued within 120 s; see the stages' logs")
-        if not await group_settled(endpoints, admission_group, admission_workers, 120):
-            raise SystemExit(f"admission's group did not settle with {admission_workers} members in 120 s")
+        if not await group_settled(endpoints, group, max(1, admission_workers), 120):
+            raise SystemExit(f"{group} did not settle in 120 s")
         progress = Progress({c.job_id for c in burst_commands})
-        payloads = [(c.tenant_id.encode(), serde.serialize(COMMANDS, c)) for c in burst_commands]
         started = time.time()
-        sends = [await producer.send(COMMANDS.name, v, key=k) for k, v in payloads]
+        sends = [await producer.send(topic, v, key=k) for k, v in payloads[1:]]
         await asyncio.gather(*sends)
         produced = time.time()
         finished = await wait_until(progress.done, wait_s)
@@ -249,7 +280,8 @@ def run(args: Any) -> None:
             asyncio.run(prepare_infrastructure(endpoints))
             env = {**os.environ, **config.env(endpoints)}
             argvs = service_commands(config)
-            names = [f"admission-{i + 1}" for i in range(args.admission_workers)] + ["scheduler"]
+            admission_workers = 0 if args.scheduler_only else args.admission_workers
+            names = [f"admission-{i + 1}" for i in range(admission_workers)] + ["scheduler"]
             procs = [
                 ManagedProcess(
                     n, argvs[n.partition("-")[0]], layout.log_dir / f"{n}.log", env, die_with_parent=True
@@ -260,10 +292,9 @@ def run(args: Any) -> None:
                 for proc in procs:
                     proc.start()
                 profilers = profile(procs, args.py_spy, args.timeout + 150) if args.py_spy else []
-                group = f"{config.app_prefix}-admission"  # Faust's consumer group: the app's id
-                asyncio.run(
-                    burst(endpoints, args.jobs, args.tenants, args.timeout, group, args.admission_workers)
-                )
+                stage = "admission" if admission_workers else "scheduler"
+                group = f"{config.app_prefix}-{stage}"  # Faust's consumer group: the app's id
+                asyncio.run(burst(endpoints, args.jobs, args.tenants, args.timeout, group, admission_workers))
                 for profiler in profilers:
                     profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
                     profiler.wait(timeout=60)
@@ -283,6 +314,7 @@ if __name__ == "__main__":
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--admission-workers", type=int, default=1, help="admission processes, one group")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the burst")
+    parser.add_argument("--scheduler-only", action="store_true", help="JobAdmitted straight to the inbox")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the stages' logs here")
     parser.add_argument("--py-spy", metavar="DIR", help="profile each stage with py-spy into DIR")
     run(parser.parse_args())
