@@ -58,9 +58,8 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     policy = policy_from(scheduler_settings)
     # records of one batch (group_commit) go out together: a 5 ms linger took a 10,000-job burst from
     # ~1,060 to ~1,390 events/s (bench/stream_stages.py --scheduler-only); it adds at most 5 ms per write
-    app = create_app(
-        "scheduler", settings, consumer_group_instance_id=scheduler_settings.instance_id, producer_linger=0.005
-    )
+    instance_id = scheduler_settings.instance_id
+    app = create_app("scheduler", settings, consumer_group_instance_id=instance_id, producer_linger=0.005)
     ctx = StreamContext(app, settings, "scheduler", metrics)
     ctx.metrics.expect_topics([SCHEDULER_INBOX.name])
     ctx.metrics.expect_pools(settings.pools)
