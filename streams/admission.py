@@ -45,7 +45,9 @@ logger = logging.getLogger(__name__)
 def build_admission(
     settings: PipelineSettings, pool_id: str = "default", metrics: Metrics | None = None
 ) -> faust.App:
-    app = create_app("admission", settings)
+    # a 5 ms linger lets the records of commands taken in turn go out together: 10,000-command bursts
+    # went from ~800 to ~940 JobAdmitted/s (bench/stream_stages.py, two runs each)
+    app = create_app("admission", settings, producer_linger=0.005)
     capacity = PoolCapacity(models=settings.pool_models, max_work_units=settings.pool_max_work_units)
     ctx = StreamContext(app, settings, "admission", metrics)
     ctx.metrics.expect_topics([COMMANDS.name])
