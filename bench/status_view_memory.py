@@ -4,13 +4,19 @@
 
 Every ingest replica materializes every job's latest snapshot (`ingest.job_index.JobIndex`); this feeds it
 succeeded snapshots shaped like real ones (a 120-character prompt, metadata, an artifact, state times) with
-distinct strings, as records decoded from Kafka would be, and reports tracemalloc's count of what it holds.
+distinct strings, as records decoded from Kafka would be, and reports tracemalloc's count of what it holds,
+and how long a full garbage collection takes with it in memory. Two ways of keeping a job, in the same run:
+  objects - the decoded JobStatus (how the view kept jobs before);
+  records - the Avro record's bytes in a tuple of plain values (how it keeps them now; decoded when read).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import sys
+import time
 import tracemalloc
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest.job_index import JobIndex
 from schemas.events import Artifact, JobState, JobStatus, RenderParams, utc_now
+from schemas.serde import AvroSerde
+from schemas.topics import JOB_STATUS
+from tests.kafka_clients import MemoryRegistry
 
 TENANTS = 50
 
@@ -59,22 +68,49 @@ def snapshot(n: int) -> JobStatus:
     )
 
 
+async def record_serde() -> AvroSerde:
+    serde = AvroSerde(MemoryRegistry())
+    await serde.register(JOB_STATUS)
+    await serde.deserialize(JOB_STATUS, serde.serialize(JOB_STATUS, snapshot(0)))  # the writer schema seen
+    return serde
+
+
+def fill(count: int, serde: AvroSerde | None) -> JobIndex:
+    if serde is None:
+        index = JobIndex()
+        for n in range(count):
+            index.apply(snapshot(n))  # what survives is what the index holds: snapshots and its indexes
+        return index
+    index = JobIndex(lambda raw: serde.decode_seen(JOB_STATUS, raw))
+    for n in range(count):
+        status = snapshot(n)
+        index.apply(status, raw=serde.serialize(JOB_STATUS, status))
+    return index
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--jobs", type=int, default=100_000)
     args = parser.parse_args()
-    print(f"{'jobs':>8}  {'held MiB':>9}  {'bytes/job':>9}  {'MiB per 100k':>12}")
-    for count in sorted({args.jobs // 10, args.jobs // 2, args.jobs}):
-        tracemalloc.start()
-        index = JobIndex()
-        for n in range(count):
-            index.apply(snapshot(n))  # what survives is what the index holds: snapshots and its indexes
-        held, _ = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        print(f"{count:>8}  {held / 2**20:>9.1f}  {held / count:>9.0f}  {held / count * 1e5 / 2**20:>12.1f}")
-        del index
+    serde = asyncio.run(record_serde())
+    columns = ("kept as", "jobs", "held MiB", "bytes/job", "MiB per 100k", "full gc ms")
+    print("  ".join(f"{c:>{w}}" for c, w in zip(columns, (8, 8, 9, 9, 12, 10), strict=True)))
+    for kept, with_serde in (("objects", None), ("records", serde)):
+        for count in sorted({args.jobs // 10, args.jobs // 2, args.jobs}):
+            tracemalloc.start()
+            index = fill(count, with_serde)
+            held, _ = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            started = time.perf_counter()
+            gc.collect()
+            pause = (time.perf_counter() - started) * 1000
+            per_job = held / count
+            mib = per_job * 1e5 / 2**20
+            figures = f"{held / 2**20:>9.1f}  {per_job:>9.0f}  {mib:>12.1f}  {pause:>10.1f}"
+            print(f"{kept:>8}  {count:>8}  {figures}")
+            del index
 
 
 if __name__ == "__main__":

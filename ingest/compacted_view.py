@@ -57,6 +57,10 @@ class CompactedView(Generic[T]):
     def _on_value(self, key: str | None, value: T) -> None:
         raise NotImplementedError
 
+    def _on_record(self, key: str | None, value: T, raw: bytes) -> None:
+        """A decoded value with the bytes it came from; a view that keeps the bytes overrides this."""
+        self._on_value(key, value)
+
     def _on_tombstone(self, key: str) -> bool:
         """Forget `key`; True if something was removed."""
         raise NotImplementedError
@@ -173,8 +177,9 @@ class CompactedView(Generic[T]):
             if key is not None and self._on_tombstone(key):
                 logger.info("record removed by tombstone", extra=where)
             return
+        raw = bytes(record.value)
         try:
-            value = await self._serde.deserialize(self._topic, bytes(record.value))
+            value = await self._serde.deserialize(self._topic, raw)
             self._check(key, value)
         except RegistryUnavailableError:
             raise  # not the record's fault: `_consume` re-reads it later
@@ -184,7 +189,7 @@ class CompactedView(Generic[T]):
         except (ValueError, TypeError, KeyError) as exc:
             await self._skip(record, SerializationError(f"undecodable record: {exc}"))
             return
-        self._on_value(key, value)
+        self._on_record(key, value, raw)
 
     async def _skip(self, record: ConsumerRecord[Any, Any], error: ReelstreamError) -> None:
         where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}

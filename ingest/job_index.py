@@ -4,6 +4,12 @@ Rules: per job the snapshot with the highest `version` wins and an older one nev
 a local placeholder (the `accepted` snapshot ingest records right after a submit) only fills a gap and is
 replaced by any real snapshot, whatever its version. Jobs are also indexed per tenant, newest first, for
 cursor pagination.
+
+Every replica holds every job, so an entry is kept small and out of the garbage collector's sight: a tuple
+of plain values holding the snapshot's record as it came from Kafka (Avro bytes), decoded when read. Job
+objects kept whole (a dozen tracked objects each) made each full collection scan millions of objects: pauses
+of 180-230 ms in ingest under load, its P99 (bench/ingest_load.py). A local placeholder, which lives only
+until its real snapshot arrives, is kept as the object.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -56,25 +63,39 @@ def decode_cursor(cursor: str) -> SortKey:
         raise InvalidRequest([FieldError("after", "is not a cursor this API returned")]) from None
 
 
+# (version, 1 for a real snapshot / 0 for a local one, tenant id, sort key's first half, the snapshot: its
+# record's bytes, or the object for a local placeholder); compared by its first two: the snapshot's rank
+_Entry = tuple[int, int, str, int, "bytes | JobStatus"]
+
+
 class JobIndex:
-    def __init__(self) -> None:
-        self._jobs: dict[str, Snapshot] = {}
+    """`decode` turns a kept record back into its JobStatus (needed once `apply` is given `raw` bytes)."""
+
+    def __init__(self, decode: Callable[[bytes], JobStatus] | None = None) -> None:
+        self._decode = decode
+        self._jobs: dict[str, _Entry] = {}
         self._by_tenant: dict[str, list[SortKey]] = {}
 
     def __len__(self) -> int:
         return len(self._jobs)
 
     def get(self, job_id: str) -> Snapshot | None:
-        return self._jobs.get(job_id)
+        entry = self._jobs.get(job_id)
+        return None if entry is None else Snapshot(self._status(entry), local=not entry[1])
 
-    def apply(self, status: JobStatus, *, local: bool = False) -> bool:
-        """Record a snapshot if it is newer than what is known; True when it became the current one."""
-        new = Snapshot(status, local)
+    def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
+        """Record a snapshot if it is newer than what is known; True when it became the current one. `raw`:
+        the record `status` was decoded from, kept instead of the object."""
+        new: _Entry = (status.version, 0 if local else 1, status.tenant_id, sort_key(status)[0], status)
         old = self._jobs.get(status.job_id)
-        if old is not None and (local or new.rank <= old.rank):
+        if old is not None and (local or new[:2] <= old[:2]):
             return False
         if old is not None:
-            self._unindex(old.status)
+            self._unindex(status.job_id, old)
+        if raw is not None and not local:
+            if self._decode is None:
+                raise TypeError("JobIndex keeps raw records only with a decode function")
+            new = (*new[:4], raw)
         self._jobs[status.job_id] = new
         bisect.insort(self._by_tenant.setdefault(status.tenant_id, []), sort_key(status))
         return True
@@ -84,17 +105,25 @@ class JobIndex:
         old = self._jobs.pop(job_id, None)
         if old is None:
             return False
-        self._unindex(old.status)
+        self._unindex(job_id, old)
         return True
 
-    def _unindex(self, status: JobStatus) -> None:
-        keys = self._by_tenant[status.tenant_id]
-        key = sort_key(status)
+    def _status(self, entry: _Entry) -> JobStatus:
+        kept = entry[4]
+        if isinstance(kept, JobStatus):
+            return kept
+        assert self._decode is not None
+        return self._decode(kept)
+
+    def _unindex(self, job_id: str, entry: _Entry) -> None:
+        tenant = entry[2]
+        keys = self._by_tenant[tenant]
+        key = (entry[3], job_id)
         i = bisect.bisect_left(keys, key)
         if i < len(keys) and keys[i] == key:
             del keys[i]
         if not keys:
-            del self._by_tenant[status.tenant_id]
+            del self._by_tenant[tenant]
 
     def page(
         self, tenant_id: str, limit: int, after: SortKey | None = None
@@ -103,6 +132,6 @@ class JobIndex:
         keys = self._by_tenant.get(tenant_id, [])
         start = bisect.bisect_right(keys, after) if after is not None else 0
         chosen = keys[start : start + limit]
-        jobs = [self._jobs[job_id].status for _, job_id in chosen]
+        jobs = [self._status(self._jobs[job_id]) for _, job_id in chosen]
         more = start + limit < len(keys)
         return jobs, encode_cursor(chosen[-1]) if more and chosen else None

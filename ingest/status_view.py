@@ -50,11 +50,14 @@ class StatusView(CompactedView[JobStatus]):
         client_id: str = "reelstream-ingest-view",
     ) -> None:
         super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
-        self._index = JobIndex()
+        self._index = JobIndex(lambda raw: serde.decode_seen(topic, raw))
         self._subscribers: dict[str, set[Updates]] = {}
 
     def _on_value(self, key: str | None, value: JobStatus) -> None:
         self.apply(value)
+
+    def _on_record(self, key: str | None, value: JobStatus, raw: bytes) -> None:
+        self.apply(value, raw=raw)  # the index keeps the bytes (see ingest.job_index)
 
     def _check(self, key: str | None, value: JobStatus) -> None:
         """A snapshot is keyed by its own job id: under another key, compaction would keep the wrong one."""
@@ -79,9 +82,9 @@ class StatusView(CompactedView[JobStatus]):
     def page(self, tenant_id: str, limit: int, after: SortKey | None) -> tuple[list[JobStatus], str | None]:
         return self._index.page(tenant_id, limit, after)
 
-    def apply(self, status: JobStatus, *, local: bool = False) -> bool:
+    def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current."""
-        if not self._index.apply(status, local=local):
+        if not self._index.apply(status, local=local, raw=raw):
             return False
         snapshot = Snapshot(status, local)
         for updates in self._subscribers.get(status.job_id, ()):

@@ -79,12 +79,19 @@ class AvroSerde:
         return buf.getvalue()
 
     async def deserialize(self, topic: Topic[T], data: bytes) -> T:
-        if len(data) < _HEADER.size:
-            raise SerializationError(f"record of {len(data)} bytes is too short for the wire format")
-        magic, schema_id = _HEADER.unpack_from(data)
-        if magic != MAGIC:
-            raise SerializationError(f"unknown magic byte {magic} (expected {MAGIC})")
-        writer = await self._writer(schema_id)
+        schema_id = _schema_id(data)
+        return self._decode(topic, data, schema_id, await self._writer(schema_id))
+
+    def decode_seen(self, topic: Topic[T], data: bytes) -> T:
+        """`deserialize` without awaiting: for bytes whose writer schema this serde has read before (e.g.
+        bytes a view kept after deserializing them). Raises SerializationError for any other."""
+        schema_id = _schema_id(data)
+        writer = self._writers.get(schema_id)
+        if writer is None:
+            raise SerializationError(f"schema id {schema_id} was never read by this serde")
+        return self._decode(topic, data, schema_id, writer)
+
+    def _decode(self, topic: Topic[T], data: bytes, schema_id: int, writer: Schema) -> T:
         try:
             datum: Any = fastavro.schemaless_reader(
                 io.BytesIO(data[_HEADER.size :]),
@@ -111,3 +118,12 @@ class AvroSerde:
         if schema_id not in self._writers:
             self._writers[schema_id] = _parse(await self._registry.schema_by_id(schema_id))
         return self._writers[schema_id]
+
+
+def _schema_id(data: bytes) -> int:
+    if len(data) < _HEADER.size:
+        raise SerializationError(f"record of {len(data)} bytes is too short for the wire format")
+    magic, schema_id = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise SerializationError(f"unknown magic byte {magic} (expected {MAGIC})")
+    return int(schema_id)

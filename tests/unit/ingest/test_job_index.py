@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,9 @@ from hypothesis import strategies as st
 from ingest.job_index import JobIndex, decode_cursor, encode_cursor, sort_key
 from reelstream.params import InvalidRequest
 from schemas.events import JobState, JobStatus
+from schemas.serde import AvroSerde
+from schemas.topics import JOB_STATUS
+from tests.kafka_clients import MemoryRegistry
 from tests.samples import T0, job_status
 
 
@@ -101,3 +105,28 @@ def test_cursors_round_trip_and_garbage_names_the_after_parameter() -> None:
         with pytest.raises(InvalidRequest) as raised:
             decode_cursor(garbage)
         assert [e.field for e in raised.value.errors] == ["after"]
+
+
+async def test_real_snapshots_are_kept_as_their_record_bytes_out_of_the_collectors_sight() -> None:
+    """What a replica holds per job: a tuple of plain values and the Avro record, untracked by the garbage
+    collector once it has looked at it; lookups and pages decode it to the same snapshot."""
+    serde = AvroSerde(MemoryRegistry())
+    await serde.register(JOB_STATUS)
+    index = JobIndex(lambda raw: serde.decode_seen(JOB_STATUS, raw))
+    first, second = status(3, "a", minutes=1), status(5, "b", minutes=2)
+    for snapshot in (first, second):
+        raw = serde.serialize(JOB_STATUS, snapshot)
+        await serde.deserialize(JOB_STATUS, raw)  # as the view does: the writer schema is now known
+        assert index.apply(snapshot, raw=raw)
+    placeholder = status(0, "c", minutes=3)
+    index.apply(placeholder, local=True)
+    gc.collect()
+    kept = [index._jobs[job_id] for job_id in ("a", "b")]  # the entries themselves
+    assert all(isinstance(entry[4], bytes) and not gc.is_tracked(entry) for entry in kept)
+    found, local = index.get("a"), index.get("c")
+    assert found is not None
+    assert found.status == first
+    assert not found.local
+    assert local is not None
+    assert local.local
+    assert index.page("t1", 10)[0] == [placeholder, second, first]
