@@ -55,7 +55,8 @@ async def submit(
         extra={"job_id": command.job_id, "tenant_id": tenant_id},
     )
     placeholder = accepted_status(command, submission.params)
-    context.view.apply(placeholder, local=True)
+    if context.view.apply(placeholder, local=True):
+        return placeholder  # the usual case: nothing newer is known yet
     return context.view.get(command.job_id) or placeholder
 
 

@@ -6,10 +6,10 @@ replaced by any real snapshot, whatever its version. Jobs are also indexed per t
 cursor pagination.
 
 Every replica holds every job, so an entry is kept small and out of the garbage collector's sight: a tuple
-of plain values holding the snapshot's record as it came from Kafka (Avro bytes), decoded when read. Job
-objects kept whole (a dozen tracked objects each) made each full collection scan millions of objects: pauses
-of 180-230 ms in ingest under load, its P99 (bench/ingest_load.py). A local placeholder, which lives only
-until its real snapshot arrives, is kept as the object.
+of plain values holding the snapshot's record (Avro bytes, as it came from Kafka, or as ingest encoded its
+local placeholder), decoded when read. Job objects kept whole (a dozen tracked objects each) made full
+collections pause ingest for 180-230 ms under load, most of its P99 (bench/ingest_load.py); placeholders
+pile up whenever admission falls behind, so they are kept as bytes too.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class JobIndex:
             return False
         if old is not None:
             self._unindex(status.job_id, old)
-        if raw is not None and not local:
+        if raw is not None:
             if self._decode is None:
                 raise TypeError("JobIndex keeps raw records only with a decode function")
             new = (*new[:4], raw)

@@ -84,6 +84,8 @@ class StatusView(CompactedView[JobStatus]):
 
     def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current."""
+        if local and raw is None:  # kept as bytes too (see ingest.job_index): ~20 µs per accepted job
+            raw = self._serde.serialize(self._topic, status)
         if not self._index.apply(status, local=local, raw=raw):
             return False
         snapshot = Snapshot(status, local)
