@@ -331,9 +331,27 @@ def summarize(name: str, jobs: list[Job], timeline: Timeline) -> None:
         "  slot turnaround (an outcome → the slot's next start, while jobs arrive): "
         + _gaps(measured, starts, timeline)
     )
+    print(
+        f"  utilization from the {SLOTS}th start (every slot busy) to the last arrival: "
+        + _saturated(measured, starts)
+    )
     if timeline.failed:
         reasons = Counter(timeline.failed.values()).most_common(3)
         print(f"  jobs whose last attempt failed: {len(timeline.failed)}; most common: {reasons}")
+
+
+def _saturated(jobs: list[Job], starts: dict[str, float]) -> str:
+    """Busy slot time over slot time in [every slot's first start, last arrival]: the pool at saturation,
+    without the first seconds in which the queue was still empty."""
+    first = sorted(starts.values())[SLOTS - 1]
+    last_arrival = max(j.arrival for j in jobs)
+    if last_arrival <= first:
+        return "-"
+    busy = sum(
+        max(0.0, min(starts[j.job_id] + j.duration, last_arrival) - max(starts[j.job_id], first))
+        for j in jobs
+    )
+    return f"{busy / (SLOTS * (last_arrival - first)) * 100:5.1f} %"
 
 
 def _gaps(jobs: list[Job], starts: dict[str, float], timeline: Timeline) -> str:
