@@ -42,6 +42,10 @@ logger = logging.getLogger(__name__)
 MOST_PENDING = 2000  # events decided but not yet written before the agent waits for the writer
 
 
+class WriterCrashed(RuntimeError):
+    """The writer ended on an unexpected error; what was decided since the table's state is dropped."""
+
+
 @dataclass(frozen=True)
 class Record:
     """One record to write, and the trace it continues (None: none)."""
@@ -114,10 +118,13 @@ class GroupCommit:
 
     async def hand(self, what: Decided) -> None:
         """Queue what one event decided; waits only while `most_pending` events are not written. Raises
-        what ended the writer if it crashed (a bug: nothing decided since is written)."""
+        WriterCrashed, once, if the writer ended on an error (a bug): what it held is dropped, and the caller
+        must restore the pool's state from the table, as after a rebalance."""
         writer = self._writer
         if writer is not None and writer.done() and not writer.cancelled() and writer.exception() is not None:
-            raise RuntimeError("the scheduler's output writer crashed") from writer.exception()
+            self._writer = None
+            self.drop()
+            raise WriterCrashed("the scheduler's output writer crashed") from writer.exception()
         while len(self._pending) >= self._most_pending:
             self._room.clear()
             await self._room.wait()

@@ -32,7 +32,7 @@ from schemas.events import JobAdmitted, SchedulerTick
 from schemas.topics import SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
-from streams.group_commit import GroupCommit, decided
+from streams.group_commit import GroupCommit, WriterCrashed, decided
 from streams.invariants import check_inbox_event
 from streams.log_reader import InboxOrder, LogReader, inbox_order
 from streams.pool_store import PoolImage, Write, persist, restore
@@ -137,7 +137,11 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
                 state, outputs, changed = apply_noting_changes(image.state, inbox_event, policy)
                 images[pool_id], writes = persist(image, state, offset, changed)
                 traces = _traces(outputs, links, getattr(inbox_event, "job_id", None))
-                await commits[pool_id].hand(decided(outputs, traces, writes))
+                try:
+                    await commits[pool_id].hand(decided(outputs, traces, writes))
+                except WriterCrashed:  # decide again from the table's state: the next record restores it
+                    images.pop(pool_id, None)
+                    raise
                 ctx.metrics.scheduler_outputs(pool_id, outputs)
                 if isinstance(inbox_event, SchedulerTick):  # a look at every job: once a tick
                     ctx.metrics.scheduler_state(state)

@@ -6,7 +6,7 @@ is in the scheduler's integration and fault tests)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -14,9 +14,10 @@ from aiokafka.errors import KafkaTimeoutError
 
 from reelstream.kafka.clients import Publisher
 from schemas import events as ev
+from schemas.errors import SerializationError
 from schemas.serde import AvroSerde
-from schemas.topics import JOB_EVENTS, JOB_STATUS, RENDER_DISPATCH
-from streams.group_commit import Decided, GroupCommit, decided
+from schemas.topics import COMMANDS, JOB_EVENTS, JOB_STATUS, RENDER_DISPATCH
+from streams.group_commit import Decided, GroupCommit, WriterCrashed, decided
 from streams.pool_store import Write
 from streams.scheduling import Publish, SendToSlot
 from tests.kafka_clients import MemoryRegistry
@@ -206,3 +207,24 @@ async def test_handing_over_waits_while_most_pending_events_are_not_written(
     while not await commit.drained(0.01):
         broker.ack_all()
     assert [k for k, _ in commit.collect()] == [b"a1", b"b1", b"c1", b"d1"]
+
+
+async def test_a_writer_that_crashes_is_reported_once_and_the_next_events_get_a_new_one(
+    broker: Broker, publisher: Publisher
+) -> None:
+    """A bug in writing (here: a record the serde refuses) must not leave events piling up unwritten: the
+    next hand-over raises WriterCrashed (the scheduler then restores the pool from its table) and the
+    events after it are written by a fresh writer."""
+    commit = Committer(publisher)
+    bad = changed("a", 1, "never")
+    unfit = replace(bad.first[0], topic=COMMANDS)  # a JobStatus is not a value of the commands topic
+    await commit.hand(replace(bad, first=(unfit,)))
+    await until(lambda: commit.pending == 0)  # taken: the writer crashed on it without a pause
+    with pytest.raises(WriterCrashed) as crashed:
+        await commit.hand(changed("b", 1, "dropped"))
+    assert isinstance(crashed.value.__cause__, SerializationError)
+    assert commit.pending == 0
+    await commit.hand(changed("c", 1, "after"))
+    while not await commit.drained(0.01):
+        broker.ack_all()
+    assert commit.collect() == [(b"after", b"state")]
