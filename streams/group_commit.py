@@ -203,8 +203,8 @@ async def _write_in_order(publisher: Publisher, records: list[Record]) -> None:
                 if isinstance(command := record.value, DispatchRender):
                     fields = {"job_id": command.job_id, "slot": command.slot, "attempt": command.attempt}
                     logger.info("dispatched", extra=fields)
-    refused = [r for r in await asyncio.gather(*acks, return_exceptions=True) if isinstance(r, BaseException)]
+    outcomes = await asyncio.gather(*acks, return_exceptions=True)
+    refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     if refused:  # the producer gave up on a record: the batch is written again
-        raise BrokerUnavailableError(f"{len(refused)} records not acknowledged: {refused[0]!r}") from refused[
-            0
-        ]
+        message = f"{len(refused)} records not acknowledged: {refused[0]!r}"
+        raise BrokerUnavailableError(message) from refused[0]
