@@ -256,6 +256,8 @@ class Worker:
     async def _heartbeats(self, publisher: Publisher, stop: asyncio.Event) -> None:
         while not stop.is_set():
             current = self.current
+            if current is not None and current.task is not None and current.task.done():
+                current = None  # its outcome is reported: idle, though the loop has not moved on yet
             beat = WorkerHeartbeat(
                 worker_id=self.worker_id,
                 pool_id=self.settings.pool_id,

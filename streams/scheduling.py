@@ -366,7 +366,9 @@ def _heartbeat(step: _Step, beat: WorkerHeartbeat) -> None:
         last_seen=beat.occurred_at,
         gpu_name=beat.gpu_name or "",
         max_work_units=beat.max_work_units,
-        busy_elsewhere=reported is not None and reported != (known.job_id, known.attempt),
+        busy_elsewhere=reported is not None
+        and reported != (known.job_id, known.attempt)
+        and reported[0] in step.jobs,  # a finished job's last beat, sent as it ended, holds nothing up
     )
 
 

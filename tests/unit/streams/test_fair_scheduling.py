@@ -155,6 +155,17 @@ def test_a_slot_still_running_an_attempt_whose_lease_lapsed_gets_no_work_until_i
     assert (next_job.job_id, next_job.slot) == ("b", 0)
 
 
+def test_a_beat_naming_the_attempt_that_just_finished_does_not_hold_the_slot_up() -> None:
+    """A heartbeat built while the outcome was on its way arrives after it: the job is finished, so the slot
+    takes the next job at once (not after the worker's next heartbeat)."""
+    pool = Pool()
+    pool.feed(admitted("a"), beat(0))
+    pool.feed(done("a", 0, attempt=1, at_s=5))
+    assert pool.feed(beat(0, seconds=5, job="a", attempt=1)) == []
+    (next_job,) = pool.feed(admitted("b"))
+    assert (next_job.job_id, next_job.slot) == ("b", 0)
+
+
 def test_a_failed_attempt_is_retried_after_a_backoff_then_fails_after_max_attempts() -> None:
     policy = SchedulerPolicy(max_attempts=2)
     pool = Pool(policy)
