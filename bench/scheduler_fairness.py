@@ -62,20 +62,21 @@ def workload(n: int, seed: int, shapes: dict[str, tuple[int, float]] = SHAPES) -
     rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
     model = CostModel()
     jobs, t = [], 0.0
-    base = model.seconds(_params(13))
-    mean = sum(model.seconds(_params(f)) / base * p for f, p in shapes.values())
+    base = model.seconds(clip_params(13))
+    mean = sum(model.seconds(clip_params(f)) / base * p for f, p in shapes.values())
     rate = 1.25 * SLOTS / mean  # arrivals 25 % faster than the pool can serve: saturation
     for i in range(n):
         t += rng.expovariate(rate)
         shape = rng.choices(list(shapes), [p for _, p in shapes.values()])[0]
         tenant = rng.choices(list(TENANTS), list(TENANTS.values()))[0]
-        params = _params(shapes[shape][0])
+        params = clip_params(shapes[shape][0])
         duration = model.seconds(params) / base * rng.uniform(0.8, 1.2)
         jobs.append(Job(f"j{i}", tenant, shape, t, duration, params))
     return jobs
 
 
-def _params(frames: int) -> ev.RenderParams:
+def clip_params(frames: int) -> ev.RenderParams:
+    """A tiny-mochi clip of `frames` frames: the workload's job shapes differ only in length."""
     return ev.RenderParams(
         model="tiny-mochi",
         width=64,
@@ -328,7 +329,7 @@ def _admission(job_id: str, tenant: str) -> ev.JobAdmitted:
         tenant_id=tenant,
         pool_id="default",
         prompt="p",
-        params=_params(13),
+        params=clip_params(13),
         submitted_at=T0,
         occurred_at=T0,
     )
@@ -359,7 +360,7 @@ def main() -> None:
         per_event_cost([int(s) for s in args.sizes.split(",")])
         return
     jobs = workload(args.jobs, args.seed)
-    scale = CostModel().seconds(_params(13))  # sim second → cost-model seconds of a small clip
+    scale = CostModel().seconds(clip_params(13))  # sim second → cost-model seconds of a small clip
     fifo = run_fifo(jobs)
     started = time.perf_counter()
     ours = run_reelstream(jobs, scale)

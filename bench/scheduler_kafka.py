@@ -44,10 +44,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from aiokafka.structs import OffsetAndMetadata  # noqa: E402
 from bench_common import bench_config, throwaway_stack  # noqa: E402
-from scheduler_fairness import SLOTS, TENANTS, Job, report, run_fifo, workload  # noqa: E402
+from scheduler_fairness import SLOTS, TENANTS, Job, clip_params, report, run_fifo, workload  # noqa: E402
 
 from gpu_consumers.job import run_attempt  # noqa: E402
-from gpu_consumers.render.base import RenderRequest  # noqa: E402
 from gpu_consumers.render.simulated import SimulatedRenderer, simulated_seconds  # noqa: E402
 from gpu_consumers.storage import ArtifactStore, minio_client  # noqa: E402
 from ingest.submission import parse_submission, submit_command  # noqa: E402
@@ -58,7 +57,6 @@ from reelstream.stack.manager import Endpoints  # noqa: E402
 from schemas.events import (  # noqa: E402
     DispatchRender,
     RenderFailed,
-    RenderParams,
     RenderStarted,
     RenderSucceeded,
     WorkerHeartbeat,
@@ -82,33 +80,6 @@ class Timeline:
 
     def done(self, jobs: Iterable[Job]) -> bool:
         return all(j.job_id in self.ended for j in jobs)
-
-
-def _params(frames: int) -> RenderParams:
-    return RenderParams(
-        model=MODEL,
-        width=64,
-        height=48,
-        num_frames=frames,
-        fps=24,
-        num_inference_steps=4,
-        guidance_scale=4.5,
-        seed=1,
-    )
-
-
-def _request(params: RenderParams) -> RenderRequest:
-    return RenderRequest(
-        prompt="bench",
-        negative_prompt=None,
-        width=params.width,
-        height=params.height,
-        num_frames=params.num_frames,
-        fps=params.fps,
-        num_inference_steps=params.num_inference_steps,
-        guidance_scale=params.guidance_scale,
-        seed=params.seed,
-    )
 
 
 async def _feed(jobs: list[Job], unit: float, send: Any, timeline: Timeline) -> None:
@@ -286,7 +257,7 @@ class _GroupConsumer:
             attempt=1,
             tenant_id=work["tenant"],
             prompt="bench",
-            params=_params(work["frames"]),
+            params=clip_params(work["frames"]),
             artifact_key=f"baseline/{work['tenant']}/{job_id}/video.mp4",
         )
         timeline.started[job_id], timeline.slot[job_id] = time.time(), self.index
@@ -382,11 +353,8 @@ def main() -> None:
     parser.add_argument("--baseline-key", choices=("job", "tenant"), default="job")
     parser.add_argument("--drain", type=float, default=600.0, help="seconds to wait for the last outcomes")
     args = parser.parse_args()
-    jobs = [
-        replace(j, job_id=uuid.uuid4().hex, params=_params(j.params.num_frames))
-        for j in workload(args.jobs, args.seed, SHAPES)
-    ]
-    unit = simulated_seconds(MODEL, _request(_params(13)), args.scale)  # workload unit (a 13-frame clip) in s
+    jobs = [replace(j, job_id=uuid.uuid4().hex) for j in workload(args.jobs, args.seed, SHAPES)]
+    unit = simulated_seconds(MODEL, clip_params(13), args.scale)  # workload unit (a 13-frame clip) in s
     _, config = bench_config("*=rate:1000,burst:1000,queued:100000")  # jobs skip the API: no key needed
     config = replace(
         config,

@@ -86,7 +86,8 @@ class JobIndex:
     def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
         """Record a snapshot if it is newer than what is known; True when it became the current one. `raw`:
         the record `status` was decoded from, kept instead of the object."""
-        new: _Entry = (status.version, 0 if local else 1, status.tenant_id, sort_key(status)[0], status)
+        key = sort_key(status)
+        new: _Entry = (status.version, 0 if local else 1, status.tenant_id, key[0], status)
         old = self._jobs.get(status.job_id)
         if old is not None and (local or new[:2] <= old[:2]):
             return False
@@ -97,7 +98,7 @@ class JobIndex:
                 raise TypeError("JobIndex keeps raw records only with a decode function")
             new = (*new[:4], raw)
         self._jobs[status.job_id] = new
-        bisect.insort(self._by_tenant.setdefault(status.tenant_id, []), sort_key(status))
+        bisect.insort(self._by_tenant.setdefault(status.tenant_id, []), key)
         return True
 
     def remove(self, job_id: str) -> bool:

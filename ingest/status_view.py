@@ -53,9 +53,6 @@ class StatusView(CompactedView[JobStatus]):
         self._index = JobIndex(lambda raw: serde.decode_seen(topic, raw))
         self._subscribers: dict[str, set[Updates]] = {}
 
-    def _on_value(self, key: str | None, value: JobStatus) -> None:
-        self.apply(value)
-
     def _on_record(self, key: str | None, value: JobStatus, raw: bytes) -> None:
         self.apply(value, raw=raw)  # the index keeps the bytes (see ingest.job_index)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Protocol
 
 from schemas.events import RenderParams
 
@@ -25,7 +26,22 @@ DEFAULT_PRIOR = 1e-7
 LEARNING_RATE = 0.2
 
 
-def work_units(params: RenderParams) -> int:
+class Shape(Protocol):
+    """What a render's cost depends on: a job's RenderParams or a renderer's RenderRequest."""
+
+    @property
+    def num_frames(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def num_inference_steps(self) -> int: ...
+    @property
+    def guidance_scale(self) -> float: ...
+
+
+def work_units(params: Shape) -> int:
     guidance = 2 if params.guidance_scale > 1.0 else 1
     return params.num_frames * params.width * params.height * params.num_inference_steps * guidance
 

@@ -33,9 +33,10 @@ from typing import Any
 
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher
 from reelstream.tracing import linked_span
-from schemas.events import DispatchRender, JobEvent
+from schemas.events import DispatchRender
 from schemas.topics import JOB_EVENTS, JOB_STATUS, RENDER_DISPATCH, Topic
 from streams.pool_store import Write
+from streams.publishing import job_event
 from streams.scheduling import Output, Publish, SendToSlot
 
 logger = logging.getLogger(__name__)
@@ -77,14 +78,7 @@ def decided(outputs: Sequence[Output], traces: Sequence[str | None], writes: Seq
                 first.append(Record(RENDER_DISPATCH, command.job_id, command, command.slot, trace))
             case Publish(status, event_type):
                 first.append(Record(JOB_STATUS, status.job_id, status, None, trace))
-                event = JobEvent(
-                    job_id=status.job_id,
-                    tenant_id=status.tenant_id,
-                    type=event_type,
-                    status=status,
-                    occurred_at=status.updated_at,
-                )
-                then.append(Record(JOB_EVENTS, status.job_id, event, None, trace))
+                then.append(Record(JOB_EVENTS, status.job_id, job_event(status, event_type), None, trace))
     return Decided(tuple(first), tuple(then), tuple(writes))
 
 

@@ -7,14 +7,18 @@ from schemas.events import JobEvent, JobEventType, JobStatus
 from schemas.topics import JOB_EVENTS, JOB_STATUS
 
 
-async def publish_change(publisher: Publisher, status: JobStatus, event_type: JobEventType) -> None:
-    """Snapshot first (the view clients read), then the event (what subscribers and the notifier follow)."""
-    await publisher.publish(JOB_STATUS, status.job_id, status)
-    event = JobEvent(
+def job_event(status: JobStatus, event_type: JobEventType) -> JobEvent:
+    """The lifecycle event that announces `status`."""
+    return JobEvent(
         job_id=status.job_id,
         tenant_id=status.tenant_id,
         type=event_type,
         status=status,
         occurred_at=status.updated_at,
     )
-    await publisher.publish(JOB_EVENTS, status.job_id, event)
+
+
+async def publish_change(publisher: Publisher, status: JobStatus, event_type: JobEventType) -> None:
+    """Snapshot first (the view clients read), then the event (what subscribers and the notifier follow)."""
+    await publisher.publish(JOB_STATUS, status.job_id, status)
+    await publisher.publish(JOB_EVENTS, status.job_id, job_event(status, event_type))

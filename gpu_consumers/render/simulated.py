@@ -23,23 +23,12 @@ from gpu_consumers.render.base import (
     RenderedVideo,
     RenderRequest,
 )
-from schemas.events import RenderParams
-from streams.cost_model import PRIOR_SECONDS_PER_UNIT, CostModel
+from streams.cost_model import PRIOR_SECONDS_PER_UNIT, Shape, work_units
 
 
-def simulated_seconds(model: str, request: RenderRequest, scale: float) -> float:
-    """What the cost model's prior predicts for `request` on `model`, times `scale`."""
-    params = RenderParams(
-        model=model,
-        width=request.width,
-        height=request.height,
-        num_frames=request.num_frames,
-        fps=request.fps,
-        num_inference_steps=request.num_inference_steps,
-        guidance_scale=request.guidance_scale,
-        seed=request.seed,
-    )
-    return CostModel().seconds(params) * scale
+def simulated_seconds(model: str, shape: Shape, scale: float) -> float:
+    """What the cost model's prior predicts for a render of `shape` on `model`, times `scale`."""
+    return PRIOR_SECONDS_PER_UNIT[model] * work_units(shape) * scale
 
 
 class SimulatedRenderer:
