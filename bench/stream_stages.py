@@ -15,6 +15,8 @@ If the burst does not finish within `--timeout` seconds, it prints how far each 
 `--admission-workers 2` runs two admission processes in one consumer group (each gets half of the commands
 topic's partitions), to compare with one. `--scheduler-only` starts no admission and produces the jobs'
 JobAdmitted records straight to the scheduler's inbox: the scheduler's own rate, not bounded by admission's.
+`--floor` runs bench/faust_floor.py in admission's place (a bare Faust agent that forwards JobAdmitted records
+from the commands topic to the inbox): what Faust itself costs per event, to read admission's cost against.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Progress:
     admitted: dict[str, float] = field(default_factory=dict)
     queued: dict[str, float] = field(default_factory=dict)
     positioned: set[str] = field(default_factory=set)
+    snapshots: int = 0  # status records of the wanted jobs (a job's first and every later one)
 
     def done(self) -> bool:
         return len(self.queued) >= len(self.wanted)
@@ -102,7 +105,9 @@ def note(value: Any, timestamp: float, progress: Progress) -> None:
         return
     if isinstance(value, JobAdmitted):
         progress.admitted.setdefault(job_id, timestamp)
-    elif value.state is JobState.QUEUED:
+        return
+    progress.snapshots += 1
+    if value.state is JobState.QUEUED:
         progress.queued.setdefault(job_id, timestamp)
         if value.queue_position is not None:
             progress.positioned.add(job_id)
@@ -162,10 +167,25 @@ async def group_settled(endpoints: Endpoints, group: str, members: int, seconds:
         await admin.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far, all its threads (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def burst(
-    endpoints: Endpoints, jobs: int, tenants: int, wait_s: float, group: str, admission_workers: int
+    endpoints: Endpoints,
+    jobs: int,
+    tenants: int,
+    wait_s: float,
+    group: str,
+    admission_workers: int,
+    stages: dict[str, int],
+    floor: bool = False,
 ) -> None:
-    """`admission_workers` 0: JobAdmitted records straight to the inbox (`group`: the scheduler's)."""
+    """`admission_workers` 0: JobAdmitted records straight to the inbox (`group`: the scheduler's).
+    `stages`: name → pid of each stage process, whose CPU time during the burst is reported. `floor`: the
+    JobAdmitted records go to the commands topic, for bench/faust_floor.py to forward to the inbox."""
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
@@ -178,7 +198,12 @@ async def burst(
     follower = asyncio.create_task(follow(endpoints, serde, lambda: progress, stop))
     try:
         everything = [*warmup, *burst_commands]
-        if admission_workers:
+        if floor:
+            topic = COMMANDS.name
+            payloads = [
+                (c.tenant_id.encode(), serde.serialize(SCHEDULER_INBOX, admitted(c))) for c in everything
+            ]
+        elif admission_workers:
             topic = COMMANDS.name
             payloads = [(c.tenant_id.encode(), serde.serialize(COMMANDS, c)) for c in everything]
         else:
@@ -190,18 +215,20 @@ async def burst(
         if not await group_settled(endpoints, group, max(1, admission_workers), 120):
             raise SystemExit(f"{group} did not settle in 120 s")
         progress = Progress({c.job_id for c in burst_commands})
+        cpu_before = {name: cpu_seconds(pid) for name, pid in stages.items()}
         started = time.time()
         sends = [await producer.send(topic, v, key=k) for k, v in payloads[1:]]
         await asyncio.gather(*sends)
         produced = time.time()
         finished = await wait_until(progress.done, wait_s)
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in stages.items()}
         await asyncio.sleep(1.0)  # position updates of the last jobs
     finally:
         stop.set()
         await follower
         await producer.stop()
         await registry.aclose()
-    report(admission_workers, progress, jobs, tenants, started, produced, finished, wait_s)
+    report(admission_workers, progress, jobs, tenants, started, produced, finished, wait_s, cpu)
 
 
 def rate(times: dict[str, float]) -> str:
@@ -220,6 +247,7 @@ def report(
     produced: float,
     finished: bool,
     timeout: float,
+    cpu: dict[str, float],
 ) -> None:
     print(f"\nstream stages: burst of {jobs} SubmitJobs from {tenants} tenants, {os.cpu_count()} cores")
     print(f"admission worker processes           {admission_workers:8d}")
@@ -232,6 +260,10 @@ def report(
         after = f"{max(times.values()) - started:13.1f} s" if len(times) == jobs else "   not in time"
         print(f"{name:36} {rate(times)} {len(times):7d} {after:>15}")
     print(f"jobs with a queue position           {len(progress.positioned):8d}")
+    print(f"status snapshots per job             {progress.snapshots / jobs:8.2f}")
+    print(f"{'CPU from the start until all queued':36} {'CPU s':>8} {'jobs per CPU-second':>20}")
+    for name, seconds in cpu.items():
+        print(f"  {name:34} {seconds:8.2f} {jobs / seconds if seconds else 0.0:20.0f}")
     if not finished:
         print(f"NOT FINISHED within {timeout:g} s: the numbers above are for the part that got through")
 
@@ -251,6 +283,7 @@ def profile(procs: list[ManagedProcess], out_dir: str, seconds: float) -> list[s
                 "raw",
                 "--rate",
                 "100",
+                "--gil",  # samples holding the GIL: CPU spent in Python, not waits for the GIL or the broker
                 "--duration",
                 str(int(seconds)),
                 "--output",
@@ -280,6 +313,8 @@ def run(args: Any) -> None:
             asyncio.run(prepare_infrastructure(endpoints))
             env = {**os.environ, **config.env(endpoints)}
             argvs = service_commands(config)
+            if args.floor:
+                argvs["admission"] = [sys.executable, str(ROOT / "bench" / "faust_floor.py")]
             admission_workers = 0 if args.scheduler_only else args.admission_workers
             names = [f"admission-{i + 1}" for i in range(admission_workers)] + ["scheduler"]
             procs = [
@@ -294,7 +329,19 @@ def run(args: Any) -> None:
                 profilers = profile(procs, args.py_spy, args.timeout + 150) if args.py_spy else []
                 stage = "admission" if admission_workers else "scheduler"
                 group = f"{config.app_prefix}-{stage}"  # Faust's consumer group: the app's id
-                asyncio.run(burst(endpoints, args.jobs, args.tenants, args.timeout, group, admission_workers))
+                pids = {p.name: p.pid for p in procs if p.pid is not None}
+                asyncio.run(
+                    burst(
+                        endpoints,
+                        args.jobs,
+                        args.tenants,
+                        args.timeout,
+                        group,
+                        admission_workers,
+                        pids,
+                        args.floor,
+                    )
+                )
                 for profiler in profilers:
                     profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
                     profiler.wait(timeout=60)
@@ -315,6 +362,7 @@ if __name__ == "__main__":
     parser.add_argument("--admission-workers", type=int, default=1, help="admission processes, one group")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the burst")
     parser.add_argument("--scheduler-only", action="store_true", help="JobAdmitted straight to the inbox")
+    parser.add_argument("--floor", action="store_true", help="bench/faust_floor.py in admission's place")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the stages' logs here")
     parser.add_argument("--py-spy", metavar="DIR", help="profile each stage with py-spy into DIR")
     run(parser.parse_args())

@@ -68,34 +68,85 @@ def record_fullname(cls: type) -> str:
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes, datetime})
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...] | None:
-    """A dataclass's field names (None for any other type); looked up once per class, not per value."""
-    try:
-        return _FIELD_NAMES[cls]
-    except KeyError:
-        names = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
-        _FIELD_NAMES[cls] = names
-        return names
+Encoder = Callable[[Any], Any]
+_ENCODERS: dict[type, Encoder] = {}
 
 
 def to_datum(obj: Any) -> Any:
     """A dataclass (tree) as the plain values fastavro writes. datetimes stay datetimes (timestamp-millis)."""
-    cls = type(obj)
+    encode = _ENCODERS.get(type(obj)) or _class_encoder(type(obj))
+    return encode(obj)
+
+
+def _class_encoder(cls: type) -> Encoder:
+    if cls not in _ENCODERS:
+        _ENCODERS[cls] = _encoder(cls)
+    return _ENCODERS[cls]
+
+
+def _any_datum(value: Any) -> Any:
+    """For values whose declared type does not say which encoder they need (Any, a union of records)."""
+    return to_datum(value)
+
+
+def _encoder(cls: type) -> Encoder:
+    """The function that turns values of class `cls` into data, worked out once per class (not per value).
+    A dataclass's fields are encoded by what their type hints declare; the generic walk over every value
+    was most of a record's serialization time."""
     if cls in _SCALARS:
-        return obj
-    names = _field_names(cls)
-    if names is not None:
-        return {name: to_datum(getattr(obj, name)) for name in names}
-    if isinstance(obj, Enum):
-        return obj.value
-    if isinstance(obj, Mapping):
-        return {k: to_datum(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_datum(v) for v in obj]
-    return obj
+        return _keep
+    if dataclasses.is_dataclass(cls):
+        return _dataclass_encoder(cls)
+    if issubclass(cls, Enum):
+        return _enum_value
+    if issubclass(cls, Mapping):
+        return lambda v: {k: to_datum(x) for k, x in v.items()}
+    if issubclass(cls, (list, tuple)):
+        return lambda v: [to_datum(x) for x in v]
+    return _keep
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value
+
+
+def _hinted_encoder(tp: Any) -> Encoder:
+    """The encoder for values declared as `tp`: direct where `tp` names one class, generic otherwise."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        inner = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if len(inner) != 1:
+            return _any_datum
+        encode = _hinted_encoder(inner[0])
+        return encode if encode is _keep else lambda v: None if v is None else encode(v)
+    if origin in (dict, Mapping):
+        values = _hinted_encoder(typing.get_args(tp)[1])
+        return lambda v: {k: values(x) for k, x in v.items()}
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
+            return _any_datum  # a fixed-shape tuple: each place has its own type
+        items = _hinted_encoder(args[0])
+        return lambda v: [items(x) for x in v]
+    if tp in _SCALARS:
+        return _keep
+    if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or issubclass(tp, Enum)):
+        return _any_datum if tp.__subclasses__() else _class_encoder(tp)  # a subclass may come instead
+    return _any_datum
+
+
+def _dataclass_encoder(cls: type) -> Encoder:
+    fields: list[tuple[str, Encoder]] = []
+
+    def encode(value: Any) -> Any:
+        if value is None:
+            return None
+        if not fields:  # filled on first use: a dataclass may refer to itself
+            hints = _hints(cls)
+            fields.extend((f.name, _hinted_encoder(hints[f.name])) for f in dataclasses.fields(cls))
+        return {name: field(getattr(value, name)) for name, field in fields}
+
+    return encode
 
 
 @cache

@@ -169,6 +169,18 @@ class CancelJob:
     occurred_at: datetime = field(default_factory=utc_now)
 
 
+@dataclass(frozen=True)
+class JobFinished:
+    """From the scheduler to admission: an admitted job reached a final state, its place in its tenant's
+    queue is free (admission releases it once, however often this is written)."""
+
+    job_id: str
+    tenant_id: str
+    state: JobState
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
 # ---- the scheduler inbox ---------------------------------------------------------------------------
 
 
@@ -411,7 +423,7 @@ class WebhookEndpointRegistered:
     occurred_at: datetime = field(default_factory=utc_now)
 
 
-Command = SubmitJob | CancelJob
+Command = SubmitJob | CancelJob | JobFinished
 InboxEvent = (
     JobAdmitted
     | CancelRequested

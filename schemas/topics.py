@@ -15,12 +15,14 @@ from schemas.events import (
     CancelJob,
     CancelRender,
     CancelRequested,
+    Command,
     DeadLetter,
     DispatchRender,
     IdempotencyRecord,
     InboxEvent,
     JobAdmitted,
     JobEvent,
+    JobFinished,
     JobStatus,
     RenderFailed,
     RenderProgress,
@@ -78,9 +80,9 @@ class Topic(Generic[T]):
         return {**cfg, **self.extra_config}
 
 
-COMMANDS: Topic[SubmitJob | CancelJob] = Topic(
+COMMANDS: Topic[Command] = Topic(
     "reelstream.jobs.commands",
-    (SubmitJob, CancelJob),
+    (SubmitJob, CancelJob, JobFinished),
     key="tenant_id",
     partitions=12,
 )

@@ -1,4 +1,8 @@
-"""What admission decides about one command, as a pure function of the command and what it has seen."""
+"""What admission decides about one command, as a pure function of the command and what it has seen.
+
+What it has seen of a job id is one stored value (admission's `job-pools` table): the pool the job was
+admitted to, "" if it was rejected, and the pool with FINISHED_MARK once the scheduler said the job finished
+(JobFinished), which frees its place in its tenant's queue exactly once."""
 
 from __future__ import annotations
 
@@ -40,6 +44,21 @@ class Drop:
 
 
 Decision = Admit | Reject | ForwardCancel | Drop
+
+FINISHED_MARK = b"|finished"
+
+
+def known_pool(stored: bytes | None) -> str | None:
+    """The pool of an earlier submission of the job id: None if never seen, "" if it was rejected."""
+    return None if stored is None else stored.removesuffix(FINISHED_MARK).decode()
+
+
+def finished(stored: bytes | None) -> bytes | None:
+    """What to store once the scheduler says the job finished, or None when that frees no place: the job
+    was never admitted, was rejected, or its place was freed already (a JobFinished written again)."""
+    if not stored or stored.endswith(FINISHED_MARK):
+        return None
+    return stored + FINISHED_MARK
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ an event to the pool's state in memory and hands over what it decided: the recor
 entries that make the state durable. One writer task takes everything handed over since its last batch and
 writes it in two steps: first the job snapshots and the dispatches, in the order they were decided; then,
 once the broker has all of those, the job events (a snapshot is readable before its event announces it, as
-publishing.publish_change promises one at a time). Once the broker has those too, the batch's table entries
-are `durable()`: the agent writes them to the table with its next event (Faust lets a table be written only
-while a record of its partition is being processed; a tick comes every second).
+publishing.publish_change promises one at a time), with a JobFinished for admission on the commands topic
+for each job that finished (it frees the job's place in its tenant's queue). Once the broker has those too,
+the batch's table entries are `durable()`: the agent writes them to the table with its next event (Faust
+lets a table be written only while a record of its partition is being processed; a tick comes every second).
 
 Why nothing is lost or reordered:
 - The table only ever holds a state whose outputs were all acknowledged (its entries go in in order). A
@@ -33,8 +34,8 @@ from typing import Any
 
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher
 from reelstream.tracing import linked_span
-from schemas.events import DispatchRender
-from schemas.topics import JOB_EVENTS, JOB_STATUS, RENDER_DISPATCH, Topic
+from schemas.events import DispatchRender, JobFinished
+from schemas.topics import COMMANDS, JOB_EVENTS, JOB_STATUS, RENDER_DISPATCH, Topic
 from streams.pool_store import Write
 from streams.publishing import job_event
 from streams.scheduling import Output, Publish, SendToSlot
@@ -63,13 +64,13 @@ class Decided:
     """What one inbox event decided: records in two steps, then the table entries."""
 
     first: tuple[Record, ...]  # snapshots and dispatches
-    then: tuple[Record, ...]  # job events
+    then: tuple[Record, ...]  # job events, and JobFinished for admission
     writes: tuple[Write, ...]
 
 
 def decided(outputs: Sequence[Output], traces: Sequence[str | None], writes: Sequence[Write]) -> Decided:
-    """The records of `outputs` (each with its trace). Job events are made here, once, so that a batch written
-    again carries the same event ids."""
+    """The records of `outputs` (each with its trace). Job events and JobFinished records are made here, once,
+    so that a batch written again carries the same event ids."""
     first: list[Record] = []
     then: list[Record] = []
     for output, trace in zip(outputs, traces, strict=True):
@@ -79,6 +80,11 @@ def decided(outputs: Sequence[Output], traces: Sequence[str | None], writes: Seq
             case Publish(status, event_type):
                 first.append(Record(JOB_STATUS, status.job_id, status, None, trace))
                 then.append(Record(JOB_EVENTS, status.job_id, job_event(status, event_type), None, trace))
+                if status.state.terminal:
+                    done = JobFinished(
+                        status.job_id, status.tenant_id, status.state, occurred_at=status.updated_at
+                    )
+                    then.append(Record(COMMANDS, status.tenant_id, done, None, trace))
     return Decided(tuple(first), tuple(then), tuple(writes))
 
 

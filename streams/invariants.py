@@ -12,16 +12,15 @@ from urllib.parse import urlsplit
 
 from reelstream.errors import InvalidRecordError
 from schemas.events import (
-    CancelJob,
+    Command,
     InboxEvent,
     JobEvent,
     RetryWebhook,
-    SubmitJob,
     WebhookPingRequested,
 )
 
 
-def check_command(command: SubmitJob | CancelJob) -> None:
+def check_command(command: Command) -> None:
     """A command names its job and its tenant (a rejection or an admission of job "" reaches no one)."""
     if not command.job_id or not command.tenant_id:
         raise InvalidRecordError(f"{type(command).__name__} {command.event_id} has an empty job or tenant id")

@@ -21,13 +21,13 @@ Pure: no Faust or Kafka here; scheduler.py applies the writes to the table.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 import immutables
+import orjson
 
 from schemas.codec import from_datum, to_datum
 from streams.cost_model import CostModel
@@ -129,9 +129,9 @@ def restore(pool_id: str, entries: Iterable[tuple[bytes, bytes]]) -> tuple[PoolI
     bodies: dict[str, dict[str, Any]] = {}
     for key, value in entries:
         if key == index_key(pool_id):
-            index = json.loads(value)
+            index = orjson.loads(value)
         elif key.startswith(prefix):
-            bodies[key[len(prefix) :].decode()] = json.loads(value)
+            bodies[key[len(prefix) :].decode()] = orjson.loads(value)
     if index is None:
         index = {"gen": 0, "finished_count": 0, "next_order": 0, "state": to_datum(SchedulerState(pool_id))}
     if "state" not in index:  # a whole state, as the scheduler kept it before this module
@@ -197,7 +197,9 @@ def _load_job(datum: dict[str, Any]) -> Job:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, default=lambda ts: ts.isoformat(), separators=(",", ":")).encode()
+    # orjson: the index is encoded on every event (to see whether it changed); the json module's encoder
+    # was a tenth of the scheduler's time. datetimes come out as isoformat() writes them.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _load_state(datum: Any) -> SchedulerState:

@@ -15,7 +15,6 @@ hold slots; it stays queued with reason `throttled` (other tenants' jobs take th
 
 from __future__ import annotations
 
-import json
 from collections.abc import ItemsView, Iterator, Mapping, MutableMapping, ValuesView
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 import immutables
+import orjson
 
 from schemas.codec import from_datum, to_datum
 from schemas.events import (
@@ -661,11 +661,11 @@ def _refresh_positions(step: _Step) -> None:
 
 def dump_state(state: SchedulerState) -> bytes:
     """The state as JSON (for the scheduler's changelog-backed table)."""
-    return json.dumps(to_datum(state), default=lambda ts: ts.isoformat(), separators=(",", ":")).encode()
+    return orjson.dumps(to_datum(state), option=orjson.OPT_NON_STR_KEYS)
 
 
 def load_state(data: bytes) -> SchedulerState:
-    state: SchedulerState = from_datum(SchedulerState, json.loads(data))
+    state: SchedulerState = from_datum(SchedulerState, orjson.loads(data))
     model = CostModel(MappingProxyType(dict(state.cost_model.learned)))
     return replace(
         state,

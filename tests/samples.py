@@ -77,6 +77,7 @@ def every_record() -> list[Any]:
             occurred_at=T0,
         ),
         ev.CancelJob(job_id="j1", tenant_id="t1", reason="changed my mind", occurred_at=T0),
+        ev.JobFinished(job_id="j1", tenant_id="t1", state=ev.JobState.SUCCEEDED, occurred_at=T0),
         ev.JobAdmitted(
             job_id="j1",
             tenant_id="t1",

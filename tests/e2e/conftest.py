@@ -21,10 +21,12 @@ TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
 TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
 SERIAL_KEY = "rs_test_" + uuid.uuid4().hex
 FLOOD_TENANT, CAPPED_TENANT, SERIAL_TENANT = "tenant-flood", "tenant-capped", "tenant-serial"
+ONE_AT_A_TIME_TENANT = "tenant-one-at-a-time"
 FLOOD_RATE, FLOOD_BURST = 0.5, 3.0
-TENANT_LIMITS = (  # generous for everyone but the two tenants the rate-limit test drives
+TENANT_LIMITS = (  # generous for everyone but the tenants the rate-limit tests drive
     f"{FLOOD_TENANT}=rate:{FLOOD_RATE},burst:{FLOOD_BURST:g};{CAPPED_TENANT}=rate:100,burst:100,queued:2;"
-    f"{SERIAL_TENANT}=rate:100,burst:100,running:1;*=rate:100,burst:1000,queued:10000"
+    f"{SERIAL_TENANT}=rate:100,burst:100,running:1;{ONE_AT_A_TIME_TENANT}=rate:100,burst:100,queued:1;"
+    "*=rate:100,burst:1000,queued:10000"
 )
 METRICS_SCRAPED = ("ingest", "admission", "scheduler", "notifier", "worker-0", "worker-1")
 

@@ -5,7 +5,8 @@ would compete with the session's for the same commands.
 
 A flooding tenant gets `rate_limited` rejections exactly where its token bucket runs dry (commands go straight
 to the commands topic with chosen `occurred_at`, the clock admission charges by); a tenant under its queue cap
-is refused past it; a calm tenant's jobs are all admitted meanwhile.
+is refused past it; a calm tenant's jobs are all admitted meanwhile. A job that finishes frees its place in
+its tenant's queue (the scheduler's JobFinished, back on the commands topic).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
 from reelstream.services import Pipeline
 from reelstream.stack.manager import Endpoints
-from schemas.events import JobAdmitted, JobEvent, JobEventType, RequestedParams, SubmitJob
+from schemas.events import CancelJob, JobAdmitted, JobEvent, JobEventType, RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_EVENTS, SCHEDULER_INBOX, Topic
 from streams.rate_limit import Bucket, BucketLimits, take
-from tests.e2e.conftest import CAPPED_TENANT, FLOOD_BURST, FLOOD_RATE, FLOOD_TENANT
+from tests.e2e.conftest import CAPPED_TENANT, FLOOD_BURST, FLOOD_RATE, FLOOD_TENANT, ONE_AT_A_TIME_TENANT
 
 DEADLINE_S = 120.0
 RATE, BURST = FLOOD_RATE, FLOOD_BURST
@@ -107,6 +108,61 @@ async def test_a_flooding_tenant_is_rate_limited_by_its_bucket_while_another_is_
     capped_jobs = [outcomes[c.job_id] for c in sent if c.tenant_id == capped]
     assert capped_jobs == ["admitted", "admitted", "rate_limited", "rate_limited"]
     assert all(outcomes[c.job_id] == "admitted" for c in sent if c.tenant_id == calm)
+
+
+async def test_a_finished_job_frees_its_place_in_the_tenants_queue(
+    running_pipeline: Pipeline, stack: Endpoints, serde: AvroSerde
+) -> None:
+    """The tenant may have one job in the queue: a second is refused while the first is there, and a third
+    is admitted once the first was canceled (any final state frees the place the same way)."""
+    tenant = ONE_AT_A_TIME_TENANT
+    events = await _consumer_at_end(stack.kafka_bootstrap, JOB_EVENTS)
+    inbox = await _consumer_at_end(stack.kafka_bootstrap, SCHEDULER_INBOX)
+    producer = new_producer(stack.kafka_bootstrap, client_id=f"test-queue-place-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    publisher = Publisher(aiokafka_sender(producer), serde)
+
+    def submission() -> SubmitJob:
+        return SubmitJob(
+            job_id=uuid.uuid4().hex,
+            tenant_id=tenant,
+            prompt="a red fox",
+            params=RequestedParams(model="tiny-mochi"),
+        )
+
+    first, second, third = submission(), submission(), submission()
+    outcomes: dict[str, str] = {}  # job id → "admitted", the rejection's code, or the final event's type
+
+    async def until(job_id: str, outcome: str) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while outcomes.get(job_id) != outcome and time.monotonic() < deadline:
+            async for value in _drain(events, inbox, serde):
+                if isinstance(value, JobAdmitted):
+                    outcomes[value.job_id] = "admitted"
+                elif value.type == JobEventType.REJECTED:
+                    assert value.status.error is not None
+                    outcomes[value.job_id] = value.status.error.code
+                elif value.status.state.terminal:
+                    outcomes[value.job_id] = value.type.value
+        assert outcomes.get(job_id) == outcome, f"{job_id}: {outcomes.get(job_id)}, not {outcome}"
+
+    try:
+        # both in the tenant's partition, in this order, before anything of the first can have finished
+        sends = [
+            await producer.send(COMMANDS.name, serde.serialize(COMMANDS, c), key=tenant.encode())
+            for c in (first, second)
+        ]
+        await asyncio.gather(*sends)
+        await until(first.job_id, "admitted")
+        await until(second.job_id, "rate_limited")
+        await publisher.publish(COMMANDS, tenant, CancelJob(first.job_id, tenant, "make room"))
+        await until(first.job_id, "canceled")
+        await publisher.publish(COMMANDS, tenant, third)
+        await until(third.job_id, "admitted")
+    finally:
+        await producer.stop()
+        await events.stop()
+        await inbox.stop()
 
 
 async def _drain(

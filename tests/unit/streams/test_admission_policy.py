@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from schemas import events as ev
-from streams.admission_policy import Admit, Drop, ForwardCancel, PoolCapacity, Reject, decide
+from streams.admission_policy import (
+    Admit,
+    Drop,
+    ForwardCancel,
+    PoolCapacity,
+    Reject,
+    decide,
+    finished,
+    known_pool,
+)
 
 
 def submit(**params: Any) -> ev.SubmitJob:
@@ -57,3 +66,19 @@ def test_a_job_no_slot_of_the_pool_can_run_is_rejected_not_queued_forever() -> N
         assert refused.event.status.error is not None
         assert refused.event.status.error.code == "no_capacity"
     assert isinstance(fits, Admit)
+
+
+def test_a_finished_job_frees_its_place_once_and_stays_known() -> None:
+    admitted = b"gpu-b"
+    after = finished(admitted)
+    assert after is not None
+    assert finished(after) is None  # a JobFinished written again (scheduler restart) frees nothing more
+    assert finished(b"") is None  # rejected: it never held a place
+    assert finished(None) is None  # never admitted here
+    # what decide sees is unchanged: a duplicate submission is still dropped, a cancel still routed
+    assert known_pool(after) == known_pool(admitted) == "gpu-b"
+    assert known_pool(b"") == ""
+    assert known_pool(None) is None
+    cancel = ev.CancelJob(job_id="j1", tenant_id="t1")
+    routed = decide(cancel, known_pool(after), pool_id="default", default_model="tiny-mochi")
+    assert isinstance(routed, ForwardCancel)

@@ -95,6 +95,20 @@ def dispatched(job_id: str) -> Decided:
     return decided(outputs, [None, None], [(b"index", b"after dispatch")])
 
 
+def test_a_job_that_finished_is_announced_to_admission_after_its_event() -> None:
+    states = (ev.JobState.QUEUED, ev.JobState.SUCCEEDED, ev.JobState.CANCELED, ev.JobState.FAILED)
+    for state in states:
+        status = job_status(job_id="j1", tenant_id="t7", version=3, state=state)
+        out = decided([Publish(status, ev.JobEventType.QUEUED)], [None], [])
+        assert [r.topic for r in out.then] == [JOB_EVENTS] + ([COMMANDS] if state.terminal else [])
+        if state.terminal:
+            [_, finished] = out.then
+            assert finished.key == "t7"  # the tenant's partition of the commands topic: admission's shard
+            assert finished.value == ev.JobFinished(
+                "j1", "t7", state, event_id=finished.value.event_id, occurred_at=status.updated_at
+            )
+
+
 class Committer(GroupCommit):
     """A group commit whose durable table entries the test collects as the agent would write them."""
 
