@@ -130,6 +130,9 @@ def consume_span(
 @contextmanager
 def _untraced() -> Iterator[None]:
     """The empty context: nothing done inside it (a record published, a span started) claims a trace."""
+    if not otel_context.get_current():  # empty already (most records, with tracing off): nothing to swap
+        yield
+        return
     token = otel_context.attach(otel_context.Context())
     try:
         yield

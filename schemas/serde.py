@@ -47,6 +47,7 @@ class AvroSerde:
         self._ids: dict[str, int] = {}
         self._readers: dict[str, Schema] = {}
         self._writers: dict[int, Schema] = {}
+        self._heads: dict[str, tuple[Schema, tuple[str, ...]]] = {}
 
     async def register(self, *topics: Topic[Any]) -> None:
         """Enforce BACKWARD compatibility on each topic's subject and register its current schema."""
@@ -77,6 +78,40 @@ class AvroSerde:
         except (ValueError, TypeError, KeyError) as exc:
             raise SerializationError(f"{type(value).__name__} does not fit {topic.subject}: {exc}") from exc
         return buf.getvalue()
+
+    def serialize_enclosing(self, topic: Topic[T], value: T, inner: bytes) -> bytes:
+        """`serialize(topic, value)` for a record whose last field holds a record serialized already: `inner`,
+        what `serialize` returned for that field's value (a job event and the snapshot it carries). Avro
+        writes a record as its fields one after the other, so the enclosing record is its other fields, then
+        the inner record's body: the inner record is not encoded again. The caller vouches that `inner` is
+        the serialization of the last field's value."""
+        schema_id = self._ids.get(topic.name)
+        if schema_id is None:
+            raise SerializationError(f"topic {topic.name} is not registered; call register() first")
+        if topic.is_union or not isinstance(value, topic.value_types):
+            raise SerializationError(
+                f"{type(value).__name__} cannot enclose a serialized record on {topic.name}"
+            )
+        head, names = self._head(topic)
+        buf = io.BytesIO()
+        buf.write(_HEADER.pack(MAGIC, schema_id))
+        try:
+            fastavro.schemaless_writer(buf, head, {name: to_datum(getattr(value, name)) for name in names})
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SerializationError(f"{type(value).__name__} does not fit {topic.subject}: {exc}") from exc
+        buf.write(memoryview(inner)[_HEADER.size :])
+        return buf.getvalue()
+
+    def _head(self, topic: Topic[Any]) -> tuple[Schema, tuple[str, ...]]:
+        """The topic's record schema without its last field, and the names of the fields it keeps."""
+        if topic.name not in self._heads:
+            record = json.loads(topic.schema)
+            record["fields"] = record["fields"][:-1]
+            self._heads[topic.name] = (
+                fastavro.parse_schema(record),
+                tuple(f["name"] for f in record["fields"]),
+            )
+        return self._heads[topic.name]
 
     async def deserialize(self, topic: Topic[T], data: bytes) -> T:
         schema_id = _schema_id(data)

@@ -106,6 +106,8 @@ class StreamContext:
         self._lock = asyncio.Lock()
 
     async def publisher(self) -> Publisher:
+        if self._publisher is not None:  # asked for every record: no lock once made
+            return self._publisher
         async with self._lock:
             if self._publisher is None:
                 serde = AvroSerde(ConfluentRegistry(self.settings.endpoints.schema_registry_url))

