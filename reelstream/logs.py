@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+import orjson
 from opentelemetry import trace
 
 from reelstream.errors import ConfigurationError
@@ -163,7 +164,10 @@ class JsonFormatter(logging.Formatter):
             entry["exc_info"] = record.exc_text
         if record.stack_info:
             entry["stack_info"] = record.stack_info
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:  # orjson: a third of json's cost, on a line every job leaves in each service
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:  # what orjson refuses (an int beyond 64 bits) the json module writes
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):

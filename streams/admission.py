@@ -128,9 +128,7 @@ def build_admission(
                 admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
                 partition = settings.pool_partition(pool_id)
                 sent.append(await publisher.enqueue(SCHEDULER_INBOX, pool_id, admitted, partition))
-                # debug, not info: one line per job cost 6 % of admission's time; the job's record on the
-                # inbox (and its `queued` event) is the trail
-                logger.debug("job admitted to pool %s", pool_id, extra=_ids(command))
+                logger.info("job admitted to pool %s", pool_id, extra=_ids(command))
             case ForwardCancel(request):
                 partition = settings.pool_partition(request.pool_id)
                 sent.append(await publisher.enqueue(SCHEDULER_INBOX, request.pool_id, request, partition))
