@@ -38,7 +38,7 @@ from streams.admission_policy import (
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.invariants import check_command
 from streams.limit_settings import TenantLimitSource
-from streams.limit_state import StateThrottle, limit_state
+from streams.limit_state import StateThrottle
 from streams.log_reader import InboxOrder, LogReader, inbox_order
 from streams.publishing import publish_change
 from streams.tenant_quota import Charged, OverLimit, TenantQuota, charge, released
@@ -76,8 +76,8 @@ def build_admission(
     ) -> None:
         """The tenant's limit state on reelstream.tenants.limits, when it changed materially; queued into
         `sent` when given (its ack awaited with the record's others), else published."""
-        state = limit_state(tenant_id, quota, limits.of(tenant_id), now)
-        if throttle.due(state):
+        state = throttle.next_state(tenant_id, quota, limits.of(tenant_id), now)
+        if state is not None:
             publisher = await ctx.publisher()
             if sent is None:
                 await publisher.publish(TENANT_LIMITS, tenant_id, state)
