@@ -82,7 +82,7 @@ def ingest_app() -> Any:
 
     settings = IngestSettings.from_env(os.environ)
     configure_logging("reelstream-ingest", settings.pipeline.log)
-    return create_app(settings)
+    return create_app(settings, settle_heap_once_started=True)  # as ingest/__main__.py serves it
 
 
 def ingest_server(workers: int) -> None:

@@ -38,7 +38,7 @@ def main() -> None:
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     metrics.serve(settings.pipeline.metrics)  # its own port: the API's auth rule stays whole
     uvicorn.run(
-        create_app(settings, metrics=metrics),
+        create_app(settings, metrics=metrics, settle_heap_once_started=True),
         host=settings.host,
         port=settings.port,
         access_log=settings.access_log,  # off by default: ~5 % of a request's CPU, and metrics count requests

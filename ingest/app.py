@@ -29,6 +29,7 @@ from ingest.openapi import openapi_endpoint
 from ingest.policy import ScopeMiddleware
 from ingest.problems import exception_handlers
 from ingest.sse import events_route
+from reelstream.gc_tuning import settle_heap
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
 from reelstream.settings import IngestSettings
 from reelstream.tracing import request_span
@@ -131,13 +132,17 @@ def create_app(
     authenticator: Authenticator | None = None,
     sse_keepalive_seconds: float = SSE_KEEPALIVE_SECONDS,
     metrics: Metrics | None = None,
+    settle_heap_once_started: bool = False,
 ) -> Starlette:
-    """The ingest API. Nothing is opened until the server runs the lifespan."""
+    """The ingest API. Nothing is opened until the server runs the lifespan. `settle_heap_once_started`: the
+    process is the service's own (reelstream.gc_tuning; not for an app served inside another program)."""
     key_table = KeyTable()  # filled by the key store's view, read by the authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with open_context(settings, key_table) as context:
+            if settle_heap_once_started:
+                settle_heap()  # what start-up built lives as long as the process
             yield {CONTEXT_KEY: context}
 
     auth = Middleware(

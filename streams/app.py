@@ -18,6 +18,7 @@ import faust
 
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.errors import ReelstreamError
+from reelstream.gc_tuning import settle_heap
 from reelstream.kafka.admin import CompactedTopic, ensure_topics
 from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
@@ -73,12 +74,18 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
         )
     if metrics is not None:
         metrics.serve(settings.metrics)
+    app.task(_settle_heap)
     service = "reelstream-" + app.conf.id.removeprefix(f"{settings.app_prefix}-")  # as tracing names it
     config = logging_config(service, settings.log)
     capture_warnings()
     faust.Worker(
         app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False
     ).execute_from_commandline()
+
+
+async def _settle_heap() -> None:
+    """Once the app runs: what start-up built is out of the way of full collections (reelstream.gc_tuning)."""
+    settle_heap()
 
 
 def faust_topic(app: faust.App, topic: Topic[Any]) -> faust.TopicT:
