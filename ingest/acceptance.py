@@ -47,7 +47,8 @@ async def submit(
     if submission is None:
         submission = parse_submission(body, default_model=context.settings.pipeline.default_model)
     command = submit_command(submission, tenant_id, job_id)
-    await context.publisher.publish(COMMANDS, tenant_id, command)
+    record = context.publisher.serde.serialize(COMMANDS, command)  # once: produced, and kept by the view
+    await context.publisher.publish(COMMANDS, tenant_id, command, data=record)
     logger.info(
         "job %s accepted for tenant %s",
         command.job_id,
@@ -55,7 +56,7 @@ async def submit(
         extra={"job_id": command.job_id, "tenant_id": tenant_id},
     )
     placeholder = accepted_status(command, submission.params)
-    if context.view.apply(placeholder, local=True):
+    if context.view.apply(placeholder, local=True, raw=record):
         return placeholder  # the usual case: nothing newer is known yet
     return context.view.get(command.job_id) or placeholder
 

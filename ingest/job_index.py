@@ -6,10 +6,11 @@ replaced by any real snapshot, whatever its version. Jobs are also indexed per t
 cursor pagination.
 
 Every replica holds every job, so an entry is kept small and out of the garbage collector's sight: a tuple
-of plain values holding the snapshot's record (Avro bytes, as it came from Kafka, or as ingest encoded its
-local placeholder), decoded when read. Job objects kept whole (a dozen tracked objects each) made full
-collections pause ingest for 180-230 ms under load, most of its P99 (bench/ingest_load.py); placeholders
-pile up whenever admission falls behind, so they are kept as bytes too.
+of plain values holding the snapshot's record (Avro bytes, as it came from Kafka; for ingest's local
+placeholder, the SubmitJob record it produced, which the placeholder is made from), decoded when read. Job
+objects kept whole (a dozen tracked objects each) made full collections pause ingest for 180-230 ms under
+load, most of its P99 (bench/ingest_load.py); placeholders pile up whenever admission falls behind, so they
+are kept as bytes too (as their command's record: serializing the placeholder itself cost ~20 µs a job).
 """
 
 from __future__ import annotations
@@ -64,15 +65,22 @@ def decode_cursor(cursor: str) -> SortKey:
 
 
 # (version, 1 for a real snapshot / 0 for a local one, tenant id, sort key's first half, the snapshot: its
-# record's bytes, or the object for a local placeholder); compared by its first two: the snapshot's rank
+# record's bytes (a local one's: the record it is made from), or the object); compared by its first two: the
+# snapshot's rank
 _Entry = tuple[int, int, str, int, "bytes | JobStatus"]
 
 
 class JobIndex:
-    """`decode` turns a kept record back into its JobStatus (needed once `apply` is given `raw` bytes)."""
+    """`decode` turns a kept record back into its JobStatus (needed once `apply` is given `raw` bytes);
+    `decode_local`, the record a local placeholder is made from (needed once it is given one)."""
 
-    def __init__(self, decode: Callable[[bytes], JobStatus] | None = None) -> None:
+    def __init__(
+        self,
+        decode: Callable[[bytes], JobStatus] | None = None,
+        decode_local: Callable[[bytes], JobStatus] | None = None,
+    ) -> None:
         self._decode = decode
+        self._decode_local = decode_local
         self._jobs: dict[str, _Entry] = {}
         self._by_tenant: dict[str, list[SortKey]] = {}
 
@@ -85,7 +93,7 @@ class JobIndex:
 
     def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
         """Record a snapshot if it is newer than what is known; True when it became the current one. `raw`:
-        the record `status` was decoded from, kept instead of the object."""
+        the record `status` was decoded from (a local placeholder: made from), kept instead of the object."""
         key = sort_key(status)
         new: _Entry = (status.version, 0 if local else 1, status.tenant_id, key[0], status)
         old = self._jobs.get(status.job_id)
@@ -94,7 +102,7 @@ class JobIndex:
         if old is not None:
             self._unindex(status.job_id, old)
         if raw is not None:
-            if self._decode is None:
+            if (self._decode_local if local else self._decode) is None:
                 raise TypeError("JobIndex keeps raw records only with a decode function")
             new = (*new[:4], raw)
         self._jobs[status.job_id] = new
@@ -113,8 +121,9 @@ class JobIndex:
         kept = entry[4]
         if isinstance(kept, JobStatus):
             return kept
-        assert self._decode is not None
-        return self._decode(kept)
+        decode = self._decode if entry[1] else self._decode_local
+        assert decode is not None  # `apply` keeps bytes only with their decode function
+        return decode(kept)
 
     def _unindex(self, job_id: str, entry: _Entry) -> None:
         tenant = entry[2]

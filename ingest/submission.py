@@ -6,6 +6,7 @@ The JSON shape (field names and JSON types) is checked here; what values are all
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.errors import MalformedRequest
+from reelstream.errors import InvalidRecordError
 from reelstream.params import FieldError, InvalidRequest, validate_submission
 from schemas.events import (
     JobState,
@@ -186,6 +188,14 @@ def resolved_request(params: RenderParams) -> RequestedParams:
     )
 
 
+def placeholder_of(command: SubmitJob) -> JobStatus:
+    """`accepted_status` of a command made by `submit_command` (its parameters are resolved already)."""
+    resolved = {f.name: getattr(command.params, f.name) for f in dataclasses.fields(RenderParams)}
+    if any(value is None for value in resolved.values()):
+        raise InvalidRecordError(f"SubmitJob {command.event_id} has unresolved parameters")
+    return accepted_status(command, RenderParams(**resolved))
+
+
 def submit_command(submission: Submission, tenant_id: str, job_id: str | None = None) -> SubmitJob:
     return SubmitJob(
         job_id=job_id or new_id(),
@@ -201,8 +211,9 @@ def submit_command(submission: Submission, tenant_id: str, job_id: str | None = 
 
 
 def accepted_status(command: SubmitJob, params: RenderParams) -> JobStatus:
-    """The local placeholder shown until the first real snapshot of the job arrives (version 0)."""
-    now = utc_now()
+    """The local placeholder shown until the first real snapshot of the job arrives (version 0). It is made
+    from the command alone (`params`: the command's, resolved), so `placeholder_of` rebuilds it from the
+    command's record: the status view keeps that record, not a serialized copy of the placeholder."""
     return JobStatus(
         job_id=command.job_id,
         tenant_id=command.tenant_id,
@@ -210,7 +221,7 @@ def accepted_status(command: SubmitJob, params: RenderParams) -> JobStatus:
         prompt=command.prompt,
         negative_prompt=command.negative_prompt,
         created_at=command.occurred_at,
-        updated_at=now,
+        updated_at=command.occurred_at,
         params=params,
         webhook_url=command.webhook_url,
         metadata=dict(command.metadata),

@@ -105,8 +105,12 @@ class Publisher:
         value: T,
         partition: int | None = None,
         headers: Headers | None = None,
+        data: bytes | None = None,
     ) -> Any:
-        return await self._publish(topic, key, self.serde.serialize(topic, value), partition, headers)
+        """`data`: `value` serialized already, when the caller has it."""
+        if data is None:
+            data = self.serde.serialize(topic, value)
+        return await self._publish(topic, key, data, partition, headers)
 
     async def enqueue(
         self, topic: Topic[T], key: str, value: T, partition: int | None = None

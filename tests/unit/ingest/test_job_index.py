@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.job_index import JobIndex, decode_cursor, encode_cursor, sort_key
+from ingest.submission import parse_submission, placeholder_of, submit_command
 from reelstream.params import InvalidRequest
 from schemas.events import JobState, JobStatus
 from schemas.serde import AvroSerde
-from schemas.topics import JOB_STATUS
+from schemas.topics import COMMANDS, JOB_STATUS
 from tests.kafka_clients import MemoryRegistry
 from tests.samples import T0, job_status
 
@@ -111,17 +113,22 @@ async def test_real_snapshots_are_kept_as_their_record_bytes_out_of_the_collecto
     """What a replica holds per job: a tuple of plain values and the Avro record, untracked by the garbage
     collector once it has looked at it; lookups and pages decode it to the same snapshot."""
     serde = AvroSerde(MemoryRegistry())
-    await serde.register(JOB_STATUS)
-    index = JobIndex(lambda raw: serde.decode_seen(JOB_STATUS, raw))
+    await serde.register(JOB_STATUS, COMMANDS)
+    index = JobIndex(
+        lambda raw: serde.decode_seen(JOB_STATUS, raw),
+        lambda raw: placeholder_of(serde.decode_seen(COMMANDS, raw)),
+    )
     first, second = status(3, "a", minutes=1), status(5, "b", minutes=2)
     for snapshot in (first, second):
         raw = serde.serialize(JOB_STATUS, snapshot)
         await serde.deserialize(JOB_STATUS, raw)  # as the view does: the writer schema is now known
         assert index.apply(snapshot, raw=raw)
-    placeholder = status(0, "c", minutes=3)
-    index.apply(placeholder, local=True)
+    submission = parse_submission(b'{"prompt": "fox"}', default_model="tiny-mochi")
+    command = replace(submit_command(submission, "t1", "c"), occurred_at=T0 + timedelta(minutes=3))
+    placeholder = placeholder_of(command)  # a local one is kept as the record of the command it is made from
+    assert index.apply(placeholder, local=True, raw=serde.serialize(COMMANDS, command))
     gc.collect()
-    kept = [index._jobs[job_id] for job_id in ("a", "b")]  # the entries themselves
+    kept = [index._jobs[job_id] for job_id in ("a", "b", "c")]  # the entries themselves
     assert all(isinstance(entry[4], bytes) and not gc.is_tracked(entry) for entry in kept)
     found, local = index.get("a"), index.get("c")
     assert found is not None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from ingest.errors import MalformedRequest
-from ingest.submission import accepted_status, parse_submission, submit_command
+from ingest.submission import accepted_status, parse_submission, placeholder_of, submit_command
+from reelstream.errors import InvalidRecordError
 from reelstream.params import InvalidRequest, validate_submission
-from schemas.events import JobState
+from schemas.events import JobState, RequestedParams
 
 
 def parse(body: Any) -> Any:
@@ -95,3 +97,18 @@ def test_the_placeholder_is_accepted_version_zero_with_resolved_parameters() -> 
     )
     assert placeholder.created_at == command.occurred_at
     assert placeholder.state_times == {"accepted": command.occurred_at}
+
+
+@pytest.mark.parametrize("body", [{"prompt": "fox"}, {"prompt": "fox", "seed": 7, "quality": "preview"}])
+def test_the_placeholder_is_rebuilt_from_the_command_alone(body: dict[str, Any]) -> None:
+    """The status view keeps the command's record, not the placeholder: what it rebuilds is what was shown."""
+    submission = parse(body)
+    command = submit_command(submission, "tenant-1")
+    assert placeholder_of(command) == accepted_status(command, submission.params)
+
+
+def test_a_command_with_unresolved_parameters_has_no_placeholder() -> None:
+    command = submit_command(parse({"prompt": "fox"}), "tenant-1")
+    unresolved = dataclasses.replace(command, params=RequestedParams(model="tiny-mochi"))
+    with pytest.raises(InvalidRecordError):
+        placeholder_of(unresolved)
