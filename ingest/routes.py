@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -54,10 +55,21 @@ def owned_job(context: IngestContext, tenant_id: str, job_id: str) -> JobStatus:
     return status
 
 
+class JobJSONResponse(JSONResponse):
+    """Starlette's JSON response rendered by orjson (a job resource: about a third of json's cost, on every
+    submission's 202); what orjson refuses (an int beyond 64 bits) is rendered as before."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            return super().render(content)
+
+
 def job_response(
     status: JobStatus, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return JSONResponse(job_resource(status), status_code=status_code, headers=headers)
+    return JobJSONResponse(job_resource(status), status_code=status_code, headers=headers)
 
 
 async def submit_job(request: Request) -> Response:
@@ -126,7 +138,7 @@ async def list_jobs(request: Request) -> Response:
     after = request.query_params.get("after")
     jobs, cursor = context.view.page(tenant_id, limit, decode_cursor(after) if after else None)
     body: dict[str, Any] = {"object": "list", "data": [job_resource(j) for j in jobs], "next_cursor": cursor}
-    return JSONResponse(body)
+    return JobJSONResponse(body)
 
 
 async def cancel_reason(request: Request) -> str | None:

@@ -12,6 +12,7 @@ from ingest.auth import Principal, StaticApiKeys, bearer_token
 from ingest.errors import JobNotFound, JobStateConflict, MalformedRequest, NotReady, Unauthenticated
 from ingest.openapi import openapi_document
 from ingest.problems import PROBLEM_JSON, problem_response
+from ingest.routes import JobJSONResponse, job_response
 from ingest.sse import format_event
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.params import FieldError, InvalidRequest
@@ -98,3 +99,12 @@ def test_an_event_is_one_status_record_with_the_version_as_id() -> None:
     lines = text.strip().split("\n")
     assert lines[:2] == ["event: status", "id: 12"]
     assert json.loads(lines[2].removeprefix("data: ")) == job_resource(status)
+
+
+def test_a_job_response_is_the_job_resource_as_json_whatever_renders_it() -> None:
+    status = job_status(metadata={"café": "naïve"})
+    body = job_response(status, 202).body
+    assert json.loads(body) == job_resource(status)
+    assert "café".encode() in body  # UTF-8, not \\u escapes
+    huge = JobJSONResponse({"seed": 2**70})  # beyond orjson's 64 bits: rendered by the json module
+    assert json.loads(huge.body) == {"seed": 2**70}
