@@ -9,7 +9,9 @@ registry serde, idempotent acks=all producer), then, with a load generator in a 
      request as soon as the previous one answered;
   2. latency P50/P99 at 25/50/75 % of that rate: open loop at a fixed rate over at most `--connections`
      connections, latency from the scheduled start;
-  3. the HTTP floor: the same Starlette + uvicorn configuration answering a fixed 202 with no work;
+  3. the HTTP floor: the same Starlette + uvicorn configuration answering a fixed 202 with no work; and the
+     HTTP + Kafka floor: the same, sending one fixed record per request with ingest's producer and answering
+     once it is acknowledged (the least any ingest that answers 202 after the broker's ack must do);
   4. the Kafka floor: a bare aiokafka producer (ingest's producer settings, acks=all) sending the same Avro
      SubmitJob payloads with `--connections` sends in flight;
   5. with `--compare-workers`: the highest rate of ingest served by 1 and by 2 uvicorn worker processes
@@ -51,25 +53,48 @@ def server_options() -> dict[str, Any]:
     return dict(getattr(ingest.__main__, "SERVER_OPTIONS", {"log_config": None, "proxy_headers": False}))
 
 
-def floor_server(port: int) -> None:
-    """The HTTP floor: ingest's server configuration (see ingest/__main__.py), one route, a fixed 202."""
+def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
+    """The HTTP floor: ingest's server configuration (see ingest/__main__.py), one route, a fixed 202. With
+    `kafka_bootstrap`, the HTTP + Kafka floor: each request also sends one fixed record of a SubmitJob's size
+    with ingest's producer (acks=all, idempotent) and answers once the broker acknowledged it: what ingest
+    must do at the least, without auth, parsing, validation, Avro or a view."""
+    import contextlib
+
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
+    from reelstream.kafka.clients import new_producer
+    from schemas.topics import COMMANDS
+
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
     fixed = {"id": "job_0", "object": "job", "status": "queued"}
+    record = bytes(164)  # the size of the bench's SubmitJob record
+    producer = new_producer(kafka_bootstrap, client_id="bench-floor") if kafka_bootstrap else None
 
     async def accepted(request: Request) -> Response:
         await request.body()
+        if producer is not None:
+            await producer.send_and_wait(COMMANDS.name, record, key=b"tenant-floor")
         return JSONResponse(fixed, status_code=202, headers={"Location": "/v1/jobs/job_0"})
 
     async def ready(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    app = Starlette(routes=[Route("/v1/jobs", accepted, methods=["POST"]), Route("/readyz", ready)])
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        if producer is not None:
+            await producer.start()
+        try:
+            yield
+        finally:
+            if producer is not None:
+                await producer.stop()
+
+    routes = [Route("/v1/jobs", accepted, methods=["POST"]), Route("/readyz", ready)]
+    app = Starlette(routes=routes, lifespan=lifespan)
     uvicorn.run(app, host="127.0.0.1", port=port, **server_options())
 
 
@@ -184,11 +209,13 @@ def compare_workers(
     return rows
 
 
-def start_floor(log_dir: Path) -> tuple[ManagedProcess, str]:
+def start_floor(log_dir: Path, kafka_bootstrap: str | None = None) -> tuple[ManagedProcess, str]:
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--floor-server", str(port)]
+    argv += ["--floor-kafka", kafka_bootstrap] if kafka_bootstrap else []
     env: Mapping[str, str] = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = ManagedProcess("http-floor", argv, log_dir / "http-floor.log", env, die_with_parent=True)
+    name = "http-kafka-floor" if kafka_bootstrap else "http-floor"
+    proc = ManagedProcess(name, argv, log_dir / f"{name}.log", env, die_with_parent=True)
     proc.start()
     base = f"http://127.0.0.1:{port}"
     wait_http_ready(proc, f"{base}/readyz")
@@ -232,27 +259,30 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
             rows.append((f"ingest @{fraction:.0%} (open, {rate}/s)", result))
     finally:
         ingest.stop()
-    floor, floor_url = start_floor(log_dir)
-    try:
-        loadgen("http-closed", floor_url, "--token", key, "--connections", "8", "--seconds", "2")
-        http = loadgen_on(
-            floor.pid, "http-closed", floor_url, "--token", key, "--connections", conns, "--seconds", secs
-        )
-        rows.append((f"HTTP floor (closed, {conns} conns)", http))
-    finally:
-        floor.stop()
+    floors = {}
+    for name, bootstrap in (("HTTP floor", None), ("HTTP + Kafka floor", endpoints.kafka_bootstrap)):
+        floor, floor_url = start_floor(log_dir, bootstrap)
+        try:
+            loadgen("http-closed", floor_url, "--token", key, "--connections", "8", "--seconds", "2")
+            floors[name] = loadgen_on(
+                floor.pid, "http-closed", floor_url, "--token", key, "--connections", conns, "--seconds", secs
+            )
+            rows.append((f"{name} (closed, {conns} conns)", floors[name]))
+        finally:
+            floor.stop()
+    http, http_kafka = floors["HTTP floor"], floors["HTTP + Kafka floor"]
     kafka_args = [endpoints.kafka_bootstrap, endpoints.schema_registry_url, "--concurrency", conns]
     kafka = loadgen("kafka", *kafka_args, "--seconds", secs)
     rows.append((f"Kafka floor (acks=all, {conns} in flight)", kafka))
     workers = compare_workers(config, key, endpoints, log_dir, args) if args.compare_workers else []
-    report(rows + workers, peak, http, kafka, args)
+    report(rows + workers, peak, http, http_kafka, kafka, args)
     if workers:
         (_, one), (_, two) = workers
         print(f"2 / 1 worker processes: {two['rate'] / one['rate']:.2f} (rate)")
 
 
 def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: dict[str, Any],
-           kafka: dict[str, Any], args: Any) -> None:  # fmt: skip
+           http_kafka: dict[str, Any], kafka: dict[str, Any], args: Any) -> None:  # fmt: skip
     print(f"\ningest load, {os.cpu_count()} cores shared with the load generator, {args.seconds:g} s per row")
     print(f"{'run':42} {'ok/s':>8} {'P50 ms':>8} {'P99 ms':>8} {'CPU µs/req':>10}  statuses")
     for name, r in rows:
@@ -263,6 +293,13 @@ def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: d
         )
     by_cpu = http["cpu_us"] / peak["cpu_us"]
     print(f"ingest / HTTP floor : {peak['rate'] / http['rate']:.2f} (rate)   {by_cpu:.2f} (CPU per request)")
+    by_cpu = http_kafka["cpu_us"] / peak["cpu_us"]
+    ratio = peak["rate"] / http_kafka["rate"]
+    print(f"ingest / HTTP + Kafka floor: {ratio:.2f} (rate)   {by_cpu:.2f} (CPU per request)")
+    reach = http_kafka["rate"] / http["rate"]
+    print(
+        f"HTTP + Kafka floor / HTTP floor: {reach:.2f} (rate): the most any ingest that produces could reach"
+    )
     print(f"ingest / Kafka floor: {peak['rate'] / kafka['rate']:.2f}")
 
 
@@ -283,10 +320,11 @@ if __name__ == "__main__":
     parser.add_argument("--fixed-rate", type=float, default=300.0, help="an open-loop row at this rate")
     parser.add_argument("--compare-workers", action="store_true", help="1 vs 2 worker processes too")
     parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-kafka", metavar="BOOTSTRAP", help=argparse.SUPPRESS)
     parser.add_argument("--ingest-server", type=int, metavar="WORKERS", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.floor_server:
-        floor_server(parsed.floor_server)
+        floor_server(parsed.floor_server, parsed.floor_kafka)
     elif parsed.ingest_server:
         ingest_server(parsed.ingest_server)
     else:
