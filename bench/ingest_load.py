@@ -72,11 +72,11 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
     fixed = {"id": "job_0", "object": "job", "status": "queued"}
     record = bytes(164)  # the size of the bench's SubmitJob record
-    producer = new_producer(kafka_bootstrap, client_id="bench-floor") if kafka_bootstrap else None
+    producers: list[Any] = []  # made in the lifespan: aiokafka wants the running loop
 
     async def accepted(request: Request) -> Response:
         await request.body()
-        if producer is not None:
+        for producer in producers:
             await producer.send_and_wait(COMMANDS.name, record, key=b"tenant-floor")
         return JSONResponse(fixed, status_code=202, headers={"Location": "/v1/jobs/job_0"})
 
@@ -85,12 +85,14 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
-        if producer is not None:
+        if kafka_bootstrap:
+            producers.append(new_producer(kafka_bootstrap, client_id="bench-floor"))
+        for producer in producers:
             await producer.start()
         try:
             yield
         finally:
-            if producer is not None:
+            for producer in producers:
                 await producer.stop()
 
     routes = [Route("/v1/jobs", accepted, methods=["POST"]), Route("/readyz", ready)]
