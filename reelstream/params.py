@@ -7,13 +7,12 @@ straight to Kafka never passed ingest). Seeds are drawn here when absent, so eve
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlsplit
 
 from reelstream.errors import ReelstreamError
-from schemas.events import RenderParams, RequestedParams
+from schemas.events import RenderParams, RequestedParams, random_below
 
 MAX_PROMPT_CHARS = 2000
 MAX_DURATION_SECONDS = 10.0
@@ -158,7 +157,7 @@ def resolve(
     guidance = spec.guidance_scale if req.guidance_scale is None else req.guidance_scale
     if not 0 <= guidance <= 20 or math.isnan(guidance):
         errors.append(FieldError("guidance_scale", f"must be between 0 and 20 (got {guidance})"))
-    seed = secrets.randbelow(MAX_SEED) if req.seed is None else req.seed
+    seed = random_below(MAX_SEED) if req.seed is None else req.seed
     if not 0 <= seed <= MAX_SEED:
         errors.append(FieldError("seed", f"must be between 0 and {MAX_SEED}"))
     if errors:
