@@ -20,13 +20,11 @@ from streams.tenant_quota import TenantQuota, bucket_limits
 OVER_RATE, OVER_QUEUED = "rate", "queued"
 MIN_INTERVAL_SECONDS = 1.0
 THROTTLE_TOLERANCE_SECONDS = 0.1
-
-
-ROUNDING_SECONDS = 0.001
+ROUNDING_SECONDS = 0.001  # the precision of the times in a state (Avro's timestamp-millis)
 
 
 def _at(seconds: float) -> datetime:
-    """Epoch seconds as a UTC datetime at the millisecond precision Avro keeps (ROUNDING_SECONDS)."""
+    """Epoch seconds as a UTC datetime at the millisecond precision Avro keeps."""
     return datetime.fromtimestamp(round(seconds, 3), UTC)
 
 
