@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import bench_config, throwaway_stack  # noqa: E402
+from bench_common import bench_config, cpu_seconds, throwaway_stack  # noqa: E402
 
 from reelstream.services import PipelineConfig, service_commands  # noqa: E402
 from reelstream.stack.manager import Endpoints  # noqa: E402
@@ -135,13 +135,6 @@ def tree_cpu_seconds(pid: int | None) -> float:
     children = Path(f"/proc/{pid}/task").glob("*/children")
     kids = [int(k) for c in children for k in c.read_text().split()]
     return cpu_seconds(pid) + sum(tree_cpu_seconds(kid) for kid in kids)
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (Linux /proc): contention from other processes on the
-    machine changes rates a lot, CPU time per request much less."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loadgen_on(pid: int | None, *args: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from aiokafka.structs import OffsetAndMetadata  # noqa: E402
-from bench_common import bench_config, throwaway_stack  # noqa: E402
+from bench_common import bench_config, follow, throwaway_stack, wait_until  # noqa: E402
 from scheduler_fairness import SLOTS, TENANTS, Job, clip_params, report, run_fifo, workload  # noqa: E402
 
 from gpu_consumers.job import run_attempt  # noqa: E402
@@ -94,11 +94,8 @@ async def _feed(jobs: list[Job], unit: float, send: Any, timeline: Timeline) -> 
 
 
 async def _until(predicate: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"benchmark gave up: {what} within {seconds:g} s")
-        await asyncio.sleep(0.2)
+    if not await wait_until(predicate, seconds):
+        raise SystemExit(f"benchmark gave up: {what} within {seconds:g} s")
 
 
 # ---- reelstream: the real pipeline -------------------------------------------------------------------
@@ -143,32 +140,21 @@ async def _follow_inbox(
     endpoints: Endpoints, serde: AvroSerde, timeline: Timeline, slots: set[int], stop: asyncio.Event
 ) -> None:
     """What the workers report, from the scheduler's inbox: heartbeats, starts and outcomes."""
-    consumer = AIOKafkaConsumer(
-        SCHEDULER_INBOX.name,
-        bootstrap_servers=endpoints.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            for records in (await consumer.getmany(timeout_ms=200, max_records=2000)).values():
-                for record in records:
-                    event = await serde.deserialize(SCHEDULER_INBOX, record.value)
-                    match event:
-                        case WorkerHeartbeat():
-                            slots.add(event.slot)
-                        case RenderStarted():  # a retry's start replaces the failed attempt's times
-                            timeline.ended.pop(event.job_id, None)
-                            timeline.started[event.job_id] = event.occurred_at.timestamp()
-                            timeline.slot[event.job_id] = event.slot
-                        case RenderSucceeded() | RenderFailed():
-                            timeline.ended[event.job_id] = event.occurred_at.timestamp()
-                            if isinstance(event, RenderFailed):
-                                timeline.failed[event.job_id] = f"{event.error.code}: {event.error.message}"
-    finally:
-        await consumer.stop()
+
+    def note(event: Any, timestamp: float) -> None:
+        match event:
+            case WorkerHeartbeat():
+                slots.add(event.slot)
+            case RenderStarted():  # a retry's start replaces the failed attempt's times
+                timeline.ended.pop(event.job_id, None)
+                timeline.started[event.job_id] = event.occurred_at.timestamp()
+                timeline.slot[event.job_id] = event.slot
+            case RenderSucceeded() | RenderFailed():
+                timeline.ended[event.job_id] = event.occurred_at.timestamp()
+                if isinstance(event, RenderFailed):
+                    timeline.failed[event.job_id] = f"{event.error.code}: {event.error.message}"
+
+    await follow(endpoints, serde, (SCHEDULER_INBOX,), note, stop)
 
 
 # ---- the baseline: a plain consumer group over a work topic -------------------------------------------

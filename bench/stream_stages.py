@@ -28,10 +28,8 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,14 +37,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aiokafka import AIOKafkaConsumer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
+from bench_common import cpu_seconds, follow, throwaway_stack, wait_until  # noqa: E402
 
 from ingest.submission import parse_submission, submit_command  # noqa: E402
 from reelstream.kafka.clients import new_producer  # noqa: E402
 from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
-from reelstream.services import PipelineConfig, prepare_infrastructure, service_commands  # noqa: E402
-from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout  # noqa: E402
+from reelstream.services import PipelineConfig, service_commands  # noqa: E402
+from reelstream.stack.manager import Endpoints  # noqa: E402
 from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
 from schemas.events import JobAdmitted, JobState, RenderParams, SubmitJob  # noqa: E402
 from schemas.serde import AvroSerde  # noqa: E402
@@ -69,34 +67,6 @@ class Progress:
 
     def done(self) -> bool:
         return len(self.queued) >= len(self.wanted)
-
-
-async def follow(
-    endpoints: Endpoints, serde: AvroSerde, progress: Callable[[], Progress], stop: asyncio.Event
-) -> None:
-    consumer = AIOKafkaConsumer(
-        SCHEDULER_INBOX.name,
-        JOB_STATUS.name,
-        bootstrap_servers=endpoints.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-            for tp, records in batches.items():
-                for record in records:
-                    note(await decode(serde, tp.topic, record.value), record.timestamp / 1000, progress())
-    finally:
-        await consumer.stop()
-
-
-async def decode(serde: AvroSerde, topic: str, value: bytes) -> Any:
-    if topic == SCHEDULER_INBOX.name:
-        return await serde.deserialize(SCHEDULER_INBOX, value)
-    return await serde.deserialize(JOB_STATUS, value)
 
 
 def note(value: Any, timestamp: float, progress: Progress) -> None:
@@ -141,15 +111,6 @@ def commands(count: int, tenants: int) -> list[SubmitJob]:
     return [submit_command(submission, f"tenant-{i % tenants}") for i in range(count)]
 
 
-async def wait_until(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return predicate()  # type: ignore[no-any-return]
-
-
 async def group_settled(endpoints: Endpoints, group: str, members: int, seconds: float) -> bool:
     """Whether the consumer group is stable with `members` members (no rebalance during the burst)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
@@ -165,12 +126,6 @@ async def group_settled(endpoints: Endpoints, group: str, members: int, seconds:
         return False
     finally:
         await admin.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far, all its threads (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def burst(
@@ -195,7 +150,8 @@ async def burst(
     burst_commands = commands(jobs, tenants)
     progress = Progress({c.job_id for c in warmup})
     stop = asyncio.Event()
-    follower = asyncio.create_task(follow(endpoints, serde, lambda: progress, stop))
+    topics = (SCHEDULER_INBOX, JOB_STATUS)
+    follower = asyncio.create_task(follow(endpoints, serde, topics, lambda v, t: note(v, t, progress), stop))
     try:
         everything = [*warmup, *burst_commands]
         if floor:
@@ -307,52 +263,47 @@ def run(args: Any) -> None:
             "REELSTREAM_TENANT_LIMITS": "*=rate:1000000,burst:1000000,queued:1000000",  # the path, not limits
         },
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        layout = StackLayout.ephemeral(Path(tmp), os.environ)
-        with LocalStack(layout, os.environ, ExternalServices.from_env(os.environ)) as endpoints:
-            asyncio.run(prepare_infrastructure(endpoints))
-            env = {**os.environ, **config.env(endpoints)}
-            argvs = service_commands(config)
-            if args.floor:
-                argvs["admission"] = [sys.executable, str(ROOT / "bench" / "faust_floor.py")]
-            admission_workers = 0 if args.scheduler_only else args.admission_workers
-            names = [f"admission-{i + 1}" for i in range(admission_workers)] + ["scheduler"]
-            procs = [
-                ManagedProcess(
-                    n, argvs[n.partition("-")[0]], layout.log_dir / f"{n}.log", env, die_with_parent=True
+    with throwaway_stack() as (endpoints, log_dir):
+        env = {**os.environ, **config.env(endpoints)}
+        argvs = service_commands(config)
+        if args.floor:
+            argvs["admission"] = [sys.executable, str(ROOT / "bench" / "faust_floor.py")]
+        admission_workers = 0 if args.scheduler_only else args.admission_workers
+        names = [f"admission-{i + 1}" for i in range(admission_workers)] + ["scheduler"]
+        procs = [
+            ManagedProcess(n, argvs[n.partition("-")[0]], log_dir / f"{n}.log", env, die_with_parent=True)
+            for n in names
+        ]
+        try:
+            for proc in procs:
+                proc.start()
+            profilers = profile(procs, args.py_spy, args.timeout + 150) if args.py_spy else []
+            stage = "admission" if admission_workers else "scheduler"
+            group = f"{config.app_prefix}-{stage}"  # Faust's consumer group: the app's id
+            pids = {p.name: p.pid for p in procs if p.pid is not None}
+            asyncio.run(
+                burst(
+                    endpoints,
+                    args.jobs,
+                    args.tenants,
+                    args.timeout,
+                    group,
+                    admission_workers,
+                    pids,
+                    args.floor,
                 )
-                for n in names
-            ]
-            try:
-                for proc in procs:
-                    proc.start()
-                profilers = profile(procs, args.py_spy, args.timeout + 150) if args.py_spy else []
-                stage = "admission" if admission_workers else "scheduler"
-                group = f"{config.app_prefix}-{stage}"  # Faust's consumer group: the app's id
-                pids = {p.name: p.pid for p in procs if p.pid is not None}
-                asyncio.run(
-                    burst(
-                        endpoints,
-                        args.jobs,
-                        args.tenants,
-                        args.timeout,
-                        group,
-                        admission_workers,
-                        pids,
-                        args.floor,
-                    )
-                )
-                for profiler in profilers:
-                    profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-                    profiler.wait(timeout=60)
-            finally:
-                for proc in procs:
-                    proc.stop()
-                if args.keep_logs:
-                    for name in names:
-                        Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
-                        log = layout.log_dir / f"{name}.log"
-                        (Path(args.keep_logs) / log.name).write_bytes(log.read_bytes())
+            )
+            for profiler in profilers:
+                profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                profiler.wait(timeout=60)
+        finally:
+            for proc in procs:
+                proc.stop()
+            if args.keep_logs:
+                for name in names:
+                    Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+                    log = log_dir / f"{name}.log"
+                    (Path(args.keep_logs) / log.name).write_bytes(log.read_bytes())
 
 
 if __name__ == "__main__":

@@ -84,11 +84,6 @@ def _class_encoder(cls: type) -> Encoder:
     return _ENCODERS[cls]
 
 
-def _any_datum(value: Any) -> Any:
-    """For values whose declared type does not say which encoder they need (Any, a union of records)."""
-    return to_datum(value)
-
-
 def _encoder(cls: type) -> Encoder:
     """The function that turns values of class `cls` into data, worked out once per class (not per value).
     A dataclass's fields are encoded by what their type hints declare; the generic walk over every value
@@ -111,12 +106,13 @@ def _enum_value(value: Any) -> Any:
 
 
 def _hinted_encoder(tp: Any) -> Encoder:
-    """The encoder for values declared as `tp`: direct where `tp` names one class, generic otherwise."""
+    """The encoder for values declared as `tp`: direct where `tp` names one class; `to_datum` (by the value's
+    class) where it does not (Any, a union of records, a class a subclass may stand in for)."""
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         inner = [arg for arg in typing.get_args(tp) if arg is not type(None)]
         if len(inner) != 1:
-            return _any_datum
+            return to_datum
         encode = _hinted_encoder(inner[0])
         return encode if encode is _keep else lambda v: None if v is None else encode(v)
     if origin in (dict, Mapping):
@@ -125,14 +121,14 @@ def _hinted_encoder(tp: Any) -> Encoder:
     if origin in (list, tuple):
         args = typing.get_args(tp)
         if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
-            return _any_datum  # a fixed-shape tuple: each place has its own type
+            return to_datum  # a fixed-shape tuple: each place has its own type
         items = _hinted_encoder(args[0])
         return lambda v: [items(x) for x in v]
     if tp in _SCALARS:
         return _keep
     if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or issubclass(tp, Enum)):
-        return _any_datum if tp.__subclasses__() else _class_encoder(tp)  # a subclass may come instead
-    return _any_datum
+        return to_datum if tp.__subclasses__() else _class_encoder(tp)  # a subclass may come instead
+    return to_datum
 
 
 def _dataclass_encoder(cls: type) -> Encoder:

@@ -51,10 +51,8 @@ def _serialized(serde: AvroSerde, record: Record, snapshots: dict[int, tuple[Job
         data = serde.serialize(record.topic, value)
         snapshots[id(value)] = (value, data)
         return data
-    if isinstance(value, JobEvent):
-        status, data = snapshots.get(id(value.status), (None, b""))
-        if status is value.status:  # the very object serialized, not another that had its id since
-            return serde.serialize_enclosing(record.topic, value, data)
+    if isinstance(value, JobEvent) and (kept := snapshots.get(id(value.status))) is not None:
+        return serde.serialize_enclosing(record.topic, value, kept[1])
     return serde.serialize(record.topic, value)
 
 
@@ -211,8 +209,9 @@ async def _write_in_order(
     publisher: Publisher, records: list[Record], snapshots: dict[int, tuple[JobStatus, bytes]]
 ) -> None:
     """Queue every record in order (each run of one trace inside its span, which the records and the log
-    lines carry), then wait for all the acks. `snapshots` keeps each job snapshot serialized (by the id of
-    the status) for the job event that carries it: the event reuses its bytes (half the serializing)."""
+    lines carry), then wait for all the acks. `snapshots` keeps each job snapshot serialized, with the status
+    itself (so that no other object can take its id meanwhile), by the id of the status: the job event that
+    carries it reuses its bytes (half the serializing)."""
     acks = []
     async with publisher.queueing() as enqueue:
         for trace, run in itertools.groupby(records, key=lambda r: r.trace):
