@@ -25,7 +25,7 @@ from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.errors import InvalidRecordError, ReelstreamError
-from reelstream.kafka.clients import BrokerUnavailableError, Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, aiokafka_sender
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import log_context
 from reelstream.metrics import Metrics, WorkerMetrics
@@ -82,7 +82,7 @@ class Worker:
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         serde = AvroSerde(registry)
         await serde.register(*ALL_TOPICS)
-        producer = new_producer(endpoints.kafka_bootstrap, self.worker_id)
+        producer = RenewingProducer(endpoints.kafka_bootstrap, self.worker_id)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=endpoints.kafka_bootstrap,
             client_id=self.worker_id,

@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiokafka import AIOKafkaProducer
 from minio import Minio
 from minio.error import MinioException
 from starlette.requests import HTTPConnection
@@ -33,7 +32,7 @@ from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
 from reelstream.dlq import SourceRecord, park
 from reelstream.errors import ReelstreamError
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, RenewingProducer, aiokafka_sender
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
@@ -120,7 +119,7 @@ async def open_context(
         )
         await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
 
-        producer: AIOKafkaProducer = new_producer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
+        producer = RenewingProducer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
         await producer.start()
         stack.push_async_callback(producer.stop)
         publisher = Publisher(aiokafka_sender(producer), serde, timeout=settings.produce_timeout_seconds)
@@ -176,7 +175,7 @@ async def open_context(
             logger.info("ingest resources closing")
 
 
-def tombstone_sender(producer: AIOKafkaProducer, topic: Topic[Any]) -> Tombstone:
+def tombstone_sender(producer: RenewingProducer, topic: Topic[Any]) -> Tombstone:
     async def tombstone(key: str) -> None:
         async with asyncio.timeout(TOMBSTONE_TIMEOUT_SECONDS):
             await producer.send_and_wait(topic.name, None, key=key.encode())

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 
 from reelstream.errors import ReelstreamError
 from reelstream.tracing import inject_headers
@@ -76,7 +76,56 @@ def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
-def aiokafka_sender(producer: AIOKafkaProducer) -> SendAndWait:
+# what leaves an aiokafka producer unable to send again: its sender task ends on these, and every later send
+# fails the same way (seen after a broker restart while a batch was in flight: OutOfOrderSequenceNumber)
+FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, ProducerFenced)
+
+
+class RenewingProducer:
+    """`new_producer`'s producer for a long-running service: one that failed for good (FATAL_PRODUCER_ERRORS)
+    is replaced by a new one, so the next try of the failed send (the callers retry what the broker did not
+    take) goes out. The new producer has a new producer id: a record the old one wrote may be written again,
+    which every consumer already dedupes (by event id and version)."""
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self._bootstrap, self._client_id = bootstrap, client_id
+        self._producer = new_producer(bootstrap, client_id)
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: Headers | None = None,
+    ) -> Any:
+        producer = self._producer
+        try:
+            return await producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers)
+        except FATAL_PRODUCER_ERRORS as exc:
+            await self._renew(producer, exc)
+            raise
+
+    async def _renew(self, failed: AIOKafkaProducer, error: Exception) -> None:
+        if failed is not self._producer:
+            return  # a concurrent send renewed it already
+        logger.warning("producer failed for good; starting a new one", extra={"error": repr(error)})
+        fresh = new_producer(self._bootstrap, self._client_id)
+        await fresh.start()  # KafkaError while the broker is away: the failed one stays, renewed next time
+        self._producer = fresh
+        try:
+            await failed.stop()
+        except Exception as exc:  # its sender is dead already; nothing of it is needed
+            logger.warning("stopping the failed producer: %r", exc)
+
+
+def aiokafka_sender(producer: AIOKafkaProducer | RenewingProducer) -> SendAndWait:
     async def send(
         topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None
     ) -> Any:
