@@ -6,10 +6,12 @@
 Prints, one JSON line per measurement (and a table at the end):
   1. seconds per denoising step with classifier-free guidance (batch 2) at 848x480 for 31, 85 and 163 frames,
      achieved TFLOP/s against the GPU's dense bf16 peak, and peak memory, for each fast attention kernel;
-  2. one whole default video (T5-XXL and VAE included) through the product's MochiRenderer, with the time of
+  2. with --compile, the same step at the largest size through torch.compile as the product compiles it: the
+     first call (compilation) and seconds per step, against the eager step;
+  3. one whole default video (T5-XXL and VAE included) through the product's MochiRenderer, with the time of
      each stage, then the MP4 encode and its verification by decoding;
-  3. VAE decode time and peak memory with and without tiling.
-Phases run in that order of value; a phase that would not finish inside --budget-s is skipped and said so.
+  4. VAE decode time and peak memory with and without tiling.
+Phases run in that order; a phase that would not finish inside --budget-s is skipped and said so.
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ from transformers import T5Config, T5EncoderModel
 
 from gpu_consumers.render.base import DECODE, DENOISE, ENCODE_TEXT, RenderRequest
 from gpu_consumers.render.mochi import MochiRenderer
-from gpu_consumers.render.options import MochiOptions, available_attention_kernels, pin_attention_kernel
+from gpu_consumers.render.options import (
+    MochiOptions,
+    available_attention_kernels,
+    compile_transformer,
+    pin_attention_kernel,
+)
 from gpu_consumers.render.tiny_mochi import build_tiny_mochi_pipeline, build_tiny_tokenizer
 
 # google/t5-v1_1-xxl, the text encoder Mochi-1 ships with (encoder half only: 4.76 B parameters).
@@ -68,6 +75,7 @@ PROMPT = (
 SEED = 42
 E2E_OVERHEAD_S = 30.0  # text encoding, tiled decode, MP4 encode and verify, at the default size on an H100
 MIN_E2E_STEPS = 8
+COMPILE_MIN_S = 120.0  # compiling the full transformer, a guess until a GPU run measures it
 
 
 @dataclass
@@ -164,6 +172,65 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
     return next((peak for key, peak in PEAK_BF16.items() if key in name), None)
 
 
+def guided_text(pipe: MochiPipeline, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The prompt and the empty negative prompt encoded as one guided batch: embeddings, mask, text tokens."""
+    with torch.inference_mode():
+        embeds, mask, negative, negative_mask = pipe.encode_prompt(
+            PROMPT,
+            negative_prompt="",
+            device=device,
+            dtype=pipe.transformer.dtype,
+            max_sequence_length=pipe.tokenizer.model_max_length,
+        )
+    return torch.cat([negative, embeds]), torch.cat([negative_mask, mask]), int(mask.sum())
+
+
+@dataclass(frozen=True)
+class GuidedStep:
+    run: Callable[[], None]
+    flops: float
+    visual_tokens: int
+    text_tokens: int
+
+
+def guided_step(
+    pipe: MochiPipeline, model: Any, device: torch.device, frames: int, args: argparse.Namespace
+) -> GuidedStep:
+    """One guided denoising step of `model` (the transformer, or a compiled one) at `frames`."""
+    config = pipe.transformer.config
+    text, text_mask, text_tokens = guided_text(pipe, device)
+    lf, lh, lw = latent_shape(pipe, frames, args.height, args.width)
+    generator = torch.Generator(device=device).manual_seed(SEED)
+    latents = torch.randn(
+        2, config.in_channels, lf, lh, lw, generator=generator, device=device, dtype=pipe.transformer.dtype
+    )
+    timestep = torch.full((2,), 500.0, device=device)
+
+    def step() -> None:
+        with torch.inference_mode():
+            model(
+                hidden_states=latents,
+                encoder_hidden_states=text,
+                timestep=timestep,
+                encoder_attention_mask=text_mask,
+                return_dict=False,
+            )
+
+    visual = lf * (lh // config.patch_size) * (lw // config.patch_size)
+    return GuidedStep(step, step_flops(config, lf, lh, lw, text_tokens), visual, text_tokens)
+
+
+def speed(bench: Bench, device: torch.device, flops: float, seconds: float) -> dict[str, Any]:
+    achieved = flops / seconds / 1e12
+    peak = peak_tflops(device, bench.args.peak_tflops)
+    return {
+        "seconds_per_step": round(seconds, 4),
+        "pflop_per_step": round(flops / 1e15, 3),
+        "tflops": round(achieved, 1),
+        "of_peak": round(achieved / peak, 3) if peak else None,
+    }
+
+
 def phase_steps(
     bench: Bench,
     pipe: MochiPipeline,
@@ -174,73 +241,77 @@ def phase_steps(
 ) -> float:
     """Seconds per guided denoising step for each frame count; returns the largest one's."""
     args = bench.args
-    transformer = pipe.transformer
-    dtype = transformer.dtype
-    with torch.inference_mode():
-        embeds, mask, negative, negative_mask = pipe.encode_prompt(
-            PROMPT,
-            negative_prompt="",
-            device=device,
-            dtype=dtype,
-            max_sequence_length=pipe.tokenizer.model_max_length,
-        )
-        text = torch.cat([negative, embeds])
-        text_mask = torch.cat([negative_mask, mask])
-    text_tokens = int(mask.sum())
     # `expected`: seconds per step at the largest size, as another kernel measured it (0: unknown)
     last, last_frames = expected, max(frames_list)
-    peak = peak_tflops(device, args.peak_tflops)
     for frames in frames_list:
-        lf, lh, lw = latent_shape(pipe, frames, args.height, args.width)
         # attention dominates at full size: time grows with the square of the token count
         estimate = last * max(frames / last_frames, 1.0) ** 2 * (args.warmup + args.iters)
         if bench.left() < estimate:
             bench.emit("steps", kernel=kernel, frames=frames, skipped=f"budget ({bench.left():.0f} s left)")
             continue
-        generator = torch.Generator(device=device).manual_seed(SEED)
-        latents = torch.randn(
-            2, transformer.config.in_channels, lf, lh, lw, generator=generator, device=device, dtype=dtype
-        )
-        timestep = torch.full((2,), 500.0, device=device)
-
-        def step(latents: torch.Tensor = latents, timestep: torch.Tensor = timestep) -> None:
-            transformer(
-                hidden_states=latents,
-                encoder_hidden_states=text,
-                timestep=timestep,
-                encoder_attention_mask=text_mask,
-                return_dict=False,
-            )
-
+        step = guided_step(pipe, pipe.transformer, device, frames, args)
         try:
-            pin_attention_kernel(transformer, kernel, device.type)
-            with torch.inference_mode():
-                for _ in range(args.warmup):
-                    step()
-                with measured(device) as m:
-                    for _ in range(args.iters):
-                        step()
+            pin_attention_kernel(pipe.transformer, kernel, device.type)
+            for _ in range(args.warmup):
+                step.run()
+            with measured(device) as m:
+                for _ in range(args.iters):
+                    step.run()
         except (torch.OutOfMemoryError, RuntimeError) as exc:
             bench.emit("steps", kernel=kernel, frames=frames, error=str(exc).splitlines()[0][:200])
             torch.cuda.empty_cache() if device.type == "cuda" else None
             continue
         seconds = m["seconds"] / args.iters
-        flops = step_flops(transformer.config, lf, lh, lw, text_tokens)
-        achieved = flops / seconds / 1e12
         bench.emit(
             "steps",
             kernel=kernel,
             frames=frames,
-            visual_tokens=lf * (lh // 2) * (lw // 2),
-            text_tokens=text_tokens,
-            seconds_per_step=round(seconds, 4),
-            pflop_per_step=round(flops / 1e15, 3),
-            tflops=round(achieved, 1),
-            of_peak=round(achieved / peak, 3) if peak else None,
+            visual_tokens=step.visual_tokens,
+            text_tokens=step.text_tokens,
+            **speed(bench, device, step.flops, seconds),
             peak_gib=round(m["peak_gib"], 2),
         )
         last, last_frames = seconds, frames
     return last
+
+
+def phase_compiled(
+    bench: Bench, pipe: MochiPipeline, device: torch.device, kernel: str, frames: int, eager: float
+) -> None:
+    """The transformer as the product compiles it (MochiOptions.compile: `compile_transformer`, its joint
+    attention pinned to `kernel`): the first call's seconds (compilation), then seconds per step, against
+    `eager` (the same step uncompiled, 0: not measured)."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    args = bench.args
+    pin_attention_kernel(pipe.transformer, kernel, device.type)
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = compile_transformer(pipe.transformer)
+    step = guided_step(pipe, compiled, device, frames, args)
+    with measured(device) as first:
+        step.run()
+    for _ in range(args.warmup):
+        step.run()
+    with measured(device) as m:
+        for _ in range(args.iters):
+            step.run()
+    seconds = m["seconds"] / args.iters
+    breaks = sum(counters["graph_break"].values())
+    bench.emit(
+        "compiled",
+        kernel=kernel,
+        frames=frames,
+        first_call_s=round(first["seconds"], 1),
+        **speed(bench, device, step.flops, seconds),
+        eager_seconds_per_step=round(eager, 4) if eager else None,
+        speedup=round(eager / seconds, 3) if eager else None,
+        unique_graphs=counters["stats"]["unique_graphs"],
+        graph_breaks=breaks,
+        break_reasons=sorted({reason.splitlines()[0][:120] for reason in counters["graph_break"]}),
+        peak_gib=round(m["peak_gib"], 2),
+    )
 
 
 def phase_e2e(bench: Bench, pipe: MochiPipeline, device: torch.device, kernel: str, steps: int) -> None:
@@ -365,6 +436,11 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{(r['of_peak'] or 0) * 100:>6.1f}%  {r['peak_gib']:>8.2f}"
             )
     for r in results:
+        if r["phase"] == "compiled" and "seconds_per_step" in r:
+            lines.append(
+                f"compiled ({r['kernel']}, {r['frames']} frames): {r['seconds_per_step']:.3f} s/step, "
+                f"{r['tflops']} TFLOP/s, x{r['speedup']} of eager; first call {r['first_call_s']} s"
+            )
         if r["phase"] == "e2e" and "render_s" in r:
             lines.append(
                 f"whole default video ({r['frames']} frames, {r['steps']} steps, {r['kernel']}): "
@@ -392,6 +468,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--e2e-frames", type=int, default=163)
     parser.add_argument("--e2e-steps", type=int, default=64)
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--skip-vae", action="store_true")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the transformer compiled (MochiOptions.compile)"
+    )
     parser.add_argument("--budget-s", type=float, default=470.0, help="skip phases that would not fit")
     parser.add_argument("--peak-tflops", type=float, default=None)
     parser.add_argument("--json", type=Path, default=None, help="append each result line here too")
@@ -424,25 +504,34 @@ def main(argv: list[str] | None = None) -> None:
         kernels=kernels,
         peak_tflops=peak_tflops(device, args.peak_tflops),
     )
-    # 1. The first kernel at every size, 2. the whole video with the fastest kernel so far, 3. the others.
+    # 1. The first kernel that runs at every size, 2. the other kernels at the largest size first, 3. the
+    # model compiled, 4. the whole video with as many steps as fit, 5. the VAE alone.
     measured_kernels: list[str] = []
-    for kernel in kernels:  # the first kernel that runs at every size renders the whole video
+    per_step = 0.0
+    for kernel in kernels:
         per_step = phase_steps(bench, pipe, device, kernel, frames_list)
         measured_kernels.append(kernel)
         if per_step > 0:
             break
+    fastest = measured_kernels[-1]
+    for kernel in kernels[len(measured_kernels) :]:
+        phase_steps(bench, pipe, device, kernel, frames_list[::-1], expected=per_step)
+    if args.compile and per_step > 0:
+        if bench.left() > COMPILE_MIN_S + (args.warmup + args.iters + 1) * per_step:
+            frames = max(frames_list)
+            guarded(bench, "compiled", lambda: phase_compiled(bench, pipe, device, fastest, frames, per_step))
+        else:
+            bench.emit("compiled", skipped=f"budget ({bench.left():.0f} s left)")
     if not args.skip_e2e and per_step > 0:
         # the whole video if it fits the budget; else as many steps as fit (the denoise time is then scaled)
         fits = int((bench.left() - E2E_OVERHEAD_S) / per_step)
         steps = min(args.e2e_steps, fits)
         if steps >= min(MIN_E2E_STEPS, args.e2e_steps):
-            kernel = measured_kernels[-1]
-            guarded(bench, "e2e", lambda: phase_e2e(bench, pipe, device, kernel, steps))
+            guarded(bench, "e2e", lambda: phase_e2e(bench, pipe, device, fastest, steps))
         else:
             bench.emit("e2e", skipped=f"{bench.left():.0f} s left, {per_step:.1f} s per step")
-    for kernel in kernels[len(measured_kernels) :]:
-        phase_steps(bench, pipe, device, kernel, frames_list[::-1], expected=per_step)
-    guarded(bench, "vae", lambda: phase_vae(bench, pipe, device))
+    if not args.skip_vae:
+        guarded(bench, "vae", lambda: phase_vae(bench, pipe, device))
     print(table(bench.results), flush=True)
 
 

@@ -32,7 +32,12 @@ from gpu_consumers.render.base import (
     RenderError,
     RenderRequest,
 )
-from gpu_consumers.render.options import MochiOptions, apply_tf32, pin_attention_kernel
+from gpu_consumers.render.options import (
+    MochiOptions,
+    apply_tf32,
+    compile_transformer,
+    pin_attention_kernel,
+)
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 from reelstream.errors import ConfigurationError
 
@@ -139,7 +144,7 @@ class MochiRenderer:
             apply_tf32(options.tf32)
         pin_attention_kernel(pipe.transformer, options.attention, self._device_type)
         if options.compile:
-            pipe.transformer = torch.compile(pipe.transformer)
+            pipe.transformer = compile_transformer(pipe.transformer)
         self._pipe = pipe
         if options.compile and self.warmup is not None:
             # compilation happens on the first call: pay for it now, not in the first job

@@ -126,6 +126,24 @@ def available_attention_kernels(device: str, head_dim: int = 128) -> list[str]:
     return found
 
 
+def compile_transformer(transformer: torch.nn.Module) -> torch.nn.Module:
+    """The transformer's blocks through torch.compile, in place (regional compilation).
+
+    The blocks share their code, so the 48 of them share a compiled graph or two: the whole model compiled
+    as one graph took over 3 minutes on an H100 without finishing (bench/mochi_gpu.py). Mochi's joint
+    attention picks each sample's valid text tokens with `nonzero`, whose output shape depends on the data:
+    by default that breaks the graph twice per block, and a break inside the kernel-pinning context
+    (`PinnedKernelProcessor`) sends the whole attention layer back to eager. Traced as a dynamic shape
+    instead, it stays in the graph, and prompts of another length reuse the compiled code.
+    """
+    import torch._dynamo
+
+    torch._dynamo.config.capture_dynamic_output_shape_ops = True
+    for block in transformer.transformer_blocks:  # type: ignore[union-attr]
+        block.compile()
+    return transformer
+
+
 def apply_tf32(enabled: bool) -> None:
     """TF32 for float32 matmuls and convolutions (bf16 work is unaffected); process-wide."""
     torch.backends.cuda.matmul.allow_tf32 = enabled

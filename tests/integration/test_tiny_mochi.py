@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,12 @@ from gpu_consumers.render.base import (
     RenderRequest,
 )
 from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
-from gpu_consumers.render.options import MochiOptions, available_attention_kernels
+from gpu_consumers.render.options import (
+    MochiOptions,
+    available_attention_kernels,
+    compile_transformer,
+    pin_attention_kernel,
+)
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 
 pytestmark = [
@@ -321,6 +326,16 @@ def test_same_seed_gives_a_bit_identical_verified_mp4(
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
+@pytest.fixture
+def dynamo_settings() -> Iterator[None]:
+    """compile_transformer changes a process-wide dynamo setting: it is put back after the test."""
+    import torch._dynamo
+
+    with torch._dynamo.config.patch(capture_dynamic_output_shape_ops=False):
+        yield
+
+
+@pytest.mark.usefixtures("dynamo_settings")
 def test_a_compiled_model_is_warmed_up_at_load_not_in_the_first_job(
     device: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -328,7 +343,7 @@ def test_a_compiled_model_is_warmed_up_at_load_not_in_the_first_job(
         pytest.skip("the warm-up is device-independent")
     from gpu_consumers.renderers import make_renderer
 
-    monkeypatch.setattr(torch, "compile", lambda model: model)  # compiling itself is torch's business
+    monkeypatch.setattr(torch, "compile", lambda model: model)  # compiling is timed by the test below
     calls: list[int] = []
 
     def counting_pipeline():  # type: ignore[no-untyped-def]
@@ -353,3 +368,51 @@ def test_a_compiled_model_is_warmed_up_at_load_not_in_the_first_job(
     renderer.load()
 
     assert calls, "load() did not run the model"
+
+
+@pytest.mark.usefixtures("dynamo_settings")
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # inductor's
+def test_the_compiled_blocks_break_no_graph_whatever_the_prompt_length(device: str) -> None:
+    """Compiled as the renderer compiles it, its joint attention pinned: no graph break (a break inside the
+    pinning context would run each attention layer eager), the eager model's output, and a prompt of another
+    length runs without compiling again."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    transformer = build_tiny_mochi_pipeline().transformer.to(device, dtype)
+    pin_attention_kernel(transformer, "auto", device)
+    torch._dynamo.reset()
+    counters.clear()
+    reference = build_tiny_mochi_pipeline().transformer.to(device, dtype)
+    pin_attention_kernel(reference, "auto", device)
+    compiled = compile_transformer(transformer)
+    config = transformer.config
+    generator = torch.Generator(device).manual_seed(7)
+    latents = torch.randn(2, config.in_channels, 2, 8, 8, generator=generator, device=device, dtype=dtype)
+    text = torch.randn(2, 16, config.text_embed_dim, generator=generator, device=device, dtype=dtype)
+    timestep = torch.full((2,), 500.0, device=device)
+
+    def step(model: torch.nn.Module, lengths: tuple[int, int]) -> torch.Tensor:
+        mask = torch.zeros(2, 16, dtype=torch.long, device=device)
+        for row, length in enumerate(lengths):
+            mask[row, :length] = 1
+        with torch.inference_mode():
+            return model(  # type: ignore[no-any-return]
+                hidden_states=latents,
+                encoder_hidden_states=text,
+                timestep=timestep,
+                encoder_attention_mask=mask,
+                return_dict=False,
+            )[0]
+
+    torch.testing.assert_close(step(compiled, (1, 9)), step(reference, (1, 9)), atol=2e-2, rtol=2e-2)
+    graphs = counters["stats"]["unique_graphs"]
+    step(compiled, (1, 12))
+    step(compiled, (3, 5))
+
+    assert graphs >= 1, "nothing was compiled"
+    assert not counters["graph_break"], sorted(counters["graph_break"])
+    assert counters["stats"]["unique_graphs"] <= graphs + 1  # at most one more: the lengths made dynamic
+    step(compiled, (2, 14))
+    assert counters["stats"]["unique_graphs"] <= graphs + 1
