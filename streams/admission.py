@@ -17,7 +17,6 @@ from typing import Any, cast
 
 import faust
 
-from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.kafka.pending_acks import PendingAcks
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
@@ -30,8 +29,10 @@ from streams.admission_policy import (
     ForwardCancel,
     PoolCapacity,
     Reject,
+    Resend,
     decide,
     finished,
+    has_finished,
     known_pool,
     rate_limited,
 )
@@ -39,7 +40,7 @@ from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.invariants import check_command
 from streams.limit_settings import TenantLimitSource
 from streams.limit_state import StateThrottle
-from streams.log_reader import InboxOrder, LogReader, inbox_order
+from streams.log_reader import Inbox, LogReader
 from streams.publishing import publish_change
 from streams.tenant_quota import Charged, OverLimit, TenantQuota, charge, released
 
@@ -109,12 +110,14 @@ def build_admission(
             await release(command, sent)
             return
         publisher = await ctx.publisher()
+        stored = pools.get(command.job_id.encode())
         decision = decide(
             command,
-            known_pool(pools.get(command.job_id.encode())),
+            known_pool(stored),
             pool_id=pool_id,
             capacity=capacity,
             default_model=settings.default_model,
+            job_finished=has_finished(stored),
         )
         if isinstance(decision, Admit) and isinstance(command, SubmitJob):
             verdict = charged(command)
@@ -129,6 +132,11 @@ def build_admission(
                 partition = settings.pool_partition(pool_id)
                 sent.append(await publisher.enqueue(SCHEDULER_INBOX, pool_id, admitted, partition))
                 logger.info("job admitted to pool %s", pool_id, extra=_ids(command))
+            case Resend(admitted):
+                admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
+                partition = settings.pool_partition(admitted.pool_id)
+                sent.append(await publisher.enqueue(SCHEDULER_INBOX, admitted.pool_id, admitted, partition))
+                logger.info("admission sent again (the submission came again)", extra=_ids(command))
             case ForwardCancel(request):
                 partition = settings.pool_partition(request.pool_id)
                 sent.append(await publisher.enqueue(SCHEDULER_INBOX, request.pool_id, request, partition))
@@ -155,28 +163,22 @@ def build_admission(
 
     reader = LogReader(settings.endpoints.kafka_bootstrap, COMMANDS)
     app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
-    taken: dict[
-        int, int
-    ] = {}  # commands partition → the last offset taken (the group's committed - 1 at first)
+    inbox = Inbox(reader, app.conf.id)
 
     async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
-        """Where the group stood when the partitions came: a record Faust skips after this (and acks, so
-        its offset may be committed) is noticed when the next one comes, and read from the log."""
-        partitions = sorted(tp.partition for tp in assigned if tp.topic == COMMANDS.name)
-        taken.clear()
-        try:
-            committed = await reader.committed(app.conf.id, partitions)
-        except BrokerUnavailableError as exc:  # unknown: take what comes, as before
-            logger.warning("committed offsets unknown: %s", exc)
-            return
-        taken.update({partition: offset - 1 for partition, offset in committed.items()})
+        await inbox.assigned(sorted(tp.partition for tp in assigned if tp.topic == COMMANDS.name))
+
+    async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        inbox.revoked()
 
     app.on_partitions_assigned.connect(assigned, weak=False)  # type: ignore[arg-type]
+    app.on_partitions_revoked.connect(revoked, weak=False)  # type: ignore[arg-type]
 
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
         """Commands in turn, without waiting for the broker between them: a command's offset becomes
-        committable once every record it produced was acknowledged (reelstream.kafka.pending_acks)."""
+        committable once every record it produced was acknowledged (reelstream.kafka.pending_acks). Those
+        Faust does not hand over are read from the log (streams.log_reader.Inbox)."""
         await limits.ready.wait()  # admin-set limits replayed: never judge by limits an admin replaced
         pending = PendingAcks()
 
@@ -187,21 +189,13 @@ def build_admission(
                 await admit_one(record, sent)
             pending.track(sent, record.ack)
 
-        commands = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
-        async for event in commands.events():
-            partition, offset = event.message.partition, event.message.offset
-            match inbox_order(taken.get(partition, -1), offset):
-                case InboxOrder.SEEN:  # redelivered within this assignment: admitted already
-                    event.ack()
-                    continue
-                case InboxOrder.AHEAD:
-                    first = taken[partition] + 1
-                    fields = {"partition": partition, "expected_offset": first, "offset": offset}
-                    logger.warning("commands skipped ahead; read the records between", extra=fields)
-                    for missed in await reader.read(partition, first, offset):
-                        await take(missed)
-            await take(event)
-            taken[partition] = offset
+        watcher = asyncio.create_task(inbox.watch(take, pending.drained))
+        try:
+            commands = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
+            async for event in commands.events():
+                await inbox.handle(event, take, pending.drained)
+        finally:
+            watcher.cancel()
 
     return app
 

@@ -39,11 +39,20 @@ class ForwardCancel:
 
 
 @dataclass(frozen=True)
+class Resend:
+    """A submission seen again whose job was admitted and has not finished: a redelivery after a crash,
+    whose first JobAdmitted may have died with the process after the job's pool was stored. It goes to the
+    scheduler again (which drops an admission it knows), uncharged."""
+
+    admitted: JobAdmitted
+
+
+@dataclass(frozen=True)
 class Drop:
     reason: str
 
 
-Decision = Admit | Reject | ForwardCancel | Drop
+Decision = Admit | Resend | Reject | ForwardCancel | Drop
 
 FINISHED_MARK = b"|finished"
 
@@ -51,6 +60,10 @@ FINISHED_MARK = b"|finished"
 def known_pool(stored: bytes | None) -> str | None:
     """The pool of an earlier submission of the job id: None if never seen, "" if it was rejected."""
     return None if stored is None else stored.removesuffix(FINISHED_MARK).decode()
+
+
+def has_finished(stored: bytes | None) -> bool:
+    return stored is not None and stored.endswith(FINISHED_MARK)
 
 
 def finished(stored: bytes | None) -> bytes | None:
@@ -86,9 +99,10 @@ def decide(
     pool_id: str,
     default_model: str,
     capacity: PoolCapacity = PoolCapacity(),
+    job_finished: bool = False,
 ) -> Decision:
     """`known_pool` is the pool of an earlier submission with the same job id: None if never seen, "" if that
-    submission was rejected."""
+    submission was rejected; `job_finished`: that job finished since."""
     if isinstance(command, CancelJob):
         if not known_pool:
             return Drop("cancel of a job that was never admitted")
@@ -97,7 +111,7 @@ def decide(
                 job_id=command.job_id, tenant_id=command.tenant_id, pool_id=known_pool, reason=command.reason
             )
         )
-    if known_pool is not None:
+    if known_pool is not None and (job_finished or not known_pool):
         return Drop("duplicate submission")
     try:
         params = validate_submission(
@@ -109,24 +123,30 @@ def decide(
             default_model=default_model,
         )
     except InvalidRequest as exc:
+        if known_pool:  # admitted once: never rejected after the fact
+            return Drop(f"submission seen again no longer valid: {exc.code}")
         return Reject(_rejection(command, exc.code, exc.message))
+    if known_pool:
+        return Resend(_admitted(command, params, known_pool))
     refusal = capacity.refusal(params)
     if refusal is not None:
         return Reject(_rejection(command, "no_capacity", refusal))
-    return Admit(
-        JobAdmitted(
-            job_id=command.job_id,
-            tenant_id=command.tenant_id,
-            pool_id=pool_id,
-            prompt=command.prompt,
-            negative_prompt=command.negative_prompt,
-            params=params,
-            webhook_url=command.webhook_url,
-            metadata=dict(command.metadata),
-            submitted_at=command.occurred_at,
-            priority=command.priority,
-            deadline=command.deadline,
-        )
+    return Admit(_admitted(command, params, pool_id))
+
+
+def _admitted(command: SubmitJob, params: RenderParams, pool_id: str) -> JobAdmitted:
+    return JobAdmitted(
+        job_id=command.job_id,
+        tenant_id=command.tenant_id,
+        pool_id=pool_id,
+        prompt=command.prompt,
+        negative_prompt=command.negative_prompt,
+        params=params,
+        webhook_url=command.webhook_url,
+        metadata=dict(command.metadata),
+        submitted_at=command.occurred_at,
+        priority=command.priority,
+        deadline=command.deadline,
     )
 
 

@@ -6,11 +6,20 @@ can then pass a record no agent saw (seen after restarts of the scheduler and of
 consumer back races with what it has already fetched, and its read-offset filter can then drop the sought
 record for good. So a stage that notices the records it is handed skip ahead reads the ones between itself,
 with a consumer of its own (no group, no committed offsets), and processes them first.
+
+A stage whose source has no records of its own making (admission; the scheduler has its ticks) would notice
+such a gap only when the next record came, which may be never. After a SIGKILL, a respawned admission was
+also seen to be handed nothing at all for minutes while its partition held records. `Inbox` covers both: a
+partition quiet for a while whose log ends past what was taken is read up from the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, cast
@@ -19,9 +28,12 @@ import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from faust.streams import _current_event  # Faust's current event: what its tables write changelogs for
 
 from reelstream.kafka.clients import BrokerUnavailableError
 from schemas.topics import Topic
+
+logger = logging.getLogger(__name__)
 
 
 class InboxOrder(Enum):
@@ -32,10 +44,10 @@ class InboxOrder(Enum):
     AHEAD = "ahead"  # records between were never handed over: read them from the log first (LogReader)
 
 
-def inbox_order(applied: int, offset: int) -> InboxOrder:
+def inbox_order(applied: int | None, offset: int) -> InboxOrder:
     """The stages' source topics are neither compacted nor transactional, so their offsets have no gaps:
-    the record after the one taken must come next. `applied` -1: nothing known yet, take what comes."""
-    if applied < 0 or offset == applied + 1:
+    the record after the one taken must come next. `applied` None: nothing known yet, take what comes."""
+    if applied is None or offset == applied + 1:
         return InboxOrder.NEXT
     return InboxOrder.SEEN if offset <= applied else InboxOrder.AHEAD
 
@@ -53,10 +65,7 @@ class LogReader:
     async def read(self, partition: int, first: int, end: int) -> list[faust.EventT[bytes]]:
         """The records of `partition` from offset `first` up to, not including, `end`, shaped as the Faust
         events a stage context reads (`message`, `value`)."""
-        if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-            await self._consumer.start()
-        consumer, tp = self._consumer, TopicPartition(self._topic.name, partition)
+        consumer, tp = await self._started(), TopicPartition(self._topic.name, partition)
         consumer.assign([tp])
         consumer.seek(tp, first)
         records: list[_Missed] = []
@@ -69,6 +78,30 @@ class LogReader:
             where = f"{self._topic.name}[{partition}] {first}..{end - 1}"
             raise BrokerUnavailableError(f"records {where} could not be read: {exc!r}") from exc
         return cast(list[faust.EventT[bytes]], records)
+
+    async def end_offsets(self, partitions: list[int]) -> dict[int, int]:
+        """The offset the next record of each partition will have."""
+        return await self._offsets(partitions, "end_offsets")
+
+    async def start_offsets(self, partitions: list[int]) -> dict[int, int]:
+        """The offset of the oldest record each partition still holds (or would hold)."""
+        return await self._offsets(partitions, "beginning_offsets")
+
+    async def _offsets(self, partitions: list[int], which: str) -> dict[int, int]:
+        consumer = await self._started()
+        tps = [TopicPartition(self._topic.name, p) for p in partitions]
+        try:
+            async with asyncio.timeout(self._timeout):
+                offsets = await getattr(consumer, which)(tps)
+        except (TimeoutError, KafkaError) as exc:
+            raise BrokerUnavailableError(f"{which} of {self._topic.name} unknown: {exc!r}") from exc
+        return {tp.partition: offset for tp, offset in offsets.items()}
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            await self._consumer.start()
+        return self._consumer
 
     async def committed(self, group_id: str, partitions: list[int]) -> dict[int, int]:
         """The group's committed offsets (the next record to read) of those partitions that have one."""
@@ -88,6 +121,100 @@ class LogReader:
     async def close_on_shutdown(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
+
+
+Take = Callable[[faust.EventT[bytes]], Awaitable[None]]
+Settle = Callable[[], Awaitable[None]]
+
+
+class Inbox:
+    """The last offset a stage took of each assigned partition of its source, and the records Faust never
+    handed it, read from the log (LogReader) in order before anything after them.
+
+    A gap shows when a record comes past the one after the last taken (`handle`) or, when none comes, once a
+    partition has been quiet for `quiet` seconds while its log ends past what was taken (`watch`, which looks
+    every `every` seconds). `take` processes one record; `settle` waits until what the records taken so far
+    produced is durable, so a record handed over later and acknowledged as seen is never committed ahead of
+    the output of the copy read from the log."""
+
+    def __init__(self, reader: LogReader, group_id: str, *, quiet: float = 2.0, every: float = 1.0) -> None:
+        self._reader = reader
+        self._group_id = group_id
+        self._quiet = quiet
+        self._every = every
+        self.taken: dict[int, int] = {}  # partition → the last offset taken (its first offset - 1 at first)
+        self._active: dict[int, float] = {}  # partition → when it last took a record, or was assigned
+        self._turn = asyncio.Lock()  # one record at a time: Faust's next, or those read from the log
+
+    async def assigned(self, partitions: list[int]) -> None:
+        """Where the group stood when the partitions came: its committed offsets, or, for a partition it
+        never committed, the partition's first offset (the group reads from the earliest)."""
+        self.taken.clear()
+        try:
+            committed = await self._reader.committed(self._group_id, partitions)
+            fresh = [p for p in partitions if p not in committed]
+            starts = await self._reader.start_offsets(fresh) if fresh else {}
+        except BrokerUnavailableError as exc:  # unknown: take what comes, until the next assignment
+            logger.warning("committed offsets unknown: %s", exc)
+            return
+        for partition, offset in (starts | committed).items():
+            self.taken.setdefault(partition, offset - 1)  # a record taken meanwhile is further along
+        self._active.update(dict.fromkeys(partitions, time.monotonic()))
+
+    def revoked(self) -> None:
+        self.taken.clear()
+
+    async def handle(self, event: faust.EventT[bytes], take: Take, settle: Settle) -> None:
+        """One record Faust handed over: taken (after the records it skipped ahead of), or, when it was
+        taken already, acknowledged."""
+        partition, offset = event.message.partition, event.message.offset
+        async with self._turn:
+            match inbox_order(self.taken.get(partition), offset):
+                case InboxOrder.SEEN:  # redelivered, or read from the log already
+                    event.ack()
+                    return
+                case InboxOrder.AHEAD:
+                    await self._read_up(partition, offset, take, settle)
+            await take(event)
+            self.taken[partition] = offset
+            self._active[partition] = time.monotonic()
+
+    async def watch(self, take: Take, settle: Settle) -> None:
+        """Until cancelled: read up every quiet partition whose log ends past what was taken."""
+        while True:
+            await asyncio.sleep(self._every)
+            async with self._turn:
+                try:
+                    await self._catch_up(take, settle)
+                except BrokerUnavailableError as exc:  # looked at again next time
+                    logger.warning("could not read up the source: %s", exc)
+                except Exception:  # the watcher must outlive one record: looked at again next time
+                    logger.exception("reading up the source failed")
+
+    async def _catch_up(self, take: Take, settle: Settle) -> None:
+        now = time.monotonic()
+        quiet = [p for p in self.taken if now - self._active.get(p, now) >= self._quiet]
+        if not quiet:
+            return
+        for partition, end in (await self._reader.end_offsets(quiet)).items():
+            if partition in self.taken and end - 1 > self.taken[partition]:
+                await self._read_up(partition, end, take, settle)
+
+    async def _read_up(self, partition: int, end: int, take: Take, settle: Settle) -> None:
+        """Take the records of `partition` after the last taken, up to `end` (not included), from the log."""
+        fields = {"partition": partition, "expected_offset": self.taken[partition] + 1, "offset": end}
+        logger.warning("records not handed over; read from the log", extra=fields)
+        for missed in await self._reader.read(partition, self.taken[partition] + 1, end):
+            # the record is the current event while it is taken, as one Faust handed over would be: a table
+            # written meanwhile sends its changelog to the record's partition (and refuses without an event)
+            current = _current_event.set(weakref.ref(missed))
+            try:
+                await take(missed)
+            finally:
+                _current_event.reset(current)
+            self.taken[partition] = missed.message.offset
+        await settle()
+        self.taken[partition] = max(self.taken[partition], end - 1)  # retention may have deleted some
 
 
 @dataclass(frozen=True)

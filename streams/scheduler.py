@@ -151,7 +151,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         """Apply `record`, first reading from the log whatever it skipped ahead of (see LogReader)."""
         partition, offset = record.message.partition, record.message.offset
         applied = image_of(pool_id).offset
-        match inbox_order(applied, offset):
+        match inbox_order(applied if applied >= 0 else None, offset):
             case InboxOrder.SEEN:
                 return
             case InboxOrder.AHEAD:

@@ -11,6 +11,7 @@ from streams.admission_policy import (
     ForwardCancel,
     PoolCapacity,
     Reject,
+    Resend,
     decide,
     finished,
     known_pool,
@@ -36,8 +37,21 @@ def test_an_invalid_submission_is_rejected_with_the_field_in_the_reason() -> Non
     assert "width" in decision.event.status.error.message
 
 
-def test_duplicates_are_dropped_and_cancels_go_to_the_jobs_pool() -> None:
-    assert isinstance(decide(submit(), "default", pool_id="default", default_model="tiny-mochi"), Drop)
+def test_a_submission_seen_again_is_sent_again_while_its_job_runs_and_dropped_after() -> None:
+    """A redelivery after a crash may follow a JobAdmitted that died with the process: while the job has not
+    finished, its admission goes again (the scheduler drops one it knows), to the pool it was admitted to."""
+    again = decide(submit(), "gpu-b", pool_id="default", default_model="tiny-mochi")
+    assert isinstance(again, Resend)
+    assert again.admitted.pool_id == "gpu-b"
+    assert again.admitted.job_id == submit().job_id
+    done = decide(submit(), "gpu-b", pool_id="default", default_model="tiny-mochi", job_finished=True)
+    assert isinstance(done, Drop)
+    assert isinstance(decide(submit(), "", pool_id="default", default_model="tiny-mochi"), Drop)  # rejected
+    invalid = decide(submit(width=30), "gpu-b", pool_id="default", default_model="tiny-mochi")
+    assert isinstance(invalid, Drop)  # admitted once: never rejected after the fact
+
+
+def test_cancels_go_to_the_jobs_pool() -> None:
     cancel = ev.CancelJob(job_id="j1", tenant_id="t1")
     routed = decide(cancel, "gpu-b", pool_id="default", default_model="tiny-mochi")
     assert isinstance(routed, ForwardCancel)

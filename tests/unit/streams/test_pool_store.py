@@ -65,7 +65,9 @@ def test_a_restore_gives_back_the_state_after_every_event(events: list[InboxEven
 
 
 def test_the_inbox_position_decides_what_is_applied() -> None:
-    assert inbox_order(-1, 57) is InboxOrder.NEXT  # nothing applied yet: whatever comes first
+    assert inbox_order(None, 57) is InboxOrder.NEXT  # nothing known yet: whatever comes first
+    assert inbox_order(-1, 0) is InboxOrder.NEXT  # the log's first record
+    assert inbox_order(-1, 3) is InboxOrder.AHEAD
     assert inbox_order(41, 42) is InboxOrder.NEXT
     assert inbox_order(41, 41) is InboxOrder.SEEN  # redelivered after a restart
     assert inbox_order(41, 7) is InboxOrder.SEEN
