@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,9 +31,24 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# Listening ports are drawn below the kernel's ephemeral range (Linux: 32768-60999), from which every outgoing
+# connection takes its local port: a port the kernel handed out (bind to 0) could be taken by a client's
+# connection between the handing out and the service's own bind, which a test run saw as a registry that could
+# not start ("port in use").
+LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    """A port the kernel just handed out on loopback; racy in theory, reliable enough for local tests."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A loopback port nothing is bound to, outside the ephemeral range."""
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)  # noqa: S311 (a port, not a secret)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded range: any free port
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
