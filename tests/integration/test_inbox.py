@@ -76,13 +76,25 @@ async def source(stack: Endpoints) -> AsyncIterator[tuple[Topic[SubmitJob], AIOK
         yield topic, producer
 
 
+@pytest.fixture
+async def reader(
+    stack: Endpoints, source: tuple[Topic[SubmitJob], AIOKafkaProducer]
+) -> AsyncIterator[LogReader]:
+    reader = LogReader(stack.kafka_bootstrap, source[0])
+    yield reader
+    await reader.close_on_shutdown(None)
+
+
 async def produce(producer: AIOKafkaProducer, topic: str, count: int) -> None:
     for i in range(count):
         await producer.send_and_wait(topic, f"v{i}".encode(), f"k{i}".encode(), PARTITION)
 
 
 async def commit(stack: Endpoints, group: str, topic: str, offset: int) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=group)
+    # no auto-commit: stopping would commit the consumer's own position over the offset given
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topic, PARTITION)
@@ -93,7 +105,7 @@ async def commit(stack: Endpoints, group: str, topic: str, offset: int) -> None:
 
 
 async def test_a_quiet_partition_whose_log_ends_past_what_was_taken_is_read_up(
-    stack: Endpoints, source: tuple[Topic[SubmitJob], AIOKafkaProducer]
+    stack: Endpoints, source: tuple[Topic[SubmitJob], AIOKafkaProducer], reader: LogReader
 ) -> None:
     """The group committed 3 of 8 records, and Faust hands over none of the rest: after the partition was
     quiet, the watcher takes 3..7 from the log, and a later redelivery of 5 is acknowledged, not taken."""
@@ -101,7 +113,6 @@ async def test_a_quiet_partition_whose_log_ends_past_what_was_taken_is_read_up(
     group = f"inbox-{uuid.uuid4().hex[:8]}"
     await produce(producer, topic.name, 8)
     await commit(stack, group, topic.name, 3)
-    reader = LogReader(stack.kafka_bootstrap, topic)
     inbox, stage = Inbox(reader, group, quiet=0.3, every=0.1), Stage()
     await inbox.assigned([0, PARTITION])
     assert inbox.taken == {0: -1, PARTITION: 2}  # partition 0 never committed: from its first offset
@@ -118,25 +129,20 @@ async def test_a_quiet_partition_whose_log_ends_past_what_was_taken_is_read_up(
         assert inbox.taken[PARTITION] == 7
     finally:
         watcher.cancel()
-        await reader.close_on_shutdown(None)
 
 
 async def test_a_record_past_the_next_one_is_taken_after_those_it_skipped(
-    stack: Endpoints, source: tuple[Topic[SubmitJob], AIOKafkaProducer]
+    stack: Endpoints, source: tuple[Topic[SubmitJob], AIOKafkaProducer], reader: LogReader
 ) -> None:
     topic, producer = source
     group = f"inbox-{uuid.uuid4().hex[:8]}"
     await produce(producer, topic.name, 6)
     await commit(stack, group, topic.name, 2)
-    reader = LogReader(stack.kafka_bootstrap, topic)
     inbox, stage = Inbox(reader, group), Stage()
-    try:
-        await inbox.assigned([PARTITION])
-        await inbox.handle(Handed(PARTITION, 2), stage.take, stage.settle)  # type: ignore[arg-type]
-        assert stage.taken == [2]
-        assert stage.settled == 0  # the next one: no log read
-        await inbox.handle(Handed(PARTITION, 5), stage.take, stage.settle)  # type: ignore[arg-type]
-        assert stage.taken == [2, 3, 4, 5]
-        assert stage.settled == 1  # the output of 3 and 4 durable before 5 is taken
-    finally:
-        await reader.close_on_shutdown(None)
+    await inbox.assigned([PARTITION])
+    await inbox.handle(Handed(PARTITION, 2), stage.take, stage.settle)  # type: ignore[arg-type]
+    assert stage.taken == [2]
+    assert stage.settled == 0  # the next one: no log read
+    await inbox.handle(Handed(PARTITION, 5), stage.take, stage.settle)  # type: ignore[arg-type]
+    assert stage.taken == [2, 3, 4, 5]
+    assert stage.settled == 1  # the output of 3 and 4 durable before 5 is taken
