@@ -345,7 +345,7 @@ def test_a_compiled_model_is_warmed_up_at_load_not_in_the_first_job(
 
     compiled: list[torch.nn.Module] = []
 
-    def compile_transformer(model: torch.nn.Module) -> torch.nn.Module:  # compiling is the next test's
+    def compile_transformer(model: torch.nn.Module) -> torch.nn.Module:  # compiling itself: tested below
         compiled.append(model)
         return model
 
