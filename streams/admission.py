@@ -21,7 +21,7 @@ from reelstream.kafka.pending_acks import PendingAcks
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import configure_tracing
-from schemas.events import Command, JobFinished, SubmitJob
+from schemas.events import CancelRequested, Command, JobAdmitted, JobFinished, SubmitJob
 from schemas.topics import COMMANDS, SCHEDULER_INBOX, TENANT_LIMITS
 from streams.admission_policy import (
     Admit,
@@ -109,7 +109,6 @@ def build_admission(
         if isinstance(command, JobFinished):
             await release(command, sent)
             return
-        publisher = await ctx.publisher()
         stored = pools.get(command.job_id.encode())
         decision = decide(
             command,
@@ -128,25 +127,30 @@ def build_admission(
         match decision:
             case Admit(admitted):
                 pools[command.job_id.encode()] = pool_id.encode()
-                admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
-                partition = settings.pool_partition(pool_id)
-                sent.append(await publisher.enqueue(SCHEDULER_INBOX, pool_id, admitted, partition))
+                await to_scheduler(capped(admitted), sent)
                 logger.info("job admitted to pool %s", pool_id, extra=_ids(command))
             case Resend(admitted):
-                admitted = replace(admitted, running_cap=limits.of(command.tenant_id).running)
-                partition = settings.pool_partition(admitted.pool_id)
-                sent.append(await publisher.enqueue(SCHEDULER_INBOX, admitted.pool_id, admitted, partition))
+                await to_scheduler(capped(admitted), sent)
                 logger.info("admission sent again (the submission came again)", extra=_ids(command))
             case ForwardCancel(request):
-                partition = settings.pool_partition(request.pool_id)
-                sent.append(await publisher.enqueue(SCHEDULER_INBOX, request.pool_id, request, partition))
+                await to_scheduler(request, sent)
             case Reject(rejection):
                 pools[command.job_id.encode()] = b""
-                await publish_change(publisher, rejection.status, rejection.type)
+                await publish_change(await ctx.publisher(), rejection.status, rejection.type)
                 reason = rejection.status.error.code if rejection.status.error else "rejected"
                 logger.info("job rejected: %s", reason, extra=_ids(command))
             case Drop(reason):
                 logger.info("dropped command: %s", reason, extra={"job_id": command.job_id})
+
+    def capped(admitted: JobAdmitted) -> JobAdmitted:
+        """With the tenant's running cap as it stands now (the scheduler enforces it)."""
+        return replace(admitted, running_cap=limits.of(admitted.tenant_id).running)
+
+    async def to_scheduler(record: JobAdmitted | CancelRequested, sent: list[asyncio.Future[Any]]) -> None:
+        """Queued into the scheduler inbox's partition of the record's pool."""
+        partition = settings.pool_partition(record.pool_id)
+        publisher = await ctx.publisher()
+        sent.append(await publisher.enqueue(SCHEDULER_INBOX, record.pool_id, record, partition))
 
     async def release(done: JobFinished, sent: list[asyncio.Future[Any]]) -> None:
         """The job's place in its tenant's queue is free, unless it was freed already."""
