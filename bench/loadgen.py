@@ -105,7 +105,9 @@ async def http_open(url: str, token: str, rate: float, seconds: float, connectio
     # Unbounded, a server that falls behind gets a new connection per request and spends itself accepting.
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = []
+        # only the requests in flight are kept: every finished one held on to made this generator's own full
+        # collections grow with the run, up to 112 ms pauses at 75 % load, counted as the server's latency
+        tasks: set[asyncio.Task[None]] = set()
         start = time.perf_counter()
         for i in range(total):
             scheduled = start + i / rate
@@ -114,7 +116,9 @@ async def http_open(url: str, token: str, rate: float, seconds: float, connectio
                 await asyncio.sleep(delay)
             elif delay < -0.01:
                 late += 1  # the generator itself fell behind its schedule
-            tasks.append(asyncio.create_task(one(session, scheduled, i >= warmup)))
+            task = asyncio.create_task(one(session, scheduled, i >= warmup))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
     result = summary(latencies, statuses, seconds)
     result["generator_late"] = late
