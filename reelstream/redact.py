@@ -45,8 +45,8 @@ _KEY_VALUE = re.compile(
     r"""(?i)\b(\w*(?:api[_-]?key|token|secret|password|signature)|x-api-key|"""
     r"""x-amz-(?:signature|credential|security-token)|sig)(["']?\s*[:=]\s*["']?)[^\s"'&,;)]+"""
 )
-# _KEY_VALUE cannot match a line without one of these (lower-case)
-_KEY_VALUE_WORDS = ("key", "token", "secret", "password", "sig", "x-amz-")
+# _KEY_VALUE cannot match a line without one of these (lower-case), looked for in one pass
+_KEY_VALUE_WORDS = re.compile("|".join(("key", "token", "secret", "password", "sig", "x-amz-")))
 _PROJECT_SECRET = re.compile(r"\b(rs|whsec)_[A-Za-z0-9_+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*")  # a JWS: base64url '{"…'.
 
@@ -65,7 +65,7 @@ def redact_text(text: str) -> str:
         text = _URL_QUERY.sub(rf"\1?{MASK}", text)
     if "authorization" in lowered:
         text = _AUTH_HEADER.sub(lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}{MASK}", text)
-    if any(word in lowered for word in _KEY_VALUE_WORDS):
+    if _KEY_VALUE_WORDS.search(lowered):
         text = _KEY_VALUE.sub(rf"\1\2{MASK}", text)
     if "eyJ" in text:
         text = _JWT.sub(MASK, text)

@@ -23,7 +23,7 @@ from reelstream.gc_tuning import settle_heap
 from reelstream.kafka.admin import CompactedTopic, ensure_topics
 from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.logs import bind, capture_warnings, log_context, logging_config
+from reelstream.logs import bind, log_context, logging_config, process_wide_logging
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import consume_span, set_job
@@ -81,7 +81,7 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
     app.task(_settle_heap)
     service = "reelstream-" + app.conf.id.removeprefix(f"{settings.app_prefix}-")  # as tracing names it
     config = logging_config(service, settings.log)
-    capture_warnings()
+    process_wide_logging()
     faust.Worker(
         app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False
     ).execute_from_commandline()

@@ -226,6 +226,42 @@ def test_a_process_writes_only_json_lines_even_for_warnings_and_a_crash() -> Non
     assert "t0k3n" not in result.stderr
 
 
+LEAN_SERVICE = """
+import json, logging, os
+from reelstream.logs import LogSettings, configure_logging
+configure_logging("reelstream-probe", LogSettings.from_env(os.environ))
+seen = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        seen.append(record)
+logging.getLogger().addHandler(Keep())
+logging.getLogger("probe").info("job %s accepted", "job-1", extra={"job_id": "job-1", "tenant_id": "t-1"})
+[record] = seen
+print(json.dumps([record.process, record.thread, record.processName, record.lineno, record.funcName]))
+"""
+
+
+def test_a_services_records_skip_what_no_line_shows_and_its_lines_are_whole() -> None:
+    """process_wide_logging: no caller lookup, process id or thread (logging HOWTO, "Optimization")."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "REELSTREAM_LOG_FORMAT": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", LEAN_SERVICE], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    process, thread, process_name, lineno, function = json.loads(result.stdout)
+    assert (process, thread, process_name, lineno) == (None, None, None, 0)
+    assert function != "<module>"  # not looked up
+    [entry] = [json.loads(line) for line in result.stderr.splitlines()]
+    assert entry | {"ts": None} == {
+        "ts": None,
+        "level": "INFO",
+        "logger": "probe",
+        "message": "job job-1 accepted",
+        "service": "reelstream-probe",
+        "job_id": "job-1",
+        "tenant": "t-1",
+    }
+
+
 def test_a_bare_jwt_never_survives() -> None:
     header, payload, signature = "eyJhbGciOiJSUzI1NiJ9", "eyJ0ZW5hbnQiOiJhY21lIn0", "c2lnbmF0dXJlLWJ5dGVz"
     token = f"{header}.{payload}.{signature}"
