@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,8 +40,12 @@ _entropy = _Entropy()
 
 
 def new_id() -> str:
-    """A random (version 4) UUID's hex."""
-    return uuid.UUID(bytes=_entropy.take(16), version=4).hex
+    """A random (version 4) UUID's hex: what `uuid.UUID(bytes=…, version=4).hex` gives, its version and
+    variant bits set here (a third of its cost; two ids a submission)."""
+    raw = bytearray(_entropy.take(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    return raw.hex()
 
 
 def random_below(bound: int) -> int:

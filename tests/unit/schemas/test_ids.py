@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from schemas import events
 from schemas.events import new_id, random_below
 
 
@@ -16,6 +17,12 @@ def test_ids_are_distinct_version_4_uuids_across_many_chunks() -> None:
     assert len(set(ids)) == len(ids)
     parsed = [uuid.UUID(hex=i) for i in ids]
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+
+
+@pytest.mark.parametrize("raw", [bytes(16), b"\xff" * 16, bytes(range(16))])
+def test_an_id_is_what_uuid_makes_of_the_same_bytes(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events._entropy, "take", lambda n: raw[:n])
+    assert new_id() == uuid.UUID(bytes=raw, version=4).hex
 
 
 def test_a_forked_child_never_hands_out_its_parents_bytes() -> None:
