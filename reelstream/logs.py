@@ -237,7 +237,7 @@ def process_wide_logging() -> None:
       too instead of raw text on stderr;
     - records leave out what no line of ours shows (the caller's file and line, found by walking the stack;
       the process id, a system call; thread and process names), as the logging HOWTO's "Optimization"
-      section describes: a third of the cost of the line every job leaves in each service."""
+      section describes (bench/log_line.py: 11.9 -> 10.5 µs for the line every job leaves in each service)."""
     logging.captureWarnings(True)
     logging._srcfile = None  # the documented switch for the caller lookup
     logging.logProcesses = False

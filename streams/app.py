@@ -68,8 +68,8 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
     Changelogs are created here, before any agent runs: left to Faust, an agent can write to a table before
     its changelog exists (PartitionsMismatch with 0 partitions) on a broker that does not auto-create topics.
     """
-    # uvloop's event loop, as ingest's server has: the stages spend about half their time in the loop and in
-    # aiokafka's transports (bench/stream_stages.py: admission 2,020 -> 2,183-2,481 jobs per CPU-second)
+    # uvloop's event loop, as ingest's server has: about a tenth more jobs per CPU-second in each stage
+    # (bench/stream_stages.py, runs alternating with the default loop's)
     uvloop.install()
     changelogs = [CompactedTopic(t.changelog_topic_name, t.partitions or 1) for t in app.tables.values()]
     if changelogs:
