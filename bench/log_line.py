@@ -26,7 +26,7 @@ from reelstream.logs import LogSettings, logging_config, process_wide_logging
 
 JOB_ID = "job_01JD0Z8Y7X6W5V4T3S2R1Q0P9N"
 DEFAULTS = {
-    "_srcfile": logging._srcfile,  # type: ignore[attr-defined]
+    "_srcfile": logging._srcfile,
     "logProcesses": logging.logProcesses,
     "logThreads": logging.logThreads,
     "logMultiprocessing": logging.logMultiprocessing,
