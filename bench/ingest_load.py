@@ -12,8 +12,9 @@ registry serde, idempotent acks=all producer), then, with a load generator in a 
   3. the HTTP floor: the same Starlette + uvicorn configuration answering a fixed 202 with no work; and the
      HTTP + Kafka floor: the same, sending one fixed record per request with ingest's producer and answering
      once it is acknowledged (the least any ingest that answers 202 after the broker's ack must do);
-  4. the Kafka floor: a bare aiokafka producer (ingest's producer settings, acks=all) sending the same Avro
-     SubmitJob payloads with `--connections` sends in flight;
+  4. the Kafka floors: a bare aiokafka producer (acks=all, idempotent), and ingest's own producer
+     (librdkafka, `reelstream.kafka.librdkafka`), sending the same Avro SubmitJob payloads with
+     `--connections` sends in flight;
   5. with `--compare-workers`: the highest rate of ingest served by 1 and by 2 uvicorn worker processes
      (`ingest_app` below: ingest less its metrics port, which one process serves), and their ratio.
 Default runtime about 2-3 minutes (stack start included).
@@ -66,7 +67,7 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from reelstream.kafka.clients import new_producer
+    from reelstream.kafka.librdkafka import LibrdkafkaProducer
     from schemas.topics import COMMANDS
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -86,7 +87,7 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         if kafka_bootstrap:
-            producers.append(new_producer(kafka_bootstrap, client_id="bench-floor"))
+            producers.append(LibrdkafkaProducer(kafka_bootstrap, "bench-floor"))
         for producer in producers:
             await producer.start()
         try:
@@ -268,7 +269,9 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
     http, http_kafka = floors["HTTP floor"], floors["HTTP + Kafka floor"]
     kafka_args = [endpoints.kafka_bootstrap, endpoints.schema_registry_url, "--concurrency", conns]
     kafka = loadgen("kafka", *kafka_args, "--seconds", secs)
-    rows.append((f"Kafka floor (acks=all, {conns} in flight)", kafka))
+    rows.append((f"Kafka floor (aiokafka, {conns} in flight)", kafka))
+    rdkafka = loadgen("kafka", *kafka_args, "--seconds", secs, "--client", "librdkafka")
+    rows.append((f"Kafka floor (librdkafka, {conns} in flight)", rdkafka))
     workers = compare_workers(config, key, endpoints, log_dir, args) if args.compare_workers else []
     report(rows + workers, peak, http, http_kafka, kafka, args)
     if workers:
@@ -295,7 +298,7 @@ def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: d
     print(
         f"HTTP + Kafka floor / HTTP floor: {reach:.2f} (rate): the most any ingest that produces could reach"
     )
-    print(f"ingest / Kafka floor: {peak['rate'] / kafka['rate']:.2f}")
+    print(f"ingest / Kafka floor: {peak['rate'] / kafka['rate']:.2f} (aiokafka)")
 
 
 def run(args: Any) -> None:

@@ -2,14 +2,15 @@
 
     python bench/loadgen.py http-closed URL --token T --connections 64 --seconds 10
     python bench/loadgen.py http-open URL --token T --rate 300 --seconds 10
-    python bench/loadgen.py kafka BOOTSTRAP REGISTRY_URL --concurrency 64 --seconds 10
+    python bench/loadgen.py kafka BOOTSTRAP REGISTRY_URL --concurrency 64 --seconds 10 [--client librdkafka]
 
 http-closed: N connections, each sends its next request as soon as the previous one answered (the highest
 sustained rate). http-open: requests start on a fixed schedule (`rate` a second) whatever the answers do,
 over at most N connections, and latency counts from the scheduled start, so a stall shows up in the
 percentiles (no coordinated omission).
-kafka: a bare aiokafka producer with ingest's producer settings (acks=all, idempotent) sending pre-serialized
-SubmitJob records of the same shape as ingest produces, N sends in flight (the Kafka floor).
+kafka: a bare aiokafka producer (the project's aiokafka settings: acks=all, idempotent), or with `--client
+librdkafka` ingest's producer, sending pre-serialized SubmitJob records of the same shape as ingest
+produces, N sends in flight (the Kafka floor).
 """
 
 from __future__ import annotations
@@ -127,9 +128,14 @@ async def http_open(url: str, token: str, rate: float, seconds: float, connectio
     return result
 
 
-async def kafka_floor(bootstrap: str, registry_url: str, concurrency: int, seconds: float) -> dict[str, Any]:
+async def kafka_floor(
+    bootstrap: str, registry_url: str, concurrency: int, seconds: float, client: str
+) -> dict[str, Any]:
+    from aiokafka import AIOKafkaProducer
+
     from ingest.submission import parse_submission, submit_command
     from reelstream.kafka.clients import new_producer
+    from reelstream.kafka.librdkafka import LibrdkafkaProducer
     from reelstream.kafka.registry import ConfluentRegistry
     from schemas.events import SubmitJob
     from schemas.serde import AvroSerde
@@ -143,7 +149,11 @@ async def kafka_floor(bootstrap: str, registry_url: str, concurrency: int, secon
     commands: list[SubmitJob] = [submit_command(submission, "bench") for _ in range(1000)]
     payloads = [serde.serialize(COMMANDS, c) for c in commands]
 
-    producer = new_producer(bootstrap, client_id="bench-kafka-floor")
+    producer: LibrdkafkaProducer | AIOKafkaProducer
+    if client == "librdkafka":
+        producer = LibrdkafkaProducer(bootstrap, "bench-kafka-floor")
+    else:
+        producer = new_producer(bootstrap, client_id="bench-kafka-floor")
     await producer.start()
     latencies: list[float] = []
     statuses: Counter[Any] = Counter()
@@ -184,6 +194,7 @@ def main() -> None:
     kafka.add_argument("bootstrap")
     kafka.add_argument("registry")
     kafka.add_argument("--concurrency", type=int, default=64)
+    kafka.add_argument("--client", choices=("aiokafka", "librdkafka"), default="aiokafka")
     for p in (closed, opened, kafka):
         p.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
@@ -197,7 +208,8 @@ def main() -> None:
     elif args.mode == "http-open":
         result = asyncio.run(http_open(args.url, args.token, args.rate, args.seconds, args.connections))
     else:
-        result = asyncio.run(kafka_floor(args.bootstrap, args.registry, args.concurrency, args.seconds))
+        floor = kafka_floor(args.bootstrap, args.registry, args.concurrency, args.seconds, args.client)
+        result = asyncio.run(floor)
     print(json.dumps(result))
 
 

@@ -25,7 +25,7 @@ from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.errors import InvalidRecordError, ReelstreamError
-from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, aiokafka_sender
+from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, sender_of
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import log_context
 from reelstream.metrics import Metrics, WorkerMetrics
@@ -96,7 +96,7 @@ class Worker:
         try:
             consumer.assign([self._tp])
             await consumer.position(self._tp)  # resolve where to start before announcing the slot
-            publisher = Publisher(aiokafka_sender(producer), serde)
+            publisher = Publisher(sender_of(producer), serde)
             store = ArtifactStore(minio_client(endpoints), endpoints.s3_bucket)
             heartbeat = asyncio.create_task(self._heartbeats(publisher, stop))
             try:

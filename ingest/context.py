@@ -32,7 +32,8 @@ from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
 from reelstream.dlq import SourceRecord, park
 from reelstream.errors import ReelstreamError
-from reelstream.kafka.clients import Publisher, RenewingProducer, aiokafka_sender
+from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
+from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
@@ -119,10 +120,12 @@ async def open_context(
         )
         await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
 
-        producer = RenewingProducer(endpoints.kafka_bootstrap, client_id="reelstream-ingest")
+        producer = LibrdkafkaProducer(
+            endpoints.kafka_bootstrap, "reelstream-ingest", delivery_timeout=settings.produce_timeout_seconds
+        )
         await producer.start()
         stack.push_async_callback(producer.stop)
-        publisher = Publisher(aiokafka_sender(producer), serde, timeout=settings.produce_timeout_seconds)
+        publisher = Publisher(sender_of(producer), serde, timeout=settings.produce_timeout_seconds)
 
         async def park_view_record(source: SourceRecord, error: ReelstreamError) -> None:
             await park(publisher, STAGE, source, error)
@@ -175,7 +178,7 @@ async def open_context(
             logger.info("ingest resources closing")
 
 
-def tombstone_sender(producer: RenewingProducer, topic: Topic[Any]) -> Tombstone:
+def tombstone_sender(producer: SendsAndWaits, topic: Topic[Any]) -> Tombstone:
     async def tombstone(key: str) -> None:
         async with asyncio.timeout(TOMBSTONE_TIMEOUT_SECONDS):
             await producer.send_and_wait(topic.name, None, key=key.encode())

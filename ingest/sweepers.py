@@ -15,10 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from aiokafka.errors import KafkaError
-
 from ingest.api_keys import KeyTable, sweepable
 from ingest.idempotency_view import IdempotencyView
+from reelstream.kafka.clients import PRODUCE_ERRORS
 from schemas.events import utc_now
 
 logger = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ async def sweep_forever(what: str, sweep_once: Sweep, interval: float) -> None:
             await asyncio.sleep(interval)  # a period, not a synchronization: the next sweep is due
             try:
                 await sweep_once()
-            except (KafkaError, TimeoutError) as exc:  # the broker is away: the next sweep tries again
+            except PRODUCE_ERRORS as exc:  # the broker is away: the next sweep tries again
                 logger.warning("%s sweep failed: %s", what, type(exc).__name__)
     except Exception:  # logged, not swallowed: sweeping stops (records stay as they are), serving goes on
         logger.exception("%s sweeper stopped", what)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from reelstream.errors import ReelstreamError
-from reelstream.kafka.clients import Headers, Publisher, SendAndWait, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Headers, Publisher, SendAndWait, new_producer, sender_of
 from reelstream.kafka.registry import ConfluentRegistry
 from schemas.events import DeadLetter
 from schemas.serde import AvroSerde
@@ -185,7 +185,7 @@ async def replay_stage(bootstrap: str, registry_url: str, stage: str, offsets: s
             raise ReelstreamError(f"no dead letter at offset(s) {missing} of {dlq_topic(stage).name}")
         await producer.start()
         try:
-            return await replay(aiokafka_sender(producer), letters)
+            return await replay(sender_of(producer), letters)
         finally:
             await producer.stop()
     finally:

@@ -1,8 +1,9 @@
 """Publishing records: serialize with the registry serde, send, and return only once the broker acknowledged
 (`publish`), or once the record is queued, with its acknowledgement to await later (`enqueue`).
 
-One Publisher serves every producer in the project: plain aiokafka (ingest, workers) and Faust's own producer
-(stream processors), so outputs are written the same way everywhere.
+One Publisher serves every producer in the project: librdkafka (ingest, `reelstream.kafka.librdkafka`), plain
+aiokafka (workers, tools) and Faust's own producer (stream processors), so outputs are written the same way
+everywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
+from confluent_kafka import KafkaException
 
 from reelstream.errors import ReelstreamError
 from reelstream.tracing import inject_headers
@@ -28,6 +30,24 @@ Headers = list[tuple[str, bytes]]
 SendAndWait = Callable[[str, bytes, bytes | None, int | None, Headers | None], Awaitable[Any]]
 # send(topic_name, key, value, partition, headers) -> once queued: the future of the broker's acknowledgement
 Send = Callable[[str, bytes, bytes | None, int | None, Headers | None], Awaitable["asyncio.Future[Any]"]]
+
+
+class SendsAndWaits(Protocol):
+    """A producer whose `send_and_wait` returns once the broker acknowledged the record: aiokafka's,
+    `RenewingProducer`, and ingest's `LibrdkafkaProducer`."""
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: Headers | None = None,
+    ) -> Any: ...
+
+
+# what a send fails with when the broker did not take the record: aiokafka's errors, librdkafka's, a timeout
+PRODUCE_ERRORS = (KafkaError, KafkaException, TimeoutError)
 
 
 class Enqueue(Protocol):
@@ -125,7 +145,7 @@ class RenewingProducer:
             logger.warning("stopping the failed producer: %r", exc)
 
 
-def aiokafka_sender(producer: AIOKafkaProducer | RenewingProducer) -> SendAndWait:
+def sender_of(producer: SendsAndWaits) -> SendAndWait:
     async def send(
         topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None
     ) -> Any:
@@ -177,7 +197,7 @@ class Publisher:
         try:
             async with asyncio.timeout(self._timeout):  # the producer's buffer may be full
                 yield self._queue
-        except (KafkaError, TimeoutError) as exc:
+        except PRODUCE_ERRORS as exc:
             message = f"the producer did not take the records within {self._timeout:g}s"
             raise BrokerUnavailableError(message) from exc
 
@@ -203,7 +223,7 @@ class Publisher:
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._send(topic.name, key.encode(), data, partition, headers)
-        except (KafkaError, TimeoutError) as exc:
+        except PRODUCE_ERRORS as exc:
             raise BrokerUnavailableError(
                 f"{topic.name} did not acknowledge within {self._timeout:g}s: {exc!r}"
             ) from exc

@@ -16,7 +16,7 @@ import httpx
 from gpu_consumers.storage import minio_client
 from gpu_consumers.video import probe_mp4
 from reelstream.client import Client
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.services import PipelineConfig
 from reelstream.stack.manager import Endpoints
 from schemas.events import RequestedParams, SubmitJob
@@ -72,7 +72,7 @@ async def test_a_job_submitted_through_kafka_alone_completes(
             command = SubmitJob(
                 job_id=job_id, tenant_id="tenant-a", prompt="waves at dusk", params=RequestedParams(**SMALL)
             )
-            await Publisher(aiokafka_sender(producer), serde).publish(COMMANDS, "tenant-a", command)
+            await Publisher(sender_of(producer), serde).publish(COMMANDS, "tenant-a", command)
             events = await tail.until_terminal(job_id)
     finally:
         await producer.stop()

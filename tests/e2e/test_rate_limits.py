@@ -20,7 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.services import Pipeline
 from reelstream.stack.manager import Endpoints
 from schemas.events import CancelJob, JobAdmitted, JobEvent, JobEventType, RequestedParams, SubmitJob
@@ -53,7 +53,7 @@ async def test_a_flooding_tenant_is_rate_limited_by_its_bucket_while_another_is_
     inbox = await _consumer_at_end(stack.kafka_bootstrap, SCHEDULER_INBOX)
     producer = new_producer(stack.kafka_bootstrap, client_id=f"test-rate-limits-{run}")
     await producer.start()
-    publisher = Publisher(aiokafka_sender(producer), serde)
+    publisher = Publisher(sender_of(producer), serde)
 
     t0 = datetime.now(UTC).replace(microsecond=0)
     flood_times = [t0 + timedelta(seconds=0.5 * i) for i in range(12)]  # 2 a second against 0.5 a second
@@ -120,7 +120,7 @@ async def test_a_finished_job_frees_its_place_in_the_tenants_queue(
     inbox = await _consumer_at_end(stack.kafka_bootstrap, SCHEDULER_INBOX)
     producer = new_producer(stack.kafka_bootstrap, client_id=f"test-queue-place-{uuid.uuid4().hex[:8]}")
     await producer.start()
-    publisher = Publisher(aiokafka_sender(producer), serde)
+    publisher = Publisher(sender_of(producer), serde)
 
     def submission() -> SubmitJob:
         return SubmitJob(

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from reelstream import cli
 from reelstream.dlq import REPLAYS_HEADER, read_dead_letters
-from reelstream.kafka.clients import Publisher, aiokafka_sender
+from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.stack.manager import Endpoints
 from schemas.events import DeadLetter, JobEventType, JobState
 from schemas.serde import AvroSerde
@@ -71,9 +71,7 @@ async def test_an_undecodable_event_is_dead_lettered_and_the_notifier_moves_on(
         JOB_EVENTS.name, garbage, key=job_id.encode(), headers=[("trace", b"t-1")]
     )
     later = _event(job_id, f"{receiver.url}/{job_id}?t=1", JobEventType.SUCCEEDED, JobState.SUCCEEDED)
-    await Publisher(aiokafka_sender(producer), serde).publish(
-        JOB_EVENTS, job_id, later, partition=meta.partition
-    )
+    await Publisher(sender_of(producer), serde).publish(JOB_EVENTS, job_id, later, partition=meta.partition)
 
     await _received(receiver, notifier, job_id)  # the valid event after the garbage is still delivered
     letter = await _parked_value(stack, serde, "notifier", start, garbage, notifier)
@@ -119,7 +117,7 @@ async def test_dlq_list_and_replay_re_produce_the_original_record(
         headers={"trace": b"t-2"},
         replays=2,
     )
-    meta = await Publisher(aiokafka_sender(producer), serde).publish(DEAD_LETTERS["worker"], "job-x", letter)
+    meta = await Publisher(sender_of(producer), serde).publish(DEAD_LETTERS["worker"], "job-x", letter)
     for name, value in stack.as_env().items():
         monkeypatch.setenv(name, value)
 

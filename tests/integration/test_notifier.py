@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from reelstream.kafka.clients import Publisher, aiokafka_sender
+from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.settings import NotifierSettings, PipelineSettings
 from reelstream.stack.manager import Endpoints
 from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState, WebhookDelivery
@@ -44,7 +44,7 @@ def notifier(
 
 @pytest.fixture
 def publisher(producer: AIOKafkaProducer, serde: AvroSerde) -> Publisher:
-    return Publisher(aiokafka_sender(producer), serde)
+    return Publisher(sender_of(producer), serde)
 
 
 def _event(job_id: str, webhook_url: str, event_type: JobEventType, state: JobState) -> JobEvent:

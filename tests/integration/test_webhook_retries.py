@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from reelstream.dlq import replay_stage
 from reelstream.kafka.admin import ensure_topics
-from reelstream.kafka.clients import Publisher, aiokafka_sender
+from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.stack.manager import Endpoints
 from schemas.events import (
     DeadLetter,
@@ -66,7 +66,7 @@ def notifier(
 
 @pytest.fixture
 def publisher(producer: AIOKafkaProducer, serde: AvroSerde) -> Publisher:
-    return Publisher(aiokafka_sender(producer), serde)
+    return Publisher(sender_of(producer), serde)
 
 
 def _verifies(secret: str, hook: Delivery) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from reelstream.kafka.clients import Publisher, aiokafka_sender
+from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.stack.manager import Endpoints
 from schemas.events import JobEvent, JobEventType, JobState
 from schemas.serde import AvroSerde
@@ -57,7 +57,7 @@ async def admin_api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]
 
 @pytest.fixture
 def publisher(producer: AIOKafkaProducer, serde: AvroSerde) -> Publisher:
-    return Publisher(aiokafka_sender(producer), serde)
+    return Publisher(sender_of(producer), serde)
 
 
 def _event(tenant: str, url: str | None, event_type: JobEventType, state: JobState) -> JobEvent:

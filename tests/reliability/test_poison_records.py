@@ -31,7 +31,7 @@ from gpu_consumers.render.base import (
     RenderError,
 )
 from gpu_consumers.worker import Worker
-from reelstream.kafka.clients import Publisher, aiokafka_sender
+from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.settings import WorkerSettings
 from reelstream.stack.manager import Endpoints
 from schemas import events as ev
@@ -481,7 +481,7 @@ async def _poison_then_valid(
     else:
         poison = serde.serialize(feed.topic, case.invariant(feed))
     headers = [("trace", uuid.uuid4().hex.encode()), ("origin", b"test-poison")]
-    publisher = Publisher(aiokafka_sender(producer), serde)
+    publisher = Publisher(sender_of(producer), serde)
 
     async with (
         tail(stack.kafka_bootstrap, serde, DEAD_LETTERS[case.stage]) as letters,

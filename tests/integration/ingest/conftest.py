@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from ingest.app import create_app
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.settings import IngestSettings, PipelineSettings
 from reelstream.stack.manager import Endpoints, ensure_bucket
 from schemas.serde import AvroSerde
@@ -80,6 +80,6 @@ async def scheduler(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[StatusW
     producer = new_producer(stack.kafka_bootstrap, client_id="test-ingest-scheduler")
     await producer.start()
     try:
-        yield StatusWriter(Publisher(aiokafka_sender(producer), serde))
+        yield StatusWriter(Publisher(sender_of(producer), serde))
     finally:
         await producer.stop()

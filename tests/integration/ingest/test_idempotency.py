@@ -17,7 +17,7 @@ from ingest.context import tombstone_sender
 from ingest.idempotency import record_key, request_sha256
 from ingest.idempotency_view import IdempotencyView
 from ingest.sweepers import sweep_idempotency
-from reelstream.kafka.clients import Publisher, aiokafka_sender, new_producer
+from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.stack.manager import Endpoints
 from schemas.events import IdempotencyRecord, JobState, SubmitJob, new_id, utc_now
 from schemas.serde import AvroSerde
@@ -52,7 +52,7 @@ async def record_writer(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[Pub
     producer = new_producer(stack.kafka_bootstrap, client_id="test-ingest-other-replica")
     await producer.start()
     try:
-        yield Publisher(aiokafka_sender(producer), serde)
+        yield Publisher(sender_of(producer), serde)
     finally:
         await producer.stop()
 
