@@ -79,7 +79,10 @@ class _Reports:
 
     def _serve(self) -> None:
         while not self._closing.is_set():
-            self.producer.poll(POLL_SECONDS)
+            try:
+                self.producer.poll(POLL_SECONDS)
+            except Exception:  # a callback raised: the thread must live on, or every later send hangs
+                logger.exception("serving the producer's delivery reports")
             self._hand_over()
 
     def _hand_over(self) -> None:

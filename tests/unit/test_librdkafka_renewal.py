@@ -45,6 +45,7 @@ class StandIn:
         self.error: KafkaError | None = None
         self.written: list[bytes | None] = []
         self.flushed = False
+        self.raise_once: Exception | None = None  # what a callback raised, surfacing from `poll`
         self._queued: list[tuple[Callable[[KafkaError | None, Message], None], str, bytes | None]] = []
         self._ready = threading.Condition()
 
@@ -57,6 +58,9 @@ class StandIn:
             self._ready.notify()
 
     def poll(self, timeout: float) -> int:
+        if self.raise_once is not None:
+            raised, self.raise_once = self.raise_once, None
+            raise raised
         with self._ready:
             self._ready.wait_for(lambda: bool(self._queued), timeout)
             queued, self._queued = self._queued, []
@@ -128,4 +132,15 @@ async def test_a_report_for_a_send_that_gave_up_is_dropped(made: list[StandIn]) 
     abandoned.cancel()
     assert await producer.send_and_wait("t", b"kept") == Written("t", 0, 1)
     assert made[0].written == [b"gone", b"kept"]
+    await producer.stop()
+
+
+async def test_reports_go_on_after_a_callback_raised_inside_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = StandIn({})
+    client.raise_once = RuntimeError("a log handler failed")  # in the report thread's first poll
+    monkeypatch.setattr(librdkafka, "Producer", lambda config: client)
+    producer = LibrdkafkaProducer("127.0.0.1:9", "ingest-0")
+    await producer.start()
+    async with asyncio.timeout(10):
+        assert await producer.send_and_wait("t", b"after") == Written("t", 0, 0)
     await producer.stop()
