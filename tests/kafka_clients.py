@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 
@@ -28,14 +29,29 @@ async def registered_serde(stack: Endpoints) -> AsyncIterator[AvroSerde]:
         await registry.aclose()
 
 
+class Startable(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
+@asynccontextmanager
+async def started(client: S) -> AsyncIterator[S]:
+    """`client` started, and stopped on the way out."""
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
 @asynccontextmanager
 async def started_producer(stack: Endpoints, name: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(stack.kafka_bootstrap, f"{name}-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    try:
+    async with started(new_producer(stack.kafka_bootstrap, f"{name}-{uuid.uuid4().hex[:8]}")) as producer:
         yield producer
-    finally:
-        await producer.stop()
 
 
 class MemoryRegistry:

@@ -18,16 +18,14 @@ from reelstream.stack.manager import Endpoints
 from reelstream.stack.process import free_port
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
+from tests.kafka_clients import started
 
 
 @pytest.fixture
 async def producer(stack: Endpoints, topics: None) -> AsyncIterator[LibrdkafkaProducer]:
-    producer = LibrdkafkaProducer(stack.kafka_bootstrap, f"test-rdkafka-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    try:
+    client = LibrdkafkaProducer(stack.kafka_bootstrap, f"test-rdkafka-{uuid.uuid4().hex[:8]}")
+    async with started(client) as producer:
         yield producer
-    finally:
-        await producer.stop()
 
 
 async def read_at(
