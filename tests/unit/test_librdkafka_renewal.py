@@ -1,7 +1,8 @@
 """Ingest's librdkafka producer replaces itself once it failed for good (a fatal idempotence error), so the
-retry of the failed send goes out, and other errors leave it alone. librdkafka raises its fatal errors only
-in broker states a test cannot provoke, so the client here is a stand-in with librdkafka's calling
-conventions (delivery reports served by `poll`, on the producer's report thread); the records' own path is
+retry of the failed send goes out, and other errors leave it alone; its delivery reports reach the senders
+however they are served. librdkafka raises its fatal errors only in broker states a test cannot provoke, so
+the client here is a stand-in with librdkafka's calling conventions (delivery reports served by `poll`,
+which the event loop calls, and by `flush`, which `stop` runs in a worker thread); the records' own path is
 tested on the real broker (tests/integration/test_librdkafka_producer.py)."""
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class StandIn:
 
     def flush(self, timeout: float) -> int:
         self.flushed = True
+        self.release()  # what flush does: serve every report, held or not
         self.poll(0)
         return 0
 
@@ -150,9 +152,26 @@ async def test_a_report_for_a_send_that_gave_up_is_dropped(made: list[StandIn]) 
     await producer.stop()
 
 
+async def test_stop_settles_the_records_still_queued() -> None:
+    """`stop` hands what is queued to `flush`, in a worker thread: the reports served there still settle
+    the senders' futures, in the loop's thread."""
+    client = StandIn({})
+    producer = LibrdkafkaProducer("127.0.0.1:9", "ingest-0")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(librdkafka, "Producer", lambda config: client)
+        await producer.start()
+    client.hold()  # no poll serves it: only the flush on stop
+    late = asyncio.ensure_future(producer.send_and_wait("t", b"late"))
+    await asyncio.sleep(0)  # it reaches produce (an ordering step, not a wait for time)
+    await producer.stop()
+    async with asyncio.timeout(10):
+        assert await late == Written("t", 0, 0)
+    assert client.flushed
+
+
 async def test_reports_go_on_after_a_callback_raised_inside_poll(monkeypatch: pytest.MonkeyPatch) -> None:
     client = StandIn({})
-    client.raise_once = RuntimeError("a log handler failed")  # in the report thread's first poll
+    client.raise_once = RuntimeError("a log handler failed")  # in the loop's first poll
     monkeypatch.setattr(librdkafka, "Producer", lambda config: client)
     producer = LibrdkafkaProducer("127.0.0.1:9", "ingest-0")
     await producer.start()
