@@ -81,20 +81,16 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_publisher() -> None:
-        """Register the schemas and start the producer while the group forms and the table recovers, not on
-        the first event (with the broker away meanwhile, the first event's retries make them)."""
-        try:
-            await ctx.publisher()
-        except BrokerUnavailableError:
-            logger.warning("scheduler producer not started yet: the broker is unavailable")
+        """Register the schemas while the group forms and the table recovers, not on the first event."""
+        await ctx.publisher()
 
     @app.timer(interval=scheduler_settings.tick_seconds)  # type: ignore[untyped-decorator]
     async def tick() -> None:
         """Time enters the inbox as events, ordered with everything else (standbys tick too: harmless)."""
+        publisher = await ctx.publisher()
         for pool_id in settings.pools:
             tick = SchedulerTick(pool_id=pool_id)
             try:
-                publisher = await ctx.publisher()  # its producer starts here if the broker was away before
                 await publisher.publish(
                     SCHEDULER_INBOX, pool_id, tick, partition=settings.pool_partition(pool_id)
                 )
