@@ -16,14 +16,12 @@ from typing import Any, TypeVar
 
 import faust
 import uvloop
-from confluent_kafka import KafkaException
 
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.errors import ReelstreamError
 from reelstream.gc_tuning import settle_heap
 from reelstream.kafka.admin import CompactedTopic, ensure_topics
-from reelstream.kafka.clients import BrokerUnavailableError, Headers, Publisher
-from reelstream.kafka.librdkafka import LibrdkafkaProducer, publisher_on
+from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import bind, log_context, logging_config, process_wide_logging
 from reelstream.metrics import Metrics
@@ -35,8 +33,6 @@ from schemas.topics import ALL_TOPICS, Topic
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-PRODUCE_TIMEOUT = 15.0  # seconds a record of a stage's own producer may take to be acknowledged
-STAGE_LINGER_MS = 5  # records decided together share requests (at 1 ms: ~80 µs of librdkafka per record)
 
 
 def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust.App:
@@ -108,28 +104,15 @@ class StreamContext:
 
     `stage` names the stage's dead-letter topic (schemas.topics.DEAD_LETTERS): records it cannot decode, or
     whose processing raises a non-retriable ReelstreamError, are parked there and the stage moves on.
-
-    `own_producer`: the stage's records go out through a librdkafka producer of its own rather than Faust's
-    aiokafka one, which then writes the tables' changelogs only. Worth it where records outnumber changelog
-    entries: the scheduler (two records per job queued, one entry) gained 5 % jobs per CPU-second (5 of 5
-    paired runs of bench/stream_stages.py); admission (one record, two entries) lost 11 %: a second producer's
-    requests and reports cost more than the records it took from aiokafka.
     """
 
     def __init__(
-        self,
-        app: faust.App,
-        settings: PipelineSettings,
-        stage: str,
-        metrics: Metrics | None = None,
-        own_producer: bool = False,
+        self, app: faust.App, settings: PipelineSettings, stage: str, metrics: Metrics | None = None
     ) -> None:
         self.app = app
         self.settings = settings
         self.stage = stage
         self.metrics = metrics or Metrics(settings.metrics.tenant_classes)
-        self._own_producer = own_producer
-        self._producer: LibrdkafkaProducer | None = None
         self._publisher: Publisher | None = None
         self._lock = asyncio.Lock()
 
@@ -140,31 +123,8 @@ class StreamContext:
             if self._publisher is None:
                 serde = AvroSerde(ConfluentRegistry(self.settings.endpoints.schema_registry_url))
                 await serde.register(*ALL_TOPICS)
-                if self._own_producer:
-                    self._publisher = publisher_on(await self._started_producer(), serde, PRODUCE_TIMEOUT)
-                else:
-                    self._publisher = Publisher(self._send, serde, enqueue_with=self._enqueue)
+                self._publisher = Publisher(self._send, serde, enqueue_with=self._enqueue)
         return self._publisher
-
-    async def _started_producer(self) -> LibrdkafkaProducer:
-        """The stage's own librdkafka producer, stopped with the app once its consumer stopped (where Faust
-        flushes its own). What a stage writes is acknowledged before the state that follows from it is
-        stored or its record committed, so a second producer beside Faust's changes nothing delivered."""
-        bootstrap = self.settings.endpoints.kafka_bootstrap
-        producer = LibrdkafkaProducer(
-            bootstrap, self.app.conf.id, delivery_timeout=PRODUCE_TIMEOUT, linger_ms=STAGE_LINGER_MS
-        )
-        try:
-            await producer.start()
-        except KafkaException as exc:  # riding_out_outages (and Faust's restarts) try again later
-            raise BrokerUnavailableError(f"no broker answered the stage's producer: {exc}") from exc
-        self._producer = producer
-        self.app.on_before_shutdown.connect(self._stop_producer, weak=False)  # type: ignore[arg-type]
-        return producer
-
-    async def _stop_producer(self, sender: Any, *args: Any, **kwargs: Any) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
 
     async def decoded(self, topic: Topic[T], record: faust.EventT[bytes]) -> T | None:
         """The record's value through the registry serde, or None once an undecodable record was parked on

@@ -56,12 +56,11 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
 def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | None = None) -> faust.App:
     settings = scheduler_settings.pipeline
     policy = policy_from(scheduler_settings)
-    # Faust's producer writes the table's changelog (the records go out through the context's own producer):
-    # a batch's entries go out together, at most 5 ms later (a 5 ms linger took a 10,000-job burst from
-    # ~1,060 to ~1,390 events/s when this producer wrote the records too, bench/stream_stages.py)
+    # records of one batch (group_commit) go out together: a 5 ms linger took a 10,000-job burst from
+    # ~1,060 to ~1,390 events/s (bench/stream_stages.py --scheduler-only); it adds at most 5 ms per write
     instance_id = scheduler_settings.instance_id
     app = create_app("scheduler", settings, consumer_group_instance_id=instance_id, producer_linger=0.005)
-    ctx = StreamContext(app, settings, "scheduler", metrics, own_producer=True)  # see StreamContext
+    ctx = StreamContext(app, settings, "scheduler", metrics)
     ctx.metrics.expect_topics([SCHEDULER_INBOX.name])
     ctx.metrics.expect_pools(settings.pools)
     lag = LagExporter(settings.endpoints.kafka_bootstrap, f"{settings.app_prefix}-", ctx.metrics.registry)

@@ -1,4 +1,4 @@
-"""The producer ingest and the scheduler write with: librdkafka (confluent-kafka) with an asyncio face.
+"""The producer ingest writes with: librdkafka (confluent-kafka) with an asyncio face.
 
 Why not aiokafka here: the request path waits for one acknowledgement per request, and aiokafka spends
 11-12 µs of Python per acknowledged record and keeps one produce request in flight per partition, so a late
@@ -22,8 +22,7 @@ from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from reelstream.kafka.clients import Headers, Publisher, sender_of
-from schemas.serde import AvroSerde
+from reelstream.kafka.clients import Headers
 
 logger = logging.getLogger(__name__)
 librdkafka_logger = logging.getLogger("librdkafka")
@@ -31,7 +30,6 @@ librdkafka_logger = logging.getLogger("librdkafka")
 LINGER_MS = 1  # how long a record waits for others to share its produce request
 POLL_INTERVAL = 0.001  # how often the loop serves delivery reports while records await theirs
 IDLE_POLL = 0.5  # and otherwise (librdkafka's log lines and errors)
-_FATAL = KafkaError._FATAL  # what a producer that failed for good answers every later record with
 CLOSE_SECONDS = 10.0  # what `stop` gives the records still queued
 
 
@@ -44,9 +42,7 @@ class Written:
     offset: int
 
 
-def producer_config(
-    bootstrap: str, client_id: str, delivery_timeout: float, linger_ms: int = LINGER_MS
-) -> dict[str, Any]:
+def producer_config(bootstrap: str, client_id: str, delivery_timeout: float) -> dict[str, Any]:
     """Idempotent, acks=all: a record acknowledged is durably in the log exactly once. `murmur2_random`:
     a key goes to the partition Java's and aiokafka's producers choose (the stream stages co-partition by
     tenant with records they write). A record not acknowledged within `delivery_timeout` fails."""
@@ -56,8 +52,8 @@ def producer_config(
         "acks": "all",
         "enable.idempotence": True,
         "partitioner": "murmur2_random",
-        "linger.ms": linger_ms,
-        "message.timeout.ms": max(linger_ms + 1, round(delivery_timeout * 1000)),  # longer, librdkafka says
+        "linger.ms": LINGER_MS,
+        "message.timeout.ms": max(LINGER_MS + 1, round(delivery_timeout * 1000)),  # longer, librdkafka says
         "request.timeout.ms": 15000,
     }
 
@@ -150,18 +146,13 @@ def _log_error(error: KafkaError) -> None:
 
 
 class LibrdkafkaProducer:
-    """`send_and_wait` and `send` as aiokafka's producer has them, on librdkafka. `start` fails when no broker
-    answered within `connect_timeout`; a record fails when not acknowledged within `delivery_timeout`."""
+    """`send_and_wait` as aiokafka's producer has it, on librdkafka. `start` fails when no broker answered
+    within `connect_timeout`; a record fails when it was not acknowledged within `delivery_timeout`."""
 
     def __init__(
-        self,
-        bootstrap: str,
-        client_id: str,
-        delivery_timeout: float = 15.0,
-        connect_timeout: float = 15.0,
-        linger_ms: int = LINGER_MS,
+        self, bootstrap: str, client_id: str, delivery_timeout: float = 15.0, connect_timeout: float = 15.0
     ) -> None:
-        self._config = producer_config(bootstrap, client_id, delivery_timeout, linger_ms)
+        self._config = producer_config(bootstrap, client_id, delivery_timeout)
         self._connect_timeout = connect_timeout
         self._reports: _Reports | None = None
         self._renewing = asyncio.Lock()  # sends that failed together renew the producer once
@@ -186,31 +177,6 @@ class LibrdkafkaProducer:
             if left:
                 logger.warning("producer stopped with records unacknowledged", extra={"records": left})
 
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        headers: Headers | None = None,
-    ) -> asyncio.Future[Written]:
-        """Queue the record; the future of the broker's acknowledgement comes back without waiting for it.
-        Records queued in turn for one partition are written in that order (the producer is idempotent)."""
-        reports = self._reports
-        if reports is None:
-            raise KafkaException(KafkaError(KafkaError._STATE, "the producer is not started"))
-        written: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
-        try:
-            reports.produce(written, topic, value, key, -1 if partition is None else partition, headers)
-        except BufferError as exc:  # librdkafka's queue is full: the broker has not kept up for a while
-            raise KafkaException(KafkaError(KafkaError._QUEUE_FULL, str(exc))) from exc
-        except KafkaException as exc:
-            # a producer failed for good refuses every record (_FATAL) until it is replaced: so the retry of a
-            # record whose report said so is where a producer fed through `send` is renewed
-            await self._renew_if_fatal(reports, exc)
-            raise
-        return written
-
     async def send_and_wait(
         self,
         topic: str,
@@ -220,18 +186,18 @@ class LibrdkafkaProducer:
         headers: Headers | None = None,
     ) -> Written:
         reports = self._reports
-        written = await self.send(topic, value, key, partition, headers)
+        if reports is None:
+            raise KafkaException(KafkaError(KafkaError._STATE, "the producer is not started"))
+        written: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
         try:
+            reports.produce(written, topic, value, key, -1 if partition is None else partition, headers)
             return await written
+        except BufferError as exc:  # librdkafka's queue is full: the broker has not kept up for a while
+            raise KafkaException(KafkaError(KafkaError._QUEUE_FULL, str(exc))) from exc
         except KafkaException as exc:
-            if reports is not None:
-                await self._renew_if_fatal(reports, exc)
+            if exc.args and isinstance(exc.args[0], KafkaError) and exc.args[0].fatal():
+                await self._renew(reports, exc)
             raise
-
-    async def _renew_if_fatal(self, failed: _Reports, error: KafkaException) -> None:
-        kafka_error = error.args[0] if error.args else None
-        if isinstance(kafka_error, KafkaError) and (kafka_error.fatal() or kafka_error.code() == _FATAL):
-            await self._renew(failed, error)
 
     async def _renew(self, failed: _Reports, error: KafkaException) -> None:
         async with self._renewing:
@@ -240,14 +206,3 @@ class LibrdkafkaProducer:
             logger.warning("producer failed for good; starting a new one", extra={"error": repr(error)})
             self._reports = await self._open()  # KafkaException while the broker is away: renewed next time
         await failed.close(0)
-
-
-def publisher_on(producer: LibrdkafkaProducer, serde: AvroSerde, timeout: float) -> Publisher:
-    """A Publisher writing through `producer`: `publish` waits for each acknowledgement; `queueing` not."""
-
-    async def enqueue(
-        topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None
-    ) -> asyncio.Future[Written]:
-        return await producer.send(topic, value, key, partition, headers)
-
-    return Publisher(sender_of(producer), serde, timeout=timeout, enqueue_with=enqueue)

@@ -1,6 +1,5 @@
-"""Ingest's and the scheduler's producer (librdkafka behind asyncio) on the real broker: what it says it
-wrote is in the log, a key lands where aiokafka and the stream stages put it, records queued in turn land in
-that order, and a missing broker is an error, not a hang."""
+"""Ingest's producer (librdkafka behind asyncio) on the real broker: what it says it wrote is in the log, a
+key lands where aiokafka and the stream stages put it, and a missing broker is an error, not a hang."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from confluent_kafka import KafkaException
 
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher, sender_of
-from reelstream.kafka.librdkafka import LibrdkafkaProducer, Written, publisher_on
+from reelstream.kafka.librdkafka import LibrdkafkaProducer, Written
 from reelstream.stack.manager import Endpoints
 from reelstream.stack.process import free_port
 from schemas.serde import AvroSerde
@@ -67,23 +66,6 @@ async def test_a_key_goes_to_the_partition_aiokafka_and_the_stream_stages_choose
     expected = [DefaultPartitioner()(key, partitions, partitions) for key in keys]
     assert [w.partition for w in written] == expected
     assert len(set(expected)) > 1  # the keys spread: the check above compares choices, not one constant
-
-
-async def test_records_queued_in_turn_land_in_that_order(
-    stack: Endpoints, serde: AvroSerde, producer: LibrdkafkaProducer
-) -> None:
-    """How the stream stages write (`Publisher.queueing` through `publisher_on`): each record queued without
-    waiting, the acknowledgements awaited afterwards; one partition's records land in the order queued."""
-    publisher = publisher_on(producer, serde, timeout=10.0)
-    values = [uuid.uuid4().bytes for _ in range(200)]
-    async with publisher.queueing() as enqueue:
-        acks = [await enqueue(COMMANDS, "tenant-order", None, 1, value) for value in values]
-    assert not all(ack.done() for ack in acks)  # queued, not waited for one by one
-    written = await asyncio.gather(*acks)
-    offsets = [w.offset for w in written]
-    assert {w.partition for w in written} == {1}
-    assert offsets == sorted(set(offsets))  # in the order queued
-    assert (await read_at(stack, written[-1]))[1] == values[-1]
 
 
 async def test_a_chosen_partition_is_kept(producer: LibrdkafkaProducer) -> None:

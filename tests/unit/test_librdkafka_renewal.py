@@ -47,7 +47,6 @@ class StandIn:
         self.written: list[bytes | None] = []
         self.flushed = False
         self.raise_once: Exception | None = None  # what a callback raised, surfacing from `poll`
-        self.refuse: KafkaError | None = None  # what `produce` raises at once (_FATAL, once failed for good)
         self._queued: list[tuple[Callable[[KafkaError | None, Message], None], str, bytes | None]] = []
         self._ready = threading.Condition()
         self._held = False  # reports wait until `release`: what is produced meanwhile comes in one batch
@@ -56,8 +55,6 @@ class StandIn:
         return None
 
     def produce(self, topic: str, value: bytes | None, key: bytes | None, partition: int, **kw: Any) -> None:
-        if self.refuse is not None:
-            raise KafkaException(self.refuse)
         with self._ready:
             self._queued.append((kw["on_delivery"], topic, value))
             self._ready.notify()
@@ -136,29 +133,6 @@ async def test_concurrent_failures_renew_once_and_other_errors_renew_nothing(mad
     assert not made[1].flushed
     await producer.stop()
     assert made[1].flushed  # stop gives what is queued its chance
-
-
-async def test_a_queueing_sender_renews_the_producer_when_the_retry_is_refused(made: list[StandIn]) -> None:
-    """The stream stages queue records (`send`) and await the acknowledgements later. A producer that failed
-    for good reports the failure on the record; librdkafka then refuses every later record at once with
-    _FATAL (not flagged fatal itself): that refusal, met by the retry, is where the producer is renewed."""
-    producer = LibrdkafkaProducer("127.0.0.1:9", "scheduler-0")
-    await producer.start()
-    made[0].error = FATAL
-    with pytest.raises(KafkaException):
-        await (await producer.send("t", b"job"))
-    assert len(made) == 1  # nobody renewed yet: a queued record's report is read by whoever awaits it
-    made[0].refuse = KafkaError(KafkaError._FATAL, "a fatal error was raised before")
-    with pytest.raises(KafkaException):  # the retry: refused, and the producer replaced
-        await producer.send("t", b"job")
-    assert len(made) == 2
-    assert made[0].flushed
-    assert await (await producer.send("t", b"job")) == Written("t", 0, 0)
-    made[1].refuse = KafkaError(KafkaError._UNKNOWN_TOPIC, "no such topic")  # not fatal: kept
-    with pytest.raises(KafkaException):
-        await producer.send("t", b"job")
-    assert len(made) == 2
-    await producer.stop()
 
 
 async def test_a_report_for_a_send_that_gave_up_is_dropped(made: list[StandIn]) -> None:
