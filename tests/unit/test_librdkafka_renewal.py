@@ -154,18 +154,25 @@ async def test_a_report_for_a_send_that_gave_up_is_dropped(made: list[StandIn]) 
 
 async def test_stop_settles_the_records_still_queued() -> None:
     """`stop` hands what is queued to `flush`, in a worker thread: the reports served there still settle
-    the senders' futures, in the loop's thread."""
+    the senders' futures, in the loop's thread (the loop's debug mode makes settling one from the worker
+    thread raise, instead of working by luck)."""
     client = StandIn({})
     producer = LibrdkafkaProducer("127.0.0.1:9", "ingest-0")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(librdkafka, "Producer", lambda config: client)
         await producer.start()
-    client.hold()  # no poll serves it: only the flush on stop
-    late = asyncio.ensure_future(producer.send_and_wait("t", b"late"))
-    await asyncio.sleep(0)  # it reaches produce (an ordering step, not a wait for time)
-    await producer.stop()
-    async with asyncio.timeout(10):
-        assert await late == Written("t", 0, 0)
+    loop = asyncio.get_running_loop()
+    debug = loop.get_debug()
+    loop.set_debug(True)
+    try:
+        client.hold()  # no poll serves it: only the flush on stop
+        late = asyncio.ensure_future(producer.send_and_wait("t", b"late"))
+        await asyncio.sleep(0)  # it reaches produce (an ordering step, not a wait for time)
+        await producer.stop()
+        async with asyncio.timeout(10):
+            assert await late == Written("t", 0, 0)
+    finally:
+        loop.set_debug(debug)
     assert client.flushed
 
 
