@@ -61,7 +61,12 @@ async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(
 ) -> None:
     """The pool's state lives in a changelog-backed table: a scheduler killed with jobs queued and running
     comes back with them, and every job still ends exactly once. The new process rejoins the group under
-    the old one's static member id, so it does not wait out the killed process's session first."""
+    the old one's static member id, so it does not wait out the killed process's session first.
+
+    "Once" as consumers see it: one `succeeded` version. A job that finished just before the kill, its
+    `succeeded` written but the state after it not yet stored, is decided again from the inbox and the
+    same `succeeded` (same version) is written again (streams/group_commit.py); every consumer drops it.
+    Renders here take ~0.3 s, so that happens in some runs; a second version would be a second finish."""
     async with EventTail(stack, serde) as tail:
         jobs = [
             await asyncio.to_thread(
@@ -75,4 +80,6 @@ async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(
         finals = [(await tail.until_terminal(job["id"], within=120))[-1] for job in jobs]
     assert [f.status.state.value for f in finals] == ["succeeded"] * len(jobs)
     for job in jobs:
-        assert [e.type.value for e in tail.events[job["id"]]].count("succeeded") == 1
+        succeeded = [e.status.version for e in tail.events[job["id"]] if e.type.value == "succeeded"]
+        assert succeeded, job["id"]
+        assert len(set(succeeded)) == 1, succeeded
