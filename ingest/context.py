@@ -22,7 +22,6 @@ from starlette.requests import HTTPConnection
 from urllib3.exceptions import HTTPError
 
 from ingest.api_keys import KeyTable
-from ingest.compacted_view import CompactedView
 from ingest.errors import StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
@@ -33,6 +32,7 @@ from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
 from reelstream.dlq import SourceRecord, park
 from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
+from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
@@ -54,7 +54,7 @@ from streams.webhook_tenant_views import TenantWebhooksViews
 
 logger = logging.getLogger(__name__)
 
-STAGE = "ingest"  # its dead-letter topic: records its views cannot apply (`ingest.compacted_view`)
+STAGE = "ingest"  # its dead-letter topic: records its views cannot apply (`reelstream.kafka.compacted_view`)
 
 MAX_PRESIGN_TTL_SECONDS = 15 * 60
 CONTEXT_KEY = "ingest"

@@ -1,7 +1,7 @@
 """The materialized view of `reelstream.ingest.idempotency`: every replica answers a repeated key.
 
-Same consume loop as the status view (`ingest.compacted_view`). A pending claim is applied only when read
-back (log order decides between replicas, `ingest.acceptance.claim`); completed records this replica
+Same consume loop as the status view (`reelstream.kafka.compacted_view`). A pending claim is applied only when
+read back (log order decides between replicas, `ingest.acceptance.claim`); completed records this replica
 writes are applied at once too, so its own repeats never wait for the round trip through the broker.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ingest.compacted_view import CompactedView
 from ingest.idempotency import IdempotencyIndex
+from reelstream.kafka.compacted_view import CompactedView
 from schemas.events import IdempotencyRecord
 from schemas.serde import AvroSerde
 from schemas.topics import IDEMPOTENCY, Topic

@@ -1,11 +1,11 @@
-"""The materialized view of `reelstream.auth.keys`: every API key's latest record, fed into a `KeyTable`
-(same consume loop as the other views, `ingest.compacted_view`). Every ingest replica reads all of it, so
+"""The materialized view of `reelstream.auth.keys`: every API key's latest record, fed into a `KeyTable` (same
+consume loop as the other views, `reelstream.kafka.compacted_view`). Every ingest replica reads all of it, so
 a key created or revoked through one replica takes effect on every other one within a fetch."""
 
 from __future__ import annotations
 
 from ingest.api_keys import KeyTable
-from ingest.compacted_view import CompactedView
+from reelstream.kafka.compacted_view import CompactedView
 from schemas.events import ApiKeyRecord
 from schemas.serde import AvroSerde
 from schemas.topics import API_KEYS, Topic

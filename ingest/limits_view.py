@@ -1,9 +1,9 @@
 """The materialized view of `reelstream.tenants.limits`: each tenant's limit state as admission last
-published it (same consume loop as the status view, `ingest.compacted_view`)."""
+published it (same consume loop as the status view, `reelstream.kafka.compacted_view`)."""
 
 from __future__ import annotations
 
-from ingest.compacted_view import CompactedView
+from reelstream.kafka.compacted_view import CompactedView
 from schemas.events import TenantLimitState
 from schemas.serde import AvroSerde
 from schemas.topics import TENANT_LIMITS, Topic

@@ -1,8 +1,8 @@
 """The materialized view of `reelstream.jobs.status` that GET, list and SSE read from.
 
-The consume loop (`ingest.compacted_view`) replays the compacted topic from the beginning on every replica;
-this view keeps the newest snapshot of every job (rules in `ingest.job_index`). Waiters subscribe to one
-job and receive each snapshot that becomes current, in order.
+The consume loop (`reelstream.kafka.compacted_view`) replays the compacted topic from the beginning on every
+replica; this view keeps the newest snapshot of every job (rules in `ingest.job_index`). Waiters subscribe to
+one job and receive each snapshot that becomes current, in order.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import contextlib
 from collections.abc import Iterator
 from typing import cast
 
-from ingest.compacted_view import CompactedView
 from ingest.job_index import JobIndex, Snapshot, SortKey
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
+from reelstream.kafka.compacted_view import CompactedView
 from schemas.events import JobStatus, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS, Topic

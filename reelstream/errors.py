@@ -3,22 +3,16 @@
 Third-party exceptions are converted at the adapter that meets them, so code above an adapter only ever
 sees these. Each error says whether repeating the same operation may succeed (`retriable`), which is what
 retry policies, dead-letter routing and HTTP mapping decide on.
+
+The root class itself is defined in the contract layer (`schemas.errors`), the lowest layer, because the
+contract errors derive from it and schemas imports nothing of ours; it is the same class re-exported here.
 """
 
 from __future__ import annotations
 
+from schemas.errors import ReelstreamError
 
-class ReelstreamError(Exception):
-    """Base class. `code` is a stable machine-readable name; `retriable` says whether a retry may help."""
-
-    code: str = "internal"
-    retriable: bool = False
-
-    def __init__(self, message: str, *, retriable: bool | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if retriable is not None:
-            self.retriable = retriable
+__all__ = ["ConfigurationError", "InvalidRecordError", "ReelstreamError"]
 
 
 class ConfigurationError(ReelstreamError):

@@ -1,8 +1,23 @@
-"""Errors of the contract layer: serialization, schema registry and compatibility."""
+"""The root error type, and the errors of the contract layer: serialization, schema registry, compatibility.
+
+`ReelstreamError` lives here, in the lowest layer, so that the contract errors can derive from it without
+schemas importing anything of ours; `reelstream.errors` re-exports it with the core's own errors.
+"""
 
 from __future__ import annotations
 
-from reelstream.errors import ReelstreamError
+
+class ReelstreamError(Exception):
+    """Base class. `code` is a stable machine-readable name; `retriable` says whether a retry may help."""
+
+    code: str = "internal"
+    retriable: bool = False
+
+    def __init__(self, message: str, *, retriable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retriable is not None:
+            self.retriable = retriable
 
 
 class SerializationError(ReelstreamError):

@@ -1,8 +1,9 @@
 """The limits admission applies: configured ones, replaced per tenant by what an admin set at run time.
 
-Admin calls write `TenantLimitsSet` records to the compacted `reelstream.tenants.limit-settings` topic;
-every admission replica replays it whole (the same consume loop as ingest's views, `ingest.compacted_view`)
-and keeps following it, so a change takes effect without a restart, within a fetch interval.
+Admin calls write `TenantLimitsSet` records to the compacted `reelstream.tenants.limit-settings` topic; every
+admission replica replays it whole (the same consume loop as ingest's views,
+`reelstream.kafka.compacted_view`) and keeps following it, so a change takes effect without a restart, within
+a fetch interval.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 
 from aiokafka.errors import KafkaError
 
-from ingest.compacted_view import CompactedView
+from reelstream.kafka.compacted_view import CompactedView
 from reelstream.settings import TenantLimit, TenantLimits
 from schemas.events import TenantLimitsSet
 from schemas.serde import AvroSerde

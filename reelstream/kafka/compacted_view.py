@@ -1,12 +1,13 @@
-"""The one consume loop behind ingest's materialized views of compacted topics.
+"""The one consume loop behind the materialized views of compacted topics (ingest's views, admission's
+tenant limits, the webhook tenant views).
 
 A manually assigned consumer (no consumer group: every replica reads everything) replays the topic from the
 beginning; each decoded value goes to `_on_value`, each tombstone to `_on_tombstone`. The view is
 `caught_up` once it has read up to the end offsets taken when it started. Subclasses hold the state.
 
-A record the view cannot apply (undecodable, or breaking `_check`) is skipped; once the view has caught up
-it is also parked on `reelstream.dlq.ingest` through the parker given to `dead_letter_with`. Records met
-while replaying at start-up are only logged: the replica that read them live parked them (so each live
+A record the view cannot apply (undecodable, or breaking `_check`) is skipped; once the view has caught up it
+is also parked (ingest: on `reelstream.dlq.ingest`) through the parker given to `dead_letter_with`. Records
+met while replaying at start-up are only logged: the replica that read them live parked them (so each live
 replica parks a poison record once, and a restart parks nothing again).
 """
 
