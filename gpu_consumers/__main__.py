@@ -9,11 +9,12 @@ import os
 import signal
 import sys
 
+from gpu_consumers.nvml import NvmlCollector
 from gpu_consumers.render.base import DeviceLost
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.worker import Worker
 from reelstream.logs import configure_logging
-from reelstream.metrics import Metrics, NvmlCollector
+from reelstream.metrics import Metrics
 from reelstream.settings import WorkerSettings
 from reelstream.tracing import configure_tracing
 

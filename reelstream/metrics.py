@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 
 from reelstream.route_match import UNMATCHED, route_match
@@ -35,9 +34,6 @@ from schemas.events import (
     WebhookDelivery,
     WorkerHeartbeat,
 )
-
-if TYPE_CHECKING:  # type hints only: the scheduler's state is read, never imported at run time
-    from streams.scheduling import Output, SchedulerState
 
 OTHER = "other"
 MAX_ATTEMPT_LABEL = 5  # attempts above this are counted as "5+"
@@ -67,6 +63,35 @@ def attempt_label(attempt: int) -> str:
 def gpu_label(name: str) -> str:
     """GPU model names are bounded by the hardware; keep them short and label-friendly."""
     return (name or "unknown").strip().replace(" ", "_")[:40]
+
+
+class JobView(Protocol):
+    """What the gauges read of a scheduled job (streams' `Job`, seen from the core without importing it)."""
+
+    @property
+    def status(self) -> JobStatus: ...
+    @property
+    def queued(self) -> object | None: ...
+
+
+class SlotView(Protocol):
+    @property
+    def slot(self) -> int: ...
+    @property
+    def job_id(self) -> str | None: ...
+    @property
+    def last_seen(self) -> datetime: ...
+
+
+class PoolView(Protocol):
+    """What the gauges read of a pool's scheduler state: the layers keep the core from importing streams."""
+
+    @property
+    def pool_id(self) -> str: ...
+    @property
+    def jobs(self) -> Mapping[str, JobView]: ...
+    @property
+    def slots(self) -> Mapping[int, SlotView]: ...
 
 
 class Metrics:
@@ -218,8 +243,9 @@ class Metrics:
         self.admission_decisions.labels(decision, self.tenant_class(tenant_id)).inc()
 
     # --- scheduler ----------------------------------------------------------------------------------
-    def scheduler_outputs(self, pool: str, outputs: Iterable[Output]) -> None:
-        """Counts, queue waits and end-to-end durations from the statuses the scheduler publishes."""
+    def scheduler_outputs(self, pool: str, outputs: Iterable[object]) -> None:
+        """Counts, queue waits and end-to-end durations from the statuses the scheduler publishes (its
+        outputs that carry a `status` and an `event_type`; the others are skipped)."""
         for output in outputs:
             status: JobStatus | None = getattr(output, "status", None)
             event_type: JobEventType | None = getattr(output, "event_type", None)
@@ -237,7 +263,7 @@ class Metrics:
                 total = (status.updated_at - status.created_at).total_seconds()
                 self.job_duration.labels(pool, str(status.state), tenant).observe(max(total, 0.0))
 
-    def scheduler_state(self, state: SchedulerState) -> None:
+    def scheduler_state(self, state: PoolView) -> None:
         """Gauges of the pool after an event: jobs by state and tenant class, queue depth, slots."""
         pool = state.pool_id
         jobs = {(s.value, c): 0 for s in ACTIVE_STATES for c in self.tenant_class_values}
@@ -354,38 +380,3 @@ def route_template(routes: Iterable[BaseRoute]) -> Callable[[Mapping[str, Any]],
         return route_match(scope, routes).template or UNMATCHED
 
     return route_of
-
-
-class NvmlCollector(Collector):
-    """GPU utilization and memory of a slot's device, read through NVML at scrape time (nvidia-ml-py's
-    `pynvml`); collects nothing where NVML or the device is unavailable."""
-
-    def __init__(self, pool: str, slot: int, device: str) -> None:
-        self.pool, self.slot = pool, str(slot)
-        _, _, index = device.partition(":")
-        self.index = int(index) if index.isdigit() else 0
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        try:
-            import pynvml  # type: ignore[import-not-found,unused-ignore]
-
-            pynvml.nvmlInit()
-            handle = pynvml.nvmlDeviceGetHandleByIndex(self.index)
-            util = pynvml.nvmlDeviceGetUtilizationRates(handle)
-            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            name = pynvml.nvmlDeviceGetName(handle)
-        except Exception:  # no NVML, no driver or no device: no GPU series
-            return []
-        labels = ["pool", "slot", "gpu"]
-        values = [self.pool, self.slot, gpu_label(name.decode() if isinstance(name, bytes) else str(name))]
-        utilization = GaugeMetricFamily(
-            "reelstream_gpu_utilization_ratio", "GPU busy ratio (NVML)", labels=labels
-        )
-        utilization.add_metric(values, util.gpu / 100)
-        used = GaugeMetricFamily(
-            "reelstream_gpu_memory_used_bytes", "GPU memory in use (NVML)", labels=labels
-        )
-        used.add_metric(values, float(memory.used))
-        total = GaugeMetricFamily("reelstream_gpu_memory_total_bytes", "GPU memory (NVML)", labels=labels)
-        total.add_metric(values, float(memory.total))
-        return [utilization, used, total]

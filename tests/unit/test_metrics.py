@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -20,7 +19,6 @@ from reelstream.lag import LagExporter, partition_lags
 from reelstream.metrics import (
     HttpMetricsMiddleware,
     Metrics,
-    NvmlCollector,
     WorkerMetrics,
     attempt_label,
     route_template,
@@ -264,9 +262,3 @@ def test_dashboards_have_stable_uids_a_datasource_variable_and_chart_copies() ->
         "reelstream-gpus",
         "reelstream-webhooks",
     } <= uids
-
-
-def test_nvml_collector_collects_nothing_without_a_gpu() -> None:
-    registry = CollectorRegistry()
-    registry.register(NvmlCollector("default", 0, "cuda:7"))
-    assert all(not family.samples for family in registry.collect())
