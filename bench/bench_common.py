@@ -22,9 +22,9 @@ from aiokafka import AIOKafkaConsumer  # noqa: E402
 from reelstream.services import PipelineConfig, prepare_infrastructure  # noqa: E402
 from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout  # noqa: E402
 from reelstream.stack.process import free_port  # noqa: E402
+from reelstream.webhooks.messages import generate_secret  # noqa: E402
 from schemas.serde import AvroSerde  # noqa: E402
 from schemas.topics import Topic  # noqa: E402
-from streams.webhooks import generate_secret  # noqa: E402
 
 # the smallest job the tiny renderer runs: what is measured is the pipeline around it
 BODY = {

@@ -46,10 +46,10 @@ from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
 from reelstream.services import PipelineConfig, service_commands  # noqa: E402
 from reelstream.stack.manager import Endpoints  # noqa: E402
 from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
+from reelstream.webhooks.messages import generate_secret  # noqa: E402
 from schemas.events import JobAdmitted, JobState, RenderParams, SubmitJob  # noqa: E402
 from schemas.serde import AvroSerde  # noqa: E402
 from schemas.topics import ALL_TOPICS, COMMANDS, JOB_STATUS, SCHEDULER_INBOX  # noqa: E402
-from streams.webhooks import generate_secret  # noqa: E402
 
 BODY = {"prompt": "a red fox in snow", "model": "tiny-mochi", "width": 64, "height": 48, "num_frames": 7}
 

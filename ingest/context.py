@@ -36,6 +36,7 @@ from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.settings import IngestSettings
+from reelstream.webhooks.tenant_views import TenantWebhooksViews
 from schemas.serde import AvroSerde
 from schemas.topics import (
     API_KEYS,
@@ -50,7 +51,6 @@ from schemas.topics import (
     WEBHOOK_SECRETS,
     Topic,
 )
-from streams.webhook_tenant_views import TenantWebhooksViews
 
 logger = logging.getLogger(__name__)
 

@@ -31,11 +31,11 @@ from ingest.errors import NotReady, WebhookConfigNotFound
 from ingest.routes import read_body
 from ingest.submission import STRING, check_shape, parse_json_object
 from reelstream.params import FieldError, InvalidRequest, check_webhook_url
+from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES, generate_secret
+from reelstream.webhooks.retries import endpoint_key
+from reelstream.webhooks.tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
 from schemas.events import WebhookEndpointRegistered, WebhookPingRequested, WebhookSecretIssued, utc_now
 from schemas.topics import WEBHOOK_ENDPOINTS, WEBHOOK_PINGS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
-from streams.webhook_retries import endpoint_key
-from streams.webhook_tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
-from streams.webhooks import NOTIFIABLE_TYPE_NAMES, generate_secret
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """reelstream-notifier: a signed webhook for every terminal job event, retried durably until it arrives.
 
 Each terminal job event goes to the job's own webhook_url and to every endpoint its tenant registered whose
-filter names the event's type, each signed with every active secret of the tenant (streams.webhook_tenants,
-followed from two compacted topics), or with the global secret.
+filter names the event's type, each signed with every active secret of the tenant
+(reelstream.webhooks.tenants, followed from two compacted topics), or with the global secret.
 
 Three consumers, one delivery policy (streams.webhook_delivery):
 - a Faust agent on `reelstream.jobs.events` makes first attempts;
@@ -35,6 +35,9 @@ from reelstream.kafka.admin import ensure_topics
 from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import configure_tracing, linked_span, traceparent_of
+from reelstream.webhooks.messages import NOTIFIABLE_TYPES
+from reelstream.webhooks.retries import check_schedule
+from reelstream.webhooks.tenant_views import following_tenant_webhooks
 from schemas.errors import SerializationError
 from schemas.events import RetryWebhook
 from schemas.topics import JOB_EVENTS, WEBHOOK_PINGS, Topic, retry_tiers
@@ -44,9 +47,6 @@ from streams.retry_tiers import TierConsumer
 from streams.webhook_delivery import Delivering, key_of
 from streams.webhook_endpoints import follow_disabled_endpoints
 from streams.webhook_http import new_http_client
-from streams.webhook_retries import check_schedule
-from streams.webhook_tenant_views import following_tenant_webhooks
-from streams.webhooks import NOTIFIABLE_TYPES
 
 log = logging.getLogger(__name__)
 

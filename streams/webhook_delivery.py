@@ -2,7 +2,7 @@
 attempt, or dead-lettered (exhausted, rejected, endpoint gone or deleted, expired).
 
 A webhook is a `RetryWebhook` request: a job event to the job's own webhook_url, the same event to one of
-the tenant's registered endpoints (its own webhook-id, `streams.webhook_tenants`), or a ping to one
+the tenant's registered endpoints (its own webhook-id, `reelstream.webhooks.tenants`), or a ping to one
 endpoint. Each is signed with every active secret of its tenant (or the global secret).
 
 Called by the notifier's consumers: the Faust agents on reelstream.jobs.events and reelstream.webhooks.pings
@@ -28,6 +28,20 @@ from reelstream.dlq import SourceRecord, park, replays_of
 from reelstream.errors import ReelstreamError
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import current_traceparent, tracer
+from reelstream.webhooks.messages import NOTIFIABLE_TYPES, event_payload, event_type_name, ping_payload
+from reelstream.webhooks.retries import (
+    EndpointGoneError,
+    Verdict,
+    WebhookExhaustedError,
+    WebhookExpiredError,
+    WebhookRejectedError,
+    endpoint_key,
+    is_expired,
+    next_attempt,
+    parse_retry_after,
+    verdict,
+)
+from reelstream.webhooks.tenants import TenantWebhooks, endpoint_webhook_id
 from schemas.events import (
     DeliveryOutcome,
     JobEvent,
@@ -41,20 +55,6 @@ from schemas.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, Topic, retry_t
 from streams.app import StreamContext
 from streams.webhook_endpoints import DisabledEndpoints
 from streams.webhook_http import Outbound, post
-from streams.webhook_retries import (
-    EndpointGoneError,
-    Verdict,
-    WebhookExhaustedError,
-    WebhookExpiredError,
-    WebhookRejectedError,
-    endpoint_key,
-    is_expired,
-    next_attempt,
-    parse_retry_after,
-    verdict,
-)
-from streams.webhook_tenants import TenantWebhooks, endpoint_webhook_id
-from streams.webhooks import NOTIFIABLE_TYPES, event_payload, event_type_name, ping_payload
 
 log = logging.getLogger(__name__)
 STAGE = "notifier"

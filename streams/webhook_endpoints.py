@@ -17,11 +17,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from reelstream.errors import ReelstreamError
+from reelstream.webhooks.retries import endpoint_key
 from schemas.errors import SerializationError
 from schemas.events import WebhookEndpointDisabled
 from schemas.serde import AvroSerde
 from schemas.topics import WEBHOOK_ENDPOINTS
-from streams.webhook_retries import endpoint_key
 
 log = logging.getLogger(__name__)
 

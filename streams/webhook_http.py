@@ -1,7 +1,7 @@
 """The HTTP side of webhooks: an SSRF-guarded client and one signed POST, described as a WebhookDelivery.
 
 A receiver's fault never raises here; what to do about it (retry, give up, disable) is
-streams.webhook_retries' decision, applied by streams.webhook_delivery.
+reelstream.webhooks.retries' decision, applied by streams.webhook_delivery.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import httpx
 
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import TRACEPARENT
-from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
-from streams.webhooks import (
+from reelstream.webhooks.messages import (
     BLOCKED_TARGET,
     Network,
     event_payload,
@@ -27,6 +26,7 @@ from streams.webhooks import (
     parse_networks,
     webhook_headers,
 )
+from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
 
 MAX_ERROR_CHARS = 300
 

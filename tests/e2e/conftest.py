@@ -14,7 +14,7 @@ from reelstream.client import Client
 from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.stack.manager import Endpoints
 from reelstream.stack.process import free_port
-from streams.webhooks import generate_secret
+from reelstream.webhooks.messages import generate_secret
 from tests.otlp_receiver import TraceReceiver, trace_receiver
 
 TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex

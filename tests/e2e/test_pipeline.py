@@ -19,10 +19,10 @@ from reelstream.client import Client
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.services import PipelineConfig
 from reelstream.stack.manager import Endpoints
+from reelstream.webhooks.messages import verify
 from schemas.events import RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
-from streams.webhooks import verify
 from tests.e2e.conftest import TENANT_A_KEY, TENANT_B_KEY
 from tests.e2e.support import SMALL, EventTail, wait_status
 from tests.webhook_receiver import webhook_receiver

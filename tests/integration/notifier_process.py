@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reelstream.stack.manager import Endpoints
-from streams.webhooks import generate_secret
+from reelstream.webhooks.messages import generate_secret
 from tests.processes import killed_on_failure, stop_gracefully
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.settings import NotifierSettings, PipelineSettings
 from reelstream.stack.manager import Endpoints
+from reelstream.webhooks.messages import WebhookVerificationError, generate_secret, verify
 from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState, WebhookDelivery
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS, WEBHOOK_DELIVERIES
 from streams.webhook_http import deliver, new_http_client
-from streams.webhooks import WebhookVerificationError, generate_secret, verify
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver

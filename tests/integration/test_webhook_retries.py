@@ -26,6 +26,8 @@ from reelstream.dlq import replay_stage
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.stack.manager import Endpoints
+from reelstream.webhooks.messages import WebhookVerificationError, verify
+from reelstream.webhooks.retries import endpoint_key
 from schemas.events import (
     DeadLetter,
     DeliveryOutcome,
@@ -36,8 +38,6 @@ from schemas.events import (
 )
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, JOB_EVENTS, WEBHOOK_DELIVERIES, Topic, retry_topic
-from streams.webhook_retries import endpoint_key
-from streams.webhooks import WebhookVerificationError, verify
 from tests.integration.ingest.support import api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status

@@ -24,11 +24,11 @@ from aiokafka import AIOKafkaProducer
 
 from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.stack.manager import Endpoints
+from reelstream.webhooks.messages import WebhookVerificationError, verify
+from reelstream.webhooks.tenants import endpoint_webhook_id
 from schemas.events import JobEvent, JobEventType, JobState
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS
-from streams.webhook_tenants import endpoint_webhook_id
-from streams.webhooks import WebhookVerificationError, verify
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status

@@ -21,9 +21,9 @@ from reelstream.kafka.admin import ensure_topics
 from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.stack.manager import Endpoints, LocalStack, StackLayout
 from reelstream.stack.process import free_port
+from reelstream.webhooks.messages import generate_secret
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS
-from streams.webhooks import generate_secret
 from tests.kafka_clients import registered_serde, started_producer
 from tests.reliability.support import (
     RETRY_SCHEDULE,

@@ -18,9 +18,9 @@ import httpx
 
 from reelstream.services import Pipeline
 from reelstream.stack.manager import Endpoints
+from reelstream.webhooks.messages import HEADER_ID
 from schemas.events import JobEvent
 from schemas.serde import AvroSerde
-from streams.webhooks import HEADER_ID
 from tests.e2e.support import SMALL, EventTail
 from tests.reliability.invariants import Hook, Verdict, artifacts_of, check, terminals_of
 from tests.webhook_receiver import Delivery, Receiver, webhook_receiver

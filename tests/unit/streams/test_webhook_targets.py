@@ -7,14 +7,14 @@ import pytest
 from reelstream.errors import ConfigurationError
 from reelstream.settings import NotifierSettings, PipelineSettings
 from reelstream.stack.manager import Endpoints
-from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState
-from streams.webhook_http import deliver, new_http_client
-from streams.webhooks import (
+from reelstream.webhooks.messages import (
     BLOCKED_TARGET,
     generate_secret,
     is_blocked_address,
     parse_networks,
 )
+from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState
+from streams.webhook_http import deliver, new_http_client
 from tests.samples import job_status
 
 BLOCKED = [

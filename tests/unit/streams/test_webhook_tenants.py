@@ -12,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reelstream.errors import ConfigurationError
+from reelstream.webhooks.messages import WebhookVerificationError, generate_secret, verify, webhook_headers
+from reelstream.webhooks.tenants import TenantWebhooks, endpoint_webhook_id, record_key, split_key
 from schemas.events import (
     JobEvent,
     JobEventType,
@@ -20,8 +22,6 @@ from schemas.events import (
     WebhookSecretIssued,
 )
 from streams.webhook_delivery import key_of, ping_request, requests_for, tenant_of
-from streams.webhook_tenants import TenantWebhooks, endpoint_webhook_id, record_key, split_key
-from streams.webhooks import WebhookVerificationError, generate_secret, verify, webhook_headers
 from tests.samples import T0, job_status
 
 NOW = 1_800_000_000

@@ -14,9 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reelstream.errors import ConfigurationError
-from schemas.events import JobEvent, JobEventType, JobState
-from schemas.views import job_resource
-from streams.webhooks import (
+from reelstream.webhooks.messages import (
     WebhookVerificationError,
     event_payload,
     generate_secret,
@@ -25,6 +23,8 @@ from streams.webhooks import (
     verify,
     webhook_headers,
 )
+from schemas.events import JobEvent, JobEventType, JobState
+from schemas.views import job_resource
 from tests.samples import T0, job_status
 
 NOW = 1_800_000_000

@@ -1,5 +1,5 @@
 """The tenants' webhook configuration materialized from its two compacted topics (the same consume loop as
-ingest's views, `reelstream.kafka.compacted_view`), into one `streams.webhook_tenants.TenantWebhooks`.
+ingest's views, `reelstream.kafka.compacted_view`), into one `reelstream.webhooks.tenants.TenantWebhooks`.
 
 `following_tenant_webhooks` replays both topics whole before it returns (no delivery is signed from an
 incomplete view), then keeps following them until exit. Used by the notifier and by ingest's admin routes.
@@ -12,10 +12,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.webhooks.tenants import TenantWebhooks, split_key
 from schemas.events import WebhookEndpointRegistered, WebhookSecretIssued
 from schemas.serde import AvroSerde
 from schemas.topics import WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
-from streams.webhook_tenants import TenantWebhooks, split_key
 
 log = logging.getLogger(__name__)
 

@@ -178,7 +178,7 @@ def is_notifiable(event: JobEvent) -> bool:
     return event.type in NOTIFIABLE_TYPES and bool(event.status.webhook_url)
 
 
-# --- where a webhook may go (when a failed one is tried again: streams.webhook_retries) ------------------
+# --- where a webhook may go (when a failed one is tried again: reelstream.webhooks.retries) -----------------
 
 BLOCKED_TARGET = "blocked_target"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

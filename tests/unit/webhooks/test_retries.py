@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from reelstream.errors import ConfigurationError
 from reelstream.settings import parse_seconds_list
-from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE, retry_tiers, tier_label
-from streams.webhook_retries import (
+from reelstream.webhooks.messages import BLOCKED_TARGET
+from reelstream.webhooks.retries import (
     Verdict,
     check_schedule,
     endpoint_key,
@@ -20,7 +20,7 @@ from streams.webhook_retries import (
     parse_retry_after,
     verdict,
 )
-from streams.webhooks import BLOCKED_TARGET
+from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE, retry_tiers, tier_label
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SCHEDULE = DEFAULT_WEBHOOK_RETRY_SCHEDULE
