@@ -31,8 +31,8 @@ import immutables
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reelstream.cost_model import CostModel
 from schemas import events as ev
-from streams.cost_model import CostModel
 from streams.fair_queue import SchedulerPolicy
 from streams.pool_store import PoolImage, persist
 from streams.scheduling import SWEEP_JOBS, SchedulerState, SendToSlot, apply, apply_noting_changes

@@ -29,8 +29,8 @@ from typing import Any
 import immutables
 import orjson
 
+from reelstream.cost_model import CostModel
 from schemas.codec import from_datum, to_datum
-from streams.cost_model import CostModel
 from streams.scheduling import RECENTLY_FINISHED, Job, SchedulerState
 
 Write = tuple[bytes, bytes | None]  # table key, value (None: delete the key)

@@ -24,6 +24,7 @@ from typing import Any, cast
 import immutables
 import orjson
 
+from reelstream.cost_model import CostModel
 from schemas.codec import from_datum, to_datum
 from schemas.events import (
     CancelRender,
@@ -43,7 +44,6 @@ from schemas.events import (
     SchedulerTick,
     WorkerHeartbeat,
 )
-from streams.cost_model import CostModel
 from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order, retry_backoff
 
 THROTTLED = "throttled"  # JobStatus.reason of a queued job whose tenant is at its running cap

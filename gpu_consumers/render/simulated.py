@@ -23,7 +23,7 @@ from gpu_consumers.render.base import (
     RenderedVideo,
     RenderRequest,
 )
-from streams.cost_model import PRIOR_SECONDS_PER_UNIT, Shape, work_units
+from reelstream.cost_model import PRIOR_SECONDS_PER_UNIT, Shape, work_units
 
 
 def simulated_seconds(model: str, shape: Shape, scale: float) -> float:

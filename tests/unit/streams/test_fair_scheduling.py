@@ -8,8 +8,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reelstream.cost_model import CostModel
 from schemas import events as ev
-from streams.cost_model import CostModel
 from streams.fair_queue import SchedulerPolicy, retry_backoff
 from streams.scheduling import Publish, SchedulerState, apply
 from tests.samples import T0, artifact, render_params
