@@ -19,9 +19,10 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
-from reelstream.services import PipelineConfig, prepare_infrastructure  # noqa: E402
-from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout  # noqa: E402
-from reelstream.stack.process import free_port  # noqa: E402
+from devstack.manager import ExternalServices, LocalStack, StackLayout  # noqa: E402
+from devstack.process import free_port  # noqa: E402
+from devstack.services import PipelineConfig, prepare_infrastructure  # noqa: E402
+from reelstream.endpoints import Endpoints  # noqa: E402
 from reelstream.webhooks.messages import generate_secret  # noqa: E402
 from schemas.serde import AvroSerde  # noqa: E402
 from schemas.topics import Topic  # noqa: E402

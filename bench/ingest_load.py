@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench_common import bench_config, cpu_seconds, throwaway_stack  # noqa: E402
 
-from reelstream.services import PipelineConfig, service_commands  # noqa: E402
-from reelstream.stack.manager import Endpoints  # noqa: E402
-from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
+from devstack.process import ManagedProcess, free_port  # noqa: E402
+from devstack.services import PipelineConfig, service_commands  # noqa: E402
+from reelstream.endpoints import Endpoints  # noqa: E402
 
 LOADGEN = str(ROOT / "bench" / "loadgen.py")
 FRACTIONS = (0.25, 0.50, 0.75)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_common import BODY, bench_config, throwaway_stack
 
-from reelstream.services import Pipeline
+from devstack.services import Pipeline
 from tests.webhook_receiver import webhook_receiver
 
 

@@ -46,14 +46,14 @@ from aiokafka.structs import OffsetAndMetadata  # noqa: E402
 from bench_common import bench_config, follow, throwaway_stack, wait_until  # noqa: E402
 from scheduler_fairness import SLOTS, TENANTS, Job, clip_params, report, run_fifo, workload  # noqa: E402
 
+from devstack.services import Pipeline  # noqa: E402
 from gpu_consumers.job import run_attempt  # noqa: E402
 from gpu_consumers.render.simulated import SimulatedRenderer, simulated_seconds  # noqa: E402
 from gpu_consumers.storage import ArtifactStore, minio_client  # noqa: E402
 from ingest.submission import parse_submission, submit_command  # noqa: E402
+from reelstream.endpoints import Endpoints  # noqa: E402
 from reelstream.kafka.clients import new_producer  # noqa: E402
 from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
-from reelstream.services import Pipeline  # noqa: E402
-from reelstream.stack.manager import Endpoints  # noqa: E402
 from schemas.events import (  # noqa: E402
     DispatchRender,
     RenderFailed,

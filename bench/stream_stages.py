@@ -4,7 +4,7 @@
                                             [--admission-workers 1]
 
 Starts its own stack and the two stages as the real processes (`python -m streams.admission`,
-`python -m streams.scheduler`, as reelstream.services.Pipeline starts them; no worker, so every job waits),
+`python -m streams.scheduler`, as devstack.services.Pipeline starts them; no worker, so every job waits),
 warms them up with one job, then produces `--jobs` SubmitJobs as fast as an acks=all producer allows and
 follows the scheduler inbox and the status topic from this process. It prints
   - admission: JobAdmitted records written per second (record timestamps, first to last of the burst),
@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT))
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from bench_common import cpu_seconds, follow, throwaway_stack, wait_until  # noqa: E402
 
+from devstack.process import ManagedProcess, free_port  # noqa: E402
+from devstack.services import PipelineConfig, service_commands  # noqa: E402
 from ingest.submission import parse_submission, submit_command  # noqa: E402
+from reelstream.endpoints import Endpoints  # noqa: E402
 from reelstream.kafka.clients import new_producer  # noqa: E402
 from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
-from reelstream.services import PipelineConfig, service_commands  # noqa: E402
-from reelstream.stack.manager import Endpoints  # noqa: E402
-from reelstream.stack.process import ManagedProcess, free_port  # noqa: E402
 from reelstream.webhooks.messages import generate_secret  # noqa: E402
 from schemas.events import JobAdmitted, JobState, RenderParams, SubmitJob  # noqa: E402
 from schemas.serde import AvroSerde  # noqa: E402

@@ -17,6 +17,8 @@ COPY reelstream/ reelstream/
 COPY ingest/ ingest/
 COPY streams/ streams/
 COPY gpu_consumers/ gpu_consumers/
+# the `reelstream` command (dlq, topics, keys) lives with the tools: docs/architecture.md
+COPY devstack/ devstack/
 # bytecode compiled here: the runtime root filesystem is read-only
 RUN /opt/venv/bin/pip install . && /opt/venv/bin/python -m compileall -q /opt/venv
 

@@ -28,6 +28,8 @@ COPY reelstream/ reelstream/
 COPY ingest/ ingest/
 COPY streams/ streams/
 COPY gpu_consumers/ gpu_consumers/
+# the `reelstream` command (dlq, topics, keys) lives with the tools: docs/architecture.md
+COPY devstack/ devstack/
 RUN /opt/venv/bin/pip install '.[render]' && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM python AS runtime

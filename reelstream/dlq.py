@@ -3,7 +3,7 @@
 A DeadLetter keeps the record exactly as it was read (key, value and headers as bytes) with where it came
 from and why it failed. Replaying re-produces those bytes to the source topic with the
 `reelstream-replays` header bumped, so a record that fails again is parked with `replays` one higher.
-`reelstream dlq list|replay` (reelstream.cli) is a thin adapter over `list_dead_letters` / `replay`.
+`reelstream dlq list|replay` (devstack.cli) is a thin adapter over `list_dead_letters` / `replay`.
 """
 
 from __future__ import annotations

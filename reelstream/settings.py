@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
-from reelstream.stack.manager import Endpoints
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
 
 

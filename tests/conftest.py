@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout
+from devstack.manager import ExternalServices, LocalStack, StackLayout
+from reelstream.endpoints import Endpoints
 
 
 @pytest.fixture(scope="session")

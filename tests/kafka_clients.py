@@ -11,9 +11,9 @@ from typing import Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import new_producer
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.stack.manager import Endpoints
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reelstream.deploy import fetch_helm
-from reelstream.stack.fetch import default_cache_dir
+from devstack.deploy import fetch_helm
+from devstack.fetch import default_cache_dir
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "reelstream"

@@ -10,7 +10,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from reelstream.deploy import TOPICS_FILE, topics_json
+from devstack.deploy import TOPICS_FILE, topics_json
 from reelstream.settings import (
     IngestSettings,
     NotifierSettings,
@@ -216,7 +216,7 @@ def test_workers_never_outnumber_the_dispatch_partitions(run_helm: Callable[...,
 
 def test_the_chart_topics_file_is_generated_from_the_code() -> None:
     assert (REPO / TOPICS_FILE).read_text() == topics_json(), (
-        "regenerate it: python -m reelstream.deploy topics > charts/reelstream/files/topics.json"
+        "regenerate it: python -m devstack.deploy topics > charts/reelstream/files/topics.json"
     )
 
 

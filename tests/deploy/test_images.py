@@ -138,7 +138,7 @@ def test_final_stage_is_non_root_without_build_tools_or_secrets(dockerfile: Path
 def test_dockerignore_keeps_the_context_small_and_clean() -> None:
     for path in (".git", ".venv", "tests", "charts", ".env", "secrets.pem"):
         assert dockerignored(path), path
-    for path in ("pyproject.toml", "README.md", "schemas/", "reelstream/", "gpu_consumers/"):
+    for path in ("pyproject.toml", "README.md", "schemas/", "reelstream/", "gpu_consumers/", "devstack/"):
         assert not dockerignored(path), path
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from devstack.process import free_port
+from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.client import Client
-from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
-from reelstream.stack.manager import Endpoints
-from reelstream.stack.process import free_port
+from reelstream.endpoints import Endpoints
 from reelstream.webhooks.messages import generate_secret
 from tests.otlp_receiver import TraceReceiver, trace_receiver
 

@@ -10,7 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from reelstream.client import Client
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from schemas.events import JobEvent
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS

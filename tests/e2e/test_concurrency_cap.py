@@ -8,9 +8,9 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+from devstack.services import PipelineConfig
 from reelstream.client import Client
-from reelstream.services import PipelineConfig
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from schemas.events import JobEvent, JobState
 from schemas.serde import AvroSerde
 from tests.e2e.conftest import SERIAL_KEY

@@ -7,9 +7,9 @@ import asyncio
 import json
 import os
 
+from devstack.services import Pipeline
 from reelstream.client import Client
-from reelstream.services import Pipeline
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from schemas.serde import AvroSerde
 from tests.e2e.support import SMALL, EventTail
 from tests.webhook_receiver import Delivery, webhook_receiver

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack.services import Pipeline
 from reelstream.client import Client
-from reelstream.services import Pipeline
 from schemas.topics import JOB_EVENTS, RENDER_DISPATCH
 from tests.e2e.conftest import TENANT_A_KEY
 from tests.e2e.support import SMALL, wait_status

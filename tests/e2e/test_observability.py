@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.process import free_port
+from devstack.prometheus import PrometheusService, find_prometheus
+from devstack.services import Pipeline
 from reelstream.client import Client
-from reelstream.services import Pipeline
-from reelstream.stack.process import free_port
-from reelstream.stack.prometheus import PrometheusService, find_prometheus
 from tests.e2e.support import SMALL, wait_status
 from tests.webhook_receiver import webhook_receiver
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 
+from devstack.services import PipelineConfig
 from gpu_consumers.storage import minio_client
 from gpu_consumers.video import probe_mp4
 from reelstream.client import Client
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
-from reelstream.services import PipelineConfig
-from reelstream.stack.manager import Endpoints
 from reelstream.webhooks.messages import verify
 from schemas.events import RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
@@ -151,7 +151,7 @@ def test_the_cli_submits_follows_progress_and_downloads(pipeline: PipelineConfig
         [
             sys.executable,
             "-m",
-            "reelstream.cli",
+            "devstack.cli",
             "submit",
             "a red fox in snow",
             "--wait",

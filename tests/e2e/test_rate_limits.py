@@ -20,9 +20,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from devstack.services import Pipeline
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
-from reelstream.services import Pipeline
-from reelstream.stack.manager import Endpoints
 from schemas.events import CancelJob, JobAdmitted, JobEvent, JobEventType, RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_EVENTS, SCHEDULER_INBOX, Topic

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from tests.processes import killed_on_failure, stop_gracefully
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from tests.kafka_clients import started_producer
 from tests.webhook_receiver import Receiver, webhook_receiver
 

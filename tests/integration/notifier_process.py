@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from reelstream.webhooks.messages import generate_secret
 from tests.processes import killed_on_failure, stop_gracefully
 

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest.submission import parse_submission, submit_command
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from schemas.errors import SerializationError
 from schemas.events import JobAdmitted
 from schemas.serde import AvroSerde

@@ -16,9 +16,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import CompactedTopic, ensure_topics, topic_configs
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.stack.manager import Endpoints
 from schemas.codec import to_datum
 from schemas.errors import SchemaIncompatibleError, SerializationError, UnknownSchemaError
 from schemas.events import WebhookDelivery

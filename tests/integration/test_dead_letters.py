@@ -14,8 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from reelstream import cli
 from reelstream.dlq import REPLAYS_HEADER, read_dead_letters
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, sender_of
-from reelstream.stack.manager import Endpoints
 from schemas.events import DeadLetter, JobEventType, JobState
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, JOB_EVENTS

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from reelstream.dev import ALERT_RULES, prometheus, with_metrics_ports
-from reelstream.services import PipelineConfig, service_commands
-from reelstream.stack.manager import StackLayout
-from reelstream.stack.process import free_port
+from devstack.dev import ALERT_RULES, prometheus, with_metrics_ports
+from devstack.manager import StackLayout
+from devstack.process import free_port
+from devstack.services import PipelineConfig, service_commands
 
 DEADLINE_S = 30.0
 
@@ -75,12 +75,12 @@ def test_prometheus_scrapes_the_services_with_the_alert_rules_loaded(
 
 def test_without_prometheus_dev_runs_on_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     layout = StackLayout(data_dir=tmp_path, cache_dir=tmp_path / "cache")
-    with caplog.at_level(logging.WARNING, "reelstream.dev"):
+    with caplog.at_level(logging.WARNING, "devstack.dev"):
         with prometheus(layout, {"ingest": free_port()}, {"PATH": str(tmp_path)}) as url:
             assert url is None
         with prometheus(layout, {}, {"REELSTREAM_PROMETHEUS_BIN": str(tmp_path / "prometheus")}) as url:
             assert url is None
-    messages = [r.getMessage() for r in caplog.records if r.name == "reelstream.dev"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "devstack.dev"]
     assert len(messages) == 2
     assert all(
         m.startswith("Prometheus not started, metrics are not scraped: prometheus is required")

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from faust.streams import current_event
 
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
-from reelstream.stack.manager import Endpoints
 from schemas.events import SubmitJob
 from schemas.topics import Topic
 from streams.log_reader import Inbox, LogReader

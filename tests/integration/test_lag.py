@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
+from devstack.process import free_port
+from reelstream.endpoints import Endpoints
 from reelstream.lag import LagExporter
-from reelstream.stack.manager import Endpoints
-from reelstream.stack.process import free_port
 from schemas.topics import COMMANDS
 
 REPO = Path(__file__).resolve().parents[2]

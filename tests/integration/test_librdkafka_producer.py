@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from confluent_kafka import KafkaException
 
+from devstack.process import free_port
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher, sender_of
 from reelstream.kafka.librdkafka import LibrdkafkaProducer, Written
-from reelstream.stack.manager import Endpoints
-from reelstream.stack.process import free_port
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
 from tests.kafka_clients import started

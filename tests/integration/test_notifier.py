@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.settings import NotifierSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints
 from reelstream.webhooks.messages import WebhookVerificationError, generate_secret, verify
 from schemas.events import DeliveryOutcome, JobEvent, JobEventType, JobState, WebhookDelivery
 from schemas.serde import AvroSerde

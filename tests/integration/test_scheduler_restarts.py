@@ -25,11 +25,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from devstack.manager import ExternalServices, LocalStack, StackLayout
+from devstack.process import ManagedProcess
+from devstack.services import prepare_infrastructure
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import new_producer
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.services import prepare_infrastructure
-from reelstream.stack.manager import Endpoints, ExternalServices, LocalStack, StackLayout
-from reelstream.stack.process import ManagedProcess
 from schemas.events import CancelRequested, JobAdmitted, JobEvent, JobEventType
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS, SCHEDULER_INBOX

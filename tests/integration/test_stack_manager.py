@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reelstream.stack.manager import (
+from devstack.manager import (
     Endpoints,
     ExternalServices,
     LocalStack,
@@ -19,7 +19,7 @@ from reelstream.stack.manager import (
     StackLayout,
     read_state,
 )
-from reelstream.stack.prereqs import MissingPrerequisite, find_java
+from devstack.prereqs import MissingPrerequisite, find_java
 
 
 def minio_only(stack: Endpoints) -> ExternalServices:
@@ -72,7 +72,7 @@ def test_the_cli_without_java_on_path_says_so_and_exits_nonzero(tmp_path: Path) 
         "PYTHONPATH": str(Path(__file__).parents[2]),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "reelstream.cli", "stack", "up", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "devstack.cli", "stack", "up", "--data-dir", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from schemas.events import JobAdmitted, TenantLimitState
 from schemas.serde import AvroSerde
 from schemas.topics import SCHEDULER_INBOX, TENANT_LIMITS, Topic

@@ -23,9 +23,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from reelstream.dlq import replay_stage
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.clients import Publisher, sender_of
-from reelstream.stack.manager import Endpoints
 from reelstream.webhooks.messages import WebhookVerificationError, verify
 from reelstream.webhooks.retries import endpoint_key
 from schemas.events import (

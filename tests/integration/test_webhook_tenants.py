@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, sender_of
-from reelstream.stack.manager import Endpoints
 from reelstream.webhooks.messages import WebhookVerificationError, verify
 from reelstream.webhooks.tenants import endpoint_webhook_id
 from schemas.events import JobEvent, JobEventType, JobState

@@ -37,9 +37,9 @@ from gpu_consumers.render.simulated import SimulatedRenderer
 from gpu_consumers.storage import ArtifactStore, StorageError, minio_client
 from gpu_consumers.video import is_faststart, verify_mp4
 from gpu_consumers.worker import Worker
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.settings import WorkerSettings
-from reelstream.stack.manager import Endpoints
 from schemas.events import (
     DispatchRender,
     RenderFailed,

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from devstack.manager import LocalStack, StackLayout
+from devstack.process import free_port
+from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
-from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure
-from reelstream.stack.manager import Endpoints, LocalStack, StackLayout
-from reelstream.stack.process import free_port
 from reelstream.webhooks.messages import generate_secret
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS

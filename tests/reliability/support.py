@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from reelstream.services import Pipeline
-from reelstream.stack.manager import Endpoints
+from devstack.services import Pipeline
+from reelstream.endpoints import Endpoints
 from reelstream.webhooks.messages import HEADER_ID
 from schemas.events import JobEvent
 from schemas.serde import AvroSerde

@@ -30,7 +30,7 @@ from schemathesis.checks import (
 
 from ingest.app import PUBLIC_PATHS
 from ingest.openapi import openapi_document
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from tests.integration.ingest.support import RunningApi, api_with_roles
 
 # schemathesis' strategies draw from `random` (a hypothesis deprecation); nothing this module can fix

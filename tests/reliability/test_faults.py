@@ -9,8 +9,8 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 
+from devstack.manager import LocalStack
 from gpu_consumers.storage import minio_client
-from reelstream.stack.manager import LocalStack
 from schemas.events import JobEvent, JobEventType, RenderStage
 from tests.reliability.invariants import artifacts_of
 from tests.reliability.support import (

@@ -31,9 +31,9 @@ from gpu_consumers.render.base import (
     RenderError,
 )
 from gpu_consumers.worker import Worker
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.settings import WorkerSettings
-from reelstream.stack.manager import Endpoints
 from schemas import events as ev
 from schemas.serde import AvroSerde
 from schemas.topics import (

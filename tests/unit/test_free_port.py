@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from reelstream.stack import process
-from reelstream.stack.process import LISTEN_PORTS, free_port
+from devstack import process
+from devstack.process import LISTEN_PORTS, free_port
 
 
 def ephemeral_low() -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reelstream.stack.prometheus import find_prometheus
+from devstack.prometheus import find_prometheus
 
 DASHBOARDS = Path(__file__).parents[2] / "dashboards"
 

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from devstack.manager import ensure_bucket
 from ingest.app import create_app
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.settings import IngestSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints, ensure_bucket
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
 from tests.integration.ingest.support import (

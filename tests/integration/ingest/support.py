@@ -18,10 +18,11 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from starlette.applications import Starlette
 
+from devstack.manager import ensure_bucket
 from ingest.app import create_app
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher
 from reelstream.settings import IngestSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints, ensure_bucket
 from schemas import events as ev
 from schemas.topics import JOB_STATUS, Topic
 from tests.samples import T0, artifact, job_status

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from minio import Minio
 
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from schemas.events import CancelJob, JobState, new_id
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS

@@ -17,8 +17,8 @@ from ingest.context import tombstone_sender
 from ingest.idempotency import record_key, request_sha256
 from ingest.idempotency_view import IdempotencyView
 from ingest.sweepers import sweep_idempotency
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
-from reelstream.stack.manager import Endpoints
 from schemas.events import IdempotencyRecord, JobState, SubmitJob, new_id, utc_now
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, IDEMPOTENCY

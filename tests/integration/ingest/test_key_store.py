@@ -17,10 +17,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from devstack.manager import ensure_bucket
 from ingest.app import create_app
 from reelstream import cli
+from reelstream.endpoints import Endpoints
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints, ensure_bucket
 from schemas.topics import API_KEYS
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
 from tests.integration.ingest.support import Served, TopicProbe, eventually, serve, shutdown

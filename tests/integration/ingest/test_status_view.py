@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest.status_view import StatusView
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import TopicMismatchError, ensure_topics
-from reelstream.stack.manager import Endpoints
 from schemas.events import JobState, JobStatus, new_id
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_STATUS, Topic

@@ -14,10 +14,10 @@ from ingest.openapi import openapi_document
 from ingest.problems import PROBLEM_JSON, problem_response
 from ingest.routes import JobJSONResponse, job_response
 from ingest.sse import format_event
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.params import FieldError, InvalidRequest
 from reelstream.settings import IngestSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints
 from schemas.views import job_resource
 from tests.samples import job_status
 

@@ -8,6 +8,7 @@ from starlette.routing import Route
 from ingest.app import create_app
 from ingest.auth import DEFAULT_ROLES, Principal, StaticApiKeys
 from ingest.policy import ADMIN, READ, ROUTE_SCOPES, SUBMIT, required_scope, scopes_of
+from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.settings import (
     IngestSettings,
@@ -16,7 +17,6 @@ from reelstream.settings import (
     parse_api_key_roles,
     parse_api_keys,
 )
-from reelstream.stack.manager import Endpoints
 
 ENDPOINTS = Endpoints("127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1", "a", "s", "b")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.settings import NotifierSettings, PipelineSettings
-from reelstream.stack.manager import Endpoints
 from reelstream.webhooks.messages import (
     BLOCKED_TARGET,
     generate_secret,

@@ -16,13 +16,14 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from minio import Minio
 
+from devstack.fetch import default_cache_dir
+from devstack.kafka import KAFKA_VERSION, KafkaService, fetch_kafka
+from devstack.minio import MinioService, fetch_minio
+from devstack.prereqs import find_java, jvm_dirs_from, require_tool
+from devstack.process import ManagedProcess, free_port, pid_alive, port_is_open
+from devstack.registry import APICURIO_VERSION, RegistryService, fetch_registry
+from reelstream.endpoints import Endpoints
 from reelstream.errors import ReelstreamError
-from reelstream.stack.fetch import default_cache_dir
-from reelstream.stack.kafka import KAFKA_VERSION, KafkaService, fetch_kafka
-from reelstream.stack.minio import MinioService, fetch_minio
-from reelstream.stack.prereqs import find_java, jvm_dirs_from, require_tool
-from reelstream.stack.process import ManagedProcess, free_port, pid_alive, port_is_open
-from reelstream.stack.registry import APICURIO_VERSION, RegistryService, fetch_registry
 
 logger = logging.getLogger(__name__)
 
@@ -34,21 +35,6 @@ class StackError(ReelstreamError):
     """The stack cannot be brought up as asked (a port taken, a half-running earlier stack, …)."""
 
     code = "stack"
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the infrastructure is; every service of reelstream is configured from these."""
-
-    kafka_bootstrap: str
-    schema_registry_url: str
-    s3_endpoint: str
-    s3_access_key: str
-    s3_secret_key: str
-    s3_bucket: str
-
-    def as_env(self) -> dict[str, str]:
-        return {f"REELSTREAM_{k.upper()}": v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -110,7 +96,7 @@ def kafka_is_ready(bootstrap: str) -> bool:
     """The broker answers a metadata request and lists itself."""
     admin = AdminClient(
         {"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000},
-        logger=logging.getLogger("reelstream.stack.librdkafka"),
+        logger=logging.getLogger("devstack.librdkafka"),
     )
     try:
         return len(admin.list_topics(timeout=2).brokers) > 0

@@ -13,10 +13,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from devstack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
 from reelstream.client import Client, submit_and_wait
 from reelstream.errors import ReelstreamError
 from reelstream.logs import LogSettings, configure_logging
-from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
 from schemas.topics import DLQ_STAGES
 
 logger = logging.getLogger("reelstream")
@@ -65,7 +65,7 @@ def cmd_topics(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_dev(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from reelstream.dev import run_dev
+    from devstack.dev import run_dev
 
     return run_dev(env)
 

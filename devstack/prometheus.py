@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from reelstream.stack.prereqs import MissingPrerequisite
-from reelstream.stack.process import ManagedProcess
+from devstack.prereqs import MissingPrerequisite
+from devstack.process import ManagedProcess
 
 
 def find_prometheus(env: Mapping[str, str], tool: str = "prometheus") -> Path:

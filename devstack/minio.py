@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from reelstream.stack.fetch import fetch_once, run_client
-from reelstream.stack.prereqs import require_tool
-from reelstream.stack.process import ManagedProcess
+from devstack.fetch import fetch_once, run_client
+from devstack.prereqs import require_tool
+from devstack.process import ManagedProcess
 
 MINIO_MODULE = "github.com/minio/minio"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelstream.stack.fetch import fetch_once, run_client
-from reelstream.stack.prereqs import find_java, jvm_dirs_from, require_tool
-from reelstream.stack.process import ManagedProcess, ServiceStartError, log_tail
+from devstack.fetch import fetch_once, run_client
+from devstack.prereqs import find_java, jvm_dirs_from, require_tool
+from devstack.process import ManagedProcess, ServiceStartError, log_tail
 
 KAFKA_VERSION = "4.1.2"
 LOG4J_VERSION = "2.25.3"

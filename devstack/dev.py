@@ -18,11 +18,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure, service_commands
-from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout
-from reelstream.stack.prereqs import MissingPrerequisite
-from reelstream.stack.process import ServiceStartError, free_port
-from reelstream.stack.prometheus import PrometheusService, find_prometheus
+from devstack.manager import ExternalServices, LocalStack, StackLayout
+from devstack.prereqs import MissingPrerequisite
+from devstack.process import ServiceStartError, free_port
+from devstack.prometheus import PrometheusService, find_prometheus
+from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure, service_commands
 
 logger = logging.getLogger(__name__)
 

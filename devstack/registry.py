@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from reelstream.stack.fetch import fetch_once, run_client
-from reelstream.stack.prereqs import find_java, jvm_dirs_from, require_tool
-from reelstream.stack.process import ManagedProcess
+from devstack.fetch import fetch_once, run_client
+from devstack.prereqs import find_java, jvm_dirs_from, require_tool
+from devstack.process import ManagedProcess
 
 APICURIO_VERSION = "3.3.3"
 CCOMPAT_PATH = "/apis/ccompat/v7"

@@ -1,7 +1,7 @@
 """Deployment helpers: the chart's topic declarations (generated from schemas.topics) and a pinned helm.
 
 The Helm chart cannot import Python, so `charts/reelstream/files/topics.json` is generated from ALL_TOPICS
-(`python -m reelstream.deploy topics > charts/reelstream/files/topics.json`) and the chart renders one
+(`python -m devstack.deploy topics > charts/reelstream/files/topics.json`) and the chart renders one
 Strimzi KafkaTopic per entry. tests/deploy checks the file against the code and the rendered topics against
 ALL_TOPICS, so partitions and compaction cannot drift.
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reelstream.stack.fetch import fetch_once, run_client
-from reelstream.stack.prereqs import require_tool
+from devstack.fetch import fetch_once, run_client
+from devstack.prereqs import require_tool
 from schemas.topics import ALL_TOPICS, Topic
 
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
@@ -54,7 +54,7 @@ def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
 
 def main(argv: list[str]) -> int:
     if argv != ["topics"]:
-        print("usage: python -m reelstream.deploy topics > " + str(TOPICS_FILE), file=sys.stderr)
+        print("usage: python -m devstack.deploy topics > " + str(TOPICS_FILE), file=sys.stderr)
         return 2
     sys.stdout.write(topics_json())
     return 0

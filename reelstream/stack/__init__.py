@@ -1,8 +1,0 @@
-"""The local stack: real Kafka, a Confluent-compatible schema registry and MinIO, fetched and run here.
-
-Used by `reelstream dev`, `reelstream stack up|down|status` and the test fixtures alike.
-"""
-
-from reelstream.stack.manager import Endpoints, LocalStack, StackLayout
-
-__all__ = ["Endpoints", "LocalStack", "StackLayout"]
