@@ -8,8 +8,7 @@ import uuid
 
 import pytest
 
-from schemas import events
-from schemas.events import new_id, random_below
+from schemas.events import ids, new_id, random_below
 
 
 def test_ids_are_distinct_version_4_uuids_across_many_chunks() -> None:
@@ -21,7 +20,7 @@ def test_ids_are_distinct_version_4_uuids_across_many_chunks() -> None:
 
 @pytest.mark.parametrize("raw", [bytes(16), b"\xff" * 16, bytes(range(16))])
 def test_an_id_is_what_uuid_makes_of_the_same_bytes(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(events._entropy, "take", lambda n: raw[:n])
+    monkeypatch.setattr(ids._entropy, "take", lambda n: raw[:n])
     assert new_id() == uuid.UUID(bytes=raw, version=4).hex
 
 

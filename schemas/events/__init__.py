@@ -1,0 +1,103 @@
+"""Frozen dataclasses mirroring schemas/avro/*.avsc, one class per Avro record of the same name.
+
+Commands are imperative (`SubmitJob`), events past tense (`JobAdmitted`). Every record that travels on its
+own carries `event_id` and `occurred_at`; `tests/unit/schemas` checks that fields and schemas agree.
+
+One module per concept: `values` (enums and nested value types), `jobs` (job commands, statuses and
+events), `render` (the scheduler's inbox and its dispatch commands), `webhooks`, `records` (dead letters,
+idempotency, tenant limits, API keys) and `ids` (ids and timestamps). Every name is re-exported here, so
+`from schemas.events import X` imports any of them.
+"""
+
+from __future__ import annotations
+
+from schemas.events.ids import new_id, random_below, utc_now
+from schemas.events.jobs import CancelJob, Command, JobEvent, JobFinished, JobStatus, SubmitJob
+from schemas.events.records import (
+    ApiKeyRecord,
+    DeadLetter,
+    IdempotencyRecord,
+    TenantLimitsSet,
+    TenantLimitState,
+)
+from schemas.events.render import (
+    CancelRender,
+    CancelRequested,
+    DispatchCommand,
+    DispatchRender,
+    InboxEvent,
+    JobAdmitted,
+    RenderFailed,
+    RenderProgress,
+    RenderStarted,
+    RenderSucceeded,
+    SchedulerTick,
+    WorkerHeartbeat,
+)
+from schemas.events.values import (
+    TERMINAL_STATES,
+    Artifact,
+    DeliveryOutcome,
+    ErrorInfo,
+    JobEventType,
+    JobState,
+    Priority,
+    RenderParams,
+    RenderStage,
+    RequestedParams,
+    WorkerState,
+)
+from schemas.events.webhooks import (
+    RetryWebhook,
+    WebhookDelivery,
+    WebhookEndpointDisabled,
+    WebhookEndpointRegistered,
+    WebhookPingRequested,
+    WebhookSecretIssued,
+)
+
+__all__ = [
+    "TERMINAL_STATES",
+    "ApiKeyRecord",
+    "Artifact",
+    "CancelJob",
+    "CancelRender",
+    "CancelRequested",
+    "Command",
+    "DeadLetter",
+    "DeliveryOutcome",
+    "DispatchCommand",
+    "DispatchRender",
+    "ErrorInfo",
+    "IdempotencyRecord",
+    "InboxEvent",
+    "JobAdmitted",
+    "JobEvent",
+    "JobEventType",
+    "JobFinished",
+    "JobState",
+    "JobStatus",
+    "Priority",
+    "RenderFailed",
+    "RenderParams",
+    "RenderProgress",
+    "RenderStage",
+    "RenderStarted",
+    "RenderSucceeded",
+    "RequestedParams",
+    "RetryWebhook",
+    "SchedulerTick",
+    "SubmitJob",
+    "TenantLimitState",
+    "TenantLimitsSet",
+    "WebhookDelivery",
+    "WebhookEndpointDisabled",
+    "WebhookEndpointRegistered",
+    "WebhookPingRequested",
+    "WebhookSecretIssued",
+    "WorkerHeartbeat",
+    "WorkerState",
+    "new_id",
+    "random_below",
+    "utc_now",
+]

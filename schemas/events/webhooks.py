@@ -1,0 +1,87 @@
+"""Webhook records: deliveries, pings, retries, disabled endpoints, tenants' secrets and endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.events.ids import new_id, utc_now
+from schemas.events.jobs import JobEvent
+from schemas.events.values import DeliveryOutcome
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    job_id: str
+    tenant_id: str
+    webhook_event_id: str
+    target_host: str
+    attempt: int
+    outcome: DeliveryOutcome
+    duration_ms: float
+    status_code: int | None = None
+    error: str | None = None
+    endpoint_id: str | None = None  # a registered endpoint; None: the job's own webhook_url
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookPingRequested:
+    tenant_id: str
+    endpoint_id: str
+    url: str
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class RetryWebhook:
+    """One webhook to (re)deliver: a job event (to the job's URL or a registered endpoint) or a ping."""
+
+    attempt: int
+    due_at: datetime
+    job_event: JobEvent | None = None
+    traceparent: str | None = None
+    ping: WebhookPingRequested | None = None
+    endpoint_id: str | None = None
+    webhook_id: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookEndpointDisabled:
+    endpoint_sha256: str
+    tenant_id: str
+    target_host: str
+    status_code: int
+    webhook_event_id: str
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookSecretIssued:
+    """A tenant's signing secret (`occurred_at` is its created_at); retired by a tombstone."""
+
+    tenant_id: str
+    secret_id: str
+    secret: str
+    expires_at: datetime | None = None
+    created_by: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WebhookEndpointRegistered:
+    """A tenant's registered webhook endpoint; an empty `event_types` filter lets every type through."""
+
+    tenant_id: str
+    endpoint_id: str
+    url: str
+    event_types: list[str] = field(default_factory=list)
+    description: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
