@@ -1,4 +1,4 @@
-"""Where the infrastructure is: Kafka, the schema registry and the object store."""
+"""Where the infrastructure is: the contract every service (and the local dev stack) is configured with."""
 
 from __future__ import annotations
 
