@@ -10,7 +10,7 @@ from minio import Minio
 from minio.error import MinioException
 
 from reelstream.errors import ReelstreamError
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 
 
 class StorageError(ReelstreamError):

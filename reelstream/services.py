@@ -17,7 +17,7 @@ import httpx
 
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.stack.manager import Endpoints
+from reelstream.endpoints import Endpoints
 from reelstream.stack.process import ManagedProcess, ServiceStartError
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS

@@ -16,6 +16,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from minio import Minio
 
+from reelstream.endpoints import Endpoints
 from reelstream.errors import ReelstreamError
 from reelstream.stack.fetch import default_cache_dir
 from reelstream.stack.kafka import KAFKA_VERSION, KafkaService, fetch_kafka
@@ -34,21 +35,6 @@ class StackError(ReelstreamError):
     """The stack cannot be brought up as asked (a port taken, a half-running earlier stack, …)."""
 
     code = "stack"
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the infrastructure is; every service of reelstream is configured from these."""
-
-    kafka_bootstrap: str
-    schema_registry_url: str
-    s3_endpoint: str
-    s3_access_key: str
-    s3_secret_key: str
-    s3_bucket: str
-
-    def as_env(self) -> dict[str, str]:
-        return {f"REELSTREAM_{k.upper()}": v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
