@@ -9,8 +9,8 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException
 
-from reelstream.errors import ReelstreamError
 from reelstream.endpoints import Endpoints
+from reelstream.errors import ReelstreamError
 
 
 class StorageError(ReelstreamError):

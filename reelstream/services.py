@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.endpoints import Endpoints
 from reelstream.stack.process import ManagedProcess, ServiceStartError
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS

@@ -29,6 +29,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from reelstream.config import or_exit
 from reelstream.dlq import SourceRecord, headers_dict
 from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.admin import ensure_topics
@@ -205,8 +206,8 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
 
 
 def main() -> None:
-    settings = NotifierSettings.from_env(os.environ)
-    check_schedule(settings.retry_schedule)
+    settings = or_exit("reelstream-notifier", lambda: NotifierSettings.from_env(os.environ))
+    or_exit("reelstream-notifier", lambda: check_schedule(settings.retry_schedule))
     configure_tracing("reelstream-notifier", os.environ)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     tiers = retry_tiers(settings.retry_schedule)  # a configured schedule may name tiers not declared

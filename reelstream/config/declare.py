@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import Field, SecretStr
+from pydantic.config import JsonDict
 from pydantic.fields import FieldInfo
 
 PREFIX = "REELSTREAM_"
@@ -26,14 +27,16 @@ def setting(
     *,
     unit: str = "",
     form: str = "",
+    keep_empty: bool = False,
     **constraints: Any,
 ) -> Any:
     """A declared setting: its default, a one-line doc, the services that read it, its unit, and the
-    expected form of its value (shown when a value is refused; derived from the type when empty)."""
+    expected form of its value (shown when a value is refused; derived from the type when empty). An empty
+    variable counts as unset, unless `keep_empty` (then "" is a value of its own, e.g. an empty list)."""
     unknown = set(services) - set(SERVICES)
     if unknown or not services or not doc:
         raise ValueError(f"a setting needs a doc line and services among {SERVICES}, got {services}")
-    extra = {"services": list(services), "unit": unit, "form": form}
+    extra: JsonDict = {"services": list(services), "unit": unit, "form": form, "keep_empty": keep_empty}
     return Field(default, description=doc, json_schema_extra=extra, **constraints)
 
 
@@ -49,6 +52,7 @@ class SettingInfo:
     unit: str
     form: str
     secret: bool
+    keep_empty: bool = False
 
     @property
     def env(self) -> str:
@@ -82,6 +86,7 @@ def describe(fields: dict[str, FieldInfo]) -> list[SettingInfo]:
                 unit=unit,
                 form=form or expected_form(kind, info),
                 secret=_is_secret(info.annotation),
+                keep_empty=bool(extra.get("keep_empty")),
             )
         )
     return infos

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from dotenv import dotenv_values
 from pydantic import ValidationError
@@ -47,23 +47,29 @@ def settings_info() -> list[SettingInfo]:
 
 def load_config(env: Mapping[str, str]) -> Config:
     """The registry parsed from `env` (and the file REELSTREAM_CONFIG_FILE names, when set)."""
-    names = {info.env: info.field for info in settings_info()}
-    from_env = _declared(env, names)
+    infos = {info.env: info for info in settings_info()}
+    from_env = _declared(env, infos)
     path = from_env.get("config_file")
-    from_file = _declared(_read_file(path), names) if path else {}
+    from_file = _declared(_read_file(path), infos) if path else {}
     raw = {**from_file, **from_env}
-    sources: dict[str, Source] = {f: "file" for f in from_file} | {f: "env" for f in from_env}
-    unknown = tuple(sorted(k for k in env if k.startswith(PREFIX) and k not in names))
+    sources: dict[str, Source] = {f: "file" for f in from_file}
+    sources.update({f: "env" for f in from_env})
+    unknown = tuple(sorted(k for k in env if k.startswith(PREFIX) and k not in infos))
     try:
-        values = Registry(**raw)
+        values = Registry(**cast(dict[str, Any], raw))
     except ValidationError as exc:
         raise ConfigurationError(_explain(exc, sources)) from None
     return Config(values, sources, unknown)
 
 
-def _declared(values: Mapping[str, str | None], names: Mapping[str, str]) -> dict[str, str]:
-    """{field: value} of the declared variables that are set; an empty value counts as unset."""
-    return {names[k]: v for k, v in values.items() if k in names and v is not None and v.strip()}
+def _declared(values: Mapping[str, str | None], infos: Mapping[str, SettingInfo]) -> dict[str, str]:
+    """{field: value} of the declared variables that are set; an empty value counts as unset (unless its
+    setting keeps empty values)."""
+    return {
+        infos[k].field: v
+        for k, v in values.items()
+        if k in infos and v is not None and (v.strip() or infos[k].keep_empty)
+    }
 
 
 def _read_file(path: str) -> dict[str, str | None]:

@@ -231,6 +231,7 @@ class Registry(BaseSettings):
         "Folders searched for JDKs, replacing the defaults.",
         (DEV,),
         form="os.pathsep-separated folders",
+        keep_empty=True,
     )
     cache_dir: str | None = setting(
         None, "Cache of downloaded binaries; default ~/.cache/reelstream.", (DEV,)

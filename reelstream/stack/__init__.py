@@ -3,6 +3,7 @@
 Used by `reelstream dev`, `reelstream stack up|down|status` and the test fixtures alike.
 """
 
-from reelstream.stack.manager import Endpoints, LocalStack, StackLayout
+from reelstream.endpoints import Endpoints
+from reelstream.stack.manager import LocalStack, StackLayout
 
 __all__ = ["Endpoints", "LocalStack", "StackLayout"]

@@ -16,7 +16,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from minio import Minio
 
-from reelstream.endpoints import Endpoints
+from reelstream.endpoints import Endpoints as Endpoints  # its old home: callers still import it here
 from reelstream.errors import ReelstreamError
 from reelstream.stack.fetch import default_cache_dir
 from reelstream.stack.kafka import KAFKA_VERSION, KafkaService, fetch_kafka

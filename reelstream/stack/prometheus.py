@@ -10,14 +10,16 @@ from pathlib import Path
 
 import httpx
 
+from reelstream.config import load_config
 from reelstream.stack.prereqs import MissingPrerequisite
 from reelstream.stack.process import ManagedProcess
 
 
 def find_prometheus(env: Mapping[str, str], tool: str = "prometheus") -> Path:
     """`prometheus` (or `promtool`, next to it) from REELSTREAM_PROMETHEUS_BIN or PATH."""
-    if env.get("REELSTREAM_PROMETHEUS_BIN"):
-        path = Path(env["REELSTREAM_PROMETHEUS_BIN"]).with_name(tool)
+    configured = load_config(env).values.prometheus_bin
+    if configured:
+        path = Path(configured).with_name(tool)
         if not path.is_file():
             raise MissingPrerequisite("prometheus", "scraping the services' metrics", f"no {path}")
         return path

@@ -77,7 +77,8 @@ def test_oidc_settings_come_from_the_environment_and_allow_only_asymmetric_algor
             OidcSettings.from_env({**env, "REELSTREAM_OIDC_ALGORITHMS": algorithms})
     # an empty variable is an unset one (every setting): the asymmetric defaults
     empty = OidcSettings.from_env({**env, "REELSTREAM_OIDC_ALGORITHMS": ""})
-    assert empty is not None and empty.algorithms == ("RS256", "ES256")
+    assert empty is not None
+    assert empty.algorithms == ("RS256", "ES256")
     with pytest.raises(ConfigurationError):
         OidcSettings.from_env({k: v for k, v in env.items() if k != "REELSTREAM_OIDC_JWKS_URL"})
     for url in ("http://idp.test/jwks.json", "ftp://idp.test/jwks.json", "idp.test/jwks.json"):
