@@ -1,6 +1,6 @@
 """Reading the registry: the environment over an optional .env file over the declared defaults, strictly.
 
-The file is named by REELSTREAM_CONFIG_FILE (in the environment) and holds `REELSTREAM_NAME=value` lines
+The file is named by REELSTREAM_CONFIG_FILE (in the environment) and holds `REELSTREAM_<NAME>=value` lines
 (the .env format: `#` comments, optional quotes). A value that does not parse raises one ConfigurationError
 naming every refused variable, its problem and the expected form; secrets are never echoed."""
 

@@ -52,39 +52,58 @@ class Registry(BaseSettings):
         "The schema registry's Confluent API base URL.",
         SERVICES_AND_CLI,
     )
-    s3_endpoint: str = setting("http://127.0.0.1:9000", "The S3 (MinIO) endpoint URL.", (*PIPELINE, DEV))
+    s3_endpoint: str = setting("http://127.0.0.1:9000", "The S3 (MinIO) endpoint URL.", (INGEST, WORKER, DEV))
     s3_access_key: SecretStr | None = setting(
         None, "S3 access key (required by the services).", (*PIPELINE, DEV)
     )
     s3_secret_key: SecretStr | None = setting(
         None, "S3 secret key (required by the services).", (*PIPELINE, DEV)
     )
-    s3_bucket: str = setting("reelstream-artifacts", "The bucket rendered artifacts are stored in.", PIPELINE)
+    s3_bucket: str = setting(
+        "reelstream-artifacts", "The bucket rendered artifacts are stored in.", (INGEST, WORKER)
+    )
 
     # what every pipeline service shares
     pools: str = setting(
-        "default", "GPU pools, one scheduler inbox partition each.", PIPELINE, form="comma-separated pool ids"
+        "default",
+        "GPU pools, one scheduler inbox partition each.",
+        (ADMISSION, SCHEDULER),
+        form="comma-separated pool ids",
     )
     pool: str | None = setting(
         None, "The pool this worker (or admission) serves; default: the first of POOLS.", (ADMISSION, WORKER)
     )
-    default_model: str = setting("mochi-1", "The model a job renders when its client names none.", PIPELINE)
+    default_model: str = setting(
+        "mochi-1", "The model a job renders when its client names none.", (INGEST, ADMISSION)
+    )
     app_prefix: str = setting(
-        "reelstream", "Faust app ids and consumer groups are <prefix>-<service>.", PIPELINE
+        "reelstream",
+        "Faust app ids and consumer groups are <prefix>-<service>.",
+        (ADMISSION, SCHEDULER, NOTIFIER, WORKER),
     )
     replication_factor: int = setting(
-        1, "Replicas of the topics the services create themselves (changelogs, retry tiers).", PIPELINE, ge=1
+        1,
+        "Replicas of the topics the services create themselves (changelogs, retry tiers).",
+        (ADMISSION, SCHEDULER, NOTIFIER),
+        ge=1,
     )
     pool_models: str = setting(
-        "", "Models the pool's slots serve; empty: every model.", PIPELINE, form="comma-separated model ids"
+        "",
+        "Models the pool's slots serve; empty: every model.",
+        (ADMISSION,),
+        form="comma-separated model ids",
     )
     pool_max_work_units: int | None = setting(
-        None, "Largest render a slot of the pool holds; empty: no limit.", PIPELINE, unit="frames×px", ge=1
+        None,
+        "Largest render a slot of the pool holds; empty: no limit.",
+        (ADMISSION, WORKER),
+        unit="frames×px",
+        ge=1,
     )
     tenant_limits: str = setting(
         "",
         "Per-tenant rate, burst, queued and running caps (`*`: everyone else).",
-        (INGEST, ADMISSION),
+        (ADMISSION,),
         form="tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1",
     )
     metrics_port: int = setting(0, "Port of the process's /metrics; 0: not served.", PIPELINE, ge=0, le=65535)
@@ -96,7 +115,7 @@ class Registry(BaseSettings):
         form="tenant-a=premium,tenant-b=free",
     )
     lag_interval_seconds: float = setting(
-        15.0, "How often the scheduler's lag exporter reads offsets.", PIPELINE, unit="s", gt=0
+        15.0, "How often the scheduler's lag exporter reads offsets.", (SCHEDULER,), unit="s", gt=0
     )
     log_format: Literal["json", "text"] | None = setting(
         None, "Log lines as json (services' default) or text (the CLI's default).", (*PIPELINE, CLI)
