@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 from dotenv import dotenv_values
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from reelstream.config.declare import PREFIX, SettingInfo, describe
 from reelstream.config.registry import Registry
@@ -36,9 +36,12 @@ class Config:
     def source_of(self, field: str) -> Source:
         return self.sources.get(field, "default")
 
-    def explicit(self, field: str) -> object | None:
-        """The value when it was given (env or file), else None."""
-        return getattr(self.values, field) if self.source_of(field) != "default" else None
+    def given(self, field: str) -> str | None:
+        """The value as text (a secret's too) when it was given in the environment or the file, else None."""
+        if self.source_of(field) == "default":
+            return None
+        value = getattr(self.values, field)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 def settings_info() -> list[SettingInfo]:

@@ -16,6 +16,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from minio import Minio
 
+from reelstream.config import load_config
 from reelstream.endpoints import Endpoints as Endpoints  # its old home: callers still import it here
 from reelstream.errors import ReelstreamError
 from reelstream.stack.fetch import default_cache_dir
@@ -49,7 +50,8 @@ class ExternalServices:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ExternalServices:
-        return cls(**{k: env.get(f"REELSTREAM_{k.upper()}") or None for k in cls.__dataclass_fields__})
+        config = load_config(env)
+        return cls(**{k: config.given(k) for k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,11 @@ def test_config_output_lists_every_setting_with_its_source_and_masks_secrets() -
     }
     assert rows["REELSTREAM_LEASE_SECONDS"]["source"] == "default"
     assert rows["REELSTREAM_WEBHOOK_SECRET"]["value"] == ""
+
+
+def test_given_values_are_only_those_set_in_the_environment_or_the_file() -> None:
+    """The dev stack uses services that already run elsewhere only when their variables are set."""
+    config = load_config({"REELSTREAM_KAFKA_BOOTSTRAP": "kafka:9092", **CREDENTIALS})
+    assert config.given("kafka_bootstrap") == "kafka:9092"
+    assert config.given("s3_secret_key") == "s3-secret-value"  # the dev stack passes it on, revealed
+    assert config.given("schema_registry_url") is None  # its default is not "given"
