@@ -26,7 +26,7 @@ def _row(info: SettingInfo) -> str:
     return f"| `{info.env}` | {_cell(kind)} | {default} | {', '.join(info.services)} | {_cell(doc)} |"
 
 
-def table(infos: list[SettingInfo] | None = None) -> str:
+def table(infos: tuple[SettingInfo, ...] | None = None) -> str:
     """The markdown table of every declared setting, in declaration order."""
     lines = [
         "| Variable | Type (unit) | Default | Read by | What it does |",

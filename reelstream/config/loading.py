@@ -6,6 +6,7 @@ naming every refused variable, its problem and the expected form; secrets are ne
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -44,8 +45,10 @@ class Config:
         return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
-def settings_info() -> list[SettingInfo]:
-    return describe(Registry.model_fields)
+@functools.cache
+def settings_info() -> tuple[SettingInfo, ...]:
+    """Every declared setting, in declaration order (read once: the declarations never change)."""
+    return tuple(describe(Registry.model_fields))
 
 
 def load_config(env: Mapping[str, str]) -> Config:
