@@ -15,6 +15,7 @@ from pathlib import Path
 
 from devstack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
 from reelstream.client import Client, submit_and_wait
+from reelstream.config import load_config, or_exit
 from reelstream.errors import ReelstreamError
 from reelstream.logs import LogSettings, configure_logging
 from schemas.topics import DLQ_STAGES
@@ -58,7 +59,7 @@ def cmd_topics(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from reelstream.kafka.admin import ensure_topics
     from schemas.topics import ALL_TOPICS
 
-    bootstrap = env.get("REELSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    bootstrap = load_config(env).values.kafka_bootstrap
     created = asyncio.run(ensure_topics(bootstrap, ALL_TOPICS))
     print("created: " + (", ".join(created) if created else "none (all existed)"))
     return 0
@@ -71,10 +72,10 @@ def cmd_dev(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _client(env: Mapping[str, str]) -> Client:
-    key = env.get("REELSTREAM_API_KEY")
-    if not key:
+    settings = load_config(env).values
+    if settings.api_key is None:
         raise ReelstreamError("set REELSTREAM_API_KEY (the dev command prints one) and REELSTREAM_API_URL")
-    return Client(env.get("REELSTREAM_API_URL", "http://127.0.0.1:8000"), key)
+    return Client(settings.api_url, settings.api_key.get_secret_value())
 
 
 def cmd_submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -146,8 +147,8 @@ def cmd_keys(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from reelstream import dlq
 
-    bootstrap = env.get("REELSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    registry = env.get("REELSTREAM_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
+    settings = load_config(env).values
+    bootstrap, registry = settings.kafka_bootstrap, settings.schema_registry_url
     if args.action == "list":
         parked = asyncio.run(dlq.list_stage(bootstrap, registry, args.stage, args.limit))
         print("offset\ttime\tsource\terror\tvalue size\treplays")
@@ -159,6 +160,13 @@ def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     offsets = None if args.all else {args.offset}
     count = asyncio.run(dlq.replay_stage(bootstrap, registry, args.stage, offsets))
     print(f"replayed {count} record(s) from {dlq.dlq_topic(args.stage).name}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from reelstream.config.show import render
+
+    print(render(load_config(env), as_json=args.json))
     return 0
 
 
@@ -226,12 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--offset", type=int, help="the dead letter's offset (see `dlq list`)")
     which.add_argument("--all", action="store_true", help="every dead letter of the stage")
     dlq_replay.set_defaults(func=cmd_dlq)
+    config = sub.add_parser("config", help="every setting: value and source (default, env, file)")
+    config.add_argument("--json", action="store_true", help="as JSON")
+    config.set_defaults(func=cmd_config)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    log = LogSettings.from_env(os.environ, default_format="text")
+    log = or_exit("reelstream", lambda: LogSettings.from_env(os.environ, default_format="text"))
     configure_logging("reelstream-cli", replace(log, level="DEBUG") if args.verbose else log)
     try:
         return int(args.func(args, os.environ))

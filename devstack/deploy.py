@@ -17,6 +17,7 @@ from typing import Any
 
 from devstack.fetch import fetch_once, run_client
 from devstack.prereqs import require_tool
+from reelstream.config import load_config
 from schemas.topics import ALL_TOPICS, Topic
 
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
@@ -35,8 +36,9 @@ def topics_json(topics: Iterable[Topic[Any]] = ALL_TOPICS) -> str:
 
 def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
     """REELSTREAM_HELM_BIN, else a `helm` on PATH, else `go install` of the pinned helm into the cache."""
-    if env.get("REELSTREAM_HELM_BIN"):
-        return Path(env["REELSTREAM_HELM_BIN"])
+    configured = load_config(env).values.helm_bin
+    if configured:
+        return Path(configured)
     on_path = shutil.which("helm", path=env.get("PATH", ""))
     if on_path:
         return Path(on_path)

@@ -23,6 +23,7 @@ from devstack.prereqs import MissingPrerequisite
 from devstack.process import ServiceStartError, free_port
 from devstack.prometheus import PrometheusService, find_prometheus
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure, service_commands
+from reelstream.config import load_config
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def prometheus(
     rules = (ALERT_RULES,) if ALERT_RULES.exists() else ()
     if not rules:
         logger.warning("alert rules not loaded: %s is missing", ALERT_RULES)
-    port = int(env.get("REELSTREAM_PROMETHEUS_PORT", "9090"))
+    port = load_config(env).values.prometheus_port
     service = PrometheusService(
         layout.data_dir / "prometheus", layout.log_dir, port, targets, SCRAPE_INTERVAL_SECONDS, rules
     )
@@ -91,12 +92,13 @@ def run_dev(env: Mapping[str, str]) -> int:
     webhook_secret = _persistent_secret(
         layout.data_dir / "webhook-secret", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
-    model = "mochi-1" if env.get("REELSTREAM_MODEL_DIR") else "tiny-mochi"
+    settings = load_config(env).values
+    model = "mochi-1" if settings.model_dir else "tiny-mochi"
     config = with_metrics_ports(
         PipelineConfig(
             api_keys={api_key: "dev:submitter+admin"},  # admin too: `reelstream keys create` works locally
             webhook_secret=webhook_secret,
-            http_port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
+            http_port=settings.http_port,
             default_model=model,
         )
     )

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from reelstream.config import load_config
 from reelstream.errors import ReelstreamError
 
 
@@ -22,8 +23,9 @@ class FetchError(ReelstreamError):
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
-    if env.get("REELSTREAM_CACHE_DIR"):
-        return Path(env["REELSTREAM_CACHE_DIR"])
+    configured = load_config(env).values.cache_dir
+    if configured:
+        return Path(configured)
     base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
     return base / "reelstream"
 

@@ -22,7 +22,8 @@ from devstack.minio import MinioService, fetch_minio
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess, free_port, pid_alive, port_is_open
 from devstack.registry import APICURIO_VERSION, RegistryService, fetch_registry
-from reelstream.endpoints import Endpoints
+from reelstream.config import load_config
+from reelstream.endpoints import Endpoints as Endpoints  # its old home: callers still import it here
 from reelstream.errors import ReelstreamError
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class ExternalServices:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ExternalServices:
-        return cls(**{k: env.get(f"REELSTREAM_{k.upper()}") or None for k in cls.__dataclass_fields__})
+        config = load_config(env)
+        return cls(**{k: config.given(k) for k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,16 @@ import httpx
 from devstack.fetch import fetch_once, run_client
 from devstack.prereqs import require_tool
 from devstack.process import ManagedProcess
+from reelstream.config import load_config
 
 MINIO_MODULE = "github.com/minio/minio"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
 
 def fetch_minio(cache_dir: Path, env: Mapping[str, str]) -> Path:
-    if env.get("REELSTREAM_MINIO_BIN"):
-        return Path(env["REELSTREAM_MINIO_BIN"])
+    configured = load_config(env).values.minio_bin
+    if configured:
+        return Path(configured)
     on_path = shutil.which("minio", path=env.get("PATH", ""))
     if on_path:
         return Path(on_path)

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from reelstream.config import load_config
 from reelstream.errors import ReelstreamError
 
 DEFAULT_JVM_DIRS = (Path("/usr/lib/jvm"), Path("/opt/java"), Path("/usr/local/lib/jvm"))
@@ -56,9 +57,9 @@ def java_major_version(java: Path) -> int | None:
 
 
 def _java_candidates(env: Mapping[str, str], jvm_dirs: Iterable[Path]) -> Iterable[Path]:
-    for var in ("REELSTREAM_JAVA_HOME", "JAVA_HOME"):
-        if env.get(var):
-            yield Path(env[var]) / "bin" / "java"
+    for home in (load_config(env).values.java_home, env.get("JAVA_HOME")):
+        if home:
+            yield Path(home) / "bin" / "java"
     on_path = shutil.which("java", path=env.get("PATH", ""))
     if on_path:
         yield Path(on_path)
@@ -83,6 +84,7 @@ def find_java(min_major: int, needed_for: str, env: Mapping[str, str], jvm_dirs:
 
 def jvm_dirs_from(env: Mapping[str, str]) -> list[Path]:
     """REELSTREAM_JVM_DIRS (os.pathsep-separated) replaces the default folders searched for JDKs."""
-    if "REELSTREAM_JVM_DIRS" in env:
-        return [Path(p) for p in env["REELSTREAM_JVM_DIRS"].split(":") if p]
+    configured = load_config(env).values.jvm_dirs
+    if configured is not None:
+        return [Path(p) for p in configured.split(":") if p]
     return list(DEFAULT_JVM_DIRS)

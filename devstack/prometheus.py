@@ -12,12 +12,14 @@ import httpx
 
 from devstack.prereqs import MissingPrerequisite
 from devstack.process import ManagedProcess
+from reelstream.config import load_config
 
 
 def find_prometheus(env: Mapping[str, str], tool: str = "prometheus") -> Path:
     """`prometheus` (or `promtool`, next to it) from REELSTREAM_PROMETHEUS_BIN or PATH."""
-    if env.get("REELSTREAM_PROMETHEUS_BIN"):
-        path = Path(env["REELSTREAM_PROMETHEUS_BIN"]).with_name(tool)
+    configured = load_config(env).values.prometheus_bin
+    if configured:
+        path = Path(configured).with_name(tool)
         if not path.is_file():
             raise MissingPrerequisite("prometheus", "scraping the services' metrics", f"no {path}")
         return path

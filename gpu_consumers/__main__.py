@@ -13,6 +13,7 @@ from gpu_consumers.nvml import NvmlCollector
 from gpu_consumers.render.base import DeviceLost
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.worker import Worker
+from reelstream.config import or_exit
 from reelstream.logs import configure_logging
 from reelstream.metrics import Metrics
 from reelstream.settings import WorkerSettings
@@ -31,12 +32,19 @@ async def _serve(worker: Worker) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="reelstream-worker")
-    parser.add_argument("--slot", type=int, required=True, help="GPU slot index = dispatch partition")
+    parser.add_argument(
+        "--slot",
+        type=int,
+        default=None,
+        help="GPU slot index = dispatch partition (default: REELSTREAM_SLOT)",
+    )
     args = parser.parse_args()
-    settings = WorkerSettings.from_env(os.environ, slot=args.slot)
+    settings = or_exit("reelstream-worker", lambda: WorkerSettings.from_env(os.environ, slot=args.slot))
     configure_logging("reelstream-worker", settings.pipeline.log)
     configure_tracing("reelstream-worker", os.environ)
-    renderer = make_renderer(settings.renderer, settings.device, os.environ)
+    renderer = or_exit(
+        "reelstream-worker", lambda: make_renderer(settings.renderer, settings.device, settings.render)
+    )
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     if settings.device != "cpu":
         metrics.registry.register(NvmlCollector(settings.pool_id, settings.slot, settings.device))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from gpu_consumers.render.base import Renderer, RenderRequest
@@ -14,21 +13,20 @@ if TYPE_CHECKING:
 
     from gpu_consumers.render.model_dir import ModelDir
     from gpu_consumers.render.options import MochiOptions
+    from reelstream.settings import RenderSettings
 
 logger = logging.getLogger(__name__)
-_TRUE, _FALSE = ("1", "on", "true", "yes"), ("0", "off", "false", "no")
 
 
-def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
+def make_renderer(model: str, device: str, render: RenderSettings) -> Renderer:
     """No weights are loaded here (that is `Renderer.load()`, at start-up), but a bad model folder or a bad
     setting fails here, before the worker joins its pool. REELSTREAM_SIMULATED_RENDER_SCALE (benchmarks
     only) serves `model` with a stand-in that waits out the cost model's prior times the scale."""
-    simulated = env.get("REELSTREAM_SIMULATED_RENDER_SCALE", "").strip()
-    if simulated:
-        return _simulated(model, simulated)
+    if render.simulated_scale is not None:
+        return _simulated(model, render.simulated_scale)
     from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
 
-    options = mochi_options(env)
+    options = mochi_options(render)
     if model == "tiny-mochi":
         renderer = tiny_mochi_renderer(device=device, options=options)
         renderer.warmup = warmup_request(model)
@@ -36,9 +34,7 @@ def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
     if model == "mochi-1":
         from gpu_consumers.render.model_dir import check_model_dir, resolve_model_dir
 
-        folder = check_model_dir(
-            resolve_model_dir(env.get("REELSTREAM_MODEL_DIR"), env.get("REELSTREAM_MODEL_ID"))
-        )
+        folder = check_model_dir(resolve_model_dir(render.model_dir, render.model_id))
         _check_gpu_memory(device, options)
         return MochiRenderer(
             lambda: _load_mochi(folder),
@@ -50,11 +46,11 @@ def make_renderer(model: str, device: str, env: Mapping[str, str]) -> Renderer:
     raise ConfigurationError(f"no renderer for model {model!r}")
 
 
-def _simulated(model: str, scale: str) -> Renderer:
+def _simulated(model: str, scale: float) -> Renderer:
     from gpu_consumers.render.simulated import SimulatedRenderer
 
     try:
-        renderer = SimulatedRenderer(model, float(scale))
+        renderer = SimulatedRenderer(model, scale)
     except ValueError as exc:
         raise ConfigurationError(f"REELSTREAM_SIMULATED_RENDER_SCALE={scale!r}: {exc}") from exc
     logger.warning("renders are SIMULATED (a benchmark setting): %s", renderer.settings["simulated"])
@@ -79,16 +75,16 @@ def warmup_request(model: str) -> RenderRequest:
     )
 
 
-def mochi_options(env: Mapping[str, str]) -> MochiOptions:
-    """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD (each on/off)."""
+def mochi_options(render: RenderSettings) -> MochiOptions:
+    """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD (parsed by the settings registry)."""
     from gpu_consumers.render.options import MochiOptions
 
     return MochiOptions(
-        attention=env.get("REELSTREAM_ATTENTION", "auto"),
-        vae_tiling=_flag(env, "REELSTREAM_VAE_TILING", True),
-        compile=_flag(env, "REELSTREAM_COMPILE", False),
-        tf32=_flag(env, "REELSTREAM_TF32", True),
-        cpu_offload=_flag(env, "REELSTREAM_CPU_OFFLOAD", False),
+        attention=render.attention,
+        vae_tiling=render.vae_tiling,
+        compile=render.compile,
+        tf32=render.tf32,
+        cpu_offload=render.cpu_offload,
     )
 
 
@@ -106,17 +102,6 @@ def _check_gpu_memory(device: str, options: MochiOptions) -> None:
             f"{device} has {total / 1024**3:.0f} GiB; full-size Mochi needs "
             f"{FULL_MODEL_MIN_GPU_BYTES / 1024**3:.0f} GiB without offloading: set REELSTREAM_CPU_OFFLOAD=on"
         )
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigurationError(f"{name} must be on or off, got {raw!r}")
 
 
 def _load_mochi(folder: ModelDir) -> MochiPipeline:

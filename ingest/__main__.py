@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from ingest.app import create_app
+from reelstream.config import or_exit
 from reelstream.logs import configure_logging
 from reelstream.metrics import Metrics
 from reelstream.settings import IngestSettings
@@ -31,7 +32,7 @@ SERVER_OPTIONS: dict[str, Any] = {
 
 
 def main() -> None:
-    settings = IngestSettings.from_env(os.environ)
+    settings = or_exit("reelstream-ingest", lambda: IngestSettings.from_env(os.environ))
     configure_logging("reelstream-ingest", settings.pipeline.log)
     configure_tracing("reelstream-ingest", os.environ)
     logger.info("serving ingest on %s:%d", settings.host, settings.port)

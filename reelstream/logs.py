@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from opentelemetry import trace
 
+from reelstream.config import Config, load_config
 from reelstream.errors import ConfigurationError
 from reelstream.redact import redact_field, redact_text
 
@@ -85,15 +86,16 @@ class LogSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], default_format: str = "json") -> LogSettings:
-        fmt = env.get("REELSTREAM_LOG_FORMAT", "").strip().lower() or default_format
-        level = env.get("REELSTREAM_LOG_LEVEL", "").strip().upper() or "INFO"
-        if fmt not in FORMATS:
+        return cls.from_config(load_config(env), default_format)
+
+    @classmethod
+    def from_config(cls, config: Config, default_format: str = "json") -> LogSettings:
+        """REELSTREAM_LOG_FORMAT (else `default_format`) and REELSTREAM_LOG_LEVEL, checked by the registry."""
+        if default_format not in FORMATS:
             raise ConfigurationError(
-                f"REELSTREAM_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {fmt!r}"
+                f"log format must be one of {', '.join(FORMATS)}, not {default_format!r}"
             )
-        if not isinstance(logging.getLevelName(level), int):
-            raise ConfigurationError(f"REELSTREAM_LOG_LEVEL {level!r} is not a logging level")
-        return cls(fmt, level)
+        return cls(config.values.log_format or default_format, config.values.log_level)
 
 
 class ContextFilter(logging.Filter):

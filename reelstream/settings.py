@@ -1,5 +1,6 @@
-"""Settings: one frozen object per service, read from the environment (prefix REELSTREAM_) only in that
-service's `__main__`, then passed down. Nothing below an entry point reads os.environ."""
+"""Settings: one frozen object per service, built in that service's `__main__` from the settings registry
+(reelstream.config: every REELSTREAM_* variable declared and parsed there), then passed down. Nothing below an
+entry point reads os.environ; `from_env(env)` is `from_config(load_config(env))`."""
 
 from __future__ import annotations
 
@@ -7,143 +8,66 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
+from reelstream.config import Config, load_config
+from reelstream.config.formats import (
+    ROLES,
+    TenantLimit,
+    TenantLimits,
+    parse_api_key_roles,
+    parse_api_keys,
+    parse_names,
+    parse_seconds_list,
+    parse_tenant_classes,
+    parse_tenant_limits,
+    parse_weights,
+)
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
 
+__all__ = [
+    "ROLES",
+    "Endpoints",
+    "IngestSettings",
+    "MetricsSettings",
+    "NotifierSettings",
+    "OidcSettings",
+    "PipelineSettings",
+    "RenderSettings",
+    "SchedulerSettings",
+    "TenantLimit",
+    "TenantLimits",
+    "WorkerSettings",
+    "endpoints_from_config",
+    "parse_api_key_roles",
+    "parse_api_keys",
+    "parse_seconds_list",
+    "parse_tenant_classes",
+    "parse_tenant_limits",
+    "parse_weights",
+]
 
-def _require(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name)
-    if not value:
-        raise ConfigurationError(f"{name} is not set")
-    return value
+
+def _require(config: Config, field: str) -> str:
+    value = getattr(config.values, field)
+    if value is None:
+        raise ConfigurationError(f"REELSTREAM_{field.upper()} is not set")
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
-def endpoints_from_env(env: Mapping[str, str]) -> Endpoints:
+def endpoints_from_config(config: Config) -> Endpoints:
+    v = config.values
     return Endpoints(
-        kafka_bootstrap=env.get("REELSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        schema_registry_url=env.get(
-            "REELSTREAM_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"
-        ),
-        s3_endpoint=env.get("REELSTREAM_S3_ENDPOINT", "http://127.0.0.1:9000"),
-        s3_access_key=_require(env, "REELSTREAM_S3_ACCESS_KEY"),
-        s3_secret_key=_require(env, "REELSTREAM_S3_SECRET_KEY"),
-        s3_bucket=env.get("REELSTREAM_S3_BUCKET", "reelstream-artifacts"),
+        kafka_bootstrap=v.kafka_bootstrap,
+        schema_registry_url=v.schema_registry_url,
+        s3_endpoint=v.s3_endpoint,
+        s3_access_key=_require(config, "s3_access_key"),
+        s3_secret_key=_require(config, "s3_secret_key"),
+        s3_bucket=v.s3_bucket,
     )
-
-
-ROLES = frozenset({"submitter", "viewer", "admin"})
-_KEYS_FORMAT = "REELSTREAM_API_KEYS must look like key1=tenant-a,key2=tenant-b:viewer,key3=ops:admin"
-
-
-def _api_key_entries(spec: str) -> list[tuple[str, str, frozenset[str] | None]]:
-    """(key, tenant, roles or None when the entry names none) of every entry."""
-    entries = []
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        key, sep, owner = item.partition("=")
-        tenant, colon, names = owner.partition(":")
-        roles = frozenset(names.split("+")) if colon else None
-        if not sep or not key or not tenant or (roles is not None and roles - ROLES):
-            raise ConfigurationError(f"{_KEYS_FORMAT} (roles: {', '.join(sorted(ROLES))})")
-        entries.append((key, tenant, roles))
-    return entries
-
-
-def parse_api_keys(spec: str) -> dict[str, str]:
-    """`key1=tenant-a,key2=tenant-b:viewer` → {key: tenant}."""
-    return {key: tenant for key, tenant, _ in _api_key_entries(spec)}
-
-
-def parse_api_key_roles(spec: str) -> dict[str, frozenset[str]]:
-    """{key: roles} of the entries that name roles (`key=tenant:role+role`); the others are submitters."""
-    return {key: roles for key, _, roles in _api_key_entries(spec) if roles is not None}
-
-
-def parse_tenant_classes(spec: str) -> dict[str, str]:
-    """`tenant-a=premium,tenant-b=standard` → {tenant: class}; metrics label tenants only by class."""
-    classes: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        tenant, sep, name = item.partition("=")
-        if not sep or not tenant or not name:
-            raise ConfigurationError(
-                "REELSTREAM_TENANT_CLASSES must look like tenant-a=premium,tenant-b=free"
-            )
-        classes[tenant] = name
-    return classes
-
-
-@dataclass(frozen=True)
-class TenantLimit:
-    """A tenant's submissions: `rate` a second on average, `burst` at once, at most `queued` in the queue,
-    at most `running` rendering at once (None: no cap of its own)."""
-
-    rate: float = 1.0
-    burst: float = 10.0
-    queued: int = 1000
-    running: int | None = None
-
-    def violations(self) -> dict[str, str]:
-        """{field: what it must be} for every field out of range (empty: a usable limit)."""
-        found = {}
-        if not self.rate > 0:
-            found["rate"] = "rate must be > 0"
-        if not self.burst >= 1:
-            found["burst"] = "burst must be >= 1"
-        if self.queued < 1:
-            found["queued"] = "queued must be >= 1"
-        if self.running is not None and self.running < 1:
-            found["running"] = "running must be >= 1 (or absent: no cap)"
-        return found
-
-
-@dataclass(frozen=True)
-class TenantLimits:
-    """Limits per tenant id; `default` for every tenant not named (the `*` entry)."""
-
-    tenants: Mapping[str, TenantLimit] = field(default_factory=dict)
-    default: TenantLimit = field(default_factory=TenantLimit)
-
-    def of(self, tenant_id: str) -> TenantLimit:
-        return self.tenants.get(tenant_id, self.default)
-
-
-_LIMITS_FORMAT = (
-    "REELSTREAM_TENANT_LIMITS must look like tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1"
-)
-
-
-def parse_tenant_limits(spec: str) -> TenantLimits:
-    """`tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1,burst:10,queued:1000`; omitted fields take
-    defaults."""
-    tenants: dict[str, TenantLimit] = {}
-    default = TenantLimit()
-    for entry in filter(None, (part.strip() for part in spec.split(";"))):
-        tenant, sep, fields = entry.partition("=")
-        values: dict[str, float] = {}
-        for item in filter(None, (f.strip() for f in fields.split(","))):
-            name, colon, number = item.partition(":")
-            if not colon or name not in ("rate", "burst", "queued", "running"):
-                raise ConfigurationError(_LIMITS_FORMAT)
-            try:
-                values[name] = float(number)
-            except ValueError:
-                raise ConfigurationError(_LIMITS_FORMAT) from None
-        if not sep or not tenant.strip():
-            raise ConfigurationError(_LIMITS_FORMAT)
-        limit = TenantLimit(
-            rate=values.get("rate", default.rate),
-            burst=values.get("burst", default.burst),
-            queued=int(values.get("queued", default.queued)),
-            running=int(values["running"]) if "running" in values else default.running,
-        )
-        if limit.violations():
-            raise ConfigurationError(f"{_LIMITS_FORMAT} ({', '.join(limit.violations().values())})")
-        if tenant.strip() == "*":
-            default = limit
-        else:
-            tenants[tenant.strip()] = limit
-    return TenantLimits(tenants, default)
 
 
 @dataclass(frozen=True)
@@ -156,12 +80,13 @@ class MetricsSettings:
     lag_interval_seconds: float = 15.0  # how often the scheduler's lag exporter reads offsets
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> MetricsSettings:
+    def from_config(cls, config: Config) -> MetricsSettings:
+        v = config.values
         return cls(
-            port=int(env.get("REELSTREAM_METRICS_PORT", "0")),
-            host=env.get("REELSTREAM_METRICS_HOST", "127.0.0.1"),
-            tenant_classes=parse_tenant_classes(env.get("REELSTREAM_TENANT_CLASSES", "")),
-            lag_interval_seconds=float(env.get("REELSTREAM_LAG_INTERVAL_SECONDS", "15")),
+            port=v.metrics_port,
+            host=v.metrics_host,
+            tenant_classes=parse_tenant_classes(v.tenant_classes),
+            lag_interval_seconds=v.lag_interval_seconds,
         )
 
 
@@ -182,36 +107,27 @@ class PipelineSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
-        pools = tuple(p for p in env.get("REELSTREAM_POOLS", "default").split(",") if p)
+        return cls.from_config(load_config(env))
+
+    @classmethod
+    def from_config(cls, config: Config) -> PipelineSettings:
+        v = config.values
         return cls(
-            endpoints=endpoints_from_env(env),
-            pools=pools,
-            default_model=env.get("REELSTREAM_DEFAULT_MODEL", "mochi-1"),
-            app_prefix=env.get("REELSTREAM_APP_PREFIX", "reelstream"),
-            metrics=MetricsSettings.from_env(env),
-            tenant_limits=parse_tenant_limits(env.get("REELSTREAM_TENANT_LIMITS", "")),
-            log=LogSettings.from_env(env),
+            endpoints=endpoints_from_config(config),
+            pools=parse_names(v.pools),
+            default_model=v.default_model,
+            app_prefix=v.app_prefix,
+            replication_factor=v.replication_factor,
+            pool_models=frozenset(parse_names(v.pool_models)) or None,
+            pool_max_work_units=v.pool_max_work_units,
+            metrics=MetricsSettings.from_config(config),
+            tenant_limits=parse_tenant_limits(v.tenant_limits),
+            log=LogSettings.from_config(config),
         )
 
     def pool_partition(self, pool_id: str) -> int:
         """The scheduler inbox partition of a pool (one partition per pool)."""
         return self.pools.index(pool_id)
-
-
-def parse_weights(spec: str) -> dict[str, float]:
-    """`tenant-a=2,tenant-b=0.5` → {tenant: weight}."""
-    weights: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        tenant, sep, weight = item.partition("=")
-        try:
-            weights[tenant] = float(weight)
-        except ValueError:
-            raise ConfigurationError(
-                "REELSTREAM_TENANT_WEIGHTS must look like tenant-a=2,tenant-b=1"
-            ) from None
-        if not sep or not tenant or weights[tenant] <= 0:
-            raise ConfigurationError("REELSTREAM_TENANT_WEIGHTS must look like tenant-a=2,tenant-b=1")
-    return weights
 
 
 @dataclass(frozen=True)
@@ -231,16 +147,21 @@ class SchedulerSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SchedulerSettings:
+        return cls.from_config(load_config(env))
+
+    @classmethod
+    def from_config(cls, config: Config) -> SchedulerSettings:
+        v = config.values
         return cls(
-            pipeline=PipelineSettings.from_env(env),
-            tenant_weights=parse_weights(env.get("REELSTREAM_TENANT_WEIGHTS", "")),
-            lease_seconds=float(env.get("REELSTREAM_LEASE_SECONDS", "30")),
-            max_attempts=int(env.get("REELSTREAM_MAX_ATTEMPTS", "3")),
-            aging_factor=float(env.get("REELSTREAM_AGING_FACTOR", "2")),
-            tick_seconds=float(env.get("REELSTREAM_TICK_SECONDS", "1")),
-            retry_backoff_seconds=float(env.get("REELSTREAM_RETRY_BACKOFF_SECONDS", "2")),
-            retry_backoff_max_seconds=float(env.get("REELSTREAM_RETRY_BACKOFF_MAX_SECONDS", "120")),
-            instance_id=env.get("REELSTREAM_SCHEDULER_INSTANCE_ID", "").strip() or None,
+            pipeline=PipelineSettings.from_config(config),
+            tenant_weights=parse_weights(v.tenant_weights),
+            lease_seconds=v.lease_seconds,
+            max_attempts=v.max_attempts,
+            aging_factor=v.aging_factor,
+            tick_seconds=v.tick_seconds,
+            retry_backoff_seconds=v.retry_backoff_seconds,
+            retry_backoff_max_seconds=v.retry_backoff_max_seconds,
+            instance_id=v.scheduler_instance_id,
         )
 
 
@@ -279,20 +200,23 @@ class OidcSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OidcSettings | None:
+        return cls.from_config(load_config(env))
+
+    @classmethod
+    def from_config(cls, config: Config) -> OidcSettings | None:
         """None unless REELSTREAM_OIDC_ISSUER is set (then the audience and JWKS URL are required)."""
-        issuer = env.get("REELSTREAM_OIDC_ISSUER")
-        if not issuer:
+        v = config.values
+        if not v.oidc_issuer:
             return None
-        algorithms = env.get("REELSTREAM_OIDC_ALGORITHMS", "RS256,ES256")
         return cls(
-            issuer=issuer,
-            audience=_require(env, "REELSTREAM_OIDC_AUDIENCE"),
-            jwks_url=_require(env, "REELSTREAM_OIDC_JWKS_URL"),
-            tenant_claim=env.get("REELSTREAM_OIDC_TENANT_CLAIM", "tenant"),
-            roles_claim=env.get("REELSTREAM_OIDC_ROLES_CLAIM", "roles"),
-            algorithms=tuple(a.strip() for a in algorithms.split(",") if a.strip()),
-            leeway_seconds=float(env.get("REELSTREAM_OIDC_LEEWAY_SECONDS", "30")),
-            jwks_refresh_seconds=float(env.get("REELSTREAM_OIDC_JWKS_REFRESH_SECONDS", "30")),
+            issuer=v.oidc_issuer,
+            audience=_require(config, "oidc_audience"),
+            jwks_url=_require(config, "oidc_jwks_url"),
+            tenant_claim=v.oidc_tenant_claim,
+            roles_claim=v.oidc_roles_claim,
+            algorithms=parse_names(v.oidc_algorithms),
+            leeway_seconds=v.oidc_leeway_seconds,
+            jwks_refresh_seconds=v.oidc_jwks_refresh_seconds,
         )
 
 
@@ -313,26 +237,24 @@ class IngestSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
+        return cls.from_config(load_config(env))
+
+    @classmethod
+    def from_config(cls, config: Config) -> IngestSettings:
+        v = config.values
+        keys = _require(config, "api_keys")
         return cls(
-            pipeline=PipelineSettings.from_env(env),
-            api_keys=parse_api_keys(_require(env, "REELSTREAM_API_KEYS")),
-            api_key_roles=parse_api_key_roles(_require(env, "REELSTREAM_API_KEYS")),
-            host=env.get("REELSTREAM_HTTP_HOST", "127.0.0.1"),
-            port=int(env.get("REELSTREAM_HTTP_PORT", "8000")),
-            access_log=env.get("REELSTREAM_ACCESS_LOG", "off").strip().lower() in ("1", "on", "true", "yes"),
-            presign_ttl_seconds=int(env.get("REELSTREAM_PRESIGN_TTL_SECONDS", "600")),
-            idempotency_ttl_seconds=int(env.get("REELSTREAM_IDEMPOTENCY_TTL_SECONDS", str(24 * 3600))),
-            oidc=OidcSettings.from_env(env),
-            key_grace_seconds=float(env.get("REELSTREAM_KEY_GRACE_SECONDS", str(7 * 24 * 3600))),
+            pipeline=PipelineSettings.from_config(config),
+            api_keys=parse_api_keys(keys),
+            api_key_roles=parse_api_key_roles(keys),
+            host=v.http_host,
+            port=v.http_port,
+            access_log=v.access_log,
+            presign_ttl_seconds=v.presign_ttl_seconds,
+            idempotency_ttl_seconds=v.idempotency_ttl_seconds,
+            oidc=OidcSettings.from_config(config),
+            key_grace_seconds=v.key_grace_seconds,
         )
-
-
-def parse_seconds_list(spec: str, name: str) -> tuple[float, ...]:
-    """`0,5,300` → (0.0, 5.0, 300.0)."""
-    try:
-        return tuple(float(part) for part in spec.split(",") if part.strip())
-    except ValueError:
-        raise ConfigurationError(f"{name} must be comma-separated seconds, e.g. 0,5,300") from None
 
 
 @dataclass(frozen=True)
@@ -349,21 +271,55 @@ class NotifierSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifierSettings:
-        secret = _require(env, "REELSTREAM_WEBHOOK_SECRET")
-        if not secret.startswith("whsec_"):
-            raise ConfigurationError("REELSTREAM_WEBHOOK_SECRET must be a Standard Webhooks secret (whsec_…)")
-        schedule = env.get("REELSTREAM_WEBHOOK_RETRY_SCHEDULE")
+        return cls.from_config(load_config(env))
+
+    @classmethod
+    def from_config(cls, config: Config) -> NotifierSettings:
+        v = config.values
+        schedule = v.webhook_retry_schedule
         return cls(
-            pipeline=PipelineSettings.from_env(env),
-            webhook_secret=secret,
-            timeout_seconds=float(env.get("REELSTREAM_WEBHOOK_TIMEOUT_SECONDS", "15")),
-            webhook_allow_networks=env.get("REELSTREAM_WEBHOOK_ALLOW_NETWORKS", ""),
+            pipeline=PipelineSettings.from_config(config),
+            webhook_secret=_require(config, "webhook_secret"),  # its whsec_ form is checked by the registry
+            timeout_seconds=v.webhook_timeout_seconds,
+            webhook_allow_networks=v.webhook_allow_networks,
             retry_schedule=(
                 parse_seconds_list(schedule, "REELSTREAM_WEBHOOK_RETRY_SCHEDULE")
                 if schedule
                 else DEFAULT_WEBHOOK_RETRY_SCHEDULE
             ),
-            max_age_seconds=float(env.get("REELSTREAM_WEBHOOK_MAX_AGE_SECONDS", str(24 * 3600))),
+            max_age_seconds=v.webhook_max_age_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What a worker's renderer is built from (gpu_consumers.renderers.make_renderer)."""
+
+    model_dir: str | None = None  # the mochi-1 diffusers folder (or model_id, looked up in the local cache)
+    model_id: str | None = None
+    simulated_scale: float | None = None  # benchmarks only: a stand-in renderer (the cost prior times this)
+    attention: str = "auto"
+    vae_tiling: bool = True
+    compile: bool = False
+    tf32: bool = True
+    cpu_offload: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RenderSettings:
+        return cls.from_config(load_config(env))
+
+    @classmethod
+    def from_config(cls, config: Config) -> RenderSettings:
+        v = config.values
+        return cls(
+            model_dir=v.model_dir,
+            model_id=v.model_id,
+            simulated_scale=v.simulated_render_scale,
+            attention=v.attention,
+            vae_tiling=v.vae_tiling,
+            compile=v.compile,
+            tf32=v.tf32,
+            cpu_offload=v.cpu_offload,
         )
 
 
@@ -376,15 +332,28 @@ class WorkerSettings:
     device: str = "cpu"
     heartbeat_seconds: float = 2.0
     progress_interval_seconds: float = 1.0
-    max_work_units: int | None = None
+    max_work_units: int | None = None  # frames × width × height this slot holds (the pool's limit)
+    render: RenderSettings = field(default_factory=RenderSettings)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], slot: int) -> WorkerSettings:
+    def from_env(cls, env: Mapping[str, str], slot: int | None = None) -> WorkerSettings:
+        return cls.from_config(load_config(env), slot)
+
+    @classmethod
+    def from_config(cls, config: Config, slot: int | None = None) -> WorkerSettings:
+        """`slot` (the --slot argument) wins over REELSTREAM_SLOT; one of them is required."""
+        v = config.values
+        slot = v.slot if slot is None else slot
+        if slot is None:
+            raise ConfigurationError("the worker's slot is not set: pass --slot N or set REELSTREAM_SLOT")
+        pipeline = PipelineSettings.from_config(config)
         return cls(
-            pipeline=PipelineSettings.from_env(env),
+            pipeline=pipeline,
             slot=slot,
-            pool_id=env.get("REELSTREAM_POOL", "default"),
-            renderer=env.get("REELSTREAM_RENDERER", "tiny-mochi"),
-            device=env.get("REELSTREAM_DEVICE", "cpu"),
-            heartbeat_seconds=float(env.get("REELSTREAM_HEARTBEAT_SECONDS", "2")),
+            pool_id=v.pool or "default",
+            renderer=v.renderer,
+            device=v.device,
+            heartbeat_seconds=v.heartbeat_seconds,
+            max_work_units=pipeline.pool_max_work_units,
+            render=RenderSettings.from_config(config),
         )

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import faust
 
+from reelstream.config import load_config, or_exit
 from reelstream.kafka.pending_acks import PendingAcks
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
@@ -209,10 +210,11 @@ def _ids(command: Command) -> dict[str, str]:
 
 
 def main() -> None:
-    settings = PipelineSettings.from_env(os.environ)
+    config = or_exit("reelstream-admission", lambda: load_config(os.environ))
+    settings = or_exit("reelstream-admission", lambda: PipelineSettings.from_config(config))
     configure_tracing("reelstream-admission", os.environ)
     metrics = Metrics(settings.metrics.tenant_classes)
-    app = build_admission(settings, os.environ.get("REELSTREAM_POOL", settings.pools[0]), metrics)
+    app = build_admission(settings, config.values.pool or settings.pools[0], metrics)
     run_worker(app, settings, metrics)
 
 

@@ -71,11 +71,8 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
     # uvloop's event loop, as ingest's server has: about a tenth more jobs per CPU-second in each stage
     # (bench/stream_stages.py, runs alternating with the default loop's)
     uvloop.install()
-    changelogs = [CompactedTopic(t.changelog_topic_name, t.partitions or 1) for t in app.tables.values()]
-    if changelogs:
-        asyncio.run(
-            ensure_topics(settings.endpoints.kafka_bootstrap, changelogs, settings.replication_factor)
-        )
+    if app.tables:
+        asyncio.run(ensure_changelogs(app, settings))
     if metrics is not None:
         metrics.serve(settings.metrics)
     app.task(_settle_heap)
@@ -85,6 +82,12 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
     faust.Worker(
         app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False
     ).execute_from_commandline()
+
+
+async def ensure_changelogs(app: faust.App, settings: PipelineSettings) -> list[str]:
+    """Create the app's table changelogs with REELSTREAM_REPLICATION_FACTOR replicas; the names created."""
+    changelogs = [CompactedTopic(t.changelog_topic_name, t.partitions or 1) for t in app.tables.values()]
+    return await ensure_topics(settings.endpoints.kafka_bootstrap, changelogs, settings.replication_factor)
 
 
 async def _settle_heap() -> None:

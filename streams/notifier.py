@@ -29,6 +29,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from reelstream.config import or_exit
 from reelstream.dlq import SourceRecord, headers_dict
 from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.admin import ensure_topics
@@ -204,17 +205,20 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
     return app
 
 
+async def ensure_retry_tiers(settings: NotifierSettings) -> list[str]:
+    """The retry tiers of the configured schedule (it may name tiers not declared), with
+    REELSTREAM_REPLICATION_FACTOR replicas; the names created."""
+    tiers = retry_tiers(settings.retry_schedule)
+    pipeline = settings.pipeline
+    return await ensure_topics(pipeline.endpoints.kafka_bootstrap, tiers, pipeline.replication_factor)
+
+
 def main() -> None:
-    settings = NotifierSettings.from_env(os.environ)
-    check_schedule(settings.retry_schedule)
+    settings = or_exit("reelstream-notifier", lambda: NotifierSettings.from_env(os.environ))
+    or_exit("reelstream-notifier", lambda: check_schedule(settings.retry_schedule))
     configure_tracing("reelstream-notifier", os.environ)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
-    tiers = retry_tiers(settings.retry_schedule)  # a configured schedule may name tiers not declared
-    asyncio.run(
-        ensure_topics(
-            settings.pipeline.endpoints.kafka_bootstrap, tiers, settings.pipeline.replication_factor
-        )
-    )
+    asyncio.run(ensure_retry_tiers(settings))
     app = build_notifier(settings, metrics)
     # the worker stops cleanly on SIGTERM (and SIGINT)
     run_worker(app, settings.pipeline, metrics)

@@ -23,6 +23,7 @@ from typing import Any
 
 import faust
 
+from reelstream.config import or_exit
 from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
@@ -222,7 +223,7 @@ def _log_recovery(app: faust.App, images: dict[str, PoolImage]) -> None:
 
 
 def main() -> None:
-    settings = SchedulerSettings.from_env(os.environ)
+    settings = or_exit("reelstream-scheduler", lambda: SchedulerSettings.from_env(os.environ))
     configure_tracing("reelstream-scheduler", os.environ)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     run_worker(build_scheduler(settings, metrics), settings.pipeline, metrics)

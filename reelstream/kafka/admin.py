@@ -64,9 +64,14 @@ async def ensure_topics(
         await admin.close()
 
 
+def topic_requests(topics: Iterable[TopicSpec], replication_factor: int) -> list[NewTopic]:
+    """What is asked of the broker: each topic with its partitions, configs and `replication_factor`."""
+    return [NewTopic(t.name, t.partitions, replication_factor, topic_configs=t.config()) for t in topics]
+
+
 async def _create(admin: AIOKafkaAdminClient, topics: list[TopicSpec], replication_factor: int) -> list[str]:
     """Ask for every topic; the broker answers per topic (created, already exists, or an error)."""
-    new = [NewTopic(t.name, t.partitions, replication_factor, topic_configs=t.config()) for t in topics]
+    new = topic_requests(topics, replication_factor)
     try:
         response = await admin.create_topics(new)
     except KafkaError as exc:

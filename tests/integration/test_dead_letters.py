@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from reelstream import cli
+from devstack import cli
 from reelstream.dlq import REPLAYS_HEADER, read_dead_letters
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, sender_of

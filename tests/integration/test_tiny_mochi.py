@@ -342,6 +342,7 @@ def test_a_compiled_model_is_warmed_up_at_load_not_in_the_first_job(
         pytest.skip("the warm-up is device-independent")
     from gpu_consumers.render import mochi
     from gpu_consumers.renderers import make_renderer
+    from reelstream.settings import RenderSettings
 
     compiled: list[torch.nn.Module] = []
 
@@ -363,7 +364,7 @@ def test_a_compiled_model_is_warmed_up_at_load_not_in_the_first_job(
         pipe.transformer.forward = counted
         return pipe
 
-    warmup = make_renderer("tiny-mochi", "cpu", {}).warmup
+    warmup = make_renderer("tiny-mochi", "cpu", RenderSettings()).warmup
     assert warmup is not None
     renderer = MochiRenderer(
         counting_pipeline,

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from devstack import cli
 from devstack.manager import ensure_bucket
 from ingest.app import create_app
-from reelstream import cli
 from reelstream.endpoints import Endpoints
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 from schemas.topics import API_KEYS

@@ -16,6 +16,7 @@ from gpu_consumers.render.simulated import SimulatedRenderer, simulated_seconds
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.video import encode_mp4, verify_mp4
 from reelstream.errors import ConfigurationError
+from reelstream.settings import RenderSettings
 
 REQUEST = RenderRequest(
     prompt="p",
@@ -85,24 +86,30 @@ def test_its_time_is_the_cost_priors_times_the_scale() -> None:
     )  # the prior: 0.5 s for 13 frames
 
 
+def _render(env: dict[str, str]) -> RenderSettings:
+    """The worker's render settings, as its `__main__` builds them from the environment."""
+    return RenderSettings.from_env(env)
+
+
 def test_the_worker_gets_it_only_through_its_setting_and_a_bad_scale_fails_at_start_up() -> None:
-    renderer = make_renderer("tiny-mochi", "cpu", {"REELSTREAM_SIMULATED_RENDER_SCALE": "0.25"})
+    renderer = make_renderer("tiny-mochi", "cpu", _render({"REELSTREAM_SIMULATED_RENDER_SCALE": "0.25"}))
     assert isinstance(renderer, SimulatedRenderer)
     assert (renderer.name, renderer.scale) == ("tiny-mochi", 0.25)
     assert renderer.settings == {"simulated": "0.25× the cost model's prior"}
     for bad in ("0", "-1", "nan", "fast"):
         with pytest.raises(ConfigurationError, match="REELSTREAM_SIMULATED_RENDER_SCALE"):
-            make_renderer("tiny-mochi", "cpu", {"REELSTREAM_SIMULATED_RENDER_SCALE": bad})
+            make_renderer("tiny-mochi", "cpu", _render({"REELSTREAM_SIMULATED_RENDER_SCALE": bad}))
     with pytest.raises(ConfigurationError, match="no cost prior"):
-        make_renderer("no-such-model", "cpu", {"REELSTREAM_SIMULATED_RENDER_SCALE": "1"})
+        make_renderer("no-such-model", "cpu", _render({"REELSTREAM_SIMULATED_RENDER_SCALE": "1"}))
 
 
 def test_a_simulated_worker_never_imports_torch() -> None:
     """Eight simulated workers must fit on a small CPU machine: nothing of the model stack is loaded."""
     probe = (
         "import sys; from gpu_consumers.renderers import make_renderer; "
+        "from reelstream.settings import RenderSettings; "
         "from gpu_consumers.worker import Worker; "
-        "r = make_renderer('tiny-mochi', 'cpu', {'REELSTREAM_SIMULATED_RENDER_SCALE': '1'}); r.load(); "
+        "r = make_renderer('tiny-mochi', 'cpu', RenderSettings(simulated_scale=1.0)); r.load(); "
         "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[3]

@@ -72,9 +72,13 @@ def test_oidc_settings_come_from_the_environment_and_allow_only_asymmetric_algor
     oidc = OidcSettings.from_env(env)
     assert oidc is not None
     assert (oidc.tenant_claim, oidc.roles_claim, oidc.algorithms) == ("org", "roles", ("ES256",))
-    for algorithms in ("HS256", "none", "RS256,HS256", ""):
+    for algorithms in ("HS256", "none", "RS256,HS256", ","):
         with pytest.raises(ConfigurationError):
             OidcSettings.from_env({**env, "REELSTREAM_OIDC_ALGORITHMS": algorithms})
+    # an empty variable is an unset one (every setting): the asymmetric defaults
+    empty = OidcSettings.from_env({**env, "REELSTREAM_OIDC_ALGORITHMS": ""})
+    assert empty is not None
+    assert empty.algorithms == ("RS256", "ES256")
     with pytest.raises(ConfigurationError):
         OidcSettings.from_env({k: v for k, v in env.items() if k != "REELSTREAM_OIDC_JWKS_URL"})
     for url in ("http://idp.test/jwks.json", "ftp://idp.test/jwks.json", "idp.test/jwks.json"):

@@ -1,0 +1,321 @@
+"""The settings registry: every REELSTREAM_* variable, declared once (name = REELSTREAM_ + the field's name
+in upper case), with its type, default, unit, one-line doc, the services that read it, and whether it is a
+secret. Values come from the environment and an optional .env file (reelstream.config.loading); the
+per-service settings dataclasses (reelstream.settings) are built from a parsed registry and passed down."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from reelstream.config import formats
+from reelstream.config.declare import (
+    ADMISSION,
+    CLI,
+    DEV,
+    INGEST,
+    NOTIFIER,
+    PIPELINE,
+    PREFIX,
+    SCHEDULER,
+    WORKER,
+    setting,
+)
+
+SERVICES_AND_CLI = (*PIPELINE, CLI, DEV)
+ATTENTION = Literal["auto", "cudnn", "flash", "efficient", "math"]
+
+
+class Registry(BaseSettings):
+    """Every REELSTREAM_* setting. Build one with reelstream.config.load_config (never from os.environ
+    directly): that records where each value came from and turns a refused value into ConfigurationError."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, frozen=True, extra="forbid", allow_inf_nan=False, validate_default=False
+    )
+
+    config_file: str | None = setting(
+        None,
+        "A .env file (NAME=value lines) read under the environment; the environment wins.",
+        (*PIPELINE, CLI),
+    )
+
+    # where the infrastructure is
+    kafka_bootstrap: str = setting(
+        "127.0.0.1:9092", "Kafka bootstrap servers (host:port,...).", SERVICES_AND_CLI
+    )
+    schema_registry_url: str = setting(
+        "http://127.0.0.1:8081/apis/ccompat/v7",
+        "The schema registry's Confluent API base URL.",
+        SERVICES_AND_CLI,
+    )
+    s3_endpoint: str = setting("http://127.0.0.1:9000", "The S3 (MinIO) endpoint URL.", (INGEST, WORKER, DEV))
+    s3_access_key: SecretStr | None = setting(
+        None, "S3 access key (required by the services).", (*PIPELINE, DEV)
+    )
+    s3_secret_key: SecretStr | None = setting(
+        None, "S3 secret key (required by the services).", (*PIPELINE, DEV)
+    )
+    s3_bucket: str = setting(
+        "reelstream-artifacts", "The bucket rendered artifacts are stored in.", (INGEST, WORKER)
+    )
+
+    # what every pipeline service shares
+    pools: str = setting(
+        "default",
+        "GPU pools, one scheduler inbox partition each.",
+        (ADMISSION, SCHEDULER),
+        form="comma-separated pool ids",
+    )
+    pool: str | None = setting(
+        None, "The pool this worker (or admission) serves; default: the first of POOLS.", (ADMISSION, WORKER)
+    )
+    default_model: str = setting(
+        "mochi-1", "The model a job renders when its client names none.", (INGEST, ADMISSION)
+    )
+    app_prefix: str = setting(
+        "reelstream",
+        "Faust app ids and consumer groups are <prefix>-<service>.",
+        (ADMISSION, SCHEDULER, NOTIFIER, WORKER),
+    )
+    replication_factor: int = setting(
+        1,
+        "Replicas of the topics the services create themselves (changelogs, retry tiers).",
+        (ADMISSION, SCHEDULER, NOTIFIER),
+        ge=1,
+    )
+    pool_models: str = setting(
+        "",
+        "Models the pool's slots serve; empty: every model.",
+        (ADMISSION,),
+        form="comma-separated model ids",
+    )
+    pool_max_work_units: int | None = setting(
+        None,
+        "Largest render a slot of the pool holds; empty: no limit.",
+        (ADMISSION, WORKER),
+        unit="frames×px",
+        ge=1,
+    )
+    tenant_limits: str = setting(
+        "",
+        "Per-tenant rate, burst, queued and running caps (`*`: everyone else).",
+        (ADMISSION,),
+        form="tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1",
+    )
+    metrics_port: int = setting(0, "Port of the process's /metrics; 0: not served.", PIPELINE, ge=0, le=65535)
+    metrics_host: str = setting("127.0.0.1", "Address /metrics binds to.", PIPELINE)
+    tenant_classes: str = setting(
+        "",
+        "Tenant to label class in metrics (tenants are labelled only by class).",
+        PIPELINE,
+        form="tenant-a=premium,tenant-b=free",
+    )
+    lag_interval_seconds: float = setting(
+        15.0, "How often the scheduler's lag exporter reads offsets.", (SCHEDULER,), unit="s", gt=0
+    )
+    log_format: Literal["json", "text"] | None = setting(
+        None, "Log lines as json (services' default) or text (the CLI's default).", (*PIPELINE, CLI)
+    )
+    log_level: str = setting("INFO", "Logging level.", (*PIPELINE, CLI), form="DEBUG, INFO, WARNING, ERROR")
+
+    # scheduler
+    tenant_weights: str = setting(
+        "", "Fair-share weight per tenant (default 1).", (SCHEDULER,), form="tenant-a=2,tenant-b=0.5"
+    )
+    lease_seconds: float = setting(
+        30.0, "How long a dispatched attempt is leased to its slot.", (SCHEDULER,), unit="s", gt=0
+    )
+    max_attempts: int = setting(3, "Attempts of a job before it fails.", (SCHEDULER,), ge=1)
+    aging_factor: float = setting(2.0, "How fast waiting raises a job's priority.", (SCHEDULER,), ge=0)
+    tick_seconds: float = setting(
+        1.0, "Interval of the scheduler's timer (leases, retries).", (SCHEDULER,), unit="s", gt=0
+    )
+    retry_backoff_seconds: float = setting(
+        2.0,
+        "Delay before retrying a failed attempt; doubles per attempt, jittered.",
+        (SCHEDULER,),
+        unit="s",
+        ge=0,
+    )
+    retry_backoff_max_seconds: float = setting(120.0, "Cap of the retry delay.", (SCHEDULER,), unit="s", ge=0)
+    scheduler_instance_id: str | None = setting(
+        None, "Kafka static group membership id of this scheduler replica (the pod name).", (SCHEDULER,)
+    )
+
+    # ingest
+    api_keys: SecretStr | None = setting(
+        None,
+        "API keys and their tenants and roles (required by ingest).",
+        (INGEST,),
+        form="key1=tenant-a,key2=tenant-b:viewer,key3=ops:admin",
+    )
+    http_host: str = setting("127.0.0.1", "Address the HTTP API binds to.", (INGEST, DEV))
+    http_port: int = setting(8000, "Port of the HTTP API.", (INGEST, DEV), ge=0, le=65535)
+    access_log: bool = setting(False, "A log line per HTTP request.", (INGEST,))
+    presign_ttl_seconds: int = setting(600, "Lifetime of presigned download URLs.", (INGEST,), unit="s", ge=1)
+    idempotency_ttl_seconds: int = setting(
+        24 * 3600, "How long an Idempotency-Key is remembered.", (INGEST,), unit="s", ge=1
+    )
+    key_grace_seconds: float = setting(
+        7 * 24 * 3600.0,
+        "A revoked or expired API key's record is deleted after this.",
+        (INGEST,),
+        unit="s",
+        ge=0,
+    )
+    oidc_issuer: str | None = setting(
+        None, "OIDC issuer of accepted bearer JWTs; empty: API keys only.", (INGEST,)
+    )
+    oidc_audience: str | None = setting(
+        None, "Audience the JWTs must name (required with an issuer).", (INGEST,)
+    )
+    oidc_jwks_url: str | None = setting(
+        None, "The provider's JWKS URL, https (required with an issuer).", (INGEST,)
+    )
+    oidc_tenant_claim: str = setting("tenant", "JWT claim holding the tenant id.", (INGEST,))
+    oidc_roles_claim: str = setting("roles", "JWT claim holding the roles.", (INGEST,))
+    oidc_algorithms: str = setting(
+        "RS256,ES256", "JWT algorithms accepted.", (INGEST,), form="RS256,ES256 (a subset)"
+    )
+    oidc_leeway_seconds: float = setting(
+        30.0, "Clock skew allowed on exp, nbf, iat.", (INGEST,), unit="s", ge=0, le=300
+    )
+    oidc_jwks_refresh_seconds: float = setting(
+        30.0, "At most one JWKS refresh for an unknown kid per this interval.", (INGEST,), unit="s", ge=0
+    )
+
+    # notifier
+    webhook_secret: SecretStr | None = setting(
+        None, "Standard Webhooks signing secret (required by the notifier).", (NOTIFIER,), form="whsec_..."
+    )
+    webhook_timeout_seconds: float = setting(
+        15.0, "Timeout of one webhook delivery.", (NOTIFIER,), unit="s", gt=0
+    )
+    webhook_allow_networks: str = setting(
+        "",
+        "CIDRs webhooks may reach although not public (dev: loopback).",
+        (NOTIFIER,),
+        form="127.0.0.0/8,::1/128",
+    )
+    webhook_retry_schedule: str | None = setting(
+        None,
+        "Delay before each delivery attempt (the first is 0); default: the declared tiers.",
+        (NOTIFIER,),
+        unit="s",
+        form="comma-separated seconds, e.g. 0,5,300",
+    )
+    webhook_max_age_seconds: float = setting(
+        24 * 3600.0, "A delivery this late is dead-lettered as expired.", (NOTIFIER,), unit="s", gt=0
+    )
+
+    # GPU worker
+    slot: int | None = setting(
+        None, "This worker's slot (= dispatch partition); --slot wins.", (WORKER,), ge=0
+    )
+    renderer: str = setting("tiny-mochi", "The model this worker serves (mochi-1, tiny-mochi).", (WORKER,))
+    device: str = setting("cpu", "Torch device of the renderer (cpu, cuda, cuda:N).", (WORKER,))
+    heartbeat_seconds: float = setting(2.0, "Interval of the worker's heartbeats.", (WORKER,), unit="s", gt=0)
+    model_dir: str | None = setting(None, "Folder of the mochi-1 diffusers weights.", (WORKER, DEV))
+    model_id: str | None = setting(
+        None, "Hub id of the mochi-1 weights, looked up in the local cache.", (WORKER,)
+    )
+    simulated_render_scale: float | None = setting(
+        None, "Benchmarks only: simulate renders, the cost prior times this.", (WORKER,), gt=0
+    )
+    attention: ATTENTION = setting(
+        "auto", "Attention kernel of the transformer's joint attention.", (WORKER,)
+    )
+    vae_tiling: bool = setting(
+        True, "Decode the VAE in tiles (needed for full-size clips on 80 GB).", (WORKER,)
+    )
+    compile: bool = setting(False, "torch.compile the transformer's blocks at start-up.", (WORKER,))
+    tf32: bool = setting(True, "TF32 for float32 matmuls.", (WORKER,))
+    cpu_offload: bool = setting(False, "Offload model parts to the CPU (required under 60 GB).", (WORKER,))
+
+    # the reelstream command and the local stack
+    api_url: str = setting("http://127.0.0.1:8000", "The API the `reelstream` client commands call.", (CLI,))
+    api_key: SecretStr | None = setting(None, "The API key the `reelstream` client commands send.", (CLI,))
+    prometheus_port: int = setting(9090, "Port of `reelstream dev`'s Prometheus.", (DEV,), ge=0, le=65535)
+    prometheus_bin: str | None = setting(
+        None, "Prometheus binary for `reelstream dev`; default: PATH.", (DEV,)
+    )
+    minio_bin: str | None = setting(None, "MinIO binary of the local stack; default: PATH or built.", (DEV,))
+    java_home: str | None = setting(None, "JDK of the local stack's Kafka (before JAVA_HOME).", (DEV,))
+    jvm_dirs: str | None = setting(
+        None,
+        "Folders searched for JDKs, replacing the defaults.",
+        (DEV,),
+        form="os.pathsep-separated folders",
+        keep_empty=True,
+    )
+    cache_dir: str | None = setting(
+        None, "Cache of downloaded binaries; default ~/.cache/reelstream.", (DEV,)
+    )
+    helm_bin: str | None = setting(None, "helm binary; default: PATH, else built into the cache.", (DEV,))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        *args: Any,
+        **kw: Any,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what load_config passes in: it reads the environment and the file (and records sources)."""
+        return (init_settings,)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError(f"{level!r} is not a logging level")
+        return level
+
+    @field_validator("pools")
+    @classmethod
+    def _pools(cls, value: str) -> str:
+        if not formats.parse_names(value):
+            raise ValueError("names no pool")
+        return value
+
+    @field_validator("scheduler_instance_id", "pool")
+    @classmethod
+    def _stripped(cls, value: str | None) -> str | None:
+        return (value or "").strip() or None
+
+    @field_validator(
+        "tenant_limits", "tenant_classes", "tenant_weights", "api_keys", "webhook_retry_schedule"
+    )
+    @classmethod
+    def _compact(cls, value: Any, info: Any) -> Any:
+        """The compact forms keep their parsers (reelstream.config.formats); a refusal names the form."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is not None:
+            _PARSERS[info.field_name](raw)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a Standard Webhooks secret (whsec_…)")
+        return value
+
+
+_PARSERS: dict[str, Any] = {
+    "tenant_limits": formats.parse_tenant_limits,
+    "tenant_classes": formats.parse_tenant_classes,
+    "tenant_weights": formats.parse_weights,
+    "api_keys": formats.parse_api_keys,
+    "webhook_retry_schedule": lambda s: formats.parse_seconds_list(s, "REELSTREAM_WEBHOOK_RETRY_SCHEDULE"),
+}
