@@ -35,7 +35,7 @@ def main() -> None:
     settings = WorkerSettings.from_env(os.environ, slot=args.slot)
     configure_logging("reelstream-worker", settings.pipeline.log)
     configure_tracing("reelstream-worker", os.environ)
-    renderer = make_renderer(settings.renderer, settings.device, os.environ)
+    renderer = make_renderer(settings.renderer, settings.device, os.environ, settings.pipeline.models)
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     if settings.device != "cpu":
         metrics.registry.register(NvmlCollector(settings.pool_id, settings.slot, settings.device))

@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from reelstream.models import DEFAULT_MODEL, DEV_MODEL
 from reelstream.services import Pipeline, PipelineConfig, prepare_infrastructure, service_commands
 from reelstream.stack.manager import ExternalServices, LocalStack, StackLayout
 from reelstream.stack.prereqs import MissingPrerequisite
@@ -91,7 +92,7 @@ def run_dev(env: Mapping[str, str]) -> int:
     webhook_secret = _persistent_secret(
         layout.data_dir / "webhook-secret", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
-    model = "mochi-1" if env.get("REELSTREAM_MODEL_DIR") else "tiny-mochi"
+    model = DEFAULT_MODEL if env.get("REELSTREAM_MODEL_DIR") else DEV_MODEL
     config = with_metrics_ports(
         PipelineConfig(
             api_keys={api_key: "dev:submitter+admin"},  # admin too: `reelstream keys create` works locally

@@ -17,6 +17,7 @@ import httpx
 
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.models import DEV_MODEL
 from reelstream.stack.manager import Endpoints
 from reelstream.stack.process import ManagedProcess, ServiceStartError
 from schemas.serde import AvroSerde
@@ -41,7 +42,7 @@ class PipelineConfig:
     webhook_secret: str
     http_port: int
     app_prefix: str = "reelstream"
-    default_model: str = "tiny-mochi"
+    default_model: str = DEV_MODEL
     worker_slots: tuple[int, ...] = (0,)
     extra_env: Mapping[str, str] = field(default_factory=dict)
     metrics_ports: Mapping[str, int] = field(default_factory=dict)  # service name → its /metrics port

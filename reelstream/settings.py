@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
+from reelstream.models import BUILTIN_MODELS, DEFAULT_MODEL, DEV_MODEL, ModelRegistry, load_registry
 from reelstream.stack.manager import Endpoints
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
 
@@ -171,10 +172,11 @@ class PipelineSettings:
 
     endpoints: Endpoints
     pools: tuple[str, ...] = ("default",)
-    default_model: str = "mochi-1"
+    default_model: str = DEFAULT_MODEL
     app_prefix: str = "reelstream"
     replication_factor: int = 1  # of topics the services create themselves (Faust changelogs)
     pool_models: frozenset[str] | None = None  # models the pool's slots serve (None: every known model)
+    models: ModelRegistry = BUILTIN_MODELS  # the registered models (built-in + REELSTREAM_EXTRA_MODELS)
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tenant_limits: TenantLimits = field(default_factory=TenantLimits)
@@ -183,10 +185,15 @@ class PipelineSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
         pools = tuple(p for p in env.get("REELSTREAM_POOLS", "default").split(",") if p)
+        models = load_registry(env.get("REELSTREAM_EXTRA_MODELS", ""))
         return cls(
             endpoints=endpoints_from_env(env),
             pools=pools,
-            default_model=env.get("REELSTREAM_DEFAULT_MODEL", "mochi-1"),
+            default_model=models.check_id(
+                env.get("REELSTREAM_DEFAULT_MODEL", DEFAULT_MODEL), "REELSTREAM_DEFAULT_MODEL"
+            ),
+            models=models,
+            pool_models=models.parse_ids(env.get("REELSTREAM_POOL_MODELS", ""), "REELSTREAM_POOL_MODELS"),
             app_prefix=env.get("REELSTREAM_APP_PREFIX", "reelstream"),
             metrics=MetricsSettings.from_env(env),
             tenant_limits=parse_tenant_limits(env.get("REELSTREAM_TENANT_LIMITS", "")),
@@ -372,7 +379,7 @@ class WorkerSettings:
     pipeline: PipelineSettings
     slot: int
     pool_id: str = "default"
-    renderer: str = "tiny-mochi"
+    renderer: str = DEV_MODEL
     device: str = "cpu"
     heartbeat_seconds: float = 2.0
     progress_interval_seconds: float = 1.0
@@ -384,7 +391,7 @@ class WorkerSettings:
             pipeline=PipelineSettings.from_env(env),
             slot=slot,
             pool_id=env.get("REELSTREAM_POOL", "default"),
-            renderer=env.get("REELSTREAM_RENDERER", "tiny-mochi"),
+            renderer=env.get("REELSTREAM_RENDERER", DEV_MODEL),
             device=env.get("REELSTREAM_DEVICE", "cpu"),
             heartbeat_seconds=float(env.get("REELSTREAM_HEARTBEAT_SECONDS", "2")),
         )
