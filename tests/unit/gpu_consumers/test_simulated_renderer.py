@@ -35,9 +35,7 @@ FAST = 0.001  # of the prior's ~0.5 s: a few ms per render
 
 def test_a_simulated_render_reports_every_stage_and_returns_a_clip_that_encodes(tmp_path: Path) -> None:
     progress: list[tuple[str, int, int]] = []
-    video = SimulatedRenderer(TINY, FAST).render(
-        REQUEST, lambda *p: progress.append(p), lambda: False
-    )
+    video = SimulatedRenderer(TINY, FAST).render(REQUEST, lambda *p: progress.append(p), lambda: False)
 
     assert video.frames.shape == (13, 48, 64, 3)
     assert video.frames.dtype == np.uint8
@@ -79,12 +77,8 @@ def test_its_time_is_the_cost_priors_times_the_scale() -> None:
     assert simulated_seconds(TINY, longer, 1.0) == pytest.approx(
         simulated_seconds(TINY, REQUEST, 1.0) * 25 / 13 * 2
     )
-    assert simulated_seconds(TINY, REQUEST, 0.5) == pytest.approx(
-        simulated_seconds(TINY, REQUEST, 1.0) / 2
-    )
-    assert simulated_seconds(TINY, REQUEST, 1.0) == pytest.approx(
-        0.5
-    )  # the prior: 0.5 s for 13 frames
+    assert simulated_seconds(TINY, REQUEST, 0.5) == pytest.approx(simulated_seconds(TINY, REQUEST, 1.0) / 2)
+    assert simulated_seconds(TINY, REQUEST, 1.0) == pytest.approx(0.5)  # the prior: 0.5 s for 13 frames
 
 
 def test_the_worker_gets_it_only_through_its_setting_and_a_bad_scale_fails_at_start_up() -> None:
