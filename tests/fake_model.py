@@ -5,6 +5,7 @@ REELSTREAM_EXTRA_MODELS, declares its `MODELS`; its renderer factory serves it w
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from gpu_consumers.render.base import Renderer
@@ -36,7 +37,15 @@ FAKE_CLIP = ModelSpec(
     license="none: a test double",
 )
 
-MODELS = (FAKE_CLIP,)
+# the same family at a larger size: registered with it, but served by no pool in the e2e tests
+FAKE_CLIP_HD = dataclasses.replace(
+    FAKE_CLIP,
+    id="fake-clip-hd",
+    display_name="fake clip HD (a test double no pool serves)",
+    defaults=dataclasses.replace(FAKE_CLIP.defaults, width=96, height=64),
+)
+
+MODELS = (FAKE_CLIP, FAKE_CLIP_HD)
 
 
 def build_renderer(spec: ModelSpec, device: str, env: Mapping[str, str]) -> Renderer:

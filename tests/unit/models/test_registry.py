@@ -29,7 +29,7 @@ STORE = {"REELSTREAM_S3_ACCESS_KEY": "test-access", "REELSTREAM_S3_SECRET_KEY": 
 def test_the_built_in_registry_holds_each_model_once_with_its_cost_prior() -> None:
     assert BUILTIN_MODELS.ids == ("mochi-1", "tiny-mochi")
     assert dict(PRIOR_SECONDS_PER_UNIT) == {spec.id: spec.cost_prior for spec in BUILTIN_MODELS}
-    assert WITH_FAKE.ids == ("fake-clip", "mochi-1", "tiny-mochi")
+    assert WITH_FAKE.ids == ("fake-clip", "fake-clip-hd", "mochi-1", "tiny-mochi")
     assert WITH_FAKE["fake-clip"] is FAKE_CLIP
     assert load_registry("") is BUILTIN_MODELS
     with pytest.raises(ConfigurationError, match="'tiny-mochi' is registered twice"):
@@ -127,6 +127,6 @@ def test_the_cli_lists_the_registered_models_with_their_limits(capsys: pytest.Ca
     args = build_parser().parse_args(["models"])
     assert args.func(args, {"REELSTREAM_EXTRA_MODELS": "tests.fake_model"}) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert [line.split("`")[1] for line in listed] == ["fake-clip", "mochi-1", "tiny-mochi"]
+    assert [line.split("`")[1] for line in listed] == ["fake-clip", "fake-clip-hd", "mochi-1", "tiny-mochi"]
     assert "num_frames 4k+1 with k ≥ 1; clip at most 2 s" in listed[0]
-    assert "num_frames 6k+1 with k ≥ 1; clip at most 10 s" in listed[1]
+    assert "num_frames 6k+1 with k ≥ 1; clip at most 10 s" in listed[2]
