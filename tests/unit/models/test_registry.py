@@ -115,6 +115,14 @@ def test_the_worker_builds_the_renderer_its_model_names(tmp_path: Path) -> None:
         make_renderer("fake-clip", "cpu", {})  # the worker was not given the extra module
 
 
+def test_a_model_is_warmed_up_on_its_default_render() -> None:
+    mochi = warmup_request(BUILTIN_MODELS["mochi-1"])
+    assert (mochi.width, mochi.height, mochi.num_frames, mochi.fps) == (848, 480, 163, 30)
+    assert (mochi.num_inference_steps, mochi.guidance_scale) == (64, 4.5)
+    tiny = warmup_request(BUILTIN_MODELS["tiny-mochi"])
+    assert (tiny.width, tiny.height, tiny.num_frames, tiny.fps, tiny.num_inference_steps) == (64, 48, 13, 24, 4)
+
+
 def test_a_renderer_that_cannot_be_imported_fails_at_start_up() -> None:
     broken = dataclasses.replace(FAKE_CLIP, id="broken", renderer="tests.fake_model:no_such_factory")
     with pytest.raises(
