@@ -120,7 +120,8 @@ def test_a_model_is_warmed_up_on_its_default_render() -> None:
     assert (mochi.width, mochi.height, mochi.num_frames, mochi.fps) == (848, 480, 163, 30)
     assert (mochi.num_inference_steps, mochi.guidance_scale) == (64, 4.5)
     tiny = warmup_request(BUILTIN_MODELS["tiny-mochi"])
-    assert (tiny.width, tiny.height, tiny.num_frames, tiny.fps, tiny.num_inference_steps) == (64, 48, 13, 24, 4)
+    assert (tiny.width, tiny.height, tiny.num_frames, tiny.fps) == (64, 48, 13, 24)
+    assert tiny.num_inference_steps == 4
 
 
 def test_a_renderer_that_cannot_be_imported_fails_at_start_up() -> None:
