@@ -5,15 +5,19 @@ artifact stored) by its own limits and defaults; a model no pool serves is refus
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import httpx
 
 from gpu_consumers.video import probe_mp4
 from reelstream.client import Client
+from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.services import PipelineConfig
 from reelstream.stack.manager import Endpoints
+from schemas.events import RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
+from schemas.topics import COMMANDS
 from tests.e2e.conftest import FAKE_MODEL, FAKE_SLOT, POOL_MODELS, TENANT_A_KEY, UNSERVED_MODEL
 from tests.e2e.support import EventTail
 
@@ -56,3 +60,28 @@ async def test_a_model_no_pool_serves_is_refused_at_submit_naming_it_and_the_mod
     assert error["message"] == f"model '{UNSERVED_MODEL}' is served by no pool; served: {served}"
     offered = document["components"]["schemas"]["JobRequest"]["properties"]["model"]["enum"]
     assert offered == list(POOL_MODELS)
+
+
+async def test_a_job_for_a_model_no_pool_serves_produced_straight_to_kafka_is_rejected_not_left_waiting(
+    stack: Endpoints, serde: AvroSerde, pipeline: PipelineConfig
+) -> None:
+    producer = new_producer(stack.kafka_bootstrap, "e2e-internal-team")
+    await producer.start()
+    try:
+        async with EventTail(stack, serde) as tail:
+            job_id = uuid.uuid4().hex
+            command = SubmitJob(
+                job_id=job_id,
+                tenant_id="tenant-a",
+                prompt="a heron",
+                params=RequestedParams(model=UNSERVED_MODEL),
+            )
+            await Publisher(sender_of(producer), serde).publish(COMMANDS, "tenant-a", command)
+            events = await tail.until_terminal(job_id)
+    finally:
+        await producer.stop()
+    final = events[-1].status
+    assert final.state == "rejected"
+    assert final.error is not None
+    assert final.error.code == "no_capacity"
+    assert UNSERVED_MODEL in final.error.message
