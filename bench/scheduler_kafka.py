@@ -54,6 +54,7 @@ from ingest.submission import parse_submission, submit_command  # noqa: E402
 from reelstream.endpoints import Endpoints  # noqa: E402
 from reelstream.kafka.clients import new_producer  # noqa: E402
 from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
+from reelstream.models import BUILTIN_MODELS  # noqa: E402
 from schemas.events import (  # noqa: E402
     DispatchRender,
     RenderFailed,
@@ -173,7 +174,7 @@ async def run_group(
     timeline, stop = Timeline(), asyncio.Event()
     store = ArtifactStore(minio_client(endpoints), endpoints.s3_bucket)
     consumers = [
-        _GroupConsumer(i, endpoints, topic, group, store, SimulatedRenderer(MODEL, scale))
+        _GroupConsumer(i, endpoints, topic, group, store, SimulatedRenderer(BUILTIN_MODELS[MODEL], scale))
         for i in range(SLOTS)
     ]
     tasks = [asyncio.create_task(c.run(timeline, stop)) for c in consumers]
@@ -340,7 +341,8 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=600.0, help="seconds to wait for the last outcomes")
     args = parser.parse_args()
     jobs = [replace(j, job_id=uuid.uuid4().hex) for j in workload(args.jobs, args.seed, SHAPES)]
-    unit = simulated_seconds(MODEL, clip_params(13), args.scale)  # workload unit (a 13-frame clip) in s
+    # the workload's unit (a 13-frame clip) in seconds
+    unit = simulated_seconds(BUILTIN_MODELS[MODEL], clip_params(13), args.scale)
     _, config = bench_config("*=rate:1000,burst:1000,queued:100000")  # jobs skip the API: no key needed
     config = replace(
         config,

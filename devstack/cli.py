@@ -18,6 +18,7 @@ from reelstream.client import Client, submit_and_wait
 from reelstream.config import load_config, or_exit
 from reelstream.errors import ReelstreamError
 from reelstream.logs import LogSettings, configure_logging
+from reelstream.models import load_registry
 from schemas.topics import DLQ_STAGES
 
 logger = logging.getLogger("reelstream")
@@ -87,6 +88,13 @@ def cmd_submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         body["num_inference_steps"] = args.steps
     output = Path(args.output) if args.output else None
     return submit_and_wait(_client(env), body, args.wait, output)
+
+
+def cmd_models(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """The registered models (built-in and REELSTREAM_EXTRA_MODELS), each with its limits and defaults."""
+    for spec in load_registry(env.get("REELSTREAM_EXTRA_MODELS", "")):
+        print(spec.summary())
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -187,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("prompt")
     submit.add_argument("--wait", action="store_true", help="follow progress, then download the MP4")
     submit.add_argument("--output", "-o", help="where to save the MP4 (default: <job id>.mp4)")
-    submit.add_argument("--model")
+    submit.add_argument("--model", help="a model id (`reelstream models` lists them); default: the server's")
     submit.add_argument("--width", type=int)
     submit.add_argument("--height", type=int)
     submit.add_argument("--duration-seconds", dest="duration_seconds", type=float)
@@ -196,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--seed", type=int)
     submit.add_argument("--webhook-url", dest="webhook_url")
     submit.set_defaults(func=cmd_submit)
+    models = sub.add_parser("models", help="list the registered models with their limits and defaults")
+    models.set_defaults(func=cmd_models)
     status = sub.add_parser("status", help="show a job")
     status.add_argument("job_id")
     status.set_defaults(func=cmd_status)

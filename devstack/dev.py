@@ -24,6 +24,7 @@ from devstack.process import ServiceStartError, free_port
 from devstack.prometheus import PrometheusService, find_prometheus
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure, service_commands
 from reelstream.config import load_config
+from reelstream.models import DEFAULT_MODEL, DEV_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def run_dev(env: Mapping[str, str]) -> int:
         layout.data_dir / "webhook-secret", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
     settings = load_config(env).values
-    model = "mochi-1" if settings.model_dir else "tiny-mochi"
+    model = DEFAULT_MODEL if settings.model_dir else DEV_MODEL
     config = with_metrics_ports(
         PipelineConfig(
             api_keys={api_key: "dev:submitter+admin"},  # admin too: `reelstream keys create` works locally

@@ -19,6 +19,7 @@ from devstack.process import ManagedProcess, ServiceStartError
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.models import DEV_MODEL
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS
 
@@ -41,8 +42,9 @@ class PipelineConfig:
     webhook_secret: str
     http_port: int
     app_prefix: str = "reelstream"
-    default_model: str = "tiny-mochi"
+    default_model: str = DEV_MODEL
     worker_slots: tuple[int, ...] = (0,)
+    slot_models: Mapping[int, str] = field(default_factory=dict)  # slot → its model, if not default_model
     extra_env: Mapping[str, str] = field(default_factory=dict)
     metrics_ports: Mapping[str, int] = field(default_factory=dict)  # service name → its /metrics port
 
@@ -100,6 +102,9 @@ class Pipeline:
         env = {**base_env, **self.config.env(endpoints)}
         if name in self.config.metrics_ports:
             env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
+        for slot, model in self.config.slot_models.items():
+            if name == f"worker-{slot}":
+                env["REELSTREAM_RENDERER"] = model
         argv = service_commands(self.config)[name]
         proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env, die_with_parent=True)
         proc.start()

@@ -43,7 +43,8 @@ def main() -> None:
     configure_logging("reelstream-worker", settings.pipeline.log)
     configure_tracing("reelstream-worker", os.environ)
     renderer = or_exit(
-        "reelstream-worker", lambda: make_renderer(settings.renderer, settings.device, settings.render)
+        "reelstream-worker",
+        lambda: make_renderer(settings.renderer, settings.device, settings.render, settings.pipeline.models),
     )
     metrics = Metrics(settings.pipeline.metrics.tenant_classes)
     if settings.device != "cpu":

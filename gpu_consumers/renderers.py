@@ -1,12 +1,17 @@
-"""Which renderer a worker runs, by the model name it serves (the name slots advertise to the scheduler)."""
+"""Which renderer a worker runs, by the model name it serves (the name slots advertise to the scheduler):
+the factory its `ModelSpec` names, imported here, never by the core. The Mochi factories live here too.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from gpu_consumers.render.base import Renderer, RenderRequest
 from reelstream.errors import ConfigurationError
+from reelstream.models import BUILTIN_MODELS, ModelRegistry, ModelSpec
 
 if TYPE_CHECKING:
     from diffusers.pipelines.mochi.pipeline_mochi import MochiPipeline
@@ -16,61 +21,91 @@ if TYPE_CHECKING:
     from reelstream.settings import RenderSettings
 
 logger = logging.getLogger(__name__)
+RendererFactory = Callable[[ModelSpec, str, "RenderSettings"], Renderer]
 
 
-def make_renderer(model: str, device: str, render: RenderSettings) -> Renderer:
+def make_renderer(
+    model: str, device: str, render: RenderSettings, models: ModelRegistry = BUILTIN_MODELS
+) -> Renderer:
     """No weights are loaded here (that is `Renderer.load()`, at start-up), but a bad model folder or a bad
-    setting fails here, before the worker joins its pool. REELSTREAM_SIMULATED_RENDER_SCALE (benchmarks
-    only) serves `model` with a stand-in that waits out the cost model's prior times the scale."""
+    setting fails here, before the worker joins its pool. The model's spec names its renderer factory
+    (reelstream.models). REELSTREAM_SIMULATED_RENDER_SCALE (benchmarks only) serves `model` with a
+    stand-in that waits out the model's cost prior times the scale."""
+    spec = models.get(model)
+    if spec is None:
+        registered = ", ".join(models.ids)
+        raise ConfigurationError(f"REELSTREAM_RENDERER: unknown model {model!r}; registered: {registered}")
     if render.simulated_scale is not None:
-        return _simulated(model, render.simulated_scale)
-    from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
+        return _simulated(spec, render.simulated_scale)
+    renderer = factory_of(spec)(spec, device, render)
+    if renderer.name != spec.id:
+        raise ConfigurationError(f"the renderer factory of {spec.id} built a renderer of {renderer.name}")
+    return renderer
+
+
+def factory_of(spec: ModelSpec) -> RendererFactory:
+    """The function `spec.renderer` names (`package.module:function`), imported now."""
+    module_name, _, attribute = spec.renderer.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"model {spec.id}: renderer {spec.renderer!r} cannot be imported: {exc}"
+        ) from None
+    if not callable(factory):
+        raise ConfigurationError(f"model {spec.id}: renderer {spec.renderer!r} is not callable")
+    return cast(RendererFactory, factory)
+
+
+def build_tiny_mochi(spec: ModelSpec, device: str, render: RenderSettings) -> Renderer:
+    """Random weights, CPU-sized (reelstream.models.mochi.TINY_MOCHI)."""
+    from gpu_consumers.render.mochi import tiny_mochi_renderer
+
+    renderer = tiny_mochi_renderer(device=device, options=mochi_options(render))
+    renderer.warmup = warmup_request(spec)
+    return renderer
+
+
+def build_mochi_1(spec: ModelSpec, device: str, render: RenderSettings) -> Renderer:
+    """Full-size Mochi 1 from the model folder (REELSTREAM_MODEL_DIR or REELSTREAM_MODEL_ID)."""
+    from gpu_consumers.render.mochi import MochiRenderer
+    from gpu_consumers.render.model_dir import check_model_dir, resolve_model_dir
 
     options = mochi_options(render)
-    if model == "tiny-mochi":
-        renderer = tiny_mochi_renderer(device=device, options=options)
-        renderer.warmup = warmup_request(model)
-        return renderer
-    if model == "mochi-1":
-        from gpu_consumers.render.model_dir import check_model_dir, resolve_model_dir
-
-        folder = check_model_dir(resolve_model_dir(render.model_dir, render.model_id))
-        _check_gpu_memory(device, options)
-        return MochiRenderer(
-            lambda: _load_mochi(folder),
-            device=device,
-            name=model,
-            options=options,
-            warmup=warmup_request(model),
-        )
-    raise ConfigurationError(f"no renderer for model {model!r}")
+    folder = check_model_dir(resolve_model_dir(render.model_dir, render.model_id))
+    _check_gpu_memory(device, options)
+    return MochiRenderer(
+        lambda: _load_mochi(folder),
+        device=device,
+        name=spec.id,
+        options=options,
+        warmup=warmup_request(spec),
+    )
 
 
-def _simulated(model: str, scale: float) -> Renderer:
+def _simulated(spec: ModelSpec, scale: float) -> Renderer:
     from gpu_consumers.render.simulated import SimulatedRenderer
 
     try:
-        renderer = SimulatedRenderer(model, scale)
+        renderer = SimulatedRenderer(spec, scale)
     except ValueError as exc:
         raise ConfigurationError(f"REELSTREAM_SIMULATED_RENDER_SCALE={scale!r}: {exc}") from exc
     logger.warning("renders are SIMULATED (a benchmark setting): %s", renderer.settings["simulated"])
     return renderer
 
 
-def warmup_request(model: str) -> RenderRequest:
+def warmup_request(spec: ModelSpec) -> RenderRequest:
     """The model's default render: what a compiled model is warmed up on at start-up (a few steps of it)."""
-    from reelstream.params import MODELS, frames_for
-
-    spec = MODELS[model]
+    defaults = spec.defaults
     return RenderRequest(
         prompt="warm-up",
         negative_prompt=None,
-        width=spec.width,
-        height=spec.height,
-        num_frames=frames_for(spec.duration_seconds, spec.fps),
-        fps=spec.fps,
-        num_inference_steps=spec.num_inference_steps,
-        guidance_scale=spec.guidance_scale,
+        width=defaults.width,
+        height=defaults.height,
+        num_frames=spec.default_frames,
+        fps=defaults.fps,
+        num_inference_steps=defaults.num_inference_steps,
+        guidance_scale=defaults.guidance_scale,
         seed=0,
     )
 

@@ -34,6 +34,14 @@ class Accepted:
     replayed: bool  # True: an earlier request with this key created the job; nothing was produced now
 
 
+def parse(context: IngestContext, body: bytes) -> Submission:
+    """The body as a submission, by the configured models: a model no pool serves is refused here."""
+    pipeline = context.settings.pipeline
+    return parse_submission(
+        body, default_model=pipeline.default_model, models=pipeline.models, served=pipeline.pool_models
+    )
+
+
 async def submit(
     context: IngestContext,
     tenant_id: str,
@@ -45,7 +53,7 @@ async def submit(
     """Validate, produce the SubmitJob (acknowledged by the broker) and show the job's placeholder.
     `submission`: `body` already parsed by the caller (it is not parsed twice)."""
     if submission is None:
-        submission = parse_submission(body, default_model=context.settings.pipeline.default_model)
+        submission = parse(context, body)
     command = submit_command(submission, tenant_id, job_id)
     record = context.publisher.serde.serialize(COMMANDS, command)  # once: produced, and kept by the view
     await context.publisher.publish(COMMANDS, tenant_id, command, data=record)
@@ -85,9 +93,7 @@ async def accept(
                 extra={"job_id": decision.job_id, "tenant_id": tenant_id},
             )
         limits.enforce(context, tenant_id)  # 429 before writing; a replay above is never throttled
-        submission = parse_submission(
-            body, default_model=context.settings.pipeline.default_model
-        )  # 4xx before writing
+        submission = parse(context, body)  # 4xx before writing
         chosen = decision.job_id or job_id or new_id()
         expires_at = now + timedelta(seconds=context.settings.idempotency_ttl_seconds)
         pending = IdempotencyRecord(tenant_id, key, sha256, chosen, completed=False, expires_at=expires_at)

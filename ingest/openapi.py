@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ingest.context import context_of
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, MAX_KEY_CHARS, REPLAYED_HEADER
 from ingest.openapi_components import (
     RATE_LIMIT_HEADERS,
@@ -21,8 +22,10 @@ from ingest.openapi_components import (
     json_response,
     ref,
 )
+from ingest.openapi_jobs import job_request_schema
 from ingest.openapi_webhooks import TENANT, WEBHOOK_SCHEMAS, webhook_admin_paths
 from ingest.routes import DEFAULT_PAGE, MAX_PAGE
+from reelstream.models import BUILTIN_MODELS, ModelRegistry
 
 Json = dict[str, Any]
 STRING: Json = {"type": "string"}
@@ -309,7 +312,7 @@ def _key_paths() -> Json:
 
 
 @cache
-def _document() -> Json:
+def _document(models: ModelRegistry) -> Json:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -334,15 +337,17 @@ def _document() -> Json:
                     "configured OIDC provider (RS256/ES256; tenant and roles from its claims)",
                 }
             },
-            "schemas": {**SCHEMAS, **WEBHOOK_SCHEMAS},
+            "schemas": {"JobRequest": job_request_schema(models), **SCHEMAS, **WEBHOOK_SCHEMAS},
             "responses": RESPONSES,
         },
     }
 
 
-def openapi_document() -> Json:
-    return _document()
+def openapi_document(models: ModelRegistry = BUILTIN_MODELS) -> Json:
+    """The document for an ingest whose pools serve `models` (its JobRequest's model enum and bounds)."""
+    return _document(models)
 
 
 async def openapi_endpoint(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    pipeline = context_of(request).settings.pipeline
+    return JSONResponse(openapi_document(pipeline.models.served(pipeline.pool_models)))

@@ -1,4 +1,5 @@
-"""The components of the OpenAPI document (schemas and shared responses), from the constants the code uses."""
+"""The components of the OpenAPI document (schemas and shared responses), from the constants the code uses.
+The job request's schema depends on the models served: ingest.openapi_jobs."""
 
 from __future__ import annotations
 
@@ -7,17 +8,6 @@ from typing import Any
 from ingest.admin import MAX_COUNT
 from ingest.problems import PROBLEM_JSON
 from ingest.routes import MAX_REASON_CHARS
-from reelstream.params import (
-    MAX_DURATION_SECONDS,
-    MAX_LONG_SIDE,
-    MAX_METADATA_CHARS,
-    MAX_METADATA_ENTRIES,
-    MAX_PROMPT_CHARS,
-    MAX_SEED,
-    MAX_STEPS,
-    MODELS,
-    QUALITIES,
-)
 from schemas.events import JobState, RenderStage
 
 Json = dict[str, Any]
@@ -122,48 +112,6 @@ NUMBER: Json = {"type": "number"}
 STRING: Json = {"type": "string"}
 STAMP: Json = {"type": "string", "format": "date-time"}
 
-JOB_REQUEST: Json = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["prompt"],
-    "properties": {
-        "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS},
-        "negative_prompt": {"type": "string", "maxLength": MAX_PROMPT_CHARS},
-        "model": {"type": "string", "enum": sorted(MODELS)},
-        "width": {"type": "integer", "multipleOf": 16, "minimum": 16, "maximum": MAX_LONG_SIDE},
-        "height": {"type": "integer", "multipleOf": 16, "minimum": 16, "maximum": MAX_LONG_SIDE},
-        "duration_seconds": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": MAX_DURATION_SECONDS,
-        },
-        "num_frames": {"type": "integer", "minimum": 7, "description": "6k+1; not with duration"},
-        "fps": {"type": "integer", "minimum": 1, "maximum": 60},
-        "num_inference_steps": {"type": "integer", "minimum": 2, "maximum": MAX_STEPS},
-        "guidance_scale": {"type": "number", "minimum": 0, "maximum": 20},
-        "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
-        "quality": {
-            "type": "string",
-            "enum": list(QUALITIES),
-            "default": "standard",
-            "description": "preview: the model's smaller size and fewer steps (explicit values still win)",
-        },
-        "webhook_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-        "priority": {"type": "string", "enum": ["high", "normal", "low"], "default": "normal"},
-        "deadline": {
-            "type": "string",
-            "format": "date-time",
-            "description": "if the job has not started by then it ends `expired`",
-        },
-        "metadata": {
-            "type": "object",
-            "maxProperties": MAX_METADATA_ENTRIES,
-            "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_CHARS},
-        },
-    },
-    "description": "The shorter side is at most 768 pixels; the clip at most 10 seconds.",
-}
-
 CANCEL_REQUEST: Json = {
     "type": "object",
     "additionalProperties": False,
@@ -183,7 +131,7 @@ PARAMETERS: Json = {
         "num_inference_steps": INTEGER,
         "guidance_scale": NUMBER,
         "seed": INTEGER,
-        "quality": {"type": "string", "enum": ["preview", "standard"]},
+        "quality": {"type": "string", "description": "`standard` or one of the model's presets (`preview`)"},
     },
 }
 
@@ -379,7 +327,6 @@ API_KEY_LIST: Json = {
 }
 
 SCHEMAS: Json = {
-    "JobRequest": JOB_REQUEST,
     "CancelRequest": CANCEL_REQUEST,
     "Parameters": PARAMETERS,
     "Artifact": ARTIFACT,

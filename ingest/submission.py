@@ -15,6 +15,7 @@ from typing import Any
 
 from ingest.errors import MalformedRequest
 from reelstream.errors import InvalidRecordError
+from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.params import FieldError, InvalidRequest, validate_submission
 from schemas.events import (
     JobState,
@@ -126,8 +127,15 @@ def check_shape(data: dict[str, Any], fields: dict[str, str]) -> None:
         raise InvalidRequest(errors)
 
 
-def parse_submission(body: bytes, *, default_model: str) -> Submission:
-    """Parse and validate a submission; raises MalformedRequest or InvalidRequest naming the fields."""
+def parse_submission(
+    body: bytes,
+    *,
+    default_model: str,
+    models: ModelRegistry = BUILTIN_MODELS,
+    served: frozenset[str] | None = None,
+) -> Submission:
+    """Parse and validate a submission; raises MalformedRequest or InvalidRequest naming the fields.
+    `served`: the models some pool serves (None: every one of `models`); another model is refused."""
     data = parse_json_object(body)
     check_shape(data, FIELDS)
     requested = RequestedParams(**{name: data.get(name) for name in PARAM_FIELDS})
@@ -140,6 +148,8 @@ def parse_submission(body: bytes, *, default_model: str) -> Submission:
         data.get("webhook_url"),
         metadata,
         default_model=default_model,
+        models=models,
+        served=served,
     )
     return Submission(
         prompt=data["prompt"],

@@ -12,16 +12,12 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Protocol
 
+from reelstream.models import BUILTIN_MODELS
 from schemas.events import RenderParams
 
-# Priors: mochi-1 ≈ 10 min for its default 848×480×163 frames × 64 steps with CFG on one H100;
-# tiny-mochi renders a default clip in well under a second on a CPU.
-PRIOR_SECONDS_PER_UNIT: Mapping[str, float] = MappingProxyType(
-    {
-        "mochi-1": 600.0 / (848 * 480 * 163 * 64 * 2),
-        "tiny-mochi": 0.5 / (64 * 48 * 13 * 4 * 2),
-    }
-)
+# Priors: each model's `cost_prior` (reelstream.models); a model without one (loaded by a deployment and
+# unknown to this process) starts from DEFAULT_PRIOR until its first renders are observed.
+PRIOR_SECONDS_PER_UNIT: Mapping[str, float] = BUILTIN_MODELS.priors()
 DEFAULT_PRIOR = 1e-7
 LEARNING_RATE = 0.2
 

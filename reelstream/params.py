@@ -1,57 +1,24 @@
-"""Render parameters: the models we serve, their defaults and limits, and turning a request into a render.
+"""Render parameters: turning a request into a render, by the limits and defaults of its model.
 
 Pure: used by ingest (to answer 4xx at once and echo resolved values) and again by admission (a job produced
-straight to Kafka never passed ingest). Seeds are drawn here when absent, so every job record is replayable.
+straight to Kafka never passed ingest). What each model allows and defaults to is its `ModelSpec`
+(reelstream.models); the limits here are the model-independent ones. Seeds are drawn here when absent, so
+every job record is replayable.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Final
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from reelstream.errors import ReelstreamError
+from reelstream.models import BUILTIN_MODELS, STANDARD, Defaults, Limits, ModelRegistry, ModelSpec
 from schemas.events import RenderParams, RequestedParams, random_below
 
-MAX_PROMPT_CHARS = 2000
-MAX_DURATION_SECONDS = 10.0
-MAX_SHORT_SIDE = 768
-MAX_LONG_SIDE = 1360
-MAX_STEPS = 200
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**63 - 1  # an Avro long
 MAX_METADATA_ENTRIES = 16
 MAX_METADATA_CHARS = 256
-QUALITIES: Final = ("preview", "standard")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Defaults a model renders with when the client leaves a parameter out."""
-
-    name: str
-    width: int
-    height: int
-    fps: int
-    duration_seconds: float
-    num_inference_steps: int
-    guidance_scale: float
-    preview: tuple[int, int, int]  # width, height, steps of the `preview` quality
-
-    def for_quality(self, quality: str) -> ModelSpec:
-        if quality == "preview":
-            width, height, steps = self.preview
-            return replace(self, width=width, height=height, num_inference_steps=steps)
-        return self
-
-
-# Genmo's defaults for Mochi-1: 848×480 at 30 fps, 64 steps, guidance 4.5; 163 frames ≈ 5.4 s. A preview
-# (512×288, 24 steps) costs about 1/12 of that: a third of the tokens, attention quadratic in them.
-MODELS: dict[str, ModelSpec] = {
-    "mochi-1": ModelSpec("mochi-1", 848, 480, 30, 5.4, 64, 4.5, preview=(512, 288, 24)),
-    # random weights, CPU-sized: the real pipeline code for development and tests
-    "tiny-mochi": ModelSpec("tiny-mochi", 64, 48, 24, 0.5, 4, 4.5, preview=(32, 32, 2)),
-}
 
 
 @dataclass(frozen=True)
@@ -70,100 +37,126 @@ class InvalidRequest(ReelstreamError):
         self.errors = errors
 
 
-def frames_for(duration_seconds: float, fps: int) -> int:
-    """The 6k+1 frame count closest to `duration_seconds` that does not exceed the duration limit."""
-    k = max(1, round((duration_seconds * fps - 1) / 6))
-    while k > 1 and (6 * k + 1) / fps > MAX_DURATION_SECONDS:
-        k -= 1
-    return 6 * k + 1
-
-
-def _check_text(errors: list[FieldError], name: str, text: str | None, required: bool) -> None:
+def _check_text(
+    errors: list[FieldError], name: str, text: str | None, required: bool, max_chars: int | None
+) -> None:
     if text is None or not text.strip():
         if required:
             errors.append(FieldError(name, "must be a non-empty string"))
         return
-    if len(text) > MAX_PROMPT_CHARS:
-        errors.append(FieldError(name, f"must be at most {MAX_PROMPT_CHARS} characters (got {len(text)})"))
+    if max_chars is not None and len(text) > max_chars:
+        errors.append(FieldError(name, f"must be at most {max_chars} characters (got {len(text)})"))
 
 
-def _check_size(errors: list[FieldError], width: int, height: int) -> None:
+def _check_size(errors: list[FieldError], limits: Limits, width: int, height: int) -> None:
+    multiple = limits.size_multiple
     for name, value in (("width", width), ("height", height)):
-        if value <= 0 or value % 16:
-            errors.append(FieldError(name, f"must be a positive multiple of 16 (got {value})"))
-    if min(width, height) > MAX_SHORT_SIDE:
+        if value <= 0 or value % multiple:
+            errors.append(FieldError(name, f"must be a positive multiple of {multiple} (got {value})"))
+    short = min(width, height)
+    if short > limits.max_short_side:
         errors.append(
             FieldError(
                 "height" if height <= width else "width",
-                f"resolution above {MAX_SHORT_SIDE}p is not served (shorter side {min(width, height)})",
+                f"resolution above {limits.max_short_side}p is not served (shorter side {short})",
             )
         )
-    if max(width, height) > MAX_LONG_SIDE:
+    if max(width, height) > limits.max_long_side:
         errors.append(
             FieldError(
                 "width" if width >= height else "height",
-                f"longer side must be at most {MAX_LONG_SIDE} (got {max(width, height)})",
+                f"longer side must be at most {limits.max_long_side} (got {max(width, height)})",
             )
         )
 
 
-def _resolve_frames(errors: list[FieldError], req: RequestedParams, spec: ModelSpec, fps: int) -> int:
+def _resolve_frames(
+    errors: list[FieldError], req: RequestedParams, spec: ModelSpec, defaults: Defaults, fps: int
+) -> int:
+    longest = spec.limits.max_duration_seconds
     if req.num_frames is not None and req.duration_seconds is not None:
         errors.append(FieldError("num_frames", "give either num_frames or duration_seconds, not both"))
         return 0
     if req.num_frames is not None:
-        if req.num_frames < 7 or (req.num_frames - 1) % 6:
-            errors.append(FieldError("num_frames", f"must be 6k+1 with k ≥ 1 (got {req.num_frames})"))
-        elif fps > 0 and (req.num_frames - 1) / fps > MAX_DURATION_SECONDS:
-            errors.append(FieldError("num_frames", f"clip would be longer than {MAX_DURATION_SECONDS:g} s"))
+        if not spec.frame_rule.allows(req.num_frames):
+            rule = spec.frame_rule.describe()
+            errors.append(FieldError("num_frames", f"must be {rule} (got {req.num_frames})"))
+        elif fps > 0 and (req.num_frames - 1) / fps > longest:
+            errors.append(FieldError("num_frames", f"clip would be longer than {longest:g} s"))
         return req.num_frames
-    duration = spec.duration_seconds if req.duration_seconds is None else req.duration_seconds
-    if not (0 < duration <= MAX_DURATION_SECONDS) or math.isnan(duration):
-        errors.append(
-            FieldError("duration_seconds", f"must be in (0, {MAX_DURATION_SECONDS:g}] (got {duration})")
-        )
+    duration = defaults.duration_seconds if req.duration_seconds is None else req.duration_seconds
+    if not (0 < duration <= longest) or math.isnan(duration):
+        errors.append(FieldError("duration_seconds", f"must be in (0, {longest:g}] (got {duration})"))
         return 0
-    return frames_for(duration, fps) if fps > 0 else 0
+    return spec.frames_for(duration, fps) if fps > 0 else 0
+
+
+def model_of(
+    model: str, models: ModelRegistry, served: frozenset[str] | None = None
+) -> ModelSpec | FieldError:
+    """The spec of a model a pool serves, or the error naming the `model` field and the models served."""
+    choices = models.served(served)
+    spec = choices.get(model)
+    if spec is not None:
+        return spec
+    listed = ", ".join(choices.ids) or "none"
+    if model in models:
+        return FieldError("model", f"model {model!r} is served by no pool; served: {listed}")
+    return FieldError("model", f"unknown model {model!r}; served: {listed}")
 
 
 def resolve(
-    prompt: str, negative_prompt: str | None, req: RequestedParams, *, default_model: str
+    prompt: str,
+    negative_prompt: str | None,
+    req: RequestedParams,
+    *,
+    default_model: str,
+    models: ModelRegistry = BUILTIN_MODELS,
+    served: frozenset[str] | None = None,
 ) -> RenderParams:
-    """Validate a request and fill in every parameter the client left out. Raises InvalidRequest."""
+    """Validate a request and fill in every parameter the client left out. Raises InvalidRequest.
+    `served`: the models some pool serves (None: every registered one)."""
     errors: list[FieldError] = []
-    _check_text(errors, "prompt", prompt, required=True)
-    _check_text(errors, "negative_prompt", negative_prompt, required=False)
-    model = req.model or default_model
-    spec = MODELS.get(model)
-    if spec is None:
-        errors.append(FieldError("model", f"unknown model {model!r}; served: {', '.join(sorted(MODELS))}"))
-        raise InvalidRequest(errors)
-    quality = req.quality or "standard"
-    if quality not in QUALITIES:
-        errors.append(FieldError("quality", f"must be one of {', '.join(QUALITIES)} (got {quality!r})"))
+    spec = model_of(req.model or default_model, models, served)
+    max_chars = spec.limits.prompt_chars if isinstance(spec, ModelSpec) else None
+    _check_text(errors, "prompt", prompt, True, max_chars)
+    _check_text(errors, "negative_prompt", negative_prompt, False, max_chars)
+    if isinstance(spec, FieldError):
+        raise InvalidRequest([*errors, spec])
+    quality = req.quality or STANDARD
+    if quality not in spec.qualities:
+        errors.append(FieldError("quality", f"must be one of {', '.join(spec.qualities)} (got {quality!r})"))
         raise InvalidRequest(errors)
     # explicit parameters win over the quality's defaults
-    spec = spec.for_quality(quality)
-    width = spec.width if req.width is None else req.width
-    height = spec.height if req.height is None else req.height
-    _check_size(errors, width, height)
-    fps = spec.fps if req.fps is None else req.fps
-    if not 1 <= fps <= 60:
-        errors.append(FieldError("fps", f"must be between 1 and 60 (got {fps})"))
-    num_frames = _resolve_frames(errors, req, spec, fps)
-    steps = spec.num_inference_steps if req.num_inference_steps is None else req.num_inference_steps
-    if not 2 <= steps <= MAX_STEPS:
-        errors.append(FieldError("num_inference_steps", f"must be between 2 and {MAX_STEPS} (got {steps})"))
-    guidance = spec.guidance_scale if req.guidance_scale is None else req.guidance_scale
-    if not 0 <= guidance <= 20 or math.isnan(guidance):
-        errors.append(FieldError("guidance_scale", f"must be between 0 and 20 (got {guidance})"))
+    return _resolved(errors, req, spec, spec.defaults_for(quality), quality)
+
+
+def _resolved(
+    errors: list[FieldError], req: RequestedParams, spec: ModelSpec, defaults: Defaults, quality: str
+) -> RenderParams:
+    limits = spec.limits
+    width = defaults.width if req.width is None else req.width
+    height = defaults.height if req.height is None else req.height
+    _check_size(errors, limits, width, height)
+    fps = defaults.fps if req.fps is None else req.fps
+    if not limits.fps.contains(fps):
+        errors.append(FieldError("fps", f"must be {_between(limits.fps.minimum, limits.fps.maximum, fps)}"))
+    num_frames = _resolve_frames(errors, req, spec, defaults, fps)
+    steps = defaults.num_inference_steps if req.num_inference_steps is None else req.num_inference_steps
+    if not limits.steps.contains(steps):
+        bounds = _between(limits.steps.minimum, limits.steps.maximum, steps)
+        errors.append(FieldError("num_inference_steps", f"must be {bounds}"))
+    guidance = defaults.guidance_scale if req.guidance_scale is None else req.guidance_scale
+    if not limits.guidance_scale.contains(guidance):
+        bounds = _between(limits.guidance_scale.minimum, limits.guidance_scale.maximum, guidance)
+        errors.append(FieldError("guidance_scale", f"must be {bounds}"))
     seed = random_below(MAX_SEED) if req.seed is None else req.seed
     if not 0 <= seed <= MAX_SEED:
         errors.append(FieldError("seed", f"must be between 0 and {MAX_SEED}"))
     if errors:
         raise InvalidRequest(errors)
     return RenderParams(
-        model=model,
+        model=spec.id,
         width=width,
         height=height,
         num_frames=num_frames,
@@ -173,6 +166,10 @@ def resolve(
         seed=seed,
         quality=quality,
     )
+
+
+def _between(minimum: float, maximum: float, got: float) -> str:
+    return f"between {minimum:g} and {maximum:g} (got {got})"
 
 
 def check_webhook_url(url: str | None) -> list[FieldError]:
@@ -206,11 +203,15 @@ def validate_submission(
     metadata: dict[str, str],
     *,
     default_model: str,
+    models: ModelRegistry = BUILTIN_MODELS,
+    served: frozenset[str] | None = None,
 ) -> RenderParams:
-    """Everything a SubmitJob must satisfy, wherever it came from."""
+    """Everything a SubmitJob must satisfy, wherever it came from (`served`: as in `resolve`)."""
     errors = check_webhook_url(webhook_url) + check_metadata(metadata)
     try:
-        params = resolve(prompt, negative_prompt, req, default_model=default_model)
+        params = resolve(
+            prompt, negative_prompt, req, default_model=default_model, models=models, served=served
+        )
     except InvalidRequest as exc:
         raise InvalidRequest(exc.errors + errors) from None
     if errors:

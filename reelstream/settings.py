@@ -26,6 +26,7 @@ from reelstream.config.formats import (
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
+from reelstream.models import BUILTIN_MODELS, DEFAULT_MODEL, DEV_MODEL, ModelRegistry, load_registry
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
 
 __all__ = [
@@ -96,10 +97,11 @@ class PipelineSettings:
 
     endpoints: Endpoints
     pools: tuple[str, ...] = ("default",)
-    default_model: str = "mochi-1"
+    default_model: str = DEFAULT_MODEL
     app_prefix: str = "reelstream"
     replication_factor: int = 1  # of topics the services create themselves (Faust changelogs)
     pool_models: frozenset[str] | None = None  # models the pool's slots serve (None: every known model)
+    models: ModelRegistry = BUILTIN_MODELS  # the registered models (built-in + REELSTREAM_EXTRA_MODELS)
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tenant_limits: TenantLimits = field(default_factory=TenantLimits)
@@ -112,13 +114,15 @@ class PipelineSettings:
     @classmethod
     def from_config(cls, config: Config) -> PipelineSettings:
         v = config.values
+        models = load_registry(v.extra_models)
         return cls(
             endpoints=endpoints_from_config(config),
             pools=parse_names(v.pools),
-            default_model=v.default_model,
+            default_model=models.check_id(v.default_model, "REELSTREAM_DEFAULT_MODEL"),
+            models=models,
             app_prefix=v.app_prefix,
             replication_factor=v.replication_factor,
-            pool_models=frozenset(parse_names(v.pool_models)) or None,
+            pool_models=models.parse_ids(v.pool_models, "REELSTREAM_POOL_MODELS"),
             pool_max_work_units=v.pool_max_work_units,
             metrics=MetricsSettings.from_config(config),
             tenant_limits=parse_tenant_limits(v.tenant_limits),
@@ -328,7 +332,7 @@ class WorkerSettings:
     pipeline: PipelineSettings
     slot: int
     pool_id: str = "default"
-    renderer: str = "tiny-mochi"
+    renderer: str = DEV_MODEL
     device: str = "cpu"
     heartbeat_seconds: float = 2.0
     progress_interval_seconds: float = 1.0

@@ -118,6 +118,7 @@ def build_admission(
             capacity=capacity,
             default_model=settings.default_model,
             job_finished=has_finished(stored),
+            models=settings.models,
         )
         if isinstance(decision, Admit) and isinstance(command, SubmitJob):
             verdict = charged(command)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.params import InvalidRequest, validate_submission
 from schemas.events import (
     CancelJob,
@@ -100,6 +101,7 @@ def decide(
     default_model: str,
     capacity: PoolCapacity = PoolCapacity(),
     job_finished: bool = False,
+    models: ModelRegistry = BUILTIN_MODELS,
 ) -> Decision:
     """`known_pool` is the pool of an earlier submission with the same job id: None if never seen, "" if that
     submission was rejected; `job_finished`: that job finished since."""
@@ -121,6 +123,7 @@ def decide(
             command.webhook_url,
             dict(command.metadata),
             default_model=default_model,
+            models=models,
         )
     except InvalidRequest as exc:
         if known_pool:  # admitted once: never rejected after the fact

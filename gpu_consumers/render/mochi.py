@@ -40,6 +40,7 @@ from gpu_consumers.render.options import (
 )
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 from reelstream.errors import ConfigurationError
+from reelstream.models.mochi import TINY_MOCHI
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ def tiny_mochi_renderer(device: str = "cpu", options: MochiOptions | None = None
     return MochiRenderer(
         build_tiny_mochi_pipeline,
         device=device,
-        name="tiny-mochi",
+        name=TINY_MOCHI.id,
         max_sequence_length=MAX_SEQUENCE_LENGTH,
         options=options,
     )

@@ -23,24 +23,23 @@ from gpu_consumers.render.base import (
     RenderedVideo,
     RenderRequest,
 )
-from reelstream.cost_model import PRIOR_SECONDS_PER_UNIT, Shape, work_units
+from reelstream.cost_model import Shape, work_units
+from reelstream.models import ModelSpec
 
 
-def simulated_seconds(model: str, shape: Shape, scale: float) -> float:
-    """What the cost model's prior predicts for a render of `shape` on `model`, times `scale`."""
-    return PRIOR_SECONDS_PER_UNIT[model] * work_units(shape) * scale
+def simulated_seconds(spec: ModelSpec, shape: Shape, scale: float) -> float:
+    """What the model's cost prior predicts for a render of `shape`, times `scale`."""
+    return spec.cost_prior * work_units(shape) * scale
 
 
 class SimulatedRenderer:
-    """Serves `name` (the model the slot advertises) by waiting out the predicted denoising time, step by
-    step, so that progress and cancellation behave as a real render's do."""
+    """Serves `spec`'s model (the one the slot advertises) by waiting out the predicted denoising time, step
+    by step, so that progress and cancellation behave as a real render's do."""
 
-    def __init__(self, name: str, scale: float) -> None:
-        if name not in PRIOR_SECONDS_PER_UNIT:
-            raise ValueError(f"no cost prior for model {name!r} to simulate")
+    def __init__(self, spec: ModelSpec, scale: float) -> None:
         if not scale > 0:
             raise ValueError(f"the simulated render scale must be > 0, got {scale!r}")
-        self.name, self.scale = name, scale
+        self.spec, self.name, self.scale = spec, spec.id, scale
         self._stop = threading.Event()  # never set: an interruptible wait, not a sleep
 
     @property
@@ -56,7 +55,7 @@ class SimulatedRenderer:
         on_progress(ENCODE_TEXT, 0, 1)
         on_progress(ENCODE_TEXT, 1, 1)
         steps = request.num_inference_steps
-        per_step = simulated_seconds(self.name, request, self.scale) / steps
+        per_step = simulated_seconds(self.spec, request, self.scale) / steps
         for step in range(1, steps + 1):
             self._stop.wait(per_step)  # the simulated GPU time of one denoising step
             on_progress(DENOISE, step, steps)

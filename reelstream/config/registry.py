@@ -24,6 +24,7 @@ from reelstream.config.declare import (
     WORKER,
     setting,
 )
+from reelstream.models import DEFAULT_MODEL, DEV_MODEL
 
 SERVICES_AND_CLI = (*PIPELINE, CLI, DEV)
 ATTENTION = Literal["auto", "cudnn", "flash", "efficient", "math"]
@@ -74,7 +75,13 @@ class Registry(BaseSettings):
         None, "The pool this worker (or admission) serves; default: the first of POOLS.", (ADMISSION, WORKER)
     )
     default_model: str = setting(
-        "mochi-1", "The model a job renders when its client names none.", (INGEST, ADMISSION)
+        DEFAULT_MODEL, "The model a job renders when its client names none.", (INGEST, ADMISSION)
+    )
+    extra_models: str = setting(
+        "",
+        "Modules that register more models (each defines MODELS, a tuple of ModelSpec).",
+        PIPELINE,
+        form="comma-separated Python module names",
     )
     app_prefix: str = setting(
         "reelstream",
@@ -89,8 +96,8 @@ class Registry(BaseSettings):
     )
     pool_models: str = setting(
         "",
-        "Models the pool's slots serve; empty: every model.",
-        (ADMISSION,),
+        "Models the pool's slots serve (others are refused at submit); empty: every model.",
+        (INGEST, ADMISSION),
         form="comma-separated model ids",
     )
     pool_max_work_units: int | None = setting(
@@ -216,7 +223,7 @@ class Registry(BaseSettings):
     slot: int | None = setting(
         None, "This worker's slot (= dispatch partition); --slot wins.", (WORKER,), ge=0
     )
-    renderer: str = setting("tiny-mochi", "The model this worker serves (mochi-1, tiny-mochi).", (WORKER,))
+    renderer: str = setting(DEV_MODEL, "The model this worker serves (a registered model id).", (WORKER,))
     device: str = setting("cpu", "Torch device of the renderer (cpu, cuda, cuda:N).", (WORKER,))
     heartbeat_seconds: float = setting(2.0, "Interval of the worker's heartbeats.", (WORKER,), unit="s", gt=0)
     model_dir: str | None = setting(None, "Folder of the mochi-1 diffusers weights.", (WORKER, DEV))

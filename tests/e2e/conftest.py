@@ -29,6 +29,11 @@ TENANT_LIMITS = (  # generous for everyone but the tenants the rate-limit tests 
     "*=rate:100,burst:1000,queued:10000"
 )
 METRICS_SCRAPED = ("ingest", "admission", "scheduler", "notifier", "worker-0", "worker-1")
+# a second model family, loaded by name as a deployment would load its own (tests/fake_model.py), served by
+# slot 2 alone. The pool is configured for mochi-1 too (no slot of it is up: its jobs wait queued), but not
+# for fake-clip-hd, which is refused at submit.
+EXTRA_MODELS, FAKE_MODEL, FAKE_SLOT, UNSERVED_MODEL = "tests.fake_model", "fake-clip", 2, "fake-clip-hd"
+POOL_MODELS = ("fake-clip", "mochi-1", "tiny-mochi")
 
 
 @pytest.fixture(scope="package")
@@ -44,14 +49,16 @@ def running_pipeline(
 ) -> Iterator[Pipeline]:
     """One pipeline for the e2e package, stopped when it is done: several pipelines on one broker would each
     act on the others' records (a lingering one admits, renders and notifies the integration tests' jobs).
-    Two worker slots, leases short enough for failover tests to finish quickly, and tracing on."""
+    Two tiny-mochi worker slots and one of the fake second model, leases short enough for failover tests to
+    finish quickly, and tracing on."""
     asyncio.run(prepare_infrastructure(stack))
     config = PipelineConfig(
         api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b", SERIAL_KEY: SERIAL_TENANT},
         webhook_secret=generate_secret(),
         http_port=free_port(),
         app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",
-        worker_slots=(0, 1),
+        worker_slots=(0, 1, FAKE_SLOT),
+        slot_models={FAKE_SLOT: FAKE_MODEL},
         metrics_ports={name: free_port() for name in METRICS_SCRAPED},
         extra_env={
             "PYTHONPATH": str(Path(__file__).parents[2]),
@@ -60,6 +67,8 @@ def running_pipeline(
             "REELSTREAM_TENANT_CLASSES": "tenant-a=premium,tenant-b=standard",
             "REELSTREAM_LAG_INTERVAL_SECONDS": "1",
             "REELSTREAM_TENANT_LIMITS": TENANT_LIMITS,
+            "REELSTREAM_EXTRA_MODELS": EXTRA_MODELS,
+            "REELSTREAM_POOL_MODELS": ",".join(POOL_MODELS),
             "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_traces.url,
             "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans reach the receiver soon after they end
         },

@@ -89,7 +89,7 @@ async def test_cancel_while_queued_ends_canceled_without_an_artifact(
     pipeline: PipelineConfig, client_a: Client, stack: Endpoints, serde: AvroSerde
 ) -> None:
     async with EventTail(stack, serde) as tail:
-        # no slot serves mochi-1 on this machine, so the job stays queued until it is canceled
+        # the pool is configured for mochi-1 but no slot of it is up, so the job stays queued until canceled
         job = await asyncio.to_thread(
             _submit,
             client_a,

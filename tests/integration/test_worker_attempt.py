@@ -39,6 +39,7 @@ from gpu_consumers.video import is_faststart, verify_mp4
 from gpu_consumers.worker import Worker
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import BrokerUnavailableError
+from reelstream.models import BUILTIN_MODELS
 from reelstream.settings import WorkerSettings
 from schemas.events import (
     DispatchRender,
@@ -133,7 +134,7 @@ async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_buck
 async def test_a_simulated_render_makes_a_verified_artifact_like_a_real_one(store: ArtifactStore) -> None:
     """The benchmarks' stand-in goes through the same attempt: encode, verify, upload."""
     cmd = dispatch(params=render_params(num_frames=13, num_inference_steps=4))
-    outcome = (await attempt(cmd, SimulatedRenderer("tiny-mochi", 0.01), store))[-1]
+    outcome = (await attempt(cmd, SimulatedRenderer(BUILTIN_MODELS["tiny-mochi"], 0.01), store))[-1]
     assert isinstance(outcome, RenderSucceeded), outcome
     assert outcome.artifact.frames == 13
     assert outcome.artifact.render_settings == {"simulated": "0.01× the cost model's prior"}

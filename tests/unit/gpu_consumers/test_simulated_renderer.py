@@ -16,6 +16,7 @@ from gpu_consumers.render.simulated import SimulatedRenderer, simulated_seconds
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.video import encode_mp4, verify_mp4
 from reelstream.errors import ConfigurationError
+from reelstream.models import BUILTIN_MODELS
 from reelstream.settings import RenderSettings
 
 REQUEST = RenderRequest(
@@ -29,14 +30,13 @@ REQUEST = RenderRequest(
     guidance_scale=4.5,
     seed=7,
 )
+TINY = BUILTIN_MODELS["tiny-mochi"]
 FAST = 0.001  # of the prior's ~0.5 s: a few ms per render
 
 
 def test_a_simulated_render_reports_every_stage_and_returns_a_clip_that_encodes(tmp_path: Path) -> None:
     progress: list[tuple[str, int, int]] = []
-    video = SimulatedRenderer("tiny-mochi", FAST).render(
-        REQUEST, lambda *p: progress.append(p), lambda: False
-    )
+    video = SimulatedRenderer(TINY, FAST).render(REQUEST, lambda *p: progress.append(p), lambda: False)
 
     assert video.frames.shape == (13, 48, 64, 3)
     assert video.frames.dtype == np.uint8
@@ -52,7 +52,7 @@ def test_a_simulated_render_reports_every_stage_and_returns_a_clip_that_encodes(
 
 
 def test_the_same_seed_gives_the_same_frames_and_another_seed_others() -> None:
-    renderer = SimulatedRenderer("tiny-mochi", FAST)
+    renderer = SimulatedRenderer(TINY, FAST)
     first = renderer.render(REQUEST, lambda *_: None, lambda: False).frames
     again = renderer.render(REQUEST, lambda *_: None, lambda: False).frames
     other = renderer.render(
@@ -65,7 +65,7 @@ def test_the_same_seed_gives_the_same_frames_and_another_seed_others() -> None:
 def test_a_cancel_stops_the_render_at_the_next_step() -> None:
     steps: list[int] = []
     with pytest.raises(RenderCanceled, match="step 2 of 4"):
-        SimulatedRenderer("tiny-mochi", FAST).render(
+        SimulatedRenderer(TINY, FAST).render(
             REQUEST,
             lambda stage, step, _: steps.append(step) if stage == "denoise" else None,
             lambda: len(steps) >= 2,
@@ -75,15 +75,11 @@ def test_a_cancel_stops_the_render_at_the_next_step() -> None:
 
 def test_its_time_is_the_cost_priors_times_the_scale() -> None:
     longer = replace(REQUEST, num_frames=25, num_inference_steps=8)  # 25/13 the frames, twice the steps
-    assert simulated_seconds("tiny-mochi", longer, 1.0) == pytest.approx(
-        simulated_seconds("tiny-mochi", REQUEST, 1.0) * 25 / 13 * 2
+    assert simulated_seconds(TINY, longer, 1.0) == pytest.approx(
+        simulated_seconds(TINY, REQUEST, 1.0) * 25 / 13 * 2
     )
-    assert simulated_seconds("tiny-mochi", REQUEST, 0.5) == pytest.approx(
-        simulated_seconds("tiny-mochi", REQUEST, 1.0) / 2
-    )
-    assert simulated_seconds("tiny-mochi", REQUEST, 1.0) == pytest.approx(
-        0.5
-    )  # the prior: 0.5 s for 13 frames
+    assert simulated_seconds(TINY, REQUEST, 0.5) == pytest.approx(simulated_seconds(TINY, REQUEST, 1.0) / 2)
+    assert simulated_seconds(TINY, REQUEST, 1.0) == pytest.approx(0.5)  # the prior: 0.5 s for 13 frames
 
 
 def _render(env: dict[str, str]) -> RenderSettings:
@@ -99,7 +95,7 @@ def test_the_worker_gets_it_only_through_its_setting_and_a_bad_scale_fails_at_st
     for bad in ("0", "-1", "nan", "fast"):
         with pytest.raises(ConfigurationError, match="REELSTREAM_SIMULATED_RENDER_SCALE"):
             make_renderer("tiny-mochi", "cpu", _render({"REELSTREAM_SIMULATED_RENDER_SCALE": bad}))
-    with pytest.raises(ConfigurationError, match="no cost prior"):
+    with pytest.raises(ConfigurationError, match="REELSTREAM_RENDERER: unknown model 'no-such-model'"):
         make_renderer("no-such-model", "cpu", _render({"REELSTREAM_SIMULATED_RENDER_SCALE": "1"}))
 
 

@@ -1,0 +1,87 @@
+"""The schema of `POST /v1/jobs` bodies, from the model registry: the model enum and every bound.
+
+One schema covers every model served, so each bound is the loosest among them (the widest range, the
+greatest common size multiple); the description lists each model's own limits, which ingest enforces and
+names in a 422.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from reelstream.models import STANDARD, Bounds, Limits, ModelRegistry
+from reelstream.params import MAX_METADATA_CHARS, MAX_METADATA_ENTRIES, MAX_SEED
+
+Json = dict[str, Any]
+
+
+def _size_schema(models: ModelRegistry) -> Json:
+    multiple = math.gcd(*(spec.limits.size_multiple for spec in models))
+    longest = max(spec.limits.max_long_side for spec in models)
+    return {"type": "integer", "multipleOf": multiple, "minimum": multiple, "maximum": longest}
+
+
+def _number(models: ModelRegistry, json_type: str, bounds: Callable[[Limits], Bounds]) -> Json:
+    """The widest range among the models' `bounds`."""
+    low = min(bounds(spec.limits).minimum for spec in models)
+    high = max(bounds(spec.limits).maximum for spec in models)
+    if json_type == "integer":
+        return {"type": json_type, "minimum": int(low), "maximum": int(high)}
+    return {"type": json_type, "minimum": low, "maximum": high}
+
+
+def job_request_schema(models: ModelRegistry) -> Json:
+    """The JobRequest schema for the models served."""
+    qualities = sorted({quality for spec in models for quality in spec.qualities})
+    rules = ", ".join(f"{spec.id}: {spec.frame_rule.describe()}" for spec in models)
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["prompt"],
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1, "maxLength": _prompt_chars(models)},
+            "negative_prompt": {"type": "string", "maxLength": _prompt_chars(models)},
+            "model": {"type": "string", "enum": list(models.ids)},
+            "width": _size_schema(models),
+            "height": _size_schema(models),
+            "duration_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": max(spec.limits.max_duration_seconds for spec in models),
+            },
+            "num_frames": {
+                "type": "integer",
+                "minimum": min(spec.frame_rule.minimum for spec in models),
+                "description": f"not with duration; by model, {rules}",
+            },
+            "fps": _number(models, "integer", lambda limits: limits.fps),
+            "num_inference_steps": _number(models, "integer", lambda limits: limits.steps),
+            "guidance_scale": _number(models, "number", lambda limits: limits.guidance_scale),
+            "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+            "quality": {
+                "type": "string",
+                "enum": qualities,
+                "default": STANDARD,
+                "description": "preview: the model's smaller size, fewer steps (explicit values still win)",
+            },
+            "webhook_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+            "priority": {"type": "string", "enum": ["high", "normal", "low"], "default": "normal"},
+            "deadline": {
+                "type": "string",
+                "format": "date-time",
+                "description": "if the job has not started by then it ends `expired`",
+            },
+            "metadata": {
+                "type": "object",
+                "maxProperties": MAX_METADATA_ENTRIES,
+                "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_CHARS},
+            },
+        },
+        "description": "Each model's limits: " + " ".join(spec.summary() for spec in models),
+    }
+
+
+def _prompt_chars(models: ModelRegistry) -> int:
+    return max(spec.limits.prompt_chars for spec in models)

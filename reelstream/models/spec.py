@@ -1,0 +1,168 @@
+"""What reelstream knows about one model, declared once: its limits, frame rule, defaults, presets, cost prior
+and where its renderer is built.
+
+Pure data: nothing here imports torch or the GPU consumers. The renderer is named by a dotted path that only
+the worker resolves (`gpu_consumers.renderers.make_renderer`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+STANDARD = "standard"  # the quality every model has: its defaults as declared
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An inclusive range of a parameter, with its unit (for messages and the API document)."""
+
+    minimum: float
+    maximum: float
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.minimum <= self.maximum:
+            raise ValueError(f"bounds [{self.minimum}, {self.maximum}] are empty")
+
+    def contains(self, value: float) -> bool:
+        return not math.isnan(value) and self.minimum <= value <= self.maximum
+
+    def describe(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"between {self.minimum:g} and {self.maximum:g}{unit}"
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """The frame counts a model renders: `step`·k + `offset` with k ≥ 1 (Mochi: 6k+1, its VAE compresses
+    time by 6 after a first frame of its own)."""
+
+    step: int
+    offset: int = 1
+
+    def __post_init__(self) -> None:
+        if self.step < 1 or self.offset < 0:
+            raise ValueError(f"frame rule {self.step}k+{self.offset} is not a rule")
+
+    @property
+    def minimum(self) -> int:
+        return self.step + self.offset
+
+    def allows(self, frames: int) -> bool:
+        return frames >= self.minimum and (frames - self.offset) % self.step == 0
+
+    def describe(self) -> str:
+        return f"{self.step}k+{self.offset} with k ≥ 1"
+
+    def frames_for(self, duration_seconds: float, fps: int, max_duration_seconds: float) -> int:
+        """The allowed frame count closest to `duration_seconds` that does not exceed the duration limit."""
+        k = max(1, round((duration_seconds * fps - self.offset) / self.step))
+        while k > 1 and (self.step * k + self.offset) / fps > max_duration_seconds:
+            k -= 1
+        return self.step * k + self.offset
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every parameter's limits. Sizes in pixels, durations in seconds, prompts in characters."""
+
+    prompt_chars: int = 2000
+    max_duration_seconds: float = 10.0  # of the clip: (frames − 1) / fps
+    size_multiple: int = 16  # width and height are positive multiples of it
+    max_short_side: int = 768
+    max_long_side: int = 1360
+    steps: Bounds = Bounds(2, 200, "steps")
+    guidance_scale: Bounds = Bounds(0, 20)
+    fps: Bounds = Bounds(1, 60, "frames per second")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a render uses for each parameter the client left out."""
+
+    width: int
+    height: int
+    fps: int
+    duration_seconds: float
+    num_inference_steps: int
+    guidance_scale: float
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named quality: another default size and step count (explicit parameters still win)."""
+
+    width: int
+    height: int
+    num_inference_steps: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model reelstream serves.
+
+    `cost_prior` is seconds per work unit (frames × width × height × steps, doubled with guidance) before
+    anything was measured (streams.cost_model). `renderer` is `package.module:function`, a factory
+    `(spec, device, env) -> Renderer` the worker imports when it starts.
+    """
+
+    id: str
+    display_name: str
+    defaults: Defaults
+    frame_rule: FrameRule
+    cost_prior: float
+    renderer: str
+    license: str
+    limits: Limits = field(default_factory=Limits)
+    presets: Mapping[str, Preset] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not self.id or self.id != self.id.strip() or "," in self.id:
+            raise ValueError(f"model id {self.id!r} must be non-empty, without spaces or commas")
+        if not self.cost_prior > 0:
+            raise ValueError(f"model {self.id}: cost_prior must be > 0 seconds per work unit")
+        module, sep, name = self.renderer.partition(":")
+        if not (module and sep and name):
+            raise ValueError(f"model {self.id}: renderer must be 'package.module:function'")
+        if STANDARD in self.presets:
+            raise ValueError(f"model {self.id}: {STANDARD!r} is the declared defaults, not a preset")
+        object.__setattr__(self, "presets", MappingProxyType(dict(self.presets)))
+
+    @property
+    def qualities(self) -> tuple[str, ...]:
+        return tuple(sorted((*self.presets, STANDARD)))
+
+    def defaults_for(self, quality: str) -> Defaults:
+        """The defaults of a quality (KeyError if the model has no such quality)."""
+        if quality == STANDARD:
+            return self.defaults
+        preset = self.presets[quality]
+        return replace(
+            self.defaults,
+            width=preset.width,
+            height=preset.height,
+            num_inference_steps=preset.num_inference_steps,
+        )
+
+    def frames_for(self, duration_seconds: float, fps: int) -> int:
+        return self.frame_rule.frames_for(duration_seconds, fps, self.limits.max_duration_seconds)
+
+    @property
+    def default_frames(self) -> int:
+        return self.frames_for(self.defaults.duration_seconds, self.defaults.fps)
+
+    def summary(self) -> str:
+        """The model's limits and defaults in words (the API document, `reelstream models`)."""
+        limits, defaults = self.limits, self.defaults
+        return (
+            f"`{self.id}` ({self.display_name}): width and height multiples of {limits.size_multiple}, "
+            f"shorter side at most {limits.max_short_side}, longer side at most {limits.max_long_side}; "
+            f"num_frames {self.frame_rule.describe()}; clip at most {limits.max_duration_seconds:g} s; "
+            f"fps {limits.fps.describe()}; num_inference_steps {limits.steps.describe()}; "
+            f"prompt at most {limits.prompt_chars} characters; qualities {', '.join(self.qualities)}; "
+            f"default {defaults.width}×{defaults.height}, {self.default_frames} frames at "
+            f"{defaults.fps} fps, {defaults.num_inference_steps} steps. License: {self.license}."
+        )
