@@ -22,13 +22,13 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from gpu_consumers.job import run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
-from gpu_consumers.storage import ArtifactStore, minio_client
 from reelstream.dlq import SourceRecord, headers_dict, park
 from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, sender_of
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import log_context
 from reelstream.metrics import Metrics, WorkerMetrics
+from reelstream.object_store import ObjectStore, minio_client
 from reelstream.settings import WorkerSettings
 from reelstream.tracing import StageSpans, linked_span, traceparent_of
 from schemas.errors import SerializationError
@@ -97,7 +97,7 @@ class Worker:
             consumer.assign([self._tp])
             await consumer.position(self._tp)  # resolve where to start before announcing the slot
             publisher = Publisher(sender_of(producer), serde)
-            store = ArtifactStore(minio_client(endpoints), endpoints.s3_bucket)
+            store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
             heartbeat = asyncio.create_task(self._heartbeats(publisher, stop))
             try:
                 await self._consume(consumer, publisher, store, stop)
@@ -111,7 +111,7 @@ class Worker:
             await registry.aclose()
 
     async def _consume(
-        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ArtifactStore, stop: asyncio.Event
+        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ObjectStore, stop: asyncio.Event
     ) -> None:
         while not stop.is_set():
             batch = await consumer.getmany(self._tp, timeout_ms=200)
@@ -173,7 +173,7 @@ class Worker:
         self.canceled_pending.add((command.job_id, command.attempt))
 
     async def _advance(
-        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ArtifactStore, start_next: bool = True
+        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ObjectStore, start_next: bool = True
     ) -> None:
         """Commit a finished attempt's offset and start the next pending one. Raises DeviceLost (after the
         attempt was reported and committed) when the GPU is gone: the worker must exit, not take more work."""

@@ -14,12 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from minio import Minio
-from minio.error import MinioException
 from starlette.requests import HTTPConnection
-from urllib3.exceptions import HTTPError
 
 from ingest.api_keys import KeyTable
 from ingest.compacted_view import CompactedView
@@ -35,6 +31,7 @@ from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
 from schemas.serde import AvroSerde
 from schemas.topics import (
@@ -62,25 +59,17 @@ TOMBSTONE_TIMEOUT_SECONDS = 10.0
 
 
 class Presigner:
-    """Signs time-limited GET URLs for artifacts. Signing is local once the bucket's region is known; the
-    first call may ask the server for it, so every call runs in a worker thread."""
+    """Signs time-limited GET URLs for artifacts (reelstream.object_store), its TTL capped."""
 
-    def __init__(self, client: Minio, bucket: str, ttl_seconds: int) -> None:
-        self._client = client
-        self._bucket = bucket
+    def __init__(self, store: ObjectStore, ttl_seconds: int) -> None:
+        self._store = store
         self.ttl_seconds = max(1, min(ttl_seconds, MAX_PRESIGN_TTL_SECONDS))
 
     async def url_for(self, key: str) -> str:
-        expires = timedelta(seconds=self.ttl_seconds)
         try:
-            return await asyncio.to_thread(self._client.presigned_get_object, self._bucket, key, expires)
-        except (MinioException, HTTPError, OSError) as exc:
-            raise StorageUnavailable(f"could not sign a URL in bucket {self._bucket}: {exc!r}") from exc
-
-
-def minio_client(endpoint: str, access_key: str, secret_key: str) -> Minio:
-    parts = urlsplit(endpoint)
-    return Minio(parts.netloc, access_key=access_key, secret_key=secret_key, secure=parts.scheme == "https")
+            return await self._store.presigned_get(key, timedelta(seconds=self.ttl_seconds))
+        except ObjectStoreError as exc:
+            raise StorageUnavailable(exc.message) from exc
 
 
 @dataclass
@@ -157,8 +146,8 @@ async def open_context(
             )
             stack.push_async_callback(_cancel, task)
 
-        client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
-        presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
+        store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
+        presigner = Presigner(store, settings.presign_ttl_seconds)
         context = IngestContext(
             settings,
             publisher,

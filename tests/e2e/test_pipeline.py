@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from gpu_consumers.storage import minio_client
 from gpu_consumers.video import probe_mp4
 from reelstream.client import Client
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
+from reelstream.object_store import minio_client
 from reelstream.services import PipelineConfig
 from reelstream.stack.manager import Endpoints
 from schemas.events import RequestedParams, SubmitJob

@@ -9,7 +9,7 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 
-from gpu_consumers.storage import minio_client
+from reelstream.object_store import minio_client
 from reelstream.stack.manager import LocalStack
 from schemas.events import JobEvent, JobEventType, RenderStage
 from tests.reliability.invariants import artifacts_of
