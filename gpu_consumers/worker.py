@@ -22,7 +22,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from gpu_consumers.job import run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
-from reelstream.dlq import SourceRecord, headers_dict, park
+from reelstream.dlq import DeadLetterWriter, source_of
 from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, sender_of
 from reelstream.kafka.registry import ConfluentRegistry
@@ -47,6 +47,7 @@ from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX
 
 logger = logging.getLogger(__name__)
+STAGE = "worker"  # its dead-letter topic: dispatch records this slot cannot run
 
 
 @dataclass
@@ -157,12 +158,8 @@ class Worker:
         self, record: ConsumerRecord[bytes, bytes], publisher: Publisher, error: ReelstreamError, reason: str
     ) -> None:
         """A dispatch record this slot cannot run goes to the worker's dead-letter topic, as it was read."""
-        headers = headers_dict(record.headers)
-        source = SourceRecord(
-            RENDER_DISPATCH.name, record.partition, record.offset, record.key, record.value, headers
-        )
-        self.metrics.metrics.dead_lettered(RENDER_DISPATCH.name, reason)
-        await park(publisher, "worker", source, error)
+        writer = DeadLetterWriter(STAGE, publisher, self.metrics.metrics.dead_lettered)
+        await writer.write(source_of(record), error, reason)
 
     def _cancel(self, command: CancelRender) -> None:
         current = self.current

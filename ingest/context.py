@@ -26,8 +26,7 @@ from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
-from reelstream.dlq import SourceRecord, park
-from reelstream.errors import ReelstreamError
+from reelstream.dlq import DeadLetterWriter
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
@@ -116,9 +115,7 @@ async def open_context(
         stack.push_async_callback(producer.stop)
         publisher = Publisher(sender_of(producer), serde, timeout=settings.produce_timeout_seconds)
 
-        async def park_view_record(source: SourceRecord, error: ReelstreamError) -> None:
-            await park(publisher, STAGE, source, error)
-
+        dead_letters = DeadLetterWriter(STAGE, publisher)
         view = StatusView(endpoints.kafka_bootstrap, serde)
         keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
@@ -127,7 +124,7 @@ async def open_context(
             endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
         )
         for followed in (view, keys, limits, *webhooks.views, api_keys):
-            followed.dead_letter_with(park_view_record)
+            followed.dead_letter_with(dead_letters.write)
         for started in (view, keys, limits, webhooks, api_keys):
             stack.push_async_callback(started.stop)
             await started.start()

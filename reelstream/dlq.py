@@ -3,14 +3,16 @@
 A DeadLetter keeps the record exactly as it was read (key, value and headers as bytes) with where it came
 from and why it failed. Replaying re-produces those bytes to the source topic with the
 `reelstream-replays` header bumped, so a record that fails again is parked with `replays` one higher.
+Every stage writes its dead letters through one DeadLetterWriter (`write(source, error, reason)`);
 `reelstream dlq list|replay` (reelstream.cli) is a thin adapter over `list_dead_letters` / `replay`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -37,6 +39,36 @@ class SourceRecord:
     key: bytes | None
     value: bytes | None
     headers: Mapping[str, bytes]
+
+
+class ConsumedRecord(Protocol):
+    """A record as a Kafka client hands it over (aiokafka's ConsumerRecord, Faust's message)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> Any: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def headers(self) -> Any: ...
+
+
+def source_of(record: ConsumedRecord) -> SourceRecord:
+    """The record as a stage saw it: key and value as bytes, headers as a dict."""
+    key, value = record.key, record.value
+    return SourceRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=None if key is None else bytes(key),
+        value=None if value is None else bytes(value),
+        headers=headers_dict(record.headers),
+    )
 
 
 def headers_dict(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None) -> dict[str, bytes]:
@@ -89,6 +121,34 @@ async def park(publisher: Publisher, stage: str, record: SourceRecord, error: Re
         extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
     )
     return letter
+
+
+PublisherSource = Publisher | Callable[[], Awaitable[Publisher]]
+Counted = Callable[[str, str], None]  # (source topic, reason): e.g. Metrics.dead_lettered
+
+
+class DeadLetterWriter:
+    """The one way a stage writes `reelstream.dlq.<stage>`: the record's original bytes and headers, where
+    it was read, the error; counted through `counted` (by source topic and reason) and logged.
+
+    `publisher` is a Publisher, or an async factory of one (a Faust app opens its publisher lazily)."""
+
+    def __init__(self, stage: str, publisher: PublisherSource, counted: Counted | None = None) -> None:
+        dlq_topic(stage)  # an unknown stage fails here, not on the first poison record
+        self.stage = stage
+        self._publisher = publisher
+        self._counted = counted
+
+    async def write(
+        self, source: SourceRecord, error: ReelstreamError, reason: str | None = None
+    ) -> DeadLetter:
+        """Park `source` because of `error`; `reason` labels the count (the error's code by default)."""
+        if self._counted is not None:
+            self._counted(source.topic, reason or error.code)
+        publisher = self._publisher
+        if not isinstance(publisher, Publisher):
+            publisher = await publisher()
+        return await park(publisher, self.stage, source, error)
 
 
 @dataclass(frozen=True)
