@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import Headers, Publisher, SendAndWait, new_producer, sender_of
+from reelstream.kafka.consume_loop import read_range
 from reelstream.kafka.registry import ConfluentRegistry
 from schemas.events import DeadLetter
 from schemas.serde import AvroSerde
@@ -150,6 +151,12 @@ class DeadLetterWriter:
             publisher = await publisher()
         return await park(publisher, self.stage, source, error)
 
+    async def write_record(
+        self, record: ConsumedRecord, error: ReelstreamError, reason: str | None = None
+    ) -> DeadLetter:
+        """`write` for a record as the Kafka client handed it over."""
+        return await self.write(source_of(record), error, reason)
+
 
 @dataclass(frozen=True)
 class Parked:
@@ -180,12 +187,8 @@ async def read_dead_letters(
                 if not wanted:
                     continue
                 start = min(wanted)
-            consumer.seek(tp, start)
-            while await consumer.position(tp) < end[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batch.get(tp, []):
-                    if record.offset >= end[tp] or (offsets is not None and record.offset not in offsets):
-                        continue
+            async for record in read_range(consumer, tp, start, end[tp]):
+                if offsets is None or record.offset in offsets:
                     letter = await serde.deserialize(topic, record.value)
                     found.append(Parked(record.offset, record.timestamp, letter))
         found.sort(key=lambda p: p.offset)

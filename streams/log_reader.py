@@ -31,6 +31,7 @@ from aiokafka.errors import KafkaError
 from faust.streams import _current_event  # Faust's current event: what its tables write changelogs for
 
 from reelstream.kafka.clients import BrokerUnavailableError
+from reelstream.kafka.consume_loop import read_range
 from schemas.topics import Topic
 
 logger = logging.getLogger(__name__)
@@ -67,13 +68,10 @@ class LogReader:
         events a stage context reads (`message`, `value`)."""
         consumer, tp = await self._started(), TopicPartition(self._topic.name, partition)
         consumer.assign([tp])
-        consumer.seek(tp, first)
         records: list[_Missed] = []
         try:
             async with asyncio.timeout(self._timeout):
-                while await consumer.position(tp) < end:
-                    batch = await consumer.getmany(tp, timeout_ms=1000)
-                    records += [_Missed(_Message.of(r)) for r in batch.get(tp, []) if r.offset < end]
+                records += [_Missed(_Message.of(r)) async for r in read_range(consumer, tp, first, end)]
         except (TimeoutError, KafkaError) as exc:
             where = f"{self._topic.name}[{partition}] {first}..{end - 1}"
             raise BrokerUnavailableError(f"records {where} could not be read: {exc!r}") from exc
