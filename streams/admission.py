@@ -26,8 +26,8 @@ from schemas.topics import COMMANDS
 from streams.admission_policy import PoolCapacity
 from streams.admission_service import AdmissionService, Output, Record, Rejection
 from streams.app import StreamContext, create_app, faust_topic, run_worker
+from streams.faust_compensation import Inbox, LogReader
 from streams.limit_settings import TenantLimitSource
-from streams.log_reader import Inbox, LogReader
 from streams.publishing import publish_change
 from streams.tenant_quota import TenantQuota
 
@@ -79,13 +79,13 @@ def build_admission(
         if command is not None:
             await _write(await ctx.publisher(), service.handle(command, store), sent)
 
-    inbox = _inbox(app, settings)
+    inbox = Inbox.of_app(app, LogReader(settings.endpoints.kafka_bootstrap, COMMANDS))
 
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
         """Commands in turn, without waiting for the broker between them: a command's offset becomes
         committable once every record it produced was acknowledged (reelstream.kafka.pending_acks). Those
-        Faust does not hand over are read from the log (streams.log_reader.Inbox)."""
+        Faust does not hand over are read from the log (streams.faust_compensation.Inbox)."""
         await limits.ready.wait()  # admin-set limits replayed: never judge by limits an admin replaced
         pending = PendingAcks()
 
@@ -144,24 +144,6 @@ async def _publish(publisher: Publisher, output: Output) -> None:
             await publisher.publish(topic, key, value, partition)
         case Rejection(status, event_type):
             await publish_change(publisher, status, event_type)
-
-
-def _inbox(app: faust.App, settings: PipelineSettings) -> Inbox:
-    """The commands Faust does not hand over, read from the log (streams.log_reader), following the
-    group's assignments."""
-    reader = LogReader(settings.endpoints.kafka_bootstrap, COMMANDS)
-    app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
-    inbox = Inbox(reader, app.conf.id)
-
-    async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
-        await inbox.assigned(sorted(tp.partition for tp in assigned if tp.topic == COMMANDS.name))
-
-    async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-        inbox.revoked()
-
-    app.on_partitions_assigned.connect(assigned, weak=False)  # type: ignore[arg-type]
-    app.on_partitions_revoked.connect(revoked, weak=False)  # type: ignore[arg-type]
-    return inbox
 
 
 def main() -> None:

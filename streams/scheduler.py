@@ -33,8 +33,9 @@ from schemas.events import SchedulerTick
 from schemas.topics import SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
+from streams.faust_compensation import LogReader, connect
 from streams.group_commit import GroupCommit, WriterCrashed
-from streams.log_reader import InboxOrder, LogReader
+from streams.inbox_order import InboxOrder
 from streams.pool_store import Write
 from streams.scheduler_service import SchedulerService
 
@@ -69,7 +70,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     service = SchedulerService(policy_from(scheduler_settings), table)  # states in memory, from the table
     _log_recovery(app, service)
     reader = LogReader(settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX)
-    app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
+    connect(app.on_before_shutdown, reader.close_on_shutdown)
     commits = {pool_id: GroupCommit(ctx.publisher) for pool_id in settings.pools}  # one writer per pool
     _drop_unwritten_on_rebalance(app, commits)
     _close_writers_on_shutdown(app, commits)
@@ -145,9 +146,7 @@ def _export_lag(app: faust.App, ctx: StreamContext) -> None:
         """The exporter's Kafka clients are closed with the app (none left for the garbage collector)."""
         await lag.close()
 
-    # weak=False: held weakly, this closure would vanish at once; the ignore: mode types handlers with
-    # mypy_extensions argument kinds that no `async def` matches
-    app.on_before_shutdown.connect(close_lag, weak=False)  # type: ignore[arg-type]
+    connect(app.on_before_shutdown, close_lag)
 
 
 def _tick(app: faust.App, ctx: StreamContext, interval: float) -> None:
@@ -177,7 +176,7 @@ def _close_writers_on_shutdown(app: faust.App, commits: dict[str, GroupCommit]) 
         for commit in commits.values():
             await commit.close()  # what was not written is decided again by the next owner
 
-    app.on_before_shutdown.connect(close_writers, weak=False)  # type: ignore[arg-type]
+    connect(app.on_before_shutdown, close_writers)
 
 
 def _drop_unwritten_on_rebalance(app: faust.App, commits: dict[str, GroupCommit]) -> None:
@@ -191,7 +190,7 @@ def _drop_unwritten_on_rebalance(app: faust.App, commits: dict[str, GroupCommit]
                 logger.info("rebalance: dropping events decided but not written", extra=fields)
             commit.drop()
 
-    app.on_partitions_revoked.connect(revoked, weak=False)  # type: ignore[arg-type]
+    connect(app.on_partitions_revoked, revoked)
 
 
 @dataclass(frozen=True)
@@ -223,8 +222,8 @@ def _log_recovery(app: faust.App, service: SchedulerService) -> None:
     async def recovered(sender: Any, **kwargs: Any) -> None:
         logger.info("scheduler state recovered")
 
-    app.on_partitions_assigned.connect(assigned, weak=False)  # type: ignore[arg-type]
-    app.on_rebalance_complete.connect(recovered, weak=False)  # type: ignore[arg-type]
+    connect(app.on_partitions_assigned, assigned)
+    connect(app.on_rebalance_complete, recovered)
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ from reelstream.tracing import TraceLinks
 from schemas.events import InboxEvent, JobAdmitted
 from streams.fair_queue import SchedulerPolicy
 from streams.group_commit import Decided, decided
+from streams.inbox_order import InboxOrder, inbox_order
 from streams.invariants import check_inbox_event
-from streams.log_reader import InboxOrder, inbox_order
 from streams.pool_store import PoolImage, Write, persist, restore
 from streams.scheduler_state import SchedulerState
 from streams.scheduling import Output, SendToSlot, apply_noting_changes, as_of

@@ -11,7 +11,7 @@ from reelstream.errors import InvalidRecordError
 from schemas import events as ev
 from schemas.topics import JOB_STATUS, RENDER_DISPATCH
 from streams.fair_queue import SchedulerPolicy
-from streams.log_reader import InboxOrder
+from streams.inbox_order import InboxOrder
 from streams.pool_store import Write
 from streams.scheduler_service import CATCH_UP_ALLOWANCE, SchedulerService
 from tests.samples import T0
