@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -57,27 +58,7 @@ def build_admission(
         counted=ctx.metrics.admission_decision,
     )
 
-    async def follow_limit_settings() -> None:
-        """Replay the admin-set limits, then republish the state of each tenant whose limits change."""
-        view = await limits.start(settings.endpoints.kafka_bootstrap, (await ctx.publisher()).serde)
-        try:
-            while True:
-                tenant_id = await view.changed.get()
-                quota = store.quota(tenant_id)
-                if quota is not None:
-                    for record in service.limit_state(tenant_id, quota, time.time()):
-                        await _publish(await ctx.publisher(), record)
-        finally:
-            await limits.stop()
-
-    app.task(follow_limit_settings)
-
-    async def admit_one(event: faust.EventT[bytes], sent: list[asyncio.Future[Any]]) -> None:
-        """One command; the records it produces are queued into `sent` (a rejection's two records are
-        published in turn: the snapshot before the event)."""
-        command = await ctx.decoded(COMMANDS, event)
-        if command is not None:
-            await _write(await ctx.publisher(), service.handle(command, store), sent)
+    app.task(_limit_follower(ctx, limits, service, store))
 
     inbox = Inbox.of_app(app, LogReader(settings.endpoints.kafka_bootstrap, COMMANDS))
 
@@ -93,7 +74,7 @@ def build_admission(
             await pending.room()
             sent: list[asyncio.Future[Any]] = []
             async with ctx.dead_lettering(record):
-                await admit_one(record, sent)
+                await _admit_one(ctx, service, store, record, sent)
             pending.track(sent, record.ack)
 
         watcher = asyncio.create_task(inbox.watch(take, pending.drained))
@@ -105,6 +86,39 @@ def build_admission(
             watcher.cancel()
 
     return app
+
+
+def _limit_follower(
+    ctx: StreamContext, limits: TenantLimitSource, service: AdmissionService, store: TableStore
+) -> Callable[[], Awaitable[None]]:
+    async def follow_limit_settings() -> None:
+        """Replay the admin-set limits, then republish the state of each tenant whose limits change."""
+        view = await limits.start(ctx.settings.endpoints.kafka_bootstrap, (await ctx.publisher()).serde)
+        try:
+            while True:
+                tenant_id = await view.changed.get()
+                quota = store.quota(tenant_id)
+                if quota is not None:
+                    for record in service.limit_state(tenant_id, quota, time.time()):
+                        await _publish(await ctx.publisher(), record)
+        finally:
+            await limits.stop()
+
+    return follow_limit_settings
+
+
+async def _admit_one(
+    ctx: StreamContext,
+    service: AdmissionService,
+    store: TableStore,
+    event: faust.EventT[bytes],
+    sent: list[asyncio.Future[Any]],
+) -> None:
+    """One command; the records it produces are queued into `sent` (a rejection's two records are
+    published in turn: the snapshot before the event)."""
+    command = await ctx.decoded(COMMANDS, event)
+    if command is not None:
+        await _write(await ctx.publisher(), service.handle(command, store), sent)
 
 
 @dataclass(frozen=True)
