@@ -14,12 +14,12 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import partial
+from typing import Any
 
 import faust
 
 from reelstream.kafka.clients import Publisher
-from reelstream.kafka.pending_acks import PendingAcks
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import configure_tracing
@@ -27,7 +27,7 @@ from schemas.topics import COMMANDS
 from streams.admission_policy import PoolCapacity
 from streams.admission_service import AdmissionService, Output, Record, Rejection
 from streams.app import StreamContext, create_app, faust_topic, run_worker
-from streams.faust_compensation import Inbox, LogReader
+from streams.faust_compensation import Inbox, LogReader, take_acked_when_written
 from streams.limit_settings import TenantLimitSource
 from streams.publishing import publish_change
 from streams.tenant_quota import TenantQuota
@@ -64,26 +64,9 @@ def build_admission(
 
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
-        """Commands in turn, without waiting for the broker between them: a command's offset becomes
-        committable once every record it produced was acknowledged (reelstream.kafka.pending_acks). Those
-        Faust does not hand over are read from the log (streams.faust_compensation.Inbox)."""
+        """Commands in turn, each acknowledged once what it produced is (faust_compensation)."""
         await limits.ready.wait()  # admin-set limits replayed: never judge by limits an admin replaced
-        pending = PendingAcks()
-
-        async def take(record: faust.EventT[bytes]) -> None:
-            await pending.room()
-            sent: list[asyncio.Future[Any]] = []
-            async with ctx.dead_lettering(record):
-                await _admit_one(ctx, service, store, record, sent)
-            pending.track(sent, record.ack)
-
-        watcher = asyncio.create_task(inbox.watch(take, pending.drained))
-        try:
-            commands = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
-            async for event in commands.events():
-                await inbox.handle(event, take, pending.drained)
-        finally:
-            watcher.cancel()
+        await take_acked_when_written(stream, inbox, partial(_admit_one, ctx, service, store))
 
     return app
 
@@ -115,10 +98,11 @@ async def _admit_one(
     sent: list[asyncio.Future[Any]],
 ) -> None:
     """One command; the records it produces are queued into `sent` (a rejection's two records are
-    published in turn: the snapshot before the event)."""
-    command = await ctx.decoded(COMMANDS, event)
-    if command is not None:
-        await _write(await ctx.publisher(), service.handle(command, store), sent)
+    published in turn: the snapshot before the event). A command it cannot admit is dead-lettered."""
+    async with ctx.dead_lettering(event):
+        command = await ctx.decoded(COMMANDS, event)
+        if command is not None:
+            await _write(await ctx.publisher(), service.handle(command, store), sent)
 
 
 @dataclass(frozen=True)

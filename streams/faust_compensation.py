@@ -36,6 +36,7 @@ from faust.streams import _current_event
 
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.kafka.consume_loop import read_range
+from reelstream.kafka.pending_acks import PendingAcks
 from schemas.topics import Topic
 from streams.inbox_order import InboxOrder, inbox_order
 
@@ -216,6 +217,31 @@ class Inbox:
             self.taken[partition] = missed.message.offset
         await settle()
         self.taken[partition] = max(self.taken[partition], end - 1)  # retention may have deleted some
+
+
+Process = Callable[[faust.EventT[bytes], list[asyncio.Future[Any]]], Awaitable[None]]
+
+
+async def take_acked_when_written(stream: faust.StreamT[bytes], inbox: Inbox, process: Process) -> None:
+    """The stream's records in turn, without waiting for the broker between them: `process(record, sent)`
+    queues what it produces into `sent`, and the record's offset becomes committable once every one of those
+    was acknowledged (reelstream.kafka.pending_acks). Records Faust does not hand over are read from the
+    log (`inbox`)."""
+    pending = PendingAcks()
+
+    async def take(record: faust.EventT[bytes]) -> None:
+        await pending.room()
+        sent: list[asyncio.Future[Any]] = []
+        await process(record, sent)
+        pending.track(sent, record.ack)
+
+    watcher = asyncio.create_task(inbox.watch(take, pending.drained))
+    try:
+        records = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
+        async for event in records.events():
+            await inbox.handle(event, take, pending.drained)
+    finally:
+        watcher.cancel()
 
 
 @contextmanager
