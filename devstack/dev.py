@@ -171,7 +171,6 @@ def run_dev(env: Mapping[str, str]) -> int:
         layout.data_dir / "webhook-secret", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
     config = dev_config(env, api_key, webhook_secret)
-    stop = stop_requested()
     with stack as endpoints, ExitStack() as running:
         with steps.step("topics and schemas"):
             asyncio.run(prepare_infrastructure(endpoints))
@@ -181,6 +180,7 @@ def run_dev(env: Mapping[str, str]) -> int:
         with steps.step(f"starting {names}", "until the API answers /readyz"):
             pipeline.start(endpoints, env)
         prometheus_url = running.enter_context(prometheus(layout, config.metrics_ports, env))
+        stop = stop_requested()  # from here on; before, Ctrl-C interrupts the start-up at once
         print_summary(summary(config, endpoints, layout, prometheus_url), config, stack.reused)
         supervise_until_stopped(Supervisor(pipeline, endpoints, env, say), stop)
         print("stopping…")
