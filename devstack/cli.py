@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from devstack.manager import ExternalServices, LocalStack, StackLayout, read_state, stop_recorded
+from devstack.steps import ConsoleSteps
 from reelstream.client import Client, submit_and_wait
 from reelstream.config import load_config, or_exit
 from reelstream.errors import ReelstreamError
@@ -33,7 +34,7 @@ def _layout(args: argparse.Namespace, env: Mapping[str, str]) -> StackLayout:
 
 def cmd_stack(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     layout = _layout(args, env)
-    stack = LocalStack(layout, env, ExternalServices.from_env(env), detached=True)
+    stack = LocalStack(layout, env, ExternalServices.from_env(env), detached=True, steps=ConsoleSteps())
     if args.action == "fetch":
         stack.fetch()
         print(f"cached under {layout.cache_dir}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from devstack.fetch import fetch_once, run_client
 from devstack.prereqs import require_tool
+from devstack.steps import StepProgress
 from reelstream.config import load_config
 from schemas.topics import ALL_TOPICS, Topic
 
@@ -44,14 +45,16 @@ def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
         return Path(on_path)
     go = require_tool("go", "building helm", env)
 
-    def build(staging: Path) -> None:
+    def build(staging: Path, progress: StepProgress) -> None:
         run_client(
-            [str(go), "install", f"{HELM_MODULE}@{HELM_VERSION}"],
+            [str(go), "install", "-v", f"{HELM_MODULE}@{HELM_VERSION}"],
             f"helm {HELM_VERSION}",
             {**env, "GOBIN": str(staging / "bin"), "CGO_ENABLED": "0"},
+            on_line=progress.go_line,
         )
 
-    return fetch_once(cache_dir / f"helm-{HELM_VERSION}", build) / "bin" / "helm"
+    what = f"helm {HELM_VERSION} (go install)"
+    return fetch_once(cache_dir / f"helm-{HELM_VERSION}", build, what) / "bin" / "helm"
 
 
 def main(argv: list[str]) -> int:

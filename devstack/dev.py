@@ -13,6 +13,7 @@ import logging
 import secrets
 import signal
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -23,13 +24,20 @@ from devstack.prereqs import MissingPrerequisite
 from devstack.process import ServiceStartError, free_port
 from devstack.prometheus import PrometheusService, find_prometheus
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure, service_commands
+from devstack.steps import ConsoleSteps
+from devstack.supervisor import Supervisor
 from reelstream.config import load_config
+from reelstream.endpoints import Endpoints
 from reelstream.models import DEFAULT_MODEL, DEV_MODEL
 
 logger = logging.getLogger(__name__)
 
 ALERT_RULES = Path(__file__).resolve().parents[1] / "dashboards" / "alerts.yml"
 SCRAPE_INTERVAL_SECONDS = 5.0
+SUPERVISE_INTERVAL_SECONDS = 0.5
+DEV_TENANT = "dev"
+DEV_TENANT_LIMITS = f"{DEV_TENANT}=rate:10,burst:20,queued:20"  # one developer: 10 jobs/s, 20 waiting
+RECEIVER_PORT = 8787  # devstack.receiver's default
 
 
 def _persistent_secret(path: Path, make: str) -> str:
@@ -41,11 +49,23 @@ def _persistent_secret(path: Path, make: str) -> str:
     return path.read_text().strip()
 
 
-def wait_for_stop_signal() -> None:
+def stop_requested() -> threading.Event:
+    """An event set by SIGINT or SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
+
+
+def supervise_until_stopped(supervisor: Supervisor, stop: threading.Event) -> None:
+    """Restart what crashes (with backoff, said on the console) until Ctrl-C or SIGTERM."""
+    supervisor.watch_from(time.monotonic())
+    while not stop.wait(SUPERVISE_INTERVAL_SECONDS):  # a watchdog's period
+        supervisor.check(time.monotonic())
+
+
+def say(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
 def with_metrics_ports(config: PipelineConfig) -> PipelineConfig:
@@ -86,46 +106,82 @@ def prometheus(
         process.stop(10)
 
 
+def dev_config(env: Mapping[str, str], api_key: str, webhook_secret: str) -> PipelineConfig:
+    """The dev pipeline: one slot of the dev model (mochi-1 with REELSTREAM_MODEL_DIR), the tenant `dev` as
+    submitter and admin, and generous limits for it unless REELSTREAM_TENANT_LIMITS says otherwise."""
+    config = load_config(env)
+    settings = config.values
+    extra = {} if config.given("tenant_limits") else {"REELSTREAM_TENANT_LIMITS": DEV_TENANT_LIMITS}
+    return with_metrics_ports(
+        PipelineConfig(
+            api_keys={api_key: f"{DEV_TENANT}:submitter+admin"},  # admin too: `reelstream keys create` works
+            webhook_secret=webhook_secret,
+            http_port=settings.http_port,
+            default_model=DEFAULT_MODEL if settings.model_dir else DEV_MODEL,
+            extra_env=extra,
+        )
+    )
+
+
+def summary(
+    config: PipelineConfig, endpoints: Endpoints, layout: StackLayout, prometheus_url: str | None
+) -> list[tuple[str, str]]:
+    """What `reelstream dev` prints once everything serves: (label, value) rows."""
+    api_key = next(iter(config.api_keys))
+    limits = config.extra_env.get("REELSTREAM_TENANT_LIMITS", "as REELSTREAM_TENANT_LIMITS says")
+    rows = [
+        ("API", f"{config.api_url}   (OpenAPI: {config.api_url}/openapi.json)"),
+        ("API key", f"{api_key}   (tenant '{DEV_TENANT}', roles submitter+admin; limits {limits})"),
+        ("webhook secret", f"{config.webhook_secret}   (signs every webhook; kept in {layout.data_dir})"),
+        ("renderer", f"{config.default_model} on 1 slot"),
+        ("Kafka bootstrap", endpoints.kafka_bootstrap),
+        ("schema registry", endpoints.schema_registry_url),
+        ("S3 (MinIO)", f"{endpoints.s3_endpoint}  bucket {endpoints.s3_bucket}"),
+        ("/metrics ports", ", ".join(f"{name} {port}" for name, port in config.metrics_ports.items())),
+        (
+            "Prometheus",
+            f"{prometheus_url}   (alerts: {prometheus_url}/alerts)"
+            if prometheus_url
+            else "not running (see the warning above)",
+        ),
+        ("logs", str(layout.log_dir)),
+    ]
+    return rows
+
+
+def print_summary(rows: list[tuple[str, str]], config: PipelineConfig, reused: bool) -> None:
+    api_key = next(iter(config.api_keys))
+    print("reelstream is running" + (" (on a stack that was already up)" if reused else ""))
+    for label, value in rows:
+        print(f"  {label:<17} {value}")
+    print(f"Try:  export REELSTREAM_API_URL={config.api_url} REELSTREAM_API_KEY={api_key}")
+    print('      .venv/bin/reelstream submit "a red fox in snow" --wait --output fox.mp4')
+    receiver = f"http://127.0.0.1:{RECEIVER_PORT}/"
+    print(f"Webhooks:  .venv/bin/python -m devstack.receiver --port {RECEIVER_PORT}   (in another terminal;")
+    print(f"      submit with --webhook-url {receiver} and it prints each signed event)")
+    print("A service that exits is restarted, and said so here. Ctrl-C stops what this command started.")
+
+
 def run_dev(env: Mapping[str, str]) -> int:
+    steps = ConsoleSteps()
     layout = StackLayout.dev(env)
-    stack = LocalStack(layout, env, ExternalServices.from_env(env))
+    stack = LocalStack(layout, env, ExternalServices.from_env(env), steps=steps)
     api_key = _persistent_secret(layout.data_dir / "dev-api-key", "rs_dev_" + secrets.token_urlsafe(24))
     webhook_secret = _persistent_secret(
         layout.data_dir / "webhook-secret", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
-    settings = load_config(env).values
-    model = DEFAULT_MODEL if settings.model_dir else DEV_MODEL
-    config = with_metrics_ports(
-        PipelineConfig(
-            api_keys={api_key: "dev:submitter+admin"},  # admin too: `reelstream keys create` works locally
-            webhook_secret=webhook_secret,
-            http_port=settings.http_port,
-            default_model=model,
-        )
-    )
+    config = dev_config(env, api_key, webhook_secret)
     with stack as endpoints, ExitStack() as running:
-        asyncio.run(prepare_infrastructure(endpoints))
+        with steps.step("topics and schemas"):
+            asyncio.run(prepare_infrastructure(endpoints))
         pipeline = Pipeline(config, layout.log_dir)
         running.callback(pipeline.stop)  # unwound last: Prometheus stops first
-        pipeline.start(endpoints, env)
+        names = ", ".join(service_commands(config))
+        with steps.step(f"starting {names}", "until the API answers /readyz"):
+            pipeline.start(endpoints, env)
         prometheus_url = running.enter_context(prometheus(layout, config.metrics_ports, env))
-        ports = ", ".join(f"{name} {port}" for name, port in config.metrics_ports.items())
-        print("reelstream is running" + (" (on a stack that was already up)" if stack.reused else ""))
-        print(f"  API               {config.api_url}   (OpenAPI: {config.api_url}/openapi.json)")
-        print(f"  API key           {api_key}   (tenant 'dev', roles submitter+admin)")
-        print(f"  renderer          {model} on 1 slot")
-        print(f"  Kafka bootstrap   {endpoints.kafka_bootstrap}")
-        print(f"  schema registry   {endpoints.schema_registry_url}")
-        print(f"  S3 (MinIO)        {endpoints.s3_endpoint}  bucket {endpoints.s3_bucket}")
-        print(f"  /metrics ports    {ports}")
-        if prometheus_url is not None:
-            print(f"  Prometheus        {prometheus_url}   (alerts: {prometheus_url}/alerts)")
-        else:
-            print("  Prometheus        not running (see the warning above)")
-        print(f"  logs              {layout.log_dir}")
-        print(f"Try:  REELSTREAM_API_URL={config.api_url} REELSTREAM_API_KEY={api_key} \\")
-        print('         .venv/bin/reelstream submit "a red fox in snow" --wait')
-        print("Ctrl-C stops what this command started.")
-        wait_for_stop_signal()
+        stop = stop_requested()  # from here on; before, Ctrl-C interrupts the start-up at once
+        print_summary(summary(config, endpoints, layout, prometheus_url), config, stack.reused)
+        supervise_until_stopped(Supervisor(pipeline, endpoints, env, say), stop)
         print("stopping…")
     return 0

@@ -8,9 +8,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from devstack.steps import QUIET, StepProgress, Steps, folder_bytes, human_bytes
 from reelstream.config import load_config
 from reelstream.errors import ReelstreamError
 
@@ -41,21 +44,32 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def fetch_once(target: Path, build: Callable[[Path], None]) -> Path:
-    """Build `target` with `build(staging_dir)` unless a complete copy is cached; return `target`.
+def fetch_once(
+    target: Path,
+    build: Callable[[Path, StepProgress], None],
+    what: str,
+    steps: Steps = QUIET,
+    hint: str = "",
+) -> Path:
+    """Build `target` with `build(staging_dir, progress)` unless a complete copy is cached; return `target`.
+    `steps` hears what is fetched, how big it is, how long it takes (`hint`: what a user should expect).
 
     The staging folder is renamed into place only after `build` succeeded, so an interrupted fetch never
     leaves a half-filled cache entry behind.
     """
     marker = target / ".complete"
     if marker.exists():
+        steps.done(what, f"cached ({human_bytes(folder_bytes(target))})")
         return target
     with _locked(target.parent / f".{target.name}.lock"):
         if marker.exists():
+            steps.done(what, "fetched by another run meanwhile")
             return target
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            build(staging)
+            with steps.step(what, hint) as progress:
+                build(staging, progress)
+                progress.stored_bytes = folder_bytes(staging)
             (staging / ".complete").touch()
             if target.exists():
                 shutil.rmtree(target)
@@ -65,13 +79,32 @@ def fetch_once(target: Path, build: Callable[[Path], None]) -> Path:
     return target
 
 
-def run_client(argv: list[str], what: str, env: Mapping[str, str], cwd: Path | None = None) -> None:
-    """Run a package client; on failure raise FetchError with the end of its output."""
-    result = subprocess.run(
-        argv, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=1800, check=False
-    )
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
+def run_client(
+    argv: list[str],
+    what: str,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    on_line: Callable[[str], None] | None = None,
+    timeout: float = 1800.0,
+) -> None:
+    """Run a package client, handing each line of its output to `on_line` as it comes; on failure raise
+    FetchError with the end of its output."""
+    tail: deque[str] = deque(maxlen=20)
+    with subprocess.Popen(
+        argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        watchdog = threading.Timer(timeout, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                tail.append(line.rstrip("\n"))
+                if on_line is not None:
+                    on_line(line)
+            returncode = process.wait()
+        finally:
+            watchdog.cancel()
+    if returncode != 0:
         raise FetchError(
-            f"fetching {what} failed (`{' '.join(argv[:3])} …` exited {result.returncode}):\n{tail}"
+            f"fetching {what} failed (`{' '.join(argv[:3])} …` exited {returncode}):\n" + "\n".join(tail)
         )

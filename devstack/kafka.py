@@ -11,6 +11,7 @@ from pathlib import Path
 from devstack.fetch import fetch_once, run_client
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess, ServiceStartError, log_tail
+from devstack.steps import QUIET, StepProgress, Steps
 
 KAFKA_VERSION = "4.1.2"
 LOG4J_VERSION = "2.25.3"
@@ -49,19 +50,18 @@ logger.server.level = info
 """
 
 
-def fetch_kafka(cache_dir: Path, env: Mapping[str, str]) -> Path:
+def fetch_kafka(cache_dir: Path, env: Mapping[str, str], steps: Steps = QUIET) -> Path:
     """The folder of the broker's runtime jars, resolved with Maven once and cached."""
     mvn = require_tool("mvn", "fetching Apache Kafka", env)
 
-    def build(staging: Path) -> None:
+    def build(staging: Path, progress: StepProgress) -> None:
         (staging / "pom.xml").write_text(
             _POM.format(kafka=KAFKA_VERSION, slf4j=SLF4J_VERSION, log4j=LOG4J_VERSION)
         )
         run_client(
             [
                 str(mvn),
-                "-q",
-                "-B",
+                "-B",  # not quiet: each "Downloaded from …" line feeds the progress
                 "dependency:copy-dependencies",
                 "-DincludeScope=runtime",
                 f"-DoutputDirectory={staging / 'libs'}",
@@ -69,11 +69,13 @@ def fetch_kafka(cache_dir: Path, env: Mapping[str, str]) -> Path:
             f"Apache Kafka {KAFKA_VERSION}",
             env,
             cwd=staging,
+            on_line=progress.maven_line,
         )
         for old in (staging / "libs").glob("slf4j-api-1.*.jar"):
             old.unlink()
 
-    return fetch_once(cache_dir / f"kafka-{KAFKA_VERSION}", build) / "libs"
+    what, hint = f"Apache Kafka {KAFKA_VERSION} jars (Maven)", "~45 MB, once"
+    return fetch_once(cache_dir / f"kafka-{KAFKA_VERSION}", build, what, steps, hint) / "libs"
 
 
 def new_cluster_id() -> str:

@@ -22,6 +22,7 @@ from devstack.minio import MinioService, fetch_minio
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess, free_port, pid_alive, port_is_open
 from devstack.registry import APICURIO_VERSION, RegistryService, fetch_registry
+from devstack.steps import QUIET, Steps
 from reelstream.config import load_config
 from reelstream.endpoints import Endpoints as Endpoints  # its old home: callers still import it here
 from reelstream.errors import ReelstreamError
@@ -127,6 +128,7 @@ class LocalStack:
     detached: bool = False  # True: the services outlive this process (`reelstream stack up`)
     started: list[ManagedProcess] = field(default_factory=list)
     reused: bool = False
+    steps: Steps = QUIET  # who hears of each fetch and start as it happens (the CLI: the console)
 
     def _kafka(self) -> KafkaService:
         lay = self.layout
@@ -177,11 +179,11 @@ class LocalStack:
         cache, ext = self.layout.cache_dir, self.external
         paths: dict[str, Path] = {}
         if ext.kafka_bootstrap is None:
-            paths["kafka"] = fetch_kafka(cache, self.env)
+            paths["kafka"] = fetch_kafka(cache, self.env, self.steps)
         if ext.schema_registry_url is None:
-            paths["schema-registry"] = fetch_registry(cache, self.env)
+            paths["schema-registry"] = fetch_registry(cache, self.env, self.steps)
         if ext.s3_endpoint is None:
-            paths["minio"] = fetch_minio(cache, self.env)
+            paths["minio"] = fetch_minio(cache, self.env, self.steps)
         return paths
 
     def endpoints(self) -> Endpoints:
@@ -254,6 +256,10 @@ class LocalStack:
         return self._spawn(service.process(path, self.env))
 
     def _wait_ready(self, name: str, proc: ManagedProcess) -> None:
+        with self.steps.step(f"waiting for {name} to be ready", f"log {proc.log_path}"):
+            self._await_ready(name, proc)
+
+    def _await_ready(self, name: str, proc: ManagedProcess) -> None:
         service, timeout = self._service(name), self.layout.start_timeout
         if isinstance(service, KafkaService):
             kafka = service

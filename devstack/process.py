@@ -113,6 +113,11 @@ class ManagedProcess:
         assert self._popen is not None
         return self._popen.wait(timeout=timeout)
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once it exited (negative: the signal that ended it); None while it runs."""
+        return self._popen.poll() if self._popen is not None else None
+
     def exited(self) -> bool:
         if self._popen is not None:
             return self._popen.poll() is not None

@@ -16,21 +16,21 @@ import httpx
 from devstack.fetch import fetch_once, run_client
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess
+from devstack.steps import QUIET, StepProgress, Steps
 
 APICURIO_VERSION = "3.3.3"
 CCOMPAT_PATH = "/apis/ccompat/v7"
 
 
-def fetch_registry(cache_dir: Path, env: Mapping[str, str]) -> Path:
+def fetch_registry(cache_dir: Path, env: Mapping[str, str], steps: Steps = QUIET) -> Path:
     """The unpacked Quarkus application folder (holding quarkus-run.jar)."""
     mvn = require_tool("mvn", "fetching Apicurio Registry", env)
 
-    def build(staging: Path) -> None:
+    def build(staging: Path, progress: StepProgress) -> None:
         run_client(
             [
                 str(mvn),
-                "-q",
-                "-B",
+                "-B",  # not quiet: each "Downloaded from …" line feeds the progress
                 "dependency:copy",
                 f"-Dartifact=io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all",
                 f"-DoutputDirectory={staging}",
@@ -38,13 +38,16 @@ def fetch_registry(cache_dir: Path, env: Mapping[str, str]) -> Path:
             f"Apicurio Registry {APICURIO_VERSION}",
             env,
             cwd=staging,
+            on_line=progress.maven_line,
         )
         archive = staging / f"apicurio-registry-app-{APICURIO_VERSION}-all.tar.gz"
         with tarfile.open(archive) as tar:
             tar.extractall(staging / "app", filter="data")
         archive.unlink()
 
-    return fetch_once(cache_dir / f"apicurio-registry-{APICURIO_VERSION}", build) / "app"
+    what, hint = f"Apicurio Registry {APICURIO_VERSION} (Maven)", "~160 MB download, once"
+    target = cache_dir / f"apicurio-registry-{APICURIO_VERSION}"
+    return fetch_once(target, build, what, steps, hint) / "app"
 
 
 @dataclass(frozen=True)

@@ -117,16 +117,24 @@ class Pipeline:
         proc.kill()
         self.processes.remove(proc)
 
-    def respawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> None:
-        self._spawn(name, endpoints, base_env)
+    def respawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> ManagedProcess:
+        return self._spawn(name, endpoints, base_env)
+
+    def exited(self) -> list[ManagedProcess]:
+        """The services that exited on their own (not one `kill` stopped), reaped."""
+        return [p for p in self.processes if p.exited()]
+
+    def forget(self, proc: ManagedProcess) -> None:
+        """Stop tracking a service that exited (reaping it), so that it can be started again."""
+        proc.stop()
+        self.processes.remove(proc)
 
     def restart_exited(self, endpoints: Endpoints, base_env: Mapping[str, str]) -> list[str]:
         """Start again every service that exited on its own (not one `kill` stopped), as an orchestrator's
         restart policy would; the names restarted."""
-        exited = [p for p in self.processes if p.exited()]
+        exited = self.exited()
         for proc in exited:
-            proc.stop()  # reaps it
-            self.processes.remove(proc)
+            self.forget(proc)
             self._spawn(proc.name, endpoints, base_env)
         return [p.name for p in exited]
 

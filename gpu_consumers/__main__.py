@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 
 from gpu_consumers.nvml import NvmlCollector
 from gpu_consumers.render.base import DeviceLost
@@ -16,6 +17,7 @@ from gpu_consumers.worker import Worker
 from reelstream.config import or_exit
 from reelstream.logs import configure_logging
 from reelstream.metrics import Metrics
+from reelstream.scratch import process_scratch, scratch_path
 from reelstream.settings import WorkerSettings
 from reelstream.tracing import configure_tracing
 
@@ -50,11 +52,15 @@ def main() -> None:
     if settings.device != "cpu":
         metrics.registry.register(NvmlCollector(settings.pool_id, settings.slot, settings.device))
     metrics.serve(settings.pipeline.metrics)
-    try:
-        asyncio.run(_serve(Worker(settings, renderer, metrics)))
-    except DeviceLost as exc:  # its attempt was reported; a fresh process gets a fresh CUDA context
-        logging.getLogger("gpu_consumers").critical("exiting: %s", exc.message)
-        sys.exit(EXIT_DEVICE_LOST)
+    # every temporary file of this process (a job's video and poster) goes in its scratch folder: removed
+    # when it exits, and by the next start after a SIGKILL (reelstream.scratch)
+    with process_scratch(scratch_path(f"worker-{settings.pipeline.app_prefix}-{settings.slot}")) as scratch:
+        tempfile.tempdir = str(scratch)
+        try:
+            asyncio.run(_serve(Worker(settings, renderer, metrics)))
+        except DeviceLost as exc:  # its attempt was reported; a fresh process gets a fresh CUDA context
+            logging.getLogger("gpu_consumers").critical("exiting: %s", exc.message)
+            sys.exit(EXIT_DEVICE_LOST)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from gpu_consumers.progress import ReportPolicy, overall_progress
 from gpu_consumers.render.base import (
     ENCODE_VIDEO,
     UPLOAD,
@@ -81,21 +82,17 @@ def _sha256(path: Path) -> str:
 
 
 class ProgressThrottle:
-    """Turns the renderer's per-step callbacks (in its thread) into at most one report per interval,
-    plus every stage change and the final denoising step."""
+    """Turns the renderer's per-step callbacks (in its thread) into progress reports, as `ReportPolicy`
+    decides, each with the attempt's overall progress (`overall_progress`)."""
 
     def __init__(self, cmd: DispatchRender, interval: float, loop: asyncio.AbstractEventLoop) -> None:
-        self._cmd, self._interval, self._loop = cmd, interval, loop
-        self._last_sent = 0.0
-        self._last_stage: str | None = None
+        self._cmd, self._loop = cmd, loop
+        self._policy = ReportPolicy(interval)
         self.queue: asyncio.Queue[RenderProgress] = asyncio.Queue()
 
     def __call__(self, stage: str, step: int, total: int) -> None:
-        now = time.monotonic()
-        if stage == self._last_stage and step != total and now - self._last_sent < self._interval:
+        if not self._policy.should_report(stage, step, total, time.monotonic()):
             return
-        self._last_sent, self._last_stage = now, stage
-        progress = step / total if stage == "denoise" and total else (1.0 if stage != "encode_text" else 0.0)
         event = RenderProgress(
             job_id=self._cmd.job_id,
             slot=self._cmd.slot,
@@ -103,7 +100,7 @@ class ProgressThrottle:
             stage=RenderStage(stage),
             step=step,
             total_steps=total,
-            progress=round(min(progress, 1.0) * 0.95, 4),
+            progress=overall_progress(stage, step, total),
         )
         self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
@@ -191,15 +188,17 @@ async def _produce_artifact(
         path, poster = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
         throttle(ENCODE_VIDEO, 0, 1)
         await asyncio.to_thread(encode_mp4, video, path)
+        throttle(ENCODE_VIDEO, 1, 1)
         info = await asyncio.to_thread(
             verify_mp4, path, frames=p.num_frames, width=p.width, height=p.height, fps=p.fps
         )
         await asyncio.to_thread(write_poster, video, poster)
         sha256 = await asyncio.to_thread(_sha256, path)
-        throttle(UPLOAD, 0, 1)
+        throttle(UPLOAD, 0, 2)
         poster_key = poster_key_for(cmd.artifact_key)
         poster_sha256 = await asyncio.to_thread(_sha256, poster)
         await _upload(lambda: store.upload(poster, poster_key, poster_sha256, POSTER_TYPE))
+        throttle(UPLOAD, 1, 2)
         size = await _upload(lambda: store.upload(path, cmd.artifact_key, sha256))
     return Artifact(
         key=cmd.artifact_key,

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
@@ -25,6 +24,7 @@ from reelstream.kafka.clients import Headers, Publisher
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import bind, log_context, logging_config, process_wide_logging
 from reelstream.metrics import Metrics
+from reelstream.scratch import process_scratch, scratch_path
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import consume_span, set_job
 from schemas.errors import SerializationError
@@ -55,8 +55,9 @@ def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust
         broker_commit_every=1000,
         broker_commit_interval=0.5,
         processing_guarantee="at_least_once",
-        # Faust keeps a data folder even with the memory store; keep it out of the working directory
-        datadir=os.path.join(tempfile.gettempdir(), "reelstream-faust-{conf.id}"),
+        # Faust keeps a data folder even with the memory store: the process's scratch folder, removed when
+        # it exits (run_worker) and by the next start after a SIGKILL (reelstream.scratch)
+        datadir=str(scratch_path(f"faust-{settings.app_prefix}-{name}")),
     )
     config.update(overrides)
     return faust.App(f"{settings.app_prefix}-{name}", **config)
@@ -79,9 +80,10 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
     service = "reelstream-" + app.conf.id.removeprefix(f"{settings.app_prefix}-")  # as tracing names it
     config = logging_config(service, settings.log)
     process_wide_logging()
-    faust.Worker(
-        app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False
-    ).execute_from_commandline()
+    with process_scratch(Path(app.conf.datadir)):
+        faust.Worker(
+            app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False
+        ).execute_from_commandline()
 
 
 async def ensure_changelogs(app: faust.App, settings: PipelineSettings) -> list[str]:

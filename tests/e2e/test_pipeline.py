@@ -177,3 +177,20 @@ def test_the_cli_submits_follows_progress_and_downloads(pipeline: PipelineConfig
     assert result.returncode == 0, result.stderr
     assert "100.0%" in result.stderr
     assert probe_mp4(target).width == 64
+
+
+async def test_a_tiny_mochi_job_s_progress_moves_per_step_and_phase_in_order(
+    pipeline: PipelineConfig, client_a: Client, stack: Endpoints, serde: AvroSerde
+) -> None:
+    """What a client sees on jobs.events (and so on the status, the event stream and webhooks): the bar
+    moves on each denoise step and at decode, encode and upload, then 1.0 (before: 0 -> 23.8 -> 95 %)."""
+    async with EventTail(stack, serde) as tail:
+        job = await asyncio.to_thread(_submit, client_a)
+        events = await tail.until_terminal(job["id"])
+    assert events[-1].status.state == "succeeded"
+    progress = [e.status.progress for e in events if e.type == "progress"]
+    assert progress == sorted(progress)
+    assert len(set(progress)) >= 6
+    stages = [e.status.stage.value for e in events if e.type == "progress" and e.status.stage is not None]
+    assert list(dict.fromkeys(stages)) == ["encode_text", "denoise", "decode", "encode_video", "upload"]
+    assert events[-1].status.progress == 1.0

@@ -35,9 +35,27 @@ class AdmissionProcess:
 
 @contextmanager
 def running_admission(
-    stack: Endpoints, workdir: Path, prefix: str, tenant_limits: str
+    stack: Endpoints,
+    workdir: Path,
+    prefix: str,
+    tenant_limits: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[AdmissionProcess]:
     """Start it with its own consumer group and limits; on exit SIGTERM it, which it must obey (exit 0)."""
+    handle = start_admission(stack, workdir, prefix, tenant_limits, extra_env)
+    with killed_on_failure(handle.process):
+        yield handle
+    stop_gracefully(handle.process, "admission", handle.log)
+
+
+def start_admission(
+    stack: Endpoints,
+    workdir: Path,
+    prefix: str,
+    tenant_limits: str,
+    extra_env: dict[str, str] | None = None,
+) -> AdmissionProcess:
+    """Start it (the caller stops it)."""
     app_prefix = f"{prefix}-{uuid.uuid4().hex[:12]}"
     env = {
         **os.environ,
@@ -47,6 +65,7 @@ def running_admission(
         "PYTHONUNBUFFERED": "1",
         "REELSTREAM_APP_PREFIX": app_prefix,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        **(extra_env or {}),
     }
     log_path = workdir / "admission.log"
     with log_path.open("wb") as log_file:
@@ -57,7 +76,4 @@ def running_admission(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    handle = AdmissionProcess(process, log_path, f"{app_prefix}-admission")
-    with killed_on_failure(process):
-        yield handle
-    stop_gracefully(process, "admission", handle.log)
+    return AdmissionProcess(process, log_path, f"{app_prefix}-admission")

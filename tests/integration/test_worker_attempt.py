@@ -131,6 +131,31 @@ async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_buck
         poster.release_conn()
 
 
+async def test_a_tiny_mochi_attempt_reports_progress_per_step_and_per_phase(
+    renderer: MochiRenderer, store: ObjectStore
+) -> None:
+    """With the worker's default report interval, a CPU render whose steps take milliseconds still moves the
+    bar on every denoise step and at decode, encode and upload (before: 0 -> 23.8 -> 95 %)."""
+    reports: list[Any] = []
+
+    async def report(event: Any) -> None:
+        reports.append(event)
+
+    cmd = dispatch(params=render_params(num_frames=7, num_inference_steps=4))
+    interval = WorkerSettings.progress_interval_seconds  # the default a deployed worker runs with
+    await run_attempt(cmd, renderer, store, report, threading.Event(), "test-worker", interval)
+
+    assert isinstance(reports[-1], RenderSucceeded)
+    progress = [e for e in reports if isinstance(e, RenderProgress)]
+    values = [e.progress for e in progress]
+    assert values == sorted(values)
+    assert values[-1] < 1.0
+    assert len(set(values)) >= 8
+    assert [e.step for e in progress if e.stage.value == "denoise"] == [1, 2, 3, 4]
+    stages = list(dict.fromkeys(e.stage.value for e in progress))
+    assert stages == ["encode_text", "denoise", "decode", "encode_video", "upload"]
+
+
 async def test_a_simulated_render_makes_a_verified_artifact_like_a_real_one(store: ObjectStore) -> None:
     """The benchmarks' stand-in goes through the same attempt: encode, verify, upload."""
     cmd = dispatch(params=render_params(num_frames=13, num_inference_steps=4))
