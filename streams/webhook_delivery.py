@@ -9,6 +9,11 @@ Called by the notifier's consumers: the Faust agents on reelstream.jobs.events a
 (first attempts) and the retry-tier loop (later attempts). Each returns only once the outcomes are on the
 broker, so the caller can commit the offset of the record it came from.
 
+Every attempt goes through its endpoint's gate (streams.webhook_gate): an endpoint that is backing off, or
+busy while the attempt may not wait, is not tried; the request is deferred, the same attempt, to a retry
+tier instead. A failing endpoint thus costs the others nothing but its own slots, each for at most the
+attempt's deadline; failing for the whole window, it is disabled like one that answered 410.
+
 A webhook's dead letter holds a fresh RetryWebhook (attempt 1, due at once) addressed to the first retry
 tier, so `reelstream dlq replay notifier` starts that delivery over with the same webhook-id; its
 partition and offset name the record that was being handled. A replayed record is never expired.
@@ -28,13 +33,16 @@ from reelstream.dlq import SourceRecord, replays_of
 from reelstream.errors import ReelstreamError
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import current_traceparent, tracer
+from reelstream.webhooks.endpoint_health import Gate, endpoint_of
 from reelstream.webhooks.messages import NOTIFIABLE_TYPES, event_payload, event_type_name, ping_payload
 from reelstream.webhooks.retries import (
     EndpointGoneError,
+    NextAttempt,
     Verdict,
     WebhookExhaustedError,
     WebhookExpiredError,
     WebhookRejectedError,
+    deferred,
     endpoint_key,
     is_expired,
     next_attempt,
@@ -54,7 +62,8 @@ from schemas.events import (
 from schemas.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, Topic, retry_tiers, retry_topic
 from streams.app import StreamContext
 from streams.webhook_endpoints import DisabledEndpoints
-from streams.webhook_http import Outbound, post
+from streams.webhook_gate import EndpointGate
+from streams.webhook_http import Attempt, Outbound, post
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +133,7 @@ class Delivering:
     client: httpx.AsyncClient
     endpoints: DisabledEndpoints
     tenants: TenantWebhooks
+    gate: EndpointGate
 
     @property
     def first_tier(self) -> Topic[RetryWebhook]:
@@ -132,13 +142,14 @@ class Delivering:
     async def first_attempt(self, event: JobEvent, source: SourceRecord, traceparent: str | None) -> None:
         """One delivery per target of the event, one after the other (each settled before the next)."""
         for request in requests_for(event, self.tenants, traceparent):
-            await self._attempt(request, source, intended_at=event.occurred_at)
+            await self._attempt(request, source, intended_at=event.occurred_at, may_wait=True)
 
     async def ping(self, ping: WebhookPingRequested, source: SourceRecord) -> None:
-        await self._attempt(ping_request(ping), source, intended_at=ping.occurred_at)
+        await self._attempt(ping_request(ping), source, intended_at=ping.occurred_at, may_wait=True)
 
     async def retry(self, request: RetryWebhook, source: SourceRecord) -> None:
-        await self._attempt(request, source, intended_at=request.due_at)
+        """A retry tier's record: never waits for a busy endpoint (its partition would stall)."""
+        await self._attempt(request, source, intended_at=request.due_at, may_wait=False)
 
     def _message(self, request: RetryWebhook) -> Outbound | ReelstreamError:
         """What to send and where, or why it cannot be sent (endpoint deleted, nothing to send)."""
@@ -161,7 +172,9 @@ class Delivering:
             return Outbound(url, webhook_id, body, tenant_id, event.job_id, request.endpoint_id)
         return WebhookRejectedError("a webhook request with nothing to deliver or no URL")
 
-    async def _attempt(self, request: RetryWebhook, source: SourceRecord, intended_at: datetime) -> None:
+    async def _attempt(
+        self, request: RetryWebhook, source: SourceRecord, intended_at: datetime, *, may_wait: bool
+    ) -> None:
         attempt = request.attempt
         if not replays_of(source.headers) and is_expired(intended_at, _now(), self.settings.max_age_seconds):
             late = (_now() - intended_at).total_seconds()
@@ -181,31 +194,52 @@ class Delivering:
             )
             await self._dead_letter(request, source, error)
             return
-        secrets = self.tenants.signing_secrets(message.tenant_id, _now(), self.settings.webhook_secret)
-        with tracer.start_as_current_span(
-            "webhook deliver", attributes={"job_id": message.job_id, "attempt": attempt}
-        ):
-            sent = await post(
-                self.client,
-                secrets,
-                message,
-                int(time.time()),
-                attempt=attempt,
-                traceparent=current_traceparent() or request.traceparent,
-            )
+        endpoint = endpoint_of(message.tenant_id, message.url)
+        admission = await self.gate.enter(endpoint, may_wait=may_wait)
+        if admission.gate is not Gate.GO:  # backing off, or busy: deferred without an attempt
+            nxt = deferred(self.settings.retry_schedule, attempt, _now(), admission.until)
+            await self._queue(request, message, source, nxt, "deferred (endpoint backing off or busy)")
+            return
+        failed, retry_after = True, None
+        try:
+            sent = await self._send(request, message)
+            retry_after = parse_retry_after(sent.retry_after, _now(), self.settings.retry_after_max_seconds)
+            failed = verdict(sent.delivery.status_code, _error_type(sent.delivery.error)) is Verdict.RETRY
+        finally:  # the slot is given back whatever happened (a cancelled attempt counts as failed)
+            finished = await self.gate.leave(endpoint, ok=not failed, retry_after=retry_after)
         delivery = sent.delivery
         _log_delivery(delivery)
         self.ctx.metrics.webhook_delivered(delivery)
         publisher = await self.ctx.publisher()
         await publisher.publish(WEBHOOK_DELIVERIES, key_of(request), delivery)
-        await self._settle(request, message, delivery, sent.retry_after, source)
+        if finished.disable:
+            await self._disable(message, delivery)
+            window = self.settings.disable_after_seconds
+            await self._dead_letter(request, source, EndpointGoneError(f"failing for {window:g} s: disabled"))
+            return
+        await self._settle(request, message, delivery, retry_after, source)
+
+    async def _send(self, request: RetryWebhook, message: Outbound) -> Attempt:
+        secrets = self.tenants.signing_secrets(message.tenant_id, _now(), self.settings.webhook_secret)
+        with tracer.start_as_current_span(
+            "webhook deliver", attributes={"job_id": message.job_id, "attempt": request.attempt}
+        ):
+            return await post(
+                self.client,
+                secrets,
+                message,
+                int(time.time()),
+                attempt=request.attempt,
+                traceparent=current_traceparent() or request.traceparent,
+                deadline=self.settings.timeout_seconds,
+            )
 
     async def _settle(
         self,
         request: RetryWebhook,
         message: Outbound,
         delivery: WebhookDelivery,
-        retry_after: str | None,
+        retry_after: float | None,
         source: SourceRecord,
     ) -> None:
         match verdict(delivery.status_code, _error_type(delivery.error)):
@@ -218,30 +252,32 @@ class Delivering:
                 reason = f"HTTP {delivery.status_code}" if delivery.status_code else delivery.error or ""
                 await self._dead_letter(request, source, WebhookRejectedError(reason))
             case Verdict.RETRY:
-                now = _now()
-                after = parse_retry_after(retry_after, now)
-                nxt = next_attempt(self.settings.retry_schedule, delivery.attempt, now, after)
+                nxt = next_attempt(self.settings.retry_schedule, delivery.attempt, _now(), retry_after)
                 if nxt is None:
                     last = f"HTTP {delivery.status_code}" if delivery.status_code else delivery.error
                     error = WebhookExhaustedError(f"{delivery.attempt} attempts failed, the last: {last}")
                     await self._dead_letter(request, source, error)
                     return
-                again = dataclasses.replace(
-                    request, attempt=nxt.attempt, due_at=nxt.due_at, event_id=new_id(), occurred_at=now
-                )
-                publisher = await self.ctx.publisher()
-                topic = retry_topic(nxt.tier)
-                await publisher.publish(topic, key_of(request), again, partition=source.partition)
-                log.info(
-                    "webhook retry queued on %s, due in %.1f s",
-                    topic.name,
-                    (nxt.due_at - now).total_seconds(),
-                    extra={
-                        "job_id": message.job_id,
-                        "endpoint_id": message.endpoint_id,
-                        "attempt": nxt.attempt,
-                    },
-                )
+                await self._queue(request, message, source, nxt, "retry queued")
+
+    async def _queue(
+        self, request: RetryWebhook, message: Outbound, source: SourceRecord, nxt: NextAttempt, what: str
+    ) -> None:
+        """Produce attempt `nxt` of `request` to its tier, on the partition its source record came from."""
+        now = _now()
+        again = dataclasses.replace(
+            request, attempt=nxt.attempt, due_at=nxt.due_at, event_id=new_id(), occurred_at=now
+        )
+        publisher = await self.ctx.publisher()
+        topic = retry_topic(nxt.tier)
+        await publisher.publish(topic, key_of(request), again, partition=source.partition)
+        log.info(
+            "webhook %s on %s, due in %.1f s",
+            what,
+            topic.name,
+            (nxt.due_at - now).total_seconds(),
+            extra={"job_id": message.job_id, "endpoint_id": message.endpoint_id, "attempt": nxt.attempt},
+        )
 
     async def _disable(self, message: Outbound, delivery: WebhookDelivery) -> None:
         record = WebhookEndpointDisabled(
@@ -255,8 +291,9 @@ class Delivering:
         await publisher.publish(WEBHOOK_ENDPOINTS, record.endpoint_sha256, record)
         self.endpoints.add(record)
         log.warning(
-            "webhook endpoint on %s disabled (410 Gone)",
+            "webhook endpoint on %s disabled (HTTP %s)",
             delivery.target_host,
+            delivery.status_code or delivery.error,
             extra={"job_id": message.job_id, "endpoint_id": message.endpoint_id},
         )
 
