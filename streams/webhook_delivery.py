@@ -34,7 +34,14 @@ from reelstream.errors import ReelstreamError
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import current_traceparent, tracer
 from reelstream.webhooks.endpoint_health import Gate, endpoint_of
-from reelstream.webhooks.messages import NOTIFIABLE_TYPES, event_payload, event_type_name, ping_payload
+from reelstream.webhooks.messages import (
+    ENDPOINT_DISABLED_TYPE,
+    NOTIFIABLE_TYPES,
+    endpoint_disabled_payload,
+    event_payload,
+    event_type_name,
+    ping_payload,
+)
 from reelstream.webhooks.retries import (
     EndpointGoneError,
     NextAttempt,
@@ -118,7 +125,25 @@ def ping_request(ping: WebhookPingRequested) -> RetryWebhook:
 def tenant_of(request: RetryWebhook) -> str:
     if request.job_event is not None:
         return request.job_event.tenant_id
+    if request.endpoint_disabled is not None:
+        return request.endpoint_disabled.tenant_id
     return request.ping.tenant_id if request.ping is not None else ""
+
+
+def notices_for(record: WebhookEndpointDisabled, tenants: TenantWebhooks) -> list[RetryWebhook]:
+    """The endpoint.disabled webhooks `record` calls for: one to each other registered endpoint of its
+    tenant whose filter lets the type through."""
+    return [
+        RetryWebhook(
+            attempt=1,
+            due_at=record.occurred_at,
+            endpoint_disabled=record,
+            endpoint_id=e.endpoint_id,
+            webhook_id=endpoint_webhook_id(record.event_id, e.endpoint_id),
+        )
+        for e in tenants.subscribers(record.tenant_id, ENDPOINT_DISABLED_TYPE)
+        if endpoint_key(e.url) != record.endpoint_sha256
+    ]
 
 
 def key_of(request: RetryWebhook) -> str:
@@ -138,6 +163,10 @@ class Delivering:
     @property
     def first_tier(self) -> Topic[RetryWebhook]:
         return retry_tiers(self.settings.retry_schedule)[0]
+
+    @property
+    def first_tier_delay(self) -> float:
+        return min(self.settings.retry_schedule[1:])
 
     async def first_attempt(self, event: JobEvent, source: SourceRecord, traceparent: str | None) -> None:
         """One delivery per target of the event, one after the other (each settled before the next)."""
@@ -160,6 +189,14 @@ class Delivering:
             webhook_id = request.webhook_id or ping.event_id
             return Outbound(ping.url, webhook_id, body, tenant_id, "", ping.endpoint_id)
         url = request.job_event.status.webhook_url if request.job_event is not None else None
+        notice = request.endpoint_disabled
+        if notice is not None and request.endpoint_id is not None:
+            target = self.tenants.endpoint(tenant_id, request.endpoint_id)
+            if target is None:
+                return EndpointGoneError(f"endpoint {request.endpoint_id} of {tenant_id} was deleted")
+            body = endpoint_disabled_payload(notice)
+            webhook_id = request.webhook_id or notice.event_id
+            return Outbound(target.url, webhook_id, body, tenant_id, "", request.endpoint_id)
         if request.endpoint_id is not None:
             endpoint = self.tenants.endpoint(tenant_id, request.endpoint_id)
             if endpoint is None:
@@ -213,7 +250,7 @@ class Delivering:
         publisher = await self.ctx.publisher()
         await publisher.publish(WEBHOOK_DELIVERIES, key_of(request), delivery)
         if finished.disable:
-            await self._disable(message, delivery)
+            await self._disable(message, delivery, source)
             window = self.settings.disable_after_seconds
             await self._dead_letter(request, source, EndpointGoneError(f"failing for {window:g} s: disabled"))
             return
@@ -246,7 +283,7 @@ class Delivering:
             case Verdict.DELIVERED:
                 return
             case Verdict.GONE:
-                await self._disable(message, delivery)
+                await self._disable(message, delivery, source)
                 await self._dead_letter(request, source, EndpointGoneError("HTTP 410 Gone"))
             case Verdict.REJECTED:
                 reason = f"HTTP {delivery.status_code}" if delivery.status_code else delivery.error or ""
@@ -279,17 +316,23 @@ class Delivering:
             extra={"job_id": message.job_id, "endpoint_id": message.endpoint_id, "attempt": nxt.attempt},
         )
 
-    async def _disable(self, message: Outbound, delivery: WebhookDelivery) -> None:
+    async def _disable(self, message: Outbound, delivery: WebhookDelivery, source: SourceRecord) -> None:
+        """Record the endpoint as disabled, then queue an endpoint.disabled notice to each other endpoint
+        of its tenant that subscribes to it (in the first tier, due at once: durable, never recursive)."""
         record = WebhookEndpointDisabled(
             endpoint_sha256=endpoint_key(message.url),
             tenant_id=message.tenant_id,
             target_host=delivery.target_host,
             status_code=delivery.status_code or 0,
             webhook_event_id=message.webhook_id,
+            endpoint_id=message.endpoint_id,
         )
         publisher = await self.ctx.publisher()
         await publisher.publish(WEBHOOK_ENDPOINTS, record.endpoint_sha256, record)
         self.endpoints.add(record)
+        for notice in notices_for(record, self.tenants):
+            due = NextAttempt(1, self.first_tier_delay, record.occurred_at)
+            await self._queue(notice, message, source, due, "endpoint.disabled notice queued")
         log.warning(
             "webhook endpoint on %s disabled (HTTP %s)",
             delivery.target_host,
