@@ -159,7 +159,9 @@ def event_type_name(event_type: JobEventType) -> str:
     return f"job.{event_type.value}"
 
 
-NOTIFIABLE_TYPE_NAMES = frozenset(event_type_name(t) for t in NOTIFIABLE_TYPES)
+ENDPOINT_DISABLED_TYPE = "endpoint.disabled"  # another endpoint of the tenant was disabled
+# what a registered endpoint's filter may name: the terminal job events, and endpoint.disabled
+NOTIFIABLE_TYPE_NAMES = frozenset({*(event_type_name(t) for t in NOTIFIABLE_TYPES), ENDPOINT_DISABLED_TYPE})
 PING_TYPE = "ping"
 
 
@@ -171,9 +173,6 @@ def ping_payload(tenant_id: str, endpoint_id: str, occurred_at: datetime) -> byt
         "data": {"tenant": tenant_id, "endpoint_id": endpoint_id},
     }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-ENDPOINT_DISABLED_TYPE = "endpoint.disabled"
 
 
 def endpoint_disabled_payload(record: WebhookEndpointDisabled) -> bytes:
