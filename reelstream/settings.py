@@ -272,6 +272,12 @@ class NotifierSettings:
     retry_schedule: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     # a delivery this late (behind its event, or behind its retry's due time) is dead-lettered as expired
     max_age_seconds: float = 24 * 3600.0
+    # first attempts in flight at once (the notifier agent's concurrency), and to one endpoint
+    max_in_flight: int = 32
+    endpoint_max_in_flight: int = 4
+    retry_after_max_seconds: float = 3600.0  # a receiver's Retry-After is capped to this
+    # an endpoint failing this long with no success in between is disabled
+    disable_after_seconds: float = 5 * 24 * 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifierSettings:
@@ -292,6 +298,10 @@ class NotifierSettings:
                 else DEFAULT_WEBHOOK_RETRY_SCHEDULE
             ),
             max_age_seconds=v.webhook_max_age_seconds,
+            max_in_flight=v.webhook_max_in_flight,
+            endpoint_max_in_flight=v.webhook_endpoint_max_in_flight,
+            retry_after_max_seconds=v.webhook_retry_after_max_seconds,
+            disable_after_seconds=v.webhook_disable_after_seconds,
         )
 
 

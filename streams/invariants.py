@@ -50,9 +50,12 @@ def check_ping(ping: WebhookPingRequested) -> None:
 
 
 def check_webhook_request(request: RetryWebhook) -> None:
-    """A retry is of exactly one thing: a job event or a ping, itself well-formed."""
-    if (request.job_event is None) == (request.ping is None):
+    """A retry is of exactly one thing: a job event, a ping or an endpoint.disabled notice, well-formed."""
+    things = (request.job_event, request.ping, request.endpoint_disabled)
+    if sum(thing is not None for thing in things) != 1:
         raise InvalidRecordError(f"webhook request {request.event_id} is not of exactly one event or ping")
+    if request.endpoint_disabled is not None and request.endpoint_id is None:
+        raise InvalidRecordError(f"webhook request {request.event_id}: a notice without an endpoint")
     if request.job_event is not None:
         check_job_event(request.job_event)
     if request.ping is not None:

@@ -5,7 +5,9 @@ filter names the event's type, each signed with every active secret of the tenan
 (reelstream.webhooks.tenants, followed from two compacted topics), or with the global secret.
 
 Three consumers, one delivery policy (streams.webhook_delivery):
-- a Faust agent on `reelstream.jobs.events` makes first attempts;
+- a Faust agent on `reelstream.jobs.events` makes first attempts, REELSTREAM_WEBHOOK_MAX_IN_FLIGHT records
+  at once (the agent's concurrency; Faust commits an offset only once every record before it is done), at
+  most REELSTREAM_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT to one endpoint (streams.webhook_gate);
 - a Faust agent on `reelstream.webhooks.pings` makes the first attempt of each ping an admin asked for;
 - one plain consume loop (streams.retry_tiers) over the delay-tier topics `reelstream.webhooks.retry.<delay>`
   makes later attempts when they are due.
@@ -35,6 +37,7 @@ from reelstream.kafka.admin import ensure_topics
 from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import configure_tracing, linked_span, traceparent_of
+from reelstream.webhooks.endpoint_health import HealthPolicy
 from reelstream.webhooks.messages import NOTIFIABLE_TYPES
 from reelstream.webhooks.retries import check_schedule
 from reelstream.webhooks.tenant_views import following_tenant_webhooks
@@ -46,6 +49,7 @@ from streams.invariants import check_job_event, check_ping, check_webhook_reques
 from streams.retry_tiers import TierConsumer
 from streams.webhook_delivery import Delivering, key_of
 from streams.webhook_endpoints import follow_disabled_endpoints
+from streams.webhook_gate import EndpointGate
 from streams.webhook_http import new_http_client
 
 log = logging.getLogger(__name__)
@@ -79,9 +83,20 @@ class Resources:
             follow_disabled_endpoints(bootstrap, publisher.serde) as endpoints,
             following_tenant_webhooks(bootstrap, publisher.serde, client_id) as tenants,
         ):
-            delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants)
+            gate = EndpointGate(health_policy(self.settings))
+            delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants, gate)
             self._future().set_result(delivering)
             yield delivering
+
+
+def health_policy(settings: NotifierSettings) -> HealthPolicy:
+    """Each endpoint's bound and backoff: a failing endpoint waits out the retry schedule's delays."""
+    return HealthPolicy(
+        max_in_flight=settings.endpoint_max_in_flight,
+        backoff=settings.retry_schedule[1:],
+        retry_after_max=settings.retry_after_max_seconds,
+        disable_after=settings.disable_after_seconds,
+    )
 
 
 async def handle(ctx: StreamContext, resources: Resources, record: faust.EventT[bytes]) -> None:
@@ -169,7 +184,7 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
     ctx.metrics.expect_webhooks()
     resources = Resources(ctx, settings)
 
-    @app.agent(faust_topic(app, JOB_EVENTS), name="webhooks")
+    @app.agent(faust_topic(app, JOB_EVENTS), name="webhooks", concurrency=settings.max_in_flight)
     async def send_webhooks(stream: faust.StreamT[bytes]) -> None:
         records: AsyncIterable[faust.EventT[bytes]] = stream.events()
         async for record in records:

@@ -9,6 +9,11 @@ Called by the notifier's consumers: the Faust agents on reelstream.jobs.events a
 (first attempts) and the retry-tier loop (later attempts). Each returns only once the outcomes are on the
 broker, so the caller can commit the offset of the record it came from.
 
+Every attempt goes through its endpoint's gate (streams.webhook_gate): an endpoint that is backing off, or
+busy while the attempt may not wait, is not tried; the request is deferred, the same attempt, to a retry
+tier instead. A failing endpoint thus costs the others nothing but its own slots, each for at most the
+attempt's deadline; failing for the whole window, it is disabled like one that answered 410.
+
 A webhook's dead letter holds a fresh RetryWebhook (attempt 1, due at once) addressed to the first retry
 tier, so `reelstream dlq replay notifier` starts that delivery over with the same webhook-id; its
 partition and offset name the record that was being handled. A replayed record is never expired.
@@ -28,13 +33,23 @@ from reelstream.dlq import SourceRecord, replays_of
 from reelstream.errors import ReelstreamError
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import current_traceparent, tracer
-from reelstream.webhooks.messages import NOTIFIABLE_TYPES, event_payload, event_type_name, ping_payload
+from reelstream.webhooks.endpoint_health import Gate, endpoint_of
+from reelstream.webhooks.messages import (
+    ENDPOINT_DISABLED_TYPE,
+    NOTIFIABLE_TYPES,
+    endpoint_disabled_payload,
+    event_payload,
+    event_type_name,
+    ping_payload,
+)
 from reelstream.webhooks.retries import (
     EndpointGoneError,
+    NextAttempt,
     Verdict,
     WebhookExhaustedError,
     WebhookExpiredError,
     WebhookRejectedError,
+    deferred,
     endpoint_key,
     is_expired,
     next_attempt,
@@ -54,7 +69,8 @@ from schemas.events import (
 from schemas.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, Topic, retry_tiers, retry_topic
 from streams.app import StreamContext
 from streams.webhook_endpoints import DisabledEndpoints
-from streams.webhook_http import Outbound, post
+from streams.webhook_gate import EndpointGate
+from streams.webhook_http import Attempt, Outbound, post
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +125,25 @@ def ping_request(ping: WebhookPingRequested) -> RetryWebhook:
 def tenant_of(request: RetryWebhook) -> str:
     if request.job_event is not None:
         return request.job_event.tenant_id
+    if request.endpoint_disabled is not None:
+        return request.endpoint_disabled.tenant_id
     return request.ping.tenant_id if request.ping is not None else ""
+
+
+def notices_for(record: WebhookEndpointDisabled, tenants: TenantWebhooks) -> list[RetryWebhook]:
+    """The endpoint.disabled webhooks `record` calls for: one to each other registered endpoint of its
+    tenant whose filter lets the type through."""
+    return [
+        RetryWebhook(
+            attempt=1,
+            due_at=record.occurred_at,
+            endpoint_disabled=record,
+            endpoint_id=e.endpoint_id,
+            webhook_id=endpoint_webhook_id(record.event_id, e.endpoint_id),
+        )
+        for e in tenants.subscribers(record.tenant_id, ENDPOINT_DISABLED_TYPE)
+        if endpoint_key(e.url) != record.endpoint_sha256
+    ]
 
 
 def key_of(request: RetryWebhook) -> str:
@@ -124,21 +158,27 @@ class Delivering:
     client: httpx.AsyncClient
     endpoints: DisabledEndpoints
     tenants: TenantWebhooks
+    gate: EndpointGate
 
     @property
     def first_tier(self) -> Topic[RetryWebhook]:
         return retry_tiers(self.settings.retry_schedule)[0]
 
+    @property
+    def first_tier_delay(self) -> float:
+        return min(self.settings.retry_schedule[1:])
+
     async def first_attempt(self, event: JobEvent, source: SourceRecord, traceparent: str | None) -> None:
         """One delivery per target of the event, one after the other (each settled before the next)."""
         for request in requests_for(event, self.tenants, traceparent):
-            await self._attempt(request, source, intended_at=event.occurred_at)
+            await self._attempt(request, source, intended_at=event.occurred_at, may_wait=True)
 
     async def ping(self, ping: WebhookPingRequested, source: SourceRecord) -> None:
-        await self._attempt(ping_request(ping), source, intended_at=ping.occurred_at)
+        await self._attempt(ping_request(ping), source, intended_at=ping.occurred_at, may_wait=True)
 
     async def retry(self, request: RetryWebhook, source: SourceRecord) -> None:
-        await self._attempt(request, source, intended_at=request.due_at)
+        """A retry tier's record: never waits for a busy endpoint (its partition would stall)."""
+        await self._attempt(request, source, intended_at=request.due_at, may_wait=False)
 
     def _message(self, request: RetryWebhook) -> Outbound | ReelstreamError:
         """What to send and where, or why it cannot be sent (endpoint deleted, nothing to send)."""
@@ -149,6 +189,14 @@ class Delivering:
             webhook_id = request.webhook_id or ping.event_id
             return Outbound(ping.url, webhook_id, body, tenant_id, "", ping.endpoint_id)
         url = request.job_event.status.webhook_url if request.job_event is not None else None
+        notice = request.endpoint_disabled
+        if notice is not None and request.endpoint_id is not None:
+            target = self.tenants.endpoint(tenant_id, request.endpoint_id)
+            if target is None:
+                return EndpointGoneError(f"endpoint {request.endpoint_id} of {tenant_id} was deleted")
+            body = endpoint_disabled_payload(notice)
+            webhook_id = request.webhook_id or notice.event_id
+            return Outbound(target.url, webhook_id, body, tenant_id, "", request.endpoint_id)
         if request.endpoint_id is not None:
             endpoint = self.tenants.endpoint(tenant_id, request.endpoint_id)
             if endpoint is None:
@@ -161,7 +209,9 @@ class Delivering:
             return Outbound(url, webhook_id, body, tenant_id, event.job_id, request.endpoint_id)
         return WebhookRejectedError("a webhook request with nothing to deliver or no URL")
 
-    async def _attempt(self, request: RetryWebhook, source: SourceRecord, intended_at: datetime) -> None:
+    async def _attempt(
+        self, request: RetryWebhook, source: SourceRecord, intended_at: datetime, *, may_wait: bool
+    ) -> None:
         attempt = request.attempt
         if not replays_of(source.headers) and is_expired(intended_at, _now(), self.settings.max_age_seconds):
             late = (_now() - intended_at).total_seconds()
@@ -181,82 +231,112 @@ class Delivering:
             )
             await self._dead_letter(request, source, error)
             return
-        secrets = self.tenants.signing_secrets(message.tenant_id, _now(), self.settings.webhook_secret)
-        with tracer.start_as_current_span(
-            "webhook deliver", attributes={"job_id": message.job_id, "attempt": attempt}
-        ):
-            sent = await post(
-                self.client,
-                secrets,
-                message,
-                int(time.time()),
-                attempt=attempt,
-                traceparent=current_traceparent() or request.traceparent,
-            )
+        endpoint = endpoint_of(message.tenant_id, message.url)
+        admission = await self.gate.enter(endpoint, may_wait=may_wait)
+        if admission.gate is not Gate.GO:  # backing off, or busy: deferred without an attempt
+            nxt = deferred(self.settings.retry_schedule, attempt, _now(), admission.until)
+            await self._queue(request, message, source, nxt, "deferred (endpoint backing off or busy)")
+            return
+        failed, retry_after = True, None
+        try:
+            sent = await self._send(request, message)
+            retry_after = parse_retry_after(sent.retry_after, _now(), self.settings.retry_after_max_seconds)
+            failed = verdict(sent.delivery.status_code, _error_type(sent.delivery.error)) is Verdict.RETRY
+        finally:  # the slot is given back whatever happened (a cancelled attempt counts as failed)
+            finished = await self.gate.leave(endpoint, ok=not failed, retry_after=retry_after)
         delivery = sent.delivery
         _log_delivery(delivery)
         self.ctx.metrics.webhook_delivered(delivery)
         publisher = await self.ctx.publisher()
         await publisher.publish(WEBHOOK_DELIVERIES, key_of(request), delivery)
-        await self._settle(request, message, delivery, sent.retry_after, source)
+        if finished.disable:
+            await self._disable(message, delivery, source)
+            window = self.settings.disable_after_seconds
+            await self._dead_letter(request, source, EndpointGoneError(f"failing for {window:g} s: disabled"))
+            return
+        await self._settle(request, message, delivery, retry_after, source)
+
+    async def _send(self, request: RetryWebhook, message: Outbound) -> Attempt:
+        secrets = self.tenants.signing_secrets(message.tenant_id, _now(), self.settings.webhook_secret)
+        with tracer.start_as_current_span(
+            "webhook deliver", attributes={"job_id": message.job_id, "attempt": request.attempt}
+        ):
+            return await post(
+                self.client,
+                secrets,
+                message,
+                int(time.time()),
+                attempt=request.attempt,
+                traceparent=current_traceparent() or request.traceparent,
+                deadline=self.settings.timeout_seconds,
+            )
 
     async def _settle(
         self,
         request: RetryWebhook,
         message: Outbound,
         delivery: WebhookDelivery,
-        retry_after: str | None,
+        retry_after: float | None,
         source: SourceRecord,
     ) -> None:
         match verdict(delivery.status_code, _error_type(delivery.error)):
             case Verdict.DELIVERED:
                 return
             case Verdict.GONE:
-                await self._disable(message, delivery)
+                await self._disable(message, delivery, source)
                 await self._dead_letter(request, source, EndpointGoneError("HTTP 410 Gone"))
             case Verdict.REJECTED:
                 reason = f"HTTP {delivery.status_code}" if delivery.status_code else delivery.error or ""
                 await self._dead_letter(request, source, WebhookRejectedError(reason))
             case Verdict.RETRY:
-                now = _now()
-                after = parse_retry_after(retry_after, now)
-                nxt = next_attempt(self.settings.retry_schedule, delivery.attempt, now, after)
+                nxt = next_attempt(self.settings.retry_schedule, delivery.attempt, _now(), retry_after)
                 if nxt is None:
                     last = f"HTTP {delivery.status_code}" if delivery.status_code else delivery.error
                     error = WebhookExhaustedError(f"{delivery.attempt} attempts failed, the last: {last}")
                     await self._dead_letter(request, source, error)
                     return
-                again = dataclasses.replace(
-                    request, attempt=nxt.attempt, due_at=nxt.due_at, event_id=new_id(), occurred_at=now
-                )
-                publisher = await self.ctx.publisher()
-                topic = retry_topic(nxt.tier)
-                await publisher.publish(topic, key_of(request), again, partition=source.partition)
-                log.info(
-                    "webhook retry queued on %s, due in %.1f s",
-                    topic.name,
-                    (nxt.due_at - now).total_seconds(),
-                    extra={
-                        "job_id": message.job_id,
-                        "endpoint_id": message.endpoint_id,
-                        "attempt": nxt.attempt,
-                    },
-                )
+                await self._queue(request, message, source, nxt, "retry queued")
 
-    async def _disable(self, message: Outbound, delivery: WebhookDelivery) -> None:
+    async def _queue(
+        self, request: RetryWebhook, message: Outbound, source: SourceRecord, nxt: NextAttempt, what: str
+    ) -> None:
+        """Produce attempt `nxt` of `request` to its tier, on the partition its source record came from."""
+        now = _now()
+        again = dataclasses.replace(
+            request, attempt=nxt.attempt, due_at=nxt.due_at, event_id=new_id(), occurred_at=now
+        )
+        publisher = await self.ctx.publisher()
+        topic = retry_topic(nxt.tier)
+        await publisher.publish(topic, key_of(request), again, partition=source.partition)
+        log.info(
+            "webhook %s on %s, due in %.1f s",
+            what,
+            topic.name,
+            (nxt.due_at - now).total_seconds(),
+            extra={"job_id": message.job_id, "endpoint_id": message.endpoint_id, "attempt": nxt.attempt},
+        )
+
+    async def _disable(self, message: Outbound, delivery: WebhookDelivery, source: SourceRecord) -> None:
+        """Record the endpoint as disabled, then queue an endpoint.disabled notice to each other endpoint
+        of its tenant that subscribes to it (in the first tier, due at once: durable, never recursive)."""
         record = WebhookEndpointDisabled(
             endpoint_sha256=endpoint_key(message.url),
             tenant_id=message.tenant_id,
             target_host=delivery.target_host,
             status_code=delivery.status_code or 0,
             webhook_event_id=message.webhook_id,
+            endpoint_id=message.endpoint_id,
         )
         publisher = await self.ctx.publisher()
         await publisher.publish(WEBHOOK_ENDPOINTS, record.endpoint_sha256, record)
         self.endpoints.add(record)
+        for notice in notices_for(record, self.tenants):
+            due = NextAttempt(1, self.first_tier_delay, record.occurred_at)
+            await self._queue(notice, message, source, due, "endpoint.disabled notice queued")
         log.warning(
-            "webhook endpoint on %s disabled (410 Gone)",
+            "webhook endpoint on %s disabled (HTTP %s)",
             delivery.target_host,
+            delivery.status_code or delivery.error,
             extra={"job_id": message.job_id, "endpoint_id": message.endpoint_id},
         )
 

@@ -26,6 +26,7 @@ from reelstream.webhooks.messages import (
     parse_networks,
     webhook_headers,
 )
+from reelstream.webhooks.retries import DEADLINE_EXCEEDED
 from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
 
 MAX_ERROR_CHARS = 300
@@ -122,9 +123,11 @@ async def post(
     *,
     attempt: int = 1,
     traceparent: str | None = None,
+    deadline: float | None = None,
 ) -> Attempt:
     """POST `message` once, signed with `secret` (or each of several); the outcome and the receiver's
-    Retry-After, never a raise.
+    Retry-After, never a raise. `deadline` (seconds) bounds the whole attempt: resolving, connecting, TLS,
+    sending and the answer's headers; the client's timeouts bound each step only.
 
     `now` (Unix seconds) is the `webhook-timestamp`; `webhook-id` is the message's id, so every attempt of
     one message carries the same id and receivers can drop duplicates. `traceparent` (W3C) lets the
@@ -138,11 +141,14 @@ async def post(
     retry_after: str | None = None
     started = time.perf_counter()
     try:
-        request = client.build_request("POST", url, content=message.body, headers=headers)
-        response = await client.send(request, stream=True)  # the receiver's body is never read
-        await response.aclose()
+        async with asyncio.timeout(deadline):
+            request = client.build_request("POST", url, content=message.body, headers=headers)
+            response = await client.send(request, stream=True)  # the receiver's body is never read
+            await response.aclose()
         status_code = response.status_code
         retry_after = response.headers.get("retry-after")
+    except TimeoutError:
+        error = f"{DEADLINE_EXCEEDED}: no answer within {deadline:g} s"
     except BlockedTargetError:
         error = BLOCKED_TARGET
     except (httpx.HTTPError, httpx.InvalidURL) as exc:

@@ -34,6 +34,8 @@ class Receiver:
     deliveries: list[Delivery] = field(default_factory=list)
     status: int = 204
     respond: Responder | None = None  # decides the answer per request (status is the default)
+    # called before the answer is sent, outside the lock (a receiver that hangs on some requests)
+    stall: Callable[[Delivery], None] | None = None
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def record(self, delivery: Delivery) -> tuple[int, dict[str, str]]:
@@ -96,12 +98,16 @@ def webhook_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra = receiver.record(Delivery(self.path, headers, body, time.time()))
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("content-length", "0")
-            self.end_headers()
+            delivery = Delivery(self.path, headers, body, time.time())
+            status, extra = receiver.record(delivery)
+            if receiver.stall is not None:
+                receiver.stall(delivery)
+            with suppress(OSError):  # the sender may have given up on a stalled request
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", "0")
+                self.end_headers()
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -200,7 +200,27 @@ class Registry(BaseSettings):
         None, "Standard Webhooks signing secret (required by the notifier).", (NOTIFIER,), form="whsec_..."
     )
     webhook_timeout_seconds: float = setting(
-        15.0, "Timeout of one webhook delivery.", (NOTIFIER,), unit="s", gt=0
+        15.0,
+        "Overall deadline of one webhook attempt (connect, TLS, request, response headers).",
+        (NOTIFIER,),
+        unit="s",
+        gt=0,
+    )
+    webhook_max_in_flight: int = setting(
+        32, "Webhook first attempts in flight at once, all endpoints together.", (NOTIFIER,), ge=1
+    )
+    webhook_endpoint_max_in_flight: int = setting(
+        4, "Webhook attempts in flight at once to one endpoint (a tenant's origin).", (NOTIFIER,), ge=1
+    )
+    webhook_retry_after_max_seconds: float = setting(
+        3600.0, "A receiver's Retry-After is honoured up to this long.", (NOTIFIER,), unit="s", ge=0
+    )
+    webhook_disable_after_seconds: float = setting(
+        5 * 24 * 3600.0,
+        "An endpoint failing this long with no success is disabled (endpoint.disabled).",
+        (NOTIFIER,),
+        unit="s",
+        gt=0,
     )
     webhook_allow_networks: str = setting(
         "",

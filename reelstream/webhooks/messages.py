@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from reelstream.errors import ConfigurationError, ReelstreamError
-from schemas.events import JobEvent, JobEventType
+from schemas.events import JobEvent, JobEventType, WebhookEndpointDisabled
 from schemas.views import job_resource
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format prefix, not a secret
@@ -159,7 +159,9 @@ def event_type_name(event_type: JobEventType) -> str:
     return f"job.{event_type.value}"
 
 
-NOTIFIABLE_TYPE_NAMES = frozenset(event_type_name(t) for t in NOTIFIABLE_TYPES)
+ENDPOINT_DISABLED_TYPE = "endpoint.disabled"  # another endpoint of the tenant was disabled
+# what a registered endpoint's filter may name: the terminal job events, and endpoint.disabled
+NOTIFIABLE_TYPE_NAMES = frozenset({*(event_type_name(t) for t in NOTIFIABLE_TYPES), ENDPOINT_DISABLED_TYPE})
 PING_TYPE = "ping"
 
 
@@ -169,6 +171,23 @@ def ping_payload(tenant_id: str, endpoint_id: str, occurred_at: datetime) -> byt
         "type": PING_TYPE,
         "timestamp": _iso(occurred_at),
         "data": {"tenant": tenant_id, "endpoint_id": endpoint_id},
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def endpoint_disabled_payload(record: WebhookEndpointDisabled) -> bytes:
+    """The notice that one of a tenant's endpoints was disabled (never its URL: it may carry a token)."""
+    payload = {
+        "type": ENDPOINT_DISABLED_TYPE,
+        "timestamp": _iso(record.occurred_at),
+        "data": {
+            "tenant": record.tenant_id,
+            "endpoint_id": record.endpoint_id,
+            "endpoint_sha256": record.endpoint_sha256,
+            "target_host": record.target_host,
+            "status_code": record.status_code or None,
+            "last_webhook_id": record.webhook_event_id,
+        },
     }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -2,10 +2,13 @@
 
 The schedule lists the delay before each attempt (seconds; the first is 0: the first attempt is made when
 the event is read). A failed attempt n waits in the tier of delay `schedule[n]`, unless the receiver asked
-for more with `Retry-After`: then the shortest tier at least that long (a tier's records all wait the same
-delay, so each tier stays FIFO by due time). After the last attempt of the schedule the delivery is
-exhausted. Every path ends in exactly one of: delivered, dead-lettered (exhausted, rejected, gone,
-expired), or queued for the next attempt.
+for more with `Retry-After`: then the shortest tier at least that long, or the longest. Every record of a
+tier waits exactly the tier's delay, so each tier stays FIFO by due time and no record holds up the ones
+behind it; a longer wait (a Retry-After beyond the longest tier, an endpoint backing off) is the endpoint's
+own (reelstream.webhooks.endpoint_health): its record is deferred again, without an attempt, when it comes
+due too early. After the last attempt of the schedule the delivery is exhausted. Every path ends in
+exactly one of: delivered, dead-lettered (exhausted, rejected, gone, expired), or queued for the next
+attempt (or the same one, deferred).
 """
 
 from __future__ import annotations
@@ -18,8 +21,19 @@ from enum import StrEnum
 
 from reelstream.errors import ConfigurationError, ReelstreamError
 
+DEADLINE_EXCEEDED = "DeadlineExceeded"  # an attempt's overall deadline passed before the answer's headers
 RETRIABLE_ERRORS = frozenset(
-    {"ConnectError", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "ReadError"}
+    {
+        "ConnectError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "ReadError",
+        "WriteError",
+        "RemoteProtocolError",
+        DEADLINE_EXCEEDED,
+    }
 )
 RETRIABLE_STATUS = frozenset({408, 429})
 GONE = 410
@@ -68,23 +82,40 @@ def next_attempt(
 ) -> NextAttempt | None:
     """Where and until when attempt `failed_attempt` + 1 waits; None when the schedule is exhausted.
 
-    Never due before `retry_after` seconds from `now`: the tier is the shortest one of at least that delay
-    (the longest tier, with a later due time, when none is that long)."""
+    The tier is the shortest one of at least `schedule[failed_attempt]` and `retry_after` seconds (the
+    longest when none is that long: the endpoint's backoff holds the rest, see the module doc)."""
     if failed_attempt < 1 or failed_attempt >= len(schedule):
         return None
-    wanted = max(schedule[failed_attempt], retry_after or 0.0)
+    tier = tier_for(schedule, max(schedule[failed_attempt], retry_after or 0.0))
+    return NextAttempt(failed_attempt + 1, tier, now + timedelta(seconds=tier))
+
+
+def tier_for(schedule: tuple[float, ...], wait: float) -> float:
+    """The delay of the shortest tier of `schedule` of at least `wait` seconds, or of its longest."""
     tiers = sorted(set(schedule[1:]))
-    tier = next((t for t in tiers if t >= wanted), tiers[-1])
-    return NextAttempt(failed_attempt + 1, tier, now + timedelta(seconds=max(tier, wanted)))
+    return next((t for t in tiers if t >= wait), tiers[-1])
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """A `Retry-After` header (delay-seconds or an HTTP-date) as seconds from `now`; None if absent/bad."""
+def deferred(schedule: tuple[float, ...], attempt: int, now: datetime, until: float) -> NextAttempt:
+    """Where attempt `attempt`, not made because its endpoint may not be tried before `until` (Unix
+    seconds), waits: the same attempt, in the shortest tier that reaches `until` (or the longest)."""
+    tier = tier_for(schedule, until - now.timestamp())
+    return NextAttempt(attempt, tier, now + timedelta(seconds=tier))
+
+
+def parse_retry_after(value: str | None, now: datetime, cap: float = float("inf")) -> float | None:
+    """A `Retry-After` header (delay-seconds or an HTTP-date) as seconds from `now`, at most `cap`; None if
+    absent or malformed."""
+    seconds = _retry_after_seconds(value, now)
+    return None if seconds is None else min(seconds, cap)
+
+
+def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     text = value.strip()
     if text.isdigit():
-        return float(int(text))
+        return float(int(text[:12]))
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -37,7 +37,8 @@ class WebhookPingRequested:
 
 @dataclass(frozen=True)
 class RetryWebhook:
-    """One webhook to (re)deliver: a job event (to the job's URL or a registered endpoint) or a ping."""
+    """One webhook to (re)deliver: a job event (to the job's URL or a registered endpoint), a ping, or the
+    notice that another endpoint of the tenant was disabled (to a registered endpoint)."""
 
     attempt: int
     due_at: datetime
@@ -48,6 +49,7 @@ class RetryWebhook:
     webhook_id: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+    endpoint_disabled: WebhookEndpointDisabled | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class WebhookEndpointDisabled:
     webhook_event_id: str
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+    endpoint_id: str | None = None  # a registered endpoint; None: a job's own webhook_url
 
 
 @dataclass(frozen=True)

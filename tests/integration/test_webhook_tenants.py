@@ -43,7 +43,10 @@ DEADLINE_S = 60.0
 def notifier(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotifierProcess]:
-    env = {"REELSTREAM_WEBHOOK_RETRY_SCHEDULE": "0,0.5,1"}  # scaled down: retries within a second
+    env = {
+        "REELSTREAM_WEBHOOK_RETRY_SCHEDULE": "0,0.5,1",  # scaled down: retries within a second
+        "REELSTREAM_WEBHOOK_DISABLE_AFTER_SECONDS": "2",  # and an endpoint's failure window
+    }
     workdir = tmp_path_factory.mktemp("notifier")
     with running_notifier(stack, workdir, "tenant-hooks", env=env) as handle:
         yield handle
@@ -290,3 +293,38 @@ async def test_each_endpoint_delivery_is_retried_on_its_own_under_its_own_webhoo
     assert all(_verifies(notifier.secret, t) for t in tries)
     # the job's own URL got the event once: its delivery succeeded and is not retried with the endpoint's
     assert len(receiver.matching(lambda d: d.headers.get("webhook-id") == event.event_id)) == 1
+
+
+async def test_an_endpoint_failing_for_its_whole_window_is_disabled_and_announced(
+    admin_api: RunningApi, notifier: NotifierProcess, publisher: Publisher
+) -> None:
+    """Every attempt to one endpoint fails for longer than the window: it is disabled, and the tenant's
+    endpoint subscribed to `endpoint.disabled` gets a signed notice naming it (never its URL)."""
+    ops = admin_api.client("ops")
+    tenant = f"disabled-{RUN}"
+    base = f"/v1/admin/tenants/{tenant}/webhook-endpoints"
+    with webhook_receiver() as dead, webhook_receiver() as watch:
+        dead.status = 503
+        dead_id = (await ops.post(base, json={"url": dead.url + "?token=s3cret"})).json()["id"]
+        watched = await ops.post(base, json={"url": watch.url, "event_types": ["endpoint.disabled"]})
+        assert watched.status_code == 201, watched.text
+        deadline = time.monotonic() + DEADLINE_S
+        try:
+            while True:  # job events until the dead endpoint has failed for its whole window
+                event = _event(tenant, None, JobEventType.SUCCEEDED, JobState.SUCCEEDED)
+                await publisher.publish(JOB_EVENTS, event.job_id, event)
+                try:
+                    notice = await delivered(watch, notifier, lambda d: b"endpoint.disabled" in d.body, 2.0)
+                    break
+                except pytest.fail.Exception:
+                    if time.monotonic() > deadline:
+                        raise
+        finally:  # the URL's record outlives the test: re-enable it for any later receiver on its port
+            await ops.post("/v1/admin/webhooks/enable", json={"url": dead.url + "?token=s3cret"})
+    body = json.loads(notice.body)
+    assert body["type"] == "endpoint.disabled"
+    assert body["data"]["endpoint_id"] == dead_id
+    assert "s3cret" not in notice.body.decode()
+    assert _verifies(notifier.secret, notice)
+    assert len(dead.deliveries) >= 2
+    assert all(d.status == 503 for d in dead.deliveries)

@@ -27,9 +27,12 @@ from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS
 from tests.kafka_clients import registered_serde, started_producer
 from tests.reliability.support import (
+    OTHER_TENANT,
+    OTHER_TENANT_KEY,
     RETRY_SCHEDULE,
     TENANT,
     TENANT_KEY,
+    WEBHOOK_DEADLINE,
     FaultRecorder,
     FaultRun,
     RunFactory,
@@ -99,7 +102,7 @@ def pipeline(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> 
     retry schedule; attempts enough that an outage of a few seconds does not exhaust a job."""
     asyncio.run(prepare_infrastructure(endpoints))
     config = PipelineConfig(
-        api_keys={TENANT_KEY: TENANT},
+        api_keys={TENANT_KEY: TENANT, OTHER_TENANT_KEY: OTHER_TENANT},
         webhook_secret=generate_secret(),
         http_port=free_port(),
         app_prefix=f"rel-{uuid.uuid4().hex[:8]}",
@@ -110,6 +113,7 @@ def pipeline(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> 
             "REELSTREAM_HEARTBEAT_SECONDS": "1",
             "REELSTREAM_MAX_ATTEMPTS": "6",
             "REELSTREAM_WEBHOOK_RETRY_SCHEDULE": ",".join(f"{d:g}" for d in RETRY_SCHEDULE),
+            "REELSTREAM_WEBHOOK_TIMEOUT_SECONDS": f"{WEBHOOK_DEADLINE:g}",
             "REELSTREAM_TENANT_LIMITS": "*=rate:100,burst:1000,queued:10000",
         },
     )

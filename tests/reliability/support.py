@@ -27,7 +27,10 @@ from tests.webhook_receiver import Delivery, Receiver, webhook_receiver
 
 TENANT = "tenant-reliability"
 TENANT_KEY = "rs_test_" + uuid.uuid4().hex
-RETRY_SCHEDULE = (0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)  # eight attempts: more than any test fails one
+OTHER_TENANT = "tenant-reliability-other"  # a second tenant, for the faults one tenant must not spread
+OTHER_TENANT_KEY = "rs_test_" + uuid.uuid4().hex
+WEBHOOK_DEADLINE = 2.0  # seconds: the notifier's deadline of one attempt (REELSTREAM_WEBHOOK_TIMEOUT_SECONDS)
+RETRY_SCHEDULE = (0.0, 0.5, *[1.0] * 10)  # twelve attempts: more than any test fails one
 LONG = {"width": 128, "height": 128, "num_frames": 25, "num_inference_steps": 48}  # seconds of denoising
 LONG_STEPS = LONG["num_inference_steps"]
 ANSWER_WITHIN = 25.0  # seconds: an API answer (202 or 503) never takes longer, even with the broker down
@@ -88,27 +91,31 @@ class FaultRun:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
 
-    def body(self, i: int, *, long: bool = False) -> dict[str, Any]:
+    def body(self, i: int, *, long: bool = False, hook_path: str = "") -> dict[str, Any]:
         size = LONG if long else {}
-        return {"prompt": f"{self.name} {i}", **SMALL, **size, "webhook_url": self.receiver.url}
+        url = self.receiver.url + hook_path
+        return {"prompt": f"{self.name} {i}", **SMALL, **size, "webhook_url": url}
 
-    async def post(self, body: dict[str, Any], idempotency_key: str | None = None) -> Answer:
-        """One POST /v1/jobs; a 202 is added to the accepted jobs."""
-        answer = await asyncio.to_thread(self._post, body, idempotency_key)
+    async def post(
+        self, body: dict[str, Any], idempotency_key: str | None = None, api_key: str = TENANT_KEY
+    ) -> Answer:
+        """One POST /v1/jobs; a 202 is added to the accepted jobs. A connection refused or dropped is
+        answer 0, as is a timeout."""
+        answer = await asyncio.to_thread(self._post, body, idempotency_key, api_key)
         self.answers.append(answer)
         if answer.status == 202 and answer.job_id is not None and answer.job_id not in self.accepted:
             self.accepted.append(answer.job_id)
         return answer
 
-    def _post(self, body: dict[str, Any], idempotency_key: str | None) -> Answer:
+    def _post(self, body: dict[str, Any], idempotency_key: str | None, api_key: str) -> Answer:
         started = time.monotonic()
-        headers = {"Authorization": f"Bearer {TENANT_KEY}"}
+        headers = {"Authorization": f"Bearer {api_key}"}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         url = f"{self.pipeline.config.api_url}/v1/jobs"
         try:
             response = httpx.post(url, json=body, headers=headers, timeout=ANSWER_WITHIN + 5)
-        except httpx.TimeoutException:
+        except httpx.TransportError:  # timed out, refused, or the connection dropped (a killed server)
             return Answer(0, time.monotonic() - started)
         job_id = response.json().get("id") if response.status_code == 202 else None
         return Answer(
@@ -119,11 +126,11 @@ class FaultRun:
             response.headers.get("retry-after"),
         )
 
-    async def submit(self, bodies: Sequence[dict[str, Any]]) -> list[str]:
+    async def submit(self, bodies: Sequence[dict[str, Any]], api_key: str = TENANT_KEY) -> list[str]:
         """Post each body in turn; every one must be accepted (202)."""
         ids = []
         for body in bodies:
-            answer = await self.post(body)
+            answer = await self.post(body, api_key=api_key)
             assert answer.status == 202, answer
             assert answer.job_id is not None
             ids.append(answer.job_id)
@@ -133,13 +140,14 @@ class FaultRun:
         self, body: dict[str, Any], idempotency_key: str, within: float = 60.0
     ) -> Answer:
         """Post `body` under `idempotency_key` until it is accepted, as a client does: a 503 or a 409 (the
-        key's first request still being accepted) is tried again after its Retry-After."""
+        key's first request still being accepted) or a connection refused or dropped (answer 0) is tried
+        again after its Retry-After."""
         deadline = time.monotonic() + within
         while True:
             answer = await self.post(body, idempotency_key)
             if answer.status == 202 or time.monotonic() > deadline:
                 return answer
-            assert answer.status in (409, 503), answer
+            assert answer.status in (0, 409, 503), answer
             await asyncio.sleep(min(float(answer.retry_after or 1), 2.0))  # the client contract's pause
 
     async def until(self, done: Callable[[JobEvent], bool], within: float = 90.0) -> JobEvent:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from tests.reliability.support import (
     ANSWER_WITHIN,
     LONG_STEPS,
     RETRY_SCHEDULE,
+    Answer,
     RunFactory,
     job_of,
     webhook_id,
@@ -153,3 +155,43 @@ async def test_the_broker_restarted_under_load(fault_run: RunFactory, local_stac
         await run.submit([run.body(i) for i in range(20, 23)])
         await run.finish(outage_answers=sorted(a.status for a in answers), restarted=restarted)
     assert len(run.accepted) == 6 + len(outage) + 3
+
+
+async def test_an_ingest_replica_killed_while_clients_retry_with_their_keys(fault_run: RunFactory) -> None:
+    """Clients post jobs under Idempotency-Keys and, when the connection drops or is refused, post again
+    under the same key until accepted; ingest is SIGKILLed and started again meanwhile. Every 202 maps its
+    key to one job, the same on every retry, and each prompt became exactly one job."""
+    clients, per_client = 4, 6
+    async with fault_run("ingest SIGKILL under load") as run:
+        bodies = {f"ingest-kill-{uuid.uuid4().hex}": run.body(i) for i in range(clients * per_client)}
+        keys = list(bodies)
+        answers: dict[str, list[Answer]] = {key: [] for key in keys}
+
+        async def client(own: list[str]) -> None:
+            for key in own:
+                deadline = time.monotonic() + 90
+                while not answers[key] or answers[key][-1].status != 202:
+                    assert time.monotonic() < deadline, answers[key]
+                    answer = await run.post(bodies[key], key)
+                    answers[key].append(answer)
+                    assert answer.status in (0, 202, 409, 503), answer
+                    if answer.status != 202:  # the client contract's pause before trying again
+                        await asyncio.sleep(min(float(answer.retry_after or 0.5), 2.0))
+
+        flows = [asyncio.create_task(client(keys[c::clients])) for c in range(clients)]
+        await run.until(lambda e: e.type == JobEventType.QUEUED)  # under load: jobs flow already
+        run.kill("ingest")
+        run.respawn("ingest")
+        await asyncio.gather(*flows)
+        retried = sum(1 for tries in answers.values() if len(tries) > 1)
+        await run.finish(retried_requests=retried, dropped=sum(a.status == 0 for a in run.answers))
+    assert retried > 0, "no client had to retry: the kill missed the load"
+    for key, tries in answers.items():
+        accepted = {a.job_id for a in tries if a.status == 202}
+        assert len(accepted) == 1, (key, tries)
+    jobs_of_prompt: dict[str, set[str]] = {}
+    for job_id, events in run.tail.events.items():
+        prompt = events[0].status.prompt
+        if prompt.startswith(run.name):
+            jobs_of_prompt.setdefault(prompt, set()).add(job_id)
+    assert {p: len(j) for p, j in jobs_of_prompt.items()} == {b["prompt"]: 1 for b in bodies.values()}

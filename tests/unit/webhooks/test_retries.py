@@ -14,6 +14,7 @@ from reelstream.webhooks.messages import BLOCKED_TARGET
 from reelstream.webhooks.retries import (
     Verdict,
     check_schedule,
+    deferred,
     endpoint_key,
     is_expired,
     next_attempt,
@@ -82,11 +83,24 @@ def test_a_retry_is_never_due_before_its_schedule_or_retry_after_and_waits_in_a_
     assert nxt is not None
     wait = (nxt.due_at - NOW).total_seconds()
     assert wait >= SCHEDULE[attempt] - 1e-6
-    assert wait >= (retry_after or 0) - 1e-6
+    assert wait >= min(retry_after or 0, max(SCHEDULE)) - 1e-6  # beyond: the endpoint's backoff holds it
     assert nxt.tier in SCHEDULE[1:]
-    # every record of a tier waits exactly the tier's delay unless Retry-After is beyond the longest tier
-    if (retry_after or 0) <= max(SCHEDULE):
-        assert wait == nxt.tier
+    assert wait == nxt.tier  # every record of a tier waits exactly its delay: no head blocks a partition
+
+
+@given(st.floats(min_value=-10, max_value=100_000, allow_nan=False), st.integers(min_value=1, max_value=8))
+def test_a_deferred_attempt_keeps_its_number_and_waits_exactly_its_tier(wait: float, attempt: int) -> None:
+    nxt = deferred(SCHEDULE, attempt, NOW, NOW.timestamp() + wait)
+    assert nxt.attempt == attempt
+    assert nxt.tier in SCHEDULE[1:]
+    assert (nxt.due_at - NOW).total_seconds() == nxt.tier
+    assert nxt.tier >= wait or nxt.tier == max(SCHEDULE)
+
+
+def test_retry_after_is_capped() -> None:
+    assert parse_retry_after("86400", NOW, cap=3600) == 3600
+    assert parse_retry_after("9" * 5000, NOW, cap=3600) == 3600  # a huge number is not a crash
+    assert parse_retry_after("30", NOW, cap=3600) == 30
 
 
 def test_retry_after_picks_the_shortest_tier_long_enough() -> None:
