@@ -119,6 +119,12 @@ class Metrics:
             ["decision", "tenant_class"],
             registry=r,
         )
+        self.long_job_outcomes = Counter(
+            "reelstream_long_job_predictions",
+            "The long-job estimator's verdicts judged against the render's time (tp, tn, fp, fn for long)",
+            ["model", "outcome"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "reelstream_dead_letters",
             "Records parked on a dead-letter topic instead of processed",
@@ -241,6 +247,15 @@ class Metrics:
     # --- admission ----------------------------------------------------------------------------------
     def admission_decision(self, decision: str, tenant_id: str) -> None:
         self.admission_decisions.labels(decision, self.tenant_class(tenant_id)).inc()
+
+    def expect_models(self, models: Iterable[str]) -> None:
+        """Start the estimator's outcome counters of the registered models at 0 (so accuracy rates exist)."""
+        for model in models:
+            for outcome in ("tp", "tn", "fp", "fn"):
+                self.long_job_outcomes.labels(model, outcome)
+
+    def long_job_outcome(self, model: str, outcome: str) -> None:
+        self.long_job_outcomes.labels(model, outcome).inc()
 
     # --- scheduler ----------------------------------------------------------------------------------
     def scheduler_outputs(self, pool: str, outputs: Iterable[object]) -> None:

@@ -103,6 +103,8 @@ class PipelineSettings:
     pool_models: frozenset[str] | None = None  # models the pool's slots serve (None: every known model)
     models: ModelRegistry = BUILTIN_MODELS  # the registered models (built-in + REELSTREAM_EXTRA_MODELS)
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
+    long_job_seconds: float = 120.0  # a render longer than this is long (reelstream.long_jobs)
+    long_job_probability: float = 0.5  # predicted long from this probability on
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tenant_limits: TenantLimits = field(default_factory=TenantLimits)
     log: LogSettings = field(default_factory=LogSettings)
@@ -124,6 +126,8 @@ class PipelineSettings:
             replication_factor=v.replication_factor,
             pool_models=models.parse_ids(v.pool_models, "REELSTREAM_POOL_MODELS"),
             pool_max_work_units=v.pool_max_work_units,
+            long_job_seconds=v.long_job_seconds,
+            long_job_probability=v.long_job_probability,
             metrics=MetricsSettings.from_config(config),
             tenant_limits=parse_tenant_limits(v.tenant_limits),
             log=LogSettings.from_config(config),

@@ -107,6 +107,16 @@ class Registry(BaseSettings):
         unit="frames×px",
         ge=1,
     )
+    long_job_seconds: float = setting(
+        120.0,
+        "A render longer than this is a long job (what the long-job estimator predicts).",
+        (ADMISSION,),
+        unit="s",
+        gt=0,
+    )
+    long_job_probability: float = setting(
+        0.5, "The estimator predicts long from this probability on.", (ADMISSION,), gt=0, lt=1
+    )
     tenant_limits: str = setting(
         "",
         "Per-tenant rate, burst, queued and running caps (`*`: everyone else).",
