@@ -165,7 +165,7 @@ def alert_name(objective: Objective, severity: str) -> str:
     return f"Reelstream{objective.name}BudgetBurn" + ("Fast" if severity == "critical" else "Slow")
 
 
-def annotations(o: Objective, burn: float, long: str, value: str, labels: Any = None) -> dict[str, str]:
+def annotations_of(o: Objective, burn: float, long: str, value: str, labels: Any = None) -> dict[str, str]:
     """The alert's annotations; `labels` None: as templates, else with those label values."""
     where = " ".join(
         f"{label} {labels[label] if labels else '{{ $labels.' + label + ' }}'}:" for label in o.by
@@ -194,7 +194,7 @@ def rules() -> dict[str, Any]:
                     "expr": f"{recorded(o, long)} > {threshold:g}\n  and{on} {recorded(o, short)} > {threshold:g}",  # noqa: E501
                     "for": hold,
                     "labels": {"severity": severity, "slo": o.record},
-                    "annotations": annotations(o, burn, long, "{{ $value | humanizePercentage }}"),
+                    "annotations": annotations_of(o, burn, long, "{{ $value | humanizePercentage }}"),
                 }
             )
     return {
@@ -227,7 +227,7 @@ def _firing(expect: bool, severity: str, o: Objective, labels: dict[str, str]) -
     if not expect:
         return []
     _, long, _, burn, _ = next(b for b in BURNS if b[0] == severity)
-    shown = annotations(o, burn, long, o.burning_ratio, labels)
+    shown = annotations_of(o, burn, long, o.burning_ratio, labels)
     return [{"exp_labels": {"severity": severity, "slo": o.record, **labels}, "exp_annotations": shown}]
 
 
