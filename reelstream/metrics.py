@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from starlette.routing import BaseRoute
 
+from reelstream.load_metrics import observe_render_load, render_load_histogram
 from reelstream.route_match import UNMATCHED, route_match
 from reelstream.settings import MetricsSettings
 from schemas.events import (
@@ -184,6 +185,7 @@ class Metrics:
             buckets=JOB_BUCKETS,
             registry=r,
         )
+        self.render_load = render_load_histogram(r)
         self.stage_duration = Histogram(
             "reelstream_render_stage_duration_seconds",
             "Duration of each stage of a render attempt",
@@ -277,6 +279,8 @@ class Metrics:
             if status.state.terminal:
                 total = (status.updated_at - status.created_at).total_seconds()
                 self.job_duration.labels(pool, str(status.state), tenant).observe(max(total, 0.0))
+            if event_type is JobEventType.SUCCEEDED:
+                observe_render_load(self.render_load, status)
 
     def scheduler_state(self, state: PoolView) -> None:
         """Gauges of the pool after an event: jobs by state and tenant class, queue depth, slots."""
