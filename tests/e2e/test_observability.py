@@ -32,7 +32,10 @@ def prometheus(running_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFact
     targets = dict(running_pipeline.config.metrics_ports)
     assert targets, "the pipeline serves no metrics ports"
     root = tmp_path_factory.mktemp("prometheus")
-    service = PrometheusService(root / "data", root / "logs", free_port(), targets, interval_seconds=1)
+    rules = tuple(DASHBOARDS[0].parent / name for name in ("alerts.yml", "slo_rules.yml"))  # recordings too
+    service = PrometheusService(
+        root / "data", root / "logs", free_port(), targets, interval_seconds=1, rule_files=rules
+    )
     process = service.process(find_prometheus(os.environ), os.environ)
     process.start()
     try:
