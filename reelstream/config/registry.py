@@ -148,6 +148,9 @@ class Registry(BaseSettings):
     )
     max_attempts: int = setting(3, "Attempts of a job before it fails.", (SCHEDULER,), ge=1)
     aging_factor: float = setting(2.0, "How fast waiting raises a job's priority.", (SCHEDULER,), ge=0)
+    long_aging_factor: float = setting(
+        3.0, "The aging of jobs predicted long: their bound, in FIFO waits.", (SCHEDULER,), ge=0
+    )
     tick_seconds: float = setting(
         1.0, "Interval of the scheduler's timer (leases, retries).", (SCHEDULER,), unit="s", gt=0
     )
