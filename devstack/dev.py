@@ -32,7 +32,9 @@ from reelstream.models import DEFAULT_MODEL, DEV_MODEL
 
 logger = logging.getLogger(__name__)
 
-ALERT_RULES = Path(__file__).resolve().parents[1] / "dashboards" / "alerts.yml"
+RULE_FILES = tuple(  # the alert and recording rules (the burn-rate ones generated: devstack/slo_rules.py)
+    Path(__file__).resolve().parents[1] / "dashboards" / name for name in ("alerts.yml", "slo_rules.yml")
+)
 SCRAPE_INTERVAL_SECONDS = 5.0
 SUPERVISE_INTERVAL_SECONDS = 0.5
 DEV_TENANT = "dev"
@@ -85,9 +87,9 @@ def prometheus(
         logger.warning("Prometheus not started, metrics are not scraped: %s", exc.message)
         yield None
         return
-    rules = (ALERT_RULES,) if ALERT_RULES.exists() else ()
-    if not rules:
-        logger.warning("alert rules not loaded: %s is missing", ALERT_RULES)
+    rules = tuple(path for path in RULE_FILES if path.exists())
+    for missing in sorted(set(RULE_FILES) - set(rules)):
+        logger.warning("alert rules not loaded: %s is missing", missing)
     port = load_config(env).values.prometheus_port
     service = PrometheusService(
         layout.data_dir / "prometheus", layout.log_dir, port, targets, SCRAPE_INTERVAL_SECONDS, rules

@@ -192,6 +192,12 @@ JOB: Json = {
             "description": "why a queued job waits: `throttled` while its tenant runs as many jobs as its "
             "concurrency cap allows",
         },
+        "predicted_long": {
+            "type": "boolean",
+            "description": "the long-job estimator's verdict at admission: is this potentially a long task "
+            "(a render over REELSTREAM_LONG_JOB_SECONDS)?",
+        },
+        "long_probability": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
     },
 }
 

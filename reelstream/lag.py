@@ -65,6 +65,11 @@ class LagExporter:
             ["topic", "partition"],
             registry=registry,
         )
+        self.read_at = Gauge(
+            "reelstream_kafka_offsets_read_timestamp_seconds",
+            "When offsets were last read (Kafka answered; ReelstreamKafkaUnreachable watches it)",
+            registry=registry,
+        )
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()  # one read at a time, and `close` waits for the read in progress
@@ -81,6 +86,7 @@ class LagExporter:
             except KafkaError as exc:
                 logger.warning("consumer lag not read: %s", exc)
                 return []
+        self.read_at.set_to_current_time()
         for row in rows:
             key = (row.group, row.topic, str(row.partition))
             self.lag.labels(*key).set(row.lag)

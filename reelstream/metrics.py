@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from starlette.routing import BaseRoute
 
+from reelstream.load_metrics import observe_render_load, render_load_histogram
 from reelstream.route_match import UNMATCHED, route_match
 from reelstream.settings import MetricsSettings
 from schemas.events import (
@@ -119,6 +120,12 @@ class Metrics:
             ["decision", "tenant_class"],
             registry=r,
         )
+        self.long_job_outcomes = Counter(
+            "reelstream_long_job_predictions",
+            "The long-job estimator's verdicts judged against the render's time (tp, tn, fp, fn for long)",
+            ["model", "outcome"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "reelstream_dead_letters",
             "Records parked on a dead-letter topic instead of processed",
@@ -178,6 +185,7 @@ class Metrics:
             buckets=JOB_BUCKETS,
             registry=r,
         )
+        self.render_load = render_load_histogram(r)
         self.stage_duration = Histogram(
             "reelstream_render_stage_duration_seconds",
             "Duration of each stage of a render attempt",
@@ -242,6 +250,15 @@ class Metrics:
     def admission_decision(self, decision: str, tenant_id: str) -> None:
         self.admission_decisions.labels(decision, self.tenant_class(tenant_id)).inc()
 
+    def expect_models(self, models: Iterable[str]) -> None:
+        """Start the estimator's outcome counters of the registered models at 0 (so accuracy rates exist)."""
+        for model in models:
+            for outcome in ("tp", "tn", "fp", "fn"):
+                self.long_job_outcomes.labels(model, outcome)
+
+    def long_job_outcome(self, model: str, outcome: str) -> None:
+        self.long_job_outcomes.labels(model, outcome).inc()
+
     # --- scheduler ----------------------------------------------------------------------------------
     def scheduler_outputs(self, pool: str, outputs: Iterable[object]) -> None:
         """Counts, queue waits and end-to-end durations from the statuses the scheduler publishes (its
@@ -262,6 +279,8 @@ class Metrics:
             if status.state.terminal:
                 total = (status.updated_at - status.created_at).total_seconds()
                 self.job_duration.labels(pool, str(status.state), tenant).observe(max(total, 0.0))
+            if event_type is JobEventType.SUCCEEDED:
+                observe_render_load(self.render_load, status)
 
     def scheduler_state(self, state: PoolView) -> None:
         """Gauges of the pool after an event: jobs by state and tenant class, queue depth, slots."""

@@ -103,6 +103,8 @@ class PipelineSettings:
     pool_models: frozenset[str] | None = None  # models the pool's slots serve (None: every known model)
     models: ModelRegistry = BUILTIN_MODELS  # the registered models (built-in + REELSTREAM_EXTRA_MODELS)
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
+    long_job_seconds: float = 120.0  # a render longer than this is long (reelstream.long_jobs)
+    long_job_probability: float = 0.5  # predicted long from this probability on
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tenant_limits: TenantLimits = field(default_factory=TenantLimits)
     log: LogSettings = field(default_factory=LogSettings)
@@ -124,6 +126,8 @@ class PipelineSettings:
             replication_factor=v.replication_factor,
             pool_models=models.parse_ids(v.pool_models, "REELSTREAM_POOL_MODELS"),
             pool_max_work_units=v.pool_max_work_units,
+            long_job_seconds=v.long_job_seconds,
+            long_job_probability=v.long_job_probability,
             metrics=MetricsSettings.from_config(config),
             tenant_limits=parse_tenant_limits(v.tenant_limits),
             log=LogSettings.from_config(config),
@@ -141,6 +145,7 @@ class SchedulerSettings:
     lease_seconds: float = 30.0
     max_attempts: int = 3
     aging_factor: float = 2.0
+    long_aging_factor: float = 3.0  # jobs predicted long (reelstream.long_jobs) age by their own factor
     tick_seconds: float = 1.0
     retry_backoff_seconds: float = 2.0  # before retrying a failed attempt; doubles per attempt, jittered
     retry_backoff_max_seconds: float = 120.0
@@ -162,6 +167,7 @@ class SchedulerSettings:
             lease_seconds=v.lease_seconds,
             max_attempts=v.max_attempts,
             aging_factor=v.aging_factor,
+            long_aging_factor=v.long_aging_factor,
             tick_seconds=v.tick_seconds,
             retry_backoff_seconds=v.retry_backoff_seconds,
             retry_backoff_max_seconds=v.retry_backoff_max_seconds,

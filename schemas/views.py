@@ -46,4 +46,6 @@ def job_resource(status: JobStatus) -> dict[str, Any]:
         "priority": status.priority.value,
         "deadline": _iso(status.deadline) if status.deadline else None,
         "reason": status.reason,
+        "predicted_long": status.predicted_long,
+        "long_probability": status.long_probability,
     }

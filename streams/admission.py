@@ -21,6 +21,7 @@ import faust
 
 from reelstream.config import load_config, or_exit
 from reelstream.kafka.clients import Publisher
+from reelstream.long_jobs import LongJobEstimator
 from reelstream.metrics import Metrics
 from reelstream.settings import PipelineSettings
 from reelstream.tracing import configure_tracing
@@ -30,6 +31,7 @@ from streams.admission_service import AdmissionService, Output, Record, Rejectio
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.faust_compensation import Inbox, LogReader, take_acked_when_written
 from streams.limit_settings import TenantLimitSource
+from streams.long_job_tracking import LongJobTracker
 from streams.publishing import publish_change
 from streams.tenant_quota import TenantQuota
 
@@ -58,7 +60,12 @@ def build_admission(
         pool_partition=settings.pool_partition,
         counted=ctx.metrics.admission_decision,
         models=settings.models,
+        long_jobs=LongJobTracker(
+            LongJobEstimator(settings.long_job_seconds, settings.long_job_probability),
+            judged=ctx.metrics.long_job_outcome,
+        ),
     )
+    ctx.metrics.expect_models(settings.models.ids)
 
     app.task(_limit_follower(ctx, limits, service, store))
 

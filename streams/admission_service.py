@@ -43,6 +43,7 @@ from streams.admission_policy import (
 )
 from streams.invariants import check_command
 from streams.limit_state import StateThrottle
+from streams.long_job_tracking import LongJobTracker
 from streams.tenant_quota import OverLimit, TenantQuota, charge, released
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class AdmissionService:
     counted: Counted | None = None
     models: ModelRegistry = BUILTIN_MODELS  # the registered models (their limits judge each submission)
     throttle: StateThrottle = field(default_factory=StateThrottle)  # what was published, per tenant
+    long_jobs: LongJobTracker = field(default_factory=LongJobTracker)  # the long-job estimator's verdicts
 
     def handle(self, command: Command, store: AdmissionStore) -> list[Output]:
         """What `command` produces, in the order to write it; `store` is updated on the way.
@@ -106,10 +108,10 @@ class AdmissionService:
         match decision:
             case Admit(admitted):
                 store.set_pool(command.job_id, self.pool_id.encode())
-                outputs.append(self._to_scheduler(self._capped(admitted)))
+                outputs.append(self._to_scheduler(self._capped(admitted, store)))
                 logger.info("job admitted to pool %s", self.pool_id, extra=_ids(command))
             case Resend(admitted):
-                outputs.append(self._to_scheduler(self._capped(admitted)))
+                outputs.append(self._to_scheduler(self._capped(admitted, store)))
                 logger.info("admission sent again (the submission came again)", extra=_ids(command))
             case ForwardCancel(request):
                 outputs.append(self._to_scheduler(request))
@@ -158,6 +160,7 @@ class AdmissionService:
         if after is None:
             return []
         store.set_pool(done.job_id, after)
+        self.long_jobs.finished(done)
         outputs: list[Output] = []
         quota = store.quota(done.tenant_id)
         if quota is not None:
@@ -167,9 +170,12 @@ class AdmissionService:
         self._count("released", done.tenant_id)
         return outputs
 
-    def _capped(self, admitted: JobAdmitted) -> JobAdmitted:
-        """With the tenant's running cap as it stands now (the scheduler enforces it)."""
-        return replace(admitted, running_cap=self.limits_of(admitted.tenant_id).running)
+    def _capped(self, admitted: JobAdmitted, store: AdmissionStore) -> JobAdmitted:
+        """With the tenant's running cap as it stands now (the scheduler enforces it), and the long-job
+        estimator's verdict."""
+        quota = store.quota(admitted.tenant_id)
+        scored = self.long_jobs.scored(admitted, quota.queued if quota else 0)
+        return replace(scored, running_cap=self.limits_of(admitted.tenant_id).running)
 
     def _to_scheduler(self, record: JobAdmitted | CancelRequested) -> Record:
         """To the scheduler inbox's partition of the record's pool."""

@@ -5,7 +5,9 @@ Fair sharing is finish-time fair queuing over expected GPU seconds: a tenant's j
 the tenant's service so far plus the expected cost of its own jobs up to it, divided by the tenant's weight;
 the smallest virtual finish runs first. A tenant with a thousand queued jobs therefore delays another's
 first job by at most one job of its own. Aging bounds everything: a job that has waited longer than
-`aging_factor` times the wait FIFO would have given it goes before all others, oldest first.
+`aging_factor` times the wait FIFO would have given it goes before all others, oldest first. Jobs the
+long-job estimator predicts long (which shortest-first would put last) age by their own `long_aging_factor`:
+they wait for short ones, but only that long.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class SchedulerPolicy:
     weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     default_weight: float = 1.0
     aging_factor: float = 2.0
+    long_aging_factor: float = 3.0  # the aging of jobs predicted long
     min_aging: timedelta = timedelta(seconds=30)
     lease: timedelta = timedelta(seconds=30)
     dispatch_grace: timedelta = timedelta(seconds=15)
@@ -61,8 +64,9 @@ class QueuedJob:
 
 
 def aging_deadline(job: QueuedJob, policy: SchedulerPolicy) -> float:
-    """Seconds after arrival by which the job should have started: aging_factor × its FIFO wait."""
-    return max(policy.aging_factor * job.fifo_wait, policy.min_aging.total_seconds())
+    """Seconds after arrival by which the job should have started: its aging factor × its FIFO wait."""
+    factor = policy.long_aging_factor if job.admitted.predicted_long else policy.aging_factor
+    return max(factor * job.fifo_wait, policy.min_aging.total_seconds())
 
 
 def is_urgent(job: QueuedJob, now: datetime, policy: SchedulerPolicy, lookahead: float = 0.0) -> bool:

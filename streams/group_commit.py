@@ -34,7 +34,7 @@ from typing import Any
 
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher
 from reelstream.tracing import linked_span
-from schemas.events import DispatchRender, JobEvent, JobFinished, JobStatus
+from schemas.events import DispatchRender, JobEvent, JobFinished, JobState, JobStatus
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_EVENTS, JOB_STATUS, RENDER_DISPATCH, Topic
 from streams.pool_store import Write
@@ -93,11 +93,26 @@ def decided(outputs: Sequence[Output], traces: Sequence[str | None], writes: Seq
                 first.append(Record(JOB_STATUS, status.job_id, status, None, trace))
                 then.append(Record(JOB_EVENTS, status.job_id, job_event(status, event_type), None, trace))
                 if status.state.terminal:
-                    done = JobFinished(
-                        status.job_id, status.tenant_id, status.state, occurred_at=status.updated_at
-                    )
+                    done = finished_record(status)
                     then.append(Record(COMMANDS, status.tenant_id, done, None, trace))
     return Decided(tuple(first), tuple(then), tuple(writes))
+
+
+def finished_record(status: JobStatus) -> JobFinished:
+    """What admission learns of a job that ended: its place is free, and for the long-job estimator what
+    was predicted and, for a successful render, the truth (how long it ran)."""
+    started = status.state_times.get(JobState.RUNNING.value)
+    ended = status.state_times.get(JobState.SUCCEEDED.value)
+    render_seconds = (ended - started).total_seconds() if started and ended else None
+    return JobFinished(
+        status.job_id,
+        status.tenant_id,
+        status.state,
+        model=status.params.model if status.params else None,
+        predicted_long=status.predicted_long if status.long_probability is not None else None,
+        render_seconds=render_seconds,
+        occurred_at=status.updated_at,
+    )
 
 
 class GroupCommit:

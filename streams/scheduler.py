@@ -49,6 +49,7 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
         lease=timedelta(seconds=settings.lease_seconds),
         max_attempts=settings.max_attempts,
         aging_factor=settings.aging_factor,
+        long_aging_factor=settings.long_aging_factor,
         retry_backoff=timedelta(seconds=settings.retry_backoff_seconds),
         retry_backoff_max=timedelta(seconds=settings.retry_backoff_max_seconds),
     )

@@ -156,6 +156,8 @@ def _admit(step: Step, event: JobAdmitted) -> None:
         priority=event.priority,
         deadline=event.deadline,
         version=0,
+        predicted_long=event.predicted_long,
+        long_probability=event.long_probability,
     )
     step.jobs[event.job_id] = Job(event, status, queued)  # published by announce (its place on the tick)
 

@@ -107,6 +107,16 @@ class Registry(BaseSettings):
         unit="frames×px",
         ge=1,
     )
+    long_job_seconds: float = setting(
+        120.0,
+        "A render longer than this is a long job (what the long-job estimator predicts).",
+        (ADMISSION,),
+        unit="s",
+        gt=0,
+    )
+    long_job_probability: float = setting(
+        0.5, "The estimator predicts long from this probability on.", (ADMISSION,), gt=0, lt=1
+    )
     tenant_limits: str = setting(
         "",
         "Per-tenant rate, burst, queued and running caps (`*`: everyone else).",
@@ -138,6 +148,9 @@ class Registry(BaseSettings):
     )
     max_attempts: int = setting(3, "Attempts of a job before it fails.", (SCHEDULER,), ge=1)
     aging_factor: float = setting(2.0, "How fast waiting raises a job's priority.", (SCHEDULER,), ge=0)
+    long_aging_factor: float = setting(
+        3.0, "The aging of jobs predicted long: their bound, in FIFO waits.", (SCHEDULER,), ge=0
+    )
     tick_seconds: float = setting(
         1.0, "Interval of the scheduler's timer (leases, retries).", (SCHEDULER,), unit="s", gt=0
     )

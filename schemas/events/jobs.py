@@ -53,6 +53,9 @@ class JobFinished:
     job_id: str
     tenant_id: str
     state: JobState
+    model: str | None = None
+    predicted_long: bool | None = None  # the estimator's verdict at admission (None: none)
+    render_seconds: float | None = None  # the successful render's time (the truth for "long")
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -88,6 +91,8 @@ class JobStatus:
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None
     reason: str | None = None  # while queued: "throttled" (its tenant is at its running cap)
+    predicted_long: bool = False  # the long-job estimator's verdict at admission
+    long_probability: float | None = None
 
 
 @dataclass(frozen=True)

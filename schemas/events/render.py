@@ -26,6 +26,8 @@ class JobAdmitted:
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None
     running_cap: int | None = None  # the tenant's cap on jobs running at once when admitted
+    predicted_long: bool = False  # the long-job estimator's verdict (reelstream.long_jobs)
+    long_probability: float | None = None  # its probability; None: not estimated
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from devstack.deploy import TOPICS_FILE, topics_json
 from reelstream.settings import (
@@ -298,10 +299,35 @@ def test_autoscaling_off_renders_fixed_replicas(render: Render) -> None:
     assert named(manifest, "Deployment", "-ingest")["spec"]["replicas"] == 3
 
 
-def test_monitoring_is_off_by_default_and_on_in_production(render: Render) -> None:
-    operator_kinds = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
-    assert not operator_kinds & {o["kind"] for o in render("minimal-values.yaml")}
+def test_alerts_and_dashboards_ship_by_default_and_the_monitors_in_production(render: Render) -> None:
+    minimal = render("minimal-values.yaml")
+    assert not {"ServiceMonitor", "PodMonitor"} & {o["kind"] for o in minimal}  # scraping is opt-in
+    (rule,) = of_kind(minimal, "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    # the repository's rule files, the same as the chart's files/ (tests/unit/test_metrics_rules.py)
+    source = [
+        group
+        for name in ("alerts.yml", "slo_rules.yml")
+        for group in yaml.safe_load((REPO / "dashboards" / name).read_text())["groups"]
+    ]
+    assert rule["spec"]["groups"] == source
+    alerts = {r["alert"] for g in source for r in g["rules"] if "alert" in r}
+    assert {"EstimatorAccuracyDeclining", "EstimatorAccuracyCollapsed"} <= alerts
+    (inhibition,) = of_kind(minimal, "AlertmanagerConfig")
+    inhibit_rules = yaml.safe_load((REPO / "dashboards" / "alertmanager.yml").read_text())["inhibit_rules"]
+    assert len(inhibition["spec"]["inhibitRules"]) == len(inhibit_rules)
+    first = inhibition["spec"]["inhibitRules"][0]
+    assert first["sourceMatch"] == [
+        {"name": "alertname", "value": "ReelstreamKafkaUnreachable", "matchType": "="}
+    ]
+    boards = {path.name: path.read_text() for path in (REPO / "dashboards").glob("*.json")}
+    shipped = [c for c in of_kind(minimal, "ConfigMap") if c["metadata"]["labels"].get("grafana_dashboard")]
+    assert {name: text for cm in shipped for name, text in cm["data"].items()} == {
+        name: text.rstrip("\n") for name, text in boards.items()
+    }
+
     production = render("production-8gpu-values.yaml")
+    operator_kinds = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
     assert operator_kinds <= {o["kind"] for o in production}
     for obj in production:
         if obj["kind"] in operator_kinds:
@@ -311,7 +337,9 @@ def test_monitoring_is_off_by_default_and_on_in_production(render: Render) -> No
     service = named(production, "Service", "-ingest")
     assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
     (rule,) = of_kind(production, "PrometheusRule")
-    assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "ReelstreamNoGpuWorkers"
+    assert rule["spec"]["groups"][-1]["name"] == "reelstream-extra"  # the values' own rules, after ours
+    assert rule["spec"]["groups"][-1]["rules"][0]["alert"] == "ReelstreamNoGpuWorkers"
+    assert len(rule["spec"]["groups"]) == len(source) + 1
 
 
 def _policies_for(manifest: list[dict[str, Any]], labels: dict[str, str]) -> list[dict[str, Any]]:

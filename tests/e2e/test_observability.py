@@ -32,7 +32,10 @@ def prometheus(running_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFact
     targets = dict(running_pipeline.config.metrics_ports)
     assert targets, "the pipeline serves no metrics ports"
     root = tmp_path_factory.mktemp("prometheus")
-    service = PrometheusService(root / "data", root / "logs", free_port(), targets, interval_seconds=1)
+    rules = tuple(DASHBOARDS[0].parent / name for name in ("alerts.yml", "slo_rules.yml"))  # recordings too
+    service = PrometheusService(
+        root / "data", root / "logs", free_port(), targets, interval_seconds=1, rule_files=rules
+    )
     process = service.process(find_prometheus(os.environ), os.environ)
     process.start()
     try:
@@ -90,6 +93,10 @@ def test_every_dashboard_query_returns_series_after_an_end_to_end_job(
     # the job's success has been scraped from the scheduler and its webhook from the notifier
     eventually(lambda: query(prometheus, 'reelstream_job_events_total{event="succeeded"} > 0'), 30, "success")
     eventually(lambda: query(prometheus, "reelstream_webhook_deliveries_total > 0"), 30, "webhook")
+    # the long-job estimator scored the job at admission and judged its verdict when the render ended
+    assert isinstance(client_a.get(job["id"])["long_probability"], float)
+    judged = "sum(reelstream_long_job_predictions_total) > 0"
+    eventually(lambda: query(prometheus, judged), 30, "the estimator's verdict judged")
 
     gpus = {s["metric"]["gpu"] for s in query(prometheus, "reelstream_worker_info")}
     queries = panel_queries()

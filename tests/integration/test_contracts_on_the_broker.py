@@ -23,7 +23,15 @@ from schemas.codec import to_datum
 from schemas.errors import SchemaIncompatibleError, SerializationError, UnknownSchemaError
 from schemas.events import WebhookDelivery
 from schemas.serde import AvroSerde
-from schemas.topics import ALL_TOPICS, JOB_EVENTS, JOB_STATUS, SCHEDULER_INBOX, WEBHOOK_DELIVERIES, Topic
+from schemas.topics import (
+    ALL_TOPICS,
+    COMMANDS,
+    JOB_EVENTS,
+    JOB_STATUS,
+    SCHEDULER_INBOX,
+    WEBHOOK_DELIVERIES,
+    Topic,
+)
 from tests.samples import every_record, job_status
 
 
@@ -116,6 +124,41 @@ async def test_incompatible_schema_change_is_refused_and_a_compatible_one_accept
             ],
         }
         assert await registry.register(scratch.subject, json.dumps(optional)) > 0
+    finally:
+        await registry.aclose()
+
+
+# the long-job estimator's fields (issue 25), added to records already on the topics
+ESTIMATOR_FIELDS = {
+    "JobAdmitted": {"predicted_long", "long_probability"},
+    "JobStatus": {"predicted_long", "long_probability"},
+    "JobFinished": {"model", "predicted_long", "render_seconds"},
+}
+
+
+def without_estimator_fields(node: Any) -> Any:
+    """The schema as it was before the estimator's fields."""
+    if isinstance(node, list):
+        return [without_estimator_fields(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: without_estimator_fields(value) for key, value in node.items()}
+    if node.get("type") == "record" and node.get("name") in ESTIMATOR_FIELDS:
+        out["fields"] = [f for f in out["fields"] if f["name"] not in ESTIMATOR_FIELDS[node["name"]]]
+    return out
+
+
+@pytest.mark.parametrize("topic", [COMMANDS, SCHEDULER_INBOX, JOB_STATUS, JOB_EVENTS], ids=lambda t: t.name)
+async def test_the_estimators_fields_evolve_each_topics_schema_compatibly(
+    topic: Topic[Any], stack: Endpoints
+) -> None:
+    registry = ConfluentRegistry(stack.schema_registry_url)
+    try:
+        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
+        before = json.dumps(without_estimator_fields(json.loads(scratch.schema)))
+        assert before != scratch.schema
+        await registry.register(scratch.subject, before)
+        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
     finally:
         await registry.aclose()
 

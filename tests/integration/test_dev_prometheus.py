@@ -15,7 +15,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from devstack.dev import ALERT_RULES, prometheus, with_metrics_ports
+from devstack.dev import RULE_FILES, prometheus, with_metrics_ports
 from devstack.manager import StackLayout
 from devstack.process import free_port
 from devstack.services import PipelineConfig, service_commands
@@ -55,9 +55,10 @@ def test_prometheus_scrapes_the_services_with_the_alert_rules_loaded(
 ) -> None:
     layout = StackLayout(data_dir=tmp_path, cache_dir=tmp_path / "cache")
     env = {**os.environ, "REELSTREAM_PROMETHEUS_PORT": str(free_port())}
-    expected_alerts = {
-        rule["alert"]
-        for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]
+    expected_alerts = {  # alerts and recording rules, by name
+        rule.get("alert") or rule["record"]
+        for path in RULE_FILES
+        for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
     }
     with prometheus(layout, {"ingest": metrics_port}, env) as url:

@@ -85,10 +85,15 @@ async def test_lag_is_read_and_close_leaves_no_connection_behind(stack: Endpoint
     prefix = f"lag-{uuid.uuid4().hex[:8]}"
     group = await committed_group(stack, prefix, records=5, commit=2)
     assert await wait_connections(port, before) == before  # the set-up's clients are gone
-    exporter = LagExporter(stack.kafka_bootstrap, f"{prefix}-", CollectorRegistry())
+    registry = CollectorRegistry()
+    exporter = LagExporter(stack.kafka_bootstrap, f"{prefix}-", registry)
+    read = "reelstream_kafka_offsets_read_timestamp_seconds"
+    assert registry.get_sample_value(read) == 0  # never read: ReelstreamKafkaUnreachable's clock starts
 
+    started = time.time()
     rows = await exporter.refresh()
     assert [(r.group, r.topic, r.partition, r.lag) for r in rows] == [(group, COMMANDS.name, 0, 3)], rows
+    assert (registry.get_sample_value(read) or 0) >= int(started)  # Kafka answered
     assert broker_connections(port) > before  # the check sees the exporter's clients
 
     await asyncio.gather(exporter.close(), exporter.refresh())  # a timer firing while the app stops

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from reelstream.lag import LagExporter, partition_lags
+from reelstream.load_metrics import frames_class, prompt_words_class
 from reelstream.metrics import (
     HttpMetricsMiddleware,
     Metrics,
@@ -262,3 +263,17 @@ def test_dashboards_have_stable_uids_a_datasource_variable_and_chart_copies() ->
         "reelstream-gpus",
         "reelstream-webhooks",
     } <= uids
+
+
+def test_a_succeeded_render_is_observed_by_clip_and_prompt_length_class() -> None:
+    metrics = Metrics()
+    _, outputs = scheduled([admitted("j1", "t1", " ".join(["word"] * 40))])
+    (publish,) = outputs
+    times = {"running": T0, "succeeded": T0 + timedelta(seconds=95)}
+    done = replace(publish.status, state=ev.JobState.SUCCEEDED, state_times=times)  # type: ignore[union-attr]
+    metrics.scheduler_outputs("default", [type(publish)(done, ev.JobEventType.SUCCEEDED)])  # type: ignore[call-arg]
+    frames = frames_class(done.params.num_frames)  # type: ignore[union-attr]
+    labels = {"frames": frames, "prompt_words": "32-63"}
+    assert metrics.registry.get_sample_value("reelstream_render_load_seconds_sum", labels) == 95
+    assert {frames_class(f) for f in range(1, 400)} == {"0-31", "32-85", "86-169", "170+"}
+    assert {prompt_words_class(w) for w in range(0, 1000)} == {"0-15", "16-31", "32-63", "64-127", "128+"}

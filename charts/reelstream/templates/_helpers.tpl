@@ -108,3 +108,12 @@ exec:
 - name: tmp
   mountPath: /tmp
 {{- end -}}
+
+{{/* An Alertmanager matcher string (name="value", =~, !=, !~) as an AlertmanagerConfig matcher. */}}
+{{- define "reelstream.matcher" -}}
+{{- $op := regexFind "(=~|!~|!=|=)" . -}}
+{{- $parts := splitn $op 2 . -}}
+- name: {{ $parts._0 }}
+  value: {{ $parts._1 | trimPrefix "\"" | trimSuffix "\"" | quote }}
+  matchType: {{ $op | quote }}
+{{- end }}

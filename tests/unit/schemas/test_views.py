@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
 from schemas.events import Artifact, ErrorInfo, JobState, JobStatus, RenderParams
@@ -56,3 +56,9 @@ def test_the_resource_is_a_copy_changing_it_leaves_the_job_alone() -> None:
     job_resource(status)["artifact"]["render_settings"]["attention"] = "changed"
     assert status.artifact is not None
     assert status.artifact.render_settings == {"attention": "auto"}
+
+
+def test_a_job_shows_the_long_job_estimators_verdict() -> None:
+    resource = job_resource(replace(finished_job(), predicted_long=True, long_probability=0.83))
+    assert (resource["predicted_long"], resource["long_probability"]) == (True, 0.83)
+    assert job_resource(finished_job())["long_probability"] is None  # admitted before the estimator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -10,11 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reelstream.errors import InvalidRecordError
+from reelstream.long_jobs import LongJobEstimator
 from reelstream.settings import TenantLimit
 from schemas import events as ev
 from schemas.topics import SCHEDULER_INBOX, TENANT_LIMITS
 from streams.admission_policy import PoolCapacity
 from streams.admission_service import AdmissionService, Output, Record, Rejection
+from streams.long_job_tracking import LongJobTracker
 from streams.tenant_quota import TenantQuota
 from tests.samples import T0
 
@@ -163,3 +166,30 @@ def test_a_tenants_queued_count_is_its_admitted_jobs_not_yet_finished(
         quota = store.quotas.get("t1")
         assert (quota.queued if quota else 0) == len(live)
         assert len(live) <= 3
+
+
+def test_an_admitted_job_carries_the_long_job_estimators_verdict() -> None:
+    outputs = service_factory().handle(submit(num_frames=163), DictStore())
+    [admitted] = [r.value for r in to_scheduler(outputs)]
+    assert isinstance(admitted, ev.JobAdmitted)
+    assert admitted.long_probability is not None
+    assert 0.0 < admitted.long_probability < 1.0
+    assert admitted.predicted_long == (admitted.long_probability >= 0.5)
+
+
+def test_a_finished_render_is_judged_once_per_model_and_taught_to_the_estimator() -> None:
+    judged: list[tuple[str, str]] = []
+    tracker = LongJobTracker(
+        LongJobEstimator(threshold_seconds=60.0), judged=lambda m, o: judged.append((m, o))
+    )
+    service, store = service_factory(long_jobs=tracker), DictStore()
+    service.handle(submit(), store)
+    done = replace(finished(), model="tiny-mochi", predicted_long=False, render_seconds=90.0)
+    service.handle(done, store)
+    service.handle(replace(done, event_id="again"), store)  # written again by a restarted scheduler
+    assert judged == [("tiny-mochi", "fn")]
+    assert tracker.estimator.observed == 1
+    failed = replace(finished("j2"), state=ev.JobState.FAILED, predicted_long=True)
+    service.handle(submit("j2"), store)
+    service.handle(failed, store)
+    assert judged == [("tiny-mochi", "fn")]  # no render time, no truth

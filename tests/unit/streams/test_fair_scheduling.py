@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
+from types import MappingProxyType
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reelstream.cost_model import CostModel
+from reelstream.cost_model import CostModel, work_units
 from schemas import events as ev
-from streams.fair_queue import SchedulerPolicy, retry_backoff
+from streams.fair_queue import QueuedJob, SchedulerPolicy, aging_deadline, retry_backoff
 from streams.scheduling import Publish, SchedulerState, apply
 from tests.samples import T0, artifact, render_params
 from tests.unit.streams.test_scheduling import admitted, dispatches, statuses
@@ -288,3 +290,54 @@ def test_invariants_hold_for_any_event_sequence(events: list[ev.InboxEvent]) -> 
                 assert after.status.attempt == prior.status.attempt + 1
     assert all(n == 1 for n in terminal.values())  # one terminal state per job
     assert replayed == state  # deterministic: the same inbox gives the same state
+
+
+def _pool_of_one_second_clips(policy: SchedulerPolicy) -> Pool:
+    """One slot, and a cost model that knows a small clip takes 1 s (so FIFO waits, and aging, are real)."""
+    pool = Pool(policy)
+    rate = 1.0 / work_units(render_params())
+    pool.state = replace(pool.state, cost_model=CostModel(MappingProxyType({"tiny-mochi|": rate})))
+    return pool
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    queued=st.integers(1, 10),
+    tenants=st.lists(st.sampled_from(["t1", "t2", "t3"]), min_size=1, max_size=3),
+    factor=st.floats(1.0, 4.0),
+)
+def test_a_job_predicted_long_waits_for_short_ones_only_as_long_as_its_own_aging(
+    queued: int, tenants: list[str], factor: float
+) -> None:
+    """No starvation: however many short jobs keep coming, a job predicted long starts by its own aging
+    bound (long_aging_factor × its FIFO wait) plus one short job; no convoy: before that bound it lets the
+    short ones of its tenant go first (shortest-first), so one long render does not hold them up."""
+    policy = SchedulerPolicy(min_aging=timedelta(seconds=1), long_aging_factor=factor)
+    pool = _pool_of_one_second_clips(policy)
+    pool.feed(*[admitted(f"s{i}", tenant=tenants[i % len(tenants)]) for i in range(queued)], beat(0))
+    shape = render_params(num_frames=61)
+    long = admitted("long", tenant=tenants[0], params=shape, predicted_long=True, long_probability=0.9)
+    pool.feed(long)
+    job = pool.state.jobs["long"].queued
+    assert job is not None
+    deadline = aging_deadline(job, policy)
+    started, t = None, 0
+    while started is None and t < 200:
+        t += 1
+        at = T0 + timedelta(seconds=t)
+        pool.feed(admitted(f"n{t}", tenant=tenants[t % len(tenants)], submitted_at=at, occurred_at=at))
+        running = pool.state.slots[0].job_id
+        assert running is not None
+        got = pool.feed(done(running, 0, at_s=t))
+        started = t if any(d.job_id == "long" for d in got) else None
+    assert started is not None
+    assert started <= deadline + 1  # its own bound, plus the short job running when it was reached
+    if set(tenants) == {tenants[0]}:  # (across tenants, fair sharing may run it sooner)
+        assert started >= deadline - 5  # its tenant's short jobs went first until then (lookahead)
+
+
+def test_jobs_predicted_long_age_by_their_own_factor() -> None:
+    policy = SchedulerPolicy(aging_factor=2.0, long_aging_factor=4.0, min_aging=timedelta(0))
+    plain = QueuedJob(admitted("a"), 1, T0, cost=10.0, fifo_wait=10.0)
+    long = replace(plain, admitted=admitted("b", predicted_long=True))
+    assert (aging_deadline(plain, policy), aging_deadline(long, policy)) == (20.0, 40.0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -105,8 +106,29 @@ def test_a_job_that_finished_is_announced_to_admission_after_its_event() -> None
             [_, finished] = out.then
             assert finished.key == "t7"  # the tenant's partition of the commands topic: admission's shard
             assert finished.value == ev.JobFinished(
-                "j1", "t7", state, event_id=finished.value.event_id, occurred_at=status.updated_at
+                "j1",
+                "t7",
+                state,
+                model=status.params.model if status.params else None,
+                event_id=finished.value.event_id,
+                occurred_at=status.updated_at,
             )
+
+
+def test_a_finished_job_carries_the_estimators_verdict_and_the_renders_time() -> None:
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    times = {"running": started, "succeeded": started + timedelta(seconds=150)}
+    status = job_status(
+        job_id="j1", state=ev.JobState.SUCCEEDED, state_times=times, predicted_long=True, long_probability=0.8
+    )
+    [_, finished] = decided([Publish(status, ev.JobEventType.SUCCEEDED)], [None], []).then
+    assert (finished.value.predicted_long, finished.value.render_seconds) == (True, 150.0)
+    failed = replace(status, state=ev.JobState.FAILED, state_times={"running": started})
+    [_, finished] = decided([Publish(failed, ev.JobEventType.FAILED)], [None], []).then
+    assert finished.value.render_seconds is None  # only a successful render tells the truth
+    unscored = replace(status, long_probability=None)
+    [_, finished] = decided([Publish(unscored, ev.JobEventType.SUCCEEDED)], [None], []).then
+    assert finished.value.predicted_long is None  # admitted before the estimator: no verdict to judge
 
 
 class Committer(GroupCommit):
