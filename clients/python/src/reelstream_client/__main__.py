@@ -1,0 +1,3 @@
+from reelstream_client.cli.main import run
+
+run()

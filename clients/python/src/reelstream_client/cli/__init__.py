@@ -1,0 +1,1 @@
+"""The `reelstream` command, on the SDK (`pip install 'reelstream-client[cli]'`)."""
