@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import asyncio
+import datetime as dt
 import os
 import random
 import tempfile
@@ -48,6 +48,9 @@ from reelstream_client.models import (
 )
 
 T = TypeVar("T")
+Keys = list[ApiKey]
+Endpoints = list[WebhookEndpoint]
+Secrets = list[WebhookSecret]
 Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
@@ -70,7 +73,9 @@ class AsyncClient:
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._poll_interval = poll_interval
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=default_headers(api_key))
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, headers=default_headers(api_key)
+        )
         self._plain = httpx.AsyncClient(timeout=timeout)  # the signed download URLs: never the API key
 
     @classmethod
@@ -79,7 +84,9 @@ class AsyncClient:
         env = os.environ if env is None else env
         if not env.get("REELSTREAM_API_KEY"):
             raise errors.ReelstreamError("set REELSTREAM_API_KEY")
-        return cls(env.get("REELSTREAM_API_URL", "http://127.0.0.1:8000"), env["REELSTREAM_API_KEY"], **options)
+        return cls(
+            env.get("REELSTREAM_API_URL", "http://127.0.0.1:8000"), env["REELSTREAM_API_KEY"], **options
+        )
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -238,7 +245,11 @@ class AsyncClient:
             yield job
 
     async def wait(
-        self, job_id: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109  (the same signature as Client.wait)
+        on_update: Callable[[Job], None] | None = None,
     ) -> Job:
         """Follow the job until it ends and return its last snapshot (whatever the outcome). `timeout`
         (seconds) raises `WaitTimeout`; it is checked at each snapshot."""
@@ -269,7 +280,9 @@ class AsyncClient:
                 if response.status_code >= 400:
                     await response.aread()
                     checked(response)
-                total = int(response.headers["content-length"]) if "content-length" in response.headers else None
+                total = (
+                    int(response.headers["content-length"]) if "content-length" in response.headers else None
+                )
                 done = 0
                 async for chunk in response.aiter_bytes(CHUNK):
                     sink.write(chunk)
@@ -300,9 +313,9 @@ class AsyncClient:
                 try:
                     size = await self._fetch(url, part, progress)
                 except BaseException:
-                    Path(part.name).unlink(missing_ok=True)
+                    await asyncio.to_thread(Path(part.name).unlink, missing_ok=True)
                     raise
-            Path(part.name).replace(path)
+            await asyncio.to_thread(Path(part.name).replace, path)
             return size
 
         return await self._retrying(to_file, True)
@@ -320,17 +333,22 @@ class AsyncClient:
         """Mint an API key (admin); `.key` holds it, shown this once."""
         return await self._send(*_calls.create_key(tenant, roles, expires_at, name))
 
-    async def list_keys(self, tenant: str | None = None) -> list[ApiKey]:
+    async def list_keys(self, tenant: str | None = None) -> Keys:
         return (await self._send(*_calls.list_keys(tenant))).data
 
     async def revoke_key(self, key_id: str) -> ApiKey:
         return await self._send(*_calls.revoke_key(key_id))
 
-    async def list_webhook_endpoints(self, tenant: str) -> list[WebhookEndpoint]:
+    async def list_webhook_endpoints(self, tenant: str) -> Endpoints:
         return (await self._send(*_calls.list_webhook_endpoints(tenant))).data
 
     async def create_webhook_endpoint(
-        self, tenant: str, url: str, *, event_types: Sequence[str] | None = None, description: str | None = None
+        self,
+        tenant: str,
+        url: str,
+        *,
+        event_types: Sequence[str] | None = None,
+        description: str | None = None,
     ) -> WebhookEndpoint:
         return await self._send(*_calls.create_webhook_endpoint(tenant, url, event_types, description))
 
@@ -345,10 +363,12 @@ class AsyncClient:
     ) -> WebhookEndpointEnabled:
         return await self._send(*_calls.enable_webhook_url(url, endpoint_sha256))
 
-    async def list_webhook_secrets(self, tenant: str) -> list[WebhookSecret]:
+    async def list_webhook_secrets(self, tenant: str) -> Secrets:
         return (await self._send(*_calls.list_webhook_secrets(tenant))).data
 
-    async def create_webhook_secret(self, tenant: str, *, expires_at: dt.datetime | str | None = None) -> WebhookSecret:
+    async def create_webhook_secret(
+        self, tenant: str, *, expires_at: dt.datetime | str | None = None
+    ) -> WebhookSecret:
         return await self._send(*_calls.create_webhook_secret(tenant, expires_at))
 
     async def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:

@@ -110,9 +110,7 @@ def _iso(value: dt.datetime | str | None) -> str | None:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def submit_call(
-    body: dict[str, Any], idempotency_key: str | None, job_id: str | None
-) -> Call:
+def submit_call(body: dict[str, Any], idempotency_key: str | None, job_id: str | None) -> Call:
     """POST /v1/jobs with an Idempotency-Key (one is made when none is given: a retry is then safe), or PUT
     /v1/jobs/{job_id} with an id the caller chose (idempotent by that id)."""
     if job_id is not None:
@@ -172,7 +170,7 @@ class StreamUnsupported(errors.ReelstreamError):
 
 def reconnect_delay(policy: RetryPolicy, failures: int, jitter: float) -> float:
     """The wait before reopening an event stream after `failures` failures in a row (jitter in [0, 1))."""
-    base = min(policy.wait_max, policy.wait_initial * 2 ** max(0, failures - 1))
+    base = min(policy.wait_max, policy.wait_initial * 2.0 ** max(0, failures - 1))
     return base + jitter * policy.wait_jitter
 
 

@@ -47,6 +47,9 @@ from reelstream_client.models import (
 )
 
 T = TypeVar("T")
+Keys = list[ApiKey]
+Endpoints = list[WebhookEndpoint]
+Secrets = list[WebhookSecret]
 Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
@@ -78,7 +81,9 @@ class Client:
         env = os.environ if env is None else env
         if not env.get("REELSTREAM_API_KEY"):
             raise errors.ReelstreamError("set REELSTREAM_API_KEY")
-        return cls(env.get("REELSTREAM_API_URL", "http://127.0.0.1:8000"), env["REELSTREAM_API_KEY"], **options)
+        return cls(
+            env.get("REELSTREAM_API_URL", "http://127.0.0.1:8000"), env["REELSTREAM_API_KEY"], **options
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -261,7 +266,9 @@ class Client:
                 if response.status_code >= 400:
                     response.read()
                     checked(response)
-                total = int(response.headers["content-length"]) if "content-length" in response.headers else None
+                total = (
+                    int(response.headers["content-length"]) if "content-length" in response.headers else None
+                )
                 done = 0
                 for chunk in response.iter_bytes(CHUNK):
                     sink.write(chunk)
@@ -312,17 +319,22 @@ class Client:
         """Mint an API key (admin); `.key` holds it, shown this once."""
         return self._send(*_calls.create_key(tenant, roles, expires_at, name))
 
-    def list_keys(self, tenant: str | None = None) -> list[ApiKey]:
+    def list_keys(self, tenant: str | None = None) -> Keys:
         return self._send(*_calls.list_keys(tenant)).data
 
     def revoke_key(self, key_id: str) -> ApiKey:
         return self._send(*_calls.revoke_key(key_id))
 
-    def list_webhook_endpoints(self, tenant: str) -> list[WebhookEndpoint]:
+    def list_webhook_endpoints(self, tenant: str) -> Endpoints:
         return self._send(*_calls.list_webhook_endpoints(tenant)).data
 
     def create_webhook_endpoint(
-        self, tenant: str, url: str, *, event_types: Sequence[str] | None = None, description: str | None = None
+        self,
+        tenant: str,
+        url: str,
+        *,
+        event_types: Sequence[str] | None = None,
+        description: str | None = None,
     ) -> WebhookEndpoint:
         return self._send(*_calls.create_webhook_endpoint(tenant, url, event_types, description))
 
@@ -337,10 +349,12 @@ class Client:
     ) -> WebhookEndpointEnabled:
         return self._send(*_calls.enable_webhook_url(url, endpoint_sha256))
 
-    def list_webhook_secrets(self, tenant: str) -> list[WebhookSecret]:
+    def list_webhook_secrets(self, tenant: str) -> Secrets:
         return self._send(*_calls.list_webhook_secrets(tenant)).data
 
-    def create_webhook_secret(self, tenant: str, *, expires_at: dt.datetime | str | None = None) -> WebhookSecret:
+    def create_webhook_secret(
+        self, tenant: str, *, expires_at: dt.datetime | str | None = None
+    ) -> WebhookSecret:
         return self._send(*_calls.create_webhook_secret(tenant, expires_at))
 
     def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:

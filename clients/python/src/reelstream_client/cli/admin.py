@@ -42,7 +42,9 @@ def keys() -> None:
 @click.option("--expires-in", callback=_duration, help="e.g. 90d, 12h")
 @click.option("--name", help="a label for people")
 @json_option
-def keys_create(tenant: str, roles: tuple[str, ...], expires_in: dt.timedelta | None, name: str | None) -> int:
+def keys_create(
+    tenant: str, roles: tuple[str, ...], expires_in: dt.timedelta | None, name: str | None
+) -> int:
     """Mint a key; it is printed once, on stdout."""
     obj = state()
     created = obj.client().create_key(tenant, roles=roles or None, expires_at=_expiry(expires_in), name=name)

@@ -18,7 +18,9 @@ from reelstream_client.cli.profiles import ConfigError, Profile, resolve
 
 PLUGIN_GROUP = "reelstream.commands"
 # a person is waiting: fewer, shorter retries than a program's default
-CLI_RETRIES = RetryPolicy(attempts=3, wait_initial=0.3, wait_max=5.0, total_timeout=30.0, max_retry_after=10.0)
+CLI_RETRIES = RetryPolicy(
+    attempts=3, wait_initial=0.3, wait_max=5.0, total_timeout=30.0, max_retry_after=10.0
+)
 
 
 @dataclass
@@ -38,7 +40,9 @@ class State:
             profile = self.profile()
             if not profile.api_key:
                 raise ConfigError("no API key")
-            self._client = Client(profile.api_url, profile.api_key, timeout=profile.timeout, retry=CLI_RETRIES)
+            self._client = Client(
+                profile.api_url, profile.api_key, timeout=profile.timeout, retry=CLI_RETRIES
+            )
         return self._client
 
     def close(self) -> None:
@@ -74,7 +78,12 @@ def json_option(func: Any) -> Any:
     """`--json` on every command (machine-readable output on stdout, nothing else there), and the
     connection options, so they may follow the command name as well as precede it."""
     func = click.option(
-        "--json", "as_json", is_flag=True, expose_value=False, callback=_remember, help="print JSON for scripts"
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember,
+        help="print JSON for scripts",
     )(func)
     for option in CONNECTION_OPTIONS:
         func = option(func)

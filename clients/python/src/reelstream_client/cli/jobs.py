@@ -77,8 +77,9 @@ def _save(job: Job, output: str | None, poster: bool = False) -> Path:
 @click.option("--output", "-o", help="with --wait: where to save the MP4 (default <job id>.mp4)")
 @click.option("--timeout", "wait_timeout", type=float, help="with --wait: give up after this many seconds")
 @json_option
-def submit(prompt: str, wait: bool, open_after: bool, output: str | None, wait_timeout: float | None,
-           **params: Any) -> int:
+def submit(
+    prompt: str, wait: bool, open_after: bool, output: str | None, wait_timeout: float | None, **params: Any
+) -> int:
     """Submit a prompt; with --wait, follow it and download the video."""
     obj = state()
     job = obj.client().submit(prompt, **params)

@@ -60,7 +60,9 @@ def profile_set(field: str, value: str, profile_name: str | None) -> int:
     name = profile_name or obj.profile().name
     typed: str | float = float(value) if field == "timeout" else value
     path = write_profile(obj.env, name, {field: typed})
-    emit_json({"profile": name, "path": str(path)}) if obj.as_json else click.echo(f"{path}: [{name}] {field}")
+    emit_json({"profile": name, "path": str(path)}) if obj.as_json else click.echo(
+        f"{path}: [{name}] {field}"
+    )
     return OK
 
 

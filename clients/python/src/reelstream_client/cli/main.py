@@ -20,8 +20,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     stamina.instrumentation.set_on_retry_hooks([])  # no log line per retry on a person's terminal
     try:
         result = cli.main(
-            args=list(sys.argv[1:] if argv is None else argv), prog_name="reelstream",
-            standalone_mode=False, obj=obj,
+            args=list(sys.argv[1:] if argv is None else argv),
+            prog_name="reelstream",
+            standalone_mode=False,
+            obj=obj,
         )
     except errors.ReelstreamError as exc:
         try:

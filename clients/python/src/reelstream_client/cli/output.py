@@ -1,4 +1,5 @@
-"""How the CLI shows things: JSON for scripts, a progress line for people, errors with a hint and an exit code.
+"""How the CLI shows things: JSON for scripts, a progress line for people, errors with a hint and an exit
+code.
 
 Exit codes (documented in the README and `reelstream --help`):
   0 success · 1 the job ended without succeeding (or `--timeout` passed) · 2 bad usage ·
@@ -24,16 +25,22 @@ BAR = 30
 
 
 def emit_json(value: Any, out: TextIO | None = None) -> None:
-    data = dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
+    print(json.dumps(plain(value), indent=2, sort_keys=True), file=out or sys.stdout)
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses (and lists of them) as JSON-ready data."""
     if isinstance(value, list):
-        data = [dataclasses.asdict(item) if dataclasses.is_dataclass(item) else item for item in value]
-    print(json.dumps(data, indent=2, sort_keys=True), file=out or sys.stdout)
+        return [plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
 
 
 def progress_line(job: Job) -> str:
     """`[######....]  42.0% denoise` while rendering; `queued, #3 in line, ETA 12 s` while waiting."""
     if job.status in ("accepted", "queued", "dispatched"):
-        parts = [job.status]
+        parts: list[str] = [job.status]
         if job.queue_position is not None:
             parts.append(f"#{job.queue_position + 1} in line")
         if job.reason:

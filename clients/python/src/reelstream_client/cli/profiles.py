@@ -51,14 +51,21 @@ class Profile:
 
     def redacted(self) -> dict[str, Any]:
         key = None if self.api_key is None else self.api_key[:16] + "…"
-        return {"profile": self.name, "api_url": self.api_url, "api_key": key, "timeout": self.timeout,
-                "sources": dict(self.sources)}
+        return {
+            "profile": self.name,
+            "api_url": self.api_url,
+            "api_key": key,
+            "timeout": self.timeout,
+            "sources": dict(self.sources),
+        }
 
 
 def resolve(env: Mapping[str, str], flags: Mapping[str, Any]) -> Profile:
     """The profile in effect: file < environment < flags."""
     document = read_config(config_path(env))
-    name = flags.get("profile") or env.get("REELSTREAM_PROFILE") or document.get("default_profile") or "default"
+    name = (
+        flags.get("profile") or env.get("REELSTREAM_PROFILE") or document.get("default_profile") or "default"
+    )
     profiles = document.get("profiles", {})
     if flags.get("profile") and name not in profiles:
         raise ConfigError(f"no profile {name!r} in {config_path(env)} (`reelstream profile set` makes one)")
