@@ -31,7 +31,10 @@ QUEUED_FOREVER = {"model": "mochi-1", "width": 848, "height": 480, "duration_sec
 
 
 def test_the_models_match_the_live_openapi_document(pipeline: PipelineConfig) -> None:
-    document = httpx.get(f"{pipeline.api_url}/openapi.json", timeout=10).raise_for_status().json()
+    auth = {"Authorization": f"Bearer {TENANT_A_KEY}"}
+    document = (
+        httpx.get(f"{pipeline.api_url}/openapi.json", headers=auth, timeout=10).raise_for_status().json()
+    )
     assert mismatches(document) == []
 
 
