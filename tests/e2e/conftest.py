@@ -87,5 +87,6 @@ def pipeline(running_pipeline: Pipeline) -> PipelineConfig:
 
 
 @pytest.fixture
-def client_a(pipeline: PipelineConfig) -> Client:
-    return Client(pipeline.api_url, TENANT_A_KEY)
+def client_a(pipeline: PipelineConfig) -> Iterator[Client]:
+    with Client(pipeline.api_url, TENANT_A_KEY) as client:
+        yield client

@@ -80,7 +80,7 @@ def test_refusals_have_exit_codes_and_no_traceback(cli) -> None:  # type: ignore
     job = json.loads(cli("submit", "a lighthouse", "--model", "mochi-1", "--json").stdout)
     other = cli("status", job["id"], key=TENANT_B_KEY)
     assert other.returncode == 4
-    assert "reelstream: Not Found" in other.stderr
+    assert "reelstream: not found: job" in other.stderr.lower()
     assert "hint:" in other.stderr
     bad_key = cli("list", key="rs_test_" + "0" * 32)
     assert bad_key.returncode == 3
