@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,12 @@ from devstack.services import PipelineConfig
 from gpu_consumers.video import probe_mp4
 from tests.e2e.conftest import TENANT_A_KEY, TENANT_B_KEY
 
+Run = Callable[..., subprocess.CompletedProcess[str]]
 TINY = ["--model", "tiny-mochi", "--width", "64", "--height", "48", "--num-frames", "13", "--steps", "2"]
 
 
 @pytest.fixture
-def cli(pipeline: PipelineConfig, tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli(pipeline: PipelineConfig, tmp_path: Path) -> Run:
     env = {
         **os.environ,
         "REELSTREAM_API_URL": pipeline.api_url,
@@ -42,7 +44,7 @@ def cli(pipeline: PipelineConfig, tmp_path: Path):  # type: ignore[no-untyped-de
     return run
 
 
-def test_submit_wait_shows_progress_and_saves_the_video(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_submit_wait_shows_progress_and_saves_the_video(cli: Run, tmp_path: Path) -> None:
     target = tmp_path / "fox.mp4"
     result = cli("submit", "a red fox in snow", "--wait", "-o", str(target), *TINY)
     assert result.returncode == 0, result.stderr
@@ -51,7 +53,7 @@ def test_submit_wait_shows_progress_and_saves_the_video(cli, tmp_path: Path) -> 
     assert probe_mp4(target).width == 64
 
 
-def test_the_job_commands_speak_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_job_commands_speak_json(cli: Run, tmp_path: Path) -> None:
     submitted = cli("submit", "a heron at dawn", "--wait", "--json", "-o", "heron.mp4", *TINY)
     assert submitted.returncode == 0, submitted.stderr
     job = json.loads(submitted.stdout)
@@ -76,7 +78,7 @@ def test_the_job_commands_speak_json(cli, tmp_path: Path) -> None:  # type: igno
     assert version["client"]
 
 
-def test_refusals_have_exit_codes_and_no_traceback(cli) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_have_exit_codes_and_no_traceback(cli: Run) -> None:
     job = json.loads(cli("submit", "a lighthouse", "--model", "mochi-1", "--json").stdout)
     other = cli("status", job["id"], key=TENANT_B_KEY)
     assert other.returncode == 4
