@@ -1,3 +1,3 @@
-from reelstream_client.cli.main import run
+from reelstream_client.cli import run
 
 run()

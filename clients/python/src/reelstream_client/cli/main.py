@@ -42,9 +42,5 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     return result if isinstance(result, int) else OK
 
 
-def run() -> None:
-    sys.exit(main())
-
-
 if __name__ == "__main__":
-    run()
+    sys.exit(main())
