@@ -45,8 +45,9 @@ class CuttableProxy:
             cut, self._open = self._open, []
         for sock in cut:
             with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
-                sock.close()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)  # at once, even while a pump thread is blocked reading it
+            sock.close()
 
 
 @contextlib.contextmanager

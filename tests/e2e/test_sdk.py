@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -116,12 +117,16 @@ def test_an_event_stream_cut_mid_way_resumes_with_last_event_id(
     with cuttable_proxy(pipeline.http_port) as proxy:
         retry = RetryPolicy(wait_initial=0.1, wait_jitter=0.1)
         with Client(proxy.url, TENANT_A_KEY, retry=retry) as client:
-            seen = []
+            seen, arrived = [], []
             for snapshot in client.events(job.id):
                 seen.append(snapshot)
+                arrived.append(time.monotonic())
                 if len(seen) == 1:
                     proxy.cut()
     versions = [s.version for s in seen]
+    # reopened because of the cut, not after the stream's 60 s read timeout
+    assert len(arrived) > 1
+    assert arrived[1] - arrived[0] < 30
     assert seen[-1].status == "succeeded", seen[-1]
     assert versions == sorted(set(versions))  # none twice, none out of order
     resumed = [r for r in proxy.requests if b"/events" in r and b"last-event-id" in r.lower()]
