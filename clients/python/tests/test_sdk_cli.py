@@ -107,3 +107,17 @@ def test_version_completion_and_usage(home: dict[str, str], capsys: pytest.Captu
     assert main(["submit"], home) == 2  # the prompt is missing
     assert main(["profile", "set", "api_url", "http://x:1", "--name", "dev", "--json"], home) == 0
     assert json.loads(capsys.readouterr().out)["profile"] == "dev"
+
+
+def test_the_progress_line_shows_the_queue_then_the_percent() -> None:
+    from reelstream_client.cli.output import progress_line
+    from reelstream_client.models import Job, from_json
+
+    queued = from_json(Job, job(2, "queued", queue_position=2, eta_seconds=41.6))
+    assert progress_line(queued) == "queued, #3 in line, ETA 42 s"
+    throttled = from_json(Job, job(2, "queued", queue_position=0, reason="throttled"))
+    assert progress_line(throttled) == "queued, #1 in line, throttled"
+    rendering = from_json(Job, job(5, "running", progress=0.5, stage="denoise", eta_seconds=10))
+    assert progress_line(rendering) == "[" + "#" * 15 + "." * 15 + "]  50.0% denoise ETA 10 s"
+    done = from_json(Job, job(9, "succeeded", progress=1.0))
+    assert progress_line(done).endswith("100.0% succeeded")
