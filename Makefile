@@ -6,11 +6,16 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The SDK (clients/python) is its own distribution: its wheel is built and installed into the venv (with the
+# `reelstream` command it owns), again whenever its sources change.
+CLIENT := clients/python
+CLIENT_STAMP := $(VENV)/.client-installed
+CLIENT_SOURCES := $(CLIENT)/pyproject.toml $(shell find $(CLIENT)/src -name '*.py' 2>/dev/null)
 
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint unit fetch clean stack-up stack-down prereqs chaos
+.PHONY: dev test lint unit fetch client clean stack-up stack-down prereqs chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +23,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[render,test]'
 	touch $@
 
-fetch: $(STAMP)
+$(CLIENT_STAMP): $(STAMP) $(CLIENT_SOURCES)
+	rm -rf $(CLIENT)/dist
+	$(BIN)/pip wheel -q --no-deps -w $(CLIENT)/dist ./$(CLIENT)
+	$(BIN)/pip install -q "$$(ls $(CLIENT)/dist/reelstream_client-*.whl)[cli,webhooks]"
+	$(BIN)/pip install -q --force-reinstall --no-deps $(CLIENT)/dist/reelstream_client-*.whl
+	touch $@
+
+client: $(CLIENT_STAMP)
+
+fetch: $(CLIENT_STAMP)
 	$(BIN)/reelstream stack fetch
 
-lint: $(STAMP)
+lint: $(CLIENT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict $(CLIENT)/src
 	$(BIN)/lint-imports
 
 # Prometheus + promtool (Debian's package) for the observability tests: installed when missing if we may.
@@ -42,8 +57,8 @@ test: lint fetch prereqs
 chaos: fetch
 	REELSTREAM_TEST_RESTARTS=30 $(BIN)/python -m pytest tests/integration/test_scheduler_restarts.py tests/reliability
 
-unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+unit: $(CLIENT_STAMP)
+	$(BIN)/python -m pytest tests/unit $(CLIENT)/tests
 
 dev: fetch
 	$(BIN)/reelstream dev
@@ -51,8 +66,8 @@ dev: fetch
 stack-up: fetch
 	$(BIN)/reelstream stack up
 
-stack-down: $(STAMP)
+stack-down: $(CLIENT_STAMP)
 	$(BIN)/reelstream stack down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/dist $(CLIENT)/build

@@ -53,8 +53,8 @@ def run(jobs: int) -> None:
 
 
 def measure(api: httpx.Client, jobs: int) -> None:
-    """Submissions go over one kept-alive connection, as an SDK sends them (the CLI's `reelstream.client`
-    opens a new client per call: its set-up alone was ~20 ms of this row)."""
+    """Submissions go over one kept-alive connection, as the SDK (`reelstream_client.Client`) sends them
+    (the old `reelstream.client` opened a new client per call: its set-up alone was ~20 ms of this row)."""
     submit, start, notify = [], [], []
     with webhook_receiver() as receiver:
         for i in range(jobs + 5):  # the first five warm up the connection and caches

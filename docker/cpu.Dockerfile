@@ -17,10 +17,12 @@ COPY reelstream/ reelstream/
 COPY ingest/ ingest/
 COPY streams/ streams/
 COPY gpu_consumers/ gpu_consumers/
-# the `reelstream` command (dlq, topics, keys) lives with the tools: docs/architecture.md
+# the `reelstream` command: the SDK's CLI (keys, webhooks, ...) with the tools' commands (dlq, topics, ...)
+# added by entry points: docs/architecture.md
 COPY devstack/ devstack/
+COPY clients/python/ clients/python/
 # bytecode compiled here: the runtime root filesystem is read-only
-RUN /opt/venv/bin/pip install . && /opt/venv/bin/python -m compileall -q /opt/venv
+RUN /opt/venv/bin/pip install . './clients/python[cli]' && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --gid 10001 reelstream \

@@ -28,9 +28,11 @@ COPY reelstream/ reelstream/
 COPY ingest/ ingest/
 COPY streams/ streams/
 COPY gpu_consumers/ gpu_consumers/
-# the `reelstream` command (dlq, topics, keys) lives with the tools: docs/architecture.md
+# the `reelstream` command: the SDK's CLI (keys, webhooks, ...) with the tools' commands (dlq, topics, ...)
+# added by entry points: docs/architecture.md
 COPY devstack/ devstack/
-RUN /opt/venv/bin/pip install '.[render]' && /opt/venv/bin/python -m compileall -q /opt/venv
+COPY clients/python/ clients/python/
+RUN /opt/venv/bin/pip install '.[render]' './clients/python[cli]' && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM python AS runtime
 RUN groupadd --gid 10001 reelstream \

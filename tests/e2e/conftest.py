@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from reelstream_client import Client
 
 from devstack.process import free_port
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure
-from reelstream.client import Client
 from reelstream.endpoints import Endpoints
 from reelstream.webhooks.messages import generate_secret
 from tests.otlp_receiver import TraceReceiver, trace_receiver
@@ -87,5 +87,6 @@ def pipeline(running_pipeline: Pipeline) -> PipelineConfig:
 
 
 @pytest.fixture
-def client_a(pipeline: PipelineConfig) -> Client:
-    return Client(pipeline.api_url, TENANT_A_KEY)
+def client_a(pipeline: PipelineConfig) -> Iterator[Client]:
+    with Client(pipeline.api_url, TENANT_A_KEY) as client:
+        yield client

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from reelstream_client import Client
 
-from reelstream.client import Client
 from reelstream.endpoints import Endpoints
 from schemas.events import JobEvent
 from schemas.serde import AvroSerde
@@ -83,7 +83,7 @@ def wait_status(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(job_id)
-        if job["status"] in states and (extra is None or extra(job)):
+        if job.status in states and (extra is None or extra(job)):
             return
         time.sleep(0.05)  # polling the API with a deadline: the condition is the job's state
     raise TimeoutError(f"job {job_id} never reached {states}")

@@ -8,8 +8,9 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+from reelstream_client import Client
+
 from devstack.services import PipelineConfig
-from reelstream.client import Client
 from reelstream.endpoints import Endpoints
 from schemas.events import JobEvent, JobState
 from schemas.serde import AvroSerde
@@ -30,11 +31,11 @@ def _held(events: list[JobEvent]) -> tuple[datetime, datetime]:
 async def test_over_its_running_cap_a_tenant_waits_throttled_and_its_jobs_run_one_at_a_time(
     pipeline: PipelineConfig, stack: Endpoints, serde: AvroSerde
 ) -> None:
-    client = Client(pipeline.api_url, SERIAL_KEY)
     body: dict[str, Any] = {"prompt": "a red fox in snow", **SMALL}
-    async with EventTail(stack, serde) as tail:
-        jobs = [await asyncio.to_thread(client.submit, body) for _ in range(JOBS)]
-        histories = {job["id"]: await tail.until_terminal(job["id"], within=180) for job in jobs}
+    with Client(pipeline.api_url, SERIAL_KEY) as client:
+        async with EventTail(stack, serde) as tail:
+            jobs = [await asyncio.to_thread(client.submit, **body) for _ in range(JOBS)]
+            histories = {job.id: await tail.until_terminal(job.id, within=180) for job in jobs}
 
     assert all(h[-1].status.state is JobState.SUCCEEDED for h in histories.values()), {
         j: [e.type.value for e in h] for j, h in histories.items()

@@ -7,8 +7,9 @@ import asyncio
 import json
 import os
 
+from reelstream_client import Client
+
 from devstack.services import Pipeline
-from reelstream.client import Client
 from reelstream.endpoints import Endpoints
 from schemas.serde import AvroSerde
 from tests.e2e.support import SMALL, EventTail
@@ -30,17 +31,15 @@ async def test_a_worker_killed_mid_render_does_not_lose_or_double_the_job(
                 "num_inference_steps": 60,
                 "webhook_url": receiver.url,
             }
-            job = await asyncio.to_thread(client.submit, body)
-            started = await tail.until(
-                job["id"], lambda e: e.type == "progress" and e.status.stage == "denoise"
-            )
+            job = await asyncio.to_thread(client.submit, **body)
+            started = await tail.until(job.id, lambda e: e.type == "progress" and e.status.stage == "denoise")
             victim = f"worker-{started.status.slot}"
             running_pipeline.kill(victim)
             try:
-                events = await tail.until_terminal(job["id"], within=120)
+                events = await tail.until_terminal(job.id, within=120)
             finally:
                 running_pipeline.respawn(victim, stack, os.environ)
-        await asyncio.to_thread(receiver.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job["id"])
+        await asyncio.to_thread(receiver.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job.id)
     types = [e.type.value for e in events]
     assert types.count("succeeded") == 1, " ".join(types) + " " + str(events[-1].status.error)
     assert "requeued" in types
@@ -49,7 +48,7 @@ async def test_a_worker_killed_mid_render_does_not_lose_or_double_the_job(
     assert final.attempt == 2
     assert final.artifact is not None
     assert f"/{final.attempt}/" in final.artifact.key
-    assert len(_hooks_for(receiver.deliveries, job["id"])) == 1
+    assert len(_hooks_for(receiver.deliveries, job.id)) == 1
 
 
 def _hooks_for(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
@@ -70,16 +69,16 @@ async def test_restarting_the_scheduler_mid_load_loses_and_doubles_nothing(
     async with EventTail(stack, serde) as tail:
         jobs = [
             await asyncio.to_thread(
-                client_a.submit, {"prompt": f"tide pool {i}", **SMALL, "num_inference_steps": 20}
+                client_a.submit, **{"prompt": f"tide pool {i}", **SMALL, "num_inference_steps": 20}
             )
             for i in range(6)
         ]
-        await tail.until(jobs[0]["id"], lambda e: e.type == "dispatched")
+        await tail.until(jobs[0].id, lambda e: e.type == "dispatched")
         running_pipeline.kill("scheduler")
         running_pipeline.respawn("scheduler", stack, os.environ)
-        finals = [(await tail.until_terminal(job["id"], within=120))[-1] for job in jobs]
+        finals = [(await tail.until_terminal(job.id, within=120))[-1] for job in jobs]
     assert [f.status.state.value for f in finals] == ["succeeded"] * len(jobs)
     for job in jobs:
-        succeeded = [e.status.version for e in tail.events[job["id"]] if e.type.value == "succeeded"]
-        assert succeeded, job["id"]
+        succeeded = [e.status.version for e in tail.events[job.id] if e.type.value == "succeeded"]
+        assert succeeded, job.id
         assert len(set(succeeded)) == 1, succeeded

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reelstream_client import Client
+
 from devstack.services import Pipeline
-from reelstream.client import Client
 from schemas.topics import JOB_EVENTS, RENDER_DISPATCH
 from tests.e2e.conftest import TENANT_A_KEY
 from tests.e2e.support import SMALL, wait_status
@@ -64,15 +65,15 @@ async def test_a_jobs_log_lines_carry_its_job_id_and_its_trace(
     log_dir = running_pipeline.log_dir
     with webhook_receiver() as hooks:
         body = {"prompt": "a kite over the dunes", **SMALL, "webhook_url": hooks.url, "seed": 11}
-        job = await asyncio.to_thread(client_a.submit, body)
-        await asyncio.to_thread(wait_status, client_a, job["id"], {"succeeded"})
-        await asyncio.to_thread(hooks.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job["id"])
+        job = await asyncio.to_thread(client_a.submit, **body)
+        await asyncio.to_thread(wait_status, client_a, job.id, {"succeeded"})
+        await asyncio.to_thread(hooks.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job.id)
 
     deadline = time.monotonic() + DEADLINE_S  # spans are exported in batches, lines written as they happen
-    lines, spans = job_lines(log_dir, job["id"]), job_spans(otlp_traces.snapshot(), job["id"])
+    lines, spans = job_lines(log_dir, job.id), job_spans(otlp_traces.snapshot(), job.id)
     while not settled(lines, spans) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        lines, spans = job_lines(log_dir, job["id"]), job_spans(otlp_traces.snapshot(), job["id"])
+        lines, spans = job_lines(log_dir, job.id), job_spans(otlp_traces.snapshot(), job.id)
 
     assert spans, "the receiver got no span of the job"
     [trace_id] = {s.trace_id for s in spans}

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from reelstream_client import Client
 
 from devstack.process import free_port
 from devstack.prometheus import PrometheusService, find_prometheus
 from devstack.services import Pipeline
-from reelstream.client import Client
 from tests.e2e.support import SMALL, wait_status
 from tests.webhook_receiver import webhook_receiver
 
@@ -87,9 +87,9 @@ def test_every_dashboard_query_returns_series_after_an_end_to_end_job(
     assert {s["metric"]["job"] for s in up} == jobs
 
     with webhook_receiver() as receiver:
-        job = client_a.submit({"prompt": "a lighthouse at dusk", **SMALL, "webhook_url": receiver.url})
-        wait_status(client_a, job["id"], {"succeeded"}, timeout=120)
-        receiver.wait_for(lambda d: json.loads(d.body)["data"]["id"] == job["id"])
+        job = client_a.submit(**{"prompt": "a lighthouse at dusk", **SMALL, "webhook_url": receiver.url})
+        wait_status(client_a, job.id, {"succeeded"}, timeout=120)
+        receiver.wait_for(lambda d: json.loads(d.body)["data"]["id"] == job.id)
     # the job's success has been scraped from the scheduler and its webhook from the notifier
     eventually(lambda: query(prometheus, 'reelstream_job_events_total{event="succeeded"} > 0'), 30, "success")
     eventually(lambda: query(prometheus, "reelstream_webhook_deliveries_total > 0"), 30, "webhook")

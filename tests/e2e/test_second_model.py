@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 import httpx
+from reelstream_client import Client
 
 from devstack.services import PipelineConfig
 from gpu_consumers.video import probe_mp4
-from reelstream.client import Client
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from schemas.events import RequestedParams, SubmitJob
@@ -28,10 +28,10 @@ async def test_a_job_of_a_registered_second_model_renders_on_its_own_slot_by_its
     # 40 wide and 9 frames: fake-clip's rules (multiples of 8, 4k+1), both refused for the Mochi family
     body = {"prompt": "a paper boat", "model": FAKE_MODEL, "width": 40, "num_frames": 9}
     async with EventTail(stack, serde) as tail:
-        job = await asyncio.to_thread(client_a.submit, body)
-        assert job["parameters"]["model"] == FAKE_MODEL
-        assert (job["parameters"]["height"], job["parameters"]["fps"]) == (24, 8)  # its defaults
-        events = await tail.until_terminal(job["id"])
+        job = await asyncio.to_thread(client_a.submit, **body)
+        assert job.parameters.model == FAKE_MODEL
+        assert (job.parameters.height, job.parameters.fps) == (24, 8)  # its defaults
+        events = await tail.until_terminal(job.id)
     final = events[-1].status
     assert final.state == "succeeded", final.error
     started = next(e for e in events if e.type == "started")
@@ -39,7 +39,7 @@ async def test_a_job_of_a_registered_second_model_renders_on_its_own_slot_by_its
     assert final.artifact is not None
     assert (final.artifact.renderer, final.artifact.frames) == (FAKE_MODEL, 9)
     target = tmp_path / "fake.mp4"
-    await asyncio.to_thread(client_a.download, job["id"], target)
+    await asyncio.to_thread(client_a.download, job.id, target)
     info = probe_mp4(target)
     assert (info.frames, info.width, info.height) == (9, 40, 24)
 

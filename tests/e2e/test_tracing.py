@@ -7,7 +7,8 @@ import asyncio
 import json
 import time
 
-from reelstream.client import Client
+from reelstream_client import Client
+
 from tests.e2e.support import SMALL, wait_status
 from tests.otlp_receiver import ReceivedSpan, TraceReceiver
 from tests.webhook_receiver import webhook_receiver
@@ -43,15 +44,15 @@ async def test_a_job_is_one_connected_trace_across_every_service(
 ) -> None:
     with webhook_receiver() as hooks:
         body = {"prompt": "a lighthouse at dusk", **SMALL, "webhook_url": hooks.url, "seed": 7}
-        job = await asyncio.to_thread(client_a.submit, body)
-        await asyncio.to_thread(wait_status, client_a, job["id"], {"succeeded"})
-        await asyncio.to_thread(hooks.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job["id"])
+        job = await asyncio.to_thread(client_a.submit, **body)
+        await asyncio.to_thread(wait_status, client_a, job.id, {"succeeded"})
+        await asyncio.to_thread(hooks.wait_for, lambda d: json.loads(d.body)["data"]["id"] == job.id)
 
     deadline = time.monotonic() + 30
-    trace = _job_trace(otlp_traces.snapshot(), job["id"])
+    trace = _job_trace(otlp_traces.snapshot(), job.id)
     while not _complete(trace) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-        trace = _job_trace(otlp_traces.snapshot(), job["id"])
+        trace = _job_trace(otlp_traces.snapshot(), job.id)
 
     assert trace, "no span of the job reached the receiver"
     assert {(s.service, s.name) for s in trace} >= HOPS
@@ -62,7 +63,7 @@ async def test_a_job_is_one_connected_trace_across_every_service(
     assert not dangling, f"spans whose parent never arrived: {dangling}"
 
     render = next(s for s in trace if s.name == "render")
-    assert render.attributes["job_id"] == job["id"]
+    assert render.attributes["job_id"] == job.id
     stages = {s.name for s in trace if s.parent_id == render.span_id}
     assert stages >= STAGES
     # every hop descends from the request, in pipeline order

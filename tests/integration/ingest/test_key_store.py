@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from reelstream_client.cli.main import main as cli_main
 
-from devstack import cli
 from devstack.manager import ensure_bucket
 from ingest.app import create_app
 from reelstream.endpoints import Endpoints
@@ -178,8 +178,7 @@ async def test_the_cli_creates_lists_and_revokes_keys(
     tenant = f"cli-{RUN}"
 
     async def run(*argv: str) -> str:
-        args = cli.build_parser().parse_args(argv)
-        assert await asyncio.to_thread(args.func, args, env) == 0  # sync HTTP: off the server's loop
+        assert await asyncio.to_thread(cli_main, argv, env) == 0  # sync HTTP: off the server's loop
         return capsys.readouterr().out
 
     key = (await run("keys", "create", "--tenant", tenant, "--role", "viewer", "--expires-in", "1d")).strip()

@@ -1,0 +1,3 @@
+from reelstream_client.cli import run
+
+run()

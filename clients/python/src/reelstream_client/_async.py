@@ -1,0 +1,380 @@
+"""`AsyncClient`: the API for asyncio, method for method the same as `Client` (`_sync.py`), awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import httpx
+import stamina
+from httpx_sse import aconnect_sse
+
+from reelstream_client import _calls, errors
+from reelstream_client._core import (
+    DEFAULT_TIMEOUT,
+    Call,
+    Resumable,
+    RetryPolicy,
+    StreamUnsupported,
+    WaitTimeout,
+    checked,
+    converted,
+    default_headers,
+    reconnect_delay,
+    redirect_target,
+    sse_job,
+    stream_failed,
+    stream_timeout,
+    submit_call,
+)
+from reelstream_client.models import (
+    ApiKey,
+    ApiKeyCreated,
+    Job,
+    JobList,
+    TenantLimits,
+    WebhookEndpoint,
+    WebhookEndpointEnabled,
+    WebhookPing,
+    WebhookSecret,
+    from_json,
+)
+
+T = TypeVar("T")
+Keys = list[ApiKey]
+Endpoints = list[WebhookEndpoint]
+Secrets = list[WebhookSecret]
+Progress = Callable[[int, int | None], None]
+CHUNK = 64 * 1024
+
+
+class AsyncClient:
+    """The reelstream API for asyncio. Every call has a timeout; idempotent calls are retried (`RetryPolicy`).
+
+    Constructing one does no I/O; use it as an async context manager (or await `close`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._poll_interval = poll_interval
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, headers=default_headers(api_key)
+        )
+        self._plain = httpx.AsyncClient(timeout=timeout)  # the signed download URLs: never the API key
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> AsyncClient:
+        """REELSTREAM_API_URL (default http://127.0.0.1:8000) and REELSTREAM_API_KEY."""
+        env = os.environ if env is None else env
+        if not env.get("REELSTREAM_API_KEY"):
+            raise errors.ReelstreamError("set REELSTREAM_API_KEY")
+        return cls(
+            env.get("REELSTREAM_API_URL", "http://127.0.0.1:8000"), env["REELSTREAM_API_KEY"], **options
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self._plain.aclose()
+
+    # -- the machinery ---------------------------------------------------------------------------------
+
+    async def _retrying(self, attempt_once: Callable[[], Awaitable[T]], idempotent: bool) -> T:
+        if not idempotent:
+            return await attempt_once()
+        async for attempt in stamina.retry_context(**self._retry.stamina_args()):
+            with attempt:
+                return await attempt_once()
+        raise AssertionError("unreachable: stamina raises when the attempts run out")
+
+    async def _response(self, call: Call) -> httpx.Response:
+        try:
+            response = await self._http.request(call.method, call.path, **call.request_args())
+        except httpx.HTTPError as exc:
+            raise converted(exc) from exc
+        return response
+
+    async def _checked(self, call: Call) -> Any:
+        return checked(await self._response(call))
+
+    async def _send(self, call: Call, model: type[T]) -> T:
+        data = await self._retrying(lambda: self._checked(call), call.idempotent)
+        return None if data is None else from_json(model, data)  # type: ignore[return-value]
+
+    async def api_version(self) -> str:
+        """The API's version (its OpenAPI document's `info.version`)."""
+        call = Call("GET", "/openapi.json", idempotent=True)
+        document = await self._retrying(lambda: self._checked(call), True)
+        return str(document["info"]["version"])
+
+    # -- jobs ------------------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        negative_prompt: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        duration_seconds: float | None = None,
+        num_frames: int | None = None,
+        fps: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int | None = None,
+        quality: str | None = None,
+        webhook_url: str | None = None,
+        priority: str | None = None,
+        deadline: dt.datetime | str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        """Submit a job. An Idempotency-Key is sent (a new one unless given), so a retry never makes a second
+        job; with `job_id`, the job is created under that id (PUT), idempotent by it."""
+        body = dict(locals())
+        for name in ("self", "idempotency_key", "job_id"):
+            body.pop(name)
+        call = submit_call(body, idempotency_key, job_id)
+        return await self._send(call, Job)
+
+    async def get(self, job_id: str) -> Job:
+        return await self._send(*_calls.get_job(job_id))
+
+    async def list_page(self, limit: int | None = None, after: str | None = None) -> JobList:
+        """One page of the caller's jobs, newest first; `next_cursor` leads to the next."""
+        return await self._send(*_calls.list_page(limit, after))
+
+    async def list(
+        self, *, status: str | Sequence[str] | None = None, limit: int | None = None, page_size: int = 100
+    ) -> AsyncIterator[Job]:
+        """Every job of the caller, newest first, page after page. `status` filters (client-side: the API
+        has no filter yet); `limit` stops after that many jobs."""
+        wanted = {status} if isinstance(status, str) else set(status or ())
+        seen, cursor = 0, None
+        while True:
+            page = await self.list_page(page_size, cursor)
+            for job in page.data:
+                if wanted and job.status not in wanted:
+                    continue
+                if limit is not None and seen >= limit:
+                    return
+                seen += 1
+                yield job
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def cancel(self, job_id: str, reason: str | None = None) -> Job:
+        return await self._send(*_calls.cancel(job_id, reason))
+
+    # -- following a job -------------------------------------------------------------------------------
+
+    async def _stream_once(self, job_id: str, place: Resumable) -> AsyncIterator[Job]:
+        try:
+            async with aconnect_sse(
+                self._http,
+                "GET",
+                f"/v1/jobs/{job_id}/events",
+                headers=place.headers(),
+                timeout=stream_timeout(self._timeout),
+            ) as source:
+                if source.response.status_code >= 400:
+                    await source.response.aread()
+                failure = stream_failed(source.response)
+                if failure is not None:
+                    raise failure
+                async for event in source.aiter_sse():
+                    if event.event == "status" and place.fresh(job := sse_job(event.data)):
+                        yield job
+        except httpx.HTTPError as exc:
+            raise converted(exc) from exc
+
+    async def _poll(self, job_id: str, place: Resumable) -> AsyncIterator[Job]:
+        while True:
+            job = await self.get(job_id)
+            if place.fresh(job):
+                yield job
+            if job.terminal:
+                return
+            await asyncio.sleep(self._poll_interval)
+
+    async def events(self, job_id: str) -> AsyncIterator[Job]:
+        """The job's snapshots until it ends: over the event stream, reopened after a cut with Last-Event-ID
+        (a snapshot is never yielded twice); polling `get` when the stream is unavailable or keeps failing."""
+        place, failures = Resumable(), 0
+        while failures < self._retry.attempts:
+            try:
+                async for job in self._stream_once(job_id, place):
+                    failures = 0
+                    yield job
+                    if job.terminal:
+                        return
+            except StreamUnsupported:
+                break
+            except errors.ApiConnectionError:
+                pass
+            except errors.ApiError as exc:
+                if not exc.retriable:
+                    raise
+            failures += 1  # also when the stream ended before the job did
+            await asyncio.sleep(reconnect_delay(self._retry, failures, random.random()))  # noqa: S311
+        async for job in self._poll(job_id, place):
+            yield job
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109  (the same signature as Client.wait)
+        on_update: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Follow the job until it ends and return its last snapshot (whatever the outcome). `timeout`
+        (seconds) raises `WaitTimeout`; it is checked at each snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        job = None
+        async for job in self.events(job_id):
+            if on_update is not None:
+                on_update(job)
+            if job.terminal:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        raise WaitTimeout(f"job {job_id} had not ended after {timeout} s", job)
+
+    # -- downloads -------------------------------------------------------------------------------------
+
+    async def content_url(self, job_id: str, variant: str = "video") -> str:
+        """A short-lived signed URL of the job's video (or its `poster`)."""
+        call = _calls.content(job_id, variant)
+        return await self._retrying(lambda: self._redirect(call), True)
+
+    async def _redirect(self, call: Call) -> str:
+        return redirect_target(await self._response(call))
+
+    async def _fetch(self, url: str, sink: IO[bytes], progress: Progress | None) -> int:
+        try:
+            async with self._plain.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    checked(response)
+                total = (
+                    int(response.headers["content-length"]) if "content-length" in response.headers else None
+                )
+                done = 0
+                async for chunk in response.aiter_bytes(CHUNK):
+                    sink.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                return done
+        except httpx.HTTPError as exc:
+            raise converted(exc) from exc
+
+    async def download(
+        self,
+        job_id: str,
+        target: str | os.PathLike[str] | IO[bytes],
+        *,
+        variant: str = "video",
+        progress: Progress | None = None,
+    ) -> int:
+        """Save the job's video (or poster) to a path (written whole, then renamed into place) or a binary
+        stream; `progress(bytes_so_far, total_or_None)` after each chunk. Returns the byte count."""
+        url = await self.content_url(job_id, variant)
+        if not isinstance(target, (str, os.PathLike)):
+            return await self._fetch(url, target, progress)
+        path = Path(target)
+
+        async def to_file() -> int:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as part:
+                try:
+                    size = await self._fetch(url, part, progress)
+                except BaseException:
+                    await asyncio.to_thread(Path(part.name).unlink, missing_ok=True)
+                    raise
+            await asyncio.to_thread(Path(part.name).replace, path)
+            return size
+
+        return await self._retrying(to_file, True)
+
+    # -- keys, webhooks, limits (admin) ----------------------------------------------------------------
+
+    async def create_key(
+        self,
+        tenant: str,
+        *,
+        roles: Sequence[str] | None = None,
+        expires_at: dt.datetime | str | None = None,
+        name: str | None = None,
+    ) -> ApiKeyCreated:
+        """Mint an API key (admin); `.key` holds it, shown this once."""
+        return await self._send(*_calls.create_key(tenant, roles, expires_at, name))
+
+    async def list_keys(self, tenant: str | None = None) -> Keys:
+        return (await self._send(*_calls.list_keys(tenant))).data
+
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        return await self._send(*_calls.revoke_key(key_id))
+
+    async def list_webhook_endpoints(self, tenant: str) -> Endpoints:
+        return (await self._send(*_calls.list_webhook_endpoints(tenant))).data
+
+    async def create_webhook_endpoint(
+        self,
+        tenant: str,
+        url: str,
+        *,
+        event_types: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> WebhookEndpoint:
+        return await self._send(*_calls.create_webhook_endpoint(tenant, url, event_types, description))
+
+    async def delete_webhook_endpoint(self, tenant: str, endpoint_id: str) -> None:
+        await self._send(*_calls.delete_webhook_endpoint(tenant, endpoint_id))
+
+    async def ping_webhook_endpoint(self, tenant: str, endpoint_id: str) -> WebhookPing:
+        return await self._send(*_calls.ping_webhook_endpoint(tenant, endpoint_id))
+
+    async def enable_webhook_url(
+        self, url: str | None = None, *, endpoint_sha256: str | None = None
+    ) -> WebhookEndpointEnabled:
+        return await self._send(*_calls.enable_webhook_url(url, endpoint_sha256))
+
+    async def list_webhook_secrets(self, tenant: str) -> Secrets:
+        return (await self._send(*_calls.list_webhook_secrets(tenant))).data
+
+    async def create_webhook_secret(
+        self, tenant: str, *, expires_at: dt.datetime | str | None = None
+    ) -> WebhookSecret:
+        return await self._send(*_calls.create_webhook_secret(tenant, expires_at))
+
+    async def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:
+        await self._send(*_calls.retire_webhook_secret(tenant, secret_id))
+
+    async def put_tenant_limits(
+        self, tenant: str, *, rate: float, burst: float, queued: int | None = None, running: int | None = None
+    ) -> TenantLimits:
+        return await self._send(*_calls.put_tenant_limits(tenant, rate, burst, queued, running))

@@ -1,0 +1,119 @@
+"""Every API call but submit and the streams, as a `Call` and the model its answer is read into: both
+clients send these, so they cannot drift apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from reelstream_client._core import Call, cleaned
+from reelstream_client.models import (
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyList,
+    Job,
+    JobList,
+    TenantLimits,
+    WebhookEndpoint,
+    WebhookEndpointEnabled,
+    WebhookEndpointList,
+    WebhookPing,
+    WebhookSecret,
+    WebhookSecretList,
+)
+
+ADMIN = "/v1/admin"
+
+
+def get_job(job_id: str) -> tuple[Call, type[Job]]:
+    return Call("GET", f"/v1/jobs/{job_id}", idempotent=True), Job
+
+
+def list_page(limit: int | None, after: str | None) -> tuple[Call, type[JobList]]:
+    params = cleaned({"limit": limit, "after": after})
+    return Call("GET", "/v1/jobs", idempotent=True, params=params), JobList
+
+
+def cancel(job_id: str, reason: str | None) -> tuple[Call, type[Job]]:
+    # cancelling twice has the effect of cancelling once: safe to retry
+    body = cleaned({"reason": reason})
+    return Call("POST", f"/v1/jobs/{job_id}/cancel", idempotent=True, body=body), Job
+
+
+def content(job_id: str, variant: str) -> Call:
+    return Call("GET", f"/v1/jobs/{job_id}/content", idempotent=True, params={"variant": variant})
+
+
+def create_key(
+    tenant: str, roles: Sequence[str] | None, expires_at: dt.datetime | str | None, name: str | None
+) -> tuple[Call, type[ApiKeyCreated]]:
+    body = cleaned({"tenant": tenant, "roles": list(roles) if roles else None, "expires_at": expires_at})
+    body.update(cleaned({"name": name}))
+    return Call("POST", f"{ADMIN}/keys", idempotent=False, body=body), ApiKeyCreated
+
+
+def list_keys(tenant: str | None) -> tuple[Call, type[ApiKeyList]]:
+    return Call("GET", f"{ADMIN}/keys", idempotent=True, params=cleaned({"tenant": tenant})), ApiKeyList
+
+
+def revoke_key(key_id: str) -> tuple[Call, type[ApiKey]]:
+    return Call("DELETE", f"{ADMIN}/keys/{key_id}", idempotent=True), ApiKey
+
+
+def _tenant(tenant: str) -> str:
+    return f"{ADMIN}/tenants/{tenant}"
+
+
+def list_webhook_endpoints(tenant: str) -> tuple[Call, type[WebhookEndpointList]]:
+    return Call("GET", f"{_tenant(tenant)}/webhook-endpoints", idempotent=True), WebhookEndpointList
+
+
+def create_webhook_endpoint(
+    tenant: str, url: str, event_types: Sequence[str] | None, description: str | None
+) -> tuple[Call, type[WebhookEndpoint]]:
+    body = cleaned(
+        {"url": url, "event_types": list(event_types) if event_types else None, "description": description}
+    )
+    path = f"{_tenant(tenant)}/webhook-endpoints"
+    return Call("POST", path, idempotent=False, body=body), WebhookEndpoint
+
+
+def delete_webhook_endpoint(tenant: str, endpoint_id: str) -> tuple[Call, type[None]]:
+    path = f"{_tenant(tenant)}/webhook-endpoints/{endpoint_id}"
+    return Call("DELETE", path, idempotent=True), type(None)
+
+
+def ping_webhook_endpoint(tenant: str, endpoint_id: str) -> tuple[Call, type[WebhookPing]]:
+    path = f"{_tenant(tenant)}/webhook-endpoints/{endpoint_id}/ping"
+    return Call("POST", path, idempotent=False), WebhookPing
+
+
+def enable_webhook_url(
+    url: str | None, endpoint_sha256: str | None
+) -> tuple[Call, type[WebhookEndpointEnabled]]:
+    body = cleaned({"url": url, "endpoint_sha256": endpoint_sha256})
+    return Call("POST", f"{ADMIN}/webhooks/enable", idempotent=True, body=body), WebhookEndpointEnabled
+
+
+def list_webhook_secrets(tenant: str) -> tuple[Call, type[WebhookSecretList]]:
+    return Call("GET", f"{_tenant(tenant)}/webhook-secrets", idempotent=True), WebhookSecretList
+
+
+def create_webhook_secret(
+    tenant: str, expires_at: dt.datetime | str | None
+) -> tuple[Call, type[WebhookSecret]]:
+    body = cleaned({"expires_at": expires_at})
+    path = f"{_tenant(tenant)}/webhook-secrets"
+    return Call("POST", path, idempotent=False, body=body), WebhookSecret
+
+
+def retire_webhook_secret(tenant: str, secret_id: str) -> tuple[Call, type[None]]:
+    path = f"{_tenant(tenant)}/webhook-secrets/{secret_id}"
+    return Call("DELETE", path, idempotent=True), type(None)
+
+
+def put_tenant_limits(
+    tenant: str, rate: float, burst: float, queued: int | None, running: int | None
+) -> tuple[Call, type[TenantLimits]]:
+    body = cleaned({"rate": rate, "burst": burst, "queued": queued, "running": running})
+    return Call("PUT", f"{_tenant(tenant)}/limits", idempotent=True, body=body), TenantLimits

@@ -1,0 +1,230 @@
+"""The API's resources as typed, frozen dataclasses, kept in step with ingest's OpenAPI document.
+
+`tests/test_openapi_models.py` compares every class here (field names, and each `Literal` enum) with the
+schema of the same name in the live `/openapi.json`: a field added to the API fails that test until it is
+added here. Unknown fields in a response are ignored, so an older SDK keeps working against a newer API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+JobStatus = Literal[
+    "accepted", "queued", "dispatched", "running", "succeeded", "failed", "canceled", "rejected", "expired"
+]
+Stage = Literal["encode_text", "denoise", "decode", "encode_video", "upload"]
+Priority = Literal["high", "normal", "low"]
+Quality = Literal["preview", "standard"]
+WaitReason = Literal["throttled"]
+Role = Literal["submitter", "viewer", "admin"]
+KeyStatus = Literal["active", "expired", "revoked"]
+EventType = Literal[
+    "endpoint.disabled", "job.canceled", "job.expired", "job.failed", "job.rejected", "job.succeeded"
+]
+Variant = Literal["video", "poster"]
+
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "rejected", "expired"})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Every render parameter, resolved (defaults filled in, seed drawn)."""
+
+    model: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    num_inference_steps: int
+    guidance_scale: float | None = None
+    seed: int | None = None
+    quality: str | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str | None = None
+    sha256: str | None = None
+    bytes: int | None = None
+    content_type: str | None = None
+    duration_seconds: float | None = None
+    frames: int | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    poster_key: str | None = None
+    renderer: str | None = None
+    render_settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str | None = None
+    message: str | None = None
+    retriable: bool | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    object: str
+    status: JobStatus
+    prompt: str
+    created_at: str
+    updated_at: str
+    version: int
+    stage: Stage | None = None
+    negative_prompt: str | None = None
+    parameters: Parameters | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    has_webhook: bool = False
+    timestamps: dict[str, str] = field(default_factory=dict)
+    progress: float = 0.0
+    queue_position: int | None = None
+    eta_seconds: float | None = None
+    attempt: int = 0
+    artifact: Artifact | None = None
+    error: JobError | None = None
+    priority: Priority = "normal"
+    deadline: str | None = None
+    reason: WaitReason | None = None
+    predicted_long: bool | None = None  # the long-job estimator's verdict at admission
+    long_probability: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """True once the job can change no more (succeeded, failed, canceled, rejected, expired)."""
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class JobList:
+    data: list[Job]
+    next_cursor: str | None
+    object: str = "list"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key's metadata; never its secret."""
+
+    object: str
+    id: str
+    prefix: str
+    tenant: str
+    roles: list[Role]
+    status: KeyStatus
+    created_at: str
+    name: str | None = None
+    expires_at: str | None = None
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyCreated(ApiKey):
+    """A new key, with the key itself: shown this once."""
+
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class ApiKeyList:
+    object: str
+    data: list[ApiKey]
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    object: str
+    id: str
+    tenant: str
+    url: str
+    event_types: list[str]
+    description: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class WebhookEndpointList:
+    object: str
+    data: list[WebhookEndpoint]
+
+
+@dataclass(frozen=True)
+class WebhookSecret:
+    object: str
+    id: str
+    tenant: str
+    created_at: str
+    expires_at: str | None
+    secret: str | None = None  # in the create response only
+
+
+@dataclass(frozen=True)
+class WebhookSecretList:
+    object: str
+    data: list[WebhookSecret]
+
+
+@dataclass(frozen=True)
+class WebhookPing:
+    object: str
+    id: str
+    endpoint_id: str
+    tenant: str
+    requested_at: str
+
+
+@dataclass(frozen=True)
+class WebhookEndpointEnabled:
+    object: str
+    endpoint_sha256: str
+    enabled_at: str
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    object: str
+    tenant: str
+    rate: float
+    burst: float
+    queued: int
+    running: int | None
+    updated_at: str
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    """`value` (decoded JSON) as the annotated type: nested dataclasses and lists of them are built."""
+    if value is None:
+        return None
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = [arg for arg in get_args(hint) if arg is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if origin is list:
+        (item,) = get_args(hint)
+        return [_convert(item, element) for element in value]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return from_json(hint, value)
+    return value
+
+
+def from_json(cls: type[T], data: dict[str, Any]) -> T:
+    """An instance of the dataclass `cls` from a decoded JSON object; fields it does not know are ignored."""
+    hints = typing.get_type_hints(cls, vars(sys.modules[__name__]))
+    assert dataclasses.is_dataclass(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {name: _convert(hints[name], data[name]) for name in names if name in data}
+    return cls(**values)
+
+
+def to_json(resource: Any) -> dict[str, Any]:
+    """A resource as plain JSON-ready data (for `--json` output)."""
+    return dataclasses.asdict(resource)
