@@ -184,6 +184,11 @@ def _job_action_paths() -> Json:
                         "description": "Redirect to a short-lived signed URL of the MP4 or the poster.",
                         "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
                     },
+                    "200": json_response(
+                        "With `Accept: application/json`: the signed URL itself (the console's player and "
+                        "download link use it; a browser's fetch cannot read a cross-origin redirect).",
+                        "ContentUrl",
+                    ),
                     **error_responses("NotFound", "Conflict", "Invalid", "Unavailable"),
                 },
             }

@@ -190,4 +190,13 @@ async def job_content(request: Request) -> Response:
         tenant_id,
         extra={"job_id": job_id, "tenant_id": tenant_id},
     )
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    if wants_json(request):  # a browser app: a fetch cannot read a cross-origin redirect's Location
+        body = {"object": "content_url", "url": url, "expires_in": context.presigner.ttl_seconds}
+        return JSONResponse(body, headers=headers)
+    return RedirectResponse(url, status_code=302, headers=headers)
+
+
+def wants_json(request: Request) -> bool:
+    """`Accept: application/json` (and not a wildcard alone) asks for the signed URL as JSON."""
+    return "application/json" in request.headers.get("accept", "")
