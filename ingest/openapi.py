@@ -199,7 +199,17 @@ def _job_action_paths() -> Json:
                 "summary": "The job's snapshots as server-sent events",
                 "description": "`event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot, "
                 "then every newer one; the stream ends after a terminal state. Comment lines keep it alive.",
-                "parameters": [JOB_ID],
+                "parameters": [
+                    JOB_ID,
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "description": "the `id` of the last event a reconnecting client received: the "
+                        "stream starts after that version",
+                        "schema": {"type": "string"},
+                    },
+                ],
                 "responses": {
                     "200": {
                         "description": "An event stream of Job snapshots.",
@@ -235,6 +245,7 @@ def _service_paths() -> Json:
             "get": {
                 "operationId": "openapi",
                 "summary": "This document",
+                "security": PUBLIC,
                 "responses": {
                     "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}},
                     **error_responses(),
