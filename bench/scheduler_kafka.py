@@ -49,12 +49,12 @@ from scheduler_fairness import SLOTS, TENANTS, Job, clip_params, report, run_fif
 from devstack.services import Pipeline  # noqa: E402
 from gpu_consumers.job import run_attempt  # noqa: E402
 from gpu_consumers.render.simulated import SimulatedRenderer, simulated_seconds  # noqa: E402
-from gpu_consumers.storage import ArtifactStore, minio_client  # noqa: E402
 from ingest.submission import parse_submission, submit_command  # noqa: E402
 from reelstream.endpoints import Endpoints  # noqa: E402
 from reelstream.kafka.clients import new_producer  # noqa: E402
 from reelstream.kafka.registry import ConfluentRegistry  # noqa: E402
 from reelstream.models import BUILTIN_MODELS  # noqa: E402
+from reelstream.object_store import ObjectStore, minio_client  # noqa: E402
 from schemas.events import (  # noqa: E402
     DispatchRender,
     RenderFailed,
@@ -172,7 +172,7 @@ async def run_group(
     finally:
         await admin.close()
     timeline, stop = Timeline(), asyncio.Event()
-    store = ArtifactStore(minio_client(endpoints), endpoints.s3_bucket)
+    store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
     consumers = [
         _GroupConsumer(i, endpoints, topic, group, store, SimulatedRenderer(BUILTIN_MODELS[MODEL], scale))
         for i in range(SLOTS)
@@ -208,7 +208,7 @@ class _GroupConsumer:
         endpoints: Endpoints,
         topic: str,
         group: str,
-        store: ArtifactStore,
+        store: ObjectStore,
         renderer: SimulatedRenderer,
     ) -> None:
         self.index, self.store, self.renderer = index, store, renderer

@@ -32,10 +32,10 @@ from gpu_consumers.render.base import (
     Renderer,
     RenderRequest,
 )
-from gpu_consumers.storage import ArtifactStore, StorageError
 from gpu_consumers.video import encode_mp4, verify_mp4, write_poster
 from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
+from reelstream.object_store import ObjectStore, ObjectStoreError
 from schemas.events import (
     Artifact,
     DispatchRender,
@@ -111,7 +111,7 @@ class ProgressThrottle:
 async def run_attempt(
     cmd: DispatchRender,
     renderer: Renderer,
-    store: ArtifactStore,
+    store: ObjectStore,
     report: Report,
     canceled: threading.Event,
     worker_id: str,
@@ -179,7 +179,7 @@ async def _forward(queue: asyncio.Queue[RenderProgress], report: Report) -> None
 async def _produce_artifact(
     cmd: DispatchRender,
     renderer: Renderer,
-    store: ArtifactStore,
+    store: ObjectStore,
     throttle: ProgressThrottle,
     canceled: threading.Event,
 ) -> Artifact:
@@ -229,7 +229,7 @@ async def _upload(upload: Callable[[], int]) -> int:
     for wait in UPLOAD_RETRY_WAITS:
         try:
             return await asyncio.to_thread(upload)
-        except StorageError as exc:
+        except ObjectStoreError as exc:
             logger.warning("upload failed; trying again", extra={"retry_in_s": wait, "error": exc.message})
             await asyncio.sleep(wait)  # back off while the store is away (not a synchronization)
     return await asyncio.to_thread(upload)

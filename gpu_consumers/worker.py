@@ -16,22 +16,23 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from gpu_consumers.job import run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
-from gpu_consumers.storage import ArtifactStore, minio_client
-from reelstream.dlq import SourceRecord, headers_dict, park
-from reelstream.errors import InvalidRecordError, ReelstreamError
+from reelstream.dlq import DeadLetterWriter
+from reelstream.errors import InvalidRecordError
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, sender_of
+from reelstream.kafka.consume_loop import ConsumeLoop, dead_lettering
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import log_context
 from reelstream.metrics import Metrics, WorkerMetrics
+from reelstream.object_store import ObjectStore, minio_client
 from reelstream.settings import WorkerSettings
 from reelstream.tracing import StageSpans, linked_span, traceparent_of
-from schemas.errors import SerializationError
 from schemas.events import (
     CancelRender,
     DispatchRender,
@@ -47,6 +48,7 @@ from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX
 
 logger = logging.getLogger(__name__)
+STAGE = "worker"  # its dead-letter topic: dispatch records this slot cannot run
 
 
 @dataclass
@@ -97,7 +99,7 @@ class Worker:
             consumer.assign([self._tp])
             await consumer.position(self._tp)  # resolve where to start before announcing the slot
             publisher = Publisher(sender_of(producer), serde)
-            store = ArtifactStore(minio_client(endpoints), endpoints.s3_bucket)
+            store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
             heartbeat = asyncio.create_task(self._heartbeats(publisher, stop))
             try:
                 await self._consume(consumer, publisher, store, stop)
@@ -111,13 +113,18 @@ class Worker:
             await registry.aclose()
 
     async def _consume(
-        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ArtifactStore, stop: asyncio.Event
+        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ObjectStore, stop: asyncio.Event
     ) -> None:
-        while not stop.is_set():
-            batch = await consumer.getmany(self._tp, timeout_ms=200)
-            for record in batch.get(self._tp, []):
-                await self._on_record(record, publisher)
-            await self._advance(consumer, publisher, store)
+        dead_letters = DeadLetterWriter(STAGE, publisher, self.metrics.metrics.dead_lettered)
+        loop = ConsumeLoop(
+            consumer,
+            partial(self._on_record, publisher=publisher),
+            middleware=[dead_lettering(dead_letters)],  # what this slot cannot run, as it was read
+            partitions=[self._tp],
+            poll_ms=200,
+            between_polls=partial(self._advance, consumer, publisher, store),
+        )
+        await loop.run(stop)
         if self.current is not None and self.current.task is not None:
             logger.info(
                 "stopping: finishing the current attempt", extra={"job_id": self.current.command.job_id}
@@ -126,16 +133,12 @@ class Worker:
             await self._advance(consumer, publisher, store, start_next=False)
 
     async def _on_record(self, record: ConsumerRecord[bytes, bytes], publisher: Publisher) -> None:
+        """Queue a dispatch, or note a cancellation. A record that cannot be deserialized, or that is for
+        another slot, raises (SerializationError, InvalidRecordError): the loop dead-letters it."""
         offset = record.offset
-        try:
-            command = await publisher.serde.deserialize(RENDER_DISPATCH, record.value)
-        except SerializationError as exc:
-            await self._park(record, publisher, exc, "undecodable")
-            return
+        command = await publisher.serde.deserialize(RENDER_DISPATCH, record.value)
         if command.slot != self.settings.slot:  # a slot runs (and cancels) only what was addressed to it
-            wrong = InvalidRecordError(f"{type(command).__name__} is for slot {command.slot}")
-            await self._park(record, publisher, wrong, "failed")
-            return
+            raise InvalidRecordError(f"{type(command).__name__} is for slot {command.slot}")
         if isinstance(command, DispatchRender):
             attempt = (command.job_id, command.attempt)
             known = {(c.job_id, c.attempt) for c, _ in self.pending} | set(self.recent)
@@ -153,17 +156,6 @@ class Worker:
         elif isinstance(command, CancelRender):
             self._cancel(command)
 
-    async def _park(
-        self, record: ConsumerRecord[bytes, bytes], publisher: Publisher, error: ReelstreamError, reason: str
-    ) -> None:
-        """A dispatch record this slot cannot run goes to the worker's dead-letter topic, as it was read."""
-        headers = headers_dict(record.headers)
-        source = SourceRecord(
-            RENDER_DISPATCH.name, record.partition, record.offset, record.key, record.value, headers
-        )
-        self.metrics.metrics.dead_lettered(RENDER_DISPATCH.name, reason)
-        await park(publisher, "worker", source, error)
-
     def _cancel(self, command: CancelRender) -> None:
         current = self.current
         if current and (current.command.job_id, current.command.attempt) == (command.job_id, command.attempt):
@@ -173,7 +165,7 @@ class Worker:
         self.canceled_pending.add((command.job_id, command.attempt))
 
     async def _advance(
-        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ArtifactStore, start_next: bool = True
+        self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ObjectStore, start_next: bool = True
     ) -> None:
         """Commit a finished attempt's offset and start the next pending one. Raises DeviceLost (after the
         attempt was reported and committed) when the GPU is gone: the worker must exit, not take more work."""

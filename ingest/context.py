@@ -14,12 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from minio import Minio
-from minio.error import MinioException
 from starlette.requests import HTTPConnection
-from urllib3.exceptions import HTTPError
 
 from ingest.api_keys import KeyTable
 from ingest.errors import StorageUnavailable
@@ -29,12 +25,12 @@ from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
-from reelstream.dlq import SourceRecord, park
-from reelstream.errors import ReelstreamError
+from reelstream.dlq import DeadLetterWriter
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
 from reelstream.webhooks.tenant_views import TenantWebhooksViews
 from schemas.serde import AvroSerde
@@ -62,25 +58,17 @@ TOMBSTONE_TIMEOUT_SECONDS = 10.0
 
 
 class Presigner:
-    """Signs time-limited GET URLs for artifacts. Signing is local once the bucket's region is known; the
-    first call may ask the server for it, so every call runs in a worker thread."""
+    """Signs time-limited GET URLs for artifacts (reelstream.object_store), its TTL capped."""
 
-    def __init__(self, client: Minio, bucket: str, ttl_seconds: int) -> None:
-        self._client = client
-        self._bucket = bucket
+    def __init__(self, store: ObjectStore, ttl_seconds: int) -> None:
+        self._store = store
         self.ttl_seconds = max(1, min(ttl_seconds, MAX_PRESIGN_TTL_SECONDS))
 
     async def url_for(self, key: str) -> str:
-        expires = timedelta(seconds=self.ttl_seconds)
         try:
-            return await asyncio.to_thread(self._client.presigned_get_object, self._bucket, key, expires)
-        except (MinioException, HTTPError, OSError) as exc:
-            raise StorageUnavailable(f"could not sign a URL in bucket {self._bucket}: {exc!r}") from exc
-
-
-def minio_client(endpoint: str, access_key: str, secret_key: str) -> Minio:
-    parts = urlsplit(endpoint)
-    return Minio(parts.netloc, access_key=access_key, secret_key=secret_key, secure=parts.scheme == "https")
+            return await self._store.presigned_get(key, timedelta(seconds=self.ttl_seconds))
+        except ObjectStoreError as exc:
+            raise StorageUnavailable(exc.message) from exc
 
 
 @dataclass
@@ -127,9 +115,7 @@ async def open_context(
         stack.push_async_callback(producer.stop)
         publisher = Publisher(sender_of(producer), serde, timeout=settings.produce_timeout_seconds)
 
-        async def park_view_record(source: SourceRecord, error: ReelstreamError) -> None:
-            await park(publisher, STAGE, source, error)
-
+        dead_letters = DeadLetterWriter(STAGE, publisher)
         view = StatusView(endpoints.kafka_bootstrap, serde)
         keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
@@ -138,7 +124,7 @@ async def open_context(
             endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
         )
         for followed in (view, keys, limits, *webhooks.views, api_keys):
-            followed.dead_letter_with(park_view_record)
+            followed.dead_letter_with(dead_letters.write)
         for started in (view, keys, limits, webhooks, api_keys):
             stack.push_async_callback(started.stop)
             await started.start()
@@ -157,8 +143,8 @@ async def open_context(
             )
             stack.push_async_callback(_cancel, task)
 
-        client = minio_client(endpoints.s3_endpoint, endpoints.s3_access_key, endpoints.s3_secret_key)
-        presigner = Presigner(client, endpoints.s3_bucket, settings.presign_ttl_seconds)
+        store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
+        presigner = Presigner(store, settings.presign_ttl_seconds)
         context = IngestContext(
             settings,
             publisher,

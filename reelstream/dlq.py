@@ -3,19 +3,22 @@
 A DeadLetter keeps the record exactly as it was read (key, value and headers as bytes) with where it came
 from and why it failed. Replaying re-produces those bytes to the source topic with the
 `reelstream-replays` header bumped, so a record that fails again is parked with `replays` one higher.
+Every stage writes its dead letters through one DeadLetterWriter (`write(source, error, reason)`);
 `reelstream dlq list|replay` (devstack.cli) is a thin adapter over `list_dead_letters` / `replay`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import Headers, Publisher, SendAndWait, new_producer, sender_of
+from reelstream.kafka.consume_loop import read_range
 from reelstream.kafka.registry import ConfluentRegistry
 from schemas.events import DeadLetter
 from schemas.serde import AvroSerde
@@ -37,6 +40,36 @@ class SourceRecord:
     key: bytes | None
     value: bytes | None
     headers: Mapping[str, bytes]
+
+
+class ConsumedRecord(Protocol):
+    """A record as a Kafka client hands it over (aiokafka's ConsumerRecord, Faust's message)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> Any: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def headers(self) -> Any: ...
+
+
+def source_of(record: ConsumedRecord) -> SourceRecord:
+    """The record as a stage saw it: key and value as bytes, headers as a dict."""
+    key, value = record.key, record.value
+    return SourceRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=None if key is None else bytes(key),
+        value=None if value is None else bytes(value),
+        headers=headers_dict(record.headers),
+    )
 
 
 def headers_dict(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None) -> dict[str, bytes]:
@@ -91,6 +124,40 @@ async def park(publisher: Publisher, stage: str, record: SourceRecord, error: Re
     return letter
 
 
+PublisherSource = Publisher | Callable[[], Awaitable[Publisher]]
+Counted = Callable[[str, str], None]  # (source topic, reason): e.g. Metrics.dead_lettered
+
+
+class DeadLetterWriter:
+    """The one way a stage writes `reelstream.dlq.<stage>`: the record's original bytes and headers, where
+    it was read, the error; counted through `counted` (by source topic and reason) and logged.
+
+    `publisher` is a Publisher, or an async factory of one (a Faust app opens its publisher lazily)."""
+
+    def __init__(self, stage: str, publisher: PublisherSource, counted: Counted | None = None) -> None:
+        dlq_topic(stage)  # an unknown stage fails here, not on the first poison record
+        self.stage = stage
+        self._publisher = publisher
+        self._counted = counted
+
+    async def write(
+        self, source: SourceRecord, error: ReelstreamError, reason: str | None = None
+    ) -> DeadLetter:
+        """Park `source` because of `error`; `reason` labels the count (the error's code by default)."""
+        if self._counted is not None:
+            self._counted(source.topic, reason or error.code)
+        publisher = self._publisher
+        if not isinstance(publisher, Publisher):
+            publisher = await publisher()
+        return await park(publisher, self.stage, source, error)
+
+    async def write_record(
+        self, record: ConsumedRecord, error: ReelstreamError, reason: str | None = None
+    ) -> DeadLetter:
+        """`write` for a record as the Kafka client handed it over."""
+        return await self.write(source_of(record), error, reason)
+
+
 @dataclass(frozen=True)
 class Parked:
     """A dead letter and its own offset on the dead-letter topic."""
@@ -120,12 +187,8 @@ async def read_dead_letters(
                 if not wanted:
                     continue
                 start = min(wanted)
-            consumer.seek(tp, start)
-            while await consumer.position(tp) < end[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batch.get(tp, []):
-                    if record.offset >= end[tp] or (offsets is not None and record.offset not in offsets):
-                        continue
+            async for record in read_range(consumer, tp, start, end[tp]):
+                if offsets is None or record.offset in offsets:
                     letter = await serde.deserialize(topic, record.value)
                     found.append(Parked(record.offset, record.timestamp, letter))
         found.sort(key=lambda p: p.offset)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import faust
 import uvloop
 
-from reelstream.dlq import SourceRecord, headers_dict, park
+from reelstream.dlq import DeadLetterWriter, source_of
 from reelstream.errors import ReelstreamError
 from reelstream.gc_tuning import settle_heap
 from reelstream.kafka.admin import CompactedTopic, ensure_topics
@@ -118,6 +118,7 @@ class StreamContext:
         self.metrics = metrics or Metrics(settings.metrics.tenant_classes)
         self._publisher: Publisher | None = None
         self._lock = asyncio.Lock()
+        self.dead_letters = DeadLetterWriter(stage, self.publisher, self._count_dead_letter)
 
     async def publisher(self) -> Publisher:
         if self._publisher is not None:  # asked for every record: no lock once made
@@ -161,17 +162,10 @@ class StreamContext:
                 await self.dead_letter(record, exc, "failed")
 
     async def dead_letter(self, record: faust.EventT[bytes], error: ReelstreamError, reason: str) -> None:
-        msg = record.message
-        source = SourceRecord(
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            key=msg.key,
-            value=msg.value,
-            headers=headers_dict(msg.headers),
-        )
-        self.metrics.dead_lettered(msg.topic, reason)
-        await park(await self.publisher(), self.stage, source, error)
+        await self.dead_letters.write(source_of(record.message), error, reason)
+
+    def _count_dead_letter(self, topic: str, reason: str) -> None:
+        self.metrics.dead_lettered(topic, reason)
 
     async def _send(
         self, topic: str, key: bytes, value: bytes | None, partition: int | None, headers: Headers | None

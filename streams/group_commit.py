@@ -14,7 +14,7 @@ lets a table be written only while a record of its partition is being processed;
 Why nothing is lost or reordered:
 - The table only ever holds a state whose outputs were all acknowledged (its entries go in in order). A
   crash loses at most the events applied after it; the state's inbox offset makes the next owner read
-  those again from the log (streams.log_reader) and decide them again.
+  those again from the log (streams.faust_compensation) and decide them again.
 - Records for one partition are queued in the order decided and the producer is idempotent, so they land
   in that order. A batch the broker does not acknowledge is written again, whole and in the same order; a
   record written twice carries the same version and event id.

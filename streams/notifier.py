@@ -23,14 +23,13 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from reelstream.config import or_exit
-from reelstream.dlq import SourceRecord, headers_dict
+from reelstream.dlq import source_of
 from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.admin import ensure_topics
 from reelstream.metrics import Metrics
@@ -50,12 +49,6 @@ from streams.webhook_endpoints import follow_disabled_endpoints
 from streams.webhook_http import new_http_client
 
 log = logging.getLogger(__name__)
-
-
-def _source(
-    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Any
-) -> SourceRecord:
-    return SourceRecord(topic, partition, offset, key, value, headers_dict(headers))
 
 
 class Resources:
@@ -99,10 +92,9 @@ async def handle(ctx: StreamContext, resources: Resources, record: faust.EventT[
     check_job_event(event)  # InvalidRecordError: parked by the agent's dead-lettering
     if event.type not in NOTIFIABLE_TYPES:
         return
-    msg = record.message
-    source = _source(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
+    source = source_of(record.message)
     delivering = await resources.delivering()
-    await delivering.first_attempt(event, source, traceparent_of(msg.headers))
+    await delivering.first_attempt(event, source, traceparent_of(record.message.headers))
 
 
 async def handle_ping(ctx: StreamContext, resources: Resources, record: faust.EventT[bytes]) -> None:
@@ -111,8 +103,7 @@ async def handle_ping(ctx: StreamContext, resources: Resources, record: faust.Ev
     if ping is None:
         return
     check_ping(ping)
-    msg = record.message
-    source = _source(msg.topic, msg.partition, msg.offset, msg.key, msg.value, msg.headers)
+    source = source_of(record.message)
     delivering = await resources.delivering()
     await delivering.ping(ping, source)
 
@@ -121,7 +112,7 @@ async def handle_retry(
     resources: Resources, delivering: Delivering, record: ConsumerRecord[bytes, bytes]
 ) -> float | None:
     """One record of a retry tier: the time it becomes due if that is ahead, else attempt it (None)."""
-    source = _source(record.topic, record.partition, record.offset, record.key, record.value, record.headers)
+    source = source_of(record)
     tier: Topic[RetryWebhook] = next(t for t in resources.tiers if t.name == record.topic)
     publisher = await resources.ctx.publisher()
     try:

@@ -1,4 +1,4 @@
-"""`reelstream-scheduler`: the Faust adapter that feeds the pool's inbox through `scheduling.apply`.
+"""`reelstream-scheduler`: the Faust adapter that feeds the pool's inbox to streams.scheduler_service.
 
 The inbox has one partition per pool, so one agent instance sees everything of its pool in one order. The
 state lives in a changelog-backed table, one entry per job plus the pool's index (pool_store.py), and in
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import MappingProxyType
@@ -28,19 +29,18 @@ from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
-from reelstream.tracing import TraceLinks, configure_tracing, current_traceparent
-from schemas.events import JobAdmitted, SchedulerTick
+from reelstream.tracing import configure_tracing, current_traceparent
+from schemas.events import SchedulerTick
 from schemas.topics import SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
-from streams.group_commit import GroupCommit, WriterCrashed, decided
-from streams.invariants import check_inbox_event
-from streams.log_reader import InboxOrder, LogReader, inbox_order
-from streams.pool_store import PoolImage, Write, persist, restore
-from streams.scheduling import Output, SendToSlot, apply_noting_changes, as_of
+from streams.faust_compensation import LogReader, connect
+from streams.group_commit import GroupCommit, WriterCrashed
+from streams.inbox_order import InboxOrder
+from streams.pool_store import Write
+from streams.scheduler_service import SchedulerService
 
 logger = logging.getLogger(__name__)
-CATCH_UP_ALLOWANCE = timedelta(seconds=2)  # an inbox record read later than this is applied as of now - 2 s
 
 
 def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
@@ -56,7 +56,6 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
 
 def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | None = None) -> faust.App:
     settings = scheduler_settings.pipeline
-    policy = policy_from(scheduler_settings)
     # records of one batch (group_commit) go out together: a 5 ms linger took a 10,000-job burst from
     # ~1,060 to ~1,390 events/s (bench/stream_stages.py --scheduler-only); it adds at most 5 ms per write
     instance_id = scheduler_settings.instance_id
@@ -64,6 +63,79 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     ctx = StreamContext(app, settings, "scheduler", metrics)
     ctx.metrics.expect_topics([SCHEDULER_INBOX.name])
     ctx.metrics.expect_pools(settings.pools)
+    _export_lag(app, ctx)
+    _tick(app, ctx, scheduler_settings.tick_seconds)
+    table = FaustPoolTable(
+        app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
+    )
+    service = SchedulerService(policy_from(scheduler_settings), table)  # states in memory, from the table
+    _log_recovery(app, service)
+    reader = LogReader(settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX)
+    connect(app.on_before_shutdown, reader.close_on_shutdown)
+    commits = {pool_id: GroupCommit(ctx.publisher) for pool_id in settings.pools}  # one writer per pool
+    _drop_unwritten_on_rebalance(app, commits)
+    _close_writers_on_shutdown(app, commits)
+    feed = InboxFeed(ctx, service, table, reader, commits)
+
+    @app.agent(faust_topic(app, SCHEDULER_INBOX))
+    async def schedule(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            pool_id = settings.pools[event.message.partition]
+            # an outage must not end the agent (Faust would leave the process running with none consuming
+            # the inbox); a record tried again is safe: the state changes only after its outputs were
+            # acknowledged, and outputs written twice carry the same versions
+            await riding_out_outages(partial(feed.take, event, pool_id))
+
+    return app
+
+
+@dataclass(frozen=True)
+class InboxFeed:
+    """Inbox records into the service, in offset order, what they decided to the pool's writer."""
+
+    ctx: StreamContext
+    service: SchedulerService
+    table: FaustPoolTable
+    reader: LogReader
+    commits: dict[str, GroupCommit]
+
+    async def take(self, record: faust.EventT[bytes], pool_id: str) -> None:
+        """Apply `record`, first reading from the log whatever it skipped ahead of (see LogReader)."""
+        partition, offset = record.message.partition, record.message.offset
+        match self.service.order(pool_id, offset):
+            case InboxOrder.SEEN:
+                return
+            case InboxOrder.AHEAD:
+                applied = self.service.applied_offset(pool_id)
+                missed = await self.reader.read(partition, applied + 1, offset)
+                fields = {"partition": partition, "expected_offset": applied + 1, "offset": offset}
+                logger.warning("scheduler inbox skipped ahead; read the records between", extra=fields)
+                for earlier in missed:
+                    await self.handle(earlier, pool_id)
+        await self.handle(record, pool_id)
+
+    async def handle(self, record: faust.EventT[bytes], pool_id: str) -> None:
+        offset, commit, metrics = record.message.offset, self.commits[pool_id], self.ctx.metrics
+        self.service.image(pool_id)
+        self.table.write(commit.durable())  # earlier events', now that the broker has theirs
+        async with self.ctx.dead_lettering(record):
+            inbox_event = await self.ctx.decoded(SCHEDULER_INBOX, record)
+            if inbox_event is not None:
+                now, trace = datetime.now(UTC), current_traceparent()
+                applied = self.service.decide(pool_id, inbox_event, offset, now, trace)
+                try:
+                    await commit.hand(applied.decided)
+                except WriterCrashed:  # decide again from the table's state: the next record restores it
+                    self.service.forget(pool_id)
+                    raise
+                metrics.scheduler_outputs(pool_id, applied.outputs)
+                if isinstance(inbox_event, SchedulerTick):  # a look at every job: once a tick
+                    metrics.scheduler_state(applied.state)
+        self.service.consumed(pool_id, offset)  # a dead letter is consumed too
+
+
+def _export_lag(app: faust.App, ctx: StreamContext) -> None:
+    settings = ctx.settings
     lag = LagExporter(settings.endpoints.kafka_bootstrap, f"{settings.app_prefix}-", ctx.metrics.registry)
 
     @app.timer(interval=settings.metrics.lag_interval_seconds)  # type: ignore[untyped-decorator]
@@ -75,16 +147,18 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         """The exporter's Kafka clients are closed with the app (none left for the garbage collector)."""
         await lag.close()
 
-    # weak=False: held weakly, this closure would vanish at once; the ignore: mode types handlers with
-    # mypy_extensions argument kinds that no `async def` matches
-    app.on_before_shutdown.connect(close_lag, weak=False)  # type: ignore[arg-type]
+    connect(app.on_before_shutdown, close_lag)
+
+
+def _tick(app: faust.App, ctx: StreamContext, interval: float) -> None:
+    settings = ctx.settings
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_publisher() -> None:
         """Register the schemas while the group forms and the table recovers, not on the first event."""
         await ctx.publisher()
 
-    @app.timer(interval=scheduler_settings.tick_seconds)  # type: ignore[untyped-decorator]
+    @app.timer(interval=interval)  # type: ignore[untyped-decorator]
     async def tick() -> None:
         """Time enters the inbox as events, ordered with everything else (standbys tick too: harmless)."""
         publisher = await ctx.publisher()
@@ -97,91 +171,13 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
             except BrokerUnavailableError:  # a lost tick is made up by the next one; a crashed timer is not
                 logger.warning("scheduler tick not published: the broker is unavailable")
 
-    states = app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
-    images: dict[str, PoolImage] = {}  # each pool's state in memory, rebuilt from the table when assigned
-    _log_recovery(app, images)
 
-    def image_of(pool_id: str) -> PoolImage:
-        image = images.get(pool_id)
-        if image is None:
-            image, repairs = restore(pool_id, states.items())
-            _write_table(states, repairs)
-            images[pool_id] = image
-            logger.info(
-                "scheduler state restored",
-                extra={"pool": pool_id, "jobs": len(image.state.jobs), "repaired": len(repairs)},
-            )
-        return image
-
-    links = TraceLinks()  # job id → its JobAdmitted's processing span; in memory (lost on restart)
-    reader = LogReader(settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX)
-    app.on_before_shutdown.connect(reader.close_on_shutdown, weak=False)  # type: ignore[arg-type]
-    commits = {pool_id: GroupCommit(ctx.publisher) for pool_id in settings.pools}  # one writer per pool
-    _drop_unwritten_on_rebalance(app, commits)
-
+def _close_writers_on_shutdown(app: faust.App, commits: dict[str, GroupCommit]) -> None:
     async def close_writers(sender: Any, *args: Any, **kwargs: Any) -> None:
         for commit in commits.values():
             await commit.close()  # what was not written is decided again by the next owner
 
-    app.on_before_shutdown.connect(close_writers, weak=False)  # type: ignore[arg-type]
-
-    async def handle(record: faust.EventT[bytes], pool_id: str) -> None:
-        image, offset = image_of(pool_id), record.message.offset
-        _write_table(states, commits[pool_id].durable())  # earlier events', now that the broker has theirs
-        async with ctx.dead_lettering(record):
-            inbox_event = await ctx.decoded(SCHEDULER_INBOX, record)
-            if inbox_event is not None:
-                check_inbox_event(inbox_event, pool_id)
-                if isinstance(inbox_event, JobAdmitted):
-                    links.remember(inbox_event.job_id, current_traceparent())
-                inbox_event = as_of(inbox_event, datetime.now(UTC), CATCH_UP_ALLOWANCE)
-                state, outputs, changed = apply_noting_changes(image.state, inbox_event, policy)
-                images[pool_id], writes = persist(image, state, offset, changed)
-                traces = _traces(outputs, links, getattr(inbox_event, "job_id", None))
-                try:
-                    await commits[pool_id].hand(decided(outputs, traces, writes))
-                except WriterCrashed:  # decide again from the table's state: the next record restores it
-                    images.pop(pool_id, None)
-                    raise
-                ctx.metrics.scheduler_outputs(pool_id, outputs)
-                if isinstance(inbox_event, SchedulerTick):  # a look at every job: once a tick
-                    ctx.metrics.scheduler_state(state)
-        images[pool_id] = image_of(pool_id).at(offset)  # a dead letter is consumed too
-
-    async def take(record: faust.EventT[bytes], pool_id: str) -> None:
-        """Apply `record`, first reading from the log whatever it skipped ahead of (see LogReader)."""
-        partition, offset = record.message.partition, record.message.offset
-        applied = image_of(pool_id).offset
-        match inbox_order(applied if applied >= 0 else None, offset):
-            case InboxOrder.SEEN:
-                return
-            case InboxOrder.AHEAD:
-                missed = await reader.read(partition, applied + 1, offset)
-                fields = {"partition": partition, "expected_offset": applied + 1, "offset": offset}
-                logger.warning("scheduler inbox skipped ahead; read the records between", extra=fields)
-                for earlier in missed:
-                    await handle(earlier, pool_id)
-        await handle(record, pool_id)
-
-    @app.agent(faust_topic(app, SCHEDULER_INBOX))
-    async def schedule(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            pool_id = settings.pools[event.message.partition]
-            # an outage must not end the agent (Faust would leave the process running with none consuming
-            # the inbox); a record tried again is safe: the state changes only after its outputs were
-            # acknowledged, and outputs written twice carry the same versions
-            await riding_out_outages(partial(take, event, pool_id))
-
-    return app
-
-
-def _traces(outputs: list[Output], links: TraceLinks, current_job: str | None) -> list[str | None]:
-    """The trace each output continues: the record being processed for its own job's outputs; for any other
-    job's (a dispatch freed by another job's end, a lease expiry on a tick) the trace its JobAdmitted
-    carried, remembered in `links` (the pure scheduler state knows nothing of traces)."""
-    here = current_traceparent()
-    jobs = (o.command.job_id if isinstance(o, SendToSlot) else o.status.job_id for o in outputs)
-    return [here if job_id == current_job and here is not None else links.get(job_id) for job_id in jobs]
+    connect(app.on_before_shutdown, close_writers)
 
 
 def _drop_unwritten_on_rebalance(app: faust.App, commits: dict[str, GroupCommit]) -> None:
@@ -195,31 +191,40 @@ def _drop_unwritten_on_rebalance(app: faust.App, commits: dict[str, GroupCommit]
                 logger.info("rebalance: dropping events decided but not written", extra=fields)
             commit.drop()
 
-    app.on_partitions_revoked.connect(revoked, weak=False)  # type: ignore[arg-type]
+    connect(app.on_partitions_revoked, revoked)
 
 
-def _write_table(table: faust.types.TableT[bytes, bytes], writes: Sequence[Write]) -> None:
-    for key, value in writes:
-        if value is not None:
-            table[key] = value
-        elif key in table:
-            del table[key]  # a tombstone in the changelog
+@dataclass(frozen=True)
+class FaustPoolTable:
+    """scheduler_service.PoolTable over the scheduler's changelog-backed table."""
+
+    table: faust.types.TableT[bytes, bytes]
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]:
+        return self.table.items()
+
+    def write(self, writes: Sequence[Write]) -> None:
+        for key, value in writes:
+            if value is not None:
+                self.table[key] = value
+            elif key in self.table:
+                del self.table[key]  # a tombstone in the changelog
 
 
-def _log_recovery(app: faust.App, images: dict[str, PoolImage]) -> None:
+def _log_recovery(app: faust.App, service: SchedulerService) -> None:
     """When the inbox's partitions arrive and when their table is recovered: the two halves of a restart.
     States held in memory are dropped on assignment: the table is what the pool's new owner restores."""
 
     async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
-        images.clear()
+        service.forget()
         inbox = sorted(tp.partition for tp in assigned if tp.topic == SCHEDULER_INBOX.name)
         logger.info("scheduler partitions assigned", extra={"partitions": inbox})
 
     async def recovered(sender: Any, **kwargs: Any) -> None:
         logger.info("scheduler state recovered")
 
-    app.on_partitions_assigned.connect(assigned, weak=False)  # type: ignore[arg-type]
-    app.on_rebalance_complete.connect(recovered, weak=False)  # type: ignore[arg-type]
+    connect(app.on_partitions_assigned, assigned)
+    connect(app.on_rebalance_complete, recovered)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from reelstream.dlq import SourceRecord, park, replays_of
+from reelstream.dlq import SourceRecord, replays_of
 from reelstream.errors import ReelstreamError
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import current_traceparent, tracer
@@ -57,7 +57,6 @@ from streams.webhook_endpoints import DisabledEndpoints
 from streams.webhook_http import Outbound, post
 
 log = logging.getLogger(__name__)
-STAGE = "notifier"
 
 
 def _now() -> datetime:
@@ -274,10 +273,8 @@ class Delivering:
             value=publisher.serde.serialize(self.first_tier, restart),
             headers=source.headers,
         )
-        self.ctx.metrics.dead_lettered(source.topic, error.code)
-        await park(publisher, STAGE, letter, error)
+        await self.ctx.dead_letters.write(letter, error)
 
     async def park(self, source: SourceRecord, error: ReelstreamError) -> None:
         """Park a record of a retry tier as it is (it cannot be read, or cannot be handled)."""
-        self.ctx.metrics.dead_lettered(source.topic, error.code)
-        await park(await self.ctx.publisher(), STAGE, source, error)
+        await self.ctx.dead_letters.write(source, error)

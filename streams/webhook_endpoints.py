@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from reelstream.errors import ReelstreamError
+from reelstream.kafka.consume_loop import ConsumeLoop, read_range
 from reelstream.webhooks.retries import endpoint_key
 from schemas.errors import SerializationError
 from schemas.events import WebhookEndpointDisabled
@@ -59,14 +60,6 @@ async def _apply(
         log.error("unreadable record on %s: %s", WEBHOOK_ENDPOINTS.name, exc.message)
 
 
-async def _follow(consumer: AIOKafkaConsumer, serde: AvroSerde, endpoints: DisabledEndpoints) -> None:
-    while True:
-        batches = await consumer.getmany(timeout_ms=1000)
-        for records in batches.values():
-            for record in records:
-                await _apply(serde, endpoints, record.key, record.value)
-
-
 @contextlib.asynccontextmanager
 async def follow_disabled_endpoints(bootstrap: str, serde: AvroSerde) -> AsyncIterator[DisabledEndpoints]:
     """The disabled endpoints, complete as of entry, and kept up to date until exit."""
@@ -76,17 +69,16 @@ async def follow_disabled_endpoints(bootstrap: str, serde: AvroSerde) -> AsyncIt
         await consumer.start()
         tps = [TopicPartition(WEBHOOK_ENDPOINTS.name, p) for p in range(WEBHOOK_ENDPOINTS.partitions)]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
+        begin, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         for tp in tps:
-            while await consumer.position(tp) < end[tp]:
-                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    await _apply(serde, endpoints, record.key, record.value)
+            async for record in read_range(consumer, tp, begin[tp], end[tp]):
+                await _apply(serde, endpoints, record.key, record.value)
     except KafkaError as exc:
         await consumer.stop()
         raise ReelstreamError(f"reading {WEBHOOK_ENDPOINTS.name} failed: {exc!r}", retriable=True) from exc
     log.info("%d disabled webhook endpoints", len(endpoints))
-    task = asyncio.create_task(_follow(consumer, serde, endpoints))
+    loop = ConsumeLoop(consumer, lambda record: _apply(serde, endpoints, record.key, record.value))
+    task = asyncio.create_task(loop.run())
     try:
         yield endpoints
     finally:

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 
 from devstack.services import PipelineConfig
-from gpu_consumers.storage import minio_client
 from gpu_consumers.video import probe_mp4
 from reelstream.client import Client
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
+from reelstream.object_store import minio_client
 from reelstream.webhooks.messages import verify
 from schemas.events import RequestedParams, SubmitJob
 from schemas.serde import AvroSerde

@@ -1,5 +1,5 @@
-"""streams.log_reader.Inbox on the real broker: the records of a partition Faust never handed over are read
-from the log, in order, once, whether a later record reveals the gap or nothing more ever comes."""
+"""streams.faust_compensation.Inbox on the real broker: the records of a partition Faust never handed over
+are read from the log, in order, once, whether a later record reveals the gap or nothing more ever comes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from schemas.events import SubmitJob
 from schemas.topics import Topic
-from streams.log_reader import Inbox, LogReader
+from streams.faust_compensation import Inbox, LogReader
 from tests.kafka_clients import started_producer
 
 PARTITION = 1

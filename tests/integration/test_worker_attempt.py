@@ -34,12 +34,12 @@ from gpu_consumers.render.base import (
 )
 from gpu_consumers.render.mochi import MochiRenderer, tiny_mochi_renderer
 from gpu_consumers.render.simulated import SimulatedRenderer
-from gpu_consumers.storage import ArtifactStore, StorageError, minio_client
 from gpu_consumers.video import is_faststart, verify_mp4
 from gpu_consumers.worker import Worker
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.models import BUILTIN_MODELS
+from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import WorkerSettings
 from schemas.events import (
     DispatchRender,
@@ -70,8 +70,8 @@ def renderer() -> MochiRenderer:
 
 
 @pytest.fixture(scope="module")
-def store(stack: Endpoints) -> ArtifactStore:
-    return ArtifactStore(minio_client(stack), stack.s3_bucket)
+def store(stack: Endpoints) -> ObjectStore:
+    return ObjectStore(minio_client(stack), stack.s3_bucket)
 
 
 def dispatch(**overrides: Any) -> DispatchRender:
@@ -88,7 +88,7 @@ def dispatch(**overrides: Any) -> DispatchRender:
     return DispatchRender(**{**base, **overrides})
 
 
-async def attempt(cmd: DispatchRender, renderer: Any, store: ArtifactStore) -> list[Any]:
+async def attempt(cmd: DispatchRender, renderer: Any, store: ObjectStore) -> list[Any]:
     reports: list[Any] = []
 
     async def report(event: Any) -> None:
@@ -105,7 +105,7 @@ def downloads() -> Iterator[Path]:
 
 
 async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_bucket(
-    renderer: MochiRenderer, store: ArtifactStore, downloads: Path
+    renderer: MochiRenderer, store: ObjectStore, downloads: Path
 ) -> None:
     from PIL import Image
 
@@ -131,7 +131,7 @@ async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_buck
         poster.release_conn()
 
 
-async def test_a_simulated_render_makes_a_verified_artifact_like_a_real_one(store: ArtifactStore) -> None:
+async def test_a_simulated_render_makes_a_verified_artifact_like_a_real_one(store: ObjectStore) -> None:
     """The benchmarks' stand-in goes through the same attempt: encode, verify, upload."""
     cmd = dispatch(params=render_params(num_frames=13, num_inference_steps=4))
     outcome = (await attempt(cmd, SimulatedRenderer(BUILTIN_MODELS["tiny-mochi"], 0.01), store))[-1]
@@ -141,7 +141,7 @@ async def test_a_simulated_render_makes_a_verified_artifact_like_a_real_one(stor
 
 
 async def test_reports_the_broker_refuses_do_not_stall_the_attempt(
-    renderer: MochiRenderer, store: ArtifactStore
+    renderer: MochiRenderer, store: ObjectStore
 ) -> None:
     """During a broker restart: a progress report that fails is dropped and the later ones still go out;
     the start and the outcome are tried until the broker takes them, once each. (Before: the first failed
@@ -169,7 +169,7 @@ async def test_reports_the_broker_refuses_do_not_stall_the_attempt(
 
 
 async def test_a_storage_outage_is_a_retriable_failure_not_a_success(renderer: MochiRenderer) -> None:
-    gone = ArtifactStore(minio_client(closed_port_endpoints()), "nowhere")
+    gone = ObjectStore(minio_client(closed_port_endpoints()), "nowhere")
 
     outcome = (await attempt(dispatch(), renderer, gone))[-1]
 
@@ -178,9 +178,9 @@ async def test_a_storage_outage_is_a_retriable_failure_not_a_success(renderer: M
 
 
 async def test_an_upload_the_store_refuses_twice_is_retried_within_the_attempt(
-    renderer: MochiRenderer, store: ArtifactStore
+    renderer: MochiRenderer, store: ObjectStore
 ) -> None:
-    class Flaky(ArtifactStore):
+    class Flaky(ObjectStore):
         """The real bucket, after two refusals (as during a short MinIO outage)."""
 
         refusals = 2
@@ -188,7 +188,7 @@ async def test_an_upload_the_store_refuses_twice_is_retried_within_the_attempt(
         def upload(self, path: Path, key: str, sha256: str, content_type: str = "video/mp4") -> int:
             if self.refusals:
                 self.refusals -= 1
-                raise StorageError(f"upload of {key} failed: connection refused")
+                raise ObjectStoreError(f"upload of {key} failed: connection refused")
             return super().upload(path, key, sha256, content_type)
 
     flaky = Flaky(store.client, store.bucket)
@@ -201,7 +201,7 @@ async def test_an_upload_the_store_refuses_twice_is_retried_within_the_attempt(
 
 
 async def test_frames_that_do_not_match_the_request_fail_as_an_invalid_artifact(
-    renderer: MochiRenderer, store: ArtifactStore
+    renderer: MochiRenderer, store: ObjectStore
 ) -> None:
     class Short:
         name, settings = "short", {"attention": "auto"}

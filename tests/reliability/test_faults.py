@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 from devstack.manager import LocalStack
-from gpu_consumers.storage import minio_client
+from reelstream.object_store import minio_client
 from schemas.events import JobEvent, JobEventType, RenderStage
 from tests.reliability.invariants import artifacts_of
 from tests.reliability.support import (

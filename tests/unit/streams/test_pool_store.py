@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import InboxEvent, WorkerState
-from streams.log_reader import InboxOrder, inbox_order
+from streams.inbox_order import InboxOrder, inbox_order
 from streams.pool_store import (
     PoolImage,
     Write,

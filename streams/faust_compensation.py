@@ -1,4 +1,5 @@
-"""Records a Faust agent was not handed, read straight from the log.
+"""What compensates for Faust, in one place: records an agent was not handed, read from the log, taken as
+Faust's current event; and signal handlers connected the way Faust needs them.
 
 Faust (0.15) delivers a record to an agent only while its flow control is active and the record's consumer
 generation is current; otherwise the stream skips the record and acks it, and the group's committed offset
@@ -19,37 +20,27 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from faust.streams import _current_event  # Faust's current event: what its tables write changelogs for
+
+# Faust's current event: what its tables write changelogs for. Faust has a public getter (current_event())
+# and no public setter; this module is the only one that touches the private variable (as_current_event).
+from faust.streams import _current_event
 
 from reelstream.kafka.clients import BrokerUnavailableError
+from reelstream.kafka.consume_loop import read_range
+from reelstream.kafka.pending_acks import PendingAcks
 from schemas.topics import Topic
+from streams.inbox_order import InboxOrder, inbox_order
 
 logger = logging.getLogger(__name__)
-
-
-class InboxOrder(Enum):
-    """Where a record stands against the last offset of its partition that the stage took."""
-
-    NEXT = "next"  # the record after it (or nothing is known yet): apply it
-    SEEN = "seen"  # applied already: a redelivery after a restart, skipped
-    AHEAD = "ahead"  # records between were never handed over: read them from the log first (LogReader)
-
-
-def inbox_order(applied: int | None, offset: int) -> InboxOrder:
-    """The stages' source topics are neither compacted nor transactional, so their offsets have no gaps:
-    the record after the one taken must come next. `applied` None: nothing known yet, take what comes."""
-    if applied is None or offset == applied + 1:
-        return InboxOrder.NEXT
-    return InboxOrder.SEEN if offset <= applied else InboxOrder.AHEAD
 
 
 class LogReader:
@@ -58,24 +49,21 @@ class LogReader:
 
     def __init__(self, bootstrap: str, topic: Topic[Any], timeout: float = 30.0) -> None:
         self._bootstrap = bootstrap
-        self._topic = topic
+        self.topic = topic
         self._timeout = timeout
         self._consumer: AIOKafkaConsumer | None = None
 
     async def read(self, partition: int, first: int, end: int) -> list[faust.EventT[bytes]]:
         """The records of `partition` from offset `first` up to, not including, `end`, shaped as the Faust
         events a stage context reads (`message`, `value`)."""
-        consumer, tp = await self._started(), TopicPartition(self._topic.name, partition)
+        consumer, tp = await self._started(), TopicPartition(self.topic.name, partition)
         consumer.assign([tp])
-        consumer.seek(tp, first)
         records: list[_Missed] = []
         try:
             async with asyncio.timeout(self._timeout):
-                while await consumer.position(tp) < end:
-                    batch = await consumer.getmany(tp, timeout_ms=1000)
-                    records += [_Missed(_Message.of(r)) for r in batch.get(tp, []) if r.offset < end]
+                records += [_Missed(_Message.of(r)) async for r in read_range(consumer, tp, first, end)]
         except (TimeoutError, KafkaError) as exc:
-            where = f"{self._topic.name}[{partition}] {first}..{end - 1}"
+            where = f"{self.topic.name}[{partition}] {first}..{end - 1}"
             raise BrokerUnavailableError(f"records {where} could not be read: {exc!r}") from exc
         return cast(list[faust.EventT[bytes]], records)
 
@@ -89,12 +77,12 @@ class LogReader:
 
     async def _offsets(self, partitions: list[int], which: str) -> dict[int, int]:
         consumer = await self._started()
-        tps = [TopicPartition(self._topic.name, p) for p in partitions]
+        tps = [TopicPartition(self.topic.name, p) for p in partitions]
         try:
             async with asyncio.timeout(self._timeout):
                 offsets = await getattr(consumer, which)(tps)
         except (TimeoutError, KafkaError) as exc:
-            raise BrokerUnavailableError(f"{which} of {self._topic.name} unknown: {exc!r}") from exc
+            raise BrokerUnavailableError(f"{which} of {self.topic.name} unknown: {exc!r}") from exc
         return {tp.partition: offset for tp, offset in offsets.items()}
 
     async def _started(self) -> AIOKafkaConsumer:
@@ -106,7 +94,7 @@ class LogReader:
     async def committed(self, group_id: str, partitions: list[int]) -> dict[int, int]:
         """The group's committed offsets (the next record to read) of those partitions that have one."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        tps = [TopicPartition(self._topic.name, p) for p in partitions]
+        tps = [TopicPartition(self.topic.name, p) for p in partitions]
         try:
             async with asyncio.timeout(self._timeout):
                 await admin.start()
@@ -136,6 +124,23 @@ class Inbox:
     every `every` seconds). `take` processes one record; `settle` waits until what the records taken so far
     produced is durable, so a record handed over later and acknowledged as seen is never committed ahead of
     the output of the copy read from the log."""
+
+    @classmethod
+    def of_app(cls, app: faust.App, reader: LogReader) -> Inbox:
+        """The inbox of `app`'s source (the reader's topic), following the group's assignments; the reader
+        is closed with the app."""
+        inbox, topic = cls(reader, app.conf.id), reader.topic.name
+        connect(app.on_before_shutdown, reader.close_on_shutdown)
+
+        async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+            await inbox.assigned(sorted(tp.partition for tp in assigned if tp.topic == topic))
+
+        async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+            inbox.revoked()
+
+        connect(app.on_partitions_assigned, assigned)
+        connect(app.on_partitions_revoked, revoked)
+        return inbox
 
     def __init__(self, reader: LogReader, group_id: str, *, quiet: float = 2.0, every: float = 1.0) -> None:
         self._reader = reader
@@ -207,14 +212,57 @@ class Inbox:
         for missed in await self._reader.read(partition, self.taken[partition] + 1, end):
             # the record is the current event while it is taken, as one Faust handed over would be: a table
             # written meanwhile sends its changelog to the record's partition (and refuses without an event)
-            current = _current_event.set(weakref.ref(missed))
-            try:
+            with as_current_event(missed):
                 await take(missed)
-            finally:
-                _current_event.reset(current)
             self.taken[partition] = missed.message.offset
         await settle()
         self.taken[partition] = max(self.taken[partition], end - 1)  # retention may have deleted some
+
+
+Process = Callable[[faust.EventT[bytes], list[asyncio.Future[Any]]], Awaitable[None]]
+
+
+async def take_acked_when_written(stream: faust.StreamT[bytes], inbox: Inbox, process: Process) -> None:
+    """The stream's records in turn, without waiting for the broker between them: `process(record, sent)`
+    queues what it produces into `sent`, and the record's offset becomes committable once every one of those
+    was acknowledged (reelstream.kafka.pending_acks). Records Faust does not hand over are read from the
+    log (`inbox`)."""
+    pending = PendingAcks()
+
+    async def take(record: faust.EventT[bytes]) -> None:
+        await pending.room()
+        sent: list[asyncio.Future[Any]] = []
+        await process(record, sent)
+        pending.track(sent, record.ack)
+
+    watcher = asyncio.create_task(inbox.watch(take, pending.drained))
+    try:
+        records = cast(faust.Stream[bytes], stream).noack()  # acked by `pending`; StreamT lacks noack
+        async for event in records.events():
+            await inbox.handle(event, take, pending.drained)
+    finally:
+        watcher.cancel()
+
+
+@contextmanager
+def as_current_event(event: faust.EventT[bytes]) -> Iterator[None]:
+    """`event` is Faust's current event meanwhile, as one Faust handed over would be: a table written
+    meanwhile sends its changelog record to the event's partition (and refuses without an event)."""
+    current = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(current)
+
+
+Handler = Callable[..., Awaitable[None]]
+
+
+def connect(signal: Any, handler: Handler) -> None:
+    """Connect `handler` to one of the app's signals (on_partitions_assigned, on_before_shutdown, ...).
+    weak=False: held weakly, a closure would vanish at once. `signal` is untyped here: mode types handlers
+    with mypy_extensions argument kinds that no `async def` matches."""
+    signal.connect(handler, weak=False)
 
 
 @dataclass(frozen=True)

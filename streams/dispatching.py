@@ -1,0 +1,146 @@
+"""The pool scheduler's dispatching: idle slots filled in fair order, running caps, queue places and ETAs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from schemas.events import DispatchRender, JobEventType, JobState
+from streams.fair_queue import QueuedJob, charge, first, order
+from streams.scheduler_state import THROTTLED, SendToSlot, Slot
+from streams.scheduling_step import Step, alive
+
+
+def _can_run(slot: Slot, job: QueuedJob) -> bool:
+    params = job.admitted.params
+    fits = (
+        slot.max_work_units is None or params.num_frames * params.width * params.height <= slot.max_work_units
+    )
+    return params.model == slot.renderer and fits
+
+
+def running_per_tenant(step: Step) -> dict[str, int]:
+    """Jobs holding a slot (dispatched or running), per tenant."""
+    running: dict[str, int] = {}
+    for slot in step.slots.values():
+        if (job := step.holder(slot)) is not None:
+            running[job.admitted.tenant_id] = running.get(job.admitted.tenant_id, 0) + 1
+    return running
+
+
+def _capped(job: QueuedJob, running: Mapping[str, int]) -> bool:
+    cap = job.admitted.running_cap
+    return cap is not None and running.get(job.tenant, 0) >= cap
+
+
+def fill_idle_slots(step: Step) -> None:
+    idle = [
+        s
+        for _, s in sorted(step.slots.items())
+        if s.job_id is None and not s.busy_elsewhere and alive(step, s)
+    ]
+    if not idle or not any(j.queued for j in step.jobs.values()):
+        return
+    running = running_per_tenant(step)
+    for slot in idle:
+        candidates = [
+            q for q in step.waiting() if _can_run(slot, q) and _due(step, q) and not _capped(q, running)
+        ]
+        if candidates:
+            best = first(candidates, step.service, step.now, step.policy)
+            if best is not None:
+                _dispatch(step, best, slot)
+                running[best.tenant] = running.get(best.tenant, 0) + 1
+
+
+def _due(step: Step, job: QueuedJob) -> bool:
+    """Not waiting out a retry's backoff (ticks bring the time at which it ends)."""
+    return job.not_before is None or step.now >= job.not_before
+
+
+def mark_throttled(step: Step, waiting: list[QueuedJob]) -> None:
+    """Queued jobs whose tenant is at its running cap say so (`reason: throttled`); the others not. Looked
+    at when the jobs holding slots change, on ticks, and for a job just admitted."""
+    running = running_per_tenant(step)
+    for queued in waiting:
+        reason = THROTTLED if _capped(queued, running) else None
+        if step.jobs[queued.admitted.job_id].status.reason != reason:
+            step.update(queued.admitted.job_id, JobEventType.QUEUED, reason=reason)
+
+
+def _dispatch(step: Step, queued: QueuedJob, slot: Slot) -> None:
+    admitted = queued.admitted
+    if step.jobs[admitted.job_id].status.version == 0:  # every job is seen queued, however briefly
+        step.update(admitted.job_id, JobEventType.QUEUED, queue_position=0, eta_seconds=round(queued.cost, 3))
+    job = step.jobs[admitted.job_id]
+    attempt = job.status.attempt + 1
+    lease = step.now + step.policy.lease
+    step.outputs.append(
+        SendToSlot(
+            DispatchRender(
+                job_id=admitted.job_id,
+                slot=slot.slot,
+                attempt=attempt,
+                tenant_id=admitted.tenant_id,
+                prompt=admitted.prompt,
+                negative_prompt=admitted.negative_prompt,
+                params=admitted.params,
+                artifact_key=f"{admitted.tenant_id}/{admitted.job_id}/{attempt}/video.mp4",
+                lease_expires_at=lease,
+                occurred_at=step.now,
+            )
+        )
+    )
+    holders = (step.holder(s) for s in step.slots.values())
+    active = {q.tenant for q in step.waiting()} | {job.admitted.tenant_id for job in holders if job}
+    step.service = charge(
+        step.service, active - {admitted.tenant_id}, admitted.tenant_id, queued.cost, step.policy
+    )
+    step.slots[slot.slot] = replace(slot, job_id=admitted.job_id, attempt=attempt, lease_expires_at=lease)
+    step.jobs[admitted.job_id] = replace(job, queued=None)
+    step.update(
+        admitted.job_id,
+        JobEventType.DISPATCHED,
+        state=JobState.DISPATCHED,
+        attempt=attempt,
+        slot=slot.slot,
+        queue_position=None,
+        eta_seconds=round(queued.cost, 3),
+        reason=None,
+    )
+
+
+def _running_work(step: Step) -> float:
+    """Expected seconds still to render on the pool's slots."""
+    holders = (step.holder(s) for s in step.slots.values())
+    return sum(step.cost_model.seconds(j.admitted.params) * (1 - j.status.progress) for j in holders if j)
+
+
+def announce(step: Step, job_id: str) -> None:
+    """A job just admitted and still waiting is published as queued at once; its place and ETA come with
+    the next tick (ranking the whole queue on every event would make each event cost O(queue))."""
+    job = step.jobs.get(job_id)
+    if job is not None and job.queued is not None and job.status.version == 0:
+        step.update(job_id, JobEventType.QUEUED)
+
+
+def refresh_positions(step: Step) -> None:
+    """On each tick, queued jobs whose position changed get a new snapshot, with an ETA from the cost model:
+    the expected work ahead of them spread over the live slots, plus their own. The first refresh_limit
+    places are refreshed; a job further back says it is queued and gets its place as it moves up."""
+    waiting = step.waiting()
+    if not waiting:
+        return
+    live = max(1, sum(1 for s in step.slots.values() if alive(step, s)))
+    ahead = _running_work(step)
+    head = order(waiting, step.service, step.now, step.policy, limit=step.policy.refresh_limit)
+    for position, queued in enumerate(head):
+        status = step.jobs[queued.admitted.job_id].status
+        eta = round(ahead / live + queued.cost, 3)
+        if status.queue_position != position or status.version == 0:
+            step.update(queued.admitted.job_id, JobEventType.QUEUED, queue_position=position, eta_seconds=eta)
+        ahead += queued.cost
+    in_head = {q.admitted.job_id for q in head}
+    for queued in waiting:  # beyond the refreshed head: say it is queued once; its place comes later
+        if queued.admitted.job_id not in in_head and step.jobs[queued.admitted.job_id].status.version == 0:
+            step.update(queued.admitted.job_id, JobEventType.QUEUED)
