@@ -71,6 +71,11 @@ class CachedStatic(StaticFiles):
         await super().__call__(scope, receive, send_with_headers)
 
 
+def is_static(route: BaseRoute) -> bool:
+    """A route of these static pages, not of the API (the route table, the policy and OpenAPI skip it)."""
+    return isinstance(route, Mount) or not getattr(route, "include_in_schema", True)
+
+
 def console_routes(dist: Path, object_store_url: str) -> list[BaseRoute]:
     """The routes of the console and the API reference, over the built files in `dist`."""
     app_csp = content_security_policy(object_store_url)

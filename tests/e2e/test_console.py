@@ -20,6 +20,7 @@ from tests.e2e.console_browser import check_page, chromium, ensure_console_built
 
 DONE_MS = 120_000  # a tiny-mochi render on CPU, on a loaded machine
 PHONE = {"width": 390, "height": 844}
+JOB_PAGE = re.compile(r"#/jobs/[0-9a-f]{32}$")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def submit(page: Page, base_url: str, prompt: str, **fields: str) -> str:
         else:
             control.fill(value)
     page.get_by_role("button", name="Submit").click()
-    page.wait_for_url("**/#/jobs/job_*")
+    expect(page).to_have_url(JOB_PAGE)
     return page.url.rsplit("/", 1)[1]
 
 

@@ -989,7 +989,10 @@ export interface operations {
     streamJobEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the `id` of the last event a reconnecting client received: the stream starts after that version */
+                "Last-Event-ID"?: string;
+            };
             path: {
                 job_id: string;
             };
