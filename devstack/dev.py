@@ -112,6 +112,7 @@ def run_dev(env: Mapping[str, str]) -> int:
         ports = ", ".join(f"{name} {port}" for name, port in config.metrics_ports.items())
         print("reelstream is running" + (" (on a stack that was already up)" if stack.reused else ""))
         print(f"  API               {config.api_url}   (OpenAPI: {config.api_url}/openapi.json)")
+        print(f"  console           {config.api_url}/console/   (API reference: {config.api_url}/docs)")
         print(f"  API key           {api_key}   (tenant 'dev', roles submitter+admin)")
         print(f"  renderer          {model} on 1 slot")
         print(f"  Kafka bootstrap   {endpoints.kafka_bootstrap}")
