@@ -178,6 +178,14 @@ def _job_action_paths() -> Json:
                         "schema": {"type": "string", "enum": ["video", "poster"], "default": "video"},
                         "description": "video: the MP4 (H.264, faststart); poster: its first frame as a JPEG",
                     },
+                    {
+                        "name": "disposition",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["inline", "attachment"], "default": "inline"},
+                        "description": "attachment: the signed URL answers as a download named "
+                        "`<job id>.mp4` (or `.jpg`)",
+                    },
                 ],
                 "responses": {
                     "302": {

@@ -26,9 +26,7 @@ def npm() -> str:
     return found
 
 
-def test_the_committed_api_types_are_generated_from_todays_openapi_document(
-    npm: str, tmp_path: Path
-) -> None:
+def test_the_committed_api_types_are_generated_from_todays_openapi_document(npm: str, tmp_path: Path) -> None:
     regenerated = tmp_path / "schema.d.ts"
     env = {**os.environ, "PYTHON": sys.executable}
     subprocess.run(["sh", "scripts/gen-api.sh", str(regenerated)], cwd=CONSOLE, env=env, check=True)

@@ -952,6 +952,8 @@ export interface operations {
             query?: {
                 /** @description video: the MP4 (H.264, faststart); poster: its first frame as a JPEG */
                 variant?: "video" | "poster";
+                /** @description attachment: the signed URL answers as a download named `<job id>.mp4` (or `.jpg`) */
+                disposition?: "inline" | "attachment";
             };
             header?: never;
             path: {

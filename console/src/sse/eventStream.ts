@@ -39,43 +39,75 @@ export interface StreamOptions {
   onState?: (state: "open" | "reconnecting" | "closed") => void;
   signal: AbortSignal;
   retryMs?: number;
+  stallMs?: number;
 }
 
-/** Reads the stream until it ends by itself (the server closes it) or `signal` aborts it. */
-export async function readEventStream(options: StreamOptions): Promise<void> {
-  const { url, token, onEvent, onState, signal } = options;
-  let lastId: string | null = null;
-  for (;;) {
-    try {
-      const headers: Record<string, string> = {
-        Authorization: `Bearer ${token}`,
-        Accept: "text/event-stream",
-      };
-      if (lastId !== null) headers["Last-Event-ID"] = lastId;
-      const response = await fetch(url, { headers, signal, cache: "no-store" });
-      if (!response.ok || response.body === null) throw new Error(`stream answered ${response.status}`);
-      onState?.("open");
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) {
-          onState?.("closed");
-          return;
-        }
-        const parsed = parseEvents(buffer + value);
-        buffer = parsed.rest;
-        for (const event of parsed.events) {
-          if (event.id !== null) lastId = event.id;
-          onEvent(event);
-        }
+const STALL_MS = 45_000; // the server sends a keep-alive comment every 15 s: silence this long is a drop
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+function online(signal: AbortSignal): Promise<void> {
+  if (navigator.onLine) return Promise.resolve();
+  return new Promise((resolve) => {
+    window.addEventListener("online", () => resolve(), { once: true, signal });
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** One connection: events until the server ends the stream (true) or the connection drops (throws). An
+ * `offline` event or a silent connection aborts it at once rather than waiting for TCP to notice. */
+async function connectOnce(options: StreamOptions, lastId: { value: string | null }): Promise<void> {
+  const attempt = new AbortController();
+  const stop = () => attempt.abort();
+  options.signal.addEventListener("abort", stop, { once: true });
+  window.addEventListener("offline", stop, { once: true });
+  let stall = setTimeout(stop, options.stallMs ?? STALL_MS);
+  try {
+    const headers: Record<string, string> = { Authorization: `Bearer ${options.token}`, Accept: "text/event-stream" };
+    if (lastId.value !== null) headers["Last-Event-ID"] = lastId.value;
+    const response = await fetch(options.url, { headers, signal: attempt.signal, cache: "no-store" });
+    if (!response.ok || response.body === null) throw new Error(`stream answered ${response.status}`);
+    options.onState?.("open");
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      clearTimeout(stall);
+      stall = setTimeout(stop, options.stallMs ?? STALL_MS);
+      const parsed = parseEvents(buffer + value);
+      buffer = parsed.rest;
+      for (const event of parsed.events) {
+        if (event.id !== null) lastId.value = event.id;
+        options.onEvent(event);
       }
-    } catch (error) {
-      if (signal.aborted) return;
-      onState?.("reconnecting");
-      await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 1000));
-      if (signal.aborted) return;
-      void error;
+    }
+  } finally {
+    clearTimeout(stall);
+    window.removeEventListener("offline", stop);
+    options.signal.removeEventListener("abort", stop);
+  }
+}
+
+/** Reads the stream until it ends by itself (the server closes it after a terminal state) or `signal`
+ * aborts it; after a drop it waits to be online and reconnects, sending the last id it saw. */
+export async function readEventStream(options: StreamOptions): Promise<void> {
+  const lastId = { value: null as string | null };
+  while (!options.signal.aborted) {
+    try {
+      await connectOnce(options, lastId);
+      options.onState?.("closed");
+      return;
+    } catch {
+      if (options.signal.aborted) return;
+      options.onState?.("reconnecting");
+      await online(options.signal);
+      await pause(options.retryMs ?? 1000, options.signal);
     }
   }
 }

@@ -7,16 +7,16 @@ import { StatusBadge } from "./StatusBadge";
 import { CANCELABLE, TERMINAL, eta, when } from "./format";
 import { useJobStream } from "./useJobStream";
 
-function useContentUrl(job: Job | undefined, variant: "video" | "poster") {
+function useContentUrl(job: Job | undefined, variant: "video" | "poster", disposition: "inline" | "attachment" = "inline") {
   const ready = job?.status === "succeeded" && (variant === "video" || !!job.artifact?.poster_key);
   return useQuery({
-    queryKey: ["content", job?.id, variant],
+    queryKey: ["content", job?.id, variant, disposition],
     enabled: ready,
     staleTime: 5 * 60_000, // presigned URLs live longer than this (REELSTREAM_PRESIGN_TTL_SECONDS)
     queryFn: async () =>
       unwrap(
         await api.GET("/v1/jobs/{job_id}/content", {
-          params: { path: { job_id: job?.id ?? "" }, query: { variant } },
+          params: { path: { job_id: job?.id ?? "" }, query: { variant, disposition } },
           headers: { Accept: "application/json" },
         }),
       ),
@@ -33,6 +33,7 @@ export function JobPage({ id }: { id: string }) {
   const stream = useJobStream(id, job !== undefined && !TERMINAL.has(job.status));
   const video = useContentUrl(job, "video");
   const poster = useContentUrl(job, "poster");
+  const download = useContentUrl(job, "video", "attachment");
   const cancel = useMutation({
     mutationFn: async () => unwrap(await api.POST("/v1/jobs/{job_id}/cancel", { params: { path: { job_id: id } } })),
     onSuccess: (updated) => queryClient.setQueryData(["job", id], updated),
@@ -73,8 +74,8 @@ export function JobPage({ id }: { id: string }) {
           ) : (
             <Loading what="the video" />
           )}
-          {video.data && (
-            <a className="button" href={video.data.url} download={`${job.id}.mp4`}>
+          {download.data && (
+            <a className="button" href={download.data.url} download={`${job.id}.mp4`}>
               Download MP4
             </a>
           )}
