@@ -9,4 +9,4 @@ const out = join(root, "dist", "docs");
 const swagger = join(root, "node_modules", "swagger-ui-dist");
 mkdirSync(out, { recursive: true });
 for (const file of ["swagger-ui-bundle.js", "swagger-ui.css"]) copyFileSync(join(swagger, file), join(out, file));
-for (const file of ["index.html", "init.js"]) copyFileSync(join(root, "docs-page", file), join(out, file));
+for (const file of ["index.html", "init.js", "overrides.css"]) copyFileSync(join(root, "docs-page", file), join(out, file));

@@ -57,7 +57,8 @@ def serious_violations(page: Page) -> list[str]:
 
 def check_page(page: Page, name: str) -> None:
     """No serious accessibility violation; a screenshot for the README (docs/console/<name>.png)."""
-    assert serious_violations(page) == [], name
+    violations = serious_violations(page)
+    assert violations == [], f"{name}: {violations}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 

@@ -74,62 +74,7 @@ function CreateForm({ initial }: { initial: FormValues }) {
         <Field id="negative_prompt" label="Negative prompt (optional)" error={errors.negative_prompt}>
           {(aria) => <textarea {...aria} rows={2} value={values.negative_prompt} onChange={set("negative_prompt")} />}
         </Field>
-        <div className="grid">
-          <Field id="model" label="Model" error={errors.model}>
-            {(aria) => (
-              <select {...aria} value={values.model} onChange={set("model")}>
-                <option value="">service default</option>
-                {(props.model?.enum ?? []).map((m) => (
-                  <option key={m}>{m}</option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field id="quality" label="Quality" error={errors.quality}>
-            {(aria) => (
-              <select {...aria} value={values.quality} onChange={set("quality")}>
-                <option value="">standard</option>
-                {(props.quality?.enum ?? []).filter((q) => q !== "standard").map((q) => (
-                  <option key={q}>{q}</option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field id="length_mode" label="Length given as">
-            {(aria) => (
-              <select {...aria} value={values.length_mode} onChange={set("length_mode")}>
-                <option value="duration">duration (seconds)</option>
-                <option value="frames">number of frames</option>
-              </select>
-            )}
-          </Field>
-          {values.length_mode === "duration" ? (
-            <Field id="duration_seconds" label="Duration (s)" error={errors.duration_seconds} hint={range(props.duration_seconds)}>
-              {(aria) => <input {...aria} type="number" step="any" inputMode="decimal" value={values.duration_seconds} onChange={set("duration_seconds")} placeholder="model default" />}
-            </Field>
-          ) : (
-            <Field id="num_frames" label="Frames" error={errors.num_frames} hint={props.num_frames?.description}>
-              {(aria) => <input {...aria} type="number" inputMode="numeric" value={values.num_frames} onChange={set("num_frames")} placeholder="model default" />}
-            </Field>
-          )}
-          {NUMBERS.map(([key, label]) => (
-            <Field key={key} id={key} label={label} error={errors[key]} hint={range(props[key])}>
-              {(aria) => <input {...aria} type="number" step="any" inputMode="decimal" value={values[key]} onChange={set(key)} placeholder="model default" />}
-            </Field>
-          ))}
-          <Field id="priority" label="Priority" error={errors.priority}>
-            {(aria) => (
-              <select {...aria} value={values.priority} onChange={set("priority")}>
-                <option value="">normal (default)</option>
-                <option value="high">high</option>
-                <option value="low">low</option>
-              </select>
-            )}
-          </Field>
-          <Field id="deadline" label="Start deadline (optional)" error={errors.deadline}>
-            {(aria) => <input {...aria} type="datetime-local" value={values.deadline} onChange={set("deadline")} />}
-          </Field>
-        </div>
+        <ParameterFields values={values} set={set} errors={errors} schema={props} />
         <Field id="webhook_url" label="Webhook URL (optional)" error={errors.webhook_url}>
           {(aria) => <input {...aria} type="url" value={values.webhook_url} onChange={set("webhook_url")} placeholder="https://example.com/hooks/reelstream" />}
         </Field>
@@ -140,5 +85,69 @@ function CreateForm({ initial }: { initial: FormValues }) {
         </button>
       </form>
     </section>
+  );
+}
+
+type Setter = (key: keyof FormValues) => (e: { target: { value: string } }) => void;
+
+/** The model and its render parameters, each with the bounds the API document gives. */
+function ParameterFields({ values, set, errors, schema: props }: { values: FormValues; set: Setter; errors: Record<string, string>; schema: Record<string, Bounds> }) {
+  return (
+    <div className="grid">
+      <Field id="model" label="Model" error={errors.model}>
+        {(aria) => (
+          <select {...aria} value={values.model} onChange={set("model")}>
+            <option value="">service default</option>
+            {(props.model?.enum ?? []).map((m) => (
+              <option key={m}>{m}</option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Field id="quality" label="Quality" error={errors.quality}>
+        {(aria) => (
+          <select {...aria} value={values.quality} onChange={set("quality")}>
+            <option value="">standard</option>
+            {(props.quality?.enum ?? []).filter((q) => q !== "standard").map((q) => (
+              <option key={q}>{q}</option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Field id="length_mode" label="Length given as">
+        {(aria) => (
+          <select {...aria} value={values.length_mode} onChange={set("length_mode")}>
+            <option value="duration">duration (seconds)</option>
+            <option value="frames">number of frames</option>
+          </select>
+        )}
+      </Field>
+      {values.length_mode === "duration" ? (
+        <Field id="duration_seconds" label="Duration (s)" error={errors.duration_seconds} hint={range(props.duration_seconds)}>
+          {(aria) => <input {...aria} type="number" step="any" inputMode="decimal" value={values.duration_seconds} onChange={set("duration_seconds")} placeholder="model default" />}
+        </Field>
+      ) : (
+        <Field id="num_frames" label="Frames" error={errors.num_frames} hint={props.num_frames?.description}>
+          {(aria) => <input {...aria} type="number" inputMode="numeric" value={values.num_frames} onChange={set("num_frames")} placeholder="model default" />}
+        </Field>
+      )}
+      {NUMBERS.map(([key, label]) => (
+        <Field key={key} id={key} label={label} error={errors[key]} hint={range(props[key])}>
+          {(aria) => <input {...aria} type="number" step="any" inputMode="decimal" value={values[key]} onChange={set(key)} placeholder="model default" />}
+        </Field>
+      ))}
+      <Field id="priority" label="Priority" error={errors.priority}>
+        {(aria) => (
+          <select {...aria} value={values.priority} onChange={set("priority")}>
+            <option value="">normal (default)</option>
+            <option value="high">high</option>
+            <option value="low">low</option>
+          </select>
+        )}
+      </Field>
+      <Field id="deadline" label="Start deadline (optional)" error={errors.deadline}>
+        {(aria) => <input {...aria} type="datetime-local" value={values.deadline} onChange={set("deadline")} />}
+      </Field>
+    </div>
   );
 }
