@@ -15,7 +15,12 @@ CLIENT_SOURCES := $(CLIENT)/pyproject.toml $(shell find $(CLIENT)/src -name '*.p
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint unit fetch client clean stack-up stack-down prereqs chaos
+CONSOLE_DEPS  := console/node_modules/.installed
+CONSOLE_BUILT := console/dist/index.html
+CONSOLE_SRC   := $(shell find console/src console/docs-page console/scripts -type f 2>/dev/null) \
+                 console/index.html console/vite.config.ts console/tsconfig.json
+
+.PHONY: dev test lint unit fetch client clean stack-up stack-down prereqs chaos console
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,15 +47,34 @@ lint: $(CLIENT_STAMP)
 	$(BIN)/mypy --strict $(CLIENT)/src
 	$(BIN)/lint-imports
 
-# Prometheus + promtool (Debian's package) for the observability tests: installed when missing if we may.
+# Prometheus + promtool (Debian's package) for the observability tests, and Chromium for the console's
+# browser tests (Playwright drives Debian's build; its own browser download is not used): installed when
+# missing if we may.
 prereqs:
 	@command -v promtool >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 	  else echo "prometheus is required for the observability tests: sudo apt-get install prometheus" \
 	    "(or set REELSTREAM_PROMETHEUS_BIN)"; exit 1; fi; }
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "chromium is required for the console's browser tests: sudo apt-get install chromium" \
+	    "(or set REELSTREAM_CHROMIUM to a Chromium binary)"; exit 1; fi; }
 
-test: lint fetch prereqs
+# The web console (console/): Node 20 and npm, dependencies from package-lock.json, built when stale.
+$(CONSOLE_DEPS): console/package.json console/package-lock.json
+	@command -v npm >/dev/null || { echo "Node 20 and npm are required for the console:" \
+	  "sudo apt-get install nodejs npm (or https://nodejs.org)"; exit 1; }
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE_BUILT): $(CONSOLE_DEPS) $(CONSOLE_SRC)
+	cd console && npm run build --silent
+
+console: $(CONSOLE_BUILT)
+
+test: lint fetch prereqs console
 	$(BIN)/python -m pytest
 
 # A longer soak than `make test` runs: the scheduler SIGKILLed 30 times under load, then the fault suite.
@@ -60,7 +84,7 @@ chaos: fetch
 unit: $(CLIENT_STAMP)
 	$(BIN)/python -m pytest tests/unit $(CLIENT)/tests
 
-dev: fetch
+dev: fetch console
 	$(BIN)/reelstream dev
 
 stack-up: fetch
@@ -70,4 +94,4 @@ stack-down: $(CLIENT_STAMP)
 	$(BIN)/reelstream stack down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/dist $(CLIENT)/build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/dist $(CLIENT)/build console/node_modules console/dist

@@ -133,6 +133,7 @@ def summary(
     limits = config.extra_env.get("REELSTREAM_TENANT_LIMITS", "as REELSTREAM_TENANT_LIMITS says")
     rows = [
         ("API", f"{config.api_url}   (OpenAPI: {config.api_url}/openapi.json)"),
+        ("console", f"{config.api_url}/console/   (API reference: {config.api_url}/docs)"),
         ("API key", f"{api_key}   (tenant '{DEV_TENANT}', roles submitter+admin; limits {limits})"),
         ("webhook secret", f"{config.webhook_secret}   (signs every webhook; kept in {layout.data_dir})"),
         ("renderer", f"{config.default_model} on 1 slot"),

@@ -2,6 +2,16 @@
 # The slim CPU image of ingest, admission, scheduler and notifier (one image, one console entry point each).
 # Build from the repository root: docker build -f docker/cpu.Dockerfile -t reelstream/reelstream-cpu .
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# the web console and the API reference page (console/dist), served by ingest; Node stays in this stage
+FROM ${NODE_IMAGE} AS console
+WORKDIR /console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY console/ ./
+# the API types are committed (src/api/schema.d.ts): the build type-checks against them, no Python needed
+RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -28,7 +38,9 @@ FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --gid 10001 reelstream \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin reelstream
 COPY --from=build /opt/venv /opt/venv
+COPY --from=console /console/dist /opt/console
 ENV PATH=/opt/venv/bin:$PATH \
+    REELSTREAM_CONSOLE_DIR=/opt/console \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, admin_keys, routes, webhook_admin
+from ingest import admin, admin_keys, console, routes, webhook_admin
 from ingest.api_keys import KeyTable
 from ingest.auth import (
     PRINCIPAL_KEY,
@@ -36,7 +38,7 @@ from reelstream.tracing import request_span
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
 SSE_KEEPALIVE_SECONDS = 15.0
 
 
@@ -126,6 +128,18 @@ def default_authenticator(settings: IngestSettings, key_table: KeyTable) -> Auth
     return FirstOf(*chain)
 
 
+def cors_middleware(origins: tuple[str, ...]) -> Middleware:
+    """Browser pages of these origins may call the API with a bearer key (no cookies are involved)."""
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        expose_headers=["Location", "Retry-After", "RateLimit", "RateLimit-Policy", "Idempotent-Replayed"],
+        max_age=600,
+    )
+
+
 def create_app(
     settings: IngestSettings,
     *,
@@ -148,16 +162,21 @@ def create_app(
     auth = Middleware(
         BearerAuthMiddleware,
         authenticator=authenticator or default_authenticator(settings, key_table),
-        public_paths=PUBLIC_PATHS,
+        public_paths=PUBLIC_PATHS | console.PUBLIC_PATHS,
+        public_prefixes=console.PUBLIC_PREFIXES,
     )
     routes = api_routes(sse_keepalive_seconds)
     middleware = [auth, Middleware(ScopeMiddleware, routes=routes, principal_key=PRINCIPAL_KEY)]
+    if settings.cors_origins:  # before auth: a preflight carries no credentials
+        middleware.insert(0, cors_middleware(settings.cors_origins))
     if metrics is not None:  # outermost, so refused (401) requests count too; served on its own port
         middleware.insert(
             0, Middleware(HttpMetricsMiddleware, metrics=metrics, route_of=route_template(routes))
         )
+    dist = Path(settings.console_dir) if settings.console_dir else console.default_dist()
+    static = console.console_routes(dist, settings.pipeline.endpoints.s3_endpoint)
     return Starlette(
-        routes=routes,
+        routes=[*routes, *static],
         middleware=middleware,
         exception_handlers=exception_handlers(),
         lifespan=lifespan,

@@ -117,13 +117,23 @@ def bearer_token(authorization: str | None) -> str | None:
 class BearerAuthMiddleware:
     """Answers 401 problem+json unless the request carries a valid bearer token; public paths pass."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, public_paths: Collection[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        public_paths: Collection[str],
+        public_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.public_paths = frozenset(public_paths)
+        self.public_prefixes = public_prefixes  # static files: the console and the API reference
+
+    def _public(self, path: str) -> bool:
+        return path in self.public_paths or path.startswith(self.public_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public_paths:
+        if scope["type"] != "http" or self._public(scope["path"]):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)

@@ -64,9 +64,9 @@ class Presigner:
         self._store = store
         self.ttl_seconds = max(1, min(ttl_seconds, MAX_PRESIGN_TTL_SECONDS))
 
-    async def url_for(self, key: str) -> str:
+    async def url_for(self, key: str, attachment: str | None = None) -> str:
         try:
-            return await self._store.presigned_get(key, timedelta(seconds=self.ttl_seconds))
+            return await self._store.presigned_get(key, timedelta(seconds=self.ttl_seconds), attachment)
         except ObjectStoreError as exc:
             raise StorageUnavailable(exc.message) from exc
 

@@ -178,12 +178,25 @@ def _job_action_paths() -> Json:
                         "schema": {"type": "string", "enum": ["video", "poster"], "default": "video"},
                         "description": "video: the MP4 (H.264, faststart); poster: its first frame as a JPEG",
                     },
+                    {
+                        "name": "disposition",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["inline", "attachment"], "default": "inline"},
+                        "description": "attachment: the signed URL answers as a download named "
+                        "`<job id>.mp4` (or `.jpg`)",
+                    },
                 ],
                 "responses": {
                     "302": {
                         "description": "Redirect to a short-lived signed URL of the MP4 or the poster.",
                         "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
                     },
+                    "200": json_response(
+                        "With `Accept: application/json`: the signed URL itself (the console's player and "
+                        "download link use it; a browser's fetch cannot read a cross-origin redirect).",
+                        "ContentUrl",
+                    ),
                     **error_responses("NotFound", "Conflict", "Invalid", "Unavailable"),
                 },
             }
@@ -194,7 +207,17 @@ def _job_action_paths() -> Json:
                 "summary": "The job's snapshots as server-sent events",
                 "description": "`event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot, "
                 "then every newer one; the stream ends after a terminal state. Comment lines keep it alive.",
-                "parameters": [JOB_ID],
+                "parameters": [
+                    JOB_ID,
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "description": "the `id` of the last event a reconnecting client received: the "
+                        "stream starts after that version",
+                        "schema": {"type": "string"},
+                    },
+                ],
                 "responses": {
                     "200": {
                         "description": "An event stream of Job snapshots.",
@@ -230,6 +253,7 @@ def _service_paths() -> Json:
             "get": {
                 "operationId": "openapi",
                 "summary": "This document",
+                "security": PUBLIC,
                 "responses": {
                     "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}},
                     **error_responses(),

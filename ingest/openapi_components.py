@@ -332,6 +332,16 @@ API_KEY_LIST: Json = {
     "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": ref("ApiKey")}},
 }
 
+CONTENT_URL: Json = {
+    "type": "object",
+    "required": ["object", "url", "expires_in"],
+    "properties": {
+        "object": {"const": "content_url"},
+        "url": {"type": "string", "format": "uri", "description": "a signed GET URL of the object store"},
+        "expires_in": {"type": "integer", "description": "seconds the URL stays valid"},
+    },
+}
+
 SCHEMAS: Json = {
     "CancelRequest": CANCEL_REQUEST,
     "Parameters": PARAMETERS,
@@ -340,6 +350,7 @@ SCHEMAS: Json = {
     "Job": JOB,
     "JobList": JOB_LIST,
     "Health": HEALTH,
+    "ContentUrl": CONTENT_URL,
     "Problem": PROBLEM,
     "ValidationProblem": VALIDATION_PROBLEM,
     "TenantLimitsRequest": TENANT_LIMITS_REQUEST,

@@ -122,6 +122,7 @@ async def get_job(request: Request) -> Response:
 
 
 CONTENT_VARIANTS = ("video", "poster")
+DISPOSITIONS = ("inline", "attachment")
 
 
 def page_limit(raw: str | None) -> int:
@@ -178,16 +179,36 @@ async def job_content(request: Request) -> Response:
     variant = request.query_params.get("variant", "video")
     if variant not in CONTENT_VARIANTS:
         raise InvalidRequest([FieldError("variant", f"must be one of {', '.join(CONTENT_VARIANTS)}")])
+    attachment = download_name(request, job_id, variant)
     if status.state is not JobState.SUCCEEDED or status.artifact is None:
         raise JobStateConflict(f"job {job_id} is {status.state.value}; its video exists once it succeeded")
     key = status.artifact.key if variant == "video" else status.artifact.poster_key
     if key is None:
         raise JobStateConflict(f"job {job_id} has no {variant}")
-    url = await context.presigner.url_for(key)
+    url = await context.presigner.url_for(key, attachment)
     logger.info(
         "signed download of job %s for tenant %s",
         job_id,
         tenant_id,
         extra={"job_id": job_id, "tenant_id": tenant_id},
     )
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    if wants_json(request):  # a browser app: a fetch cannot read a cross-origin redirect's Location
+        body = {"object": "content_url", "url": url, "expires_in": context.presigner.ttl_seconds}
+        return JSONResponse(body, headers=headers)
+    return RedirectResponse(url, status_code=302, headers=headers)
+
+
+def download_name(request: Request, job_id: str, variant: str) -> str | None:
+    """`disposition=attachment`: the signed URL downloads as `<job id>.mp4` (or `.jpg`) instead of playing."""
+    disposition = request.query_params.get("disposition", "inline")
+    if disposition not in DISPOSITIONS:
+        raise InvalidRequest([FieldError("disposition", f"must be one of {', '.join(DISPOSITIONS)}")])
+    if disposition == "inline":
+        return None
+    return f"{job_id}.{'mp4' if variant == 'video' else 'jpg'}"
+
+
+def wants_json(request: Request) -> bool:
+    """`Accept: application/json` (and not a wildcard alone) asks for the signed URL as JSON."""
+    return "application/json" in request.headers.get("accept", "")

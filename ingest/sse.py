@@ -1,7 +1,8 @@
 """`GET /v1/jobs/{id}/events`: a job's snapshots as server-sent events.
 
 First the current snapshot, then each newer one as it reaches the status view (`event: status`,
-`id: <version>`, `data: <job JSON>`); the stream ends after a terminal state. A comment line keeps idle
+`id: <version>`, `data: <job JSON>`); the stream ends after a terminal state. A client reconnecting
+with `Last-Event-ID: <version>` gets only newer snapshots. A comment line keeps idle
 connections (and the proxies between) alive. Waiting is on the view's subscription, never on a timer loop.
 """
 
@@ -34,12 +35,21 @@ def format_event(status: JobStatus) -> str:
     return f"event: status\nid: {status.version}\ndata: {data}\n\n"
 
 
-async def job_event_stream(view: StatusView, job_id: str, keepalive_seconds: float) -> AsyncIterator[str]:
+def last_event_id(request: Request) -> int | None:
+    """The version a reconnecting client saw last (`Last-Event-ID`); anything else counts as none."""
+    value = request.headers.get("last-event-id", "")
+    return int(value) if value.isdigit() else None
+
+
+async def job_event_stream(
+    view: StatusView, job_id: str, keepalive_seconds: float, seen_version: int | None = None
+) -> AsyncIterator[str]:
     with view.subscribe(job_id) as updates:
         last = view.snapshot(job_id)
         if last is None:
             return
-        yield format_event(last.status)
+        if seen_version is None or last.status.version > seen_version:  # a resume skips what it saw
+            yield format_event(last.status)
         while not last.status.state.terminal:
             try:
                 async with asyncio.timeout(keepalive_seconds):
@@ -58,7 +68,7 @@ def events_route(keepalive_seconds: float) -> Route:
         context, tenant_id = context_of(request), principal_of(request).tenant_id
         job_id = request.path_params["job_id"]
         owned_job(context, tenant_id, job_id)  # 404 before the stream starts
-        stream = job_event_stream(context.view, job_id, keepalive_seconds)
+        stream = job_event_stream(context.view, job_id, keepalive_seconds, last_event_id(request))
         return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
     return Route("/v1/jobs/{job_id}/events", job_events, methods=["GET"], name="job_events")

@@ -87,10 +87,16 @@ class ObjectStore:
             )
         return size
 
-    async def presigned_get(self, key: str, expires: timedelta) -> str:
-        """A time-limited GET URL for `key`. Signing is local once the bucket's region is known; the first
-        call may ask the server for it, so it runs in a worker thread."""
+    async def presigned_get(self, key: str, expires: timedelta, attachment: str | None = None) -> str:
+        """A time-limited GET URL for `key`; with `attachment` (a file name) the store answers it as a
+        download of that name. Signing is local once the bucket's region is known; the first call may ask
+        the server for it, so it runs in a worker thread."""
+        headers: dict[str, str | list[str] | tuple[str]] | None = None
+        if attachment:
+            headers = {"response-content-disposition": f'attachment; filename="{attachment}"'}
         try:
-            return await asyncio.to_thread(self.client.presigned_get_object, self.bucket, key, expires)
+            return await asyncio.to_thread(
+                self.client.presigned_get_object, self.bucket, key, expires, response_headers=headers
+            )
         except _FAILURES as exc:
             raise ObjectStoreError(f"could not sign a URL in bucket {self.bucket}: {exc!r}") from exc

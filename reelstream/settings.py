@@ -244,6 +244,8 @@ class IngestSettings:
     oidc: OidcSettings | None = None  # bearer JWTs accepted too (None: API keys only)
     key_grace_seconds: float = 7 * 24 * 3600.0  # a revoked/expired key's record is tombstoned after this
     key_sweep_interval_seconds: float = 3600.0
+    console_dir: str | None = None  # the built console (None: the checkout's console/dist when present)
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS); none by default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -264,6 +266,8 @@ class IngestSettings:
             idempotency_ttl_seconds=v.idempotency_ttl_seconds,
             oidc=OidcSettings.from_config(config),
             key_grace_seconds=v.key_grace_seconds,
+            console_dir=v.console_dir,
+            cors_origins=tuple(o.strip() for o in v.cors_origins.split(",") if o.strip()),
         )
 
 

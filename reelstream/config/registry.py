@@ -177,6 +177,19 @@ class Registry(BaseSettings):
     http_port: int = setting(8000, "Port of the HTTP API.", (INGEST, DEV), ge=0, le=65535)
     access_log: bool = setting(False, "A log line per HTTP request.", (INGEST,))
     presign_ttl_seconds: int = setting(600, "Lifetime of presigned download URLs.", (INGEST,), unit="s", ge=1)
+    console_dir: str | None = setting(
+        None,
+        "Folder of the built web console (`npm run build` in console/), served at /console/ and /docs; "
+        "unset: the checkout's console/dist when it exists.",
+        (INGEST,),
+    )
+    cors_origins: str = setting(
+        "",
+        "Origins allowed to call the API from a browser page of another origin (comma-separated); "
+        "empty: none.",
+        (INGEST,),
+        form="https://app.example.com,http://localhost:5173",
+    )
     idempotency_ttl_seconds: int = setting(
         24 * 3600, "How long an Idempotency-Key is remembered.", (INGEST,), unit="s", ge=1
     )

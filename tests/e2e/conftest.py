@@ -20,6 +20,7 @@ from tests.otlp_receiver import TraceReceiver, trace_receiver
 TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
 TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
 SERIAL_KEY = "rs_test_" + uuid.uuid4().hex
+CONSOLE_ADMIN_KEY = "rs_test_" + uuid.uuid4().hex  # the console's API keys page (tests/e2e/test_console.py)
 FLOOD_TENANT, CAPPED_TENANT, SERIAL_TENANT = "tenant-flood", "tenant-capped", "tenant-serial"
 ONE_AT_A_TIME_TENANT = "tenant-one-at-a-time"
 FLOOD_RATE, FLOOD_BURST = 0.5, 3.0
@@ -53,7 +54,12 @@ def running_pipeline(
     finish quickly, and tracing on."""
     asyncio.run(prepare_infrastructure(stack))
     config = PipelineConfig(
-        api_keys={TENANT_A_KEY: "tenant-a", TENANT_B_KEY: "tenant-b", SERIAL_KEY: SERIAL_TENANT},
+        api_keys={
+            TENANT_A_KEY: "tenant-a",
+            TENANT_B_KEY: "tenant-b",
+            SERIAL_KEY: SERIAL_TENANT,
+            CONSOLE_ADMIN_KEY: "tenant-console:admin",
+        },
         webhook_secret=generate_secret(),
         http_port=free_port(),
         app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",

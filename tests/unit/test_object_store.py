@@ -6,6 +6,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -45,6 +46,17 @@ async def test_signing_with_a_known_region_needs_no_server_and_names_the_key() -
     url = await ObjectStore(client, "bucket").presigned_get("tenant/job/1/video.mp4", timedelta(minutes=5))
     assert "/bucket/tenant/job/1/video.mp4?" in url
     assert "X-Amz-Expires=300" in url
+
+
+async def test_a_download_url_asks_the_store_to_answer_it_as_an_attachment() -> None:
+    client = minio_client(S3(f"http://127.0.0.1:{closed_port()}"))
+    client._region_map["bucket"] = "us-east-1"
+    store = ObjectStore(client, "bucket")
+    url = await store.presigned_get("t/j/1/video.mp4", timedelta(minutes=5), attachment="j.mp4")
+    disposition = parse_qs(urlsplit(url).query)["response-content-disposition"]
+    assert disposition == ['attachment; filename="j.mp4"']
+    plain = await store.presigned_get("t/j/1/video.mp4", timedelta(minutes=5))
+    assert "response-content-disposition" not in plain
 
 
 async def test_an_unreachable_store_is_a_retriable_storage_error(tmp_path: Path) -> None:

@@ -96,6 +96,32 @@ async def test_the_poster_variant_redirects_to_the_poster(
     assert unknown.json()["errors"][0]["field"] == "variant"
 
 
+async def test_a_browser_gets_the_signed_url_as_json_and_a_download_as_an_attachment(
+    ready_api: RunningApi, scheduler: StatusWriter, stack: Endpoints
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    key, video = f"{tenant}/{job}/1/video.mp4", os.urandom(2048)
+    await put_object(stack, key, video, "video/mp4")
+    done = snapshot(job, tenant, JobState.SUCCEEDED, 3, artifact=artifact(key=key, bytes=len(video)))
+    await scheduler.publish_and_wait(client, done)
+    as_json = {"Accept": "application/json"}
+
+    played = await client.get(f"/v1/jobs/{job}/content", headers=as_json)
+    saved = await client.get(f"/v1/jobs/{job}/content", params={"disposition": "attachment"}, headers=as_json)
+    wrong = await client.get(f"/v1/jobs/{job}/content", params={"disposition": "later"})
+
+    assert (played.status_code, played.headers["cache-control"]) == (200, "no-store")
+    assert played.json()["expires_in"] == ready_api.settings.presign_ttl_seconds
+    async with httpx.AsyncClient() as plain:
+        inline = await plain.get(played.json()["url"])
+        attachment = await plain.get(saved.json()["url"])
+    assert (inline.content, "content-disposition" in inline.headers) == (video, False)
+    assert attachment.content == video
+    assert attachment.headers["content-disposition"] == f'attachment; filename="{job}.mp4"'
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "disposition"
+
+
 async def test_content_of_an_unfinished_job_is_a_conflict(
     ready_api: RunningApi, scheduler: StatusWriter
 ) -> None:

@@ -85,3 +85,19 @@ async def test_a_finished_job_streams_its_last_snapshot_and_closes(
     async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
         events = [event async for event in sse_events(response)]
     assert [(e.id, e.json()["status"]) for e in events] == [("2", "canceled")]
+
+
+async def test_a_stream_resumed_with_last_event_id_starts_after_that_version(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.RUNNING, 3, progress=0.5))
+    resumed = {"Last-Event-ID": "3"}
+    async with (
+        asyncio.timeout(DEADLINE),
+        client.stream("GET", f"/v1/jobs/{job}/events", headers=resumed) as response,
+    ):
+        events = sse_events(response)
+        await scheduler.publish(snapshot(job, tenant, JobState.SUCCEEDED, 4))
+        rest = [event async for event in events if event is not COMMENT]
+    assert [(e.id, e.json()["status"]) for e in rest] == [("4", "succeeded")]  # version 3 was not repeated

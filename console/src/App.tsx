@@ -1,0 +1,68 @@
+import { useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { api } from "./api/client";
+import { forgetKey, storedKey } from "./auth/session";
+import { href, useRoute } from "./router";
+import { SignIn } from "./features/signin/SignIn";
+import { JobsList } from "./features/jobs/JobsList";
+import { CreateJob } from "./features/jobs/CreateJob";
+import { JobPage } from "./features/jobs/JobPage";
+import { KeysPage } from "./features/keys/KeysPage";
+import { LimitsPage } from "./features/limits/LimitsPage";
+
+/** Whether the key may manage keys: the admin API answers it, there is no separate "who am I". */
+function useIsAdmin(signedIn: boolean): boolean {
+  const query = useQuery({
+    queryKey: ["is-admin"],
+    enabled: signedIn,
+    retry: false,
+    staleTime: 60_000,
+    queryFn: async () => (await api.GET("/v1/admin/keys")).response.ok,
+  });
+  return query.data === true;
+}
+
+export function App() {
+  const [signedIn, setSignedIn] = useState(() => storedKey() !== null);
+  const route = useRoute();
+  const isAdmin = useIsAdmin(signedIn);
+  const queryClient = useQueryClient();
+
+  if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
+
+  const signOut = () => {
+    forgetKey();
+    queryClient.clear();
+    setSignedIn(false);
+  };
+  const current = route.page;
+  const link = (to: Parameters<typeof href>[0], label: string) => (
+    <a href={href(to)} aria-current={current === to.page ? "page" : undefined}>
+      {label}
+    </a>
+  );
+  return (
+    <div className="shell">
+      <header className="top">
+        <span className="brand">reelstream</span>
+        <nav aria-label="Main">
+          {link({ page: "jobs" }, "Jobs")}
+          {link({ page: "new", from: null }, "New job")}
+          {isAdmin && link({ page: "keys" }, "API keys")}
+          {link({ page: "limits" }, "Limits")}
+          <a href="/docs">API docs</a>
+        </nav>
+        <button type="button" className="secondary" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        {route.page === "jobs" && <JobsList />}
+        {route.page === "new" && <CreateJob from={route.from} />}
+        {route.page === "job" && <JobPage id={route.id} />}
+        {route.page === "keys" && <KeysPage />}
+        {route.page === "limits" && <LimitsPage />}
+      </main>
+    </div>
+  );
+}

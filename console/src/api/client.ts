@@ -1,0 +1,33 @@
+// The typed API client: paths and bodies come from schema.d.ts, generated from the service's OpenAPI
+// document (npm run gen:api), so an API change that breaks the console fails `tsc --noEmit`.
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./schema";
+import { storedKey } from "../auth/session";
+
+export type Job = components["schemas"]["Job"];
+export type JobRequest = components["schemas"]["JobRequest"];
+export type ApiKey = components["schemas"]["ApiKey"];
+export type ApiKeyCreated = components["schemas"]["ApiKeyCreated"];
+export type Role = ApiKey["roles"][number];
+
+/** The RateLimit headers of the last response that carried them (the limits page shows them). */
+export const lastLimits: { policy: string | null; state: string | null } = { policy: null, state: null };
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    const key = storedKey();
+    if (key) request.headers.set("Authorization", `Bearer ${key}`);
+    return request;
+  },
+  onResponse({ response }) {
+    const policy = response.headers.get("RateLimit-Policy");
+    if (policy) {
+      lastLimits.policy = policy;
+      lastLimits.state = response.headers.get("RateLimit");
+    }
+    return response;
+  },
+};
+
+export const api = createClient<paths>({ baseUrl: window.location.origin });
+api.use(auth);
