@@ -102,8 +102,8 @@ class Registry(BaseSettings):
     )
     pool_max_work_units: int | None = setting(
         None,
-        "Largest render a slot of the pool holds; empty: no limit.",
-        (ADMISSION, WORKER),
+        "Largest render a slot of the pool holds; larger jobs are refused (workload-too-large); empty: none.",
+        (INGEST, ADMISSION, WORKER),
         unit="frames×px",
         ge=1,
     )
