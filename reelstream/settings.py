@@ -144,6 +144,7 @@ class SchedulerSettings:
     tick_seconds: float = 1.0
     retry_backoff_seconds: float = 2.0  # before retrying a failed attempt; doubles per attempt, jittered
     retry_backoff_max_seconds: float = 120.0
+    max_slot_share: float = 0.5  # of the live slots one tenant holds while another's job waits (1: no bound)
     # Kafka static group membership (group.instance.id): a scheduler restarted under the same id takes its
     # partition back at once instead of waiting out the killed process's session. Unique per replica (the
     # pod name); None: dynamic membership.
@@ -165,6 +166,7 @@ class SchedulerSettings:
             tick_seconds=v.tick_seconds,
             retry_backoff_seconds=v.retry_backoff_seconds,
             retry_backoff_max_seconds=v.retry_backoff_max_seconds,
+            max_slot_share=v.tenant_max_slot_share,
             instance_id=v.scheduler_instance_id,
         )
 

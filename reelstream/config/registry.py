@@ -149,6 +149,14 @@ class Registry(BaseSettings):
         ge=0,
     )
     retry_backoff_max_seconds: float = setting(120.0, "Cap of the retry delay.", (SCHEDULER,), unit="s", ge=0)
+    tenant_max_slot_share: float = setting(
+        0.5,
+        "Most of the pool's live slots one tenant holds while another tenant's job waits (at least 1; "
+        "1: no bound).",
+        (SCHEDULER,),
+        gt=0,
+        le=1,
+    )
     scheduler_instance_id: str | None = setting(
         None, "Kafka static group membership id of this scheduler replica (the pod name).", (SCHEDULER,)
     )
