@@ -23,6 +23,7 @@ from reelstream.config.formats import (
     parse_tenant_limits,
     parse_weights,
 )
+from reelstream.cost_model import RenderDeadline
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
@@ -340,6 +341,7 @@ class WorkerSettings:
     progress_interval_seconds: float = 1.0
     max_work_units: int | None = None  # frames × width × height this slot holds (the pool's limit)
     render: RenderSettings = field(default_factory=RenderSettings)
+    deadline: RenderDeadline = field(default_factory=RenderDeadline)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], slot: int | None = None) -> WorkerSettings:
@@ -362,4 +364,10 @@ class WorkerSettings:
             heartbeat_seconds=v.heartbeat_seconds,
             max_work_units=pipeline.pool_max_work_units,
             render=RenderSettings.from_config(config),
+            deadline=RenderDeadline(
+                multiple=v.render_deadline_multiple,
+                margin_seconds=v.render_deadline_margin_seconds,
+                max_seconds=v.render_deadline_max_seconds,
+                grace_seconds=v.render_stop_grace_seconds,
+            ),
         )

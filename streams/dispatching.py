@@ -20,6 +20,13 @@ def _can_run(slot: Slot, job: QueuedJob) -> bool:
     return params.model == slot.renderer and fits
 
 
+def _elsewhere(step: Step, job: QueuedJob, slot: Slot) -> bool:
+    """The job's render timed out on this slot and another live slot can run it: the retry goes there."""
+    if job.avoid_slot != slot.slot:
+        return False
+    return any(s.slot != slot.slot and alive(step, s) and _can_run(s, job) for s in step.slots.values())
+
+
 def running_per_tenant(step: Step) -> dict[str, int]:
     """Jobs holding a slot (dispatched or running), per tenant."""
     running: dict[str, int] = {}
@@ -46,7 +53,12 @@ def fill_idle_slots(step: Step) -> None:
     share_cap = step.policy.slot_share_cap(sum(1 for s in step.slots.values() if alive(step, s)))
     for slot in idle:
         candidates = [
-            q for q in step.waiting() if _can_run(slot, q) and _due(step, q) and not _capped(q, running)
+            q
+            for q in step.waiting()
+            if _can_run(slot, q)
+            and _due(step, q)
+            and not _capped(q, running)
+            and not _elsewhere(step, q, slot)
         ]
         candidates = _within_share(candidates, running, share_cap)
         if candidates:

@@ -63,6 +63,7 @@ class QueuedJob:
     fifo_wait: float  # seconds FIFO would have made it wait, estimated when it arrived
     retried: bool = False
     not_before: datetime | None = None  # a failed attempt's retry waits out its backoff
+    avoid_slot: int | None = None  # the slot whose render timed out: another live slot takes the retry
 
     @property
     def tenant(self) -> str:

@@ -149,6 +149,22 @@ class Registry(BaseSettings):
         ge=0,
     )
     retry_backoff_max_seconds: float = setting(120.0, "Cap of the retry delay.", (SCHEDULER,), unit="s", ge=0)
+    render_deadline_multiple: float = setting(
+        3.0, "A render's deadline: this many times its predicted seconds, plus the margin.", (WORKER,), gt=0
+    )
+    render_deadline_margin_seconds: float = setting(
+        60.0, "Added to every render's deadline.", (WORKER,), unit="s", ge=0
+    )
+    render_deadline_max_seconds: float = setting(
+        7200.0, "Ceiling of a render's deadline.", (WORKER,), unit="s", gt=0
+    )
+    render_stop_grace_seconds: float = setting(
+        30.0,
+        "How long a render past its deadline has to stop before the worker process is ended and restarted.",
+        (WORKER,),
+        unit="s",
+        gt=0,
+    )
     tenant_max_slot_share: float = setting(
         0.5,
         "Most of the pool's live slots one tenant holds while another tenant's job waits (at least 1; "
