@@ -106,6 +106,9 @@ class PipelineSettings:
     pool_max_work_units: int | None = None  # frames × width × height the largest slot holds (None: no limit)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tenant_limits: TenantLimits = field(default_factory=TenantLimits)
+    # expected GPU seconds a tenant's jobs may take per window (None: no budget), and the window
+    tenant_gpu_seconds: float | None = 14400.0
+    tenant_budget_window_seconds: float = 3600.0
     log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod
@@ -127,6 +130,8 @@ class PipelineSettings:
             pool_max_work_units=v.pool_max_work_units,
             metrics=MetricsSettings.from_config(config),
             tenant_limits=parse_tenant_limits(v.tenant_limits),
+            tenant_gpu_seconds=v.tenant_gpu_seconds_per_window,
+            tenant_budget_window_seconds=v.tenant_budget_window_seconds,
             log=LogSettings.from_config(config),
         )
 

@@ -31,7 +31,7 @@ from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.faust_compensation import Inbox, LogReader, take_acked_when_written
 from streams.limit_settings import TenantLimitSource
 from streams.publishing import publish_change
-from streams.tenant_quota import TenantQuota
+from streams.tenant_quota import GpuBudget, TenantQuota
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ def build_admission(
         pool_partition=settings.pool_partition,
         counted=ctx.metrics.admission_decision,
         models=settings.models,
+        gpu_budget=(
+            GpuBudget(settings.tenant_gpu_seconds, settings.tenant_budget_window_seconds)
+            if settings.tenant_gpu_seconds is not None
+            else None
+        ),
     )
 
     app.task(_limit_follower(ctx, limits, service, store))

@@ -28,8 +28,9 @@ MOCHI_1 = ModelSpec(
 )
 
 # Random weights, CPU-sized: the real pipeline code for development and tests; a default clip renders in
-# well under a second on a CPU. Work limit: 256× the default clip (about two minutes of a CPU by the prior),
-# so a careless request cannot hold a development slot for hours.
+# well under a second on a CPU. Work limit: 8192× the default clip (about an hour of a CPU by the prior):
+# room for the slow renders the tests ask for (cancel and failover mid-render take ~5000×), while the
+# largest of every range at once (~8·10⁸×) is refused.
 TINY_MOCHI_DEFAULT_WORK = 64 * 48 * 13 * 4 * 2
 TINY_MOCHI = ModelSpec(
     id="tiny-mochi",
@@ -38,7 +39,7 @@ TINY_MOCHI = ModelSpec(
         width=64, height=48, fps=24, duration_seconds=0.5, num_inference_steps=4, guidance_scale=4.5
     ),
     presets={"preview": Preset(width=32, height=32, num_inference_steps=2)},
-    limits=Limits(max_work_units=256 * TINY_MOCHI_DEFAULT_WORK),
+    limits=Limits(max_work_units=8192 * TINY_MOCHI_DEFAULT_WORK),
     frame_rule=MOCHI_FRAMES,
     cost_prior=0.5 / TINY_MOCHI_DEFAULT_WORK,
     renderer="gpu_consumers.renderers:build_tiny_mochi",
