@@ -45,6 +45,7 @@ class PipelineConfig:
     default_model: str = DEV_MODEL
     worker_slots: tuple[int, ...] = (0,)
     slot_models: Mapping[int, str] = field(default_factory=dict)  # slot → its model, if not default_model
+    slot_env: Mapping[int, Mapping[str, str]] = field(default_factory=dict)  # slot → settings of its own
     extra_env: Mapping[str, str] = field(default_factory=dict)
     metrics_ports: Mapping[str, int] = field(default_factory=dict)  # service name → its /metrics port
 
@@ -105,6 +106,9 @@ class Pipeline:
         for slot, model in self.config.slot_models.items():
             if name == f"worker-{slot}":
                 env["REELSTREAM_RENDERER"] = model
+        for slot, own in self.config.slot_env.items():
+            if name == f"worker-{slot}":
+                env.update(own)
         argv = service_commands(self.config)[name]
         proc = ManagedProcess(name, argv, self.log_dir / f"{name}.log", env, die_with_parent=True)
         proc.start()

@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 from gpu_consumers.nvml import NvmlCollector
-from gpu_consumers.render.base import DeviceLost
+from gpu_consumers.render.base import DeviceLost, RenderStuck
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.worker import Worker
 from reelstream.config import or_exit
@@ -29,7 +29,14 @@ async def _serve(worker: Worker) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await worker.run(stop)
+    try:
+        await worker.run(stop)
+    except RenderStuck as exc:
+        # its attempt was reported and committed, the clients closed; the render's thread cannot be
+        # stopped, and asyncio.run would wait for it forever: end the process (its supervisor restarts it)
+        logging.getLogger("gpu_consumers").critical("exiting: %s", exc.message)
+        logging.shutdown()
+        os._exit(EXIT_DEVICE_LOST)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gpu_consumers.progress import ReportPolicy, overall_progress
@@ -30,8 +31,11 @@ from gpu_consumers.render.base import (
     UPLOAD,
     DeviceLost,
     RenderCanceled,
+    RenderedVideo,
     Renderer,
     RenderRequest,
+    RenderStuck,
+    RenderTimeout,
 )
 from gpu_consumers.video import encode_mp4, verify_mp4, write_poster
 from reelstream.errors import ReelstreamError
@@ -113,9 +117,10 @@ async def run_attempt(
     canceled: threading.Event,
     worker_id: str,
     progress_interval: float,
+    deadline: AttemptDeadline | None = None,
 ) -> None:
     """Run one attempt and report its outcome; never raises for a failure of the job itself, only (after
-    reporting it) for a lost device."""
+    reporting it) for a lost device or a render stuck past its deadline (RenderStuck, a DeviceLost)."""
     ids = {"job_id": cmd.job_id, "slot": cmd.slot, "attempt": cmd.attempt}
     if canceled.is_set():  # canceled while it waited for the slot
         refused = _failed(cmd, ErrorInfo("canceled", "canceled before it started", False))
@@ -128,7 +133,7 @@ async def run_attempt(
     forward = asyncio.create_task(_forward(throttle.queue, report))
     lost: DeviceLost | None = None
     try:
-        artifact = await _produce_artifact(cmd, renderer, store, throttle, canceled)
+        artifact = await _produce_artifact(cmd, renderer, store, throttle, canceled, deadline)
         outcome: RenderSucceeded | RenderFailed = RenderSucceeded(
             job_id=cmd.job_id,
             slot=cmd.slot,
@@ -142,7 +147,7 @@ async def run_attempt(
         logger.info("render canceled", extra=ids)
     except DeviceLost as exc:
         outcome, lost = _failed(cmd, ErrorInfo(exc.code, exc.message, True)), exc
-        logger.critical("device lost: reporting the attempt, then exiting", extra=ids)
+        logger.critical("%s: reporting the attempt, then exiting", exc.code, extra=ids)
     except ReelstreamError as exc:
         outcome = _failed(cmd, ErrorInfo(exc.code, exc.message, exc.retriable))
         logger.warning("render failed: %s", exc.code, extra=ids)
@@ -173,15 +178,57 @@ async def _forward(queue: asyncio.Queue[RenderProgress], report: Report) -> None
             queue.task_done()
 
 
+@dataclass(frozen=True)
+class AttemptDeadline:
+    """The render's deadline (seconds from its start) and the grace it has to stop after it."""
+
+    seconds: float
+    grace_seconds: float
+
+
+async def _render(
+    cmd: DispatchRender,
+    renderer: Renderer,
+    throttle: ProgressThrottle,
+    canceled: threading.Event,
+    deadline: AttemptDeadline | None,
+) -> RenderedVideo:
+    """The render in a thread. Past the deadline its cancel check turns true, so it stops at the next step
+    (RenderTimeout); one still running `grace_seconds` later is stuck (RenderStuck)."""
+    if deadline is None:
+        return await asyncio.to_thread(renderer.render, _request(cmd), throttle, canceled.is_set)
+    expires = time.monotonic() + deadline.seconds
+
+    def stop_now() -> bool:
+        return canceled.is_set() or time.monotonic() > expires
+
+    thread = asyncio.ensure_future(asyncio.to_thread(renderer.render, _request(cmd), throttle, stop_now))
+    try:
+        video = await asyncio.wait_for(asyncio.shield(thread), deadline.seconds + deadline.grace_seconds)
+    except TimeoutError:
+        raise RenderStuck(
+            f"the render ran past its deadline of {deadline.seconds:.0f} s and did not stop within "
+            f"{deadline.grace_seconds:.0f} s"
+        ) from None
+    except RenderCanceled:
+        if canceled.is_set():
+            raise
+        raise RenderTimeout(
+            f"the render ran past its deadline of {deadline.seconds:.0f} s and was stopped"
+        ) from None
+    return video  # one that finished after its deadline without looking is kept: the work is done
+
+
 async def _produce_artifact(
     cmd: DispatchRender,
     renderer: Renderer,
     store: ObjectStore,
     throttle: ProgressThrottle,
     canceled: threading.Event,
+    deadline: AttemptDeadline | None = None,
 ) -> Artifact:
     p = cmd.params
-    video = await asyncio.to_thread(renderer.render, _request(cmd), throttle, canceled.is_set)
+    video = await _render(cmd, renderer, throttle, canceled, deadline)
     if canceled.is_set():
         raise RenderCanceled("canceled after denoising")
     with tempfile.TemporaryDirectory(prefix="reelstream-") as tmp:

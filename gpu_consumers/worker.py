@@ -21,8 +21,9 @@ from functools import partial
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from gpu_consumers.job import run_attempt
+from gpu_consumers.job import AttemptDeadline, run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
+from reelstream.cost_model import DEFAULT_PRIOR, work_units
 from reelstream.dlq import DeadLetterWriter
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, sender_of
@@ -176,7 +177,7 @@ class Worker:
             self.current = None
             lost = None if current.task.cancelled() else current.task.exception()
             if isinstance(lost, DeviceLost):
-                raise DeviceLost(f"slot {self.settings.slot}: {lost.message}") from lost
+                raise type(lost)(f"slot {self.settings.slot}: {lost.message}") from lost  # RenderStuck too
         if self.current is None and start_next:
             await self._skip_stale(consumer)
         if self.current is None and self.pending and start_next:
@@ -197,9 +198,19 @@ class Worker:
                         current.canceled,
                         self.worker_id,
                         self.settings.progress_interval_seconds,
+                        self._deadline(command),
                     ),
                 )
             )
+
+    def _deadline(self, command: DispatchRender) -> AttemptDeadline:
+        """The render's deadline from its predicted seconds: the model's cost prior (times the simulated
+        renderer's scale, which stretches every render by it)."""
+        spec = self.settings.pipeline.models.get(command.params.model)
+        prior = spec.cost_prior if spec is not None else DEFAULT_PRIOR
+        predicted = prior * work_units(command.params) * (self.settings.render.simulated_scale or 1.0)
+        deadline = self.settings.deadline
+        return AttemptDeadline(deadline.seconds(predicted), deadline.grace_seconds)
 
     async def _skip_stale(self, consumer: AIOKafkaConsumer) -> None:
         """Drop pending dispatches whose lease ran out a whole lease ago: the scheduler has requeued them as

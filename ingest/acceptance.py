@@ -35,10 +35,15 @@ class Accepted:
 
 
 def parse(context: IngestContext, body: bytes) -> Submission:
-    """The body as a submission, by the configured models: a model no pool serves is refused here."""
+    """The body as a submission, by the configured models: a model no pool serves, or a job larger than the
+    model or the pool allows, is refused here."""
     pipeline = context.settings.pipeline
     return parse_submission(
-        body, default_model=pipeline.default_model, models=pipeline.models, served=pipeline.pool_models
+        body,
+        default_model=pipeline.default_model,
+        models=pipeline.models,
+        served=pipeline.pool_models,
+        pool_max_work_units=pipeline.pool_max_work_units,
     )
 
 

@@ -67,9 +67,12 @@ RESPONSES: Json = {
     },
     "TooLarge": _problem("The body is too large."),
     "Invalid": _problem(
-        "Invalid fields (`errors` names each of them), or an Idempotency-Key reused with another body "
-        "(type `.../idempotency-key-reused`, no `errors`).",
-        {"anyOf": [ref("ValidationProblem"), ref("Problem")]},
+        "Invalid fields (`errors` names each of them); a job whose fields are each valid but together ask "
+        "for more work than its model or the pool allows (type `.../workload-too-large`: prompt workload "
+        "exceeds resource allocation thresholds; `limit` names the limit, see each model's `max_work_units` "
+        "and the pool's largest slot); or an Idempotency-Key reused with another body (type "
+        "`.../idempotency-key-reused`, no `errors`).",
+        {"anyOf": [ref("WorkloadProblem"), ref("ValidationProblem"), ref("Problem")]},
     ),
     "Unavailable": {
         **_problem("A dependency did not answer in time; retry after the given delay."),
@@ -108,6 +111,23 @@ def error_responses(*names: str) -> Json:
 
 
 INTEGER: Json = {"type": "integer"}
+WORKLOAD_PROBLEM: Json = {
+    "allOf": [
+        ref("ValidationProblem"),
+        {
+            "type": "object",
+            "description": "A job over a work limit: `requested` > `maximum` of `limit` (max_work_units: the "
+            "model's, num_frames × width × height × num_inference_steps, ×2 with guidance; "
+            "pool_max_work_units: the pool's largest slot, num_frames × width × height).",
+            "required": ["limit", "maximum", "requested"],
+            "properties": {
+                "limit": {"enum": ["max_work_units", "pool_max_work_units"]},
+                "maximum": {"type": "integer", "minimum": 1},
+                "requested": {"type": "integer", "minimum": 1},
+            },
+        },
+    ]
+}
 NUMBER: Json = {"type": "number"}
 STRING: Json = {"type": "string"}
 STAMP: Json = {"type": "string", "format": "date-time"}
@@ -353,6 +373,7 @@ SCHEMAS: Json = {
     "ContentUrl": CONTENT_URL,
     "Problem": PROBLEM,
     "ValidationProblem": VALIDATION_PROBLEM,
+    "WorkloadProblem": WORKLOAD_PROBLEM,
     "TenantLimitsRequest": TENANT_LIMITS_REQUEST,
     "TenantLimits": TENANT_LIMITS,
     "ApiKeyRequest": API_KEY_REQUEST,

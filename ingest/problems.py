@@ -33,7 +33,7 @@ from ingest.errors import (
     WebhookConfigNotFound,
 )
 from reelstream.kafka.clients import BrokerUnavailableError
-from reelstream.params import InvalidRequest
+from reelstream.params import InvalidRequest, WorkloadTooLarge
 from schemas.errors import RegistryUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,9 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),
     PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
     InvalidRequest: ProblemKind(422, "invalid-request", "Invalid request"),
+    WorkloadTooLarge: ProblemKind(
+        422, "workload-too-large", "Workload exceeds resource allocation thresholds"
+    ),
     IdempotencyKeyReused: ProblemKind(422, "idempotency-key-reused", "Idempotency key reused"),
     RateLimited: ProblemKind(429, "rate-limited", "Too many requests"),
     BrokerUnavailableError: ProblemKind(
@@ -115,6 +118,9 @@ def problem_response(exc: Exception, instance: str) -> Response:
     if isinstance(exc, InvalidRequest):
         extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
         detail = "the request has invalid fields: " + ", ".join(sorted({e.field for e in exc.errors}))
+    if isinstance(exc, WorkloadTooLarge):  # which limit, its value and what the job asked for
+        extra.update(limit=exc.limit, maximum=exc.maximum, requested=exc.requested)
+        detail = exc.message
     elif kind.detail is not None:
         detail = kind.detail
     else:

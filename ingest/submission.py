@@ -133,9 +133,11 @@ def parse_submission(
     default_model: str,
     models: ModelRegistry = BUILTIN_MODELS,
     served: frozenset[str] | None = None,
+    pool_max_work_units: int | None = None,
 ) -> Submission:
     """Parse and validate a submission; raises MalformedRequest or InvalidRequest naming the fields.
-    `served`: the models some pool serves (None: every one of `models`); another model is refused."""
+    `served`: the models some pool serves (None: every one of `models`); another model is refused.
+    A job over its model's or the pool's work limit is WorkloadTooLarge (an InvalidRequest)."""
     data = parse_json_object(body)
     check_shape(data, FIELDS)
     requested = RequestedParams(**{name: data.get(name) for name in PARAM_FIELDS})
@@ -150,6 +152,7 @@ def parse_submission(
         default_model=default_model,
         models=models,
         served=served,
+        pool_max_work_units=pool_max_work_units,
     )
     return Submission(
         prompt=data["prompt"],

@@ -62,3 +62,18 @@ class CostModel:
         previous = self.learned.get(key)
         rate = measured if previous is None else previous + LEARNING_RATE * (measured - previous)
         return replace(self, learned=MappingProxyType({**self.learned, key: rate}))
+
+
+@dataclass(frozen=True)
+class RenderDeadline:
+    """How long one attempt's render may take: `multiple` × its predicted seconds + `margin_seconds`, at most
+    `max_seconds`. Past it the worker stops the render at its next step; a render that has not stopped
+    `grace_seconds` later is stuck, and the worker process is ended (its supervisor starts a fresh one)."""
+
+    multiple: float = 3.0
+    margin_seconds: float = 60.0
+    max_seconds: float = 7200.0
+    grace_seconds: float = 30.0
+
+    def seconds(self, predicted_seconds: float) -> float:
+        return min(self.max_seconds, self.multiple * max(predicted_seconds, 0.0) + self.margin_seconds)

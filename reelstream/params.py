@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from reelstream.cost_model import work_units
 from reelstream.errors import ReelstreamError
 from reelstream.models import BUILTIN_MODELS, STANDARD, Defaults, Limits, ModelRegistry, ModelSpec
 from schemas.events import RenderParams, RequestedParams, random_below
@@ -35,6 +36,49 @@ class InvalidRequest(ReelstreamError):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
+
+
+class WorkloadTooLarge(InvalidRequest):
+    """ "prompt workload exceeds resource allocation thresholds": every parameter is within its own range, but
+    together they ask for more GPU work than the model allows a job (`max_work_units`, in the cost model's
+    units) or more frame pixels than a slot of the pool holds (`pool_max_work_units`). `limit` names it."""
+
+    code = "workload_too_large"
+
+    def __init__(self, error: FieldError, limit: str, maximum: int, requested: int) -> None:
+        super().__init__([error])
+        self.message = f"prompt workload exceeds resource allocation thresholds: {error.message}"
+        self.args = (self.message,)
+        self.limit, self.maximum, self.requested = limit, maximum, requested
+
+
+# the fields that size a job's work, in the order the error names the first one the client sent
+_WORK_FIELDS = ("num_frames", "duration_seconds", "num_inference_steps", "width", "height", "guidance_scale")
+
+
+def check_workload(
+    params: RenderParams, spec: ModelSpec, req: RequestedParams, pool_max_work_units: int | None = None
+) -> None:
+    """Raise WorkloadTooLarge if the resolved render exceeds its model's or its pool's work limit. The error
+    names the first sizing field the client sent (else `model`: the model's defaults are too large)."""
+    field = next((name for name in _WORK_FIELDS if getattr(req, name) is not None), "model")
+    units = work_units(params)
+    model_limit = spec.limits.max_work_units
+    if model_limit is not None and units > model_limit:
+        what = (
+            f"{units} work units (num_frames × width × height × num_inference_steps, ×2 with guidance) "
+            f"exceed {spec.id}'s limit of {model_limit} (max_work_units)"
+        )
+        raise WorkloadTooLarge(FieldError(field, what), "max_work_units", model_limit, units)
+    frame_pixels = params.num_frames * params.width * params.height
+    if pool_max_work_units is not None and frame_pixels > pool_max_work_units:
+        what = (
+            f"{frame_pixels} frame pixels (num_frames × width × height) exceed the largest slot of the pool "
+            f"({pool_max_work_units}, pool_max_work_units)"
+        )
+        raise WorkloadTooLarge(
+            FieldError(field, what), "pool_max_work_units", pool_max_work_units, frame_pixels
+        )
 
 
 def _check_text(
@@ -205,8 +249,10 @@ def validate_submission(
     default_model: str,
     models: ModelRegistry = BUILTIN_MODELS,
     served: frozenset[str] | None = None,
+    pool_max_work_units: int | None = None,
 ) -> RenderParams:
-    """Everything a SubmitJob must satisfy, wherever it came from (`served`: as in `resolve`)."""
+    """Everything a SubmitJob must satisfy, wherever it came from (`served`: as in `resolve`), the work
+    limits last (`check_workload`: raised only for a request valid in every other way)."""
     errors = check_webhook_url(webhook_url) + check_metadata(metadata)
     try:
         params = resolve(
@@ -216,4 +262,5 @@ def validate_submission(
         raise InvalidRequest(exc.errors + errors) from None
     if errors:
         raise InvalidRequest(errors)
+    check_workload(params, models[params.model], req, pool_max_work_units)
     return params

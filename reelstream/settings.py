@@ -23,6 +23,7 @@ from reelstream.config.formats import (
     parse_tenant_limits,
     parse_weights,
 )
+from reelstream.cost_model import RenderDeadline
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.logs import LogSettings
@@ -107,6 +108,9 @@ class PipelineSettings:
     long_job_probability: float = 0.5  # predicted long from this probability on
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tenant_limits: TenantLimits = field(default_factory=TenantLimits)
+    # expected GPU seconds a tenant's jobs may take per window (None: no budget), and the window
+    tenant_gpu_seconds: float | None = 14400.0
+    tenant_budget_window_seconds: float = 3600.0
     log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod
@@ -130,6 +134,8 @@ class PipelineSettings:
             long_job_probability=v.long_job_probability,
             metrics=MetricsSettings.from_config(config),
             tenant_limits=parse_tenant_limits(v.tenant_limits),
+            tenant_gpu_seconds=v.tenant_gpu_seconds_per_window,
+            tenant_budget_window_seconds=v.tenant_budget_window_seconds,
             log=LogSettings.from_config(config),
         )
 
@@ -149,6 +155,7 @@ class SchedulerSettings:
     tick_seconds: float = 1.0
     retry_backoff_seconds: float = 2.0  # before retrying a failed attempt; doubles per attempt, jittered
     retry_backoff_max_seconds: float = 120.0
+    max_slot_share: float = 0.5  # of the live slots one tenant holds while another's job waits (1: no bound)
     # Kafka static group membership (group.instance.id): a scheduler restarted under the same id takes its
     # partition back at once instead of waiting out the killed process's session. Unique per replica (the
     # pod name); None: dynamic membership.
@@ -171,6 +178,7 @@ class SchedulerSettings:
             tick_seconds=v.tick_seconds,
             retry_backoff_seconds=v.retry_backoff_seconds,
             retry_backoff_max_seconds=v.retry_backoff_max_seconds,
+            max_slot_share=v.tenant_max_slot_share,
             instance_id=v.scheduler_instance_id,
         )
 
@@ -358,6 +366,7 @@ class WorkerSettings:
     progress_interval_seconds: float = 1.0
     max_work_units: int | None = None  # frames × width × height this slot holds (the pool's limit)
     render: RenderSettings = field(default_factory=RenderSettings)
+    deadline: RenderDeadline = field(default_factory=RenderDeadline)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], slot: int | None = None) -> WorkerSettings:
@@ -380,4 +389,10 @@ class WorkerSettings:
             heartbeat_seconds=v.heartbeat_seconds,
             max_work_units=pipeline.pool_max_work_units,
             render=RenderSettings.from_config(config),
+            deadline=RenderDeadline(
+                multiple=v.render_deadline_multiple,
+                margin_seconds=v.render_deadline_margin_seconds,
+                max_seconds=v.render_deadline_max_seconds,
+                grace_seconds=v.render_stop_grace_seconds,
+            ),
         )

@@ -33,7 +33,7 @@ from streams.faust_compensation import Inbox, LogReader, take_acked_when_written
 from streams.limit_settings import TenantLimitSource
 from streams.long_job_tracking import LongJobTracker
 from streams.publishing import publish_change
-from streams.tenant_quota import TenantQuota
+from streams.tenant_quota import GpuBudget, TenantQuota
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,11 @@ def build_admission(
         long_jobs=LongJobTracker(
             LongJobEstimator(settings.long_job_seconds, settings.long_job_probability),
             judged=ctx.metrics.long_job_outcome,
+        ),
+        gpu_budget=(
+            GpuBudget(settings.tenant_gpu_seconds, settings.tenant_budget_window_seconds)
+            if settings.tenant_gpu_seconds is not None
+            else None
         ),
     )
     ctx.metrics.expect_models(settings.models.ids)

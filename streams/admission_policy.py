@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
-from reelstream.params import InvalidRequest, validate_submission
+from reelstream.params import InvalidRequest, WorkloadTooLarge, check_workload, validate_submission
 from schemas.events import (
     CancelJob,
     CancelRequested,
@@ -79,7 +79,9 @@ def finished(stored: bytes | None) -> bytes | None:
 class PoolCapacity:
     """What the pool's slots can run (from configuration): jobs beyond it are rejected, never queued forever.
 
-    A configured model with no slot up at the moment (scaled to zero) still queues: a slot may appear."""
+    A configured model with no slot up at the moment (scaled to zero) still queues: a slot may appear. A job
+    larger than the largest slot is refused as at submit (reelstream.params.check_workload):
+    `workload_too_large`."""
 
     models: frozenset[str] | None = None  # None: every model reelstream knows
     max_work_units: int | None = None  # frames × width × height of the largest slot; None: no limit
@@ -87,9 +89,6 @@ class PoolCapacity:
     def refusal(self, params: RenderParams) -> str | None:
         if self.models is not None and params.model not in self.models:
             return f"no slot of this pool serves {params.model} (served: {', '.join(sorted(self.models))})"
-        units = params.num_frames * params.width * params.height
-        if self.max_work_units is not None and units > self.max_work_units:
-            return f"{units} frame pixels exceed the largest slot of this pool ({self.max_work_units})"
         return None
 
 
@@ -134,6 +133,10 @@ def decide(
     refusal = capacity.refusal(params)
     if refusal is not None:
         return Reject(_rejection(command, "no_capacity", refusal))
+    try:  # the pool's limit once the model is known to be served (the model's own limit was checked)
+        check_workload(params, models[params.model], command.params, capacity.max_work_units)
+    except WorkloadTooLarge as exc:
+        return Reject(_rejection(command, exc.code, exc.message))
     return Admit(_admitted(command, params, pool_id))
 
 

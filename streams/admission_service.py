@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from reelstream.cost_model import work_units
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.settings import TenantLimit
 from schemas.events import (
@@ -44,7 +45,7 @@ from streams.admission_policy import (
 from streams.invariants import check_command
 from streams.limit_state import StateThrottle
 from streams.long_job_tracking import LongJobTracker
-from streams.tenant_quota import OverLimit, TenantQuota, charge, released
+from streams.tenant_quota import GpuBudget, OverLimit, TenantQuota, charge, released
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class AdmissionService:
     pool_partition: Callable[[str], int]
     counted: Counted | None = None
     models: ModelRegistry = BUILTIN_MODELS  # the registered models (their limits judge each submission)
+    gpu_budget: GpuBudget | None = None  # expected GPU seconds per tenant and window
     throttle: StateThrottle = field(default_factory=StateThrottle)  # what was published, per tenant
     long_jobs: LongJobTracker = field(default_factory=LongJobTracker)  # the long-job estimator's verdicts
 
@@ -147,7 +149,10 @@ class AdmissionService:
         )
         if isinstance(decision, Admit) and isinstance(command, SubmitJob):
             now = command.occurred_at.timestamp()
-            verdict = charge(store.quota(command.tenant_id), self.limits_of(command.tenant_id), now)
+            params = decision.admitted.params
+            gpu_seconds = self.models[params.model].cost_prior * work_units(params)
+            limit = self.limits_of(command.tenant_id)
+            verdict = charge(store.quota(command.tenant_id), limit, now, gpu_seconds, self.gpu_budget)
             store.set_quota(command.tenant_id, verdict.quota)
             outputs += self.limit_state(command.tenant_id, verdict.quota, now)
             if isinstance(verdict, OverLimit):

@@ -1,4 +1,5 @@
-"""The pool scheduler's dispatching: idle slots filled in fair order, running caps, queue places and ETAs."""
+"""The pool scheduler's dispatching: idle slots filled in fair order, running caps, the slot share bound,
+queue places and ETAs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ def _can_run(slot: Slot, job: QueuedJob) -> bool:
         slot.max_work_units is None or params.num_frames * params.width * params.height <= slot.max_work_units
     )
     return params.model == slot.renderer and fits
+
+
+def _elsewhere(step: Step, job: QueuedJob, slot: Slot) -> bool:
+    """The job's render timed out on this slot and another live slot can run it: the retry goes there."""
+    if job.avoid_slot != slot.slot:
+        return False
+    return any(s.slot != slot.slot and alive(step, s) and _can_run(s, job) for s in step.slots.values())
 
 
 def running_per_tenant(step: Step) -> dict[str, int]:
@@ -42,15 +50,33 @@ def fill_idle_slots(step: Step) -> None:
     if not idle or not any(j.queued for j in step.jobs.values()):
         return
     running = running_per_tenant(step)
+    share_cap = step.policy.slot_share_cap(sum(1 for s in step.slots.values() if alive(step, s)))
     for slot in idle:
         candidates = [
-            q for q in step.waiting() if _can_run(slot, q) and _due(step, q) and not _capped(q, running)
+            q
+            for q in step.waiting()
+            if _can_run(slot, q)
+            and _due(step, q)
+            and not _capped(q, running)
+            and not _elsewhere(step, q, slot)
         ]
+        candidates = _within_share(candidates, running, share_cap)
         if candidates:
             best = first(candidates, step.service, step.now, step.policy)
             if best is not None:
                 _dispatch(step, best, slot)
                 running[best.tenant] = running.get(best.tenant, 0) + 1
+
+
+def _within_share(
+    candidates: list[QueuedJob], running: Mapping[str, int], share_cap: int | None
+) -> list[QueuedJob]:
+    """The slot share bound: while a tenant below its share has a job this slot can run, tenants at their
+    share do not get the slot. When only tenants at their share wait, they take it (no slot stays idle)."""
+    if share_cap is None:
+        return candidates
+    below = [q for q in candidates if running.get(q.tenant, 0) < share_cap]
+    return below or candidates
 
 
 def _due(step: Step, job: QueuedJob) -> bool:

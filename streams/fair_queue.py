@@ -41,9 +41,18 @@ class SchedulerPolicy:
         seconds=2
     )  # before the retry of a failed attempt; doubles per attempt
     retry_backoff_max: timedelta = timedelta(seconds=120)
+    # the most of the pool's live slots one tenant holds while another tenant's job could take a slot
+    # (at least one slot each); None: no bound beyond the running caps
+    max_slot_share: float | None = 0.5
 
     def weight(self, tenant: str) -> float:
         return max(self.weights.get(tenant, self.default_weight), 1e-6)
+
+    def slot_share_cap(self, live_slots: int) -> int | None:
+        """Slots one tenant may hold of `live_slots` while others wait: its share rounded down, at least 1."""
+        if self.max_slot_share is None:
+            return None
+        return max(1, int(self.max_slot_share * live_slots + 1e-9))
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class QueuedJob:
     fifo_wait: float  # seconds FIFO would have made it wait, estimated when it arrived
     retried: bool = False
     not_before: datetime | None = None  # a failed attempt's retry waits out its backoff
+    avoid_slot: int | None = None  # the slot whose render timed out: another live slot takes the retry
 
     @property
     def tenant(self) -> str:

@@ -11,6 +11,12 @@ events of any other attempt are ignored, so a zombie cannot complete a job.
 
 Concurrency caps: a job admitted with a `running_cap` is not dispatched while that many jobs of its tenant
 hold slots; it stays queued with reason `throttled` (other tenants' jobs take the free slots meanwhile).
+Slot share: a tenant at its share of the live slots (policy.max_slot_share) does not take a slot another
+tenant within its share could run (dispatching.py).
+
+Render deadlines: an attempt the worker stopped past its deadline (`render_timeout`) is retried once, on
+another live slot when one can run it, and the job fails if the retry times out too; the slot is freed by the
+failure report, or by its lease when the worker process was ended.
 
 The state and outputs live in scheduler_state.py, one step's bookkeeping in scheduling_step.py, slots and
 leases in slot_leases.py, dispatching in dispatching.py; this module applies one event.
@@ -81,6 +87,9 @@ __all__ = [
     "dump_state",
     "load_state",
 ]
+
+
+RENDER_TIMEOUT = "render_timeout"  # the worker stopped a render past its deadline (gpu_consumers.job)
 
 
 def as_of(event: InboxEvent, now: datetime, allowance: timedelta) -> InboxEvent:
@@ -256,7 +265,14 @@ def _attempt_failed(step: Step, event: RenderFailed) -> None:
             stage=None,
             eta_seconds=None,
         )
-    elif event.error.retriable and event.attempt < step.policy.max_attempts:
+    elif event.error.code == RENDER_TIMEOUT and event.attempt < min(2, step.policy.max_attempts):
+        # past its deadline once: retried once, on another slot where one can run it, then failed
+        requeue(step, event.job_id, event.error.message, backoff=True, avoid_slot=event.slot)
+    elif (
+        event.error.code != RENDER_TIMEOUT
+        and event.error.retriable
+        and event.attempt < step.policy.max_attempts
+    ):
         requeue(step, event.job_id, event.error.message, backoff=True)
     else:
         step.update(

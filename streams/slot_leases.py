@@ -71,7 +71,7 @@ def tick(step: Step, sweep: bool) -> None:
             )
 
 
-def requeue(step: Step, job_id: str, why: str, backoff: bool = False) -> None:
+def requeue(step: Step, job_id: str, why: str, backoff: bool = False, avoid_slot: int | None = None) -> None:
     """Back to the front of its tenant's queue; the next dispatch is attempt + 1, so anything the lost
     attempt still reports is fenced off. After max_attempts the job fails. An attempt that failed (rather
     than one whose worker vanished) is retried after a backoff with jitter (fair_queue.retry_backoff)."""
@@ -92,7 +92,14 @@ def requeue(step: Step, job_id: str, why: str, backoff: bool = False) -> None:
     wait = retry_backoff(job_id, job.status.attempt, step.policy) if backoff else None
     not_before = step.now + wait if wait is not None else None
     queued = QueuedJob(
-        job.admitted, -job.status.attempt, step.now, cost, 0.0, retried=True, not_before=not_before
+        job.admitted,
+        -job.status.attempt,
+        step.now,
+        cost,
+        0.0,
+        retried=True,
+        not_before=not_before,
+        avoid_slot=avoid_slot,
     )
     step.jobs[job_id] = replace(job, queued=queued)
     step.update(job_id, JobEventType.REQUEUED, state=JobState.QUEUED, slot=None, stage=None, progress=0.0)

@@ -53,6 +53,14 @@ class RenderCanceled(ReelstreamError):
     code = "canceled"
 
 
+class RenderTimeout(ReelstreamError):
+    """The render ran past its deadline (reelstream.cost_model.RenderDeadline) and was stopped at a step
+    boundary: the slot is free again; the scheduler retries the job once, on another slot if it can."""
+
+    code = "render_timeout"
+    retriable = True
+
+
 class RenderError(ReelstreamError):
     """A render that failed for a reason of its own (bad parameters, model error, out of memory)."""
 
@@ -65,6 +73,13 @@ class DeviceLost(ReelstreamError):
 
     code = "device_lost"
     retriable = True
+
+
+class RenderStuck(DeviceLost):
+    """A render past its deadline that did not stop within the grace period: its thread cannot be stopped,
+    so the attempt is reported `render_timeout` and the worker process ends (its supervisor restarts it)."""
+
+    code = "render_timeout"
 
 
 class Renderer(Protocol):

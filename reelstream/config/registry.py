@@ -102,8 +102,8 @@ class Registry(BaseSettings):
     )
     pool_max_work_units: int | None = setting(
         None,
-        "Largest render a slot of the pool holds; empty: no limit.",
-        (ADMISSION, WORKER),
+        "Largest render a slot of the pool holds; larger jobs are refused (workload-too-large); empty: none.",
+        (INGEST, ADMISSION, WORKER),
         unit="frames×px",
         ge=1,
     )
@@ -122,6 +122,16 @@ class Registry(BaseSettings):
         "Per-tenant rate, burst, queued and running caps (`*`: everyone else).",
         (ADMISSION,),
         form="tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1",
+    )
+    tenant_gpu_seconds_per_window: float | None = setting(
+        14400.0,
+        "Expected GPU seconds (the cost model's) one tenant's jobs may take per window; empty: no budget.",
+        (ADMISSION,),
+        unit="s",
+        ge=1,
+    )
+    tenant_budget_window_seconds: float = setting(
+        3600.0, "The window of the tenants' GPU-seconds budget.", (ADMISSION,), unit="s", gt=0
     )
     metrics_port: int = setting(0, "Port of the process's /metrics; 0: not served.", PIPELINE, ge=0, le=65535)
     metrics_host: str = setting("127.0.0.1", "Address /metrics binds to.", PIPELINE)
@@ -162,6 +172,30 @@ class Registry(BaseSettings):
         ge=0,
     )
     retry_backoff_max_seconds: float = setting(120.0, "Cap of the retry delay.", (SCHEDULER,), unit="s", ge=0)
+    render_deadline_multiple: float = setting(
+        3.0, "A render's deadline: this many times its predicted seconds, plus the margin.", (WORKER,), gt=0
+    )
+    render_deadline_margin_seconds: float = setting(
+        60.0, "Added to every render's deadline.", (WORKER,), unit="s", ge=0
+    )
+    render_deadline_max_seconds: float = setting(
+        7200.0, "Ceiling of a render's deadline.", (WORKER,), unit="s", gt=0
+    )
+    render_stop_grace_seconds: float = setting(
+        30.0,
+        "How long a render past its deadline has to stop before the worker process is ended and restarted.",
+        (WORKER,),
+        unit="s",
+        gt=0,
+    )
+    tenant_max_slot_share: float = setting(
+        0.5,
+        "Most of the pool's live slots one tenant holds while another tenant's job waits (at least 1; "
+        "1: no bound).",
+        (SCHEDULER,),
+        gt=0,
+        le=1,
+    )
     scheduler_instance_id: str | None = setting(
         None, "Kafka static group membership id of this scheduler replica (the pod name).", (SCHEDULER,)
     )

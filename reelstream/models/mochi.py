@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reelstream.models.spec import Defaults, FrameRule, ModelSpec, Preset
+from reelstream.models.spec import Defaults, FrameRule, Limits, ModelSpec, Preset
 
 # Mochi's VAE compresses time by 6 after a first frame of its own: clips are 6k+1 frames long.
 MOCHI_FRAMES = FrameRule(step=6, offset=1)
@@ -10,6 +10,9 @@ MOCHI_FRAMES = FrameRule(step=6, offset=1)
 # Genmo's defaults for Mochi 1: 848×480 at 30 fps, 64 steps, guidance 4.5; 163 frames ≈ 5.4 s. A preview
 # (512×288, 24 steps) costs about 1/12 of that: a third of the tokens, attention quadratic in them.
 # Cost prior: ≈ 10 min for the default clip (848×480×163 frames × 64 steps with CFG) on one H100.
+# Work limit: 4× the default clip (≈ 40 min on one H100 by the prior): the default clip at the largest size
+# (2.6×) or a 10 s clip at the default size (1.8×) fit; the largest of every range at once (≈ 30×) does not.
+MOCHI_1_DEFAULT_WORK = 848 * 480 * 163 * 64 * 2
 MOCHI_1 = ModelSpec(
     id="mochi-1",
     display_name="Mochi 1 (Genmo, 10B)",
@@ -17,14 +20,18 @@ MOCHI_1 = ModelSpec(
         width=848, height=480, fps=30, duration_seconds=5.4, num_inference_steps=64, guidance_scale=4.5
     ),
     presets={"preview": Preset(width=512, height=288, num_inference_steps=24)},
+    limits=Limits(max_work_units=4 * MOCHI_1_DEFAULT_WORK),
     frame_rule=MOCHI_FRAMES,
-    cost_prior=600.0 / (848 * 480 * 163 * 64 * 2),
+    cost_prior=600.0 / MOCHI_1_DEFAULT_WORK,
     renderer="gpu_consumers.renderers:build_mochi_1",
     license="Apache-2.0 (genmo/mochi-1-preview weights)",
 )
 
 # Random weights, CPU-sized: the real pipeline code for development and tests; a default clip renders in
-# well under a second on a CPU.
+# well under a second on a CPU. Work limit: 8192× the default clip (about an hour of a CPU by the prior):
+# room for the slow renders the tests ask for (cancel and failover mid-render take ~5000×), while the
+# largest of every range at once (~8·10⁸×) is refused.
+TINY_MOCHI_DEFAULT_WORK = 64 * 48 * 13 * 4 * 2
 TINY_MOCHI = ModelSpec(
     id="tiny-mochi",
     display_name="tiny Mochi (random weights, for development)",
@@ -32,8 +39,9 @@ TINY_MOCHI = ModelSpec(
         width=64, height=48, fps=24, duration_seconds=0.5, num_inference_steps=4, guidance_scale=4.5
     ),
     presets={"preview": Preset(width=32, height=32, num_inference_steps=2)},
+    limits=Limits(max_work_units=8192 * TINY_MOCHI_DEFAULT_WORK),
     frame_rule=MOCHI_FRAMES,
-    cost_prior=0.5 / (64 * 48 * 13 * 4 * 2),
+    cost_prior=0.5 / TINY_MOCHI_DEFAULT_WORK,
     renderer="gpu_consumers.renderers:build_tiny_mochi",
     license="Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up)",
 )

@@ -77,6 +77,10 @@ class Limits:
     steps: Bounds = Bounds(2, 200, "steps")
     guidance_scale: Bounds = Bounds(0, 20)
     fps: Bounds = Bounds(1, 60, "frames per second")
+    # GPU work of one job in the cost model's units (frames × width × height × steps, doubled with
+    # guidance): what bounds a job's time on a slot when every parameter is within its own range. None: the
+    # other limits alone bound it.
+    max_work_units: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,17 @@ class ModelSpec:
             f"shorter side at most {limits.max_short_side}, longer side at most {limits.max_long_side}; "
             f"num_frames {self.frame_rule.describe()}; clip at most {limits.max_duration_seconds:g} s; "
             f"fps {limits.fps.describe()}; num_inference_steps {limits.steps.describe()}; "
+            f"{_work_limit(limits)}"
             f"prompt at most {limits.prompt_chars} characters; qualities {', '.join(self.qualities)}; "
             f"default {defaults.width}×{defaults.height}, {self.default_frames} frames at "
             f"{defaults.fps} fps, {defaults.num_inference_steps} steps. License: {self.license}."
         )
+
+
+def _work_limit(limits: Limits) -> str:
+    if limits.max_work_units is None:
+        return ""
+    return (
+        f"work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most "
+        f"{limits.max_work_units}; "
+    )

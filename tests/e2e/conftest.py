@@ -34,7 +34,9 @@ METRICS_SCRAPED = ("ingest", "admission", "scheduler", "notifier", "worker-0", "
 # slot 2 alone. The pool is configured for mochi-1 too (no slot of it is up: its jobs wait queued), but not
 # for fake-clip-hd, which is refused at submit.
 EXTRA_MODELS, FAKE_MODEL, FAKE_SLOT, UNSERVED_MODEL = "tests.fake_model", "fake-clip", 2, "fake-clip-hd"
-POOL_MODELS = ("fake-clip", "mochi-1", "tiny-mochi")
+# a model whose renderer hangs on request (tests/hanging_model.py), on slot 3 with short render deadlines
+HANGING_MODEL, HANGING_SLOT = "fake-hang", 3
+POOL_MODELS = ("fake-clip", "fake-hang", "mochi-1", "tiny-mochi")
 
 
 @pytest.fixture(scope="package")
@@ -63,8 +65,15 @@ def running_pipeline(
         webhook_secret=generate_secret(),
         http_port=free_port(),
         app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",
-        worker_slots=(0, 1, FAKE_SLOT),
-        slot_models={FAKE_SLOT: FAKE_MODEL},
+        worker_slots=(0, 1, FAKE_SLOT, HANGING_SLOT),
+        slot_models={FAKE_SLOT: FAKE_MODEL, HANGING_SLOT: HANGING_MODEL},
+        slot_env={
+            HANGING_SLOT: {  # deadline ≈ 1.2 s for its default clip, 1 s more to stop
+                "REELSTREAM_RENDER_DEADLINE_MULTIPLE": "1",
+                "REELSTREAM_RENDER_DEADLINE_MARGIN_SECONDS": "1",
+                "REELSTREAM_RENDER_STOP_GRACE_SECONDS": "1",
+            }
+        },
         metrics_ports={name: free_port() for name in METRICS_SCRAPED},
         extra_env={
             "PYTHONPATH": str(Path(__file__).parents[2]),
@@ -73,7 +82,7 @@ def running_pipeline(
             "REELSTREAM_TENANT_CLASSES": "tenant-a=premium,tenant-b=standard",
             "REELSTREAM_LAG_INTERVAL_SECONDS": "1",
             "REELSTREAM_TENANT_LIMITS": TENANT_LIMITS,
-            "REELSTREAM_EXTRA_MODELS": EXTRA_MODELS,
+            "REELSTREAM_EXTRA_MODELS": f"{EXTRA_MODELS},tests.hanging_model",
             "REELSTREAM_POOL_MODELS": ",".join(POOL_MODELS),
             "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_traces.url,
             "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans reach the receiver soon after they end

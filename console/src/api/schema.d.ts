@@ -332,7 +332,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Each model's limits: `mochi-1` (Mochi 1 (Genmo, 10B)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; prompt at most 2000 characters; qualities preview, standard; default 848×480, 163 frames at 30 fps, 64 steps. License: Apache-2.0 (genmo/mochi-1-preview weights). `tiny-mochi` (tiny Mochi (random weights, for development)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; prompt at most 2000 characters; qualities preview, standard; default 64×48, 13 frames at 24 fps, 4 steps. License: Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up). */
+        /** @description Each model's limits: `mochi-1` (Mochi 1 (Genmo, 10B)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 33969930240; prompt at most 2000 characters; qualities preview, standard; default 848×480, 163 frames at 30 fps, 64 steps. License: Apache-2.0 (genmo/mochi-1-preview weights). `tiny-mochi` (tiny Mochi (random weights, for development)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 2617245696; prompt at most 2000 characters; qualities preview, standard; default 64×48, 13 frames at 24 fps, 4 steps. License: Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up). */
         JobRequest: {
             prompt: string;
             negative_prompt?: string;
@@ -479,6 +479,12 @@ export interface components {
                 field: string;
                 message: string;
             }[];
+        };
+        WorkloadProblem: components["schemas"]["ValidationProblem"] & {
+            /** @enum {unknown} */
+            limit: "max_work_units" | "pool_max_work_units";
+            maximum: number;
+            requested: number;
         };
         TenantLimitsRequest: {
             /** @description submissions a second */
@@ -657,13 +663,13 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Invalid fields (`errors` names each of them), or an Idempotency-Key reused with another body (type `.../idempotency-key-reused`, no `errors`). */
+        /** @description Invalid fields (`errors` names each of them); a job whose fields are each valid but together ask for more work than its model or the pool allows (type `.../workload-too-large`: prompt workload exceeds resource allocation thresholds; `limit` names the limit, see each model's `max_work_units` and the pool's largest slot); or an Idempotency-Key reused with another body (type `.../idempotency-key-reused`, no `errors`). */
         Invalid: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                "application/problem+json": components["schemas"]["ValidationProblem"] | components["schemas"]["Problem"];
+                "application/problem+json": components["schemas"]["WorkloadProblem"] | components["schemas"]["ValidationProblem"] | components["schemas"]["Problem"];
             };
         };
         /** @description A dependency did not answer in time; retry after the given delay. */

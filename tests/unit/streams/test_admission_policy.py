@@ -75,10 +75,10 @@ def test_a_job_no_slot_of_the_pool_can_run_is_rejected_not_queued_forever() -> N
     fits = decide(
         submit(model="tiny-mochi"), None, pool_id="default", default_model="tiny-mochi", capacity=capacity
     )
-    for refused in (too_big, unserved):
+    for refused, code in ((too_big, "workload_too_large"), (unserved, "no_capacity")):
         assert isinstance(refused, Reject)
         assert refused.event.status.error is not None
-        assert refused.event.status.error.code == "no_capacity"
+        assert refused.event.status.error.code == code
     assert isinstance(fits, Admit)
 
 
