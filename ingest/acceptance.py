@@ -38,7 +38,11 @@ def parse(context: IngestContext, body: bytes) -> Submission:
     """The body as a submission, by the configured models: a model no pool serves is refused here."""
     pipeline = context.settings.pipeline
     return parse_submission(
-        body, default_model=pipeline.default_model, models=pipeline.models, served=pipeline.pool_models
+        body,
+        default_model=pipeline.default_model,
+        models=pipeline.models,
+        served=pipeline.pool_models,
+        targets=context.settings.webhook_targets,
     )
 
 

@@ -28,8 +28,10 @@ from ingest.errors import (
     NotReady,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     StorageUnavailable,
     Unauthenticated,
+    UnsupportedMediaType,
     WebhookConfigNotFound,
 )
 from reelstream.kafka.clients import BrokerUnavailableError
@@ -64,7 +66,9 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
     JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
     IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),
+    RequestTimeout: ProblemKind(408, "request-timeout", "Request timeout"),
     PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
+    UnsupportedMediaType: ProblemKind(415, "unsupported-media-type", "Unsupported media type"),
     InvalidRequest: ProblemKind(422, "invalid-request", "Invalid request"),
     IdempotencyKeyReused: ProblemKind(422, "idempotency-key-reused", "Idempotency key reused"),
     RateLimited: ProblemKind(429, "rate-limited", "Too many requests"),

@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ingest.errors import MalformedRequest
 from reelstream.errors import InvalidRecordError
+from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.params import FieldError, InvalidRequest, validate_submission
+from reelstream.webhooks.targets import url_problem
 from schemas.events import (
     JobState,
     JobStatus,
@@ -28,6 +31,7 @@ from schemas.events import (
     utc_now,
 )
 
+HTTPS_ONLY = WebhookTargetPolicy()  # production's rule: https, public literal addresses
 INT, NUMBER, STRING, OBJECT, ARRAY = "integer", "number", "string", "object", "array"
 
 # every field a client may send, with its JSON type; `prompt` is the only required one
@@ -89,19 +93,62 @@ def _finite_float(text: str) -> float:
     return value
 
 
+MAX_JSON_DEPTH = 64
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
 # made once: json.loads with hooks builds a new decoder on every call
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object. Not JSON → MalformedRequest (400); JSON but no object → InvalidRequest."""
+    """The body as a JSON object. Not JSON, or nested deeper than MAX_JSON_DEPTH → MalformedRequest (400);
+    JSON but no object, or a text with a NUL or a lone surrogate → InvalidRequest (422) naming the field."""
     try:
-        data = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))  # as json.loads
+        text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise MalformedRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+        data = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidRequest([FieldError("body", "must be a JSON object")])
+    if errors := unsafe_text_fields(data):
+        raise InvalidRequest(errors)
     return data
+
+
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings do not count), found
+    before parsing: the parser recurses once per level and would overflow the stack long before 64 KiB."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def unsafe_text_fields(data: dict[str, Any]) -> list[FieldError]:
+    """The top-level fields whose text (in any string or key inside them) holds a NUL or a lone surrogate:
+    no job record, log line or JSON answer can carry those. A bad top-level key is reported as `body`."""
+    errors = []
+    for name, value in data.items():
+        if _UNSAFE_TEXT.search(name):
+            errors.append(FieldError("body", "a field name holds a NUL or an unpaired surrogate"))
+        elif _holds_unsafe_text(value):
+            errors.append(FieldError(name, "must not hold a NUL character or an unpaired surrogate"))
+    return errors
+
+
+def _holds_unsafe_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSAFE_TEXT.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_unsafe_text(k) or _holds_unsafe_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_unsafe_text(v) for v in value)
+    return False
 
 
 def _type_ok(value: Any, json_type: str) -> bool:
@@ -133,24 +180,33 @@ def parse_submission(
     default_model: str,
     models: ModelRegistry = BUILTIN_MODELS,
     served: frozenset[str] | None = None,
+    targets: WebhookTargetPolicy = HTTPS_ONLY,
 ) -> Submission:
     """Parse and validate a submission; raises MalformedRequest or InvalidRequest naming the fields.
-    `served`: the models some pool serves (None: every one of `models`); another model is refused."""
+    `served`: the models some pool serves (None: every one of `models`); another model is refused.
+    `targets`: where a webhook_url may point (https only, public literal addresses, by default)."""
     data = parse_json_object(body)
     check_shape(data, FIELDS)
     requested = RequestedParams(**{name: data.get(name) for name in PARAM_FIELDS})
     metadata = data.get("metadata") or {}
     priority, deadline = _scheduling(data)
-    params = validate_submission(
-        data.get("prompt") or "",
-        data.get("negative_prompt"),
-        requested,
-        data.get("webhook_url"),
-        metadata,
-        default_model=default_model,
-        models=models,
-        served=served,
-    )
+    url = data.get("webhook_url")
+    problem = None if url is None else url_problem(url, **targets.as_kwargs())
+    try:
+        params = validate_submission(
+            data.get("prompt") or "",
+            data.get("negative_prompt"),
+            requested,
+            None if problem else url,
+            metadata,
+            default_model=default_model,
+            models=models,
+            served=served,
+        )
+    except InvalidRequest as exc:
+        raise InvalidRequest(exc.errors + _url_errors(problem)) from None
+    if problem:
+        raise InvalidRequest(_url_errors(problem))
     return Submission(
         prompt=data["prompt"],
         negative_prompt=data.get("negative_prompt"),
@@ -160,6 +216,10 @@ def parse_submission(
         priority=priority,
         deadline=deadline,
     )
+
+
+def _url_errors(problem: str | None) -> list[FieldError]:
+    return [] if problem is None else [FieldError("webhook_url", problem)]
 
 
 def _scheduling(data: dict[str, Any]) -> tuple[Priority, datetime | None]:

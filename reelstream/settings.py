@@ -25,6 +25,7 @@ from reelstream.config.formats import (
 )
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
+from reelstream.http_settings import EventStreamSettings, HttpServerSettings, WebhookTargetPolicy
 from reelstream.logs import LogSettings
 from reelstream.models import BUILTIN_MODELS, DEFAULT_MODEL, DEV_MODEL, ModelRegistry, load_registry
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
@@ -238,6 +239,9 @@ class IngestSettings:
     oidc: OidcSettings | None = None  # bearer JWTs accepted too (None: API keys only)
     key_grace_seconds: float = 7 * 24 * 3600.0  # a revoked/expired key's record is tombstoned after this
     key_sweep_interval_seconds: float = 3600.0
+    server: HttpServerSettings = field(default_factory=HttpServerSettings)
+    sse: EventStreamSettings = field(default_factory=EventStreamSettings)
+    webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -258,6 +262,9 @@ class IngestSettings:
             idempotency_ttl_seconds=v.idempotency_ttl_seconds,
             oidc=OidcSettings.from_config(config),
             key_grace_seconds=v.key_grace_seconds,
+            server=HttpServerSettings.from_values(v),
+            sse=EventStreamSettings.from_values(v),
+            webhook_targets=WebhookTargetPolicy.from_values(v),
         )
 
 

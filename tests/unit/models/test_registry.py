@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reelstream.cost_model import PRIOR_SECONDS_PER_UNIT
 
 from devstack.cli import build_parser
 from gpu_consumers.render.base import RenderRequest
 from gpu_consumers.render.simulated import SimulatedRenderer
 from gpu_consumers.renderers import make_renderer, warmup_request
 from gpu_consumers.video import encode_mp4, verify_mp4
+from reelstream.cost_model import PRIOR_SECONDS_PER_UNIT
 from reelstream.errors import ConfigurationError
 from reelstream.models import BUILTIN_MODELS, FrameRule, ModelRegistry, load_registry
 from reelstream.settings import PipelineSettings, RenderSettings

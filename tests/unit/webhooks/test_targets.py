@@ -128,7 +128,8 @@ def test_url_rules_at_submit(url: str, allow_http: bool, problem: str | None) ->
     if problem is None:
         assert found is None
     else:
-        assert found is not None and problem in found, found
+        assert found is not None
+        assert problem in found, found
 
 
 def test_a_literal_address_in_the_allow_list_passes_at_submit() -> None:
