@@ -30,6 +30,7 @@ from ingest.policy import ScopeMiddleware
 from ingest.problems import exception_handlers
 from ingest.sse import events_route
 from reelstream.gc_tuning import settle_heap
+from reelstream.http_settings import EventStreamSettings
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
 from reelstream.settings import IngestSettings
 from reelstream.tracing import request_span
@@ -37,7 +38,6 @@ from reelstream.tracing import request_span
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
-SSE_KEEPALIVE_SECONDS = 15.0
 
 
 def by_method(**handlers: Endpoint) -> Endpoint:
@@ -59,7 +59,7 @@ def traced(name: str, handler: Endpoint) -> Endpoint:
     return endpoint
 
 
-def api_routes(sse_keepalive_seconds: float) -> list[Route]:
+def api_routes(sse: EventStreamSettings) -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
@@ -76,7 +76,7 @@ def api_routes(sse_keepalive_seconds: float) -> list[Route]:
         ),
         Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
-        events_route(sse_keepalive_seconds),
+        events_route(sse),
         Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,
@@ -130,7 +130,6 @@ def create_app(
     settings: IngestSettings,
     *,
     authenticator: Authenticator | None = None,
-    sse_keepalive_seconds: float = SSE_KEEPALIVE_SECONDS,
     metrics: Metrics | None = None,
     settle_heap_once_started: bool = False,
 ) -> Starlette:
@@ -150,7 +149,7 @@ def create_app(
         authenticator=authenticator or default_authenticator(settings, key_table),
         public_paths=PUBLIC_PATHS,
     )
-    routes = api_routes(sse_keepalive_seconds)
+    routes = api_routes(settings.sse)
     middleware = [auth, Middleware(ScopeMiddleware, routes=routes, principal_key=PRINCIPAL_KEY)]
     if metrics is not None:  # outermost, so refused (401) requests count too; served on its own port
         middleware.insert(

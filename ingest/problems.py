@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.errors import (
@@ -57,6 +57,8 @@ class ProblemKind:
 
 PROBLEMS: dict[type[Exception], ProblemKind] = {
     MalformedRequest: ProblemKind(400, "malformed-request", "Malformed request"),
+    # the connection is gone (ingest.server cut a body that came too slowly): nobody reads this answer
+    ClientDisconnect: ProblemKind(400, "client-disconnected", "Client disconnected"),
     InvalidHeader: ProblemKind(400, "invalid-header", "Invalid header"),
     Unauthenticated: ProblemKind(401, "unauthenticated", "Unauthenticated"),
     Forbidden: ProblemKind(403, "forbidden", "Forbidden"),

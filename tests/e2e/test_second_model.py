@@ -9,11 +9,11 @@ import uuid
 from pathlib import Path
 
 import httpx
-from devstack.services import PipelineConfig
-from reelstream.endpoints import Endpoints
 
+from devstack.services import PipelineConfig
 from gpu_consumers.video import probe_mp4
 from reelstream.client import Client
+from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from schemas.events import RequestedParams, SubmitJob
 from schemas.serde import AvroSerde

@@ -20,7 +20,9 @@ from starlette.applications import Starlette
 
 from devstack.manager import ensure_bucket
 from ingest.app import create_app
+from ingest.server import server_options
 from reelstream.endpoints import Endpoints
+from reelstream.http_settings import HttpServerSettings
 from reelstream.kafka.clients import Publisher
 from reelstream.settings import IngestSettings, PipelineSettings
 from schemas import events as ev
@@ -79,14 +81,16 @@ class Served:
     base_url: str
 
 
-async def serve(app: Starlette) -> Served:
+async def serve(app: Starlette, limits: HttpServerSettings | None = None) -> Served:
     """Run uvicorn on a socket bound and listening before it starts, so no request can race the start-up:
-    connections wait in the backlog until the lifespan has opened every resource."""
+    connections wait in the backlog until the lifespan has opened every resource. With ingest's own
+    protocol and bounds (ingest.server; `limits`: the defaults unless given)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
+    options = server_options(limits or HttpServerSettings())
+    config = uvicorn.Config(app, lifespan="on", timeout_graceful_shutdown=5, **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     return Served(server, task, f"http://127.0.0.1:{port}")
