@@ -104,17 +104,22 @@ async def shutdown(served: Served) -> None:
 
 @contextlib.asynccontextmanager
 async def api_with_roles(
-    stack: Endpoints, tenants: dict[str, str], admins: Iterable[str] = ()
+    stack: Endpoints,
+    tenants: dict[str, str],
+    admins: Iterable[str] = (),
+    server: HttpServerSettings | None = None,
 ) -> AsyncIterator[RunningApi]:
-    """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin)."""
+    """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin);
+    `server`: its connection bounds (the defaults unless given)."""
     ensure_bucket(stack)
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
     settings = IngestSettings(
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={keys[who]: tenants[who] for who in tenants},
         api_key_roles={keys[who]: frozenset({"admin"}) for who in admins},
+        server=server or HttpServerSettings(),
     )
-    served = await serve(create_app(settings))
+    served = await serve(create_app(settings), settings.server)
     api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
     client = api.client(None)
     await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
