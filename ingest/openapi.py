@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from ingest.context import context_of
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, MAX_KEY_CHARS, REPLAYED_HEADER
+from ingest.job_index import CURSOR_PATTERN
 from ingest.openapi_components import (
     RATE_LIMIT_HEADERS,
     RESPONSES,
@@ -76,8 +77,8 @@ def _list_operation() -> Json:
             {
                 "name": "after",
                 "in": "query",
-                "description": "the `next_cursor` of the previous page",
-                "schema": {"type": "string"},
+                "description": "the `next_cursor` of the previous page: jobs created before it",
+                "schema": {"type": "string", "pattern": f"^{CURSOR_PATTERN.pattern}$"},
             },
         ],
         "responses": {
@@ -198,7 +199,7 @@ def _job_action_paths() -> Json:
                 "responses": {
                     "200": {
                         "description": "An event stream of Job snapshots.",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        "content": {"text/event-stream": {"schema": ref("JobEvent")}},
                     },
                     **error_responses("NotFound"),
                 },

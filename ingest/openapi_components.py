@@ -282,8 +282,11 @@ API_KEY_REQUEST: Json = {
     "required": ["tenant"],
     "properties": {
         "tenant": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-        "roles": {"type": "array", "items": ROLE, "description": "default: [submitter]"},
-        "expires_at": {**STAMP, "description": "a future instant; absent: the key does not expire"},
+        "roles": {"type": "array", "items": ROLE, "minItems": 1, "description": "absent: [submitter]"},
+        "expires_at": {
+            **STAMP,
+            "description": "absent: the key does not expire; an instant already past makes an expired key",
+        },
         "name": {"type": "string", "maxLength": 100, "description": "a label for people"},
     },
 }
@@ -326,8 +329,28 @@ API_KEY_LIST: Json = {
     "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": ref("ApiKey")}},
 }
 
+JOB_EVENT: Json = {
+    "type": "object",
+    "description": "One server-sent event of a job's stream (comment lines, the heartbeats, are not events). "
+    "The first carries `retry`: the reconnection delay in milliseconds.",
+    "required": ["event", "id", "data"],
+    "additionalProperties": False,
+    "properties": {
+        "event": {"const": "status"},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the snapshot's version"},
+        "retry": {"type": "integer", "minimum": 0},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": ref("Job"),
+            "description": "the Job, as JSON",
+        },
+    },
+}
+
 SCHEMAS: Json = {
     "CancelRequest": CANCEL_REQUEST,
+    "JobEvent": JOB_EVENT,
     "Parameters": PARAMETERS,
     "Artifact": ARTIFACT,
     "JobError": JOB_ERROR,

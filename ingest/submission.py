@@ -28,7 +28,6 @@ from schemas.events import (
     RequestedParams,
     SubmitJob,
     new_id,
-    utc_now,
 )
 
 HTTPS_ONLY = WebhookTargetPolicy()  # production's rule: https, public literal addresses
@@ -164,11 +163,19 @@ def _type_ok(value: Any, json_type: str) -> bool:
 
 
 def check_shape(data: dict[str, Any], fields: dict[str, str]) -> None:
-    """Unknown fields and wrong JSON types, all reported at once. `null` stands for an absent field."""
+    """Unknown fields, `null` values (an optional field is omitted, never null) and wrong JSON types, all
+    reported at once. An integer field takes a number with no fractional part (`3.0`: JSON Schema's integer)
+    and is given it as an int."""
     errors = [FieldError(name, "unknown field") for name in data if name not in fields]
     for name, json_type in fields.items():
-        value = data.get(name)
-        if value is not None and not _type_ok(value, json_type):
+        if name not in data:
+            continue
+        value = data[name]
+        if json_type == INT and isinstance(value, float) and value.is_integer():
+            data[name] = value = int(value)
+        if value is None:
+            errors.append(FieldError(name, f"must be of JSON type {json_type} (omit it instead of null)"))
+        elif not _type_ok(value, json_type):
             errors.append(FieldError(name, f"must be of JSON type {json_type}"))
     if errors:
         raise InvalidRequest(errors)
@@ -223,7 +230,8 @@ def _url_errors(problem: str | None) -> list[FieldError]:
 
 
 def _scheduling(data: dict[str, Any]) -> tuple[Priority, datetime | None]:
-    """`priority` (high | normal | low) and `deadline` (ISO 8601 with a UTC offset, in the future)."""
+    """`priority` (high | normal | low) and `deadline` (ISO 8601 with a UTC offset; one already past is
+    accepted, and the job ends `expired` as one whose deadline passed in the queue)."""
     errors: list[FieldError] = []
     priority = Priority.NORMAL
     if data.get("priority") is not None:
@@ -240,8 +248,6 @@ def _scheduling(data: dict[str, Any]) -> tuple[Priority, datetime | None]:
         else:
             if deadline.tzinfo is None:
                 errors.append(FieldError("deadline", "must carry a UTC offset (e.g. 2026-01-01T12:00:00Z)"))
-            elif deadline <= utc_now():
-                errors.append(FieldError("deadline", "must be in the future"))
     if errors:
         raise InvalidRequest(errors)
     return priority, deadline

@@ -43,11 +43,14 @@ def test_integers_must_be_json_integers(value: Any) -> None:
     assert fields_of({"prompt": "p", "num_frames": value}) == ["num_frames"]
 
 
-def test_null_means_absent_and_numbers_accept_integers() -> None:
-    submission = parse({"prompt": "p", "seed": None, "guidance_scale": 5, "negative_prompt": None})
+def test_null_is_refused_and_numbers_accept_integers_and_integers_integral_numbers() -> None:
+    """An optional field is omitted, never null (the OpenAPI document says so: no field is nullable)."""
+    assert fields_of({"prompt": "p", "seed": None, "negative_prompt": None}) == ["negative_prompt", "seed"]
+    submission = parse({"prompt": "p", "guidance_scale": 5, "seed": 7.0})
     assert submission.params.guidance_scale == 5.0
-    assert submission.negative_prompt is None
-    assert submission.params.seed >= 0
+    assert submission.params.seed == 7
+    assert isinstance(submission.params.seed, int)
+    assert fields_of({"prompt": "p", "seed": 7.5}) == ["seed"]
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"\xff", b'{"prompt": Infinity}', b"[1,]"])
