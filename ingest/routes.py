@@ -153,7 +153,7 @@ async def list_jobs(request: Request) -> Response:
     context, tenant_id = context_of(request), principal_of(request).tenant_id
     limit = page_limit(request.query_params.get("limit"))
     after = request.query_params.get("after")
-    jobs, cursor = context.view.page(tenant_id, limit, decode_cursor(after) if after else None)
+    jobs, cursor = context.view.page(tenant_id, limit, decode_cursor(after) if after is not None else None)
     body: dict[str, Any] = {"object": "list", "data": [job_resource(j) for j in jobs], "next_cursor": cursor}
     return JobJSONResponse(body)
 

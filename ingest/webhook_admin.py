@@ -29,7 +29,7 @@ from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
 from ingest.errors import NotReady, WebhookConfigNotFound
 from ingest.routes import read_body
-from ingest.submission import HTTPS_ONLY, STRING, check_shape, parse_json_object
+from ingest.submission import ARRAY, HTTPS_ONLY, STRING, check_shape, parse_json_object
 from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.params import FieldError, InvalidRequest, check_webhook_url
 from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES, generate_secret
@@ -45,7 +45,7 @@ MAX_SECRETS = 5  # active at once: enough to overlap a rotation, few enough to k
 MAX_ENDPOINTS = 20
 MAX_DESCRIPTION_CHARS = 200
 SECRET_FIELDS = {"expires_at": STRING}
-ENDPOINT_FIELDS = {"url": STRING, "description": STRING}
+ENDPOINT_FIELDS = {"url": STRING, "description": STRING, "event_types": ARRAY}
 ENABLE_FIELDS = {"url": STRING, "endpoint_sha256": STRING}
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -94,8 +94,8 @@ def parse_endpoint_request(
     """`{"url": "https://…", "event_types": ["job.succeeded"], "description": "…"}` → (url, filter, text).
     An absent or empty `event_types` subscribes to every type; `targets`: where the URL may point."""
     data = parse_json_object(body)
-    types = data.pop("event_types", None)
     check_shape(data, ENDPOINT_FIELDS)
+    types = data.get("event_types", [])
     url = data.get("url")
     problem = "is required" if url is None else url_problem(url, **targets.as_kwargs())
     errors = [] if problem is None else [FieldError("url", problem)]
@@ -103,8 +103,6 @@ def parse_endpoint_request(
     if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
         errors.append(FieldError("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters"))
     allowed = ", ".join(sorted(NOTIFIABLE_TYPE_NAMES))
-    if types is None:
-        types = []
     if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
         errors.append(FieldError("event_types", "must be an array of strings"))
     elif unknown := sorted(set(types) - NOTIFIABLE_TYPE_NAMES):

@@ -122,13 +122,22 @@ async def api_with_roles(
     served = await serve(create_app(settings), settings.server)
     api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
     client = api.client(None)
-    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    await eventually(lambda: readyz(client), lambda status: status == 200, within=120)
     try:
         yield api
     finally:
         for c in api.clients:
             await c.aclose()
         await shutdown(served)
+
+
+async def readyz(client: httpx.AsyncClient) -> int | None:
+    """/readyz's status, or None while the server is still starting (a loaded machine: the lifespan may
+    take longer than one request's timeout)."""
+    try:
+        return (await client.get("/readyz")).status_code
+    except httpx.TimeoutException:
+        return None
 
 
 # ---- Kafka ---------------------------------------------------------------------------------------------
