@@ -193,15 +193,18 @@ def _job_action_paths() -> Json:
             "get": {
                 "operationId": "streamJobEvents",
                 "summary": "The job's snapshots as server-sent events",
-                "description": "`event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot, "
-                "then every newer one; the stream ends after a terminal state. Comment lines keep it alive.",
+                "description": "`event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot "
+                "(with `retry:`, the reconnection delay), then every newer one; the stream ends after a "
+                "terminal state or after the server's maximum stream lifetime (reconnect: the current "
+                "snapshot comes first). Comment lines keep it alive. A tenant may hold a bounded number of "
+                "streams at once.",
                 "parameters": [JOB_ID],
                 "responses": {
                     "200": {
                         "description": "An event stream of Job snapshots.",
                         "content": {"text/event-stream": {"schema": ref("JobEvent")}},
                     },
-                    **error_responses("NotFound"),
+                    **error_responses("NotFound", "TooManyStreams"),
                 },
             }
         },

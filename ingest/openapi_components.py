@@ -66,6 +66,14 @@ RESPONSES: Json = {
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
     "TooLarge": _problem("The body is too large."),
+    "UnsupportedMediaType": _problem(
+        "The body is not declared `application/json` (or another `+json` type)."
+    ),
+    "RequestTimeout": _problem("The body did not arrive within the server's body-read timeout."),
+    "TooManyStreams": {
+        **_problem("The tenant holds as many event streams on this server as it may; close one."),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    },
     "Invalid": _problem(
         "Invalid fields (`errors` names each of them), or an Idempotency-Key reused with another body "
         "(type `.../idempotency-key-reused`, no `errors`).",
@@ -93,6 +101,10 @@ RESPONSES: Json = {
 
 
 def error_responses(*names: str) -> Json:
+    """The error responses of an operation: 401 and 403 always; with "Malformed" (it reads a body), also
+    413, 415 and 408."""
+    if "Malformed" in names:
+        names = (*names, "TooLarge", "UnsupportedMediaType", "RequestTimeout")
     codes = {
         "Malformed": "400",
         "Unauthorized": "401",
@@ -100,6 +112,9 @@ def error_responses(*names: str) -> Json:
         "NotFound": "404",
         "Conflict": "409",
         "TooLarge": "413",
+        "UnsupportedMediaType": "415",
+        "RequestTimeout": "408",
+        "TooManyStreams": "429",
         "Invalid": "422",
         "TooManyRequests": "429",
         "Unavailable": "503",
