@@ -116,6 +116,8 @@ def url_problem(url: str, *, allow_http: bool, allow: tuple[Network, ...] = ()) 
     host is a literal address, a public one (a host name is resolved and checked at delivery)."""
     if len(url) > MAX_URL_CHARS:
         return f"must be at most {MAX_URL_CHARS} characters (got {len(url)})"
+    if not url.isascii():
+        return "must be ASCII (an IDN host in punycode, other characters percent-encoded)"
     if any(ch.isspace() or ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
         return "must not contain spaces or control characters"
     try:

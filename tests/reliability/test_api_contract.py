@@ -24,7 +24,7 @@ from reelstream.endpoints import Endpoints
 from tests.integration.ingest.support import RunningApi, api_with_roles
 
 ROOT = Path(__file__).resolve().parents[2]
-MAX_EXAMPLES = 10  # per operation and phase
+MAX_EXAMPLES = 6  # per operation and phase
 SEED = 21
 RUN_TIMEOUT_S = 540.0
 HOOKS = "tests.reliability.schemathesis_hooks"

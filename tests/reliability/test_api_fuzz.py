@@ -36,7 +36,7 @@ from tests.integration.ingest.support import RunningApi, api_with_roles
 # schemathesis' strategies draw from `random` (a hypothesis deprecation); nothing this module can fix
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
-MAX_EXAMPLES = 30  # per operation and generation mode: the module runs in about a minute
+MAX_EXAMPLES = 15  # per operation and generation mode (test_api_contract.py runs the CLI too)
 REQUEST_TIMEOUT_S = 10.0
 PROBLEM_JSON = "application/problem+json"
 CHECKS = [

@@ -115,6 +115,8 @@ def test_the_allow_list_opens_only_its_networks() -> None:
         ("https://[::1/", False, "https"),
         ("https://hooks.example.com/a b", False, "spaces"),
         ("https://hooks.example.com/\x00", False, "control"),
+        ("https://\u00cf/h", False, "ASCII"),
+        ("https://xn--tda.example/h", False, None),
         ("https://127.0.0.1/h", False, "private"),
         ("https://[2002:7f00:1::1]/h", False, "private"),
         ("https://[::ffff:169.254.169.254]/h", False, "private"),
