@@ -55,7 +55,7 @@ async def test_schemathesis_finds_no_failure_with_every_check_and_phase(contract
         "--seed",
         str(SEED),
         "--workers",
-        "2",
+        "1",  # two threads can trip CPython 3.11's ast.parse inside hypothesis (a SystemError, not ours)
         "--request-timeout",
         "20",
         "--header",
