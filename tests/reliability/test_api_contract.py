@@ -41,7 +41,9 @@ def _st() -> str:
     return str(Path(sys.executable).with_name("st"))
 
 
-async def test_schemathesis_finds_no_failure_with_every_check_and_phase(contract_api: RunningApi) -> None:
+async def test_schemathesis_finds_no_failure_with_every_check_and_phase(
+    contract_api: RunningApi, tmp_path: Path
+) -> None:
     command = [
         _st(),
         "run",
@@ -67,7 +69,7 @@ async def test_schemathesis_finds_no_failure_with_every_check_and_phase(contract
         "SCHEMATHESIS_HOOKS": "tests.reliability.schemathesis_hooks",
         "PYTHONPATH": str(ROOT),
     }
-    process = await asyncio_run(command, env)
+    process = await asyncio_run(command, env, tmp_path)  # its cache and reports stay out of the tree
     output = process.stdout
     counts = re.search(r"(\d+) generated", output)
     print(f"\nschemathesis: {counts.group(0) if counts else 'no count'}; exit {process.returncode}")
@@ -76,14 +78,14 @@ async def test_schemathesis_finds_no_failure_with_every_check_and_phase(contract
     assert int(counts.group(1)) > 200
 
 
-async def asyncio_run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+async def asyncio_run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a thread, so this test's event loop keeps serving the API it calls."""
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             command,
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT_S,
