@@ -24,7 +24,7 @@ from reelstream.endpoints import Endpoints
 from tests.integration.ingest.support import RunningApi, api_with_roles
 
 ROOT = Path(__file__).resolve().parents[2]
-MAX_EXAMPLES = 6  # per operation and phase
+MAX_EXAMPLES = 4  # per operation and phase: ~1,000 cases
 SEED = 21
 RUN_TIMEOUT_S = 540.0
 HOOKS = "tests.reliability.schemathesis_hooks"
@@ -75,7 +75,7 @@ async def test_schemathesis_finds_no_failure_with_every_check_and_phase(
     print(f"\nschemathesis: {counts.group(0) if counts else 'no count'}; exit {process.returncode}")
     assert process.returncode == 0, output[-12_000:]
     assert counts is not None
-    assert int(counts.group(1)) > 200
+    assert int(counts.group(1)) > 500
 
 
 async def asyncio_run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
