@@ -234,6 +234,37 @@ class Registry(BaseSettings):
         unit="s",
         ge=0,
     )
+    webhook_allow_http: bool = setting(
+        False, "Accept http:// webhook targets (dev and tests); otherwise https only.", (INGEST,)
+    )
+    http_header_timeout_seconds: float = setting(
+        10.0, "A request's headers must arrive within this (slow-loris guard).", (INGEST,), unit="s", gt=0
+    )
+    http_body_timeout_seconds: float = setting(
+        30.0, "A request's body must arrive within this once its headers did.", (INGEST,), unit="s", gt=0
+    )
+    http_keep_alive_seconds: int = setting(
+        5, "An idle keep-alive connection is closed after this.", (INGEST,), unit="s", ge=1
+    )
+    http_max_connections: int = setting(
+        1000, "Connections and requests one ingest process serves at once; beyond: 503.", (INGEST,), ge=1
+    )
+    http_max_header_bytes: int = setting(
+        32 * 1024, "Size of a request's header block; beyond: 431.", (INGEST,), unit="bytes", ge=1024
+    )
+    http_max_headers: int = setting(100, "Header fields of one request; beyond: 431.", (INGEST,), ge=8)
+    sse_max_streams_per_tenant: int = setting(
+        16, "Event streams one tenant may hold open on one ingest process; beyond: 429.", (INGEST,), ge=1
+    )
+    sse_heartbeat_seconds: float = setting(
+        15.0, "An idle event stream gets a comment line this often.", (INGEST,), unit="s", gt=0
+    )
+    sse_max_stream_seconds: float = setting(
+        3600.0, "An event stream is ended after this; the client reconnects.", (INGEST,), unit="s", gt=0
+    )
+    sse_retry_ms: int = setting(
+        3000, "The `retry:` reconnection delay an event stream announces.", (INGEST,), unit="ms", ge=0
+    )
     oidc_issuer: str | None = setting(
         None, "OIDC issuer of accepted bearer JWTs; empty: API keys only.", (INGEST,)
     )
@@ -285,7 +316,7 @@ class Registry(BaseSettings):
     webhook_allow_networks: str = setting(
         "",
         "CIDRs webhooks may reach although not public (dev: loopback).",
-        (NOTIFIER,),
+        (INGEST, NOTIFIER),
         form="127.0.0.0/8,::1/128",
     )
     webhook_retry_schedule: str | None = setting(
