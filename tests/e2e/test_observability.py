@@ -94,7 +94,7 @@ def test_every_dashboard_query_returns_series_after_an_end_to_end_job(
     eventually(lambda: query(prometheus, 'reelstream_job_events_total{event="succeeded"} > 0'), 30, "success")
     eventually(lambda: query(prometheus, "reelstream_webhook_deliveries_total > 0"), 30, "webhook")
     # the long-job estimator scored the job at admission and judged its verdict when the render ended
-    assert isinstance(client_a.get(job["id"])["long_probability"], float)
+    assert isinstance(client_a.get(job.id).long_probability, float)
     judged = "sum(reelstream_long_job_predictions_total) > 0"
     eventually(lambda: query(prometheus, judged), 30, "the estimator's verdict judged")
 
