@@ -22,7 +22,7 @@ from devstack.manager import ensure_bucket
 from ingest.app import create_app
 from ingest.server import server_options
 from reelstream.endpoints import Endpoints
-from reelstream.http_settings import HttpServerSettings
+from reelstream.http_settings import HttpServerSettings, WebhookTargetPolicy
 from reelstream.kafka.clients import Publisher
 from reelstream.settings import IngestSettings, PipelineSettings
 from schemas import events as ev
@@ -108,9 +108,10 @@ async def api_with_roles(
     tenants: dict[str, str],
     admins: Iterable[str] = (),
     server: HttpServerSettings | None = None,
+    targets: WebhookTargetPolicy | None = None,
 ) -> AsyncIterator[RunningApi]:
     """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin);
-    `server`: its connection bounds (the defaults unless given)."""
+    `server`: its connection bounds, `targets`: where webhook URLs may point (the defaults unless given)."""
     ensure_bucket(stack)
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
     settings = IngestSettings(
@@ -118,6 +119,7 @@ async def api_with_roles(
         api_keys={keys[who]: tenants[who] for who in tenants},
         api_key_roles={keys[who]: frozenset({"admin"}) for who in admins},
         server=server or HttpServerSettings(),
+        webhook_targets=targets or WebhookTargetPolicy(),
     )
     served = await serve(create_app(settings), settings.server)
     api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
