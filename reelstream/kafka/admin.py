@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from reelstream.errors import ReelstreamError
 
 logger = logging.getLogger(__name__)
+
+VISIBLE_WITHIN_SECONDS = 30.0  # how long a topic just created may take to show in the broker's metadata
 
 
 class TopicSpec(Protocol):
@@ -57,8 +60,10 @@ async def ensure_topics(
     try:
         declared = list(topics)
         created = await _create(admin, declared, replication_factor)
-        # topics created just now have the declared counts; metadata may lag behind them for a moment
         await _check_partitions(admin, [t for t in declared if t.name not in created])
+        # the broker's metadata may lag behind a creation: a client started right after this (a Faust app
+        # fetching its tables' changelogs) would find the topic missing and never look again
+        await _until_visible(admin, [t for t in declared if t.name in created])
         return created
     finally:
         await admin.close()
@@ -96,6 +101,25 @@ async def _check_partitions(admin: AIOKafkaAdminClient, topics: list[TopicSpec])
             raise TopicMismatchError(
                 f"topic {topic.name} has {counts.get(topic.name)} partitions, declared {topic.partitions}"
             )
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, topics: list[TopicSpec]) -> None:
+    """Wait until the metadata shows every one of `topics` with its declared partitions."""
+    waiting = {t.name: t.partitions for t in topics}
+    try:
+        async with asyncio.timeout(VISIBLE_WITHIN_SECONDS):
+            while waiting:
+                described = await admin.describe_topics(list(waiting))
+                for d in described:
+                    if d["error_code"] == 0 and len(d["partitions"]) == waiting.get(d["topic"]):
+                        del waiting[d["topic"]]
+                if waiting:
+                    await asyncio.sleep(0.1)  # the next metadata look, within the deadline
+    except TimeoutError:
+        raise ReelstreamError(
+            f"topics {sorted(waiting)} created, yet not in the metadata after {VISIBLE_WITHIN_SECONDS:g}s",
+            retriable=True,
+        ) from None
 
 
 async def topic_configs(bootstrap: str, name: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -212,3 +213,15 @@ async def test_a_changelog_rolls_segments_so_compaction_bounds_a_restore(stack: 
     assert config["cleanup.policy"] == "compact"
     assert int(config["segment.ms"]) <= 600_000
     assert float(config["min.cleanable.dirty.ratio"]) <= 0.1
+
+
+async def test_a_topic_just_created_is_in_the_metadata_of_the_next_client(stack: Endpoints) -> None:
+    """A stream stage starts its Faust app right after creating its changelogs: a client that found the
+    changelog missing then crashed its agent on every table write (PartitionsMismatch, 0 partitions)."""
+    changelogs = [CompactedTopic(f"t-{uuid.uuid4().hex[:8]}-{n}-changelog", 3) for n in range(4)]
+    assert await ensure_topics(stack.kafka_bootstrap, changelogs) == [c.name for c in changelogs]
+    # another client, one metadata request, no retry: what a stage's Faust app does as it starts
+    metadata = AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).list_topics(timeout=10)
+    for changelog in changelogs:
+        assert changelog.name in metadata.topics
+        assert sorted(metadata.topics[changelog.name].partitions) == [0, 1, 2]
