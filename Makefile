@@ -56,7 +56,7 @@ prereqs:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 	  else echo "prometheus is required for the observability tests: sudo apt-get install prometheus" \
 	    "(or set REELSTREAM_PROMETHEUS_BIN)"; exit 1; fi; }
-	@test -x /usr/bin/chromium || { \
+	@test -x "$${REELSTREAM_CHROMIUM:-/usr/bin/chromium}" || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	  else echo "chromium is required for the console's browser tests: sudo apt-get install chromium" \

@@ -9,15 +9,12 @@ ALL_TOPICS, so partitions and compaction cannot drift.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from devstack.fetch import fetch_once, run_client
-from devstack.prereqs import require_tool
-from devstack.steps import StepProgress
+from devstack.fetch import go_binary
 from reelstream.config import load_config
 from schemas.topics import ALL_TOPICS, Topic
 
@@ -37,24 +34,7 @@ def topics_json(topics: Iterable[Topic[Any]] = ALL_TOPICS) -> str:
 
 def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
     """REELSTREAM_HELM_BIN, else a `helm` on PATH, else `go install` of the pinned helm into the cache."""
-    configured = load_config(env).values.helm_bin
-    if configured:
-        return Path(configured)
-    on_path = shutil.which("helm", path=env.get("PATH", ""))
-    if on_path:
-        return Path(on_path)
-    go = require_tool("go", "building helm", env)
-
-    def build(staging: Path, progress: StepProgress) -> None:
-        run_client(
-            [str(go), "install", "-v", f"{HELM_MODULE}@{HELM_VERSION}"],
-            f"helm {HELM_VERSION}",
-            {**env, "GOBIN": str(staging / "bin"), "CGO_ENABLED": "0"},
-            on_line=progress.go_line,
-        )
-
-    what = f"helm {HELM_VERSION} (go install)"
-    return fetch_once(cache_dir / f"helm-{HELM_VERSION}", build, what) / "bin" / "helm"
+    return go_binary("helm", HELM_MODULE, HELM_VERSION, cache_dir, env, load_config(env).values.helm_bin)
 
 
 def main(argv: list[str]) -> int:

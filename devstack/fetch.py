@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from devstack.prereqs import require_tool
 from devstack.steps import QUIET, StepProgress, Steps, folder_bytes, human_bytes
 from reelstream.config import load_config
 from reelstream.errors import ReelstreamError
@@ -77,6 +78,37 @@ def fetch_once(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def go_binary(
+    name: str,
+    module: str,
+    version: str,
+    cache_dir: Path,
+    env: Mapping[str, str],
+    configured: str | None = None,
+    steps: Steps = QUIET,
+    hint: str = "",
+) -> Path:
+    """The `name` binary: `configured` (its REELSTREAM_*_BIN), else one on PATH, else `go install` of
+    `module@version` into the cache, once."""
+    if configured:
+        return Path(configured)
+    on_path = shutil.which(name, path=env.get("PATH", ""))
+    if on_path:
+        return Path(on_path)
+    go = require_tool("go", f"building {name}", env)
+
+    def build(staging: Path, progress: StepProgress) -> None:
+        run_client(
+            [str(go), "install", "-v", f"{module}@{version}"],
+            f"{name} {version}",
+            {**env, "GOBIN": str(staging / "bin"), "CGO_ENABLED": "0"},
+            on_line=progress.go_line,
+        )
+
+    target = cache_dir / f"{name}-{version}"
+    return fetch_once(target, build, f"{name} {version} (go install)", steps, hint) / "bin" / name
 
 
 def run_client(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from devstack.fetch import fetch_once, run_client
-from devstack.prereqs import require_tool
+from devstack.fetch import go_binary
 from devstack.process import ManagedProcess
-from devstack.steps import QUIET, StepProgress, Steps
+from devstack.steps import QUIET, Steps
 from reelstream.config import load_config
 
 MINIO_MODULE = "github.com/minio/minio"
@@ -25,23 +23,7 @@ MINIO_HINT = "first build ~2-3 min, once; or put a `minio` binary on PATH"
 
 def fetch_minio(cache_dir: Path, env: Mapping[str, str], steps: Steps = QUIET) -> Path:
     configured = load_config(env).values.minio_bin
-    if configured:
-        return Path(configured)
-    on_path = shutil.which("minio", path=env.get("PATH", ""))
-    if on_path:
-        return Path(on_path)
-    go = require_tool("go", "building MinIO", env)
-
-    def build(staging: Path, progress: StepProgress) -> None:
-        run_client(
-            [str(go), "install", "-v", f"{MINIO_MODULE}@{MINIO_VERSION}"],
-            f"MinIO {MINIO_VERSION}",
-            {**env, "GOBIN": str(staging / "bin"), "CGO_ENABLED": "0"},
-            on_line=progress.go_line,
-        )
-
-    target = cache_dir / f"minio-{MINIO_VERSION}"
-    return fetch_once(target, build, "MinIO (go install)", steps, MINIO_HINT) / "bin" / "minio"
+    return go_binary("minio", MINIO_MODULE, MINIO_VERSION, cache_dir, env, configured, steps, MINIO_HINT)
 
 
 @dataclass(frozen=True)

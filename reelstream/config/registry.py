@@ -323,9 +323,13 @@ class Registry(BaseSettings):
     tf32: bool = setting(True, "TF32 for float32 matmuls.", (WORKER,))
     cpu_offload: bool = setting(False, "Offload model parts to the CPU (required under 60 GB).", (WORKER,))
 
-    # the reelstream command and the local stack
+    # the reelstream command and the local stack. The client commands' three are read by the SDK
+    # (clients/python, which imports nothing of the server); declared here, they are one namespace with the rest
     api_url: str = setting("http://127.0.0.1:8000", "The API the `reelstream` client commands call.", (CLI,))
     api_key: SecretStr | None = setting(None, "The API key the `reelstream` client commands send.", (CLI,))
+    profile: str | None = setting(
+        None, "The profile of ~/.config/reelstream/config.toml the client commands use.", (CLI,)
+    )
     prometheus_port: int = setting(9090, "Port of `reelstream dev`'s Prometheus.", (DEV,), ge=0, le=65535)
     prometheus_bin: str | None = setting(
         None, "Prometheus binary for `reelstream dev`; default: PATH.", (DEV,)

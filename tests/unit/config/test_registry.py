@@ -10,7 +10,8 @@ from reelstream.config.declare import SERVICES
 from reelstream.config.docs import README, with_table
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = ("reelstream", "ingest", "streams", "gpu_consumers", "schemas")
+# the server's packages, its tools, and the SDK (whose `reelstream` command shares the variables' namespace)
+PACKAGES = ("reelstream", "ingest", "streams", "gpu_consumers", "schemas", "devstack", "clients/python/src")
 NAME = re.compile(r"\bREELSTREAM_[A-Z0-9_]*[A-Z0-9]\b")
 
 
