@@ -324,7 +324,7 @@ class Registry(BaseSettings):
     cpu_offload: bool = setting(False, "Offload model parts to the CPU (required under 60 GB).", (WORKER,))
 
     # the reelstream command and the local stack. The client commands' three are read by the SDK
-    # (clients/python, which imports nothing of the server); declared here, they are one namespace with the rest
+    # (clients/python, which imports nothing of the server); declared here: one namespace with the rest
     api_url: str = setting("http://127.0.0.1:8000", "The API the `reelstream` client commands call.", (CLI,))
     api_key: SecretStr | None = setting(None, "The API key the `reelstream` client commands send.", (CLI,))
     profile: str | None = setting(
