@@ -59,6 +59,7 @@ class PipelineConfig:
             "REELSTREAM_API_KEYS": ",".join(f"{k}={t}" for k, t in self.api_keys.items()),
             "REELSTREAM_WEBHOOK_SECRET": self.webhook_secret,
             "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",  # dev/tests: receivers on loopback
+            "REELSTREAM_WEBHOOK_ALLOW_HTTP": "true",  # dev/tests: receivers speak plain http
             "REELSTREAM_HTTP_HOST": "127.0.0.1",
             "REELSTREAM_HTTP_PORT": str(self.http_port),
             "REELSTREAM_APP_PREFIX": self.app_prefix,

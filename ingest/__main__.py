@@ -9,7 +9,9 @@ from typing import Any
 import uvicorn
 
 from ingest.app import create_app
+from ingest.server import server_options
 from reelstream.config import or_exit
+from reelstream.http_settings import HttpServerSettings
 from reelstream.logs import configure_logging
 from reelstream.metrics import Metrics
 from reelstream.settings import IngestSettings
@@ -20,15 +22,10 @@ logger = logging.getLogger(__name__)
 # open event streams get this long to finish once SIGTERM arrives, then they are cut
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
-# the server configuration the HTTP floor of bench/ingest_load.py shares. "auto" picks uvloop's event loop and
-# the httptools parser (C; dependencies of the project) over asyncio's loop and h11 (pure Python): about a
-# fifth less CPU per request; where they are missing (an environment installed before), it falls back.
-SERVER_OPTIONS: dict[str, Any] = {
-    "loop": "auto",
-    "http": "auto",
-    "proxy_headers": False,
-    "log_config": None,  # keep the logging configured in main()
-}
+# the server configuration the HTTP floor of bench/ingest_load.py shares (ingest.server): uvloop's event loop
+# ("auto") and the httptools parser (C; dependencies of the project) over asyncio's loop and h11 (pure
+# Python), about a fifth less CPU per request, with the header, body and connection bounds of the settings
+SERVER_OPTIONS: dict[str, Any] = server_options(HttpServerSettings())
 
 
 def main() -> None:
@@ -44,7 +41,7 @@ def main() -> None:
         port=settings.port,
         access_log=settings.access_log,  # off by default: ~5 % of a request's CPU, and metrics count requests
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        **SERVER_OPTIONS,
+        **server_options(settings.server),
     )
 
 

@@ -44,6 +44,7 @@ def parse(context: IngestContext, body: bytes) -> Submission:
         models=pipeline.models,
         served=pipeline.pool_models,
         pool_max_work_units=pipeline.pool_max_work_units,
+        targets=context.settings.webhook_targets,
     )
 
 

@@ -65,9 +65,9 @@ def parse_key_request(body: bytes, now: datetime) -> tuple[str, tuple[str, ...],
     tenant = data.get("tenant")
     if tenant is None or not TENANT_PATTERN.fullmatch(tenant):
         errors.append(FieldError("tenant", TENANT_RULE))
-    roles = data.get("roles") or ["submitter"]
-    if not all(isinstance(r, str) and r in ROLES for r in roles):
-        errors.append(FieldError("roles", f"must be a list of {', '.join(sorted(ROLES))}"))
+    roles = data.get("roles", ["submitter"])
+    if not roles or not all(isinstance(r, str) and r in ROLES for r in roles):
+        errors.append(FieldError("roles", f"must be a non-empty list of {', '.join(sorted(ROLES))}"))
     expires_at = None
     if data.get("expires_at") is not None:
         try:
@@ -79,8 +79,8 @@ def parse_key_request(body: bytes, now: datetime) -> tuple[str, tuple[str, ...],
         except ValueError:
             errors.append(FieldError("expires_at", "must be an RFC 3339 timestamp"))
         else:
-            if expires_at.tzinfo is None or expires_at <= now:
-                errors.append(FieldError("expires_at", "must be a future RFC 3339 timestamp with an offset"))
+            if expires_at.tzinfo is None:  # one already past makes a key that is born expired
+                errors.append(FieldError("expires_at", "must be an RFC 3339 timestamp with an offset"))
     name = data.get("name")
     if name is not None and len(name) > MAX_NAME_CHARS:
         errors.append(FieldError("name", f"must be at most {MAX_NAME_CHARS} characters"))

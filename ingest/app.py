@@ -32,6 +32,7 @@ from ingest.policy import ScopeMiddleware
 from ingest.problems import exception_handlers
 from ingest.sse import events_route
 from reelstream.gc_tuning import settle_heap
+from reelstream.http_settings import EventStreamSettings
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
 from reelstream.settings import IngestSettings
 from reelstream.tracing import request_span
@@ -39,7 +40,6 @@ from reelstream.tracing import request_span
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
-SSE_KEEPALIVE_SECONDS = 15.0
 
 
 def by_method(**handlers: Endpoint) -> Endpoint:
@@ -61,7 +61,7 @@ def traced(name: str, handler: Endpoint) -> Endpoint:
     return endpoint
 
 
-def api_routes(sse_keepalive_seconds: float) -> list[Route]:
+def api_routes(sse: EventStreamSettings) -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
@@ -78,7 +78,7 @@ def api_routes(sse_keepalive_seconds: float) -> list[Route]:
         ),
         Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
-        events_route(sse_keepalive_seconds),
+        events_route(sse),
         Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,
@@ -144,7 +144,6 @@ def create_app(
     settings: IngestSettings,
     *,
     authenticator: Authenticator | None = None,
-    sse_keepalive_seconds: float = SSE_KEEPALIVE_SECONDS,
     metrics: Metrics | None = None,
     settle_heap_once_started: bool = False,
 ) -> Starlette:
@@ -165,7 +164,7 @@ def create_app(
         public_paths=PUBLIC_PATHS | console.PUBLIC_PATHS,
         public_prefixes=console.PUBLIC_PREFIXES,
     )
-    routes = api_routes(sse_keepalive_seconds)
+    routes = api_routes(settings.sse)
     middleware = [auth, Middleware(ScopeMiddleware, routes=routes, principal_key=PRINCIPAL_KEY)]
     if settings.cors_origins:  # before auth: a preflight carries no credentials
         middleware.insert(0, cors_middleware(settings.cors_origins))

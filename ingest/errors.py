@@ -16,6 +16,18 @@ class PayloadTooLarge(ReelstreamError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(ReelstreamError):
+    """A body that is not declared `application/json` (or another `+json` type)."""
+
+    code = "unsupported_media_type"
+
+
+class RequestTimeout(ReelstreamError):
+    """The body did not arrive within the body-read timeout."""
+
+    code = "request_timeout"
+
+
 class Unauthenticated(ReelstreamError):
     """No bearer token, or one that names no tenant."""
 

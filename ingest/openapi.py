@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from ingest.context import context_of
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, MAX_KEY_CHARS, REPLAYED_HEADER
+from ingest.job_index import CURSOR_PATTERN
 from ingest.openapi_components import (
     RATE_LIMIT_HEADERS,
     RESPONSES,
@@ -76,8 +77,8 @@ def _list_operation() -> Json:
             {
                 "name": "after",
                 "in": "query",
-                "description": "the `next_cursor` of the previous page",
-                "schema": {"type": "string"},
+                "description": "the `next_cursor` of the previous page: jobs created before it",
+                "schema": {"type": "string", "pattern": f"^{CURSOR_PATTERN.pattern}$"},
             },
         ],
         "responses": {
@@ -205,8 +206,11 @@ def _job_action_paths() -> Json:
             "get": {
                 "operationId": "streamJobEvents",
                 "summary": "The job's snapshots as server-sent events",
-                "description": "`event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot, "
-                "then every newer one; the stream ends after a terminal state. Comment lines keep it alive.",
+                "description": "`event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot "
+                "(with `retry:`, the reconnection delay), then every newer one; the stream ends after a "
+                "terminal state or after the server's maximum stream lifetime (reconnect: the current "
+                "snapshot comes first). Comment lines keep it alive. A tenant may hold a bounded number of "
+                "streams at once.",
                 "parameters": [
                     JOB_ID,
                     {
@@ -221,9 +225,9 @@ def _job_action_paths() -> Json:
                 "responses": {
                     "200": {
                         "description": "An event stream of Job snapshots.",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        "content": {"text/event-stream": {"schema": ref("JobEvent")}},
                     },
-                    **error_responses("NotFound"),
+                    **error_responses("NotFound", "TooManyStreams"),
                 },
             }
         },

@@ -66,6 +66,14 @@ RESPONSES: Json = {
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
     "TooLarge": _problem("The body is too large."),
+    "UnsupportedMediaType": _problem(
+        "The body is not declared `application/json` (or another `+json` type)."
+    ),
+    "RequestTimeout": _problem("The body did not arrive within the server's body-read timeout."),
+    "TooManyStreams": {
+        **_problem("The tenant holds as many event streams on this server as it may; close one."),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    },
     "Invalid": _problem(
         "Invalid fields (`errors` names each of them); a job whose fields are each valid but together ask "
         "for more work than its model or the pool allows (type `.../workload-too-large`: prompt workload "
@@ -96,6 +104,10 @@ RESPONSES: Json = {
 
 
 def error_responses(*names: str) -> Json:
+    """The error responses of an operation: 401 and 403 always; with "Malformed" (it reads a body), also
+    413, 415 and 408."""
+    if "Malformed" in names:
+        names = (*names, "TooLarge", "UnsupportedMediaType", "RequestTimeout")
     codes = {
         "Malformed": "400",
         "Unauthorized": "401",
@@ -103,6 +115,9 @@ def error_responses(*names: str) -> Json:
         "NotFound": "404",
         "Conflict": "409",
         "TooLarge": "413",
+        "UnsupportedMediaType": "415",
+        "RequestTimeout": "408",
+        "TooManyStreams": "429",
         "Invalid": "422",
         "TooManyRequests": "429",
         "Unavailable": "503",
@@ -308,8 +323,11 @@ API_KEY_REQUEST: Json = {
     "required": ["tenant"],
     "properties": {
         "tenant": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-        "roles": {"type": "array", "items": ROLE, "description": "default: [submitter]"},
-        "expires_at": {**STAMP, "description": "a future instant; absent: the key does not expire"},
+        "roles": {"type": "array", "items": ROLE, "minItems": 1, "description": "absent: [submitter]"},
+        "expires_at": {
+            **STAMP,
+            "description": "absent: the key does not expire; an instant already past makes an expired key",
+        },
         "name": {"type": "string", "maxLength": 100, "description": "a label for people"},
     },
 }
@@ -362,8 +380,28 @@ CONTENT_URL: Json = {
     },
 }
 
+JOB_EVENT: Json = {
+    "type": "object",
+    "description": "One server-sent event of a job's stream (comment lines, the heartbeats, are not events). "
+    "The first carries `retry`: the reconnection delay in milliseconds.",
+    "required": ["event", "id", "data"],
+    "additionalProperties": False,
+    "properties": {
+        "event": {"const": "status"},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the snapshot's version"},
+        "retry": {"type": "integer", "minimum": 0},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": ref("Job"),
+            "description": "the Job, as JSON",
+        },
+    },
+}
+
 SCHEMAS: Json = {
     "CancelRequest": CANCEL_REQUEST,
+    "JobEvent": JOB_EVENT,
     "Parameters": PARAMETERS,
     "Artifact": ARTIFACT,
     "JobError": JOB_ERROR,

@@ -13,6 +13,7 @@ from typing import Any
 
 from reelstream.models import STANDARD, Bounds, Limits, ModelRegistry
 from reelstream.params import MAX_METADATA_CHARS, MAX_METADATA_ENTRIES, MAX_SEED
+from reelstream.webhooks.targets import MAX_URL_CHARS
 
 Json = dict[str, Any]
 
@@ -53,8 +54,9 @@ def job_request_schema(models: ModelRegistry) -> Json:
             },
             "num_frames": {
                 "type": "integer",
-                "minimum": min(spec.frame_rule.minimum for spec in models),
-                "description": f"not with duration; by model, {rules}",
+                "enum": _frame_counts(models),
+                "description": f"not with duration_seconds; by model, {rules}, a clip of at most the "
+                "model's longest duration at the chosen fps",
             },
             "fps": _number(models, "integer", lambda limits: limits.fps),
             "num_inference_steps": _number(models, "integer", lambda limits: limits.steps),
@@ -66,12 +68,19 @@ def job_request_schema(models: ModelRegistry) -> Json:
                 "default": STANDARD,
                 "description": "preview: the model's smaller size, fewer steps (explicit values still win)",
             },
-            "webhook_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+            "webhook_url": {
+                "type": "string",
+                "format": "uri",
+                "pattern": "^https?://[^\\s]+$",
+                "maxLength": MAX_URL_CHARS,
+                "description": "https (http only where the deployment allows it); a literal IP address "
+                "must be a public one, a host name is resolved and checked at delivery",
+            },
             "priority": {"type": "string", "enum": ["high", "normal", "low"], "default": "normal"},
             "deadline": {
                 "type": "string",
                 "format": "date-time",
-                "description": "if the job has not started by then it ends `expired`",
+                "description": "if the job has not started by then it ends `expired` (at once if past)",
             },
             "metadata": {
                 "type": "object",
@@ -79,8 +88,19 @@ def job_request_schema(models: ModelRegistry) -> Json:
                 "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_CHARS},
             },
         },
+        "not": {"required": ["num_frames", "duration_seconds"]},
         "description": "Each model's limits: " + " ".join(spec.summary() for spec in models),
     }
+
+
+def _frame_counts(models: ModelRegistry) -> list[int]:
+    """Every frame count some model renders (its frame rule, e.g. 6k+1) up to the longest clip at the
+    highest fps: the rule as an explicit enum, since JSON Schema's multipleOf cannot say `+1`."""
+    longest = max(int(spec.limits.max_duration_seconds * spec.limits.fps.maximum) + 1 for spec in models)
+    counts = {
+        n for spec in models for n in range(spec.frame_rule.minimum, longest + 1) if spec.frame_rule.allows(n)
+    }
+    return sorted(counts)
 
 
 def _prompt_chars(models: ModelRegistry) -> int:

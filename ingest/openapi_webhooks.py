@@ -6,8 +6,9 @@ from typing import Any
 
 from ingest.admin import TENANT_PATTERN
 from ingest.openapi_components import error_responses, json_response, ref
-from ingest.webhook_admin import MAX_DESCRIPTION_CHARS, MAX_ENDPOINTS, MAX_SECRETS, MAX_URL_CHARS
+from ingest.webhook_admin import MAX_DESCRIPTION_CHARS, MAX_ENDPOINTS, MAX_SECRETS
 from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES
+from reelstream.webhooks.targets import MAX_URL_CHARS
 
 Json = dict[str, Any]
 STRING: Json = {"type": "string"}

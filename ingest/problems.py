@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.errors import (
@@ -28,8 +28,10 @@ from ingest.errors import (
     NotReady,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     StorageUnavailable,
     Unauthenticated,
+    UnsupportedMediaType,
     WebhookConfigNotFound,
 )
 from reelstream.kafka.clients import BrokerUnavailableError
@@ -55,6 +57,8 @@ class ProblemKind:
 
 PROBLEMS: dict[type[Exception], ProblemKind] = {
     MalformedRequest: ProblemKind(400, "malformed-request", "Malformed request"),
+    # the connection is gone (ingest.server cut a body that came too slowly): nobody reads this answer
+    ClientDisconnect: ProblemKind(400, "client-disconnected", "Client disconnected"),
     InvalidHeader: ProblemKind(400, "invalid-header", "Invalid header"),
     Unauthenticated: ProblemKind(401, "unauthenticated", "Unauthenticated"),
     Forbidden: ProblemKind(403, "forbidden", "Forbidden"),
@@ -64,7 +68,9 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
     JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
     IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),
+    RequestTimeout: ProblemKind(408, "request-timeout", "Request timeout"),
     PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
+    UnsupportedMediaType: ProblemKind(415, "unsupported-media-type", "Unsupported media type"),
     InvalidRequest: ProblemKind(422, "invalid-request", "Invalid request"),
     WorkloadTooLarge: ProblemKind(
         422, "workload-too-large", "Workload exceeds resource allocation thresholds"

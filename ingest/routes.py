@@ -17,7 +17,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from ingest import acceptance, limits
 from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
-from ingest.errors import JobIdUnavailable, JobNotFound, JobStateConflict, PayloadTooLarge
+from ingest.errors import (
+    JobIdUnavailable,
+    JobNotFound,
+    JobStateConflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, REPLAYED_HEADER, put_key, validate_key
 from ingest.job_index import decode_cursor
 from ingest.submission import STRING, check_shape, parse_json_object
@@ -35,7 +41,8 @@ MAX_REASON_CHARS = 500
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refusing (413) anything larger than `limit` before reading it all."""
+    """The request body, refusing (413) anything larger than `limit` before reading it all, and (415) a
+    body not declared JSON. An empty body needs no Content-Type (the routes that allow one)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body must be at most {limit} bytes")
@@ -44,7 +51,17 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"the body must be at most {limit} bytes")
+    if body and not is_json_media_type(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType("the body must be sent as application/json")
     return bytes(body)
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or `application/<anything>+json`, with any parameters (`; charset=utf-8`)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def owned_job(context: IngestContext, tenant_id: str, job_id: str) -> JobStatus:
@@ -137,7 +154,7 @@ async def list_jobs(request: Request) -> Response:
     context, tenant_id = context_of(request), principal_of(request).tenant_id
     limit = page_limit(request.query_params.get("limit"))
     after = request.query_params.get("after")
-    jobs, cursor = context.view.page(tenant_id, limit, decode_cursor(after) if after else None)
+    jobs, cursor = context.view.page(tenant_id, limit, decode_cursor(after) if after is not None else None)
     body: dict[str, Any] = {"object": "list", "data": [job_resource(j) for j in jobs], "next_cursor": cursor}
     return JobJSONResponse(body)
 

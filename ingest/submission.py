@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ingest.errors import MalformedRequest
 from reelstream.errors import InvalidRecordError
+from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.params import FieldError, InvalidRequest, validate_submission
+from reelstream.webhooks.targets import url_problem
 from schemas.events import (
     JobState,
     JobStatus,
@@ -25,9 +28,9 @@ from schemas.events import (
     RequestedParams,
     SubmitJob,
     new_id,
-    utc_now,
 )
 
+HTTPS_ONLY = WebhookTargetPolicy()  # production's rule: https, public literal addresses
 INT, NUMBER, STRING, OBJECT, ARRAY = "integer", "number", "string", "object", "array"
 
 # every field a client may send, with its JSON type; `prompt` is the only required one
@@ -89,19 +92,62 @@ def _finite_float(text: str) -> float:
     return value
 
 
+MAX_JSON_DEPTH = 64
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
 # made once: json.loads with hooks builds a new decoder on every call
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object. Not JSON → MalformedRequest (400); JSON but no object → InvalidRequest."""
+    """The body as a JSON object. Not JSON, or nested deeper than MAX_JSON_DEPTH → MalformedRequest (400);
+    JSON but no object, or a text with a NUL or a lone surrogate → InvalidRequest (422) naming the field."""
     try:
-        data = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))  # as json.loads
+        text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise MalformedRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+        data = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidRequest([FieldError("body", "must be a JSON object")])
+    if errors := unsafe_text_fields(data):
+        raise InvalidRequest(errors)
     return data
+
+
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings do not count), found
+    before parsing: the parser recurses once per level and would overflow the stack long before 64 KiB."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def unsafe_text_fields(data: dict[str, Any]) -> list[FieldError]:
+    """The top-level fields whose text (in any string or key inside them) holds a NUL or a lone surrogate:
+    no job record, log line or JSON answer can carry those. A bad top-level key is reported as `body`."""
+    errors = []
+    for name, value in data.items():
+        if _UNSAFE_TEXT.search(name):
+            errors.append(FieldError("body", "a field name holds a NUL or an unpaired surrogate"))
+        elif _holds_unsafe_text(value):
+            errors.append(FieldError(name, "must not hold a NUL character or an unpaired surrogate"))
+    return errors
+
+
+def _holds_unsafe_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSAFE_TEXT.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_unsafe_text(k) or _holds_unsafe_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_unsafe_text(v) for v in value)
+    return False
 
 
 def _type_ok(value: Any, json_type: str) -> bool:
@@ -117,11 +163,19 @@ def _type_ok(value: Any, json_type: str) -> bool:
 
 
 def check_shape(data: dict[str, Any], fields: dict[str, str]) -> None:
-    """Unknown fields and wrong JSON types, all reported at once. `null` stands for an absent field."""
+    """Unknown fields, `null` values (an optional field is omitted, never null) and wrong JSON types, all
+    reported at once. An integer field takes a number with no fractional part (`3.0`: JSON Schema's integer)
+    and is given it as an int."""
     errors = [FieldError(name, "unknown field") for name in data if name not in fields]
     for name, json_type in fields.items():
-        value = data.get(name)
-        if value is not None and not _type_ok(value, json_type):
+        if name not in data:
+            continue
+        value = data[name]
+        if json_type == INT and isinstance(value, float) and value.is_integer():
+            data[name] = value = int(value)
+        if value is None:
+            errors.append(FieldError(name, f"must be of JSON type {json_type} (omit it instead of null)"))
+        elif not _type_ok(value, json_type):
             errors.append(FieldError(name, f"must be of JSON type {json_type}"))
     if errors:
         raise InvalidRequest(errors)
@@ -134,26 +188,37 @@ def parse_submission(
     models: ModelRegistry = BUILTIN_MODELS,
     served: frozenset[str] | None = None,
     pool_max_work_units: int | None = None,
+    targets: WebhookTargetPolicy = HTTPS_ONLY,
 ) -> Submission:
     """Parse and validate a submission; raises MalformedRequest or InvalidRequest naming the fields.
     `served`: the models some pool serves (None: every one of `models`); another model is refused.
-    A job over its model's or the pool's work limit is WorkloadTooLarge (an InvalidRequest)."""
+    A job over its model's or the pool's work limit is WorkloadTooLarge (an InvalidRequest).
+    `targets`: where a webhook_url may point (https only, public literal addresses, by default)."""
     data = parse_json_object(body)
     check_shape(data, FIELDS)
     requested = RequestedParams(**{name: data.get(name) for name in PARAM_FIELDS})
     metadata = data.get("metadata") or {}
     priority, deadline = _scheduling(data)
-    params = validate_submission(
-        data.get("prompt") or "",
-        data.get("negative_prompt"),
-        requested,
-        data.get("webhook_url"),
-        metadata,
-        default_model=default_model,
-        models=models,
-        served=served,
-        pool_max_work_units=pool_max_work_units,
-    )
+    url = data.get("webhook_url")
+    problem = None if url is None else url_problem(url, **targets.as_kwargs())
+    try:
+        params = validate_submission(
+            data.get("prompt") or "",
+            data.get("negative_prompt"),
+            requested,
+            None if problem else url,
+            metadata,
+            default_model=default_model,
+            models=models,
+            served=served,
+            pool_max_work_units=pool_max_work_units,
+        )
+    except InvalidRequest as exc:
+        if problem is None:
+            raise  # as it is (a WorkloadTooLarge keeps its own problem type)
+        raise InvalidRequest(exc.errors + _url_errors(problem)) from None
+    if problem:
+        raise InvalidRequest(_url_errors(problem))
     return Submission(
         prompt=data["prompt"],
         negative_prompt=data.get("negative_prompt"),
@@ -165,8 +230,13 @@ def parse_submission(
     )
 
 
+def _url_errors(problem: str | None) -> list[FieldError]:
+    return [] if problem is None else [FieldError("webhook_url", problem)]
+
+
 def _scheduling(data: dict[str, Any]) -> tuple[Priority, datetime | None]:
-    """`priority` (high | normal | low) and `deadline` (ISO 8601 with a UTC offset, in the future)."""
+    """`priority` (high | normal | low) and `deadline` (ISO 8601 with a UTC offset; one already past is
+    accepted, and the job ends `expired` as one whose deadline passed in the queue)."""
     errors: list[FieldError] = []
     priority = Priority.NORMAL
     if data.get("priority") is not None:
@@ -183,8 +253,6 @@ def _scheduling(data: dict[str, Any]) -> tuple[Priority, datetime | None]:
         else:
             if deadline.tzinfo is None:
                 errors.append(FieldError("deadline", "must carry a UTC offset (e.g. 2026-01-01T12:00:00Z)"))
-            elif deadline <= utc_now():
-                errors.append(FieldError("deadline", "must be in the future"))
     if errors:
         raise InvalidRequest(errors)
     return priority, deadline

@@ -29,10 +29,12 @@ from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
 from ingest.errors import NotReady, WebhookConfigNotFound
 from ingest.routes import read_body
-from ingest.submission import STRING, check_shape, parse_json_object
+from ingest.submission import ARRAY, HTTPS_ONLY, STRING, check_shape, parse_json_object
+from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.params import FieldError, InvalidRequest, check_webhook_url
 from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES, generate_secret
 from reelstream.webhooks.retries import endpoint_key
+from reelstream.webhooks.targets import url_problem
 from reelstream.webhooks.tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
 from schemas.events import WebhookEndpointRegistered, WebhookPingRequested, WebhookSecretIssued, utc_now
 from schemas.topics import WEBHOOK_ENDPOINTS, WEBHOOK_PINGS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
@@ -42,9 +44,8 @@ logger = logging.getLogger(__name__)
 MAX_SECRETS = 5  # active at once: enough to overlap a rotation, few enough to keep signing cheap
 MAX_ENDPOINTS = 20
 MAX_DESCRIPTION_CHARS = 200
-MAX_URL_CHARS = 2048
 SECRET_FIELDS = {"expires_at": STRING}
-ENDPOINT_FIELDS = {"url": STRING, "description": STRING}
+ENDPOINT_FIELDS = {"url": STRING, "description": STRING, "event_types": ARRAY}
 ENABLE_FIELDS = {"url": STRING, "endpoint_sha256": STRING}
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -70,7 +71,7 @@ def _state(context: IngestContext) -> TenantWebhooks:
 
 
 def parse_secret_request(body: bytes, now: datetime) -> datetime | None:
-    """`{}` or `{"expires_at": "2026-12-01T00:00:00Z"}` (a future instant with a UTC offset)."""
+    """`{}` or `{"expires_at": "2026-12-01T00:00:00Z"}` (an instant with a UTC offset)."""
     data = parse_json_object(body) if body.strip() else {}
     check_shape(data, SECRET_FIELDS)
     raw = data.get("expires_at")
@@ -84,28 +85,24 @@ def parse_secret_request(body: bytes, now: datetime) -> datetime | None:
         raise InvalidRequest(
             [FieldError("expires_at", "must carry a UTC offset (e.g. 2026-01-01T12:00:00Z)")]
         )
-    if expires_at <= now:
-        raise InvalidRequest([FieldError("expires_at", "must be in the future")])
-    return expires_at
+    return expires_at  # one already past makes a secret that never signs
 
 
-def parse_endpoint_request(body: bytes) -> tuple[str, list[str], str | None]:
+def parse_endpoint_request(
+    body: bytes, targets: WebhookTargetPolicy = HTTPS_ONLY
+) -> tuple[str, list[str], str | None]:
     """`{"url": "https://…", "event_types": ["job.succeeded"], "description": "…"}` → (url, filter, text).
-    An absent or empty `event_types` subscribes to every type."""
+    An absent or empty `event_types` subscribes to every type; `targets`: where the URL may point."""
     data = parse_json_object(body)
-    types = data.pop("event_types", None)
     check_shape(data, ENDPOINT_FIELDS)
+    types = data.get("event_types", [])
     url = data.get("url")
-    errors = [FieldError("url", "is required")] if url is None else check_webhook_url(url)
-    errors = [FieldError("url", e.message) for e in errors]
-    if url is not None and len(url) > MAX_URL_CHARS:
-        errors.append(FieldError("url", f"must be at most {MAX_URL_CHARS} characters"))
+    problem = "is required" if url is None else url_problem(url, **targets.as_kwargs())
+    errors = [] if problem is None else [FieldError("url", problem)]
     description = data.get("description")
     if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
         errors.append(FieldError("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters"))
     allowed = ", ".join(sorted(NOTIFIABLE_TYPE_NAMES))
-    if types is None:
-        types = []
     if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
         errors.append(FieldError("event_types", "must be an array of strings"))
     elif unknown := sorted(set(types) - NOTIFIABLE_TYPE_NAMES):
@@ -125,8 +122,6 @@ def parse_enable_request(body: bytes) -> str:
         raise InvalidRequest([FieldError("url", "give exactly one of url and endpoint_sha256")])
     if url is not None:
         errors = [FieldError("url", e.message) for e in check_webhook_url(url)]
-        if len(url) > MAX_URL_CHARS:
-            errors.append(FieldError("url", f"must be at most {MAX_URL_CHARS} characters"))
         if errors:
             raise InvalidRequest(errors)
         return endpoint_key(url)
@@ -221,7 +216,9 @@ async def retire_secret(request: Request) -> Response:
 async def create_endpoint(request: Request) -> Response:
     context, principal = context_of(request), principal_of(request)
     tenant_id = _tenant(request)
-    url, types, description = parse_endpoint_request(await read_body(request))
+    url, types, description = parse_endpoint_request(
+        await read_body(request), context.settings.webhook_targets
+    )
     state = _state(context)
     if len(state.endpoints_of(tenant_id)) >= MAX_ENDPOINTS:
         raise InvalidRequest([FieldError("tenant", f"has {MAX_ENDPOINTS} endpoints; delete one first")])

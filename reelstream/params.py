@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from reelstream.cost_model import work_units
 from reelstream.errors import ReelstreamError
 from reelstream.models import BUILTIN_MODELS, STANDARD, Defaults, Limits, ModelRegistry, ModelSpec
+from reelstream.webhooks.targets import MAX_URL_CHARS
 from schemas.events import RenderParams, RequestedParams, random_below
 
 MAX_SEED = 2**63 - 1  # an Avro long
@@ -217,11 +218,18 @@ def _between(minimum: float, maximum: float, got: float) -> str:
 
 
 def check_webhook_url(url: str | None) -> list[FieldError]:
-    """Syntax only: http(s) with a host. (Where it points is checked against SSRF at delivery.)"""
+    """Syntax only: http(s) with a host, at most MAX_URL_CHARS. (Whether https is required and where the URL
+    points: ingest's checks at submit, `reelstream.webhooks.targets`, and the notifier's at delivery.)"""
     if url is None:
         return []
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if len(url) > MAX_URL_CHARS:
+        return [FieldError("webhook_url", f"must be at most {MAX_URL_CHARS} characters (got {len(url)})")]
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unbalanced [ in the host
+        usable = False
+    if not usable:
         return [FieldError("webhook_url", "must be an absolute http(s) URL")]
     return []
 

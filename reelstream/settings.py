@@ -26,6 +26,7 @@ from reelstream.config.formats import (
 from reelstream.cost_model import RenderDeadline
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
+from reelstream.http_settings import EventStreamSettings, HttpServerSettings, WebhookTargetPolicy
 from reelstream.logs import LogSettings
 from reelstream.models import BUILTIN_MODELS, DEFAULT_MODEL, DEV_MODEL, ModelRegistry, load_registry
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
@@ -254,6 +255,9 @@ class IngestSettings:
     key_sweep_interval_seconds: float = 3600.0
     console_dir: str | None = None  # the built console (None: the checkout's console/dist when present)
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS); none by default
+    server: HttpServerSettings = field(default_factory=HttpServerSettings)
+    sse: EventStreamSettings = field(default_factory=EventStreamSettings)
+    webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -276,6 +280,9 @@ class IngestSettings:
             key_grace_seconds=v.key_grace_seconds,
             console_dir=v.console_dir,
             cors_origins=tuple(o.strip() for o in v.cors_origins.split(",") if o.strip()),
+            server=HttpServerSettings.from_values(v),
+            sse=EventStreamSettings.from_values(v),
+            webhook_targets=WebhookTargetPolicy.from_values(v),
         )
 
 

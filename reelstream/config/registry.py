@@ -24,13 +24,14 @@ from reelstream.config.declare import (
     WORKER,
     setting,
 )
+from reelstream.config.ingest_fields import IngestFields
 from reelstream.models import DEFAULT_MODEL, DEV_MODEL
 
 SERVICES_AND_CLI = (*PIPELINE, CLI, DEV)
 ATTENTION = Literal["auto", "cudnn", "flash", "efficient", "math"]
 
 
-class Registry(BaseSettings):
+class Registry(BaseSettings, IngestFields):
     """Every REELSTREAM_* setting. Build one with reelstream.config.load_config (never from os.environ
     directly): that records where each value came from and turns a refused value into ConfigurationError."""
 
@@ -200,61 +201,6 @@ class Registry(BaseSettings):
         None, "Kafka static group membership id of this scheduler replica (the pod name).", (SCHEDULER,)
     )
 
-    # ingest
-    api_keys: SecretStr | None = setting(
-        None,
-        "API keys and their tenants and roles (required by ingest).",
-        (INGEST,),
-        form="key1=tenant-a,key2=tenant-b:viewer,key3=ops:admin",
-    )
-    http_host: str = setting("127.0.0.1", "Address the HTTP API binds to.", (INGEST, DEV))
-    http_port: int = setting(8000, "Port of the HTTP API.", (INGEST, DEV), ge=0, le=65535)
-    access_log: bool = setting(False, "A log line per HTTP request.", (INGEST,))
-    presign_ttl_seconds: int = setting(600, "Lifetime of presigned download URLs.", (INGEST,), unit="s", ge=1)
-    console_dir: str | None = setting(
-        None,
-        "Folder of the built web console (`npm run build` in console/), served at /console/ and /docs; "
-        "unset: the checkout's console/dist when it exists.",
-        (INGEST,),
-    )
-    cors_origins: str = setting(
-        "",
-        "Origins allowed to call the API from a browser page of another origin (comma-separated); "
-        "empty: none.",
-        (INGEST,),
-        form="https://app.example.com,http://localhost:5173",
-    )
-    idempotency_ttl_seconds: int = setting(
-        24 * 3600, "How long an Idempotency-Key is remembered.", (INGEST,), unit="s", ge=1
-    )
-    key_grace_seconds: float = setting(
-        7 * 24 * 3600.0,
-        "A revoked or expired API key's record is deleted after this.",
-        (INGEST,),
-        unit="s",
-        ge=0,
-    )
-    oidc_issuer: str | None = setting(
-        None, "OIDC issuer of accepted bearer JWTs; empty: API keys only.", (INGEST,)
-    )
-    oidc_audience: str | None = setting(
-        None, "Audience the JWTs must name (required with an issuer).", (INGEST,)
-    )
-    oidc_jwks_url: str | None = setting(
-        None, "The provider's JWKS URL, https (required with an issuer).", (INGEST,)
-    )
-    oidc_tenant_claim: str = setting("tenant", "JWT claim holding the tenant id.", (INGEST,))
-    oidc_roles_claim: str = setting("roles", "JWT claim holding the roles.", (INGEST,))
-    oidc_algorithms: str = setting(
-        "RS256,ES256", "JWT algorithms accepted.", (INGEST,), form="RS256,ES256 (a subset)"
-    )
-    oidc_leeway_seconds: float = setting(
-        30.0, "Clock skew allowed on exp, nbf, iat.", (INGEST,), unit="s", ge=0, le=300
-    )
-    oidc_jwks_refresh_seconds: float = setting(
-        30.0, "At most one JWKS refresh for an unknown kid per this interval.", (INGEST,), unit="s", ge=0
-    )
-
     # notifier
     webhook_secret: SecretStr | None = setting(
         None, "Standard Webhooks signing secret (required by the notifier).", (NOTIFIER,), form="whsec_..."
@@ -285,7 +231,7 @@ class Registry(BaseSettings):
     webhook_allow_networks: str = setting(
         "",
         "CIDRs webhooks may reach although not public (dev: loopback).",
-        (NOTIFIER,),
+        (INGEST, NOTIFIER),
         form="127.0.0.0/8,::1/128",
     )
     webhook_retry_schedule: str | None = setting(

@@ -11,13 +11,18 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from reelstream.errors import ConfigurationError, ReelstreamError
+
+# the SSRF guard lives in reelstream.webhooks.targets; its names stay importable from here
+from reelstream.webhooks.targets import BLOCKED_TARGET as BLOCKED_TARGET
+from reelstream.webhooks.targets import Network as Network
+from reelstream.webhooks.targets import is_blocked_address as is_blocked_address
+from reelstream.webhooks.targets import parse_networks as parse_networks
 from schemas.events import JobEvent, JobEventType, WebhookEndpointDisabled
 from schemas.views import job_resource
 
@@ -195,32 +200,3 @@ def endpoint_disabled_payload(record: WebhookEndpointDisabled) -> bytes:
 def is_notifiable(event: JobEvent) -> bool:
     """Terminal events of jobs that asked for a webhook."""
     return event.type in NOTIFIABLE_TYPES and bool(event.status.webhook_url)
-
-
-# --- where a webhook may go (when a failed one is tried again: reelstream.webhooks.retries) -----------------
-
-BLOCKED_TARGET = "blocked_target"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(spec: str) -> tuple[Network, ...]:
-    """`127.0.0.0/8,::1/128` → networks (the allow-list for dev and tests); a bad CIDR is a config error."""
-    try:
-        return tuple(ipaddress.ip_network(part.strip()) for part in spec.split(",") if part.strip())
-    except ValueError as exc:
-        raise ConfigurationError(f"invalid network in webhook allow-list: {exc}") from exc
-
-
-def is_blocked_address(address: str, allow: tuple[Network, ...] = ()) -> bool:
-    """Whether a webhook may not connect to `address`: anything but a public unicast address (loopback,
-    RFC 1918, link-local incl. cloud metadata, unique-local, multicast, unspecified, reserved, …), unless
-    an allow-list network contains it. Unparseable addresses are blocked."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip.version == net.version and ip in net for net in allow):
-        return False
-    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback

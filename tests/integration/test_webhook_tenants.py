@@ -23,8 +23,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from reelstream.endpoints import Endpoints
+from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.kafka.clients import Publisher, sender_of
 from reelstream.webhooks.messages import WebhookVerificationError, verify
+from reelstream.webhooks.targets import parse_networks
 from reelstream.webhooks.tenants import endpoint_webhook_id
 from schemas.events import JobEvent, JobEventType, JobState
 from schemas.serde import AvroSerde
@@ -54,7 +56,9 @@ def notifier(
 
 @pytest.fixture(scope="module")
 async def admin_api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
-    async with api_with_roles(stack, {"ops": f"ops-{RUN}", "user": ROTATING}, admins=["ops"]) as api:
+    loopback = WebhookTargetPolicy(allow_http=True, allow_networks=parse_networks("127.0.0.0/8"))  # receivers
+    tenants = {"ops": f"ops-{RUN}", "user": ROTATING}
+    async with api_with_roles(stack, tenants, admins=["ops"], targets=loopback) as api:
         yield api
 
 

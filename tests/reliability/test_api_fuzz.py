@@ -36,7 +36,7 @@ from tests.integration.ingest.support import RunningApi, api_with_roles
 # schemathesis' strategies draw from `random` (a hypothesis deprecation); nothing this module can fix
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
-MAX_EXAMPLES = 30  # per operation and generation mode: the module runs in about a minute
+MAX_EXAMPLES = 15  # per operation and generation mode (test_api_contract.py runs the CLI too)
 REQUEST_TIMEOUT_S = 10.0
 PROBLEM_JSON = "application/problem+json"
 CHECKS = [
@@ -237,3 +237,90 @@ async def test_regression_a_number_too_large_for_a_double_is_a_400(
     assert response.status_code == 400, response.text
     assert _is_problem(response) is None
     assert response.json()["type"].endswith("/malformed-request")
+
+
+# ---- issue #21's cases, as explicit examples checked like the fuzzer's own ------------------------------
+
+NESTED: dict[str, object] = {}
+_level = NESTED
+for _ in range(100):
+    _level["n"] = {}
+    _level = _level["n"]  # type: ignore[assignment]
+PAST = "2000-01-01T00:00:00Z"
+FUZZ_TENANT = "fuzz-issue-21"
+TENANT_PATH = {"tenant": FUZZ_TENANT}
+LONG_URL = "https://h.example/" + "a" * 60_000
+SIX_TO_FOUR = "https://[2002:7f00:1::1]/h"  # 6to4 wrapping 127.0.0.1
+
+
+@pytest.mark.parametrize(
+    ("label", "case", "status", "field"),
+    [
+        ("POST /v1/jobs", {"body": {"prompt": "\ud800"}}, 422, "prompt"),
+        ("POST /v1/jobs", {"body": {"prompt": "p", "metadata": {"k": "a\x00b"}}}, 422, "metadata"),
+        ("POST /v1/jobs", {"body": {"prompt": "p", "metadata": NESTED}}, 400, None),
+        (
+            "POST /v1/jobs",
+            {"body": {"prompt": "p", "webhook_url": "https://h.example/" + "a" * 60_000}},
+            422,
+            "webhook_url",
+        ),
+        (
+            "POST /v1/jobs",
+            {"body": {"prompt": "p", "webhook_url": "http://hooks.example.com/h"}},
+            422,
+            "webhook_url",
+        ),
+        (
+            "POST /v1/jobs",
+            {"body": {"prompt": "p", "webhook_url": "https://[2002:7f00:1::1]/h"}},
+            422,
+            "webhook_url",
+        ),
+        ("POST /v1/jobs", {"body": {"prompt": "p", "num_frames": 8}}, 422, "num_frames"),
+        ("POST /v1/jobs", {"body": {"prompt": "p", "duration_seconds": 30}}, 422, "duration_seconds"),
+        ("POST /v1/jobs", {"body": {"prompt": "p", "seed": None}}, 422, "seed"),
+        ("POST /v1/jobs", {"body": {"prompt": "p", "model": "tiny-mochi", "deadline": PAST}}, 202, None),
+        (
+            "PUT /v1/admin/tenants/{tenant}/limits",
+            {
+                "path_parameters": {"tenant": FUZZ_TENANT},
+                "body": {"rate": 1, "burst": 2, "running": 304862457.0},
+            },
+            200,
+            None,
+        ),
+        ("POST /v1/admin/keys", {"body": {"tenant": FUZZ_TENANT, "expires_at": None}}, 422, "expires_at"),
+        ("POST /v1/admin/keys", {"body": {"tenant": FUZZ_TENANT, "roles": []}}, 422, "roles"),
+        ("POST /v1/admin/keys", {"body": {"tenant": FUZZ_TENANT, "expires_at": PAST}}, 201, None),
+        (
+            "POST /v1/admin/tenants/{tenant}/webhook-endpoints",
+            {
+                "path_parameters": {"tenant": FUZZ_TENANT},
+                "body": {"url": "https://h.example/", "description": 5},
+            },
+            422,
+            "description",
+        ),
+        ("GET /v1/jobs", {"query": {"after": ""}}, 422, "after"),
+    ],
+)
+async def test_issue_21_cases_conform(
+    fuzzed: RunningApi, served_schema: Any, label: str, case: dict[str, Any], status: int, field: str | None
+) -> None:
+    response = await asyncio.to_thread(_call_and_validate, served_schema, fuzzed, label, **case)
+    assert response.status_code == status, response.text[:500]
+    if field is not None:
+        assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+async def test_a_body_not_declared_json_is_a_415_problem(fuzzed: RunningApi, content_type: str) -> None:
+    async with httpx.AsyncClient(base_url=fuzzed.base_url, headers=_auth(fuzzed)) as client:
+        response = await client.post(
+            "/v1/jobs", content=b'{"prompt": "p"}', headers={"Content-Type": content_type}
+        )
+    assert response.status_code == 415
+    assert _is_problem(response) is None

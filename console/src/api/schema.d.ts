@@ -140,7 +140,7 @@ export interface paths {
         };
         /**
          * The job's snapshots as server-sent events
-         * @description `event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot, then every newer one; the stream ends after a terminal state. Comment lines keep it alive.
+         * @description `event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot (with `retry:`, the reconnection delay), then every newer one; the stream ends after a terminal state or after the server's maximum stream lifetime (reconnect: the current snapshot comes first). Comment lines keep it alive. A tenant may hold a bounded number of streams at once.
          */
         get: operations["streamJobEvents"];
         put?: never;
@@ -341,8 +341,11 @@ export interface components {
             width?: number;
             height?: number;
             duration_seconds?: number;
-            /** @description not with duration; by model, mochi-1: 6k+1 with k ≥ 1, tiny-mochi: 6k+1 with k ≥ 1 */
-            num_frames?: number;
+            /**
+             * @description not with duration_seconds; by model, mochi-1: 6k+1 with k ≥ 1, tiny-mochi: 6k+1 with k ≥ 1, a clip of at most the model's longest duration at the chosen fps
+             * @enum {integer}
+             */
+            num_frames?: 7 | 13 | 19 | 25 | 31 | 37 | 43 | 49 | 55 | 61 | 67 | 73 | 79 | 85 | 91 | 97 | 103 | 109 | 115 | 121 | 127 | 133 | 139 | 145 | 151 | 157 | 163 | 169 | 175 | 181 | 187 | 193 | 199 | 205 | 211 | 217 | 223 | 229 | 235 | 241 | 247 | 253 | 259 | 265 | 271 | 277 | 283 | 289 | 295 | 301 | 307 | 313 | 319 | 325 | 331 | 337 | 343 | 349 | 355 | 361 | 367 | 373 | 379 | 385 | 391 | 397 | 403 | 409 | 415 | 421 | 427 | 433 | 439 | 445 | 451 | 457 | 463 | 469 | 475 | 481 | 487 | 493 | 499 | 505 | 511 | 517 | 523 | 529 | 535 | 541 | 547 | 553 | 559 | 565 | 571 | 577 | 583 | 589 | 595 | 601;
             fps?: number;
             num_inference_steps?: number;
             guidance_scale?: number;
@@ -353,7 +356,10 @@ export interface components {
              * @enum {string}
              */
             quality?: "preview" | "standard";
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description https (http only where the deployment allows it); a literal IP address must be a public one, a host name is resolved and checked at delivery
+             */
             webhook_url?: string;
             /**
              * @default normal
@@ -362,7 +368,7 @@ export interface components {
             priority?: "high" | "normal" | "low";
             /**
              * Format: date-time
-             * @description if the job has not started by then it ends `expired`
+             * @description if the job has not started by then it ends `expired` (at once if past)
              */
             deadline?: string;
             metadata?: {
@@ -371,6 +377,16 @@ export interface components {
         };
         CancelRequest: {
             reason?: string;
+        };
+        /** @description One server-sent event of a job's stream (comment lines, the heartbeats, are not events). The first carries `retry`: the reconnection delay in milliseconds. */
+        JobEvent: {
+            /** @constant */
+            event: "status";
+            /** @description the snapshot's version */
+            id: string;
+            retry?: number;
+            /** @description the Job, as JSON */
+            data: string;
         };
         /** @description Every render parameter, resolved (defaults filled in, seed drawn). */
         Parameters: {
@@ -509,11 +525,11 @@ export interface components {
         };
         ApiKeyRequest: {
             tenant: string;
-            /** @description default: [submitter] */
+            /** @description absent: [submitter] */
             roles?: ("submitter" | "viewer" | "admin")[];
             /**
              * Format: date-time
-             * @description a future instant; absent: the key does not expire
+             * @description absent: the key does not expire; an instant already past makes an expired key
              */
             expires_at?: string;
             /** @description a label for people */
@@ -663,6 +679,34 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The body is not declared `application/json` (or another `+json` type). */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body did not arrive within the server's body-read timeout. */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The tenant holds as many event streams on this server as it may; close one. */
+        TooManyStreams: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Invalid fields (`errors` names each of them); a job whose fields are each valid but together ask for more work than its model or the pool allows (type `.../workload-too-large`: prompt workload exceeds resource allocation thresholds; `limit` names the limit, see each model's `max_work_units` and the pool's largest slot); or an Idempotency-Key reused with another body (type `.../idempotency-key-reused`, no `errors`). */
         Invalid: {
             headers: {
@@ -781,7 +825,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description the `next_cursor` of the previous page */
+                /** @description the `next_cursor` of the previous page: jobs created before it */
                 after?: string;
             };
             header?: never;
@@ -840,8 +884,10 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
@@ -916,8 +962,10 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
@@ -951,7 +999,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };
@@ -1017,12 +1068,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["JobEvent"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyStreams"];
         };
     };
     putTenantLimits: {
@@ -1052,7 +1104,9 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };
@@ -1112,7 +1166,9 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };
@@ -1198,7 +1254,9 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };
@@ -1282,7 +1340,9 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };
@@ -1366,7 +1426,9 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };

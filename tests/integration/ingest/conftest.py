@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from devstack.manager import ensure_bucket
 from ingest.app import create_app
 from reelstream.endpoints import Endpoints
+from reelstream.http_settings import EventStreamSettings
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
 from reelstream.settings import IngestSettings, PipelineSettings
 from schemas.serde import AvroSerde
@@ -43,8 +44,9 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
         api_keys={keys[who]: tenants[who] for who in PEOPLE},
         presign_ttl_seconds=300,
         produce_timeout_seconds=10.0,
+        sse=EventStreamSettings(heartbeat_seconds=SSE_KEEPALIVE_SECONDS, max_streams_per_tenant=4),
     )
-    app = create_app(settings, sse_keepalive_seconds=SSE_KEEPALIVE_SECONDS)
+    app = create_app(settings)
     served = await serve(app)
     running = RunningApi(app, settings, served.base_url, keys, tenants)
     try:

@@ -20,7 +20,9 @@ from starlette.applications import Starlette
 
 from devstack.manager import ensure_bucket
 from ingest.app import create_app
+from ingest.server import server_options
 from reelstream.endpoints import Endpoints
+from reelstream.http_settings import HttpServerSettings, WebhookTargetPolicy
 from reelstream.kafka.clients import Publisher
 from reelstream.settings import IngestSettings, PipelineSettings
 from schemas import events as ev
@@ -79,14 +81,16 @@ class Served:
     base_url: str
 
 
-async def serve(app: Starlette) -> Served:
+async def serve(app: Starlette, limits: HttpServerSettings | None = None) -> Served:
     """Run uvicorn on a socket bound and listening before it starts, so no request can race the start-up:
-    connections wait in the backlog until the lifespan has opened every resource."""
+    connections wait in the backlog until the lifespan has opened every resource. With ingest's own
+    protocol and bounds (ingest.server; `limits`: the defaults unless given)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
+    options = server_options(limits or HttpServerSettings())
+    config = uvicorn.Config(app, lifespan="on", timeout_graceful_shutdown=5, **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     return Served(server, task, f"http://127.0.0.1:{port}")
@@ -100,26 +104,42 @@ async def shutdown(served: Served) -> None:
 
 @contextlib.asynccontextmanager
 async def api_with_roles(
-    stack: Endpoints, tenants: dict[str, str], admins: Iterable[str] = ()
+    stack: Endpoints,
+    tenants: dict[str, str],
+    admins: Iterable[str] = (),
+    server: HttpServerSettings | None = None,
+    targets: WebhookTargetPolicy | None = None,
 ) -> AsyncIterator[RunningApi]:
-    """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin)."""
+    """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin);
+    `server`: its connection bounds, `targets`: where webhook URLs may point (the defaults unless given)."""
     ensure_bucket(stack)
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
     settings = IngestSettings(
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={keys[who]: tenants[who] for who in tenants},
         api_key_roles={keys[who]: frozenset({"admin"}) for who in admins},
+        server=server or HttpServerSettings(),
+        webhook_targets=targets or WebhookTargetPolicy(),
     )
-    served = await serve(create_app(settings))
+    served = await serve(create_app(settings), settings.server)
     api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
     client = api.client(None)
-    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    await eventually(lambda: readyz(client), lambda status: status == 200, within=120)
     try:
         yield api
     finally:
         for c in api.clients:
             await c.aclose()
         await shutdown(served)
+
+
+async def readyz(client: httpx.AsyncClient) -> int | None:
+    """/readyz's status, or None while the server is still starting (a loaded machine: the lifespan may
+    take longer than one request's timeout)."""
+    try:
+        return (await client.get("/readyz")).status_code
+    except httpx.TimeoutException:
+        return None
 
 
 # ---- Kafka ---------------------------------------------------------------------------------------------
@@ -238,7 +258,7 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[SseEvent]:
         if line.startswith(":"):
             yield COMMENT
         elif line == "":
-            if fields:
+            if "data" in fields:  # a block without data (e.g. only `retry:`) dispatches no event
                 yield SseEvent(_last(fields, "event"), _last(fields, "id"), "\n".join(fields.get("data", [])))
             fields = {}
         else:

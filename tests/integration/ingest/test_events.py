@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from schemas.events import JobState, new_id
@@ -101,3 +102,31 @@ async def test_a_stream_resumed_with_last_event_id_starts_after_that_version(
         await scheduler.publish(snapshot(job, tenant, JobState.SUCCEEDED, 4))
         rest = [event async for event in events if event is not COMMENT]
     assert [(e.id, e.json()["status"]) for e in rest] == [("4", "succeeded")]  # version 3 was not repeated
+
+
+async def test_a_tenant_holds_at_most_its_cap_of_streams_and_each_announces_its_retry_delay(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    """The conftest's cap is 4 streams per tenant: the 5th is a 429 problem; closing one frees a place;
+    another tenant is not affected. Each stream's first block carries the `retry:` field."""
+    client, tenant, job = ready_api.client("frank"), ready_api.tenants["frank"], new_id()
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.QUEUED, 1, queue_position=1))
+    cap, url = ready_api.settings.sse.max_streams_per_tenant, f"/v1/jobs/{job}/events"
+    async with contextlib.AsyncExitStack() as streams, asyncio.timeout(DEADLINE):
+        held = [await streams.enter_async_context(client.stream("GET", url)) for _ in range(cap)]
+        assert [r.status_code for r in held] == [200] * cap
+        lines = held[0].aiter_lines()
+        assert await anext(lines) == f"retry: {ready_api.settings.sse.retry_ms}"
+        refused = await client.get(f"/v1/jobs/{job}/events")
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) >= 1
+        other = ready_api.client("erin")
+        assert (await other.get(f"/v1/jobs/{job}/events")).status_code == 404  # not capped, not theirs
+        await held[-1].aclose()
+        while True:  # the server sees the disconnect a moment later; until then the cap still holds
+            async with client.stream("GET", url) as again:
+                if again.status_code == 200:
+                    break
+                assert again.status_code == 429
+            await asyncio.sleep(0.05)

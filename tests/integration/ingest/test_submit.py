@@ -36,6 +36,19 @@ INVALID: list[Any] = [
     pytest.param({"prompt": "p", "seed": True}, 422, "seed", id="seed-as-bool"),
     pytest.param({"prompt": "p", "metadata": ["x"]}, 422, "metadata", id="metadata-as-list"),
     pytest.param(["prompt"], 422, "body", id="not-an-object"),
+    pytest.param(b'{"prompt": ' + b"[" * 1000 + b"]" * 1000 + b"}", 400, None, id="nested-1000-deep"),
+    pytest.param(b'{"prompt": "\\ud800"}', 422, "prompt", id="lone-surrogate"),
+    pytest.param(b'{"prompt": "p", "metadata": {"k": "a\\u0000b"}}', 422, "metadata", id="nul"),
+    pytest.param(
+        {"prompt": "p", "webhook_url": "https://h.example/" + "a" * 60_000}, 422, "webhook_url", id="long-url"
+    ),
+    pytest.param(
+        {"prompt": "p", "webhook_url": "http://hooks.example.com/h"}, 422, "webhook_url", id="http-webhook"
+    ),
+    pytest.param(
+        {"prompt": "p", "webhook_url": "https://[2002:7f00:1::1]/h"}, 422, "webhook_url", id="6to4-webhook"
+    ),
+    pytest.param({"prompt": "p", "duration_seconds": 30}, 422, "duration_seconds", id="duration-named"),
 ]
 
 
@@ -61,6 +74,14 @@ async def test_an_invalid_submission_is_refused_and_nothing_is_produced(
         assert all(error["message"] for error in problem["errors"])
     produced = await commands_probe.records_since(before, key=ready_api.tenants["dave"].encode())
     assert produced == []
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "json"])
+async def test_a_body_not_declared_json_is_a_415(ready_api: RunningApi, content_type: str | None) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = await ready_api.client("dave").post("/v1/jobs", content=b'{"prompt": "p"}', headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 async def test_an_oversized_body_is_refused_with_413(

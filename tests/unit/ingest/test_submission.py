@@ -9,8 +9,16 @@ from typing import Any
 import pytest
 
 from ingest.errors import MalformedRequest
-from ingest.submission import accepted_status, parse_submission, placeholder_of, submit_command
+from ingest.submission import (
+    accepted_status,
+    json_depth,
+    parse_json_object,
+    parse_submission,
+    placeholder_of,
+    submit_command,
+)
 from reelstream.errors import InvalidRecordError
+from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.params import InvalidRequest, validate_submission
 from schemas.events import JobState, RequestedParams
 
@@ -35,11 +43,14 @@ def test_integers_must_be_json_integers(value: Any) -> None:
     assert fields_of({"prompt": "p", "num_frames": value}) == ["num_frames"]
 
 
-def test_null_means_absent_and_numbers_accept_integers() -> None:
-    submission = parse({"prompt": "p", "seed": None, "guidance_scale": 5, "negative_prompt": None})
+def test_null_is_refused_and_numbers_accept_integers_and_integers_integral_numbers() -> None:
+    """An optional field is omitted, never null (the OpenAPI document says so: no field is nullable)."""
+    assert fields_of({"prompt": "p", "seed": None, "negative_prompt": None}) == ["negative_prompt", "seed"]
+    submission = parse({"prompt": "p", "guidance_scale": 5, "seed": 7.0})
     assert submission.params.guidance_scale == 5.0
-    assert submission.negative_prompt is None
-    assert submission.params.seed >= 0
+    assert submission.params.seed == 7
+    assert isinstance(submission.params.seed, int)
+    assert fields_of({"prompt": "p", "seed": 7.5}) == ["seed"]
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"\xff", b'{"prompt": Infinity}', b"[1,]"])
@@ -112,3 +123,70 @@ def test_a_command_with_unresolved_parameters_has_no_placeholder() -> None:
     unresolved = dataclasses.replace(command, params=RequestedParams(model="tiny-mochi"))
     with pytest.raises(InvalidRecordError):
         placeholder_of(unresolved)
+
+
+# ---- hostile input (#21): depth, NUL and lone surrogates, webhook targets ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"prompt": "a \\ud800 fox"}', "prompt"),
+        (b'{"prompt": "a \\u0000 fox"}', "prompt"),
+        (b'{"prompt": "p", "negative_prompt": "\\udfff"}', "negative_prompt"),
+        (b'{"prompt": "p", "metadata": {"k": "\\ud834"}}', "metadata"),
+        (b'{"prompt": "p", "metadata": {"\\u0000": "v"}}', "metadata"),
+        (b'{"prompt": "p", "\\ud800": 1}', "body"),
+        (b'{"prompt": "p", "webhook_url": "https://h.example/\\u0000"}', "webhook_url"),
+    ],
+)
+def test_a_nul_or_a_lone_surrogate_is_a_422_naming_the_field(raw: bytes, field: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_submission(raw, default_model="tiny-mochi")
+    assert field in {e.field for e in caught.value.errors}
+
+
+def test_a_paired_surrogate_is_text() -> None:
+    assert parse_submission(b'{"prompt": "a \\ud83e\\udd8a"}', default_model="tiny-mochi").prompt == "a 🦊"
+
+
+@pytest.mark.parametrize("depth", [65, 1000, 100_000])
+def test_json_nested_deeper_than_64_is_malformed(depth: int) -> None:
+    raw = b'{"prompt": "p", "metadata": ' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(MalformedRequest):
+        parse_json_object(raw)
+
+
+def test_json_nested_64_deep_parses_and_brackets_in_strings_do_not_count() -> None:
+    assert json_depth("[" * 64 + "]" * 64) == 64
+    assert json_depth('{"a": "[[[[{{{{\\"[["}') == 1
+    deep = {"prompt": "[" * 500, "metadata": {"k": "{" * 200}}
+    assert parse_json_object(json.dumps(deep).encode())["prompt"] == "[" * 500
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_http", "ok"),
+    [
+        ("https://hooks.example/h", False, True),
+        ("http://hooks.example/h", False, False),
+        ("http://hooks.example/h", True, True),
+        ("https://127.0.0.1/h", True, False),
+        ("https://[2002:7f00:1::1]/h", False, False),
+        ("https://hooks.example/" + "a" * 60_000, True, False),
+    ],
+)
+def test_webhook_targets_at_submit(url: str, allow_http: bool, ok: bool) -> None:
+    targets = WebhookTargetPolicy(allow_http=allow_http)
+    body = json.dumps({"prompt": "p", "webhook_url": url}).encode()
+    if ok:
+        assert parse_submission(body, default_model="tiny-mochi", targets=targets).webhook_url == url
+        return
+    with pytest.raises(InvalidRequest) as caught:
+        parse_submission(body, default_model="tiny-mochi", targets=targets)
+    assert [e.field for e in caught.value.errors] == ["webhook_url"]
+
+
+def test_an_out_of_range_duration_names_duration_seconds() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_submission(b'{"prompt": "p", "duration_seconds": 30}', default_model="tiny-mochi")
+    assert [e.field for e in caught.value.errors] == ["duration_seconds"]

@@ -53,7 +53,8 @@ export function toRequest(v: FormValues): JobRequest {
   set("width", num(v.width));
   set("height", num(v.height));
   if (v.length_mode === "duration") set("duration_seconds", num(v.duration_seconds));
-  else set("num_frames", num(v.num_frames));
+  // a frame count the model cannot render is the API's to refuse, at its field (the schema lists the 6k+1 counts)
+  else set("num_frames", num(v.num_frames) as JobRequest["num_frames"]);
   set("fps", num(v.fps));
   set("num_inference_steps", num(v.num_inference_steps));
   set("guidance_scale", num(v.guidance_scale));
