@@ -5,9 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
+from ingest.app import create_app
+from reelstream.http_settings import EventStreamSettings
 from schemas.events import JobState, new_id
-from tests.integration.ingest.support import COMMENT, RunningApi, SseEvent, StatusWriter, snapshot, sse_events
+from tests.integration.ingest.support import (
+    COMMENT,
+    RunningApi,
+    SseEvent,
+    StatusWriter,
+    serve,
+    shutdown,
+    snapshot,
+    sse_events,
+)
 
 DEADLINE = 30.0
 
@@ -130,3 +142,33 @@ async def test_a_tenant_holds_at_most_its_cap_of_streams_and_each_announces_its_
                     break
                 assert again.status_code == 429
             await asyncio.sleep(0.05)
+
+
+async def test_a_stream_ends_at_its_maximum_lifetime_and_the_reconnect_gets_the_current_snapshot(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    """A second ingest on the same broker whose streams live 1 s: the stream of a job that never finishes
+    closes by itself (keep-alives meanwhile); reopened with Last-Event-ID, it resumes after what was seen."""
+    sse = EventStreamSettings(heartbeat_seconds=0.2, max_stream_seconds=1.0, retry_ms=250)
+    app = create_app(replace(ready_api.settings, sse=sse))
+    served = await serve(app)
+    short_lived = RunningApi(app, ready_api.settings, served.base_url, ready_api.keys, ready_api.tenants)
+    try:
+        client, tenant, job = short_lived.client("alice"), ready_api.tenants["alice"], new_id()
+        await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.RUNNING, 5, progress=0.5))
+        async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
+            lines = [line async for line in response.aiter_lines()]  # ends when the server closes
+        assert lines[0] == "retry: 250"
+        assert "id: 5" in lines
+        assert ": keep-alive" in lines  # it stayed open, idle, until its lifetime was over
+        await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.SUCCEEDED, 6))
+        async with (
+            asyncio.timeout(DEADLINE),
+            client.stream("GET", f"/v1/jobs/{job}/events", headers={"Last-Event-ID": "5"}) as again,
+        ):
+            rest = [event async for event in sse_events(again) if event is not COMMENT]
+        assert [(e.id, e.json()["status"]) for e in rest] == [("6", "succeeded")]
+    finally:
+        for open_client in short_lived.clients:
+            await open_client.aclose()
+        await shutdown(served)

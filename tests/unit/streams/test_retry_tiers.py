@@ -1,10 +1,12 @@
-"""The retry-tier loop over a fake consumer: a partition waits for its head, others go on, and an offset is
-committed only after its record was handled."""
+"""The retry-tier loop over a fake consumer: a partition waits for its head, others go on (also while one
+partition's delivery hangs), and an offset is committed only after its record was handled."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
@@ -78,25 +80,31 @@ def _loop(
     return TierConsumer(consumer, handle, clock), consumer, clock, handled  # type: ignore[arg-type]
 
 
+async def _step(loop: TierConsumer) -> None:
+    """One poll, then until the batches it started are handled."""
+    await loop.poll_once()
+    await loop.drained()
+
+
 async def test_a_partition_waits_for_its_head_while_others_go_on() -> None:
     loop, consumer, clock, handled = _loop({A: [90, 105, 106], B: [95, 99]})
-    await loop.poll_once()
+    await _step(loop)
     assert handled == [(0, 0), (1, 0), (1, 1)]
     assert consumer.committed == {A: 1, B: 2}
     assert A in consumer.paused
     assert consumer.position[A] == 1  # back on the head that is not due
 
-    await loop.poll_once()
+    await _step(loop)
     assert consumer.polls[-1] == 1000  # polls again within a second (the head is due in 5 s)
     assert handled == [(0, 0), (1, 0), (1, 1)]
 
     clock.now = 105.0
-    await loop.poll_once()
+    await _step(loop)
     assert handled[-1] == (0, 1)
     assert consumer.committed[A] == 2
     clock.now = 107.0
-    await loop.poll_once()
-    await loop.poll_once()
+    await _step(loop)
+    await _step(loop)
     assert handled[-1] == (0, 2)
     assert consumer.committed == {A: 3, B: 2}
 
@@ -112,10 +120,49 @@ async def test_a_retriable_failure_is_read_again_and_not_committed() -> None:
         return None
 
     loop = TierConsumer(consumer, handle, clock)  # type: ignore[arg-type]
-    await loop.poll_once()
+    await _step(loop)
     assert consumer.committed == {}
     clock.now += 2
-    await loop.poll_once()
-    await loop.poll_once()
+    await _step(loop)
+    await _step(loop)
     assert calls == [0, 0, 1]
     assert consumer.committed == {A: 2}
+
+
+async def test_a_hanging_delivery_holds_its_own_partition_only() -> None:
+    consumer, clock = FakeConsumer({A: [0, 0], B: [0]}), Clock()
+    release, handled = asyncio.Event(), []
+
+    async def handle(record: ConsumerRecord[bytes, bytes]) -> float | None:
+        if (record.partition, record.offset) == (0, 0):
+            await release.wait()  # a receiver that does not answer
+        handled.append((record.partition, record.offset))
+        return None
+
+    loop = TierConsumer(consumer, handle, clock)  # type: ignore[arg-type]
+    await loop.poll_once()
+    await loop.drained([B])
+    assert handled == [(1, 0)]  # B delivered while A's first record hangs
+    assert consumer.committed == {B: 1}
+    assert A in consumer.paused  # nothing more of A is fetched meanwhile
+    await loop.poll_once()
+    assert handled == [(1, 0)]
+
+    release.set()
+    await loop.drained()
+    assert handled == [(1, 0), (0, 0), (0, 1)]  # A in order once its receiver answers
+    assert consumer.committed == {A: 2, B: 1}
+    assert A not in consumer.paused
+
+
+async def test_a_drain_that_fails_stops_the_loop_on_its_next_poll() -> None:
+    consumer = FakeConsumer({A: [0]})
+
+    async def handle(record: ConsumerRecord[bytes, bytes]) -> float | None:
+        raise ReelstreamError("a bug", retriable=False)
+
+    loop = TierConsumer(consumer, handle, Clock())  # type: ignore[arg-type]
+    await loop.poll_once()
+    await loop.drained()
+    with pytest.raises(ReelstreamError, match="a bug"):
+        await loop.poll_once()
