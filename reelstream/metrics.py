@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from starlette.routing import BaseRoute
 
 from reelstream.load_metrics import observe_render_load, render_load_histogram
+from reelstream.long_task_metrics import LongTaskFailures
 from reelstream.route_match import UNMATCHED, route_match
 from reelstream.settings import MetricsSettings
 from schemas.events import (
@@ -186,6 +187,7 @@ class Metrics:
             registry=r,
         )
         self.render_load = render_load_histogram(r)
+        self.long_tasks = LongTaskFailures(r)
         self.stage_duration = Histogram(
             "reelstream_render_stage_duration_seconds",
             "Duration of each stage of a render attempt",
@@ -236,6 +238,7 @@ class Metrics:
                     self.job_duration.labels(pool, str(state), tenant)
             for priority in PRIORITIES:
                 self.queue_wait.labels(pool, priority)
+            self.long_tasks.expect(pool)
 
     def expect_webhooks(self) -> None:
         """Start the first attempt's delivery counters at 0, per outcome."""
@@ -281,6 +284,7 @@ class Metrics:
                 self.job_duration.labels(pool, str(status.state), tenant).observe(max(total, 0.0))
             if event_type is JobEventType.SUCCEEDED:
                 observe_render_load(self.render_load, status)
+            self.long_tasks.observe(pool, status)
 
     def scheduler_state(self, state: PoolView) -> None:
         """Gauges of the pool after an event: jobs by state and tenant class, queue depth, slots."""

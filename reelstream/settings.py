@@ -153,6 +153,7 @@ class SchedulerSettings:
     max_attempts: int = 3
     aging_factor: float = 2.0
     long_aging_factor: float = 3.0  # jobs predicted long (reelstream.long_jobs) age by their own factor
+    long_retry_deadline_multiple: float = 2.0  # the deadline stretch of a long job's one retry
     tick_seconds: float = 1.0
     retry_backoff_seconds: float = 2.0  # before retrying a failed attempt; doubles per attempt, jittered
     retry_backoff_max_seconds: float = 120.0
@@ -176,6 +177,7 @@ class SchedulerSettings:
             max_attempts=v.max_attempts,
             aging_factor=v.aging_factor,
             long_aging_factor=v.long_aging_factor,
+            long_retry_deadline_multiple=v.long_retry_deadline_multiple,
             tick_seconds=v.tick_seconds,
             retry_backoff_seconds=v.retry_backoff_seconds,
             retry_backoff_max_seconds=v.retry_backoff_max_seconds,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from schemas.events import DispatchRender, JobEventType, JobState
-from streams.fair_queue import QueuedJob, charge, first, order
+from schemas.events import DispatchRender, JobAdmitted, JobEventType, JobState
+from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order
 from streams.scheduler_state import THROTTLED, SendToSlot, Slot
 from streams.scheduling_step import Step, alive
 
@@ -25,6 +25,11 @@ def _elsewhere(step: Step, job: QueuedJob, slot: Slot) -> bool:
     if job.avoid_slot != slot.slot:
         return False
     return any(s.slot != slot.slot and alive(step, s) and _can_run(s, job) for s in step.slots.values())
+
+
+def deadline_multiple(admitted: JobAdmitted, attempt: int, policy: SchedulerPolicy) -> float:
+    """The render deadline's stretch: a job predicted long gets a longer one on its retry (attempt 2 on)."""
+    return policy.long_retry_deadline_multiple if admitted.predicted_long and attempt > 1 else 1.0
 
 
 def running_per_tenant(step: Step) -> dict[str, int]:
@@ -113,6 +118,7 @@ def _dispatch(step: Step, queued: QueuedJob, slot: Slot) -> None:
                 params=admitted.params,
                 artifact_key=f"{admitted.tenant_id}/{admitted.job_id}/{attempt}/video.mp4",
                 lease_expires_at=lease,
+                deadline_multiple=deadline_multiple(admitted, attempt, step.policy),
                 occurred_at=step.now,
             )
         )

@@ -32,6 +32,7 @@ class SchedulerPolicy:
     default_weight: float = 1.0
     aging_factor: float = 2.0
     long_aging_factor: float = 3.0  # the aging of jobs predicted long
+    long_retry_deadline_multiple: float = 2.0  # the render deadline stretch of a long job's one retry
     min_aging: timedelta = timedelta(seconds=30)
     lease: timedelta = timedelta(seconds=30)
     dispatch_grace: timedelta = timedelta(seconds=15)

@@ -50,6 +50,7 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
         max_attempts=settings.max_attempts,
         aging_factor=settings.aging_factor,
         long_aging_factor=settings.long_aging_factor,
+        long_retry_deadline_multiple=settings.long_retry_deadline_multiple,
         retry_backoff=timedelta(seconds=settings.retry_backoff_seconds),
         retry_backoff_max=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_slot_share=settings.max_slot_share if settings.max_slot_share < 1 else None,

@@ -18,6 +18,11 @@ Render deadlines: an attempt the worker stopped past its deadline (`render_timeo
 another live slot when one can run it, and the job fails if the retry times out too; the slot is freed by the
 failure report, or by its lease when the worker process was ended.
 
+The long-task path: a job the estimator predicted long whose attempt failed (timed out, or any retriable
+failure) takes a dedicated path: one retry, on another slot, with its render deadline stretched by
+`policy.long_retry_deadline_multiple`; if that fails too the job fails with `long_task_failed_twice` set on
+its failure, which the scheduler's metrics count for the `LongTaskFailedTwice` alert.
+
 The state and outputs live in scheduler_state.py, one step's bookkeeping in scheduling_step.py, slots and
 leases in slot_leases.py, dispatching in dispatching.py; this module applies one event.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from reelstream.long_task_metrics import LONG_TASK_FAILED_TWICE
 from schemas.events import (
     CancelRender,
     CancelRequested,
@@ -256,6 +262,8 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
 
 
 def _attempt_failed(step: Step, event: RenderFailed) -> None:
+    job = step.jobs.get(event.job_id)
+    retriable = event.error.code == RENDER_TIMEOUT or event.error.retriable
     if event.error.code == "canceled":
         step.update(
             event.job_id,
@@ -265,6 +273,8 @@ def _attempt_failed(step: Step, event: RenderFailed) -> None:
             stage=None,
             eta_seconds=None,
         )
+    elif job is not None and job.admitted.predicted_long and retriable:
+        _long_task_failed(step, event)
     elif event.error.code == RENDER_TIMEOUT and event.attempt < min(2, step.policy.max_attempts):
         # past its deadline once: retried once, on another slot where one can run it, then failed
         requeue(step, event.job_id, event.error.message, backoff=True, avoid_slot=event.slot)
@@ -283,3 +293,19 @@ def _attempt_failed(step: Step, event: RenderFailed) -> None:
             stage=None,
             eta_seconds=None,
         )
+
+
+def _long_task_failed(step: Step, event: RenderFailed) -> None:
+    """A job predicted long failed: retried once on another slot with a longer deadline (dispatching's
+    `deadline_multiple`), then failed for good, marked for the LongTaskFailedTwice alert."""
+    if event.attempt < 2:
+        requeue(step, event.job_id, event.error.message, backoff=True, avoid_slot=event.slot)
+        return
+    step.update(
+        event.job_id,
+        JobEventType.FAILED,
+        state=JobState.FAILED,
+        error=ErrorInfo(LONG_TASK_FAILED_TWICE, f"{event.error.code}: {event.error.message}", False),
+        stage=None,
+        eta_seconds=None,
+    )

@@ -162,6 +162,13 @@ class Registry(BaseSettings, IngestFields):
     long_aging_factor: float = setting(
         3.0, "The aging of jobs predicted long: their bound, in FIFO waits.", (SCHEDULER,), ge=0
     )
+    long_retry_deadline_multiple: float = setting(
+        2.0,
+        "A job predicted long that failed is retried once, on another slot, with its render deadline "
+        "stretched this many times; failing again, it fails (LongTaskFailedTwice).",
+        (SCHEDULER,),
+        ge=1,
+    )
     tick_seconds: float = setting(
         1.0, "Interval of the scheduler's timer (leases, retries).", (SCHEDULER,), unit="s", gt=0
     )

@@ -135,6 +135,7 @@ class DispatchRender:
     artifact_key: str
     negative_prompt: str | None = None
     lease_expires_at: datetime | None = None
+    deadline_multiple: float = 1.0  # > 1 on the retry of a job predicted long (streams.scheduling)
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

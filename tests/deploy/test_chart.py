@@ -312,7 +312,7 @@ def test_alerts_and_dashboards_ship_by_default_and_the_monitors_in_production(re
     ]
     assert rule["spec"]["groups"] == source
     alerts = {r["alert"] for g in source for r in g["rules"] if "alert" in r}
-    assert {"EstimatorAccuracyDeclining", "EstimatorAccuracyCollapsed"} <= alerts
+    assert {"EstimatorAccuracyDeclining", "EstimatorAccuracyCollapsed", "LongTaskFailedTwice"} <= alerts
     (inhibition,) = of_kind(minimal, "AlertmanagerConfig")
     inhibit_rules = yaml.safe_load((REPO / "dashboards" / "alertmanager.yml").read_text())["inhibit_rules"]
     assert len(inhibition["spec"]["inhibitRules"]) == len(inhibit_rules)

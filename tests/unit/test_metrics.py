@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from reelstream.lag import LagExporter, partition_lags
 from reelstream.load_metrics import frames_class, prompt_words_class
+from reelstream.long_task_metrics import LONG_TASK_FAILED_TWICE
 from reelstream.metrics import (
     HttpMetricsMiddleware,
     Metrics,
@@ -277,3 +278,29 @@ def test_a_succeeded_render_is_observed_by_clip_and_prompt_length_class() -> Non
     assert metrics.registry.get_sample_value("reelstream_render_load_seconds_sum", labels) == 95
     assert {frames_class(f) for f in range(1, 400)} == {"0-31", "32-85", "86-169", "170+"}
     assert {prompt_words_class(w) for w in range(0, 1000)} == {"0-15", "16-31", "32-63", "64-127", "128+"}
+
+
+def test_long_tasks_failed_twice_are_counted_and_only_the_last_one_is_named() -> None:
+    metrics = Metrics()
+    metrics.expect_pools(["default"])
+    count = {"pool": "default"}
+    assert metrics.registry.get_sample_value("reelstream_long_tasks_failed_twice_total", count) == 0
+    _, outputs = scheduled([admitted("j1", "t1", "p")])
+    (publish,) = outputs
+    for job in ("job-a", "job-b"):
+        failed = replace(
+            publish.status,  # type: ignore[union-attr]
+            job_id=job,
+            state=ev.JobState.FAILED,
+            error=ev.ErrorInfo(LONG_TASK_FAILED_TWICE, "render_timeout: stopped", False),
+        )
+        metrics.scheduler_outputs("default", [type(publish)(failed, ev.JobEventType.FAILED)])  # type: ignore[call-arg]
+    plain_failure = replace(failed, job_id="job-c", error=ev.ErrorInfo("render_error", "x", False))
+    metrics.scheduler_outputs("default", [type(publish)(plain_failure, ev.JobEventType.FAILED)])  # type: ignore[call-arg]
+    assert metrics.registry.get_sample_value("reelstream_long_tasks_failed_twice_total", count) == 2
+    named = [
+        labels["job_id"]
+        for name, labels in series(metrics)
+        if name == "reelstream_long_task_failed_twice_last"
+    ]
+    assert named == ["job-b"]  # one series per pool: the job is named, the series count stays bounded

@@ -60,11 +60,12 @@ def test_every_alert_waits_and_the_new_ones_have_a_runbook() -> None:
     assert len(alerts()) >= 23
     for rule in alerts():
         assert rule.get("for"), f"{rule['alert']} has no for: (alert fatigue)"
-        if rule["alert"].startswith(("Estimator", "ReelstreamKafka")) or "slo" in rule["labels"]:
+        if rule["alert"].startswith(("Estimator", "ReelstreamKafka", "LongTask")) or "slo" in rule["labels"]:
             assert rule["annotations"]["runbook"], rule["alert"]
     severities = {r["alert"]: r["labels"]["severity"] for r in alerts()}
     assert severities["EstimatorAccuracyDeclining"] == "2.5"
     assert severities["EstimatorAccuracyCollapsed"] == "2"
+    assert severities["LongTaskFailedTwice"] == "critical"
 
 
 def matches(matcher: str, labels: dict[str, str]) -> bool:

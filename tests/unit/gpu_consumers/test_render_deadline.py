@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -22,7 +23,10 @@ from gpu_consumers.render.base import (
     RenderStuck,
     RenderTimeout,
 )
+from gpu_consumers.worker import Worker
 from reelstream.cost_model import RenderDeadline
+from reelstream.endpoints import Endpoints
+from reelstream.settings import PipelineSettings, WorkerSettings
 from schemas import events as ev
 from tests.samples import T0, render_params
 
@@ -116,3 +120,16 @@ def test_a_cancel_before_the_deadline_is_a_cancel_not_a_timeout(slow: list[SlowR
     with pytest.raises(RenderCanceled) as refused:
         asyncio.run(render_with(renderer, AttemptDeadline(60.0, 30.0), canceled))
     assert not isinstance(refused.value, RenderTimeout)
+
+
+def test_a_dispatch_with_a_deadline_multiple_gets_a_longer_deadline() -> None:
+    """The retry of a job predicted long (streams.scheduling's long-task path) stretches its prediction."""
+    nowhere = Endpoints("127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1", "a", "s", "b")
+    deadline = RenderDeadline(3.0, 10.0, 10_000.0, 5.0)
+    settings = WorkerSettings(PipelineSettings(endpoints=nowhere), slot=0, deadline=deadline)
+    worker = Worker(settings, SlowRenderer(0.01))  # type: ignore[arg-type]
+    plain = ev.DispatchRender("j", 0, 1, "t", "p", render_params(), "t/j/1/video.mp4")
+    plain_deadline = worker._deadline(plain)
+    stretched = worker._deadline(replace(plain, attempt=2, deadline_multiple=2.0))
+    assert stretched.seconds - 10.0 == pytest.approx(2 * (plain_deadline.seconds - 10.0))
+    assert stretched.grace_seconds == plain_deadline.grace_seconds
