@@ -3,7 +3,8 @@
 Rules: per job the snapshot with the highest `version` wins and an older one never overwrites a newer one;
 a local placeholder (the `accepted` snapshot ingest records right after a submit) only fills a gap and is
 replaced by any real snapshot, whatever its version. Jobs are also indexed per tenant, newest first, for
-cursor pagination.
+cursor pagination, which can filter by state, model and creation time (`JobFilter`) without decoding a
+record: each entry keeps its job's state and model beside the record.
 
 Every replica holds every job, so an entry is kept small and out of the garbage collector's sight: a tuple
 of plain values holding the snapshot's record (Avro bytes, as it came from Kafka; for ingest's local
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,10 +65,40 @@ def decode_cursor(cursor: str) -> SortKey:
     return (-int(match.group(1)), match.group(2))
 
 
-# (version, 1 for a real snapshot / 0 for a local one, tenant id, sort key's first half, the snapshot: its
-# record's bytes (a local one's: the record it is made from), or the object); compared by its first two: the
-# snapshot's rank
-_Entry = tuple[int, int, str, int, "bytes | JobStatus"]
+MAX_SCAN = 20_000  # jobs a filtered page looks at before it returns what it found, with a cursor to go on
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs a page lists: any of `states` (empty: all), of `model` (None: all), created at or after
+    `created_after` and before `created_before` (None: unbounded)."""
+
+    states: frozenset[str] = frozenset()  # JobState values
+    model: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def keys(self) -> tuple[int, int]:
+        """The sort keys' first halves (−µs) it spans; newest first: `created_before` is where it starts."""
+        start = -_micros(self.created_before) + 1 if self.created_before is not None else -(2**63)
+        stop = -_micros(self.created_after) + 1 if self.created_after is not None else 2**63
+        return start, stop
+
+    def admits(self, state: str, model: str) -> bool:
+        return (not self.states or state in self.states) and (self.model is None or model == self.model)
+
+
+EVERY_JOB = JobFilter()
+
+
+def _micros(when: datetime) -> int:
+    return (when - EPOCH) // timedelta(microseconds=1)
+
+
+# (version, 1 for a real snapshot / 0 for a local one, tenant id, sort key's first half, state (its value),
+# model, the snapshot: its record's bytes (a local one's: the record it is made from), or the object);
+# compared by its first two: the snapshot's rank. Plain values only, so the collector does not track it.
+_Entry = tuple[int, int, str, int, str, str, "bytes | JobStatus"]
 
 
 class JobIndex:
@@ -94,7 +126,9 @@ class JobIndex:
         """Record a snapshot if it is newer than what is known; True when it became the current one. `raw`:
         the record `status` was decoded from (a local placeholder: made from), kept instead of the object."""
         key = sort_key(status)
-        new: _Entry = (status.version, 0 if local else 1, status.tenant_id, key[0], status)
+        model = sys.intern(status.params.model) if status.params is not None else ""
+        state = status.state.value
+        new: _Entry = (status.version, 0 if local else 1, status.tenant_id, key[0], state, model, status)
         old = self._jobs.get(status.job_id)
         if old is not None and (local or new[:2] <= old[:2]):
             return False
@@ -103,7 +137,7 @@ class JobIndex:
         if raw is not None:
             if (self._decode_local if local else self._decode) is None:
                 raise TypeError("JobIndex keeps raw records only with a decode function")
-            new = (*new[:4], raw)
+            new = (*new[:6], raw)
         self._jobs[status.job_id] = new
         bisect.insort(self._by_tenant.setdefault(status.tenant_id, []), key)
         return True
@@ -117,7 +151,7 @@ class JobIndex:
         return True
 
     def _status(self, entry: _Entry) -> JobStatus:
-        kept = entry[4]
+        kept = entry[6]
         if isinstance(kept, JobStatus):
             return kept
         decode = self._decode if entry[1] else self._decode_local
@@ -135,12 +169,32 @@ class JobIndex:
             del self._by_tenant[tenant]
 
     def page(
-        self, tenant_id: str, limit: int, after: SortKey | None = None
+        self,
+        tenant_id: str,
+        limit: int,
+        after: SortKey | None = None,
+        where: JobFilter = EVERY_JOB,
+        max_scan: int = MAX_SCAN,
     ) -> tuple[list[JobStatus], str | None]:
-        """Up to `limit` jobs of a tenant, newest first, strictly after the cursor; and the next cursor."""
+        """Up to `limit` jobs of a tenant that `where` admits, newest first, strictly after the cursor; and
+        the next cursor (None: no more). A filtered page looks at most `max_scan` jobs, so it may hold fewer
+        than `limit`, even none, with a cursor to go on from."""
         keys = self._by_tenant.get(tenant_id, [])
-        start = bisect.bisect_right(keys, after) if after is not None else 0
-        chosen = keys[start : start + limit]
+        first, stop = where.keys()
+        start = max(
+            bisect.bisect_right(keys, after) if after is not None else 0,
+            bisect.bisect_left(keys, (first, "")),
+        )
+        end = bisect.bisect_left(keys, (stop, ""))
+        chosen: list[SortKey] = []
+        scanned = start
+        while scanned < end and len(chosen) < limit and scanned - start < max_scan:
+            key = keys[scanned]
+            entry = self._jobs[key[1]]
+            if where.admits(entry[4], entry[5]):
+                chosen.append(key)
+            scanned += 1
         jobs = [self._status(self._jobs[job_id]) for _, job_id in chosen]
-        more = start + limit < len(keys)
-        return jobs, encode_cursor(chosen[-1]) if more and chosen else None
+        last = keys[scanned - 1] if scanned > start else None
+        more = scanned < end and last is not None
+        return jobs, encode_cursor(last) if more and last is not None else None

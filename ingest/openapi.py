@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from ingest.context import context_of
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, MAX_KEY_CHARS, REPLAYED_HEADER
 from ingest.job_index import CURSOR_PATTERN
+from ingest.list_filters import list_filter_parameters
 from ingest.openapi_components import (
     RATE_LIMIT_HEADERS,
     RESPONSES,
@@ -59,10 +60,12 @@ CHOSEN_JOB_ID: Json = {
 PUBLIC: list[Json] = []  # `security: []` — no credentials needed
 
 
-def _list_operation() -> Json:
+def _list_operation(models: ModelRegistry) -> Json:
     return {
         "operationId": "listJobs",
         "summary": "The caller's jobs, newest first",
+        "description": "Filtered, a page looks at a bounded number of jobs: it may hold fewer than `limit`, "
+        "even none, and still have a `next_cursor`; follow it until it is null.",
         "parameters": [
             {
                 "name": "limit",
@@ -80,6 +83,7 @@ def _list_operation() -> Json:
                 "description": "the `next_cursor` of the previous page: jobs created before it",
                 "schema": {"type": "string", "pattern": f"^{CURSOR_PATTERN.pattern}$"},
             },
+            *list_filter_parameters(models.ids),
         ],
         "responses": {
             "200": json_response("A page of jobs.", "JobList"),
@@ -111,7 +115,7 @@ def _put_operation() -> Json:
     }
 
 
-def _jobs_paths() -> Json:
+def _jobs_paths(models: ModelRegistry) -> Json:
     return {
         "/v1/jobs": {
             "post": {
@@ -135,7 +139,7 @@ def _jobs_paths() -> Json:
                     ),
                 },
             },
-            "get": _list_operation(),
+            "get": _list_operation(models),
         },
         "/v1/jobs/{job_id}": {
             "get": {
@@ -351,7 +355,7 @@ def _document(models: ModelRegistry) -> Json:
         "security": [{"bearer": []}],
         "paths": {
             **_service_paths(),
-            **_jobs_paths(),
+            **_jobs_paths(models),
             **_job_action_paths(),
             **_admin_paths(),
             **webhook_admin_paths(),

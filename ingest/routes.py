@@ -26,6 +26,7 @@ from ingest.errors import (
 )
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, REPLAYED_HEADER, put_key, validate_key
 from ingest.job_index import decode_cursor
+from ingest.list_filters import job_filter
 from ingest.submission import STRING, check_shape, parse_json_object
 from reelstream.params import FieldError, InvalidRequest
 from schemas.events import CancelJob, JobState, JobStatus, utc_now
@@ -154,7 +155,11 @@ async def list_jobs(request: Request) -> Response:
     context, tenant_id = context_of(request), principal_of(request).tenant_id
     limit = page_limit(request.query_params.get("limit"))
     after = request.query_params.get("after")
-    jobs, cursor = context.view.page(tenant_id, limit, decode_cursor(after) if after is not None else None)
+    pipeline = context.settings.pipeline
+    where = job_filter(request.query_params, pipeline.models.served(pipeline.pool_models).ids)
+    jobs, cursor = context.view.page(
+        tenant_id, limit, decode_cursor(after) if after is not None else None, where
+    )
     body: dict[str, Any] = {"object": "list", "data": [job_resource(j) for j in jobs], "next_cursor": cursor}
     return JobJSONResponse(body)
 

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import cast
 
-from ingest.job_index import JobIndex, Snapshot, SortKey
+from ingest.job_index import EVERY_JOB, JobFilter, JobIndex, Snapshot, SortKey
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.compacted_view import CompactedView
@@ -81,8 +81,10 @@ class StatusView(CompactedView[JobStatus]):
     def snapshot(self, job_id: str) -> Snapshot | None:
         return self._index.get(job_id)
 
-    def page(self, tenant_id: str, limit: int, after: SortKey | None) -> tuple[list[JobStatus], str | None]:
-        return self._index.page(tenant_id, limit, after)
+    def page(
+        self, tenant_id: str, limit: int, after: SortKey | None, where: JobFilter = EVERY_JOB
+    ) -> tuple[list[JobStatus], str | None]:
+        return self._index.page(tenant_id, limit, after, where)
 
     def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.

@@ -147,6 +147,26 @@ def test_another_tenants_job_is_not_visible(pipeline: PipelineConfig, page: Page
     expect(page.get_by_text("tenant a's secret")).to_have_count(0)
 
 
+def test_the_list_is_filtered_by_the_api(pipeline: PipelineConfig, page: Page) -> None:
+    auth = {"Authorization": f"Bearer {TENANT_B_KEY}"}
+    mochi = {"prompt": "a mochi-1 lighthouse", "model": "mochi-1"}  # no mochi-1 slot is up: it stays queued
+    waiting = httpx.post(f"{pipeline.api_url}/v1/jobs", json=mochi, headers=auth).json()
+    httpx.post(
+        f"{pipeline.api_url}/v1/jobs",
+        json={"prompt": "a tiny-mochi lighthouse", "model": "tiny-mochi", "num_inference_steps": 2},
+        headers=auth,
+    ).raise_for_status()
+    try:
+        sign_in(page, pipeline.api_url, TENANT_B_KEY)
+        expect(page.get_by_text("a tiny-mochi lighthouse")).to_be_visible()
+        with page.expect_request(lambda r: "/v1/jobs?" in r.url and "model=mochi-1" in r.url):
+            page.get_by_role("group", name="Filters").get_by_label("Model").select_option("mochi-1")
+        expect(page.get_by_text("a mochi-1 lighthouse")).to_be_visible()
+        expect(page.get_by_text("a tiny-mochi lighthouse")).to_have_count(0)
+    finally:
+        httpx.post(f"{pipeline.api_url}/v1/jobs/{waiting['id']}/cancel", json={}, headers=auth)
+
+
 def test_a_key_is_created_and_shown_once(pipeline: PipelineConfig, page: Page) -> None:
     sign_in(page, pipeline.api_url, CONSOLE_ADMIN_KEY)  # its tenant has no jobs
     expect(page.get_by_text("No jobs yet.")).to_be_visible()

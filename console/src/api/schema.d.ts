@@ -62,7 +62,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's jobs, newest first */
+        /**
+         * The caller's jobs, newest first
+         * @description Filtered, a page looks at a bounded number of jobs: it may hold fewer than `limit`, even none, and still have a `next_cursor`; follow it until it is null.
+         */
         get: operations["listJobs"];
         put?: never;
         /**
@@ -827,6 +830,14 @@ export interface operations {
                 limit?: number;
                 /** @description the `next_cursor` of the previous page: jobs created before it */
                 after?: string;
+                /** @description only jobs in one of these states */
+                status?: ("accepted" | "queued" | "dispatched" | "running" | "succeeded" | "failed" | "canceled" | "rejected" | "expired")[];
+                /** @description only jobs of this model */
+                model?: "mochi-1" | "tiny-mochi";
+                /** @description only jobs created at or after this instant */
+                created_after?: string;
+                /** @description only jobs created before this instant */
+                created_before?: string;
             };
             header?: never;
             path?: never;

@@ -28,8 +28,9 @@ from tests.integration.ingest.support import (
 
 # one tenant per concern, each unique to this run: alice (everyday jobs), bob (must not see alice's),
 # carol (listing: exactly the jobs her test wrote), dave (invalid requests: nothing produced for him),
-# erin (submissions to a server whose broker deadline cannot be met), frank (a key repeated on 2 replicas)
-PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank")
+# erin (submissions to a server whose broker deadline cannot be met), frank (a key repeated on 2 replicas),
+# grace (filtered listing)
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace")
 SSE_KEEPALIVE_SECONDS = 0.5
 
 

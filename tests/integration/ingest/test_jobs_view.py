@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from schemas.events import JobState, new_id
 from schemas.views import job_resource
 from tests.integration.ingest.support import RunningApi, StatusWriter, eventually, snapshot
-from tests.samples import T0
+from tests.samples import T0, render_params
 
 
 async def test_get_follows_the_snapshots_and_ignores_an_older_one_arriving_late(
@@ -62,6 +63,43 @@ async def test_list_pages_through_the_callers_jobs_newest_first(
     assert default["next_cursor"] is None
 
 
+async def test_list_filters_by_status_model_and_creation_time(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant = ready_api.client("grace"), ready_api.tenants["grace"]
+    mochi = replace(render_params(), model="mochi-1")
+    jobs = {
+        "old-queued": snapshot(new_id(), tenant, JobState.QUEUED, 1, created_at=T0),
+        "running": snapshot(new_id(), tenant, JobState.RUNNING, 2, created_at=T0 + timedelta(hours=1)),
+        "mochi-failed": snapshot(
+            new_id(), tenant, JobState.FAILED, 3, created_at=T0 + timedelta(hours=2), params=mochi
+        ),
+        "new-queued": snapshot(new_id(), tenant, JobState.QUEUED, 1, created_at=T0 + timedelta(hours=3)),
+    }
+    await scheduler.publish(*jobs.values())
+    await eventually(lambda: client.get("/v1/jobs?limit=100"), lambda r: len(r.json()["data"]) == 4)
+    name = {status.job_id: key for key, status in jobs.items()}
+
+    async def listed(query: str) -> list[str]:
+        response = await client.get(f"/v1/jobs?limit=1&{query}")
+        assert response.status_code == 200, response.text
+        found, cursor = [], response.json()
+        while True:  # one job a page: the cursor carries the filter on
+            found += [name[job["id"]] for job in cursor["data"]]
+            if cursor["next_cursor"] is None:
+                return found
+            cursor = (await client.get(f"/v1/jobs?limit=1&{query}&after={cursor['next_cursor']}")).json()
+
+    assert await listed("status=queued") == ["new-queued", "old-queued"]
+    assert await listed("status=queued,running") == ["new-queued", "running", "old-queued"]
+    assert await listed("status=running&status=failed") == ["mochi-failed", "running"]
+    assert await listed("model=mochi-1") == ["mochi-failed"]
+    after, before = (T0 + timedelta(hours=h) for h in (1, 3))
+    window = f"created_after={after.isoformat()}&created_before={before.isoformat()}".replace("+", "%2B")
+    assert await listed(window) == ["mochi-failed", "running"]  # from 1 h (inclusive) to 3 h (exclusive)
+    assert await listed(f"status=queued&{window}") == []
+
+
 async def test_list_parameters_are_validated(ready_api: RunningApi) -> None:
     client = ready_api.client("carol")
     for query, field in [
@@ -69,6 +107,12 @@ async def test_list_parameters_are_validated(ready_api: RunningApi) -> None:
         ("limit=101", "limit"),
         ("limit=x", "limit"),
         ("after=%%%", "after"),
+        ("status=finished", "status"),
+        ("status=", "status"),
+        ("model=sora", "model"),
+        ("created_after=yesterday", "created_after"),
+        ("created_before=2026-02-30T00:00:00Z", "created_before"),
+        ("created_after=2026-12-06T09:30:00", "created_after"),  # no offset
     ]:
         response = await client.get(f"/v1/jobs?{query}")
         assert response.status_code == 422, query

@@ -17,6 +17,7 @@ import stamina
 from httpx_sse import aconnect_sse
 
 from reelstream_client import _calls, errors
+from reelstream_client._calls import JobFilters
 from reelstream_client._core import (
     DEFAULT_TIMEOUT,
     Call,
@@ -163,22 +164,39 @@ class AsyncClient:
     async def get(self, job_id: str) -> Job:
         return await self._send(*_calls.get_job(job_id))
 
-    async def list_page(self, limit: int | None = None, after: str | None = None) -> JobList:
-        """One page of the caller's jobs, newest first; `next_cursor` leads to the next."""
-        return await self._send(*_calls.list_page(limit, after))
+    async def list_page(
+        self,
+        limit: int | None = None,
+        after: str | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+        model: str | None = None,
+        created_after: dt.datetime | str | None = None,
+        created_before: dt.datetime | str | None = None,
+    ) -> JobList:
+        """One page of the caller's jobs, newest first, filtered by the server (see `list`); `next_cursor`
+        leads to the next (a filtered page may be short, even empty, and still have one)."""
+        filters = JobFilters(status, model, created_after, created_before)
+        return await self._send(*_calls.list_page(limit, after, filters))
 
     async def list(
-        self, *, status: str | Sequence[str] | None = None, limit: int | None = None, page_size: int = 100
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        model: str | None = None,
+        created_after: dt.datetime | str | None = None,
+        created_before: dt.datetime | str | None = None,
+        limit: int | None = None,
+        page_size: int = 100,
     ) -> AsyncIterator[Job]:
-        """Every job of the caller, newest first, page after page. `status` filters (client-side: the API
-        has no filter yet); `limit` stops after that many jobs."""
-        wanted = {status} if isinstance(status, str) else set(status or ())
+        """Every job of the caller, newest first, page after page, filtered by the server: in any of
+        `status`, of `model`, created at or after `created_after` and before `created_before` (aware
+        datetimes or RFC 3339 text); `limit` stops after that many jobs."""
+        filters = JobFilters(status, model, created_after, created_before)
         seen, cursor = 0, None
         while True:
-            page = await self.list_page(page_size, cursor)
+            page = await self._send(*_calls.list_page(page_size, cursor, filters))
             for job in page.data:
-                if wanted and job.status not in wanted:
-                    continue
                 if limit is not None and seen >= limit:
                     return
                 seen += 1

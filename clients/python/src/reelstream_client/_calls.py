@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from reelstream_client._core import Call, cleaned
 from reelstream_client.models import (
@@ -29,8 +31,40 @@ def get_job(job_id: str) -> tuple[Call, type[Job]]:
     return Call("GET", f"/v1/jobs/{job_id}", idempotent=True), Job
 
 
-def list_page(limit: int | None, after: str | None) -> tuple[Call, type[JobList]]:
-    params = cleaned({"limit": limit, "after": after})
+@dataclass(frozen=True)
+class JobFilters:
+    """What `GET /v1/jobs` lists: jobs in any of `status`, of `model`, created at or after `created_after`
+    and before `created_before` (timezone-aware datetimes, or RFC 3339 text). None: no bound."""
+
+    status: str | Sequence[str] | None = None
+    model: str | None = None
+    created_after: dt.datetime | str | None = None
+    created_before: dt.datetime | str | None = None
+
+    def params(self) -> dict[str, Any]:
+        status = [self.status] if isinstance(self.status, str) else list(self.status or ())
+        return cleaned(
+            {
+                "status": ",".join(status) or None,
+                "model": self.model,
+                "created_after": _instant(self.created_after, "created_after"),
+                "created_before": _instant(self.created_before, "created_before"),
+            }
+        )
+
+
+def _instant(value: dt.datetime | str | None, name: str) -> str | None:
+    if not isinstance(value, dt.datetime):
+        return value
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    return value.isoformat()
+
+
+def list_page(
+    limit: int | None, after: str | None, filters: JobFilters = JobFilters()
+) -> tuple[Call, type[JobList]]:
+    params = {**cleaned({"limit": limit, "after": after}), **filters.params()}
     return Call("GET", "/v1/jobs", idempotent=True, params=params), JobList
 
 

@@ -1,39 +1,53 @@
 import { useMemo, useState } from "react";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, type Job } from "../../api/client";
+import type { operations } from "../../api/schema";
 import { unwrap } from "../../api/problem";
 import { href } from "../../router";
 import { Empty, ErrorState, Loading } from "../../components/States";
 import { StatusBadge } from "./StatusBadge";
 import { when } from "./format";
+import { useRequestSchema } from "./schemaBounds";
 
 const PAGE = 20;
 const LIVE_MS = 3000;
 const STATUSES: Job["status"][] = ["accepted", "queued", "dispatched", "running", "succeeded", "failed", "canceled", "rejected", "expired"];
 const SINCE = { any: 0, hour: 3600e3, day: 86400e3, week: 7 * 86400e3 } as const;
 
-/** The tenant's jobs, newest first, a page at a time (the API's cursor), refreshed while the tab is open.
- * The API pages without filters: status, model and time filter the pages loaded so far. */
+type ListQuery = NonNullable<operations["listJobs"]["parameters"]["query"]>;
+
+/** The filters as the API's query: the server filters (a filtered page may be short, even empty, and still
+ * lead on); "created within" counts back from the moment a page is fetched. */
+function filterQuery(status: "" | Job["status"], model: string, since: keyof typeof SINCE): ListQuery {
+  return {
+    ...(status ? { status: [status] } : {}),
+    ...(model ? { model: model as ListQuery["model"] } : {}),
+    ...(since !== "any" ? { created_after: new Date(Date.now() - SINCE[since]).toISOString() } : {}),
+  };
+}
+
+/** The tenant's jobs, newest first, a page at a time (the API's cursor), refreshed while the tab is open;
+ * status, model and creation time are filtered by the API. */
 export function JobsList() {
   const [status, setStatus] = useState<"" | Job["status"]>("");
   const [model, setModel] = useState("");
   const [since, setSince] = useState<keyof typeof SINCE>("any");
+  const schema = useRequestSchema();
   const query = useInfiniteQuery({
-    queryKey: ["jobs"],
+    queryKey: ["jobs", status, model, since],
     initialPageParam: undefined as string | undefined,
     queryFn: async ({ pageParam }) =>
-      unwrap(await api.GET("/v1/jobs", { params: { query: { limit: PAGE, ...(pageParam ? { after: pageParam } : {}) } } })),
+      unwrap(
+        await api.GET("/v1/jobs", {
+          params: { query: { limit: PAGE, ...filterQuery(status, model, since), ...(pageParam ? { after: pageParam } : {}) } },
+        }),
+      ),
     getNextPageParam: (last) => last.next_cursor ?? undefined,
     refetchInterval: LIVE_MS,
   });
-  const jobs = useMemo(() => query.data?.pages.flatMap((p) => p.data) ?? [], [query.data]);
-  const models = useMemo(() => [...new Set(jobs.map((j) => j.parameters?.model).filter((m): m is string => !!m))], [jobs]);
-  const shown = jobs.filter(
-    (j) =>
-      (status === "" || j.status === status) &&
-      (model === "" || j.parameters?.model === model) &&
-      (since === "any" || Date.now() - Date.parse(j.created_at) <= SINCE[since]),
-  );
+  const shown = useMemo(() => query.data?.pages.flatMap((p) => p.data) ?? [], [query.data]);
+  const models = schema.data?.model?.enum ?? [];
+  const filtered = status !== "" || model !== "" || since !== "any";
 
   return (
     <section aria-labelledby="jobs-title">
@@ -74,13 +88,13 @@ export function JobsList() {
       </div>
       {query.isPending && <Loading what="jobs" />}
       {query.isError && <ErrorState error={query.error} retry={() => void query.refetch()} />}
-      {query.isSuccess && jobs.length === 0 && (
+      {query.isSuccess && shown.length === 0 && !filtered && (
         <Empty>
           <p>No jobs yet.</p>
           <a href={href({ page: "new", from: null })}>Submit your first prompt</a>
         </Empty>
       )}
-      {query.isSuccess && jobs.length > 0 && shown.length === 0 && <Empty>No job matches these filters.</Empty>}
+      {query.isSuccess && shown.length === 0 && filtered && !query.hasNextPage && <Empty>No job matches these filters.</Empty>}
       {shown.length > 0 && (
         <table className="jobs">
           <thead>

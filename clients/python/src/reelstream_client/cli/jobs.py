@@ -122,12 +122,20 @@ def status(job_id: str) -> int:
 
 @cli.command(name="list")
 @click.option("--status", "statuses", multiple=True, help="only jobs in this status (repeatable)")
+@click.option("--model", default=None, help="only jobs of this model")
+@click.option("--since", default=None, help="only jobs created at or after this RFC 3339 time")
+@click.option("--until", default=None, help="only jobs created before this RFC 3339 time")
 @click.option("--limit", type=int, default=20, show_default=True, help="at most this many jobs (0: all)")
 @json_option
-def list_jobs(statuses: tuple[str, ...], limit: int) -> int:
-    """The caller's jobs, newest first (pages through them)."""
+def list_jobs(
+    statuses: tuple[str, ...], model: str | None, since: str | None, until: str | None, limit: int
+) -> int:
+    """The caller's jobs, newest first (pages through them), filtered by the server."""
     obj = state()
-    jobs = list(obj.client().list(status=statuses or None, limit=limit or None))
+    found = obj.client().list(
+        status=statuses or None, model=model, created_after=since, created_before=until, limit=limit or None
+    )
+    jobs = list(found)
     if obj.as_json:
         emit_json(jobs)
         return OK
