@@ -28,6 +28,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from schemas.events import (
+    DELETED_CODE,
     CancelRender,
     CancelRequested,
     ErrorInfo,
@@ -43,6 +44,7 @@ from schemas.events import (
     RenderSucceeded,
     SchedulerTick,
     WorkerHeartbeat,
+    is_deleted,
 )
 from streams.dispatching import (
     announce,
@@ -187,6 +189,12 @@ def _cancel(step: Step, event: CancelRequested) -> None:
     job = step.jobs.get(event.job_id)
     if job is None or job.status.tenant_id != event.tenant_id:
         return  # unknown, finished, or not the caller's: nothing to cancel
+    # a deletion marks the job at once: what its attempt reports later ends it canceled, without artifact
+    error = (
+        ErrorInfo(DELETED_CODE, "the job was deleted", False)
+        if event.delete
+        else ErrorInfo("canceled", event.reason or "canceled by the client", False)
+    )
     if job.queued is not None:
         step.update(
             event.job_id,
@@ -194,14 +202,14 @@ def _cancel(step: Step, event: CancelRequested) -> None:
             state=JobState.CANCELED,
             queue_position=None,
             eta_seconds=None,
-            error=ErrorInfo("canceled", event.reason or "canceled by the client", False),
+            error=error,
         )
         return
     slot, attempt = job.status.slot, job.status.attempt
     if slot is not None:
         cancel = CancelRender(job_id=event.job_id, slot=slot, attempt=attempt, occurred_at=step.now)
         step.outputs.append(SendToSlot(cancel))
-        step.update(event.job_id, JobEventType.CANCEL_REQUESTED)
+        step.update(event.job_id, JobEventType.CANCEL_REQUESTED, error=error if event.delete else None)
 
 
 # ---- what the attempt reports ----------------------------------------------------------------------
@@ -236,6 +244,11 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
                 progress=event.progress,
                 eta_seconds=round(remaining, 3),
             )
+        case RenderSucceeded() if is_deleted(job.status):
+            free_slot(step, event.slot)  # finished before the cancel reached it: ends deleted, no artifact
+            step.update(
+                event.job_id, JobEventType.CANCELED, state=JobState.CANCELED, stage=None, eta_seconds=None
+            )
         case RenderSucceeded():
             free_slot(step, event.slot)
             step.cost_model = step.cost_model.observe(
@@ -256,12 +269,13 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
 
 
 def _attempt_failed(step: Step, event: RenderFailed) -> None:
-    if event.error.code == "canceled":
+    deleted = is_deleted(step.jobs[event.job_id].status)
+    if event.error.code == "canceled" or deleted:
         step.update(
             event.job_id,
             JobEventType.CANCELED,
             state=JobState.CANCELED,
-            error=event.error,
+            error=step.jobs[event.job_id].status.error if deleted else event.error,
             stage=None,
             eta_seconds=None,
         )
