@@ -88,6 +88,7 @@ class IngestContext:
     webhooks: TenantWebhooksViews | None = None  # tenants' webhook secrets and endpoints (admin routes)
     api_keys: KeyStoreView | None = None  # the key store; None: only configured keys and JWTs
     deleter: Deleter | None = None  # job deletion and retention (ingest.deletion)
+    clock: Clock = utc_now  # what retention is measured by
 
     @property
     def ready(self) -> bool:
@@ -171,6 +172,7 @@ async def open_context(
             limits=limits,
             api_keys=api_keys,
             deleter=deleter,
+            clock=clock,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")

@@ -227,7 +227,7 @@ async def job_content(request: Request) -> Response:
     if status.state is not JobState.SUCCEEDED or status.artifact is None:
         raise JobStateConflict(f"job {job_id} is {status.state.value}; its video exists once it succeeded")
     expiry = video_expires_at(status, retention_of(context.settings))
-    if expiry is not None and expiry <= utc_now():
+    if expiry is not None and expiry <= context.clock():
         raise ContentExpired(f"the video of job {job_id} was deleted by its retention")
     key = status.artifact.key if variant == "video" else status.artifact.poster_key
     if key is None:

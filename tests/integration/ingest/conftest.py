@@ -18,6 +18,7 @@ from reelstream.settings import IngestSettings, PipelineSettings
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
 from tests.integration.ingest.support import (
+    LONG_RETENTION,
     RunningApi,
     StatusWriter,
     TopicProbe,
@@ -45,6 +46,7 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
         presign_ttl_seconds=300,
         produce_timeout_seconds=10.0,
         sse=EventStreamSettings(heartbeat_seconds=SSE_KEEPALIVE_SECONDS, max_streams_per_tenant=4),
+        **LONG_RETENTION,
     )
     app = create_app(settings)
     served = await serve(app)
