@@ -15,6 +15,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from devstack.manager import LIFECYCLE_RULE, lifecycle_days
 from reelstream.endpoints import Endpoints
 from reelstream.object_store import minio_client
 from schemas import events as ev
@@ -199,3 +200,13 @@ async def test_retention_expires_the_video_then_the_job(
         now[0] = FINISHED + 10 * YEAR + timedelta(days=1)
         await eventually(lambda: client.get(f"/v1/jobs/{job}"), lambda r: r.status_code == 404)
         await eventually(lambda: tombstoned(statuses, before, job), bool)
+
+
+async def test_the_stacks_bucket_expires_objects_a_day_past_the_video_retention(stack: Endpoints) -> None:
+    """The second line: the store itself expires what every sweep missed (devstack sets the rule)."""
+    config = await asyncio.to_thread(minio_client(stack).get_bucket_lifecycle, stack.s3_bucket)
+    assert config is not None
+    [rule] = config.rules
+    assert rule.rule_id == LIFECYCLE_RULE
+    assert rule.expiration is not None
+    assert rule.expiration.days == lifecycle_days(7 * 86400) == 8
