@@ -23,6 +23,7 @@ from tests.integration.ingest.support import (
     StatusWriter,
     TopicProbe,
     eventually,
+    readyz,
     serve,
     shutdown,
 )
@@ -63,7 +64,8 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
 async def ready_api(api: RunningApi) -> RunningApi:
     """The API once its status view has caught up (what a load balancer waits for)."""
     client = api.client(None)
-    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    # readyz: None while the lifespan is still opening (a loaded machine may take longer than one request)
+    await eventually(lambda: readyz(client), lambda status: status == 200, within=120)
     return api
 
 
