@@ -209,7 +209,8 @@ def _cancel(step: Step, event: CancelRequested) -> None:
     if slot is not None:
         cancel = CancelRender(job_id=event.job_id, slot=slot, attempt=attempt, occurred_at=step.now)
         step.outputs.append(SendToSlot(cancel))
-        step.update(event.job_id, JobEventType.CANCEL_REQUESTED, error=error if event.delete else None)
+        marked = {"error": error} if event.delete else {}
+        step.update(event.job_id, JobEventType.CANCEL_REQUESTED, **marked)
 
 
 # ---- what the attempt reports ----------------------------------------------------------------------
