@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from minio import Minio
+from minio.commonconfig import ENABLED, Filter
+from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from devstack.fetch import default_cache_dir
 from devstack.kafka import KAFKA_VERSION, KafkaService, fetch_kafka
@@ -107,8 +110,10 @@ def kafka_is_ready(bootstrap: str) -> bool:
         return False
 
 
-def ensure_bucket(endpoints: Endpoints) -> None:
-    """Create the artifact bucket if missing. New MinIO buckets are private (no anonymous policy)."""
+def ensure_bucket(endpoints: Endpoints, expire_after_days: int | None = None) -> None:
+    """Create the artifact bucket if missing. New MinIO buckets are private (no anonymous policy).
+    `expire_after_days`: the bucket's lifecycle rule, replaced on every call: objects are expired by the store
+    itself that long after they were written, the second line behind ingest's retention sweep."""
     secure = endpoints.s3_endpoint.startswith("https://")
     host = endpoints.s3_endpoint.split("://", 1)[-1]
     client = Minio(
@@ -116,6 +121,23 @@ def ensure_bucket(endpoints: Endpoints) -> None:
     )
     if not client.bucket_exists(endpoints.s3_bucket):
         client.make_bucket(endpoints.s3_bucket)
+    if expire_after_days is not None:
+        rule = Rule(
+            ENABLED,
+            rule_filter=Filter(prefix=""),
+            rule_id=LIFECYCLE_RULE,
+            expiration=Expiration(days=expire_after_days),
+        )
+        client.set_bucket_lifecycle(endpoints.s3_bucket, LifecycleConfig([rule]))
+
+
+LIFECYCLE_RULE = "reelstream-artifact-expiry"
+
+
+def lifecycle_days(video_retention_seconds: float) -> int:
+    """The object store's own expiry: a day past the video retention (whole days, as S3 counts them), so it
+    only catches what the sweep missed."""
+    return math.ceil(video_retention_seconds / 86400) + 1
 
 
 @dataclass
@@ -207,7 +229,8 @@ class LocalStack:
         endpoints = self.endpoints()
         try:
             self._start_all(paths)
-            ensure_bucket(endpoints)
+            retention = load_config(self.env).values.video_retention_seconds
+            ensure_bucket(endpoints, lifecycle_days(retention))
         except BaseException:
             self.stop()
             raise

@@ -25,6 +25,7 @@ from ingest.auth import (
     StaticApiKeys,
 )
 from ingest.context import CONTEXT_KEY, open_context
+from ingest.deletion import Clock
 from ingest.health import healthz, readyz
 from ingest.jwt_auth import JwtAuthenticator
 from ingest.openapi import openapi_endpoint
@@ -36,6 +37,7 @@ from reelstream.http_settings import EventStreamSettings
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
 from reelstream.settings import IngestSettings
 from reelstream.tracing import request_span
+from schemas.events import utc_now
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -73,8 +75,12 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
         ),
         Route(
             "/v1/jobs/{job_id}",
-            by_method(GET=routes.get_job, PUT=traced("PUT /v1/jobs/{job_id}", routes.put_job)),
-            methods=["GET", "PUT"],
+            by_method(
+                GET=routes.get_job,
+                PUT=traced("PUT /v1/jobs/{job_id}", routes.put_job),
+                DELETE=routes.delete_job,
+            ),
+            methods=["GET", "PUT", "DELETE"],
         ),
         Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
@@ -146,14 +152,16 @@ def create_app(
     authenticator: Authenticator | None = None,
     metrics: Metrics | None = None,
     settle_heap_once_started: bool = False,
+    clock: Clock = utc_now,
 ) -> Starlette:
     """The ingest API. Nothing is opened until the server runs the lifespan. `settle_heap_once_started`: the
-    process is the service's own (reelstream.gc_tuning; not for an app served inside another program)."""
+    process is the service's own (reelstream.gc_tuning; not for an app served inside another program).
+    `clock`: the time job retention is measured by (a test moves it forward)."""
     key_table = KeyTable()  # filled by the key store's view, read by the authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_context(settings, key_table) as context:
+        async with open_context(settings, key_table, clock) as context:
             if settle_heap_once_started:
                 settle_heap()  # what start-up built lives as long as the process
             yield {CONTEXT_KEY: context}

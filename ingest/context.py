@@ -18,11 +18,13 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from ingest.api_keys import KeyTable
+from ingest.deletion import Clock, Deleter
 from ingest.errors import StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
+from ingest.retention import Retention
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
 from reelstream.dlq import DeadLetterWriter
@@ -33,12 +35,14 @@ from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
 from reelstream.webhooks.tenant_views import TenantWebhooksViews
+from schemas.events import utc_now
 from schemas.serde import AvroSerde
 from schemas.topics import (
     API_KEYS,
     COMMANDS,
     DEAD_LETTERS,
     IDEMPOTENCY,
+    JOB_EVENTS,
     JOB_STATUS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
@@ -83,6 +87,8 @@ class IngestContext:
     limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
     webhooks: TenantWebhooksViews | None = None  # tenants' webhook secrets and endpoints (admin routes)
     api_keys: KeyStoreView | None = None  # the key store; None: only configured keys and JWTs
+    deleter: Deleter | None = None  # job deletion and retention (ingest.deletion)
+    clock: Clock = utc_now  # what retention is measured by
 
     @property
     def ready(self) -> bool:
@@ -95,9 +101,10 @@ class IngestContext:
 
 @contextlib.asynccontextmanager
 async def open_context(
-    settings: IngestSettings, key_table: KeyTable | None = None
+    settings: IngestSettings, key_table: KeyTable | None = None, clock: Clock = utc_now
 ) -> AsyncIterator[IngestContext]:
-    """`key_table`: where the key store's view puts the keys (the authenticator reads the same table)."""
+    """`key_table`: where the key store's view puts the keys (the authenticator reads the same table);
+    `clock`: the time retention is measured by (tests move it forward)."""
     endpoints = settings.pipeline.endpoints
     async with contextlib.AsyncExitStack() as stack:
         registry = ConfluentRegistry(endpoints.schema_registry_url)
@@ -107,6 +114,7 @@ async def open_context(
             COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
         )
         await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
+        await serde.register(JOB_EVENTS)
 
         producer = LibrdkafkaProducer(
             endpoints.kafka_bootstrap, "reelstream-ingest", delivery_timeout=settings.produce_timeout_seconds
@@ -116,7 +124,9 @@ async def open_context(
         publisher = Publisher(sender_of(producer), serde, timeout=settings.produce_timeout_seconds)
 
         dead_letters = DeadLetterWriter(STAGE, publisher)
-        view = StatusView(endpoints.kafka_bootstrap, serde)
+        view = StatusView(endpoints.kafka_bootstrap, serde, retention=retention_of(settings))
+        store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
+        deleter = Deleter(publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock)
         keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
         webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest")
@@ -142,8 +152,15 @@ async def open_context(
                 sweep_forever(what, sweep_once, settings.key_sweep_interval_seconds), name=f"{what} sweeper"
             )
             stack.push_async_callback(_cancel, task)
+        retention = sweep_forever(
+            "retention", lambda: deleter.sweep(view.expiries), settings.retention_sweep_interval_seconds
+        )
+        for task in (
+            asyncio.create_task(retention, name="retention sweeper"),
+            asyncio.create_task(deleter.run_reaper(), name="deleted jobs' reaper"),
+        ):
+            stack.push_async_callback(_cancel, task)
 
-        store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
         presigner = Presigner(store, settings.presign_ttl_seconds)
         context = IngestContext(
             settings,
@@ -154,6 +171,8 @@ async def open_context(
             producer_started=True,
             limits=limits,
             api_keys=api_keys,
+            deleter=deleter,
+            clock=clock,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")
@@ -162,6 +181,13 @@ async def open_context(
         finally:
             context.producer_started = False
             logger.info("ingest resources closing")
+
+
+def retention_of(settings: IngestSettings) -> Retention:
+    return Retention(
+        records=timedelta(seconds=settings.job_retention_seconds),
+        videos=timedelta(seconds=settings.video_retention_seconds),
+    )
 
 
 def tombstone_sender(producer: SendsAndWaits, topic: Topic[Any]) -> Tombstone:

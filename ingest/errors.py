@@ -63,6 +63,12 @@ class JobStateConflict(ReelstreamError):
     code = "job_state_conflict"
 
 
+class ContentExpired(ReelstreamError):
+    """The job succeeded, but its video and poster were deleted by its retention."""
+
+    code = "content_expired"
+
+
 class NotReady(ReelstreamError):
     """This replica cannot serve yet (producer not started, status view still catching up)."""
 

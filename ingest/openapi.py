@@ -149,6 +149,19 @@ def _jobs_paths(models: ModelRegistry) -> Json:
                 "responses": {"200": json_response("The job.", "Job"), **error_responses("NotFound")},
             },
             "put": _put_operation(),
+            "delete": {
+                "operationId": "deleteJob",
+                "summary": "Delete a job and its video",
+                "description": "Cancels the job if it is active, deletes its video and poster, removes its "
+                "record and announces `job.deleted` (the only webhook the job sends from then on; a render "
+                "in progress never leaves a video). Afterwards the job is unknown: a repeat answers 404. "
+                "Finished jobs are also deleted by their retention (`expires_at`).",
+                "parameters": [JOB_ID],
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    **error_responses("NotFound", "Unavailable"),
+                },
+            },
         },
     }
 
@@ -202,7 +215,7 @@ def _job_action_paths() -> Json:
                         "download link use it; a browser's fetch cannot read a cross-origin redirect).",
                         "ContentUrl",
                     ),
-                    **error_responses("NotFound", "Conflict", "Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Conflict", "Gone", "Invalid", "Unavailable"),
                 },
             }
         },

@@ -65,6 +65,7 @@ RESPONSES: Json = {
         ),
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
+    "Gone": _problem("The job's video and poster were deleted by its retention (see `content_expires_at`)."),
     "TooLarge": _problem("The body is too large."),
     "UnsupportedMediaType": _problem(
         "The body is not declared `application/json` (or another `+json` type)."
@@ -114,6 +115,7 @@ def error_responses(*names: str) -> Json:
         "Forbidden": "403",
         "NotFound": "404",
         "Conflict": "409",
+        "Gone": "410",
         "TooLarge": "413",
         "UnsupportedMediaType": "415",
         "RequestTimeout": "408",
@@ -233,6 +235,16 @@ JOB: Json = {
             "(a render over REELSTREAM_LONG_JOB_SECONDS)?",
         },
         "long_probability": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
+        "expires_at": {
+            **_nullable(STAMP),
+            "description": "when the finished job, its events and its video are deleted "
+            "(REELSTREAM_JOB_RETENTION_SECONDS after it finished); null while it is active",
+        },
+        "content_expires_at": {
+            **_nullable(STAMP),
+            "description": "when a succeeded job's video and poster are deleted "
+            "(REELSTREAM_VIDEO_RETENTION_SECONDS after it finished; its content then answers 410)",
+        },
     },
 }
 

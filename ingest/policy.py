@@ -34,6 +34,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/jobs"): SUBMIT,
     ("GET", "/v1/jobs/{job_id}"): READ,
     ("PUT", "/v1/jobs/{job_id}"): SUBMIT,
+    ("DELETE", "/v1/jobs/{job_id}"): SUBMIT,
     ("POST", "/v1/jobs/{job_id}/cancel"): SUBMIT,
     ("GET", "/v1/jobs/{job_id}/content"): READ,
     ("GET", "/v1/jobs/{job_id}/events"): READ,

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from ingest.errors import (
     ApiKeyNotFound,
+    ContentExpired,
     Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
@@ -66,6 +67,7 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     WebhookConfigNotFound: ProblemKind(404, "not-found", "Not found"),
     ApiKeyNotFound: ProblemKind(404, "not-found", "Not found"),
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
+    ContentExpired: ProblemKind(410, "content-expired", "Content expired"),
     JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
     IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),
     RequestTimeout: ProblemKind(408, "request-timeout", "Request timeout"),

@@ -16,22 +16,26 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ingest import acceptance, limits
 from ingest.auth import principal_of
-from ingest.context import IngestContext, context_of
+from ingest.context import IngestContext, context_of, retention_of
 from ingest.errors import (
+    ContentExpired,
     JobIdUnavailable,
     JobNotFound,
     JobStateConflict,
+    NotReady,
     PayloadTooLarge,
+    StorageUnavailable,
     UnsupportedMediaType,
 )
 from ingest.idempotency import JOB_ID_PATTERN, KEY_HEADER, REPLAYED_HEADER, put_key, validate_key
 from ingest.job_index import decode_cursor
 from ingest.list_filters import job_filter
+from ingest.retention import retained_resource, video_expires_at
 from ingest.submission import STRING, check_shape, parse_json_object
+from reelstream.object_store import ObjectStoreError
 from reelstream.params import FieldError, InvalidRequest
 from schemas.events import CancelJob, JobState, JobStatus, utc_now
 from schemas.topics import COMMANDS
-from schemas.views import job_resource
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +89,13 @@ class JobJSONResponse(JSONResponse):
 
 
 def job_response(
-    status: JobStatus, status_code: int = 200, headers: dict[str, str] | None = None
+    context: IngestContext, status: JobStatus, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return JobJSONResponse(job_resource(status), status_code=status_code, headers=headers)
+    return JobJSONResponse(resource(context, status), status_code=status_code, headers=headers)
+
+
+def resource(context: IngestContext, status: JobStatus) -> dict[str, Any]:
+    return retained_resource(status, retention_of(context.settings))
 
 
 async def submit_job(request: Request) -> Response:
@@ -99,14 +107,14 @@ async def submit_job(request: Request) -> Response:
         limits.enforce(context, tenant_id)
         status = await acceptance.submit(context, tenant_id, body)
         headers = {"Location": f"/v1/jobs/{status.job_id}", **limits.headers(context, tenant_id)}
-        return job_response(status, 202, headers)
+        return job_response(context, status, 202, headers)
     accepted = await acceptance.accept(context, tenant_id, validate_key(raw_key), body)
     headers = {"Location": f"/v1/jobs/{accepted.status.job_id}"}
     if accepted.replayed:
         headers[REPLAYED_HEADER] = "true"
     else:
         headers.update(limits.headers(context, tenant_id))
-    return job_response(accepted.status, 202, headers)
+    return job_response(context, accepted.status, 202, headers)
 
 
 async def put_job(request: Request) -> Response:
@@ -129,14 +137,29 @@ async def put_job(request: Request) -> Response:
         context, tenant_id, key, body, job_id=job_id, mismatch=JobIdUnavailable(job_id)
     )
     if accepted.replayed:
-        return job_response(accepted.status, 200, {REPLAYED_HEADER: "true"})
+        return job_response(context, accepted.status, 200, {REPLAYED_HEADER: "true"})
     headers = {"Location": f"/v1/jobs/{job_id}", **limits.headers(context, tenant_id)}
-    return job_response(accepted.status, 201, headers)
+    return job_response(context, accepted.status, 201, headers)
 
 
 async def get_job(request: Request) -> Response:
     context, tenant_id = context_of(request), principal_of(request).tenant_id
-    return job_response(owned_job(context, tenant_id, request.path_params["job_id"]))
+    return job_response(context, owned_job(context, tenant_id, request.path_params["job_id"]))
+
+
+async def delete_job(request: Request) -> Response:
+    """DELETE /v1/jobs/{id}: cancel it if active, delete its video and poster, tombstone its record and
+    announce `job.deleted` (ingest.deletion). 204; afterwards the job is unknown, so a repeat answers 404."""
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    job_id = request.path_params["job_id"]
+    status = owned_job(context, tenant_id, job_id)
+    if context.deleter is None:
+        raise NotReady("job deletion is not available")
+    try:
+        await context.deleter.delete(status, "client")
+    except ObjectStoreError as exc:  # the record stays; a retry of the DELETE finishes the deletion
+        raise StorageUnavailable(exc.message) from exc
+    return Response(status_code=204)
 
 
 CONTENT_VARIANTS = ("video", "poster")
@@ -160,7 +183,11 @@ async def list_jobs(request: Request) -> Response:
     jobs, cursor = context.view.page(
         tenant_id, limit, decode_cursor(after) if after is not None else None, where
     )
-    body: dict[str, Any] = {"object": "list", "data": [job_resource(j) for j in jobs], "next_cursor": cursor}
+    body: dict[str, Any] = {
+        "object": "list",
+        "data": [resource(context, j) for j in jobs],
+        "next_cursor": cursor,
+    }
     return JobJSONResponse(body)
 
 
@@ -191,7 +218,7 @@ async def cancel_job(request: Request) -> Response:
         tenant_id,
         extra={"job_id": job_id, "tenant_id": tenant_id},
     )
-    return job_response(context.view.get(job_id) or status, 202)
+    return job_response(context, context.view.get(job_id) or status, 202)
 
 
 async def job_content(request: Request) -> Response:
@@ -204,6 +231,9 @@ async def job_content(request: Request) -> Response:
     attachment = download_name(request, job_id, variant)
     if status.state is not JobState.SUCCEEDED or status.artifact is None:
         raise JobStateConflict(f"job {job_id} is {status.state.value}; its video exists once it succeeded")
+    expiry = video_expires_at(status, retention_of(context.settings))
+    if expiry is not None and expiry <= context.clock():
+        raise ContentExpired(f"the video of job {job_id} was deleted by its retention")
     key = status.artifact.key if variant == "video" else status.artifact.poster_key
     if key is None:
         raise JobStateConflict(f"job {job_id} has no {variant}")

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from ingest.auth import principal_of
 from ingest.context import context_of
 from ingest.errors import RateLimited
+from ingest.retention import Retention, retained_resource
 from ingest.routes import owned_job
 from ingest.status_view import StatusView
 from reelstream.http_settings import EventStreamSettings
@@ -37,8 +38,9 @@ KEEPALIVE = ": keep-alive\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def format_event(status: JobStatus) -> str:
-    data = json.dumps(job_resource(status), separators=(",", ":"))
+def format_event(status: JobStatus, retention: Retention | None = None) -> str:
+    resource = job_resource(status) if retention is None else retained_resource(status, retention)
+    data = json.dumps(resource, separators=(",", ":"))
     return f"event: status\nid: {status.version}\ndata: {data}\n\n"
 
 
@@ -58,7 +60,9 @@ async def job_event_stream(
         if last is None:
             return
         if seen_version is None or last.status.version > seen_version:  # a resume skips what it saw
-            yield f"retry: {sse.retry_ms}\n" + format_event(last.status)  # one event block
+            yield f"retry: {sse.retry_ms}\n" + format_event(
+                last.status, view.expiries.retention
+            )  # one event block
         else:
             yield f"retry: {sse.retry_ms}\n\n"
         while not last.status.state.terminal:
@@ -73,7 +77,7 @@ async def job_event_stream(
                 continue
             if snapshot.rank > last.rank:  # the subscription may repeat what was read as current
                 last = snapshot
-                yield format_event(snapshot.status)
+                yield format_event(snapshot.status, view.expiries.retention)
     logger.info("event stream of job %s ended", job_id, extra={"job_id": job_id})
 
 

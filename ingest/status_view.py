@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import cast
 
 from ingest.job_index import EVERY_JOB, JobFilter, JobIndex, Snapshot, SortKey
+from ingest.retention import Expiries, Retention
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.compacted_view import CompactedView
-from schemas.events import JobStatus, SubmitJob
+from schemas.events import JobStatus, SubmitJob, is_deleted
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS, Topic
 
 UPDATES_BUFFER = 256
+MAX_REMEMBERED_DELETIONS = 100_000
 
 
 class Updates:
@@ -50,8 +53,12 @@ class StatusView(CompactedView[JobStatus]):
         *,
         topic: Topic[JobStatus] = JOB_STATUS,
         client_id: str = "reelstream-ingest-view",
+        retention: Retention | None = None,
     ) -> None:
         super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        self.expiries = Expiries(retention or Retention())
+        self._deleted: OrderedDict[str, None] = OrderedDict()  # jobs this replica deleted, newest last
+        self._reaper: Callable[[JobStatus], None] | None = None
         self._index = JobIndex(
             lambda raw: serde.decode_seen(topic, raw),
             lambda raw: placeholder_of(cast(SubmitJob, serde.decode_seen(COMMANDS, raw))),
@@ -59,6 +66,11 @@ class StatusView(CompactedView[JobStatus]):
         self._subscribers: dict[str, set[Updates]] = {}
 
     def _on_record(self, key: str | None, value: JobStatus, raw: bytes) -> None:
+        if is_deleted(value) or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
+            self._index.remove(value.job_id)
+            if self._reaper is not None and self.caught_up:  # replayed ones: their tombstone follows
+                self._reaper(value)
+            return
         self.apply(value, raw=raw)  # the index keeps the bytes (see ingest.job_index)
 
     def _check(self, key: str | None, value: JobStatus) -> None:
@@ -86,12 +98,25 @@ class StatusView(CompactedView[JobStatus]):
     ) -> tuple[list[JobStatus], str | None]:
         return self._index.page(tenant_id, limit, after, where)
 
+    def reap_with(self, reaper: Callable[[JobStatus], None]) -> None:
+        """Who is handed the snapshots of deleted jobs read live (before `start`)."""
+        self._reaper = reaper
+
+    def deleting(self, job_id: str) -> None:
+        """Forget the job now and treat any later snapshot of it as one to reap."""
+        self._deleted[job_id] = None
+        if len(self._deleted) > MAX_REMEMBERED_DELETIONS:
+            self._deleted.popitem(last=False)
+        self._index.remove(job_id)
+
     def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.
         `raw`: the record it came from; a local placeholder's, the SubmitJob record it was made from
         (ingest.submission.placeholder_of), so it is kept as bytes without being serialized."""
         if not self._index.apply(status, local=local, raw=raw):
             return False
+        if not local:
+            self.expiries.note(status)
         snapshot = Snapshot(status, local)
         for updates in self._subscribers.get(status.job_id, ()):
             updates.offer(snapshot)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import MinioException
 
 from reelstream.errors import ReelstreamError
@@ -100,3 +101,16 @@ class ObjectStore:
             )
         except _FAILURES as exc:
             raise ObjectStoreError(f"could not sign a URL in bucket {self.bucket}: {exc!r}") from exc
+
+    def remove_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` (a job's `tenant/job/`: each attempt's video and poster);
+        blocking (run in a thread). Returns how many were deleted; none is fine (idempotent)."""
+        try:
+            listed = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+            names = [obj.object_name for obj in listed if obj.object_name]
+            errors = list(self.client.remove_objects(self.bucket, (DeleteObject(n) for n in names)))
+        except _FAILURES as exc:
+            raise ObjectStoreError(f"deleting {prefix} in bucket {self.bucket} failed: {exc!r}") from exc
+        if errors:
+            raise ObjectStoreError(f"deleting {prefix} failed for {len(errors)} objects: {errors[0]!r}")
+        return len(names)

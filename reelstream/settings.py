@@ -255,6 +255,9 @@ class IngestSettings:
     oidc: OidcSettings | None = None  # bearer JWTs accepted too (None: API keys only)
     key_grace_seconds: float = 7 * 24 * 3600.0  # a revoked/expired key's record is tombstoned after this
     key_sweep_interval_seconds: float = 3600.0
+    job_retention_seconds: float = 30 * 24 * 3600.0  # a finished job is deleted this long after it finished
+    video_retention_seconds: float = 7 * 24 * 3600.0  # a success's video and poster, this long after
+    retention_sweep_interval_seconds: float = 60.0
     console_dir: str | None = None  # the built console (None: the checkout's console/dist when present)
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS); none by default
     server: HttpServerSettings = field(default_factory=HttpServerSettings)
@@ -280,6 +283,9 @@ class IngestSettings:
             idempotency_ttl_seconds=v.idempotency_ttl_seconds,
             oidc=OidcSettings.from_config(config),
             key_grace_seconds=v.key_grace_seconds,
+            job_retention_seconds=v.job_retention_seconds,
+            video_retention_seconds=v.video_retention_seconds,
+            retention_sweep_interval_seconds=v.retention_sweep_interval_seconds,
             console_dir=v.console_dir,
             cors_origins=tuple(o.strip() for o in v.cors_origins.split(",") if o.strip()),
             server=HttpServerSettings.from_values(v),

@@ -19,9 +19,13 @@ def _plain(value: RenderParams | Artifact | ErrorInfo) -> dict[str, Any]:
     return {name: dict(v) if isinstance(v, dict) else v for name, v in plain.items()}
 
 
-def job_resource(status: JobStatus) -> dict[str, Any]:
-    """A job as clients see it. The webhook URL is not echoed (it may carry a token); metadata is."""
-    return {
+def job_resource(
+    status: JobStatus, expiry: tuple[datetime | None, datetime | None] | None = None
+) -> dict[str, Any]:
+    """A job as clients see it. The webhook URL is not echoed (it may carry a token); metadata is.
+    `expiry`: when the job and its video are deleted (ingest's retention): `expires_at` and
+    `content_expires_at`, shown by the API (webhook payloads leave them out)."""
+    resource = {
         "id": status.job_id,
         "object": "job",
         "status": status.state.value,
@@ -49,3 +53,7 @@ def job_resource(status: JobStatus) -> dict[str, Any]:
         "predicted_long": status.predicted_long,
         "long_probability": status.long_probability,
     }
+    if expiry is not None:
+        resource["expires_at"] = _iso(expiry[0]) if expiry[0] else None
+        resource["content_expires_at"] = _iso(expiry[1]) if expiry[1] else None
+    return resource

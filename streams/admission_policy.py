@@ -109,7 +109,11 @@ def decide(
             return Drop("cancel of a job that was never admitted")
         return ForwardCancel(
             CancelRequested(
-                job_id=command.job_id, tenant_id=command.tenant_id, pool_id=known_pool, reason=command.reason
+                job_id=command.job_id,
+                tenant_id=command.tenant_id,
+                pool_id=known_pool,
+                reason=command.reason,
+                delete=command.delete,
             )
         )
     if known_pool is not None and (job_finished or not known_pool):

@@ -38,7 +38,7 @@ from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import configure_tracing, linked_span, traceparent_of
 from reelstream.webhooks.endpoint_health import HealthPolicy
-from reelstream.webhooks.messages import NOTIFIABLE_TYPES
+from reelstream.webhooks.messages import notifies
 from reelstream.webhooks.retries import check_schedule
 from reelstream.webhooks.tenant_views import following_tenant_webhooks
 from schemas.errors import SerializationError
@@ -105,7 +105,7 @@ async def handle(ctx: StreamContext, resources: Resources, record: faust.EventT[
     if event is None:
         return
     check_job_event(event)  # InvalidRecordError: parked by the agent's dead-lettering
-    if event.type not in NOTIFIABLE_TYPES:
+    if not notifies(event):
         return
     source = source_of(record.message)
     delivering = await resources.delivering()

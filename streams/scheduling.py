@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 
 from reelstream.long_task_metrics import LONG_TASK_FAILED_TWICE
 from schemas.events import (
+    DELETED_CODE,
     CancelRender,
     CancelRequested,
     ErrorInfo,
@@ -49,6 +50,7 @@ from schemas.events import (
     RenderSucceeded,
     SchedulerTick,
     WorkerHeartbeat,
+    is_deleted,
 )
 from streams.dispatching import (
     announce,
@@ -193,6 +195,12 @@ def _cancel(step: Step, event: CancelRequested) -> None:
     job = step.jobs.get(event.job_id)
     if job is None or job.status.tenant_id != event.tenant_id:
         return  # unknown, finished, or not the caller's: nothing to cancel
+    # a deletion marks the job at once: what its attempt reports later ends it canceled, without artifact
+    error = (
+        ErrorInfo(DELETED_CODE, "the job was deleted", False)
+        if event.delete
+        else ErrorInfo("canceled", event.reason or "canceled by the client", False)
+    )
     if job.queued is not None:
         step.update(
             event.job_id,
@@ -200,14 +208,15 @@ def _cancel(step: Step, event: CancelRequested) -> None:
             state=JobState.CANCELED,
             queue_position=None,
             eta_seconds=None,
-            error=ErrorInfo("canceled", event.reason or "canceled by the client", False),
+            error=error,
         )
         return
     slot, attempt = job.status.slot, job.status.attempt
     if slot is not None:
         cancel = CancelRender(job_id=event.job_id, slot=slot, attempt=attempt, occurred_at=step.now)
         step.outputs.append(SendToSlot(cancel))
-        step.update(event.job_id, JobEventType.CANCEL_REQUESTED)
+        marked = {"error": error} if event.delete else {}
+        step.update(event.job_id, JobEventType.CANCEL_REQUESTED, **marked)
 
 
 # ---- what the attempt reports ----------------------------------------------------------------------
@@ -242,6 +251,11 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
                 progress=event.progress,
                 eta_seconds=round(remaining, 3),
             )
+        case RenderSucceeded() if is_deleted(job.status):
+            free_slot(step, event.slot)  # finished before the cancel reached it: ends deleted, no artifact
+            step.update(
+                event.job_id, JobEventType.CANCELED, state=JobState.CANCELED, stage=None, eta_seconds=None
+            )
         case RenderSucceeded():
             free_slot(step, event.slot)
             step.cost_model = step.cost_model.observe(
@@ -262,18 +276,19 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
 
 
 def _attempt_failed(step: Step, event: RenderFailed) -> None:
-    job = step.jobs.get(event.job_id)
+    job = step.jobs[event.job_id]
+    deleted = is_deleted(job.status)
     retriable = event.error.code == RENDER_TIMEOUT or event.error.retriable
-    if event.error.code == "canceled":
+    if event.error.code == "canceled" or deleted:
         step.update(
             event.job_id,
             JobEventType.CANCELED,
             state=JobState.CANCELED,
-            error=event.error,
+            error=job.status.error if deleted else event.error,
             stage=None,
             eta_seconds=None,
         )
-    elif job is not None and job.admitted.predicted_long and retriable:
+    elif job.admitted.predicted_long and retriable:
         _long_task_failed(step, event)
     elif event.error.code == RENDER_TIMEOUT and event.attempt < min(2, step.policy.max_attempts):
         # past its deadline once: retried once, on another slot where one can run it, then failed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from schemas.events import ErrorInfo, JobEventType, JobState, WorkerHeartbeat
+from schemas.events import ErrorInfo, JobEventType, JobState, WorkerHeartbeat, is_deleted
 from streams.fair_queue import QueuedJob, retry_backoff
 from streams.scheduler_state import SWEEP_JOBS, Slot
 from streams.scheduling_step import Step
@@ -77,6 +77,9 @@ def requeue(step: Step, job_id: str, why: str, backoff: bool = False, avoid_slot
     than one whose worker vanished) is retried after a backoff with jitter (fair_queue.retry_backoff)."""
     job = step.jobs.get(job_id)
     if job is None:
+        return
+    if is_deleted(job.status):  # deleted while its attempt ran: never rendered again
+        step.update(job_id, JobEventType.CANCELED, state=JobState.CANCELED, slot=None, stage=None)
         return
     if job.status.attempt >= step.policy.max_attempts:
         step.update(

@@ -36,10 +36,10 @@ from reelstream.tracing import current_traceparent, tracer
 from reelstream.webhooks.endpoint_health import Gate, endpoint_of
 from reelstream.webhooks.messages import (
     ENDPOINT_DISABLED_TYPE,
-    NOTIFIABLE_TYPES,
     endpoint_disabled_payload,
     event_payload,
     event_type_name,
+    notifies,
     ping_payload,
 )
 from reelstream.webhooks.retries import (
@@ -104,7 +104,7 @@ def _log_delivery(delivery: WebhookDelivery) -> None:
 def requests_for(event: JobEvent, tenants: TenantWebhooks, traceparent: str | None) -> list[RetryWebhook]:
     """The first attempts a job event calls for: the job's own webhook_url (if any), then each registered
     endpoint of the tenant whose filter names the event's type. Nothing for a non-terminal event."""
-    if event.type not in NOTIFIABLE_TYPES:
+    if not notifies(event):
         return []
     first = RetryWebhook(attempt=1, due_at=event.occurred_at, job_event=event, traceparent=traceparent)
     own = [first] if event.status.webhook_url else []

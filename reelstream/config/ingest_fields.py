@@ -48,6 +48,28 @@ class IngestFields(BaseModel):
         unit="s",
         ge=0,
     )
+    job_retention_seconds: float = setting(
+        30 * 24 * 3600.0,
+        "A finished job (its record, events feed entry and video) is deleted this long after it finished.",
+        (INGEST,),
+        unit="s",
+        gt=0,
+    )
+    video_retention_seconds: float = setting(
+        7 * 24 * 3600.0,
+        "A succeeded job's video and poster are deleted this long after it finished (the record stays "
+        "until REELSTREAM_JOB_RETENTION_SECONDS); the object store's lifecycle rule is the second line.",
+        (INGEST, DEV),
+        unit="s",
+        gt=0,
+    )
+    retention_sweep_interval_seconds: float = setting(
+        60.0,
+        "How often each ingest replica deletes the jobs and videos that expired.",
+        (INGEST,),
+        unit="s",
+        gt=0,
+    )
     webhook_allow_http: bool = setting(
         False, "Accept http:// webhook targets (dev and tests); otherwise https only.", (INGEST,)
     )

@@ -23,7 +23,7 @@ from reelstream.webhooks.targets import BLOCKED_TARGET as BLOCKED_TARGET
 from reelstream.webhooks.targets import Network as Network
 from reelstream.webhooks.targets import is_blocked_address as is_blocked_address
 from reelstream.webhooks.targets import parse_networks as parse_networks
-from schemas.events import JobEvent, JobEventType, WebhookEndpointDisabled
+from schemas.events import JobEvent, JobEventType, WebhookEndpointDisabled, is_deleted
 from schemas.views import job_resource
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format prefix, not a secret
@@ -41,6 +41,7 @@ NOTIFIABLE_TYPES = frozenset(
         JobEventType.CANCELED,
         JobEventType.REJECTED,
         JobEventType.EXPIRED,
+        JobEventType.DELETED,
     }
 )
 
@@ -197,6 +198,14 @@ def endpoint_disabled_payload(record: WebhookEndpointDisabled) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def notifies(event: JobEvent) -> bool:
+    """A terminal event; of a deleted job, only `job.deleted` (its cancel, or a success that raced the
+    deletion, sends nothing)."""
+    if event.type is JobEventType.DELETED:
+        return True
+    return event.type in NOTIFIABLE_TYPES and not is_deleted(event.status)
+
+
 def is_notifiable(event: JobEvent) -> bool:
     """Terminal events of jobs that asked for a webhook."""
-    return event.type in NOTIFIABLE_TYPES and bool(event.status.webhook_url)
+    return notifies(event) and bool(event.status.webhook_url)

@@ -12,7 +12,16 @@ idempotency, tenant limits, API keys) and `ids` (ids and timestamps). Every name
 from __future__ import annotations
 
 from schemas.events.ids import new_id, random_below, utc_now
-from schemas.events.jobs import CancelJob, Command, JobEvent, JobFinished, JobStatus, SubmitJob
+from schemas.events.jobs import (
+    DELETED_CODE,
+    CancelJob,
+    Command,
+    JobEvent,
+    JobFinished,
+    JobStatus,
+    SubmitJob,
+    is_deleted,
+)
 from schemas.events.records import (
     ApiKeyRecord,
     DeadLetter,
@@ -57,6 +66,7 @@ from schemas.events.webhooks import (
 )
 
 __all__ = [
+    "DELETED_CODE",
     "TERMINAL_STATES",
     "ApiKeyRecord",
     "Artifact",
@@ -97,6 +107,7 @@ __all__ = [
     "WebhookSecretIssued",
     "WorkerHeartbeat",
     "WorkerState",
+    "is_deleted",
     "new_id",
     "random_below",
     "utc_now",

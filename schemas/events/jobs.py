@@ -41,6 +41,7 @@ class CancelJob:
     job_id: str
     tenant_id: str
     reason: str | None = None
+    delete: bool = False  # a deletion: the job ends without an artifact and with no webhook but job.deleted
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -93,6 +94,14 @@ class JobStatus:
     reason: str | None = None  # while queued: "throttled" (its tenant is at its running cap)
     predicted_long: bool = False  # the long-job estimator's verdict at admission
     long_probability: float | None = None
+
+
+DELETED_CODE = "deleted"  # ErrorInfo.code of a job ended by its deletion (CancelJob.delete)
+
+
+def is_deleted(status: JobStatus) -> bool:
+    """A snapshot of a job that is being (or was) deleted: readers drop it, the notifier stays silent."""
+    return status.error is not None and status.error.code == DELETED_CODE
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class CancelRequested:
     tenant_id: str
     pool_id: str
     reason: str | None = None
+    delete: bool = False  # forwarded from CancelJob.delete
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

@@ -48,6 +48,7 @@ class JobEventType(StrEnum):
     EXPIRED = "expired"
     CANCEL_REQUESTED = "cancel_requested"
     REQUEUED = "requeued"
+    DELETED = "deleted"  # the job and its video were deleted (by the client or its retention)
 
 
 class Priority(StrEnum):

@@ -81,6 +81,9 @@ def running_pipeline(
             "REELSTREAM_HEARTBEAT_SECONDS": "1",
             "REELSTREAM_TENANT_CLASSES": "tenant-a=premium,tenant-b=standard",
             "REELSTREAM_LAG_INTERVAL_SECONDS": "1",
+            # the integration tests' snapshots finished on a fixed past day: this ingest must not sweep them
+            "REELSTREAM_JOB_RETENTION_SECONDS": str(100 * 365 * 86400),
+            "REELSTREAM_VIDEO_RETENTION_SECONDS": str(100 * 365 * 86400),
             "REELSTREAM_TENANT_LIMITS": TENANT_LIMITS,
             "REELSTREAM_EXTRA_MODELS": f"{EXTRA_MODELS},tests.hanging_model",
             "REELSTREAM_POOL_MODELS": ",".join(POOL_MODELS),

@@ -91,3 +91,16 @@ def test_refusals_have_exit_codes_and_no_traceback(cli: Run) -> None:
     assert invalid.returncode == 5
     assert "width" in invalid.stderr
     assert cli("cancel", job["id"]).returncode == 0
+
+
+def test_delete_asks_first_and_a_second_delete_is_not_found(cli: Run) -> None:
+    job = json.loads(cli("submit", "a glacier to forget", "--model", "mochi-1", "--json").stdout)
+    declined = cli("delete", job["id"])  # no terminal to confirm on: aborted, nothing deleted
+    assert declined.returncode != 0
+    assert cli("status", job["id"]).returncode == 0
+    deleted = cli("delete", job["id"], "--yes", "--json")
+    assert (deleted.returncode, json.loads(deleted.stdout)) == (0, {"id": job["id"], "deleted": True})
+    assert cli("status", job["id"]).returncode == 4
+    assert cli("delete", job["id"], "--yes").returncode == 4
+    assert cli("delete", job["id"], "--yes", "--missing-ok").returncode == 0
+    assert cli("delete", job["id"], "--yes", key=TENANT_B_KEY).returncode == 4

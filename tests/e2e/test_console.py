@@ -134,6 +134,23 @@ def test_cancel_a_queued_job(pipeline: PipelineConfig, page: Page) -> None:
     expect(page.locator(".badge")).to_have_text("canceled", timeout=30_000)
 
 
+def test_delete_a_job_after_confirming(pipeline: PipelineConfig, page: Page) -> None:
+    sign_in(page, pipeline.api_url, TENANT_A_KEY)
+    job_id = submit(page, pipeline.api_url, "deleted from the console", Model="mochi-1")  # stays queued
+    expect(page.locator(".badge")).to_have_text("queued", timeout=30_000)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete job").click()
+    expect(page).to_have_url(JOB_PAGE)  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete job").click()
+    expect(page).to_have_url(re.compile(r"#/jobs$"))
+    expect(page.get_by_text("deleted from the console")).to_have_count(0)
+    gone = httpx.get(
+        f"{pipeline.api_url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {TENANT_A_KEY}"}
+    )
+    assert gone.status_code == 404
+
+
 def test_another_tenants_job_is_not_visible(pipeline: PipelineConfig, page: Page) -> None:
     theirs = httpx.post(
         f"{pipeline.api_url}/v1/jobs",

@@ -225,3 +225,32 @@ async def test_a_topic_just_created_is_in_the_metadata_of_the_next_client(stack:
     for changelog in changelogs:
         assert changelog.name in metadata.topics
         assert sorted(metadata.topics[changelog.name].partitions) == [0, 1, 2]
+
+
+def without_deletion(node: Any) -> Any:
+    """The schema as it was before deletions (#23): no `delete` on the cancel records, no `deleted` event."""
+    if isinstance(node, list):
+        return [without_deletion(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: without_deletion(value) for key, value in node.items()}
+    if node.get("type") == "record" and node.get("name") in ("CancelJob", "CancelRequested"):
+        out["fields"] = [f for f in out["fields"] if f["name"] != "delete"]
+    if node.get("type") == "enum" and node.get("name") == "JobEventType":
+        out["symbols"] = [s for s in node["symbols"] if s != "deleted"]
+    return out
+
+
+@pytest.mark.parametrize("topic", [COMMANDS, SCHEDULER_INBOX, JOB_EVENTS], ids=lambda t: t.name)
+async def test_the_deletion_fields_evolve_each_topics_schema_compatibly(
+    topic: Topic[Any], stack: Endpoints
+) -> None:
+    registry = ConfluentRegistry(stack.schema_registry_url)
+    try:
+        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
+        before = json.dumps(without_deletion(json.loads(scratch.schema)))
+        assert before != scratch.schema
+        await registry.register(scratch.subject, before)
+        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
+    finally:
+        await registry.aclose()

@@ -28,6 +28,11 @@ function isProblem(value: unknown): value is Problem {
 }
 
 /** The data of an openapi-fetch result, or an ApiError carrying its problem+json. */
+/** For operations that answer 204 with no body (a DELETE): throws the problem, returns nothing. */
+export function expectNoContent(result: { error?: unknown; response: Response }): void {
+  if (!result.response.ok) throw new ApiError(result.response.status, isProblem(result.error) ? result.error : null);
+}
+
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.data !== undefined && result.response.ok) return result.data;
   throw new ApiError(result.response.status, isProblem(result.error) ? result.error : null);

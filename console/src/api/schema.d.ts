@@ -94,7 +94,11 @@ export interface paths {
          */
         put: operations["putJob"];
         post?: never;
-        delete?: never;
+        /**
+         * Delete a job and its video
+         * @description Cancels the job if it is active, deletes its video and poster, removes its record and announces `job.deleted` (the only webhook the job sends from then on; a render in progress never leaves a video). Afterwards the job is unknown: a repeat answers 404. Finished jobs are also deleted by their retention (`expires_at`).
+         */
+        delete: operations["deleteJob"];
         options?: never;
         head?: never;
         patch?: never;
@@ -463,6 +467,10 @@ export interface components {
             /** @description the long-job estimator's verdict at admission: is this potentially a long task (a render over REELSTREAM_LONG_JOB_SECONDS)? */
             predicted_long?: boolean;
             long_probability?: number | null;
+            /** @description when the finished job, its events and its video are deleted (REELSTREAM_JOB_RETENTION_SECONDS after it finished); null while it is active */
+            expires_at?: string | null;
+            /** @description when a succeeded job's video and poster are deleted (REELSTREAM_VIDEO_RETENTION_SECONDS after it finished; its content then answers 410) */
+            content_expires_at?: string | null;
         };
         JobList: {
             /** @constant */
@@ -591,7 +599,7 @@ export interface components {
             /** Format: uri */
             url: string;
             /** @description the event types delivered; absent or empty: all of them */
-            event_types?: ("endpoint.disabled" | "job.canceled" | "job.expired" | "job.failed" | "job.rejected" | "job.succeeded")[];
+            event_types?: ("endpoint.disabled" | "job.canceled" | "job.deleted" | "job.expired" | "job.failed" | "job.rejected" | "job.succeeded")[];
             description?: string;
         };
         WebhookEndpoint: {
@@ -667,6 +675,15 @@ export interface components {
         Conflict: {
             headers: {
                 "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The job's video and poster were deleted by its retention (see `content_expires_at`). */
+        Gone: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -982,6 +999,30 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    deleteJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     cancelJob: {
         parameters: {
             query?: never;
@@ -1055,6 +1096,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };

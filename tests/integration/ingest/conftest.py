@@ -18,10 +18,12 @@ from reelstream.settings import IngestSettings, PipelineSettings
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
 from tests.integration.ingest.support import (
+    LONG_RETENTION,
     RunningApi,
     StatusWriter,
     TopicProbe,
     eventually,
+    readyz,
     serve,
     shutdown,
 )
@@ -46,6 +48,7 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
         presign_ttl_seconds=300,
         produce_timeout_seconds=10.0,
         sse=EventStreamSettings(heartbeat_seconds=SSE_KEEPALIVE_SECONDS, max_streams_per_tenant=4),
+        **LONG_RETENTION,
     )
     app = create_app(settings)
     served = await serve(app)
@@ -62,7 +65,8 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
 async def ready_api(api: RunningApi) -> RunningApi:
     """The API once its status view has caught up (what a load balancer waits for)."""
     client = api.client(None)
-    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    # readyz: None while the lifespan is still opening (a loaded machine may take longer than one request)
+    await eventually(lambda: readyz(client), lambda status: status == 200, within=120)
     return api
 
 

@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -32,6 +32,11 @@ from tests.samples import T0, artifact, job_status
 T = TypeVar("T")
 
 DEADLINE_SECONDS = 20.0
+# the snapshots these tests write finished at T0 (a fixed day): kept long enough that no sweep removes them
+LONG_RETENTION: dict[str, Any] = {
+    "job_retention_seconds": 100 * 365 * 86400.0,
+    "video_retention_seconds": 100 * 365 * 86400.0,
+}
 
 
 async def eventually(
@@ -109,9 +114,12 @@ async def api_with_roles(
     admins: Iterable[str] = (),
     server: HttpServerSettings | None = None,
     targets: WebhookTargetPolicy | None = None,
+    clock: Callable[[], datetime] = ev.utc_now,
+    **overrides: Any,
 ) -> AsyncIterator[RunningApi]:
     """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin);
-    `server`: its connection bounds, `targets`: where webhook URLs may point (the defaults unless given)."""
+    `server`: its connection bounds, `targets`: where webhook URLs may point (the defaults unless given);
+    `clock`: the time its retention goes by; `overrides`: other IngestSettings fields."""
     ensure_bucket(stack)
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
     settings = IngestSettings(
@@ -120,8 +128,9 @@ async def api_with_roles(
         api_key_roles={keys[who]: frozenset({"admin"}) for who in admins},
         server=server or HttpServerSettings(),
         webhook_targets=targets or WebhookTargetPolicy(),
+        **{**LONG_RETENTION, **overrides},
     )
-    served = await serve(create_app(settings), settings.server)
+    served = await serve(create_app(settings, clock=clock), settings.server)
     api = RunningApi(served.server.config.app, settings, served.base_url, keys, tenants)
     client = api.client(None)
     await eventually(lambda: readyz(client), lambda status: status == 200, within=120)

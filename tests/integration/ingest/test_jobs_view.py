@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
-from schemas.events import JobState, new_id
-from schemas.views import job_resource
+from ingest.context import retention_of
+from ingest.retention import retained_resource
+from schemas.events import JobState, JobStatus, new_id
 from tests.integration.ingest.support import RunningApi, StatusWriter, eventually, snapshot
 from tests.samples import T0, render_params
 
@@ -15,6 +17,11 @@ async def test_get_follows_the_snapshots_and_ignores_an_older_one_arriving_late(
     ready_api: RunningApi, scheduler: StatusWriter
 ) -> None:
     client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    retention = retention_of(ready_api.settings)
+
+    def job_resource(status: JobStatus) -> dict[str, Any]:  # as the API shows it: with its expiry times
+        return retained_resource(status, retention)
+
     queued = snapshot(job, tenant, JobState.QUEUED, 1, queue_position=2, eta_seconds=30.0)
     assert (await scheduler.publish_and_wait(client, queued)) == job_resource(queued)
     running = snapshot(job, tenant, JobState.RUNNING, 2, progress=0.5, attempt=1)

@@ -24,7 +24,14 @@ from reelstream.endpoints import Endpoints
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 from schemas.topics import API_KEYS
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
-from tests.integration.ingest.support import Served, TopicProbe, eventually, serve, shutdown
+from tests.integration.ingest.support import (
+    LONG_RETENTION,
+    Served,
+    TopicProbe,
+    eventually,
+    serve,
+    shutdown,
+)
 
 RUN = uuid.uuid4().hex[:8]
 ADMIN_KEY = f"rs_test_{secrets.token_urlsafe(24)}"
@@ -65,6 +72,7 @@ async def replicas(stack: Endpoints, topics: None) -> AsyncIterator[Replicas]:
         api_keys={ADMIN_KEY: f"ops-{RUN}", SUBMITTER_KEY: f"plain-{RUN}"},
         api_key_roles={ADMIN_KEY: frozenset({"admin"})},
         oidc=OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=f"{idp.base_url}/jwks.json"),
+        **LONG_RETENTION,
     )
     servers = [await start(settings), await start(settings)]
     running = Replicas(settings, [s.base_url for s in servers], jwks, [])

@@ -13,7 +13,8 @@ from ingest.console import is_static
 from ingest.errors import JobNotFound, JobStateConflict, MalformedRequest, NotReady, Unauthenticated
 from ingest.openapi import openapi_document
 from ingest.problems import PROBLEM_JSON, problem_response
-from ingest.routes import JobJSONResponse, job_response
+from ingest.retention import Retention, retained_resource
+from ingest.routes import JobJSONResponse
 from ingest.sse import format_event
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import BrokerUnavailableError
@@ -79,7 +80,7 @@ def test_the_problem_table(error: Exception, status: int) -> None:
 
 def test_the_openapi_job_schema_has_exactly_the_fields_of_the_job_resource() -> None:
     schema = openapi_document()["components"]["schemas"]["Job"]
-    assert set(schema["properties"]) == set(job_resource(job_status()))
+    assert set(schema["properties"]) == set(retained_resource(job_status(), Retention()))
 
 
 def test_the_openapi_document_describes_every_route_of_the_app() -> None:
@@ -108,8 +109,8 @@ def test_an_event_is_one_status_record_with_the_version_as_id() -> None:
 
 def test_a_job_response_is_the_job_resource_as_json_whatever_renders_it() -> None:
     status = job_status(metadata={"café": "naïve"})
-    body = job_response(status, 202).body
-    assert json.loads(body) == job_resource(status)
+    body = JobJSONResponse(retained_resource(status, Retention()), status_code=202).body
+    assert json.loads(body) == retained_resource(status, Retention())
     assert "café".encode() in body  # UTF-8, not \\u escapes
     huge = JobJSONResponse({"seed": 2**70})  # beyond orjson's 64 bits: rendered by the json module
     assert json.loads(huge.body) == {"seed": 2**70}

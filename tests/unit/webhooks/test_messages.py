@@ -23,7 +23,7 @@ from reelstream.webhooks.messages import (
     verify,
     webhook_headers,
 )
-from schemas.events import JobEvent, JobEventType, JobState
+from schemas.events import DELETED_CODE, ErrorInfo, JobEvent, JobEventType, JobState
 from schemas.views import job_resource
 from tests.samples import T0, job_status
 
@@ -217,7 +217,7 @@ def test_payload_is_compact_json_with_type_timestamp_and_the_job() -> None:
 
 @pytest.mark.parametrize("event_type", list(JobEventType), ids=str)
 def test_only_terminal_events_of_jobs_with_a_webhook_are_notifiable(event_type: JobEventType) -> None:
-    terminal = event_type.value in {s.value for s in JobState if s.terminal}
+    terminal = event_type.value in {s.value for s in JobState if s.terminal} | {"deleted"}
     with_hook = _event(type=event_type, status=job_status(webhook_url="https://example.test/hook"))
     without_hook = _event(type=event_type, status=dataclasses.replace(job_status(), webhook_url=None))
     assert is_notifiable(with_hook) is terminal
@@ -228,4 +228,10 @@ def test_the_terminal_event_types_are_the_terminal_job_states() -> None:
     notifiable = {
         t.value for t in JobEventType if is_notifiable(_event(type=t, status=job_status(webhook_url="x")))
     }
-    assert notifiable == {"succeeded", "failed", "canceled", "rejected", "expired"}
+    assert notifiable == {"succeeded", "failed", "canceled", "rejected", "expired", "deleted"}
+
+
+def test_a_deleted_jobs_snapshots_notify_nothing_but_job_deleted() -> None:
+    gone = job_status(webhook_url="x", error=ErrorInfo(DELETED_CODE, "deleted (client)", False))
+    notifiable = {t.value for t in JobEventType if is_notifiable(_event(type=t, status=gone))}
+    assert notifiable == {"deleted"}

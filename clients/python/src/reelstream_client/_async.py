@@ -208,6 +208,15 @@ class AsyncClient:
     async def cancel(self, job_id: str, reason: str | None = None) -> Job:
         return await self._send(*_calls.cancel(job_id, reason))
 
+    async def delete(self, job_id: str, *, missing_ok: bool = False) -> None:
+        """Delete a job: cancel it if active, delete its video, forget it. `missing_ok`: a job that is
+        already gone (deleted before, or by a retry of this call) is not an error."""
+        try:
+            await self._send(*_calls.delete(job_id))
+        except errors.NotFound:
+            if not missing_ok:
+                raise
+
     # -- following a job -------------------------------------------------------------------------------
 
     async def _stream_once(self, job_id: str, place: Resumable) -> AsyncIterator[Job]:

@@ -74,6 +74,11 @@ def cancel(job_id: str, reason: str | None) -> tuple[Call, type[Job]]:
     return Call("POST", f"/v1/jobs/{job_id}/cancel", idempotent=True, body=body), Job
 
 
+def delete(job_id: str) -> tuple[Call, type[None]]:
+    # deleting is idempotent in effect; a retry after a lost answer reads 404 (see delete's missing_ok)
+    return Call("DELETE", f"/v1/jobs/{job_id}", idempotent=True), type(None)
+
+
 def content(job_id: str, variant: str) -> Call:
     return Call("GET", f"/v1/jobs/{job_id}/content", idempotent=True, params={"variant": variant})
 

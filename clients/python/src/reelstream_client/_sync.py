@@ -202,6 +202,15 @@ class Client:
     def cancel(self, job_id: str, reason: str | None = None) -> Job:
         return self._send(*_calls.cancel(job_id, reason))
 
+    def delete(self, job_id: str, *, missing_ok: bool = False) -> None:
+        """Delete a job: cancel it if active, delete its video, forget it. `missing_ok`: a job that is
+        already gone (deleted before, or by a retry of this call) is not an error."""
+        try:
+            self._send(*_calls.delete(job_id))
+        except errors.NotFound:
+            if not missing_ok:
+                raise
+
     # -- following a job -------------------------------------------------------------------------------
 
     def _stream_once(self, job_id: str, place: Resumable) -> Iterator[Job]:

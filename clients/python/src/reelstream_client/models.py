@@ -24,7 +24,13 @@ WaitReason = Literal["throttled"]
 Role = Literal["submitter", "viewer", "admin"]
 KeyStatus = Literal["active", "expired", "revoked"]
 EventType = Literal[
-    "endpoint.disabled", "job.canceled", "job.expired", "job.failed", "job.rejected", "job.succeeded"
+    "endpoint.disabled",
+    "job.canceled",
+    "job.deleted",
+    "job.expired",
+    "job.failed",
+    "job.rejected",
+    "job.succeeded",
 ]
 Variant = Literal["video", "poster"]
 
@@ -97,6 +103,8 @@ class Job:
     reason: WaitReason | None = None
     predicted_long: bool | None = None  # the long-job estimator's verdict at admission
     long_probability: float | None = None
+    expires_at: str | None = None  # when the finished job and its video are deleted; None while active
+    content_expires_at: str | None = None  # when a succeeded job's video and poster are deleted
 
     @property
     def terminal(self) -> bool:

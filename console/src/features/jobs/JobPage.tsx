@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Job } from "../../api/client";
-import { unwrap } from "../../api/problem";
+import { expectNoContent, unwrap } from "../../api/problem";
 import { ErrorState, Loading } from "../../components/States";
 import { href } from "../../router";
 import { StatusBadge } from "./StatusBadge";
@@ -38,6 +38,18 @@ export function JobPage({ id }: { id: string }) {
     mutationFn: async () => unwrap(await api.POST("/v1/jobs/{job_id}/cancel", { params: { path: { job_id: id } } })),
     onSuccess: (updated) => queryClient.setQueryData(["job", id], updated),
   });
+  const remove = useMutation({
+    mutationFn: async () => expectNoContent(await api.DELETE("/v1/jobs/{job_id}", { params: { path: { job_id: id } } })),
+    onSuccess: () => {
+      queryClient.removeQueries({ queryKey: ["job", id] });
+      void queryClient.invalidateQueries({ queryKey: ["jobs"] });
+      window.location.hash = href({ page: "jobs" });
+    },
+  });
+  const confirmDelete = () => {
+    const running = job !== undefined && !TERMINAL.has(job.status) ? " It is still running and will be canceled." : "";
+    if (window.confirm(`Delete this job and its video?${running} This cannot be undone.`)) remove.mutate();
+  };
 
   if (query.isPending) return <Loading what="the job" />;
   if (query.isError || !job) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
@@ -90,8 +102,12 @@ export function JobPage({ id }: { id: string }) {
         <a className="button secondary" href={href({ page: "new", from: job.id })}>
           Run again with these settings
         </a>
+        <button type="button" className="danger" onClick={confirmDelete} disabled={remove.isPending}>
+          Delete job
+        </button>
       </div>
       {cancel.isError && <ErrorState error={cancel.error} />}
+      {remove.isError && <ErrorState error={remove.error} />}
       <div className="details">
         <Record title="Parameters" rows={Object.entries(job.parameters ?? {}).map(([k, v]) => [k, String(v)])} />
         <Record
@@ -106,6 +122,7 @@ export function JobPage({ id }: { id: string }) {
             ["deadline", when(job.deadline)],
             ["attempt", String(job.attempt ?? 0)],
             ["webhook", job.has_webhook ? "yes" : "no"],
+            ["expires", when(job.expires_at)],
           ]}
         />
       </div>

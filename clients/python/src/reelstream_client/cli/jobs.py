@@ -191,3 +191,21 @@ def cancel(job_id: str, reason: str | None) -> int:
     job = obj.client().cancel(job_id, reason)
     emit_json(job) if obj.as_json else click.echo(f"job {job.id}: {job.status} (cancel requested)")
     return OK
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--missing-ok", is_flag=True, help="a job that is already gone is not an error")
+@click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
+@json_option
+def delete(job_id: str, missing_ok: bool, yes: bool) -> int:
+    """Delete a job and its video (a running job is canceled first). This cannot be undone."""
+    obj = state()
+    if not yes:
+        click.confirm(f"Delete job {job_id} and its video?", abort=True, err=True)
+    obj.client().delete(job_id, missing_ok=missing_ok)
+    if obj.as_json:
+        emit_json({"id": job_id, "deleted": True})
+    else:
+        click.echo(f"job {job_id}: deleted")
+    return OK

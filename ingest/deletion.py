@@ -1,0 +1,153 @@
+"""Deleting a job: `DELETE /v1/jobs/{id}` and the retention sweep both come here.
+
+In order: (1) an active job gets `CancelJob(delete=True)`: the scheduler ends it canceled with error code
+"deleted" whatever its attempt reports later, so it never succeeds and its worker's render stops; (2)
+`job.deleted` goes on the events feed (the notifier's only webhook for the job from then on); (3) the objects
+under `tenant/job/` (every attempt's video and poster) are removed; (4) the job's `jobs.status` record is
+tombstoned. A snapshot of the job that still arrives afterwards (the scheduler's own, marked "deleted"; a
+success that raced the deletion) is reaped by every replica that reads it live: the objects removed again and
+the snapshot tombstoned, so neither an artifact nor a record outlives the deletion. Every step is idempotent.
+
+The sweep: finished jobs past their record retention are deleted as above; succeeded jobs past their video
+retention lose the video and poster (the record stays, its content answers 410). Every replica sweeps; a
+second deletion of the same objects or record is harmless. Logs carry job and tenant ids only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+
+from ingest.retention import Expiries, expires_at, video_expires_at
+from ingest.status_view import StatusView
+from reelstream.kafka.clients import PRODUCE_ERRORS, Publisher
+from reelstream.object_store import ObjectStore, ObjectStoreError
+from schemas.events import (
+    DELETED_CODE,
+    CancelJob,
+    ErrorInfo,
+    JobEvent,
+    JobEventType,
+    JobStatus,
+    utc_now,
+)
+from schemas.topics import COMMANDS, JOB_EVENTS
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Tombstone = Callable[[str], Awaitable[None]]
+REAP_QUEUE = 10_000
+
+
+def artifact_prefix(status: JobStatus) -> str:
+    """Where a job's objects live: the worker writes `tenant/job/attempt/video.mp4` and its poster."""
+    return f"{status.tenant_id}/{status.job_id}/"
+
+
+class Deleter:
+    """Construct freely (no I/O); `run_reaper()` runs as a task of the application's lifespan."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        store: ObjectStore,
+        tombstone: Tombstone,
+        view: StatusView,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._publisher, self._store, self._tombstone, self._view = publisher, store, tombstone, view
+        self.clock = clock
+        self._reap: asyncio.Queue[JobStatus] = asyncio.Queue(REAP_QUEUE)
+        view.reap_with(self._reap_later)
+
+    async def delete(self, status: JobStatus, why: str) -> None:
+        """Delete the job `status` is the current snapshot of; `why`: "client" or "expired"."""
+        job_id, tenant_id = status.job_id, status.tenant_id
+        self._view.deleting(job_id)  # later snapshots of it are reaped, not shown
+        if not status.state.terminal:
+            cancel = CancelJob(job_id, tenant_id, reason="deleted", delete=True)
+            await self._publisher.publish(COMMANDS, tenant_id, cancel)
+        now = self.clock()
+        gone = replace(
+            status,
+            error=ErrorInfo(DELETED_CODE, f"deleted ({why})", False),
+            artifact=None,
+            updated_at=now,
+            version=status.version + 1,
+        )
+        event = JobEvent(job_id, tenant_id, JobEventType.DELETED, gone, occurred_at=now)
+        await self._publisher.publish(JOB_EVENTS, job_id, event)
+        await self._remove_objects(status)
+        await self._tombstone(job_id)
+        logger.info(
+            "job %s of tenant %s deleted (%s)",
+            job_id,
+            tenant_id,
+            why,
+            extra={"job_id": job_id, "tenant_id": tenant_id},
+        )
+
+    async def _remove_objects(self, status: JobStatus) -> None:
+        await asyncio.to_thread(self._store.remove_prefix, artifact_prefix(status))
+
+    # ---- snapshots that arrive after a deletion --------------------------------------------------------
+
+    def _reap_later(self, status: JobStatus) -> None:
+        if self._reap.full():
+            logger.warning("reap queue full; job %s is reaped by its next snapshot", status.job_id)
+            return
+        self._reap.put_nowait(status)
+
+    async def reap(self, status: JobStatus) -> None:
+        await self._remove_objects(status)
+        await self._tombstone(status.job_id)
+
+    async def run_reaper(self) -> None:
+        while True:
+            status = await self._reap.get()
+            try:
+                await self.reap(status)
+            except (*PRODUCE_ERRORS, ObjectStoreError) as exc:  # its next snapshot or a later sweep retries
+                logger.warning("reaping job %s failed: %s", status.job_id, type(exc).__name__)
+
+    # ---- retention --------------------------------------------------------------------------------------
+
+    async def sweep(self, expiries: Expiries) -> list[str]:
+        """Delete what is due at `clock()`; returns the ids of the jobs deleted or whose video was removed.
+        A job the broker or the object store failed is due again at the next sweep."""
+        now, swept, failed = self.clock(), list[str](), list[JobStatus]()
+        for job_id in expiries.due_records(now):
+            status = self._view.get(job_id)
+            if status is None or not _past(expires_at(status, expiries.retention), now):
+                continue  # deleted already, or changed since it was noted
+            if await self._attempt(self.delete(status, "expired"), status, failed):
+                swept.append(job_id)
+        for job_id in expiries.due_videos(now):
+            status = self._view.get(job_id)
+            if status is None or not _past(video_expires_at(status, expiries.retention), now):
+                continue
+            if await self._attempt(self._remove_objects(status), status, failed):
+                swept.append(job_id)
+                fields = {"job_id": job_id, "tenant_id": status.tenant_id}
+                logger.info("video of job %s expired", job_id, extra=fields)
+        for status in failed:
+            expiries.note(status)
+        return swept
+
+    @staticmethod
+    async def _attempt(work: Awaitable[None], status: JobStatus, failed: list[JobStatus]) -> bool:
+        try:
+            await work
+        except (*PRODUCE_ERRORS, ObjectStoreError) as exc:
+            logger.warning("retention of job %s failed: %s", status.job_id, type(exc).__name__)
+            failed.append(status)
+            return False
+        return True
+
+
+def _past(when: datetime | None, now: datetime) -> bool:
+    return when is not None and when <= now
