@@ -18,6 +18,7 @@ from schemas.events.records import (
     DeadLetter,
     IdempotencyRecord,
     TenantLimitsSet,
+    TenantKeyIssued,
     TenantLimitState,
 )
 from schemas.events.render import (
@@ -88,6 +89,7 @@ __all__ = [
     "RetryWebhook",
     "SchedulerTick",
     "SubmitJob",
+    "TenantKeyIssued",
     "TenantLimitState",
     "TenantLimitsSet",
     "WebhookDelivery",
