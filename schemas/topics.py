@@ -227,8 +227,8 @@ API_KEYS: Topic[ApiKeyRecord] = Topic(
     retention_ms=None,  # a revoked key is tombstoned by ingest after a grace period
 )
 
-# Tenants' data keys, wrapped by a key-encryption key (reelstream.crypto): written by ingest only, read whole by
-# every service that opens sealed material. A record per data key; a tombstone shreds one.
+# Tenants' data keys, wrapped by a key-encryption key (reelstream.crypto): written by ingest only, read
+# whole by every service that opens sealed material. A record per data key; a tombstone shreds one.
 TENANT_KEYS: Topic[TenantKeyIssued] = Topic(
     "reelstream.keys.tenants",
     (TenantKeyIssued,),

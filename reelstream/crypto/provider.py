@@ -1,4 +1,5 @@
-"""Key-encryption keys (KEKs) behind one small interface, so a cloud KMS or Vault transit can replace the file.
+"""Key-encryption keys (KEKs) behind one small interface, so that a cloud KMS or Vault transit can replace
+the file.
 
 A `KeyProvider` never hands out a KEK: it wraps and unwraps data keys (AES-GCM, the KEK's id bound into the
 associated data) and MACs small records (HMAC-SHA256 with a key derived from the KEK). Every output names the
@@ -40,9 +41,13 @@ _MAC_LABEL = b"reelstream mac key v1"
 class KeyUnavailableError(ReelstreamError):
     """Material names a key this process does not have (never had it, or it was shredded/removed)."""
 
+    code = "key_unavailable"
+
 
 class DecryptionError(ReelstreamError):
     """A ciphertext or MAC that does not verify: tampered with, or moved to another record."""
+
+    code = "decryption_failed"
 
 
 @dataclass(frozen=True)

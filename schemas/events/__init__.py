@@ -17,8 +17,8 @@ from schemas.events.records import (
     ApiKeyRecord,
     DeadLetter,
     IdempotencyRecord,
-    TenantLimitsSet,
     TenantKeyIssued,
+    TenantLimitsSet,
     TenantLimitState,
 )
 from schemas.events.render import (

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
-
-from reelstream.crypto.provider import StaticKeyProvider, new_key
-from reelstream.crypto.records import signed, verified
 import io
 import json
+from datetime import UTC, datetime
 
 import fastavro
 
+from reelstream.crypto.provider import StaticKeyProvider, new_key
+from reelstream.crypto.records import signed, verified
 from schemas.codec import from_datum, schema_for, to_datum
 from schemas.events import ApiKeyRecord
 
