@@ -39,9 +39,9 @@ def tenants_of(api_keys: Iterable[str]) -> list[str]:
 
 
 async def issue_webhook_secret(
-    endpoints: Endpoints, key_dir: Path, tenants: Iterable[str], secret: str
+    endpoints: Endpoints, key_dir: Path, tenants: Iterable[str], secret: str, secret_id: str = DEV_SECRET_ID
 ) -> None:
-    """Give each tenant `secret` as its webhook secret `whsk_dev`, sealed under a new data key of its own."""
+    """Give each tenant `secret` as its webhook secret `secret_id`, sealed under a new data key of its own."""
     keyring = Keyring(FileKeyProvider.load(key_dir))
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     producer = LibrdkafkaProducer(
@@ -56,10 +56,8 @@ async def issue_webhook_secret(
             data_key = keyring.issue(tenant)
             await publisher.publish(TENANT_KEYS, key_record_key(tenant, data_key.key_id), data_key)
             keyring.put(data_key)
-            record = sealed(
-                keyring, WebhookSecretIssued(tenant, DEV_SECRET_ID, created_by="devstack"), secret
-            )
-            await publisher.publish(WEBHOOK_SECRETS, record_key(tenant, DEV_SECRET_ID), record)
+            record = sealed(keyring, WebhookSecretIssued(tenant, secret_id, created_by="devstack"), secret)
+            await publisher.publish(WEBHOOK_SECRETS, record_key(tenant, secret_id), record)
     finally:
         await producer.stop()
         await registry.aclose()

@@ -15,7 +15,7 @@ TEST_KEK = "test-kek-1"
 
 
 @functools.cache
-def test_key_dir() -> str:
+def shared_key_dir() -> str:
     path = Path(tempfile.mkdtemp(prefix="reelstream-keys-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     write_key(path, TEST_KEK)

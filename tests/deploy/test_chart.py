@@ -119,7 +119,6 @@ def test_secrets_are_referenced_never_inlined(render: Render, scenario: str) -> 
     assert not of_kind(manifest, "Secret")
     sensitive = {
         "REELSTREAM_API_KEYS",
-        "REELSTREAM_WEBHOOK_SECRET",
         "REELSTREAM_S3_ACCESS_KEY",
         "REELSTREAM_S3_SECRET_KEY",
     }
@@ -135,7 +134,6 @@ def test_secrets_are_referenced_never_inlined(render: Render, scenario: str) -> 
 def _service_envs(manifest: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     config = named(manifest, "ConfigMap", "-env")["data"]
     secrets = {
-        "reelstream-webhook/REELSTREAM_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "reelstream-api-keys/REELSTREAM_API_KEYS": "key1=tenant-a",
     }
     envs = {}

@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -33,6 +34,7 @@ from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
+from tests.keys import shared_key_dir
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
@@ -50,7 +52,8 @@ def notifier(
         "REELSTREAM_WEBHOOK_DISABLE_AFTER_SECONDS": "2",  # and an endpoint's failure window
     }
     workdir = tmp_path_factory.mktemp("notifier")
-    with running_notifier(stack, workdir, "tenant-hooks", env=env) as handle:
+    # the keys of the ingest under test, which seals the secrets its admin routes create
+    with running_notifier(stack, workdir, "tenant-hooks", env=env, key_dir=Path(shared_key_dir())) as handle:
         yield handle
 
 
@@ -153,7 +156,7 @@ async def test_two_active_secrets_sign_every_delivery_and_a_retired_one_stops_si
     print(f"secrets created to first delivery signed with both: {time.monotonic() - started:.2f}s")
     assert _verifies(old["secret"], both)
     assert _verifies(new["secret"], both)
-    assert not _verifies(notifier.secret, both)  # the tenant's own secrets replace the global one
+    assert not _verifies(notifier.secret, both)  # the tenant's own secrets only (there is no global one)
 
     started = time.monotonic()
     retired = await ops.delete(f"{base}/{old['id']}")

@@ -104,6 +104,25 @@ exec:
     sizeLimit: {{ .Values.tmpSizeLimit }}
 {{- end -}}
 
+{{/* The key-encryption keys (a Secret) as a read-only directory, and REELSTREAM_KEY_DIR naming it. */}}
+{{- define "reelstream.keysVolume" -}}
+- name: keys
+  secret:
+    secretName: {{ .Values.secrets.keyEncryptionKeys.name }}
+    defaultMode: 0400
+{{- end -}}
+
+{{- define "reelstream.keysMount" -}}
+- name: keys
+  mountPath: {{ .Values.secrets.keyEncryptionKeys.mountPath }}
+  readOnly: true
+{{- end -}}
+
+{{- define "reelstream.keysEnv" -}}
+- name: REELSTREAM_KEY_DIR
+  value: {{ .Values.secrets.keyEncryptionKeys.mountPath | quote }}
+{{- end -}}
+
 {{- define "reelstream.tmpMount" -}}
 - name: tmp
   mountPath: /tmp

@@ -29,7 +29,7 @@ from schemas.topics import API_KEYS
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
 from tests.integration.ingest.support import Served, TopicProbe, eventually, serve, shutdown
 from tests.kafka_clients import registered_serde, started_producer
-from tests.keys import test_key_dir
+from tests.keys import shared_key_dir
 
 RUN = uuid.uuid4().hex[:8]
 ADMIN_KEY = f"rs_test_{secrets.token_urlsafe(24)}"
@@ -66,7 +66,7 @@ async def replicas(stack: Endpoints, topics: None) -> AsyncIterator[Replicas]:
     jwks.add("rsa-1", "RS256")
     idp = await serve(jwks.app())
     settings = IngestSettings(
-        key_dir=test_key_dir(),
+        key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={ADMIN_KEY: f"ops-{RUN}", SUBMITTER_KEY: f"plain-{RUN}"},
         api_key_roles={ADMIN_KEY: frozenset({"admin"})},
