@@ -17,6 +17,7 @@ import httpx
 
 from devstack.keys import ensure_key_dir, issue_webhook_secret, tenants_of
 from devstack.process import ManagedProcess, ServiceStartError
+from devstack.storage_users import ServiceCredentials, storage_users
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
@@ -96,13 +97,16 @@ class Pipeline:
     config: PipelineConfig
     log_dir: Path
     processes: list[ManagedProcess] = field(default_factory=list)
+    storage: dict[str, ServiceCredentials] = field(default_factory=dict)  # service kind → its S3 user
 
     @property
     def key_dir(self) -> Path:
         return Path(self.config.key_dir) if self.config.key_dir else self.log_dir / "keys"
 
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
-        """Start every service once each configured tenant has its webhook secret (sealed, on its topic)."""
+        """Start every service once each configured tenant has its webhook secret (sealed, on its topic)
+        and each service its own object storage user (devstack.storage_users)."""
+        self.storage = storage_users(endpoints, self.config.app_prefix)
         ensure_key_dir(self.key_dir)
         tenants = tenants_of(self.config.api_keys.values())
         asyncio.run(issue_webhook_secret(endpoints, self.key_dir, tenants, self.config.webhook_secret))
@@ -114,6 +118,9 @@ class Pipeline:
 
     def _spawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> ManagedProcess:
         env = {**base_env, **self.config.env(endpoints, self.key_dir)}
+        kind = "ingest" if name == "ingest" else "worker" if name.startswith("worker-") else "streams"
+        if kind in self.storage:
+            env.update(self.storage[kind].env())
         if name in self.config.metrics_ports:
             env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
         for slot, model in self.config.slot_models.items():

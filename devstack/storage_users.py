@@ -1,6 +1,7 @@
 """Object storage least privilege: one MinIO user and policy per service, made through MinIO's admin API
-(the `minio` package's pure-Python `MinioAdmin`; no `mc`). The chart makes the same users with a Job
-(charts/reelstream/templates/minio-users.yaml) from the same policy documents (`policies_json`).
+(the `minio` package's pure-Python `MinioAdmin`; no `mc`). The chart makes the same users with its MinIO
+setup Job (charts/reelstream/templates/minio.yaml) from the same documents (`policies_json`, generated into
+charts/reelstream/files/storage-policies.json by `python -m devstack.deploy storage-policies`).
 
 - worker: put objects in the artifact bucket (and read back what it put, to verify size and checksum: S3's
   HEAD needs s3:GetObject);
@@ -12,15 +13,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import urllib3
 from minio.credentials.providers import StaticProvider
+from minio.error import MinioAdminException
 from minio.minioadmin import MinioAdmin
 
 from reelstream.endpoints import Endpoints
+
+logger = logging.getLogger(__name__)
 
 SERVICES = ("ingest", "worker", "streams")  # streams: admission, scheduler, notifier (no rights at all)
 
@@ -81,3 +87,13 @@ def provision(endpoints: Endpoints, prefix: str = "reelstream") -> dict[str, Ser
             admin.policy_set(user, user=user)
         made[service] = credentials
     return made
+
+
+def storage_users(endpoints: Endpoints, prefix: str) -> dict[str, ServiceCredentials]:
+    """`provision`, or nothing (every service keeps the given credentials) where the object store has no
+    MinIO admin API or the given credentials may not use it (an existing S3 configured by the developer)."""
+    try:
+        return provision(endpoints, prefix)
+    except (MinioAdminException, urllib3.exceptions.HTTPError) as exc:
+        logger.warning("object storage users not made, the services share the given credentials: %s", exc)
+        return {}

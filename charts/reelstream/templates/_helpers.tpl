@@ -59,17 +59,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* Environment shared by every reelstream process: endpoints from the ConfigMap, secrets by reference. */}}
+{{/* A service's own S3 user: (dict "root" $ "service" "ingest"|"worker"|"streams"). */}}
 {{- define "reelstream.commonEnv" -}}
+{{- $s3 := .root.Values.secrets.s3 -}}
 - name: REELSTREAM_S3_ACCESS_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.secrets.s3.name }}
-      key: {{ .Values.secrets.s3.accessKeyKey }}
+      name: {{ index .root.Values.secrets.s3Users .service }}
+      key: {{ $s3.accessKeyKey }}
 - name: REELSTREAM_S3_SECRET_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.secrets.s3.name }}
-      key: {{ .Values.secrets.s3.secretKeyKey }}
+      name: {{ index .root.Values.secrets.s3Users .service }}
+      key: {{ $s3.secretKeyKey }}
 {{- end -}}
 
 {{- define "reelstream.envFrom" -}}
