@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import new_producer
@@ -75,14 +76,13 @@ class MemoryRegistry:
 async def every_record(bootstrap: str, *, deadline: float) -> AsyncIterator[tuple[str, bytes]]:
     """(topic, key + value + header bytes) of every record of every topic, from the start to the end
     offsets taken when the read began."""
+    listed = await asyncio.to_thread(
+        lambda: AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
+    )
+    partitions = [TopicPartition(name, p) for name, topic in listed.topics.items() for p in topic.partitions]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in await consumer.topics()
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]
         ends = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if ends[tp] > 0}
         consumer.assign(list(remaining))

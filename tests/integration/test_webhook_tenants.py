@@ -42,6 +42,7 @@ from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiv
 
 RUN = uuid.uuid4().hex[:8]
 ROTATING, FILTERED, RETRIED = f"rotating-{RUN}", f"filtered-{RUN}", f"retried-{RUN}"
+DISABLED = f"disabled-{RUN}"
 DEADLINE_S = 60.0
 
 
@@ -55,14 +56,14 @@ def notifier(
     }
     workdir = tmp_path_factory.mktemp("notifier")
     # the keys of the ingest under test, which seals the secrets its admin routes create
-    # (FILTERED and RETRIED create no secret of their own: they get the notifier's, issued as dev does)
+    # (these tenants create no secret of their own: they get the notifier's, issued as dev does)
     with running_notifier(
         stack,
         workdir,
         "tenant-hooks",
         env=env,
         key_dir=Path(shared_key_dir()),
-        tenants=[FILTERED, RETRIED],
+        tenants=[FILTERED, RETRIED, DISABLED],
     ) as handle:
         yield handle
 
@@ -318,7 +319,7 @@ async def test_an_endpoint_failing_for_its_whole_window_is_disabled_and_announce
     """Every attempt to one endpoint fails for longer than the window: it is disabled, and the tenant's
     endpoint subscribed to `endpoint.disabled` gets a signed notice naming it (never its URL)."""
     ops = admin_api.client("ops")
-    tenant = f"disabled-{RUN}"
+    tenant = DISABLED
     base = f"/v1/admin/tenants/{tenant}/webhook-endpoints"
     with webhook_receiver() as dead, webhook_receiver() as watch:
         dead.status = 503

@@ -27,7 +27,7 @@ from reelstream.endpoints import Endpoints
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 from schemas.topics import API_KEYS
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
-from tests.integration.ingest.support import Served, TopicProbe, eventually, serve, shutdown
+from tests.integration.ingest.support import Served, TopicProbe, eventually, readyz, serve, shutdown
 from tests.kafka_clients import registered_serde, started_producer
 from tests.keys import shared_key_dir
 
@@ -55,7 +55,8 @@ async def start(settings: IngestSettings) -> Served:
     served = await serve(create_app(settings))
     probe = httpx.AsyncClient(base_url=served.base_url, timeout=15.0)
     async with probe:
-        await eventually(lambda: probe.get("/readyz"), lambda r: r.status_code == 200, within=60)
+        # readyz answers once the lifespan has opened everything, which may outlast one request's timeout
+        await eventually(lambda: readyz(probe), lambda status: status == 200, within=120)
     return served
 
 
