@@ -20,7 +20,7 @@ import secrets
 from datetime import datetime
 
 from reelstream.crypto import envelope
-from reelstream.crypto.provider import KeyProvider, KeyUnavailableError, Wrapped, new_key
+from reelstream.crypto.provider import DecryptionError, KeyProvider, KeyUnavailableError, Wrapped, new_key
 from schemas.events import TenantKeyIssued, utc_now
 
 KEY_SEPARATOR = "/"
@@ -61,9 +61,16 @@ class Keyring:
     # ---- keys ------------------------------------------------------------------------------------------
 
     def current(self, tenant_id: str) -> TenantKeyIssued | None:
-        """The tenant's newest data key (the one that seals), None if it has none yet."""
-        held = self._records.get(tenant_id, {}).values()
-        return max(held, key=lambda r: (r.created_at, r.key_id), default=None)
+        """The tenant's newest data key that this process can unwrap (the one that seals), None if none:
+        a key wrapped by a key-encryption key no longer held is passed over, never used to seal."""
+        held = sorted(self._records.get(tenant_id, {}).values(), key=lambda r: (r.created_at, r.key_id))
+        for record in reversed(held):
+            try:
+                self._data_key(tenant_id, record.key_id)
+            except (KeyUnavailableError, DecryptionError):
+                continue
+            return record
+        return None
 
     def issue(self, tenant_id: str, now: datetime | None = None) -> TenantKeyIssued:
         """A new data key for the tenant, wrapped; not held until `put` (after the broker acknowledged)."""
@@ -75,14 +82,19 @@ class Keyring:
         )
 
     def stale(self) -> list[TenantKeyIssued]:
-        """Every record not wrapped by the current KEK, re-wrapped by it (same key id, same data key)."""
+        """Every record not wrapped by the current KEK, re-wrapped by it (same key id, same data key);
+        records whose KEK this process does not hold are left as they are."""
         current = self.provider.current_kek_id
         out = []
         for held in self._records.values():
             for record in held.values():
                 if record.kek_id != current:
                     aad = _wrap_aad(record.tenant_id, record.key_id)
-                    wrapped = self.provider.wrap(self._data_key(record.tenant_id, record.key_id), aad)
+                    try:
+                        data_key = self._data_key(record.tenant_id, record.key_id)
+                    except (KeyUnavailableError, DecryptionError):
+                        continue  # its KEK is gone: nothing sealed with it can be opened anyway
+                    wrapped = self.provider.wrap(data_key, aad)
                     out.append(
                         dataclasses.replace(
                             record,

@@ -112,10 +112,14 @@ def test_a_wrapped_key_moved_to_another_tenant_does_not_unwrap() -> None:
     ring = _ring(PROVIDER, "acme")
     record = ring.current("acme")
     assert record is not None
+    sealed = ring.seal("acme", "c", b"x")
     thief = Keyring(PROVIDER)
     thief.put(dataclasses.replace(record, tenant_id="globex"))
-    with pytest.raises(DecryptionError):
+    assert thief.current("globex") is None  # it does not unwrap as globex's: never used to seal
+    with pytest.raises(KeyUnavailableError):
         thief.seal("globex", "c", b"x")
+    with pytest.raises(DecryptionError):
+        thief.open("globex", "c", sealed)
 
 
 def test_a_per_job_key_sealed_under_the_tenant_key_round_trips() -> None:
@@ -153,3 +157,16 @@ def test_a_key_directory_that_is_missing_or_wrong_is_a_configuration_error(tmp_p
     (tmp_path / "k1.key").write_text("not base64!")
     with pytest.raises(ConfigurationError, match="base64"):
         FileKeyProvider.load(tmp_path)
+
+
+def test_a_data_key_under_a_kek_no_longer_held_is_neither_used_to_seal_nor_rewrapped() -> None:
+    old = Keyring(StaticKeyProvider({"gone": new_key()}, "gone"))
+    orphan = old.issue("acme")
+    ring = Keyring(PROVIDER)
+    ring.put(orphan)
+    assert ring.current("acme") is None
+    assert ring.stale() == []
+    usable = ring.issue("acme", now=orphan.created_at - timedelta(days=1))  # older, but it unwraps
+    ring.put(usable)
+    assert ring.current("acme") == usable
+    assert f".{usable.key_id}." in ring.seal("acme", "c", b"x")
