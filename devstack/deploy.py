@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from devstack.fetch import go_binary
+from devstack.storage_users import policies_json
 from reelstream.config import load_config
 from schemas.topics import ALL_TOPICS, Topic
 
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
 HELM_VERSION = "v3.22.0"
 TOPICS_FILE = Path("charts") / "reelstream" / "files" / "topics.json"
+# each service's object storage policy (devstack.storage_users), the bucket a placeholder the chart fills in
+POLICIES_FILE = Path("charts") / "reelstream" / "files" / "storage-policies.json"
+POLICY_BUCKET = "BUCKET"
 
 
 def topic_declarations(topics: Iterable[Topic[Any]] = ALL_TOPICS) -> list[dict[str, Any]]:
@@ -38,8 +42,12 @@ def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["storage-policies"]:
+        sys.stdout.write(policies_json(POLICY_BUCKET) + "\n")
+        return 0
     if argv != ["topics"]:
         print("usage: python -m devstack.deploy topics > " + str(TOPICS_FILE), file=sys.stderr)
+        print("       python -m devstack.deploy storage-policies > " + str(POLICIES_FILE), file=sys.stderr)
         return 2
     sys.stdout.write(topics_json())
     return 0

@@ -108,7 +108,7 @@ def prometheus(
         process.stop(10)
 
 
-def dev_config(env: Mapping[str, str], api_key: str, webhook_secret: str) -> PipelineConfig:
+def dev_config(env: Mapping[str, str], api_key: str, webhook_secret: str, key_dir: Path) -> PipelineConfig:
     """The dev pipeline: one slot of the dev model (mochi-1 with REELSTREAM_MODEL_DIR), the tenant `dev` as
     submitter and admin, and generous limits for it unless REELSTREAM_TENANT_LIMITS says otherwise."""
     config = load_config(env)
@@ -118,6 +118,7 @@ def dev_config(env: Mapping[str, str], api_key: str, webhook_secret: str) -> Pip
         PipelineConfig(
             api_keys={api_key: f"{DEV_TENANT}:submitter+admin"},  # admin too: `reelstream keys create` works
             webhook_secret=webhook_secret,
+            key_dir=str(key_dir),
             http_port=settings.http_port,
             default_model=DEFAULT_MODEL if settings.model_dir else DEV_MODEL,
             extra_env=extra,
@@ -135,7 +136,10 @@ def summary(
         ("API", f"{config.api_url}   (OpenAPI: {config.api_url}/openapi.json)"),
         ("console", f"{config.api_url}/console/   (API reference: {config.api_url}/docs)"),
         ("API key", f"{api_key}   (tenant '{DEV_TENANT}', roles submitter+admin; limits {limits})"),
-        ("webhook secret", f"{config.webhook_secret}   (signs every webhook; kept in {layout.data_dir})"),
+        (
+            "webhook secret",
+            f"{config.webhook_secret}   (tenant '{DEV_TENANT}''s webhook secret; kept in {layout.data_dir})",
+        ),
         ("renderer", f"{config.default_model} on 1 slot"),
         ("Kafka bootstrap", endpoints.kafka_bootstrap),
         ("schema registry", endpoints.schema_registry_url),
@@ -173,7 +177,7 @@ def run_dev(env: Mapping[str, str]) -> int:
     webhook_secret = _persistent_secret(
         layout.data_dir / "webhook-secret", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
-    config = dev_config(env, api_key, webhook_secret)
+    config = dev_config(env, api_key, webhook_secret, layout.data_dir / "keys")
     with stack as endpoints, ExitStack() as running:
         with steps.step("topics and schemas"):
             asyncio.run(prepare_infrastructure(endpoints))

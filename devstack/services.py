@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from devstack.keys import ensure_key_dir, issue_webhook_secret, tenants_of
 from devstack.process import ManagedProcess, ServiceStartError
+from devstack.storage_users import ServiceCredentials, storage_users
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
@@ -39,7 +41,7 @@ class PipelineConfig:
     """What differs between the dev command and a test run."""
 
     api_keys: Mapping[str, str]  # key → `tenant` or `tenant:role+role` (REELSTREAM_API_KEYS entries)
-    webhook_secret: str
+    webhook_secret: str  # every configured tenant's own secret `whsk_dev` (devstack.keys), not a global one
     http_port: int
     app_prefix: str = "reelstream"
     default_model: str = DEV_MODEL
@@ -48,16 +50,19 @@ class PipelineConfig:
     slot_env: Mapping[int, Mapping[str, str]] = field(default_factory=dict)  # slot → settings of its own
     extra_env: Mapping[str, str] = field(default_factory=dict)
     metrics_ports: Mapping[str, int] = field(default_factory=dict)  # service name → its /metrics port
+    key_dir: str | None = (
+        None  # the key-encryption keys; None: `keys` in the pipeline's log directory (tests)
+    )
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def env(self, endpoints: Endpoints) -> dict[str, str]:
+    def env(self, endpoints: Endpoints, key_dir: Path) -> dict[str, str]:
         return {
             **endpoints.as_env(),
             "REELSTREAM_API_KEYS": ",".join(f"{k}={t}" for k, t in self.api_keys.items()),
-            "REELSTREAM_WEBHOOK_SECRET": self.webhook_secret,
+            "REELSTREAM_KEY_DIR": str(key_dir),
             "REELSTREAM_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",  # dev/tests: receivers on loopback
             "REELSTREAM_WEBHOOK_ALLOW_HTTP": "true",  # dev/tests: receivers speak plain http
             "REELSTREAM_HTTP_HOST": "127.0.0.1",
@@ -92,8 +97,19 @@ class Pipeline:
     config: PipelineConfig
     log_dir: Path
     processes: list[ManagedProcess] = field(default_factory=list)
+    storage: dict[str, ServiceCredentials] = field(default_factory=dict)  # service kind → its S3 user
+
+    @property
+    def key_dir(self) -> Path:
+        return Path(self.config.key_dir) if self.config.key_dir else self.log_dir / "keys"
 
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
+        """Start every service once each configured tenant has its webhook secret (sealed, on its topic)
+        and each service its own object storage user (devstack.storage_users)."""
+        self.storage = storage_users(endpoints, self.config.app_prefix)
+        ensure_key_dir(self.key_dir)
+        tenants = tenants_of(self.config.api_keys.values())
+        asyncio.run(issue_webhook_secret(endpoints, self.key_dir, tenants, self.config.webhook_secret))
         for name in service_commands(self.config):
             self._spawn(name, endpoints, base_env)
         ingest = self.processes[0]
@@ -101,7 +117,10 @@ class Pipeline:
         self._check_alive()
 
     def _spawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> ManagedProcess:
-        env = {**base_env, **self.config.env(endpoints)}
+        env = {**base_env, **self.config.env(endpoints, self.key_dir)}
+        kind = "ingest" if name == "ingest" else "worker" if name.startswith("worker-") else "streams"
+        if kind in self.storage:
+            env.update(self.storage[kind].env())
         if name in self.config.metrics_ports:
             env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
         for slot, model in self.config.slot_models.items():

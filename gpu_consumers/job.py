@@ -40,7 +40,7 @@ from gpu_consumers.render.base import (
 from gpu_consumers.video import encode_mp4, verify_mp4, write_poster
 from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
-from reelstream.object_store import ObjectStore, ObjectStoreError
+from reelstream.object_store import ObjectStore, ObjectStoreError, poster_key_for
 from schemas.events import (
     Artifact,
     DispatchRender,
@@ -261,12 +261,6 @@ async def _produce_artifact(
         renderer=renderer.name,
         render_settings=dict(renderer.settings),
     )
-
-
-def poster_key_for(video_key: str) -> str:
-    """`t/job/1/video.mp4` → `t/job/1/poster.jpg`: the poster sits beside its video."""
-    folder, _, _ = video_key.rpartition("/")
-    return f"{folder}/poster.jpg" if folder else "poster.jpg"
 
 
 async def _upload(upload: Callable[[], int]) -> int:

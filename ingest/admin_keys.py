@@ -23,6 +23,7 @@ from ingest.context import IngestContext, context_of
 from ingest.errors import ApiKeyNotFound, NotReady
 from ingest.routes import read_body
 from ingest.submission import ARRAY, STRING, check_shape, parse_json_object
+from reelstream.crypto.records import signed
 from reelstream.params import FieldError, InvalidRequest
 from reelstream.settings import ROLES
 from schemas.events import ApiKeyRecord, utc_now
@@ -102,6 +103,7 @@ async def create_key(request: Request) -> Response:
     key, record = api_keys.mint(
         tenant, roles, expires_at=expires_at, name=name, created_by=principal.tenant_id, now=now
     )
+    record = signed(record, context.key_provider)
     await context.publisher.publish(API_KEYS, record.key_id, record)
     table.apply(record)  # read-your-writes on this replica; the others follow the topic
     logger.info(
@@ -131,6 +133,7 @@ async def revoke_key(request: Request) -> Response:
         raise ApiKeyNotFound(f"API key {key_id} not found")
     revoked = api_keys.revoke(record)
     if revoked is not record:
+        revoked = signed(revoked, context.key_provider)
         await context.publisher.publish(API_KEYS, key_id, revoked)
         revoked = table.apply(revoked)
         logger.info(

@@ -2,7 +2,9 @@
 
 Nothing here does I/O at import or in a constructor: `open_context(settings)` starts the registry serde,
 the idempotent producer, the status, idempotency-key, limits and API-key views and the presigning client,
-and yields them as one object.
+and yields them as one object. It loads the key-encryption keys (REELSTREAM_KEY_DIR): API key records are
+MACed with them, tenants' webhook secrets sealed; once the views have caught up, data keys still wrapped by
+an old key-encryption key are re-wrapped and legacy plaintext webhook secrets sealed (`secure_at_rest`).
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ from ingest.limits_view import LimitsView
 from ingest.retention import Retention
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
+from reelstream.crypto.keys_view import KeyIssuer
+from reelstream.crypto.provider import FileKeyProvider, KeyProvider
 from reelstream.dlq import DeadLetterWriter
+from reelstream.errors import ConfigurationError, ReelstreamError
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
+from reelstream.webhooks.sealing import is_legacy, sealed
 from reelstream.webhooks.tenant_views import TenantWebhooksViews
+from reelstream.webhooks.tenants import record_key
 from schemas.events import utc_now
 from schemas.serde import AvroSerde
 from schemas.topics import (
@@ -44,6 +51,7 @@ from schemas.topics import (
     IDEMPOTENCY,
     JOB_EVENTS,
     JOB_STATUS,
+    TENANT_KEYS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
     WEBHOOK_PINGS,
@@ -82,6 +90,7 @@ class IngestContext:
     view: StatusView
     presigner: Presigner
     keys: IdempotencyView
+    key_provider: KeyProvider
     in_flight: InFlight = field(default_factory=InFlight)
     producer_started: bool = field(default=False)
     limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
@@ -89,6 +98,7 @@ class IngestContext:
     api_keys: KeyStoreView | None = None  # the key store; None: only configured keys and JWTs
     deleter: Deleter | None = None  # job deletion and retention (ingest.deletion)
     clock: Clock = utc_now  # what retention is measured by
+    key_issuer: KeyIssuer | None = None  # tenants' data keys (sealing webhook secrets)
 
     @property
     def ready(self) -> bool:
@@ -106,6 +116,9 @@ async def open_context(
     """`key_table`: where the key store's view puts the keys (the authenticator reads the same table);
     `clock`: the time retention is measured by (tests move it forward)."""
     endpoints = settings.pipeline.endpoints
+    if not settings.key_dir:
+        raise ConfigurationError("REELSTREAM_KEY_DIR is not set")
+    provider = FileKeyProvider.load(settings.key_dir)
     async with contextlib.AsyncExitStack() as stack:
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         stack.push_async_callback(registry.aclose)
@@ -113,7 +126,9 @@ async def open_context(
         await serde.register(
             COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
         )
-        await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
+        await serde.register(
+            TENANT_KEYS, WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE]
+        )
         await serde.register(JOB_EVENTS)
 
         producer = LibrdkafkaProducer(
@@ -129,15 +144,19 @@ async def open_context(
         deleter = Deleter(publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock)
         keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
         limits = LimitsView(endpoints.kafka_bootstrap, serde)
-        webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest")
+        webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest", provider)
         api_keys = KeyStoreView(
-            endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
+            endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable(), provider
         )
-        for followed in (view, keys, limits, *webhooks.views, api_keys):
+        followed_views: list[CompactedView[Any]] = [view, keys, limits, *webhooks.views, api_keys]
+        for followed in followed_views:
             followed.dead_letter_with(dead_letters.write)
         for started in (view, keys, limits, webhooks, api_keys):
             stack.push_async_callback(started.stop)
             await started.start()
+        issuer = KeyIssuer(webhooks.keyring, publisher)
+        secure = asyncio.create_task(secure_at_rest(webhooks, issuer, publisher), name="secure at rest")
+        stack.push_async_callback(_cancel, secure)
         grace = timedelta(seconds=settings.key_grace_seconds)
         drop_api_key, drop_idempotency = (
             tombstone_sender(producer, API_KEYS),
@@ -168,11 +187,13 @@ async def open_context(
             view,
             presigner,
             keys,
+            provider,
             producer_started=True,
             limits=limits,
             api_keys=api_keys,
             deleter=deleter,
             clock=clock,
+            key_issuer=issuer,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")
@@ -188,6 +209,29 @@ def retention_of(settings: IngestSettings) -> Retention:
         records=timedelta(seconds=settings.job_retention_seconds),
         videos=timedelta(seconds=settings.video_retention_seconds),
     )
+
+
+async def secure_at_rest(views: TenantWebhooksViews, issuer: KeyIssuer, publisher: Publisher) -> None:
+    """Once the views have caught up: re-wrap data keys still under an old key-encryption key, and seal the
+    webhook secrets written in plaintext before secrets were sealed (the plaintext versions are gone from
+    the compacted topic once the log cleaner has run). Idempotent: replicas doing it at once agree."""
+    await views.wait_caught_up()
+    try:
+        rewrapped = await issuer.rewrap_stale()
+        legacy = [record for record in views.state.all_secrets() if is_legacy(record)]
+        for record in legacy:
+            assert record.secret is not None
+            await issuer.ensure(record.tenant_id)
+            resealed = sealed(views.keyring, record, record.secret)
+            await publisher.publish(WEBHOOK_SECRETS, record_key(record.tenant_id, record.secret_id), resealed)
+            views.state.put_secret(resealed)
+    except ReelstreamError as exc:  # the next start tries again; nothing is lost meanwhile
+        logger.warning("securing secrets at rest failed: %s", exc.code)
+        return
+    if rewrapped or legacy:
+        logger.info(
+            "secured at rest: %d data keys re-wrapped, %d webhook secrets sealed", rewrapped, len(legacy)
+        )
 
 
 def tombstone_sender(producer: SendsAndWaits, topic: Topic[Any]) -> Tombstone:

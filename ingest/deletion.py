@@ -2,11 +2,12 @@
 
 In order: (1) an active job gets `CancelJob(delete=True)`: the scheduler ends it canceled with error code
 "deleted" whatever its attempt reports later, so it never succeeds and its worker's render stops; (2)
-`job.deleted` goes on the events feed (the notifier's only webhook for the job from then on); (3) the objects
-under `tenant/job/` (every attempt's video and poster) are removed; (4) the job's `jobs.status` record is
-tombstoned. A snapshot of the job that still arrives afterwards (the scheduler's own, marked "deleted"; a
-success that raced the deletion) is reaped by every replica that reads it live: the objects removed again and
-the snapshot tombstoned, so neither an artifact nor a record outlives the deletion. Every step is idempotent.
+`job.deleted` goes on the events feed (the notifier's only webhook for the job from then on); (3) the job's
+objects (every attempt's video and poster, by name: no service may list the bucket) are removed; (4) the job's
+`jobs.status` record is tombstoned. A snapshot of the job that still arrives afterwards (the scheduler's own,
+marked "deleted"; a success that raced the deletion) is reaped by every replica that reads it live: the
+objects removed again and the snapshot tombstoned, so neither an artifact nor a record outlives the deletion.
+Every step is idempotent.
 
 The sweep: finished jobs past their record retention are deleted as above; succeeded jobs past their video
 retention lose the video and poster (the record stays, its content answers 410). Every replica sweeps; a
@@ -24,7 +25,7 @@ from datetime import datetime
 from ingest.retention import Expiries, expires_at, video_expires_at
 from ingest.status_view import StatusView
 from reelstream.kafka.clients import PRODUCE_ERRORS, Publisher
-from reelstream.object_store import ObjectStore, ObjectStoreError
+from reelstream.object_store import ObjectStore, ObjectStoreError, poster_key_for, video_key
 from schemas.events import (
     DELETED_CODE,
     CancelJob,
@@ -43,9 +44,11 @@ Tombstone = Callable[[str], Awaitable[None]]
 REAP_QUEUE = 10_000
 
 
-def artifact_prefix(status: JobStatus) -> str:
-    """Where a job's objects live: the worker writes `tenant/job/attempt/video.mp4` and its poster."""
-    return f"{status.tenant_id}/{status.job_id}/"
+def object_keys(status: JobStatus) -> list[str]:
+    """A job's objects, by name: each attempt's video and poster up to the one after the snapshot's (a
+    dispatch racing the delete); a later one is the bucket's lifecycle rule's (nothing may list it)."""
+    videos = [video_key(status.tenant_id, status.job_id, n) for n in range(1, max(status.attempt, 0) + 2)]
+    return [key for video in videos for key in (video, poster_key_for(video))]
 
 
 class Deleter:
@@ -92,7 +95,7 @@ class Deleter:
         )
 
     async def _remove_objects(self, status: JobStatus) -> None:
-        await asyncio.to_thread(self._store.remove_prefix, artifact_prefix(status))
+        await asyncio.to_thread(self._store.remove, object_keys(status))
 
     # ---- snapshots that arrive after a deletion --------------------------------------------------------
 

@@ -34,6 +34,7 @@ from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.params import FieldError, InvalidRequest, check_webhook_url
 from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES, generate_secret
 from reelstream.webhooks.retries import endpoint_key
+from reelstream.webhooks.sealing import sealed
 from reelstream.webhooks.targets import url_problem
 from reelstream.webhooks.tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
 from schemas.events import WebhookEndpointRegistered, WebhookPingRequested, WebhookSecretIssued, utc_now
@@ -133,17 +134,23 @@ def parse_enable_request(body: bytes) -> str:
 # ---- resources ---------------------------------------------------------------------------------------
 
 
-def secret_resource(record: WebhookSecretIssued, *, with_value: bool = False) -> dict[str, Any]:
-    resource: dict[str, Any] = {
+async def _sealed(context: IngestContext, record: WebhookSecretIssued, secret: str) -> WebhookSecretIssued:
+    """The record with the secret sealed under the tenant's data key (issued first if it has none)."""
+    views = context.webhooks
+    if views is None or context.key_issuer is None:
+        raise NotReady("webhook configuration is not open on this replica")
+    await context.key_issuer.ensure(record.tenant_id)
+    return sealed(views.keyring, record, secret)
+
+
+def secret_resource(record: WebhookSecretIssued) -> dict[str, Any]:
+    return {
         "object": "webhook_secret",
         "id": record.secret_id,
         "tenant": record.tenant_id,
         "created_at": _iso(record.occurred_at),
         "expires_at": _iso(record.expires_at),
     }
-    if with_value:
-        resource["secret"] = record.secret
-    return resource
 
 
 def endpoint_resource(record: WebhookEndpointRegistered) -> dict[str, Any]:
@@ -169,14 +176,15 @@ async def create_secret(request: Request) -> Response:
     state = _state(context)
     if len(state.secrets_of(tenant_id, now)) >= MAX_SECRETS:
         raise InvalidRequest([FieldError("tenant", f"has {MAX_SECRETS} active secrets; retire one first")])
+    secret = generate_secret()
     record = WebhookSecretIssued(
         tenant_id=tenant_id,
         secret_id=new_secret_id(),
-        secret=generate_secret(),
         expires_at=expires_at,
         created_by=principal.tenant_id,
         occurred_at=now,
     )
+    record = await _sealed(context, record, secret)
     await context.publisher.publish(WEBHOOK_SECRETS, record_key(tenant_id, record.secret_id), record)
     state.put_secret(record)
     logger.info(
@@ -186,7 +194,7 @@ async def create_secret(request: Request) -> Response:
         principal.tenant_id,
         extra={"tenant_id": tenant_id},
     )
-    return JSONResponse(secret_resource(record, with_value=True), status_code=201)
+    return JSONResponse({**secret_resource(record), "secret": secret}, status_code=201)
 
 
 async def list_secrets(request: Request) -> Response:

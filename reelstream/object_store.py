@@ -102,15 +102,25 @@ class ObjectStore:
         except _FAILURES as exc:
             raise ObjectStoreError(f"could not sign a URL in bucket {self.bucket}: {exc!r}") from exc
 
-    def remove_prefix(self, prefix: str) -> int:
-        """Delete every object under `prefix` (a job's `tenant/job/`: each attempt's video and poster);
-        blocking (run in a thread). Returns how many were deleted; none is fine (idempotent)."""
+    def remove(self, keys: list[str]) -> None:
+        """Delete these objects, by name (no service may list the bucket); blocking (run in a thread). A key
+        with no object is fine (idempotent)."""
         try:
-            listed = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
-            names = [obj.object_name for obj in listed if obj.object_name]
-            errors = list(self.client.remove_objects(self.bucket, (DeleteObject(n) for n in names)))
+            errors = list(self.client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
         except _FAILURES as exc:
-            raise ObjectStoreError(f"deleting {prefix} in bucket {self.bucket} failed: {exc!r}") from exc
+            raise ObjectStoreError(
+                f"deleting {len(keys)} objects in bucket {self.bucket} failed: {exc!r}"
+            ) from exc
         if errors:
-            raise ObjectStoreError(f"deleting {prefix} failed for {len(errors)} objects: {errors[0]!r}")
-        return len(names)
+            raise ObjectStoreError(f"deleting {len(keys)} objects failed for {len(errors)}: {errors[0]!r}")
+
+
+def video_key(tenant_id: str, job_id: str, attempt: int) -> str:
+    """Where an attempt's video goes: `tenant/job/attempt/video.mp4`."""
+    return f"{tenant_id}/{job_id}/{attempt}/video.mp4"
+
+
+def poster_key_for(video_key: str) -> str:
+    """`t/job/1/video.mp4` → `t/job/1/poster.jpg`: the poster sits beside its video."""
+    folder, _, _ = video_key.rpartition("/")
+    return f"{folder}/poster.jpg" if folder else "poster.jpg"

@@ -263,6 +263,7 @@ class IngestSettings:
     server: HttpServerSettings = field(default_factory=HttpServerSettings)
     sse: EventStreamSettings = field(default_factory=EventStreamSettings)
     webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)
+    key_dir: str = ""  # the key-encryption keys (reelstream.crypto.provider.FileKeyProvider)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -291,13 +292,14 @@ class IngestSettings:
             server=HttpServerSettings.from_values(v),
             sse=EventStreamSettings.from_values(v),
             webhook_targets=WebhookTargetPolicy.from_values(v),
+            key_dir=_require(config, "key_dir"),
         )
 
 
 @dataclass(frozen=True)
 class NotifierSettings:
     pipeline: PipelineSettings
-    webhook_secret: str
+    key_dir: str  # the key-encryption keys that open tenants' webhook secrets (reelstream.crypto)
     timeout_seconds: float = 15.0
     # CIDRs webhooks may reach although not public (dev and tests: loopback); empty in production
     webhook_allow_networks: str = ""
@@ -322,7 +324,7 @@ class NotifierSettings:
         schedule = v.webhook_retry_schedule
         return cls(
             pipeline=PipelineSettings.from_config(config),
-            webhook_secret=_require(config, "webhook_secret"),  # its whsec_ form is checked by the registry
+            key_dir=_require(config, "key_dir"),
             timeout_seconds=v.webhook_timeout_seconds,
             webhook_allow_networks=v.webhook_allow_networks,
             retry_schedule=(

@@ -31,6 +31,7 @@ from schemas.events import (
     RetryWebhook,
     SchedulerTick,
     SubmitJob,
+    TenantKeyIssued,
     TenantLimitsSet,
     TenantLimitState,
     WebhookDelivery,
@@ -226,6 +227,17 @@ API_KEYS: Topic[ApiKeyRecord] = Topic(
     retention_ms=None,  # a revoked key is tombstoned by ingest after a grace period
 )
 
+# Tenants' data keys, wrapped by a key-encryption key (reelstream.crypto): written by ingest only, read
+# whole by every service that opens sealed material. A record per data key; a tombstone shreds one.
+TENANT_KEYS: Topic[TenantKeyIssued] = Topic(
+    "reelstream.keys.tenants",
+    (TenantKeyIssued,),
+    key="tenant_id/key_id",
+    partitions=1,
+    compacted=True,
+    retention_ms=None,
+)
+
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
     """Where a stage parks records it cannot process (original bytes, headers, error): `reelstream dlq`."""
@@ -253,5 +265,6 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     TENANT_LIMITS,
     TENANT_LIMIT_SETTINGS,
     API_KEYS,
+    TENANT_KEYS,
     *DEAD_LETTERS.values(),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from reelstream.object_store import video_key
 from schemas.events import DispatchRender, JobAdmitted, JobEventType, JobState
 from streams.fair_queue import QueuedJob, SchedulerPolicy, charge, first, order
 from streams.scheduler_state import THROTTLED, SendToSlot, Slot
@@ -116,7 +117,7 @@ def _dispatch(step: Step, queued: QueuedJob, slot: Slot) -> None:
                 prompt=admitted.prompt,
                 negative_prompt=admitted.negative_prompt,
                 params=admitted.params,
-                artifact_key=f"{admitted.tenant_id}/{admitted.job_id}/{attempt}/video.mp4",
+                artifact_key=video_key(admitted.tenant_id, admitted.job_id, attempt),
                 lease_expires_at=lease,
                 deadline_multiple=deadline_multiple(admitted, attempt, step.policy),
                 occurred_at=step.now,

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from reelstream.config import or_exit
+from reelstream.crypto.provider import FileKeyProvider
 from reelstream.dlq import source_of
 from reelstream.errors import InvalidRecordError, ReelstreamError
 from reelstream.kafka.admin import ensure_topics
@@ -78,10 +79,11 @@ class Resources:
         await publisher.serde.register(*self.tiers)  # a scaled-down schedule has tiers of its own
         bootstrap = self.settings.pipeline.endpoints.kafka_bootstrap
         client_id = f"{self.settings.pipeline.app_prefix}-notifier"
+        provider = FileKeyProvider.load(self.settings.key_dir)  # the mounted key-encryption keys
         async with (
             new_http_client(self.settings) as client,
             follow_disabled_endpoints(bootstrap, publisher.serde) as endpoints,
-            following_tenant_webhooks(bootstrap, publisher.serde, client_id) as tenants,
+            following_tenant_webhooks(bootstrap, publisher.serde, client_id, provider) as tenants,
         ):
             gate = EndpointGate(health_policy(self.settings))
             delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants, gate)

@@ -45,6 +45,7 @@ from reelstream.webhooks.messages import (
 from reelstream.webhooks.retries import (
     EndpointGoneError,
     NextAttempt,
+    NoSigningSecretError,
     Verdict,
     WebhookExhaustedError,
     WebhookExpiredError,
@@ -224,6 +225,11 @@ class Delivering:
         if isinstance(message, ReelstreamError):
             await self._dead_letter(request, source, message)
             return
+        secrets = self.tenants.signing_secrets(message.tenant_id, _now())
+        if not secrets:
+            unsigned = NoSigningSecretError(f"tenant {message.tenant_id} has no webhook secret that opens")
+            await self._dead_letter(request, source, unsigned)
+            return
         gone = self.endpoints.of(message.url)
         if gone is not None:
             error = EndpointGoneError(
@@ -239,7 +245,7 @@ class Delivering:
             return
         failed, retry_after = True, None
         try:
-            sent = await self._send(request, message)
+            sent = await self._send(request, message, secrets)
             retry_after = parse_retry_after(sent.retry_after, _now(), self.settings.retry_after_max_seconds)
             failed = verdict(sent.delivery.status_code, _error_type(sent.delivery.error)) is Verdict.RETRY
         finally:  # the slot is given back whatever happened (a cancelled attempt counts as failed)
@@ -256,8 +262,7 @@ class Delivering:
             return
         await self._settle(request, message, delivery, retry_after, source)
 
-    async def _send(self, request: RetryWebhook, message: Outbound) -> Attempt:
-        secrets = self.tenants.signing_secrets(message.tenant_id, _now(), self.settings.webhook_secret)
+    async def _send(self, request: RetryWebhook, message: Outbound, secrets: tuple[str, ...]) -> Attempt:
         with tracer.start_as_current_span(
             "webhook deliver", attributes={"job_id": message.job_id, "attempt": request.attempt}
         ):

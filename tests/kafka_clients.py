@@ -1,15 +1,17 @@
 """The broker clients the fixtures of several test packages open on a stack: a serde with every topic's schema
 registered, and an idempotent acks=all producer. Each fixture picks its own scope. For unit tests of what
-sits behind a Publisher: a schema registry in memory."""
+sits behind a Publisher: a schema registry in memory. For scans: the raw bytes of every record there is."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import new_producer
@@ -69,3 +71,31 @@ class MemoryRegistry:
 
     async def set_backward_compatibility(self, subject: str) -> None:
         return None
+
+
+async def every_record(bootstrap: str, *, deadline: float) -> AsyncIterator[tuple[str, bytes]]:
+    """(topic, key + value + header bytes) of every record of every topic, from the start to the end
+    offsets taken when the read began."""
+    listed = await asyncio.to_thread(
+        lambda: AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
+    )
+    partitions = [TopicPartition(name, p) for name, topic in listed.topics.items() for p in topic.partitions]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        consumer.assign(list(remaining))
+        await consumer.seek_to_beginning(*remaining)
+        async with asyncio.timeout(deadline):
+            while remaining:
+                for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
+                    for r in records:
+                        if r.offset < ends[tp]:
+                            headers = b"".join(k.encode() + v for k, v in r.headers)
+                            yield tp.topic, (r.key or b"") + (r.value or b"") + headers
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()

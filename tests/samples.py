@@ -162,6 +162,7 @@ def every_record() -> list[Any]:
             name="ci",
             created_by="ops",
             occurred_at=T0,
+            mac="kek-1:" + "ab" * 32,
         ),
         ev.WebhookDelivery(
             job_id="j1",
@@ -203,9 +204,17 @@ def every_record() -> list[Any]:
         ev.WebhookSecretIssued(
             tenant_id="t1",
             secret_id="whsk_1",
-            secret="whsec_" + "QUJD" * 8,
+            sealed_secret="rsenc1.dk_1." + "QUJD" * 12,
             expires_at=T0,
             created_by="ops",
+            occurred_at=T0,
+        ),
+        ev.TenantKeyIssued(
+            tenant_id="t1",
+            key_id="dk_1",
+            kek_id="kek-1",
+            wrapped_key=b"\x01" * 60,
+            created_at=T0,
             occurred_at=T0,
         ),
         ev.WebhookEndpointRegistered(

@@ -65,6 +65,16 @@ class Registry(BaseSettings, IngestFields):
         "reelstream-artifacts", "The bucket rendered artifacts are stored in.", (INGEST, WORKER)
     )
 
+    # secrets at rest (reelstream.crypto)
+    key_dir: str | None = setting(
+        None,
+        "Directory of the key-encryption keys (a mounted Kubernetes Secret): one <id>.key file each "
+        "(32 random bytes, base64) and a `current` file naming the one that wraps new data keys "
+        "(required by ingest and the notifier).",
+        (INGEST, NOTIFIER),
+        form="path",
+    )
+
     # what every pipeline service shares
     pools: str = setting(
         "default",
@@ -209,9 +219,6 @@ class Registry(BaseSettings, IngestFields):
     )
 
     # notifier
-    webhook_secret: SecretStr | None = setting(
-        None, "Standard Webhooks signing secret (required by the notifier).", (NOTIFIER,), form="whsec_..."
-    )
     webhook_timeout_seconds: float = setting(
         15.0,
         "Overall deadline of one webhook attempt (connect, TLS, request, response headers).",
@@ -346,13 +353,6 @@ class Registry(BaseSettings, IngestFields):
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if raw is not None:
             _PARSERS[info.field_name](raw)
-        return value
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("whsec_"):
-            raise ValueError("must be a Standard Webhooks secret (whsec_…)")
         return value
 
 

@@ -157,3 +157,10 @@ class EndpointGoneError(WebhookGivenUpError):
 
 class WebhookExpiredError(WebhookGivenUpError):
     code = "expired"
+
+
+class NoSigningSecretError(WebhookGivenUpError):
+    """The tenant has no active webhook secret that opens: nothing is sent unsigned (no global secret);
+    replay the dead letter once the tenant created one."""
+
+    code = "no_signing_secret"

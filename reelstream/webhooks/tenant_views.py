@@ -1,7 +1,10 @@
 """The tenants' webhook configuration materialized from its two compacted topics (the same consume loop as
 ingest's views, `reelstream.kafka.compacted_view`), into one `reelstream.webhooks.tenants.TenantWebhooks`.
 
-`following_tenant_webhooks` replays both topics whole before it returns (no delivery is signed from an
+Secrets travel sealed under the tenants' data keys, so the views follow reelstream.keys.tenants too (a
+`Keyring` over the key-encryption keys of a `KeyProvider`), and the state opens a secret when it signs.
+
+`following_tenant_webhooks` replays all three topics whole before it returns (no delivery is signed from an
 incomplete view), then keeps following them until exit. Used by the notifier and by ingest's admin routes.
 """
 
@@ -10,12 +13,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
 
+from reelstream.crypto.keyring import Keyring
+from reelstream.crypto.keys_view import TenantKeysView
+from reelstream.crypto.provider import KeyProvider
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.webhooks.sealing import revealed
 from reelstream.webhooks.tenants import TenantWebhooks, split_key
 from schemas.events import WebhookEndpointRegistered, WebhookSecretIssued
 from schemas.serde import AvroSerde
-from schemas.topics import WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
+from schemas.topics import TENANT_KEYS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +62,13 @@ class RegistrationsView(CompactedView[WebhookEndpointRegistered]):
 
 
 class TenantWebhooksViews:
-    """Both views over one state; construct freely, `start()` / `stop()` from a lifespan."""
+    """The three views over one state; construct freely, `start()` / `stop()` from a lifespan."""
 
-    def __init__(self, bootstrap: str, serde: AvroSerde, client_id: str) -> None:
-        self.state = TenantWebhooks()
-        self.views: tuple[CompactedView[WebhookSecretIssued], CompactedView[WebhookEndpointRegistered]] = (
+    def __init__(self, bootstrap: str, serde: AvroSerde, client_id: str, provider: KeyProvider) -> None:
+        self.keyring = Keyring(provider)
+        self.state = TenantWebhooks(reveal=partial(revealed, self.keyring))
+        self.views: tuple[CompactedView[Any], ...] = (
+            TenantKeysView(bootstrap, serde, self.keyring, client_id),
             SecretsView(bootstrap, serde, self.state, client_id),
             RegistrationsView(bootstrap, serde, self.state, client_id),
         )
@@ -81,11 +92,11 @@ class TenantWebhooksViews:
 
 @contextlib.asynccontextmanager
 async def following_tenant_webhooks(
-    bootstrap: str, serde: AvroSerde, client_id: str
+    bootstrap: str, serde: AvroSerde, client_id: str, provider: KeyProvider
 ) -> AsyncIterator[TenantWebhooks]:
     """The tenants' webhook configuration, complete as of entry, and kept up to date until exit."""
-    await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS)
-    views = TenantWebhooksViews(bootstrap, serde, client_id)
+    await serde.register(TENANT_KEYS, WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS)
+    views = TenantWebhooksViews(bootstrap, serde, client_id, provider)
     try:
         await views.start()
         await views.wait_caught_up()

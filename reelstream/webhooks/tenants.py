@@ -5,8 +5,9 @@ the compacted topics reelstream.webhooks.secrets and reelstream.webhooks.registr
 `tenant_id/secret_id` and `tenant_id/endpoint_id`; a tombstone retires a secret or deletes an endpoint).
 
 Signing: a delivery to a tenant is signed with EVERY active secret of the tenant (created, not retired,
-not past its expires_at), so a receiver holding any of them verifies it and can rotate without downtime;
-a tenant without an active secret gets the global one.
+not past its expires_at), so a receiver holding any of them verifies it and can rotate without downtime.
+Secrets travel sealed (reelstream.webhooks.sealing): `reveal` opens one. A tenant without an active secret
+gets no signed delivery at all (there is no shared global secret).
 
 Fan-out: a job event goes to the job's own webhook_url and to every registered endpoint of its tenant
 whose filter names its type (an empty filter: every type); each pair is its own delivery with its own
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
 from schemas.events import WebhookEndpointRegistered, WebhookSecretIssued
@@ -62,7 +64,8 @@ def is_active(secret: WebhookSecretIssued, now: datetime) -> bool:
 class TenantWebhooks:
     """Secrets and endpoints per tenant, as the compacted topics hold them."""
 
-    def __init__(self) -> None:
+    def __init__(self, reveal: Callable[[WebhookSecretIssued], str | None] = lambda r: r.secret) -> None:
+        self._reveal = reveal
         self._secrets: dict[str, dict[str, WebhookSecretIssued]] = {}
         self._endpoints: dict[str, dict[str, WebhookEndpointRegistered]] = {}
 
@@ -90,10 +93,13 @@ class TenantWebhooks:
     def secret(self, tenant_id: str, secret_id: str) -> WebhookSecretIssued | None:
         return self._secrets.get(tenant_id, {}).get(secret_id)
 
-    def signing_secrets(self, tenant_id: str, now: datetime, fallback: str) -> tuple[str, ...]:
-        """What to sign a delivery to the tenant with: each of its active secrets, or else `fallback`."""
-        own = tuple(s.secret for s in self.secrets_of(tenant_id, now))
-        return own or (fallback,)
+    def signing_secrets(self, tenant_id: str, now: datetime) -> tuple[str, ...]:
+        """What to sign a delivery to the tenant with: each of its active secrets that opens (maybe none)."""
+        opened = (self._reveal(s) for s in self.secrets_of(tenant_id, now))
+        return tuple(secret for secret in opened if secret is not None)
+
+    def all_secrets(self) -> list[WebhookSecretIssued]:
+        return [s for held in self._secrets.values() for s in held.values()]
 
     def endpoints_of(self, tenant_id: str) -> list[WebhookEndpointRegistered]:
         return sorted(

@@ -26,6 +26,7 @@ from schemas.events.records import (
     ApiKeyRecord,
     DeadLetter,
     IdempotencyRecord,
+    TenantKeyIssued,
     TenantLimitsSet,
     TenantLimitState,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "RetryWebhook",
     "SchedulerTick",
     "SubmitJob",
+    "TenantKeyIssued",
     "TenantLimitState",
     "TenantLimitsSet",
     "WebhookDelivery",

@@ -95,3 +95,20 @@ class ApiKeyRecord:
     created_by: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+    mac: str | None = None  # reelstream.crypto.records: a record without a valid MAC is ignored
+
+
+# ---- keys --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantKeyIssued:
+    """A tenant's data key, wrapped by the key-encryption key `kek_id` (reelstream.crypto)."""
+
+    tenant_id: str
+    key_id: str
+    kek_id: str
+    wrapped_key: bytes
+    created_at: datetime
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)

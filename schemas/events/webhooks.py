@@ -66,11 +66,13 @@ class WebhookEndpointDisabled:
 
 @dataclass(frozen=True)
 class WebhookSecretIssued:
-    """A tenant's signing secret (`occurred_at` is its created_at); retired by a tombstone."""
+    """A tenant's signing secret (`occurred_at` is its created_at); retired by a tombstone. It travels sealed
+    (`sealed_secret`, reelstream.crypto); `secret` is only the legacy plaintext form and is never written."""
 
     tenant_id: str
     secret_id: str
-    secret: str
+    secret: str | None = None
+    sealed_secret: str | None = None
     expires_at: datetime | None = None
     created_by: str | None = None
     event_id: str = field(default_factory=new_id)

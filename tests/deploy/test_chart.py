@@ -11,7 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from devstack.deploy import TOPICS_FILE, topics_json
+from devstack.deploy import POLICIES_FILE, POLICY_BUCKET, TOPICS_FILE, topics_json
+from devstack.storage_users import policies_json
 from reelstream.settings import (
     IngestSettings,
     NotifierSettings,
@@ -119,7 +120,6 @@ def test_secrets_are_referenced_never_inlined(render: Render, scenario: str) -> 
     assert not of_kind(manifest, "Secret")
     sensitive = {
         "REELSTREAM_API_KEYS",
-        "REELSTREAM_WEBHOOK_SECRET",
         "REELSTREAM_S3_ACCESS_KEY",
         "REELSTREAM_S3_SECRET_KEY",
     }
@@ -135,7 +135,6 @@ def test_secrets_are_referenced_never_inlined(render: Render, scenario: str) -> 
 def _service_envs(manifest: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     config = named(manifest, "ConfigMap", "-env")["data"]
     secrets = {
-        "reelstream-webhook/REELSTREAM_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "reelstream-api-keys/REELSTREAM_API_KEYS": "key1=tenant-a",
     }
     envs = {}
@@ -213,6 +212,34 @@ def test_workers_never_outnumber_the_dispatch_partitions(run_helm: Callable[...,
     )  # fmt: skip
     assert result.returncode != 0
     assert "partitions" in result.stderr
+
+
+def test_the_chart_storage_policies_are_generated_from_the_code() -> None:
+    assert (REPO / POLICIES_FILE).read_text() == policies_json(POLICY_BUCKET) + "\n", (
+        f"regenerate it: python -m devstack.deploy storage-policies > {POLICIES_FILE}"
+    )
+
+
+def test_each_service_gets_its_own_storage_user_and_minio_gets_its_policies(render: Render) -> None:
+    manifest = render()  # the defaults: MinIO in the chart
+    users = {}
+    for workload in workloads(manifest):
+        component = pod_labels(workload)["app.kubernetes.io/component"]
+        for c in containers(workload):
+            refs = {
+                e["valueFrom"]["secretKeyRef"]["name"]
+                for e in c.get("env", [])
+                if e["name"].startswith("REELSTREAM_S3_")
+            }
+            if refs:
+                users[component] = refs
+    assert users["ingest"] == {"reelstream-s3-ingest"}
+    assert users["gpu-worker"] == {"reelstream-s3-worker"}
+    assert users["notifier"] == users["scheduler"] == {"reelstream-s3-streams"}
+    policies = named(manifest, "ConfigMap", "-storage-policies")["data"]
+    assert set(policies) == {"ingest.json", "worker.json"}
+    assert "s3:ListBucket" not in str(policies)
+    assert "arn:aws:s3:::reelstream-artifacts/*" in policies["worker.json"]
 
 
 def test_the_chart_topics_file_is_generated_from_the_code() -> None:

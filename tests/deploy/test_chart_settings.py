@@ -19,7 +19,6 @@ Render = Callable[..., list[dict[str, Any]]]
 Manifest = list[dict[str, Any]]
 DECLARED = {info.env for info in settings_info()}
 SECRETS = {
-    "reelstream-webhook/REELSTREAM_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "reelstream-api-keys/REELSTREAM_API_KEYS": "key1=tenant-a",
 }
 CASES = [(), *((s,) for s in SCENARIOS)]  # the default values, then every ci/ values file

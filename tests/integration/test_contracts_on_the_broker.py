@@ -26,11 +26,13 @@ from schemas.events import WebhookDelivery
 from schemas.serde import AvroSerde
 from schemas.topics import (
     ALL_TOPICS,
+    API_KEYS,
     COMMANDS,
     JOB_EVENTS,
     JOB_STATUS,
     SCHEDULER_INBOX,
     WEBHOOK_DELIVERIES,
+    WEBHOOK_SECRETS,
     Topic,
 )
 from tests.samples import every_record, job_status
@@ -159,6 +161,32 @@ async def test_the_estimators_fields_evolve_each_topics_schema_compatibly(
         before = json.dumps(without_estimator_fields(json.loads(scratch.schema)))
         assert before != scratch.schema
         await registry.register(scratch.subject, before)
+        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
+    finally:
+        await registry.aclose()
+
+
+def without_sealing_fields(schema: Any) -> Any:
+    """A topic's schema as it was before secrets were sealed and key records MACed (issue #20)."""
+    fields = [f for f in schema["fields"] if f["name"] not in ("sealed_secret", "mac")]
+    for f in fields:
+        if schema["name"] == "WebhookSecretIssued" and f["name"] == "secret":
+            f.pop("default")
+            f["type"] = "string"
+    return {**schema, "fields": fields}
+
+
+@pytest.mark.parametrize("topic", [WEBHOOK_SECRETS, API_KEYS], ids=lambda t: t.name)
+async def test_sealed_secrets_and_key_macs_evolve_the_schemas_compatibly(
+    topic: Topic[Any], stack: Endpoints
+) -> None:
+    registry = ConfluentRegistry(stack.schema_registry_url)
+    try:
+        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
+        before = json.dumps(without_sealing_fields(json.loads(scratch.schema)))
+        assert before != scratch.schema
+        await registry.register(scratch.subject, before)
+        await registry.set_backward_compatibility(scratch.subject)
         assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
     finally:
         await registry.aclose()

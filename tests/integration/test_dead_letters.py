@@ -20,7 +20,7 @@ from schemas.events import DeadLetter, JobEventType, JobState
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, JOB_EVENTS
 from tests.integration.notifier_process import NotifierProcess, running_notifier
-from tests.integration.test_notifier import _event, _received
+from tests.integration.test_notifier import TENANT, _event, _received
 from tests.webhook_receiver import Receiver
 
 DEADLINE_S = 60.0
@@ -30,7 +30,8 @@ DEADLINE_S = 60.0
 def notifier(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotifierProcess]:
-    with running_notifier(stack, tmp_path_factory.mktemp("dlq-notifier"), "test-dlq") as handle:
+    notifier_dir = tmp_path_factory.mktemp("dlq-notifier")
+    with running_notifier(stack, notifier_dir, "test-dlq", tenants=[TENANT]) as handle:
         yield handle
 
 

@@ -31,6 +31,7 @@ from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
+TENANT = f"tenant-notified-{uuid.uuid4().hex[:8]}"  # this module's notifier holds its secret
 DEADLINE_S = 60.0
 
 
@@ -38,7 +39,7 @@ DEADLINE_S = 60.0
 def notifier(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotifierProcess]:
-    with running_notifier(stack, tmp_path_factory.mktemp("notifier"), "test") as handle:
+    with running_notifier(stack, tmp_path_factory.mktemp("notifier"), "test", tenants=[TENANT]) as handle:
         yield handle
 
 
@@ -50,7 +51,7 @@ def publisher(producer: AIOKafkaProducer, serde: AvroSerde) -> Publisher:
 def _event(job_id: str, webhook_url: str, event_type: JobEventType, state: JobState) -> JobEvent:
     status = job_status(
         job_id=job_id,
-        tenant_id=f"tenant-{job_id[-6:]}",
+        tenant_id=TENANT,
         state=state,
         webhook_url=webhook_url,
         prompt=f"a red fox in snow {uuid.uuid4().hex}",
@@ -222,14 +223,14 @@ async def test_deliver_records_an_unreachable_target_without_the_url(
 ) -> None:
     settings = NotifierSettings(
         pipeline=PipelineSettings(endpoints=stack),
-        webhook_secret=generate_secret(),
+        key_dir="/nonexistent",  # not read: the test signs with a secret of its own
         webhook_allow_networks="127.0.0.0/8",
     )
     token = uuid.uuid4().hex
     url = target.format(closed_port=_closed_port()) + f"?token={token}"
     event = _event(f"job-{uuid.uuid4().hex}", url, JobEventType.EXPIRED, JobState.EXPIRED)
     async with new_http_client(settings) as client:
-        record = await deliver(client, settings.webhook_secret, event, int(time.time()))
+        record = await deliver(client, generate_secret(), event, int(time.time()))
 
     assert record.outcome is DeliveryOutcome.FAILED
     assert record.status_code is None

@@ -35,7 +35,7 @@ def _env(stack: Endpoints, factor: int) -> dict[str, str]:
         **stack.as_env(),
         "REELSTREAM_APP_PREFIX": f"rf-{uuid.uuid4().hex[:8]}",
         "REELSTREAM_REPLICATION_FACTOR": str(factor),
-        "REELSTREAM_WEBHOOK_SECRET": "whsec_dGVzdA==",
+        "REELSTREAM_KEY_DIR": "/nonexistent",  # not read: the tiers are created before any key is needed
         # a tier of its own, so that it is created here rather than found
         "REELSTREAM_WEBHOOK_RETRY_SCHEDULE": f"0,{random.randint(100_000, 999_999)}",
     }

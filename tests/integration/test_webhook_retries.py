@@ -43,6 +43,7 @@ from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
+TENANT = f"tenant-retries-{uuid.uuid4().hex[:8]}"  # this module's notifier holds its secret
 T = TypeVar("T")
 DEADLINE_S = 60.0
 SCHEDULE = "0,0.5,1,1"  # four attempts: at once, then 0.5 s, 1 s, 1 s later (tiers retry.500ms, retry.1s)
@@ -60,7 +61,9 @@ def notifier(
         "REELSTREAM_WEBHOOK_RETRY_SCHEDULE": SCHEDULE,
         "REELSTREAM_WEBHOOK_MAX_AGE_SECONDS": str(MAX_AGE_S),
     }
-    with running_notifier(stack, tmp_path_factory.mktemp("retries"), "retries", env=env) as handle:
+    with running_notifier(
+        stack, tmp_path_factory.mktemp("retries"), "retries", env=env, tenants=[TENANT]
+    ) as handle:
         yield handle
 
 
@@ -114,7 +117,7 @@ async def _wait_hooks(
 
 def _event(job_id: str, url: str, occurred_at: Any = None) -> JobEvent:
     status = job_status(
-        job_id=job_id, tenant_id="tenant-retries", state=JobState.SUCCEEDED, webhook_url=url, prompt="p"
+        job_id=job_id, tenant_id=TENANT, state=JobState.SUCCEEDED, webhook_url=url, prompt="p"
     )
     extra = {"occurred_at": occurred_at} if occurred_at is not None else {}
     return JobEvent(
@@ -354,7 +357,7 @@ async def test_a_retry_pending_when_the_notifier_is_killed_is_delivered_once_aft
     bootstrap = stack.kafka_bootstrap
     await ensure_topics(bootstrap, [retry_topic(2)])  # the notifier creates it too, maybe after we read
     with (
-        running_notifier(stack, tmp_path, "killed", env=env) as first,
+        running_notifier(stack, tmp_path, "killed", env=env, tenants=[TENANT]) as first,
         scripted_receiver(first.secret, answers) as receiver,
     ):
         event = _event(job_id, f"{receiver.url}/{job_id}")
@@ -372,7 +375,13 @@ async def test_a_retry_pending_when_the_notifier_is_killed_is_delivered_once_aft
         assert pending.due_at.timestamp() > time.time()  # killed before the retry was due
 
         with running_notifier(
-            stack, tmp_path, "killed", secret=first.secret, app_prefix=first.app_prefix, env=env
+            stack,
+            tmp_path,
+            "killed",
+            secret=first.secret,
+            app_prefix=first.app_prefix,
+            env=env,
+            key_dir=first.key_dir,
         ) as second:
             hooks = await _wait_hooks(receiver, second, job_id, 2)
             # the retry's offset is committed: nothing of it can come again

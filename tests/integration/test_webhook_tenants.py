@@ -14,10 +14,12 @@ what follows it. Job events are published straight to reelstream.jobs.events, as
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -33,11 +35,14 @@ from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
+from tests.kafka_clients import every_record
+from tests.keys import shared_key_dir
 from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
 RUN = uuid.uuid4().hex[:8]
-ROTATING, FILTERED = f"rotating-{RUN}", f"filtered-{RUN}"
+ROTATING, FILTERED, RETRIED = f"rotating-{RUN}", f"filtered-{RUN}", f"retried-{RUN}"
+DISABLED = f"disabled-{RUN}"
 DEADLINE_S = 60.0
 
 
@@ -50,7 +55,16 @@ def notifier(
         "REELSTREAM_WEBHOOK_DISABLE_AFTER_SECONDS": "2",  # and an endpoint's failure window
     }
     workdir = tmp_path_factory.mktemp("notifier")
-    with running_notifier(stack, workdir, "tenant-hooks", env=env) as handle:
+    # the keys of the ingest under test, which seals the secrets its admin routes create
+    # (these tenants create no secret of their own: they get the notifier's, issued as dev does)
+    with running_notifier(
+        stack,
+        workdir,
+        "tenant-hooks",
+        env=env,
+        key_dir=Path(shared_key_dir()),
+        tenants=[FILTERED, RETRIED, DISABLED],
+    ) as handle:
         yield handle
 
 
@@ -153,7 +167,7 @@ async def test_two_active_secrets_sign_every_delivery_and_a_retired_one_stops_si
     print(f"secrets created to first delivery signed with both: {time.monotonic() - started:.2f}s")
     assert _verifies(old["secret"], both)
     assert _verifies(new["secret"], both)
-    assert not _verifies(notifier.secret, both)  # the tenant's own secrets replace the global one
+    assert not _verifies(notifier.secret, both)  # the tenant's own secrets only (there is no global one)
 
     started = time.monotonic()
     retired = await ops.delete(f"{base}/{old['id']}")
@@ -218,7 +232,7 @@ async def test_a_registered_endpoint_gets_only_the_events_its_filter_names_and_a
         assert json.loads(hook.body)["type"] == "job.failed"
         assert json.loads(hook.body)["data"]["id"] == failed.job_id
         assert hook.path.endswith(f"?token={token}")
-        assert _verifies(notifier.secret, hook)  # a tenant without secrets: the global one
+        assert _verifies(notifier.secret, hook)  # the tenant's secret the fixture issued
         # the job's own URL got both events, under their event ids; the endpoint never got the succeeded one
         for event in (succeeded, failed):
             await delivered(receiver, notifier, lambda d, e=event.event_id: d.headers["webhook-id"] == e)
@@ -272,7 +286,7 @@ async def test_each_endpoint_delivery_is_retried_on_its_own_under_its_own_webhoo
     admin_api: RunningApi, notifier: NotifierProcess, receiver: Receiver, publisher: Publisher
 ) -> None:
     ops = admin_api.client("ops")
-    tenant = f"retried-{RUN}"
+    tenant = RETRIED
     with webhook_receiver() as flaky:
         flaky.respond = lambda d: (500, {}) if not flaky.deliveries else (204, {})  # the first one fails
         created = await ops.post(f"/v1/admin/tenants/{tenant}/webhook-endpoints", json={"url": flaky.url})
@@ -305,7 +319,7 @@ async def test_an_endpoint_failing_for_its_whole_window_is_disabled_and_announce
     """Every attempt to one endpoint fails for longer than the window: it is disabled, and the tenant's
     endpoint subscribed to `endpoint.disabled` gets a signed notice naming it (never its URL)."""
     ops = admin_api.client("ops")
-    tenant = f"disabled-{RUN}"
+    tenant = DISABLED
     base = f"/v1/admin/tenants/{tenant}/webhook-endpoints"
     with webhook_receiver() as dead, webhook_receiver() as watch:
         dead.status = 503
@@ -332,3 +346,40 @@ async def test_an_endpoint_failing_for_its_whole_window_is_disabled_and_announce
     assert _verifies(notifier.secret, notice)
     assert len(dead.deliveries) >= 2
     assert all(d.status == 503 for d in dead.deliveries)
+
+
+async def test_no_webhook_secret_is_anywhere_in_the_raw_bytes_of_any_topic(
+    admin_api: RunningApi,
+    notifier: NotifierProcess,
+    receiver: Receiver,
+    publisher: Publisher,
+    stack: Endpoints,
+) -> None:
+    """Secrets travel sealed: after secrets were created, used to sign, and one retired, the raw bytes of
+    every record (keys, values, headers) of every topic on the broker hold none of them, in any form."""
+    ops = admin_api.client("ops")
+    tenant = f"scanned-{RUN}"
+    base = f"/v1/admin/tenants/{tenant}/webhook-secrets"
+    created = [(await ops.post(base, json={})).json() for _ in range(3)]
+    values = [c["secret"] for c in created]
+    signed = await _until_hook(publisher, receiver, notifier, tenant, lambda d: len(_signatures(d)) == 3)
+    assert all(_verifies(value, signed) for value in values)  # they were used, so every path ran
+    assert (await ops.delete(f"{base}/{created[0]['id']}")).status_code == 204
+    forms = {form for value in values for form in _forms(value)}
+    hits: dict[str, int] = {}
+    scanned = 0
+    async for topic, raw in every_record(stack.kafka_bootstrap, deadline=DEADLINE_S * 3):
+        scanned += 1
+        for form in forms:
+            if form in raw:
+                hits[topic] = hits.get(topic, 0) + 1
+    print(f"scanned {scanned} records of every topic for {len(forms)} forms of {len(values)} secrets")
+    assert scanned > 0
+    assert hits == {}
+
+
+def _forms(secret: str) -> list[bytes]:
+    """The secret as text, its base64 body, and its key bytes (raw and hex)."""
+    body = secret.removeprefix("whsec_")
+    key = base64.b64decode(body)
+    return [secret.encode(), body.encode(), key, key.hex().encode()]

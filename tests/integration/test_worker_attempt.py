@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-from gpu_consumers.job import poster_key_for, run_attempt
+from gpu_consumers.job import run_attempt
 from gpu_consumers.render.base import (
     DeviceLost,
     RenderedVideo,
@@ -39,7 +39,7 @@ from gpu_consumers.worker import Worker
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.models import BUILTIN_MODELS
-from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
+from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client, poster_key_for
 from reelstream.settings import WorkerSettings
 from schemas.events import (
     DispatchRender,

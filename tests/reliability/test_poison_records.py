@@ -138,7 +138,8 @@ def admission(
 def notifier(
     stack: Endpoints, topics: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotifierProcess]:
-    with running_notifier(stack, tmp_path_factory.mktemp("poison-notifier"), "poison") as handle:
+    notifier_dir = tmp_path_factory.mktemp("poison-notifier")
+    with running_notifier(stack, notifier_dir, "poison", tenants=["t-poison"]) as handle:
         yield handle
 
 

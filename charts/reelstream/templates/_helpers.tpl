@@ -59,17 +59,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* Environment shared by every reelstream process: endpoints from the ConfigMap, secrets by reference. */}}
+{{/* A service's own S3 user: (dict "root" $ "service" "ingest"|"worker"|"streams"). */}}
 {{- define "reelstream.commonEnv" -}}
+{{- $s3 := .root.Values.secrets.s3 -}}
 - name: REELSTREAM_S3_ACCESS_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.secrets.s3.name }}
-      key: {{ .Values.secrets.s3.accessKeyKey }}
+      name: {{ index .root.Values.secrets.s3Users .service }}
+      key: {{ $s3.accessKeyKey }}
 - name: REELSTREAM_S3_SECRET_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.secrets.s3.name }}
-      key: {{ .Values.secrets.s3.secretKeyKey }}
+      name: {{ index .root.Values.secrets.s3Users .service }}
+      key: {{ $s3.secretKeyKey }}
 {{- end -}}
 
 {{- define "reelstream.envFrom" -}}
@@ -102,6 +104,25 @@ exec:
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end -}}
+
+{{/* The key-encryption keys (a Secret) as a read-only directory, and REELSTREAM_KEY_DIR naming it. */}}
+{{- define "reelstream.keysVolume" -}}
+- name: keys
+  secret:
+    secretName: {{ .Values.secrets.keyEncryptionKeys.name }}
+    defaultMode: 0400
+{{- end -}}
+
+{{- define "reelstream.keysMount" -}}
+- name: keys
+  mountPath: {{ .Values.secrets.keyEncryptionKeys.mountPath }}
+  readOnly: true
+{{- end -}}
+
+{{- define "reelstream.keysEnv" -}}
+- name: REELSTREAM_KEY_DIR
+  value: {{ .Values.secrets.keyEncryptionKeys.mountPath | quote }}
 {{- end -}}
 
 {{- define "reelstream.tmpMount" -}}

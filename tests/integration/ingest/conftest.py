@@ -27,6 +27,7 @@ from tests.integration.ingest.support import (
     serve,
     shutdown,
 )
+from tests.keys import shared_key_dir
 
 # one tenant per concern, each unique to this run: alice (everyday jobs), bob (must not see alice's),
 # carol (listing: exactly the jobs her test wrote), dave (invalid requests: nothing produced for him),
@@ -43,6 +44,7 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
     tenants = {who: f"{who}-{run}" for who in PEOPLE}
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in PEOPLE}
     settings = IngestSettings(
+        key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={keys[who]: tenants[who] for who in PEOPLE},
         presign_ttl_seconds=300,

@@ -27,6 +27,7 @@ from reelstream.kafka.clients import Publisher
 from reelstream.settings import IngestSettings, PipelineSettings
 from schemas import events as ev
 from schemas.topics import JOB_STATUS, Topic
+from tests.keys import shared_key_dir
 from tests.samples import T0, artifact, job_status
 
 T = TypeVar("T")
@@ -123,6 +124,7 @@ async def api_with_roles(
     ensure_bucket(stack)
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
     settings = IngestSettings(
+        key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={keys[who]: tenants[who] for who in tenants},
         api_key_roles={keys[who]: frozenset({"admin"}) for who in admins},

@@ -19,7 +19,10 @@ from aiokafka import AIOKafkaConsumer
 from reelstream_client.cli.main import main as cli_main
 
 from devstack.manager import ensure_bucket
+from ingest.api_keys import mint
 from ingest.app import create_app
+from reelstream.crypto.provider import StaticKeyProvider, new_key
+from reelstream.crypto.records import signed
 from reelstream.endpoints import Endpoints
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 from schemas.topics import API_KEYS
@@ -29,9 +32,12 @@ from tests.integration.ingest.support import (
     Served,
     TopicProbe,
     eventually,
+    readyz,
     serve,
     shutdown,
 )
+from tests.kafka_clients import registered_serde, started_producer
+from tests.keys import shared_key_dir
 
 RUN = uuid.uuid4().hex[:8]
 ADMIN_KEY = f"rs_test_{secrets.token_urlsafe(24)}"
@@ -57,7 +63,8 @@ async def start(settings: IngestSettings) -> Served:
     served = await serve(create_app(settings))
     probe = httpx.AsyncClient(base_url=served.base_url, timeout=15.0)
     async with probe:
-        await eventually(lambda: probe.get("/readyz"), lambda r: r.status_code == 200, within=60)
+        # readyz answers once the lifespan has opened everything, which may outlast one request's timeout
+        await eventually(lambda: readyz(probe), lambda status: status == 200, within=120)
     return served
 
 
@@ -68,6 +75,7 @@ async def replicas(stack: Endpoints, topics: None) -> AsyncIterator[Replicas]:
     jwks.add("rsa-1", "RS256")
     idp = await serve(jwks.app())
     settings = IngestSettings(
+        key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={ADMIN_KEY: f"ops-{RUN}", SUBMITTER_KEY: f"plain-{RUN}"},
         api_key_roles={ADMIN_KEY: frozenset({"admin"})},
@@ -139,6 +147,53 @@ async def test_a_key_works_on_every_replica_until_revoked_then_none_accepts_it(r
             assert (await fresh.get("/v1/jobs", headers=auth)).status_code == 200
     finally:
         await shutdown(served)
+
+
+async def test_forged_key_records_are_ignored_by_every_replica(replicas: Replicas, stack: Endpoints) -> None:
+    """Records written to the key store by anyone without the key-encryption key: one without a MAC, one
+    MACed with another key, one whose MAC is valid for another record (its roles raised). None grants."""
+    tenant = f"forged-{RUN}"
+    unsigned_key, unsigned = mint(tenant, ["admin"])
+    other_kek = StaticKeyProvider({"test-kek-1": new_key()}, "test-kek-1")  # same id, other key
+    wrong_key, wrong = mint(tenant, ["admin"])
+    wrong = signed(wrong, other_kek)
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        probe = TopicProbe(consumer, API_KEYS)
+        before = await probe.end_offsets()
+        real = await create_key(replicas.client(0), tenant=tenant, roles=["viewer"])
+        on_topic = await eventually(
+            lambda: probe.records_since(before, key=real["id"].encode()),
+            lambda found: bool(found),
+            within=DEADLINE_S,
+        )
+    finally:
+        await consumer.stop()
+    escalated = replace(await _decoded(stack, on_topic[-1].value), roles=("admin",))  # the MAC kept
+    async with registered_serde(stack) as serde, started_producer(stack, "forger") as producer:
+        for record in (unsigned, wrong, escalated):
+            await producer.send_and_wait(
+                API_KEYS.name, serde.serialize(API_KEYS, record), key=record.key_id.encode()
+            )
+    # a real key created after the forgeries works on both replicas: they have read past the forgeries
+    barrier = await create_key(replicas.client(0), tenant=tenant, roles=["viewer"])
+    for replica in (0, 1):
+        reader = replicas.client(replica, barrier["key"])
+        await eventually(
+            lambda r=reader: r.get("/v1/jobs"), lambda r: r.status_code == 200, within=DEADLINE_S
+        )
+        for forged_key in (unsigned_key, wrong_key):
+            assert refused("unknown API key")(await replicas.client(replica, forged_key).get("/v1/jobs"))
+        as_real = replicas.client(replica, real["key"])
+        assert (await as_real.get("/v1/jobs")).status_code == 200  # still the viewer it was made
+        assert (await as_real.get("/v1/admin/keys")).status_code == 403
+
+
+async def _decoded(stack: Endpoints, raw: bytes | None) -> Any:
+    assert raw is not None
+    async with registered_serde(stack) as serde:
+        return await serde.deserialize(API_KEYS, raw)
 
 
 async def test_a_keys_roles_decide_its_scopes(replicas: Replicas) -> None:

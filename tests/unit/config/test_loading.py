@@ -70,7 +70,10 @@ def test_compact_forms_keep_their_parsers(name: str, value: str, form: str) -> N
 
 
 def test_a_refused_secret_is_never_echoed() -> None:
-    for env in ({"REELSTREAM_WEBHOOK_SECRET": "hunter2-plain"}, {"REELSTREAM_API_KEYS": "hunter2-plain"}):
+    for env in (
+        {"REELSTREAM_S3_SECRET_KEY": "hunter2-plain", "REELSTREAM_TICK_SECONDS": "x"},
+        {"REELSTREAM_API_KEYS": "hunter2-plain"},
+    ):
         with pytest.raises(ConfigurationError) as caught:
             load_config(env)
         assert "hunter2" not in caught.value.message
@@ -132,8 +135,10 @@ def test_required_values_are_named_when_missing() -> None:
         PipelineSettings.from_env({})
     with pytest.raises(ConfigurationError, match="REELSTREAM_API_KEYS is not set"):
         IngestSettings.from_env(CREDENTIALS)
-    with pytest.raises(ConfigurationError, match="REELSTREAM_WEBHOOK_SECRET is not set"):
+    with pytest.raises(ConfigurationError, match="REELSTREAM_KEY_DIR is not set"):
         NotifierSettings.from_env(CREDENTIALS)
+    with pytest.raises(ConfigurationError, match="REELSTREAM_KEY_DIR is not set"):
+        IngestSettings.from_env({**CREDENTIALS, "REELSTREAM_API_KEYS": "k=t"})
 
 
 def test_config_output_lists_every_setting_with_its_source_and_masks_secrets() -> None:
@@ -156,7 +161,7 @@ def test_config_output_lists_every_setting_with_its_source_and_masks_secrets() -
         "source": "env",
     }
     assert rows["REELSTREAM_LEASE_SECONDS"]["source"] == "default"
-    assert rows["REELSTREAM_WEBHOOK_SECRET"]["value"] == ""
+    assert rows["REELSTREAM_KEY_DIR"]["value"] == ""
 
 
 def test_given_values_are_only_those_set_in_the_environment_or_the_file() -> None:

@@ -46,7 +46,6 @@ def test_credentials_are_secrets() -> None:
         "REELSTREAM_S3_ACCESS_KEY",
         "REELSTREAM_S3_SECRET_KEY",
         "REELSTREAM_API_KEYS",
-        "REELSTREAM_WEBHOOK_SECRET",
         "REELSTREAM_API_KEY",
     }
 

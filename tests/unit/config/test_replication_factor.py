@@ -12,7 +12,7 @@ from streams.app import create_app
 ENV = {
     "REELSTREAM_S3_ACCESS_KEY": "ak",
     "REELSTREAM_S3_SECRET_KEY": "sk",
-    "REELSTREAM_WEBHOOK_SECRET": "whsec_dGVzdA==",
+    "REELSTREAM_KEY_DIR": "/run/secrets/reelstream-keys",
     "REELSTREAM_REPLICATION_FACTOR": "3",
 }
 

@@ -29,7 +29,7 @@ def _run(args: list[str], settings: dict[str, str]) -> subprocess.CompletedProce
         "REELSTREAM_S3_ACCESS_KEY": "ak",
         "REELSTREAM_S3_SECRET_KEY": "sk",
         "REELSTREAM_API_KEYS": "k=tenant-a",
-        "REELSTREAM_WEBHOOK_SECRET": "whsec_dGVzdA==",
+        "REELSTREAM_KEY_DIR": "/nonexistent-reelstream-keys",
         **settings,
     }
     return subprocess.run(
@@ -47,8 +47,10 @@ def test_a_bad_value_exits_2_with_the_variable_named_and_no_traceback(service: s
     assert "Traceback" not in result.stderr
 
 
-def test_a_missing_required_secret_exits_2_without_echoing_the_others() -> None:
-    result = _run(MAINS["notifier"], {"REELSTREAM_WEBHOOK_SECRET": "plain-text-secret"})
+def test_a_missing_required_setting_exits_2_without_echoing_the_secrets() -> None:
+    result = _run(
+        MAINS["notifier"], {"REELSTREAM_KEY_DIR": "", "REELSTREAM_S3_SECRET_KEY": "plain-text-secret"}
+    )
     assert result.returncode == 2, result.stderr
-    assert "REELSTREAM_WEBHOOK_SECRET='***'" in result.stderr
+    assert "REELSTREAM_KEY_DIR is not set" in result.stderr
     assert "plain-text-secret" not in result.stderr

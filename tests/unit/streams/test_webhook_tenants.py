@@ -4,15 +4,20 @@ filters name, each (event, endpoint) pair under its own stable webhook-id."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reelstream.crypto.keyring import Keyring
+from reelstream.crypto.provider import StaticKeyProvider, new_key
 from reelstream.errors import ConfigurationError
 from reelstream.webhooks.messages import WebhookVerificationError, generate_secret, verify, webhook_headers
+from reelstream.webhooks.sealing import revealed, sealed
 from reelstream.webhooks.tenants import TenantWebhooks, endpoint_webhook_id, record_key, split_key
 from schemas.events import (
     JobEvent,
@@ -25,13 +30,21 @@ from streams.webhook_delivery import key_of, ping_request, requests_for, tenant_
 from tests.samples import T0, job_status
 
 NOW = 1_800_000_000
-GLOBAL = generate_secret()
+RING = Keyring(StaticKeyProvider({"k1": new_key()}, "k1"))
+for _tenant in ("t1", "t2"):
+    RING.put(RING.issue(_tenant))
 secrets_ = st.binary(min_size=24, max_size=24).map(lambda k: "whsec_" + base64.b64encode(k).decode())
 
 
-def _secret(tenant: str = "t1", sid: str = "whsk_a", **overrides: Any) -> WebhookSecretIssued:
+def _secret(tenant: str = "t1", sid: str = "whsk_a", **overrides: Any) -> tuple[WebhookSecretIssued, str]:
+    """A record as ingest writes it (the secret sealed), and the secret."""
     fields: dict[str, Any] = {"occurred_at": T0, **overrides}
-    return WebhookSecretIssued(tenant_id=tenant, secret_id=sid, secret=generate_secret(), **fields)
+    secret = generate_secret()
+    return sealed(RING, WebhookSecretIssued(tenant_id=tenant, secret_id=sid, **fields), secret), secret
+
+
+def _state() -> TenantWebhooks:
+    return TenantWebhooks(reveal=partial(revealed, RING))
 
 
 def _endpoint(eid: str, types: list[str], tenant: str = "t1") -> WebhookEndpointRegistered:
@@ -71,28 +84,45 @@ def test_signing_with_no_secret_at_all_is_a_configuration_error() -> None:
         webhook_headers([], "msg_1", NOW, b"{}")
 
 
-def test_a_tenant_without_secrets_gets_the_global_one_and_one_with_secrets_gets_each_of_them() -> None:
-    state = TenantWebhooks()
-    assert state.signing_secrets("t1", T0, GLOBAL) == (GLOBAL,)
-    old, new = _secret(sid="whsk_old"), _secret(sid="whsk_new", occurred_at=T0 + timedelta(seconds=1))
+def test_a_tenant_without_secrets_gets_none_and_one_with_secrets_gets_each_of_them() -> None:
+    state = _state()
+    assert state.signing_secrets("t1", T0) == ()  # no global secret
+    (old, old_value), (new, new_value) = (
+        _secret(sid="whsk_old"),
+        _secret(sid="whsk_new", occurred_at=T0 + timedelta(seconds=1)),
+    )
+    assert old.secret is None
+    assert old_value.encode() not in (old.sealed_secret or "").encode()
     state.put_secret(new)
     state.put_secret(old)
-    assert state.signing_secrets("t1", T0, GLOBAL) == (old.secret, new.secret)  # oldest first
-    assert state.signing_secrets("t2", T0, GLOBAL) == (GLOBAL,)  # tenants do not share secrets
+    assert state.signing_secrets("t1", T0) == (old_value, new_value)  # oldest first
+    assert state.signing_secrets("t2", T0) == ()  # tenants do not share secrets
     assert state.retire_secret("t1", "whsk_old")
     assert not state.retire_secret("t1", "whsk_old")
-    assert state.signing_secrets("t1", T0, GLOBAL) == (new.secret,)
+    assert state.signing_secrets("t1", T0) == (new_value,)
     state.retire_secret("t1", "whsk_new")
-    assert state.signing_secrets("t1", T0, GLOBAL) == (GLOBAL,)
+    assert state.signing_secrets("t1", T0) == ()
+
+
+def test_a_sealed_secret_copied_into_another_tenant_s_or_another_record_signs_nothing() -> None:
+    state = _state()
+    record, _ = _secret(tenant="t1", sid="whsk_1")
+    state.put_secret(dataclasses.replace(record, tenant_id="t2"))
+    state.put_secret(dataclasses.replace(record, secret_id="whsk_2"))
+    assert state.signing_secrets("t2", T0) == ()
+    assert state.signing_secrets("t1", T0) == ()
 
 
 def test_an_expired_secret_no_longer_signs() -> None:
-    state = TenantWebhooks()
-    lasting, expiring = _secret(sid="whsk_1"), _secret(sid="whsk_2", expires_at=T0 + timedelta(hours=1))
+    state = _state()
+    (lasting, value), (expiring, _) = (
+        _secret(sid="whsk_1"),
+        _secret(sid="whsk_2", expires_at=T0 + timedelta(hours=1)),
+    )
     state.put_secret(lasting)
     state.put_secret(expiring)
-    assert len(state.signing_secrets("t1", T0 + timedelta(minutes=59), GLOBAL)) == 2
-    assert state.signing_secrets("t1", T0 + timedelta(hours=1), GLOBAL) == (lasting.secret,)
+    assert len(state.signing_secrets("t1", T0 + timedelta(minutes=59))) == 2
+    assert state.signing_secrets("t1", T0 + timedelta(hours=1)) == (value,)
 
 
 def test_keys_name_tenant_and_item_and_tenants_may_not_be_confused() -> None:
