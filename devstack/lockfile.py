@@ -1,10 +1,10 @@
 """The hashed Python locks (requirements/*.txt, written by `make lock`) and what each must satisfy.
 
-Three locks, each installed with `pip install --require-hashes --no-deps`: `dev` (the Makefile's venv: `make dev`,
-`make test`), `gpu` (docker/gpu.Dockerfile) and `cpu` (docker/cpu.Dockerfile). `disagreements` names every direct
-dependency of pyproject.toml (and of the SDK's) that a lock lacks or pins outside its specifier, and every pin an
-image lock holds at another version than the dev lock; tests/unit/test_lock.py keeps it empty, and
-devstack/sbom.py reads the same pins.
+Three locks, each installed with `pip install --require-hashes --no-deps`: `dev` (the Makefile's venv:
+`make dev`, `make test`), `gpu` (docker/gpu.Dockerfile) and `cpu` (docker/cpu.Dockerfile). `disagreements`
+names every direct dependency of pyproject.toml (and of the SDK's) that a lock lacks or pins outside its
+specifier, and every pin an image lock holds at another version than the dev lock;
+tests/unit/devstack/test_lockfile.py keeps it empty, and devstack/sbom.py reads the same pins.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def read_lock(path: Path) -> dict[str, Pin]:
 
 
 def direct_requirements(root: Path, lock: str) -> list[Requirement]:
-    """What the lock must satisfy: requirements/build.in, and each pyproject's dependencies with its extras."""
+    """What a lock must satisfy: requirements/build.in, and each pyproject's dependencies with its extras."""
     requirements = [
         Requirement(line.split("#", 1)[0].strip())
         for line in (root / BUILD_INPUT).read_text().splitlines()
