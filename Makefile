@@ -7,7 +7,6 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements/dev.txt
-SBOM   ?= build/sbom.cdx.json
 # `make lock`'s resolver, in a venv of its own (never the project's)
 UV_VERSION  ?= 0.13.9
 LOCK_TOOLS  ?= .lock-tools
@@ -57,10 +56,10 @@ lock:
 	$(UV_COMPILE) -c requirements/dev.txt $(LOCK_INPUTS) --extra render --extra cli -o requirements/gpu.txt
 	$(UV_COMPILE) -c requirements/dev.txt $(LOCK_INPUTS) --extra cli -o requirements/cpu.txt
 
-# The software bill of materials (CycloneDX JSON) of what the images ship: the Python locks and the console's
-# npm lock (devstack/sbom.py), written to build/ on every `make test`.
+# The software bills of materials (CycloneDX JSON) of what each image ships, from the image locks and the
+# console's npm lock (devstack/sbom.py): build/sbom-cpu.cdx.json and build/sbom-gpu.cdx.json, on every `make test`.
 sbom: $(STAMP)
-	$(BIN)/python -m devstack.sbom -o $(SBOM)
+	$(BIN)/python -m devstack.sbom --out-dir build
 
 client: $(CLIENT_STAMP)
 
