@@ -6,6 +6,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/dev.txt
+# `make lock`'s resolver, in a venv of its own (never the project's)
+UV_VERSION  ?= 0.13.9
+LOCK_TOOLS  ?= .lock-tools
+LOCK_INPUTS := requirements/build.in pyproject.toml clients/python/pyproject.toml
+UV_COMPILE  := $(LOCK_TOOLS)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+               --custom-compile-command 'make lock'
 # The SDK (clients/python) is its own distribution: its wheel is built and installed into the venv (with the
 # `reelstream` command it owns), again whenever its sources change.
 CLIENT := clients/python
@@ -20,20 +27,39 @@ CONSOLE_BUILT := console/dist/index.html
 CONSOLE_SRC   := $(shell find console/src console/docs-page console/scripts -type f 2>/dev/null) \
                  console/index.html console/vite.config.ts console/tsconfig.json
 
-.PHONY: dev test lint unit fetch client clean stack-up stack-down prereqs chaos console
+.PHONY: dev test lint unit fetch client clean stack-up stack-down prereqs chaos console lock sbom
 
-$(STAMP): pyproject.toml
+# The Python dependencies come from the lock (requirements/dev.txt: the base, the render and test extras and the
+# SDK's cli and webhooks extras, every file checked against its sha256), then the project and the SDK without
+# their dependencies and without build isolation (the build backend is in the lock too): docs/supply-chain.md.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[render,test]'
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@
 
 $(CLIENT_STAMP): $(STAMP) $(CLIENT_SOURCES)
 	rm -rf $(CLIENT)/dist
-	$(BIN)/pip wheel -q --no-deps -w $(CLIENT)/dist ./$(CLIENT)
-	$(BIN)/pip install -q "$$(ls $(CLIENT)/dist/reelstream_client-*.whl)[cli,webhooks]"
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation -w $(CLIENT)/dist ./$(CLIENT)
 	$(BIN)/pip install -q --force-reinstall --no-deps $(CLIENT)/dist/reelstream_client-*.whl
 	touch $@
+
+# Regenerate the locks after a change to a dependency in pyproject.toml or clients/python/pyproject.toml (pins
+# already in a lock are kept where they still fit; `make lock UPGRADE=1` moves every pin to the newest release).
+# uv resolves one universal lock (every platform's wheels hashed); the image locks are the subsets the images
+# install, constrained to the same versions. tests/unit/devstack/test_lockfile.py fails while a lock disagrees.
+lock:
+	test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install -q 'uv==$(UV_VERSION)'; }
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) $(LOCK_INPUTS) --extra render --extra test --extra cli \
+	  --extra webhooks -o requirements/dev.txt
+	$(UV_COMPILE) -c requirements/dev.txt $(LOCK_INPUTS) --extra render --extra cli -o requirements/gpu.txt
+	$(UV_COMPILE) -c requirements/dev.txt $(LOCK_INPUTS) --extra cli -o requirements/cpu.txt
+
+# The software bills of materials (CycloneDX JSON) of what each image ships, from the image locks and the
+# console's npm lock (devstack/sbom.py): build/sbom-cpu.cdx.json and build/sbom-gpu.cdx.json, on every `make test`.
+sbom: $(STAMP)
+	$(BIN)/python -m devstack.sbom --out-dir build
 
 client: $(CLIENT_STAMP)
 
@@ -74,7 +100,7 @@ $(CONSOLE_BUILT): $(CONSOLE_DEPS) $(CONSOLE_SRC)
 
 console: $(CONSOLE_BUILT)
 
-test: lint fetch prereqs console
+test: lint fetch prereqs console sbom
 	$(BIN)/python -m pytest
 
 # A longer soak than `make test` runs: the scheduler SIGKILLed 30 times under load, then the fault suite.
@@ -94,4 +120,4 @@ stack-down: $(CLIENT_STAMP)
 	$(BIN)/reelstream stack down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/dist $(CLIENT)/build console/node_modules console/dist
+	rm -rf $(VENV) $(LOCK_TOOLS) build .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/dist $(CLIENT)/build console/node_modules console/dist

@@ -2,7 +2,9 @@
 # The GPU worker image: CUDA runtime base, Python 3.11, torch + diffusers (the `render` extra).
 # Build from the repository root: docker build -f docker/gpu.Dockerfile -t reelstream/reelstream-gpu .
 # Weights are never baked in: they come from a read-only volume (REELSTREAM_MODEL_DIR).
-ARG CUDA_IMAGE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04
+# Pinned by digest (the multi-platform index); a release moves tag and digest together: docs/supply-chain.md.
+# torch's CUDA libraries come from the lock (nvidia-* wheels from PyPI, hashed), not from this base.
+ARG CUDA_IMAGE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04@sha256:2fcc4280646484290cc50dce5e65f388dd04352b07cbe89a635703bd1f9aedb6
 
 FROM ${CUDA_IMAGE} AS python
 ENV DEBIAN_FRONTEND=noninteractive
@@ -15,13 +17,15 @@ RUN apt-get update \
     && apt-get autoremove -y \
     && rm -rf /var/lib/apt/lists/*
 
+# no compilers: the lock's wheels cover linux/amd64 (--only-binary below), and the project is pure Python
 FROM python AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential python3.11-dev \
-    && rm -rf /var/lib/apt/lists/*
 RUN python3.11 -m venv /opt/venv
 WORKDIR /src
+# the dependencies from the hashed lock (the base, the render extra, the SDK's cli extra), in a layer of their
+# own; on linux/amd64 every pin has a wheel, so nothing is built from source
+COPY requirements/gpu.txt requirements/
+RUN /opt/venv/bin/python -m pip install --require-hashes --no-deps --only-binary :all: -r requirements/gpu.txt
 COPY pyproject.toml README.md ./
 COPY schemas/ schemas/
 COPY reelstream/ reelstream/
@@ -32,7 +36,10 @@ COPY gpu_consumers/ gpu_consumers/
 # added by entry points: docs/architecture.md
 COPY devstack/ devstack/
 COPY clients/python/ clients/python/
-RUN /opt/venv/bin/pip install '.[render]' './clients/python[cli]' && /opt/venv/bin/python -m compileall -q /opt/venv
+# the project and the SDK alone (their dependencies are all in the lock; the build backend too)
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . ./clients/python \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM python AS runtime
 RUN groupadd --gid 10001 reelstream \

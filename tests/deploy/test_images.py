@@ -81,17 +81,38 @@ def test_there_is_a_cpu_and_a_gpu_dockerfile() -> None:
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
-def test_dockerfile_parses_and_is_multistage_with_pinned_bases(dockerfile: Path) -> None:
+def test_dockerfile_parses_and_is_multistage_with_bases_pinned_by_digest(dockerfile: Path) -> None:
     _, stages = parse_dockerfile(dockerfile)
     assert len(stages) >= 2
     names = {s.name for s in stages if s.name}
     for stage in stages:
         if stage.base in names:
             continue  # built on an earlier stage
-        image, _, tag = stage.base.rpartition(":")
+        reference, _, digest = stage.base.partition("@")
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), f"{stage.base} is not pinned by digest"
+        image, _, tag = reference.rpartition(":")
         assert image, stage.base
-        assert re.search(r"\d+\.\d+", tag), f"{stage.base} is not pinned to a version"
+        assert re.search(r"\d+\.\d+", tag), f"{stage.base} does not name its version"
         assert "latest" not in tag
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dependencies_come_from_the_images_hashed_lock(dockerfile: Path) -> None:
+    """requirements/<cpu|gpu>.txt with --require-hashes; the project and the SDK then add nothing unlocked."""
+    _, stages = parse_dockerfile(dockerfile)
+    lock = f"requirements/{dockerfile.name.split('.')[0]}.txt"
+    installs = [
+        shlex.split(rest.split("&&")[0])
+        for stage in stages
+        for keyword, rest in stage.instructions
+        if keyword == "RUN" and " install " in rest and "pip" in rest
+    ]
+    assert len(installs) == 2, installs
+    from_lock, project = installs
+    assert {"--require-hashes", "--no-deps", "-r", lock} <= set(from_lock)
+    assert {"--no-deps", "--no-build-isolation", ".", "./clients/python"} <= set(project)
+    copies = [rest.split()[0] for s in stages for keyword, rest in s.instructions if keyword == "COPY"]
+    assert lock in copies
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
@@ -148,7 +169,7 @@ def skaffold() -> dict[str, Any]:
     return config
 
 
-def _check_build_and_deploy(section: dict[str, Any]) -> None:
+def _check_build_and_deploy(section: dict[str, Any], pushed: bool = True) -> None:
     images = set()
     for artifact in section["build"]["artifacts"]:
         assert (REPO / artifact["context"] / artifact["docker"]["dockerfile"]).is_file()
@@ -163,7 +184,10 @@ def _check_build_and_deploy(section: dict[str, Any]) -> None:
             key = re.sub(r"[^A-Za-z0-9]", "_", image)
             kind = image.rsplit("-", 1)[1]
             assert templates[f"image.{kind}.repository"] == f"{{{{.IMAGE_REPO_{key}}}}}"
-            assert templates[f"image.{kind}.tag"].startswith(f"{{{{.IMAGE_TAG_{key}}}}}")
+            assert templates[f"image.{kind}.tag"] == f"{{{{.IMAGE_TAG_{key}}}}}"
+            # a pushed image is deployed by the digest the registry gave it (local builds by tag)
+            digest = f"{{{{.IMAGE_DIGEST_{key}}}}}" if pushed else None
+            assert templates.get(f"image.{kind}.digest") == digest
 
 
 def test_skaffold_builds_both_images_and_deploys_the_chart(skaffold: dict[str, Any]) -> None:
@@ -172,8 +196,8 @@ def test_skaffold_builds_both_images_and_deploys_the_chart(skaffold: dict[str, A
     _check_build_and_deploy(skaffold)
     profiles = {p["name"]: p for p in skaffold["profiles"]}
     assert set(profiles) == {"dev", "prod"}
-    for profile in profiles.values():
-        _check_build_and_deploy(profile)
+    for name, profile in profiles.items():
+        _check_build_and_deploy(profile, pushed=name != "dev")
     assert profiles["dev"]["build"]["local"]["push"] is False
     assert profiles["prod"]["build"]["local"]["push"] is True
 

@@ -28,10 +28,16 @@ app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* `repository:tag`, and `@digest` when the digest is known: every image reference of the chart. */}}
+{{- define "reelstream.imageRef" -}}
+{{- printf "%s:%s" .repository .tag -}}{{- with .digest -}}@{{ . }}{{- end -}}
+{{- end -}}
+
+{{/* reelstream's own images, under image.registry when it is set. */}}
 {{- define "reelstream.image" -}}
 {{- $img := .image -}}
 {{- $registry := .root.Values.image.registry -}}
-{{- if $registry -}}{{ printf "%s/%s:%s" $registry $img.repository $img.tag }}{{- else -}}{{ printf "%s:%s" $img.repository $img.tag }}{{- end -}}
+{{- if $registry -}}{{ printf "%s/" $registry }}{{- end -}}{{ include "reelstream.imageRef" $img }}
 {{- end -}}
 
 {{- define "reelstream.kafkaBootstrap" -}}
