@@ -109,19 +109,23 @@ async def open_context(
         await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
 
         producer = LibrdkafkaProducer(
-            endpoints.kafka_bootstrap, "reelstream-ingest", delivery_timeout=settings.produce_timeout_seconds
+            endpoints.kafka_bootstrap,
+            "reelstream-ingest",
+            delivery_timeout=settings.produce_timeout_seconds,
+            security=endpoints.kafka_security,
         )
         await producer.start()
         stack.push_async_callback(producer.stop)
         publisher = Publisher(sender_of(producer), serde, timeout=settings.produce_timeout_seconds)
 
         dead_letters = DeadLetterWriter(STAGE, publisher)
-        view = StatusView(endpoints.kafka_bootstrap, serde)
-        keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
-        limits = LimitsView(endpoints.kafka_bootstrap, serde)
-        webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest")
+        bootstrap, security = endpoints.kafka_bootstrap, endpoints.kafka_security
+        view = StatusView(bootstrap, serde, security=security)
+        keys = IdempotencyView(bootstrap, serde, security=security)
+        limits = LimitsView(bootstrap, serde, security=security)
+        webhooks = TenantWebhooksViews(bootstrap, serde, "reelstream-ingest", security)
         api_keys = KeyStoreView(
-            endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
+            bootstrap, serde, key_table if key_table is not None else KeyTable(), security=security
         )
         for followed in (view, keys, limits, *webhooks.views, api_keys):
             followed.dead_letter_with(dead_letters.write)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ingest.api_keys import KeyTable
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import ApiKeyRecord
 from schemas.serde import AvroSerde
 from schemas.topics import API_KEYS, Topic
@@ -20,8 +21,9 @@ class KeyStoreView(CompactedView[ApiKeyRecord]):
         *,
         topic: Topic[ApiKeyRecord] = API_KEYS,
         client_id: str = "reelstream-ingest-keys",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
         self.table = table
 
     def _on_value(self, key: str | None, value: ApiKeyRecord) -> None:

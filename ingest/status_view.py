@@ -16,6 +16,7 @@ from ingest.job_index import JobIndex, Snapshot, SortKey
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import JobStatus, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS, Topic
@@ -50,8 +51,9 @@ class StatusView(CompactedView[JobStatus]):
         *,
         topic: Topic[JobStatus] = JOB_STATUS,
         client_id: str = "reelstream-ingest-view",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
         self._index = JobIndex(
             lambda raw: serde.decode_seen(topic, raw),
             lambda raw: placeholder_of(cast(SubmitJob, serde.decode_seen(COMMANDS, raw))),

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.webhooks.tenants import TenantWebhooks, split_key
 from schemas.events import WebhookEndpointRegistered, WebhookSecretIssued
 from schemas.serde import AvroSerde
@@ -21,8 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class SecretsView(CompactedView[WebhookSecretIssued]):
-    def __init__(self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str) -> None:
-        super().__init__(bootstrap, serde, topic=WEBHOOK_SECRETS, client_id=f"{client_id}-secrets")
+    def __init__(
+        self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str, security: KafkaSecurity
+    ) -> None:
+        super().__init__(
+            bootstrap, serde, topic=WEBHOOK_SECRETS, client_id=f"{client_id}-secrets", security=security
+        )
         self.state = state
 
     def _on_value(self, key: str | None, value: WebhookSecretIssued) -> None:
@@ -37,8 +42,16 @@ class SecretsView(CompactedView[WebhookSecretIssued]):
 
 
 class RegistrationsView(CompactedView[WebhookEndpointRegistered]):
-    def __init__(self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str) -> None:
-        super().__init__(bootstrap, serde, topic=WEBHOOK_REGISTRATIONS, client_id=f"{client_id}-endpoints")
+    def __init__(
+        self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str, security: KafkaSecurity
+    ) -> None:
+        super().__init__(
+            bootstrap,
+            serde,
+            topic=WEBHOOK_REGISTRATIONS,
+            client_id=f"{client_id}-endpoints",
+            security=security,
+        )
         self.state = state
 
     def _on_value(self, key: str | None, value: WebhookEndpointRegistered) -> None:
@@ -55,11 +68,13 @@ class RegistrationsView(CompactedView[WebhookEndpointRegistered]):
 class TenantWebhooksViews:
     """Both views over one state; construct freely, `start()` / `stop()` from a lifespan."""
 
-    def __init__(self, bootstrap: str, serde: AvroSerde, client_id: str) -> None:
+    def __init__(
+        self, bootstrap: str, serde: AvroSerde, client_id: str, security: KafkaSecurity = PLAINTEXT
+    ) -> None:
         self.state = TenantWebhooks()
         self.views: tuple[CompactedView[WebhookSecretIssued], CompactedView[WebhookEndpointRegistered]] = (
-            SecretsView(bootstrap, serde, self.state, client_id),
-            RegistrationsView(bootstrap, serde, self.state, client_id),
+            SecretsView(bootstrap, serde, self.state, client_id, security),
+            RegistrationsView(bootstrap, serde, self.state, client_id, security),
         )
 
     async def start(self) -> None:
@@ -81,11 +96,11 @@ class TenantWebhooksViews:
 
 @contextlib.asynccontextmanager
 async def following_tenant_webhooks(
-    bootstrap: str, serde: AvroSerde, client_id: str
+    bootstrap: str, serde: AvroSerde, client_id: str, security: KafkaSecurity = PLAINTEXT
 ) -> AsyncIterator[TenantWebhooks]:
     """The tenants' webhook configuration, complete as of entry, and kept up to date until exit."""
     await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS)
-    views = TenantWebhooksViews(bootstrap, serde, client_id)
+    views = TenantWebhooksViews(bootstrap, serde, client_id, security)
     try:
         await views.start()
         await views.wait_caught_up()
