@@ -144,7 +144,9 @@ async def burst(
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
-    producer = new_producer(endpoints.kafka_bootstrap, client_id="bench-burst")
+    producer = new_producer(
+        endpoints.kafka_bootstrap, client_id="bench-burst", security=endpoints.kafka_security
+    )
     await producer.start()
     warmup = commands(1, 1)
     burst_commands = commands(jobs, tenants)

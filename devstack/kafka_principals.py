@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -72,6 +73,17 @@ def acl_binding(grant: Grant) -> AclBinding:
 def principal_credentials(tls: BrokerTls, admin: KafkaSecurity) -> dict[str, KafkaSecurity]:
     """Each service principal's credentials (passwords made on first use, kept in the TLS folder)."""
     return {name: admin.as_user(name, tls.secret(f"user-{name}")) for name in PRINCIPALS}
+
+
+def service_security(endpoints_security: KafkaSecurity, principal: str) -> KafkaSecurity:
+    """The credentials a service started on the local stack runs with: its own principal's when the stack's
+    secured broker made one (its password lies in the TLS folder beside the CA), else the stack's."""
+    if not endpoints_security.secured or endpoints_security.ca_file is None:
+        return endpoints_security
+    tls = BrokerTls(Path(endpoints_security.ca_file).parent)
+    if principal not in PRINCIPALS or not tls.has_secret(f"user-{principal}"):
+        return endpoints_security
+    return endpoints_security.as_user(principal, tls.secret(f"user-{principal}"))
 
 
 def create_principals(

@@ -35,6 +35,9 @@ class BrokerTls:
     def keystore(self) -> Path:
         return self.folder / "broker-keystore.pem"
 
+    def has_secret(self, name: str) -> bool:
+        return (self.folder / f"{name}.password").exists()
+
     def secret(self, name: str) -> str:
         """A random password kept in this folder (made on first use): the broker's users keep theirs
         between restarts of a persistent stack."""

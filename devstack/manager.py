@@ -26,7 +26,7 @@ from devstack.steps import QUIET, Steps
 from reelstream.config import load_config
 from reelstream.endpoints import Endpoints as Endpoints  # its old home: callers still import it here
 from reelstream.errors import ReelstreamError
-from reelstream.kafka.security import KafkaSecurity
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.settings import kafka_security_from_config
 
 logger = logging.getLogger(__name__)
@@ -50,11 +50,13 @@ class ExternalServices:
     s3_endpoint: str | None = None
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
+    kafka_security: KafkaSecurity = PLAINTEXT  # the credentials the external broker takes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ExternalServices:
         config = load_config(env)
-        return cls(**{k: config.given(k) for k in cls.__dataclass_fields__})
+        given = {k: config.given(k) for k in cls.__dataclass_fields__ if k != "kafka_security"}
+        return cls(**given, kafka_security=kafka_security_from_config(config))
 
 
 @dataclass(frozen=True)
@@ -202,11 +204,7 @@ class LocalStack:
             s3_access_key=ext.s3_access_key or lay.s3_access_key,
             s3_secret_key=ext.s3_secret_key or lay.s3_secret_key,
             s3_bucket=lay.s3_bucket,
-            kafka_security=(
-                kafka_security_from_config(load_config(self.env))
-                if ext.kafka_bootstrap
-                else self._kafka().admin_security()
-            ),
+            kafka_security=ext.kafka_security if ext.kafka_bootstrap else self._kafka().admin_security(),
         )
 
     def service_credentials(self) -> dict[str, KafkaSecurity]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from devstack.kafka_principals import service_security
 from devstack.process import ManagedProcess, ServiceStartError
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
@@ -26,7 +27,7 @@ from schemas.topics import ALL_TOPICS
 
 async def prepare_infrastructure(endpoints: Endpoints) -> None:
     """Create the declared topics and register every topic's schema (both idempotent)."""
-    await ensure_topics(endpoints.kafka_bootstrap, ALL_TOPICS)
+    await ensure_topics(endpoints.kafka_bootstrap, ALL_TOPICS, security=endpoints.kafka_security)
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     try:
         await AvroSerde(registry).register(*ALL_TOPICS)
@@ -102,6 +103,8 @@ class Pipeline:
 
     def _spawn(self, name: str, endpoints: Endpoints, base_env: Mapping[str, str]) -> ManagedProcess:
         env = {**base_env, **self.config.env(endpoints)}
+        principal = "worker" if name.startswith("worker-") else name  # each service its own Kafka principal
+        env.update(service_security(endpoints.kafka_security, principal).as_env())
         if name in self.config.metrics_ports:
             env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
         for slot, model in self.config.slot_models.items():

@@ -50,7 +50,9 @@ async def started(client: S) -> AsyncIterator[S]:
 
 @asynccontextmanager
 async def started_producer(stack: Endpoints, name: str) -> AsyncIterator[AIOKafkaProducer]:
-    async with started(new_producer(stack.kafka_bootstrap, f"{name}-{uuid.uuid4().hex[:8]}")) as producer:
+    async with started(
+        new_producer(stack.kafka_bootstrap, f"{name}-{uuid.uuid4().hex[:8]}", security=stack.kafka_security)
+    ) as producer:
         yield producer
 
 

@@ -83,6 +83,13 @@ class _Reports:
     def start(self) -> None:
         self._poll_in(IDLE_POLL)
 
+    def serve_errors(self) -> None:
+        """Serve the client-wide errors waiting for `poll` (a failed start's cause)."""
+        try:
+            self.producer.poll(0)
+        except Exception:  # a callback raised: the start fails anyway, with its own error
+            logger.exception("serving the producer's errors")
+
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._AUTHENTICATION:
             self.refused = error
@@ -179,11 +186,8 @@ class LibrdkafkaProducer:
         reports = _Reports(self._config, asyncio.get_running_loop())
         try:  # what aiokafka's start does: the cluster's metadata, or an error
             await asyncio.to_thread(reports.producer.list_topics, timeout=self._connect_timeout)
-            reports.producer.poll(0)  # serves error_cb: refused credentials fail the start (readiness)
-            if reports.refused is not None:
-                raise KafkaException(reports.refused)
         except KafkaException:
-            reports.producer.poll(0)
+            reports.serve_errors()  # refused credentials say so (error_cb), not only "timed out"
             await reports.close(0)
             if reports.refused is not None:
                 raise KafkaException(reports.refused) from None

@@ -221,7 +221,10 @@ async def test_a_revoked_key_gives_way_to_a_tombstone_after_the_grace_period(
     # earlier tests' too (their replicas then forget them as well)
     settings = replace(replicas.settings, key_grace_seconds=0.0, key_sweep_interval_seconds=0.2)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=None,
+        enable_auto_commit=False,
     )
     await consumer.start()
     served = await start(settings)
