@@ -22,7 +22,7 @@ from confluent_kafka.admin._scram import (
 
 from devstack.kafka_tls import BrokerTls
 from reelstream.errors import ReelstreamError
-from reelstream.kafka.acls import PRINCIPALS, Grant, all_grants
+from reelstream.kafka.acls import PRINCIPALS, Grant, all_grants, service_access
 from reelstream.kafka.security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,16 @@ def service_security(endpoints_security: KafkaSecurity, principal: str) -> Kafka
     if principal not in PRINCIPALS or not tls.has_secret(f"user-{principal}"):
         return endpoints_security
     return endpoints_security.as_user(principal, tls.secret(f"user-{principal}"))
+
+
+def grant_app_prefix(bootstrap: str, endpoints_security: KafkaSecurity, app_prefix: str) -> None:
+    """The ACLs of the services' groups and Faust topics under another REELSTREAM_APP_PREFIX (the tests run
+    each pipeline under a prefix of its own), on a local secured broker; `endpoints_security`: its admin."""
+    if service_security(endpoints_security, PRINCIPALS[0]) is endpoints_security:
+        return  # not a local secured broker: its ACLs are not ours to make
+    bindings = [acl_binding(g) for g in all_grants(service_access(app_prefix))]
+    client = admin_client(bootstrap, endpoints_security)  # kept until every future is done
+    _all_done(client.create_acls(bindings, request_timeout=TIMEOUT_S), "ACLs")
 
 
 def create_principals(

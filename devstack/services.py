@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.kafka_principals import service_security
+from devstack.kafka_principals import grant_app_prefix, service_security
 from devstack.process import ManagedProcess, ServiceStartError
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
@@ -95,6 +95,7 @@ class Pipeline:
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
+        grant_app_prefix(endpoints.kafka_bootstrap, endpoints.kafka_security, self.config.app_prefix)
         for name in service_commands(self.config):
             self._spawn(name, endpoints, base_env)
         ingest = self.processes[0]
