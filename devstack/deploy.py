@@ -3,7 +3,8 @@
 The Helm chart cannot import Python, so `charts/reelstream/files/topics.json` is generated from ALL_TOPICS
 (`python -m devstack.deploy topics > charts/reelstream/files/topics.json`) and the chart renders one
 Strimzi KafkaTopic per entry. tests/deploy checks the file against the code and the rendered topics against
-ALL_TOPICS, so partitions and compaction cannot drift.
+ALL_TOPICS, so partitions and compaction cannot drift. Likewise `files/kafka_users.json` holds one KafkaUser
+per service principal with the ACLs of reelstream.kafka.acls (`python -m devstack.deploy users`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 
 from devstack.fetch import go_binary
 from reelstream.config import load_config
+from reelstream.kafka.acls import service_access
 from schemas.topics import ALL_TOPICS, Topic
 
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
 HELM_VERSION = "v3.22.0"
 TOPICS_FILE = Path("charts") / "reelstream" / "files" / "topics.json"
+USERS_FILE = Path("charts") / "reelstream" / "files" / "kafka_users.json"
+APP_PREFIX_TOKEN = "@APP_PREFIX@"  # noqa: S105 - not a secret; the chart puts pipeline.appPrefix in its place
 
 
 def topic_declarations(topics: Iterable[Topic[Any]] = ALL_TOPICS) -> list[dict[str, Any]]:
@@ -32,17 +36,31 @@ def topics_json(topics: Iterable[Topic[Any]] = ALL_TOPICS) -> str:
     return json.dumps({"topics": topic_declarations(topics)}, indent=2, sort_keys=True) + "\n"
 
 
+def kafka_users_json() -> str:
+    """One Strimzi KafkaUser per service principal with its generated ACLs (reelstream.kafka.acls), the
+    app prefix left as a token for the chart to fill in."""
+    users = [
+        {"name": a.principal, "acls": [g.as_strimzi() for g in a.grants()]}
+        for a in service_access(APP_PREFIX_TOKEN)
+    ]
+    return json.dumps({"users": users}, indent=2, sort_keys=True) + "\n"
+
+
 def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
     """REELSTREAM_HELM_BIN, else a `helm` on PATH, else `go install` of the pinned helm into the cache."""
     return go_binary("helm", HELM_MODULE, HELM_VERSION, cache_dir, env, load_config(env).values.helm_bin)
 
 
 def main(argv: list[str]) -> int:
-    if argv != ["topics"]:
-        print("usage: python -m devstack.deploy topics > " + str(TOPICS_FILE), file=sys.stderr)
-        return 2
-    sys.stdout.write(topics_json())
-    return 0
+    if argv == ["topics"]:
+        sys.stdout.write(topics_json())
+        return 0
+    if argv == ["users"]:
+        sys.stdout.write(kafka_users_json())
+        return 0
+    print(f"usage: python -m devstack.deploy topics > {TOPICS_FILE}", file=sys.stderr)
+    print(f"       python -m devstack.deploy users > {USERS_FILE}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -192,7 +192,7 @@ async def test_a_consumer_group_is_allowed_only_under_the_principal_s_prefix(see
     assert await _commit(seeded, "internal-team", others) is GroupAuthorizationFailedError
 
 
-def _commit(broker: SecuredBroker, principal: str, group: str) -> type[Exception] | None:
+async def _commit(broker: SecuredBroker, principal: str, group: str) -> type[Exception] | None:
     """Commit an offset of jobs.events in `group` as `principal`: None, or the error's type."""
     security = broker.principals[principal]
     consumer = AIOKafkaConsumer(
