@@ -75,6 +75,7 @@ async def follow(
     consumer = AIOKafkaConsumer(
         *by_name,
         bootstrap_servers=endpoints.kafka_bootstrap,
+        **endpoints.kafka_security.aiokafka(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

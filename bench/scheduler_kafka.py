@@ -167,7 +167,9 @@ async def run_group(
     endpoints: Endpoints, jobs: list[Job], unit: float, scale: float, key_by: str, drain_s: float
 ) -> Timeline:
     topic, group = f"bench-work-{uuid.uuid4().hex[:8]}", f"bench-group-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=endpoints.kafka_bootstrap, **endpoints.kafka_security.aiokafka()
+    )
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=SLOTS, replication_factor=1)])
@@ -220,6 +222,7 @@ class _GroupConsumer:
         self.consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=endpoints.kafka_bootstrap,
+            **endpoints.kafka_security.aiokafka(),
             group_id=group,
             client_id=f"bench-group-{index}",
             enable_auto_commit=False,

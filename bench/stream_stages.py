@@ -113,7 +113,9 @@ def commands(count: int, tenants: int) -> list[SubmitJob]:
 
 async def group_settled(endpoints: Endpoints, group: str, members: int, seconds: float) -> bool:
     """Whether the consumer group is stable with `members` members (no rebalance during the burst)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=endpoints.kafka_bootstrap, **endpoints.kafka_security.aiokafka()
+    )
     await admin.start()
     try:
         deadline = time.monotonic() + seconds
