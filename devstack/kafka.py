@@ -173,6 +173,13 @@ class KafkaService:
 
     def process(self, libs: Path, env: Mapping[str, str]) -> ManagedProcess:
         """Write the config, format storage on first use, and return the (not yet started) broker."""
+        formatted = (self.data_dir / "logs" / "meta.properties").exists()
+        if self.secured and formatted and not self.tls.has_secret(ADMIN_USER):
+            raise ServiceStartError(
+                f"the Kafka storage in {self.data_dir} was formatted for an open broker (no admin SCRAM "
+                "user): run `reelstream stack down` and remove that folder to start a secured one, or set "
+                "REELSTREAM_DEV_KAFKA_AUTH=off"
+            )
         java = find_java(17, "Apache Kafka", env, jvm_dirs_from(env))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = self.data_dir / "server.properties"
