@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -53,10 +54,13 @@ def bench_config(tenant_limits: str) -> tuple[str, PipelineConfig]:
 
 
 @contextlib.contextmanager
-def throwaway_stack() -> Iterator[tuple[Endpoints, Path]]:
-    """Kafka, the registry and MinIO on free ports with topics and bucket ready; their log folder."""
+def throwaway_stack(kafka_auth: bool | None = None) -> Iterator[tuple[Endpoints, Path]]:
+    """Kafka, the registry and MinIO on free ports with topics and bucket ready; their log folder.
+    `kafka_auth`: the broker secured (SASL SCRAM over TLS, ACLs) or open; None: REELSTREAM_DEV_KAFKA_AUTH."""
     with tempfile.TemporaryDirectory() as tmp:
         layout = StackLayout.ephemeral(Path(tmp), os.environ)
+        if kafka_auth is not None:
+            layout = dataclasses.replace(layout, kafka_auth=kafka_auth)
         with LocalStack(layout, os.environ, ExternalServices.from_env(os.environ)) as endpoints:
             asyncio.run(prepare_infrastructure(endpoints))
             yield endpoints, layout.log_dir
@@ -75,6 +79,7 @@ async def follow(
     consumer = AIOKafkaConsumer(
         *by_name,
         bootstrap_servers=endpoints.kafka_bootstrap,
+        **endpoints.kafka_security.aiokafka(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

@@ -106,7 +106,9 @@ async def run_reelstream(endpoints: Endpoints, jobs: list[Job], unit: float, dra
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
-    producer = new_producer(endpoints.kafka_bootstrap, "bench-scheduler-kafka")
+    producer = new_producer(
+        endpoints.kafka_bootstrap, "bench-scheduler-kafka", security=endpoints.kafka_security
+    )
     await producer.start()
     timeline, slots_seen, stop = Timeline(), set[int](), asyncio.Event()
     follower = asyncio.create_task(_follow_inbox(endpoints, serde, timeline, slots_seen, stop))
@@ -165,7 +167,9 @@ async def run_group(
     endpoints: Endpoints, jobs: list[Job], unit: float, scale: float, key_by: str, drain_s: float
 ) -> Timeline:
     topic, group = f"bench-work-{uuid.uuid4().hex[:8]}", f"bench-group-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=endpoints.kafka_bootstrap, **endpoints.kafka_security.aiokafka()
+    )
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=SLOTS, replication_factor=1)])
@@ -178,7 +182,9 @@ async def run_group(
         for i in range(SLOTS)
     ]
     tasks = [asyncio.create_task(c.run(timeline, stop)) for c in consumers]
-    producer = new_producer(endpoints.kafka_bootstrap, "bench-work-producer")
+    producer = new_producer(
+        endpoints.kafka_bootstrap, "bench-work-producer", security=endpoints.kafka_security
+    )
     await producer.start()
     try:
         await _until(lambda: all(len(c.assigned) == 1 for c in consumers), 120, "one partition per consumer")
@@ -216,6 +222,7 @@ class _GroupConsumer:
         self.consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=endpoints.kafka_bootstrap,
+            **endpoints.kafka_security.aiokafka(),
             group_id=group,
             client_id=f"bench-group-{index}",
             enable_auto_commit=False,

@@ -15,6 +15,8 @@ If the burst does not finish within `--timeout` seconds, it prints how far each 
 `--admission-workers 2` runs two admission processes in one consumer group (each gets half of the commands
 topic's partitions), to compare with one. `--scheduler-only` starts no admission and produces the jobs'
 JobAdmitted records straight to the scheduler's inbox: the scheduler's own rate, not bounded by admission's.
+`--kafka-auth both` (the default) runs the burst on an open broker, then on a secured one (SASL
+SCRAM-SHA-512 over TLS, ACLs) and prints the ratio of each figure; `on` / `off` runs one of them.
 `--floor` runs bench/faust_floor.py in admission's place (a bare Faust agent that forwards JobAdmitted records
 from the commands topic to the inbox): what Faust itself costs per event, to read admission's cost against.
 """
@@ -113,7 +115,9 @@ def commands(count: int, tenants: int) -> list[SubmitJob]:
 
 async def group_settled(endpoints: Endpoints, group: str, members: int, seconds: float) -> bool:
     """Whether the consumer group is stable with `members` members (no rebalance during the burst)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=endpoints.kafka_bootstrap, **endpoints.kafka_security.aiokafka()
+    )
     await admin.start()
     try:
         deadline = time.monotonic() + seconds
@@ -137,14 +141,16 @@ async def burst(
     admission_workers: int,
     stages: dict[str, int],
     floor: bool = False,
-) -> None:
+) -> dict[str, float]:
     """`admission_workers` 0: JobAdmitted records straight to the inbox (`group`: the scheduler's).
     `stages`: name → pid of each stage process, whose CPU time during the burst is reported. `floor`: the
     JobAdmitted records go to the commands topic, for bench/faust_floor.py to forward to the inbox."""
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
-    producer = new_producer(endpoints.kafka_bootstrap, client_id="bench-burst")
+    producer = new_producer(
+        endpoints.kafka_bootstrap, client_id="bench-burst", security=endpoints.kafka_security
+    )
     await producer.start()
     warmup = commands(1, 1)
     burst_commands = commands(jobs, tenants)
@@ -185,6 +191,10 @@ async def burst(
         await producer.stop()
         await registry.aclose()
     report(admission_workers, progress, jobs, tenants, started, produced, finished, wait_s, cpu)
+    figures = {f"{name} jobs per CPU-second": jobs / seconds for name, seconds in cpu.items() if seconds}
+    if progress.queued:
+        figures["seconds until every job was queued"] = max(progress.queued.values()) - started
+    return figures
 
 
 def rate(times: dict[str, float]) -> str:
@@ -253,6 +263,20 @@ def profile(procs: list[ManagedProcess], out_dir: str, seconds: float) -> list[s
 
 
 def run(args: Any) -> None:
+    """One burst per broker mode asked for; with both, the secured run's figures over the open run's."""
+    modes = {"on": (True,), "off": (False,), "both": (False, True)}[args.kafka_auth]
+    figures = {secured: run_once(args, secured) for secured in modes}
+    if len(figures) == 2:
+        print("\nSASL SCRAM-SHA-512 over TLS against PLAINTEXT, same run (ratio secured / plaintext):")
+        for name, plain in figures[False].items():
+            secured = figures[True].get(name)
+            if secured is not None and plain:
+                print(f"  {name:44} {plain:10.2f} {secured:10.2f} {secured / plain:8.3f}")
+
+
+def run_once(args: Any, kafka_auth: bool) -> dict[str, float]:
+    print(f"\n=== broker {'SASL_SSL (SCRAM-SHA-512, ACLs)' if kafka_auth else 'PLAINTEXT'} ===")
+    figures: dict[str, float] = {}
     config = PipelineConfig(
         api_keys={"unused": "bench"},
         webhook_secret=generate_secret(),
@@ -263,7 +287,7 @@ def run(args: Any) -> None:
             "REELSTREAM_TENANT_LIMITS": "*=rate:1000000,burst:1000000,queued:1000000",  # the path, not limits
         },
     )
-    with throwaway_stack() as (endpoints, log_dir):
+    with throwaway_stack(kafka_auth) as (endpoints, log_dir):
         env = {**os.environ, **config.env(endpoints)}
         argvs = service_commands(config)
         if args.floor:
@@ -281,7 +305,7 @@ def run(args: Any) -> None:
             stage = "admission" if admission_workers else "scheduler"
             group = f"{config.app_prefix}-{stage}"  # Faust's consumer group: the app's id
             pids = {p.name: p.pid for p in procs if p.pid is not None}
-            asyncio.run(
+            figures = asyncio.run(
                 burst(
                     endpoints,
                     args.jobs,
@@ -304,6 +328,7 @@ def run(args: Any) -> None:
                     Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
                     log = log_dir / f"{name}.log"
                     (Path(args.keep_logs) / log.name).write_bytes(log.read_bytes())
+    return figures
 
 
 if __name__ == "__main__":
@@ -316,4 +341,7 @@ if __name__ == "__main__":
     parser.add_argument("--floor", action="store_true", help="bench/faust_floor.py in admission's place")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the stages' logs here")
     parser.add_argument("--py-spy", metavar="DIR", help="profile each stage with py-spy into DIR")
+    parser.add_argument(
+        "--kafka-auth", choices=("on", "off", "both"), default="both", help="secured broker, open, or both"
+    )
     run(parser.parse_args())

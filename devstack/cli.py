@@ -21,6 +21,7 @@ from reelstream.config import load_config, or_exit
 from reelstream.errors import ReelstreamError
 from reelstream.logs import LogSettings, configure_logging
 from reelstream.models import load_registry
+from reelstream.settings import kafka_security_from_config
 from schemas.topics import DLQ_STAGES
 
 logger = logging.getLogger("reelstream")
@@ -45,7 +46,7 @@ def cmd_stack(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             ("reusing the running stack" if stack.reused else "stack started") + f" (data {layout.data_dir})"
         )
         for key, value in endpoints.as_env().items():
-            if "SECRET" not in key:
+            if "SECRET" not in key and "PASSWORD" not in key:
                 print(f"  {key}={value}")
     elif args.action == "down":
         stopped = stop_recorded(layout.data_dir)
@@ -62,8 +63,9 @@ def cmd_topics(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from reelstream.kafka.admin import ensure_topics
     from schemas.topics import ALL_TOPICS
 
-    bootstrap = load_config(env).values.kafka_bootstrap
-    created = asyncio.run(ensure_topics(bootstrap, ALL_TOPICS))
+    config = load_config(env)
+    security = kafka_security_from_config(config)
+    created = asyncio.run(ensure_topics(config.values.kafka_bootstrap, ALL_TOPICS, security=security))
     print("created: " + (", ".join(created) if created else "none (all existed)"))
     return 0
 
@@ -84,10 +86,11 @@ def cmd_models(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from reelstream import dlq
 
-    settings = load_config(env).values
+    config = load_config(env)
+    settings, security = config.values, kafka_security_from_config(config)
     bootstrap, registry = settings.kafka_bootstrap, settings.schema_registry_url
     if args.action == "list":
-        parked = asyncio.run(dlq.list_stage(bootstrap, registry, args.stage, args.limit))
+        parked = asyncio.run(dlq.list_stage(bootstrap, registry, args.stage, args.limit, security))
         print("offset\ttime\tsource\terror\tvalue size\treplays")
         for item in parked:
             print(dlq.describe(item))
@@ -95,7 +98,7 @@ def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not args.all and args.offset is None:
         raise ReelstreamError("dlq replay needs --offset N or --all")
     offsets = None if args.all else {args.offset}
-    count = asyncio.run(dlq.replay_stage(bootstrap, registry, args.stage, offsets))
+    count = asyncio.run(dlq.replay_stage(bootstrap, registry, args.stage, offsets, security))
     print(f"replayed {count} record(s) from {dlq.dlq_topic(args.stage).name}")
     return 0
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.fetch import fetch_once, run_client
+from devstack.kafka_tls import BrokerTls
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess, ServiceStartError, log_tail
 from devstack.steps import QUIET, StepProgress, Steps
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 
 KAFKA_VERSION = "4.1.2"
 LOG4J_VERSION = "2.25.3"
@@ -86,12 +88,16 @@ def new_cluster_id() -> str:
             return cid
 
 
+ADMIN_USER = "admin"  # the stack's super user (topics, users, ACLs); services get principals of their own
+
+
 @dataclass(frozen=True)
 class KafkaService:
     data_dir: Path
     log_dir: Path
     port: int
     controller_port: int
+    secured: bool = False  # SASL SCRAM-SHA-512 over TLS, StandardAuthorizer, no ACL: no access
 
     name = "kafka"
 
@@ -99,18 +105,57 @@ class KafkaService:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _properties(self) -> str:
+    @property
+    def tls(self) -> BrokerTls:
+        return BrokerTls(self.data_dir / "tls")
+
+    def admin_security(self) -> KafkaSecurity:
+        """The stack's admin credentials (PLAINTEXT when the broker is not secured)."""
+        if not self.secured:
+            return PLAINTEXT
+        return PLAINTEXT.as_user(ADMIN_USER, self.tls.secret(ADMIN_USER), str(self.tls.ca_file))
+
+    def _listeners(self) -> list[str]:
         p, c = self.port, self.controller_port
+        if not self.secured:
+            return [
+                f"listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ]
+        tls, password = self.tls.ensure(), self.tls.secret(ADMIN_USER)
+        jaas = f'ScramLoginModule required username="{ADMIN_USER}" password="{password}";'
+        return [
+            f"listeners=SASL_SSL://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
+            "inter.broker.listener.name=SASL_SSL",
+            # a PLAINTEXT controller listener with an authorizer hangs the start (BROKER_REGISTRATION refused
+            # to User:ANONYMOUS): the controller speaks TLS with client certificates, the broker's own
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            f"org.apache.kafka.common.security.scram.{jaas}",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={tls.keystore}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={tls.ca_file}",
+            "listener.name.controller.ssl.client.auth=required",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            f"super.users=User:{ADMIN_USER};{tls.principal}",
+            "allow.everyone.if.no.acl.found=false",
+        ]
+
+    def _properties(self) -> str:
+        c = self.controller_port
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.bootstrap.servers=127.0.0.1:{c}",
-                f"listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
+                *self._listeners(),
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={self.data_dir / 'logs'}",
                 "num.partitions=1",
                 "auto.create.topics.enable=false",
@@ -128,6 +173,13 @@ class KafkaService:
 
     def process(self, libs: Path, env: Mapping[str, str]) -> ManagedProcess:
         """Write the config, format storage on first use, and return the (not yet started) broker."""
+        formatted = (self.data_dir / "logs" / "meta.properties").exists()
+        if self.secured and formatted and not self.tls.has_secret(ADMIN_USER):
+            raise ServiceStartError(
+                f"the Kafka storage in {self.data_dir} was formatted for an open broker (no admin SCRAM "
+                "user): run `reelstream stack down` and remove that folder to start a secured one, or set "
+                "REELSTREAM_DEV_KAFKA_AUTH=off"
+            )
         java = find_java(17, "Apache Kafka", env, jvm_dirs_from(env))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = self.data_dir / "server.properties"
@@ -158,6 +210,7 @@ class KafkaService:
                     new_cluster_id(),
                     "-c",
                     str(props),
+                    *self._format_users(),
                 ],
                 log,
                 env,
@@ -165,3 +218,11 @@ class KafkaService:
             if fmt.run(timeout=120) != 0:
                 raise ServiceStartError(f"formatting Kafka storage failed; log {log}:\n{log_tail(log)}")
         return ManagedProcess("kafka", [*jvm, "kafka.Kafka", str(props)], log, env)
+
+    def _format_users(self) -> list[str]:
+        """The admin user exists from the first start (the broker itself logs in as it); the services'
+        users are added through the admin API once it runs (devstack.kafka_principals)."""
+        if not self.secured:
+            return []
+        password = self.tls.secret(ADMIN_USER)
+        return ["--add-scram", f"SCRAM-SHA-512=[name={ADMIN_USER},password={password}]"]

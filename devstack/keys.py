@@ -45,7 +45,10 @@ async def issue_webhook_secret(
     keyring = Keyring(FileKeyProvider.load(key_dir))
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     producer = LibrdkafkaProducer(
-        endpoints.kafka_bootstrap, "reelstream-devstack", delivery_timeout=PRODUCE_TIMEOUT_SECONDS
+        endpoints.kafka_bootstrap,
+        "reelstream-devstack",
+        delivery_timeout=PRODUCE_TIMEOUT_SECONDS,
+        security=endpoints.kafka_security,
     )
     try:
         serde = AvroSerde(registry)

@@ -9,18 +9,18 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from devstack.fetch import default_cache_dir
 from devstack.kafka import KAFKA_VERSION, KafkaService, fetch_kafka
+from devstack.kafka_principals import admin_client, create_principals, principal_credentials
 from devstack.minio import MinioService, fetch_minio
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess, free_port, pid_alive, port_is_open
@@ -29,6 +29,8 @@ from devstack.steps import QUIET, Steps
 from reelstream.config import load_config
 from reelstream.endpoints import Endpoints as Endpoints  # its old home: callers still import it here
 from reelstream.errors import ReelstreamError
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
+from reelstream.settings import kafka_security_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +53,13 @@ class ExternalServices:
     s3_endpoint: str | None = None
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
+    kafka_security: KafkaSecurity = PLAINTEXT  # the credentials the external broker takes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ExternalServices:
         config = load_config(env)
-        return cls(**{k: config.given(k) for k in cls.__dataclass_fields__})
+        given = {k: config.given(k) for k in cls.__dataclass_fields__ if k != "kafka_security"}
+        return cls(**given, kafka_security=kafka_security_from_config(config))
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,17 @@ class StackLayout:
     s3_secret_key: str = "reelstream-dev-secret"  # noqa: S105 - local development stack only
     s3_bucket: str = "reelstream-artifacts"
     start_timeout: float = 120.0
+    kafka_auth: bool = True  # SASL SCRAM-SHA-512 over TLS, one principal per service, ACLs
 
     @classmethod
     def dev(cls, env: Mapping[str, str]) -> StackLayout:
         """Fixed well-known ports; data kept between restarts under the user's data folder."""
         data_home = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local/share"
-        return cls(data_dir=data_home / "reelstream" / "dev", cache_dir=default_cache_dir(env))
+        return cls(
+            data_dir=data_home / "reelstream" / "dev",
+            cache_dir=default_cache_dir(env),
+            kafka_auth=load_config(env).values.dev_kafka_auth,
+        )
 
     @classmethod
     def ephemeral(cls, data_dir: Path, env: Mapping[str, str]) -> StackLayout:
@@ -91,6 +100,7 @@ class StackLayout:
             registry_management_port=free_port(),
             minio_port=free_port(),
             minio_console_port=free_port(),
+            kafka_auth=load_config(env).values.dev_kafka_auth,
         )
 
     @property
@@ -98,12 +108,9 @@ class StackLayout:
         return self.data_dir / "logs"
 
 
-def kafka_is_ready(bootstrap: str) -> bool:
+def kafka_is_ready(bootstrap: str, security: KafkaSecurity) -> bool:
     """The broker answers a metadata request and lists itself."""
-    admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000},
-        logger=logging.getLogger("devstack.librdkafka"),
-    )
+    admin = admin_client(bootstrap, security)
     try:
         return len(admin.list_topics(timeout=2).brokers) > 0
     except KafkaException:
@@ -154,7 +161,9 @@ class LocalStack:
 
     def _kafka(self) -> KafkaService:
         lay = self.layout
-        return KafkaService(lay.data_dir / "kafka", lay.log_dir, lay.kafka_port, lay.kafka_controller_port)
+        return KafkaService(
+            lay.data_dir / "kafka", lay.log_dir, lay.kafka_port, lay.kafka_controller_port, lay.kafka_auth
+        )
 
     def _registry(self) -> RegistryService:
         lay = self.layout
@@ -217,7 +226,16 @@ class LocalStack:
             s3_access_key=ext.s3_access_key or lay.s3_access_key,
             s3_secret_key=ext.s3_secret_key or lay.s3_secret_key,
             s3_bucket=lay.s3_bucket,
+            kafka_security=ext.kafka_security if ext.kafka_bootstrap else self._kafka().admin_security(),
         )
+
+    def service_credentials(self) -> dict[str, KafkaSecurity]:
+        """Each service principal's credentials on this stack's secured broker ({} when it is not secured or
+        the broker is external: then every service uses the endpoints' credentials)."""
+        kafka = self._kafka()
+        if self.external.kafka_bootstrap or not kafka.secured:
+            return {}
+        return principal_credentials(kafka.tls, kafka.admin_security())
 
     def up(self) -> Endpoints:
         """Reuse a running stack recorded in the data folder, or start one; return its endpoints."""
@@ -242,7 +260,7 @@ class LocalStack:
         if len(alive) == len(recorded["pids"]):
             self.reused = True
             logger.info("reusing the stack recorded in %s", self.layout.data_dir)
-            return Endpoints(**recorded["endpoints"])
+            return Endpoints.from_record(recorded["endpoints"])
         if alive:
             raise StackError(
                 f"the stack recorded in {self.layout.data_dir / STATE_FILE} is only partly running "
@@ -286,11 +304,14 @@ class LocalStack:
         service, timeout = self._service(name), self.layout.start_timeout
         if isinstance(service, KafkaService):
             kafka = service
+            security = kafka.admin_security()
             proc.wait_ready(
-                lambda: port_is_open(kafka.port) and kafka_is_ready(kafka.bootstrap),
+                lambda: port_is_open(kafka.port) and kafka_is_ready(kafka.bootstrap, security),
                 timeout,
                 "serving metadata",
             )
+            if kafka.secured:
+                create_principals(kafka.bootstrap, security, self.service_credentials())
         elif isinstance(service, RegistryService):
             proc.wait_ready(service.is_ready, timeout, "answering /subjects")
         else:
@@ -363,7 +384,7 @@ def read_state(data_dir: Path) -> dict[str, Any] | None:
 
 def write_state(data_dir: Path, endpoints: Endpoints, procs: list[ManagedProcess]) -> None:
     state = {
-        "endpoints": asdict(endpoints),
+        "endpoints": endpoints.to_record(),
         "pids": {p.name: p.pid for p in procs},
         "started_at": time.time(),
     }

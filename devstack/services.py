@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from devstack.kafka_principals import grant_app_prefix, service_security
 from devstack.keys import ensure_key_dir, issue_webhook_secret, tenants_of
 from devstack.process import ManagedProcess, ServiceStartError
 from devstack.storage_users import ServiceCredentials, storage_users
@@ -28,7 +29,7 @@ from schemas.topics import ALL_TOPICS
 
 async def prepare_infrastructure(endpoints: Endpoints) -> None:
     """Create the declared topics and register every topic's schema (both idempotent)."""
-    await ensure_topics(endpoints.kafka_bootstrap, ALL_TOPICS)
+    await ensure_topics(endpoints.kafka_bootstrap, ALL_TOPICS, security=endpoints.kafka_security)
     registry = ConfluentRegistry(endpoints.schema_registry_url)
     try:
         await AvroSerde(registry).register(*ALL_TOPICS)
@@ -110,6 +111,7 @@ class Pipeline:
         ensure_key_dir(self.key_dir)
         tenants = tenants_of(self.config.api_keys.values())
         asyncio.run(issue_webhook_secret(endpoints, self.key_dir, tenants, self.config.webhook_secret))
+        grant_app_prefix(endpoints.kafka_bootstrap, endpoints.kafka_security, self.config.app_prefix)
         for name in service_commands(self.config):
             self._spawn(name, endpoints, base_env)
         ingest = self.processes[0]
@@ -121,6 +123,8 @@ class Pipeline:
         kind = "ingest" if name == "ingest" else "worker" if name.startswith("worker-") else "streams"
         if kind in self.storage:
             env.update(self.storage[kind].env())
+        principal = "worker" if name.startswith("worker-") else name  # each service its own Kafka principal
+        env.update(service_security(endpoints.kafka_security, principal).as_env())
         if name in self.config.metrics_ports:
             env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
         for slot, model in self.config.slot_models.items():

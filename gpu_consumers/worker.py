@@ -85,9 +85,10 @@ class Worker:
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         serde = AvroSerde(registry)
         await serde.register(*ALL_TOPICS)
-        producer = RenewingProducer(endpoints.kafka_bootstrap, self.worker_id)
+        producer = RenewingProducer(endpoints.kafka_bootstrap, self.worker_id, endpoints.kafka_security)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=endpoints.kafka_bootstrap,
+            **endpoints.kafka_security.aiokafka(),
             client_id=self.worker_id,
             enable_auto_commit=False,
             group_id=f"{self.settings.pipeline.app_prefix}-worker-{self.settings.pool_id}-slot{self.settings.slot}",

@@ -132,21 +132,29 @@ async def open_context(
         await serde.register(JOB_EVENTS)
 
         producer = LibrdkafkaProducer(
-            endpoints.kafka_bootstrap, "reelstream-ingest", delivery_timeout=settings.produce_timeout_seconds
+            endpoints.kafka_bootstrap,
+            "reelstream-ingest",
+            delivery_timeout=settings.produce_timeout_seconds,
+            security=endpoints.kafka_security,
         )
         await producer.start()
         stack.push_async_callback(producer.stop)
         publisher = Publisher(sender_of(producer), serde, timeout=settings.produce_timeout_seconds)
 
         dead_letters = DeadLetterWriter(STAGE, publisher)
-        view = StatusView(endpoints.kafka_bootstrap, serde, retention=retention_of(settings))
+        bootstrap, security = endpoints.kafka_bootstrap, endpoints.kafka_security
+        view = StatusView(bootstrap, serde, retention=retention_of(settings), security=security)
         store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
         deleter = Deleter(publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock)
-        keys = IdempotencyView(endpoints.kafka_bootstrap, serde)
-        limits = LimitsView(endpoints.kafka_bootstrap, serde)
-        webhooks = TenantWebhooksViews(endpoints.kafka_bootstrap, serde, "reelstream-ingest", provider)
+        keys = IdempotencyView(bootstrap, serde, security=security)
+        limits = LimitsView(bootstrap, serde, security=security)
+        webhooks = TenantWebhooksViews(bootstrap, serde, "reelstream-ingest", provider, security)
         api_keys = KeyStoreView(
-            endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable(), provider
+            bootstrap,
+            serde,
+            key_table if key_table is not None else KeyTable(),
+            provider,
+            security=security,
         )
         followed_views: list[CompactedView[Any]] = [view, keys, limits, *webhooks.views, api_keys]
         for followed in followed_views:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from ingest.idempotency import IdempotencyIndex
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import IdempotencyRecord
 from schemas.serde import AvroSerde
 from schemas.topics import IDEMPOTENCY, Topic
@@ -24,8 +25,9 @@ class IdempotencyView(CompactedView[IdempotencyRecord]):
         *,
         topic: Topic[IdempotencyRecord] = IDEMPOTENCY,
         client_id: str = "reelstream-ingest-idempotency",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
         self._index = IdempotencyIndex()
 
     def _on_value(self, key: str | None, value: IdempotencyRecord) -> None:

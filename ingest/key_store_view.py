@@ -16,6 +16,7 @@ from reelstream.crypto.provider import KeyProvider
 from reelstream.crypto.records import verified
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import ApiKeyRecord
 from schemas.serde import AvroSerde
 from schemas.topics import API_KEYS, Topic
@@ -37,8 +38,9 @@ class KeyStoreView(CompactedView[ApiKeyRecord]):
         *,
         topic: Topic[ApiKeyRecord] = API_KEYS,
         client_id: str = "reelstream-ingest-keys",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
         self.table = table
         self.provider = provider
         self.forged = 0

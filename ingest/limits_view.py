@@ -4,6 +4,7 @@ published it (same consume loop as the status view, `reelstream.kafka.compacted_
 from __future__ import annotations
 
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import TenantLimitState
 from schemas.serde import AvroSerde
 from schemas.topics import TENANT_LIMITS, Topic
@@ -17,8 +18,9 @@ class LimitsView(CompactedView[TenantLimitState]):
         *,
         topic: Topic[TenantLimitState] = TENANT_LIMITS,
         client_id: str = "reelstream-ingest-limits",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
         self._states: dict[str, TenantLimitState] = {}
 
     def _on_value(self, key: str | None, value: TenantLimitState) -> None:

@@ -18,6 +18,7 @@ from ingest.retention import Expiries, Retention
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import JobStatus, SubmitJob, is_deleted
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS, Topic
@@ -54,8 +55,9 @@ class StatusView(CompactedView[JobStatus]):
         topic: Topic[JobStatus] = JOB_STATUS,
         client_id: str = "reelstream-ingest-view",
         retention: Retention | None = None,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
         self.expiries = Expiries(retention or Retention())
         self._deleted: OrderedDict[str, None] = OrderedDict()  # jobs this replica deleted, newest last
         self._reaper: Callable[[JobStatus], None] | None = None

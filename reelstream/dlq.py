@@ -20,6 +20,7 @@ from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import Headers, Publisher, SendAndWait, new_producer, sender_of
 from reelstream.kafka.consume_loop import read_range
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import DeadLetter
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, Topic
@@ -168,11 +169,17 @@ class Parked:
 
 
 async def read_dead_letters(
-    bootstrap: str, serde: AvroSerde, stage: str, *, limit: int | None = None, offsets: set[int] | None = None
+    bootstrap: str,
+    serde: AvroSerde,
+    stage: str,
+    *,
+    limit: int | None = None,
+    offsets: set[int] | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[Parked]:
     """The dead letters of `stage` (the latest `limit`, or those at `offsets`), oldest first."""
     topic = dlq_topic(stage)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security.aiokafka())
     await consumer.start()
     try:
         tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
@@ -228,21 +235,31 @@ def describe(parked: Parked) -> str:
     )
 
 
-async def list_stage(bootstrap: str, registry_url: str, stage: str, limit: int) -> list[Parked]:
+async def list_stage(
+    bootstrap: str, registry_url: str, stage: str, limit: int, security: KafkaSecurity = PLAINTEXT
+) -> list[Parked]:
     """`reelstream dlq list`: the latest `limit` dead letters of `stage`."""
     registry = ConfluentRegistry(registry_url)
     try:
-        return await read_dead_letters(bootstrap, AvroSerde(registry), stage, limit=limit)
+        return await read_dead_letters(bootstrap, AvroSerde(registry), stage, limit=limit, security=security)
     finally:
         await registry.aclose()
 
 
-async def replay_stage(bootstrap: str, registry_url: str, stage: str, offsets: set[int] | None) -> int:
+async def replay_stage(
+    bootstrap: str,
+    registry_url: str,
+    stage: str,
+    offsets: set[int] | None,
+    security: KafkaSecurity = PLAINTEXT,
+) -> int:
     """`reelstream dlq replay`: re-produce the dead letters at `offsets` (all of them if None)."""
     registry = ConfluentRegistry(registry_url)
-    producer = new_producer(bootstrap, f"reelstream-dlq-replay-{stage}")
+    producer = new_producer(bootstrap, f"reelstream-dlq-replay-{stage}", security)
     try:
-        letters = await read_dead_letters(bootstrap, AvroSerde(registry), stage, offsets=offsets)
+        letters = await read_dead_letters(
+            bootstrap, AvroSerde(registry), stage, offsets=offsets, security=security
+        )
         if offsets is not None and len(letters) != len(offsets):
             missing = sorted(offsets - {p.offset for p in letters})
             raise ReelstreamError(f"no dead letter at offset(s) {missing} of {dlq_topic(stage).name}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the infrastructure is; every service of reelstream is configured from these."""
+    """Where the infrastructure is; every service of reelstream is configured from these. `kafka_security`:
+    the credentials this process's Kafka clients present (PLAINTEXT: none)."""
 
     kafka_bootstrap: str
     schema_registry_url: str
@@ -15,6 +18,25 @@ class Endpoints:
     s3_access_key: str
     s3_secret_key: str
     s3_bucket: str
+    kafka_security: KafkaSecurity = PLAINTEXT
 
     def as_env(self) -> dict[str, str]:
-        return {f"REELSTREAM_{k.upper()}": v for k, v in asdict(self).items()}
+        env = {
+            f"REELSTREAM_{f.name.upper()}": getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "kafka_security"
+        }
+        return {**env, **self.kafka_security.as_env()}
+
+    def to_record(self) -> dict[str, object]:
+        """For a state file: every field, the credentials as a plain mapping."""
+        record: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        record["kafka_security"] = self.kafka_security.to_record()
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, object]) -> Endpoints:
+        values = dict(record)
+        security = values.pop("kafka_security", None)
+        kafka_security = KafkaSecurity.from_record(security) if isinstance(security, dict) else PLAINTEXT
+        return cls(**values, kafka_security=kafka_security)  # type: ignore[arg-type]

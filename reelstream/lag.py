@@ -18,6 +18,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge
 
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,8 +52,14 @@ class LagExporter:
     """Gauges of committed offset, end offset and lag per group, topic and partition (bounded: the
     project's groups and the declared topics' partitions)."""
 
-    def __init__(self, bootstrap: str, group_prefix: str, registry: CollectorRegistry) -> None:
-        self.bootstrap, self.group_prefix = bootstrap, group_prefix
+    def __init__(
+        self,
+        bootstrap: str,
+        group_prefix: str,
+        registry: CollectorRegistry,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
+        self.bootstrap, self.group_prefix, self.security = bootstrap, group_prefix, security
         labels = ["group", "topic", "partition"]
         self.lag = Gauge(
             "reelstream_consumer_lag", "Records behind the end offset", labels, registry=registry
@@ -98,8 +106,9 @@ class LagExporter:
         """The admin client and consumer, opened on first use; both closed again if either fails to start
         (a half-open pair would be reused broken, or leak)."""
         if self._admin is None or self._consumer is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            auth = self.security.aiokafka
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **auth())
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **auth())
             try:
                 await admin.start()
                 await consumer.start()

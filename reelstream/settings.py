@@ -27,6 +27,7 @@ from reelstream.cost_model import RenderDeadline
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.http_settings import EventStreamSettings, HttpServerSettings, WebhookTargetPolicy
+from reelstream.kafka.security import KafkaSecurity
 from reelstream.logs import LogSettings
 from reelstream.models import BUILTIN_MODELS, DEFAULT_MODEL, DEV_MODEL, ModelRegistry, load_registry
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
@@ -70,7 +71,14 @@ def endpoints_from_config(config: Config) -> Endpoints:
         s3_access_key=_require(config, "s3_access_key"),
         s3_secret_key=_require(config, "s3_secret_key"),
         s3_bucket=v.s3_bucket,
+        kafka_security=kafka_security_from_config(config),
     )
+
+
+def kafka_security_from_config(config: Config) -> KafkaSecurity:
+    """REELSTREAM_KAFKA_SECURITY_PROTOCOL and, for SASL_SSL, the user, password and CA file it needs."""
+    v = config.values
+    return KafkaSecurity(v.kafka_security_protocol, v.kafka_username, v.kafka_password, v.kafka_ca_file)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,10 @@ def build_admission(
 
     app.task(_limit_follower(ctx, limits, service, store))
 
-    inbox = Inbox.of_app(app, LogReader(settings.endpoints.kafka_bootstrap, COMMANDS))
+    inbox = Inbox.of_app(
+        app,
+        LogReader(settings.endpoints.kafka_bootstrap, COMMANDS, security=settings.endpoints.kafka_security),
+    )
 
     @app.agent(faust_topic(app, COMMANDS))
     async def admit(stream: faust.StreamT[bytes]) -> None:
@@ -90,7 +93,10 @@ def _limit_follower(
 ) -> Callable[[], Awaitable[None]]:
     async def follow_limit_settings() -> None:
         """Replay the admin-set limits, then republish the state of each tenant whose limits change."""
-        view = await limits.start(ctx.settings.endpoints.kafka_bootstrap, (await ctx.publisher()).serde)
+        endpoints = ctx.settings.endpoints
+        view = await limits.start(
+            endpoints.kafka_bootstrap, (await ctx.publisher()).serde, endpoints.kafka_security
+        )
         try:
             while True:
                 tenant_id = await view.changed.get()

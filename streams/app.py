@@ -38,6 +38,7 @@ T = TypeVar("T")
 def create_app(name: str, settings: PipelineSettings, **overrides: Any) -> faust.App:
     config: dict[str, Any] = dict(
         broker=f"kafka://{settings.endpoints.kafka_bootstrap}",
+        **settings.endpoints.kafka_security.faust(),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -89,7 +90,10 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
 async def ensure_changelogs(app: faust.App, settings: PipelineSettings) -> list[str]:
     """Create the app's table changelogs with REELSTREAM_REPLICATION_FACTOR replicas; the names created."""
     changelogs = [CompactedTopic(t.changelog_topic_name, t.partitions or 1) for t in app.tables.values()]
-    return await ensure_topics(settings.endpoints.kafka_bootstrap, changelogs, settings.replication_factor)
+    endpoints = settings.endpoints
+    return await ensure_topics(
+        endpoints.kafka_bootstrap, changelogs, settings.replication_factor, endpoints.kafka_security
+    )
 
 
 async def _settle_heap() -> None:

@@ -37,6 +37,7 @@ from faust.streams import _current_event
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.kafka.consume_loop import read_range
 from reelstream.kafka.pending_acks import PendingAcks
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.topics import Topic
 from streams.inbox_order import InboxOrder, inbox_order
 
@@ -47,8 +48,10 @@ class LogReader:
     """Reads ranges of one topic's partitions. What retention deleted is not there to read: the records
     that remain are returned."""
 
-    def __init__(self, bootstrap: str, topic: Topic[Any], timeout: float = 30.0) -> None:
-        self._bootstrap = bootstrap
+    def __init__(
+        self, bootstrap: str, topic: Topic[Any], timeout: float = 30.0, security: KafkaSecurity = PLAINTEXT
+    ) -> None:
+        self._bootstrap, self._security = bootstrap, security
         self.topic = topic
         self._timeout = timeout
         self._consumer: AIOKafkaConsumer | None = None
@@ -87,13 +90,15 @@ class LogReader:
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            self._consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, **self._security.aiokafka()
+            )
             await self._consumer.start()
         return self._consumer
 
     async def committed(self, group_id: str, partitions: list[int]) -> dict[int, int]:
         """The group's committed offsets (the next record to read) of those partitions that have one."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, **self._security.aiokafka())
         tps = [TopicPartition(self.topic.name, p) for p in partitions]
         try:
             async with asyncio.timeout(self._timeout):

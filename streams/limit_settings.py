@@ -14,6 +14,7 @@ import logging
 from aiokafka.errors import KafkaError
 
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.settings import TenantLimit, TenantLimits
 from schemas.events import TenantLimitsSet
 from schemas.serde import AvroSerde
@@ -35,8 +36,9 @@ class LimitSettingsView(CompactedView[TenantLimitsSet]):
         *,
         topic: Topic[TenantLimitsSet] = TENANT_LIMIT_SETTINGS,
         client_id: str = "reelstream-admission-limit-settings",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id)
+        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
         self._set: dict[str, TenantLimitsSet] = {}
         self.changed: asyncio.Queue[str] = asyncio.Queue()
 
@@ -69,10 +71,12 @@ class TenantLimitSource:
         self.view: LimitSettingsView | None = None
         self.ready = asyncio.Event()
 
-    async def start(self, bootstrap: str, serde: AvroSerde) -> LimitSettingsView:
+    async def start(
+        self, bootstrap: str, serde: AvroSerde, security: KafkaSecurity = PLAINTEXT
+    ) -> LimitSettingsView:
         """Replay the settings topic (retrying while it cannot be read), then follow it."""
         while True:
-            view = LimitSettingsView(bootstrap, serde)
+            view = LimitSettingsView(bootstrap, serde, security=security)
             try:
                 await view.start()
                 await view.wait_caught_up()

@@ -78,12 +78,13 @@ class Resources:
         publisher = await self.ctx.publisher()
         await publisher.serde.register(*self.tiers)  # a scaled-down schedule has tiers of its own
         bootstrap = self.settings.pipeline.endpoints.kafka_bootstrap
+        security = self.settings.pipeline.endpoints.kafka_security
         client_id = f"{self.settings.pipeline.app_prefix}-notifier"
         provider = FileKeyProvider.load(self.settings.key_dir)  # the mounted key-encryption keys
         async with (
             new_http_client(self.settings) as client,
-            follow_disabled_endpoints(bootstrap, publisher.serde) as endpoints,
-            following_tenant_webhooks(bootstrap, publisher.serde, client_id, provider) as tenants,
+            follow_disabled_endpoints(bootstrap, publisher.serde, security) as endpoints,
+            following_tenant_webhooks(bootstrap, publisher.serde, client_id, provider, security) as tenants,
         ):
             gate = EndpointGate(health_policy(self.settings))
             delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants, gate)
@@ -160,6 +161,7 @@ async def run_retry_tiers(resources: Resources) -> None:
     settings = resources.settings
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.pipeline.endpoints.kafka_bootstrap,
+        **settings.pipeline.endpoints.kafka_security.aiokafka(),
         group_id=f"{settings.pipeline.app_prefix}-notifier-retries",
         client_id=f"{settings.pipeline.app_prefix}-notifier-retries",
         enable_auto_commit=False,
@@ -218,7 +220,10 @@ async def ensure_retry_tiers(settings: NotifierSettings) -> list[str]:
     REELSTREAM_REPLICATION_FACTOR replicas; the names created."""
     tiers = retry_tiers(settings.retry_schedule)
     pipeline = settings.pipeline
-    return await ensure_topics(pipeline.endpoints.kafka_bootstrap, tiers, pipeline.replication_factor)
+    endpoints = pipeline.endpoints
+    return await ensure_topics(
+        endpoints.kafka_bootstrap, tiers, pipeline.replication_factor, endpoints.kafka_security
+    )
 
 
 def main() -> None:

@@ -73,7 +73,9 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     )
     service = SchedulerService(policy_from(scheduler_settings), table)  # states in memory, from the table
     _log_recovery(app, service)
-    reader = LogReader(settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX)
+    reader = LogReader(
+        settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX, security=settings.endpoints.kafka_security
+    )
     connect(app.on_before_shutdown, reader.close_on_shutdown)
     commits = {pool_id: GroupCommit(ctx.publisher) for pool_id in settings.pools}  # one writer per pool
     _drop_unwritten_on_rebalance(app, commits)
@@ -139,7 +141,12 @@ class InboxFeed:
 
 def _export_lag(app: faust.App, ctx: StreamContext) -> None:
     settings = ctx.settings
-    lag = LagExporter(settings.endpoints.kafka_bootstrap, f"{settings.app_prefix}-", ctx.metrics.registry)
+    lag = LagExporter(
+        settings.endpoints.kafka_bootstrap,
+        f"{settings.app_prefix}-",
+        ctx.metrics.registry,
+        settings.endpoints.kafka_security,
+    )
 
     @app.timer(interval=settings.metrics.lag_interval_seconds)  # type: ignore[untyped-decorator]
     async def export_lag() -> None:

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 
 from reelstream.errors import ReelstreamError
 from reelstream.kafka.consume_loop import ConsumeLoop, read_range
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.webhooks.retries import endpoint_key
 from schemas.errors import SerializationError
 from schemas.events import WebhookEndpointDisabled
@@ -61,10 +62,12 @@ async def _apply(
 
 
 @contextlib.asynccontextmanager
-async def follow_disabled_endpoints(bootstrap: str, serde: AvroSerde) -> AsyncIterator[DisabledEndpoints]:
+async def follow_disabled_endpoints(
+    bootstrap: str, serde: AvroSerde, security: KafkaSecurity = PLAINTEXT
+) -> AsyncIterator[DisabledEndpoints]:
     """The disabled endpoints, complete as of entry, and kept up to date until exit."""
     endpoints = DisabledEndpoints()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security.aiokafka())
     try:
         await consumer.start()
         tps = [TopicPartition(WEBHOOK_ENDPOINTS.name, p) for p in range(WEBHOOK_ENDPOINTS.partitions)]

@@ -28,7 +28,7 @@ async def topics(stack: Endpoints) -> None:
     from reelstream.kafka.admin import ensure_topics
     from schemas.topics import ALL_TOPICS
 
-    await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS)
+    await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS, security=stack.kafka_security)
 
 
 @pytest.fixture(scope="session")

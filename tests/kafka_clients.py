@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import new_producer
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.kafka.security import KafkaSecurity
 from schemas.serde import AvroSerde
 from schemas.topics import ALL_TOPICS
 
@@ -52,7 +53,9 @@ async def started(client: S) -> AsyncIterator[S]:
 
 @asynccontextmanager
 async def started_producer(stack: Endpoints, name: str) -> AsyncIterator[AIOKafkaProducer]:
-    async with started(new_producer(stack.kafka_bootstrap, f"{name}-{uuid.uuid4().hex[:8]}")) as producer:
+    async with started(
+        new_producer(stack.kafka_bootstrap, f"{name}-{uuid.uuid4().hex[:8]}", security=stack.kafka_security)
+    ) as producer:
         yield producer
 
 
@@ -73,14 +76,17 @@ class MemoryRegistry:
         return None
 
 
-async def every_record(bootstrap: str, *, deadline: float) -> AsyncIterator[tuple[str, bytes]]:
+async def every_record(
+    bootstrap: str, security: KafkaSecurity, *, deadline: float
+) -> AsyncIterator[tuple[str, bytes]]:
     """(topic, key + value + header bytes) of every record of every topic, from the start to the end
     offsets taken when the read began."""
-    listed = await asyncio.to_thread(
-        lambda: AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
-    )
+    admin = {"bootstrap.servers": bootstrap, **security.librdkafka()}
+    listed = await asyncio.to_thread(lambda: AdminClient(admin).list_topics(timeout=30))
     partitions = [TopicPartition(name, p) for name, topic in listed.topics.items() for p in topic.partitions]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **security.aiokafka()
+    )
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)

@@ -49,6 +49,20 @@ class Registry(BaseSettings, IngestFields):
     kafka_bootstrap: str = setting(
         "127.0.0.1:9092", "Kafka bootstrap servers (host:port,...).", SERVICES_AND_CLI
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = setting(
+        "PLAINTEXT",
+        "How clients reach the broker: PLAINTEXT, or SASL SCRAM-SHA-512 over TLS.",
+        SERVICES_AND_CLI,
+    )
+    kafka_username: str | None = setting(
+        None, "The SCRAM user (Kafka principal) of this service (SASL_SSL).", SERVICES_AND_CLI
+    )
+    kafka_password: SecretStr | None = setting(
+        None, "The SCRAM user's password (SASL_SSL).", SERVICES_AND_CLI
+    )
+    kafka_ca_file: str | None = setting(
+        None, "PEM file of the CA that signed the broker's certificate (SASL_SSL).", SERVICES_AND_CLI
+    )
     schema_registry_url: str = setting(
         "http://127.0.0.1:8081/apis/ccompat/v7",
         "The schema registry's Confluent API base URL.",
@@ -289,6 +303,11 @@ class Registry(BaseSettings, IngestFields):
     api_key: SecretStr | None = setting(None, "The API key the `reelstream` client commands send.", (CLI,))
     profile: str | None = setting(
         None, "The profile of ~/.config/reelstream/config.toml the client commands use.", (CLI,)
+    )
+    dev_kafka_auth: bool = setting(
+        True,
+        "The local stack's broker takes only SASL SCRAM-SHA-512 over TLS, with ACLs (off: PLAINTEXT, open).",
+        (DEV,),
     )
     prometheus_port: int = setting(9090, "Port of `reelstream dev`'s Prometheus.", (DEV,), ge=0, le=65535)
     prometheus_bin: str | None = setting(

@@ -11,6 +11,7 @@ from collections import defaultdict
 from reelstream.crypto.keyring import Keyring, record_key
 from reelstream.kafka.clients import Publisher
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import TenantKeyIssued
 from schemas.serde import AvroSerde
 from schemas.topics import TENANT_KEYS
@@ -19,8 +20,17 @@ logger = logging.getLogger(__name__)
 
 
 class TenantKeysView(CompactedView[TenantKeyIssued]):
-    def __init__(self, bootstrap: str, serde: AvroSerde, keyring: Keyring, client_id: str) -> None:
-        super().__init__(bootstrap, serde, topic=TENANT_KEYS, client_id=f"{client_id}-keys")
+    def __init__(
+        self,
+        bootstrap: str,
+        serde: AvroSerde,
+        keyring: Keyring,
+        client_id: str,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
+        super().__init__(
+            bootstrap, serde, topic=TENANT_KEYS, client_id=f"{client_id}-keys", security=security
+        )
         self.keyring = keyring
 
     def _on_value(self, key: str | None, value: TenantKeyIssued) -> None:

@@ -13,6 +13,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from reelstream.errors import ReelstreamError
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +53,15 @@ class TopicMismatchError(ReelstreamError):
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Iterable[TopicSpec], replication_factor: int = 1
+    bootstrap: str,
+    topics: Iterable[TopicSpec],
+    replication_factor: int = 1,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create missing topics; return the names created. Existing ones must have the declared partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelstream-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="reelstream-admin", **security.aiokafka()
+    )
     await admin.start()
     try:
         declared = list(topics)
@@ -122,9 +128,11 @@ async def _until_visible(admin: AIOKafkaAdminClient, topics: list[TopicSpec]) ->
         ) from None
 
 
-async def topic_configs(bootstrap: str, name: str) -> dict[str, str]:
+async def topic_configs(bootstrap: str, name: str, security: KafkaSecurity = PLAINTEXT) -> dict[str, str]:
     """The effective configuration of one topic (used by tests and `reelstream topics describe`)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelstream-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="reelstream-admin", **security.aiokafka()
+    )
     await admin.start()
     try:
         responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])

@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from confluent_kafka import KafkaException
 
 from reelstream.errors import ReelstreamError
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.tracing import inject_headers
 from schemas.serde import AvroSerde
 from schemas.topics import Topic
@@ -84,10 +85,11 @@ async def riding_out_outages(step: Callable[[], Awaitable[None]], longest_wait: 
             wait = min(wait * 2, longest_wait)
 
 
-def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+def new_producer(bootstrap: str, client_id: str, security: KafkaSecurity = PLAINTEXT) -> AIOKafkaProducer:
     """Idempotent, acks=all: a record acknowledged is durably in the log exactly once."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **security.aiokafka(),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -107,9 +109,9 @@ class RenewingProducer:
     take) goes out. The new producer has a new producer id: a record the old one wrote may be written again,
     which every consumer already dedupes (by event id and version)."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
-        self._bootstrap, self._client_id = bootstrap, client_id
-        self._producer = new_producer(bootstrap, client_id)
+    def __init__(self, bootstrap: str, client_id: str, security: KafkaSecurity = PLAINTEXT) -> None:
+        self._bootstrap, self._client_id, self._security = bootstrap, client_id, security
+        self._producer = new_producer(bootstrap, client_id, security)
 
     async def start(self) -> None:
         await self._producer.start()
@@ -136,7 +138,7 @@ class RenewingProducer:
         if failed is not self._producer:
             return  # a concurrent send renewed it already
         logger.warning("producer failed for good; starting a new one", extra={"error": repr(error)})
-        fresh = new_producer(self._bootstrap, self._client_id)
+        fresh = new_producer(self._bootstrap, self._client_id, self._security)
         await fresh.start()  # KafkaError while the broker is away: the failed one stays, renewed next time
         self._producer = fresh
         try:

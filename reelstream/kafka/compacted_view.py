@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from reelstream.dlq import SourceRecord, headers_dict
 from reelstream.errors import ReelstreamError
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.errors import RegistryUnavailableError, SerializationError
 from schemas.serde import AvroSerde
 from schemas.topics import Topic
@@ -40,8 +41,16 @@ START_TIMEOUT_SECONDS = 30.0
 class CompactedView(Generic[T]):
     """Construct freely (no I/O); `await start()` / `await stop()` from the application's lifespan."""
 
-    def __init__(self, bootstrap: str, serde: AvroSerde, *, topic: Topic[T], client_id: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(
+        self,
+        bootstrap: str,
+        serde: AvroSerde,
+        *,
+        topic: Topic[T],
+        client_id: str,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
+        self._bootstrap, self._security = bootstrap, security
         self._serde = serde
         self._client_id = client_id
         self._topic = topic
@@ -81,6 +90,7 @@ class CompactedView(Generic[T]):
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
+            **self._security.aiokafka(),
             client_id=self._client_id,
             group_id=None,
             enable_auto_commit=False,

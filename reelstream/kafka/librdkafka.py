@@ -23,6 +23,7 @@ from typing import Any, cast
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from reelstream.kafka.clients import Headers
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 
 logger = logging.getLogger(__name__)
 librdkafka_logger = logging.getLogger("librdkafka")
@@ -42,12 +43,15 @@ class Written:
     offset: int
 
 
-def producer_config(bootstrap: str, client_id: str, delivery_timeout: float) -> dict[str, Any]:
+def producer_config(
+    bootstrap: str, client_id: str, delivery_timeout: float, security: KafkaSecurity = PLAINTEXT
+) -> dict[str, Any]:
     """Idempotent, acks=all: a record acknowledged is durably in the log exactly once. `murmur2_random`:
     a key goes to the partition Java's and aiokafka's producers choose (the stream stages co-partition by
     tenant with records they write). A record not acknowledged within `delivery_timeout` fails."""
     return {
         "bootstrap.servers": bootstrap,
+        **security.librdkafka(),
         "client.id": client_id,
         "acks": "all",
         "enable.idempotence": True,
@@ -68,7 +72,8 @@ class _Reports:
 
     def __init__(self, config: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
         # librdkafka's log lines and errors go through `logging` (JSON lines, redaction), served by `poll`
-        self.producer = Producer({**config, "error_cb": _log_error, "logger": librdkafka_logger})
+        self.producer = Producer({**config, "error_cb": self._on_error, "logger": librdkafka_logger})
+        self.refused: KafkaError | None = None  # the broker refused our credentials (served by `poll`)
         self._loop = loop
         self._awaiting = 0  # records produced whose report was not served yet
         self._timer: asyncio.TimerHandle | None = None
@@ -77,6 +82,18 @@ class _Reports:
 
     def start(self) -> None:
         self._poll_in(IDLE_POLL)
+
+    def serve_errors(self) -> None:
+        """Serve the client-wide errors waiting for `poll` (a failed start's cause)."""
+        try:
+            self.producer.poll(0)
+        except Exception:  # a callback raised: the start fails anyway, with its own error
+            logger.exception("serving the producer's errors")
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._AUTHENTICATION:
+            self.refused = error
+        _log_error(error)
 
     def produce(
         self,
@@ -150,9 +167,14 @@ class LibrdkafkaProducer:
     within `connect_timeout`; a record fails when it was not acknowledged within `delivery_timeout`."""
 
     def __init__(
-        self, bootstrap: str, client_id: str, delivery_timeout: float = 15.0, connect_timeout: float = 15.0
+        self,
+        bootstrap: str,
+        client_id: str,
+        delivery_timeout: float = 15.0,
+        connect_timeout: float = 15.0,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
-        self._config = producer_config(bootstrap, client_id, delivery_timeout)
+        self._config = producer_config(bootstrap, client_id, delivery_timeout, security)
         self._connect_timeout = connect_timeout
         self._reports: _Reports | None = None
         self._renewing = asyncio.Lock()  # sends that failed together renew the producer once
@@ -165,7 +187,10 @@ class LibrdkafkaProducer:
         try:  # what aiokafka's start does: the cluster's metadata, or an error
             await asyncio.to_thread(reports.producer.list_topics, timeout=self._connect_timeout)
         except KafkaException:
+            reports.serve_errors()  # refused credentials say so (error_cb), not only "timed out"
             await reports.close(0)
+            if reports.refused is not None:
+                raise KafkaException(reports.refused) from None
             raise
         reports.start()
         return reports

@@ -20,6 +20,7 @@ from reelstream.crypto.keyring import Keyring
 from reelstream.crypto.keys_view import TenantKeysView
 from reelstream.crypto.provider import KeyProvider
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.webhooks.sealing import revealed
 from reelstream.webhooks.tenants import TenantWebhooks, split_key
 from schemas.events import WebhookEndpointRegistered, WebhookSecretIssued
@@ -30,8 +31,12 @@ log = logging.getLogger(__name__)
 
 
 class SecretsView(CompactedView[WebhookSecretIssued]):
-    def __init__(self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str) -> None:
-        super().__init__(bootstrap, serde, topic=WEBHOOK_SECRETS, client_id=f"{client_id}-secrets")
+    def __init__(
+        self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str, security: KafkaSecurity
+    ) -> None:
+        super().__init__(
+            bootstrap, serde, topic=WEBHOOK_SECRETS, client_id=f"{client_id}-secrets", security=security
+        )
         self.state = state
 
     def _on_value(self, key: str | None, value: WebhookSecretIssued) -> None:
@@ -46,8 +51,16 @@ class SecretsView(CompactedView[WebhookSecretIssued]):
 
 
 class RegistrationsView(CompactedView[WebhookEndpointRegistered]):
-    def __init__(self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str) -> None:
-        super().__init__(bootstrap, serde, topic=WEBHOOK_REGISTRATIONS, client_id=f"{client_id}-endpoints")
+    def __init__(
+        self, bootstrap: str, serde: AvroSerde, state: TenantWebhooks, client_id: str, security: KafkaSecurity
+    ) -> None:
+        super().__init__(
+            bootstrap,
+            serde,
+            topic=WEBHOOK_REGISTRATIONS,
+            client_id=f"{client_id}-endpoints",
+            security=security,
+        )
         self.state = state
 
     def _on_value(self, key: str | None, value: WebhookEndpointRegistered) -> None:
@@ -64,13 +77,20 @@ class RegistrationsView(CompactedView[WebhookEndpointRegistered]):
 class TenantWebhooksViews:
     """The three views over one state; construct freely, `start()` / `stop()` from a lifespan."""
 
-    def __init__(self, bootstrap: str, serde: AvroSerde, client_id: str, provider: KeyProvider) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        serde: AvroSerde,
+        client_id: str,
+        provider: KeyProvider,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
         self.keyring = Keyring(provider)
         self.state = TenantWebhooks(reveal=partial(revealed, self.keyring))
         self.views: tuple[CompactedView[Any], ...] = (
-            TenantKeysView(bootstrap, serde, self.keyring, client_id),
-            SecretsView(bootstrap, serde, self.state, client_id),
-            RegistrationsView(bootstrap, serde, self.state, client_id),
+            TenantKeysView(bootstrap, serde, self.keyring, client_id, security),
+            SecretsView(bootstrap, serde, self.state, client_id, security),
+            RegistrationsView(bootstrap, serde, self.state, client_id, security),
         )
 
     async def start(self) -> None:
@@ -92,11 +112,15 @@ class TenantWebhooksViews:
 
 @contextlib.asynccontextmanager
 async def following_tenant_webhooks(
-    bootstrap: str, serde: AvroSerde, client_id: str, provider: KeyProvider
+    bootstrap: str,
+    serde: AvroSerde,
+    client_id: str,
+    provider: KeyProvider,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> AsyncIterator[TenantWebhooks]:
     """The tenants' webhook configuration, complete as of entry, and kept up to date until exit."""
     await serde.register(TENANT_KEYS, WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS)
-    views = TenantWebhooksViews(bootstrap, serde, client_id, provider)
+    views = TenantWebhooksViews(bootstrap, serde, client_id, provider, security)
     try:
         await views.start()
         await views.wait_caught_up()

@@ -30,7 +30,11 @@ class EventTail:
     every event per job."""
 
     def __init__(self, stack: Endpoints, serde: AvroSerde) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=stack.kafka_bootstrap,
+            **stack.kafka_security.aiokafka(),
+            enable_auto_commit=False,
+        )
         self._serde = serde
         self.events: dict[str, list[JobEvent]] = defaultdict(list)
         self.read: list[JobEvent] = []  # every event, in the order read

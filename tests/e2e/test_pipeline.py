@@ -62,7 +62,7 @@ async def test_http_submit_to_signed_webhook_status_download_and_ordered_events(
 async def test_a_job_submitted_through_kafka_alone_completes(
     stack: Endpoints, serde: AvroSerde, pipeline: PipelineConfig
 ) -> None:
-    producer = new_producer(stack.kafka_bootstrap, "e2e-internal-team")
+    producer = new_producer(stack.kafka_bootstrap, "e2e-internal-team", security=stack.kafka_security)
     await producer.start()
     try:
         async with EventTail(stack, serde) as tail:

@@ -33,8 +33,13 @@ DEADLINE_S = 120.0
 RATE, BURST = FLOOD_RATE, FLOOD_BURST
 
 
-async def _consumer_at_end(bootstrap: str, topic: Topic[Any]) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+async def _consumer_at_end(stack: Endpoints, topic: Topic[Any]) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=None,
+        enable_auto_commit=False,
+    )
     await consumer.start()
     parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
     consumer.assign(parts)
@@ -49,9 +54,11 @@ async def test_a_flooding_tenant_is_rate_limited_by_its_bucket_while_another_is_
 ) -> None:
     run = uuid.uuid4().hex[:10]
     flood, capped, calm = FLOOD_TENANT, CAPPED_TENANT, "tenant-calm"
-    events = await _consumer_at_end(stack.kafka_bootstrap, JOB_EVENTS)
-    inbox = await _consumer_at_end(stack.kafka_bootstrap, SCHEDULER_INBOX)
-    producer = new_producer(stack.kafka_bootstrap, client_id=f"test-rate-limits-{run}")
+    events = await _consumer_at_end(stack, JOB_EVENTS)
+    inbox = await _consumer_at_end(stack, SCHEDULER_INBOX)
+    producer = new_producer(
+        stack.kafka_bootstrap, client_id=f"test-rate-limits-{run}", security=stack.kafka_security
+    )
     await producer.start()
     publisher = Publisher(sender_of(producer), serde)
 
@@ -116,9 +123,13 @@ async def test_a_finished_job_frees_its_place_in_the_tenants_queue(
     """The tenant may have one job in the queue: a second is refused while the first is there, and a third
     is admitted once the first was canceled (any final state frees the place the same way)."""
     tenant = ONE_AT_A_TIME_TENANT
-    events = await _consumer_at_end(stack.kafka_bootstrap, JOB_EVENTS)
-    inbox = await _consumer_at_end(stack.kafka_bootstrap, SCHEDULER_INBOX)
-    producer = new_producer(stack.kafka_bootstrap, client_id=f"test-queue-place-{uuid.uuid4().hex[:8]}")
+    events = await _consumer_at_end(stack, JOB_EVENTS)
+    inbox = await _consumer_at_end(stack, SCHEDULER_INBOX)
+    producer = new_producer(
+        stack.kafka_bootstrap,
+        client_id=f"test-queue-place-{uuid.uuid4().hex[:8]}",
+        security=stack.kafka_security,
+    )
     await producer.start()
     publisher = Publisher(sender_of(producer), serde)
 

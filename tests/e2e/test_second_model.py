@@ -65,7 +65,7 @@ async def test_a_model_no_pool_serves_is_refused_at_submit_naming_it_and_the_mod
 async def test_a_job_for_a_model_no_pool_serves_produced_straight_to_kafka_is_rejected_not_left_waiting(
     stack: Endpoints, serde: AvroSerde, pipeline: PipelineConfig
 ) -> None:
-    producer = new_producer(stack.kafka_bootstrap, "e2e-internal-team")
+    producer = new_producer(stack.kafka_bootstrap, "e2e-internal-team", security=stack.kafka_security)
     await producer.start()
     try:
         async with EventTail(stack, serde) as tail:

@@ -46,7 +46,10 @@ async def test_a_burst_is_admitted_and_its_offsets_committed_after_the_acks(
     metas = [await send for send in sends]
     last = max(metas, key=lambda meta: meta.offset)  # all on the tenant's partition
     inbox = AIOKafkaConsumer(
-        SCHEDULER_INBOX.name, bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
+        SCHEDULER_INBOX.name,
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        auto_offset_reset="earliest",
     )
     await inbox.start()
     admitted: set[str] = set()
@@ -69,7 +72,7 @@ async def test_a_burst_is_admitted_and_its_offsets_committed_after_the_acks(
     finally:
         await inbox.stop()
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka())
     await admin.start()
     partition = TopicPartition(COMMANDS.name, last.partition)
 

@@ -42,14 +42,21 @@ def topic_of(record: object) -> Topic[Any]:
     return next(t for t in ALL_TOPICS if isinstance(record, t.value_types))
 
 
-async def produce_and_read_back(bootstrap: str, topic: str, partition: int, value: bytes) -> bytes:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+async def produce_and_read_back(stack: Endpoints, topic: str, partition: int, value: bytes) -> bytes:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        acks="all",
+        enable_idempotence=True,
+    )
     await producer.start()
     try:
         meta = await producer.send_and_wait(topic, value, key=b"k", partition=partition)
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -67,7 +74,7 @@ async def test_every_record_round_trips_through_registry_and_broker(
     record: object, serde: AvroSerde, stack: Endpoints
 ) -> None:
     topic = topic_of(record)
-    raw = await produce_and_read_back(stack.kafka_bootstrap, topic.name, 0, serde.serialize(topic, record))
+    raw = await produce_and_read_back(stack, topic.name, 0, serde.serialize(topic, record))
     assert raw[0] == 0  # Confluent wire format: magic byte, then a 4-byte schema id
     assert await serde.deserialize(topic, raw) == record
 
@@ -220,9 +227,15 @@ async def test_a_value_of_the_wrong_type_is_refused_before_it_reaches_the_broker
 
 
 async def test_topic_declarations_applied_twice_change_nothing(stack: Endpoints, topics: None) -> None:
-    before = {t.name: await topic_configs(stack.kafka_bootstrap, t.name) for t in ALL_TOPICS}
-    assert await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS) == []
-    after = {t.name: await topic_configs(stack.kafka_bootstrap, t.name) for t in ALL_TOPICS}
+    before = {
+        t.name: await topic_configs(stack.kafka_bootstrap, t.name, security=stack.kafka_security)
+        for t in ALL_TOPICS
+    }
+    assert await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS, security=stack.kafka_security) == []
+    after = {
+        t.name: await topic_configs(stack.kafka_bootstrap, t.name, security=stack.kafka_security)
+        for t in ALL_TOPICS
+    }
     assert after == before
     assert after[JOB_STATUS.name]["cleanup.policy"] == "compact"
     assert after[SCHEDULER_INBOX.name]["cleanup.policy"] == "delete"
@@ -232,12 +245,14 @@ async def test_a_changelog_rolls_segments_so_compaction_bounds_a_restore(stack: 
     """Kafka compacts closed segments only: a Faust changelog created by the services rolls one every few
     minutes, so a restarted stage replays about one record per key, not every write since creation."""
     changelog = CompactedTopic(f"t-{uuid.uuid4().hex[:8]}-pool-state-changelog", 1)
-    assert await ensure_topics(stack.kafka_bootstrap, [changelog]) == [changelog.name]
+    assert await ensure_topics(stack.kafka_bootstrap, [changelog], security=stack.kafka_security) == [
+        changelog.name
+    ]
     deadline = time.monotonic() + 30
-    config = await topic_configs(stack.kafka_bootstrap, changelog.name)
+    config = await topic_configs(stack.kafka_bootstrap, changelog.name, security=stack.kafka_security)
     while not config and time.monotonic() < deadline:  # a topic created just now: metadata may lag
         await asyncio.sleep(0.1)
-        config = await topic_configs(stack.kafka_bootstrap, changelog.name)
+        config = await topic_configs(stack.kafka_bootstrap, changelog.name, security=stack.kafka_security)
     assert config["cleanup.policy"] == "compact"
     assert int(config["segment.ms"]) <= 600_000
     assert float(config["min.cleanable.dirty.ratio"]) <= 0.1
@@ -247,9 +262,13 @@ async def test_a_topic_just_created_is_in_the_metadata_of_the_next_client(stack:
     """A stream stage starts its Faust app right after creating its changelogs: a client that found the
     changelog missing then crashed its agent on every table write (PartitionsMismatch, 0 partitions)."""
     changelogs = [CompactedTopic(f"t-{uuid.uuid4().hex[:8]}-{n}-changelog", 3) for n in range(4)]
-    assert await ensure_topics(stack.kafka_bootstrap, changelogs) == [c.name for c in changelogs]
+    assert await ensure_topics(stack.kafka_bootstrap, changelogs, security=stack.kafka_security) == [
+        c.name for c in changelogs
+    ]
     # another client, one metadata request, no retry: what a stage's Faust app does as it starts
-    metadata = AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).list_topics(timeout=10)
+    metadata = AdminClient(
+        {"bootstrap.servers": stack.kafka_bootstrap, **stack.kafka_security.librdkafka()}
+    ).list_topics(timeout=10)
     for changelog in changelogs:
         assert changelog.name in metadata.topics
         assert sorted(metadata.topics[changelog.name].partitions) == [0, 1, 2]

@@ -35,8 +35,10 @@ def notifier(
         yield handle
 
 
-async def _end_offset(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def _end_offset(stack: Endpoints, topic: str) -> int:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
@@ -52,7 +54,9 @@ async def _parked_value(
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         notifier.check_running()
-        for parked in await read_dead_letters(stack.kafka_bootstrap, serde, stage):
+        for parked in await read_dead_letters(
+            stack.kafka_bootstrap, serde, stage, security=stack.kafka_security
+        ):
             if parked.offset >= start and parked.letter.value == value:
                 return parked.letter
     pytest.fail(f"no dead letter with the garbage within {DEADLINE_S:g}s:\n{notifier.log()[-4000:]}")
@@ -65,7 +69,7 @@ async def test_an_undecodable_event_is_dead_lettered_and_the_notifier_moves_on(
     serde: AvroSerde,
     stack: Endpoints,
 ) -> None:
-    start = await _end_offset(stack.kafka_bootstrap, DEAD_LETTERS["notifier"].name)
+    start = await _end_offset(stack, DEAD_LETTERS["notifier"].name)
     job_id = f"job-{uuid.uuid4().hex}"
     garbage = b"\x00\x00\x00\x00\x07not avro " + uuid.uuid4().hex.encode()
     meta = await producer.send_and_wait(
@@ -86,9 +90,9 @@ async def test_an_undecodable_event_is_dead_lettered_and_the_notifier_moves_on(
     assert letter.replays == 0
 
 
-async def _scratch_topic(bootstrap: str) -> str:
+async def _scratch_topic(stack: Endpoints) -> str:
     name = f"test-dlq-scratch-{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
@@ -104,7 +108,7 @@ async def test_dlq_list_and_replay_re_produce_the_original_record(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    scratch = await _scratch_topic(stack.kafka_bootstrap)
+    scratch = await _scratch_topic(stack)
     payload = b"secret-payload-" + uuid.uuid4().hex.encode()
     letter = DeadLetter(
         stage="worker",
@@ -132,7 +136,9 @@ async def test_dlq_list_and_replay_re_produce_the_original_record(
     assert await asyncio.to_thread(cli.main, ["dlq", "replay", "worker", "--offset", str(meta.offset)]) == 0
     assert "replayed 1 record" in capsys.readouterr().out
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tp = TopicPartition(scratch, 1)

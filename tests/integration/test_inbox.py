@@ -71,7 +71,7 @@ class Stage:
 @pytest.fixture
 async def source(stack: Endpoints) -> AsyncIterator[tuple[Topic[SubmitJob], AIOKafkaProducer]]:
     topic = Topic(f"test.inbox.{uuid.uuid4().hex[:8]}", (SubmitJob,), "job_id", 2)
-    await ensure_topics(stack.kafka_bootstrap, [topic])
+    await ensure_topics(stack.kafka_bootstrap, [topic], security=stack.kafka_security)
     async with started_producer(stack, "inbox") as producer:
         yield topic, producer
 
@@ -80,7 +80,7 @@ async def source(stack: Endpoints) -> AsyncIterator[tuple[Topic[SubmitJob], AIOK
 async def reader(
     stack: Endpoints, source: tuple[Topic[SubmitJob], AIOKafkaProducer]
 ) -> AsyncIterator[LogReader]:
-    reader = LogReader(stack.kafka_bootstrap, source[0])
+    reader = LogReader(stack.kafka_bootstrap, source[0], security=stack.kafka_security)
     yield reader
     await reader.close_on_shutdown(None)
 
@@ -93,7 +93,10 @@ async def produce(producer: AIOKafkaProducer, topic: str, count: int) -> None:
 async def commit(stack: Endpoints, group: str, topic: str, offset: int) -> None:
     # no auto-commit: stopping would commit the consumer's own position over the offset given
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, group_id=group, enable_auto_commit=False
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=group,
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:

@@ -58,7 +58,7 @@ async def wait_connections(port: int, expected: int) -> int:
 async def committed_group(stack: Endpoints, prefix: str, records: int, commit: int) -> str:
     """A consumer group named with `prefix` that committed `commit` on partition 0 of the commands topic,
     after `records` more records reached it; its name."""
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka())
     await producer.start()
     try:
         for _ in range(records):
@@ -67,7 +67,10 @@ async def committed_group(stack: Endpoints, prefix: str, records: int, commit: i
         await producer.stop()
     group = f"{prefix}-group"
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, group_id=group, enable_auto_commit=False
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=group,
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:
@@ -86,7 +89,7 @@ async def test_lag_is_read_and_close_leaves_no_connection_behind(stack: Endpoint
     group = await committed_group(stack, prefix, records=5, commit=2)
     assert await wait_connections(port, before) == before  # the set-up's clients are gone
     registry = CollectorRegistry()
-    exporter = LagExporter(stack.kafka_bootstrap, f"{prefix}-", registry)
+    exporter = LagExporter(stack.kafka_bootstrap, f"{prefix}-", registry, security=stack.kafka_security)
     read = "reelstream_kafka_offsets_read_timestamp_seconds"
     assert registry.get_sample_value(read) == 0  # never read: ReelstreamKafkaUnreachable's clock starts
 

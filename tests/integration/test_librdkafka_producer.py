@@ -23,7 +23,9 @@ from tests.kafka_clients import started
 
 @pytest.fixture
 async def producer(stack: Endpoints, topics: None) -> AsyncIterator[LibrdkafkaProducer]:
-    client = LibrdkafkaProducer(stack.kafka_bootstrap, f"test-rdkafka-{uuid.uuid4().hex[:8]}")
+    client = LibrdkafkaProducer(
+        stack.kafka_bootstrap, f"test-rdkafka-{uuid.uuid4().hex[:8]}", security=stack.kafka_security
+    )
     async with started(client) as producer:
         yield producer
 
@@ -31,7 +33,9 @@ async def producer(stack: Endpoints, topics: None) -> AsyncIterator[LibrdkafkaPr
 async def read_at(
     stack: Endpoints, written: Written
 ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         partition = TopicPartition(written.topic, written.partition)

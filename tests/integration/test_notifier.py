@@ -107,9 +107,11 @@ class DeliveryReader:
 
 
 @asynccontextmanager
-async def deliveries_from_now(bootstrap: str, serde: AvroSerde) -> AsyncIterator[DeliveryReader]:
+async def deliveries_from_now(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[DeliveryReader]:
     """Reads reelstream.webhooks.deliveries from the end offsets taken on entry."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         partitions = [
@@ -131,7 +133,7 @@ async def test_a_succeeded_job_gets_a_signed_webhook_and_a_delivered_record(
     event = _event(
         job_id, f"{receiver.url}/{job_id}?token={token}", JobEventType.SUCCEEDED, JobState.SUCCEEDED
     )
-    async with deliveries_from_now(stack.kafka_bootstrap, serde) as deliveries:
+    async with deliveries_from_now(stack, serde) as deliveries:
         await publisher.publish(JOB_EVENTS, job_id, event)
         hook = await _received(receiver, notifier, job_id)
         print(f"notifier start to first delivery: {time.monotonic() - notifier.started:.1f}s")
@@ -169,7 +171,7 @@ async def test_a_receiver_answering_500_yields_a_failed_record(
     with webhook_receiver() as failing:
         failing.status = 500
         event = _event(job_id, f"{failing.url}/{job_id}?token=t", JobEventType.FAILED, JobState.FAILED)
-        async with deliveries_from_now(stack.kafka_bootstrap, serde) as deliveries:
+        async with deliveries_from_now(stack, serde) as deliveries:
             await publisher.publish(JOB_EVENTS, job_id, event)
             hook = await _received(failing, notifier, job_id)
             record = await deliveries.wait_for(notifier, lambda d: d.webhook_event_id == event.event_id)

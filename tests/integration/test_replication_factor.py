@@ -20,8 +20,12 @@ from streams.notifier import ensure_retry_tiers
 INVALID_REPLICATION_FACTOR = 38
 
 
-async def _replicas(bootstrap: str, names: list[str]) -> set[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-replication")
+async def _replicas(stack: Endpoints, names: list[str]) -> set[int]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        client_id="test-replication",
+    )
     await admin.start()
     try:
         described = await admin.describe_topics(names)
@@ -53,7 +57,7 @@ async def test_changelogs_are_requested_with_the_configured_replication_factor(s
     app.Table("probe-state", key_type=bytes, value_type=bytes, partitions=2)
     created = await ensure_changelogs(app, settings)
     assert created == [f"{settings.app_prefix}-probe-probe-state-changelog"]
-    assert await _replicas(stack.kafka_bootstrap, created) == {1}
+    assert await _replicas(stack, created) == {1}
 
 
 async def test_retry_tiers_are_requested_with_the_configured_replication_factor(stack: Endpoints) -> None:
@@ -61,4 +65,4 @@ async def test_retry_tiers_are_requested_with_the_configured_replication_factor(
         await ensure_retry_tiers(NotifierSettings.from_env(_env(stack, 2)))
     created = await ensure_retry_tiers(NotifierSettings.from_env(_env(stack, 1)))
     assert created  # its own tier at least
-    assert await _replicas(stack.kafka_bootstrap, created) == {1}
+    assert await _replicas(stack, created) == {1}

@@ -95,8 +95,14 @@ class Harness:
 
     def __init__(self, stack: Endpoints, serde: AvroSerde, scheduler: Scheduler) -> None:
         self.serde, self.scheduler = serde, scheduler
-        self.producer = new_producer(stack.kafka_bootstrap, f"test-{uuid.uuid4().hex[:8]}")
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
+        self.producer = new_producer(
+            stack.kafka_bootstrap, f"test-{uuid.uuid4().hex[:8]}", security=stack.kafka_security
+        )
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=stack.kafka_bootstrap,
+            **stack.kafka_security.aiokafka(),
+            enable_auto_commit=False,
+        )
         self.seen: dict[tuple[str, JobEventType], set[int]] = defaultdict(set)
 
     async def __aenter__(self) -> Harness:
@@ -239,7 +245,10 @@ async def commit_when_the_group_is_empty(stack: Endpoints, group_id: str, offset
     (a group with members refuses a commit from outside it)."""
     tp = TopicPartition(SCHEDULER_INBOX.name, 0)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, group_id=group_id, enable_auto_commit=False
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=group_id,
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:

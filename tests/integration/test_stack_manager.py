@@ -25,7 +25,9 @@ from devstack.prereqs import MissingPrerequisite, find_java
 def minio_only(stack: Endpoints) -> ExternalServices:
     """Kafka and the registry come from the session stack, so these tests start only a MinIO (fast)."""
     return ExternalServices(
-        kafka_bootstrap=stack.kafka_bootstrap, schema_registry_url=stack.schema_registry_url
+        kafka_bootstrap=stack.kafka_bootstrap,
+        schema_registry_url=stack.schema_registry_url,
+        kafka_security=stack.kafka_security,
     )
 
 

@@ -84,7 +84,10 @@ class TopicTail:
 @asynccontextmanager
 async def tail(stack: Endpoints, serde: AvroSerde, topic: Topic[Any]) -> AsyncIterator[TopicTail]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=None,
+        enable_auto_commit=False,
     )
     await consumer.start()
     parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]

@@ -147,8 +147,10 @@ class TopicReader(Generic[T]):
 
 
 @asynccontextmanager
-async def reading(bootstrap: str, serde: AvroSerde, topic: Topic[T]) -> AsyncIterator[TopicReader[T]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def reading(stack: Endpoints, serde: AvroSerde, topic: Topic[T]) -> AsyncIterator[TopicReader[T]]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
@@ -188,7 +190,7 @@ async def test_a_receiver_failing_twice_gets_the_third_attempt_with_the_same_id_
     traceparent = f"00-{TRACE_ID}-b7ad6b7169203331-01"
     with scripted_receiver(notifier.secret, lambda n: (500, {}) if n <= 2 else (204, {})) as receiver:
         event = _event(job_id, f"{receiver.url}/{job_id}?token=t")
-        async with reading(stack.kafka_bootstrap, serde, WEBHOOK_DELIVERIES) as deliveries:
+        async with reading(stack, serde, WEBHOOK_DELIVERIES) as deliveries:
             await publisher.publish(
                 JOB_EVENTS, job_id, event, headers=[("traceparent", traceparent.encode())]
             )
@@ -228,7 +230,7 @@ async def test_exhausted_deliveries_are_dead_lettered_and_replay_sends_them_agai
     failing = True
     with scripted_receiver(notifier.secret, lambda n: (500, {}) if failing else (204, {})) as receiver:
         event = _event(job_id, f"{receiver.url}/{job_id}")
-        async with reading(stack.kafka_bootstrap, serde, DEAD_LETTERS["notifier"]) as letters:
+        async with reading(stack, serde, DEAD_LETTERS["notifier"]) as letters:
             await publisher.publish(JOB_EVENTS, job_id, event)
             letter = await _dead_letter(letters, notifier, event.event_id)
         hooks = receiver.matching(_ours(notifier, job_id))
@@ -241,7 +243,11 @@ async def test_exhausted_deliveries_are_dead_lettered_and_replay_sends_them_agai
         assert len(parked) == 1
         assert (
             await replay_stage(
-                stack.kafka_bootstrap, stack.schema_registry_url, "notifier", {parked[0].offset}
+                stack.kafka_bootstrap,
+                stack.schema_registry_url,
+                "notifier",
+                {parked[0].offset},
+                security=stack.kafka_security,
             )
             == 1
         )
@@ -254,7 +260,9 @@ async def test_exhausted_deliveries_are_dead_lettered_and_replay_sends_them_agai
 async def _list_notifier_letters(stack: Endpoints) -> list[Any]:
     from reelstream.dlq import list_stage
 
-    return await list_stage(stack.kafka_bootstrap, stack.schema_registry_url, "notifier", 1000)
+    return await list_stage(
+        stack.kafka_bootstrap, stack.schema_registry_url, "notifier", 1000, security=stack.kafka_security
+    )
 
 
 async def test_410_gone_disables_the_endpoint(
@@ -264,7 +272,7 @@ async def test_410_gone_disables_the_endpoint(
     with scripted_receiver(notifier.secret, lambda n: (410, {})) as receiver:
         url = f"{receiver.url}/gone-{uuid.uuid4().hex}"
         first, later = _event(first_job, url), _event(later_job, url)
-        async with reading(stack.kafka_bootstrap, serde, DEAD_LETTERS["notifier"]) as letters:
+        async with reading(stack, serde, DEAD_LETTERS["notifier"]) as letters:
             await publisher.publish(JOB_EVENTS, first_job, first)
             gone = await _dead_letter(letters, notifier, first.event_id)
             await publisher.publish(JOB_EVENTS, later_job, later)
@@ -285,7 +293,7 @@ async def test_an_admin_re_enables_a_gone_endpoint_and_deliveries_resume(
     with scripted_receiver(notifier.secret, lambda n: (410, {}) if n == 1 else (200, {})) as receiver:
         url = f"{receiver.url}/gone-{uuid.uuid4().hex}"
         first, later = _event(first_job, url), _event(later_job, url)
-        async with reading(stack.kafka_bootstrap, serde, DEAD_LETTERS["notifier"]) as letters:
+        async with reading(stack, serde, DEAD_LETTERS["notifier"]) as letters:
             await publisher.publish(JOB_EVENTS, first_job, first)
             gone = await _dead_letter(letters, notifier, first.event_id)
         assert gone.error_code == "endpoint_gone"
@@ -320,15 +328,20 @@ async def test_an_event_older_than_the_max_age_is_dead_lettered_unsent(
         event = _event(
             job_id, f"{receiver.url}/{job_id}", occurred_at=utc_now() - timedelta(seconds=2 * MAX_AGE_S)
         )
-        async with reading(stack.kafka_bootstrap, serde, DEAD_LETTERS["notifier"]) as letters:
+        async with reading(stack, serde, DEAD_LETTERS["notifier"]) as letters:
             await publisher.publish(JOB_EVENTS, job_id, event)
             letter = await _dead_letter(letters, notifier, event.event_id)
         assert receiver.matching(_ours(notifier, job_id)) == []
     assert letter.error_code == "expired"
 
 
-async def _committed(bootstrap: str, group: str, tp: TopicPartition) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+async def _committed(stack: Endpoints, group: str, tp: TopicPartition) -> int:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=group,
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         return await consumer.committed(tp) or 0
@@ -337,11 +350,11 @@ async def _committed(bootstrap: str, group: str, tp: TopicPartition) -> int:
 
 
 async def _wait_committed(
-    bootstrap: str, group: str, tp: TopicPartition, beyond: int, what: NotifierProcess
+    stack: Endpoints, group: str, tp: TopicPartition, beyond: int, what: NotifierProcess
 ) -> None:
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
-        if await _committed(bootstrap, group, tp) > beyond:
+        if await _committed(stack, group, tp) > beyond:
             return
         await asyncio.sleep(0.2)  # polling the group's committed offset, with a deadline
     pytest.fail(f"{group} never committed {tp} beyond {beyond}:\n{what.log()[-4000:]}")
@@ -354,21 +367,22 @@ async def test_a_retry_pending_when_the_notifier_is_killed_is_delivered_once_aft
     job_id = f"job-{uuid.uuid4().hex}"
     env = {"REELSTREAM_WEBHOOK_RETRY_SCHEDULE": "0,2,2"}
     answers: Callable[[int], Answer] = lambda n: (503, {"retry-after": "5"}) if n == 1 else (204, {})  # noqa: E731
-    bootstrap = stack.kafka_bootstrap
-    await ensure_topics(bootstrap, [retry_topic(2)])  # the notifier creates it too, maybe after we read
+    await ensure_topics(
+        stack.kafka_bootstrap, [retry_topic(2)], security=stack.kafka_security
+    )  # the notifier creates it too, maybe after we read
     with (
         running_notifier(stack, tmp_path, "killed", env=env, tenants=[TENANT]) as first,
         scripted_receiver(first.secret, answers) as receiver,
     ):
         event = _event(job_id, f"{receiver.url}/{job_id}")
-        async with reading(bootstrap, serde, retry_topic(2)) as tier:
+        async with reading(stack, serde, retry_topic(2)) as tier:
             meta = await publisher.publish(JOB_EVENTS, job_id, event)
             pending, partition, offset = await tier.wait_for(
                 first, lambda r: r.job_event is not None and r.job_event.event_id == event.event_id
             )
         # the first attempt's source offset is committed: a restart will not make it again
         events_tp = TopicPartition(JOB_EVENTS.name, meta.partition)
-        await _wait_committed(bootstrap, f"{first.app_prefix}-notifier", events_tp, meta.offset, first)
+        await _wait_committed(stack, f"{first.app_prefix}-notifier", events_tp, meta.offset, first)
         first.kill()
         killed_at = time.time()
         assert pending.attempt == 2
@@ -386,7 +400,7 @@ async def test_a_retry_pending_when_the_notifier_is_killed_is_delivered_once_aft
             hooks = await _wait_hooks(receiver, second, job_id, 2)
             # the retry's offset is committed: nothing of it can come again
             tier_tp = TopicPartition(retry_topic(2).name, partition)
-            await _wait_committed(bootstrap, f"{first.app_prefix}-notifier-retries", tier_tp, offset, second)
+            await _wait_committed(stack, f"{first.app_prefix}-notifier-retries", tier_tp, offset, second)
             ours = receiver.matching(_ours(second, job_id))
 
     assert [h.status for h in hooks] == [503, 204]

@@ -368,7 +368,9 @@ async def test_no_webhook_secret_is_anywhere_in_the_raw_bytes_of_any_topic(
     forms = {form for value in values for form in _forms(value)}
     hits: dict[str, int] = {}
     scanned = 0
-    async for topic, raw in every_record(stack.kafka_bootstrap, deadline=DEADLINE_S * 3):
+    async for topic, raw in every_record(
+        stack.kafka_bootstrap, stack.kafka_security, deadline=DEADLINE_S * 3
+    ):
         scanned += 1
         for form in forms:
             if form in raw:

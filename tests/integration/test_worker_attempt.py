@@ -267,7 +267,9 @@ async def lost_gpu_slot(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[Los
             "lost-gpu", DeviceLost("cuda:0 is unusable: an illegal memory access was encountered")
         ),
     )
-    inbox = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="latest")
+    inbox = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), auto_offset_reset="latest"
+    )
     partition = worker.settings.pipeline.pool_partition(pool)
     await inbox.start()
     inbox.assign([TopicPartition(SCHEDULER_INBOX.name, partition)])

@@ -51,7 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
 
 @pytest.fixture(scope="package")
 async def topics(stack: Endpoints) -> None:
-    await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS)
+    await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS, security=stack.kafka_security)
 
 
 @pytest.fixture(scope="package")

@@ -173,7 +173,7 @@ async def worker(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[WorkerTask
         RaisingRenderer("failing", RenderError("this renderer fails on purpose")),
     )
     stop = asyncio.Event()
-    async with tail(stack.kafka_bootstrap, serde, SCHEDULER_INBOX) as inbox:
+    async with tail(stack, serde, SCHEDULER_INBOX) as inbox:
         task = asyncio.create_task(running.run(stop))
         handle = WorkerTask(task)
         # the slot announces itself once it reads its partition: then what is produced next is seen
@@ -211,8 +211,10 @@ class Tail:
 
 
 @contextlib.asynccontextmanager
-async def tail(bootstrap: str, serde: AvroSerde, topic: Topic[Any]) -> AsyncIterator[Tail]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def tail(stack: Endpoints, serde: AvroSerde, topic: Topic[Any]) -> AsyncIterator[Tail]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
@@ -485,7 +487,7 @@ async def _poison_then_valid(
     publisher = Publisher(sender_of(producer), serde)
 
     async with (
-        tail(stack.kafka_bootstrap, serde, DEAD_LETTERS[case.stage]) as letters,
+        tail(stack, serde, DEAD_LETTERS[case.stage]) as letters,
         _output(stack, serde, feed, receiver) as processed,
     ):
         meta = await producer.send_and_wait(
@@ -521,7 +523,7 @@ async def _output(
     if feed.output is None:
         yield lambda stage: delivered(receiver, stage, feed.processed)
         return
-    async with tail(stack.kafka_bootstrap, serde, feed.output) as out:
+    async with tail(stack, serde, feed.output) as out:
         yield lambda stage: out.first(feed.processed, stage)
 
 

@@ -39,7 +39,7 @@ class StandIn:
 
 def made(monkeypatch: pytest.MonkeyPatch, *producers: StandIn) -> list[StandIn]:
     queue = list(producers)
-    monkeypatch.setattr(clients, "new_producer", lambda bootstrap, client_id: queue.pop(0))
+    monkeypatch.setattr(clients, "new_producer", lambda bootstrap, client_id, security=None: queue.pop(0))
     return list(producers)
 
 

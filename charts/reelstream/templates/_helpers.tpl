@@ -80,6 +80,48 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       key: {{ $s3.secretKeyKey }}
 {{- end -}}
 
+{{/* A service's Kafka principal (strimzi mode: SASL SCRAM-SHA-512 over TLS, its KafkaUser's Secret, the
+cluster CA mounted): .root, .principal (a name of files/kafka_users.json). */}}
+{{- define "reelstream.kafkaEnv" -}}
+{{- if eq .root.Values.kafka.mode "strimzi" -}}
+- name: REELSTREAM_KAFKA_SECURITY_PROTOCOL
+  value: SASL_SSL
+- name: REELSTREAM_KAFKA_USERNAME
+  value: {{ include "reelstream.kafkaUser" . | quote }}
+- name: REELSTREAM_KAFKA_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "reelstream.kafkaUser" . }}
+      key: password
+- name: REELSTREAM_KAFKA_CA_FILE
+  value: /etc/reelstream/kafka-ca/ca.crt
+{{- end -}}
+{{- end -}}
+
+{{/* The KafkaUser (and its Secret) of a principal: <clusterName>-<principal>. */}}
+{{- define "reelstream.kafkaUser" -}}
+{{- printf "%s-%s" .root.Values.kafka.strimzi.clusterName .principal -}}
+{{- end -}}
+
+{{- define "reelstream.kafkaCaMount" -}}
+{{- if eq .Values.kafka.mode "strimzi" -}}
+- name: kafka-ca
+  mountPath: /etc/reelstream/kafka-ca
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{- define "reelstream.kafkaCaVolume" -}}
+{{- if eq .Values.kafka.mode "strimzi" -}}
+- name: kafka-ca
+  secret:
+    secretName: {{ printf "%s-cluster-ca-cert" .Values.kafka.strimzi.clusterName }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end -}}
+{{- end -}}
+
 {{- define "reelstream.envFrom" -}}
 - configMapRef:
     name: {{ include "reelstream.fullname" . }}-env

@@ -75,7 +75,10 @@ async def ready_api(api: RunningApi) -> RunningApi:
 @pytest.fixture(scope="session")
 async def commands_probe(stack: Endpoints, topics: None) -> AsyncIterator[TopicProbe]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=None,
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:
@@ -87,7 +90,9 @@ async def commands_probe(stack: Endpoints, topics: None) -> AsyncIterator[TopicP
 @pytest.fixture(scope="session")
 async def scheduler(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[StatusWriter]:
     """Writes JobStatus snapshots to the status topic the way the scheduler does."""
-    producer = new_producer(stack.kafka_bootstrap, client_id="test-ingest-scheduler")
+    producer = new_producer(
+        stack.kafka_bootstrap, client_id="test-ingest-scheduler", security=stack.kafka_security
+    )
     await producer.start()
     try:
         yield StatusWriter(Publisher(sender_of(producer), serde))

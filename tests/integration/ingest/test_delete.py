@@ -38,7 +38,9 @@ async def probes(stack: Endpoints, topics: None) -> AsyncIterator[dict[str, Topi
     consumers = []
     found = {}
     for topic in (COMMANDS, JOB_EVENTS, JOB_STATUS):
-        consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=None)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=stack.kafka_bootstrap, group_id=None, **stack.kafka_security.aiokafka()
+        )
         await consumer.start()
         consumers.append(consumer)
         found[topic.name] = TopicProbe(consumer, topic)

@@ -49,7 +49,9 @@ async def submits_of(probe: TopicProbe, serde: AvroSerde, before: Any, tenant: s
 @pytest.fixture
 async def record_writer(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[Publisher]:
     """Writes idempotency records the way another ingest replica does."""
-    producer = new_producer(stack.kafka_bootstrap, client_id="test-ingest-other-replica")
+    producer = new_producer(
+        stack.kafka_bootstrap, client_id="test-ingest-other-replica", security=stack.kafka_security
+    )
     await producer.start()
     try:
         yield Publisher(sender_of(producer), serde)
@@ -249,9 +251,13 @@ async def test_expired_keys_are_tombstoned_and_a_fresh_replica_no_longer_holds_t
     gone_key, live_key = (record_key(tenant, r.idempotency_key) for r in (expired, live))
     for record in (expired, live):
         await record_writer.publish(IDEMPOTENCY, record_key(tenant, record.idempotency_key), record)
-    producer = new_producer(stack.kafka_bootstrap, client_id="test-idempotency-sweeper")
+    producer = new_producer(
+        stack.kafka_bootstrap, client_id="test-idempotency-sweeper", security=stack.kafka_security
+    )
     await producer.start()
-    view = IdempotencyView(stack.kafka_bootstrap, serde, client_id="test-sweeping-replica")
+    view = IdempotencyView(
+        stack.kafka_bootstrap, serde, client_id="test-sweeping-replica", security=stack.kafka_security
+    )
     await view.start()
     try:
         await view.wait_caught_up()
@@ -264,7 +270,9 @@ async def test_expired_keys_are_tombstoned_and_a_fresh_replica_no_longer_holds_t
     finally:
         await view.stop()
         await producer.stop()
-    fresh = IdempotencyView(stack.kafka_bootstrap, serde, client_id="test-fresh-replica")
+    fresh = IdempotencyView(
+        stack.kafka_bootstrap, serde, client_id="test-fresh-replica", security=stack.kafka_security
+    )
     await fresh.start()
     try:
         await fresh.wait_caught_up()  # it read the record and then its tombstone

@@ -157,7 +157,9 @@ async def test_forged_key_records_are_ignored_by_every_replica(replicas: Replica
     other_kek = StaticKeyProvider({"test-kek-1": new_key()}, "test-kek-1")  # same id, other key
     wrong_key, wrong = mint(tenant, ["admin"])
     wrong = signed(wrong, other_kek)
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, group_id=None, **stack.kafka_security.aiokafka()
+    )
     await consumer.start()
     try:
         probe = TopicProbe(consumer, API_KEYS)
@@ -284,7 +286,10 @@ async def test_a_revoked_key_gives_way_to_a_tombstone_after_the_grace_period(
     # earlier tests' too (their replicas then forget them as well)
     settings = replace(replicas.settings, key_grace_seconds=0.0, key_sweep_interval_seconds=0.2)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=stack.kafka_bootstrap,
+        **stack.kafka_security.aiokafka(),
+        group_id=None,
+        enable_auto_commit=False,
     )
     await consumer.start()
     served = await start(settings)

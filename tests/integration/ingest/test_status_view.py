@@ -24,9 +24,9 @@ DEADLINE = 20.0
 ViewFactory = Callable[[Topic[JobStatus]], StatusView]
 
 
-async def created(bootstrap: str, topic: Topic[JobStatus]) -> bool:
+async def created(stack: Endpoints, topic: Topic[JobStatus]) -> bool:
     try:
-        await ensure_topics(bootstrap, [topic])
+        await ensure_topics(stack.kafka_bootstrap, [topic], security=stack.kafka_security)
     except TopicMismatchError:
         return False
     return True
@@ -37,9 +37,9 @@ async def scratch_topic(stack: Endpoints, topics: None) -> AsyncIterator[Topic[J
     """A fresh compacted topic with the status contract, deleted afterwards."""
     topic = dataclasses.replace(JOB_STATUS, name=f"test.ingest.status.{uuid.uuid4().hex}", partitions=3)
     # right after creation the broker may describe fewer partitions than it created: ask again until not
-    await eventually(lambda: created(stack.kafka_bootstrap, topic), bool)
+    await eventually(lambda: created(stack, topic), bool)
     yield topic
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka())
     await admin.start()
     try:
         await admin.delete_topics([topic.name])
@@ -49,7 +49,9 @@ async def scratch_topic(stack: Endpoints, topics: None) -> AsyncIterator[Topic[J
 
 @pytest.fixture
 async def raw_producer(stack: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), acks="all"
+    )
     await producer.start()
     yield producer
     await producer.stop()
@@ -60,7 +62,7 @@ async def view_factory(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[View
     views: list[StatusView] = []
 
     def make(topic: Topic[JobStatus]) -> StatusView:
-        view = StatusView(stack.kafka_bootstrap, serde, topic=topic)
+        view = StatusView(stack.kafka_bootstrap, serde, topic=topic, security=stack.kafka_security)
         views.append(view)
         return view
 

@@ -44,6 +44,7 @@ def test_credentials_are_secrets() -> None:
     secrets = {info.env for info in settings_info() if info.secret}
     assert secrets == {
         "REELSTREAM_S3_ACCESS_KEY",
+        "REELSTREAM_KAFKA_PASSWORD",
         "REELSTREAM_S3_SECRET_KEY",
         "REELSTREAM_API_KEYS",
         "REELSTREAM_API_KEY",

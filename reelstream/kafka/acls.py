@@ -1,0 +1,201 @@
+"""Who may do what on the broker: one Kafka principal per service, and the ACLs it gets, generated from the
+typed Topic contracts (schemas.topics) and the topic table of docs/architecture.md (who writes and who reads
+each topic). Pure data: the local stack turns the grants into broker ACLs (devstack.kafka_principals), the
+chart into Strimzi KafkaUsers (charts/reelstream/files/kafka_users.json, devstack.deploy), and the tests
+assert the principal × topic × operation matrix on a real broker from the same grants.
+
+Operations follow Kafka's: a reader gets READ and DESCRIBE on its topics, a writer WRITE and DESCRIBE (an
+idempotent producer needs nothing more since Kafka 2.8); a consumer group READ; a Faust app ALL on the topics
+named after its app id (table changelogs, its assignor topic) and READ on its group. No service uses
+transactions (every stage is at-least-once with idempotent producers), so no transactional id is granted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from schemas.topics import (
+    API_KEYS,
+    COMMANDS,
+    DEAD_LETTERS,
+    IDEMPOTENCY,
+    JOB_EVENTS,
+    JOB_STATUS,
+    RENDER_DISPATCH,
+    SCHEDULER_INBOX,
+    TENANT_KEYS,
+    TENANT_LIMIT_SETTINGS,
+    TENANT_LIMITS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_ENDPOINTS,
+    WEBHOOK_PINGS,
+    WEBHOOK_REGISTRATIONS,
+    WEBHOOK_SECRETS,
+    Topic,
+    retry_topic,
+)
+
+Resource = Literal["topic", "group"]
+Pattern = Literal["literal", "prefixed"]
+Operation = Literal["read", "write", "describe", "create", "all"]
+
+# the retry tiers are named by their delay, and a schedule may name tiers not declared: a prefix covers them
+RETRY_TIER_PREFIX = retry_topic(0).name.removesuffix("0s")
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One ACL: `principal` may `operation` on the `resource` named `name` (or every name it prefixes)."""
+
+    principal: str
+    resource: Resource
+    name: str
+    pattern: Pattern
+    operation: Operation
+
+    def as_strimzi(self) -> dict[str, Any]:
+        """The ACL rule of a Strimzi KafkaUser (`spec.authorization.acls[]`)."""
+        return {
+            "resource": {"type": self.resource, "name": self.name, "patternType": self.pattern},
+            "operations": [self.operation.capitalize()],
+        }
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one principal reads and writes (topics, or topic name prefixes), its consumer group prefix and
+    the Faust app id whose internal topics it owns."""
+
+    principal: str
+    reads: tuple[Topic[Any], ...] = ()
+    writes: tuple[Topic[Any], ...] = ()
+    read_prefixes: tuple[str, ...] = ()  # topics named with a prefix, read and written (retry tiers)
+    group_prefix: str | None = None
+    faust_app: str | None = None
+    creates_prefix: str | None = None  # topics it creates itself (the notifier's retry tiers)
+    describes: str | None = None  # a prefix of groups and topics it only describes (the lag exporter)
+
+    def grants(self) -> list[Grant]:
+        p = self.principal
+        out: set[Grant] = set()
+        for topic in self.reads:
+            out |= {Grant(p, "topic", topic.name, "literal", op) for op in ("read", "describe")}
+        for topic in self.writes:
+            out |= {Grant(p, "topic", topic.name, "literal", op) for op in ("write", "describe")}
+        for prefix in self.read_prefixes:
+            out |= {Grant(p, "topic", prefix, "prefixed", op) for op in ("read", "write", "describe")}
+        if self.creates_prefix is not None:
+            out.add(Grant(p, "topic", self.creates_prefix, "prefixed", "create"))
+        if self.group_prefix is not None:
+            out.add(Grant(p, "group", self.group_prefix, "prefixed", "read"))
+        if self.faust_app is not None:
+            out.add(Grant(p, "topic", f"{self.faust_app}-", "prefixed", "all"))
+            out.add(Grant(p, "group", self.faust_app, "literal", "read"))
+        if self.describes is not None:
+            out.add(Grant(p, "group", self.describes, "prefixed", "describe"))
+            out.add(Grant(p, "topic", self.describes, "prefixed", "describe"))
+        return sorted(out)
+
+
+def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
+    """Every principal and its access: the architecture's topic table, as code. `app_prefix`:
+    REELSTREAM_APP_PREFIX (Faust app ids and consumer groups are `<prefix>-<service>`)."""
+    return (
+        Access(
+            "ingest",
+            reads=(
+                JOB_STATUS,
+                WEBHOOK_SECRETS,
+                WEBHOOK_REGISTRATIONS,
+                IDEMPOTENCY,
+                TENANT_LIMITS,
+                API_KEYS,
+                TENANT_KEYS,
+            ),
+            writes=(
+                COMMANDS,
+                JOB_STATUS,  # a deleted job's tombstone (ingest.deletion)
+                JOB_EVENTS,  # job.deleted
+                TENANT_KEYS,  # the tenants' data keys (reelstream.crypto)
+                WEBHOOK_ENDPOINTS,
+                WEBHOOK_SECRETS,
+                WEBHOOK_REGISTRATIONS,
+                WEBHOOK_PINGS,
+                IDEMPOTENCY,
+                TENANT_LIMIT_SETTINGS,
+                API_KEYS,
+                DEAD_LETTERS["ingest"],
+            ),
+        ),
+        Access(
+            "admission",
+            reads=(COMMANDS, TENANT_LIMIT_SETTINGS),
+            writes=(SCHEDULER_INBOX, JOB_STATUS, JOB_EVENTS, TENANT_LIMITS, DEAD_LETTERS["admission"]),
+            faust_app=f"{app_prefix}-admission",
+        ),
+        Access(
+            "scheduler",
+            reads=(SCHEDULER_INBOX,),
+            writes=(
+                SCHEDULER_INBOX,
+                RENDER_DISPATCH,
+                JOB_STATUS,
+                JOB_EVENTS,
+                COMMANDS,
+                DEAD_LETTERS["scheduler"],
+            ),
+            faust_app=f"{app_prefix}-scheduler",
+            describes=app_prefix,  # the lag exporter reads every group's offsets and its topics' ends
+        ),
+        Access(
+            "notifier",
+            reads=(
+                JOB_EVENTS,
+                WEBHOOK_ENDPOINTS,
+                WEBHOOK_SECRETS,
+                WEBHOOK_REGISTRATIONS,
+                WEBHOOK_PINGS,
+                TENANT_KEYS,
+            ),
+            writes=(WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, DEAD_LETTERS["notifier"]),
+            read_prefixes=(RETRY_TIER_PREFIX,),
+            creates_prefix=RETRY_TIER_PREFIX,
+            group_prefix=f"{app_prefix}-notifier-",  # the retry tiers' group
+            faust_app=f"{app_prefix}-notifier",
+        ),
+        Access(
+            "worker",
+            reads=(RENDER_DISPATCH,),
+            writes=(SCHEDULER_INBOX, DEAD_LETTERS["worker"]),
+            group_prefix=f"{app_prefix}-worker-",  # a group per slot, for its offsets only
+        ),
+        Access(
+            "internal-team",  # the read-only example: what internal teams consume (README)
+            reads=(JOB_EVENTS, JOB_STATUS, WEBHOOK_DELIVERIES),
+            group_prefix="internal-team",
+        ),
+    )
+
+
+PRINCIPALS = tuple(a.principal for a in service_access())
+
+
+def all_grants(access: Iterable[Access] | None = None) -> list[Grant]:
+    """Every ACL of every principal."""
+    return sorted(g for a in (service_access() if access is None else access) for g in a.grants())
+
+
+def allows(grants: Iterable[Grant], principal: str, resource: Resource, name: str, operation: str) -> bool:
+    """Whether the grants let `principal` do `operation` on a resource named `name`, as Kafka's
+    authorizer decides it: a literal or prefix match, ALL covering every operation, READ and WRITE
+    implying DESCRIBE."""
+    implied = {"describe": {"describe", "read", "write", "all"}}.get(operation, {operation, "all"})
+    return any(
+        g.principal == principal
+        and g.resource == resource
+        and g.operation in implied
+        and (g.name == name if g.pattern == "literal" else name.startswith(g.name))
+        for g in grants
+    )
