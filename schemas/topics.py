@@ -18,6 +18,7 @@ from schemas.events import (
     Command,
     DeadLetter,
     DispatchRender,
+    GpuUsageRecorded,
     IdempotencyRecord,
     InboxEvent,
     JobAdmitted,
@@ -226,6 +227,17 @@ API_KEYS: Topic[ApiKeyRecord] = Topic(
     retention_ms=None,  # a revoked key is tombstoned by ingest after a grace period
 )
 
+# One record per render attempt that held a GPU, for billing: keyed by attempt id (`job_id/attempt`) and
+# compacted, so an attempt reported again (a worker's retry) replaces its record instead of counting twice.
+USAGE_EVENTS: Topic[GpuUsageRecorded] = Topic(
+    "reelstream.usage.events",
+    (GpuUsageRecorded,),
+    key="attempt_id",
+    partitions=12,
+    compacted=True,
+    retention_ms=None,
+)
+
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
     """Where a stage parks records it cannot process (original bytes, headers, error): `reelstream dlq`."""
@@ -253,5 +265,6 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     TENANT_LIMITS,
     TENANT_LIMIT_SETTINGS,
     API_KEYS,
+    USAGE_EVENTS,
     *DEAD_LETTERS.values(),
 )

@@ -5,8 +5,8 @@ own carries `event_id` and `occurred_at`; `tests/unit/schemas` checks that field
 
 One module per concept: `values` (enums and nested value types), `jobs` (job commands, statuses and
 events), `render` (the scheduler's inbox and its dispatch commands), `webhooks`, `records` (dead letters,
-idempotency, tenant limits, API keys) and `ids` (ids and timestamps). Every name is re-exported here, so
-`from schemas.events import X` imports any of them.
+idempotency, tenant limits, API keys), `usage` (GPU usage records) and `ids` (ids and timestamps). Every
+name is re-exported here, so `from schemas.events import X` imports any of them.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from schemas.events.render import (
     SchedulerTick,
     WorkerHeartbeat,
 )
+from schemas.events.usage import USAGE_OUTCOMES, GpuUsageRecorded, attempt_id_of
 from schemas.events.values import (
     TERMINAL_STATES,
     Artifact,
@@ -58,6 +59,7 @@ from schemas.events.webhooks import (
 
 __all__ = [
     "TERMINAL_STATES",
+    "USAGE_OUTCOMES",
     "ApiKeyRecord",
     "Artifact",
     "CancelJob",
@@ -69,6 +71,7 @@ __all__ = [
     "DispatchCommand",
     "DispatchRender",
     "ErrorInfo",
+    "GpuUsageRecorded",
     "IdempotencyRecord",
     "InboxEvent",
     "JobAdmitted",
@@ -97,6 +100,7 @@ __all__ = [
     "WebhookSecretIssued",
     "WorkerHeartbeat",
     "WorkerState",
+    "attempt_id_of",
     "new_id",
     "random_below",
     "utc_now",
