@@ -18,13 +18,14 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from ingest.api_keys import KeyTable
-from ingest.errors import StorageUnavailable
+from ingest.errors import NotReady, StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
+from ingest.usage_view import UsageView
 from reelstream.dlq import DeadLetterWriter
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.compacted_view import CompactedView
@@ -42,6 +43,7 @@ from schemas.topics import (
     JOB_STATUS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
+    USAGE_EVENTS,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
     WEBHOOK_SECRETS,
@@ -83,11 +85,17 @@ class IngestContext:
     limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
     webhooks: TenantWebhooksViews | None = None  # tenants' webhook secrets and endpoints (admin routes)
     api_keys: KeyStoreView | None = None  # the key store; None: only configured keys and JWTs
+    usage: UsageView | None = None  # GPU usage per attempt (the usage routes)
+
+    def usage_view(self) -> UsageView:
+        if self.usage is None or not self.usage.caught_up:
+            raise NotReady("the usage view is not available on this replica yet")
+        return self.usage
 
     @property
     def ready(self) -> bool:
         views: list[CompactedView[Any]] = [self.view, self.keys]
-        views.extend(v for v in (self.limits, self.api_keys) if v is not None)
+        views.extend(v for v in (self.limits, self.api_keys, self.usage) if v is not None)
         if self.webhooks is not None:
             views.extend(self.webhooks.views)
         return self.producer_started and all(v.running and v.caught_up for v in views)
@@ -107,6 +115,7 @@ async def open_context(
             COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
         )
         await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
+        await serde.register(USAGE_EVENTS)
 
         producer = LibrdkafkaProducer(
             endpoints.kafka_bootstrap, "reelstream-ingest", delivery_timeout=settings.produce_timeout_seconds
@@ -123,9 +132,10 @@ async def open_context(
         api_keys = KeyStoreView(
             endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
         )
-        for followed in (view, keys, limits, *webhooks.views, api_keys):
+        usage = UsageView(endpoints.kafka_bootstrap, serde)
+        for followed in (view, keys, limits, *webhooks.views, api_keys, usage):
             followed.dead_letter_with(dead_letters.write)
-        for started in (view, keys, limits, webhooks, api_keys):
+        for started in (view, keys, limits, webhooks, api_keys, usage):
             stack.push_async_callback(started.stop)
             await started.start()
         grace = timedelta(seconds=settings.key_grace_seconds)
@@ -154,6 +164,7 @@ async def open_context(
             producer_started=True,
             limits=limits,
             api_keys=api_keys,
+            usage=usage,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")
