@@ -44,7 +44,10 @@ def _instant(name: str, text: str) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise InvalidRequest([FieldError(name, "must carry a time zone offset or Z")])
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidRequest([FieldError(name, "is out of range")]) from None
 
 
 def parse_query(params: Mapping[str, str], now: datetime, groups: tuple[str, ...] = GROUPS) -> UsageQuery:
@@ -54,7 +57,12 @@ def parse_query(params: Mapping[str, str], now: datetime, groups: tuple[str, ...
     if unknown:
         raise InvalidRequest([FieldError(name, "is not a parameter of this route") for name in unknown])
     end = _instant("to", params["to"]) if "to" in params else now
-    start = _instant("from", params["from"]) if "from" in params else end - timedelta(days=DEFAULT_DAYS)
+    if "from" in params:
+        start = _instant("from", params["from"])
+    elif end.year > 1:
+        start = end - timedelta(days=DEFAULT_DAYS)
+    else:  # 30 days before it is before year 1
+        raise InvalidRequest([FieldError("to", "must be later than 0001-01-31")])
     if start >= end:
         raise InvalidRequest([FieldError("from", "must be before to")])
     if end - start > timedelta(days=MAX_DAYS):

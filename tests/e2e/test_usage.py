@@ -62,10 +62,24 @@ def _metered(pipeline: PipelineConfig) -> float:
     )
 
 
+def _serving(pipeline: PipelineConfig, deadline: float) -> None:
+    """Wait until every worker serves /metrics (a worker loads its model before it starts serving)."""
+    for worker in WORKERS:
+        while True:
+            try:
+                _samples(pipeline.metrics_ports[worker])
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)  # polling the port with a deadline: the condition is an answer
+
+
 def _idle_busy_seconds(pipeline: PipelineConfig, within: float = 120.0) -> float:
     """The workers' busy seconds once no attempt runs: unchanged while every worker sent two heartbeats
     (a running attempt adds to it at each one)."""
     deadline = time.monotonic() + within
+    _serving(pipeline, deadline)
     busy = lambda: _sum(pipeline, "reelstream_worker_busy_seconds_total", lambda _: True)  # noqa: E731
     beats = lambda: _sum(pipeline, "reelstream_worker_heartbeats_total", lambda _: True)  # noqa: E731
     while time.monotonic() < deadline:
@@ -98,7 +112,7 @@ async def _usage_records(stack: Endpoints, serde: AvroSerde, job_ids: set[str]) 
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     value = await serde.deserialize(USAGE_EVENTS, record.value)

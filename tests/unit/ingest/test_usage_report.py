@@ -41,6 +41,8 @@ def test_dates_and_timestamps_with_offsets() -> None:
         ({"from": "2024-01-01", "to": "2026-01-01"}, "from"),  # more than 366 days
         ({"group_by": "week"}, "group_by"),
         ({"tenant": "someone-else"}, "tenant"),
+        ({"to": "0001-01-02"}, "to"),
+        ({"from": "0001-01-01T00:00:00+01:00"}, "from"),  # its default `from` would be before year 1
     ],
 )
 def test_bad_fields_are_named(params: dict[str, str], field: str) -> None:
