@@ -226,7 +226,7 @@ BOARDS = (
                 "sum by (tenant_class) (increase(reelstream_usage_gpu_seconds_total[1h]))",
                 "{{tenant_class}}",
                 "s",
-                "Metered usage of the attempts that ended (reelstream.usage.events), canceled and failed too.",
+                "Metered usage of ended attempts (reelstream.usage.events), canceled and failed too.",
             ),
             panel(
                 "GPU utilization (NVML)",
