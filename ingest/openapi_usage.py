@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.openapi_components import error_responses, json_response, ref
-from ingest.usage_report import DEFAULT_DAYS, MAX_DAYS
+from ingest.usage_report import DEFAULT_DAYS
 from schemas.events import USAGE_OUTCOMES
 
 Json = dict[str, Any]
@@ -13,6 +13,7 @@ STRING: Json = {"type": "string"}
 STAMP: Json = {"type": "string", "format": "date-time"}
 SECONDS: Json = {"type": "number", "minimum": 0}
 COUNT: Json = {"type": "integer", "minimum": 0}
+INSTANT: Json = {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]}
 
 
 def _window_parameters(groups: tuple[str, ...]) -> list[Json]:
@@ -22,14 +23,14 @@ def _window_parameters(groups: tuple[str, ...]) -> list[Json]:
             "name": "from",
             "in": "query",
             "description": f"start of the window, inclusive: {instant}; default {DEFAULT_DAYS} days before "
-            f"`to`; at most {MAX_DAYS} days before it",
-            "schema": STRING,
+            "`to`; must be before `to` (else 422)",
+            "schema": INSTANT,
         },
         {
             "name": "to",
             "in": "query",
             "description": f"end of the window, exclusive: {instant}; default now",
-            "schema": STRING,
+            "schema": INSTANT,
         },
     ]
     if len(groups) > 1:

@@ -1561,10 +1561,10 @@ export interface operations {
     getUsage: {
         parameters: {
             query?: {
-                /** @description start of the window, inclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default 30 days before `to`; at most 366 days before it */
-                from?: string;
+                /** @description start of the window, inclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default 30 days before `to`; must be before `to` (else 422) */
+                from?: string | unknown | unknown;
                 /** @description end of the window, exclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default now */
-                to?: string;
+                to?: string | unknown | unknown;
                 /** @description one row per UTC day or per model */
                 group_by?: "day" | "model";
             };
@@ -1592,10 +1592,10 @@ export interface operations {
     getTenantUsageTotals: {
         parameters: {
             query?: {
-                /** @description start of the window, inclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default 30 days before `to`; at most 366 days before it */
-                from?: string;
+                /** @description start of the window, inclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default 30 days before `to`; must be before `to` (else 422) */
+                from?: string | unknown | unknown;
                 /** @description end of the window, exclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default now */
-                to?: string;
+                to?: string | unknown | unknown;
             };
             header?: never;
             path?: never;
