@@ -152,6 +152,9 @@ async def test_usage_equals_busy_time_counts_cancels_once_and_stays_with_its_ten
         report = _poll(lambda: _get(pipeline, USAGE_KEY, "/v1/usage", **{"from": since}).json(), expected)
         total = report["total"]
         assert isinstance(total, dict)
+        print(
+            f"\nusage: metered {total['gpu_seconds']:.6f} GPU-s, workers' busy time {busy:.6f} s"
+        )  # pytest -s
         assert abs(total["gpu_seconds"] - busy) <= 0.01 * busy, (total, busy)
         assert total["gpu_seconds_by_outcome"]["canceled"] > 0
         assert total["frames"] == 2 * SMALL["num_frames"]
