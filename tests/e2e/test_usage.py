@@ -200,6 +200,7 @@ async def test_usage_equals_busy_time_counts_cancels_once_and_stays_with_its_ten
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in refused.json()["errors"]] == ["group_by"]
 
+    capsys.readouterr()  # what the test printed so far is not the CLI's
     env = {"REELSTREAM_API_URL": pipeline.api_url, "REELSTREAM_API_KEY": USAGE_KEY}
     assert await asyncio.to_thread(cli_main, ["usage", "--from", since, "--json"], env) == 0
     printed = json.loads(capsys.readouterr().out)
