@@ -222,6 +222,13 @@ BOARDS = (
                 "{{pool}} slot {{slot}}",
             ),
             panel(
+                "GPU-seconds per tenant class (per hour)",
+                "sum by (tenant_class) (increase(reelstream_usage_gpu_seconds_total[1h]))",
+                "{{tenant_class}}",
+                "s",
+                "Metered usage of ended attempts (reelstream.usage.events), canceled and failed too.",
+            ),
+            panel(
                 "GPU utilization (NVML)",
                 "max by (pool, slot, gpu) (reelstream_gpu_utilization_ratio)",
                 "{{pool}} slot {{slot}} {{gpu}}",

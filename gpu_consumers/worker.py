@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from gpu_consumers.job import AttemptDeadline, run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
+from gpu_consumers.usage import UsageMeter
 from reelstream.cost_model import DEFAULT_PRIOR, work_units
 from reelstream.dlq import DeadLetterWriter
 from reelstream.errors import InvalidRecordError
@@ -37,16 +39,18 @@ from reelstream.tracing import StageSpans, linked_span, traceparent_of
 from schemas.events import (
     CancelRender,
     DispatchRender,
+    GpuUsageRecorded,
     InboxEvent,
     RenderFailed,
     RenderProgress,
+    RenderStarted,
     RenderSucceeded,
     WorkerHeartbeat,
     WorkerState,
     utc_now,
 )
 from schemas.serde import AvroSerde
-from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX
+from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX, USAGE_EVENTS
 
 logger = logging.getLogger(__name__)
 STAGE = "worker"  # its dead-letter topic: dispatch records this slot cannot run
@@ -78,6 +82,8 @@ class Worker:
         self.metrics = WorkerMetrics(
             metrics or Metrics(), settings.pool_id, settings.slot, self.gpu_name, renderer.name
         )
+        self.usage = UsageMeter(settings.pool_id, self.gpu_name)
+        self._usage_published: deque[str] = deque(maxlen=1000)  # attempt ids whose usage the broker took
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve the slot until `stop` is set; then finish the current attempt and return."""
@@ -246,7 +252,17 @@ class Worker:
                     current.stages.close()
 
     async def _report(self, publisher: Publisher, event: InboxEvent) -> None:
-        self.metrics.reported(event, self.current.command.params if self.current else None)
+        """Publish one event of this slot to the scheduler's inbox; an attempt's outcome is preceded by its
+        usage record (`gpu_consumers.usage`), so an outcome the broker took always has its usage too."""
+        now = time.monotonic()
+        command = self.current.command if self.current else None
+        self.metrics.reported(event, command.params if command else None, now)
+        if isinstance(event, RenderStarted) and command is not None:
+            self.usage.started(command, now)
+        elif isinstance(event, RenderSucceeded | RenderFailed):
+            usage = self.usage.finished(event, now)
+            if usage is not None:
+                await self._publish_usage(publisher, usage)
         stages = self.current.stages if self.current else None
         if stages is not None and isinstance(event, RenderProgress):
             stages.enter(event.stage.value)
@@ -258,6 +274,12 @@ class Worker:
             event,
             partition=self.settings.pipeline.pool_partition(self.settings.pool_id),
         )
+
+    async def _publish_usage(self, publisher: Publisher, usage: GpuUsageRecorded) -> None:
+        await publisher.publish(USAGE_EVENTS, usage.attempt_id, usage)
+        if usage.attempt_id not in self._usage_published:  # counted once, though reported again
+            self._usage_published.append(usage.attempt_id)
+            self.metrics.usage(usage)
 
     async def _heartbeats(self, publisher: Publisher, stop: asyncio.Event) -> None:
         while not stop.is_set():

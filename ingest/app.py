@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, admin_keys, console, routes, webhook_admin
+from ingest import admin, admin_keys, console, routes, usage_routes, webhook_admin
 from ingest.api_keys import KeyTable
 from ingest.auth import (
     PRINCIPAL_KEY,
@@ -85,6 +85,8 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
         Route("/v1/jobs/{job_id}/cancel", routes.cancel_job, methods=["POST"], name="cancel_job"),
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
         events_route(sse),
+        Route("/v1/usage", usage_routes.get_usage, methods=["GET"], name="get_usage"),
+        Route("/v1/admin/usage", usage_routes.get_admin_usage, methods=["GET"], name="get_admin_usage"),
         Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,

@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 
 from ingest.api_keys import KeyTable
 from ingest.deletion import Clock, Deleter
-from ingest.errors import StorageUnavailable
+from ingest.errors import NotReady, StorageUnavailable
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
@@ -29,6 +29,7 @@ from ingest.limits_view import LimitsView
 from ingest.retention import Retention
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
+from ingest.usage_view import UsageView
 from reelstream.crypto.keys_view import KeyIssuer
 from reelstream.crypto.provider import FileKeyProvider, KeyProvider
 from reelstream.dlq import DeadLetterWriter
@@ -54,6 +55,7 @@ from schemas.topics import (
     TENANT_KEYS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
+    USAGE_EVENTS,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
     WEBHOOK_SECRETS,
@@ -99,11 +101,17 @@ class IngestContext:
     deleter: Deleter | None = None  # job deletion and retention (ingest.deletion)
     clock: Clock = utc_now  # what retention is measured by
     key_issuer: KeyIssuer | None = None  # tenants' data keys (sealing webhook secrets)
+    usage: UsageView | None = None  # GPU usage per attempt (the usage routes)
+
+    def usage_view(self) -> UsageView:
+        if self.usage is None or not self.usage.caught_up:
+            raise NotReady("the usage view is not available on this replica yet")
+        return self.usage
 
     @property
     def ready(self) -> bool:
         views: list[CompactedView[Any]] = [self.view, self.keys]
-        views.extend(v for v in (self.limits, self.api_keys) if v is not None)
+        views.extend(v for v in (self.limits, self.api_keys, self.usage) if v is not None)
         if self.webhooks is not None:
             views.extend(self.webhooks.views)
         return self.producer_started and all(v.running and v.caught_up for v in views)
@@ -129,7 +137,7 @@ async def open_context(
         await serde.register(
             TENANT_KEYS, WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE]
         )
-        await serde.register(JOB_EVENTS)
+        await serde.register(JOB_EVENTS, USAGE_EVENTS)
 
         producer = LibrdkafkaProducer(
             endpoints.kafka_bootstrap,
@@ -156,10 +164,11 @@ async def open_context(
             provider,
             security=security,
         )
-        followed_views: list[CompactedView[Any]] = [view, keys, limits, *webhooks.views, api_keys]
+        usage = UsageView(bootstrap, serde, security=security)
+        followed_views: list[CompactedView[Any]] = [view, keys, limits, *webhooks.views, api_keys, usage]
         for followed in followed_views:
             followed.dead_letter_with(dead_letters.write)
-        for started in (view, keys, limits, webhooks, api_keys):
+        for started in (view, keys, limits, webhooks, api_keys, usage):
             stack.push_async_callback(started.stop)
             await started.start()
         issuer = KeyIssuer(webhooks.keyring, publisher)
@@ -202,6 +211,7 @@ async def open_context(
             deleter=deleter,
             clock=clock,
             key_issuer=issuer,
+            usage=usage,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")

@@ -25,6 +25,7 @@ from ingest.openapi_components import (
     ref,
 )
 from ingest.openapi_jobs import job_request_schema
+from ingest.openapi_usage import USAGE_SCHEMAS, usage_paths
 from ingest.openapi_webhooks import TENANT, WEBHOOK_SCHEMAS, webhook_admin_paths
 from ingest.routes import DEFAULT_PAGE, MAX_PAGE
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
@@ -372,6 +373,7 @@ def _document(models: ModelRegistry) -> Json:
             **_job_action_paths(),
             **_admin_paths(),
             **webhook_admin_paths(),
+            **usage_paths(),
         },
         "components": {
             "securitySchemes": {
@@ -382,7 +384,12 @@ def _document(models: ModelRegistry) -> Json:
                     "configured OIDC provider (RS256/ES256; tenant and roles from its claims)",
                 }
             },
-            "schemas": {"JobRequest": job_request_schema(models), **SCHEMAS, **WEBHOOK_SCHEMAS},
+            "schemas": {
+                "JobRequest": job_request_schema(models),
+                **SCHEMAS,
+                **WEBHOOK_SCHEMAS,
+                **USAGE_SCHEMAS,
+            },
             "responses": RESPONSES,
         },
     }

@@ -38,6 +38,8 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/jobs/{job_id}/cancel"): SUBMIT,
     ("GET", "/v1/jobs/{job_id}/content"): READ,
     ("GET", "/v1/jobs/{job_id}/events"): READ,
+    ("GET", "/v1/usage"): READ,
+    ("GET", "/v1/admin/usage"): ADMIN,
     ("PUT", "/v1/admin/tenants/{tenant}/limits"): ADMIN,
     ("GET", "/v1/admin/tenants/{tenant}/webhook-secrets"): ADMIN,
     ("POST", "/v1/admin/tenants/{tenant}/webhook-secrets"): ADMIN,

@@ -23,6 +23,7 @@ from reelstream.route_match import UNMATCHED, route_match
 from reelstream.settings import MetricsSettings
 from schemas.events import (
     DeliveryOutcome,
+    GpuUsageRecorded,
     InboxEvent,
     JobEventType,
     JobState,
@@ -179,6 +180,12 @@ class Metrics:
         self.busy_seconds = Counter(
             "reelstream_worker_busy_seconds", "Seconds a slot spent on attempts", ["pool", "slot"], registry=r
         )
+        self.usage_gpu_seconds = Counter(
+            "reelstream_usage_gpu_seconds",
+            "GPU-seconds of the attempts that ended, as metered for billing (reelstream.usage.events)",
+            ["pool", "tenant_class", "model", "outcome"],
+            registry=r,
+        )
         self.render_duration = Histogram(
             "reelstream_render_duration_seconds",
             "Render attempt duration",
@@ -321,7 +328,7 @@ class WorkerMetrics:
         metrics.worker_info.labels(pool, self.slot, self.gpu, renderer).set(1)
         metrics.heartbeats.labels(pool, self.slot)
         metrics.busy_seconds.labels(pool, self.slot)
-        self._beat_at: float | None = None
+        self._busy_since: float | None = None  # the current attempt's start, or its last busy increment
         self._started: dict[tuple[str, int], float] = {}
         self._stage: dict[tuple[str, int], tuple[str, float]] = {}
 
@@ -334,11 +341,11 @@ class WorkerMetrics:
         match event:
             case WorkerHeartbeat():
                 self.metrics.heartbeats.labels(self.pool, self.slot).inc()
-                if self._beat_at is not None and event.job_id is not None:
-                    self.metrics.busy_seconds.labels(self.pool, self.slot).inc(now - self._beat_at)
-                self._beat_at = now
+                self._add_busy(now, still_busy=True)
             case RenderStarted():
-                self._started[(event.job_id, event.attempt)] = now
+                self._started.setdefault((event.job_id, event.attempt), now)
+                if self._busy_since is None:  # a start reported again does not restart the clock
+                    self._busy_since = now
             case RenderProgress():
                 key = (event.job_id, event.attempt)
                 previous = self._stage.get(key)
@@ -347,11 +354,26 @@ class WorkerMetrics:
                     self._stage[key] = (event.stage.value, now)
             case RenderSucceeded() | RenderFailed():
                 key = (event.job_id, event.attempt)
+                self._add_busy(now, still_busy=False)
                 self._end_stage(key, now)
                 started = self._started.pop(key, None)
                 if started is not None:
                     outcome = "succeeded" if isinstance(event, RenderSucceeded) else "failed"
                     self.metrics.render_duration.labels(shape, self.gpu, outcome).observe(now - started)
+
+    def _add_busy(self, now: float, still_busy: bool) -> None:
+        """Busy time runs from an attempt's reported start to its reported outcome (the instants its usage
+        record is measured between), added at each heartbeat so the counter moves during long renders."""
+        if self._busy_since is not None:
+            self.metrics.busy_seconds.labels(self.pool, self.slot).inc(max(0.0, now - self._busy_since))
+            self._busy_since = now if still_busy else None
+
+    def usage(self, record: GpuUsageRecorded) -> None:
+        """An attempt's metered GPU-seconds, by the tenant's class (never by tenant)."""
+        tenant_class = self.metrics.tenant_class(record.tenant_id)
+        self.metrics.usage_gpu_seconds.labels(self.pool, tenant_class, record.model, record.outcome).inc(
+            record.gpu_seconds
+        )
 
     def _end_stage(self, key: tuple[str, int], now: float) -> None:
         previous = self._stage.pop(key, None)

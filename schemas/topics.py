@@ -18,6 +18,7 @@ from schemas.events import (
     Command,
     DeadLetter,
     DispatchRender,
+    GpuUsageRecorded,
     IdempotencyRecord,
     InboxEvent,
     JobAdmitted,
@@ -238,6 +239,17 @@ TENANT_KEYS: Topic[TenantKeyIssued] = Topic(
     retention_ms=None,
 )
 
+# One record per render attempt that held a GPU, for billing: keyed by attempt id (`job_id/attempt`) and
+# compacted, so an attempt reported again (a worker's retry) replaces its record instead of counting twice.
+USAGE_EVENTS: Topic[GpuUsageRecorded] = Topic(
+    "reelstream.usage.events",
+    (GpuUsageRecorded,),
+    key="attempt_id",
+    partitions=12,
+    compacted=True,
+    retention_ms=None,
+)
+
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
     """Where a stage parks records it cannot process (original bytes, headers, error): `reelstream dlq`."""
@@ -266,5 +278,6 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     TENANT_LIMIT_SETTINGS,
     API_KEYS,
     TENANT_KEYS,
+    USAGE_EVENTS,
     *DEAD_LETTERS.values(),
 )

@@ -254,4 +254,27 @@ def every_record() -> list[Any]:
             expires_at=T0,
             occurred_at=T0,
         ),
+        usage_record(),
     ]
+
+
+def usage_record(**overrides: Any) -> ev.GpuUsageRecorded:
+    base: dict[str, Any] = dict(
+        attempt_id="j1/1",
+        tenant_id="t1",
+        job_id="j1",
+        attempt=1,
+        pool_id="default",
+        slot=3,
+        gpu_name="NVIDIA H100 80GB HBM3",
+        model="tiny-mochi",
+        width=64,
+        height=48,
+        num_frames=13,
+        num_inference_steps=4,
+        gpu_seconds=12.5,
+        outcome="succeeded",
+        started_at=T0,
+        occurred_at=T0,
+    )
+    return ev.GpuUsageRecorded(**{**base, **overrides})

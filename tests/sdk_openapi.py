@@ -29,6 +29,9 @@ MODELS: dict[str, type[Any]] = {
     "WebhookPing": models.WebhookPing,
     "WebhookEndpointEnabled": models.WebhookEndpointEnabled,
     "TenantLimits": models.TenantLimits,
+    "UsageTotals": models.UsageTotals,
+    "Usage": models.Usage,
+    "TenantUsageTotals": models.TenantUsageTotals,
 }
 
 
@@ -68,14 +71,14 @@ def mismatches(document: Json) -> list[str]:
     schemas = document["components"]["schemas"]
     for name, cls in MODELS.items():
         properties = _resolve(document, schemas[name]).get("properties", {})
-        fields = {f.name for f in dataclasses.fields(cls)}
+        fields = {models._wire(f.name) for f in dataclasses.fields(cls)}  # `from_` is `from`
         if fields != set(properties):
             problems.append(
                 f"{name}: SDK only {fields - set(properties)}, API only {set(properties) - fields}"
             )
         hints = typing.get_type_hints(cls, vars(models))
         for field in fields & set(properties):
-            api, sdk = _enum(properties[field]), _literal(hints[field])
+            api, sdk = _enum(properties[field]), _literal(hints.get(field, hints.get(f"{field}_")))
             if api is not None and api != sdk:
                 problems.append(f"{name}.{field}: API enum {api}, SDK {sdk}")
     request = schemas["JobRequest"]["properties"]

@@ -9,6 +9,7 @@ import { CreateJob } from "./features/jobs/CreateJob";
 import { JobPage } from "./features/jobs/JobPage";
 import { KeysPage } from "./features/keys/KeysPage";
 import { LimitsPage } from "./features/limits/LimitsPage";
+import { UsagePage } from "./features/usage/UsagePage";
 
 /** Whether the key may manage keys: the admin API answers it, there is no separate "who am I". */
 function useIsAdmin(signedIn: boolean): boolean {
@@ -50,6 +51,7 @@ export function App() {
           {link({ page: "new", from: null }, "New job")}
           {isAdmin && link({ page: "keys" }, "API keys")}
           {link({ page: "limits" }, "Limits")}
+          {link({ page: "usage" }, "Usage")}
           <a href="/docs">API docs</a>
         </nav>
         <button type="button" className="secondary" onClick={signOut}>
@@ -62,6 +64,7 @@ export function App() {
         {route.page === "job" && <JobPage id={route.id} />}
         {route.page === "keys" && <KeysPage />}
         {route.page === "limits" && <LimitsPage />}
+        {route.page === "usage" && <UsagePage />}
       </main>
     </div>
   );

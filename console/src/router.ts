@@ -6,7 +6,8 @@ export type Route =
   | { page: "new"; from: string | null }
   | { page: "job"; id: string }
   | { page: "keys" }
-  | { page: "limits" };
+  | { page: "limits" }
+  | { page: "usage" };
 
 export function parseRoute(hash: string): Route {
   const [path = "", query = ""] = hash.replace(/^#/, "").split("?");
@@ -15,6 +16,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "jobs" && parts[1]) return { page: "job", id: decodeURIComponent(parts[1]) };
   if (parts[0] === "keys") return { page: "keys" };
   if (parts[0] === "limits") return { page: "limits" };
+  if (parts[0] === "usage") return { page: "usage" };
   return { page: "jobs" };
 }
 
@@ -40,5 +42,7 @@ export function href(route: Route): string {
       return "#/keys";
     case "limits":
       return "#/limits";
+    case "usage":
+      return "#/usage";
   }
 }

@@ -28,6 +28,7 @@ from schemas.topics import (
     TENANT_KEYS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
+    USAGE_EVENTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
     WEBHOOK_PINGS,
@@ -113,6 +114,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 TENANT_LIMITS,
                 API_KEYS,
                 TENANT_KEYS,
+                USAGE_EVENTS,  # GET /v1/usage
             ),
             writes=(
                 COMMANDS,
@@ -168,12 +170,12 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
         Access(
             "worker",
             reads=(RENDER_DISPATCH,),
-            writes=(SCHEDULER_INBOX, DEAD_LETTERS["worker"]),
+            writes=(SCHEDULER_INBOX, USAGE_EVENTS, DEAD_LETTERS["worker"]),
             group_prefix=f"{app_prefix}-worker-",  # a group per slot, for its offsets only
         ),
         Access(
             "internal-team",  # the read-only example: what internal teams consume (README)
-            reads=(JOB_EVENTS, JOB_STATUS, WEBHOOK_DELIVERIES),
+            reads=(JOB_EVENTS, JOB_STATUS, WEBHOOK_DELIVERIES, USAGE_EVENTS),  # usage: a billing team
             group_prefix="internal-team",
         ),
     )

@@ -5,8 +5,8 @@ own carries `event_id` and `occurred_at`; `tests/unit/schemas` checks that field
 
 One module per concept: `values` (enums and nested value types), `jobs` (job commands, statuses and
 events), `render` (the scheduler's inbox and its dispatch commands), `webhooks`, `records` (dead letters,
-idempotency, tenant limits, API keys) and `ids` (ids and timestamps). Every name is re-exported here, so
-`from schemas.events import X` imports any of them.
+idempotency, tenant limits, API keys), `usage` (GPU usage records) and `ids` (ids and timestamps). Every
+name is re-exported here, so `from schemas.events import X` imports any of them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from schemas.events.render import (
     SchedulerTick,
     WorkerHeartbeat,
 )
+from schemas.events.usage import USAGE_OUTCOMES, GpuUsageRecorded, attempt_id_of
 from schemas.events.values import (
     TERMINAL_STATES,
     Artifact,
@@ -69,6 +70,7 @@ from schemas.events.webhooks import (
 __all__ = [
     "DELETED_CODE",
     "TERMINAL_STATES",
+    "USAGE_OUTCOMES",
     "ApiKeyRecord",
     "Artifact",
     "CancelJob",
@@ -80,6 +82,7 @@ __all__ = [
     "DispatchCommand",
     "DispatchRender",
     "ErrorInfo",
+    "GpuUsageRecorded",
     "IdempotencyRecord",
     "InboxEvent",
     "JobAdmitted",
@@ -109,6 +112,7 @@ __all__ = [
     "WebhookSecretIssued",
     "WorkerHeartbeat",
     "WorkerState",
+    "attempt_id_of",
     "is_deleted",
     "new_id",
     "random_below",

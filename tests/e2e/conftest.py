@@ -21,6 +21,8 @@ TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
 TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
 SERIAL_KEY = "rs_test_" + uuid.uuid4().hex
 CONSOLE_ADMIN_KEY = "rs_test_" + uuid.uuid4().hex  # the console's API keys page (tests/e2e/test_console.py)
+USAGE_KEY, USAGE_OTHER_KEY = "rs_test_" + uuid.uuid4().hex, "rs_test_" + uuid.uuid4().hex  # test_usage.py
+USAGE_TENANT, USAGE_CLASS = "tenant-usage", "metered"  # the only tenant of its class: its metric is its own
 FLOOD_TENANT, CAPPED_TENANT, SERIAL_TENANT = "tenant-flood", "tenant-capped", "tenant-serial"
 ONE_AT_A_TIME_TENANT = "tenant-one-at-a-time"
 FLOOD_RATE, FLOOD_BURST = 0.5, 3.0
@@ -61,6 +63,8 @@ def running_pipeline(
             TENANT_B_KEY: "tenant-b",
             SERIAL_KEY: SERIAL_TENANT,
             CONSOLE_ADMIN_KEY: "tenant-console:admin",
+            USAGE_KEY: USAGE_TENANT,
+            USAGE_OTHER_KEY: "tenant-usage-other",
         },
         webhook_secret=generate_secret(),
         http_port=free_port(),
@@ -79,7 +83,7 @@ def running_pipeline(
             "PYTHONPATH": str(Path(__file__).parents[2]),
             "REELSTREAM_LEASE_SECONDS": "6",
             "REELSTREAM_HEARTBEAT_SECONDS": "1",
-            "REELSTREAM_TENANT_CLASSES": "tenant-a=premium,tenant-b=standard",
+            "REELSTREAM_TENANT_CLASSES": f"tenant-a=premium,tenant-b=standard,{USAGE_TENANT}={USAGE_CLASS}",
             "REELSTREAM_LAG_INTERVAL_SECONDS": "1",
             # the integration tests' snapshots finished on a fixed past day: this ingest must not sweep them
             "REELSTREAM_JOB_RETENTION_SECONDS": str(100 * 365 * 86400),

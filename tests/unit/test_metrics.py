@@ -167,6 +167,8 @@ def test_worker_metrics_time_stages_renders_and_busy_slots() -> None:
     worker.reported(progress(ev.RenderStage.DENOISE), params, now=3)
     worker.reported(progress(ev.RenderStage.DENOISE), params, now=9)  # same stage: no new timing
     worker.reported(beat(True), params, now=10)
+    busy = {"pool": "default", "slot": "3"}
+    assert metrics.registry.get_sample_value("reelstream_worker_busy_seconds_total", busy) == 9  # so far
     worker.reported(progress(ev.RenderStage.UPLOAD), params, now=20)
     done = ev.RenderFailed(job_id="j", slot=3, attempt=1, error=ev.ErrorInfo("x", "y", False))
     worker.reported(done, params, now=21)
@@ -178,7 +180,7 @@ def test_worker_metrics_time_stages_renders_and_busy_slots() -> None:
     assert get("reelstream_render_stage_duration_seconds_sum", {"stage": "upload", "gpu": gpu}) == 1
     labels = {"shape": "480p_m", "gpu": gpu, "outcome": "failed"}
     assert get("reelstream_render_duration_seconds_sum", labels) == 20
-    assert get("reelstream_worker_busy_seconds_total", {"pool": "default", "slot": "3"}) == 10
+    assert get("reelstream_worker_busy_seconds_total", busy) == 20  # from the start to the outcome
     assert get("reelstream_worker_heartbeats_total", {"pool": "default", "slot": "3"}) == 2
 
 

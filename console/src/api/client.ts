@@ -9,6 +9,8 @@ export type JobRequest = components["schemas"]["JobRequest"];
 export type ApiKey = components["schemas"]["ApiKey"];
 export type ApiKeyCreated = components["schemas"]["ApiKeyCreated"];
 export type Role = ApiKey["roles"][number];
+export type Usage = components["schemas"]["Usage"];
+export type UsageTotals = components["schemas"]["UsageTotals"];
 
 /** The RateLimit headers of the last response that carried them (the limits page shows them). */
 export const lastLimits: { policy: string | null; state: string | null } = { policy: null, state: null };

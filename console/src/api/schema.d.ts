@@ -335,6 +335,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's GPU usage, per day or per model */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every tenant's GPU usage totals (scope admin) */
+        get: operations["getTenantUsageTotals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -640,6 +674,97 @@ export interface components {
             endpoint_sha256: string;
             /** Format: date-time */
             enabled_at: string;
+        };
+        UsageTotals: {
+            /** @description render attempts that held a GPU (each attempt once) */
+            attempts: number;
+            /** @description seconds the attempts held their GPU, as the workers measured */
+            gpu_seconds: number;
+            /** @description frames of the attempts that succeeded */
+            frames: number;
+            gpu_seconds_by_outcome: {
+                succeeded: number;
+                failed: number;
+                canceled: number;
+                timed_out: number;
+            } & {
+                [key: string]: number;
+            };
+        };
+        /** @description The caller's tenant's GPU usage in a window; every attempt that held a GPU counts, canceled, failed and timed out ones too, each once, in the window that holds its end. */
+        Usage: {
+            /** @constant */
+            object: "usage";
+            tenant: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @enum {string} */
+            group_by: "day" | "model";
+            total: components["schemas"]["UsageTotals"];
+            /** @description one row per day (YYYY-MM-DD, UTC) or model with any usage, in key order */
+            data: ({
+                /** Format: date */
+                day: string;
+                /** @description render attempts that held a GPU (each attempt once) */
+                attempts: number;
+                /** @description seconds the attempts held their GPU, as the workers measured */
+                gpu_seconds: number;
+                /** @description frames of the attempts that succeeded */
+                frames: number;
+                gpu_seconds_by_outcome: {
+                    succeeded: number;
+                    failed: number;
+                    canceled: number;
+                    timed_out: number;
+                } & {
+                    [key: string]: number;
+                };
+            } | {
+                model: string;
+                /** @description render attempts that held a GPU (each attempt once) */
+                attempts: number;
+                /** @description seconds the attempts held their GPU, as the workers measured */
+                gpu_seconds: number;
+                /** @description frames of the attempts that succeeded */
+                frames: number;
+                gpu_seconds_by_outcome: {
+                    succeeded: number;
+                    failed: number;
+                    canceled: number;
+                    timed_out: number;
+                } & {
+                    [key: string]: number;
+                };
+            })[];
+        };
+        /** @description Every tenant's GPU usage in a window (the operator's view). */
+        TenantUsageTotals: {
+            /** @constant */
+            object: "usage_totals";
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            total: components["schemas"]["UsageTotals"];
+            data: {
+                tenant: string;
+                /** @description render attempts that held a GPU (each attempt once) */
+                attempts: number;
+                /** @description seconds the attempts held their GPU, as the workers measured */
+                gpu_seconds: number;
+                /** @description frames of the attempts that succeeded */
+                frames: number;
+                gpu_seconds_by_outcome: {
+                    succeeded: number;
+                    failed: number;
+                    canceled: number;
+                    timed_out: number;
+                } & {
+                    [key: string]: number;
+                };
+            }[];
         };
     };
     responses: {
@@ -1482,6 +1607,66 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: {
+                /** @description start of the window, inclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default 30 days before `to`; must be before `to` (else 422) */
+                from?: string | unknown | unknown;
+                /** @description end of the window, exclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default now */
+                to?: string | unknown | unknown;
+                /** @description one row per UTC day or per model */
+                group_by?: "day" | "model";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's usage in the window. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTenantUsageTotals: {
+        parameters: {
+            query?: {
+                /** @description start of the window, inclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default 30 days before `to`; must be before `to` (else 422) */
+                from?: string | unknown | unknown;
+                /** @description end of the window, exclusive: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); default now */
+                to?: string | unknown | unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Each tenant's usage in the window. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantUsageTotals"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };

@@ -41,6 +41,9 @@ from reelstream_client.models import (
     Job,
     JobList,
     TenantLimits,
+    TenantUsageTotals,
+    Usage,
+    UsageGroup,
     WebhookEndpoint,
     WebhookEndpointEnabled,
     WebhookPing,
@@ -405,3 +408,23 @@ class AsyncClient:
         self, tenant: str, *, rate: float, burst: float, queued: int | None = None, running: int | None = None
     ) -> TenantLimits:
         return await self._send(*_calls.put_tenant_limits(tenant, rate, burst, queued, running))
+
+    async def usage(
+        self,
+        *,
+        start: dt.datetime | dt.date | str | None = None,
+        end: dt.datetime | dt.date | str | None = None,
+        group_by: UsageGroup | None = None,
+    ) -> Usage:
+        """The caller's GPU usage from `start` (inclusive; default 30 days before `end`) to `end` (exclusive;
+        default now), one row per UTC day or per model."""
+        return await self._send(*_calls.usage(start, end, group_by))
+
+    async def tenant_usage_totals(
+        self,
+        *,
+        start: dt.datetime | dt.date | str | None = None,
+        end: dt.datetime | dt.date | str | None = None,
+    ) -> TenantUsageTotals:
+        """Every tenant's GPU usage totals in the window (scope admin)."""
+        return await self._send(*_calls.tenant_usage_totals(start, end))

@@ -16,6 +16,8 @@ from reelstream_client.models import (
     Job,
     JobList,
     TenantLimits,
+    TenantUsageTotals,
+    Usage,
     WebhookEndpoint,
     WebhookEndpointEnabled,
     WebhookEndpointList,
@@ -156,3 +158,25 @@ def put_tenant_limits(
 ) -> tuple[Call, type[TenantLimits]]:
     body = cleaned({"rate": rate, "burst": burst, "queued": queued, "running": running})
     return Call("PUT", f"{_tenant(tenant)}/limits", idempotent=True, body=body), TenantLimits
+
+
+def _window(
+    start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None
+) -> dict[str, str]:
+    def text(value: dt.datetime | dt.date | str) -> str:
+        return value if isinstance(value, str) else value.isoformat()
+
+    return {k: text(v) for k, v in (("from", start), ("to", end)) if v is not None}
+
+
+def usage(
+    start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None, group_by: str | None
+) -> tuple[Call, type[Usage]]:
+    params = {**_window(start, end), **cleaned({"group_by": group_by})}
+    return Call("GET", "/v1/usage", idempotent=True, params=params), Usage
+
+
+def tenant_usage_totals(
+    start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None
+) -> tuple[Call, type[TenantUsageTotals]]:
+    return Call("GET", f"{ADMIN}/usage", idempotent=True, params=_window(start, end)), TenantUsageTotals

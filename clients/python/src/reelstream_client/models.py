@@ -208,6 +208,50 @@ class TenantLimits:
     updated_at: str
 
 
+UsageGroup = Literal["day", "model"]
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    attempts: int
+    gpu_seconds: float
+    frames: int
+    gpu_seconds_by_outcome: dict[str, float]
+
+
+@dataclass(frozen=True)
+class UsageRow(UsageTotals):
+    """One row of a usage report: its key is `day` (YYYY-MM-DD, UTC), `model` or `tenant`."""
+
+    day: str | None = None
+    model: str | None = None
+    tenant: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.day or self.model or self.tenant or ""
+
+
+@dataclass(frozen=True)
+class Usage:
+    object: str
+    tenant: str
+    from_: str
+    to: str
+    group_by: UsageGroup
+    total: UsageTotals
+    data: list[UsageRow]
+
+
+@dataclass(frozen=True)
+class TenantUsageTotals:
+    object: str
+    from_: str
+    to: str
+    total: UsageTotals
+    data: list[UsageRow]
+
+
 def _convert(hint: Any, value: Any) -> Any:
     """`value` (decoded JSON) as the annotated type: nested dataclasses and lists of them are built."""
     if value is None:
@@ -229,10 +273,24 @@ def from_json(cls: type[T], data: dict[str, Any]) -> T:
     hints = typing.get_type_hints(cls, vars(sys.modules[__name__]))
     assert dataclasses.is_dataclass(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    values = {name: _convert(hints[name], data[name]) for name in names if name in data}
+    values = {name: _convert(hints[name], data[_wire(name)]) for name in names if _wire(name) in data}
     return cls(**values)
 
 
+def _wire(name: str) -> str:
+    """The JSON name of a field: a trailing underscore avoids a Python keyword (`from_` is `from`)."""
+    return name[:-1] if name.endswith("_") else name
+
+
 def to_json(resource: Any) -> dict[str, Any]:
-    """A resource as plain JSON-ready data (for `--json` output)."""
-    return dataclasses.asdict(resource)
+    """A resource as plain JSON-ready data (for `--json` output), under the API's field names."""
+    renamed: dict[str, Any] = _renamed(dataclasses.asdict(resource))
+    return renamed
+
+
+def _renamed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_wire(k): _renamed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v) for v in value]
+    return value

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from reelstream_client import errors
 from reelstream_client.cli.profiles import ConfigError
-from reelstream_client.models import Job
+from reelstream_client.models import Job, to_json
 
 OK, JOB_UNSUCCESSFUL, USAGE, AUTH, NOT_FOUND, REFUSED, RATE_LIMITED, UNREACHABLE = range(8)
 INTERRUPTED = 130
@@ -33,7 +33,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return to_json(value)  # the API's field names (`from`, not `from_`)
     return value
 
 

@@ -1,0 +1,144 @@
+"""Usage reports, pure: the query (`from`, `to`, `group_by`) parsed with errors that name the field, and the
+totals of a set of usage records over a window, per day or per model, or per tenant for the operator.
+
+A record counts in the window that holds its end (`occurred_at`): `from` inclusive, `to` exclusive. Each
+attempt counts once (the view keeps one record per attempt id).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from reelstream.params import FieldError, InvalidRequest
+from schemas.events import USAGE_OUTCOMES, GpuUsageRecorded
+
+GROUPS = ("day", "model")
+DEFAULT_DAYS = 30
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+BEFORE_TO = "must be before to"  # the one rule between fields (tests/reliability/schemathesis_hooks.py)
+QUERY_FIELDS = frozenset({"from", "to", "group_by"})
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    start: datetime
+    end: datetime
+    group_by: str = "day"
+
+    def holds(self, record: GpuUsageRecorded) -> bool:
+        return self.start <= record.occurred_at < self.end
+
+
+LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}:)60")
+
+
+def _instant(name: str, text: str) -> datetime:
+    """An RFC 3339 timestamp (with an offset or Z; a leap second is read as :59) or a date (`2026-12-06`: its
+    midnight UTC). Instants beyond what Python represents in UTC are clamped to its first or last."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), UTC)
+        parsed = datetime.fromisoformat(LEAP_SECOND.sub(r"\g<1>59", text.upper()))
+    except ValueError:
+        raise InvalidRequest(
+            [FieldError(name, "must be an RFC 3339 timestamp (2026-12-06T10:00:00Z) or a date (2026-12-06)")]
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidRequest([FieldError(name, "must carry a time zone offset or Z")])
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        return datetime.min.replace(tzinfo=UTC) if parsed.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+
+def parse_query(params: Mapping[str, str], now: datetime, groups: tuple[str, ...] = GROUPS) -> UsageQuery:
+    """`to` defaults to now, `from` to 30 days before `to` (no earlier than year 1); `from` must be before
+    `to`. A window may be of any length: a report costs the tenant's records, whatever the window."""
+    fields = QUERY_FIELDS if len(groups) > 1 else QUERY_FIELDS - {"group_by"}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise InvalidRequest([FieldError(name, "is not a parameter of this route") for name in unknown])
+    end = _instant("to", params["to"]) if "to" in params else now
+    if "from" in params:
+        start = _instant("from", params["from"])
+    else:
+        start = max(end, EARLIEST + timedelta(days=DEFAULT_DAYS)) - timedelta(days=DEFAULT_DAYS)
+    if start >= end:
+        raise InvalidRequest([FieldError("from", BEFORE_TO)])
+    group_by = params.get("group_by", groups[0])
+    if group_by not in groups:
+        raise InvalidRequest([FieldError("group_by", f"must be one of {', '.join(groups)}")])
+    return UsageQuery(start, end, group_by)
+
+
+@dataclass
+class Totals:
+    attempts: int = 0
+    gpu_seconds: float = 0.0
+    frames: int = 0
+    by_outcome: dict[str, float] | None = None
+
+    def add(self, record: GpuUsageRecorded) -> None:
+        self.attempts += 1
+        self.gpu_seconds += record.gpu_seconds
+        self.frames += record.num_frames if record.outcome == "succeeded" else 0
+        if self.by_outcome is None:
+            self.by_outcome = dict.fromkeys(USAGE_OUTCOMES, 0.0)
+        self.by_outcome[record.outcome] = self.by_outcome.get(record.outcome, 0.0) + record.gpu_seconds
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "gpu_seconds": round(self.gpu_seconds, 6),
+            "frames": self.frames,
+            "gpu_seconds_by_outcome": {
+                k: round(v, 6) for k, v in (self.by_outcome or dict.fromkeys(USAGE_OUTCOMES, 0.0)).items()
+            },
+        }
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _group_key(record: GpuUsageRecorded, group_by: str) -> str:
+    return record.occurred_at.date().isoformat() if group_by == "day" else record.model
+
+
+def tenant_report(tenant_id: str, records: Iterable[GpuUsageRecorded], query: UsageQuery) -> dict[str, Any]:
+    """One tenant's usage in the window: its totals and one row per day (UTC) or model with any usage."""
+    total, groups = Totals(), defaultdict[str, Totals](Totals)
+    for record in records:
+        if query.holds(record):
+            total.add(record)
+            groups[_group_key(record, query.group_by)].add(record)
+    return {
+        "object": "usage",
+        "tenant": tenant_id,
+        "from": _stamp(query.start),
+        "to": _stamp(query.end),
+        "group_by": query.group_by,
+        "total": total.resource(),
+        "data": [{query.group_by: key, **groups[key].resource()} for key in sorted(groups)],
+    }
+
+
+def tenants_report(records: Iterable[GpuUsageRecorded], query: UsageQuery) -> dict[str, Any]:
+    """Every tenant's totals in the window (the operator's view), by tenant id."""
+    total, tenants = Totals(), defaultdict[str, Totals](Totals)
+    for record in records:
+        if query.holds(record):
+            total.add(record)
+            tenants[record.tenant_id].add(record)
+    return {
+        "object": "usage_totals",
+        "from": _stamp(query.start),
+        "to": _stamp(query.end),
+        "total": total.resource(),
+        "data": [{"tenant": key, **tenants[key].resource()} for key in sorted(tenants)],
+    }
