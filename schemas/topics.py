@@ -33,6 +33,7 @@ from schemas.events import (
     SubmitJob,
     TenantLimitsSet,
     TenantLimitState,
+    TenantRecord,
     WebhookDelivery,
     WebhookEndpointDisabled,
     WebhookEndpointRegistered,
@@ -225,6 +226,14 @@ API_KEYS: Topic[ApiKeyRecord] = Topic(
     compacted=True,
     retention_ms=None,  # a revoked key is tombstoned by ingest after a grace period
 )
+TENANTS: Topic[TenantRecord] = Topic(
+    "reelstream.tenants.registry",
+    (TenantRecord,),
+    key="tenant_id",
+    partitions=1,  # one record per tenant, read whole by every ingest replica
+    compacted=True,
+    retention_ms=None,  # a tenant stays until the operator deletes it
+)
 
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
@@ -253,5 +262,6 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     TENANT_LIMITS,
     TENANT_LIMIT_SETTINGS,
     API_KEYS,
+    TENANTS,
     *DEAD_LETTERS.values(),
 )
