@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, admin_keys, console, routes, webhook_admin
+from ingest import admin, admin_keys, console, routes, tenants, webhook_admin
 from ingest.api_keys import KeyTable
 from ingest.auth import (
     PRINCIPAL_KEY,
@@ -31,6 +31,7 @@ from ingest.openapi import openapi_endpoint
 from ingest.policy import ScopeMiddleware
 from ingest.problems import exception_handlers
 from ingest.sse import events_route
+from ingest.tenant_registry import TenantTable
 from reelstream.gc_tuning import settle_heap
 from reelstream.http_settings import EventStreamSettings
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
@@ -80,6 +81,12 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
         events_route(sse),
         Route(
+            "/v1/admin/tenants",
+            by_method(GET=tenants.list_tenants, POST=tenants.create_tenant),
+            methods=["GET", "POST"],
+        ),
+        Route("/v1/admin/tenants/{tenant}", tenants.get_tenant, methods=["GET"], name="get_tenant"),
+        Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,
             methods=["PUT"],
@@ -118,12 +125,14 @@ def webhook_admin_routes() -> list[Route]:
     ]
 
 
-def default_authenticator(settings: IngestSettings, key_table: KeyTable) -> Authenticator:
-    """The key store first (`rs_live_…`, looked up by key_id), then OIDC JWTs where configured, then the
-    configured keys (bootstrap and operators)."""
+def default_authenticator(
+    settings: IngestSettings, key_table: KeyTable, tenant_table: TenantTable | None = None
+) -> Authenticator:
+    """The key store first (`rs_live_…`, looked up by key_id), then OIDC JWTs where configured (their tenant
+    claim must name a tenant of the registry), then the configured keys (bootstrap and operators)."""
     chain: list[Authenticator] = [KeyStoreKeys(key_table)]
     if settings.oidc is not None:
-        chain.append(JwtAuthenticator(settings.oidc))
+        chain.append(JwtAuthenticator(settings.oidc, tenants=tenant_table or TenantTable()))
     chain.append(StaticApiKeys(settings.api_keys, settings.api_key_roles))
     return FirstOf(*chain)
 
@@ -150,17 +159,18 @@ def create_app(
     """The ingest API. Nothing is opened until the server runs the lifespan. `settle_heap_once_started`: the
     process is the service's own (reelstream.gc_tuning; not for an app served inside another program)."""
     key_table = KeyTable()  # filled by the key store's view, read by the authenticator
+    tenant_table = TenantTable()  # filled by the tenant registry's view, read by the JWT authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_context(settings, key_table) as context:
+        async with open_context(settings, key_table, tenant_table) as context:
             if settle_heap_once_started:
                 settle_heap()  # what start-up built lives as long as the process
             yield {CONTEXT_KEY: context}
 
     auth = Middleware(
         BearerAuthMiddleware,
-        authenticator=authenticator or default_authenticator(settings, key_table),
+        authenticator=authenticator or default_authenticator(settings, key_table, tenant_table),
         public_paths=PUBLIC_PATHS | console.PUBLIC_PATHS,
         public_prefixes=console.PUBLIC_PREFIXES,
     )

@@ -18,13 +18,14 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from ingest.api_keys import KeyTable
-from ingest.errors import StorageUnavailable
+from ingest.errors import NotReady, StorageUnavailable, TenantNotFound
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
+from ingest.tenant_registry import TenantRegistryView, TenantTable
 from reelstream.dlq import DeadLetterWriter
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.compacted_view import CompactedView
@@ -33,6 +34,7 @@ from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
 from reelstream.webhooks.tenant_views import TenantWebhooksViews
+from schemas.events import TenantRecord
 from schemas.serde import AvroSerde
 from schemas.topics import (
     API_KEYS,
@@ -42,6 +44,7 @@ from schemas.topics import (
     JOB_STATUS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
+    TENANTS,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
     WEBHOOK_SECRETS,
@@ -83,28 +86,39 @@ class IngestContext:
     limits: LimitsView | None = None  # tenants' limit states (admission's); None: no 429s from ingest
     webhooks: TenantWebhooksViews | None = None  # tenants' webhook secrets and endpoints (admin routes)
     api_keys: KeyStoreView | None = None  # the key store; None: only configured keys and JWTs
+    tenants: TenantRegistryView | None = None  # the tenant registry; None: no tenant exists
 
     @property
     def ready(self) -> bool:
         views: list[CompactedView[Any]] = [self.view, self.keys]
-        views.extend(v for v in (self.limits, self.api_keys) if v is not None)
+        views.extend(v for v in (self.limits, self.api_keys, self.tenants) if v is not None)
         if self.webhooks is not None:
             views.extend(self.webhooks.views)
         return self.producer_started and all(v.running and v.caught_up for v in views)
 
+    def tenant(self, tenant_id: str) -> TenantRecord:
+        """The registry's record of a tenant; 404 when the operator never created it."""
+        if self.tenants is None or not self.tenants.caught_up:
+            raise NotReady("the tenant registry is still loading")
+        record = self.tenants.table.get(tenant_id)
+        if record is None:
+            raise TenantNotFound(f"tenant {tenant_id} not found")
+        return record
+
 
 @contextlib.asynccontextmanager
 async def open_context(
-    settings: IngestSettings, key_table: KeyTable | None = None
+    settings: IngestSettings, key_table: KeyTable | None = None, tenant_table: TenantTable | None = None
 ) -> AsyncIterator[IngestContext]:
-    """`key_table`: where the key store's view puts the keys (the authenticator reads the same table)."""
+    """`key_table`, `tenant_table`: where the key store's and the tenant registry's views put what they
+    read (the authenticators read the same tables)."""
     endpoints = settings.pipeline.endpoints
     async with contextlib.AsyncExitStack() as stack:
         registry = ConfluentRegistry(endpoints.schema_registry_url)
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
         await serde.register(
-            COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
+            COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS, TENANTS
         )
         await serde.register(WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE])
 
@@ -123,9 +137,12 @@ async def open_context(
         api_keys = KeyStoreView(
             endpoints.kafka_bootstrap, serde, key_table if key_table is not None else KeyTable()
         )
-        for followed in (view, keys, limits, *webhooks.views, api_keys):
+        tenants = TenantRegistryView(
+            endpoints.kafka_bootstrap, serde, tenant_table if tenant_table is not None else TenantTable()
+        )
+        for followed in (view, keys, limits, *webhooks.views, api_keys, tenants):
             followed.dead_letter_with(dead_letters.write)
-        for started in (view, keys, limits, webhooks, api_keys):
+        for started in (view, keys, limits, webhooks, api_keys, tenants):
             stack.push_async_callback(started.stop)
             await started.start()
         grace = timedelta(seconds=settings.key_grace_seconds)
@@ -154,6 +171,7 @@ async def open_context(
             producer_started=True,
             limits=limits,
             api_keys=api_keys,
+            tenants=tenants,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")

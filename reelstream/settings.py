@@ -200,6 +200,7 @@ class OidcSettings:
     roles_claim: str = "roles"
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     leeway_seconds: float = 30.0  # clock skew allowed on exp, nbf and iat
+    max_lifetime_seconds: float = 3600.0  # exp - iat (or exp - now) at most this
     jwks_max_age_seconds: float = 3600.0  # the JWKS is fetched again when older than this
     jwks_refresh_seconds: float = 30.0  # at most one refresh for an unknown `kid` per this interval
     jwks_timeout_seconds: float = 5.0
@@ -235,6 +236,7 @@ class OidcSettings:
             roles_claim=v.oidc_roles_claim,
             algorithms=parse_names(v.oidc_algorithms),
             leeway_seconds=v.oidc_leeway_seconds,
+            max_lifetime_seconds=v.oidc_max_token_lifetime_seconds,
             jwks_refresh_seconds=v.oidc_jwks_refresh_seconds,
         )
 
@@ -253,6 +255,7 @@ class IngestSettings:
     oidc: OidcSettings | None = None  # bearer JWTs accepted too (None: API keys only)
     key_grace_seconds: float = 7 * 24 * 3600.0  # a revoked/expired key's record is tombstoned after this
     key_sweep_interval_seconds: float = 3600.0
+    key_store_max_lag_seconds: float = 10.0  # /readyz fails when the key store's view heard nothing longer
     console_dir: str | None = None  # the built console (None: the checkout's console/dist when present)
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS); none by default
     server: HttpServerSettings = field(default_factory=HttpServerSettings)
@@ -278,6 +281,7 @@ class IngestSettings:
             idempotency_ttl_seconds=v.idempotency_ttl_seconds,
             oidc=OidcSettings.from_config(config),
             key_grace_seconds=v.key_grace_seconds,
+            key_store_max_lag_seconds=v.key_store_max_lag_seconds,
             console_dir=v.console_dir,
             cors_origins=tuple(o.strip() for o in v.cors_origins.split(",") if o.strip()),
             server=HttpServerSettings.from_values(v),
