@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from devstack.process import ManagedProcess, ServiceStartError
+from devstack.tenants import ensure_tenants
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
@@ -52,6 +53,10 @@ class PipelineConfig:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    def tenants(self) -> list[str]:
+        """The tenants the configured keys act for (each must exist in the tenant registry)."""
+        return [owner.partition(":")[0] for owner in self.api_keys.values()]
 
     def env(self, endpoints: Endpoints) -> dict[str, str]:
         return {
@@ -94,6 +99,8 @@ class Pipeline:
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
+        """Record the tenants of the configured keys (devstack.tenants), then start every service."""
+        asyncio.run(ensure_tenants(endpoints, self.config.tenants()))
         for name in service_commands(self.config):
             self._spawn(name, endpoints, base_env)
         ingest = self.processes[0]

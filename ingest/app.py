@@ -132,7 +132,11 @@ def default_authenticator(
     claim must name a tenant of the registry), then the configured keys (bootstrap and operators)."""
     chain: list[Authenticator] = [KeyStoreKeys(key_table)]
     if settings.oidc is not None:
-        chain.append(JwtAuthenticator(settings.oidc, tenants=tenant_table or TenantTable()))
+        chain.append(
+            JwtAuthenticator(
+                settings.oidc, tenants=tenant_table if tenant_table is not None else TenantTable()
+            )
+        )
     chain.append(StaticApiKeys(settings.api_keys, settings.api_key_roles))
     return FirstOf(*chain)
 

@@ -57,7 +57,8 @@ OPERATIONS = sorted(
 @pytest.fixture(scope="module")
 async def fuzzed(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
     tenant = f"fuzz-{uuid.uuid4().hex[:10]}"
-    async with api_with_roles(stack, {"root": tenant}, admins=["root"]) as api:
+    also = (FUZZ_TENANT, "fuzz-inf")  # the tenants the targeted cases name must exist
+    async with api_with_roles(stack, {"root": tenant}, admins=["root"], also=also) as api:
         yield api
 
 
