@@ -6,6 +6,7 @@ does not exist refused."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from reelstream_client import AsyncClient
+from reelstream_client.cli.main import main as cli_main
+from reelstream_client.cli.output import AUTH
+from reelstream_client.errors import NotFound
 from starlette.routing import Route
 
 from devstack.manager import ensure_bucket
@@ -247,3 +252,26 @@ async def test_a_tenant_admin_may_lower_its_limits_never_raise_them(matrix: Matr
     assert "running" in raised.json()["detail"]
     after = await json_of(await admin.get(f"/v1/admin/tenants/{OWN}"), 200)
     assert after["limits"]["rate"] == 5.0  # an admin's lowering leaves the ceiling where the operator put it
+
+
+async def test_the_cli_creates_lists_and_shows_tenants_and_the_sdk_reads_them(
+    matrix: Matrix, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"REELSTREAM_API_URL": matrix.base_url, "REELSTREAM_API_KEY": matrix.keys["operator"]}
+    tenant = f"cli-{RUN}"
+
+    async def run(*argv: str, expect: int = 0) -> str:
+        assert await asyncio.to_thread(cli_main, argv, env) == expect  # sync HTTP: off the server's loop
+        return capsys.readouterr().out
+
+    created = await run("tenants", "create", tenant, "--name", "CLI", "--rate", "2", "--burst", "3")
+    assert created.startswith(f"{tenant}\tactive\tCLI\trate 2/s burst 3 ")
+    assert f"{tenant}\tactive" in await run("tenants", "list")
+    assert "retention" not in await run("tenants", "show", tenant)  # one line, no header
+    async with AsyncClient(matrix.base_url, api_key=matrix.keys["admin"]) as admin:
+        mine = await admin.get_tenant(OWN)  # a tenant admin reads its own record
+        assert (mine.id, mine.status) == (OWN, "active")
+        with pytest.raises(NotFound):
+            await admin.get_tenant(tenant)  # another tenant: 404
+    env["REELSTREAM_API_KEY"] = matrix.keys["admin"]
+    await run("tenants", "list", expect=AUTH)  # the platform plane is the operator's

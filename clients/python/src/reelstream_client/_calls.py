@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from reelstream_client._core import Call, cleaned
 from reelstream_client.models import (
@@ -13,7 +14,9 @@ from reelstream_client.models import (
     ApiKeyList,
     Job,
     JobList,
+    Tenant,
     TenantLimits,
+    TenantList,
     WebhookEndpoint,
     WebhookEndpointEnabled,
     WebhookEndpointList,
@@ -117,3 +120,18 @@ def put_tenant_limits(
 ) -> tuple[Call, type[TenantLimits]]:
     body = cleaned({"rate": rate, "burst": burst, "queued": queued, "running": running})
     return Call("PUT", f"{_tenant(tenant)}/limits", idempotent=True, body=body), TenantLimits
+
+
+def create_tenant(
+    tenant: str, name: str | None, limits: dict[str, Any] | None, retention_days: int | None
+) -> tuple[Call, type[Tenant]]:
+    body = cleaned({"id": tenant, "name": name, "limits": limits, "retention_days": retention_days})
+    return Call("POST", f"{ADMIN}/tenants", idempotent=False, body=body), Tenant
+
+
+def list_tenants() -> tuple[Call, type[TenantList]]:
+    return Call("GET", f"{ADMIN}/tenants", idempotent=True), TenantList
+
+
+def get_tenant(tenant: str) -> tuple[Call, type[Tenant]]:
+    return Call("GET", _tenant(tenant), idempotent=True), Tenant

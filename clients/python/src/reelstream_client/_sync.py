@@ -38,6 +38,7 @@ from reelstream_client.models import (
     ApiKeyCreated,
     Job,
     JobList,
+    Tenant,
     TenantLimits,
     WebhookEndpoint,
     WebhookEndpointEnabled,
@@ -50,6 +51,7 @@ T = TypeVar("T")
 Keys = list[ApiKey]
 Endpoints = list[WebhookEndpoint]
 Secrets = list[WebhookSecret]
+Tenants = list[Tenant]
 Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
@@ -359,6 +361,24 @@ class Client:
 
     def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:
         self._send(*_calls.retire_webhook_secret(tenant, secret_id))
+
+    def create_tenant(
+        self,
+        tenant: str,
+        *,
+        name: str | None = None,
+        limits: Mapping[str, float | int | None] | None = None,
+        retention_days: int | None = None,
+    ) -> Tenant:
+        """Create a tenant (platform operator); `limits` as `put_tenant_limits` takes them."""
+        body = None if limits is None else dict(limits)
+        return self._send(*_calls.create_tenant(tenant, name, body, retention_days))
+
+    def list_tenants(self) -> Tenants:
+        return (self._send(*_calls.list_tenants())).data
+
+    def get_tenant(self, tenant: str) -> Tenant:
+        return self._send(*_calls.get_tenant(tenant))
 
     def put_tenant_limits(
         self, tenant: str, *, rate: float, burst: float, queued: int | None = None, running: int | None = None

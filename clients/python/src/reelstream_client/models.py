@@ -21,7 +21,7 @@ Stage = Literal["encode_text", "denoise", "decode", "encode_video", "upload"]
 Priority = Literal["high", "normal", "low"]
 Quality = Literal["preview", "standard"]
 WaitReason = Literal["throttled"]
-Role = Literal["submitter", "viewer", "admin"]
+Role = Literal["submitter", "viewer", "admin", "operator"]
 KeyStatus = Literal["active", "expired", "revoked"]
 EventType = Literal[
     "endpoint.disabled", "job.canceled", "job.expired", "job.failed", "job.rejected", "job.succeeded"
@@ -198,6 +198,34 @@ class TenantLimits:
     queued: int
     running: int | None
     updated_at: str
+
+
+@dataclass(frozen=True)
+class TenantCeiling:
+    """The limits the operator set for a tenant: its own admins may only lower them."""
+
+    rate: float
+    burst: float
+    queued: int
+    running: int | None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    object: str
+    id: str
+    name: str
+    status: str
+    limits: TenantCeiling
+    retention_days: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class TenantList:
+    object: str
+    data: list[Tenant]
 
 
 def _convert(hint: Any, value: Any) -> Any:

@@ -38,7 +38,9 @@ def keys() -> None:
 
 @keys.command(name="create")
 @click.option("--tenant", required=True)
-@click.option("--role", "roles", multiple=True, type=click.Choice(["submitter", "viewer", "admin"]))
+@click.option(
+    "--role", "roles", multiple=True, type=click.Choice(["submitter", "viewer", "admin", "operator"])
+)
 @click.option("--expires-in", callback=_duration, help="e.g. 90d, 12h")
 @click.option("--name", help="a label for people")
 @json_option
