@@ -108,15 +108,20 @@ def prometheus(
         process.stop(10)
 
 
+ROLES = "submitter+admin+operator"  # the dev key's
+
+
 def dev_config(env: Mapping[str, str], api_key: str, webhook_secret: str) -> PipelineConfig:
-    """The dev pipeline: one slot of the dev model (mochi-1 with REELSTREAM_MODEL_DIR), the tenant `dev` as
-    submitter and admin, and generous limits for it unless REELSTREAM_TENANT_LIMITS says otherwise."""
+    """The dev pipeline: one slot of the dev model (mochi-1 with REELSTREAM_MODEL_DIR), the tenant `dev`
+    (recorded in the tenant registry at start) as submitter, admin and platform operator, and generous
+    limits for it unless REELSTREAM_TENANT_LIMITS says otherwise."""
     config = load_config(env)
     settings = config.values
     extra = {} if config.given("tenant_limits") else {"REELSTREAM_TENANT_LIMITS": DEV_TENANT_LIMITS}
     return with_metrics_ports(
         PipelineConfig(
-            api_keys={api_key: f"{DEV_TENANT}:submitter+admin"},  # admin too: `reelstream keys create` works
+            # operator too: `reelstream tenants create` and `reelstream keys create --tenant …` work
+            api_keys={api_key: f"{DEV_TENANT}:{ROLES}"},
             webhook_secret=webhook_secret,
             http_port=settings.http_port,
             default_model=DEFAULT_MODEL if settings.model_dir else DEV_MODEL,
@@ -134,7 +139,7 @@ def summary(
     rows = [
         ("API", f"{config.api_url}   (OpenAPI: {config.api_url}/openapi.json)"),
         ("console", f"{config.api_url}/console/   (API reference: {config.api_url}/docs)"),
-        ("API key", f"{api_key}   (tenant '{DEV_TENANT}', roles submitter+admin; limits {limits})"),
+        ("API key", f"{api_key}   (tenant '{DEV_TENANT}', roles {ROLES}; limits {limits})"),
         ("webhook secret", f"{config.webhook_secret}   (signs every webhook; kept in {layout.data_dir})"),
         ("renderer", f"{config.default_model} on 1 slot"),
         ("Kafka bootstrap", endpoints.kafka_bootstrap),

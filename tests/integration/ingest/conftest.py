@@ -22,6 +22,7 @@ from tests.integration.ingest.support import (
     StatusWriter,
     TopicProbe,
     eventually,
+    readyz,
     serve,
     shutdown,
 )
@@ -61,7 +62,8 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
 async def ready_api(api: RunningApi) -> RunningApi:
     """The API once its status view has caught up (what a load balancer waits for)."""
     client = api.client(None)
-    await eventually(lambda: client.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    # a loaded machine: the lifespan may take longer than one request's timeout (support.readyz waits on)
+    await eventually(lambda: readyz(client), lambda status: status == 200, within=120)
     return api
 
 

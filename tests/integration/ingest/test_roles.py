@@ -28,7 +28,7 @@ from ingest.console import is_static
 from reelstream.endpoints import Endpoints
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
-from tests.integration.ingest.support import eventually, serve, shutdown
+from tests.integration.ingest.support import eventually, readyz, serve, shutdown
 
 RUN = uuid.uuid4().hex[:8]
 OPS, OWN, OTHER = f"ops-{RUN}", f"own-{RUN}", f"other-{RUN}"
@@ -88,7 +88,7 @@ async def matrix(stack: Endpoints, topics: None) -> AsyncIterator[Matrix]:
     served = await serve(app)
     running = Matrix(served.base_url, routes, keys, jwks)
     probe = running.client(None)
-    await eventually(lambda: probe.get("/readyz"), lambda r: r.status_code == 200, within=60)
+    await eventually(lambda: readyz(probe), lambda status: status == 200, within=120)
     try:
         yield running
     finally:
