@@ -49,7 +49,10 @@ class Matrix:
 
     def client(self, token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=15.0)
+        # a connection per request: no idle keep-alive connection for the server to close under a request
+        # sent as it does (the matrix runs long on a loaded machine; the server closes idle ones after 5 s)
+        no_reuse = httpx.Limits(max_keepalive_connections=0)
+        client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=15.0, limits=no_reuse)
         self.clients.append(client)
         return client
 
