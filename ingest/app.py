@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, admin_keys, console, routes, tenants, webhook_admin
+from ingest import admin, admin_keys, console, key_rotation, routes, tenants, webhook_admin
 from ingest.api_keys import KeyTable
 from ingest.auth import (
     PRINCIPAL_KEY,
@@ -98,6 +98,7 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
             methods=["GET", "POST"],
         ),
         Route("/v1/admin/keys/{key_id}", admin_keys.revoke_key, methods=["DELETE"], name="revoke_key"),
+        Route("/v1/admin/keys/{key_id}/rotate", key_rotation.rotate_key, methods=["POST"], name="rotate_key"),
         *webhook_admin_routes(),
     ]
 

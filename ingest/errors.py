@@ -148,3 +148,9 @@ class LimitAboveCeiling(ReelstreamError):
     """A tenant admin asked for limits above the ceiling the operator set (admins may only lower them)."""
 
     code = "limit_above_ceiling"
+
+
+class KeyNotActive(ReelstreamError):
+    """The key is revoked or expired: it cannot be rotated (create a new one)."""
+
+    code = "api_key_not_active"

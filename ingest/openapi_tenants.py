@@ -1,9 +1,11 @@
-"""The OpenAPI paths and schemas of the tenant registry (ingest.tenants), the platform operator's routes."""
+"""The OpenAPI paths and schemas of the tenant registry (ingest.tenants), the platform operator's routes, and
+the schemas of key rotation (ingest.key_rotation)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ingest.key_rotation import DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS
 from ingest.openapi_components import error_responses, json_response, ref
 from ingest.openapi_webhooks import TENANT as TENANT_PARAM
 from ingest.tenant_registry import STATUSES, TENANT_PATTERN
@@ -58,7 +60,31 @@ TENANT_LIST: Json = {
     "required": ["object", "data"],
     "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": ref("Tenant")}},
 }
-TENANT_SCHEMAS: Json = {"TenantRequest": TENANT_REQUEST, "Tenant": TENANT, "TenantList": TENANT_LIST}
+API_KEY_ROTATE_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "overlap_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_OVERLAP_SECONDS,
+            "description": f"how long the old key stays valid; absent: {DEFAULT_OVERLAP_SECONDS}",
+        }
+    },
+}
+API_KEY_ROTATED: Json = {
+    "allOf": [
+        ref("ApiKeyCreated"),
+        {"type": "object", "required": ["replaces"], "properties": {"replaces": ref("ApiKey")}},
+    ]
+}
+TENANT_SCHEMAS: Json = {
+    "TenantRequest": TENANT_REQUEST,
+    "Tenant": TENANT,
+    "TenantList": TENANT_LIST,
+    "ApiKeyRotateRequest": API_KEY_ROTATE_REQUEST,
+    "ApiKeyRotated": API_KEY_ROTATED,
+}
 
 
 def tenant_paths() -> Json:

@@ -84,6 +84,7 @@ ROUTE_POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/admin/keys"): OWN_ADMIN,
     ("POST", "/v1/admin/keys"): OWN_ADMIN,
     ("DELETE", "/v1/admin/keys/{key_id}"): OWN_ADMIN,
+    ("POST", "/v1/admin/keys/{key_id}/rotate"): OWN_ADMIN,
 }
 ROUTE_SCOPES: dict[tuple[str, str], str | None] = {route: rule.scope for route, rule in ROUTE_POLICY.items()}
 

@@ -278,3 +278,35 @@ async def test_the_cli_creates_lists_and_shows_tenants_and_the_sdk_reads_them(
             await admin.get_tenant(tenant)  # another tenant: 404
     env["REELSTREAM_API_KEY"] = matrix.keys["admin"]
     await run("tenants", "list", expect=AUTH)  # the platform plane is the operator's
+
+
+async def test_a_key_rotates_with_an_overlap_window(
+    matrix: Matrix, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin = matrix.client(matrix.keys["admin"])
+    old = await json_of(await admin.post("/v1/admin/keys", json={"tenant": OWN, "roles": ["viewer"]}), 201)
+    rotated = await json_of(await admin.post(f"/v1/admin/keys/{old['id']}/rotate", json={}), 201)
+    assert (rotated["tenant"], rotated["roles"], rotated["replaces"]["id"]) == (OWN, ["viewer"], old["id"])
+    assert rotated["replaces"]["expires_at"] is not None  # a day from now: both keys work meanwhile
+    for key in (old["key"], rotated["key"]):
+        assert (await matrix.client(key).get("/v1/jobs")).status_code == 200
+    closed = await json_of(
+        await admin.post(f"/v1/admin/keys/{rotated['id']}/rotate", json={"overlap_seconds": 0}), 201
+    )
+    refused = await matrix.client(rotated["key"]).get("/v1/jobs")  # no overlap: the old key ends now
+    assert (refused.status_code, refused.json()["detail"].split(";")[0]) == (401, "API key expired")
+    assert (await matrix.client(closed["key"]).get("/v1/jobs")).status_code == 200
+    again = await admin.post(f"/v1/admin/keys/{rotated['id']}/rotate")
+    assert again.status_code == 409  # an ended key is not rotated: create a new one
+    theirs = await json_of(
+        await matrix.client(matrix.keys["operator"]).post("/v1/admin/keys", json={"tenant": OTHER}), 201
+    )
+    assert (await admin.post(f"/v1/admin/keys/{theirs['id']}/rotate")).status_code == 404
+    bad = await admin.post(f"/v1/admin/keys/{closed['id']}/rotate", json={"overlap_seconds": -1})
+    assert [e["field"] for e in (await json_of(bad, 422))["errors"]] == ["overlap_seconds"]
+    env = {"REELSTREAM_API_URL": matrix.base_url, "REELSTREAM_API_KEY": matrix.keys["admin"]}
+    argv = ("keys", "rotate", closed["id"], "--overlap", "1h")
+    assert await asyncio.to_thread(cli_main, argv, env) == 0
+    successor = capsys.readouterr().out.strip()
+    assert successor.startswith("rs_live_")
+    assert (await matrix.client(successor).get("/v1/jobs")).status_code == 200

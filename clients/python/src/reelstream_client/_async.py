@@ -37,6 +37,7 @@ from reelstream_client._core import (
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
+    ApiKeyRotated,
     Job,
     JobList,
     Tenant,
@@ -340,6 +341,10 @@ class AsyncClient:
 
     async def revoke_key(self, key_id: str) -> ApiKey:
         return await self._send(*_calls.revoke_key(key_id))
+
+    async def rotate_key(self, key_id: str, *, overlap_seconds: int | None = None) -> ApiKeyRotated:
+        """A successor (`.key`, shown once); the old key works `overlap_seconds` longer (default 1 day)."""
+        return await self._send(*_calls.rotate_key(key_id, overlap_seconds))
 
     async def list_webhook_endpoints(self, tenant: str) -> Endpoints:
         return (await self._send(*_calls.list_webhook_endpoints(tenant))).data

@@ -12,6 +12,7 @@ from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
     ApiKeyList,
+    ApiKeyRotated,
     Job,
     JobList,
     Tenant,
@@ -61,6 +62,11 @@ def list_keys(tenant: str | None) -> tuple[Call, type[ApiKeyList]]:
 
 def revoke_key(key_id: str) -> tuple[Call, type[ApiKey]]:
     return Call("DELETE", f"{ADMIN}/keys/{key_id}", idempotent=True), ApiKey
+
+
+def rotate_key(key_id: str, overlap_seconds: int | None) -> tuple[Call, type[ApiKeyRotated]]:
+    body = cleaned({"overlap_seconds": overlap_seconds})
+    return Call("POST", f"{ADMIN}/keys/{key_id}/rotate", idempotent=False, body=body), ApiKeyRotated
 
 
 def _tenant(tenant: str) -> str:

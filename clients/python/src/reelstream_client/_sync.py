@@ -36,6 +36,7 @@ from reelstream_client._core import (
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
+    ApiKeyRotated,
     Job,
     JobList,
     Tenant,
@@ -326,6 +327,10 @@ class Client:
 
     def revoke_key(self, key_id: str) -> ApiKey:
         return self._send(*_calls.revoke_key(key_id))
+
+    def rotate_key(self, key_id: str, *, overlap_seconds: int | None = None) -> ApiKeyRotated:
+        """A successor (`.key`, shown once); the old key works `overlap_seconds` longer (default 1 day)."""
+        return self._send(*_calls.rotate_key(key_id, overlap_seconds))
 
     def list_webhook_endpoints(self, tenant: str) -> Endpoints:
         return self._send(*_calls.list_webhook_endpoints(tenant)).data

@@ -135,6 +135,13 @@ class ApiKeyCreated(ApiKey):
 
 
 @dataclass(frozen=True)
+class ApiKeyRotated(ApiKeyCreated):
+    """A rotated key's successor (with the key, shown this once) and the old key, now expiring."""
+
+    replaces: ApiKey | None = None
+
+
+@dataclass(frozen=True)
 class ApiKeyList:
     object: str
     data: list[ApiKey]
