@@ -326,28 +326,6 @@ def _key_paths() -> Json:
                 },
             },
         },
-        "/v1/admin/keys/{key_id}/rotate": {
-            "post": {
-                "operationId": "rotateApiKey",
-                "summary": "Rotate an API key: a successor now, the old key kept for an overlap window",
-                "description": "The successor has the key's tenant, roles, name and expiry and is in this "
-                "response only. The old key stays valid for `overlap_seconds` (default 86400; an "
-                "earlier expiry stays), then is refused. A revoked or expired key answers 409.",
-                "parameters": [{"name": "key_id", "in": "path", "required": True, "schema": STRING}],
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": ref("ApiKeyRotateRequest")}},
-                },
-                "responses": {
-                    "201": json_response(
-                        "The successor, with its secret (shown once), and the old key's new expiry.",
-                        "ApiKeyRotated",
-                        {**no_store, "Location": {"schema": STRING}},
-                    ),
-                    **error_responses("NotFound", "Conflict", "Malformed", "Invalid", "Unavailable"),
-                },
-            }
-        },
         "/v1/admin/keys/{key_id}": {
             "delete": {
                 "operationId": "revokeApiKey",

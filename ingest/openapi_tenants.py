@@ -87,8 +87,36 @@ TENANT_SCHEMAS: Json = {
 }
 
 
+NO_STORE: Json = {"Cache-Control": {"description": "`no-store`", "schema": {"type": "string"}}}
+
+
 def tenant_paths() -> Json:
+    """The operator's tenant routes and key rotation (the key routes' other paths: ingest.openapi)."""
     return {
+        "/v1/admin/keys/{key_id}/rotate": {
+            "post": {
+                "operationId": "rotateApiKey",
+                "summary": "Rotate an API key: a successor now, the old key kept for an overlap window",
+                "description": "The successor has the key's tenant, roles, name and expiry and is in this "
+                "response only. The old key stays valid for `overlap_seconds` (default 86400; an "
+                "earlier expiry stays), then is refused. A revoked or expired key answers 409.",
+                "parameters": [
+                    {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": ref("ApiKeyRotateRequest")}},
+                },
+                "responses": {
+                    "201": json_response(
+                        "The successor, with its secret (shown once), and the old key's new expiry.",
+                        "ApiKeyRotated",
+                        {**NO_STORE, "Location": {"schema": {"type": "string"}}},
+                    ),
+                    **error_responses("NotFound", "Conflict", "Malformed", "Invalid", "Unavailable"),
+                },
+            }
+        },
         "/v1/admin/tenants": {
             "post": {
                 "operationId": "createTenant",
