@@ -108,15 +108,20 @@ def prometheus(
         process.stop(10)
 
 
+ROLES = "submitter+admin+operator"  # the dev key's
+
+
 def dev_config(env: Mapping[str, str], api_key: str, webhook_secret: str, key_dir: Path) -> PipelineConfig:
-    """The dev pipeline: one slot of the dev model (mochi-1 with REELSTREAM_MODEL_DIR), the tenant `dev` as
-    submitter and admin, and generous limits for it unless REELSTREAM_TENANT_LIMITS says otherwise."""
+    """The dev pipeline: one slot of the dev model (mochi-1 with REELSTREAM_MODEL_DIR), the tenant `dev`
+    (recorded in the tenant registry at start) as submitter, admin and platform operator, and generous
+    limits for it unless REELSTREAM_TENANT_LIMITS says otherwise."""
     config = load_config(env)
     settings = config.values
     extra = {} if config.given("tenant_limits") else {"REELSTREAM_TENANT_LIMITS": DEV_TENANT_LIMITS}
     return with_metrics_ports(
         PipelineConfig(
-            api_keys={api_key: f"{DEV_TENANT}:submitter+admin"},  # admin too: `reelstream keys create` works
+            # operator too: `reelstream tenants create` and `reelstream keys create --tenant …` work
+            api_keys={api_key: f"{DEV_TENANT}:{ROLES}"},
             webhook_secret=webhook_secret,
             key_dir=str(key_dir),
             http_port=settings.http_port,
@@ -135,7 +140,7 @@ def summary(
     rows = [
         ("API", f"{config.api_url}   (OpenAPI: {config.api_url}/openapi.json)"),
         ("console", f"{config.api_url}/console/   (API reference: {config.api_url}/docs)"),
-        ("API key", f"{api_key}   (tenant '{DEV_TENANT}', roles submitter+admin; limits {limits})"),
+        ("API key", f"{api_key}   (tenant '{DEV_TENANT}', roles {ROLES}; limits {limits})"),
         (
             "webhook secret",
             f"{config.webhook_secret}   (tenant '{DEV_TENANT}''s webhook secret; kept in {layout.data_dir})",

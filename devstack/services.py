@@ -19,6 +19,7 @@ from devstack.kafka_principals import grant_app_prefix, service_security
 from devstack.keys import ensure_key_dir, issue_webhook_secret, tenants_of
 from devstack.process import ManagedProcess, ServiceStartError
 from devstack.storage_users import ServiceCredentials, storage_users
+from devstack.tenants import ensure_tenants
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import ensure_topics
 from reelstream.kafka.registry import ConfluentRegistry
@@ -58,6 +59,10 @@ class PipelineConfig:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    def tenants(self) -> list[str]:
+        """The tenants the configured keys act for (each must exist in the tenant registry)."""
+        return [owner.partition(":")[0] for owner in self.api_keys.values()]
 
     def env(self, endpoints: Endpoints, key_dir: Path) -> dict[str, str]:
         return {
@@ -105,8 +110,10 @@ class Pipeline:
         return Path(self.config.key_dir) if self.config.key_dir else self.log_dir / "keys"
 
     def start(self, endpoints: Endpoints, base_env: Mapping[str, str], timeout: float = 90.0) -> None:
-        """Start every service once each configured tenant has its webhook secret (sealed, on its topic)
-        and each service its own object storage user (devstack.storage_users)."""
+        """Record the tenants of the configured keys (devstack.tenants), give each its webhook secret (sealed,
+        on its topic) and each service its own object storage user (devstack.storage_users), then start every
+        service."""
+        asyncio.run(ensure_tenants(endpoints, self.config.tenants()))
         self.storage = storage_users(endpoints, self.config.app_prefix)
         ensure_key_dir(self.key_dir)
         tenants = tenants_of(self.config.api_keys.values())

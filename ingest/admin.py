@@ -1,4 +1,4 @@
-"""Admin routes (scope `admin`, `ingest.policy`): tenant limits as data, changed at run time.
+"""Admin routes (`ingest.policy`): tenant limits as data, changed at run time.
 
 `PUT /v1/admin/tenants/{tenant}/limits` writes the tenant's new limits to the compacted
 `reelstream.tenants.limit-settings` topic; every admission replica follows it and applies them from the
@@ -8,25 +8,26 @@ next command on, without a restart.
 from __future__ import annotations
 
 import logging
-import re
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.auth import principal_of
-from ingest.context import context_of
+from ingest.context import IngestContext, context_of
+from ingest.errors import LimitAboveCeiling
+from ingest.policy import is_operator
 from ingest.routes import read_body
 from ingest.submission import INT, NUMBER, check_shape, parse_json_object
+from ingest.tenant_registry import TENANT_PATTERN, TENANT_RULE
 from reelstream.params import FieldError, InvalidRequest
 from reelstream.settings import TenantLimit
-from schemas.events import TenantLimitsSet
-from schemas.topics import TENANT_LIMIT_SETTINGS
+from schemas.events import TenantLimitsSet, TenantRecord, new_id, utc_now
+from schemas.topics import TENANT_LIMIT_SETTINGS, TENANTS
 
 logger = logging.getLogger(__name__)
 
-TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-TENANT_RULE = "must be 1 to 128 characters of A-Z, a-z, 0-9, ., _ and - (starting with a letter or digit)"
 LIMIT_FIELDS = {"rate": NUMBER, "burst": NUMBER, "queued": INT, "running": INT}
 MAX_COUNT = 2**31 - 1  # queued and running are Avro ints on the limit-settings topic
 
@@ -67,12 +68,29 @@ def limits_resource(record: TenantLimitsSet) -> dict[str, Any]:
     }
 
 
+def above_ceiling(limit: TenantLimit, ceiling: TenantRecord) -> list[str]:
+    """The fields of `limit` that exceed the tenant's ceiling (a running cap of none exceeds any cap)."""
+    over = [name for name in ("rate", "burst", "queued") if getattr(limit, name) > getattr(ceiling, name)]
+    if ceiling.running is not None and (limit.running is None or limit.running > ceiling.running):
+        over.append("running")
+    return over
+
+
 async def put_tenant_limits(request: Request) -> Response:
+    """An operator sets any tenant's limits, and they become its ceiling; a tenant admin may set its own
+    tenant's limits at or below that ceiling (403 naming the fields above it)."""
     context, principal = context_of(request), principal_of(request)
     tenant_id = request.path_params["tenant"]
     if not TENANT_PATTERN.fullmatch(tenant_id):
         raise InvalidRequest([FieldError("tenant", TENANT_RULE)])
+    tenant = context.tenant(tenant_id)
     limit = parse_limits(await read_body(request))
+    if not is_operator(principal):
+        over = above_ceiling(limit, tenant)
+        if over:
+            raise LimitAboveCeiling(
+                f"{', '.join(over)} above the tenant's ceiling; an admin may only lower them"
+            )
     record = TenantLimitsSet(
         tenant_id=tenant_id,
         rate=limit.rate,
@@ -82,6 +100,11 @@ async def put_tenant_limits(request: Request) -> Response:
         set_by=principal.tenant_id,
     )
     await context.publisher.publish(TENANT_LIMIT_SETTINGS, tenant_id, record)
+    if is_operator(principal):
+        ceiling = replace(
+            tenant, rate=limit.rate, burst=limit.burst, queued=limit.queued, running=limit.running
+        )
+        await publish_tenant(context, replace(ceiling, event_id=new_id(), occurred_at=utc_now()))
     if context.limits is not None:
         context.limits.forget(tenant_id)  # its state was judged by the old limits; admission republishes
     logger.info(
@@ -91,3 +114,10 @@ async def put_tenant_limits(request: Request) -> Response:
         extra={"tenant_id": tenant_id},
     )
     return JSONResponse(limits_resource(record))
+
+
+async def publish_tenant(context: IngestContext, record: TenantRecord) -> None:
+    """Write a tenant's record and apply it here at once (read-your-writes; other replicas follow)."""
+    await context.publisher.publish(TENANTS, record.tenant_id, record)
+    if context.tenants is not None:
+        context.tenants.table.apply(record)

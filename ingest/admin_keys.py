@@ -1,4 +1,5 @@
-"""Admin routes of the key store (scope `admin`, `ingest.policy`): create, list and revoke API keys.
+"""Admin routes of the key store (`ingest.policy`): create, list and revoke API keys. A tenant admin
+manages its own tenant's keys only (another tenant's answer 404); the operator any tenant's.
 
 `POST /v1/admin/keys` mints a key and answers it ONCE (only its salted hash is stored); `GET /v1/admin/keys`
 lists metadata; `DELETE /v1/admin/keys/{key_id}` revokes. Each change is a record on the compacted
@@ -16,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest import api_keys
-from ingest.admin import TENANT_PATTERN, TENANT_RULE
 from ingest.api_keys import KEY_ID_PATTERN, KeyTable
 from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
-from ingest.errors import ApiKeyNotFound, NotReady
+from ingest.errors import ApiKeyNotFound, Forbidden, NotReady, TenantNotFound
+from ingest.policy import OPERATOR, is_operator, may_act_for
 from ingest.routes import read_body
 from ingest.submission import ARRAY, STRING, check_shape, parse_json_object
+from ingest.tenant_registry import TENANT_PATTERN, TENANT_RULE
 from reelstream.crypto.records import signed
 from reelstream.params import FieldError, InvalidRequest
 from reelstream.settings import ROLES
@@ -100,6 +102,11 @@ async def create_key(request: Request) -> Response:
     context, principal, now = context_of(request), principal_of(request), utc_now()
     table = _table(context)
     tenant, roles, expires_at, name = parse_key_request(await read_body(request), now)
+    if not may_act_for(principal, tenant):
+        raise TenantNotFound(f"tenant {tenant} not found")  # another tenant is answered like a missing one
+    if OPERATOR in roles and not is_operator(principal):
+        raise Forbidden("only an operator may grant the operator role")
+    context.tenant(tenant)  # a key for a tenant the operator never created is refused (404)
     key, record = api_keys.mint(
         tenant, roles, expires_at=expires_at, name=name, created_by=principal.tenant_id, now=now
     )
@@ -119,8 +126,12 @@ async def create_key(request: Request) -> Response:
 
 
 async def list_keys(request: Request) -> Response:
-    table, now = _table(context_of(request)), utc_now()
+    table, now, principal = _table(context_of(request)), utc_now(), principal_of(request)
     tenant = request.query_params.get("tenant")
+    if not is_operator(principal):  # a tenant admin sees its own tenant's keys only
+        if tenant is not None and tenant != principal.tenant_id:
+            raise TenantNotFound(f"tenant {tenant} not found")
+        tenant = principal.tenant_id
     data = [key_resource(r, now) for r in table.records(tenant)]
     return JSONResponse({"object": "list", "data": data}, headers=NO_STORE)
 
@@ -129,7 +140,7 @@ async def revoke_key(request: Request) -> Response:
     context, principal = context_of(request), principal_of(request)
     table, key_id = _table(context), request.path_params["key_id"]
     record = table.get(key_id) if KEY_ID_PATTERN.fullmatch(key_id) else None
-    if record is None:
+    if record is None or not may_act_for(principal, record.tenant_id):
         raise ApiKeyNotFound(f"API key {key_id} not found")
     revoked = api_keys.revoke(record)
     if revoked is not record:

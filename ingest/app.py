@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, admin_keys, console, routes, usage_routes, webhook_admin
+from ingest import admin, admin_keys, console, key_rotation, routes, tenants, usage_routes, webhook_admin
 from ingest.api_keys import KeyTable
 from ingest.auth import (
     PRINCIPAL_KEY,
@@ -32,6 +32,7 @@ from ingest.openapi import openapi_endpoint
 from ingest.policy import ScopeMiddleware
 from ingest.problems import exception_handlers
 from ingest.sse import events_route
+from ingest.tenant_registry import TenantTable
 from reelstream.gc_tuning import settle_heap
 from reelstream.http_settings import EventStreamSettings
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
@@ -88,6 +89,12 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
         Route("/v1/usage", usage_routes.get_usage, methods=["GET"], name="get_usage"),
         Route("/v1/admin/usage", usage_routes.get_admin_usage, methods=["GET"], name="get_admin_usage"),
         Route(
+            "/v1/admin/tenants",
+            by_method(GET=tenants.list_tenants, POST=tenants.create_tenant),
+            methods=["GET", "POST"],
+        ),
+        Route("/v1/admin/tenants/{tenant}", tenants.get_tenant, methods=["GET"], name="get_tenant"),
+        Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,
             methods=["PUT"],
@@ -99,6 +106,7 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
             methods=["GET", "POST"],
         ),
         Route("/v1/admin/keys/{key_id}", admin_keys.revoke_key, methods=["DELETE"], name="revoke_key"),
+        Route("/v1/admin/keys/{key_id}/rotate", key_rotation.rotate_key, methods=["POST"], name="rotate_key"),
         *webhook_admin_routes(),
     ]
 
@@ -126,12 +134,18 @@ def webhook_admin_routes() -> list[Route]:
     ]
 
 
-def default_authenticator(settings: IngestSettings, key_table: KeyTable) -> Authenticator:
-    """The key store first (`rs_live_…`, looked up by key_id), then OIDC JWTs where configured, then the
-    configured keys (bootstrap and operators)."""
+def default_authenticator(
+    settings: IngestSettings, key_table: KeyTable, tenant_table: TenantTable | None = None
+) -> Authenticator:
+    """The key store first (`rs_live_…`, looked up by key_id), then OIDC JWTs where configured (their tenant
+    claim must name a tenant of the registry), then the configured keys (bootstrap and operators)."""
     chain: list[Authenticator] = [KeyStoreKeys(key_table)]
     if settings.oidc is not None:
-        chain.append(JwtAuthenticator(settings.oidc))
+        chain.append(
+            JwtAuthenticator(
+                settings.oidc, tenants=tenant_table if tenant_table is not None else TenantTable()
+            )
+        )
     chain.append(StaticApiKeys(settings.api_keys, settings.api_key_roles))
     return FirstOf(*chain)
 
@@ -160,17 +174,18 @@ def create_app(
     process is the service's own (reelstream.gc_tuning; not for an app served inside another program).
     `clock`: the time job retention is measured by (a test moves it forward)."""
     key_table = KeyTable()  # filled by the key store's view, read by the authenticator
+    tenant_table = TenantTable()  # filled by the tenant registry's view, read by the JWT authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_context(settings, key_table, clock) as context:
+        async with open_context(settings, key_table, tenant_table, clock) as context:
             if settle_heap_once_started:
                 settle_heap()  # what start-up built lives as long as the process
             yield {CONTEXT_KEY: context}
 
     auth = Middleware(
         BearerAuthMiddleware,
-        authenticator=authenticator or default_authenticator(settings, key_table),
+        authenticator=authenticator or default_authenticator(settings, key_table, tenant_table),
         public_paths=PUBLIC_PATHS | console.PUBLIC_PATHS,
         public_prefixes=console.PUBLIC_PREFIXES,
     )

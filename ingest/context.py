@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 
 from ingest.api_keys import KeyTable
 from ingest.deletion import Clock, Deleter
-from ingest.errors import NotReady, StorageUnavailable
+from ingest.errors import NotReady, StorageUnavailable, TenantNotFound
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
@@ -29,6 +29,7 @@ from ingest.limits_view import LimitsView
 from ingest.retention import Retention
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
+from ingest.tenant_registry import TenantRegistryView, TenantTable
 from ingest.usage_view import UsageView
 from reelstream.crypto.keys_view import KeyIssuer
 from reelstream.crypto.provider import FileKeyProvider, KeyProvider
@@ -43,7 +44,7 @@ from reelstream.settings import IngestSettings
 from reelstream.webhooks.sealing import is_legacy, sealed
 from reelstream.webhooks.tenant_views import TenantWebhooksViews
 from reelstream.webhooks.tenants import record_key
-from schemas.events import utc_now
+from schemas.events import TenantRecord, utc_now
 from schemas.serde import AvroSerde
 from schemas.topics import (
     API_KEYS,
@@ -55,6 +56,7 @@ from schemas.topics import (
     TENANT_KEYS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
+    TENANTS,
     USAGE_EVENTS,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
@@ -108,21 +110,36 @@ class IngestContext:
             raise NotReady("the usage view is not available on this replica yet")
         return self.usage
 
+    tenants: TenantRegistryView | None = None  # the tenant registry; None: no tenant exists
+
     @property
     def ready(self) -> bool:
         views: list[CompactedView[Any]] = [self.view, self.keys]
-        views.extend(v for v in (self.limits, self.api_keys, self.usage) if v is not None)
+        views.extend(v for v in (self.limits, self.api_keys, self.usage, self.tenants) if v is not None)
         if self.webhooks is not None:
             views.extend(self.webhooks.views)
         return self.producer_started and all(v.running and v.caught_up for v in views)
 
+    def tenant(self, tenant_id: str) -> TenantRecord:
+        """The registry's record of a tenant; 404 when the operator never created it."""
+        if self.tenants is None or not self.tenants.caught_up:
+            raise NotReady("the tenant registry is still loading")
+        record = self.tenants.table.get(tenant_id)
+        if record is None:
+            raise TenantNotFound(f"tenant {tenant_id} not found")
+        return record
+
 
 @contextlib.asynccontextmanager
 async def open_context(
-    settings: IngestSettings, key_table: KeyTable | None = None, clock: Clock = utc_now
+    settings: IngestSettings,
+    key_table: KeyTable | None = None,
+    tenant_table: TenantTable | None = None,
+    clock: Clock = utc_now,
 ) -> AsyncIterator[IngestContext]:
-    """`key_table`: where the key store's view puts the keys (the authenticator reads the same table);
-    `clock`: the time retention is measured by (tests move it forward)."""
+    """`key_table`, `tenant_table`: where the key store's and the tenant registry's views put what they
+    read (the authenticators read the same tables); `clock`: the time retention is measured by (tests move
+    it forward)."""
     endpoints = settings.pipeline.endpoints
     if not settings.key_dir:
         raise ConfigurationError("REELSTREAM_KEY_DIR is not set")
@@ -132,7 +149,7 @@ async def open_context(
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
         await serde.register(
-            COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS
+            COMMANDS, JOB_STATUS, IDEMPOTENCY, TENANT_LIMITS, TENANT_LIMIT_SETTINGS, API_KEYS, TENANTS
         )
         await serde.register(
             TENANT_KEYS, WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE]
@@ -165,10 +182,24 @@ async def open_context(
             security=security,
         )
         usage = UsageView(bootstrap, serde, security=security)
-        followed_views: list[CompactedView[Any]] = [view, keys, limits, *webhooks.views, api_keys, usage]
+        tenants = TenantRegistryView(
+            bootstrap,
+            serde,
+            tenant_table if tenant_table is not None else TenantTable(),
+            security=security,
+        )
+        followed_views: list[CompactedView[Any]] = [
+            view,
+            keys,
+            limits,
+            *webhooks.views,
+            api_keys,
+            usage,
+            tenants,
+        ]
         for followed in followed_views:
             followed.dead_letter_with(dead_letters.write)
-        for started in (view, keys, limits, webhooks, api_keys, usage):
+        for started in (view, keys, limits, webhooks, api_keys, usage, tenants):
             stack.push_async_callback(started.stop)
             await started.start()
         issuer = KeyIssuer(webhooks.keyring, publisher)
@@ -212,6 +243,7 @@ async def open_context(
             clock=clock,
             key_issuer=issuer,
             usage=usage,
+            tenants=tenants,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")

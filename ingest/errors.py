@@ -136,3 +136,27 @@ class WebhookConfigNotFound(ReelstreamError):
     """No such webhook secret or endpoint for the tenant named in the path."""
 
     code = "not_found"
+
+
+class TenantNotFound(ReelstreamError):
+    """No such tenant in the registry, or one the caller may not see (answered alike)."""
+
+    code = "tenant_not_found"
+
+
+class TenantExists(ReelstreamError):
+    """A tenant with this id was created already."""
+
+    code = "tenant_exists"
+
+
+class LimitAboveCeiling(ReelstreamError):
+    """A tenant admin asked for limits above the ceiling the operator set (admins may only lower them)."""
+
+    code = "limit_above_ceiling"
+
+
+class KeyNotActive(ReelstreamError):
+    """The key is revoked or expired: it cannot be rotated (create a new one)."""
+
+    code = "api_key_not_active"

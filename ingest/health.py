@@ -15,7 +15,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """200 once the producer is started and the status view has caught up (and is still consuming)."""
+    """200 once the producer is started and the status view has caught up (and is still consuming), and
+    the key store's view heard from the broker within `key_store_max_lag_seconds` (the revocation bound)."""
     context = context_of(request)
     if not context.producer_started:
         raise NotReady("the producer is not started")
@@ -23,4 +24,8 @@ async def readyz(request: Request) -> Response:
         raise NotReady("the status view is not consuming")
     if not context.view.caught_up:
         raise NotReady("the status view is still catching up")
+    bound = context.settings.key_store_max_lag_seconds
+    if context.api_keys is not None and context.api_keys.silent_seconds() > bound:
+        # a key revoked on another replica may still be accepted here: stop taking traffic
+        raise NotReady(f"the key store's view has not heard from the broker for over {bound:g} s")
     return JSONResponse({"status": "ready"})

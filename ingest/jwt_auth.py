@@ -5,8 +5,10 @@ token names a `kid` it does not hold (a key rotation), at most once per refresh 
 forged `kid`s cannot turn ingest into a load generator against the provider. `JwtAuthenticator` accepts only
 the configured asymmetric algorithms (the header's `alg` is checked against the allow-list before any key
 is chosen, so `none` and HS256-signed-with-the-public-key never reach a verifier), then checks signature,
-issuer, audience, exp/nbf/iat with a small leeway, and reads the tenant and the roles from the configured
-claims. Tokens are never logged.
+issuer, audience, exp/nbf/iat with a small leeway (`exp` required; a token may live at most the configured
+maximum lifetime, measured from `iat`, or from now when it has none), and reads the tenant and the roles from
+the configured claims. The tenant must be a tenant id (syntax) of the registry (`ingest.tenant_registry`).
+Tokens are never logged.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import jwt
 
 from ingest.auth import Principal
 from ingest.errors import IdentityProviderUnavailable, Unauthenticated
+from ingest.tenant_registry import TenantTable, valid_tenant_id
 from reelstream.settings import ROLES, OidcSettings
 
 logger = logging.getLogger(__name__)
@@ -76,9 +79,19 @@ class JwksCache:
 class JwtAuthenticator:
     """`Authorization: Bearer <jwt>` → Principal(tenant claim, roles claim ∩ known roles)."""
 
-    def __init__(self, settings: OidcSettings, keys: JwksCache | None = None) -> None:
+    def __init__(
+        self,
+        settings: OidcSettings,
+        keys: JwksCache | None = None,
+        *,
+        tenants: TenantTable | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`tenants`: the registry a tenant claim must name (None: the syntax is checked only)."""
         self._settings = settings
         self.keys = keys or JwksCache(settings)
+        self._tenants = tenants
+        self._clock = clock
 
     async def authenticate(self, token: str) -> Principal | None:
         if token.count(".") != 2:
@@ -96,10 +109,23 @@ class JwtAuthenticator:
         if jwk.algorithm_name != alg:  # an RS256 header over an EC key (or the other way round)
             raise Unauthenticated("token algorithm does not match its key")
         claims = self._verified_claims(token, jwk, alg)
+        self._check_lifetime(claims)
         tenant = claims.get(self._settings.tenant_claim)
         if not isinstance(tenant, str) or not tenant:
             raise Unauthenticated(f"token has no {self._settings.tenant_claim} claim")
+        if not valid_tenant_id(tenant):
+            raise Unauthenticated(f"token's {self._settings.tenant_claim} claim is not a tenant id")
+        if self._tenants is not None and not self._tenants.exists(tenant):
+            raise Unauthenticated(f"token's {self._settings.tenant_claim} claim names no tenant")
         return Principal(tenant, _roles(claims.get(self._settings.roles_claim)))
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """At most `max_lifetime_seconds` from `iat` to `exp` (from now, within the leeway, without `iat`)."""
+        exp, iat = claims["exp"], claims.get("iat")
+        start = iat if isinstance(iat, int | float) else self._clock()
+        slack = 0.0 if isinstance(iat, int | float) else self._settings.leeway_seconds
+        if float(exp) - float(start) > self._settings.max_lifetime_seconds + slack:
+            raise Unauthenticated(f"token lives longer than {self._settings.max_lifetime_seconds:g} s")
 
     def _verified_claims(self, token: str, jwk: jwt.PyJWK, alg: str) -> dict[str, Any]:
         try:

@@ -25,6 +25,7 @@ from ingest.openapi_components import (
     ref,
 )
 from ingest.openapi_jobs import job_request_schema
+from ingest.openapi_tenants import TENANT_SCHEMAS, tenant_paths
 from ingest.openapi_usage import USAGE_SCHEMAS, usage_paths
 from ingest.openapi_webhooks import TENANT, WEBHOOK_SCHEMAS, webhook_admin_paths
 from ingest.routes import DEFAULT_PAGE, MAX_PAGE
@@ -290,9 +291,10 @@ def _admin_paths() -> Json:
         "/v1/admin/tenants/{tenant}/limits": {
             "put": {
                 "operationId": "putTenantLimits",
-                "summary": "Set a tenant's limits (scope admin); effective without a restart",
+                "summary": "Set a tenant's limits (the operator; a tenant admin may only lower its own)",
                 "description": "Replaces the configured limits of the tenant. Admission applies them from "
-                "the next command it reads after the change (normally within a second or two).",
+                "the next command it reads after the change (normally within a second or two). The "
+                "operator's limits become the tenant's ceiling; a tenant admin's above it answer 403.",
                 "parameters": [TENANT],
                 "requestBody": {
                     "required": True,
@@ -300,11 +302,12 @@ def _admin_paths() -> Json:
                 },
                 "responses": {
                     "200": json_response("The limits now in force for the tenant.", "TenantLimits"),
-                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             }
         },
         **_key_paths(),
+        **tenant_paths(),
     }
 
 
@@ -314,7 +317,7 @@ def _key_paths() -> Json:
         "/v1/admin/keys": {
             "post": {
                 "operationId": "createApiKey",
-                "summary": "Create an API key (scope admin); the key is in this response only",
+                "summary": "Create an API key (a tenant admin for its tenant, the operator for any)",
                 "description": "Mints `rs_live_<id>_<secret>` for a tenant with the given roles and optional "
                 "expiry. Only a salted SHA-256 of the secret is stored (compacted topic "
                 "`reelstream.auth.keys`); every ingest replica accepts the key once its view has read it.",
@@ -328,7 +331,7 @@ def _key_paths() -> Json:
                         "ApiKeyCreated",
                         {**no_store, "Location": {"schema": STRING}},
                     ),
-                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             },
             "get": {
@@ -337,7 +340,7 @@ def _key_paths() -> Json:
                 "parameters": [{"name": "tenant", "in": "query", "required": False, "schema": STRING}],
                 "responses": {
                     "200": json_response("Every key (of the tenant), oldest first.", "ApiKeyList", no_store),
-                    **error_responses("Unavailable"),
+                    **error_responses("NotFound", "Unavailable"),
                 },
             },
         },
@@ -389,6 +392,7 @@ def _document(models: ModelRegistry) -> Json:
                 **SCHEMAS,
                 **WEBHOOK_SCHEMAS,
                 **USAGE_SCHEMAS,
+                **TENANT_SCHEMAS,
             },
             "responses": RESPONSES,
         },

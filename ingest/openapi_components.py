@@ -328,7 +328,7 @@ TENANT_LIMITS: Json = {
     },
 }
 
-ROLE: Json = {"type": "string", "enum": ["submitter", "viewer", "admin"]}
+ROLE: Json = {"type": "string", "enum": ["submitter", "viewer", "admin", "operator"]}
 API_KEY_REQUEST: Json = {
     "type": "object",
     "additionalProperties": False,

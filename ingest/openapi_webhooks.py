@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.admin import TENANT_PATTERN
 from ingest.openapi_components import error_responses, json_response, ref
+from ingest.tenant_registry import TENANT_PATTERN
 from ingest.webhook_admin import MAX_DESCRIPTION_CHARS, MAX_ENDPOINTS, MAX_SECRETS
 from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES
 from reelstream.webhooks.targets import MAX_URL_CHARS
@@ -146,7 +146,7 @@ def webhook_admin_paths() -> Json:
                 "parameters": [TENANT],
                 "responses": {
                     "200": json_response("Oldest first.", "WebhookSecretList"),
-                    **error_responses("Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Invalid", "Unavailable"),
                 },
             },
             "post": {
@@ -160,7 +160,7 @@ def webhook_admin_paths() -> Json:
                 "requestBody": _body("WebhookSecretRequest", required=False),
                 "responses": {
                     "201": json_response("The new secret, with its value.", "WebhookSecret"),
-                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             },
         },
@@ -179,7 +179,7 @@ def webhook_admin_paths() -> Json:
                 "parameters": [TENANT],
                 "responses": {
                     "200": json_response("Oldest first.", "WebhookEndpointList"),
-                    **error_responses("Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Invalid", "Unavailable"),
                 },
             },
             "post": {
@@ -193,7 +193,7 @@ def webhook_admin_paths() -> Json:
                 "requestBody": _body("WebhookEndpointRequest"),
                 "responses": {
                     "201": json_response("The endpoint.", "WebhookEndpoint"),
-                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             },
         },
@@ -221,14 +221,14 @@ def webhook_admin_paths() -> Json:
         "/v1/admin/webhooks/enable": {
             "post": {
                 "operationId": "enableWebhookEndpoint",
-                "summary": "Re-enable a webhook URL that was disabled after answering 410 Gone (scope admin)",
+                "summary": "Re-enable a webhook URL disabled after answering 410 Gone (platform operator)",
                 "description": "A URL that answers 410 is disabled for every tenant: its deliveries are "
                 "dead-lettered (`endpoint_gone`) unsent. This lifts that; deliveries resume once the "
                 "notifiers have read it (seconds). Harmless for a URL that is not disabled.",
                 "requestBody": _body("WebhookEnableRequest"),
                 "responses": {
                     "200": json_response("Re-enabled.", "WebhookEndpointEnabled"),
-                    **error_responses("Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Malformed", "TooLarge", "Invalid", "Unavailable"),
                 },
             }
         },

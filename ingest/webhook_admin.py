@@ -1,5 +1,5 @@
-"""Admin routes (scope `admin`, `ingest.policy`) for a tenant's own webhooks: signing secrets with rotation,
-registered endpoints with event filters, and a ping.
+"""Admin routes (`ingest.policy`: the tenant's admin, or the operator) for a tenant's own webhooks: signing
+secrets with rotation, registered endpoints with event filters, and a ping. The tenant must exist.
 
 - `POST   /v1/admin/tenants/{tenant}/webhook-secrets` creates a secret; the response is the only place
   its value is ever shown. `GET` lists the active ones (ids and dates, never values); `DELETE …/{secret_id}`
@@ -7,8 +7,8 @@ registered endpoints with event filters, and a ping.
 - `POST   /v1/admin/tenants/{tenant}/webhook-endpoints` registers a URL (syntax checked here, SSRF at
   delivery) with an `event_types` filter; `GET` lists them; `DELETE …/{endpoint_id}` removes one.
 - `POST   …/webhook-endpoints/{endpoint_id}/ping` queues a `ping` to the endpoint (202).
-- `POST   /v1/admin/webhooks/enable` re-enables a webhook URL that a notifier disabled after a 410 Gone:
-  a tombstone for its SHA-256 on reelstream.webhooks.endpoints, which every notifier follows.
+- `POST   /v1/admin/webhooks/enable` (the operator only) re-enables a webhook URL that a notifier disabled
+  after a 410 Gone: a tombstone for its SHA-256 on reelstream.webhooks.endpoints, which notifiers follow.
 
 Each change is a record (or a tombstone) on a compacted topic that every notifier follows; this replica's
 view is updated at once, so a GET right after a change sees it.
@@ -24,12 +24,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ingest.admin import TENANT_PATTERN, TENANT_RULE
 from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
 from ingest.errors import NotReady, WebhookConfigNotFound
 from ingest.routes import read_body
 from ingest.submission import ARRAY, HTTPS_ONLY, STRING, check_shape, parse_json_object
+from ingest.tenant_registry import TENANT_PATTERN, TENANT_RULE
 from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.params import FieldError, InvalidRequest, check_webhook_url
 from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES, generate_secret
@@ -56,9 +56,12 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def _tenant(request: Request) -> str:
+    """The path's tenant, which must exist in the registry (`ingest.policy` checked the caller may act
+    for it)."""
     tenant_id: str = request.path_params["tenant"]
     if not TENANT_PATTERN.fullmatch(tenant_id):
         raise InvalidRequest([FieldError("tenant", TENANT_RULE)])
+    context_of(request).tenant(tenant_id)
     return tenant_id
 
 

@@ -210,6 +210,7 @@ class OidcSettings:
     roles_claim: str = "roles"
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     leeway_seconds: float = 30.0  # clock skew allowed on exp, nbf and iat
+    max_lifetime_seconds: float = 3600.0  # exp - iat (or exp - now) at most this
     jwks_max_age_seconds: float = 3600.0  # the JWKS is fetched again when older than this
     jwks_refresh_seconds: float = 30.0  # at most one refresh for an unknown `kid` per this interval
     jwks_timeout_seconds: float = 5.0
@@ -245,6 +246,7 @@ class OidcSettings:
             roles_claim=v.oidc_roles_claim,
             algorithms=parse_names(v.oidc_algorithms),
             leeway_seconds=v.oidc_leeway_seconds,
+            max_lifetime_seconds=v.oidc_max_token_lifetime_seconds,
             jwks_refresh_seconds=v.oidc_jwks_refresh_seconds,
         )
 
@@ -266,6 +268,7 @@ class IngestSettings:
     job_retention_seconds: float = 30 * 24 * 3600.0  # a finished job is deleted this long after it finished
     video_retention_seconds: float = 7 * 24 * 3600.0  # a success's video and poster, this long after
     retention_sweep_interval_seconds: float = 60.0
+    key_store_max_lag_seconds: float = 10.0  # /readyz fails when the key store's view heard nothing longer
     console_dir: str | None = None  # the built console (None: the checkout's console/dist when present)
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS); none by default
     server: HttpServerSettings = field(default_factory=HttpServerSettings)
@@ -295,6 +298,7 @@ class IngestSettings:
             job_retention_seconds=v.job_retention_seconds,
             video_retention_seconds=v.video_retention_seconds,
             retention_sweep_interval_seconds=v.retention_sweep_interval_seconds,
+            key_store_max_lag_seconds=v.key_store_max_lag_seconds,
             console_dir=v.console_dir,
             cors_origins=tuple(o.strip() for o in v.cors_origins.split(",") if o.strip()),
             server=HttpServerSettings.from_values(v),

@@ -35,6 +35,7 @@ from schemas.events import (
     TenantKeyIssued,
     TenantLimitsSet,
     TenantLimitState,
+    TenantRecord,
     WebhookDelivery,
     WebhookEndpointDisabled,
     WebhookEndpointRegistered,
@@ -227,6 +228,14 @@ API_KEYS: Topic[ApiKeyRecord] = Topic(
     compacted=True,
     retention_ms=None,  # a revoked key is tombstoned by ingest after a grace period
 )
+TENANTS: Topic[TenantRecord] = Topic(
+    "reelstream.tenants.registry",
+    (TenantRecord,),
+    key="tenant_id",
+    partitions=1,  # one record per tenant, read whole by every ingest replica
+    compacted=True,
+    retention_ms=None,  # a tenant stays until the operator deletes it
+)
 
 # Tenants' data keys, wrapped by a key-encryption key (reelstream.crypto): written by ingest only, read
 # whole by every service that opens sealed material. A record per data key; a tombstone shreds one.
@@ -279,5 +288,6 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     API_KEYS,
     TENANT_KEYS,
     USAGE_EVENTS,
+    TENANTS,
     *DEAD_LETTERS.values(),
 )

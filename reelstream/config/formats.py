@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from reelstream.errors import ConfigurationError
 
-ROLES = frozenset({"submitter", "viewer", "admin"})
-_KEYS_FORMAT = "REELSTREAM_API_KEYS must look like key1=tenant-a,key2=tenant-b:viewer,key3=ops:admin"
+ROLES = frozenset({"submitter", "viewer", "admin", "operator"})  # operator: the platform plane
+_KEYS_FORMAT = "REELSTREAM_API_KEYS must look like key1=tenant-a,key2=tenant-b:viewer,key3=ops:operator"
 
 
 def _api_key_entries(spec: str) -> list[tuple[str, str, frozenset[str] | None]]:

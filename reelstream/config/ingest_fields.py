@@ -70,6 +70,14 @@ class IngestFields(BaseModel):
         unit="s",
         gt=0,
     )
+    key_store_max_lag_seconds: float = setting(
+        10.0,
+        "Bound on how long a revoked API key may still be accepted by a replica: /readyz fails when the "
+        "key store's view has not heard from the broker for longer.",
+        (INGEST,),
+        unit="s",
+        gt=0,
+    )
     webhook_allow_http: bool = setting(
         False, "Accept http:// webhook targets (dev and tests); otherwise https only.", (INGEST,)
     )
@@ -117,6 +125,9 @@ class IngestFields(BaseModel):
     )
     oidc_leeway_seconds: float = setting(
         30.0, "Clock skew allowed on exp, nbf, iat.", (INGEST,), unit="s", ge=0, le=300
+    )
+    oidc_max_token_lifetime_seconds: float = setting(
+        3600.0, "Longest lifetime (exp - iat) of an accepted JWT.", (INGEST,), unit="s", gt=0
     )
     oidc_jwks_refresh_seconds: float = setting(
         30.0, "At most one JWKS refresh for an unknown kid per this interval.", (INGEST,), unit="s", ge=0

@@ -28,6 +28,7 @@ from schemas.topics import (
     TENANT_KEYS,
     TENANT_LIMIT_SETTINGS,
     TENANT_LIMITS,
+    TENANTS,
     USAGE_EVENTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
@@ -115,12 +116,14 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 API_KEYS,
                 TENANT_KEYS,
                 USAGE_EVENTS,  # GET /v1/usage
+                TENANTS,  # the tenant registry
             ),
             writes=(
                 COMMANDS,
                 JOB_STATUS,  # a deleted job's tombstone (ingest.deletion)
                 JOB_EVENTS,  # job.deleted
                 TENANT_KEYS,  # the tenants' data keys (reelstream.crypto)
+                TENANTS,  # the operator's tenant records
                 WEBHOOK_ENDPOINTS,
                 WEBHOOK_SECRETS,
                 WEBHOOK_REGISTRATIONS,

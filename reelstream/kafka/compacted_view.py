@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -61,6 +63,7 @@ class CompactedView(Generic[T]):
         self._applied_to: dict[int, int] = {}  # partition → the offset after the last record applied
         self._progress = asyncio.Event()  # set (and replaced) whenever records were applied
         self._park: Parker | None = None
+        self._started_at: float | None = None
 
     # ---- what a subclass keeps ---------------------------------------------------------------------------
 
@@ -99,6 +102,7 @@ class CompactedView(Generic[T]):
         )
         await consumer.start()
         self._consumer = consumer
+        self._started_at = time.time()
         partitions = [TopicPartition(self._topic.name, p) for p in range(self._topic.partitions)]
         consumer.assign(partitions)
         async with asyncio.timeout(START_TIMEOUT_SECONDS):
@@ -126,6 +130,18 @@ class CompactedView(Generic[T]):
     @property
     def caught_up(self) -> bool:
         return self._caught_up.is_set()
+
+    def silent_seconds(self, now: float | None = None) -> float:
+        """How long ago (wall clock) the broker last answered a fetch for EVERY partition of the view: what
+        the view holds is at most this old (a fetch answers even when there is nothing new). Infinite
+        before the view started."""
+        now = time.time() if now is None else now
+        if self._consumer is None or self._started_at is None:
+            return math.inf
+        stamps = [self._consumer.last_poll_timestamp(tp) for tp in self._consumer.assignment()]
+        heard = [s / 1000 for s in stamps if s is not None]
+        oldest = min(heard) if heard and len(heard) == len(stamps) else self._started_at
+        return max(0.0, now - oldest)
 
     async def wait_caught_up(self) -> None:
         await self._caught_up.wait()

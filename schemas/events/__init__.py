@@ -5,8 +5,9 @@ own carries `event_id` and `occurred_at`; `tests/unit/schemas` checks that field
 
 One module per concept: `values` (enums and nested value types), `jobs` (job commands, statuses and
 events), `render` (the scheduler's inbox and its dispatch commands), `webhooks`, `records` (dead letters,
-idempotency, tenant limits, API keys), `usage` (GPU usage records) and `ids` (ids and timestamps). Every
-name is re-exported here, so `from schemas.events import X` imports any of them.
+idempotency, tenant limits, API keys), `usage` (GPU usage records), `tenants` (the tenant registry) and
+`ids` (ids and timestamps). Every name is re-exported here, so `from schemas.events import X` imports any of
+them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from schemas.events.render import (
     SchedulerTick,
     WorkerHeartbeat,
 )
+from schemas.events.tenants import TenantRecord
 from schemas.events.usage import USAGE_OUTCOMES, GpuUsageRecorded, attempt_id_of
 from schemas.events.values import (
     TERMINAL_STATES,
@@ -105,6 +107,7 @@ __all__ = [
     "TenantKeyIssued",
     "TenantLimitState",
     "TenantLimitsSet",
+    "TenantRecord",
     "WebhookDelivery",
     "WebhookEndpointDisabled",
     "WebhookEndpointRegistered",

@@ -167,8 +167,8 @@ export interface paths {
         };
         get?: never;
         /**
-         * Set a tenant's limits (scope admin); effective without a restart
-         * @description Replaces the configured limits of the tenant. Admission applies them from the next command it reads after the change (normally within a second or two).
+         * Set a tenant's limits (the operator; a tenant admin may only lower its own)
+         * @description Replaces the configured limits of the tenant. Admission applies them from the next command it reads after the change (normally within a second or two). The operator's limits become the tenant's ceiling; a tenant admin's above it answer 403.
          */
         put: operations["putTenantLimits"];
         post?: never;
@@ -189,7 +189,7 @@ export interface paths {
         get: operations["listApiKeys"];
         put?: never;
         /**
-         * Create an API key (scope admin); the key is in this response only
+         * Create an API key (a tenant admin for its tenant, the operator for any)
          * @description Mints `rs_live_<id>_<secret>` for a tenant with the given roles and optional expiry. Only a salted SHA-256 of the secret is stored (compacted topic `reelstream.auth.keys`); every ingest replica accepts the key once its view has read it.
          */
         post: operations["createApiKey"];
@@ -214,6 +214,67 @@ export interface paths {
          * @description The key is refused (401) at once by this replica and, within a fetch, by every other one. A revocation is final.
          */
         delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys/{key_id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate an API key: a successor now, the old key kept for an overlap window
+         * @description The successor has the key's tenant, roles, name and expiry and is in this response only. The old key stays valid for `overlap_seconds` (default 86400; an earlier expiry stays), then is refused. A revoked or expired key answers 409.
+         */
+        post: operations["rotateApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tenants (platform operator) */
+        get: operations["listTenants"];
+        put?: never;
+        /**
+         * Create a tenant (platform operator)
+         * @description A tenant must exist before keys, limits or webhook endpoints are made for it. Its limits are the ceiling its own admins may only lower.
+         */
+        post: operations["createTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a tenant (the operator, or the tenant's own admin)
+         * @description Another tenant answers 404, exactly like one that does not exist.
+         */
+        get: operations["getTenant"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -325,7 +386,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Re-enable a webhook URL that was disabled after answering 410 Gone (scope admin)
+         * Re-enable a webhook URL disabled after answering 410 Gone (platform operator)
          * @description A URL that answers 410 is disabled for every tenant: its deliveries are dead-lettered (`endpoint_gone`) unsent. This lifts that; deliveries resume once the notifiers have read it (seconds). Harmless for a URL that is not disabled.
          */
         post: operations["enableWebhookEndpoint"];
@@ -571,7 +632,7 @@ export interface components {
         ApiKeyRequest: {
             tenant: string;
             /** @description absent: [submitter] */
-            roles?: ("submitter" | "viewer" | "admin")[];
+            roles?: ("submitter" | "viewer" | "admin" | "operator")[];
             /**
              * Format: date-time
              * @description absent: the key does not expire; an instant already past makes an expired key
@@ -588,7 +649,7 @@ export interface components {
             /** @description `rs_live_<id>`: how the key begins */
             prefix: string;
             tenant: string;
-            roles: ("submitter" | "viewer" | "admin")[];
+            roles: ("submitter" | "viewer" | "admin" | "operator")[];
             name?: string | null;
             /** @enum {string} */
             status: "active" | "expired" | "revoked";
@@ -765,6 +826,46 @@ export interface components {
                     [key: string]: number;
                 };
             }[];
+        };
+        TenantRequest: {
+            id: string;
+            /** @description absent: the id */
+            name?: string;
+            /** @description absent: the configured limits */
+            limits?: components["schemas"]["TenantLimitsRequest"];
+            retention_days?: number;
+        };
+        Tenant: {
+            /** @constant */
+            object: "tenant";
+            id: string;
+            name: string;
+            /** @enum {string} */
+            status: "active" | "suspended";
+            /** @description the ceiling the operator set; the tenant's admins may only lower its limits */
+            limits: {
+                rate: number;
+                burst: number;
+                queued: number;
+                running: number | null;
+            };
+            retention_days: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        TenantList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["Tenant"][];
+        };
+        ApiKeyRotateRequest: {
+            /** @description how long the old key stays valid; absent: 86400 */
+            overlap_seconds?: number;
+        };
+        ApiKeyRotated: components["schemas"]["ApiKeyCreated"] & {
+            replaces: components["schemas"]["ApiKey"];
         };
     };
     responses: {
@@ -1282,6 +1383,7 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1313,6 +1415,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -1344,6 +1447,7 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1379,6 +1483,129 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    rotateApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyRotateRequest"];
+            };
+        };
+        responses: {
+            /** @description The successor, with its secret (shown once), and the old key's new expiry. */
+            201: {
+                headers: {
+                    /** @description `no-store` */
+                    "Cache-Control"?: string;
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyRotated"];
+                };
+            };
+            400: components["responses"]["Malformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTenants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every tenant, by id. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantRequest"];
+            };
+        };
+        responses: {
+            /** @description The tenant. */
+            201: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["Malformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listWebhookSecrets: {
         parameters: {
             query?: never;
@@ -1401,6 +1628,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };
@@ -1432,6 +1660,7 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1487,6 +1716,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };
@@ -1518,6 +1748,7 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1604,6 +1835,7 @@ export interface operations {
             400: components["responses"]["Malformed"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

@@ -67,7 +67,7 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
 async def ready_api(api: RunningApi) -> RunningApi:
     """The API once its status view has caught up (what a load balancer waits for)."""
     client = api.client(None)
-    # readyz: None while the lifespan is still opening (a loaded machine may take longer than one request)
+    # a loaded machine: the lifespan may take longer than one request's timeout (support.readyz waits on)
     await eventually(lambda: readyz(client), lambda status: status == 200, within=120)
     return api
 

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from starlette.applications import Starlette
 
 from devstack.manager import ensure_bucket
+from devstack.tenants import ensure_tenants
 from ingest.app import create_app
 from ingest.server import server_options
 from reelstream.endpoints import Endpoints
@@ -114,20 +115,23 @@ async def api_with_roles(
     tenants: dict[str, str],
     admins: Iterable[str] = (),
     server: HttpServerSettings | None = None,
+    also: Iterable[str] = (),
     targets: WebhookTargetPolicy | None = None,
     clock: Callable[[], datetime] = ev.utc_now,
     **overrides: Any,
 ) -> AsyncIterator[RunningApi]:
-    """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them also admin);
-    `server`: its connection bounds, `targets`: where webhook URLs may point (the defaults unless given);
-    `clock`: the time its retention goes by; `overrides`: other IngestSettings fields."""
+    """An ingest API, ready, with one API key per `who` of `tenants` (the `admins` among them platform
+    operators, acting for any tenant); every tenant of `tenants` and `also` recorded in the tenant registry
+    first; `server`: its connection bounds, `targets`: where webhook URLs may point (the defaults unless
+    given); `clock`: the time its retention goes by; `overrides`: other IngestSettings fields."""
     ensure_bucket(stack)
+    await ensure_tenants(stack, [*tenants.values(), *also])
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
     settings = IngestSettings(
         key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={keys[who]: tenants[who] for who in tenants},
-        api_key_roles={keys[who]: frozenset({"admin"}) for who in admins},
+        api_key_roles={keys[who]: frozenset({"operator"}) for who in admins},
         server=server or HttpServerSettings(),
         webhook_targets=targets or WebhookTargetPolicy(),
         **{**LONG_RETENTION, **overrides},

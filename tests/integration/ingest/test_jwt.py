@@ -10,9 +10,11 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from devstack.tenants import tenant_record
 from ingest.auth import Principal
 from ingest.errors import IdentityProviderUnavailable, Unauthenticated
 from ingest.jwt_auth import JwksCache, JwtAuthenticator
+from ingest.tenant_registry import TenantTable
 from reelstream.settings import OidcSettings
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
 from tests.integration.ingest.support import serve, shutdown
@@ -72,6 +74,27 @@ async def test_a_little_clock_skew_is_allowed(provider: Provider) -> None:
     auth, jwks = authenticator(provider), provider.jwks
     assert await auth.authenticate(jwks.token("rsa-1", exp=now - 10)) is not None
     assert await auth.authenticate(jwks.token("rsa-1", nbf=now + 10, iat=now + 10)) is not None
+
+
+async def test_lifetime_tenant_syntax_and_the_registry_are_checked(provider: Provider) -> None:
+    now, jwks = int(time.time()), provider.jwks
+    tenants = TenantTable()
+    tenants.apply(tenant_record("acme"))
+    auth = JwtAuthenticator(provider.settings, JwksCache(provider.settings, FakeClock()), tenants=tenants)
+    assert await auth.authenticate(jwks.token("rsa-1", iat=now, exp=now + 3600)) is not None  # 1 h: the max
+    refusals = [
+        (jwks.token("rsa-1", iat=now, exp=now + 3601), "lives longer"),
+        (jwks.token("rsa-1", iat=None, exp=now + 3700), "lives longer"),  # no iat: measured from now
+        (jwks.token("rsa-1", tenant="globex"), "names no tenant"),  # well formed, never created
+        (jwks.token("rsa-1", tenant="../etc"), "not a tenant id"),
+    ]
+    for token, reason in refusals:
+        with pytest.raises(Unauthenticated, match=reason):
+            await auth.authenticate(token)
+    shorter = replace(provider.settings, max_lifetime_seconds=60)
+    short = JwtAuthenticator(shorter, JwksCache(shorter, FakeClock()), tenants=tenants)
+    with pytest.raises(Unauthenticated, match="lives longer"):
+        await short.authenticate(jwks.token("rsa-1", iat=now, exp=now + 300))
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from reelstream_client.cli.main import main as cli_main
 
 from devstack.manager import ensure_bucket
+from devstack.tenants import ensure_tenants
 from ingest.api_keys import mint
 from ingest.app import create_app
 from reelstream.crypto.provider import StaticKeyProvider, new_key
@@ -43,6 +44,7 @@ RUN = uuid.uuid4().hex[:8]
 ADMIN_KEY = f"rs_test_{secrets.token_urlsafe(24)}"
 SUBMITTER_KEY = f"rs_test_{secrets.token_urlsafe(24)}"
 DEADLINE_S = 30.0
+TENANT_NAMES = ("ops", "plain", "acme", "v", "o", "e", "cli", "jwt", "gone")  # recorded in the registry
 
 
 @dataclass
@@ -71,6 +73,7 @@ async def start(settings: IngestSettings) -> Served:
 @pytest.fixture(scope="module")
 async def replicas(stack: Endpoints, topics: None) -> AsyncIterator[Replicas]:
     ensure_bucket(stack)
+    await ensure_tenants(stack, [f"{name}-{RUN}" for name in TENANT_NAMES])
     jwks = Jwks()
     jwks.add("rsa-1", "RS256")
     idp = await serve(jwks.app())
@@ -78,7 +81,7 @@ async def replicas(stack: Endpoints, topics: None) -> AsyncIterator[Replicas]:
         key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={ADMIN_KEY: f"ops-{RUN}", SUBMITTER_KEY: f"plain-{RUN}"},
-        api_key_roles={ADMIN_KEY: frozenset({"admin"})},
+        api_key_roles={ADMIN_KEY: frozenset({"operator"})},
         oidc=OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=f"{idp.base_url}/jwks.json"),
         **LONG_RETENTION,
     )
@@ -267,11 +270,19 @@ async def test_bearer_jwts_from_the_provider_map_to_tenant_and_scopes(replicas: 
     admin = replicas.client(1, jwks.token("rsa-1", tenant=tenant, roles=["admin"]))
     assert (await admin.get("/v1/admin/keys")).status_code == 200
     now = int(time.time())
+    skewed = jwks.token("rsa-1", tenant=tenant, roles="viewer", iat=now + 10, nbf=now + 10, exp=now + 600)
+    assert (await replicas.client(1, skewed).get("/v1/jobs")).status_code == 200  # within the skew
     for token, reason in (
         (jwks.token("rsa-1", tenant=tenant, exp=now - 120, iat=now - 400, nbf=now - 400), "expired"),
         (jwks.token("rsa-1", tenant=tenant, aud="other"), "another audience"),
         (jwks.hs256_with_public_key("rsa-1"), "algorithm not allowed"),
         (jwks.token("rsa-1", tenant=None), "no tenant claim"),
+        (jwks.token("rsa-1", tenant=f"nobody-{RUN}"), "names no tenant"),  # not in the registry
+        (jwks.token("rsa-1", tenant="no spaces allowed"), "not a tenant id"),
+        (jwks.token("rsa-1", tenant=tenant, exp=None), "invalid token"),  # exp is required
+        (jwks.token("rsa-1", tenant=tenant, iat=now, exp=now + 3700), "lives longer"),  # max 1 h
+        (jwks.token("rsa-1", tenant=tenant, iat=None, exp=now + 3700), "lives longer"),
+        (jwks.token("rsa-1", tenant=tenant, nbf=now + 120), "not valid yet"),  # beyond the 30 s skew
     ):
         response = await replicas.client(1, token).get("/v1/jobs")
         assert refused(reason)(response), response.text

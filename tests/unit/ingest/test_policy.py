@@ -8,7 +8,21 @@ from starlette.routing import Route
 from ingest.app import create_app
 from ingest.auth import DEFAULT_ROLES, Principal, StaticApiKeys
 from ingest.console import is_static
-from ingest.policy import ADMIN, READ, ROUTE_SCOPES, SUBMIT, required_scope, scopes_of
+from ingest.errors import Forbidden, TenantNotFound
+from ingest.policy import (
+    ADMIN,
+    PLATFORM,
+    READ,
+    ROUTE_POLICY,
+    ROUTE_SCOPES,
+    SUBMIT,
+    Tenant,
+    may_act_for,
+    required_scope,
+    rule_of,
+    scopes_of,
+    verdict,
+)
 from reelstream.endpoints import Endpoints
 from reelstream.errors import ConfigurationError
 from reelstream.settings import (
@@ -40,6 +54,7 @@ def test_every_route_of_the_app_is_in_the_policy_table_and_nothing_else_is() -> 
         ("DELETE", "/v1/admin/keys/{key_id}"),
     ):
         assert required_scope(method, path) == (True, ADMIN)
+    assert required_scope("POST", "/v1/admin/tenants") == (True, PLATFORM)
 
 
 def test_roles_grant_scopes() -> None:
@@ -47,6 +62,30 @@ def test_roles_grant_scopes() -> None:
     assert scopes_of(frozenset({"viewer"})) == {READ}
     assert ADMIN in scopes_of(frozenset({"admin"}))
     assert scopes_of(frozenset({"nobody"})) == frozenset()
+    assert PLATFORM in scopes_of(frozenset({"operator"}))
+    assert PLATFORM not in scopes_of(frozenset({"admin", "submitter", "viewer"}))
+
+
+def test_every_tenant_path_route_binds_the_path_tenant_and_platform_routes_are_the_operators() -> None:
+    for (method, template), rule in ROUTE_POLICY.items():
+        if "{tenant}" in template:
+            assert rule.tenant is Tenant.PATH, f"{method} {template}"
+    assert rule_of("POST", "/v1/admin/tenants") == rule_of("POST", "/v1/admin/webhooks/enable")
+    assert rule_of("HEAD", "/v1/jobs") == rule_of("GET", "/v1/jobs")
+
+
+def test_the_verdict_refuses_by_scope_then_by_tenant() -> None:
+    limits = rule_of("PUT", "/v1/admin/tenants/{tenant}/limits")
+    admin, operator = Principal("acme", frozenset({"admin"})), Principal("ops", frozenset({"operator"}))
+    assert verdict(limits, admin, "acme") is None
+    assert isinstance(verdict(limits, admin, "globex"), TenantNotFound)  # answered like a missing tenant
+    assert verdict(limits, operator, "globex") is None
+    assert isinstance(verdict(limits, Principal("acme", frozenset({"viewer"})), "acme"), Forbidden)
+    assert isinstance(verdict(rule_of("POST", "/v1/admin/tenants"), admin, None), Forbidden)
+    assert isinstance(verdict(None, operator, None), Forbidden)  # not in the table: closed
+    assert verdict(rule_of("GET", "/healthz"), None, None) is None
+    assert may_act_for(operator, "anyone")
+    assert not may_act_for(admin, "globex")
 
 
 async def test_api_keys_may_name_roles_and_default_to_submitter() -> None:

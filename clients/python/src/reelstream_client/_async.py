@@ -38,8 +38,10 @@ from reelstream_client._core import (
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
+    ApiKeyRotated,
     Job,
     JobList,
+    Tenant,
     TenantLimits,
     TenantUsageTotals,
     Usage,
@@ -55,6 +57,7 @@ T = TypeVar("T")
 Keys = list[ApiKey]
 Endpoints = list[WebhookEndpoint]
 Secrets = list[WebhookSecret]
+Tenants = list[Tenant]
 Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
@@ -369,6 +372,10 @@ class AsyncClient:
     async def revoke_key(self, key_id: str) -> ApiKey:
         return await self._send(*_calls.revoke_key(key_id))
 
+    async def rotate_key(self, key_id: str, *, overlap_seconds: int | None = None) -> ApiKeyRotated:
+        """A successor (`.key`, shown once); the old key works `overlap_seconds` longer (default 1 day)."""
+        return await self._send(*_calls.rotate_key(key_id, overlap_seconds))
+
     async def list_webhook_endpoints(self, tenant: str) -> Endpoints:
         return (await self._send(*_calls.list_webhook_endpoints(tenant))).data
 
@@ -403,6 +410,24 @@ class AsyncClient:
 
     async def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:
         await self._send(*_calls.retire_webhook_secret(tenant, secret_id))
+
+    async def create_tenant(
+        self,
+        tenant: str,
+        *,
+        name: str | None = None,
+        limits: Mapping[str, float | int | None] | None = None,
+        retention_days: int | None = None,
+    ) -> Tenant:
+        """Create a tenant (platform operator); `limits` as `put_tenant_limits` takes them."""
+        body = None if limits is None else dict(limits)
+        return await self._send(*_calls.create_tenant(tenant, name, body, retention_days))
+
+    async def list_tenants(self) -> Tenants:
+        return (await self._send(*_calls.list_tenants())).data
+
+    async def get_tenant(self, tenant: str) -> Tenant:
+        return await self._send(*_calls.get_tenant(tenant))
 
     async def put_tenant_limits(
         self, tenant: str, *, rate: float, burst: float, queued: int | None = None, running: int | None = None

@@ -13,9 +13,12 @@ from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
     ApiKeyList,
+    ApiKeyRotated,
     Job,
     JobList,
+    Tenant,
     TenantLimits,
+    TenantList,
     TenantUsageTotals,
     Usage,
     WebhookEndpoint,
@@ -101,6 +104,11 @@ def revoke_key(key_id: str) -> tuple[Call, type[ApiKey]]:
     return Call("DELETE", f"{ADMIN}/keys/{key_id}", idempotent=True), ApiKey
 
 
+def rotate_key(key_id: str, overlap_seconds: int | None) -> tuple[Call, type[ApiKeyRotated]]:
+    body = cleaned({"overlap_seconds": overlap_seconds})
+    return Call("POST", f"{ADMIN}/keys/{key_id}/rotate", idempotent=False, body=body), ApiKeyRotated
+
+
 def _tenant(tenant: str) -> str:
     return f"{ADMIN}/tenants/{tenant}"
 
@@ -180,3 +188,18 @@ def tenant_usage_totals(
     start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None
 ) -> tuple[Call, type[TenantUsageTotals]]:
     return Call("GET", f"{ADMIN}/usage", idempotent=True, params=_window(start, end)), TenantUsageTotals
+
+
+def create_tenant(
+    tenant: str, name: str | None, limits: dict[str, Any] | None, retention_days: int | None
+) -> tuple[Call, type[Tenant]]:
+    body = cleaned({"id": tenant, "name": name, "limits": limits, "retention_days": retention_days})
+    return Call("POST", f"{ADMIN}/tenants", idempotent=False, body=body), Tenant
+
+
+def list_tenants() -> tuple[Call, type[TenantList]]:
+    return Call("GET", f"{ADMIN}/tenants", idempotent=True), TenantList
+
+
+def get_tenant(tenant: str) -> tuple[Call, type[Tenant]]:
+    return Call("GET", _tenant(tenant), idempotent=True), Tenant

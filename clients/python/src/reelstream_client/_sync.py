@@ -37,8 +37,10 @@ from reelstream_client._core import (
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
+    ApiKeyRotated,
     Job,
     JobList,
+    Tenant,
     TenantLimits,
     TenantUsageTotals,
     Usage,
@@ -54,6 +56,7 @@ T = TypeVar("T")
 Keys = list[ApiKey]
 Endpoints = list[WebhookEndpoint]
 Secrets = list[WebhookSecret]
+Tenants = list[Tenant]
 Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
@@ -355,6 +358,10 @@ class Client:
     def revoke_key(self, key_id: str) -> ApiKey:
         return self._send(*_calls.revoke_key(key_id))
 
+    def rotate_key(self, key_id: str, *, overlap_seconds: int | None = None) -> ApiKeyRotated:
+        """A successor (`.key`, shown once); the old key works `overlap_seconds` longer (default 1 day)."""
+        return self._send(*_calls.rotate_key(key_id, overlap_seconds))
+
     def list_webhook_endpoints(self, tenant: str) -> Endpoints:
         return self._send(*_calls.list_webhook_endpoints(tenant)).data
 
@@ -389,6 +396,24 @@ class Client:
 
     def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:
         self._send(*_calls.retire_webhook_secret(tenant, secret_id))
+
+    def create_tenant(
+        self,
+        tenant: str,
+        *,
+        name: str | None = None,
+        limits: Mapping[str, float | int | None] | None = None,
+        retention_days: int | None = None,
+    ) -> Tenant:
+        """Create a tenant (platform operator); `limits` as `put_tenant_limits` takes them."""
+        body = None if limits is None else dict(limits)
+        return self._send(*_calls.create_tenant(tenant, name, body, retention_days))
+
+    def list_tenants(self) -> Tenants:
+        return (self._send(*_calls.list_tenants())).data
+
+    def get_tenant(self, tenant: str) -> Tenant:
+        return self._send(*_calls.get_tenant(tenant))
 
     def put_tenant_limits(
         self, tenant: str, *, rate: float, burst: float, queued: int | None = None, running: int | None = None

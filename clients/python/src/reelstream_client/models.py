@@ -21,7 +21,7 @@ Stage = Literal["encode_text", "denoise", "decode", "encode_video", "upload"]
 Priority = Literal["high", "normal", "low"]
 Quality = Literal["preview", "standard"]
 WaitReason = Literal["throttled"]
-Role = Literal["submitter", "viewer", "admin"]
+Role = Literal["submitter", "viewer", "admin", "operator"]
 KeyStatus = Literal["active", "expired", "revoked"]
 EventType = Literal[
     "endpoint.disabled",
@@ -143,6 +143,13 @@ class ApiKeyCreated(ApiKey):
 
 
 @dataclass(frozen=True)
+class ApiKeyRotated(ApiKeyCreated):
+    """A rotated key's successor (with the key, shown this once) and the old key, now expiring."""
+
+    replaces: ApiKey | None = None
+
+
+@dataclass(frozen=True)
 class ApiKeyList:
     object: str
     data: list[ApiKey]
@@ -250,6 +257,34 @@ class TenantUsageTotals:
     to: str
     total: UsageTotals
     data: list[UsageRow]
+
+
+@dataclass(frozen=True)
+class TenantCeiling:
+    """The limits the operator set for a tenant: its own admins may only lower them."""
+
+    rate: float
+    burst: float
+    queued: int
+    running: int | None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    object: str
+    id: str
+    name: str
+    status: str
+    limits: TenantCeiling
+    retention_days: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class TenantList:
+    object: str
+    data: list[Tenant]
 
 
 def _convert(hint: Any, value: Any) -> Any:

@@ -38,7 +38,9 @@ def keys() -> None:
 
 @keys.command(name="create")
 @click.option("--tenant", required=True)
-@click.option("--role", "roles", multiple=True, type=click.Choice(["submitter", "viewer", "admin"]))
+@click.option(
+    "--role", "roles", multiple=True, type=click.Choice(["submitter", "viewer", "admin", "operator"])
+)
 @click.option("--expires-in", callback=_duration, help="e.g. 90d, 12h")
 @click.option("--name", help="a label for people")
 @json_option
@@ -88,6 +90,24 @@ def keys_revoke(key_id: str) -> int:
         emit_json(revoked)
     else:
         click.echo(f"key {revoked.id} of tenant {revoked.tenant}: {revoked.status}")
+    return OK
+
+
+@keys.command(name="rotate")
+@click.argument("key_id")
+@click.option("--overlap", callback=_duration, help="how long the old key keeps working, e.g. 1d (default)")
+@json_option
+def keys_rotate(key_id: str, overlap: dt.timedelta | None) -> int:
+    """A successor key, printed once on stdout; the old one keeps working for the overlap."""
+    obj = state()
+    seconds = None if overlap is None else int(overlap.total_seconds())
+    rotated = obj.client().rotate_key(key_id, overlap_seconds=seconds)
+    if obj.as_json:
+        emit_json(rotated)
+        return OK
+    click.echo(rotated.key)
+    until = rotated.replaces.expires_at if rotated.replaces is not None else None
+    click.echo(f"key {rotated.id} replaces {key_id} (valid until {until}); store it now", err=True)
     return OK
 
 

@@ -1,0 +1,158 @@
+"""The OpenAPI paths and schemas of the tenant registry (ingest.tenants), the platform operator's routes, and
+the schemas of key rotation (ingest.key_rotation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.key_rotation import DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS
+from ingest.openapi_components import error_responses, json_response, ref
+from ingest.openapi_webhooks import TENANT as TENANT_PARAM
+from ingest.tenant_registry import STATUSES, TENANT_PATTERN
+from ingest.tenants import MAX_NAME_CHARS, MAX_RETENTION_DAYS
+
+Json = dict[str, Any]
+STAMP: Json = {"type": "string", "format": "date-time"}
+
+TENANT_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "string", "pattern": f"^{TENANT_PATTERN.pattern}$"},
+        "name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_NAME_CHARS,
+            "description": "absent: the id",
+        },
+        "limits": {**ref("TenantLimitsRequest"), "description": "absent: the configured limits"},
+        "retention_days": {"type": "integer", "minimum": 1, "maximum": MAX_RETENTION_DAYS},
+    },
+}
+TENANT_LIMITS_CEILING: Json = {
+    "type": "object",
+    "required": ["rate", "burst", "queued", "running"],
+    "properties": {
+        "rate": {"type": "number"},
+        "burst": {"type": "number"},
+        "queued": {"type": "integer"},
+        "running": {"oneOf": [{"type": "integer"}, {"type": "null"}]},
+    },
+    "description": "the ceiling the operator set; the tenant's admins may only lower its limits",
+}
+TENANT: Json = {
+    "type": "object",
+    "required": ["object", "id", "name", "status", "limits", "retention_days", "created_at", "updated_at"],
+    "properties": {
+        "object": {"const": "tenant"},
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "limits": TENANT_LIMITS_CEILING,
+        "retention_days": {"type": "integer"},
+        "created_at": STAMP,
+        "updated_at": STAMP,
+    },
+}
+TENANT_LIST: Json = {
+    "type": "object",
+    "required": ["object", "data"],
+    "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": ref("Tenant")}},
+}
+API_KEY_ROTATE_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "overlap_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_OVERLAP_SECONDS,
+            "description": f"how long the old key stays valid; absent: {DEFAULT_OVERLAP_SECONDS}",
+        }
+    },
+}
+API_KEY_ROTATED: Json = {
+    "allOf": [
+        ref("ApiKeyCreated"),
+        {"type": "object", "required": ["replaces"], "properties": {"replaces": ref("ApiKey")}},
+    ]
+}
+TENANT_SCHEMAS: Json = {
+    "TenantRequest": TENANT_REQUEST,
+    "Tenant": TENANT,
+    "TenantList": TENANT_LIST,
+    "ApiKeyRotateRequest": API_KEY_ROTATE_REQUEST,
+    "ApiKeyRotated": API_KEY_ROTATED,
+}
+
+
+NO_STORE: Json = {"Cache-Control": {"description": "`no-store`", "schema": {"type": "string"}}}
+
+
+def tenant_paths() -> Json:
+    """The operator's tenant routes and key rotation (the key routes' other paths: ingest.openapi)."""
+    return {
+        "/v1/admin/keys/{key_id}/rotate": {
+            "post": {
+                "operationId": "rotateApiKey",
+                "summary": "Rotate an API key: a successor now, the old key kept for an overlap window",
+                "description": "The successor has the key's tenant, roles, name and expiry and is in this "
+                "response only. The old key stays valid for `overlap_seconds` (default 86400; an "
+                "earlier expiry stays), then is refused. A revoked or expired key answers 409.",
+                "parameters": [
+                    {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": ref("ApiKeyRotateRequest")}},
+                },
+                "responses": {
+                    "201": json_response(
+                        "The successor, with its secret (shown once), and the old key's new expiry.",
+                        "ApiKeyRotated",
+                        {**NO_STORE, "Location": {"schema": {"type": "string"}}},
+                    ),
+                    **error_responses("NotFound", "Conflict", "Malformed", "Invalid", "Unavailable"),
+                },
+            }
+        },
+        "/v1/admin/tenants": {
+            "post": {
+                "operationId": "createTenant",
+                "summary": "Create a tenant (platform operator)",
+                "description": "A tenant must exist before keys, limits or webhook endpoints are made for "
+                "it. Its limits are the ceiling its own admins may only lower.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": ref("TenantRequest")}},
+                },
+                "responses": {
+                    "201": json_response(
+                        "The tenant.", "Tenant", {"Location": {"schema": {"type": "string"}}}
+                    ),
+                    **error_responses("Malformed", "Conflict", "Invalid", "Unavailable"),
+                },
+            },
+            "get": {
+                "operationId": "listTenants",
+                "summary": "List tenants (platform operator)",
+                "responses": {
+                    "200": json_response("Every tenant, by id.", "TenantList"),
+                    **error_responses("Unavailable"),
+                },
+            },
+        },
+        "/v1/admin/tenants/{tenant}": {
+            "get": {
+                "operationId": "getTenant",
+                "summary": "Read a tenant (the operator, or the tenant's own admin)",
+                "description": "Another tenant answers 404, exactly like one that does not exist.",
+                "parameters": [TENANT_PARAM],
+                "responses": {
+                    "200": json_response("The tenant.", "Tenant"),
+                    **error_responses("NotFound", "Invalid", "Unavailable"),
+                },
+            }
+        },
+    }

@@ -1,0 +1,27 @@
+"""The tenant registry's record: a tenant exists once the platform operator created it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.events.ids import new_id, utc_now
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    """A tenant as the operator created it: its status, its limits (a ceiling its own admins may only
+    lower) and how long its jobs are kept. Topic reelstream.tenants.registry (compacted), key tenant_id."""
+
+    tenant_id: str
+    name: str
+    status: str  # "active" | "suspended"
+    rate: float
+    burst: float
+    queued: int
+    retention_days: int
+    created_at: datetime
+    running: int | None = None
+    created_by: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
