@@ -445,6 +445,11 @@ def test_only_the_notifier_reaches_the_internet_and_never_internal_addresses(
         ("ingest:\n  replicaz: 2\n", "replicaz"),
         ('networkPolicy:\n  enabled: "yes"\n', "enabled"),
         ("pipeline:\n  pools: [default, batch]\n", "pools"),
+        # every image is pinned by a sha256 digest (tests/deploy/test_chart_digests.py)
+        ("image:\n  cpu: {digest: latest}\n", "digest"),
+        ("image:\n  gpu: {digest: 'sha256:abc'}\n", "digest"),
+        ("s3:\n  minio:\n    image: {digest: ''}\n", "digest"),
+        ("schemaRegistry:\n  apicurio:\n    image: {digest: null}\n", "digest"),
     ],
 )
 def test_values_schema_rejects_a_bad_file(

@@ -21,6 +21,7 @@ TENANT_A_KEY = "rs_test_" + uuid.uuid4().hex
 TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
 SERIAL_KEY = "rs_test_" + uuid.uuid4().hex
 CONSOLE_ADMIN_KEY = "rs_test_" + uuid.uuid4().hex  # the console's API keys page (tests/e2e/test_console.py)
+OPERATOR_KEY = "rs_test_" + uuid.uuid4().hex  # the platform operator (every tenant's usage: test_usage.py)
 USAGE_KEY, USAGE_OTHER_KEY = "rs_test_" + uuid.uuid4().hex, "rs_test_" + uuid.uuid4().hex  # test_usage.py
 USAGE_TENANT, USAGE_CLASS = "tenant-usage", "metered"  # the only tenant of its class: its metric is its own
 FLOOD_TENANT, CAPPED_TENANT, SERIAL_TENANT = "tenant-flood", "tenant-capped", "tenant-serial"
@@ -65,6 +66,7 @@ def running_pipeline(
             CONSOLE_ADMIN_KEY: "tenant-console:admin",
             USAGE_KEY: USAGE_TENANT,
             USAGE_OTHER_KEY: "tenant-usage-other",
+            OPERATOR_KEY: "tenant-ops:operator",
         },
         webhook_secret=generate_secret(),
         http_port=free_port(),

@@ -25,7 +25,7 @@ from schemas.events import GpuUsageRecorded, new_id
 from schemas.serde import AvroSerde
 from schemas.topics import USAGE_EVENTS
 from tests.e2e.conftest import (
-    CONSOLE_ADMIN_KEY,
+    OPERATOR_KEY,
     USAGE_CLASS,
     USAGE_KEY,
     USAGE_OTHER_KEY,
@@ -184,7 +184,7 @@ async def test_usage_equals_busy_time_counts_cancels_once_and_stays_with_its_ten
             await producer.stop()
         tenants = lambda u: [row["tenant"] for row in u["data"]]  # type: ignore[index]  # noqa: E731
         totals = _poll(
-            lambda: _get(pipeline, CONSOLE_ADMIN_KEY, "/v1/admin/usage", **{"from": since}).json(),
+            lambda: _get(pipeline, OPERATOR_KEY, "/v1/admin/usage", **{"from": since}).json(),
             lambda u: "tenant-usage-sentinel" in tenants(u),
         )
         again = _get(pipeline, USAGE_KEY, "/v1/usage", **{"from": since}).json()

@@ -72,7 +72,7 @@ def notifier(
 async def admin_api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
     loopback = WebhookTargetPolicy(allow_http=True, allow_networks=parse_networks("127.0.0.0/8"))  # receivers
     tenants = {"ops": f"ops-{RUN}", "user": ROTATING}
-    others = [FILTERED, *(f"{what}-{RUN}" for what in ("pinged", "retried", "disabled"))]
+    others = [FILTERED, *(f"{what}-{RUN}" for what in ("pinged", "retried", "disabled", "scanned"))]
     async with api_with_roles(stack, tenants, admins=["ops"], targets=loopback, also=others) as api:
         yield api
 

@@ -156,6 +156,7 @@ async def test_forged_key_records_are_ignored_by_every_replica(replicas: Replica
     """Records written to the key store by anyone without the key-encryption key: one without a MAC, one
     MACed with another key, one whose MAC is valid for another record (its roles raised). None grants."""
     tenant = f"forged-{RUN}"
+    await ensure_tenants(stack, [tenant])  # keys are minted only for tenants the registry holds
     unsigned_key, unsigned = mint(tenant, ["admin"])
     other_kek = StaticKeyProvider({"test-kek-1": new_key()}, "test-kek-1")  # same id, other key
     wrong_key, wrong = mint(tenant, ["admin"])

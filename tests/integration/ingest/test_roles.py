@@ -29,6 +29,7 @@ from reelstream.endpoints import Endpoints
 from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 from tests.integration.ingest.jwks import AUDIENCE, ISSUER, Jwks
 from tests.integration.ingest.support import eventually, readyz, serve, shutdown
+from tests.keys import shared_key_dir
 
 RUN = uuid.uuid4().hex[:8]
 OPS, OWN, OTHER = f"ops-{RUN}", f"own-{RUN}", f"other-{RUN}"
@@ -75,6 +76,7 @@ async def matrix(stack: Endpoints, topics: None) -> AsyncIterator[Matrix]:
     idp = await serve(jwks.app())
     keys = {role: f"rs_test_{secrets.token_urlsafe(24)}" for role in ROLES}
     settings = IngestSettings(
+        key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={key: home(role) for role, key in keys.items()},
         api_key_roles={key: frozenset({role}) for role, key in keys.items()},
