@@ -169,7 +169,8 @@ DISPOSITIONS = ("inline", "attachment")
 def page_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII digits only, and few of them: int() refuses other digits ("²") and numbers past 4,300 digits
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidRequest([FieldError("limit", f"must be an integer between 1 and {MAX_PAGE}")])
     return int(raw)
 

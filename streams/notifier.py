@@ -175,7 +175,10 @@ async def run_retry_tiers(resources: Resources) -> None:
             loop = TierConsumer(consumer, lambda record: handle_retry(resources, delivering, record))
             loop.subscribe([t.name for t in resources.tiers])
             log.info("following %d retry tiers", len(resources.tiers))
-            await loop.run()
+            try:
+                await loop.run()
+            finally:
+                await loop.abandon()  # before the consumer stops: nothing commits while it closes
         finally:
             await consumer.stop()
 

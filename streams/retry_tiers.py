@@ -7,7 +7,9 @@ durable (delivered, queued for the next attempt, or dead-lettered). A record who
 retriable error is read again after a short pause.
 
 Each fetched batch is drained by a task of its own while its partition is paused, and the loop goes on
-polling: a delivery that hangs until its deadline holds its own partition only, never the others.
+polling: a delivery that hangs until its deadline holds its own partition only, never the others. A revoked
+partition's batch, and every batch at shutdown, is abandoned (cancelled, its records read again from the
+committed offset by the next owner).
 """
 
 from __future__ import annotations
@@ -67,6 +69,18 @@ class TierConsumer:
         tasks = [t for tp, t in self._draining.items() if partitions is None or tp in partitions]
         if tasks:
             await asyncio.wait(tasks)
+
+    async def abandon(self, partitions: list[TopicPartition] | None = None) -> None:
+        """Stop draining these partitions (or all): their records from the last committed offset on are read
+        again by whoever owns the partition next (at least once, under the same webhook-id). Never waits on
+        the consumer, so a revocation or a shutdown cannot wait on a commit that waits on it."""
+        tasks = [t for tp, t in self._draining.items() if partitions is None or tp in partitions]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        for tp in [tp for tp, t in self._draining.items() if t in tasks]:
+            del self._draining[tp]
 
     def _reap(self) -> None:
         for tp, task in list(self._draining.items()):
@@ -138,14 +152,14 @@ class TierConsumer:
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Partitions taken away are no longer ours to resume (a new owner starts from the committed offset): the
-    batches in hand finish first (each delivery has its deadline), so no record is handled twice at once."""
+    """Partitions taken away are no longer ours to resume or drain: a new owner starts from the committed
+    offset, so the batches in hand are abandoned first (no record is handled by two members at once)."""
 
     def __init__(self, loop: TierConsumer) -> None:
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._loop.drained(list(revoked))
+        await self._loop.abandon(list(revoked))
         self._loop.forget(list(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:

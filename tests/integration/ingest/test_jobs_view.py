@@ -113,6 +113,8 @@ async def test_list_parameters_are_validated(ready_api: RunningApi) -> None:
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("limit=x", "limit"),
+        ("limit=" + "9" * 5000, "limit"),  # past int()'s 4,300-digit limit
+        ("limit=%C2%B2", "limit"),  # "²": a digit to str.isdigit, not to int()
         ("after=%%%", "after"),
         ("status=finished", "status"),
         ("status=", "status"),

@@ -166,3 +166,27 @@ async def test_a_drain_that_fails_stops_the_loop_on_its_next_poll() -> None:
     await loop.drained()
     with pytest.raises(ReelstreamError, match="a bug"):
         await loop.poll_once()
+
+
+async def test_an_abandoned_batch_is_neither_committed_nor_drained_any_more() -> None:
+    """A revocation or a shutdown cancels the batches in hand instead of waiting on them (their records are
+    read again from the committed offset), so it never waits on a commit that waits on the consumer."""
+    consumer = FakeConsumer({A: [0, 0], B: [0]})
+    never, handled = asyncio.Event(), []
+
+    async def handle(record: ConsumerRecord[bytes, bytes]) -> float | None:
+        if record.partition == 0:
+            await never.wait()
+        handled.append((record.partition, record.offset))
+        return None
+
+    loop = TierConsumer(consumer, handle, Clock())  # type: ignore[arg-type]
+    await loop.poll_once()
+    await loop.drained([B])
+    async with asyncio.timeout(5):
+        await loop.abandon([A])
+    assert handled == [(1, 0)]
+    assert consumer.committed == {B: 1}  # nothing of A
+    await loop.poll_once()  # no failed drain to raise: the abandoned one is gone
+    async with asyncio.timeout(5):
+        await loop.abandon()
