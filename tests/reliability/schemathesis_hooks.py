@@ -10,7 +10,8 @@ Three failure kinds are filtered, narrowly, each only as a schema-valid request 
   document does not state yet: a clip no longer than the model's longest duration (num_frames × fps), and,
   with several models served, each model's own size, frame and step limits (the document gives the widest);
 - a 422 naming only `from` as not before `to` on `GET /v1/usage`, `/v1/admin/usage` and
-  `/v1/stats/render-load`: a rule between two query parameters, which JSON Schema cannot state (the parameters' descriptions do).
+  `/v1/stats/render-load`: a rule between two query parameters, which JSON Schema cannot state (the
+  parameters' descriptions do).
 """
 
 from __future__ import annotations
