@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.job_index import MAX_SCAN
 from ingest.openapi_components import error_responses, json_response, ref
 from ingest.openapi_usage import INSTANT, STRING
 from ingest.render_load import DEFAULT_LIMIT, MAX_LIMIT
@@ -55,8 +56,9 @@ STATS_SCHEMAS: Json = {
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
             "complete": {
                 "type": "boolean",
-                "description": "every succeeded job of the window was counted (false: only the newest "
-                "`limit`, or the scan of the tenant's jobs stopped at its bound)",
+                "description": "true: the read reached the window's oldest job, so every succeeded job in "
+                "it was counted; false: it stopped at `limit` jobs or at its scan bound "
+                f"({MAX_SCAN:,} of the tenant's jobs), so older succeeded jobs may be left out",
             },
             "total": ref("RenderLoadStats"),
             "by_frames": _classes(FRAME_CLASS_NAMES, "frames"),

@@ -5,27 +5,35 @@ Grafana panel (`reelstream.load_metrics`), never a job's own numbers.
 
 Bounded work: a report reads at most `limit` succeeded jobs (default 1,000, at most 10,000), the newest by
 creation time in the window (`from` inclusive, `to` exclusive, on the job's creation time: the order the
-status view keeps a tenant's jobs in), and looks at no more than `ingest.job_index.MAX_SCAN` of the tenant's
-jobs to find them; `complete` says whether every succeeded job of the window was counted. Percentiles are
+status view keeps a tenant's jobs in), and looks at no more than `ingest.job_index.MAX_SCAN` (20,000) of the
+tenant's jobs to find them, in steps of `STEP_SCAN` jobs decoding at most `STEP_JOBS`, handing the event loop
+back between steps (decoding 10,000 snapshots at once took ~0.5 s on a loaded 2-core machine); `complete`
+is true when the read reached the window's oldest job (every succeeded job in it counted), false when it
+stopped at `limit` or at the scan bound (older ones may be left out). Percentiles are
 nearest-rank (p95 of 20 values is the 19th smallest), so each is a render time some job took.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ingest.job_index import MAX_SCAN, JobFilter, SortKey, decode_cursor
 from ingest.usage_report import BEFORE_TO, instant
 from reelstream.load_metrics import FRAME_CLASS_NAMES, PROMPT_WORD_CLASS_NAMES, render_sample
 from reelstream.params import FieldError, InvalidRequest
-from schemas.events import JobStatus
+from schemas.events import JobState, JobStatus
 
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 10_000
 QUERY_FIELDS = frozenset({"from", "to", "limit"})
+STEP_JOBS, STEP_SCAN = 1_000, 2_000
+# (limit, after, where, max_scan) -> (jobs, next cursor): a status view's page of the caller's tenant
+Pages = Callable[[int, SortKey | None, JobFilter, int], tuple[list[JobStatus], str | None]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,31 @@ def parse_query(params: Mapping[str, str]) -> LoadQuery:
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest([FieldError("limit", f"must be an integer between 1 and {MAX_LIMIT}")])
     return LoadQuery(start, end, int(raw))
+
+
+async def newest_succeeded(
+    pages: Pages,
+    query: LoadQuery,
+    *,
+    step_jobs: int = STEP_JOBS,
+    step_scan: int = STEP_SCAN,
+    max_scan: int = MAX_SCAN,
+) -> tuple[list[JobStatus], bool]:
+    """The newest `query.limit` succeeded jobs of the window, newest first, and whether they are all of them;
+    at most `max_scan` jobs looked at, `step_scan` (decoding at most `step_jobs`) between yields."""
+    where = JobFilter(frozenset({JobState.SUCCEEDED.value}), None, query.start, query.end)
+    jobs: list[JobStatus] = []
+    after: SortKey | None = None
+    for _ in range(max(max_scan // step_scan, 1)):
+        page, cursor = pages(min(step_jobs, query.limit - len(jobs)), after, where, step_scan)
+        jobs += page
+        if cursor is None:
+            return jobs, True
+        if len(jobs) >= query.limit:
+            return jobs, False
+        after = decode_cursor(cursor)
+        await asyncio.sleep(0)
+    return jobs, False
 
 
 def nearest_rank(ordered: list[float], percent: float) -> float:

@@ -5,16 +5,17 @@ the load visualization's `GET /v1/stats/render-load` (the caller's tenant only),
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.auth import principal_of
 from ingest.context import context_of
-from ingest.job_index import JobFilter
+from ingest.render_load import newest_succeeded, render_load_report
 from ingest.render_load import parse_query as parse_load_query
-from ingest.render_load import render_load_report
 from ingest.usage_report import parse_query, tenant_report, tenants_report
-from schemas.events import JobState, utc_now
+from schemas.events import utc_now
 
 
 async def get_usage(request: Request) -> Response:
@@ -32,6 +33,5 @@ async def get_admin_usage(request: Request) -> Response:
 async def get_render_load(request: Request) -> Response:
     context, tenant_id = context_of(request), principal_of(request).tenant_id
     query = parse_load_query(request.query_params)
-    where = JobFilter(frozenset({JobState.SUCCEEDED.value}), None, query.start, query.end)
-    jobs, more = context.view.page(tenant_id, query.limit, None, where)
-    return JSONResponse(render_load_report(tenant_id, jobs, query, complete=more is None))
+    jobs, complete = await newest_succeeded(functools.partial(context.view.page, tenant_id), query)
+    return JSONResponse(render_load_report(tenant_id, jobs, query, complete=complete))

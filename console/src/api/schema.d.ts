@@ -874,7 +874,7 @@ export interface components {
             from: string | null;
             to: string | null;
             limit: number;
-            /** @description every succeeded job of the window was counted (false: only the newest `limit`, or the scan of the tenant's jobs stopped at its bound) */
+            /** @description true: the read reached the window's oldest job, so every succeeded job in it was counted; false: it stopped at `limit` jobs or at its scan bound (20,000 of the tenant's jobs), so older succeeded jobs may be left out */
             complete: boolean;
             total: components["schemas"]["RenderLoadStats"];
             /** @description one row per frames class, every class in this order, empty ones too (count 0, nulls): 0-31, 32-85, 86-169, 170+ */

@@ -3,19 +3,23 @@ panel, nearest-rank percentiles; and that the histogram and the report class a j
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from ingest.job_index import JobIndex
 from ingest.render_load import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     LoadQuery,
     nearest_rank,
+    newest_succeeded,
     parse_query,
     render_load_report,
     stats,
@@ -146,3 +150,50 @@ def test_the_report_agrees_with_the_histogram(samples: list[tuple[float, int, in
                     rel_tol=1e-6,
                     abs_tol=1e-3,
                 )
+
+
+def indexed(jobs: list[tuple[str, int]]) -> JobIndex:
+    """A status view's index of one tenant's jobs: (state, minute created) each."""
+    index = JobIndex()
+    for i, (state, minute) in enumerate(jobs):
+        status = done(f"j{i:05}", float(minute))
+        index.apply(replace(status, state=ev.JobState(state), created_at=T0 + timedelta(minutes=minute)))
+    return index
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["succeeded", "failed", "queued"]), st.integers(0, 30)), max_size=40),
+    st.integers(1, 25),
+    st.one_of(st.none(), st.integers(0, 30)),
+    st.integers(1, 4),
+    st.integers(1, 6),
+)
+async def test_the_newest_succeeded_jobs_are_read_in_bounded_steps(
+    jobs: list[tuple[str, int]], limit: int, since: int | None, step_jobs: int, step_scan: int
+) -> None:
+    index = indexed(jobs)
+    start = None if since is None else T0 + timedelta(minutes=since)
+    found, complete = await newest_succeeded(
+        functools.partial(index.page, "t1"),
+        LoadQuery(start, None, limit),
+        step_jobs=step_jobs,
+        step_scan=step_scan,
+        max_scan=1000,
+    )
+    newest = sorted(
+        (j for j in jobs if j[0] == "succeeded" and (since is None or j[1] >= since)),
+        key=lambda j: -j[1],
+    )
+    assert [job.created_at for job in found] == [T0 + timedelta(minutes=m) for _, m in newest[:limit]]
+    assert complete or len(found) == limit  # it stops at `limit` (never at the scan bound here)
+    if len(newest) > limit:
+        assert not complete
+
+
+async def test_at_most_max_scan_jobs_are_looked_at() -> None:
+    index = indexed([("succeeded", 0), *[("queued", 1)] * 50])  # the succeeded one is the oldest
+    pages = functools.partial(index.page, "t1")
+    assert await newest_succeeded(pages, LoadQuery(), step_scan=10, max_scan=50) == ([], False)
+    found, complete = await newest_succeeded(pages, LoadQuery(), step_scan=10, max_scan=60)
+    assert (len(found), complete) == (1, True)

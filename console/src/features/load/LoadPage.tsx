@@ -64,7 +64,7 @@ export function LoadTables({ load }: { load: RenderLoad }) {
       <p>
         {load.total.count} succeeded jobs: mean {renderTime(load.total.mean_seconds)}, p50{" "}
         {renderTime(load.total.p50_seconds)}, p95 {renderTime(load.total.p95_seconds)}
-        {!load.complete && ` (the newest ${load.limit} only)`}
+        {!load.complete && " (the newest only: older jobs were not read)"}
       </p>
       <ClassTable label="Render time by frames" first="Frames" rows={load.by_frames} widest={widest} />
       <ClassTable label="Render time by prompt words" first="Prompt words" rows={load.by_prompt_words} widest={widest} />

@@ -44,7 +44,7 @@ def load(start: str | None, end: str | None, limit: int | None) -> int:
         emit_json(report)
         return OK
     window = f"{report.from_ or 'the start'} to {report.to or 'now'}"
-    note = "" if report.complete else f" (the newest {report.limit} only)"
+    note = "" if report.complete else " (the newest only: older jobs were not read)"
     click.echo(f"tenant {report.tenant}, jobs created {window}{note}", err=True)
     _table("frames", report.by_frames)
     click.echo()
