@@ -1,7 +1,7 @@
-"""The load visualization served to the console, pure: `GET /v1/stats/render-load`'s query (`from`, `to`,
-`limit`) parsed with errors that name the field, and the render seconds (running to succeeded) of a tenant's
-succeeded jobs aggregated per clip-length class and per prompt-length class: the bounded classes of the
-Grafana panel (`reelstream.load_metrics`), never a job's own numbers.
+"""The load visualization served to the console, without I/O: `GET /v1/stats/render-load`'s query (`from`,
+`to`, `limit`) parsed with errors that name the field, and the render seconds (running to succeeded) of a
+tenant's succeeded jobs aggregated per clip-length class and per prompt-length class: the bounded classes of
+the Grafana panel (`reelstream.load_metrics`), never a job's own numbers.
 
 Bounded work: a report reads at most `limit` succeeded jobs (default 1,000, at most 10,000), the newest by
 creation time in the window (`from` inclusive, `to` exclusive, on the job's creation time: the order the
@@ -54,7 +54,7 @@ def parse_query(params: Mapping[str, str]) -> LoadQuery:
     if start is not None and end is not None and start >= end:
         raise InvalidRequest([FieldError("from", BEFORE_TO)])
     raw = params.get("limit", str(DEFAULT_LIMIT))
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest([FieldError("limit", f"must be an integer between 1 and {MAX_LIMIT}")])
     return LoadQuery(start, end, int(raw))
 

@@ -65,6 +65,7 @@ def test_the_query_defaults_and_bounds() -> None:
         ({"limit": str(MAX_LIMIT + 1)}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"limit": "-1"}, "limit"),
+        ({"limit": "9" * 5000}, "limit"),  # more digits than int() reads: still a 422
         ({"limit": "٣"}, "limit"),  # a digit, but not an ASCII one
         ({"from": "yesterday"}, "from"),
         ({"to": "2026-12-06T10:00:00"}, "to"),  # no offset
