@@ -88,6 +88,7 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
         events_route(sse),
         Route("/v1/usage", usage_routes.get_usage, methods=["GET"], name="get_usage"),
         Route("/v1/admin/usage", usage_routes.get_admin_usage, methods=["GET"], name="get_admin_usage"),
+        Route("/v1/stats/render-load", usage_routes.get_render_load, methods=["GET"], name="get_render_load"),
         Route(
             "/v1/admin/tenants",
             by_method(GET=tenants.list_tenants, POST=tenants.create_tenant),

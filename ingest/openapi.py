@@ -25,6 +25,7 @@ from ingest.openapi_components import (
     ref,
 )
 from ingest.openapi_jobs import job_request_schema
+from ingest.openapi_stats import STATS_SCHEMAS, stats_paths
 from ingest.openapi_tenants import TENANT_SCHEMAS, tenant_paths
 from ingest.openapi_usage import USAGE_SCHEMAS, usage_paths
 from ingest.openapi_webhooks import TENANT, WEBHOOK_SCHEMAS, webhook_admin_paths
@@ -377,6 +378,7 @@ def _document(models: ModelRegistry) -> Json:
             **_admin_paths(),
             **webhook_admin_paths(),
             **usage_paths(),
+            **stats_paths(),
         },
         "components": {
             "securitySchemes": {
@@ -392,6 +394,7 @@ def _document(models: ModelRegistry) -> Json:
                 **SCHEMAS,
                 **WEBHOOK_SCHEMAS,
                 **USAGE_SCHEMAS,
+                **STATS_SCHEMAS,
                 **TENANT_SCHEMAS,
             },
             "responses": RESPONSES,

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import cast
 
-from ingest.job_index import EVERY_JOB, JobFilter, JobIndex, Snapshot, SortKey
+from ingest.job_index import EVERY_JOB, MAX_SCAN, JobFilter, JobIndex, Snapshot, SortKey
 from ingest.retention import Expiries, Retention
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
@@ -96,9 +96,14 @@ class StatusView(CompactedView[JobStatus]):
         return self._index.get(job_id)
 
     def page(
-        self, tenant_id: str, limit: int, after: SortKey | None, where: JobFilter = EVERY_JOB
+        self,
+        tenant_id: str,
+        limit: int,
+        after: SortKey | None,
+        where: JobFilter = EVERY_JOB,
+        max_scan: int = MAX_SCAN,
     ) -> tuple[list[JobStatus], str | None]:
-        return self._index.page(tenant_id, limit, after, where)
+        return self._index.page(tenant_id, limit, after, where, max_scan)
 
     def reap_with(self, reaper: Callable[[JobStatus], None]) -> None:
         """Who is handed the snapshots of deleted jobs read live (before `start`)."""

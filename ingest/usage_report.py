@@ -37,7 +37,7 @@ class UsageQuery:
 LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}:)60")
 
 
-def _instant(name: str, text: str) -> datetime:
+def instant(name: str, text: str) -> datetime:
     """An RFC 3339 timestamp (with an offset or Z; a leap second is read as :59) or a date (`2026-12-06`: its
     midnight UTC). Instants beyond what Python represents in UTC are clamped to its first or last."""
     try:
@@ -63,9 +63,9 @@ def parse_query(params: Mapping[str, str], now: datetime, groups: tuple[str, ...
     unknown = sorted(set(params) - fields)
     if unknown:
         raise InvalidRequest([FieldError(name, "is not a parameter of this route") for name in unknown])
-    end = _instant("to", params["to"]) if "to" in params else now
+    end = instant("to", params["to"]) if "to" in params else now
     if "from" in params:
-        start = _instant("from", params["from"])
+        start = instant("from", params["from"])
     else:
         start = max(end, EARLIEST + timedelta(days=DEFAULT_DAYS)) - timedelta(days=DEFAULT_DAYS)
     if start >= end:

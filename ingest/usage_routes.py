@@ -1,13 +1,19 @@
 """Usage routes: `GET /v1/usage` (the caller's tenant only) and `GET /v1/admin/usage` (every tenant's
-totals, scope `admin`), answered from ingest's view of `reelstream.usage.events` (`ingest.usage_view`)."""
+totals, scope `admin`), answered from ingest's view of `reelstream.usage.events` (`ingest.usage_view`); and
+the load visualization's `GET /v1/stats/render-load` (the caller's tenant only), from the status view
+(`ingest.render_load`)."""
 
 from __future__ import annotations
+
+import functools
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.auth import principal_of
 from ingest.context import context_of
+from ingest.render_load import newest_succeeded, render_load_report
+from ingest.render_load import parse_query as parse_load_query
 from ingest.usage_report import parse_query, tenant_report, tenants_report
 from schemas.events import utc_now
 
@@ -22,3 +28,10 @@ async def get_admin_usage(request: Request) -> Response:
     context = context_of(request)
     query = parse_query(request.query_params, utc_now(), groups=("tenant",))
     return JSONResponse(tenants_report(context.usage_view().every(), query))
+
+
+async def get_render_load(request: Request) -> Response:
+    context, tenant_id = context_of(request), principal_of(request).tenant_id
+    query = parse_load_query(request.query_params)
+    jobs, complete = await newest_succeeded(functools.partial(context.view.page, tenant_id), query)
+    return JSONResponse(render_load_report(tenant_id, jobs, query, complete=complete))

@@ -14,15 +14,17 @@ from schemas.events import JobState, JobStatus
 
 FRAME_CLASSES = ((31, "0-31"), (85, "32-85"), (169, "86-169"))  # more: "170+"
 PROMPT_WORD_CLASSES = ((15, "0-15"), (31, "16-31"), (63, "32-63"), (127, "64-127"))  # more: "128+"
+FRAME_CLASS_NAMES = (*(name for _, name in FRAME_CLASSES), "170+")
+PROMPT_WORD_CLASS_NAMES = (*(name for _, name in PROMPT_WORD_CLASSES), "128+")
 RENDER_BUCKETS = (1, 5, 10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 
 
 def frames_class(frames: int) -> str:
-    return next((name for limit, name in FRAME_CLASSES if frames <= limit), "170+")
+    return next((name for limit, name in FRAME_CLASSES if frames <= limit), FRAME_CLASS_NAMES[-1])
 
 
 def prompt_words_class(words: int) -> str:
-    return next((name for limit, name in PROMPT_WORD_CLASSES if words <= limit), "128+")
+    return next((name for limit, name in PROMPT_WORD_CLASSES if words <= limit), PROMPT_WORD_CLASS_NAMES[-1])
 
 
 def render_load_histogram(registry: CollectorRegistry) -> Histogram:
@@ -35,11 +37,20 @@ def render_load_histogram(registry: CollectorRegistry) -> Histogram:
     )
 
 
-def observe_render_load(histogram: Histogram, status: JobStatus) -> None:
-    """A succeeded job's render time (started to succeeded) in its classes; others are skipped."""
+def render_sample(status: JobStatus) -> tuple[str, str, float] | None:
+    """A succeeded job's (frames class, prompt words class, render seconds: started to succeeded); None for
+    a job without both times or without parameters. The histogram and ingest's `GET /v1/stats/render-load`
+    (ingest.render_load) both read jobs through it, so they class them alike."""
     started = status.state_times.get(JobState.RUNNING.value)
     ended = status.state_times.get(JobState.SUCCEEDED.value)
     if status.params is None or started is None or ended is None:
-        return
-    labels = (frames_class(status.params.num_frames), prompt_words_class(len(status.prompt.split())))
-    histogram.labels(*labels).observe(max((ended - started).total_seconds(), 0.0))
+        return None
+    frames, words = frames_class(status.params.num_frames), prompt_words_class(len(status.prompt.split()))
+    return frames, words, max((ended - started).total_seconds(), 0.0)
+
+
+def observe_render_load(histogram: Histogram, status: JobStatus) -> None:
+    """A succeeded job's render time (started to succeeded) in its classes; others are skipped."""
+    sample = render_sample(status)
+    if sample is not None:
+        histogram.labels(sample[0], sample[1]).observe(sample[2])

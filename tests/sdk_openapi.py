@@ -32,6 +32,9 @@ MODELS: dict[str, type[Any]] = {
     "UsageTotals": models.UsageTotals,
     "Usage": models.Usage,
     "TenantUsageTotals": models.TenantUsageTotals,
+    "RenderLoadStats": models.RenderLoadStats,
+    "RenderLoadClass": models.RenderLoadClass,
+    "RenderLoad": models.RenderLoad,
 }
 
 

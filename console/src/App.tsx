@@ -10,6 +10,7 @@ import { JobPage } from "./features/jobs/JobPage";
 import { KeysPage } from "./features/keys/KeysPage";
 import { LimitsPage } from "./features/limits/LimitsPage";
 import { UsagePage } from "./features/usage/UsagePage";
+import { LoadPage } from "./features/load/LoadPage";
 
 /** Whether the key may manage keys: the admin API answers it, there is no separate "who am I". */
 function useIsAdmin(signedIn: boolean): boolean {
@@ -52,6 +53,7 @@ export function App() {
           {isAdmin && link({ page: "keys" }, "API keys")}
           {link({ page: "limits" }, "Limits")}
           {link({ page: "usage" }, "Usage")}
+          {link({ page: "load" }, "Load")}
           <a href="/docs">API docs</a>
         </nav>
         <button type="button" className="secondary" onClick={signOut}>
@@ -65,6 +67,7 @@ export function App() {
         {route.page === "keys" && <KeysPage />}
         {route.page === "limits" && <LimitsPage />}
         {route.page === "usage" && <UsagePage />}
+        {route.page === "load" && <LoadPage />}
       </main>
     </div>
   );

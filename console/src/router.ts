@@ -7,7 +7,8 @@ export type Route =
   | { page: "job"; id: string }
   | { page: "keys" }
   | { page: "limits" }
-  | { page: "usage" };
+  | { page: "usage" }
+  | { page: "load" };
 
 export function parseRoute(hash: string): Route {
   const [path = "", query = ""] = hash.replace(/^#/, "").split("?");
@@ -17,6 +18,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "keys") return { page: "keys" };
   if (parts[0] === "limits") return { page: "limits" };
   if (parts[0] === "usage") return { page: "usage" };
+  if (parts[0] === "load") return { page: "load" };
   return { page: "jobs" };
 }
 
@@ -44,5 +46,7 @@ export function href(route: Route): string {
       return "#/limits";
     case "usage":
       return "#/usage";
+    case "load":
+      return "#/load";
   }
 }

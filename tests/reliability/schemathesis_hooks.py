@@ -9,8 +9,9 @@ Three failure kinds are filtered, narrowly, each only as a schema-valid request 
 - KNOWN GAP (issue #21, not done): a 422 naming only render parameters, for the rules between them that the
   document does not state yet: a clip no longer than the model's longest duration (num_frames × fps), and,
   with several models served, each model's own size, frame and step limits (the document gives the widest);
-- a 422 naming only `from` as not before `to` on `GET /v1/usage` and `/v1/admin/usage`: a rule between two
-  query parameters, which JSON Schema cannot state (the parameters' descriptions do).
+- a 422 naming only `from` as not before `to` on `GET /v1/usage`, `/v1/admin/usage` and
+  `/v1/stats/render-load`: a rule between two query parameters, which JSON Schema cannot state (the
+  parameters' descriptions do).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import schemathesis
 from ingest.usage_report import BEFORE_TO
 
 REUSED_KEY = "/idempotency-key-reused"
-USAGE_PATHS = frozenset({"/v1/usage", "/v1/admin/usage"})
+USAGE_PATHS = frozenset({"/v1/usage", "/v1/admin/usage", "/v1/stats/render-load"})
 RENDER_FIELDS = frozenset(
     {"width", "height", "num_frames", "duration_seconds", "fps", "num_inference_steps", "guidance_scale"}
 )

@@ -11,6 +11,8 @@ export type ApiKeyCreated = components["schemas"]["ApiKeyCreated"];
 export type Role = ApiKey["roles"][number];
 export type Usage = components["schemas"]["Usage"];
 export type UsageTotals = components["schemas"]["UsageTotals"];
+export type RenderLoad = components["schemas"]["RenderLoad"];
+export type RenderLoadClass = components["schemas"]["RenderLoadClass"];
 
 /** The RateLimit headers of the last response that carried them (the limits page shows them). */
 export const lastLimits: { policy: string | null; state: string | null } = { policy: null, state: null };

@@ -430,6 +430,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stats/render-load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Render seconds by frame count and by prompt length (the caller's tenant) */
+        get: operations["getRenderLoad"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -826,6 +843,44 @@ export interface components {
                     [key: string]: number;
                 };
             }[];
+        };
+        RenderLoadStats: {
+            /** @description succeeded jobs counted */
+            count: number;
+            /** @description mean render seconds (running to succeeded) */
+            mean_seconds: number | null;
+            /** @description median render seconds (nearest rank) */
+            p50_seconds: number | null;
+            /** @description 95th percentile render seconds (nearest rank) */
+            p95_seconds: number | null;
+        };
+        RenderLoadClass: {
+            /** @description a range of frames or prompt words, e.g. 32-85 or 170+ */
+            class: string;
+            /** @description succeeded jobs counted */
+            count: number;
+            /** @description mean render seconds (running to succeeded) */
+            mean_seconds: number | null;
+            /** @description median render seconds (nearest rank) */
+            p50_seconds: number | null;
+            /** @description 95th percentile render seconds (nearest rank) */
+            p95_seconds: number | null;
+        };
+        /** @description Render seconds of the caller's tenant's succeeded jobs by clip length (frames) and by prompt length (words), in the bounded classes of the Grafana load panel. */
+        RenderLoad: {
+            /** @constant */
+            object: "render_load";
+            tenant: string;
+            from: string | null;
+            to: string | null;
+            limit: number;
+            /** @description true: the read reached the window's oldest job, so every succeeded job in it was counted; false: it stopped at `limit` jobs or at its scan bound (20,000 of the tenant's jobs), so older succeeded jobs may be left out */
+            complete: boolean;
+            total: components["schemas"]["RenderLoadStats"];
+            /** @description one row per frames class, every class in this order, empty ones too (count 0, nulls): 0-31, 32-85, 86-169, 170+ */
+            by_frames: components["schemas"]["RenderLoadClass"][];
+            /** @description one row per prompt words class, every class in this order, empty ones too (count 0, nulls): 0-15, 16-31, 32-63, 64-127, 128+ */
+            by_prompt_words: components["schemas"]["RenderLoadClass"][];
         };
         TenantRequest: {
             id: string;
@@ -1901,6 +1956,36 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    getRenderLoad: {
+        parameters: {
+            query?: {
+                /** @description only jobs created at or after: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC); must be before `to` */
+                from?: string | unknown | unknown;
+                /** @description only jobs created before: an RFC 3339 timestamp with an offset or Z, or a date (its midnight UTC) */
+                to?: string | unknown | unknown;
+                /** @description the newest succeeded jobs (by creation) to aggregate */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's render load. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RenderLoad"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Invalid"];
         };
     };
 }

@@ -33,7 +33,7 @@ from tests.keys import shared_key_dir
 # carol (listing: exactly the jobs her test wrote), dave (invalid requests: nothing produced for him),
 # erin (submissions to a server whose broker deadline cannot be met), frank (a key repeated on 2 replicas),
 # grace (filtered listing)
-PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace")
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 SSE_KEEPALIVE_SECONDS = 0.5
 
 

@@ -16,6 +16,7 @@ from reelstream_client.models import (
     ApiKeyRotated,
     Job,
     JobList,
+    RenderLoad,
     Tenant,
     TenantLimits,
     TenantList,
@@ -188,6 +189,13 @@ def tenant_usage_totals(
     start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None
 ) -> tuple[Call, type[TenantUsageTotals]]:
     return Call("GET", f"{ADMIN}/usage", idempotent=True, params=_window(start, end)), TenantUsageTotals
+
+
+def render_load(
+    start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None, limit: int | None
+) -> tuple[Call, type[RenderLoad]]:
+    params = {**_window(start, end), **({} if limit is None else {"limit": str(limit)})}
+    return Call("GET", "/v1/stats/render-load", idempotent=True, params=params), RenderLoad
 
 
 def create_tenant(

@@ -40,6 +40,7 @@ from reelstream_client.models import (
     ApiKeyRotated,
     Job,
     JobList,
+    RenderLoad,
     Tenant,
     TenantLimits,
     TenantUsageTotals,
@@ -439,3 +440,14 @@ class Client:
     ) -> TenantUsageTotals:
         """Every tenant's GPU usage totals in the window (scope admin)."""
         return self._send(*_calls.tenant_usage_totals(start, end))
+
+    def render_load(
+        self,
+        *,
+        start: dt.datetime | dt.date | str | None = None,
+        end: dt.datetime | dt.date | str | None = None,
+        limit: int | None = None,
+    ) -> RenderLoad:
+        """Render seconds of the caller's newest succeeded jobs (`limit`: default 1,000, at most 10,000)
+        created from `start` (inclusive) to `end` (exclusive), by frames class and by prompt words class."""
+        return self._send(*_calls.render_load(start, end, limit))

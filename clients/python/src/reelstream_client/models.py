@@ -260,6 +260,36 @@ class TenantUsageTotals:
 
 
 @dataclass(frozen=True)
+class RenderLoadStats:
+    """Render seconds (running to succeeded) of succeeded jobs; the three figures are None when count is 0."""
+
+    count: int
+    mean_seconds: float | None
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+@dataclass(frozen=True)
+class RenderLoadClass(RenderLoadStats):
+    """One class of a render-load report: a range of frames or of prompt words (`class` in JSON)."""
+
+    class_: str = ""
+
+
+@dataclass(frozen=True)
+class RenderLoad:
+    object: str
+    tenant: str
+    from_: str | None
+    to: str | None
+    limit: int
+    complete: bool
+    total: RenderLoadStats
+    by_frames: list[RenderLoadClass]
+    by_prompt_words: list[RenderLoadClass]
+
+
+@dataclass(frozen=True)
 class TenantCeiling:
     """The limits the operator set for a tenant: its own admins may only lower them."""
 
