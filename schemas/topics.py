@@ -32,6 +32,7 @@ from schemas.events import (
     RetryWebhook,
     SchedulerTick,
     SubmitJob,
+    JobKeyIssued,
     TenantKeyIssued,
     TenantLimitsSet,
     TenantLimitState,
@@ -88,6 +89,8 @@ COMMANDS: Topic[Command] = Topic(
     (SubmitJob, CancelJob, JobFinished),
     key="tenant_id",
     partitions=12,
+    # short: a Kafka client's SubmitJob carries its prompt in clear until admission seals what it forwards
+    retention_ms=1 * DAY_MS,
 )
 SCHEDULER_INBOX: Topic[InboxEvent] = Topic(
     "reelstream.scheduler.inbox",
@@ -248,6 +251,19 @@ TENANT_KEYS: Topic[TenantKeyIssued] = Topic(
     retention_ms=None,
 )
 
+# Jobs' data keys, each sealed under its tenant's data key (reelstream.crypto.job_fields): written by ingest
+# (each submission) and admission (a Kafka client's plaintext submission), read by the services that need a
+# job's prompt or webhook URL in clear: ingest, admission, the workers, the notifier. A tombstone (the job
+# deleted) shreds the key, and so the job's prompt, negative prompt and webhook URL in every topic.
+JOB_KEYS: Topic[JobKeyIssued] = Topic(
+    "reelstream.keys.jobs",
+    (JobKeyIssued,),
+    key="tenant_id/job_id",
+    partitions=12,
+    compacted=True,
+    retention_ms=None,
+)
+
 # One record per render attempt that held a GPU, for billing: keyed by attempt id (`job_id/attempt`) and
 # compacted, so an attempt reported again (a worker's retry) replaces its record instead of counting twice.
 USAGE_EVENTS: Topic[GpuUsageRecorded] = Topic(
@@ -287,6 +303,7 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     TENANT_LIMIT_SETTINGS,
     API_KEYS,
     TENANT_KEYS,
+    JOB_KEYS,
     USAGE_EVENTS,
     TENANTS,
     *DEAD_LETTERS.values(),

@@ -58,6 +58,13 @@ class Keyring:
     def __len__(self) -> int:
         return sum(map(len, self._records.values()))
 
+    def holds(self, tenant_id: str, key_id: str) -> bool:
+        return key_id in self._records.get(tenant_id, {})
+
+    def key_ids(self, tenant_id: str) -> list[str]:
+        """The ids of every data key of the tenant this process holds."""
+        return sorted(self._records.get(tenant_id, {}))
+
     # ---- keys ------------------------------------------------------------------------------------------
 
     def current(self, tenant_id: str) -> TenantKeyIssued | None:

@@ -22,6 +22,7 @@ from schemas.topics import (
     DEAD_LETTERS,
     IDEMPOTENCY,
     JOB_EVENTS,
+    JOB_KEYS,
     JOB_STATUS,
     RENDER_DISPATCH,
     SCHEDULER_INBOX,
@@ -115,6 +116,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 TENANT_LIMITS,
                 API_KEYS,
                 TENANT_KEYS,
+                JOB_KEYS,  # a job's prompt and webhook URL shown by the API (reelstream.crypto.job_fields)
                 USAGE_EVENTS,  # GET /v1/usage
                 TENANTS,  # the tenant registry
             ),
@@ -123,6 +125,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 JOB_STATUS,  # a deleted job's tombstone (ingest.deletion)
                 JOB_EVENTS,  # job.deleted
                 TENANT_KEYS,  # the tenants' data keys (reelstream.crypto)
+                JOB_KEYS,  # each submission's job key; tombstones when a job is deleted
                 TENANTS,  # the operator's tenant records
                 WEBHOOK_ENDPOINTS,
                 WEBHOOK_SECRETS,
@@ -136,8 +139,18 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
         ),
         Access(
             "admission",
-            reads=(COMMANDS, TENANT_LIMIT_SETTINGS),
-            writes=(SCHEDULER_INBOX, JOB_STATUS, JOB_EVENTS, TENANT_LIMITS, DEAD_LETTERS["admission"]),
+            # the keys: it validates and estimates from the prompt in clear, and seals a Kafka client's
+            # plaintext submission under a job key of its own (and the tenant's first data key, if need be)
+            reads=(COMMANDS, TENANT_LIMIT_SETTINGS, TENANT_KEYS, JOB_KEYS),
+            writes=(
+                SCHEDULER_INBOX,
+                JOB_STATUS,
+                JOB_EVENTS,
+                TENANT_LIMITS,
+                TENANT_KEYS,
+                JOB_KEYS,
+                DEAD_LETTERS["admission"],
+            ),
             faust_app=f"{app_prefix}-admission",
         ),
         Access(
@@ -163,6 +176,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 WEBHOOK_REGISTRATIONS,
                 WEBHOOK_PINGS,
                 TENANT_KEYS,
+                JOB_KEYS,  # a job's own webhook URL, and the prompt in its webhook's body
             ),
             writes=(WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, DEAD_LETTERS["notifier"]),
             read_prefixes=(RETRY_TIER_PREFIX,),
@@ -172,7 +186,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
         ),
         Access(
             "worker",
-            reads=(RENDER_DISPATCH,),
+            reads=(RENDER_DISPATCH, TENANT_KEYS, JOB_KEYS),  # the prompt it renders, opened once per job
             writes=(SCHEDULER_INBOX, USAGE_EVENTS, DEAD_LETTERS["worker"]),
             group_prefix=f"{app_prefix}-worker-",  # a group per slot, for its offsets only
         ),

@@ -112,3 +112,15 @@ class TenantKeyIssued:
     created_at: datetime
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class JobKeyIssued:
+    """A job's data key, sealed under its tenant's data key (reelstream.crypto.job_fields)."""
+
+    tenant_id: str
+    job_id: str
+    key_id: str
+    sealed_key: str
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)

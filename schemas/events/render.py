@@ -28,6 +28,8 @@ class JobAdmitted:
     running_cap: int | None = None  # the tenant's cap on jobs running at once when admitted
     predicted_long: bool = False  # the long-job estimator's verdict (reelstream.long_jobs)
     long_probability: float | None = None  # its probability; None: not estimated
+    job_key_id: str | None = None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
+    prompt_words: int | None = None  # counted by admission before the prompt travels sealed
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -137,6 +139,7 @@ class DispatchRender:
     negative_prompt: str | None = None
     lease_expires_at: datetime | None = None
     deadline_multiple: float = 1.0  # > 1 on the retry of a job predicted long (streams.scheduling)
+    job_key_id: str | None = None  # set: prompt and negative_prompt sealed (reelstream.crypto.job_fields)
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

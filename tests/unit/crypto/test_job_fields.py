@@ -1,0 +1,143 @@
+"""Jobs' sealed fields: every record kind round-trips, a field opens only in its own job and field, a
+shredded job key or tenant key opens nothing, and a job key is unwrapped once however often it is used."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reelstream.crypto.job_fields import JobKeys, record_key, split_key
+from reelstream.crypto.keyring import Keyring
+from reelstream.crypto.provider import DecryptionError, KeyUnavailableError, StaticKeyProvider, Wrapped, new_key
+from schemas.events import (
+    DispatchRender,
+    JobAdmitted,
+    JobState,
+    JobStatus,
+    RenderParams,
+    RequestedParams,
+    SubmitJob,
+)
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+PARAMS = RenderParams(model="tiny", width=32, height=32, num_frames=7, num_inference_steps=2, guidance_scale=1.0, seed=1, fps=8)
+
+
+class CountingProvider(StaticKeyProvider):
+    unwraps = 0
+
+    def unwrap(self, wrapped: Wrapped, aad: bytes) -> bytes:
+        self.unwraps += 1
+        return super().unwrap(wrapped, aad)
+
+
+def _keys(*tenants: str) -> JobKeys:
+    ring = Keyring(CountingProvider({"k1": new_key()}, "k1"))
+    for tenant in tenants:
+        ring.put(ring.issue(tenant))
+    return JobKeys(ring)
+
+
+def _issued(keys: JobKeys, tenant: str, job: str) -> str:
+    record = keys.issue(tenant, job)
+    keys.put(record)
+    return record.key_id
+
+
+def _records(prompt: str, negative: str | None, url: str | None) -> list[object]:
+    return [
+        SubmitJob("j1", "acme", prompt, RequestedParams(), negative_prompt=negative, webhook_url=url),
+        JobAdmitted("j1", "acme", "pool", prompt, PARAMS, NOW, negative_prompt=negative, webhook_url=url),
+        DispatchRender("j1", 0, 1, "acme", prompt, PARAMS, "a/b", negative_prompt=negative),
+        JobStatus("j1", "acme", JobState.QUEUED, prompt, NOW, NOW, negative_prompt=negative, webhook_url=url),
+    ]
+
+
+@given(
+    st.text(min_size=1, max_size=200),
+    st.none() | st.text(min_size=1, max_size=50),
+    st.none() | st.just("https://hooks.example.com/x?token=s3cret"),
+)
+def test_every_record_kind_round_trips_and_carries_no_plaintext(prompt: str, negative: str | None, url: str | None) -> None:
+    keys = _keys("acme")
+    key_id = _issued(keys, "acme", "j1")
+    for record in _records(prompt, negative, url):
+        sealed = keys.seal(record, key_id)  # type: ignore[type-var]
+        assert sealed.job_key_id == key_id
+        for field in ("prompt", "negative_prompt", "webhook_url"):
+            value = getattr(sealed, field, None)
+            if value is not None:
+                assert value.startswith("rsenc1.")
+                clear = getattr(record, field)
+                assert len(clear) < 8 or clear not in value.split(".", 2)[2]
+        assert keys.seal(sealed, key_id) is sealed  # sealing twice changes nothing
+        assert keys.open(sealed) == record
+        assert keys.open(record) is record  # plaintext passes through
+
+
+def test_a_field_opens_only_in_its_own_job_and_field() -> None:
+    keys = _keys("acme")
+    key_id = _issued(keys, "acme", "j1")
+    _issued(keys, "acme", "j2")
+    sealed = keys.seal(SubmitJob("j1", "acme", "a fox", RequestedParams(), webhook_url="https://x.example"), key_id)
+    with pytest.raises(DecryptionError):  # fields swapped
+        keys.open(dataclasses.replace(sealed, prompt=sealed.webhook_url))
+    with pytest.raises(KeyUnavailableError):  # moved to another job: that job's key is another key
+        keys.open(dataclasses.replace(sealed, job_id="j2"))
+
+
+def test_a_shredded_job_key_opens_nothing_and_the_other_jobs_still_open() -> None:
+    keys = _keys("acme")
+    gone, kept = _issued(keys, "acme", "gone"), _issued(keys, "acme", "kept")
+    a = keys.seal(SubmitJob("gone", "acme", "a fox", RequestedParams()), gone)
+    b = keys.seal(SubmitJob("kept", "acme", "a hare", RequestedParams()), kept)
+    assert keys.open(a).prompt == "a fox"  # opened once: cached
+    assert keys.shred("acme", "gone")
+    with pytest.raises(KeyUnavailableError):
+        keys.open(a)
+    assert keys.open(b).prompt == "a hare"
+    assert not keys.shred("acme", "gone")
+
+
+def test_a_shredded_tenant_key_shreds_every_job_key_under_it_even_cached_ones() -> None:
+    keys = _keys("acme", "globex")
+    a = keys.seal(SubmitJob("j1", "acme", "a fox", RequestedParams()), _issued(keys, "acme", "j1"))
+    g = keys.seal(SubmitJob("j1", "globex", "a hare", RequestedParams()), _issued(keys, "globex", "j1"))
+    assert keys.open(a).prompt == "a fox"
+    for key_id in keys.keyring.key_ids("acme"):
+        keys.keyring.shred("acme", key_id)
+    with pytest.raises(KeyUnavailableError):
+        keys.open(a)
+    assert keys.open(g).prompt == "a hare"
+
+
+def test_one_unwrap_per_tenant_key_and_one_open_per_job_however_often_used() -> None:
+    keys = _keys("acme")
+    provider = keys.keyring.provider
+    assert isinstance(provider, CountingProvider)
+    key_id = _issued(keys, "acme", "j1")
+    sealed = keys.seal(DispatchRender("j1", 0, 1, "acme", "a fox", PARAMS, "a/b"), key_id)
+    before = provider.unwraps
+    for _ in range(50):
+        assert keys.open(sealed).prompt == "a fox"
+    assert provider.unwraps == before  # the tenant key was unwrapped when the job key was issued
+
+
+def test_the_cache_is_bounded() -> None:
+    ring = Keyring(StaticKeyProvider({"k1": new_key()}, "k1"))
+    ring.put(ring.issue("acme"))
+    keys = JobKeys(ring, cached=3)
+    for n in range(10):
+        sealed = keys.seal(SubmitJob(f"j{n}", "acme", "p", RequestedParams()), _issued(keys, "acme", f"j{n}"))
+        assert keys.open(sealed).prompt == "p"
+    assert len(keys._opened) == 3
+
+
+def test_record_keys_round_trip() -> None:
+    assert split_key(record_key("acme", "job-1")) == ("acme", "job-1")
+    assert split_key("nokey") is None
+    assert split_key("/x") is None
