@@ -26,9 +26,18 @@ from gpu_consumers.job import AttemptDeadline, run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.usage import UsageMeter
 from reelstream.cost_model import DEFAULT_PRIOR, work_units
+from reelstream.crypto.job_keys_view import FieldOpener
+from reelstream.crypto.keyring import Keyring
+from reelstream.crypto.provider import FileKeyProvider
 from reelstream.dlq import DeadLetterWriter
-from reelstream.errors import InvalidRecordError
-from reelstream.kafka.clients import BrokerUnavailableError, Publisher, RenewingProducer, sender_of
+from reelstream.errors import InvalidRecordError, ReelstreamError
+from reelstream.kafka.clients import (
+    BrokerUnavailableError,
+    Publisher,
+    RenewingProducer,
+    riding_out_outages,
+    sender_of,
+)
 from reelstream.kafka.consume_loop import ConsumeLoop, dead_lettering
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.logs import log_context
@@ -39,6 +48,7 @@ from reelstream.tracing import StageSpans, linked_span, traceparent_of
 from schemas.events import (
     CancelRender,
     DispatchRender,
+    ErrorInfo,
     GpuUsageRecorded,
     InboxEvent,
     RenderFailed,
@@ -84,6 +94,7 @@ class Worker:
         )
         self.usage = UsageMeter(settings.pool_id, self.gpu_name)
         self._usage_published: deque[str] = deque(maxlen=1000)  # attempt ids whose usage the broker took
+        self.fields: FieldOpener | None = None  # opens each job's sealed prompt (started by `run`)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve the slot until `stop` is set; then finish the current attempt and return."""
@@ -100,7 +111,12 @@ class Worker:
             group_id=f"{self.settings.pipeline.app_prefix}-worker-{self.settings.pool_id}-slot{self.settings.slot}",
             auto_offset_reset="latest",
         )
+        keyring = Keyring(FileKeyProvider.load(self.settings.pipeline.require_key_dir()))
+        self.fields = FieldOpener(
+            endpoints.kafka_bootstrap, serde, keyring, self.worker_id, endpoints.kafka_security
+        )
         await asyncio.to_thread(self.renderer.load)
+        await self.fields.start()
         await producer.start()
         await consumer.start()
         try:
@@ -118,6 +134,7 @@ class Worker:
         finally:
             await consumer.stop()
             await producer.stop()
+            await self.fields.stop()
             await registry.aclose()
 
     async def _consume(
@@ -197,18 +214,43 @@ class Worker:
             self.current.task = asyncio.create_task(
                 self._traced(
                     current,
-                    lambda: run_attempt(
+                    lambda: self._opened(
                         command,
-                        self.renderer,
-                        store,
-                        lambda event: self._report(publisher, event),
-                        current.canceled,
-                        self.worker_id,
-                        self.settings.progress_interval_seconds,
-                        self._deadline(command),
+                        publisher,
+                        lambda opened: run_attempt(
+                            opened,
+                            self.renderer,
+                            store,
+                            lambda event: self._report(publisher, event),
+                            current.canceled,
+                            self.worker_id,
+                            self.settings.progress_interval_seconds,
+                            self._deadline(command),
+                        ),
                     ),
                 )
             )
+
+    async def _opened(
+        self,
+        command: DispatchRender,
+        publisher: Publisher,
+        attempt: Callable[[DispatchRender], Awaitable[None]],
+    ) -> None:
+        """Run `attempt` with the job's prompt in clear (its key opened once per job, cached); an attempt
+        whose key never came or was shredded (the job deleted) fails without rendering."""
+        assert self.fields is not None
+        try:
+            opened = await self.fields.open(command)
+        except ReelstreamError as exc:
+            logger.warning("the job's prompt cannot be opened: %s", exc.code)
+            error = ErrorInfo(exc.code, exc.message, False)
+            failed = RenderFailed(
+                job_id=command.job_id, slot=command.slot, attempt=command.attempt, error=error
+            )
+            await riding_out_outages(lambda: self._report(publisher, failed))
+            return
+        await attempt(opened)
 
     def _deadline(self, command: DispatchRender) -> AttemptDeadline:
         """The render's deadline from its predicted seconds: the model's cost prior (times the simulated

@@ -61,6 +61,8 @@ async def submit(
     if submission is None:
         submission = parse(context, body)
     command = submit_command(submission, tenant_id, job_id)
+    if context.sealed_jobs is not None:  # sealed under a key of its own (reelstream.crypto.job_fields)
+        command = await context.sealed_jobs.sealed(command)
     record = context.publisher.serde.serialize(COMMANDS, command)  # once: produced, and kept by the view
     await context.publisher.publish(COMMANDS, tenant_id, command, data=record)
     logger.info(

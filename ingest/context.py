@@ -27,10 +27,12 @@ from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
 from ingest.retention import Retention
+from ingest.sealed_jobs import SealedJobs
 from ingest.status_view import StatusView
 from ingest.sweepers import Tombstone, sweep, sweep_forever, sweep_idempotency
 from ingest.tenant_registry import TenantRegistryView, TenantTable
 from ingest.usage_view import UsageView
+from reelstream.crypto.job_keys_view import FieldOpener, JobKeyWriter
 from reelstream.crypto.keys_view import KeyIssuer
 from reelstream.crypto.provider import FileKeyProvider, KeyProvider
 from reelstream.dlq import DeadLetterWriter
@@ -52,6 +54,7 @@ from schemas.topics import (
     DEAD_LETTERS,
     IDEMPOTENCY,
     JOB_EVENTS,
+    JOB_KEYS,
     JOB_STATUS,
     TENANT_KEYS,
     TENANT_LIMIT_SETTINGS,
@@ -104,6 +107,7 @@ class IngestContext:
     clock: Clock = utc_now  # what retention is measured by
     key_issuer: KeyIssuer | None = None  # tenants' data keys (sealing webhook secrets)
     usage: UsageView | None = None  # GPU usage per attempt (the usage routes)
+    sealed_jobs: SealedJobs | None = None  # jobs' keys: sealing submissions, showing jobs, shredding
 
     def usage_view(self) -> UsageView:
         if self.usage is None or not self.usage.caught_up:
@@ -118,6 +122,8 @@ class IngestContext:
         views.extend(v for v in (self.limits, self.api_keys, self.usage, self.tenants) if v is not None)
         if self.webhooks is not None:
             views.extend(self.webhooks.views)
+        if self.sealed_jobs is not None:
+            views.extend(self.sealed_jobs.opener.views)
         return self.producer_started and all(v.running and v.caught_up for v in views)
 
     def tenant(self, tenant_id: str) -> TenantRecord:
@@ -154,7 +160,7 @@ async def open_context(
         await serde.register(
             TENANT_KEYS, WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE]
         )
-        await serde.register(JOB_EVENTS, USAGE_EVENTS)
+        await serde.register(JOB_EVENTS, USAGE_EVENTS, JOB_KEYS)
 
         producer = LibrdkafkaProducer(
             endpoints.kafka_bootstrap,
@@ -170,10 +176,22 @@ async def open_context(
         bootstrap, security = endpoints.kafka_bootstrap, endpoints.kafka_security
         view = StatusView(bootstrap, serde, retention=retention_of(settings), security=security)
         store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
-        deleter = Deleter(publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock)
         keys = IdempotencyView(bootstrap, serde, security=security)
         limits = LimitsView(bootstrap, serde, security=security)
         webhooks = TenantWebhooksViews(bootstrap, serde, "reelstream-ingest", provider, security)
+        issuer = KeyIssuer(webhooks.keyring, publisher)
+        opener = FieldOpener(
+            bootstrap, serde, webhooks.keyring, "reelstream-ingest", security, tenant_view=False
+        )
+        sealed_jobs = SealedJobs(
+            opener,
+            JobKeyWriter(opener.job_keys, issuer, publisher, tombstone_sender(producer, JOB_KEYS)),
+            tombstone_sender(producer, TENANT_KEYS),
+        )
+        view.in_clear = sealed_jobs.in_clear
+        deleter = Deleter(
+            publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock, shred=sealed_jobs.shred_job
+        )
         api_keys = KeyStoreView(
             bootstrap,
             serde,
@@ -193,16 +211,16 @@ async def open_context(
             keys,
             limits,
             *webhooks.views,
+            *opener.views,
             api_keys,
             usage,
             tenants,
         ]
         for followed in followed_views:
             followed.dead_letter_with(dead_letters.write)
-        for started in (view, keys, limits, webhooks, api_keys, usage, tenants):
+        for started in (view, keys, limits, webhooks, opener, api_keys, usage, tenants):
             stack.push_async_callback(started.stop)
             await started.start()
-        issuer = KeyIssuer(webhooks.keyring, publisher)
         secure = asyncio.create_task(secure_at_rest(webhooks, issuer, publisher), name="secure at rest")
         stack.push_async_callback(_cancel, secure)
         grace = timedelta(seconds=settings.key_grace_seconds)
@@ -244,6 +262,7 @@ async def open_context(
             key_issuer=issuer,
             usage=usage,
             tenants=tenants,
+            sealed_jobs=sealed_jobs,
         )
         context.webhooks = webhooks
         logger.info("ingest resources open")

@@ -4,9 +4,11 @@ In order: (1) an active job gets `CancelJob(delete=True)`: the scheduler ends it
 "deleted" whatever its attempt reports later, so it never succeeds and its worker's render stops; (2)
 `job.deleted` goes on the events feed (the notifier's only webhook for the job from then on); (3) the job's
 objects (every attempt's video and poster, by name: no service may list the bucket) are removed; (4) the job's
-`jobs.status` record is tombstoned. A snapshot of the job that still arrives afterwards (the scheduler's own,
-marked "deleted"; a success that raced the deletion) is reaped by every replica that reads it live: the
-objects removed again and the snapshot tombstoned, so neither an artifact nor a record outlives the deletion.
+`jobs.status` record is tombstoned; (5) the job's key on `reelstream.keys.jobs` is tombstoned: its prompt,
+negative prompt and webhook URL, sealed in every topic, are shredded (reelstream.crypto.job_fields). A
+snapshot of the job that still arrives afterwards (the scheduler's own, marked "deleted"; a success that raced
+the deletion) is reaped by every replica that reads it live: the objects removed again, the snapshot and the
+key tombstoned again, so neither an artifact nor a record nor a key outlives the deletion.
 Every step is idempotent.
 
 The sweep: finished jobs past their record retention are deleted as above; succeeded jobs past their video
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Tombstone = Callable[[str], Awaitable[None]]
+Shred = Callable[[str, str], Awaitable[None]]  # (tenant id, job id): the job's key tombstoned
 REAP_QUEUE = 10_000
 
 
@@ -61,9 +64,11 @@ class Deleter:
         tombstone: Tombstone,
         view: StatusView,
         clock: Clock = utc_now,
+        shred: Shred | None = None,
     ) -> None:
         self._publisher, self._store, self._tombstone, self._view = publisher, store, tombstone, view
         self.clock = clock
+        self._shred = shred
         self._reap: asyncio.Queue[JobStatus] = asyncio.Queue(REAP_QUEUE)
         view.reap_with(self._reap_later)
 
@@ -86,6 +91,7 @@ class Deleter:
         await self._publisher.publish(JOB_EVENTS, job_id, event)
         await self._remove_objects(status)
         await self._tombstone(job_id)
+        await self._shred_key(status)  # (5) the prompt, negative prompt and webhook URL in every topic
         logger.info(
             "job %s of tenant %s deleted (%s)",
             job_id,
@@ -108,6 +114,11 @@ class Deleter:
     async def reap(self, status: JobStatus) -> None:
         await self._remove_objects(status)
         await self._tombstone(status.job_id)
+        await self._shred_key(status)
+
+    async def _shred_key(self, status: JobStatus) -> None:
+        if self._shred is not None:
+            await self._shred(status.tenant_id, status.job_id)
 
     async def run_reaper(self) -> None:
         while True:

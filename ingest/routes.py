@@ -95,7 +95,7 @@ def job_response(
 
 
 def resource(context: IngestContext, status: JobStatus) -> dict[str, Any]:
-    return retained_resource(status, retention_of(context.settings))
+    return retained_resource(context.view.in_clear(status), retention_of(context.settings))
 
 
 async def submit_job(request: Request) -> Response:

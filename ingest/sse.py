@@ -61,7 +61,7 @@ async def job_event_stream(
             return
         if seen_version is None or last.status.version > seen_version:  # a resume skips what it saw
             yield f"retry: {sse.retry_ms}\n" + format_event(
-                last.status, view.expiries.retention
+                view.in_clear(last.status), view.expiries.retention
             )  # one event block
         else:
             yield f"retry: {sse.retry_ms}\n\n"
@@ -77,7 +77,7 @@ async def job_event_stream(
                 continue
             if snapshot.rank > last.rank:  # the subscription may repeat what was read as current
                 last = snapshot
-                yield format_event(snapshot.status, view.expiries.retention)
+                yield format_event(view.in_clear(snapshot.status), view.expiries.retention)
     logger.info("event stream of job %s ended", job_id, extra={"job_id": job_id})
 
 

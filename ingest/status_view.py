@@ -66,6 +66,8 @@ class StatusView(CompactedView[JobStatus]):
             lambda raw: placeholder_of(cast(SubmitJob, serde.decode_seen(COMMANDS, raw))),
         )
         self._subscribers: dict[str, set[Updates]] = {}
+        # a snapshot as the API shows it: its sealed fields opened (ingest.sealed_jobs sets it)
+        self.in_clear: Callable[[JobStatus], JobStatus] = lambda status: status
 
     def _on_record(self, key: str | None, value: JobStatus, raw: bytes) -> None:
         if is_deleted(value) or value.job_id in self._deleted:  # after its deletion (ingest.deletion)

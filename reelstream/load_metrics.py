@@ -45,8 +45,9 @@ def render_sample(status: JobStatus) -> tuple[str, str, float] | None:
     ended = status.state_times.get(JobState.SUCCEEDED.value)
     if status.params is None or started is None or ended is None:
         return None
-    frames, words = frames_class(status.params.num_frames), prompt_words_class(len(status.prompt.split()))
-    return frames, words, max((ended - started).total_seconds(), 0.0)
+    words = status.prompt_words if status.prompt_words is not None else len(status.prompt.split())
+    frames = frames_class(status.params.num_frames)
+    return frames, prompt_words_class(words), max((ended - started).total_seconds(), 0.0)
 
 
 def observe_render_load(histogram: Histogram, status: JobStatus) -> None:

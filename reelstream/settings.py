@@ -121,6 +121,13 @@ class PipelineSettings:
     tenant_gpu_seconds: float | None = 14400.0
     tenant_budget_window_seconds: float = 3600.0
     log: LogSettings = field(default_factory=LogSettings)
+    # the key-encryption keys (REELSTREAM_KEY_DIR): admission and the workers open jobs' sealed fields
+    key_dir: str = ""
+
+    def require_key_dir(self) -> str:
+        if not self.key_dir:
+            raise ConfigurationError("REELSTREAM_KEY_DIR is not set")
+        return self.key_dir
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
@@ -146,6 +153,7 @@ class PipelineSettings:
             tenant_gpu_seconds=v.tenant_gpu_seconds_per_window,
             tenant_budget_window_seconds=v.tenant_budget_window_seconds,
             log=LogSettings.from_config(config),
+            key_dir=v.key_dir or "",
         )
 
     def pool_partition(self, pool_id: str) -> int:

@@ -30,6 +30,7 @@ from streams.admission_policy import PoolCapacity
 from streams.admission_service import AdmissionService, Output, Record, Rejection
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.faust_compensation import Inbox, LogReader, take_acked_when_written
+from streams.job_sealing import SealingResource
 from streams.limit_settings import TenantLimitSource
 from streams.long_job_tracking import LongJobTracker
 from streams.publishing import publish_change
@@ -73,6 +74,13 @@ def build_admission(
     ctx.metrics.expect_models(settings.models.ids)
 
     app.task(_limit_follower(ctx, limits, service, store))
+    sealing = SealingResource(settings)
+
+    async def follow_job_keys() -> None:
+        """The tenants' and jobs' keys, to open what ingest sealed and seal what a Kafka client did not."""
+        await sealing.follow(await ctx.publisher())
+
+    app.task(follow_job_keys)
 
     inbox = Inbox.of_app(
         app,
@@ -83,7 +91,7 @@ def build_admission(
     async def admit(stream: faust.StreamT[bytes]) -> None:
         """Commands in turn, each acknowledged once what it produced is (faust_compensation)."""
         await limits.ready.wait()  # admin-set limits replayed: never judge by limits an admin replaced
-        await take_acked_when_written(stream, inbox, partial(_admit_one, ctx, service, store))
+        await take_acked_when_written(stream, inbox, partial(_admit_one, ctx, service, store, sealing))
 
     return app
 
@@ -114,15 +122,20 @@ async def _admit_one(
     ctx: StreamContext,
     service: AdmissionService,
     store: TableStore,
+    sealing: SealingResource,
     event: faust.EventT[bytes],
     sent: list[asyncio.Future[Any]],
 ) -> None:
-    """One command; the records it produces are queued into `sent` (a rejection's two records are
-    published in turn: the snapshot before the event). A command it cannot admit is dead-lettered."""
+    """One command, decided in clear; the records it produces (the job's fields sealed again) are queued
+    into `sent` (a rejection's two records are published in turn: the snapshot before the event). A command
+    it cannot admit (or whose job key never came) is dead-lettered."""
     async with ctx.dead_lettering(event):
         command = await ctx.decoded(COMMANDS, event)
         if command is not None:
-            await _write(await ctx.publisher(), service.handle(command, store), sent)
+            fields = await sealing.get()
+            opened, key_id = await fields.opened(command)
+            outputs = fields.sealed(service.handle(opened, store), key_id)
+            await _write(await ctx.publisher(), outputs, sent)
 
 
 @dataclass(frozen=True)

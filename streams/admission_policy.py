@@ -153,6 +153,7 @@ def _admitted(command: SubmitJob, params: RenderParams, pool_id: str) -> JobAdmi
         negative_prompt=command.negative_prompt,
         params=params,
         webhook_url=command.webhook_url,
+        prompt_words=len(command.prompt.split()),  # counted in clear: the load classes downstream
         metadata=dict(command.metadata),
         submitted_at=command.occurred_at,
         priority=command.priority,
@@ -174,6 +175,7 @@ def _rejection(command: SubmitJob, code: str, message: str) -> JobEvent:
         prompt=command.prompt,
         negative_prompt=command.negative_prompt,
         webhook_url=command.webhook_url,
+        prompt_words=len(command.prompt.split()),
         metadata=dict(command.metadata),
         created_at=now,
         updated_at=now,

@@ -116,6 +116,7 @@ def _dispatch(step: Step, queued: QueuedJob, slot: Slot) -> None:
                 tenant_id=admitted.tenant_id,
                 prompt=admitted.prompt,
                 negative_prompt=admitted.negative_prompt,
+                job_key_id=admitted.job_key_id,  # the worker opens them (reelstream.crypto.job_fields)
                 params=admitted.params,
                 artifact_key=video_key(admitted.tenant_id, admitted.job_id, attempt),
                 lease_expires_at=lease,

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from reelstream.config import or_exit
+from reelstream.crypto.job_keys_view import following_job_keys
 from reelstream.crypto.provider import FileKeyProvider
 from reelstream.dlq import source_of
 from reelstream.errors import InvalidRecordError, ReelstreamError
@@ -54,6 +55,9 @@ from streams.webhook_gate import EndpointGate
 from streams.webhook_http import new_http_client
 
 log = logging.getLogger(__name__)
+# a deleted job's key is dropped this long after its tombstone is read live, so that its job.deleted webhook
+# (written just before the tombstone) can still be addressed to the job's own URL; a later retry cannot
+DELETED_KEY_GRACE_SECONDS = 300.0
 
 
 class Resources:
@@ -85,9 +89,17 @@ class Resources:
             new_http_client(self.settings) as client,
             follow_disabled_endpoints(bootstrap, publisher.serde, security) as endpoints,
             following_tenant_webhooks(bootstrap, publisher.serde, client_id, provider, security) as tenants,
+            following_job_keys(
+                bootstrap,
+                publisher.serde,
+                provider,
+                client_id,
+                security,
+                shred_delay=DELETED_KEY_GRACE_SECONDS,
+            ) as fields,
         ):
             gate = EndpointGate(health_policy(self.settings))
-            delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants, gate)
+            delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants, gate, fields)
             self._future().set_result(delivering)
             yield delivering
 

@@ -166,6 +166,8 @@ def _admit(step: Step, event: JobAdmitted) -> None:
         negative_prompt=event.negative_prompt,
         params=event.params,
         webhook_url=event.webhook_url,
+        job_key_id=event.job_key_id,  # the three fields above travel as admission sealed them
+        prompt_words=event.prompt_words,
         metadata=dict(event.metadata),
         created_at=event.submitted_at,
         updated_at=step.now,

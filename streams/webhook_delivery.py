@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from reelstream.crypto.job_keys_view import FieldOpener
+from reelstream.crypto.provider import KeyUnavailableError
 from reelstream.dlq import SourceRecord, replays_of
 from reelstream.errors import ReelstreamError
 from reelstream.settings import NotifierSettings
@@ -69,6 +71,7 @@ from schemas.events import (
 )
 from schemas.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, Topic, retry_tiers, retry_topic
 from streams.app import StreamContext
+from streams.invariants import check_job_event
 from streams.webhook_endpoints import DisabledEndpoints
 from streams.webhook_gate import EndpointGate
 from streams.webhook_http import Attempt, Outbound, post
@@ -160,6 +163,7 @@ class Delivering:
     endpoints: DisabledEndpoints
     tenants: TenantWebhooks
     gate: EndpointGate
+    fields: FieldOpener | None = None  # opens a job event's sealed webhook URL and prompt (job_fields)
 
     @property
     def first_tier(self) -> Topic[RetryWebhook]:
@@ -180,6 +184,21 @@ class Delivering:
     async def retry(self, request: RetryWebhook, source: SourceRecord) -> None:
         """A retry tier's record: never waits for a busy endpoint (its partition would stall)."""
         await self._attempt(request, source, intended_at=request.due_at, may_wait=False)
+
+    async def _in_clear(self, request: RetryWebhook) -> RetryWebhook | ReelstreamError:
+        """The request with its job event's fields opened, for this attempt only: what is queued again or
+        dead-lettered is the request as it was read, sealed."""
+        event = request.job_event
+        if event is None or event.status.job_key_id is None:
+            return request
+        if self.fields is None:
+            return KeyUnavailableError("this notifier opens no job keys")
+        try:
+            opened = dataclasses.replace(event, status=await self.fields.open(event.status))
+            check_job_event(opened)  # its URL, now in clear
+        except ReelstreamError as exc:  # the job's key is gone (the job or its tenant deleted), or forged
+            return exc
+        return dataclasses.replace(request, job_event=opened)
 
     def _message(self, request: RetryWebhook) -> Outbound | ReelstreamError:
         """What to send and where, or why it cannot be sent (endpoint deleted, nothing to send)."""
@@ -221,7 +240,8 @@ class Delivering:
             )
             await self._dead_letter(request, source, expired)
             return
-        message = self._message(request)
+        clear = await self._in_clear(request)
+        message = clear if isinstance(clear, ReelstreamError) else self._message(clear)
         if isinstance(message, ReelstreamError):
             await self._dead_letter(request, source, message)
             return

@@ -84,8 +84,9 @@ class Registry(BaseSettings, IngestFields):
         None,
         "Directory of the key-encryption keys (a mounted Kubernetes Secret): one <id>.key file each "
         "(32 random bytes, base64) and a `current` file naming the one that wraps new data keys "
-        "(required by ingest and the notifier).",
-        (INGEST, NOTIFIER),
+        "(required by ingest, admission, the notifier and the workers: they open jobs' sealed prompts and "
+        "webhook URLs, reelstream.crypto.job_fields).",
+        (INGEST, ADMISSION, NOTIFIER, WORKER),
         form="path",
     )
 

@@ -100,6 +100,15 @@ class JobKeys:
     def has(self, tenant_id: str, job_id: str) -> bool:
         return (tenant_id, job_id) in self._records
 
+    def key_id_of(self, tenant_id: str, job_id: str) -> str | None:
+        record = self._records.get((tenant_id, job_id))
+        return None if record is None else record.key_id
+
+    def sealed_under(self, tenant_id: str, job_id: str) -> str | None:
+        """The id of the tenant data key the job's key is sealed under; None if the job's key is not held."""
+        record = self._records.get((tenant_id, job_id))
+        return None if record is None else envelope.key_id_of(record.sealed_key)
+
     def __len__(self) -> int:
         return len(self._records)
 
@@ -116,7 +125,9 @@ class JobKeys:
         ids = (tenant_id, job_id)
         record = self._records.get(ids)
         if record is None or record.key_id != key_id:
-            raise KeyUnavailableError(f"the key {key_id} of job {job_id} is not available (unknown or shredded)")
+            raise KeyUnavailableError(
+                f"the key {key_id} of job {job_id} is not available (unknown or shredded)"
+            )
         if not self.keyring.holds(tenant_id, envelope.key_id_of(record.sealed_key)):
             self._opened.pop(ids, None)  # the tenant's data key was shredded: so is every job key under it
             raise KeyUnavailableError(f"the tenant key of job {job_id} is not available (shredded)")

@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
-from reelstream.crypto.job_fields import JobKeys, record_key, split_key
+from reelstream.crypto.job_fields import JobKeys, R, record_key, split_key
+from reelstream.crypto.keyring import Keyring
 from reelstream.crypto.keyring import record_key as tenant_key_record_key
-from reelstream.crypto.keys_view import KeyIssuer
+from reelstream.crypto.keys_view import KeyIssuer, TenantKeysView
+from reelstream.crypto.provider import KeyProvider
 from reelstream.kafka.clients import Publisher
 from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import JobKeyIssued
 from schemas.serde import AvroSerde
-from schemas.topics import JOB_KEYS
+from schemas.topics import JOB_KEYS, TENANT_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +37,16 @@ class JobKeysView(CompactedView[JobKeyIssued]):
         job_keys: JobKeys,
         client_id: str,
         security: KafkaSecurity = PLAINTEXT,
+        *,
+        shred_delay: float = 0.0,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=JOB_KEYS, client_id=f"{client_id}-job-keys", security=security)
+        super().__init__(
+            bootstrap, serde, topic=JOB_KEYS, client_id=f"{client_id}-job-keys", security=security
+        )
         self.job_keys = job_keys
+        # a tombstone read live is applied this much later (the notifier: the job.deleted webhook, written
+        # just before the key's tombstone, still goes to the job's own URL); one read at start-up at once
+        self.shred_delay = shred_delay
         self._arrived = asyncio.Event()  # set (and replaced) whenever a key arrives
 
     def _on_value(self, key: str | None, value: JobKeyIssued) -> None:
@@ -45,16 +56,21 @@ class JobKeysView(CompactedView[JobKeyIssued]):
 
     def _on_tombstone(self, key: str) -> bool:
         ids = split_key(key)
-        return ids is not None and self.job_keys.shred(*ids)
+        if ids is None:
+            return False
+        if self.shred_delay > 0 and self.caught_up:
+            asyncio.get_running_loop().call_later(self.shred_delay, self.job_keys.shred, *ids)
+            return False
+        return self.job_keys.shred(*ids)
 
     def _size(self) -> int:
         return len(self.job_keys)
 
-    async def wait_for(self, tenant_id: str, job_id: str, timeout: float = KEY_WAIT_SECONDS) -> bool:
-        """Whether the job's key is held, waiting up to `timeout` for it (the writer acknowledged the key
+    async def wait_for(self, tenant_id: str, job_id: str, wait_seconds: float = KEY_WAIT_SECONDS) -> bool:
+        """Whether the job's key is held, waiting up to `wait_seconds` for it (the writer acknowledged the key
         before the record that needs it, but this view may not have read it yet)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(wait_seconds):
                 while not self.job_keys.has(tenant_id, job_id):
                     await self._arrived.wait()
         return self.job_keys.has(tenant_id, job_id)
@@ -64,14 +80,20 @@ class JobKeyWriter:
     """Writes to reelstream.keys.jobs: a job's key before anything sealed with it (acknowledged by the broker,
     then held), and a deleted job's tombstone."""
 
-    def __init__(self, job_keys: JobKeys, issuer: KeyIssuer, publisher: Publisher, tombstone: Tombstone) -> None:
+    def __init__(
+        self, job_keys: JobKeys, issuer: KeyIssuer, publisher: Publisher, tombstone: Tombstone | None = None
+    ) -> None:
         self.job_keys = job_keys
         self._issuer = issuer
         self._publisher = publisher
         self._tombstone = tombstone
 
     async def issue(self, tenant_id: str, job_id: str) -> str:
-        """A new key for the job, published and held; its id."""
+        """A new key for the job, published and held; its id. A job that has a key here keeps it (a
+        submission seen again must not orphan what was sealed under the first key)."""
+        held = self.job_keys.key_id_of(tenant_id, job_id)
+        if held is not None:
+            return held
         await self._issuer.ensure(tenant_id)
         record = self.job_keys.issue(tenant_id, job_id)
         await self._publisher.publish(JOB_KEYS, record_key(tenant_id, job_id), record)
@@ -81,6 +103,8 @@ class JobKeyWriter:
     async def shred(self, tenant_id: str, job_id: str) -> None:
         """Destroy the job's key: its prompt, negative prompt and webhook URL in every topic stay sealed for
         good (every reader drops the key when it reads the tombstone)."""
+        if self._tombstone is None:
+            raise RuntimeError("this writer does not shred")
         await self._tombstone(record_key(tenant_id, job_id))
         self.job_keys.shred(tenant_id, job_id)
 
@@ -99,3 +123,85 @@ async def shred_tenant(job_keys: JobKeys, tombstone_tenant_key: Tombstone, tenan
     job_keys.forget_tenant(tenant_id)
     logger.info("tenant %s shredded: %d data keys", tenant_id, len(key_ids), extra={"tenant_id": tenant_id})
     return len(key_ids)
+
+
+class FieldOpener:
+    """Opens jobs' sealed fields in a service that needs them in clear (ingest, admission, the notifier,
+    the workers): the jobs' keys' view over `keyring`, plus a view of the tenants' keys when the service
+    does not follow them already (`tenant_view`). Constructed without I/O; `start()` / `stop()`."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        serde: AvroSerde,
+        keyring: Keyring,
+        client_id: str,
+        security: KafkaSecurity = PLAINTEXT,
+        *,
+        tenant_view: bool = True,
+        key_wait_seconds: float = KEY_WAIT_SECONDS,
+        shred_delay: float = 0.0,
+    ) -> None:
+        self.job_keys = JobKeys(keyring)
+        self.view = JobKeysView(bootstrap, serde, self.job_keys, client_id, security, shred_delay=shred_delay)
+        self.tenant_view = (
+            TenantKeysView(bootstrap, serde, keyring, client_id, security) if tenant_view else None
+        )
+        self.key_wait_seconds = key_wait_seconds
+
+    @property
+    def views(self) -> list[CompactedView[Any]]:
+        return [self.view] if self.tenant_view is None else [self.tenant_view, self.view]
+
+    async def start(self) -> None:
+        for view in self.views:
+            await view.start()
+
+    async def stop(self) -> None:
+        for view in reversed(self.views):
+            await view.stop()
+
+    async def open(self, record: R) -> R:
+        """`record` in clear, waiting up to `key_wait_seconds` for a job key (or its tenant key) written
+        just before it. KeyUnavailableError: the key never came, or was shredded (the job deleted)."""
+        if record.job_key_id is None:
+            return record
+        tenant_id, job_id = record.tenant_id, record.job_id
+        await self.view.wait_for(tenant_id, job_id, self.key_wait_seconds)
+        sealed_under = self.job_keys.sealed_under(tenant_id, job_id)
+        if sealed_under is not None and self.tenant_view is not None:
+            await _until(lambda: self.job_keys.keyring.holds(tenant_id, sealed_under), self.key_wait_seconds)
+        return self.job_keys.open(record)
+
+
+async def _until(condition: Callable[[], bool], wait_seconds: float, step: float = 0.05) -> bool:
+    """Whether `condition` held within `wait_seconds`, looked at every `step` seconds (a tenant's first key,
+    written just before the job key sealed under it, that this process's view has not read yet)."""
+    deadline = time.monotonic() + wait_seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(step)
+    return True
+
+
+@contextlib.asynccontextmanager
+async def following_job_keys(
+    bootstrap: str,
+    serde: AvroSerde,
+    provider: KeyProvider,
+    client_id: str,
+    security: KafkaSecurity = PLAINTEXT,
+    *,
+    shred_delay: float = 0.0,
+) -> AsyncIterator[FieldOpener]:
+    """A `FieldOpener` with its own view of the tenants' keys, caught up as of entry, until exit."""
+    await serde.register(TENANT_KEYS, JOB_KEYS)
+    opener = FieldOpener(bootstrap, serde, Keyring(provider), client_id, security, shred_delay=shred_delay)
+    await opener.start()
+    try:
+        for view in opener.views:
+            await view.wait_caught_up()
+        yield opener
+    finally:
+        await opener.stop()

@@ -32,7 +32,9 @@ class SubmitJob:
     metadata: dict[str, str] = field(default_factory=dict)
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None
-    job_key_id: str | None = None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
+    job_key_id: str | None = (
+        None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
+    )
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -95,7 +97,9 @@ class JobStatus:
     reason: str | None = None  # while queued: "throttled" (its tenant is at its running cap)
     predicted_long: bool = False  # the long-job estimator's verdict at admission
     long_probability: float | None = None
-    job_key_id: str | None = None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
+    job_key_id: str | None = (
+        None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
+    )
     prompt_words: int | None = None  # counted by admission before the prompt travels sealed
 
 

@@ -28,7 +28,9 @@ class JobAdmitted:
     running_cap: int | None = None  # the tenant's cap on jobs running at once when admitted
     predicted_long: bool = False  # the long-job estimator's verdict (reelstream.long_jobs)
     long_probability: float | None = None  # its probability; None: not estimated
-    job_key_id: str | None = None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
+    job_key_id: str | None = (
+        None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
+    )
     prompt_words: int | None = None  # counted by admission before the prompt travels sealed
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)

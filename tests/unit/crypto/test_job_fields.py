@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from reelstream.crypto.job_fields import JobKeys, record_key, split_key
 from reelstream.crypto.keyring import Keyring
-from reelstream.crypto.provider import DecryptionError, KeyUnavailableError, StaticKeyProvider, Wrapped, new_key
+from reelstream.crypto.provider import (
+    DecryptionError,
+    KeyUnavailableError,
+    StaticKeyProvider,
+    Wrapped,
+    new_key,
+)
 from schemas.events import (
     DispatchRender,
     JobAdmitted,
@@ -24,7 +30,9 @@ from schemas.events import (
 )
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
-PARAMS = RenderParams(model="tiny", width=32, height=32, num_frames=7, num_inference_steps=2, guidance_scale=1.0, seed=1, fps=8)
+PARAMS = RenderParams(
+    model="tiny", width=32, height=32, num_frames=7, num_inference_steps=2, guidance_scale=1.0, seed=1, fps=8
+)
 
 
 class CountingProvider(StaticKeyProvider):
@@ -62,7 +70,9 @@ def _records(prompt: str, negative: str | None, url: str | None) -> list[object]
     st.none() | st.text(min_size=1, max_size=50),
     st.none() | st.just("https://hooks.example.com/x?token=s3cret"),
 )
-def test_every_record_kind_round_trips_and_carries_no_plaintext(prompt: str, negative: str | None, url: str | None) -> None:
+def test_every_record_kind_round_trips_and_carries_no_plaintext(
+    prompt: str, negative: str | None, url: str | None
+) -> None:
     keys = _keys("acme")
     key_id = _issued(keys, "acme", "j1")
     for record in _records(prompt, negative, url):
@@ -83,7 +93,9 @@ def test_a_field_opens_only_in_its_own_job_and_field() -> None:
     keys = _keys("acme")
     key_id = _issued(keys, "acme", "j1")
     _issued(keys, "acme", "j2")
-    sealed = keys.seal(SubmitJob("j1", "acme", "a fox", RequestedParams(), webhook_url="https://x.example"), key_id)
+    sealed = keys.seal(
+        SubmitJob("j1", "acme", "a fox", RequestedParams(), webhook_url="https://x.example"), key_id
+    )
     with pytest.raises(DecryptionError):  # fields swapped
         keys.open(dataclasses.replace(sealed, prompt=sealed.webhook_url))
     with pytest.raises(KeyUnavailableError):  # moved to another job: that job's key is another key
