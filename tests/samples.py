@@ -217,6 +217,13 @@ def every_record() -> list[Any]:
             created_at=T0,
             occurred_at=T0,
         ),
+        ev.JobKeyIssued(
+            tenant_id="t1",
+            job_id="j1",
+            key_id="jk_1",
+            sealed_key="rsenc1.dk_1." + "QUJD" * 16,
+            occurred_at=T0,
+        ),
         ev.WebhookEndpointRegistered(
             tenant_id="t1",
             endpoint_id="ep_1",

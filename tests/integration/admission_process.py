@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reelstream.endpoints import Endpoints
+from tests.keys import shared_key_dir
 from tests.processes import killed_on_failure, stop_gracefully
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,6 +65,7 @@ def start_admission(
         "REELSTREAM_DEFAULT_MODEL": "tiny-mochi",
         "PYTHONUNBUFFERED": "1",
         "REELSTREAM_APP_PREFIX": app_prefix,
+        "REELSTREAM_KEY_DIR": shared_key_dir(),  # it opens and seals jobs' fields (job_fields)
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **(extra_env or {}),
     }

@@ -30,6 +30,7 @@ from schemas.topics import (
     COMMANDS,
     JOB_EVENTS,
     JOB_STATUS,
+    RENDER_DISPATCH,
     SCHEDULER_INBOX,
     WEBHOOK_DELIVERIES,
     WEBHOOK_SECRETS,
@@ -298,6 +299,46 @@ async def test_the_deletion_fields_evolve_each_topics_schema_compatibly(
         before = json.dumps(without_deletion(json.loads(scratch.schema)))
         assert before != scratch.schema
         await registry.register(scratch.subject, before)
+        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
+    finally:
+        await registry.aclose()
+
+
+# crypto-shredding's fields (issue #23): the job key a record's prompt, negative prompt and webhook URL are
+# sealed with, and the prompt's word count admission takes before they travel sealed
+SHREDDING_FIELDS = {
+    "SubmitJob": {"job_key_id"},
+    "JobAdmitted": {"job_key_id", "prompt_words"},
+    "DispatchRender": {"job_key_id"},
+    "JobStatus": {"job_key_id", "prompt_words"},
+}
+
+
+def without_shredding_fields(node: Any) -> Any:
+    """The schema as it was before jobs' fields were sealed."""
+    if isinstance(node, list):
+        return [without_shredding_fields(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: without_shredding_fields(value) for key, value in node.items()}
+    if node.get("type") == "record" and node.get("name") in SHREDDING_FIELDS:
+        out["fields"] = [f for f in out["fields"] if f["name"] not in SHREDDING_FIELDS[node["name"]]]
+    return out
+
+
+@pytest.mark.parametrize(
+    "topic", [COMMANDS, SCHEDULER_INBOX, RENDER_DISPATCH, JOB_STATUS, JOB_EVENTS], ids=lambda t: t.name
+)
+async def test_the_shredding_fields_evolve_each_topics_schema_compatibly(
+    topic: Topic[Any], stack: Endpoints
+) -> None:
+    registry = ConfluentRegistry(stack.schema_registry_url)
+    try:
+        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
+        before = json.dumps(without_shredding_fields(json.loads(scratch.schema)))
+        assert before != scratch.schema
+        await registry.register(scratch.subject, before)
+        await registry.set_backward_compatibility(scratch.subject)
         assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
     finally:
         await registry.aclose()

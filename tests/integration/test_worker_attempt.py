@@ -51,6 +51,7 @@ from schemas.events import (
 )
 from schemas.serde import AvroSerde
 from schemas.topics import RENDER_DISPATCH, SCHEDULER_INBOX
+from tests.keys import shared_key_dir
 from tests.renderers import RaisingRenderer
 from tests.samples import render_params
 
@@ -260,6 +261,7 @@ async def lost_gpu_slot(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[Los
         "REELSTREAM_POOLS": pool,  # a pool of its own: no scheduler running here dispatches to it
         "REELSTREAM_POOL": pool,
         "REELSTREAM_APP_PREFIX": f"t-{uuid.uuid4().hex[:8]}",
+        "REELSTREAM_KEY_DIR": shared_key_dir(),  # the worker opens jobs' sealed prompts
     }
     worker = Worker(
         WorkerSettings.from_env(env, slot=slot),

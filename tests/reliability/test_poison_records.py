@@ -50,6 +50,7 @@ from schemas.topics import (
 from tests.integration.admission_process import AdmissionProcess, running_admission
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
+from tests.keys import shared_key_dir
 from tests.processes import killed_on_failure, stop_gracefully
 from tests.renderers import RaisingRenderer
 from tests.samples import job_status, render_params
@@ -167,6 +168,7 @@ async def worker(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[WorkerTask
         "REELSTREAM_POOLS": WORKER_POOL,
         "REELSTREAM_POOL": WORKER_POOL,
         "REELSTREAM_APP_PREFIX": f"poison-{uuid.uuid4().hex[:8]}",
+        "REELSTREAM_KEY_DIR": shared_key_dir(),  # the worker opens jobs' sealed prompts
     }
     running = Worker(
         WorkerSettings.from_env(env, slot=WORKER_SLOT),

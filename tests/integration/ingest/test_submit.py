@@ -11,11 +11,14 @@ import httpx
 import pytest
 
 from ingest.app import create_app
+from reelstream.endpoints import Endpoints
 from reelstream.params import validate_submission
 from schemas.events import RenderParams, RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
+from tests.job_keys import job_key_reader
 from tests.integration.ingest.support import RunningApi, TopicProbe, serve, shutdown
+from tests.keys import shared_key_dir
 
 INVALID: list[Any] = [
     pytest.param({"prompt": ""}, 422, "prompt", id="empty-prompt"),
@@ -106,7 +109,7 @@ async def submitted_command(
 
 
 async def test_a_submission_is_on_the_broker_before_202_with_every_parameter_resolved(
-    ready_api: RunningApi, commands_probe: TopicProbe, serde: AvroSerde
+    ready_api: RunningApi, commands_probe: TopicProbe, serde: AvroSerde, stack: Endpoints
 ) -> None:
     client, tenant = ready_api.client("alice"), ready_api.tenants["alice"]
     before = await commands_probe.end_offsets()
@@ -143,7 +146,12 @@ async def test_a_submission_is_on_the_broker_before_202_with_every_parameter_res
     shown = await client.get(response.headers["location"])
     assert (shown.status_code, shown.json()["id"], shown.json()["parameters"]) == (200, job["id"], params)
 
-    submit = await submitted_command(commands_probe, serde, before, tenant, job["id"])
+    sealed = await submitted_command(commands_probe, serde, before, tenant, job["id"])
+    assert sealed.job_key_id is not None  # its fields travel sealed under the job's key (job_fields)
+    for text in (request["prompt"], request["negative_prompt"], request["webhook_url"], "s3cret"):
+        assert text not in f"{sealed.prompt} {sealed.negative_prompt} {sealed.webhook_url}"
+    async with job_key_reader(stack, serde, shared_key_dir()) as reader:
+        submit = reader.job_keys.open(sealed)
     assert submit.tenant_id == tenant
     assert (submit.prompt, submit.negative_prompt) == (request["prompt"], request["negative_prompt"])
     assert submit.webhook_url == request["webhook_url"]
