@@ -16,8 +16,8 @@ from reelstream.params import validate_submission
 from schemas.events import RenderParams, RequestedParams, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS
-from tests.job_keys import job_key_reader
 from tests.integration.ingest.support import RunningApi, TopicProbe, serve, shutdown
+from tests.job_keys import job_key_reader
 from tests.keys import shared_key_dir
 
 INVALID: list[Any] = [
