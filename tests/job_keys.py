@@ -48,11 +48,9 @@ async def every_value(stack: Endpoints, serde: AvroSerde, topic: Topic[Any]) -> 
         values: list[Any] = []
         while remaining:
             for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
-                values.extend(
-                    await serde.deserialize(topic, r.value)
-                    for r in records
-                    if r.offset < ends[tp] and r.value is not None
-                )
+                for r in records:
+                    if r.offset < ends[tp] and r.value is not None:
+                        values.append(await serde.deserialize(topic, r.value))
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from devstack.manager import LocalStack
 from reelstream.object_store import minio_client
 from schemas.events import JobEvent, JobEventType, RenderStage
+from tests.job_keys import job_key_reader
 from tests.reliability.invariants import artifacts_of
 from tests.reliability.support import (
     ANSWER_WITHIN,
@@ -190,8 +191,12 @@ async def test_an_ingest_replica_killed_while_clients_retry_with_their_keys(faul
         accepted = {a.job_id for a in tries if a.status == 202}
         assert len(accepted) == 1, (key, tries)
     jobs_of_prompt: dict[str, set[str]] = {}
-    for job_id, events in run.tail.events.items():
-        prompt = events[0].status.prompt
+    async with job_key_reader(run.endpoints, run._serde, run.pipeline.key_dir) as reader:  # prompts: sealed
+        prompts = {
+            job_id: reader.job_keys.open(events[0].status).prompt
+            for job_id, events in run.tail.events.items()
+        }
+    for job_id, prompt in prompts.items():
         if prompt.startswith(run.name):
             jobs_of_prompt.setdefault(prompt, set()).add(job_id)
     assert {p: len(j) for p, j in jobs_of_prompt.items()} == {b["prompt"]: 1 for b in bodies.values()}
