@@ -3,6 +3,7 @@ shredded job key or tenant key opens nothing, and a job key is unwrapped once ho
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reelstream.crypto.job_fields import JobKeys, record_key, split_key
+from reelstream.crypto.job_keys_view import JobKeysView, shred_tenant
 from reelstream.crypto.keyring import Keyring
 from reelstream.crypto.provider import (
     DecryptionError,
@@ -28,6 +30,8 @@ from schemas.events import (
     RequestedParams,
     SubmitJob,
 )
+from schemas.serde import AvroSerde
+from tests.kafka_clients import MemoryRegistry
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 PARAMS = RenderParams(
@@ -153,3 +157,33 @@ def test_record_keys_round_trip() -> None:
     assert split_key(record_key("acme", "job-1")) == ("acme", "job-1")
     assert split_key("nokey") is None
     assert split_key("/x") is None
+
+
+async def test_shredding_a_tenant_tombstones_each_of_its_data_keys_and_nothing_of_others() -> None:
+    keys = _keys("acme", "globex")
+    keys.keyring.put(keys.keyring.issue("acme"))  # a tenant may hold several data keys
+    a = keys.seal(SubmitJob("j1", "acme", "a fox", RequestedParams()), _issued(keys, "acme", "j1"))
+    g = keys.seal(SubmitJob("j1", "globex", "a hare", RequestedParams()), _issued(keys, "globex", "j1"))
+    tombstoned: list[str] = []
+
+    async def tombstone(key: str) -> None:
+        tombstoned.append(key)
+
+    assert await shred_tenant(keys, tombstone, "acme") == 2
+    assert sorted(k.partition("/")[0] for k in tombstoned) == ["acme", "acme"]
+    with pytest.raises(KeyUnavailableError):
+        keys.open(a)
+    assert keys.open(g).prompt == "a hare"
+    assert await shred_tenant(keys, tombstone, "acme") == 0  # idempotent
+
+
+async def test_a_reader_waiting_for_a_job_key_gets_it_when_it_arrives_and_drops_it_at_its_tombstone() -> None:
+    keys = _keys("acme")
+    view = JobKeysView("unused:9092", AvroSerde(MemoryRegistry()), keys, "test")
+    record = keys.issue("acme", "j1")
+    waiting = asyncio.create_task(view.wait_for("acme", "j1", 5.0))
+    view._on_value(record_key("acme", "j1"), record)
+    assert await waiting
+    assert not await view.wait_for("acme", "j2", 0.01)
+    assert view._on_tombstone(record_key("acme", "j1"))
+    assert not keys.has("acme", "j1")
