@@ -55,14 +55,16 @@ async def submit(
     job_id: str | None = None,
     *,
     submission: Submission | None = None,
+    taking_over: bool = False,
 ) -> JobStatus:
     """Validate, produce the SubmitJob (acknowledged by the broker) and show the job's placeholder.
-    `submission`: `body` already parsed by the caller (it is not parsed twice)."""
+    `submission`: `body` already parsed by the caller (it is not parsed twice); `taking_over`: an earlier
+    attempt of this job may have published its key already (it is reused, never replaced)."""
     if submission is None:
         submission = parse(context, body)
     command = submit_command(submission, tenant_id, job_id)
     if context.sealed_jobs is not None:  # sealed under a key of its own (reelstream.crypto.job_fields)
-        command = await context.sealed_jobs.sealed(command)
+        command = await context.sealed_jobs.sealed(command, taking_over=taking_over)
     record = context.publisher.serde.serialize(COMMANDS, command)  # once: produced, and kept by the view
     await context.publisher.publish(COMMANDS, tenant_id, command, data=record)
     logger.info(
@@ -108,7 +110,10 @@ async def accept(
         owner = await claim(context, pending)
         if not same_claim(owner, pending):  # another replica's claim reached the log first
             return await answer(context, tenant_id, decide_for(context, owner, sha256), mismatch)
-        status = await submit(context, tenant_id, body, chosen, submission=submission)
+        taking_over = decision.outcome is Outcome.TAKE_OVER
+        status = await submit(
+            context, tenant_id, body, chosen, submission=submission, taking_over=taking_over
+        )
         await write_record(context, dataclasses.replace(pending, completed=True, occurred_at=utc_now()))
         return Accepted(status, replayed=False)
 

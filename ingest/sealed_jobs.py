@@ -15,6 +15,8 @@ from reelstream.crypto.job_keys_view import shred_tenant as shred_tenant_keys
 from reelstream.errors import ReelstreamError
 from schemas.events import JobStatus, SubmitJob
 
+TAKE_OVER_KEY_WAIT_SECONDS = 5.0  # how long a take-over looks for the key of the attempt it takes over
+
 
 @dataclass(frozen=True)
 class SealedJobs:
@@ -22,8 +24,12 @@ class SealedJobs:
     writer: JobKeyWriter
     tombstone_tenant_key: Tombstone  # a tombstone of reelstream.keys.tenants
 
-    async def sealed(self, command: SubmitJob) -> SubmitJob:
-        """The command with its prompt, negative prompt and webhook URL sealed under a new job key."""
+    async def sealed(self, command: SubmitJob, *, taking_over: bool = False) -> SubmitJob:
+        """The command with its prompt, negative prompt and webhook URL sealed under a new job key; when
+        `taking_over` an acceptance another replica left unfinished, under the key it may have published
+        (waited for a moment: a second key would orphan what the first one sealed)."""
+        if taking_over:
+            await self.opener.view.wait_for(command.tenant_id, command.job_id, TAKE_OVER_KEY_WAIT_SECONDS)
         key_id = await self.writer.issue(command.tenant_id, command.job_id)
         return self.opener.job_keys.seal(command, key_id)
 
