@@ -309,6 +309,7 @@ def accepted_status(command: SubmitJob, params: RenderParams) -> JobStatus:
         updated_at=command.occurred_at,
         params=params,
         webhook_url=command.webhook_url,
+        job_key_id=command.job_key_id,  # sealed as the command is (reelstream.crypto.job_fields)
         metadata=dict(command.metadata),
         state_times={JobState.ACCEPTED.value: command.occurred_at},
         priority=command.priority,
