@@ -48,6 +48,9 @@ from schemas.events import (
 T = TypeVar("T")
 
 DAY_MS = 24 * 3600 * 1000
+# the keys topics: a tombstoned key (a shredded job or tenant) must physically leave the log, not wait for its
+# segment to roll in a week and a tenth of the topic to be stale: every record may be compacted within an hour
+SHREDDING_CONFIG = {"segment.ms": str(10 * 60 * 1000), "max.compaction.lag.ms": str(3600 * 1000)}
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,7 @@ TENANT_KEYS: Topic[TenantKeyIssued] = Topic(
     partitions=1,
     compacted=True,
     retention_ms=None,
+    extra_config=SHREDDING_CONFIG,
 )
 
 # Jobs' data keys, each sealed under its tenant's data key (reelstream.crypto.job_fields): written by ingest
@@ -262,6 +266,7 @@ JOB_KEYS: Topic[JobKeyIssued] = Topic(
     partitions=12,
     compacted=True,
     retention_ms=None,
+    extra_config=SHREDDING_CONFIG,
 )
 
 # One record per render attempt that held a GPU, for billing: keyed by attempt id (`job_id/attempt`) and
