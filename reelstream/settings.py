@@ -121,6 +121,7 @@ class PipelineSettings:
     tenant_gpu_seconds: float | None = 14400.0
     tenant_budget_window_seconds: float = 3600.0
     log: LogSettings = field(default_factory=LogSettings)
+    webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)  # admission's, as ingest's
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
@@ -146,6 +147,7 @@ class PipelineSettings:
             tenant_gpu_seconds=v.tenant_gpu_seconds_per_window,
             tenant_budget_window_seconds=v.tenant_budget_window_seconds,
             log=LogSettings.from_config(config),
+            webhook_targets=WebhookTargetPolicy.from_values(v),
         )
 
     def pool_partition(self, pool_id: str) -> int:

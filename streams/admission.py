@@ -69,6 +69,7 @@ def build_admission(
             if settings.tenant_gpu_seconds is not None
             else None
         ),
+        targets=settings.webhook_targets,
     )
     ctx.metrics.expect_models(settings.models.ids)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from reelstream.cost_model import work_units
+from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.settings import TenantLimit
 from schemas.events import (
@@ -42,7 +43,7 @@ from streams.admission_policy import (
     known_pool,
     rate_limited,
 )
-from streams.invariants import check_command
+from streams.invariants import check_command, check_submission_target
 from streams.limit_state import StateThrottle
 from streams.long_job_tracking import LongJobTracker
 from streams.tenant_quota import GpuBudget, OverLimit, TenantQuota, charge, released
@@ -97,13 +98,18 @@ class AdmissionService:
     gpu_budget: GpuBudget | None = None  # expected GPU seconds per tenant and window
     throttle: StateThrottle = field(default_factory=StateThrottle)  # what was published, per tenant
     long_jobs: LongJobTracker = field(default_factory=LongJobTracker)  # the long-job estimator's verdicts
+    targets: WebhookTargetPolicy = WebhookTargetPolicy()  # where a job's webhook_url may point (as ingest)
 
     def handle(self, command: Command, store: AdmissionStore) -> list[Output]:
         """What `command` produces, in the order to write it; `store` is updated on the way.
-        Raises InvalidRecordError for a command that breaks the topic's invariants (dead-lettered)."""
+        Raises InvalidRecordError for a command that breaks the topic's invariants (dead-lettered), and
+        for a new submission whose webhook_url breaks ingest's rules: a rejection would be delivered to
+        that very URL, so it is parked with the reason instead."""
         check_command(command)
         if isinstance(command, JobFinished):
             return self._release(command, store)
+        if isinstance(command, SubmitJob) and store.pool(command.job_id) is None:
+            check_submission_target(command, self.targets)
         outputs: list[Output] = []
         decision = self._decision(command, store, outputs)
         self._count(type(decision).__name__.lower(), command.tenant_id)

@@ -256,10 +256,15 @@ class Registry(BaseSettings, IngestFields):
         unit="s",
         gt=0,
     )
+    webhook_allow_http: bool = setting(
+        False,
+        "Accept http:// webhook targets (dev and tests); otherwise https only (at submit and at admission).",
+        (INGEST, ADMISSION),
+    )
     webhook_allow_networks: str = setting(
         "",
         "CIDRs webhooks may reach although not public (dev: loopback).",
-        (INGEST, NOTIFIER),
+        (INGEST, ADMISSION, NOTIFIER),
         form="127.0.0.0/8,::1/128",
     )
     webhook_retry_schedule: str | None = setting(

@@ -441,6 +441,34 @@ async def test_poison_is_dead_lettered_and_the_stage_moves_on(
     await _poison_then_valid(CASES[name], kind, stage, stack, serde, producer, receiver)
 
 
+BAD_TARGETS = {  # the URL form rules of an HTTP submission (reelstream.webhooks.targets), production's policy
+    "http": ("http://example.com/hook", "must be an absolute https URL"),
+    "too-long": ("https://example.com/" + "a" * 2100, "must be at most 2048 characters"),
+    "credentials": ("https://user:pw-9f3@example.com/hook", "must not carry credentials"),
+    "metadata-address": ("https://169.254.169.254/latest", "special-purpose address"),
+}
+
+
+@pytest.mark.parametrize(("url", "reason"), BAD_TARGETS.values(), ids=BAD_TARGETS.keys())
+async def test_a_kafka_produced_job_whose_webhook_url_breaks_the_rules_is_dead_lettered_with_the_reason(
+    url: str,
+    reason: str,
+    admission: AdmissionProcess,
+    stack: Endpoints,
+    serde: AvroSerde,
+    producer: AIOKafkaProducer,
+    receiver: Receiver,
+) -> None:
+    """Admission runs production's policy here (https only, public addresses): a SubmitJob that skipped
+    ingest is parked with the rule it broke, the URL itself left out of the reason, and the next one of
+    its partition is still admitted."""
+    case = Case("admission", _admission_commands, lambda f: replace(f.valid, job_id=_job(), webhook_url=url))
+    letter = await _poison_then_valid(case, "broken-invariant", admission, stack, serde, producer, receiver)
+    assert letter.error_code == "invalid_record"
+    assert f"webhook_url {reason}" in letter.error_message
+    assert url not in letter.error_message
+
+
 @pytest.mark.parametrize(("name", "kind"), _params("ingest"))
 async def test_poison_is_dead_lettered_and_ingest_views_move_on(
     name: str,
@@ -475,7 +503,7 @@ async def _poison_then_valid(
     serde: AvroSerde,
     producer: AIOKafkaProducer,
     receiver: Receiver,
-) -> None:
+) -> ev.DeadLetter:
     feed = case.feed(receiver, stage)
     if kind == "random-bytes":
         poison = random_bytes()
@@ -509,6 +537,7 @@ async def _poison_then_valid(
     assert letter.error_message
     if kind != "broken-invariant":
         assert letter.error_code in {"serialization", "unknown_schema"}, letter
+    return letter
 
 
 @contextlib.asynccontextmanager
