@@ -121,7 +121,9 @@ class PipelineSettings:
     tenant_gpu_seconds: float | None = 14400.0
     tenant_budget_window_seconds: float = 3600.0
     log: LogSettings = field(default_factory=LogSettings)
-    webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)  # admission's, as ingest's
+    webhook_targets: WebhookTargetPolicy = field(
+        default_factory=WebhookTargetPolicy
+    )  # admission's, as ingest's
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:

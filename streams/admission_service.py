@@ -98,7 +98,9 @@ class AdmissionService:
     gpu_budget: GpuBudget | None = None  # expected GPU seconds per tenant and window
     throttle: StateThrottle = field(default_factory=StateThrottle)  # what was published, per tenant
     long_jobs: LongJobTracker = field(default_factory=LongJobTracker)  # the long-job estimator's verdicts
-    targets: WebhookTargetPolicy = WebhookTargetPolicy()  # where a job's webhook_url may point (as ingest)
+    targets: WebhookTargetPolicy = field(
+        default_factory=WebhookTargetPolicy
+    )  # where a job's webhook_url may point (as ingest)
 
     def handle(self, command: Command, store: AdmissionStore) -> list[Output]:
         """What `command` produces, in the order to write it; `store` is updated on the way.

@@ -40,9 +40,12 @@ def test_admission_parks_a_submission_whose_webhook_url_breaks_the_rules(url: st
     with pytest.raises(InvalidRecordError) as refused:
         service_factory().handle(_with_url(url), store)
     message = str(refused.value)
-    assert "webhook_url" in message and reason in message
-    assert "secret-pw" not in message and "169.254" not in message  # the reason, never the URL
-    assert store.pools == {} and store.quotas == {}  # nothing charged, nothing remembered
+    assert "webhook_url" in message
+    assert reason in message
+    assert "secret-pw" not in message  # the reason, never the URL
+    assert "169.254" not in message
+    assert store.pools == {}  # nothing remembered,
+    assert store.quotas == {}  # nothing charged
 
 
 @pytest.mark.parametrize("url", ACCEPTED)
