@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from gpu_consumers.render.base import (
     RenderError,
@@ -50,6 +50,7 @@ from schemas.topics import (
 from tests.integration.admission_process import AdmissionProcess, running_admission
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
+from tests.kafka_tail import tail
 from tests.processes import killed_on_failure, stop_gracefully
 from tests.renderers import RaisingRenderer
 from tests.samples import job_status, render_params
@@ -187,44 +188,6 @@ async def worker(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[WorkerTask
 
 
 # ---- reading what a stage wrote -----------------------------------------------------------------------
-
-
-class Tail:
-    """Decoded records of a topic produced after the tail was opened."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, serde: AvroSerde, topic: Topic[Any]) -> None:
-        self.consumer, self.serde, self.topic = consumer, serde, topic
-
-    async def first(self, wanted: Callable[[Any], bool], stage: Any, within: float = DEADLINE_S) -> Any:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            stage.check_running()
-            for records in (await self.consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    with contextlib.suppress(Exception):  # other tests' poison shares these topics
-                        value = await self.serde.deserialize(self.topic, record.value)
-                        if wanted(value):
-                            return value
-        pytest.fail(f"nothing wanted on {self.topic.name} within {within:g}s")
-
-
-@contextlib.asynccontextmanager
-async def tail(stack: Endpoints, serde: AvroSerde, topic: Topic[Any]) -> AsyncIterator[Tail]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)  # resolve the end now: records produced from here on are read
-        yield Tail(consumer, serde, topic)
-    finally:
-        await consumer.stop()
 
 
 # ---- the table ----------------------------------------------------------------------------------------

@@ -33,7 +33,9 @@ def test_parse_int_gives_the_number_exactly_when_the_text_is_ascii_digits_in_ran
 
 
 @given(value=st.integers(0, 10**9), lo=st.integers(0, 10**9), hi=st.integers(0, 10**9))
-def test_every_number_in_range_is_accepted_with_or_without_leading_zeros(value: int, lo: int, hi: int) -> None:
+def test_every_number_in_range_is_accepted_with_or_without_leading_zeros(
+    value: int, lo: int, hi: int
+) -> None:
     if lo <= value <= hi:
         assert parse_int("n", str(value), lo, hi) == value
     else:
