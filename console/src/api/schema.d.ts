@@ -430,6 +430,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's limits and its use of them (submissions, queue, GPU budget) */
+        get: operations["getLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stats/render-load": {
         parameters: {
             query?: never;
@@ -881,6 +898,39 @@ export interface components {
             by_frames: components["schemas"]["RenderLoadClass"][];
             /** @description one row per prompt words class, every class in this order, empty ones too (count 0, nulls): 0-15, 16-31, 32-63, 64-127, 128+ */
             by_prompt_words: components["schemas"]["RenderLoadClass"][];
+        };
+        /** @description The tenant's budget of expected GPU seconds (the cost model's prediction per job). Admission charges a job's prediction when it admits it, and gives it back whole when the job ends before any attempt starts (canceled, deleted or expired while queued) or fails (a failure of a job admission validated is the platform's); a succeeded job, or one canceled while it rendered, keeps its charge. The budget refills at budget / window_seconds a second, up to budget. */
+        GpuBudget: {
+            /** @description GPU seconds a full budget holds */
+            budget: number;
+            /** @description the time an empty budget takes to refill */
+            window_seconds: number;
+            /** @description budget − remaining */
+            used: number;
+            /** @description GPU seconds left now; a job expected to take more waits */
+            remaining: number;
+        };
+        /** @description The caller's tenant's limits and where it stands, as admission last published them (refilled to now); before it published anything for the tenant, the configured limits, unused (`as_of` null). */
+        Limits: {
+            /** @constant */
+            object: "limits";
+            tenant: string;
+            /** @description when admission computed the state */
+            as_of: string | null;
+            /** @description submissions a second */
+            rate: number;
+            /** @description submissions at once */
+            burst: number;
+            /** @description submissions that may be made now (refilled to now) */
+            tokens: number;
+            /** @description jobs admitted and not yet finished */
+            queued: number;
+            queued_cap: number;
+            /** @description null: no cap */
+            running_cap: number | null;
+            over: ("rate" | "queued") | null;
+            throttled_until: string | null;
+            gpu_seconds: components["schemas"]["GpuBudget"] | null;
         };
         TenantRequest: {
             id: string;
@@ -1956,6 +2006,28 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    getLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's limits. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     getRenderLoad: {
