@@ -110,10 +110,12 @@ chaos: fetch
 unit: $(CLIENT_STAMP)
 	$(BIN)/python -m pytest tests/unit $(CLIENT)/tests
 
-dev: fetch console
+# `reelstream dev` and `stack up` fetch (or find cached) the service binaries themselves, with the same
+# progress lines: no separate `stack fetch` process first (on a warm machine it only re-checked the cache).
+dev: $(CLIENT_STAMP) console
 	$(BIN)/reelstream dev
 
-stack-up: fetch
+stack-up: $(CLIENT_STAMP)
 	$(BIN)/reelstream stack up
 
 stack-down: $(CLIENT_STAMP)

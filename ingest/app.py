@@ -14,7 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, admin_keys, console, key_rotation, routes, tenants, usage_routes, webhook_admin
+from ingest import (
+    admin,
+    admin_keys,
+    console,
+    key_rotation,
+    limits,
+    routes,
+    tenants,
+    usage_routes,
+    webhook_admin,
+)
 from ingest.api_keys import KeyTable
 from ingest.auth import (
     PRINCIPAL_KEY,
@@ -87,6 +97,7 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
         Route("/v1/jobs/{job_id}/content", routes.job_content, methods=["GET"], name="job_content"),
         events_route(sse),
         Route("/v1/usage", usage_routes.get_usage, methods=["GET"], name="get_usage"),
+        Route("/v1/limits", limits.get_limits, methods=["GET"], name="get_limits"),
         Route("/v1/admin/usage", usage_routes.get_admin_usage, methods=["GET"], name="get_admin_usage"),
         Route("/v1/stats/render-load", usage_routes.get_render_load, methods=["GET"], name="get_render_load"),
         Route(

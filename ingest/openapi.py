@@ -25,6 +25,7 @@ from ingest.openapi_components import (
     ref,
 )
 from ingest.openapi_jobs import job_request_schema
+from ingest.openapi_limits import LIMITS_SCHEMAS, limits_paths
 from ingest.openapi_stats import STATS_SCHEMAS, stats_paths
 from ingest.openapi_tenants import TENANT_SCHEMAS, tenant_paths
 from ingest.openapi_usage import USAGE_SCHEMAS, usage_paths
@@ -378,6 +379,7 @@ def _document(models: ModelRegistry) -> Json:
             **_admin_paths(),
             **webhook_admin_paths(),
             **usage_paths(),
+            **limits_paths(),
             **stats_paths(),
         },
         "components": {
@@ -395,6 +397,7 @@ def _document(models: ModelRegistry) -> Json:
                 **WEBHOOK_SCHEMAS,
                 **USAGE_SCHEMAS,
                 **STATS_SCHEMAS,
+                **LIMITS_SCHEMAS,
                 **TENANT_SCHEMAS,
             },
             "responses": RESPONSES,

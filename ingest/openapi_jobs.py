@@ -33,34 +33,77 @@ def _number(models: ModelRegistry, json_type: str, bounds: Callable[[Limits], Bo
     return {"type": json_type, "minimum": low, "maximum": high}
 
 
-def job_request_schema(models: ModelRegistry) -> Json:
-    """The JobRequest schema for the models served."""
-    qualities = sorted({quality for spec in models for quality in spec.qualities})
+CROSS_FIELD_RULES = (
+    "Rules between fields, which JSON Schema cannot state (a request breaking one is a 422 naming the "
+    "field): a clip of num_frames at the chosen fps (the model's default fps if absent) lasts at most the "
+    "model's longest duration ((num_frames − 1) / fps); the shorter of width and height (each the "
+    "model's default if absent) is at most the model's shorter-side limit; and the work "
+    "(num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) is at most the "
+    "model's and the pool's limit (422 `workload-too-large`)."
+)
+
+
+def _render_properties(models: ModelRegistry) -> Json:
+    """The properties whose bounds come from the models: the widest over `models`."""
     rules = ", ".join(f"{spec.id}: {spec.frame_rule.describe()}" for spec in models)
     return {
+        "prompt": {"type": "string", "minLength": 1, "maxLength": _prompt_chars(models)},
+        "negative_prompt": {"type": "string", "maxLength": _prompt_chars(models)},
+        "width": _size_schema(models),
+        "height": _size_schema(models),
+        "duration_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": max(spec.limits.max_duration_seconds for spec in models),
+        },
+        "num_frames": {
+            "type": "integer",
+            "enum": _frame_counts(models),
+            "description": f"not with duration_seconds; by model, {rules}, a clip of at most the "
+            "model's longest duration at the chosen fps",
+        },
+        "fps": _number(models, "integer", lambda limits: limits.fps),
+        "num_inference_steps": _number(models, "integer", lambda limits: limits.steps),
+        "guidance_scale": _number(models, "number", lambda limits: limits.guidance_scale),
+    }
+
+
+def _per_model(models: ModelRegistry, widest: Json) -> list[Json]:
+    """With several models served, each named model's own bounds where they are narrower than the widest
+    (`if model is X then ...`); nothing where every model has the same."""
+    branches = []
+    for spec in models:
+        own = _render_properties(models.served(frozenset({spec.id})))
+        narrower = {
+            name: _bare(schema) for name, schema in own.items() if _bare(schema) != _bare(widest[name])
+        }
+        if narrower:
+            branches.append(
+                {
+                    "if": {"required": ["model"], "properties": {"model": {"const": spec.id}}},
+                    "then": {"properties": narrower},
+                }
+            )
+    return branches
+
+
+def _bare(schema: Json) -> Json:
+    return {k: v for k, v in schema.items() if k != "description"}
+
+
+def job_request_schema(models: ModelRegistry) -> Json:
+    """The JobRequest schema for the models served: each property at the widest bounds of the models, and,
+    for a named model, its own where narrower."""
+    qualities = sorted({quality for spec in models for quality in spec.qualities})
+    widest = _render_properties(models)
+    per_model = _per_model(models, widest) if len(models) > 1 else []
+    schema: Json = {
         "type": "object",
         "additionalProperties": False,
         "required": ["prompt"],
         "properties": {
-            "prompt": {"type": "string", "minLength": 1, "maxLength": _prompt_chars(models)},
-            "negative_prompt": {"type": "string", "maxLength": _prompt_chars(models)},
             "model": {"type": "string", "enum": list(models.ids)},
-            "width": _size_schema(models),
-            "height": _size_schema(models),
-            "duration_seconds": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "maximum": max(spec.limits.max_duration_seconds for spec in models),
-            },
-            "num_frames": {
-                "type": "integer",
-                "enum": _frame_counts(models),
-                "description": f"not with duration_seconds; by model, {rules}, a clip of at most the "
-                "model's longest duration at the chosen fps",
-            },
-            "fps": _number(models, "integer", lambda limits: limits.fps),
-            "num_inference_steps": _number(models, "integer", lambda limits: limits.steps),
-            "guidance_scale": _number(models, "number", lambda limits: limits.guidance_scale),
+            **widest,
             "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
             "quality": {
                 "type": "string",
@@ -89,8 +132,14 @@ def job_request_schema(models: ModelRegistry) -> Json:
             },
         },
         "not": {"required": ["num_frames", "duration_seconds"]},
-        "description": "Each model's limits: " + " ".join(spec.summary() for spec in models),
+        "description": "Each model's limits: "
+        + " ".join(spec.summary() for spec in models)
+        + " "
+        + CROSS_FIELD_RULES,
     }
+    if per_model:
+        schema["allOf"] = per_model
+    return schema
 
 
 def _frame_counts(models: ModelRegistry) -> list[int]:

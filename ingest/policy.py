@@ -71,6 +71,7 @@ ROUTE_POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/jobs/{job_id}/content"): OWN_READ,
     ("GET", "/v1/jobs/{job_id}/events"): OWN_READ,
     ("GET", "/v1/usage"): OWN_READ,
+    ("GET", "/v1/limits"): OWN_READ,  # the caller's tenant's limits and its use of them
     ("GET", "/v1/stats/render-load"): OWN_READ,  # the load visualization: the caller's tenant's jobs
     ("GET", "/v1/admin/usage"): PLATFORM_ONLY,  # every tenant's totals
     ("GET", "/v1/admin/tenants"): PLATFORM_ONLY,

@@ -25,7 +25,7 @@ from typing import Any
 from ingest.job_index import MAX_SCAN, JobFilter, SortKey, decode_cursor
 from ingest.usage_report import BEFORE_TO, instant
 from reelstream.load_metrics import FRAME_CLASS_NAMES, PROMPT_WORD_CLASS_NAMES, render_sample
-from reelstream.params import FieldError, InvalidRequest
+from reelstream.params import FieldError, InvalidRequest, parse_int
 from schemas.events import JobState, JobStatus
 
 DEFAULT_LIMIT = 1_000
@@ -53,10 +53,7 @@ def parse_query(params: Mapping[str, str]) -> LoadQuery:
     end = instant("to", params["to"]) if "to" in params else None
     if start is not None and end is not None and start >= end:
         raise InvalidRequest([FieldError("from", BEFORE_TO)])
-    raw = params.get("limit", str(DEFAULT_LIMIT))
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InvalidRequest([FieldError("limit", f"must be an integer between 1 and {MAX_LIMIT}")])
-    return LoadQuery(start, end, int(raw))
+    return LoadQuery(start, end, parse_int("limit", params.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT))
 
 
 async def newest_succeeded(

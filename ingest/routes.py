@@ -33,7 +33,7 @@ from ingest.list_filters import job_filter
 from ingest.retention import retained_resource, video_expires_at
 from ingest.submission import STRING, check_shape, parse_json_object
 from reelstream.object_store import ObjectStoreError
-from reelstream.params import FieldError, InvalidRequest
+from reelstream.params import FieldError, InvalidRequest, ascii_int, parse_int
 from schemas.events import CancelJob, JobState, JobStatus, utc_now
 from schemas.topics import COMMANDS
 
@@ -49,7 +49,8 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refusing (413) anything larger than `limit` before reading it all, and (415) a
     body not declared JSON. An empty body needs no Content-Type (the routes that allow one)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    size = ascii_int(declared, 20)  # anything else is no declaration: the stream below is counted
+    if size is not None and size > limit:
         raise PayloadTooLarge(f"the body must be at most {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
@@ -167,12 +168,7 @@ DISPOSITIONS = ("inline", "attachment")
 
 
 def page_limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_PAGE
-    # ASCII digits only, and few of them: int() refuses other digits ("²") and numbers past 4,300 digits
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidRequest([FieldError("limit", f"must be an integer between 1 and {MAX_PAGE}")])
-    return int(raw)
+    return parse_int("limit", raw, 1, MAX_PAGE, default=DEFAULT_PAGE)
 
 
 async def list_jobs(request: Request) -> Response:

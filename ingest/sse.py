@@ -29,6 +29,7 @@ from ingest.retention import Retention, retained_resource
 from ingest.routes import owned_job
 from ingest.status_view import StatusView
 from reelstream.http_settings import EventStreamSettings
+from reelstream.params import ascii_int
 from schemas.events import JobStatus
 from schemas.views import job_resource
 
@@ -47,7 +48,7 @@ def format_event(status: JobStatus, retention: Retention | None = None) -> str:
 def last_event_id(request: Request) -> int | None:
     """The version a reconnecting client saw last (`Last-Event-ID`); anything else counts as none."""
     value = request.headers.get("last-event-id", "")
-    return int(value) if value.isdigit() else None
+    return ascii_int(value, 19)  # a version is an Avro long
 
 
 async def job_event_stream(

@@ -19,7 +19,6 @@ from reelstream.errors import InvalidRecordError
 from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.params import FieldError, InvalidRequest, validate_submission
-from reelstream.webhooks.targets import url_problem
 from schemas.events import (
     JobState,
     JobStatus,
@@ -200,7 +199,7 @@ def parse_submission(
     metadata = data.get("metadata") or {}
     priority, deadline = _scheduling(data)
     url = data.get("webhook_url")
-    problem = None if url is None else url_problem(url, **targets.as_kwargs())
+    problem = None if url is None else targets.problem(url)
     try:
         params = validate_submission(
             data.get("prompt") or "",

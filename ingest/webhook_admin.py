@@ -35,7 +35,6 @@ from reelstream.params import FieldError, InvalidRequest, check_webhook_url
 from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES, generate_secret
 from reelstream.webhooks.retries import endpoint_key
 from reelstream.webhooks.sealing import sealed
-from reelstream.webhooks.targets import url_problem
 from reelstream.webhooks.tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
 from schemas.events import WebhookEndpointRegistered, WebhookPingRequested, WebhookSecretIssued, utc_now
 from schemas.topics import WEBHOOK_ENDPOINTS, WEBHOOK_PINGS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
@@ -101,7 +100,7 @@ def parse_endpoint_request(
     check_shape(data, ENDPOINT_FIELDS)
     types = data.get("event_types", [])
     url = data.get("url")
-    problem = "is required" if url is None else url_problem(url, **targets.as_kwargs())
+    problem = "is required" if url is None else targets.problem(url)
     errors = [] if problem is None else [FieldError("url", problem)]
     description = data.get("description")
     if description is not None and len(description) > MAX_DESCRIPTION_CHARS:

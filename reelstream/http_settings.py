@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reelstream.webhooks.targets import Network, parse_networks
+from reelstream.webhooks.targets import Network, parse_networks, url_problem
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,15 @@ class EventStreamSettings:
 
 @dataclass(frozen=True)
 class WebhookTargetPolicy:
-    """What a webhook URL may name at submit (reelstream.webhooks.targets.url_problem)."""
+    """What a webhook URL may name at submit (reelstream.webhooks.targets.url_problem): the one rule that
+    ingest applies to an HTTP submission and admission to a SubmitJob produced straight to Kafka."""
 
     allow_http: bool = False  # dev and tests only
     allow_networks: tuple[Network, ...] = ()  # non-public networks allowed (dev and tests: loopback)
 
-    def as_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `url_problem`."""
-        return {"allow_http": self.allow_http, "allow": self.allow_networks}
+    def problem(self, url: str) -> str | None:
+        """Why `url` may not be a webhook target under this policy (None: it may)."""
+        return url_problem(url, allow_http=self.allow_http, allow=self.allow_networks)
 
     @classmethod
     def from_values(cls, v: Any) -> WebhookTargetPolicy:

@@ -213,6 +213,26 @@ def _resolved(
     )
 
 
+def ascii_int(text: str, max_digits: int) -> int | None:
+    """`text` as a non-negative integer when it is 1 to `max_digits` ASCII digits, else None. Neither
+    `str.isdigit` (true of "²" and other Unicode digits, which `int()` refuses) nor `int()` (which takes
+    "+1", " 1", "1_0" and full-width digits, and refuses numbers past 4,300 digits) is the test."""
+    if not 0 < len(text) <= max_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def parse_int(field: str, raw: str | None, lo: int, hi: int, *, default: int | None = None) -> int:
+    """A hand-parsed integer parameter (a query parameter): `default` when absent, else ASCII digits only,
+    no longer than `hi` is, within `lo`..`hi`; anything else is an InvalidRequest (422) naming `field`."""
+    if raw is None and default is not None:
+        return default
+    value = None if raw is None else ascii_int(raw, len(str(hi)))
+    if value is None or not lo <= value <= hi:
+        raise InvalidRequest([FieldError(field, f"must be an integer between {lo} and {hi}")])
+    return value
+
+
 def _between(minimum: float, maximum: float, got: float) -> str:
     return f"between {minimum:g} and {maximum:g} (got {got})"
 

@@ -121,6 +121,9 @@ class PipelineSettings:
     tenant_gpu_seconds: float | None = 14400.0
     tenant_budget_window_seconds: float = 3600.0
     log: LogSettings = field(default_factory=LogSettings)
+    webhook_targets: WebhookTargetPolicy = field(
+        default_factory=WebhookTargetPolicy
+    )  # admission's, as ingest's
     # the key-encryption keys (REELSTREAM_KEY_DIR): admission and the workers open jobs' sealed fields
     key_dir: str = ""
 
@@ -154,6 +157,7 @@ class PipelineSettings:
             tenant_budget_window_seconds=v.tenant_budget_window_seconds,
             log=LogSettings.from_config(config),
             key_dir=v.key_dir or "",
+            webhook_targets=WebhookTargetPolicy.from_values(v),
         )
 
     def pool_partition(self, pool_id: str) -> int:

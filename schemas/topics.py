@@ -39,6 +39,7 @@ from schemas.events import (
     TenantRecord,
     WebhookDelivery,
     WebhookEndpointDisabled,
+    WebhookEndpointHealth,
     WebhookEndpointRegistered,
     WebhookPingRequested,
     WebhookSecretIssued,
@@ -137,6 +138,14 @@ WEBHOOK_ENDPOINTS: Topic[WebhookEndpointDisabled] = Topic(
     (WebhookEndpointDisabled,),
     key="endpoint_sha256",
     partitions=1,  # small; every notifier reads all of it at start and then follows it
+    compacted=True,
+    retention_ms=None,
+)
+WEBHOOK_HEALTH: Topic[WebhookEndpointHealth] = Topic(
+    "reelstream.webhooks.health",
+    (WebhookEndpointHealth,),
+    key="endpoint_sha256",
+    partitions=1,  # one record per failing endpoint; every notifier reads all of it at start, then follows
     compacted=True,
     retention_ms=None,
 )
@@ -299,6 +308,7 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     JOB_EVENTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
+    WEBHOOK_HEALTH,
     WEBHOOK_SECRETS,
     WEBHOOK_REGISTRATIONS,
     WEBHOOK_PINGS,

@@ -51,6 +51,8 @@ def build_admission(
         pools=app.Table("job-pools", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions),
         # per tenant: its token bucket and its count of admitted, not yet terminal jobs (TenantQuota.encode)
         quotas=app.Table("tenant-quotas", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions),
+        # per admitted job until it finishes: the GPU seconds its tenant's budget was charged (refunds)
+        charges=app.Table("job-charges", key_type=bytes, value_type=bytes, partitions=COMMANDS.partitions),
     )
     limits = TenantLimitSource(settings.tenant_limits)  # configured, replaced by admin-set ones
     service = AdmissionService(
@@ -70,6 +72,7 @@ def build_admission(
             if settings.tenant_gpu_seconds is not None
             else None
         ),
+        targets=settings.webhook_targets,
     )
     ctx.metrics.expect_models(settings.models.ids)
 
@@ -144,12 +147,23 @@ class TableStore:
 
     pools: faust.types.TableT[bytes, bytes]
     quotas: faust.types.TableT[bytes, bytes]
+    charges: faust.types.TableT[bytes, bytes]
 
     def pool(self, job_id: str) -> bytes | None:
         return self.pools.get(job_id.encode())
 
     def set_pool(self, job_id: str, stored: bytes) -> None:
         self.pools[job_id.encode()] = stored
+
+    def charged(self, job_id: str) -> float | None:
+        stored = self.charges.get(job_id.encode())
+        return None if stored is None else float(stored)
+
+    def set_charged(self, job_id: str, seconds: float | None) -> None:
+        if seconds is not None:
+            self.charges[job_id.encode()] = repr(seconds).encode()
+        elif job_id.encode() in self.charges:
+            del self.charges[job_id.encode()]
 
     def quota(self, tenant_id: str) -> TenantQuota | None:
         stored = self.quotas.get(tenant_id.encode())

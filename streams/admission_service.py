@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from reelstream.cost_model import work_units
+from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.models import BUILTIN_MODELS, ModelRegistry
 from reelstream.settings import TenantLimit
 from schemas.events import (
@@ -42,20 +43,32 @@ from streams.admission_policy import (
     known_pool,
     rate_limited,
 )
-from streams.invariants import check_command
+from streams.invariants import check_command, check_submission_target
 from streams.limit_state import StateThrottle
 from streams.long_job_tracking import LongJobTracker
-from streams.tenant_quota import GpuBudget, OverLimit, TenantQuota, charge, released
+from streams.tenant_quota import (
+    GpuBudget,
+    OverLimit,
+    TenantQuota,
+    charge,
+    charged_seconds,
+    refundable,
+    refunded,
+    released,
+)
 
 logger = logging.getLogger(__name__)
 
 
 class AdmissionStore(Protocol):
     """Admission's state, sharded like the commands topic: the pool each job went to (admission_policy's
-    marks: `b""` rejected, `pool|finished` done) and each tenant's quota."""
+        marks: `b""` rejected, `pool|finished` done), what each admitted job took from its tenant's GPU budget
+    (until it finishes), and each tenant's quota."""
 
     def pool(self, job_id: str) -> bytes | None: ...
     def set_pool(self, job_id: str, stored: bytes) -> None: ...
+    def charged(self, job_id: str) -> float | None: ...
+    def set_charged(self, job_id: str, seconds: float | None) -> None: ...
     def quota(self, tenant_id: str) -> TenantQuota | None: ...
     def set_quota(self, tenant_id: str, quota: TenantQuota) -> None: ...
 
@@ -97,13 +110,20 @@ class AdmissionService:
     gpu_budget: GpuBudget | None = None  # expected GPU seconds per tenant and window
     throttle: StateThrottle = field(default_factory=StateThrottle)  # what was published, per tenant
     long_jobs: LongJobTracker = field(default_factory=LongJobTracker)  # the long-job estimator's verdicts
+    targets: WebhookTargetPolicy = field(
+        default_factory=WebhookTargetPolicy
+    )  # where a job's webhook_url may point (as ingest)
 
     def handle(self, command: Command, store: AdmissionStore) -> list[Output]:
         """What `command` produces, in the order to write it; `store` is updated on the way.
-        Raises InvalidRecordError for a command that breaks the topic's invariants (dead-lettered)."""
+        Raises InvalidRecordError for a command that breaks the topic's invariants (dead-lettered), and
+        for a new submission whose webhook_url breaks ingest's rules: a rejection would be delivered to
+        that very URL, so it is parked with the reason instead."""
         check_command(command)
         if isinstance(command, JobFinished):
             return self._release(command, store)
+        if isinstance(command, SubmitJob) and store.pool(command.job_id) is None:
+            check_submission_target(command, self.targets)
         outputs: list[Output] = []
         decision = self._decision(command, store, outputs)
         self._count(type(decision).__name__.lower(), command.tenant_id)
@@ -129,7 +149,7 @@ class AdmissionService:
     def limit_state(self, tenant_id: str, quota: TenantQuota, now: float) -> list[Output]:
         """The tenant's limit state on reelstream.tenants.limits, when it changed materially (or its limits
         did: an admin set new ones)."""
-        state = self.throttle.next_state(tenant_id, quota, self.limits_of(tenant_id), now)
+        state = self.throttle.next_state(tenant_id, quota, self.limits_of(tenant_id), now, self.gpu_budget)
         return [] if state is None else [Record(TENANT_LIMITS, tenant_id, state)]
 
     def _decision(
@@ -157,6 +177,8 @@ class AdmissionService:
             outputs += self.limit_state(command.tenant_id, verdict.quota, now)
             if isinstance(verdict, OverLimit):
                 return rate_limited(command, verdict.reason)
+            if self.gpu_budget is not None:
+                store.set_charged(command.job_id, charged_seconds(gpu_seconds, self.gpu_budget))
         return decision
 
     def _release(self, done: JobFinished, store: AdmissionStore) -> list[Output]:
@@ -167,9 +189,13 @@ class AdmissionService:
         store.set_pool(done.job_id, after)
         self.long_jobs.finished(done)
         outputs: list[Output] = []
+        charged = store.charged(done.job_id)
+        store.set_charged(done.job_id, None)
         quota = store.quota(done.tenant_id)
         if quota is not None:
             quota = released(quota)
+            if charged and refundable(done):
+                quota = refunded(quota, charged, self.gpu_budget, done.occurred_at.timestamp())
             store.set_quota(done.tenant_id, quota)
             outputs += self.limit_state(done.tenant_id, quota, done.occurred_at.timestamp())
         self._count("released", done.tenant_id)

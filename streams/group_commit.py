@@ -111,6 +111,7 @@ def finished_record(status: JobStatus) -> JobFinished:
         model=status.params.model if status.params else None,
         predicted_long=status.predicted_long if status.long_probability is not None else None,
         render_seconds=render_seconds,
+        started=started is not None,
         occurred_at=status.updated_at,
     )
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from reelstream.errors import InvalidRecordError
+from reelstream.http_settings import WebhookTargetPolicy
 from schemas.events import (
     Command,
     InboxEvent,
     JobEvent,
     RetryWebhook,
+    SubmitJob,
     WebhookPingRequested,
 )
 
@@ -24,6 +26,16 @@ def check_command(command: Command) -> None:
     """A command names its job and its tenant (a rejection or an admission of job "" reaches no one)."""
     if not command.job_id or not command.tenant_id:
         raise InvalidRecordError(f"{type(command).__name__} {command.event_id} has an empty job or tenant id")
+
+
+def check_submission_target(command: SubmitJob, targets: WebhookTargetPolicy) -> None:
+    """A SubmitJob produced straight to Kafka keeps the webhook URL rules an HTTP submission keeps (https
+    unless allowed, a length cap, no credentials, no literal special-purpose address): the same rule
+    (`WebhookTargetPolicy.problem`). The reason is named, the URL is not (it may carry a token)."""
+    url = command.webhook_url
+    problem = None if url is None else targets.problem(url)
+    if problem is not None:
+        raise InvalidRecordError(f"SubmitJob {command.event_id}: webhook_url {problem}")
 
 
 def _check_url(url: str, what: str) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from reelstream.settings import TenantLimit
 from schemas.events import TenantLimitsSet, TenantLimitState
 from streams.rate_limit import Bucket, refill
-from streams.tenant_quota import TenantQuota, bucket_limits
+from streams.tenant_quota import GpuBudget, TenantQuota, bucket_limits, gpu_remaining
 
 OVER_RATE, OVER_QUEUED = "rate", "queued"
 MIN_INTERVAL_SECONDS = 1.0
@@ -28,9 +28,12 @@ def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(round(seconds, 3), UTC)
 
 
-def limit_state(tenant_id: str, quota: TenantQuota, limit: TenantLimit, now: float) -> TenantLimitState:
-    """The tenant's state at `now` (epoch seconds): its bucket refilled to `now`, what it is over, and when
-    a submission may be admitted again (None while over the queue cap: that waits for a job to finish)."""
+def limit_state(
+    tenant_id: str, quota: TenantQuota, limit: TenantLimit, now: float, budget: GpuBudget | None = None
+) -> TenantLimitState:
+    """The tenant's state at `now` (epoch seconds): its bucket refilled to `now`, what it is over, when
+    a submission may be admitted again (None while over the queue cap: that waits for a job to finish), and
+    what is left of its GPU-seconds budget."""
     bucket, over = _standing(quota, limit, now)
     until = _at(bucket.updated + (1 - bucket.tokens) / limit.rate) if over == OVER_RATE else None
     return TenantLimitState(
@@ -45,6 +48,9 @@ def limit_state(tenant_id: str, quota: TenantQuota, limit: TenantLimit, now: flo
         running_cap=limit.running,
         over=over,
         throttled_until=until,
+        gpu_budget_seconds=None if budget is None else budget.seconds,
+        gpu_window_seconds=None if budget is None else budget.window_seconds,
+        gpu_remaining_seconds=None if budget is None else round(gpu_remaining(quota, budget, now), 3),
         occurred_at=_at(now),
     )
 
@@ -63,15 +69,17 @@ def material_change(
     """Whether `new` is worth publishing after `last` (the state published before for the tenant)."""
     if last is None or last.over != new.over or _limits(last) != _limits(new):
         return True
-    changed = _moved(last.throttled_until, new.throttled_until) or (int(last.tokens), last.queued) != (
-        int(new.tokens),
-        new.queued,
-    )
+    changed = _moved(last.throttled_until, new.throttled_until) or _counts(last) != _counts(new)
     return changed and new.occurred_at - last.occurred_at >= timedelta(seconds=min_interval)
 
 
-def _limits(state: TenantLimitState) -> tuple[float, float, int, int | None]:
-    return state.rate, state.burst, state.queued_cap, state.running_cap
+def _limits(state: TenantLimitState) -> tuple[float, float, int, int | None, float | None]:
+    return state.rate, state.burst, state.queued_cap, state.running_cap, state.gpu_budget_seconds
+
+
+def _counts(state: TenantLimitState) -> tuple[int, int, int]:
+    """Whole tokens, queued jobs and whole GPU seconds left: what moving is worth a new state."""
+    return int(state.tokens), state.queued, int(state.gpu_remaining_seconds or 0)
 
 
 def _moved(before: datetime | None, after: datetime | None) -> bool:
@@ -103,7 +111,12 @@ class StateThrottle:
         return True
 
     def next_state(
-        self, tenant_id: str, quota: TenantQuota, limit: TenantLimit, now: float
+        self,
+        tenant_id: str,
+        quota: TenantQuota,
+        limit: TenantLimit,
+        now: float,
+        budget: GpuBudget | None = None,
     ) -> TenantLimitState | None:
         """`limit_state(...)` if it is `due`, else None; without building the state when it cannot be due
         (what the tenant is over and its limits are as published, and the interval is not over yet), which
@@ -113,9 +126,10 @@ class StateThrottle:
         if (
             last is not None
             and soon
-            and _limits(last) == (limit.rate, limit.burst, limit.queued, limit.running)
+            and _limits(last)
+            == (limit.rate, limit.burst, limit.queued, limit.running, budget.seconds if budget else None)
             and _standing(quota, limit, now)[1] == last.over
         ):
             return None
-        state = limit_state(tenant_id, quota, limit, now)
+        state = limit_state(tenant_id, quota, limit, now, budget)
         return state if self.due(state) else None

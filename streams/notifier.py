@@ -7,7 +7,8 @@ filter names the event's type, each signed with every active secret of the tenan
 Three consumers, one delivery policy (streams.webhook_delivery):
 - a Faust agent on `reelstream.jobs.events` makes first attempts, REELSTREAM_WEBHOOK_MAX_IN_FLIGHT records
   at once (the agent's concurrency; Faust commits an offset only once every record before it is done), at
-  most REELSTREAM_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT to one endpoint (streams.webhook_gate);
+  most REELSTREAM_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT to one endpoint (streams.webhook_gate), whose backoff and
+  failure window every replica shares (streams.webhook_health, on `reelstream.webhooks.health`);
 - a Faust agent on `reelstream.webhooks.pings` makes the first attempt of each ping an admin asked for;
 - one plain consume loop (streams.retry_tiers) over the delay-tier topics `reelstream.webhooks.retry.<delay>`
   makes later attempts when they are due.
@@ -52,6 +53,7 @@ from streams.retry_tiers import TierConsumer
 from streams.webhook_delivery import Delivering, key_of
 from streams.webhook_endpoints import follow_disabled_endpoints
 from streams.webhook_gate import EndpointGate
+from streams.webhook_health import SharedHealth, following_endpoint_health
 from streams.webhook_http import new_http_client
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ class Resources:
         security = self.settings.pipeline.endpoints.kafka_security
         client_id = f"{self.settings.pipeline.app_prefix}-notifier"
         provider = FileKeyProvider.load(self.settings.key_dir)  # the mounted key-encryption keys
+        gate = EndpointGate(health_policy(self.settings), on_change=SharedHealth(publisher).publish)
         async with (
             new_http_client(self.settings) as client,
             follow_disabled_endpoints(bootstrap, publisher.serde, security) as endpoints,
@@ -97,8 +100,8 @@ class Resources:
                 security,
                 shred_delay=DELETED_KEY_GRACE_SECONDS,
             ) as fields,
+            following_endpoint_health(bootstrap, publisher.serde, gate.health, client_id, security),
         ):
-            gate = EndpointGate(health_policy(self.settings))
             delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants, gate, fields)
             self._future().set_result(delivering)
             yield delivering

@@ -1,6 +1,12 @@
 """What a tenant may still submit: a token bucket on submissions, a cap on its jobs in the queue, and a
 budget of expected GPU seconds per window (a second bucket, filled at budget / window a second).
 
+The budget is charged a job's expected GPU seconds (the cost model's prediction) when it is admitted, and
+given back, whole, when the tenant got no GPU work for them (`refundable`): a job that ended without an
+attempt starting (canceled, deleted or expired while queued), or that failed (admission validated it, so a
+failure is the platform's: a lost worker or device, a render error or timeout, a broken artifact). A job
+that succeeded, or that the tenant canceled while it rendered, keeps its charge: the GPU worked for it.
+
 Pure: admission passes the tenant's stored quota, its limit and the command's time; it stores the result.
 """
 
@@ -11,7 +17,8 @@ from dataclasses import dataclass
 import orjson
 
 from reelstream.settings import TenantLimit
-from streams.rate_limit import Bucket, BucketLimits, take, wait_seconds
+from schemas.events import JobFinished, JobState
+from streams.rate_limit import Bucket, BucketLimits, refill, take, wait_seconds
 
 
 @dataclass(frozen=True)
@@ -105,3 +112,31 @@ def charge(
 def released(quota: TenantQuota) -> TenantQuota:
     """One of the tenant's admitted jobs reached a terminal state (never below zero: redeliveries happen)."""
     return TenantQuota(quota.bucket, max(0, quota.queued - 1), quota.gpu)
+
+
+def charged_seconds(gpu_seconds: float, budget: GpuBudget | None) -> float:
+    """What `charge` takes from the budget for a job expected to take `gpu_seconds` (0: no budget)."""
+    return 0.0 if budget is None else min(gpu_seconds, budget.seconds)
+
+
+def refundable(done: JobFinished) -> bool:
+    """Whether a finished job's charge goes back to its tenant's budget (see the module's docstring)."""
+    if done.state is JobState.FAILED:
+        return True
+    return done.state in (JobState.CANCELED, JobState.EXPIRED) and done.started is False
+
+
+def refunded(quota: TenantQuota, seconds: float, budget: GpuBudget | None, now: float) -> TenantQuota:
+    """`quota` with `seconds` given back to its GPU budget (never above a full budget)."""
+    if budget is None or quota.gpu is None or seconds <= 0:
+        return quota
+    limits = budget.limits()
+    gpu = refill(quota.gpu, limits, now)
+    return TenantQuota(
+        quota.bucket, quota.queued, Bucket(min(limits.burst, gpu.tokens + seconds), gpu.updated)
+    )
+
+
+def gpu_remaining(quota: TenantQuota, budget: GpuBudget, now: float) -> float:
+    """Expected GPU seconds left in the budget at `now` (a tenant that never spent any has all of it)."""
+    return budget.seconds if quota.gpu is None else refill(quota.gpu, budget.limits(), now).tokens

@@ -35,6 +35,8 @@ MODELS: dict[str, type[Any]] = {
     "RenderLoadStats": models.RenderLoadStats,
     "RenderLoadClass": models.RenderLoadClass,
     "RenderLoad": models.RenderLoad,
+    "GpuBudget": models.GpuBudget,
+    "Limits": models.Limits,
 }
 
 

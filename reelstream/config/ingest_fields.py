@@ -78,9 +78,6 @@ class IngestFields(BaseModel):
         unit="s",
         gt=0,
     )
-    webhook_allow_http: bool = setting(
-        False, "Accept http:// webhook targets (dev and tests); otherwise https only.", (INGEST,)
-    )
     http_header_timeout_seconds: float = setting(
         10.0, "A request's headers must arrive within this (slow-loris guard).", (INGEST,), unit="s", gt=0
     )

@@ -146,18 +146,18 @@ class Registry(BaseSettings, IngestFields):
     tenant_limits: str = setting(
         "",
         "Per-tenant rate, burst, queued and running caps (`*`: everyone else).",
-        (ADMISSION,),
+        (ADMISSION, INGEST),
         form="tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1",
     )
     tenant_gpu_seconds_per_window: float | None = setting(
         14400.0,
         "Expected GPU seconds (the cost model's) one tenant's jobs may take per window; empty: no budget.",
-        (ADMISSION,),
+        (ADMISSION, INGEST),
         unit="s",
         ge=1,
     )
     tenant_budget_window_seconds: float = setting(
-        3600.0, "The window of the tenants' GPU-seconds budget.", (ADMISSION,), unit="s", gt=0
+        3600.0, "The window of the tenants' GPU-seconds budget.", (ADMISSION, INGEST), unit="s", gt=0
     )
     metrics_port: int = setting(0, "Port of the process's /metrics; 0: not served.", PIPELINE, ge=0, le=65535)
     metrics_host: str = setting("127.0.0.1", "Address /metrics binds to.", PIPELINE)
@@ -257,10 +257,15 @@ class Registry(BaseSettings, IngestFields):
         unit="s",
         gt=0,
     )
+    webhook_allow_http: bool = setting(
+        False,
+        "Accept http:// webhook targets (dev and tests); otherwise https only (at submit and at admission).",
+        (INGEST, ADMISSION),
+    )
     webhook_allow_networks: str = setting(
         "",
         "CIDRs webhooks may reach although not public (dev: loopback).",
-        (INGEST, NOTIFIER),
+        (INGEST, ADMISSION, NOTIFIER),
         form="127.0.0.0/8,::1/128",
     )
     webhook_retry_schedule: str | None = setting(

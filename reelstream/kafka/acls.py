@@ -33,6 +33,7 @@ from schemas.topics import (
     USAGE_EVENTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
+    WEBHOOK_HEALTH,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
     WEBHOOK_SECRETS,
@@ -172,13 +173,14 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
             reads=(
                 JOB_EVENTS,
                 WEBHOOK_ENDPOINTS,
+                WEBHOOK_HEALTH,  # every replica's endpoint states (reelstream.webhooks.endpoint_health)
                 WEBHOOK_SECRETS,
                 WEBHOOK_REGISTRATIONS,
                 WEBHOOK_PINGS,
                 TENANT_KEYS,
                 JOB_KEYS,  # a job's own webhook URL, and the prompt in its webhook's body
             ),
-            writes=(WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, DEAD_LETTERS["notifier"]),
+            writes=(WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, WEBHOOK_HEALTH, DEAD_LETTERS["notifier"]),
             read_prefixes=(RETRY_TIER_PREFIX,),
             creates_prefix=RETRY_TIER_PREFIX,
             group_prefix=f"{app_prefix}-notifier-",  # the retry tiers' group

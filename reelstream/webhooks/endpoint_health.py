@@ -11,7 +11,12 @@ host shares the bound of that host, whatever its path. Each endpoint has
 - a failure window: failing that long with no success in between, it is to be disabled.
 
 Other endpoints never wait for a failing one: the caller defers what may not start now to a retry tier and
-moves on. The state is one notifier's memory (a restart starts every endpoint healthy).
+moves on.
+
+Slots are one notifier's own. The rest (failures in a row, failing since, backoff until) is shared between
+notifier replicas: each state change an attempt makes is a `SharedState` (`Finished.shared`) that the
+notifier publishes on a compacted topic, and every replica `apply`s what it reads there, the later state
+winning. So a second replica, and a restarted one, honour an endpoint's backoff and failure window.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ def endpoint_of(tenant_id: str, url: str) -> str:
     except ValueError:
         return f"{tenant_id} {url}"
     return f"{tenant_id} {parts.scheme}://{parts.hostname or ''}:{port or ''}"
+
+
+def tenant_of(endpoint: str) -> str:
+    """The tenant of an endpoint (`endpoint_of`'s first part)."""
+    return endpoint.partition(" ")[0]
 
 
 @dataclass(frozen=True)
@@ -57,9 +67,20 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class SharedState:
+    """What notifier replicas share of an endpoint (Unix seconds): the later `at` wins."""
+
+    failures: int  # in a row; 0: healthy
+    failing_since: float | None
+    not_before: float  # 0: no backoff
+    at: float  # when the endpoint reached this state
+
+
+@dataclass(frozen=True)
 class Finished:
     disable: bool = False  # the endpoint failed for the whole window: disable it
     backoff_until: float = 0.0  # no attempt starts before this (0: none)
+    shared: SharedState | None = None  # the endpoint's new state, to share; None: it did not change
 
 
 @dataclass
@@ -69,6 +90,10 @@ class _State:
     failures: int = 0  # in a row
     failing_since: float | None = None
     not_before: float = 0.0
+    updated_at: float = 0.0  # when failures / failing_since / not_before last changed
+
+    def shared(self) -> SharedState:
+        return SharedState(self.failures, self.failing_since, self.not_before, self.updated_at)
 
     @property
     def idle_and_healthy(self) -> bool:
@@ -108,17 +133,37 @@ class EndpointHealth:
         state = self._states.setdefault(endpoint, _State())
         state.in_flight = max(0, state.in_flight - 1)
         if ok:
-            state.failures, state.failing_since, state.not_before = 0, None, 0.0
+            recovered = state.failures > 0 or state.not_before > 0.0
+            state.failures, state.failing_since, state.not_before, state.updated_at = 0, None, 0.0, now
+            shared = state.shared() if recovered else None
             self._forget_if_idle(endpoint)
-            return Finished()
+            return Finished(shared=shared)
         state.failures += 1
         if state.failing_since is None:
             state.failing_since = now
         delay = self.policy.backoff[min(state.failures, len(self.policy.backoff)) - 1]
         asked = min(retry_after or 0.0, self.policy.retry_after_max)
         state.not_before = max(state.not_before, now + max(delay, asked))
+        state.updated_at = now
         disable = now - state.failing_since >= self.policy.disable_after
-        return Finished(disable=disable, backoff_until=state.not_before)
+        return Finished(disable=disable, backoff_until=state.not_before, shared=state.shared())
+
+    def apply(self, endpoint: str, shared: SharedState) -> bool:
+        """Another replica's (or, replayed at start, any replica's) state of `endpoint`, unless this one
+        holds a later state; its slots stay this replica's own. True if it was applied."""
+        state = self._states.get(endpoint)
+        if state is not None and shared.at < state.updated_at:
+            return False
+        state = state if state is not None else self._states.setdefault(endpoint, _State())
+        state.failures, state.failing_since = shared.failures, shared.failing_since
+        state.not_before, state.updated_at = shared.not_before, shared.at
+        self._forget_if_idle(endpoint)
+        return True
+
+    def backoff_until(self, endpoint: str) -> float:
+        """No attempt to `endpoint` starts before this (0: none)."""
+        state = self._states.get(endpoint)
+        return state.not_before if state is not None else 0.0
 
     def in_flight(self, endpoint: str) -> int:
         state = self._states.get(endpoint)

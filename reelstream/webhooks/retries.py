@@ -114,7 +114,7 @@ def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "²", which isdigit() takes and int() refuses
         return float(int(text[:12]))
     try:
         when = parsedate_to_datetime(text)

@@ -60,6 +60,7 @@ class JobFinished:
     model: str | None = None
     predicted_long: bool | None = None  # the estimator's verdict at admission (None: none)
     render_seconds: float | None = None  # the successful render's time (the truth for "long")
+    started: bool | None = None  # an attempt began running (None: an older writer; taken as started)
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

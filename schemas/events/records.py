@@ -57,6 +57,9 @@ class TenantLimitState:
     running_cap: int | None = None
     over: str | None = None  # "rate" | "queued"
     throttled_until: datetime | None = None
+    gpu_budget_seconds: float | None = None  # per window (None: no budget)
+    gpu_window_seconds: float | None = None
+    gpu_remaining_seconds: float | None = None  # at occurred_at
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

@@ -65,6 +65,22 @@ class WebhookEndpointDisabled:
 
 
 @dataclass(frozen=True)
+class WebhookEndpointHealth:
+    """An endpoint's shared health (reelstream.webhooks.endpoint_health): failures in a row, since when,
+    the backoff; the later `occurred_at` wins between replicas."""
+
+    endpoint_sha256: str
+    tenant_id: str
+    endpoint: str  # tenant id and origin, never a path or query
+    failures: int
+    failing_since: datetime | None = None
+    backoff_until: datetime | None = None
+    disabled: bool = False
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
 class WebhookSecretIssued:
     """A tenant's signing secret (`occurred_at` is its created_at); retired by a tombstone. It travels sealed
     (`sealed_secret`, reelstream.crypto); `secret` is only the legacy plaintext form and is never written."""

@@ -201,6 +201,7 @@ def test_a_key_is_created_and_shown_once(pipeline: PipelineConfig, page: Page) -
     expect(page.get_by_role("cell", name="render farm", exact=True)).to_be_visible()
     assert created not in page.content()  # shown once: the list never has it
     page.get_by_role("link", name="Limits").click()
+    expect(page.get_by_text("GPU budget")).to_be_visible()  # GET /v1/limits answered
     check_page(page, "limits")
 
 

@@ -1,17 +1,19 @@
 """Hooks for schemathesis' CLI as test_api_contract.py runs it (SCHEMATHESIS_HOOKS names this module).
 
-Three failure kinds are filtered, narrowly, each only as a schema-valid request refused (ST202): two on
-`POST`/`PUT /v1/jobs`, one on the usage routes; every other failure, of every check, counts:
+The document states every rule JSON Schema can: each model's bounds (the widest, and with several models
+served each named model's own, `if model is X then …`), the frame rule as an enum (6k+1), URL forms. A
+few rules hold between fields or between requests, which no schema can state; the document's descriptions
+say them, and only the refusals they cause are filtered, each only as a schema-valid request refused
+(ST202 with a 422), each recognised by its own problem type or message, never by the field alone:
 
-- a 422 *idempotency-key-reused*: schemathesis draws the `Idempotency-Key` header from a small space and
-  sends it again with another body; refusing that with 422 is what the Idempotency-Key draft
-  (draft-ietf-httpapi-idempotency-key-header) asks, and no schema can say "a key not used with another body";
-- KNOWN GAP (issue #21, not done): a 422 naming only render parameters, for the rules between them that the
-  document does not state yet: a clip no longer than the model's longest duration (num_frames × fps), and,
-  with several models served, each model's own size, frame and step limits (the document gives the widest);
-- a 422 naming only `from` as not before `to` on `GET /v1/usage`, `/v1/admin/usage` and
-  `/v1/stats/render-load`: a rule between two query parameters, which JSON Schema cannot state (the
-  parameters' descriptions do).
+- an Idempotency-Key reused with another body (type `idempotency-key-reused`): schemathesis draws the header
+  from a small space and sends it again with another body; the Idempotency-Key draft asks for this 422;
+- between render parameters (JobRequest's description, "Rules between fields"): a clip longer than the
+  model's longest duration ((num_frames − 1) / fps, the fps possibly the model's default), a shorter side
+  of width and height (either possibly a default) above the model's limit, and the work product over the
+  model's or the pool's limit (type `workload-too-large`);
+- `from` not before `to` on `GET /v1/usage`, `/v1/admin/usage` and `/v1/stats/render-load`: between two
+  query parameters (the parameters' descriptions say it).
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ import schemathesis
 
 from ingest.usage_report import BEFORE_TO
 
-REUSED_KEY = "/idempotency-key-reused"
+BETWEEN_REQUESTS = ("/idempotency-key-reused",)  # problem types of rules no schema can state
+BETWEEN_FIELDS = ("/workload-too-large",)
 USAGE_PATHS = frozenset({"/v1/usage", "/v1/admin/usage", "/v1/stats/render-load"})
-RENDER_FIELDS = frozenset(
-    {"width", "height", "num_frames", "duration_seconds", "fps", "num_inference_steps", "guidance_scale"}
+# reelstream.params' messages for the rules between render parameters (field, how the message starts)
+CROSS_FIELD_MESSAGES = (
+    ("num_frames", "clip would be longer than"),
+    ("width", "resolution above"),
+    ("height", "resolution above"),
 )
 
 
@@ -39,7 +45,7 @@ def _problem(response: Any) -> dict[str, Any]:
 
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
-    """False (drop it) only for the two kinds described above."""
+    """False (drop it) only for the kinds described above."""
     if getattr(failure, "code", None) != "ST202" or response is None or response.status_code != 422:
         return True
     path, problem = str(getattr(case, "path", "")), _problem(response)
@@ -48,7 +54,12 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
         return errors != [{"field": "from", "message": BEFORE_TO}]
     if not path.startswith("/v1/jobs"):
         return True
-    if str(problem.get("type", "")).endswith(REUSED_KEY):
+    if str(problem.get("type", "")).endswith(BETWEEN_REQUESTS + BETWEEN_FIELDS):
         return False
-    fields = {e.get("field") for e in problem.get("errors", []) if isinstance(e, dict)}
-    return not (fields and fields <= RENDER_FIELDS)
+    errors = [e for e in problem.get("errors", []) if isinstance(e, dict)]
+    return not (errors and all(_cross_field(e) for e in errors))
+
+
+def _cross_field(error: dict[str, Any]) -> bool:
+    field, message = error.get("field"), str(error.get("message", ""))
+    return any(field == name and message.startswith(start) for name, start in CROSS_FIELD_MESSAGES)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from gpu_consumers.render.base import (
     RenderError,
@@ -50,6 +50,7 @@ from schemas.topics import (
 from tests.integration.admission_process import AdmissionProcess, running_admission
 from tests.integration.ingest.support import RunningApi, api_with_roles
 from tests.integration.notifier_process import NotifierProcess, running_notifier
+from tests.kafka_tail import tail
 from tests.keys import shared_key_dir
 from tests.processes import killed_on_failure, stop_gracefully
 from tests.renderers import RaisingRenderer
@@ -189,44 +190,6 @@ async def worker(stack: Endpoints, serde: AvroSerde) -> AsyncIterator[WorkerTask
 
 
 # ---- reading what a stage wrote -----------------------------------------------------------------------
-
-
-class Tail:
-    """Decoded records of a topic produced after the tail was opened."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, serde: AvroSerde, topic: Topic[Any]) -> None:
-        self.consumer, self.serde, self.topic = consumer, serde, topic
-
-    async def first(self, wanted: Callable[[Any], bool], stage: Any, within: float = DEADLINE_S) -> Any:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            stage.check_running()
-            for records in (await self.consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    with contextlib.suppress(Exception):  # other tests' poison shares these topics
-                        value = await self.serde.deserialize(self.topic, record.value)
-                        if wanted(value):
-                            return value
-        pytest.fail(f"nothing wanted on {self.topic.name} within {within:g}s")
-
-
-@contextlib.asynccontextmanager
-async def tail(stack: Endpoints, serde: AvroSerde, topic: Topic[Any]) -> AsyncIterator[Tail]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)  # resolve the end now: records produced from here on are read
-        yield Tail(consumer, serde, topic)
-    finally:
-        await consumer.stop()
 
 
 # ---- the table ----------------------------------------------------------------------------------------
@@ -443,6 +406,35 @@ async def test_poison_is_dead_lettered_and_the_stage_moves_on(
     await _poison_then_valid(CASES[name], kind, stage, stack, serde, producer, receiver)
 
 
+BAD_TARGETS = {  # the URL form rules of an HTTP submission (reelstream.webhooks.targets), production's policy
+    "http": ("http://example.com/hook", "must be an absolute https URL"),
+    "too-long": ("https://example.com/" + "a" * 2100, "must be at most 2048 characters"),
+    "credentials": ("https://user:pw-9f3@example.com/hook", "must not carry credentials"),
+    "metadata-address": ("https://169.254.169.254/latest", "special-purpose address"),
+}
+
+
+@pytest.mark.parametrize(("url", "reason"), BAD_TARGETS.values(), ids=BAD_TARGETS.keys())
+async def test_a_kafka_produced_job_whose_webhook_url_breaks_the_rules_is_dead_lettered_with_the_reason(
+    url: str,
+    reason: str,
+    admission: AdmissionProcess,
+    stack: Endpoints,
+    serde: AvroSerde,
+    producer: AIOKafkaProducer,
+    receiver: Receiver,
+) -> None:
+    """Admission runs production's policy here (https only, public addresses): a SubmitJob that skipped
+    ingest is parked with the rule it broke, the URL itself left out of the reason, and the next one of
+    its partition is still admitted."""
+    case = Case("admission", _admission_commands, lambda f: replace(f.valid, job_id=_job(), webhook_url=url))
+    letter = await _poison_then_valid(case, "broken-invariant", admission, stack, serde, producer, receiver)
+    assert letter.error_code == "invalid_record"
+    assert "webhook_url" in letter.error_message
+    assert reason in letter.error_message
+    assert url not in letter.error_message
+
+
 @pytest.mark.parametrize(("name", "kind"), _params("ingest"))
 async def test_poison_is_dead_lettered_and_ingest_views_move_on(
     name: str,
@@ -477,7 +469,7 @@ async def _poison_then_valid(
     serde: AvroSerde,
     producer: AIOKafkaProducer,
     receiver: Receiver,
-) -> None:
+) -> ev.DeadLetter:
     feed = case.feed(receiver, stage)
     if kind == "random-bytes":
         poison = random_bytes()
@@ -511,6 +503,7 @@ async def _poison_then_valid(
     assert letter.error_message
     if kind != "broken-invariant":
         assert letter.error_code in {"serialization", "unknown_schema"}, letter
+    return letter
 
 
 @contextlib.asynccontextmanager

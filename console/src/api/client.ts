@@ -13,23 +13,13 @@ export type Usage = components["schemas"]["Usage"];
 export type UsageTotals = components["schemas"]["UsageTotals"];
 export type RenderLoad = components["schemas"]["RenderLoad"];
 export type RenderLoadClass = components["schemas"]["RenderLoadClass"];
-
-/** The RateLimit headers of the last response that carried them (the limits page shows them). */
-export const lastLimits: { policy: string | null; state: string | null } = { policy: null, state: null };
+export type Limits = components["schemas"]["Limits"];
 
 const auth: Middleware = {
   onRequest({ request }) {
     const key = storedKey();
     if (key) request.headers.set("Authorization", `Bearer ${key}`);
     return request;
-  },
-  onResponse({ response }) {
-    const policy = response.headers.get("RateLimit-Policy");
-    if (policy) {
-      lastLimits.policy = policy;
-      lastLimits.state = response.headers.get("RateLimit");
-    }
-    return response;
   },
 };
 

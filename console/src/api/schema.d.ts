@@ -430,6 +430,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's limits and its use of them (submissions, queue, GPU budget) */
+        get: operations["getLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stats/render-load": {
         parameters: {
             query?: never;
@@ -451,12 +468,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Each model's limits: `mochi-1` (Mochi 1 (Genmo, 10B)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 33969930240; prompt at most 2000 characters; qualities preview, standard; default 848×480, 163 frames at 30 fps, 64 steps. License: Apache-2.0 (genmo/mochi-1-preview weights). `tiny-mochi` (tiny Mochi (random weights, for development)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 2617245696; prompt at most 2000 characters; qualities preview, standard; default 64×48, 13 frames at 24 fps, 4 steps. License: Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up). */
+        /** @description Each model's limits: `mochi-1` (Mochi 1 (Genmo, 10B)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 33969930240; prompt at most 2000 characters; qualities preview, standard; default 848×480, 163 frames at 30 fps, 64 steps. License: Apache-2.0 (genmo/mochi-1-preview weights). `tiny-mochi` (tiny Mochi (random weights, for development)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 2617245696; prompt at most 2000 characters; qualities preview, standard; default 64×48, 13 frames at 24 fps, 4 steps. License: Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up). Rules between fields, which JSON Schema cannot state (a request breaking one is a 422 naming the field): a clip of num_frames at the chosen fps (the model's default fps if absent) lasts at most the model's longest duration ((num_frames − 1) / fps); the shorter of width and height (each the model's default if absent) is at most the model's shorter-side limit; and the work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) is at most the model's and the pool's limit (422 `workload-too-large`). */
         JobRequest: {
-            prompt: string;
-            negative_prompt?: string;
             /** @enum {string} */
             model?: "mochi-1" | "tiny-mochi";
+            prompt: string;
+            negative_prompt?: string;
             width?: number;
             height?: number;
             duration_seconds?: number;
@@ -881,6 +898,39 @@ export interface components {
             by_frames: components["schemas"]["RenderLoadClass"][];
             /** @description one row per prompt words class, every class in this order, empty ones too (count 0, nulls): 0-15, 16-31, 32-63, 64-127, 128+ */
             by_prompt_words: components["schemas"]["RenderLoadClass"][];
+        };
+        /** @description The tenant's budget of expected GPU seconds (the cost model's prediction per job). Admission charges a job's prediction when it admits it, and gives it back whole when the job ends before any attempt starts (canceled, deleted or expired while queued) or fails (a failure of a job admission validated is the platform's); a succeeded job, or one canceled while it rendered, keeps its charge. The budget refills at budget / window_seconds a second, up to budget. */
+        GpuBudget: {
+            /** @description GPU seconds a full budget holds */
+            budget: number;
+            /** @description the time an empty budget takes to refill */
+            window_seconds: number;
+            /** @description budget − remaining */
+            used: number;
+            /** @description GPU seconds left now; a job expected to take more waits */
+            remaining: number;
+        };
+        /** @description The caller's tenant's limits and where it stands, as admission last published them (refilled to now); before it published anything for the tenant, the configured limits, unused (`as_of` null). */
+        Limits: {
+            /** @constant */
+            object: "limits";
+            tenant: string;
+            /** @description when admission computed the state */
+            as_of: string | null;
+            /** @description submissions a second */
+            rate: number;
+            /** @description submissions at once */
+            burst: number;
+            /** @description submissions that may be made now (refilled to now) */
+            tokens: number;
+            /** @description jobs admitted and not yet finished */
+            queued: number;
+            queued_cap: number;
+            /** @description null: no cap */
+            running_cap: number | null;
+            over: ("rate" | "queued") | null;
+            throttled_until: string | null;
+            gpu_seconds: components["schemas"]["GpuBudget"] | null;
         };
         TenantRequest: {
             id: string;
@@ -1956,6 +2006,28 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    getLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's limits. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     getRenderLoad: {

@@ -115,7 +115,7 @@ def expected_refusal(method: str, template: str, role: str, own: bool) -> int | 
     if template.startswith("/v1/jobs"):
         needed = {"viewer", "submitter", "admin", "operator"} if method == "GET" else {"submitter", "admin"}
         return None if operator or role in needed else 403
-    if template in ("/v1/usage", "/v1/stats/render-load"):  # the caller's own tenant's: any role reads it
+    if template in ("/v1/usage", "/v1/limits", "/v1/stats/render-load"):  # the caller's own: any role reads
         return None
     if template in ("/v1/admin/tenants", "/v1/admin/webhooks/enable", "/v1/admin/usage"):
         return None if operator else 403  # the platform plane

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 
 from ingest.openapi import openapi_document
@@ -142,3 +143,39 @@ def test_the_api_document_offers_the_models_served_with_the_widest_of_their_boun
     assert builtin["duration_seconds"]["maximum"] == 10.0
     only_tiny = openapi_document(BUILTIN_MODELS.served(frozenset({"tiny-mochi"})))
     assert only_tiny["components"]["schemas"]["JobRequest"]["properties"]["model"]["enum"] == ["tiny-mochi"]
+
+
+def _valid(schema: dict[str, Any], body: dict[str, Any]) -> bool:
+    return jsonschema.Draft202012Validator(schema).is_valid(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"model": "fake-clip", "width": 104}, "width"),  # fake-clip's longer side is 96; tiny-mochi's 1360
+        ({"model": "fake-clip", "num_frames": 7}, "num_frames"),  # 6k+1 is tiny-mochi's, not fake-clip's 4k+1
+        ({"model": "fake-clip", "num_inference_steps": 60}, "num_inference_steps"),
+        ({"model": "tiny-mochi", "num_frames": 5}, "num_frames"),  # 4k+1 is fake-clip's only
+        ({"model": "tiny-mochi", "width": 40}, "width"),  # a multiple of 8, not of 16
+    ],
+)
+def test_a_named_models_own_bounds_are_in_the_document_where_narrower_than_the_widest(
+    body: dict[str, Any], field: str
+) -> None:
+    """With several models served, the document refuses what the named model refuses (not only the widest
+    bounds): a request breaking its own limit is invalid by the schema and a 422 naming the field."""
+    schema = openapi_document(WITH_FAKE.served(SERVED))["components"]["schemas"]["JobRequest"]
+    request = {"prompt": "a heron", **body}
+    widest = {k: v for k, v in schema.items() if k != "allOf"}
+    assert _valid(widest, request)  # the widest bounds alone take it
+    assert not _valid(schema, request)  # the model's own refuse it
+    assert field in messages(problem_of(body))
+
+
+def test_every_model_by_its_defaults_is_valid_and_one_model_has_no_branches() -> None:
+    schema = openapi_document(WITH_FAKE.served(SERVED))["components"]["schemas"]["JobRequest"]
+    for model in SERVED:
+        assert _valid(schema, {"prompt": "a heron", "model": model})
+    single = openapi_document(BUILTIN_MODELS.served(frozenset({"tiny-mochi"})))["components"]["schemas"]
+    assert "allOf" not in single["JobRequest"]
+    assert "JSON Schema cannot state" in single["JobRequest"]["description"]

@@ -23,10 +23,11 @@ from tests.samples import T0
 
 
 class DictStore:
-    """The AdmissionStore port over two dicts."""
+    """The AdmissionStore port over three dicts."""
 
     def __init__(self) -> None:
         self.pools: dict[str, bytes] = {}
+        self.charges: dict[str, float] = {}
         self.quotas: dict[str, TenantQuota] = {}
 
     def pool(self, job_id: str) -> bytes | None:
@@ -34,6 +35,15 @@ class DictStore:
 
     def set_pool(self, job_id: str, stored: bytes) -> None:
         self.pools[job_id] = stored
+
+    def charged(self, job_id: str) -> float | None:
+        return self.charges.get(job_id)
+
+    def set_charged(self, job_id: str, seconds: float | None) -> None:
+        if seconds is None:
+            self.charges.pop(job_id, None)
+        else:
+            self.charges[job_id] = seconds
 
     def quota(self, tenant_id: str) -> TenantQuota | None:
         return self.quotas.get(tenant_id)

@@ -1,71 +1,96 @@
-"""A tenant's GPU-seconds budget per window (on by default): each admitted job takes its expected GPU seconds
-from a bucket of `seconds` refilled over the window; over it the tenant's submissions are refused
-`rate_limited` (with the wait), and a refused one takes nothing."""
+"""The GPU-seconds budget: charged at admission, published in the limit state, and given back for work the
+tenant never got (ended before starting, or failed); kept for what the GPU did for it."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
-from reelstream.config.registry import Registry
+from reelstream.cost_model import work_units
+from reelstream.models import BUILTIN_MODELS
 from reelstream.settings import TenantLimit
-from streams.tenant_quota import Charged, GpuBudget, OverLimit, TenantQuota, charge
+from schemas import events as ev
+from schemas.topics import TENANT_LIMITS
+from streams.limit_state import limit_state
+from streams.rate_limit import Bucket
+from streams.tenant_quota import GpuBudget, TenantQuota, charge, refundable, refunded
+from tests.samples import T0
+from tests.unit.streams.test_admission_service import DictStore, service_factory, submit
 
-LIMIT = TenantLimit(rate=1000, burst=1000, queued=10_000)
-BUDGET = GpuBudget(seconds=3600.0, window_seconds=3600.0)  # one GPU-hour an hour
-
-
-def test_the_budget_is_on_by_default() -> None:
-    fields = Registry.model_fields
-    assert fields["tenant_gpu_seconds_per_window"].default == 14400.0  # four GPU-hours
-    assert fields["tenant_budget_window_seconds"].default == 3600.0  # an hour
-
-
-def test_over_its_budget_a_tenant_is_refused_until_the_window_refills_it() -> None:
-    quota: TenantQuota | None = None
-    for _ in range(6):  # six 10-minute jobs fill the hour
-        verdict = charge(quota, LIMIT, 0.0, 600.0, BUDGET)
-        assert isinstance(verdict, Charged)
-        quota = verdict.quota
-    refused = charge(quota, LIMIT, 0.0, 600.0, BUDGET)
-    assert isinstance(refused, OverLimit)
-    assert "GPU seconds" in refused.reason
-    assert refused.retry_after_seconds == 600.0  # a tenth of the window refills one job
-    assert refused.quota.queued == 6
-    assert refused.quota.bucket == quota.bucket if quota else False  # no submission token taken
-    assert isinstance(charge(refused.quota, LIMIT, 600.0, 600.0, BUDGET), Charged)
+BUDGET = GpuBudget(seconds=1000.0, window_seconds=3600.0)
+SLOW = GpuBudget(seconds=1.0, window_seconds=1e9)  # refills next to nothing in a test's seconds
+S = ev.JobState
 
 
-def test_a_job_larger_than_the_whole_budget_takes_all_of_it_rather_than_never_running() -> None:
-    verdict = charge(None, LIMIT, 0.0, 10 * 3600.0, BUDGET)
-    assert isinstance(verdict, Charged)
-    assert isinstance(charge(verdict.quota, LIMIT, 1.0, 2.0, BUDGET), OverLimit)  # 1 s refilled 1
-
-
-def test_the_budget_state_survives_encoding_and_a_quota_stored_before_it_reads_as_full() -> None:
-    verdict = charge(None, LIMIT, 0.0, 600.0, BUDGET)
-    assert isinstance(verdict, Charged)
-    assert TenantQuota.decode(verdict.quota.encode()) == verdict.quota
-    old = TenantQuota(verdict.quota.bucket, 1)  # stored before budgets existed
-    assert TenantQuota.decode(old.encode()).gpu is None
-    assert isinstance(charge(old, LIMIT, 0.0, 3600.0, BUDGET), Charged)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    jobs=st.lists(
-        st.tuples(st.floats(0, 60, allow_nan=False), st.floats(1, 2000, allow_nan=False)), max_size=60
+def _finished(state: ev.JobState, started: bool | None, at: float = 2.0) -> ev.JobFinished:
+    return ev.JobFinished(
+        job_id="j1", tenant_id="t1", state=state, started=started, occurred_at=T0 + timedelta(seconds=at)
     )
+
+
+@pytest.mark.parametrize(
+    ("state", "started", "refund"),
+    [
+        (S.CANCELED, False, True),  # canceled while queued
+        (S.EXPIRED, False, True),  # its deadline passed in the queue
+        (S.FAILED, True, True),  # failed by the platform (admission validated it)
+        (S.FAILED, False, True),
+        (S.CANCELED, True, False),  # the tenant stopped work the GPU was doing for it
+        (S.SUCCEEDED, True, False),
+        (S.CANCELED, None, False),  # an older scheduler did not say: taken as started
+    ],
 )
-def test_admitted_gpu_seconds_never_exceed_the_budget_plus_what_the_window_refilled(
-    jobs: list[tuple[float, float]],
+def test_what_is_refunded(state: ev.JobState, started: bool | None, refund: bool) -> None:
+    assert refundable(_finished(state, started)) is refund
+
+
+@given(tokens=st.floats(0, 1000), seconds=st.floats(0.001, 5000), elapsed=st.floats(0, 10_000))
+def test_a_refund_never_fills_the_budget_past_full_nor_takes_anything(
+    tokens: float, seconds: float, elapsed: float
 ) -> None:
-    quota: TenantQuota | None = None
-    now, admitted = 0.0, 0.0
-    for gap, seconds in jobs:
-        now += gap
-        verdict = charge(quota, LIMIT, now, seconds, BUDGET)
-        if isinstance(verdict, Charged):
-            admitted += min(seconds, BUDGET.seconds)
-        quota = verdict.quota
-    assert admitted <= BUDGET.seconds + now * BUDGET.seconds / BUDGET.window_seconds + 1e-6
+    quota = TenantQuota(Bucket(1.0, 0.0), 1, Bucket(tokens, 0.0))
+    after = refunded(quota, seconds, BUDGET, elapsed)
+    assert after.gpu is not None
+    before = min(BUDGET.seconds, tokens + elapsed * BUDGET.seconds / BUDGET.window_seconds)
+    assert before - 1e-6 <= after.gpu.tokens <= BUDGET.seconds
+    assert (after.bucket, after.queued) == (quota.bucket, quota.queued)
+
+
+def test_the_limit_state_publishes_budget_window_and_remaining() -> None:
+    limit = TenantLimit(rate=10.0, burst=10.0, queued=5)
+    verdict = charge(None, limit, 0.0, gpu_seconds=250.0, budget=BUDGET)
+    state = limit_state("t1", verdict.quota, limit, 0.0, BUDGET)
+    assert (state.gpu_budget_seconds, state.gpu_window_seconds) == (1000.0, 3600.0)
+    assert state.gpu_remaining_seconds == 750.0
+    assert limit_state("t1", verdict.quota, limit, 0.0).gpu_remaining_seconds is None  # no budget
+
+
+def _remaining(outputs: list[object]) -> list[float | None]:
+    return [o.value.gpu_remaining_seconds for o in outputs if getattr(o, "topic", None) == TENANT_LIMITS]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("state", "started", "refund"), [(S.CANCELED, False, True), (S.SUCCEEDED, True, False)]
+)
+def test_admission_gives_a_refundable_jobs_charge_back_once(
+    state: ev.JobState, started: bool, refund: bool
+) -> None:
+    service = service_factory(limit=TenantLimit(rate=10.0, burst=10.0, queued=5), gpu_budget=SLOW)
+    store = DictStore()
+    first = service.handle(submit(num_frames=7, width=64, height=48), store)
+    params = first[-1].value.params  # type: ignore[attr-defined]
+    charged = store.charges["j1"]
+    assert charged == pytest.approx(min(1.0, BUILTIN_MODELS[params.model].cost_prior * work_units(params)))
+    assert 0 < charged < 1.0
+    assert _remaining(first) == [pytest.approx(1.0 - charged, abs=1e-3)]
+
+    after = service.handle(_finished(state, started, at=2.0), store)
+    assert store.charges == {}  # forgotten once the job finished, whatever its outcome
+    left = 1.0 if refund else 1.0 - charged
+    assert _remaining(after) == [pytest.approx(left, abs=1e-3)]  # published with the queue's place freed
+    again = service.handle(replace(_finished(state, started, at=3.0), event_id=ev.new_id()), store)
+    assert again == []  # a JobFinished written again frees and refunds nothing

@@ -110,6 +110,7 @@ def test_a_job_that_finished_is_announced_to_admission_after_its_event() -> None
                 "t7",
                 state,
                 model=status.params.model if status.params else None,
+                started=False,  # no attempt ran (its state times hold no `running`)
                 event_id=finished.value.event_id,
                 occurred_at=status.updated_at,
             )

@@ -41,6 +41,7 @@ from reelstream_client.models import (
     ApiKeyRotated,
     Job,
     JobList,
+    Limits,
     RenderLoad,
     Tenant,
     TenantLimits,
@@ -454,6 +455,10 @@ class AsyncClient:
     ) -> TenantUsageTotals:
         """Every tenant's GPU usage totals in the window (scope admin)."""
         return await self._send(*_calls.tenant_usage_totals(start, end))
+
+    async def limits(self) -> Limits:
+        """The caller's limits and its use of them: submissions, queue, and the GPU-seconds budget."""
+        return await self._send(*_calls.limits())
 
     async def render_load(
         self,

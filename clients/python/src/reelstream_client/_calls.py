@@ -16,6 +16,7 @@ from reelstream_client.models import (
     ApiKeyRotated,
     Job,
     JobList,
+    Limits,
     RenderLoad,
     Tenant,
     TenantLimits,
@@ -189,6 +190,10 @@ def tenant_usage_totals(
     start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None
 ) -> tuple[Call, type[TenantUsageTotals]]:
     return Call("GET", f"{ADMIN}/usage", idempotent=True, params=_window(start, end)), TenantUsageTotals
+
+
+def limits() -> tuple[Call, type[Limits]]:
+    return Call("GET", "/v1/limits", idempotent=True), Limits
 
 
 def render_load(

@@ -40,6 +40,7 @@ from reelstream_client.models import (
     ApiKeyRotated,
     Job,
     JobList,
+    Limits,
     RenderLoad,
     Tenant,
     TenantLimits,
@@ -440,6 +441,10 @@ class Client:
     ) -> TenantUsageTotals:
         """Every tenant's GPU usage totals in the window (scope admin)."""
         return self._send(*_calls.tenant_usage_totals(start, end))
+
+    def limits(self) -> Limits:
+        """The caller's limits and its use of them: submissions, queue, and the GPU-seconds budget."""
+        return self._send(*_calls.limits())
 
     def render_load(
         self,

@@ -21,6 +21,7 @@ Stage = Literal["encode_text", "denoise", "decode", "encode_video", "upload"]
 Priority = Literal["high", "normal", "low"]
 Quality = Literal["preview", "standard"]
 WaitReason = Literal["throttled"]
+LimitOver = Literal["rate", "queued"]
 Role = Literal["submitter", "viewer", "admin", "operator"]
 KeyStatus = Literal["active", "expired", "revoked"]
 EventType = Literal[
@@ -287,6 +288,35 @@ class RenderLoad:
     total: RenderLoadStats
     by_frames: list[RenderLoadClass]
     by_prompt_words: list[RenderLoadClass]
+
+
+@dataclass(frozen=True)
+class GpuBudget:
+    """Expected GPU seconds a tenant's jobs may take per window: charged at admission, given back for a job
+    that ended before it started or failed, refilled at budget / window_seconds a second."""
+
+    budget: float
+    window_seconds: float
+    used: float
+    remaining: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The caller's limits and its use of them (as_of None: nothing published yet, the configured limits)."""
+
+    object: str
+    tenant: str
+    as_of: str | None
+    rate: float
+    burst: float
+    tokens: float
+    queued: int
+    queued_cap: int
+    running_cap: int | None
+    over: LimitOver | None
+    throttled_until: str | None
+    gpu_seconds: GpuBudget | None
 
 
 @dataclass(frozen=True)
