@@ -34,6 +34,7 @@ from schemas.topics import (
     WEBHOOK_ENDPOINTS,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
+    WEBHOOK_RESENDS,
     WEBHOOK_SECRETS,
     Topic,
     retry_topic,
@@ -117,6 +118,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 TENANT_KEYS,
                 USAGE_EVENTS,  # GET /v1/usage
                 TENANTS,  # the tenant registry
+                WEBHOOK_DELIVERIES,  # the delivery log of tenants' endpoints (ingest.delivery_log_view)
             ),
             writes=(
                 COMMANDS,
@@ -128,6 +130,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 WEBHOOK_SECRETS,
                 WEBHOOK_REGISTRATIONS,
                 WEBHOOK_PINGS,
+                WEBHOOK_RESENDS,
                 IDEMPOTENCY,
                 TENANT_LIMIT_SETTINGS,
                 API_KEYS,
@@ -162,6 +165,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 WEBHOOK_SECRETS,
                 WEBHOOK_REGISTRATIONS,
                 WEBHOOK_PINGS,
+                WEBHOOK_RESENDS,
                 TENANT_KEYS,
             ),
             writes=(WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, DEAD_LETTERS["notifier"]),
