@@ -138,6 +138,12 @@ class WebhookConfigNotFound(ReelstreamError):
     code = "not_found"
 
 
+class WebhookNotResendable(ReelstreamError):
+    """A logged delivery that cannot be sent again (its job is gone, its endpoint disabled, its kind)."""
+
+    code = "webhook_not_resendable"
+
+
 class TenantNotFound(ReelstreamError):
     """No such tenant in the registry, or one the caller may not see (answered alike)."""
 
