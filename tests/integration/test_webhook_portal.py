@@ -139,10 +139,12 @@ async def test_an_update_moves_the_endpoint_and_its_filter_decides_what_it_gets(
         hook = await _until(notifier, lambda: succeeded_to(first), "a delivery to the new endpoint")
         assert _verified(secret, hook)
 
-        bad = await ops.patch(f"{base}/{endpoint['id']}", json={"url": "ftp://x", "enabled": "no"})
+        bad = await ops.patch(
+            f"{base}/{endpoint['id']}", json={"url": "ftp://x", "event_types": ["job.nope"]}
+        )
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"
-        assert {e["field"] for e in bad.json()["errors"]} == {"url", "enabled"}
+        assert {e["field"] for e in bad.json()["errors"]} == {"url", "event_types"}
 
         changed = await ops.patch(
             f"{base}/{endpoint['id']}", json={"url": second.url, "event_types": ["job.started"]}
