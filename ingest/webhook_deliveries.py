@@ -87,7 +87,7 @@ def parse_since(raw: str | None) -> datetime:
     if raw is None:
         raise InvalidRequest([FieldError("since", "is required (an ISO 8601 date-time)")])
     try:
-        since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        since = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in ("z", "Z") else raw)
     except ValueError:
         raise InvalidRequest([FieldError("since", "must be an ISO 8601 date-time")]) from None
     if since.tzinfo is None:
