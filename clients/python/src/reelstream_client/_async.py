@@ -35,11 +35,11 @@ from reelstream_client._core import (
     stream_timeout,
     submit_call,
 )
+from reelstream_client._portal import AsyncWebhookPortal
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
     ApiKeyRotated,
-    DeliveryStatus,
     Job,
     JobList,
     RenderLoad,
@@ -48,14 +48,10 @@ from reelstream_client.models import (
     TenantUsageTotals,
     Usage,
     UsageGroup,
-    WebhookDeliveryList,
     WebhookEndpoint,
     WebhookEndpointEnabled,
     WebhookPing,
-    WebhookResend,
-    WebhookResendBatch,
     WebhookSecret,
-    WebhookSecretRotated,
     from_json,
 )
 
@@ -68,7 +64,7 @@ Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
 
-class AsyncClient:
+class AsyncClient(AsyncWebhookPortal):
     """The reelstream API for asyncio. Every call has a timeout; idempotent calls are retried (`RetryPolicy`).
 
     Constructing one does no I/O; use it as an async context manager (or await `close`)."""
@@ -416,48 +412,6 @@ class AsyncClient:
 
     async def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:
         await self._send(*_calls.retire_webhook_secret(tenant, secret_id))
-
-    async def update_webhook_endpoint(
-        self,
-        tenant: str,
-        endpoint_id: str,
-        *,
-        url: str | None = None,
-        event_types: Sequence[str] | None = None,
-        description: str | None = None,
-        enabled: bool | None = None,
-    ) -> WebhookEndpoint:
-        """Change what is given (an empty `event_types`: the default types); the rest is kept."""
-        call = _calls.update_webhook_endpoint(tenant, endpoint_id, url, event_types, description, enabled)
-        return await self._send(*call)
-
-    async def rotate_webhook_secret(
-        self, tenant: str, secret_id: str, *, overlap_seconds: int | None = None
-    ) -> WebhookSecretRotated:
-        """A new secret (`.secret`, shown once); the old one also signs for `overlap_seconds` (1 day)."""
-        return await self._send(*_calls.rotate_webhook_secret(tenant, secret_id, overlap_seconds))
-
-    async def list_webhook_deliveries(
-        self,
-        tenant: str,
-        endpoint_id: str,
-        *,
-        status: DeliveryStatus | None = None,
-        cursor: str | None = None,
-        limit: int | None = None,
-    ) -> WebhookDeliveryList:
-        """One page of the endpoint's delivery attempts, newest first (`.next_cursor`: the next page)."""
-        return await self._send(*_calls.list_webhook_deliveries(tenant, endpoint_id, status, cursor, limit))
-
-    async def resend_webhook_delivery(self, tenant: str, endpoint_id: str, delivery_id: str) -> WebhookResend:
-        """Send a logged delivery again, under its webhook-id (receivers dedupe)."""
-        return await self._send(*_calls.resend_webhook_delivery(tenant, endpoint_id, delivery_id))
-
-    async def resend_failed_webhooks(
-        self, tenant: str, endpoint_id: str, *, since: dt.datetime | str
-    ) -> WebhookResendBatch:
-        """Send again each message the endpoint never received since `since`."""
-        return await self._send(*_calls.resend_failed_webhooks(tenant, endpoint_id, since))
 
     async def create_tenant(
         self,

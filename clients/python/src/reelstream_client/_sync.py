@@ -34,11 +34,11 @@ from reelstream_client._core import (
     stream_timeout,
     submit_call,
 )
+from reelstream_client._portal import WebhookPortal
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
     ApiKeyRotated,
-    DeliveryStatus,
     Job,
     JobList,
     RenderLoad,
@@ -47,14 +47,10 @@ from reelstream_client.models import (
     TenantUsageTotals,
     Usage,
     UsageGroup,
-    WebhookDeliveryList,
     WebhookEndpoint,
     WebhookEndpointEnabled,
     WebhookPing,
-    WebhookResend,
-    WebhookResendBatch,
     WebhookSecret,
-    WebhookSecretRotated,
     from_json,
 )
 
@@ -67,7 +63,7 @@ Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
 
-class Client:
+class Client(WebhookPortal):
     """The reelstream API. Every call has a timeout; idempotent calls are retried (`RetryPolicy`).
 
     Constructing one does no I/O; use it as a context manager (or call `close`)."""
@@ -402,48 +398,6 @@ class Client:
 
     def retire_webhook_secret(self, tenant: str, secret_id: str) -> None:
         self._send(*_calls.retire_webhook_secret(tenant, secret_id))
-
-    def update_webhook_endpoint(
-        self,
-        tenant: str,
-        endpoint_id: str,
-        *,
-        url: str | None = None,
-        event_types: Sequence[str] | None = None,
-        description: str | None = None,
-        enabled: bool | None = None,
-    ) -> WebhookEndpoint:
-        """Change what is given (an empty `event_types`: the default types); the rest is kept."""
-        call = _calls.update_webhook_endpoint(tenant, endpoint_id, url, event_types, description, enabled)
-        return self._send(*call)
-
-    def rotate_webhook_secret(
-        self, tenant: str, secret_id: str, *, overlap_seconds: int | None = None
-    ) -> WebhookSecretRotated:
-        """A new secret (`.secret`, shown once); the old one also signs for `overlap_seconds` (1 day)."""
-        return self._send(*_calls.rotate_webhook_secret(tenant, secret_id, overlap_seconds))
-
-    def list_webhook_deliveries(
-        self,
-        tenant: str,
-        endpoint_id: str,
-        *,
-        status: DeliveryStatus | None = None,
-        cursor: str | None = None,
-        limit: int | None = None,
-    ) -> WebhookDeliveryList:
-        """One page of the endpoint's delivery attempts, newest first (`.next_cursor`: the next page)."""
-        return self._send(*_calls.list_webhook_deliveries(tenant, endpoint_id, status, cursor, limit))
-
-    def resend_webhook_delivery(self, tenant: str, endpoint_id: str, delivery_id: str) -> WebhookResend:
-        """Send a logged delivery again, under its webhook-id (receivers dedupe)."""
-        return self._send(*_calls.resend_webhook_delivery(tenant, endpoint_id, delivery_id))
-
-    def resend_failed_webhooks(
-        self, tenant: str, endpoint_id: str, *, since: dt.datetime | str
-    ) -> WebhookResendBatch:
-        """Send again each message the endpoint never received since `since`."""
-        return self._send(*_calls.resend_failed_webhooks(tenant, endpoint_id, since))
 
     def create_tenant(
         self,
