@@ -7,7 +7,8 @@ a process, real HTTP receivers on loopback, the real broker and registry.
 - the delivery log shows the failed attempt of a receiver answering 500; resending it reaches the receiver
   under the same webhook-id, and a receiver deduplicating with `standardwebhooks` processes it once;
   "resend failed since" sends what never arrived;
-- another tenant's endpoint and delivery answer 404.
+- another tenant's endpoint and delivery answer 404;
+- the `reelstream webhooks` commands and the async SDK drive the same routes.
 
 Job events are published to reelstream.jobs.events (and their snapshots to reelstream.jobs.status, whose
 view a resend reads the job from), as the scheduler does. Changes reach the notifier within a fetch: each
@@ -27,6 +28,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from reelstream_client import AsyncClient
+from reelstream_client.cli.main import main as cli_main
+from reelstream_client.cli.output import NOT_FOUND, OK
+from reelstream_client.errors import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from reelstream.endpoints import Endpoints
@@ -44,7 +49,9 @@ from tests.samples import job_status
 from tests.webhook_receiver import Delivery, Receiver, delivered, webhook_receiver
 
 RUN = uuid.uuid4().hex[:8]
-UPDATED, ROTATED, RESENT, OTHER = (f"{what}-{RUN}" for what in ("updated", "rotated", "resent", "other"))
+UPDATED, ROTATED, RESENT, OTHER, CLI = (
+    f"{what}-{RUN}" for what in ("updated", "rotated", "resent", "other", "cli")
+)
 DEADLINE_S = 60.0
 
 
@@ -63,7 +70,11 @@ def notifier(
 async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
     loopback = WebhookTargetPolicy(allow_http=True, allow_networks=parse_networks("127.0.0.0/8"))
     async with api_with_roles(
-        stack, {"ops": f"ops-{RUN}"}, admins=["ops"], targets=loopback, also=[UPDATED, ROTATED, RESENT, OTHER]
+        stack,
+        {"ops": f"ops-{RUN}"},
+        admins=["ops"],
+        targets=loopback,
+        also=[UPDATED, ROTATED, RESENT, OTHER, CLI],
     ) as running:
         yield running
 
@@ -329,3 +340,52 @@ async def test_the_log_shows_a_failed_attempt_and_a_resend_arrives_under_its_web
         missing = await ops.post(f"{base}/{endpoint_id}/resend-failed")
         assert missing.status_code == 422
         assert [e["field"] for e in missing.json()["errors"]] == ["since"]
+
+
+async def test_the_cli_and_the_async_sdk_drive_the_portal(
+    api: RunningApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`reelstream webhooks …` (the sync SDK underneath) and `AsyncClient`, against the same ingest."""
+    tenant = CLI
+    env = {"REELSTREAM_API_URL": api.base_url, "REELSTREAM_API_KEY": api.keys["ops"]}
+
+    async def run(*argv: str, expect: int = OK) -> tuple[str, str]:
+        assert await asyncio.to_thread(cli_main, argv, env) == expect  # sync HTTP: off the server's loop
+        captured = capsys.readouterr()
+        return captured.out, captured.err
+
+    with webhook_receiver() as receiver:
+        out, _ = await run("webhooks", "add", receiver.url, "--tenant", tenant)
+        endpoint_id, secret = out.split()
+        assert endpoint_id.startswith("ep_")
+        assert secret.startswith("whsec_")  # the tenant's first: printed once
+        out, _ = await run(
+            "webhooks", "update", endpoint_id, "--tenant", tenant, "--disable", "--event", "job.started"
+        )
+        assert out == f"{endpoint_id}\tdisabled\tjob.started\n"
+        listed, _ = await run("webhooks", "list", "--tenant", tenant)
+        assert f"{endpoint_id}\t{receiver.url}\tjob.started\tdisabled" in listed
+        secret_id = (await run("webhooks", "secrets", "list", "--tenant", tenant))[0].split()[0]
+        rotated, note = await run(
+            "webhooks", "secrets", "rotate", secret_id, "--tenant", tenant, "--overlap", "1h"
+        )
+        assert rotated.startswith("whsec_")
+        assert rotated.strip() != secret
+        assert f"replaces {secret_id}" in note
+        page, _ = await run(
+            "webhooks", "deliveries", endpoint_id, "--tenant", tenant, "--status", "failed", "--json"
+        )
+        assert json.loads(page) == {"object": "list", "data": [], "next_cursor": None}
+        out, _ = await run(
+            "webhooks", "resend-failed", endpoint_id, "--tenant", tenant, "--since", "2026-01-01T00:00:00"
+        )
+        assert out == "0 resends queued (0 not resendable)\n"
+        await run("webhooks", "resend", endpoint_id, "d_nope", "--tenant", tenant, expect=NOT_FOUND)
+
+        async with AsyncClient(api.base_url, api_key=api.keys["ops"]) as client:
+            enabled = await client.update_webhook_endpoint(tenant, endpoint_id, event_types=[], enabled=True)
+            assert (enabled.enabled, enabled.event_types) == (True, [])
+            log = await client.list_webhook_deliveries(tenant, endpoint_id, status="delivered", limit=5)
+            assert log.data == []
+            with pytest.raises(ValidationError):
+                await client.resend_failed_webhooks(tenant, endpoint_id, since="yesterday")
