@@ -42,7 +42,7 @@ from reelstream.webhooks.tenants import endpoint_webhook_id
 from schemas.events import JobEvent, JobEventType, JobState
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_EVENTS, JOB_STATUS
-from tests.integration.ingest.support import RunningApi, api_with_roles
+from tests.integration.ingest.support import RunningApi, api_with_roles, eventually
 from tests.integration.notifier_process import NotifierProcess, running_notifier
 from tests.keys import shared_key_dir
 from tests.samples import job_status
@@ -222,16 +222,14 @@ Page = list[dict[str, Any]]
 
 async def _deliveries(ops: Any, path: str, wanted: Callable[[Page], bool]) -> Page:
     """The delivery log's page once `wanted` holds of it (ingest follows the deliveries topic)."""
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
+
+    async def page() -> Page:
         response = await ops.get(path)
         assert response.status_code == 200, response.text
         data: Page = response.json()["data"]
-        if wanted(data):
-            return data
-        if time.monotonic() > deadline:
-            pytest.fail(f"the delivery log never showed it within {DEADLINE_S:g}s: {data}")
-        await asyncio.sleep(0.2)  # polls against the deadline (the log follows a topic)
+        return data
+
+    return await eventually(page, wanted, within=DEADLINE_S, interval=0.2)
 
 
 class DedupingReceiver:
