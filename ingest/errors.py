@@ -144,6 +144,12 @@ class WebhookNotResendable(ReelstreamError):
     code = "webhook_not_resendable"
 
 
+class TooManyWebhookSecrets(ReelstreamError):
+    """A rotation while the tenant already has its most active secrets (each one signs every delivery)."""
+
+    code = "too_many_webhook_secrets"
+
+
 class TenantNotFound(ReelstreamError):
     """No such tenant in the registry, or one the caller may not see (answered alike)."""
 

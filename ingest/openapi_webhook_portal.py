@@ -161,12 +161,13 @@ def webhook_portal_paths(tenant: Json, path: Any) -> Json:
                 "operationId": "rotateWebhookSecret",
                 "summary": "Replace a signing secret, the old one signing too for an overlap",
                 "description": "Creates a new secret (its value in this response only) and makes the old "
-                "one expire after `overlap_seconds`: until then every delivery carries both signatures.",
+                "one expire after `overlap_seconds`: until then every delivery carries both signatures. "
+                "409 when the tenant already has its most active secrets.",
                 "parameters": [tenant, path("secret_id")],
                 "requestBody": _body("WebhookSecretRotation", required=False),
                 "responses": {
                     "201": json_response("The new secret, and the old one's expiry.", "WebhookSecretRotated"),
-                    **error_responses("NotFound", "Malformed", "Invalid", "Unavailable"),
+                    **error_responses("NotFound", "Conflict", "Malformed", "Invalid", "Unavailable"),
                 },
             }
         },

@@ -22,11 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest.context import context_of
-from ingest.errors import WebhookConfigNotFound
+from ingest.errors import TooManyWebhookSecrets, WebhookConfigNotFound
 from ingest.routes import read_body
 from ingest.submission import ARRAY, BOOLEAN, HTTPS_ONLY, INT, STRING, check_shape, parse_json_object
 from ingest.webhook_admin import (
     MAX_DESCRIPTION_CHARS,
+    MAX_SECRETS,
     endpoint_resource,
     event_types_errors,
     issue_secret,
@@ -85,9 +86,9 @@ def parse_rotate_request(body: bytes) -> int:
 async def update_endpoint(request: Request) -> Response:
     context = context_of(request)
     tenant_id, endpoint_id = path_tenant(request), request.path_params["endpoint_id"]
-    changes = parse_endpoint_update(await read_body(request), context.settings.webhook_targets)
     state = webhook_state(context)
-    current = registered_endpoint(state, tenant_id, endpoint_id)
+    current = registered_endpoint(state, tenant_id, endpoint_id)  # 404 before the body's 422
+    changes = parse_endpoint_update(await read_body(request), context.settings.webhook_targets)
     record = dataclasses.replace(current, event_id=new_id(), **changes)
     await context.publisher.publish(WEBHOOK_REGISTRATIONS, record_key(tenant_id, endpoint_id), record)
     state.put_endpoint(record)
@@ -108,8 +109,11 @@ async def rotate_secret(request: Request) -> Response:
     state = webhook_state(context)
     now = utc_now()
     old = state.secret(tenant_id, secret_id)
-    if old is None or old not in state.secrets_of(tenant_id, now):
+    active = state.secrets_of(tenant_id, now)
+    if old is None or old not in active:
         raise WebhookConfigNotFound(f"active webhook secret {secret_id} of tenant {tenant_id} not found")
+    if len(active) >= MAX_SECRETS:  # the old one still signs during the overlap
+        raise TooManyWebhookSecrets(f"tenant {tenant_id} has {MAX_SECRETS} active secrets; retire one first")
     record, secret = await issue_secret(request, tenant_id, None)
     until = now + timedelta(seconds=overlap)
     if old.expires_at is None or until < old.expires_at:

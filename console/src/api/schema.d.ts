@@ -391,7 +391,7 @@ export interface paths {
         put?: never;
         /**
          * Replace a signing secret, the old one signing too for an overlap
-         * @description Creates a new secret (its value in this response only) and makes the old one expire after `overlap_seconds`: until then every delivery carries both signatures.
+         * @description Creates a new secret (its value in this response only) and makes the old one expire after `overlap_seconds`: until then every delivery carries both signatures. 409 when the tenant already has its most active secrets.
          */
         post: operations["rotateWebhookSecret"];
         delete?: never;
@@ -2093,6 +2093,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
