@@ -7,6 +7,7 @@ import { when } from "../jobs/format";
 import { outcome, sinceInstant, type WebhookDelivery } from "./format";
 
 type Status = "" | "failed" | "delivered";
+const REFRESH_MS = 3_000;
 
 /** The attempts of one page, newest first; `onResend` for a failed one. */
 export function DeliveryTable({ data, onResend }: { data: WebhookDelivery[]; onResend?: (id: string) => void }) {
@@ -62,6 +63,7 @@ export function DeliveryLog({ tenant, endpointId }: { tenant: string; endpointId
   const cursor = cursors.at(-1);
   const log = useQuery({
     queryKey: ["webhook-deliveries", tenant, endpointId, status, cursor],
+    refetchInterval: cursor ? false : REFRESH_MS, // the newest page follows the notifier's attempts
     queryFn: async () =>
       unwrap(
         await api.GET("/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/deliveries", {
