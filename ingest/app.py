@@ -24,6 +24,8 @@ from ingest import (
     tenants,
     usage_routes,
     webhook_admin,
+    webhook_deliveries,
+    webhook_portal,
 )
 from ingest.api_keys import KeyTable
 from ingest.auth import (
@@ -124,8 +126,10 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
 
 
 def webhook_admin_routes() -> list[Route]:
-    """A tenant's webhook secrets and registered endpoints (ingest.webhook_admin)."""
+    """A tenant's webhook secrets and registered endpoints (ingest.webhook_admin, ingest.webhook_portal),
+    and its endpoints' delivery logs and resends (ingest.webhook_deliveries)."""
     base = "/v1/admin/tenants/{tenant}"
+    endpoint = f"{base}/webhook-endpoints/{{endpoint_id}}"
     return [
         Route(
             f"{base}/webhook-secrets",
@@ -133,12 +137,24 @@ def webhook_admin_routes() -> list[Route]:
             methods=["GET", "POST"],
         ),
         Route(f"{base}/webhook-secrets/{{secret_id}}", webhook_admin.retire_secret, methods=["DELETE"]),
+        Route(f"{base}/webhook-secrets/{{secret_id}}/rotate", webhook_portal.rotate_secret, methods=["POST"]),
         Route(
             f"{base}/webhook-endpoints",
             by_method(GET=webhook_admin.list_endpoints, POST=webhook_admin.create_endpoint),
             methods=["GET", "POST"],
         ),
-        Route(f"{base}/webhook-endpoints/{{endpoint_id}}", webhook_admin.delete_endpoint, methods=["DELETE"]),
+        Route(
+            f"{endpoint}",
+            by_method(DELETE=webhook_admin.delete_endpoint, PATCH=webhook_portal.update_endpoint),
+            methods=["DELETE", "PATCH"],
+        ),
+        Route(f"{endpoint}/deliveries", webhook_deliveries.list_deliveries, methods=["GET"]),
+        Route(
+            f"{endpoint}/deliveries/{{delivery_id}}/resend",
+            webhook_deliveries.resend_delivery,
+            methods=["POST"],
+        ),
+        Route(f"{endpoint}/resend-failed", webhook_deliveries.resend_failed, methods=["POST"]),
         Route(
             f"{base}/webhook-endpoints/{{endpoint_id}}/ping", webhook_admin.ping_endpoint, methods=["POST"]
         ),

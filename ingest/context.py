@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 
 from ingest.api_keys import KeyTable
 from ingest.deletion import Clock, Deleter
+from ingest.delivery_log_view import DeliveryLogView
 from ingest.errors import NotReady, StorageUnavailable, TenantNotFound
 from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
@@ -43,6 +44,7 @@ from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
+from reelstream.webhooks.delivery_log import DeliveryLog
 from reelstream.webhooks.sealing import is_legacy, sealed
 from reelstream.webhooks.tenant_views import TenantWebhooksViews
 from reelstream.webhooks.tenants import record_key
@@ -61,8 +63,10 @@ from schemas.topics import (
     TENANT_LIMITS,
     TENANTS,
     USAGE_EVENTS,
+    WEBHOOK_DELIVERIES,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
+    WEBHOOK_RESENDS,
     WEBHOOK_SECRETS,
     Topic,
 )
@@ -115,6 +119,12 @@ class IngestContext:
         return self.usage
 
     tenants: TenantRegistryView | None = None  # the tenant registry; None: no tenant exists
+    deliveries: DeliveryLogView | None = None  # the delivery log of registered endpoints (not in readiness)
+
+    def delivery_log(self) -> DeliveryLog:
+        if self.deliveries is None or not self.deliveries.caught_up:
+            raise NotReady("the webhook delivery log is not available on this replica yet")
+        return self.deliveries.log
 
     @property
     def ready(self) -> bool:
@@ -160,6 +170,7 @@ async def open_context(
         await serde.register(
             TENANT_KEYS, WEBHOOK_SECRETS, WEBHOOK_REGISTRATIONS, WEBHOOK_PINGS, DEAD_LETTERS[STAGE]
         )
+        await serde.register(WEBHOOK_RESENDS, WEBHOOK_DELIVERIES)
         await serde.register(JOB_EVENTS, USAGE_EVENTS, JOB_KEYS)
 
         producer = LibrdkafkaProducer(
@@ -206,7 +217,10 @@ async def open_context(
             tenant_table if tenant_table is not None else TenantTable(),
             security=security,
         )
+        log = DeliveryLog(settings.delivery_log_per_endpoint)
+        deliveries = DeliveryLogView(bootstrap, serde, log, security=security)
         followed_views: list[CompactedView[Any]] = [
+            deliveries,
             view,
             keys,
             limits,
@@ -218,7 +232,7 @@ async def open_context(
         ]
         for followed in followed_views:
             followed.dead_letter_with(dead_letters.write)
-        for started in (view, keys, limits, webhooks, opener, api_keys, usage, tenants):
+        for started in (view, keys, limits, webhooks, opener, api_keys, usage, tenants, deliveries):
             stack.push_async_callback(started.stop)
             await started.start()
         secure = asyncio.create_task(secure_at_rest(webhooks, issuer, publisher), name="secure at rest")
@@ -265,6 +279,7 @@ async def open_context(
             sealed_jobs=sealed_jobs,
         )
         context.webhooks = webhooks
+        context.deliveries = deliveries
         logger.info("ingest resources open")
         try:
             yield context

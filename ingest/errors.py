@@ -138,6 +138,18 @@ class WebhookConfigNotFound(ReelstreamError):
     code = "not_found"
 
 
+class WebhookNotResendable(ReelstreamError):
+    """A logged delivery that cannot be sent again (its job is gone, its endpoint disabled, its kind)."""
+
+    code = "webhook_not_resendable"
+
+
+class TooManyWebhookSecrets(ReelstreamError):
+    """A rotation while the tenant already has its most active secrets (each one signs every delivery)."""
+
+    code = "too_many_webhook_secrets"
+
+
 class TenantNotFound(ReelstreamError):
     """No such tenant in the registry, or one the caller may not see (answered alike)."""
 

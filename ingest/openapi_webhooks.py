@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.openapi_components import error_responses, json_response, ref
+from ingest.openapi_webhook_portal import (
+    EVENT_TYPES,
+    PORTAL_SCHEMAS,
+    update_endpoint_operation,
+    webhook_portal_paths,
+)
 from ingest.tenant_registry import TENANT_PATTERN
 from ingest.webhook_admin import MAX_DESCRIPTION_CHARS, MAX_ENDPOINTS, MAX_SECRETS
-from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES
 from reelstream.webhooks.targets import MAX_URL_CHARS
 
 Json = dict[str, Any]
@@ -61,17 +66,13 @@ WEBHOOK_ENDPOINT_REQUEST: Json = {
     "required": ["url"],
     "properties": {
         "url": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": MAX_URL_CHARS},
-        "event_types": {
-            "type": "array",
-            "items": {"enum": sorted(NOTIFIABLE_TYPE_NAMES)},
-            "description": "the event types delivered; absent or empty: all of them",
-        },
+        "event_types": EVENT_TYPES,
         "description": {"type": "string", "maxLength": MAX_DESCRIPTION_CHARS},
     },
 }
 WEBHOOK_ENDPOINT: Json = {
     "type": "object",
-    "required": ["object", "id", "tenant", "url", "event_types", "description", "created_at"],
+    "required": ["object", "id", "tenant", "url", "event_types", "description", "enabled", "created_at"],
     "properties": {
         "object": {"const": "webhook_endpoint"},
         "id": STRING,
@@ -79,7 +80,14 @@ WEBHOOK_ENDPOINT: Json = {
         "url": STRING,
         "event_types": {"type": "array", "items": STRING},
         "description": {"oneOf": [STRING, {"type": "null"}]},
+        "enabled": {"type": "boolean"},
         "created_at": STAMP,
+        "secret_id": {**STRING, "description": "in the create response of a tenant's first secret only"},
+        "secret": {
+            "type": "string",
+            "pattern": "^whsec_",
+            "description": "the tenant's first signing secret, created with its first endpoint: shown once",
+        },
     },
 }
 WEBHOOK_PING: Json = {
@@ -111,6 +119,7 @@ WEBHOOK_SCHEMAS: Json = {
     "WebhookEndpoint": WEBHOOK_ENDPOINT,
     "WebhookEndpointList": _list("WebhookEndpoint"),
     "WebhookPing": WEBHOOK_PING,
+    **PORTAL_SCHEMAS,
     "WebhookEnableRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -154,8 +163,8 @@ def webhook_admin_paths() -> Json:
                 "summary": "Create a signing secret for a tenant's webhooks (scope admin)",
                 "description": "The value is shown in this response only. Every delivery to the tenant is "
                 "signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers "
-                "can move to a new secret before the old one is retired. A tenant without one gets the "
-                f"service's global secret. At most {MAX_SECRETS} active at once.",
+                "can move to a new secret before the old one is retired. A tenant without one gets no "
+                f"delivery. At most {MAX_SECRETS} active at once.",
                 "parameters": [TENANT],
                 "requestBody": _body("WebhookSecretRequest", required=False),
                 "responses": {
@@ -185,10 +194,11 @@ def webhook_admin_paths() -> Json:
             "post": {
                 "operationId": "createWebhookEndpoint",
                 "summary": "Register an endpoint for a tenant's job events (scope admin)",
-                "description": "Each terminal job event of the tenant whose type the filter names is "
-                "delivered to the endpoint, besides the job's own webhook_url: its own delivery, with its "
-                "own webhook-id, retries and dead letter. The URL's syntax is checked here; where it "
-                f"points is checked at each delivery. At most {MAX_ENDPOINTS} per tenant.",
+                "description": "Each job event of the tenant whose type the filter names is delivered to "
+                "the endpoint, besides the job's own webhook_url: its own delivery, with its own "
+                "webhook-id, retries and dead letter. The URL's syntax is checked here; where it points is "
+                f"checked at each delivery. At most {MAX_ENDPOINTS} per tenant. The tenant's first "
+                "endpoint also creates its first signing secret, shown in this response only.",
                 "parameters": [TENANT],
                 "requestBody": _body("WebhookEndpointRequest"),
                 "responses": {
@@ -203,7 +213,8 @@ def webhook_admin_paths() -> Json:
                 "summary": "Remove a registered endpoint; its pending retries are dead-lettered",
                 "parameters": [TENANT, _path("endpoint_id")],
                 "responses": {"204": NO_CONTENT, **error_responses("NotFound", "Invalid", "Unavailable")},
-            }
+            },
+            "patch": update_endpoint_operation(TENANT, _path("endpoint_id")),
         },
         f"{BASE}/webhook-endpoints/{{endpoint_id}}/ping": {
             "post": {
@@ -218,6 +229,7 @@ def webhook_admin_paths() -> Json:
                 },
             }
         },
+        **webhook_portal_paths(TENANT, _path),
         "/v1/admin/webhooks/enable": {
             "post": {
                 "operationId": "enableWebhookEndpoint",

@@ -35,9 +35,11 @@ from ingest.errors import (
     StorageUnavailable,
     TenantExists,
     TenantNotFound,
+    TooManyWebhookSecrets,
     Unauthenticated,
     UnsupportedMediaType,
     WebhookConfigNotFound,
+    WebhookNotResendable,
 )
 from reelstream.kafka.clients import BrokerUnavailableError
 from reelstream.params import InvalidRequest, WorkloadTooLarge
@@ -75,6 +77,8 @@ PROBLEMS: dict[type[Exception], ProblemKind] = {
     LimitAboveCeiling: ProblemKind(403, "limit-above-ceiling", "Limit above ceiling"),
     KeyNotActive: ProblemKind(409, "api-key-not-active", "API key not active"),
     JobStateConflict: ProblemKind(409, "job-state-conflict", "Job state conflict"),
+    WebhookNotResendable: ProblemKind(409, "webhook-not-resendable", "Webhook not resendable"),
+    TooManyWebhookSecrets: ProblemKind(409, "too-many-webhook-secrets", "Too many webhook secrets"),
     ContentExpired: ProblemKind(410, "content-expired", "Content expired"),
     JobIdUnavailable: ProblemKind(409, "job-id-unavailable", "Job id unavailable"),
     IdempotencyInProgress: ProblemKind(409, "idempotency-in-progress", "Request in progress", retry=True),

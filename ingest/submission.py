@@ -31,6 +31,7 @@ from schemas.events import (
 
 HTTPS_ONLY = WebhookTargetPolicy()  # production's rule: https, public literal addresses
 INT, NUMBER, STRING, OBJECT, ARRAY = "integer", "number", "string", "object", "array"
+BOOLEAN = "boolean"
 
 # every field a client may send, with its JSON type; `prompt` is the only required one
 FIELDS: dict[str, str] = {
@@ -158,6 +159,8 @@ def _type_ok(value: Any, json_type: str) -> bool:
         return isinstance(value, str)
     if json_type == ARRAY:
         return isinstance(value, list)
+    if json_type == BOOLEAN:
+        return isinstance(value, bool)
     return isinstance(value, dict)
 
 

@@ -5,7 +5,9 @@ secrets with rotation, registered endpoints with event filters, and a ping. The 
   its value is ever shown. `GET` lists the active ones (ids and dates, never values); `DELETE …/{secret_id}`
   retires one. While a tenant has several, every delivery carries one signature per secret.
 - `POST   /v1/admin/tenants/{tenant}/webhook-endpoints` registers a URL (syntax checked here, SSRF at
-  delivery) with an `event_types` filter; `GET` lists them; `DELETE …/{endpoint_id}` removes one.
+  delivery) with an `event_types` filter; `GET` lists them; `DELETE …/{endpoint_id}` removes one. A
+  tenant's first endpoint also creates its first secret, shown in that response only. Secrets are the
+  tenant's, shared by its endpoints (updates and rotation: `ingest.webhook_portal`).
 - `POST   …/webhook-endpoints/{endpoint_id}/ping` queues a `ping` to the endpoint (202).
 - `POST   /v1/admin/webhooks/enable` (the operator only) re-enables a webhook URL that a notifier disabled
   after a 410 Gone: a tombstone for its SHA-256 on reelstream.webhooks.endpoints, which notifiers follow.
@@ -32,7 +34,7 @@ from ingest.submission import ARRAY, HTTPS_ONLY, STRING, check_shape, parse_json
 from ingest.tenant_registry import TENANT_PATTERN, TENANT_RULE
 from reelstream.http_settings import WebhookTargetPolicy
 from reelstream.params import FieldError, InvalidRequest, check_webhook_url
-from reelstream.webhooks.messages import NOTIFIABLE_TYPE_NAMES, generate_secret
+from reelstream.webhooks.messages import SUBSCRIBABLE_TYPE_NAMES, generate_secret
 from reelstream.webhooks.retries import endpoint_key
 from reelstream.webhooks.sealing import sealed
 from reelstream.webhooks.tenants import TenantWebhooks, new_endpoint_id, new_secret_id, record_key
@@ -50,11 +52,11 @@ ENABLE_FIELDS = {"url": STRING, "endpoint_sha256": STRING}
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-def _iso(ts: datetime | None) -> str | None:
+def iso(ts: datetime | None) -> str | None:
     return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
 
 
-def _tenant(request: Request) -> str:
+def path_tenant(request: Request) -> str:
     """The path's tenant, which must exist in the registry (`ingest.policy` checked the caller may act
     for it)."""
     tenant_id: str = request.path_params["tenant"]
@@ -64,7 +66,7 @@ def _tenant(request: Request) -> str:
     return tenant_id
 
 
-def _state(context: IngestContext) -> TenantWebhooks:
+def webhook_state(context: IngestContext) -> TenantWebhooks:
     if context.webhooks is None or not context.webhooks.ready:
         raise NotReady("the webhook configuration is still loading")
     return context.webhooks.state
@@ -95,7 +97,7 @@ def parse_endpoint_request(
     body: bytes, targets: WebhookTargetPolicy = HTTPS_ONLY
 ) -> tuple[str, list[str], str | None]:
     """`{"url": "https://…", "event_types": ["job.succeeded"], "description": "…"}` → (url, filter, text).
-    An absent or empty `event_types` subscribes to every type; `targets`: where the URL may point."""
+    An absent or empty `event_types` subscribes to the default types; `targets`: where the URL may point."""
     data = parse_json_object(body)
     check_shape(data, ENDPOINT_FIELDS)
     types = data.get("event_types", [])
@@ -105,14 +107,20 @@ def parse_endpoint_request(
     description = data.get("description")
     if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
         errors.append(FieldError("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters"))
-    allowed = ", ".join(sorted(NOTIFIABLE_TYPE_NAMES))
-    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
-        errors.append(FieldError("event_types", "must be an array of strings"))
-    elif unknown := sorted(set(types) - NOTIFIABLE_TYPE_NAMES):
-        errors.append(FieldError("event_types", f"unknown {', '.join(unknown)}; known: {allowed}"))
+    errors.extend(event_types_errors(types))
     if errors:
         raise InvalidRequest(errors)
     return str(url), sorted(set(types)), description
+
+
+def event_types_errors(types: Any) -> list[FieldError]:
+    """What is wrong with an `event_types` filter (an array of known type names)."""
+    allowed = ", ".join(sorted(SUBSCRIBABLE_TYPE_NAMES))
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        return [FieldError("event_types", "must be an array of strings")]
+    if unknown := sorted(set(types) - SUBSCRIBABLE_TYPE_NAMES):
+        return [FieldError("event_types", f"unknown {', '.join(unknown)}; known: {allowed}")]
+    return []
 
 
 def parse_enable_request(body: bytes) -> str:
@@ -150,8 +158,8 @@ def secret_resource(record: WebhookSecretIssued) -> dict[str, Any]:
         "object": "webhook_secret",
         "id": record.secret_id,
         "tenant": record.tenant_id,
-        "created_at": _iso(record.occurred_at),
-        "expires_at": _iso(record.expires_at),
+        "created_at": iso(record.occurred_at),
+        "expires_at": iso(record.expires_at),
     }
 
 
@@ -163,19 +171,18 @@ def endpoint_resource(record: WebhookEndpointRegistered) -> dict[str, Any]:
         "url": record.url,
         "event_types": list(record.event_types),
         "description": record.description,
-        "created_at": _iso(record.occurred_at),
+        "enabled": record.enabled,
+        "created_at": iso(record.occurred_at),
     }
 
 
-# ---- routes ------------------------------------------------------------------------------------------
-
-
-async def create_secret(request: Request) -> Response:
+async def issue_secret(
+    request: Request, tenant_id: str, expires_at: datetime | None
+) -> tuple[WebhookSecretIssued, str]:
+    """A new signing secret of the tenant, recorded (sealed): the record, and the value shown once."""
     context, principal = context_of(request), principal_of(request)
-    tenant_id = _tenant(request)
     now = utc_now()
-    expires_at = parse_secret_request(await read_body(request), now)
-    state = _state(context)
+    state = webhook_state(context)
     if len(state.secrets_of(tenant_id, now)) >= MAX_SECRETS:
         raise InvalidRequest([FieldError("tenant", f"has {MAX_SECRETS} active secrets; retire one first")])
     secret = generate_secret()
@@ -196,19 +203,30 @@ async def create_secret(request: Request) -> Response:
         principal.tenant_id,
         extra={"tenant_id": tenant_id},
     )
+    return record, secret
+
+
+# ---- routes ------------------------------------------------------------------------------------------
+
+
+async def create_secret(request: Request) -> Response:
+    tenant_id = path_tenant(request)
+    now = utc_now()
+    expires_at = parse_secret_request(await read_body(request), now)
+    record, secret = await issue_secret(request, tenant_id, expires_at)
     return JSONResponse({**secret_resource(record), "secret": secret}, status_code=201)
 
 
 async def list_secrets(request: Request) -> Response:
-    tenant_id = _tenant(request)
-    active = _state(context_of(request)).secrets_of(tenant_id, utc_now())
+    tenant_id = path_tenant(request)
+    active = webhook_state(context_of(request)).secrets_of(tenant_id, utc_now())
     return JSONResponse({"object": "list", "data": [secret_resource(s) for s in active]})
 
 
 async def retire_secret(request: Request) -> Response:
     context, principal = context_of(request), principal_of(request)
-    tenant_id, secret_id = _tenant(request), request.path_params["secret_id"]
-    state = _state(context)
+    tenant_id, secret_id = path_tenant(request), request.path_params["secret_id"]
+    state = webhook_state(context)
     if state.secret(tenant_id, secret_id) is None:
         raise WebhookConfigNotFound(f"webhook secret {secret_id} of tenant {tenant_id} not found")
     await context.publisher.tombstone(WEBHOOK_SECRETS, record_key(tenant_id, secret_id))
@@ -225,11 +243,11 @@ async def retire_secret(request: Request) -> Response:
 
 async def create_endpoint(request: Request) -> Response:
     context, principal = context_of(request), principal_of(request)
-    tenant_id = _tenant(request)
+    tenant_id = path_tenant(request)
     url, types, description = parse_endpoint_request(
         await read_body(request), context.settings.webhook_targets
     )
-    state = _state(context)
+    state = webhook_state(context)
     if len(state.endpoints_of(tenant_id)) >= MAX_ENDPOINTS:
         raise InvalidRequest([FieldError("tenant", f"has {MAX_ENDPOINTS} endpoints; delete one first")])
     record = WebhookEndpointRegistered(
@@ -248,16 +266,20 @@ async def create_endpoint(request: Request) -> Response:
         principal.tenant_id,
         extra={"tenant_id": tenant_id},
     )
-    return JSONResponse(endpoint_resource(record), status_code=201)
+    body = endpoint_resource(record)
+    if not state.secrets_of(tenant_id, utc_now()):  # its first: deliveries need a secret, shown only now
+        issued, secret = await issue_secret(request, tenant_id, None)
+        body |= {"secret_id": issued.secret_id, "secret": secret}
+    return JSONResponse(body, status_code=201)
 
 
 async def list_endpoints(request: Request) -> Response:
-    tenant_id = _tenant(request)
-    endpoints = _state(context_of(request)).endpoints_of(tenant_id)
+    tenant_id = path_tenant(request)
+    endpoints = webhook_state(context_of(request)).endpoints_of(tenant_id)
     return JSONResponse({"object": "list", "data": [endpoint_resource(e) for e in endpoints]})
 
 
-def _endpoint(state: TenantWebhooks, tenant_id: str, endpoint_id: str) -> WebhookEndpointRegistered:
+def registered_endpoint(state: TenantWebhooks, tenant_id: str, endpoint_id: str) -> WebhookEndpointRegistered:
     endpoint = state.endpoint(tenant_id, endpoint_id)
     if endpoint is None:
         raise WebhookConfigNotFound(f"webhook endpoint {endpoint_id} of tenant {tenant_id} not found")
@@ -266,11 +288,13 @@ def _endpoint(state: TenantWebhooks, tenant_id: str, endpoint_id: str) -> Webhoo
 
 async def delete_endpoint(request: Request) -> Response:
     context = context_of(request)
-    tenant_id, endpoint_id = _tenant(request), request.path_params["endpoint_id"]
-    state = _state(context)
-    _endpoint(state, tenant_id, endpoint_id)
+    tenant_id, endpoint_id = path_tenant(request), request.path_params["endpoint_id"]
+    state = webhook_state(context)
+    registered_endpoint(state, tenant_id, endpoint_id)
     await context.publisher.tombstone(WEBHOOK_REGISTRATIONS, record_key(tenant_id, endpoint_id))
     state.delete_endpoint(tenant_id, endpoint_id)
+    if context.deliveries is not None:
+        context.deliveries.log.forget(tenant_id, endpoint_id)
     logger.info(
         "webhook endpoint %s of tenant %s deleted", endpoint_id, tenant_id, extra={"tenant_id": tenant_id}
     )
@@ -279,8 +303,8 @@ async def delete_endpoint(request: Request) -> Response:
 
 async def ping_endpoint(request: Request) -> Response:
     context = context_of(request)
-    tenant_id, endpoint_id = _tenant(request), request.path_params["endpoint_id"]
-    endpoint = _endpoint(_state(context), tenant_id, endpoint_id)
+    tenant_id, endpoint_id = path_tenant(request), request.path_params["endpoint_id"]
+    endpoint = registered_endpoint(webhook_state(context), tenant_id, endpoint_id)
     ping = WebhookPingRequested(tenant_id=tenant_id, endpoint_id=endpoint_id, url=endpoint.url)
     await context.publisher.publish(WEBHOOK_PINGS, tenant_id, ping)
     body = {
@@ -288,7 +312,7 @@ async def ping_endpoint(request: Request) -> Response:
         "id": ping.event_id,
         "endpoint_id": endpoint_id,
         "tenant": tenant_id,
-        "requested_at": _iso(ping.occurred_at),
+        "requested_at": iso(ping.occurred_at),
     }
     return JSONResponse(body, status_code=202)
 
@@ -300,5 +324,5 @@ async def enable_endpoint(request: Request) -> Response:
     digest = parse_enable_request(await read_body(request))
     await context.publisher.tombstone(WEBHOOK_ENDPOINTS, digest)
     logger.info("webhook endpoint %s… re-enabled by %s", digest[:12], principal.tenant_id)
-    body = {"object": "webhook_endpoint_enabled", "endpoint_sha256": digest, "enabled_at": _iso(utc_now())}
+    body = {"object": "webhook_endpoint_enabled", "endpoint_sha256": digest, "enabled_at": iso(utc_now())}
     return JSONResponse(body)

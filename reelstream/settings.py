@@ -287,6 +287,7 @@ class IngestSettings:
     sse: EventStreamSettings = field(default_factory=EventStreamSettings)
     webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)
     key_dir: str = ""  # the key-encryption keys (reelstream.crypto.provider.FileKeyProvider)
+    delivery_log_per_endpoint: int = 500  # webhook attempts the delivery log keeps per endpoint
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -317,6 +318,7 @@ class IngestSettings:
             sse=EventStreamSettings.from_values(v),
             webhook_targets=WebhookTargetPolicy.from_values(v),
             key_dir=_require(config, "key_dir"),
+            delivery_log_per_endpoint=v.webhook_delivery_log_per_endpoint,
         )
 
 
@@ -337,6 +339,7 @@ class NotifierSettings:
     retry_after_max_seconds: float = 3600.0  # a receiver's Retry-After is capped to this
     # an endpoint failing this long with no success in between is disabled
     disable_after_seconds: float = 5 * 24 * 3600.0
+    progress_min_interval_seconds: float = 10.0  # job.progress to one endpoint, per job, at most this often
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifierSettings:
@@ -361,6 +364,7 @@ class NotifierSettings:
             endpoint_max_in_flight=v.webhook_endpoint_max_in_flight,
             retry_after_max_seconds=v.webhook_retry_after_max_seconds,
             disable_after_seconds=v.webhook_disable_after_seconds,
+            progress_min_interval_seconds=v.webhook_progress_min_interval_seconds,
         )
 
 

@@ -174,6 +174,14 @@ WEBHOOK_PINGS: Topic[WebhookPingRequested] = Topic(
     partitions=1,
     retention_ms=1 * DAY_MS,
 )
+# a tenant admin's resend of logged deliveries (ingest): the notifier makes the attempt, same webhook-id
+WEBHOOK_RESENDS: Topic[RetryWebhook] = Topic(
+    "reelstream.webhooks.resends",
+    (RetryWebhook,),
+    key="tenant_id",
+    partitions=1,
+    retention_ms=1 * DAY_MS,
+)
 
 # Webhook retries wait in delay tiers: one topic per distinct delay of the retry schedule (seconds before
 # attempts 1, 2, …; the first attempt is made at once). Every record of a tier waits the same delay, so a
@@ -312,6 +320,7 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     WEBHOOK_SECRETS,
     WEBHOOK_REGISTRATIONS,
     WEBHOOK_PINGS,
+    WEBHOOK_RESENDS,
     *WEBHOOK_RETRIES,
     IDEMPOTENCY,
     TENANT_LIMITS,

@@ -1,15 +1,18 @@
 """reelstream-notifier: a signed webhook for every terminal job event, retried durably until it arrives.
 
-Each terminal job event goes to the job's own webhook_url and to every endpoint its tenant registered whose
-filter names the event's type, each signed with every active secret of the tenant
-(reelstream.webhooks.tenants, followed from two compacted topics), or with the global secret.
+Each terminal job event goes to the job's own webhook_url, and each job event to every enabled endpoint its
+tenant registered whose filter names the event's type (job.progress at most once per
+REELSTREAM_WEBHOOK_PROGRESS_MIN_INTERVAL_SECONDS per job and endpoint), each signed with every active
+secret of the tenant (reelstream.webhooks.tenants, followed from two compacted topics).
 
 Three consumers, one delivery policy (streams.webhook_delivery):
 - a Faust agent on `reelstream.jobs.events` makes first attempts, REELSTREAM_WEBHOOK_MAX_IN_FLIGHT records
   at once (the agent's concurrency; Faust commits an offset only once every record before it is done), at
   most REELSTREAM_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT to one endpoint (streams.webhook_gate), whose backoff and
   failure window every replica shares (streams.webhook_health, on `reelstream.webhooks.health`);
-- a Faust agent on `reelstream.webhooks.pings` makes the first attempt of each ping an admin asked for;
+- a Faust agent on `reelstream.webhooks.pings` makes the first attempt of each ping an admin asked for,
+  and one on `reelstream.webhooks.resends` the attempt of each logged delivery an admin resends (same
+  webhook-id, so receivers dedupe);
 - one plain consume loop (streams.retry_tiers) over the delay-tier topics `reelstream.webhooks.retry.<delay>`
   makes later attempts when they are due.
 A failed attempt is produced to the tier of its next attempt before its source record's offset is committed,
@@ -41,12 +44,13 @@ from reelstream.metrics import Metrics
 from reelstream.settings import NotifierSettings
 from reelstream.tracing import configure_tracing, linked_span, traceparent_of
 from reelstream.webhooks.endpoint_health import HealthPolicy
-from reelstream.webhooks.messages import notifies
+from reelstream.webhooks.messages import endpoint_notifies
 from reelstream.webhooks.retries import check_schedule
 from reelstream.webhooks.tenant_views import following_tenant_webhooks
+from reelstream.webhooks.throttle import ProgressThrottle
 from schemas.errors import SerializationError
 from schemas.events import RetryWebhook
-from schemas.topics import JOB_EVENTS, WEBHOOK_PINGS, Topic, retry_tiers
+from schemas.topics import JOB_EVENTS, WEBHOOK_PINGS, WEBHOOK_RESENDS, Topic, retry_tiers
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.invariants import check_job_event, check_ping, check_webhook_request
 from streams.retry_tiers import TierConsumer
@@ -102,7 +106,10 @@ class Resources:
             ) as fields,
             following_endpoint_health(bootstrap, publisher.serde, gate.health, client_id, security),
         ):
-            delivering = Delivering(self.ctx, self.settings, client, endpoints, tenants, gate, fields)
+            throttle = ProgressThrottle(self.settings.progress_min_interval_seconds)
+            delivering = Delivering(
+                self.ctx, self.settings, client, endpoints, tenants, gate, fields, progress=throttle
+            )
             self._future().set_result(delivering)
             yield delivering
 
@@ -123,7 +130,7 @@ async def handle(ctx: StreamContext, resources: Resources, record: faust.EventT[
     if event is None:
         return
     check_job_event(event)  # InvalidRecordError: parked by the agent's dead-lettering
-    if not notifies(event):
+    if not endpoint_notifies(event):
         return
     source = source_of(record.message)
     delivering = await resources.delivering()
@@ -139,6 +146,18 @@ async def handle_ping(ctx: StreamContext, resources: Resources, record: faust.Ev
     source = source_of(record.message)
     delivering = await resources.delivering()
     await delivering.ping(ping, source)
+
+
+async def handle_resend(ctx: StreamContext, resources: Resources, record: faust.EventT[bytes]) -> None:
+    """One record of webhooks.resends: the resent delivery's attempt (its webhook-id kept)."""
+    request = await ctx.decoded(WEBHOOK_RESENDS, record)
+    if request is None:
+        return
+    check_webhook_request(request)
+    if request.endpoint_id is None:  # only a registered endpoint's deliveries are logged and resent
+        raise InvalidRecordError(f"resend {request.event_id} names no endpoint")
+    delivering = await resources.delivering()
+    await delivering.resend(request, source_of(record.message))
 
 
 async def handle_retry(
@@ -202,7 +221,7 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
     check_schedule(settings.retry_schedule)
     app = create_app("notifier", settings.pipeline)
     ctx = StreamContext(app, settings.pipeline, "notifier", metrics)
-    ctx.metrics.expect_topics([JOB_EVENTS.name, WEBHOOK_PINGS.name])
+    ctx.metrics.expect_topics([JOB_EVENTS.name, WEBHOOK_PINGS.name, WEBHOOK_RESENDS.name])
     ctx.metrics.expect_webhooks()
     resources = Resources(ctx, settings)
 
@@ -219,6 +238,13 @@ def build_notifier(settings: NotifierSettings, metrics: Metrics | None = None) -
         async for record in records:
             async with ctx.dead_lettering(record):
                 await handle_ping(ctx, resources, record)
+
+    @app.agent(faust_topic(app, WEBHOOK_RESENDS), name="webhook-resends")
+    async def send_resends(stream: faust.StreamT[bytes]) -> None:
+        records: AsyncIterable[faust.EventT[bytes]] = stream.events()
+        async for record in records:
+            async with ctx.dead_lettering(record):
+                await handle_resend(ctx, resources, record)
 
     @app.task  # type: ignore[untyped-decorator]
     async def retry_tiers_task() -> None:

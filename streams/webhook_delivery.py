@@ -38,7 +38,10 @@ from reelstream.tracing import current_traceparent, tracer
 from reelstream.webhooks.endpoint_health import Gate, endpoint_of
 from reelstream.webhooks.messages import (
     ENDPOINT_DISABLED_TYPE,
+    PING_TYPE,
+    PROGRESS_TYPE,
     endpoint_disabled_payload,
+    endpoint_notifies,
     event_payload,
     event_type_name,
     notifies,
@@ -60,12 +63,14 @@ from reelstream.webhooks.retries import (
     verdict,
 )
 from reelstream.webhooks.tenants import TenantWebhooks, endpoint_webhook_id
+from reelstream.webhooks.throttle import ProgressThrottle
 from schemas.events import (
     DeliveryOutcome,
     JobEvent,
     RetryWebhook,
     WebhookDelivery,
     WebhookEndpointDisabled,
+    WebhookEndpointRegistered,
     WebhookPingRequested,
     new_id,
 )
@@ -106,12 +111,12 @@ def _log_delivery(delivery: WebhookDelivery) -> None:
 
 
 def requests_for(event: JobEvent, tenants: TenantWebhooks, traceparent: str | None) -> list[RetryWebhook]:
-    """The first attempts a job event calls for: the job's own webhook_url (if any), then each registered
-    endpoint of the tenant whose filter names the event's type. Nothing for a non-terminal event."""
-    if not notifies(event):
+    """The first attempts a job event calls for: the job's own webhook_url (a terminal event of a job that
+    has one), then each enabled registered endpoint of the tenant whose filter names the event's type."""
+    if not endpoint_notifies(event):
         return []
     first = RetryWebhook(attempt=1, due_at=event.occurred_at, job_event=event, traceparent=traceparent)
-    own = [first] if event.status.webhook_url else []
+    own = [first] if event.status.webhook_url and notifies(event) else []
     return own + [
         dataclasses.replace(
             first, endpoint_id=e.endpoint_id, webhook_id=endpoint_webhook_id(event.event_id, e.endpoint_id)
@@ -164,6 +169,7 @@ class Delivering:
     tenants: TenantWebhooks
     gate: EndpointGate
     fields: FieldOpener | None = None  # opens a job event's sealed webhook URL and prompt (job_fields)
+    progress: ProgressThrottle = dataclasses.field(default_factory=lambda: ProgressThrottle(0.0))
 
     @property
     def first_tier(self) -> Topic[RetryWebhook]:
@@ -176,10 +182,19 @@ class Delivering:
     async def first_attempt(self, event: JobEvent, source: SourceRecord, traceparent: str | None) -> None:
         """One delivery per target of the event, one after the other (each settled before the next)."""
         for request in requests_for(event, self.tenants, traceparent):
+            if event_type_name(event.type) == PROGRESS_TYPE and not self._progress_due(event, request):
+                continue
             await self._attempt(request, source, intended_at=event.occurred_at, may_wait=True)
 
     async def ping(self, ping: WebhookPingRequested, source: SourceRecord) -> None:
         await self._attempt(ping_request(ping), source, intended_at=ping.occurred_at, may_wait=True)
+
+    def _progress_due(self, event: JobEvent, request: RetryWebhook) -> bool:
+        return self.progress.admit(f"{request.endpoint_id}/{event.job_id}", time.monotonic())
+
+    async def resend(self, request: RetryWebhook, source: SourceRecord) -> None:
+        """A tenant admin's resend (reelstream.webhooks.resends): one attempt now, its webhook-id kept."""
+        await self._attempt(request, source, intended_at=request.occurred_at, may_wait=True)
 
     async def retry(self, request: RetryWebhook, source: SourceRecord) -> None:
         """A retry tier's record: never waits for a busy endpoint (its partition would stall)."""
@@ -207,27 +222,37 @@ class Delivering:
             ping = request.ping
             body = ping_payload(ping.tenant_id, ping.endpoint_id, ping.occurred_at)
             webhook_id = request.webhook_id or ping.event_id
-            return Outbound(ping.url, webhook_id, body, tenant_id, "", ping.endpoint_id)
+            return Outbound(ping.url, webhook_id, body, tenant_id, "", ping.endpoint_id, PING_TYPE)
         url = request.job_event.status.webhook_url if request.job_event is not None else None
         notice = request.endpoint_disabled
         if notice is not None and request.endpoint_id is not None:
-            target = self.tenants.endpoint(tenant_id, request.endpoint_id)
-            if target is None:
-                return EndpointGoneError(f"endpoint {request.endpoint_id} of {tenant_id} was deleted")
+            target = self._registered(tenant_id, request.endpoint_id)
+            if isinstance(target, ReelstreamError):
+                return target
             body = endpoint_disabled_payload(notice)
             webhook_id = request.webhook_id or notice.event_id
-            return Outbound(target.url, webhook_id, body, tenant_id, "", request.endpoint_id)
+            return Outbound(
+                target.url, webhook_id, body, tenant_id, "", request.endpoint_id, ENDPOINT_DISABLED_TYPE
+            )
         if request.endpoint_id is not None:
-            endpoint = self.tenants.endpoint(tenant_id, request.endpoint_id)
-            if endpoint is None:
-                return EndpointGoneError(f"endpoint {request.endpoint_id} of {tenant_id} was deleted")
+            endpoint = self._registered(tenant_id, request.endpoint_id)
+            if isinstance(endpoint, ReelstreamError):
+                return endpoint
             url = endpoint.url
         if request.job_event is not None and url:
             event = request.job_event
             webhook_id = request.webhook_id or event.event_id
             body = event_payload(event)
-            return Outbound(url, webhook_id, body, tenant_id, event.job_id, request.endpoint_id)
+            kind = event_type_name(event.type)
+            return Outbound(url, webhook_id, body, tenant_id, event.job_id, request.endpoint_id, kind)
         return WebhookRejectedError("a webhook request with nothing to deliver or no URL")
+
+    def _registered(self, tenant_id: str, endpoint_id: str) -> WebhookEndpointRegistered | ReelstreamError:
+        endpoint = self.tenants.endpoint(tenant_id, endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            what = "deleted" if endpoint is None else "disabled by its tenant"
+            return EndpointGoneError(f"endpoint {endpoint_id} of {tenant_id} was {what}")
+        return endpoint
 
     async def _attempt(
         self, request: RetryWebhook, source: SourceRecord, intended_at: datetime, *, may_wait: bool

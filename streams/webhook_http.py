@@ -105,6 +105,7 @@ class Outbound:
     tenant_id: str
     job_id: str = ""  # empty for a ping
     endpoint_id: str | None = None  # a registered endpoint; None: the job's own webhook_url
+    event_type: str | None = None  # the body's `type` (job.succeeded, ping, …), recorded in the delivery log
 
     @classmethod
     def of_event(cls, event: JobEvent) -> Outbound:
@@ -166,6 +167,7 @@ async def post(
         status_code=status_code,
         error=error,
         endpoint_id=message.endpoint_id,
+        event_type=message.event_type,
     )
     return Attempt(delivery, retry_after)
 

@@ -11,6 +11,7 @@ import { KeysPage } from "./features/keys/KeysPage";
 import { LimitsPage } from "./features/limits/LimitsPage";
 import { UsagePage } from "./features/usage/UsagePage";
 import { LoadPage } from "./features/load/LoadPage";
+import { WebhooksPage } from "./features/webhooks/WebhooksPage";
 
 /** Whether the key may manage keys: the admin API answers it, there is no separate "who am I". */
 function useIsAdmin(signedIn: boolean): boolean {
@@ -51,6 +52,7 @@ export function App() {
           {link({ page: "jobs" }, "Jobs")}
           {link({ page: "new", from: null }, "New job")}
           {isAdmin && link({ page: "keys" }, "API keys")}
+          {isAdmin && link({ page: "webhooks" }, "Webhooks")}
           {link({ page: "limits" }, "Limits")}
           {link({ page: "usage" }, "Usage")}
           {link({ page: "load" }, "Load")}
@@ -68,6 +70,7 @@ export function App() {
         {route.page === "limits" && <LimitsPage />}
         {route.page === "usage" && <UsagePage />}
         {route.page === "load" && <LoadPage />}
+        {route.page === "webhooks" && <WebhooksPage />}
       </main>
     </div>
   );

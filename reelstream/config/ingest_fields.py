@@ -78,6 +78,14 @@ class IngestFields(BaseModel):
         unit="s",
         gt=0,
     )
+    webhook_delivery_log_per_endpoint: int = setting(
+        500,
+        "Delivery attempts the delivery log keeps per registered endpoint (the newest); older ones, and "
+        "any past the deliveries topic's retention, are gone.",
+        (INGEST,),
+        ge=1,
+        le=100_000,
+    )
     http_header_timeout_seconds: float = setting(
         10.0, "A request's headers must arrive within this (slow-loris guard).", (INGEST,), unit="s", gt=0
     )

@@ -278,6 +278,13 @@ class Registry(BaseSettings, IngestFields):
     webhook_max_age_seconds: float = setting(
         24 * 3600.0, "A delivery this late is dead-lettered as expired.", (NOTIFIER,), unit="s", gt=0
     )
+    webhook_progress_min_interval_seconds: float = setting(
+        10.0,
+        "A registered endpoint that opted in to job.progress gets at most one per job per this interval.",
+        (NOTIFIER,),
+        unit="s",
+        ge=0,
+    )
 
     # GPU worker
     slot: int | None = setting(

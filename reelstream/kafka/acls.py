@@ -36,6 +36,7 @@ from schemas.topics import (
     WEBHOOK_HEALTH,
     WEBHOOK_PINGS,
     WEBHOOK_REGISTRATIONS,
+    WEBHOOK_RESENDS,
     WEBHOOK_SECRETS,
     Topic,
     retry_topic,
@@ -120,6 +121,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 JOB_KEYS,  # a job's prompt and webhook URL shown by the API (reelstream.crypto.job_fields)
                 USAGE_EVENTS,  # GET /v1/usage
                 TENANTS,  # the tenant registry
+                WEBHOOK_DELIVERIES,  # the delivery log of tenants' endpoints (ingest.delivery_log_view)
             ),
             writes=(
                 COMMANDS,
@@ -132,6 +134,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 WEBHOOK_SECRETS,
                 WEBHOOK_REGISTRATIONS,
                 WEBHOOK_PINGS,
+                WEBHOOK_RESENDS,
                 IDEMPOTENCY,
                 TENANT_LIMIT_SETTINGS,
                 API_KEYS,
@@ -177,6 +180,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 WEBHOOK_SECRETS,
                 WEBHOOK_REGISTRATIONS,
                 WEBHOOK_PINGS,
+                WEBHOOK_RESENDS,
                 TENANT_KEYS,
                 JOB_KEYS,  # a job's own webhook URL, and the prompt in its webhook's body
             ),

@@ -166,8 +166,14 @@ def event_type_name(event_type: JobEventType) -> str:
 
 
 ENDPOINT_DISABLED_TYPE = "endpoint.disabled"  # another endpoint of the tenant was disabled
-# what a registered endpoint's filter may name: the terminal job events, and endpoint.disabled
+# what a registered endpoint gets with an empty filter: the terminal job events, and endpoint.disabled
 NOTIFIABLE_TYPE_NAMES = frozenset({*(event_type_name(t) for t in NOTIFIABLE_TYPES), ENDPOINT_DISABLED_TYPE})
+DEFAULT_TYPE_NAMES = NOTIFIABLE_TYPE_NAMES
+# job events a registered endpoint only gets when its filter names them (job.progress is throttled)
+OPT_IN_TYPES = frozenset({JobEventType.QUEUED, JobEventType.STARTED, JobEventType.PROGRESS})
+# what a registered endpoint's filter may name
+SUBSCRIBABLE_TYPE_NAMES = NOTIFIABLE_TYPE_NAMES | {event_type_name(t) for t in OPT_IN_TYPES}
+PROGRESS_TYPE = event_type_name(JobEventType.PROGRESS)
 PING_TYPE = "ping"
 
 
@@ -204,6 +210,17 @@ def notifies(event: JobEvent) -> bool:
     if event.type is JobEventType.DELETED:
         return True
     return event.type in NOTIFIABLE_TYPES and not is_deleted(event.status)
+
+
+def endpoint_notifies(event: JobEvent) -> bool:
+    """Whether a job event may go to registered endpoints (their filters choose): a notifiable one, or an
+    opt-in type of a job not being deleted (`job.queued` as the job enters the queue, not a refresh of its
+    queue position)."""
+    if notifies(event):
+        return True
+    if event.type not in OPT_IN_TYPES or is_deleted(event.status):
+        return False
+    return event.type is not JobEventType.QUEUED or event.status.version <= 1
 
 
 def is_notifiable(event: JobEvent) -> bool:

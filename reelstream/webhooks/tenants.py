@@ -9,9 +9,10 @@ not past its expires_at), so a receiver holding any of them verifies it and can 
 Secrets travel sealed (reelstream.webhooks.sealing): `reveal` opens one. A tenant without an active secret
 gets no signed delivery at all (there is no shared global secret).
 
-Fan-out: a job event goes to the job's own webhook_url and to every registered endpoint of its tenant
-whose filter names its type (an empty filter: every type); each pair is its own delivery with its own
-webhook-id, derived from (event id, endpoint id) so that redelivering the event reuses it.
+Fan-out: a terminal job event goes to the job's own webhook_url, and a job event to every enabled
+registered endpoint of its tenant whose filter names its type (an empty filter: the default types,
+`reelstream.webhooks.messages.DEFAULT_TYPE_NAMES`; the opt-in ones must be named); each pair is its own
+delivery with its own webhook-id, derived from (event id, endpoint id): redelivering the event reuses it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from reelstream.webhooks.messages import DEFAULT_TYPE_NAMES
 from schemas.events import WebhookEndpointRegistered, WebhookSecretIssued
 
 KEY_SEPARATOR = "/"
@@ -53,8 +55,9 @@ def endpoint_webhook_id(event_id: str, endpoint_id: str) -> str:
 
 
 def accepts(endpoint: WebhookEndpointRegistered, type_name: str) -> bool:
-    """Whether the endpoint's filter lets `job.<type>` through (an empty filter lets everything through)."""
-    return not endpoint.event_types or type_name in endpoint.event_types
+    """Whether the endpoint is enabled and its filter lets `type_name` through (an empty filter: the
+    default types)."""
+    return endpoint.enabled and type_name in (endpoint.event_types or DEFAULT_TYPE_NAMES)
 
 
 def is_active(secret: WebhookSecretIssued, now: datetime) -> bool:

@@ -24,6 +24,7 @@ class WebhookDelivery:
     endpoint_id: str | None = None  # a registered endpoint; None: the job's own webhook_url
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+    event_type: str | None = None  # job.succeeded, ping, endpoint.disabled, ...; None: an older record
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ class WebhookSecretIssued:
 
 @dataclass(frozen=True)
 class WebhookEndpointRegistered:
-    """A tenant's registered webhook endpoint; an empty `event_types` filter lets every type through."""
+    """A tenant's registered webhook endpoint; an empty `event_types` filter lets the default types through
+    (reelstream.webhooks.messages.DEFAULT_TYPE_NAMES). `occurred_at` is its registration (an update keeps
+    it); a disabled one (`enabled` False) gets nothing."""
 
     tenant_id: str
     endpoint_id: str
@@ -106,3 +109,4 @@ class WebhookEndpointRegistered:
     description: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
+    enabled: bool = True

@@ -1,6 +1,7 @@
 """The web console in a real browser (chromium) against the running pipeline: sign in, submit with
 parameters, watch to done, play, download, cancel, field errors, tenant isolation, API keys, and the event
-stream resuming after the page went offline. axe-core on every page; screenshots into docs/console/."""
+stream resuming after the page went offline, webhooks (endpoints, delivery log, resend, rotation). axe-core
+on every page; screenshots into docs/console/."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from devstack.services import PipelineConfig
 from tests.e2e.conftest import CONSOLE_ADMIN_KEY, TENANT_A_KEY, TENANT_B_KEY
 from tests.e2e.console_browser import check_page, chromium, ensure_console_built, sign_in
+from tests.webhook_receiver import webhook_receiver
 
 DONE_MS = 120_000  # a tiny-mochi render on CPU, on a loaded machine
 PHONE = {"width": 390, "height": 844}
@@ -218,3 +220,55 @@ def test_the_stream_resumes_after_going_offline(
     expect(state).to_have_text("live", timeout=30_000)  # back, with Last-Event-ID
     page.get_by_role("button", name="Cancel job").click()  # a snapshot that arrives on the resumed stream
     expect(page.locator(".badge")).to_have_text("canceled", timeout=30_000)
+
+
+def test_a_tenant_admin_manages_webhooks_and_resends_a_failed_delivery(
+    pipeline: PipelineConfig, page: Page
+) -> None:
+    """The Webhooks page: add an endpoint, ping it (the receiver answers 500), see the failed attempt in the
+    delivery log, resend it (it arrives again under the same webhook-id), disable it, rotate the secret
+    (the new one shown once)."""
+    with webhook_receiver() as receiver:
+        receiver.status = 500
+        sign_in(page, pipeline.api_url, CONSOLE_ADMIN_KEY)
+        page.get_by_role("link", name="Webhooks").click()
+        expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
+        page.get_by_label("URL", exact=True).fill(receiver.url)
+        page.get_by_role("button", name="Add endpoint").click()
+        card = page.get_by_role("article", name=f"Endpoint {receiver.url}")
+        expect(card).to_contain_text("enabled")
+        check_page(page, "webhooks")
+
+        card.get_by_role("button", name="Ping").click()
+        expect(card.get_by_role("status")).to_contain_text("queued")
+        first = receiver.wait_for(lambda d: b'"type":"ping"' in d.body, timeout=60)
+        card.get_by_role("button", name="Delivery log").click()
+        log = page.get_by_role("region", name="Delivery log")
+        log.get_by_label("Status").select_option("failed")
+        failed_row = log.locator("tr[data-status=failed]").first
+        expect(failed_row).to_be_visible(timeout=60_000)  # the log follows the deliveries topic
+        expect(failed_row).to_contain_text("ping")
+        expect(failed_row).to_contain_text(first.headers["webhook-id"])
+        check_page(page, "webhooks-delivery-log")
+        receiver.status = 204
+        failed_row.get_by_role("button", name="Resend").click()
+        expect(log.get_by_role("status")).to_contain_text("queued")
+        receiver.wait_for(
+            lambda d: d.headers["webhook-id"] == first.headers["webhook-id"] and d.status == 204, timeout=60
+        )
+
+        card.get_by_role("button", name="Edit").click()
+        card.get_by_label("Enabled").uncheck()
+        card.get_by_role("button", name="Save").click()
+        expect(card).to_contain_text("disabled")
+
+        page.get_by_role("table", name="Signing secrets").get_by_role("button", name="Rotate").first.click()
+        secret = page.get_by_test_id("new-secret")
+        expect(secret).to_have_text(re.compile(r"^whsec_"))
+        shown = secret.inner_text()
+        page.get_by_role("button", name="Done").click()
+        page.reload()
+        expect(page.get_by_role("table", name="Signing secrets")).to_be_visible()
+        assert shown not in page.content()  # shown once
+        card.get_by_role("button", name="Delete").click()
+        expect(page.get_by_role("article", name=f"Endpoint {receiver.url}")).to_have_count(0)

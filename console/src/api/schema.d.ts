@@ -292,7 +292,7 @@ export interface paths {
         put?: never;
         /**
          * Create a signing secret for a tenant's webhooks (scope admin)
-         * @description The value is shown in this response only. Every delivery to the tenant is signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers can move to a new secret before the old one is retired. A tenant without one gets the service's global secret. At most 5 active at once.
+         * @description The value is shown in this response only. Every delivery to the tenant is signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers can move to a new secret before the old one is retired. A tenant without one gets no delivery. At most 5 active at once.
          */
         post: operations["createWebhookSecret"];
         delete?: never;
@@ -330,7 +330,7 @@ export interface paths {
         put?: never;
         /**
          * Register an endpoint for a tenant's job events (scope admin)
-         * @description Each terminal job event of the tenant whose type the filter names is delivered to the endpoint, besides the job's own webhook_url: its own delivery, with its own webhook-id, retries and dead letter. The URL's syntax is checked here; where it points is checked at each delivery. At most 20 per tenant.
+         * @description Each job event of the tenant whose type the filter names is delivered to the endpoint, besides the job's own webhook_url: its own delivery, with its own webhook-id, retries and dead letter. The URL's syntax is checked here; where it points is checked at each delivery. At most 20 per tenant. The tenant's first endpoint also creates its first signing secret, shown in this response only.
          */
         post: operations["createWebhookEndpoint"];
         delete?: never;
@@ -353,7 +353,11 @@ export interface paths {
         delete: operations["deleteWebhookEndpoint"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a registered endpoint's URL, event types, description or enabled flag
+         * @description The URL is checked as at registration. A disabled endpoint gets nothing (its pending retries are dead-lettered) until it is enabled again.
+         */
+        patch: operations["updateWebhookEndpoint"];
         trace?: never;
     };
     "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/ping": {
@@ -370,6 +374,86 @@ export interface paths {
          * @description The body delivered is `{"type": "ping", "timestamp": …, "data": {"tenant": …, "endpoint_id": …}}`, signed and retried like any other webhook.
          */
         post: operations["pingWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/webhook-secrets/{secret_id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace a signing secret, the old one signing too for an overlap
+         * @description Creates a new secret (its value in this response only) and makes the old one expire after `overlap_seconds`: until then every delivery carries both signatures. 409 when the tenant already has its most active secrets.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A registered endpoint's delivery attempts, newest first
+         * @description Every attempt within the deliveries topic's retention, up to the newest REELSTREAM_WEBHOOK_DELIVERY_LOG_PER_ENDPOINT per endpoint.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a logged delivery again, under the same webhook-id
+         * @description The notifier makes the attempt (retried like any other); the body is the job as it is now. A receiver that already has the webhook-id drops it.
+         */
+        post: operations["resendWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/resend-failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send again every message the endpoint never received since a time
+         * @description One resend per webhook-id whose every logged attempt since `since` failed (at most 500); for recovery after an outage.
+         */
+        post: operations["resendFailedWebhookDeliveries"];
         delete?: never;
         options?: never;
         head?: never;
@@ -727,8 +811,8 @@ export interface components {
         WebhookEndpointRequest: {
             /** Format: uri */
             url: string;
-            /** @description the event types delivered; absent or empty: all of them */
-            event_types?: ("endpoint.disabled" | "job.canceled" | "job.deleted" | "job.expired" | "job.failed" | "job.rejected" | "job.succeeded")[];
+            /** @description the event types delivered; absent or empty: the default ones (endpoint.disabled, job.canceled, job.deleted, job.expired, job.failed, job.rejected, job.succeeded); job.queued, job.started and job.progress (throttled) only when named */
+            event_types?: ("endpoint.disabled" | "job.canceled" | "job.deleted" | "job.expired" | "job.failed" | "job.progress" | "job.queued" | "job.rejected" | "job.started" | "job.succeeded")[];
             description?: string;
         };
         WebhookEndpoint: {
@@ -739,8 +823,13 @@ export interface components {
             url: string;
             event_types: string[];
             description: string | null;
+            enabled: boolean;
             /** Format: date-time */
             created_at: string;
+            /** @description in the create response of a tenant's first secret only */
+            secret_id?: string;
+            /** @description the tenant's first signing secret, created with its first endpoint: shown once */
+            secret?: string;
         };
         WebhookEndpointList: {
             /** @constant */
@@ -756,6 +845,79 @@ export interface components {
             tenant: string;
             /** Format: date-time */
             requested_at: string;
+        };
+        /** @description The fields to change; what is absent is kept. */
+        WebhookEndpointUpdate: {
+            /** Format: uri */
+            url?: string;
+            /** @description the event types delivered; absent or empty: the default ones (endpoint.disabled, job.canceled, job.deleted, job.expired, job.failed, job.rejected, job.succeeded); job.queued, job.started and job.progress (throttled) only when named */
+            event_types?: ("endpoint.disabled" | "job.canceled" | "job.deleted" | "job.expired" | "job.failed" | "job.progress" | "job.queued" | "job.rejected" | "job.started" | "job.succeeded")[];
+            description?: string;
+            /** @description false: nothing is delivered to it */
+            enabled?: boolean;
+        };
+        WebhookSecretRotation: {
+            /**
+             * @description how long the old secret keeps signing (both signatures are sent)
+             * @default 86400
+             */
+            overlap_seconds?: number;
+        };
+        WebhookSecretRotated: components["schemas"]["WebhookSecret"] & {
+            rotated: components["schemas"]["WebhookSecret"];
+        };
+        WebhookDelivery: {
+            /** @constant */
+            object: "webhook_delivery";
+            /** @description this attempt's id (resend it by this id) */
+            id: string;
+            endpoint_id: string;
+            /** @description the webhook-id header: the same on every attempt */
+            webhook_id: string;
+            /** @description job.succeeded, ping, … */
+            event_type: string | null;
+            job_id: string | null;
+            attempt: number;
+            /** @enum {unknown} */
+            status: "delivered" | "failed";
+            status_code: number | null;
+            /** @description why no answer came (ConnectError, …) */
+            error_class: string | null;
+            latency_ms: number;
+            /** Format: date-time */
+            attempted_at: string;
+        };
+        WebhookDeliveryList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["WebhookDelivery"][];
+            /** @description the next (older) page's cursor; null: last */
+            next_cursor: string | null;
+        };
+        WebhookResend: {
+            /** @constant */
+            object: "webhook_resend";
+            endpoint_id: string;
+            webhook_id: string;
+            delivery_id: string;
+            resend_id: string;
+            /** Format: date-time */
+            requested_at: string;
+        };
+        WebhookResendBatch: {
+            /** @constant */
+            object: "webhook_resend_batch";
+            endpoint_id: string;
+            /** Format: date-time */
+            since: string;
+            count: number;
+            /** @description failed deliveries that cannot be resent */
+            skipped: number;
+            data: {
+                webhook_id: string;
+                delivery_id: string;
+                resend_id: string;
+            }[];
         };
         /** @description Exactly one of the two: the URL, or its SHA-256 (its key on the endpoints topic). */
         WebhookEnableRequest: {
@@ -1887,6 +2049,42 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointUpdate"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["Malformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     pingWebhookEndpoint: {
         parameters: {
             query?: never;
@@ -1911,6 +2109,140 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                secret_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["WebhookSecretRotation"];
+            };
+        };
+        responses: {
+            /** @description The new secret, and the old one's expiry. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecretRotated"];
+                };
+            };
+            400: components["responses"]["Malformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description only these attempts */
+                status?: "failed" | "delivered";
+                /** @description a next_cursor */
+                cursor?: string;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                tenant: string;
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resendWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                endpoint_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resend is queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResend"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resendFailedWebhookDeliveries: {
+        parameters: {
+            query: {
+                /** @description an ISO 8601 date-time */
+                since: string;
+            };
+            header?: never;
+            path: {
+                tenant: string;
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resends are queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResendBatch"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };

@@ -37,7 +37,13 @@ TENANT_ROLES = ("admin", "submitter", "viewer")
 ROLES = ("operator", *TENANT_ROLES)
 KINDS = ("api_key", "jwt")
 PROBE = {"matrix_probe": True}  # a body every route refuses (unknown field): no cell changes anything
-FILLED = {"{job_id}": "0" * 32, "{key_id}": "0" * 16, "{secret_id}": "0" * 16, "{endpoint_id}": "0" * 16}
+FILLED = {
+    "{job_id}": "0" * 32,
+    "{key_id}": "0" * 16,
+    "{secret_id}": "0" * 16,
+    "{endpoint_id}": "0" * 16,
+    "{delivery_id}": "0" * 32,
+}
 
 
 @dataclass
@@ -136,7 +142,7 @@ def concrete(template: str, tenant: str) -> str:
 
 
 async def call(client: httpx.AsyncClient, method: str, path: str) -> httpx.Response:
-    body = PROBE if method in ("POST", "PUT") else None
+    body = PROBE if method in ("POST", "PUT", "PATCH") else None
     return await client.request(method, path, json=body)
 
 

@@ -35,6 +35,7 @@ from reelstream_client._core import (
     stream_timeout,
     submit_call,
 )
+from reelstream_client._portal import AsyncWebhookPortal
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
@@ -64,7 +65,7 @@ Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
 
-class AsyncClient:
+class AsyncClient(AsyncWebhookPortal):
     """The reelstream API for asyncio. Every call has a timeout; idempotent calls are retried (`RetryPolicy`).
 
     Constructing one does no I/O; use it as an async context manager (or await `close`)."""

@@ -23,12 +23,16 @@ from reelstream_client.models import (
     TenantList,
     TenantUsageTotals,
     Usage,
+    WebhookDeliveryList,
     WebhookEndpoint,
     WebhookEndpointEnabled,
     WebhookEndpointList,
     WebhookPing,
+    WebhookResend,
+    WebhookResendBatch,
     WebhookSecret,
     WebhookSecretList,
+    WebhookSecretRotated,
 )
 
 ADMIN = "/v1/admin"
@@ -161,6 +165,50 @@ def create_webhook_secret(
 def retire_webhook_secret(tenant: str, secret_id: str) -> tuple[Call, type[None]]:
     path = f"{_tenant(tenant)}/webhook-secrets/{secret_id}"
     return Call("DELETE", path, idempotent=True), type(None)
+
+
+def update_webhook_endpoint(
+    tenant: str,
+    endpoint_id: str,
+    url: str | None,
+    event_types: Sequence[str] | None,
+    description: str | None,
+    enabled: bool | None,
+) -> tuple[Call, type[WebhookEndpoint]]:
+    types = list(event_types) if event_types is not None else None
+    body = cleaned({"url": url, "event_types": types, "description": description, "enabled": enabled})
+    path = f"{_tenant(tenant)}/webhook-endpoints/{endpoint_id}"
+    return Call("PATCH", path, idempotent=True, body=body), WebhookEndpoint
+
+
+def rotate_webhook_secret(
+    tenant: str, secret_id: str, overlap_seconds: int | None
+) -> tuple[Call, type[WebhookSecretRotated]]:
+    body = cleaned({"overlap_seconds": overlap_seconds})
+    path = f"{_tenant(tenant)}/webhook-secrets/{secret_id}/rotate"
+    return Call("POST", path, idempotent=False, body=body), WebhookSecretRotated
+
+
+def list_webhook_deliveries(
+    tenant: str, endpoint_id: str, status: str | None, cursor: str | None, limit: int | None
+) -> tuple[Call, type[WebhookDeliveryList]]:
+    params = cleaned({"status": status, "cursor": cursor, "limit": limit})
+    path = f"{_tenant(tenant)}/webhook-endpoints/{endpoint_id}/deliveries"
+    return Call("GET", path, idempotent=True, params=params), WebhookDeliveryList
+
+
+def resend_webhook_delivery(
+    tenant: str, endpoint_id: str, delivery_id: str
+) -> tuple[Call, type[WebhookResend]]:
+    path = f"{_tenant(tenant)}/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend"
+    return Call("POST", path, idempotent=True), WebhookResend  # receivers dedupe on the webhook-id
+
+
+def resend_failed_webhooks(
+    tenant: str, endpoint_id: str, since: dt.datetime | str
+) -> tuple[Call, type[WebhookResendBatch]]:
+    path = f"{_tenant(tenant)}/webhook-endpoints/{endpoint_id}/resend-failed"
+    return Call("POST", path, idempotent=True, params=cleaned({"since": since})), WebhookResendBatch
 
 
 def put_tenant_limits(

@@ -34,6 +34,7 @@ from reelstream_client._core import (
     stream_timeout,
     submit_call,
 )
+from reelstream_client._portal import WebhookPortal
 from reelstream_client.models import (
     ApiKey,
     ApiKeyCreated,
@@ -63,7 +64,7 @@ Progress = Callable[[int, int | None], None]
 CHUNK = 64 * 1024
 
 
-class Client:
+class Client(WebhookPortal):
     """The reelstream API. Every call has a timeout; idempotent calls are retried (`RetryPolicy`).
 
     Constructing one does no I/O; use it as a context manager (or call `close`)."""

@@ -30,9 +30,13 @@ EventType = Literal[
     "job.deleted",
     "job.expired",
     "job.failed",
+    "job.progress",
+    "job.queued",
     "job.rejected",
+    "job.started",
     "job.succeeded",
 ]
+DeliveryStatus = Literal["delivered", "failed"]
 Variant = Literal["video", "poster"]
 
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "rejected", "expired"})
@@ -164,7 +168,10 @@ class WebhookEndpoint:
     url: str
     event_types: list[str]
     description: str | None
+    enabled: bool
     created_at: str
+    secret_id: str | None = None  # the tenant's first endpoint: its first secret, shown this once
+    secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,65 @@ class WebhookSecret:
     created_at: str
     expires_at: str | None
     secret: str | None = None  # in the create response only
+
+
+@dataclass(frozen=True)
+class WebhookSecretRotated(WebhookSecret):
+    """The new secret (`.secret`, shown this once) and the old one, now expiring (`.rotated`)."""
+
+    rotated: WebhookSecret | None = None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One attempt to deliver to a registered endpoint (the delivery log)."""
+
+    object: str
+    id: str
+    endpoint_id: str
+    webhook_id: str
+    event_type: str | None
+    job_id: str | None
+    attempt: int
+    status: DeliveryStatus
+    status_code: int | None
+    error_class: str | None
+    latency_ms: float
+    attempted_at: str
+
+
+@dataclass(frozen=True)
+class WebhookDeliveryList:
+    object: str
+    data: list[WebhookDelivery]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class WebhookResend:
+    object: str
+    endpoint_id: str
+    webhook_id: str
+    delivery_id: str
+    resend_id: str
+    requested_at: str
+
+
+@dataclass(frozen=True)
+class WebhookResendItem:
+    webhook_id: str
+    delivery_id: str
+    resend_id: str
+
+
+@dataclass(frozen=True)
+class WebhookResendBatch:
+    object: str
+    endpoint_id: str
+    since: str
+    count: int
+    skipped: int
+    data: list[WebhookResendItem]
 
 
 @dataclass(frozen=True)

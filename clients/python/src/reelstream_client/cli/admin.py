@@ -127,15 +127,18 @@ def webhooks_list(tenant: str) -> int:
         emit_json(endpoints)
         return OK
     for endpoint in endpoints:
-        kinds = ",".join(endpoint.event_types) or "all"
-        click.echo(f"{endpoint.id}\t{endpoint.url}\t{kinds}\t{endpoint.description or ''}")
+        kinds = ",".join(endpoint.event_types) or "default"
+        on = "enabled" if endpoint.enabled else "disabled"
+        click.echo(f"{endpoint.id}\t{endpoint.url}\t{kinds}\t{on}\t{endpoint.description or ''}")
     return OK
 
 
 @webhooks.command(name="add")
 @click.argument("url")
 @click.option("--tenant", required=True)
-@click.option("--event", "event_types", multiple=True, help="e.g. job.succeeded (repeatable; default all)")
+@click.option(
+    "--event", "event_types", multiple=True, help="e.g. job.progress (repeatable; default: terminal)"
+)
 @click.option("--description")
 @json_option
 def webhooks_add(url: str, tenant: str, event_types: tuple[str, ...], description: str | None) -> int:
@@ -143,6 +146,9 @@ def webhooks_add(url: str, tenant: str, event_types: tuple[str, ...], descriptio
     obj = state()
     made = obj.client().create_webhook_endpoint(tenant, url, event_types=event_types, description=description)
     emit_json(made) if obj.as_json else click.echo(made.id)
+    if made.secret and not obj.as_json:  # the tenant's first: its first signing secret, shown this once
+        click.echo(f"signing secret {made.secret_id} (store it now, it cannot be shown again):", err=True)
+        click.echo(made.secret)
     return OK
 
 
@@ -183,7 +189,7 @@ def webhooks_enable(url: str) -> int:
 
 @webhooks.group(name="secrets")
 def secrets() -> None:
-    """Signing secrets (rotation: create a new one, then retire the old)."""
+    """Signing secrets (rotation: `rotate` creates the new one; the old one signs too for an overlap)."""
 
 
 @secrets.command(name="list")

@@ -10,7 +10,16 @@ import click
 import stamina
 
 from reelstream_client import errors
-from reelstream_client.cli import admin, jobs, limits, load, local, tenants, usage  # noqa: F401  (they register commands)
+from reelstream_client.cli import (  # noqa: F401  (they register commands)
+    admin,
+    jobs,
+    limits,
+    load,
+    local,
+    tenants,
+    usage,
+    webhook_portal,
+)
 from reelstream_client.cli.app import cli, new_state
 from reelstream_client.cli.output import INTERRUPTED, OK, USAGE, report_error
 

@@ -1,0 +1,145 @@
+import { useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api } from "../../api/client";
+import { unwrap } from "../../api/problem";
+import { Empty, ErrorState, Loading } from "../../components/States";
+import { when } from "../jobs/format";
+import { outcome, sinceInstant, type WebhookDelivery } from "./format";
+
+type Status = "" | "failed" | "delivered";
+const REFRESH_MS = 3_000;
+
+/** The attempts of one page, newest first; `onResend` for a failed one. */
+export function DeliveryTable({ data, onResend }: { data: WebhookDelivery[]; onResend?: (id: string) => void }) {
+  return (
+    <table aria-label="Delivery attempts">
+      <thead>
+        <tr>
+          <th scope="col">Time</th>
+          <th scope="col">Event</th>
+          <th scope="col">Attempt</th>
+          <th scope="col">Result</th>
+          <th scope="col">Latency</th>
+          <th scope="col">Webhook id</th>
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {data.map((d) => (
+          <tr key={d.id} data-delivery-id={d.id} data-status={d.status}>
+            <td>{when(d.attempted_at)}</td>
+            <td>{d.event_type ?? "—"}</td>
+            <td>{d.attempt}</td>
+            <td>
+              {d.status} ({outcome(d)})
+            </td>
+            <td>{Math.round(d.latency_ms)} ms</td>
+            <td>
+              <code>{d.webhook_id}</code>
+            </td>
+            <td>
+              {d.status === "failed" && onResend && (
+                <button type="button" className="secondary" onClick={() => onResend(d.id)}>
+                  Resend
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** One endpoint's delivery log: a status filter, older pages, resend one, resend every failed since. */
+export function DeliveryLog({ tenant, endpointId }: { tenant: string; endpointId: string }) {
+  const queryClient = useQueryClient();
+  const [status, setStatus] = useState<Status>("");
+  const [cursors, setCursors] = useState<string[]>([]);
+  const [since, setSince] = useState("");
+  const path = { tenant, endpoint_id: endpointId };
+  const cursor = cursors.at(-1);
+  const log = useQuery({
+    queryKey: ["webhook-deliveries", tenant, endpointId, status, cursor],
+    refetchInterval: cursor ? false : REFRESH_MS, // the newest page follows the notifier's attempts
+    queryFn: async () =>
+      unwrap(
+        await api.GET("/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/deliveries", {
+          params: { path, query: { ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) } },
+        }),
+      ),
+  });
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: ["webhook-deliveries", tenant, endpointId] });
+  const resend = useMutation({
+    mutationFn: async (deliveryId: string) =>
+      unwrap(
+        await api.POST("/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend", {
+          params: { path: { ...path, delivery_id: deliveryId } },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  const instant = sinceInstant(since);
+  const resendFailed = useMutation({
+    mutationFn: async () =>
+      unwrap(
+        await api.POST("/v1/admin/tenants/{tenant}/webhook-endpoints/{endpoint_id}/resend-failed", {
+          params: { path, query: { since: instant ?? "" } },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  return (
+    <section aria-labelledby="log-title">
+      <h2 id="log-title">Delivery log</h2>
+      <label>
+        Status{" "}
+        <select
+          value={status}
+          onChange={(e) => {
+            setStatus(e.target.value as Status);
+            setCursors([]);
+          }}
+        >
+          <option value="">all</option>
+          <option value="failed">failed</option>
+          <option value="delivered">delivered</option>
+        </select>
+      </label>
+      {log.isPending && <Loading what="deliveries" />}
+      {log.isError && <ErrorState error={log.error} retry={() => void log.refetch()} />}
+      {log.data && log.data.data.length === 0 && <Empty>No attempts logged.</Empty>}
+      {log.data && log.data.data.length > 0 && <DeliveryTable data={log.data.data} onResend={(id) => resend.mutate(id)} />}
+      {cursors.length > 0 && (
+        <button type="button" className="secondary" onClick={() => setCursors(cursors.slice(0, -1))}>
+          Newer
+        </button>
+      )}
+      {log.data?.next_cursor && (
+        <button type="button" className="secondary" onClick={() => setCursors([...cursors, log.data.next_cursor ?? ""])}>
+          Older
+        </button>
+      )}
+      {resend.isSuccess && <p role="status">Resend of {resend.data.webhook_id} queued.</p>}
+      {resend.isError && <ErrorState error={resend.error} />}
+      <form
+        aria-label="Resend failed"
+        onSubmit={(e) => {
+          e.preventDefault();
+          resendFailed.mutate();
+        }}
+      >
+        <label>
+          Resend every failed delivery since <input type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
+        </label>
+        <button type="submit" disabled={instant === null || resendFailed.isPending}>
+          Resend failed
+        </button>
+      </form>
+      {resendFailed.isSuccess && <p role="status">{resendFailed.data.count} resends queued.</p>}
+      {resendFailed.isError && <ErrorState error={resendFailed.error} />}
+    </section>
+  );
+}
