@@ -1,17 +1,20 @@
 """How long a finished job and its video are kept, and which are due: pure (no Kafka, no clock of its own).
 
 A job's record expires `records` after it finished (its terminal state's time), its video (a success's
-artifact) `videos` after. Active jobs never expire. `Expiries` keeps the finished jobs in two heaps by due
-time, so a sweep looks at the due ones only, never at every job of the view.
+artifact) `videos` after. Active jobs never expire. `Expiries` keeps the finished jobs by due time in
+the status view's local store (`r<due µs><job id>`, `v<due µs><job id>`: `reelstream.local_store`), so a
+sweep reads the due ones only, one range scan, never every job of the view, and nothing per job is held in
+memory.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ingest.job_keys import micros, ordered
+from reelstream.local_store import Namespace
 from schemas.events import JobState, JobStatus
 from schemas.views import job_resource
 
@@ -48,34 +51,28 @@ def retained_resource(status: JobStatus, retention: Retention) -> dict[str, Any]
 
 
 class Expiries:
-    """The finished jobs by due time. `note` every snapshot; `due_*` pops the ids due at `now` (the caller
-    checks the job's current snapshot: one deleted or changed since is skipped there)."""
+    """The finished jobs by due time. The status view writes `keys(status)` with each snapshot (and deletes
+    them with it); `due_*` take out the ids due at `now` (the caller checks the job's current snapshot: one
+    deleted or changed since is skipped there); `note` puts a job back (a sweep that failed)."""
 
-    def __init__(self, retention: Retention) -> None:
+    def __init__(self, retention: Retention, store: Namespace) -> None:
         self.retention = retention
-        self._records: list[tuple[datetime, str]] = []
-        self._videos: list[tuple[datetime, str]] = []
+        self._store = store
+
+    def keys(self, status: JobStatus) -> tuple[bytes, ...]:
+        dues = ((b"r", expires_at(status, self.retention)), (b"v", video_expires_at(status, self.retention)))
+        return tuple(kind + ordered(micros(due)) + status.job_id.encode() for kind, due in dues if due)
 
     def note(self, status: JobStatus) -> None:
-        record = expires_at(status, self.retention)
-        if record is not None:
-            heapq.heappush(self._records, (record, status.job_id))
-        video = video_expires_at(status, self.retention)
-        if video is not None:
-            heapq.heappush(self._videos, (video, status.job_id))
+        self._store.write(dict.fromkeys(self.keys(status), b""))
 
     def due_records(self, now: datetime) -> list[str]:
-        return _pop_due(self._records, now)
+        return self._take(b"r", now)
 
     def due_videos(self, now: datetime) -> list[str]:
-        return _pop_due(self._videos, now)
+        return self._take(b"v", now)
 
-    def __len__(self) -> int:
-        return len(self._records) + len(self._videos)
-
-
-def _pop_due(heap: list[tuple[datetime, str]], now: datetime) -> list[str]:
-    due: list[str] = []
-    while heap and heap[0][0] <= now:
-        due.append(heapq.heappop(heap)[1])
-    return due
+    def _take(self, kind: bytes, now: datetime) -> list[str]:
+        due = [key for key, _ in self._store.scan(kind, kind + ordered(micros(now) + 1))]
+        self._store.write(dict.fromkeys(due))
+        return [key[9:].decode() for key in due]

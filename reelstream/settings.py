@@ -275,6 +275,9 @@ class IngestSettings:
     sse: EventStreamSettings = field(default_factory=EventStreamSettings)
     webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)
     key_dir: str = ""  # the key-encryption keys (reelstream.crypto.provider.FileKeyProvider)
+    state_dir: str | None = None  # the local store (reelstream.local_store); None: a temporary directory
+    state_cache_mib: int = 64
+    state_max_age_seconds: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -305,6 +308,9 @@ class IngestSettings:
             sse=EventStreamSettings.from_values(v),
             webhook_targets=WebhookTargetPolicy.from_values(v),
             key_dir=_require(config, "key_dir"),
+            state_dir=v.state_dir,
+            state_cache_mib=v.state_cache_mib,
+            state_max_age_seconds=v.state_max_age_seconds,
         )
 
 

@@ -117,6 +117,11 @@ class AvroSerde:
         schema_id = _schema_id(data)
         return self._decode(topic, data, schema_id, await self._writer(schema_id))
 
+    async def know(self, schema_id: int) -> None:
+        """Fetch a writer schema now, so `decode_seen` decodes records written with it (records a view kept
+        on disk across a restart)."""
+        await self._writer(schema_id)
+
     def decode_seen(self, topic: Topic[T], data: bytes) -> T:
         """`deserialize` without awaiting: for bytes whose writer schema this serde has read before (e.g.
         bytes a view kept after deserializing them). Raises SerializationError for any other."""
