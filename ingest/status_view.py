@@ -84,8 +84,9 @@ class StatusView(CompactedView[JobStatus]):
         await super().start()
 
     async def stop(self) -> None:
+        running = self.running
         await super().stop()
-        if self.caught_up:  # the checkpoint is as fresh as this moment
+        if running and self.caught_up:  # the checkpoint is as fresh as this moment
             self._commit(dict(self._applied_to))
 
     def _resume(self) -> dict[int, int]:

@@ -131,7 +131,9 @@ class CompactedView(Generic[T]):
             for tp in partitions:
                 if tp.partition in resume:
                     consumer.seek(tp, resume[tp.partition])
-            await consumer.seek_to_beginning(*(tp for tp in partitions if tp.partition not in resume))
+            fresh = [tp for tp in partitions if tp.partition not in resume]
+            if fresh:  # (none given, aiokafka would rewind every partition)
+                await consumer.seek_to_beginning(*fresh)
         self._applied_to = dict(resume)
         self._pending = {tp: end for tp, end in ends.items() if end > resume.get(tp.partition, 0)}
         logger.info(
@@ -283,5 +285,10 @@ class CompactedView(Generic[T]):
             if await self._consumer.position(tp) >= end:
                 del self._pending[tp]
         if not self._pending and not self._caught_up.is_set():
-            logger.info("view of %s caught up: %d entries", self._topic.name, self._size())
+            logger.info(
+                "view of %s caught up: %d entries, %d records read",
+                self._topic.name,
+                self._size(),
+                self.records_read,
+            )
             self._caught_up.set()
