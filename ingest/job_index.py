@@ -70,7 +70,8 @@ class Snapshot:
 
 class JobIndex:
     """`decode` turns a kept record back into its JobStatus; `decode_local`, the record a local placeholder
-    is made from; `expiries`, the due-time keys written beside each finished job."""
+    is made from; `expiries`, the due-time keys written beside each finished job; `batch`, where writes go
+    (the view's, committed with its offsets)."""
 
     def __init__(
         self,
@@ -78,11 +79,12 @@ class JobIndex:
         decode: Callable[[bytes], JobStatus],
         decode_local: Callable[[bytes], JobStatus],
         expiries: Expiries | None = None,
+        batch: Batch | None = None,
     ) -> None:
         self.store = store
         self._decode, self._decode_local = decode, decode_local
         self._expiries = expiries
-        self.batch: Batch = store.batch()
+        self.batch: Batch = batch if batch is not None else store.batch()
         self._schemas: set[bytes] = set()
 
     def get(self, job_id: str) -> Snapshot | None:

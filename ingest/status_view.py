@@ -3,16 +3,14 @@
 The consume loop (`reelstream.kafka.compacted_view`) reads the compacted topic on every replica; this view
 keeps the newest snapshot of every job (rules in `ingest.job_index`) in the local store, each fetched batch
 written atomically with the offsets it came from, so a restart over the same state directory resumes from
-that checkpoint and a replica with an empty one replays the topic. A checkpoint older than `max_age` is not
-trusted (a tombstone it missed may have been compacted away since: the topic's `delete.retention.ms`) and
-the topic is replayed. Waiters subscribe to one job and receive each snapshot that becomes current, in order.
+that checkpoint and a replica with an empty one replays the topic (`reelstream.kafka.stored_view`).
+Waiters subscribe to one job and receive each snapshot that becomes current, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import cast
@@ -21,8 +19,8 @@ from ingest.job_index import EVERY_JOB, MAX_SCAN, JobFilter, JobIndex, Snapshot,
 from ingest.retention import Expiries, Retention
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
-from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
+from reelstream.kafka.stored_view import CHECKPOINT_MAX_AGE_SECONDS, StoredView
 from reelstream.local_store import Namespace
 from schemas.events import JobStatus, SubmitJob, is_deleted
 from schemas.serde import AvroSerde
@@ -30,7 +28,6 @@ from schemas.topics import COMMANDS, JOB_STATUS, Topic
 
 UPDATES_BUFFER = 256
 MAX_REMEMBERED_DELETIONS = 100_000
-CHECKPOINT_MAX_AGE_SECONDS = 24 * 3600.0  # Kafka's default delete.retention.ms, which the topics keep
 
 
 class Updates:
@@ -50,7 +47,7 @@ class Updates:
         return await self._queue.get()
 
 
-class StatusView(CompactedView[JobStatus]):
+class StatusView(StoredView[JobStatus]):
     """Construct freely (no I/O); `await start()` / `await stop()` from the application's lifespan."""
 
     def __init__(
@@ -65,9 +62,11 @@ class StatusView(CompactedView[JobStatus]):
         security: KafkaSecurity = PLAINTEXT,
         max_age: float = CHECKPOINT_MAX_AGE_SECONDS,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
+        super().__init__(
+            bootstrap, serde, state, topic=topic, client_id=client_id, security=security, max_age=max_age
+        )
         self.expiries = Expiries(retention or Retention(), state)
-        self._state, self._serde, self._max_age = state, serde, max_age
+        self._serde = serde
         self._deleted: OrderedDict[str, None] = OrderedDict()  # jobs this replica deleted, newest last
         self._reaper: Callable[[JobStatus], None] | None = None
         self._index = JobIndex(
@@ -75,6 +74,7 @@ class StatusView(CompactedView[JobStatus]):
             lambda raw: serde.decode_seen(topic, raw),
             lambda raw: placeholder_of(cast(SubmitJob, serde.decode_seen(COMMANDS, raw))),
             self.expiries,
+            self.batch,
         )
         self._subscribers: dict[str, set[Updates]] = {}
 
@@ -82,26 +82,6 @@ class StatusView(CompactedView[JobStatus]):
         for schema_id in self._index.schema_ids():  # what the kept records need to be decoded
             await self._serde.know(schema_id)
         await super().start()
-
-    async def stop(self) -> None:
-        running = self.running
-        await super().stop()
-        if running and self.caught_up:  # the checkpoint is as fresh as this moment
-            self._commit(dict(self._applied_to))
-
-    def _resume(self) -> dict[int, int]:
-        offsets, stamp = self._state.checkpoint()
-        if offsets and (stamp is None or time.time() - stamp / 1e6 > self._max_age):
-            self._discard()
-            return {}
-        return offsets
-
-    def _discard(self) -> None:
-        self._state.clear()
-        self._index.batch.changes.clear()
-
-    def _commit(self, offsets: dict[int, int]) -> None:
-        self._index.batch.commit(offsets, time.time_ns() // 1000)
 
     def _on_record(self, key: str | None, value: JobStatus, raw: bytes) -> None:
         if is_deleted(value) or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
@@ -148,7 +128,7 @@ class StatusView(CompactedView[JobStatus]):
         if len(self._deleted) > MAX_REMEMBERED_DELETIONS:
             self._deleted.popitem(last=False)
         self._index.remove(job_id)
-        self._index.batch.commit()
+        self.batch.commit()
 
     def apply(self, status: JobStatus, *, raw: bytes, local: bool = False) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.
@@ -157,7 +137,7 @@ class StatusView(CompactedView[JobStatus]):
         if not self._index.apply(status, local=local, raw=raw):
             return False
         if local:  # written now; snapshots read from the topic are written with their batch's offsets
-            self._index.batch.commit()
+            self.batch.commit()
         snapshot = Snapshot(status, local)
         for updates in self._subscribers.get(status.job_id, ()):
             updates.offer(snapshot)
