@@ -66,7 +66,7 @@ async def populate(endpoints: Endpoints, topic_name: str, jobs: int) -> float:
         status = snapshot(n)
         while True:
             try:
-                producer.produce(topic_name, serde.serialize(topic, status), status.job_id.encode())
+                producer.produce(topic_name, serde.serialize(JOB_STATUS, status), status.job_id.encode())
                 break
             except BufferError:
                 producer.poll(0.05)

@@ -182,7 +182,13 @@ async def open_context(
         )
         store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
         deleter = Deleter(publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock)
-        keys = IdempotencyView(bootstrap, serde, security=security)
+        keys = IdempotencyView(
+            bootstrap,
+            serde,
+            state.namespace(b"idempotency"),
+            security=security,
+            max_age=settings.state_max_age_seconds,
+        )
         limits = LimitsView(bootstrap, serde, security=security)
         webhooks = TenantWebhooksViews(bootstrap, serde, "reelstream-ingest", provider, security)
         api_keys = KeyStoreView(

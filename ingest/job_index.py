@@ -23,7 +23,6 @@ from ingest.job_keys import (
     EPOCH,
     EVERY_JOB,
     MAX_SCAN,
-    SCHEMAS,
     Entry,
     JobFilter,
     SortKey,
@@ -32,7 +31,6 @@ from ingest.job_keys import (
     job_key,
     listed,
     ordered,
-    schema_key,
     sort_key,
     split_tenant_key,
     tenant_key,
@@ -85,7 +83,6 @@ class JobIndex:
         self._decode, self._decode_local = decode, decode_local
         self._expiries = expiries
         self.batch: Batch = batch if batch is not None else store.batch()
-        self._schemas: set[bytes] = set()
 
     def get(self, job_id: str) -> Snapshot | None:
         entry = self._entry(job_id)
@@ -108,10 +105,6 @@ class JobIndex:
         self.batch.put(tenant_key(status.tenant_id, key), new.listing())
         for due in dues:
             self.batch.put(due, b"")
-        schema = schema_key(raw)
-        if schema not in self._schemas:
-            self._schemas.add(schema)
-            self.batch.put(schema, b"")
         return True
 
     def remove(self, job_id: str) -> bool:
@@ -122,10 +115,6 @@ class JobIndex:
         self._unindex(job_id, old)
         self.batch.delete(job_key(job_id))
         return True
-
-    def schema_ids(self) -> list[int]:
-        """The writer schemas of the records kept (to be known before they are decoded)."""
-        return [int.from_bytes(key[1:5]) for key, _ in self.store.scan(*SCHEMAS)]
 
     def _entry(self, job_id: str) -> Entry | None:
         packed = self.batch.get(job_key(job_id))

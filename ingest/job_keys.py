@@ -5,7 +5,6 @@ Keys, ordered so that what a request reads is one range scan:
                                                     snapshot's record bytes, never decoded for the index)
   t<len BE2><tenant><sort key BE8><job id>        → "<state>\\0<model>": the tenant's jobs newest first, with
                                                     what a filter needs, so a page reads only its range
-  s<schema id BE4>                                → a writer schema some kept record needs (warmed at start)
 Retention's due-time keys (`ingest.retention`) share the namespace under `r` and `v`.
 """
 
@@ -104,14 +103,6 @@ def tenant_key(tenant_id: str, key: SortKey) -> bytes:
 def split_tenant_key(tenant_id: str, raw: bytes) -> SortKey:
     cut = len(tenant_prefix(tenant_id))
     return (_U64.unpack_from(raw, cut)[0] - _BIAS, raw[cut + 8 :].decode())
-
-
-def schema_key(record: bytes) -> bytes:
-    """The key naming the writer schema of a Confluent-framed record (its bytes 1-4)."""
-    return b"s" + record[1:5]
-
-
-SCHEMAS = (b"s", b"t")  # the range of schema keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,6 @@ class StatusView(StoredView[JobStatus]):
             bootstrap, serde, state, topic=topic, client_id=client_id, security=security, max_age=max_age
         )
         self.expiries = Expiries(retention or Retention(), state)
-        self._serde = serde
         self._deleted: OrderedDict[str, None] = OrderedDict()  # jobs this replica deleted, newest last
         self._reaper: Callable[[JobStatus], None] | None = None
         self._index = JobIndex(
@@ -78,12 +77,7 @@ class StatusView(StoredView[JobStatus]):
         )
         self._subscribers: dict[str, set[Updates]] = {}
 
-    async def start(self) -> None:
-        for schema_id in self._index.schema_ids():  # what the kept records need to be decoded
-            await self._serde.know(schema_id)
-        await super().start()
-
-    def _on_record(self, key: str | None, value: JobStatus, raw: bytes) -> None:
+    def _on_stored(self, key: str | None, value: JobStatus, raw: bytes) -> None:
         if is_deleted(value) or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
             self._index.remove(value.job_id)
             if self._reaper is not None and self.caught_up:  # replayed ones: their tombstone follows
@@ -128,7 +122,7 @@ class StatusView(StoredView[JobStatus]):
         if len(self._deleted) > MAX_REMEMBERED_DELETIONS:
             self._deleted.popitem(last=False)
         self._index.remove(job_id)
-        self.batch.commit()
+        self.write_now()
 
     def apply(self, status: JobStatus, *, raw: bytes, local: bool = False) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.
@@ -137,7 +131,8 @@ class StatusView(StoredView[JobStatus]):
         if not self._index.apply(status, local=local, raw=raw):
             return False
         if local:  # written now; snapshots read from the topic are written with their batch's offsets
-            self.batch.commit()
+            self.note_schema(raw)
+            self.write_now()
         snapshot = Snapshot(status, local)
         for updates in self._subscribers.get(status.job_id, ()):
             updates.offer(snapshot)

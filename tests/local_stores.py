@@ -1,17 +1,18 @@
 """Local stores for tests (`reelstream.local_store`): one temporary database per session, a fresh namespace
-per use, and a job index that serializes what it is given, as the status view hands it Kafka's records."""
+per use, and indexes that serialize what they are given, as the views hand them Kafka's records."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
 
+from ingest.idempotency import IdempotencyIndex
 from ingest.job_index import JobIndex
 from ingest.retention import Expiries, Retention
 from reelstream.local_store import LocalStore, Namespace
-from schemas.events import JobStatus
+from schemas.events import IdempotencyRecord, JobStatus
 from schemas.serde import AvroSerde
-from schemas.topics import JOB_STATUS
+from schemas.topics import IDEMPOTENCY, JOB_STATUS
 from tests.kafka_clients import MemoryRegistry
 
 _names = itertools.count()
@@ -31,7 +32,7 @@ def temporary_store() -> Iterator[LocalStore]:
 
 async def status_serde() -> AvroSerde:
     serde = AvroSerde(MemoryRegistry())
-    await serde.register(JOB_STATUS)
+    await serde.register(JOB_STATUS, IDEMPOTENCY)
     return serde
 
 
@@ -51,5 +52,26 @@ class RecordIndex(JobIndex):
 
     def remove(self, job_id: str) -> bool:
         removed = super().remove(job_id)
+        self.batch.commit()
+        return removed
+
+
+class CommittingIdempotencyIndex(IdempotencyIndex):
+    """An IdempotencyIndex whose every change is committed at once (a view commits per fetched batch)."""
+
+    def __init__(self, store: Namespace, serde: AvroSerde) -> None:
+        super().__init__(
+            store,
+            lambda record: serde.serialize(IDEMPOTENCY, record),
+            lambda raw: serde.decode_seen(IDEMPOTENCY, raw),
+        )
+
+    def apply(self, record: IdempotencyRecord, raw: bytes | None = None) -> bool:
+        applied = super().apply(record, raw)
+        self.batch.commit()
+        return applied
+
+    def remove(self, key: str) -> bool:
+        removed = super().remove(key)
         self.batch.commit()
         return removed

@@ -5,6 +5,9 @@ consume loop hands it the offsets consumed and both are written in one atomic wr
 that checkpoint, unless the checkpoint is older than `max_age` (a tombstone it missed may have been compacted
 away since: keep `max_age` at most the topic's `delete.retention.ms`), in which case the namespace is
 cleared and the topic replayed; a clean stop of a caught-up view refreshes the checkpoint's time.
+
+Kept records are Avro bytes whose writer schema a later process may not have read yet: every schema id kept
+is noted (`<ns>\x00schema/<id>`) and fetched at start, so they decode without the registry afterwards.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from schemas.topics import Topic
 T = TypeVar("T")
 
 CHECKPOINT_MAX_AGE_SECONDS = 24 * 3600.0  # Kafka's default delete.retention.ms, which the topics keep
+_SCHEMA = b"\x00schema/"  # + the 4 bytes of a schema id (a Confluent-framed record's bytes 1-4)
 
 
 class StoredView(CompactedView[T]):
@@ -38,8 +42,33 @@ class StoredView(CompactedView[T]):
         max_age: float = CHECKPOINT_MAX_AGE_SECONDS,
     ) -> None:
         super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
-        self._state, self._max_age = state, max_age
+        self._state, self._max_age, self._serde = state, max_age, serde
         self.batch: Batch = state.batch()
+        self._schemas: set[bytes] = set()
+
+    def _on_stored(self, key: str | None, value: T, raw: bytes) -> None:
+        """A decoded value with its bytes (to keep in `self.batch`)."""
+        raise NotImplementedError
+
+    def _on_record(self, key: str | None, value: T, raw: bytes) -> None:
+        self.note_schema(raw)
+        self._on_stored(key, value, raw)
+
+    def note_schema(self, raw: bytes) -> None:
+        """`raw` (a Confluent-framed record) is kept: its writer schema is fetched at every start."""
+        schema = raw[1:5]
+        if schema not in self._schemas:
+            self._schemas.add(schema)
+            self.batch.put(_SCHEMA + schema, b"")
+
+    def write_now(self) -> None:
+        """Write what this replica applied itself (no offsets: its records are read back later)."""
+        self.batch.commit()
+
+    async def start(self) -> None:
+        for key, _ in self._state.scan(_SCHEMA, _SCHEMA + b"\xff" * 5):
+            await self._serde.know(int.from_bytes(key[len(_SCHEMA) :]))
+        await super().start()
 
     async def stop(self) -> None:
         running = self.running
@@ -57,6 +86,7 @@ class StoredView(CompactedView[T]):
     def _discard(self) -> None:
         self._state.clear()
         self.batch.changes.clear()
+        self._schemas.clear()
 
     def _commit(self, offsets: dict[int, int]) -> None:
         self.batch.commit(offsets, time.time_ns() // 1000)

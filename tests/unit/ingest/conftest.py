@@ -10,9 +10,16 @@ import pytest
 from ingest.retention import Retention
 from reelstream.local_store import LocalStore
 from schemas.serde import AvroSerde
-from tests.local_stores import RecordIndex, fresh_namespace, status_serde, temporary_store
+from tests.local_stores import (
+    CommittingIdempotencyIndex,
+    RecordIndex,
+    fresh_namespace,
+    status_serde,
+    temporary_store,
+)
 
 IndexFactory = Callable[..., RecordIndex]
+IdempotencyFactory = Callable[[], CommittingIdempotencyIndex]
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +38,8 @@ def new_index(local_store: LocalStore, record_serde: AvroSerde) -> IndexFactory:
         return RecordIndex(fresh_namespace(local_store), record_serde, retention)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def new_idempotency_index(local_store: LocalStore, record_serde: AvroSerde) -> IdempotencyFactory:
+    return lambda: CommittingIdempotencyIndex(fresh_namespace(local_store), record_serde)
