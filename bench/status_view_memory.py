@@ -106,8 +106,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--old-root", type=Path, default=None, help="a checkout with the in-memory view")
     args = parser.parse_args()
-    columns = ("jobs", "view", "ready s", "RSS MiB", "base MiB", "GET p99 ms", "list p99 ms", "read")
-    widths = (8, 6, 8, 8, 8, 10, 11, 8)
+    columns = ("jobs", "view", "ready s", "RSS MiB", "base MiB", "GET p50/p99 ms", "list p50/p99 ms", "read")
+    widths = (8, 6, 8, 8, 8, 15, 16, 8)
     print("  ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)), flush=True)
     with throwaway_stack() as (endpoints, _), tempfile.TemporaryDirectory() as tmp:
         for jobs in args.jobs:

@@ -77,8 +77,8 @@ def snapshot(n: int) -> JobStatus:
     )
 
 
-def p99(samples: list[float]) -> float:
-    return sorted(samples)[int(len(samples) * 0.99)] * 1000
+def quantile(samples: list[float], q: float) -> float:
+    return sorted(samples)[int(len(samples) * q)] * 1000
 
 
 def rss_mib() -> float:
@@ -134,8 +134,11 @@ async def measure(topic_name: str, jobs: int, state_dir: str | None) -> dict[str
         "rss_base_mib": base,
         "rss_ready_mib": rss_ready,
         "rss_after_reads_mib": rss_mib(),
-        "get_p99_ms": p99(gets),
-        "list_p99_ms": p99(pages),
+        "get_p50_ms": quantile(gets, 0.5),
+        "get_p99_ms": quantile(gets, 0.99),
+        "list_p50_ms": quantile(pages, 0.5),
+        "list_p99_ms": quantile(pages, 0.99),
+        "cpu_s": time.process_time(),
         "records_read": records_read,
     }
 

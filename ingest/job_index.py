@@ -24,12 +24,14 @@ from ingest.job_keys import (
     EVERY_JOB,
     MAX_SCAN,
     Entry,
+    JobFacts,
     JobFilter,
     SortKey,
     decode_cursor,
     encode_cursor,
     job_key,
     listed,
+    micros,
     ordered,
     sort_key,
     split_tenant_key,
@@ -45,6 +47,7 @@ __all__ = [
     "EPOCH",
     "EVERY_JOB",
     "MAX_SCAN",
+    "JobFacts",
     "JobFilter",
     "JobIndex",
     "Snapshot",
@@ -88,21 +91,20 @@ class JobIndex:
         entry = self._entry(job_id)
         return None if entry is None else Snapshot(self._status(entry), local=not entry.real)
 
-    def apply(self, status: JobStatus, *, raw: bytes, local: bool = False) -> bool:
+    def apply(self, job: JobFacts, *, raw: bytes, local: bool = False) -> bool:
         """Record a snapshot if it is newer than what is known; True when it became the current one. `raw`:
-        the record `status` was decoded from (a local placeholder: made from), kept instead of the object."""
-        old = self._entry(status.job_id)
-        rank = (status.version, 0 if local else 1)
+        the record `job` was read from (a local placeholder: made from), kept as it is."""
+        old = self._entry(job.job_id)
+        rank = (job.version, 0 if local else 1)
         if old is not None and (local or rank <= old.rank):
             return False
-        key = sort_key(status)
-        model = status.params.model if status.params is not None else ""
-        dues = self._expiries.keys(status) if self._expiries is not None and not local else ()
-        new = Entry(status.version, not local, status.tenant_id, key[0], status.state.value, model, dues, raw)
+        first = -micros(job.created_at)
+        dues = self._expiries.keys(job, job.job_id) if self._expiries is not None and not local else ()
+        new = Entry(job.version, not local, job.tenant_id, first, job.state.value, job.model, dues, raw)
         if old is not None:
-            self._unindex(status.job_id, old)
-        self.batch.put(job_key(status.job_id), new.pack())
-        self.batch.put(tenant_key(status.tenant_id, key), new.listing())
+            self._unindex(job.job_id, old)
+        self.batch.put(job_key(job.job_id), new.pack())
+        self.batch.put(tenant_key(job.tenant_id, (first, job.job_id)), new.listing())
         for due in dues:
             self.batch.put(due, b"")
         return True

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from reelstream.params import FieldError, InvalidRequest
-from schemas.events import JobStatus
+from schemas.events import DELETED_CODE, JobState, JobStatus
 
 # (-created_at in µs, job_id): ascending order is newest first, ties broken by job id
 SortKey = tuple[int, str]
@@ -77,6 +79,64 @@ class JobFilter:
 
 
 EVERY_JOB = JobFilter()
+
+
+@dataclass(frozen=True, slots=True)
+class JobFacts:
+    """What the index reads of a snapshot, from the decoded JobStatus (`of`) or straight from the record
+    as its writer wrote it (`of_datum`: no schema resolution, no objects built; what a replay decodes).
+    `artifact`: True when the snapshot has one, else None (retention: a success with a video)."""
+
+    job_id: str
+    tenant_id: str
+    state: JobState
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    state_times: Mapping[str, datetime]
+    model: str
+    artifact: object | None
+    deleted: bool
+
+    @classmethod
+    def of(cls, status: JobStatus) -> JobFacts:
+        model = status.params.model if status.params is not None else ""
+        deleted = status.error is not None and status.error.code == DELETED_CODE
+        return cls(
+            status.job_id,
+            status.tenant_id,
+            status.state,
+            status.version,
+            status.created_at,
+            status.updated_at,
+            status.state_times,
+            model,
+            True if status.artifact is not None else None,
+            deleted,
+        )
+
+    @classmethod
+    def of_datum(cls, datum: Mapping[str, Any]) -> JobFacts:
+        """Raises KeyError, ValueError or TypeError for a datum that is not a job's snapshot."""
+        params, error = datum.get("params"), datum.get("error")
+        return cls(
+            str(datum["job_id"]),
+            str(datum["tenant_id"]),
+            JobState(datum["state"]),
+            int(datum["version"]),
+            _utc(datum["created_at"]),
+            _utc(datum["updated_at"]),
+            {str(k): _utc(v) for k, v in (datum.get("state_times") or {}).items()},
+            str(params["model"]) if params else "",
+            True if datum.get("artifact") is not None else None,
+            error is not None and error.get("code") == DELETED_CODE,
+        )
+
+
+def _utc(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {type(value).__name__}")
+    return value
 
 
 # ---- keys -------------------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ memory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ingest.job_keys import micros, ordered
 from reelstream.local_store import Namespace
@@ -25,19 +26,32 @@ class Retention:
     videos: timedelta = timedelta(days=7)
 
 
-def finished_at(status: JobStatus) -> datetime | None:
+class Finishing(Protocol):
+    """What retention reads of a job: a JobStatus, or the index's JobFacts."""
+
+    @property
+    def state(self) -> JobState: ...
+    @property
+    def state_times(self) -> Mapping[str, datetime]: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def artifact(self) -> object | None: ...
+
+
+def finished_at(status: Finishing) -> datetime | None:
     if not status.state.terminal:
         return None
     return status.state_times.get(status.state.value, status.updated_at)
 
 
-def expires_at(status: JobStatus, retention: Retention) -> datetime | None:
+def expires_at(status: Finishing, retention: Retention) -> datetime | None:
     """When the job (its record, and its video if it still has one) is deleted; None while it is active."""
     finished = finished_at(status)
     return None if finished is None else finished + retention.records
 
 
-def video_expires_at(status: JobStatus, retention: Retention) -> datetime | None:
+def video_expires_at(status: Finishing, retention: Retention) -> datetime | None:
     """When a succeeded job's video and poster are deleted (the job record stays until `expires_at`)."""
     finished = finished_at(status)
     if finished is None or status.state is not JobState.SUCCEEDED or status.artifact is None:
@@ -59,12 +73,12 @@ class Expiries:
         self.retention = retention
         self._store = store
 
-    def keys(self, status: JobStatus) -> tuple[bytes, ...]:
+    def keys(self, status: Finishing, job_id: str) -> tuple[bytes, ...]:
         dues = ((b"r", expires_at(status, self.retention)), (b"v", video_expires_at(status, self.retention)))
-        return tuple(kind + ordered(micros(due)) + status.job_id.encode() for kind, due in dues if due)
+        return tuple(kind + ordered(micros(due)) + job_id.encode() for kind, due in dues if due)
 
     def note(self, status: JobStatus) -> None:
-        self._store.write(dict.fromkeys(self.keys(status), b""))
+        self._store.write(dict.fromkeys(self.keys(status, status.job_id), b""))
 
     def due_records(self, now: datetime) -> list[str]:
         return self._take(b"r", now)

@@ -15,14 +15,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import cast
 
-from ingest.job_index import EVERY_JOB, MAX_SCAN, JobFilter, JobIndex, Snapshot, SortKey
+from ingest.job_index import EVERY_JOB, MAX_SCAN, JobFacts, JobFilter, JobIndex, Snapshot, SortKey
 from ingest.retention import Expiries, Retention
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.kafka.stored_view import CHECKPOINT_MAX_AGE_SECONDS, StoredView
 from reelstream.local_store import Namespace
-from schemas.events import JobStatus, SubmitJob, is_deleted
+from schemas.events import JobStatus, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS, Topic
 
@@ -47,7 +47,7 @@ class Updates:
         return await self._queue.get()
 
 
-class StatusView(StoredView[JobStatus]):
+class StatusView(StoredView[JobFacts]):
     """Construct freely (no I/O); `await start()` / `await stop()` from the application's lifespan."""
 
     def __init__(
@@ -62,9 +62,18 @@ class StatusView(StoredView[JobStatus]):
         security: KafkaSecurity = PLAINTEXT,
         max_age: float = CHECKPOINT_MAX_AGE_SECONDS,
     ) -> None:
+        # the view applies JobFacts read from the topic's JobStatus records (`_decode`): its loop sees facts
+        facts_topic = cast(Topic[JobFacts], topic)
         super().__init__(
-            bootstrap, serde, state, topic=topic, client_id=client_id, security=security, max_age=max_age
+            bootstrap,
+            serde,
+            state,
+            topic=facts_topic,
+            client_id=client_id,
+            security=security,
+            max_age=max_age,
         )
+        self._serde, self._status_topic = serde, topic
         self.expiries = Expiries(retention or Retention(), state)
         self._deleted: OrderedDict[str, None] = OrderedDict()  # jobs this replica deleted, newest last
         self._reaper: Callable[[JobStatus], None] | None = None
@@ -77,15 +86,19 @@ class StatusView(StoredView[JobStatus]):
         )
         self._subscribers: dict[str, set[Updates]] = {}
 
-    def _on_stored(self, key: str | None, value: JobStatus, raw: bytes) -> None:
-        if is_deleted(value) or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
+    async def _decode(self, raw: bytes) -> JobFacts:
+        """Only what the index needs: a replay builds no JobStatus (`ingest.job_keys.JobFacts`)."""
+        return JobFacts.of_datum(await self._serde.writer_datum(raw))
+
+    def _on_stored(self, key: str | None, value: JobFacts, raw: bytes) -> None:
+        if value.deleted or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
             self._index.remove(value.job_id)
             if self._reaper is not None and self.caught_up:  # replayed ones: their tombstone follows
-                self._reaper(value)
+                self._reaper(self._serde.decode_seen(self._status_topic, raw))
             return
-        self.apply(value, raw=raw)  # the index keeps the bytes (see ingest.job_index)
+        self._apply(value, raw, local=False)  # the index keeps the bytes (see ingest.job_index)
 
-    def _check(self, key: str | None, value: JobStatus) -> None:
+    def _check(self, key: str | None, value: JobFacts) -> None:
         """A snapshot is keyed by its own job id: under another key, compaction would keep the wrong one."""
         if not value.job_id or (key is not None and key != value.job_id):
             raise InvalidRecordError(f"a snapshot of job {value.job_id!r} under the key {key!r}")
@@ -128,14 +141,21 @@ class StatusView(StoredView[JobStatus]):
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.
         `raw`: the record it came from; a local placeholder's, the SubmitJob record it was made from
         (ingest.submission.placeholder_of), so it is kept as bytes without being serialized."""
-        if not self._index.apply(status, local=local, raw=raw):
+        if not self._apply(JobFacts.of(status), raw, local=local, status=status):
             return False
         if local:  # written now; snapshots read from the topic are written with their batch's offsets
             self.note_schema(raw)
             self.write_now()
-        snapshot = Snapshot(status, local)
-        for updates in self._subscribers.get(status.job_id, ()):
-            updates.offer(snapshot)
+        return True
+
+    def _apply(self, job: JobFacts, raw: bytes, *, local: bool, status: JobStatus | None = None) -> bool:
+        if not self._index.apply(job, raw=raw, local=local):
+            return False
+        subscribers = self._subscribers.get(job.job_id, ())
+        if subscribers:  # decoded only for someone waiting on it
+            snapshot = Snapshot(status or self._serde.decode_seen(self._status_topic, raw), local)
+            for updates in subscribers:
+                updates.offer(snapshot)
         return True
 
     @contextlib.contextmanager

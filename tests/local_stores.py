@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterator
 
 from ingest.idempotency import IdempotencyIndex
-from ingest.job_index import JobIndex
+from ingest.job_index import JobFacts, JobIndex
 from ingest.retention import Expiries, Retention
 from reelstream.local_store import LocalStore, Namespace
 from schemas.events import IdempotencyRecord, JobStatus
@@ -46,7 +46,9 @@ class RecordIndex(JobIndex):
         self.serde = serde
 
     def apply(self, status: JobStatus, *, raw: bytes | None = None, local: bool = False) -> bool:
-        changed = super().apply(status, raw=raw or self.serde.serialize(JOB_STATUS, status), local=local)
+        changed = super().apply(
+            JobFacts.of(status), raw=raw or self.serde.serialize(JOB_STATUS, status), local=local
+        )
         self.batch.commit()
         return changed
 

@@ -76,6 +76,10 @@ class CompactedView(Generic[T]):
     def _on_value(self, key: str | None, value: T) -> None:
         raise NotImplementedError
 
+    async def _decode(self, raw: bytes) -> T:
+        """A record's value (a view that needs only part of it may decode less)."""
+        return await self._serde.deserialize(self._topic, raw)
+
     def _on_record(self, key: str | None, value: T, raw: bytes) -> None:
         """A decoded value with the bytes it came from; a view that keeps the bytes overrides this."""
         self._on_value(key, value)
@@ -241,7 +245,7 @@ class CompactedView(Generic[T]):
             return
         raw = bytes(record.value)
         try:
-            value = await self._serde.deserialize(self._topic, raw)
+            value = await self._decode(raw)
             self._check(key, value)
         except RegistryUnavailableError:
             raise  # not the record's fault: `_consume` re-reads it later

@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.job_index import JobFilter, JobIndex, decode_cursor, encode_cursor, sort_key
+from ingest.job_index import JobFacts, JobFilter, JobIndex, decode_cursor, encode_cursor, sort_key
 from ingest.job_keys import Entry, job_key
 from ingest.openapi import openapi_document
 from ingest.retention import Retention
 from ingest.submission import parse_submission, placeholder_of, submit_command
 from reelstream.local_store import LocalStore
 from reelstream.params import InvalidRequest
-from schemas.events import JobState, JobStatus
+from schemas.events import DELETED_CODE, ErrorInfo, JobState, JobStatus
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS
 from tests.kafka_clients import MemoryRegistry
@@ -187,12 +187,14 @@ async def test_real_snapshots_are_kept_as_their_record_bytes(local_store: LocalS
     records = {}
     for snapshot in (first, second):
         records[snapshot.job_id] = raw = serde.serialize(JOB_STATUS, snapshot)
-        assert index.apply(snapshot, raw=raw)
+        facts = JobFacts.of_datum(await serde.writer_datum(raw))  # as the view reads the topic
+        assert facts == JobFacts.of(snapshot)
+        assert index.apply(facts, raw=raw)
     submission = parse_submission(b'{"prompt": "fox"}', default_model="tiny-mochi")
     command = replace(submit_command(submission, "t1", "c"), occurred_at=T0 + timedelta(minutes=3))
     placeholder = placeholder_of(command)  # a local one is kept as the record of the command it is made from
     records["c"] = serde.serialize(COMMANDS, command)
-    assert index.apply(placeholder, local=True, raw=records["c"])
+    assert index.apply(JobFacts.of(placeholder), local=True, raw=records["c"])
     index.batch.commit()
     for job_id, raw in records.items():
         entry = namespace.get(job_key(job_id))
@@ -247,7 +249,7 @@ def test_the_store_keeps_data_and_checkpoint_across_a_reopen(tmp_path: Path, rec
     store = LocalStore(str(tmp_path)).open()
     index = RecordIndex(store.namespace(b"status"), record_serde)
     index.apply(status(2, "a"))
-    JobIndex.apply(index, status(3, "b"), raw=record_serde.serialize(JOB_STATUS, status(3, "b")))
+    JobIndex.apply(index, JobFacts.of(status(3, "b")), raw=record_serde.serialize(JOB_STATUS, status(3, "b")))
     index.batch.commit({0: 17, 2: 5}, at_micros=1_000)
     store.close()
     reopened = LocalStore(str(tmp_path)).open()
@@ -261,3 +263,22 @@ def test_the_store_keeps_data_and_checkpoint_across_a_reopen(tmp_path: Path, rec
         assert again.get("a") is None
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"state": JobState.SUCCEEDED, "artifact": artifact(), "state_times": {"succeeded": T0}},
+        {"state": JobState.QUEUED, "params": None, "artifact": None},
+        {"state": JobState.CANCELED, "artifact": None, "error": ErrorInfo(DELETED_CODE, "deleted", False)},
+        {"state": JobState.FAILED, "artifact": None, "error": ErrorInfo("oom", "out of memory", True)},
+    ],
+)
+async def test_what_a_replay_reads_of_a_record_is_what_the_decoded_snapshot_says(
+    record_serde: AvroSerde, shape: dict[str, Any]
+) -> None:
+    """The view decodes only the writer's datum of each record (no JobStatus is built during a replay)."""
+    snapshot = status(7, "x", **shape)
+    facts = JobFacts.of_datum(await record_serde.writer_datum(record_serde.serialize(JOB_STATUS, snapshot)))
+    assert facts == JobFacts.of(snapshot)
+    assert facts.deleted == (shape.get("error") is not None and shape["error"].code == DELETED_CODE)
