@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import cast
@@ -22,9 +23,12 @@ from reelstream.errors import InvalidRecordError
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from reelstream.kafka.stored_view import CHECKPOINT_MAX_AGE_SECONDS, StoredView
 from reelstream.local_store import Namespace
+from schemas.errors import SerializationError
 from schemas.events import JobStatus, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS, Topic
+
+logger = logging.getLogger(__name__)
 
 UPDATES_BUFFER = 256
 MAX_REMEMBERED_DELETIONS = 100_000
@@ -94,7 +98,9 @@ class StatusView(StoredView[JobFacts]):
         if value.deleted or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
             self._index.remove(value.job_id)
             if self._reaper is not None and self.caught_up:  # replayed ones: their tombstone follows
-                self._reaper(self._serde.decode_seen(self._status_topic, raw))
+                status = self._status(raw)
+                if status is not None:
+                    self._reaper(status)
             return
         self._apply(value, raw, local=False)  # the index keeps the bytes (see ingest.job_index)
 
@@ -152,11 +158,19 @@ class StatusView(StoredView[JobFacts]):
         if not self._index.apply(job, raw=raw, local=local):
             return False
         subscribers = self._subscribers.get(job.job_id, ())
-        if subscribers:  # decoded only for someone waiting on it
-            snapshot = Snapshot(status or self._serde.decode_seen(self._status_topic, raw), local)
+        status = status or (self._status(raw) if subscribers else None)  # decoded for someone waiting only
+        if status is not None:
             for updates in subscribers:
-                updates.offer(snapshot)
+                updates.offer(Snapshot(status, local))
         return True
+
+    def _status(self, raw: bytes) -> JobStatus | None:
+        """The snapshot a record holds; None (logged) if it cannot be read as this code's JobStatus."""
+        try:
+            return self._serde.decode_seen(self._status_topic, raw)
+        except SerializationError as exc:
+            logger.warning("a status record cannot be decoded: %s", exc.code)
+            return None
 
     @contextlib.contextmanager
     def subscribe(self, job_id: str) -> Iterator[Updates]:
