@@ -121,16 +121,11 @@ def main() -> None:
             results = {}
             for name, root, state_dir in runs:
                 r = results[name] = run_view(endpoints, topic, jobs, root, state_dir)
-                figures = (
-                    r["ready_s"],
-                    r["rss_ready_mib"],
-                    r["rss_base_mib"],
-                    r["get_p99_ms"],
-                    r["list_p99_ms"],
-                )
+                get = f"{r['get_p50_ms']:.3f}/{r['get_p99_ms']:.3f}"
+                page = f"{r['list_p50_ms']:.3f}/{r['list_p99_ms']:.3f}"
                 print(
-                    f"{jobs:>8}  {name:>6}  {figures[0]:>8.2f}  {figures[1]:>8.0f}  {figures[2]:>8.0f}  "
-                    f"{figures[3]:>10.3f}  {figures[4]:>11.3f}  {r['records_read']!s:>8}",
+                    f"{jobs:>8}  {name:>6}  {r['ready_s']:>8.2f}  {r['rss_ready_mib']:>8.0f}  "
+                    f"{r['rss_base_mib']:>8.0f}  {get:>15}  {page:>16}  {r['records_read']!s:>8}",
                     flush=True,
                 )
             if "old" in results:
