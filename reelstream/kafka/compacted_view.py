@@ -101,6 +101,9 @@ class CompactedView(Generic[T]):
     def _commit(self, offsets: dict[int, int]) -> None:
         """Make what the records up to `offsets` (partition → next offset) changed durable, with them."""
 
+    def _on_caught_up(self) -> None:
+        """Once, when the view has read what the topic held when it started."""
+
     def _check(self, key: str | None, value: T) -> None:
         """Raise a ReelstreamError if `value` (under `key`) breaks an invariant of the view."""
 
@@ -296,3 +299,4 @@ class CompactedView(Generic[T]):
                 self.records_read,
             )
             self._caught_up.set()
+            self._on_caught_up()

@@ -4,7 +4,8 @@ What it applies goes to `self.batch` (read through by the subclass's index); aft
 consume loop hands it the offsets consumed and both are written in one atomic write. At start it resumes from
 that checkpoint, unless the checkpoint is older than `max_age` (a tombstone it missed may have been compacted
 away since: keep `max_age` at most the topic's `delete.retention.ms`), in which case the namespace is
-cleared and the topic replayed; a clean stop of a caught-up view refreshes the checkpoint's time.
+cleared and the topic replayed; a clean stop of a caught-up view refreshes the checkpoint's time. A replay
+from the beginning writes in bulk (`LocalStore.bulk_load`: compactions wait until it has caught up).
 
 Kept records are Avro bytes whose writer schema a later process may not have read yet: every schema id kept
 is noted (`<ns>\x00schema/<id>`) and fetched at start, so they decode without the registry afterwards.
@@ -45,6 +46,7 @@ class StoredView(CompactedView[T]):
         self._state, self._max_age, self._serde = state, max_age, serde
         self.batch: Batch = state.batch()
         self._schemas: set[bytes] = set()
+        self._bulk = False  # replaying into an empty namespace (`LocalStore.bulk_load`)
 
     def _on_stored(self, key: str | None, value: T, raw: bytes) -> None:
         """A decoded value with its bytes (to keep in `self.batch`)."""
@@ -75,18 +77,36 @@ class StoredView(CompactedView[T]):
         await super().stop()
         if running and self.caught_up:  # the checkpoint is as fresh as this moment
             self._commit(dict(self._applied_to))
+        self._end_bulk()
 
     def _resume(self) -> dict[int, int]:
         offsets, stamp = self._state.checkpoint()
         if offsets and (stamp is None or time.time() - stamp / 1e6 > self._max_age):
             self._discard()
             return {}
+        if not offsets:
+            self._begin_bulk()
         return offsets
+
+    def _on_caught_up(self) -> None:
+        self._end_bulk()
+
+    def _begin_bulk(self) -> None:
+        """A replay from the beginning into an empty namespace: written in bulk until caught up."""
+        if not self._bulk:
+            self._bulk = True
+            self._state.store.bulk_load(True)
+
+    def _end_bulk(self) -> None:
+        if self._bulk:
+            self._bulk = False
+            self._state.store.bulk_load(False)
 
     def _discard(self) -> None:
         self._state.clear()
         self.batch.changes.clear()
         self._schemas.clear()
+        self._begin_bulk()
 
     def _commit(self, offsets: dict[int, int]) -> None:
         self.batch.commit(offsets, time.time_ns() // 1000)
