@@ -1,10 +1,11 @@
 """What the routes use, opened in the application's lifespan and closed in reverse order.
 
 Nothing here does I/O at import or in a constructor: `open_context(settings)` starts the registry serde,
-the idempotent producer, the status, idempotency-key, limits and API-key views and the presigning client,
-and yields them as one object. It loads the key-encryption keys (REELSTREAM_KEY_DIR): API key records are
-MACed with them, tenants' webhook secrets sealed; once the views have caught up, data keys still wrapped by
-an old key-encryption key are re-wrapped and legacy plaintext webhook secrets sealed (`secure_at_rest`).
+the idempotent producer, the local store (`reelstream.local_store`), the status, idempotency-key, limits
+and API-key views and the presigning client, and yields them as one object. It loads the key-encryption
+keys (REELSTREAM_KEY_DIR): API key records are MACed with them, tenants' webhook secrets sealed; once the
+views have caught up, data keys still wrapped by an old key-encryption key are re-wrapped and legacy
+plaintext webhook secrets sealed (`secure_at_rest`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
+from reelstream.local_store import LocalStore
 from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
 from reelstream.webhooks.delivery_log import DeliveryLog
@@ -185,9 +187,24 @@ async def open_context(
 
         dead_letters = DeadLetterWriter(STAGE, publisher)
         bootstrap, security = endpoints.kafka_bootstrap, endpoints.kafka_security
-        view = StatusView(bootstrap, serde, retention=retention_of(settings), security=security)
+        state = LocalStore(settings.state_dir, cache_bytes=settings.state_cache_mib * 2**20).open()
+        stack.callback(state.close)  # after the views stopped
+        view = StatusView(
+            bootstrap,
+            serde,
+            state.namespace(b"status"),
+            retention=retention_of(settings),
+            security=security,
+            max_age=settings.state_max_age_seconds,
+        )
         store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
-        keys = IdempotencyView(bootstrap, serde, security=security)
+        keys = IdempotencyView(
+            bootstrap,
+            serde,
+            state.namespace(b"idempotency"),
+            security=security,
+            max_age=settings.state_max_age_seconds,
+        )
         limits = LimitsView(bootstrap, serde, security=security)
         webhooks = TenantWebhooksViews(bootstrap, serde, "reelstream-ingest", provider, security)
         issuer = KeyIssuer(webhooks.keyring, publisher)

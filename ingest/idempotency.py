@@ -1,4 +1,4 @@
-"""Idempotency keys for job submission (IETF httpapi idempotency-key draft): pure, no Kafka, no HTTP.
+"""Idempotency keys for job submission (IETF httpapi idempotency-key draft): no Kafka, no HTTP.
 
 A key is scoped to its tenant and remembered as an `IdempotencyRecord` on a compacted topic: written
 `completed=False` (with the job id already chosen) before the SubmitJob is produced and `completed=True`
@@ -20,12 +20,14 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ingest.errors import IdempotencyInProgress, InvalidHeader
+from ingest.job_keys import micros, ordered
+from reelstream.local_store import Batch, Namespace
 from reelstream.params import FieldError
 from schemas.events import IdempotencyRecord
 
@@ -105,28 +107,37 @@ def same_claim(a: IdempotencyRecord, b: IdempotencyRecord) -> bool:
 
 
 class IdempotencyIndex:
-    """The record of every key, and of every job id (to refuse another tenant's PUT id).
+    """The record of every key, and of every job id (to refuse another tenant's PUT id), in the local store
+    (`reelstream.local_store`): `k<record key>` → the record (Avro bytes), `b<job id>` → its record key,
+    `e<expires µs><record key>` → "" (the expired ones are one range scan). Writes go to `batch`, which the
+    view commits with the offsets they came from; reads see it.
 
     First write wins: fed in log order, a key's live record is replaced only by a record of the same claim
     (the newest of them: completed wins a tie) or once it expired. Two replicas that both found a key
     unknown and both wrote a claim read back the same owner: the claim that reached the log first."""
 
-    def __init__(self) -> None:
-        self._by_key: dict[str, IdempotencyRecord] = {}
-        self._by_job: dict[str, IdempotencyRecord] = {}
+    def __init__(
+        self,
+        store: Namespace,
+        encode: Callable[[IdempotencyRecord], bytes],
+        decode: Callable[[bytes], IdempotencyRecord],
+        batch: Batch | None = None,
+    ) -> None:
+        self._store, self._encode, self._decode = store, encode, decode
+        self.batch = batch if batch is not None else store.batch()
 
-    def __len__(self) -> int:
-        return len(self._by_key)
-
-    def apply(self, record: IdempotencyRecord) -> bool:
-        """Keep `record` unless its key is owned by another live claim, or a newer record of the same
-        claim is known."""
+    def apply(self, record: IdempotencyRecord, raw: bytes | None = None) -> bool:
+        """Keep `record` (`raw`: the bytes it was read from) unless its key is owned by another live
+        claim, or a newer record of the same claim is known."""
         key = record_key(record.tenant_id, record.idempotency_key)
-        current = self._by_key.get(key)
+        current = self._record(key)
         if current is not None and not self._replaces(current, record):
             return False
-        self._by_key[key] = record
-        self._by_job[record.job_id] = record
+        if current is not None:
+            self.batch.delete(_expiry_key(current, key))
+        self.batch.put(b"k" + key.encode(), raw if raw is not None else self._encode(record))
+        self.batch.put(b"b" + record.job_id.encode(), key.encode())
+        self.batch.put(_expiry_key(record, key), b"")
         return True
 
     @staticmethod
@@ -135,21 +146,28 @@ class IdempotencyIndex:
             return True
         return same_claim(current, record) and _rank(record) >= _rank(current)
 
+    def _record(self, key: str) -> IdempotencyRecord | None:
+        raw = self.batch.get(b"k" + key.encode())
+        return None if raw is None else self._decode(raw)
+
     def remove(self, key: str) -> bool:
-        record = self._by_key.pop(key, None)
+        record = self._record(key)
         if record is None:
             return False
-        if self._by_job.get(record.job_id) is record:
-            del self._by_job[record.job_id]
+        self.batch.delete(b"k" + key.encode())
+        self.batch.delete(_expiry_key(record, key))
+        if self.batch.get(b"b" + record.job_id.encode()) == key.encode():
+            self.batch.delete(b"b" + record.job_id.encode())
         return True
 
     def expired(self, now: datetime) -> list[str]:
         """The record keys whose newest record has expired (for tombstoning)."""
-        return [key for key, record in self._by_key.items() if record.expires_at <= now]
+        stop = b"e" + ordered(micros(now) + 1)
+        return [key[9:].decode() for key, _ in self._store.scan(b"e", stop)]
 
     def get(self, tenant_id: str, key: str, now: datetime) -> IdempotencyRecord | None:
         """The live record of the tenant's key (expired ones and foreign ones read as none)."""
-        record = self._by_key.get(record_key(tenant_id, key))
+        record = self._record(record_key(tenant_id, key))
         if record is None or record.expires_at <= now:
             return None
         if (record.tenant_id, record.idempotency_key) != (tenant_id, key):
@@ -157,8 +175,15 @@ class IdempotencyIndex:
         return record
 
     def for_job(self, job_id: str, now: datetime) -> IdempotencyRecord | None:
-        record = self._by_job.get(job_id)
-        return record if record is not None and record.expires_at > now else None
+        key = self.batch.get(b"b" + job_id.encode())
+        record = None if key is None else self._record(key.decode())
+        if record is None or record.job_id != job_id:  # the key has been claimed for another job since
+            return None
+        return record if record.expires_at > now else None
+
+
+def _expiry_key(record: IdempotencyRecord, key: str) -> bytes:
+    return b"e" + ordered(micros(record.expires_at)) + key.encode()
 
 
 class InFlight:

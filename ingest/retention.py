@@ -1,17 +1,21 @@
 """How long a finished job and its video are kept, and which are due: pure (no Kafka, no clock of its own).
 
 A job's record expires `records` after it finished (its terminal state's time), its video (a success's
-artifact) `videos` after. Active jobs never expire. `Expiries` keeps the finished jobs in two heaps by due
-time, so a sweep looks at the due ones only, never at every job of the view.
+artifact) `videos` after. Active jobs never expire. `Expiries` keeps the finished jobs by due time in
+the status view's local store (`r<due µs><job id>`, `v<due µs><job id>`: `reelstream.local_store`), so a
+sweep reads the due ones only, one range scan, never every job of the view, and nothing per job is held in
+memory.
 """
 
 from __future__ import annotations
 
-import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from ingest.job_keys import micros, ordered
+from reelstream.local_store import Namespace
 from schemas.events import JobState, JobStatus
 from schemas.views import job_resource
 
@@ -22,19 +26,32 @@ class Retention:
     videos: timedelta = timedelta(days=7)
 
 
-def finished_at(status: JobStatus) -> datetime | None:
+class Finishing(Protocol):
+    """What retention reads of a job: a JobStatus, or the index's JobFacts."""
+
+    @property
+    def state(self) -> JobState: ...
+    @property
+    def state_times(self) -> Mapping[str, datetime]: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def artifact(self) -> object | None: ...
+
+
+def finished_at(status: Finishing) -> datetime | None:
     if not status.state.terminal:
         return None
     return status.state_times.get(status.state.value, status.updated_at)
 
 
-def expires_at(status: JobStatus, retention: Retention) -> datetime | None:
+def expires_at(status: Finishing, retention: Retention) -> datetime | None:
     """When the job (its record, and its video if it still has one) is deleted; None while it is active."""
     finished = finished_at(status)
     return None if finished is None else finished + retention.records
 
 
-def video_expires_at(status: JobStatus, retention: Retention) -> datetime | None:
+def video_expires_at(status: Finishing, retention: Retention) -> datetime | None:
     """When a succeeded job's video and poster are deleted (the job record stays until `expires_at`)."""
     finished = finished_at(status)
     if finished is None or status.state is not JobState.SUCCEEDED or status.artifact is None:
@@ -48,34 +65,28 @@ def retained_resource(status: JobStatus, retention: Retention) -> dict[str, Any]
 
 
 class Expiries:
-    """The finished jobs by due time. `note` every snapshot; `due_*` pops the ids due at `now` (the caller
-    checks the job's current snapshot: one deleted or changed since is skipped there)."""
+    """The finished jobs by due time. The status view writes `keys(status)` with each snapshot (and deletes
+    them with it); `due_*` take out the ids due at `now` (the caller checks the job's current snapshot: one
+    deleted or changed since is skipped there); `note` puts a job back (a sweep that failed)."""
 
-    def __init__(self, retention: Retention) -> None:
+    def __init__(self, retention: Retention, store: Namespace) -> None:
         self.retention = retention
-        self._records: list[tuple[datetime, str]] = []
-        self._videos: list[tuple[datetime, str]] = []
+        self._store = store
+
+    def keys(self, status: Finishing, job_id: str) -> tuple[bytes, ...]:
+        dues = ((b"r", expires_at(status, self.retention)), (b"v", video_expires_at(status, self.retention)))
+        return tuple(kind + ordered(micros(due)) + job_id.encode() for kind, due in dues if due)
 
     def note(self, status: JobStatus) -> None:
-        record = expires_at(status, self.retention)
-        if record is not None:
-            heapq.heappush(self._records, (record, status.job_id))
-        video = video_expires_at(status, self.retention)
-        if video is not None:
-            heapq.heappush(self._videos, (video, status.job_id))
+        self._store.write(dict.fromkeys(self.keys(status, status.job_id), b""))
 
     def due_records(self, now: datetime) -> list[str]:
-        return _pop_due(self._records, now)
+        return self._take(b"r", now)
 
     def due_videos(self, now: datetime) -> list[str]:
-        return _pop_due(self._videos, now)
+        return self._take(b"v", now)
 
-    def __len__(self) -> int:
-        return len(self._records) + len(self._videos)
-
-
-def _pop_due(heap: list[tuple[datetime, str]], now: datetime) -> list[str]:
-    due: list[str] = []
-    while heap and heap[0][0] <= now:
-        due.append(heapq.heappop(heap)[1])
-    return due
+    def _take(self, kind: bytes, now: datetime) -> list[str]:
+        due = [key for key, _ in self._store.scan(kind, kind + ordered(micros(now) + 1))]
+        self._store.write(dict.fromkeys(due))
+        return [key[9:].decode() for key in due]

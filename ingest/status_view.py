@@ -1,27 +1,34 @@
 """The materialized view of `reelstream.jobs.status` that GET, list and SSE read from.
 
-The consume loop (`reelstream.kafka.compacted_view`) replays the compacted topic from the beginning on every
-replica; this view keeps the newest snapshot of every job (rules in `ingest.job_index`). Waiters subscribe to
-one job and receive each snapshot that becomes current, in order.
+The consume loop (`reelstream.kafka.compacted_view`) reads the compacted topic on every replica; this view
+keeps the newest snapshot of every job (rules in `ingest.job_index`) in the local store, each fetched batch
+written atomically with the offsets it came from, so a restart over the same state directory resumes from
+that checkpoint and a replica with an empty one replays the topic (`reelstream.kafka.stored_view`).
+Waiters subscribe to one job and receive each snapshot that becomes current, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import cast
 
-from ingest.job_index import EVERY_JOB, MAX_SCAN, JobFilter, JobIndex, Snapshot, SortKey
+from ingest.job_index import EVERY_JOB, MAX_SCAN, JobFacts, JobFilter, JobIndex, Snapshot, SortKey
 from ingest.retention import Expiries, Retention
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
-from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
-from schemas.events import JobStatus, SubmitJob, is_deleted
+from reelstream.kafka.stored_view import CHECKPOINT_MAX_AGE_SECONDS, StoredView
+from reelstream.local_store import Namespace
+from schemas.errors import SerializationError
+from schemas.events import JobStatus, SubmitJob
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS, Topic
+
+logger = logging.getLogger(__name__)
 
 UPDATES_BUFFER = 256
 MAX_REMEMBERED_DELETIONS = 100_000
@@ -44,49 +51,68 @@ class Updates:
         return await self._queue.get()
 
 
-class StatusView(CompactedView[JobStatus]):
+class StatusView(StoredView[JobFacts]):
     """Construct freely (no I/O); `await start()` / `await stop()` from the application's lifespan."""
 
     def __init__(
         self,
         bootstrap: str,
         serde: AvroSerde,
+        state: Namespace,
         *,
         topic: Topic[JobStatus] = JOB_STATUS,
         client_id: str = "reelstream-ingest-view",
         retention: Retention | None = None,
         security: KafkaSecurity = PLAINTEXT,
+        max_age: float = CHECKPOINT_MAX_AGE_SECONDS,
     ) -> None:
-        super().__init__(bootstrap, serde, topic=topic, client_id=client_id, security=security)
-        self.expiries = Expiries(retention or Retention())
+        # the view applies JobFacts read from the topic's JobStatus records (`_decode`): its loop sees facts
+        facts_topic = cast(Topic[JobFacts], topic)
+        super().__init__(
+            bootstrap,
+            serde,
+            state,
+            topic=facts_topic,
+            client_id=client_id,
+            security=security,
+            max_age=max_age,
+        )
+        self._serde, self._status_topic = serde, topic
+        self.expiries = Expiries(retention or Retention(), state)
         self._deleted: OrderedDict[str, None] = OrderedDict()  # jobs this replica deleted, newest last
         self._reaper: Callable[[JobStatus], None] | None = None
         self._index = JobIndex(
+            state,
             lambda raw: serde.decode_seen(topic, raw),
             lambda raw: placeholder_of(cast(SubmitJob, serde.decode_seen(COMMANDS, raw))),
+            self.expiries,
+            self.batch,
         )
         self._subscribers: dict[str, set[Updates]] = {}
         # a snapshot as the API shows it: its sealed fields opened (ingest.sealed_jobs sets it)
         self.in_clear: Callable[[JobStatus], JobStatus] = lambda status: status
 
-    def _on_record(self, key: str | None, value: JobStatus, raw: bytes) -> None:
-        if is_deleted(value) or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
+    async def _decode(self, raw: bytes) -> JobFacts:
+        """Only what the index needs: a replay builds no JobStatus (`ingest.job_keys.JobFacts`)."""
+        return JobFacts.of_datum(await self._serde.writer_datum(raw))
+
+    def _on_stored(self, key: str | None, value: JobFacts, raw: bytes) -> None:
+        if value.deleted or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
             self._index.remove(value.job_id)
             if self._reaper is not None and self.caught_up:  # replayed ones: their tombstone follows
-                self._reaper(value)
+                status = self._status(raw)
+                if status is not None:
+                    self._reaper(status)
             return
-        self.apply(value, raw=raw)  # the index keeps the bytes (see ingest.job_index)
+        self._apply(value, raw, local=False)  # the index keeps the bytes (see ingest.job_index)
 
-    def _check(self, key: str | None, value: JobStatus) -> None:
+    def _check(self, key: str | None, value: JobFacts) -> None:
         """A snapshot is keyed by its own job id: under another key, compaction would keep the wrong one."""
         if not value.job_id or (key is not None and key != value.job_id):
             raise InvalidRecordError(f"a snapshot of job {value.job_id!r} under the key {key!r}")
 
     def _on_tombstone(self, key: str) -> bool:
         return self._index.remove(key)
-
-    def _size(self) -> int:
-        return len(self._index)
 
     # ---- reading and writing the view ----------------------------------------------------------------
 
@@ -117,19 +143,36 @@ class StatusView(CompactedView[JobStatus]):
         if len(self._deleted) > MAX_REMEMBERED_DELETIONS:
             self._deleted.popitem(last=False)
         self._index.remove(job_id)
+        self.write_now()
 
-    def apply(self, status: JobStatus, *, local: bool = False, raw: bytes | None = None) -> bool:
+    def apply(self, status: JobStatus, *, raw: bytes, local: bool = False) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.
         `raw`: the record it came from; a local placeholder's, the SubmitJob record it was made from
         (ingest.submission.placeholder_of), so it is kept as bytes without being serialized."""
-        if not self._index.apply(status, local=local, raw=raw):
+        if not self._apply(JobFacts.of(status), raw, local=local, status=status):
             return False
-        if not local:
-            self.expiries.note(status)
-        snapshot = Snapshot(status, local)
-        for updates in self._subscribers.get(status.job_id, ()):
-            updates.offer(snapshot)
+        if local:  # written now; snapshots read from the topic are written with their batch's offsets
+            self.note_schema(raw)
+            self.write_now()
         return True
+
+    def _apply(self, job: JobFacts, raw: bytes, *, local: bool, status: JobStatus | None = None) -> bool:
+        if not self._index.apply(job, raw=raw, local=local):
+            return False
+        subscribers = self._subscribers.get(job.job_id, ())
+        status = status or (self._status(raw) if subscribers else None)  # decoded for someone waiting only
+        if status is not None:
+            for updates in subscribers:
+                updates.offer(Snapshot(status, local))
+        return True
+
+    def _status(self, raw: bytes) -> JobStatus | None:
+        """The snapshot a record holds; None (logged) if it cannot be read as this code's JobStatus."""
+        try:
+            return self._serde.decode_seen(self._status_topic, raw)
+        except SerializationError as exc:
+            logger.warning("a status record cannot be decoded: %s", exc.code)
+            return None
 
     @contextlib.contextmanager
     def subscribe(self, job_id: str) -> Iterator[Updates]:

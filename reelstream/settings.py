@@ -288,6 +288,9 @@ class IngestSettings:
     webhook_targets: WebhookTargetPolicy = field(default_factory=WebhookTargetPolicy)
     key_dir: str = ""  # the key-encryption keys (reelstream.crypto.provider.FileKeyProvider)
     delivery_log_per_endpoint: int = 500  # webhook attempts the delivery log keeps per endpoint
+    state_dir: str | None = None  # the local store (reelstream.local_store); None: a temporary directory
+    state_cache_mib: int = 64
+    state_max_age_seconds: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -319,6 +322,9 @@ class IngestSettings:
             webhook_targets=WebhookTargetPolicy.from_values(v),
             key_dir=_require(config, "key_dir"),
             delivery_log_per_endpoint=v.webhook_delivery_log_per_endpoint,
+            state_dir=v.state_dir,
+            state_cache_mib=v.state_cache_mib,
+            state_max_age_seconds=v.state_max_age_seconds,
         )
 
 

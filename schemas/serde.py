@@ -117,6 +117,25 @@ class AvroSerde:
         schema_id = _schema_id(data)
         return self._decode(topic, data, schema_id, await self._writer(schema_id))
 
+    async def writer_datum(self, data: bytes) -> dict[str, Any]:
+        """A record as its writer wrote it: a dict of Avro datums (enums as strings, timestamps as
+        datetimes), not resolved against this code's schema and not built into objects. For a reader that
+        needs a few fields and defaults those an older writer lacks: about half the cost of `deserialize`."""
+        schema_id = _schema_id(data)
+        writer = await self._writer(schema_id)
+        try:
+            datum = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, None)
+        except (EOFError, ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+            raise SerializationError(f"malformed record: {exc!r}"[:500]) from exc
+        if not isinstance(datum, dict):
+            raise SerializationError(f"schema id {schema_id} is not a record's")
+        return datum
+
+    async def know(self, schema_id: int) -> None:
+        """Fetch a writer schema now, so `decode_seen` decodes records written with it (records a view kept
+        on disk across a restart)."""
+        await self._writer(schema_id)
+
     def decode_seen(self, topic: Topic[T], data: bytes) -> T:
         """`deserialize` without awaiting: for bytes whose writer schema this serde has read before (e.g.
         bytes a view kept after deserializing them). Raises SerializationError for any other."""

@@ -70,6 +70,29 @@ class IngestFields(BaseModel):
         unit="s",
         gt=0,
     )
+    state_dir: str | None = setting(
+        None,
+        "Directory of ingest's local store (RocksDB: the status view with its checkpointed offsets); a "
+        "restart over the same directory resumes from the checkpoint. Unset: a temporary directory, removed "
+        "at exit (every start replays the topic).",
+        (INGEST,),
+        form="/var/lib/reelstream/state",
+    )
+    state_cache_mib: int = setting(
+        64,
+        "Block cache of ingest's local store; with its two 16 MiB memtables, the store's memory bound.",
+        (INGEST,),
+        unit="MiB",
+        ge=8,
+    )
+    state_max_age_seconds: float = setting(
+        24 * 3600.0,
+        "A local store checkpointed longer ago than this is replayed from scratch (a tombstone it missed "
+        "may have been compacted away: keep it at most the topics' delete.retention.ms).",
+        (INGEST,),
+        unit="s",
+        gt=0,
+    )
     key_store_max_lag_seconds: float = setting(
         10.0,
         "Bound on how long a revoked API key may still be accepted by a replica: /readyz fails when the "

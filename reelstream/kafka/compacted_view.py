@@ -9,6 +9,11 @@ A record the view cannot apply (undecodable, or breaking `_check`) is skipped; o
 is also parked (ingest: on `reelstream.dlq.ingest`) through the parker given to `dead_letter_with`. Records
 met while replaying at start-up are only logged: the replica that read them live parked them (so each live
 replica parks a poison record once, and a restart parks nothing again).
+
+A view that keeps its state on disk (ingest's status view: `reelstream.local_store`) says where to resume
+(`_resume`: partition → next offset, checkpointed with the data) and is handed, after each fetched batch,
+the offsets it has consumed, to commit atomically with what they changed (`_commit`). A checkpoint past a
+partition's end (the topic was recreated) is discarded (`_discard`) and the topic replayed.
 """
 
 from __future__ import annotations
@@ -64,11 +69,16 @@ class CompactedView(Generic[T]):
         self._progress = asyncio.Event()  # set (and replaced) whenever records were applied
         self._park: Parker | None = None
         self._started_at: float | None = None
+        self.records_read = 0  # records fetched since `start` (a resumed view reads only the new ones)
 
     # ---- what a subclass keeps ---------------------------------------------------------------------------
 
     def _on_value(self, key: str | None, value: T) -> None:
         raise NotImplementedError
+
+    async def _decode(self, raw: bytes) -> T:
+        """A record's value (a view that needs only part of it may decode less)."""
+        return await self._serde.deserialize(self._topic, raw)
 
     def _on_record(self, key: str | None, value: T, raw: bytes) -> None:
         """A decoded value with the bytes it came from; a view that keeps the bytes overrides this."""
@@ -80,6 +90,19 @@ class CompactedView(Generic[T]):
 
     def _size(self) -> int:
         return 0
+
+    def _resume(self) -> dict[int, int]:
+        """Where a view with a checkpoint resumes (partition → next offset); {}: from the beginning."""
+        return {}
+
+    def _discard(self) -> None:
+        """Forget the state and checkpoint: they do not belong to this topic's log."""
+
+    def _commit(self, offsets: dict[int, int]) -> None:
+        """Make what the records up to `offsets` (partition → next offset) changed durable, with them."""
+
+    def _on_caught_up(self) -> None:
+        """Once, when the view has read what the topic held when it started."""
 
     def _check(self, key: str | None, value: T) -> None:
         """Raise a ReelstreamError if `value` (under `key`) breaks an invariant of the view."""
@@ -106,10 +129,26 @@ class CompactedView(Generic[T]):
         partitions = [TopicPartition(self._topic.name, p) for p in range(self._topic.partitions)]
         consumer.assign(partitions)
         async with asyncio.timeout(START_TIMEOUT_SECONDS):
-            await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
-        self._pending = {tp: end for tp, end in ends.items() if end > 0}
-        logger.info("view replaying %s (%d records at most)", self._topic.name, sum(ends.values()))
+            resume = self._resume()
+            if any(offset > ends.get(TopicPartition(self._topic.name, p), 0) for p, offset in resume.items()):
+                logger.warning("checkpoint of %s is past the topic's end; replaying", self._topic.name)
+                self._discard()
+                resume = {}
+            for tp in partitions:
+                if tp.partition in resume:
+                    consumer.seek(tp, resume[tp.partition])
+            fresh = [tp for tp in partitions if tp.partition not in resume]
+            if fresh:  # (none given, aiokafka would rewind every partition)
+                await consumer.seek_to_beginning(*fresh)
+        self._applied_to = dict(resume)
+        self._pending = {tp: end for tp, end in ends.items() if end > resume.get(tp.partition, 0)}
+        logger.info(
+            "view of %s %s (%d records at most)",
+            self._topic.name,
+            "resuming from its checkpoint" if resume else "replaying",
+            sum(end - resume.get(tp.partition, 0) for tp, end in ends.items()),
+        )
         await self._check_caught_up()
         self._task = asyncio.create_task(self._run(), name=f"view-{self._topic.name}")
 
@@ -178,6 +217,7 @@ class CompactedView(Generic[T]):
         assert self._consumer is not None
         complete = True
         for tp, records in batches.items():
+            self.records_read += len(records)
             for record in records:
                 try:
                     await self._ingest(record)
@@ -194,6 +234,8 @@ class CompactedView(Generic[T]):
                     complete = False
                     break
         if batches:
+            touched = (tp.partition for tp in batches if tp.partition in self._applied_to)
+            self._commit({p: self._applied_to[p] for p in touched})
             self._progressed()
         return complete
 
@@ -206,7 +248,7 @@ class CompactedView(Generic[T]):
             return
         raw = bytes(record.value)
         try:
-            value = await self._serde.deserialize(self._topic, raw)
+            value = await self._decode(raw)
             self._check(key, value)
         except RegistryUnavailableError:
             raise  # not the record's fault: `_consume` re-reads it later
@@ -250,5 +292,11 @@ class CompactedView(Generic[T]):
             if await self._consumer.position(tp) >= end:
                 del self._pending[tp]
         if not self._pending and not self._caught_up.is_set():
-            logger.info("view of %s caught up: %d entries", self._topic.name, self._size())
+            logger.info(
+                "view of %s caught up: %d entries, %d records read",
+                self._topic.name,
+                self._size(),
+                self.records_read,
+            )
             self._caught_up.set()
+            self._on_caught_up()

@@ -19,6 +19,7 @@ from ingest.idempotency_view import IdempotencyView
 from ingest.sweepers import sweep_idempotency
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.clients import Publisher, new_producer, sender_of
+from reelstream.local_store import LocalStore
 from schemas.events import IdempotencyRecord, JobState, SubmitJob, new_id, utc_now
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, IDEMPOTENCY
@@ -255,8 +256,13 @@ async def test_expired_keys_are_tombstoned_and_a_fresh_replica_no_longer_holds_t
         stack.kafka_bootstrap, client_id="test-idempotency-sweeper", security=stack.kafka_security
     )
     await producer.start()
+    store = LocalStore(None).open()
     view = IdempotencyView(
-        stack.kafka_bootstrap, serde, client_id="test-sweeping-replica", security=stack.kafka_security
+        stack.kafka_bootstrap,
+        serde,
+        store.namespace(b"idempotency"),
+        client_id="test-sweeping-replica",
+        security=stack.kafka_security,
     )
     await view.start()
     try:
@@ -271,7 +277,11 @@ async def test_expired_keys_are_tombstoned_and_a_fresh_replica_no_longer_holds_t
         await view.stop()
         await producer.stop()
     fresh = IdempotencyView(
-        stack.kafka_bootstrap, serde, client_id="test-fresh-replica", security=stack.kafka_security
+        stack.kafka_bootstrap,
+        serde,
+        store.namespace(b"fresh"),
+        client_id="test-fresh-replica",
+        security=stack.kafka_security,
     )
     await fresh.start()
     try:
@@ -280,6 +290,7 @@ async def test_expired_keys_are_tombstoned_and_a_fresh_replica_no_longer_holds_t
         assert fresh.get(tenant, live.idempotency_key, utc_now()) == live
     finally:
         await fresh.stop()
+        store.close()
 
 
 async def test_two_replicas_racing_on_the_first_write_of_a_key_create_one_job(

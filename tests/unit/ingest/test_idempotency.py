@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from ingest.errors import IdempotencyInProgress, InvalidHeader
 from ingest.idempotency import (
-    IdempotencyIndex,
     InFlight,
     Outcome,
     decide,
@@ -22,6 +21,7 @@ from ingest.idempotency import (
 from ingest.problems import kind_of
 from schemas.events import IdempotencyRecord
 from tests.samples import T0
+from tests.unit.ingest.conftest import IdempotencyFactory
 
 STALE = timedelta(seconds=10)
 DAY = timedelta(hours=24)
@@ -86,8 +86,10 @@ def test_what_a_request_finds() -> None:
     assert decide(record(), "bb", T0 + DAY, stale_after=STALE).outcome is Outcome.NEW  # expired: forgotten
 
 
-def test_the_index_keeps_the_newest_record_and_completed_wins_a_tie() -> None:
-    index = IdempotencyIndex()
+def test_the_index_keeps_the_newest_record_and_completed_wins_a_tie(
+    new_idempotency_index: IdempotencyFactory,
+) -> None:
+    index = new_idempotency_index()
     done = record(completed=True, occurred_at=T0 + timedelta(seconds=1))
     assert index.apply(done)
     assert not index.apply(record(completed=False))  # the older pending record arrives late: ignored
@@ -96,8 +98,10 @@ def test_the_index_keeps_the_newest_record_and_completed_wins_a_tie() -> None:
     assert index.for_job("job-1", T0) == done
 
 
-def test_the_index_scopes_keys_to_their_tenant_and_forgets_expired_ones() -> None:
-    index = IdempotencyIndex()
+def test_the_index_scopes_keys_to_their_tenant_and_forgets_expired_ones(
+    new_idempotency_index: IdempotencyFactory,
+) -> None:
+    index = new_idempotency_index()
     index.apply(record(tenant_id="a/b", idempotency_key="c"))
     assert index.get("a/b", "c", T0) is not None
     assert index.get("a", "b/c", T0) is None  # same `tenant/key` string, another tenant
@@ -124,10 +128,10 @@ def test_a_concurrent_repeat_on_this_replica_is_refused_and_the_key_is_freed_aft
     assert (kind.status, kind.retry) == (409, True)
 
 
-def test_the_first_live_claim_of_a_key_owns_it() -> None:
+def test_the_first_live_claim_of_a_key_owns_it(new_idempotency_index: IdempotencyFactory) -> None:
     """Two replicas both found the key unknown and both wrote a claim: read in log order, every index keeps
     the first one (and its later records); another claim replaces it only once it expired."""
-    index = IdempotencyIndex()
+    index = new_idempotency_index()
     first = record(completed=False, job_id="job-1")
     second = record(completed=False, job_id="job-2", occurred_at=T0 + timedelta(seconds=1))
     assert index.apply(first)
@@ -141,3 +145,20 @@ def test_the_first_live_claim_of_a_key_owns_it() -> None:
     later = record(job_id="job-3", occurred_at=done.expires_at)
     assert index.apply(later)  # the owner's record expired: the key is free again
     assert index.get("acme", "k-1", T0) == later
+
+
+def test_expired_keys_are_one_range_and_a_reclaimed_key_answers_for_its_new_job_only(
+    new_idempotency_index: IdempotencyFactory,
+) -> None:
+    index = new_idempotency_index()
+    index.apply(record(job_id="job-1", expires_at=T0 + DAY))
+    index.apply(record(idempotency_key="k-2", job_id="job-2", expires_at=T0 + 2 * DAY))
+    assert index.expired(T0 + DAY) == ["acme/k-1"]
+    later = record(job_id="job-3", occurred_at=T0 + DAY, expires_at=T0 + 3 * DAY)
+    assert index.apply(later)  # the key's claim had expired: a new claim owns it
+    assert index.expired(T0 + 2 * DAY) == ["acme/k-2"]  # k-1's due time moved with its record
+    assert index.for_job("job-1", T0) is None
+    assert index.for_job("job-3", T0 + DAY) == later
+    assert index.remove("acme/k-1")
+    assert index.for_job("job-3", T0 + DAY) is None
+    assert index.expired(T0 + 4 * DAY) == ["acme/k-2"]

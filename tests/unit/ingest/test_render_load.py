@@ -33,6 +33,7 @@ from reelstream.load_metrics import (
 from reelstream.params import InvalidRequest
 from schemas import events as ev
 from tests.samples import T0, job_status, render_params
+from tests.unit.ingest.conftest import IndexFactory
 
 
 def done(job_id: str, seconds: float, frames: int = 13, words: int = 4) -> ev.JobStatus:
@@ -153,9 +154,9 @@ def test_the_report_agrees_with_the_histogram(samples: list[tuple[float, int, in
                 )
 
 
-def indexed(jobs: list[tuple[str, int]]) -> JobIndex:
+def indexed(new_index: IndexFactory, jobs: list[tuple[str, int]]) -> JobIndex:
     """A status view's index of one tenant's jobs: (state, minute created) each."""
-    index = JobIndex()
+    index = new_index()
     for i, (state, minute) in enumerate(jobs):
         status = done(f"j{i:05}", float(minute))
         index.apply(replace(status, state=ev.JobState(state), created_at=T0 + timedelta(minutes=minute)))
@@ -171,9 +172,14 @@ def indexed(jobs: list[tuple[str, int]]) -> JobIndex:
     st.integers(1, 6),
 )
 async def test_the_newest_succeeded_jobs_are_read_in_bounded_steps(
-    jobs: list[tuple[str, int]], limit: int, since: int | None, step_jobs: int, step_scan: int
+    new_index: IndexFactory,
+    jobs: list[tuple[str, int]],
+    limit: int,
+    since: int | None,
+    step_jobs: int,
+    step_scan: int,
 ) -> None:
-    index = indexed(jobs)
+    index = indexed(new_index, jobs)
     start = None if since is None else T0 + timedelta(minutes=since)
     found, complete = await newest_succeeded(
         functools.partial(index.page, "t1"),
@@ -192,8 +198,8 @@ async def test_the_newest_succeeded_jobs_are_read_in_bounded_steps(
         assert not complete
 
 
-async def test_at_most_max_scan_jobs_are_looked_at() -> None:
-    index = indexed([("succeeded", 0), *[("queued", 1)] * 50])  # the succeeded one is the oldest
+async def test_at_most_max_scan_jobs_are_looked_at(new_index: IndexFactory) -> None:
+    index = indexed(new_index, [("succeeded", 0), *[("queued", 1)] * 50])  # the succeeded one is the oldest
     pages = functools.partial(index.page, "t1")
     assert await newest_succeeded(pages, LoadQuery(), step_scan=10, max_scan=50) == ([], False)
     found, complete = await newest_succeeded(pages, LoadQuery(), step_scan=10, max_scan=60)

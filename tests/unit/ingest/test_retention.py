@@ -1,4 +1,4 @@
-"""Retention as pure logic: when a finished job and its video expire, and the heaps that find the due ones."""
+"""Retention: when a finished job and its video expire, and the due-time keys that find the due ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.retention import Expiries, Retention, expires_at, retained_resource, video_expires_at
+from reelstream.local_store import LocalStore
 from schemas.events import JobState, JobStatus
+from tests.local_stores import fresh_namespace
 from tests.samples import T0, artifact, job_status
 
 RETENTION = Retention(records=timedelta(days=30), videos=timedelta(days=7))
@@ -50,8 +52,10 @@ def test_a_video_never_outlives_its_record() -> None:
 @given(
     st.lists(st.integers(min_value=0, max_value=100), max_size=30), st.integers(min_value=0, max_value=140)
 )
-def test_exactly_the_due_jobs_come_out_once(days_ago: list[int], now_days: int) -> None:
-    expiries = Expiries(RETENTION)
+def test_exactly_the_due_jobs_come_out_once(
+    local_store: LocalStore, days_ago: list[int], now_days: int
+) -> None:
+    expiries = Expiries(RETENTION, fresh_namespace(local_store))
     jobs = [
         finished(at=timedelta(days=d), job_id=f"j{i}", artifact=artifact()) for i, d in enumerate(days_ago)
     ]
