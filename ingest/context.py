@@ -145,7 +145,7 @@ async def open_context(
         raise ConfigurationError("REELSTREAM_KEY_DIR is not set")
     provider = FileKeyProvider.load(settings.key_dir)
     async with contextlib.AsyncExitStack() as stack:
-        registry = ConfluentRegistry(endpoints.schema_registry_url)
+        registry = ConfluentRegistry.of(endpoints)
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
         await serde.register(

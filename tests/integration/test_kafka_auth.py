@@ -41,6 +41,7 @@ class SecuredBroker:
 def secured(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
     others = ExternalServices(
         schema_registry_url=stack.schema_registry_url,
+        registry_auth=stack.registry_auth,
         s3_endpoint=stack.s3_endpoint,
         s3_access_key=stack.s3_access_key,
         s3_secret_key=stack.s3_secret_key,
