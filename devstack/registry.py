@@ -8,7 +8,8 @@ Secured (`tls` given, the stack's default): HTTPS only, with a certificate from 
 `admin`, whose passwords are kept beside the CA. The users, salted into SHA-512 digests, and the rules lie in
 `config/application.properties` of the registry's working folder, where Quarkus reads them at start: every
 /apis call needs a user; writes (POST, PUT, DELETE) need the writer role, which every service has (each
-registers its topics' schemas at start); the read-only principals (reelstream.registry_auth) only read.
+registers its topics' schemas at start); the readers (internal-team) only read. The roles come from
+reelstream.kafka.acls (REGISTRY_ROLES), as the chart's registry users do (files/registry_users.json).
 Apicurio cannot require client certificates without being rebuilt (reelstream.registry_auth says why).
 """
 
@@ -28,14 +29,8 @@ from devstack.kafka_tls import BrokerTls
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess
 from devstack.steps import QUIET, StepProgress, Steps
-from reelstream.kafka.acls import PRINCIPALS
-from reelstream.registry_auth import (
-    OPEN_REGISTRY,
-    READ_ONLY_PRINCIPALS,
-    READER_ROLE,
-    WRITER_ROLE,
-    RegistryAuth,
-)
+from reelstream.kafka.acls import REGISTRY_ROLES, RegistryRole
+from reelstream.registry_auth import OPEN_REGISTRY, RegistryAuth
 
 APICURIO_VERSION = "3.3.3"
 CCOMPAT_PATH = "/apis/ccompat/v7"
@@ -140,15 +135,17 @@ class RegistryService:
         """`config/application.properties` in the working folder (owner-only): the users and the rules."""
         folder = self.data_dir / "config"
         folder.mkdir(parents=True, exist_ok=True)
-        users = {name: _password(tls, name) for name in (ADMIN_USER, *PRINCIPALS)}
+        users: dict[str, tuple[str, RegistryRole]] = {ADMIN_USER: (_password(tls, ADMIN_USER), "writer")}
+        users |= {name: (_password(tls, name), role) for name, role in REGISTRY_ROLES.items()}
         text = security_properties(users)
         fd = os.open(folder / "application.properties", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(text)
 
 
-def security_properties(users: Mapping[str, str]) -> str:
-    """Quarkus properties: HTTP basic with embedded users (`users`: name → password, stored as digests),
+def security_properties(users: Mapping[str, tuple[str, RegistryRole]]) -> str:
+    """Quarkus properties: HTTP basic with embedded users (`users`: name → its password, stored as a digest,
+    and its role),
     every /apis call authenticated, writes for the writer role only. (`quarkus.http.auth.basic` is a
     build-time property unset in Apicurio's build: Quarkus warns that it is given at run time, and honours
     it.)"""
@@ -160,15 +157,14 @@ def security_properties(users: Mapping[str, str]) -> str:
         "quarkus.http.auth.permission.registry-write.paths=/apis/*",
         "quarkus.http.auth.permission.registry-write.methods=POST,PUT,PATCH,DELETE",
         "quarkus.http.auth.permission.registry-write.policy=registry-writers",
-        f"quarkus.http.auth.policy.registry-writers.roles-allowed={WRITER_ROLE}",
+        "quarkus.http.auth.policy.registry-writers.roles-allowed=writer",
         "quarkus.http.auth.permission.registry-read.paths=/apis/*",
         "quarkus.http.auth.permission.registry-read.methods=GET,HEAD,OPTIONS",
         "quarkus.http.auth.permission.registry-read.policy=registry-readers",
-        f"quarkus.http.auth.policy.registry-readers.roles-allowed={WRITER_ROLE},{READER_ROLE}",
+        "quarkus.http.auth.policy.registry-readers.roles-allowed=writer,reader",
     ]
-    for name, password in users.items():
+    for name, (password, role) in users.items():
         digest = hashlib.sha512(f"{name}:{REALM}:{password}".encode()).hexdigest()
-        role = READER_ROLE if name in READ_ONLY_PRINCIPALS else WRITER_ROLE
         lines += [
             f"quarkus.security.users.embedded.users.{name}={digest}",
             f"quarkus.security.users.embedded.roles.{name}={role}",
@@ -186,6 +182,6 @@ def service_registry_auth(endpoints_auth: RegistryAuth, principal: str) -> Regis
     if not endpoints_auth.authenticated or endpoints_auth.ca_file is None:
         return endpoints_auth
     tls = BrokerTls(Path(endpoints_auth.ca_file).parent)
-    if principal not in PRINCIPALS or not tls.has_secret(f"registry-{principal}"):
+    if principal not in REGISTRY_ROLES or not tls.has_secret(f"registry-{principal}"):
         return endpoints_auth
     return endpoints_auth.as_user(principal, _password(tls, principal))

@@ -18,12 +18,6 @@ from pydantic import SecretStr
 
 from reelstream.errors import ConfigurationError
 
-# the registry roles: a writer registers schemas (every service registers its topics' schemas at start), a
-# reader only resolves schema ids (the internal teams' consumers)
-WRITER_ROLE = "writer"
-READER_ROLE = "reader"
-READ_ONLY_PRINCIPALS = frozenset({"internal-team"})
-
 
 class RegistryAuthError(ConfigurationError):
     """The schema registry credentials are incomplete (a user without a password, or the reverse)."""

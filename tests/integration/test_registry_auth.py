@@ -12,13 +12,14 @@ from pydantic import SecretStr
 
 from devstack.registry import service_registry_auth
 from reelstream.endpoints import Endpoints
-from reelstream.kafka.acls import PRINCIPALS
+from reelstream.kafka.acls import REGISTRY_ROLES
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.registry_auth import READ_ONLY_PRINCIPALS, RegistryAuth
+from reelstream.registry_auth import RegistryAuth
 from schemas.errors import RegistryAccessDeniedError
 
 SCHEMA = json.dumps({"type": "record", "name": "Probe", "fields": [{"name": "n", "type": "long"}]})
-WRITERS = [p for p in PRINCIPALS if p not in READ_ONLY_PRINCIPALS]
+WRITERS = [p for p, role in REGISTRY_ROLES.items() if role == "writer"]
+READERS = [p for p, role in REGISTRY_ROLES.items() if role == "reader"]
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_a_wrong_password_is_refused(secured: Endpoints) -> None:
     assert _subjects(secured, wrong).status_code == 401
 
 
-@pytest.mark.parametrize("principal", PRINCIPALS)
+@pytest.mark.parametrize("principal", REGISTRY_ROLES)
 def test_every_principal_reads(secured: Endpoints, principal: str) -> None:
     auth = service_registry_auth(secured.registry_auth, principal)
     assert auth.username == principal
@@ -71,7 +72,7 @@ async def test_every_service_registers_schemas(secured: Endpoints, principal: st
         await registry.aclose()
 
 
-@pytest.mark.parametrize("principal", sorted(READ_ONLY_PRINCIPALS))
+@pytest.mark.parametrize("principal", READERS)
 async def test_a_read_only_principal_may_not_register(secured: Endpoints, principal: str) -> None:
     registry = ConfluentRegistry(
         secured.schema_registry_url, service_registry_auth(secured.registry_auth, principal)

@@ -56,7 +56,7 @@ def test_the_settings_registry_gives_every_service_its_registry_user() -> None:
 
 
 def test_the_registry_stores_salted_digests_and_one_role_each() -> None:
-    text = security_properties({"ingest": "pw1", "internal-team": "pw2"})
+    text = security_properties({"ingest": ("pw1", "writer"), "internal-team": ("pw2", "reader")})
     digest = hashlib.sha512(f"ingest:{REALM}:pw1".encode()).hexdigest()
     assert f"quarkus.security.users.embedded.users.ingest={digest}" in text
     assert "quarkus.security.users.embedded.roles.ingest=writer" in text
