@@ -14,7 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest import admin, admin_keys, console, key_rotation, routes, tenants, usage_routes, webhook_admin
+from ingest import (
+    admin,
+    admin_keys,
+    console,
+    key_rotation,
+    routes,
+    tenant_lifecycle,
+    tenants,
+    usage_routes,
+    webhook_admin,
+)
 from ingest.api_keys import KeyTable
 from ingest.auth import (
     PRINCIPAL_KEY,
@@ -94,7 +104,23 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
             by_method(GET=tenants.list_tenants, POST=tenants.create_tenant),
             methods=["GET", "POST"],
         ),
-        Route("/v1/admin/tenants/{tenant}", tenants.get_tenant, methods=["GET"], name="get_tenant"),
+        Route(
+            "/v1/admin/tenants/{tenant}",
+            by_method(GET=tenants.get_tenant, DELETE=tenant_lifecycle.delete_tenant),
+            methods=["GET", "DELETE"],
+        ),
+        Route(
+            "/v1/admin/tenants/{tenant}/suspend",
+            tenant_lifecycle.suspend_tenant,
+            methods=["POST"],
+            name="suspend_tenant",
+        ),
+        Route(
+            "/v1/admin/tenants/{tenant}/resume",
+            tenant_lifecycle.resume_tenant,
+            methods=["POST"],
+            name="resume_tenant",
+        ),
         Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,
@@ -189,6 +215,7 @@ def create_app(
         authenticator=authenticator or default_authenticator(settings, key_table, tenant_table),
         public_paths=PUBLIC_PATHS | console.PUBLIC_PATHS,
         public_prefixes=console.PUBLIC_PREFIXES,
+        tenants=tenant_table,
     )
     routes = api_routes(settings.sse)
     middleware = [auth, Middleware(ScopeMiddleware, routes=routes, principal_key=PRINCIPAL_KEY)]

@@ -124,7 +124,7 @@ class IngestContext:
         """The registry's record of a tenant; 404 when the operator never created it."""
         if self.tenants is None or not self.tenants.caught_up:
             raise NotReady("the tenant registry is still loading")
-        record = self.tenants.table.get(tenant_id)
+        record = self.tenants.table.live(tenant_id)
         if record is None:
             raise TenantNotFound(f"tenant {tenant_id} not found")
         return record

@@ -7,6 +7,7 @@ from typing import Any
 
 from ingest.key_rotation import DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS
 from ingest.openapi_components import error_responses, json_response, ref
+from ingest.openapi_webhooks import NO_CONTENT
 from ingest.openapi_webhooks import TENANT as TENANT_PARAM
 from ingest.tenant_registry import STATUSES, TENANT_PATTERN
 from ingest.tenants import MAX_NAME_CHARS, MAX_RETENTION_DAYS
@@ -153,6 +154,38 @@ def tenant_paths() -> Json:
                     "200": json_response("The tenant.", "Tenant"),
                     **error_responses("NotFound", "Invalid", "Unavailable"),
                 },
+            },
+            "delete": {
+                "operationId": "deleteTenant",
+                "summary": "Delete a tenant (platform operator)",
+                "description": "Revokes every key of the tenant, removes its webhook endpoints and signing "
+                "secrets, marks its record `deleted` (the id is not given again; the tenant answers 404 "
+                "from then on) and crypto-shreds its data keys.",
+                "parameters": [TENANT_PARAM],
+                "responses": {"204": NO_CONTENT, **error_responses("NotFound", "Invalid", "Unavailable")},
+            },
+        },
+        **{
+            f"/v1/admin/tenants/{{tenant}}/{action}": {
+                "post": {
+                    "operationId": f"{action}Tenant",
+                    "summary": f"{action.capitalize()} a tenant (platform operator)",
+                    "description": description,
+                    "parameters": [TENANT_PARAM],
+                    "responses": {
+                        "200": json_response("The tenant, with its new status.", "Tenant"),
+                        **error_responses("NotFound", "Invalid", "Unavailable"),
+                    },
+                }
             }
+            for action, description in (
+                (
+                    "suspend",
+                    "Every key and token of the tenant answers 403 (type `.../tenant-suspended`) until it is "
+                    "resumed; jobs already admitted are not held back. Suspending a suspended tenant changes "
+                    "nothing.",
+                ),
+                ("resume", "The tenant's keys and tokens work again."),
+            )
         },
     }
