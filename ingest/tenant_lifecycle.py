@@ -1,13 +1,15 @@
 """The platform operator suspends, resumes and deletes tenants (`ingest.policy`: operator only).
 
-- `POST /v1/admin/tenants/{tenant}/suspend`: the record's status becomes `suspended`. From then on every key
+- `POST /v1/admin/tenants/{tenant}/suspend` (optional body `{"reason": "…"}`, logged): the record's status
+  becomes `suspended`. From then on every key
   and token of the tenant answers 403 `tenant-suspended` (ingest.auth; an operator's own pass, so an operator
   can always resume). What was chosen for work already queued: nothing new can be submitted, read or
   cancelled through the API while suspended; jobs already admitted are not held back by the scheduler.
 - `POST /v1/admin/tenants/{tenant}/resume`: back to `active`.
-- `DELETE /v1/admin/tenants/{tenant}`: every key of the tenant is revoked, its webhook endpoints and secrets
-  removed (tombstones), the record marked `deleted` (kept: a tenant id is never given again; a deleted tenant
-  answers 404 everywhere), then `shred_tenant` is called. 204.
+- `DELETE /v1/admin/tenants/{tenant}?confirm={tenant}` (the id again: deletion cannot be undone, and a
+  request without it is refused 422 naming `confirm`): every key of the tenant is revoked, its webhook
+  endpoints and secrets removed (tombstones), the record marked `deleted` (kept: a tenant id is never given
+  again; a deleted tenant answers 404 everywhere), then `shred_tenant` is called. 204.
 
 Each change is a record on the compacted `reelstream.tenants.registry` (or the key store's, the webhook
 topics'); this replica applies it at once, the others when their views read it.
@@ -25,9 +27,12 @@ from ingest import api_keys
 from ingest.admin import publish_tenant
 from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
+from ingest.routes import read_body
+from ingest.submission import STRING, check_shape, parse_json_object
 from ingest.tenant_registry import ACTIVE, DELETED, SUSPENDED
 from ingest.tenants import tenant_resource
 from reelstream.crypto.records import signed
+from reelstream.params import FieldError, InvalidRequest
 from reelstream.webhooks.tenants import record_key
 from schemas.events import new_id, utc_now
 from schemas.topics import API_KEYS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
@@ -35,17 +40,39 @@ from schemas.topics import API_KEYS, WEBHOOK_REGISTRATIONS, WEBHOOK_SECRETS
 logger = logging.getLogger(__name__)
 
 
+MAX_REASON_CHARS = 500
+
+
+def parse_status_request(body: bytes) -> str | None:
+    """The reason of a suspend or resume request (an empty body: none); errors name their field."""
+    if not body:
+        return None
+    data = parse_json_object(body)
+    check_shape(data, {"reason": STRING})
+    reason = data.get("reason")
+    if reason is not None and not 1 <= len(reason) <= MAX_REASON_CHARS:
+        raise InvalidRequest([FieldError("reason", f"must be 1 to {MAX_REASON_CHARS} characters")])
+    return reason
+
+
+def check_confirmation(tenant_id: str, confirm: str | None) -> None:
+    if confirm != tenant_id:
+        raise InvalidRequest([FieldError("confirm", "must repeat the tenant id: deletion cannot be undone")])
+
+
 async def _set_status(request: Request, status: str) -> Response:
     context, principal = context_of(request), principal_of(request)
+    reason = parse_status_request(await read_body(request))
     record = context.tenant(request.path_params["tenant"])  # 404 unless it exists and is not deleted
     if record.status != status:
         record = dataclasses.replace(record, status=status, event_id=new_id(), occurred_at=utc_now())
         await publish_tenant(context, record)
         logger.info(
-            "tenant %s %s by %s",
+            "tenant %s %s by %s (%s)",
             record.tenant_id,
             status,
             principal.tenant_id,
+            reason or "no reason given",
             extra={"tenant_id": record.tenant_id},
         )
     return JSONResponse(tenant_resource(record))
@@ -61,6 +88,7 @@ async def resume_tenant(request: Request) -> Response:
 
 async def delete_tenant(request: Request) -> Response:
     context, principal = context_of(request), principal_of(request)
+    check_confirmation(request.path_params["tenant"], request.query_params.get("confirm"))
     record = context.tenant(request.path_params["tenant"])
     tenant_id = record.tenant_id
     revoked = await revoke_keys(context, tenant_id)

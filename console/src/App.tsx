@@ -11,6 +11,7 @@ import { KeysPage } from "./features/keys/KeysPage";
 import { LimitsPage } from "./features/limits/LimitsPage";
 import { UsagePage } from "./features/usage/UsagePage";
 import { LoadPage } from "./features/load/LoadPage";
+import { TenantsPage } from "./features/tenants/TenantsPage";
 
 /** Whether the key may manage keys: the admin API answers it, there is no separate "who am I". */
 function useIsAdmin(signedIn: boolean): boolean {
@@ -24,10 +25,23 @@ function useIsAdmin(signedIn: boolean): boolean {
   return query.data === true;
 }
 
+/** Whether the key is the platform operator's: only it may list tenants. */
+function useIsOperator(signedIn: boolean): boolean {
+  const query = useQuery({
+    queryKey: ["is-operator"],
+    enabled: signedIn,
+    retry: false,
+    staleTime: 60_000,
+    queryFn: async () => (await api.GET("/v1/admin/tenants")).response.ok,
+  });
+  return query.data === true;
+}
+
 export function App() {
   const [signedIn, setSignedIn] = useState(() => storedKey() !== null);
   const route = useRoute();
   const isAdmin = useIsAdmin(signedIn);
+  const isOperator = useIsOperator(signedIn);
   const queryClient = useQueryClient();
 
   if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
@@ -51,6 +65,7 @@ export function App() {
           {link({ page: "jobs" }, "Jobs")}
           {link({ page: "new", from: null }, "New job")}
           {isAdmin && link({ page: "keys" }, "API keys")}
+          {isOperator && link({ page: "tenants" }, "Tenants")}
           {link({ page: "limits" }, "Limits")}
           {link({ page: "usage" }, "Usage")}
           {link({ page: "load" }, "Load")}
@@ -68,6 +83,7 @@ export function App() {
         {route.page === "limits" && <LimitsPage />}
         {route.page === "usage" && <UsagePage />}
         {route.page === "load" && <LoadPage />}
+        {route.page === "tenants" && <TenantsPage />}
       </main>
     </div>
   );

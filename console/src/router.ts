@@ -8,7 +8,8 @@ export type Route =
   | { page: "keys" }
   | { page: "limits" }
   | { page: "usage" }
-  | { page: "load" };
+  | { page: "load" }
+  | { page: "tenants" };
 
 export function parseRoute(hash: string): Route {
   const [path = "", query = ""] = hash.replace(/^#/, "").split("?");
@@ -19,6 +20,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "limits") return { page: "limits" };
   if (parts[0] === "usage") return { page: "usage" };
   if (parts[0] === "load") return { page: "load" };
+  if (parts[0] === "tenants") return { page: "tenants" };
   return { page: "jobs" };
 }
 
@@ -48,5 +50,7 @@ export function href(route: Route): string {
       return "#/usage";
     case "load":
       return "#/load";
+    case "tenants":
+      return "#/tenants";
   }
 }
