@@ -88,6 +88,7 @@ class KeyStoreKeys:
             return None
         if verdict is not Verdict.VALID or record is None:
             raise Unauthenticated(verdict.value)
+        self._table.touch(key_id, utc_now())  # its last use (GET /v1/admin/keys): memory, per minute
         return Principal(record.tenant_id, frozenset(record.roles))
 
 

@@ -361,6 +361,11 @@ API_KEY: Json = {
         "created_at": STAMP,
         "expires_at": _nullable(STAMP),
         "revoked_at": _nullable(STAMP),
+        "last_used_at": {
+            **_nullable(STAMP),
+            "description": "when the answering ingest replica last accepted the key, to the minute (kept in "
+            "its memory; null: not since it started)",
+        },
     },
 }
 API_KEY_CREATED: Json = {

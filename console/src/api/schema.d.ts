@@ -718,6 +718,8 @@ export interface components {
             created_at: string;
             expires_at?: string | null;
             revoked_at?: string | null;
+            /** @description when the answering ingest replica last accepted the key, to the minute (kept in its memory; null: not since it started) */
+            last_used_at?: string | null;
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /** @description The key itself, shown this once: only a salted hash is stored. */

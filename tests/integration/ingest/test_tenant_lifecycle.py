@@ -17,6 +17,7 @@ from tests.integration.ingest.test_roles import OWN, RUN, Matrix, json_of, matri
 
 __all__ = ["matrix"]  # the role matrix's ingest (module-scoped fixture), started again for this module
 
+
 async def _status(client: httpx.AsyncClient) -> httpx.Response:
     return await client.get("/v1/jobs")
 
