@@ -76,7 +76,9 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
+    from reelstream.config import load_config
     from reelstream.kafka.librdkafka import LibrdkafkaProducer
+    from reelstream.settings import kafka_security_from_config
     from schemas.topics import COMMANDS
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -95,8 +97,9 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
-        if kafka_bootstrap:
-            producers.append(LibrdkafkaProducer(kafka_bootstrap, "bench-floor"))
+        if kafka_bootstrap:  # with the stack's credentials, which start_floor passes in the environment
+            security = kafka_security_from_config(load_config(os.environ))
+            producers.append(LibrdkafkaProducer(kafka_bootstrap, "bench-floor", security=security))
         for producer in producers:
             await producer.start()
         try:
@@ -155,9 +158,15 @@ def loadgen_on(pid: int | None, *args: str) -> dict[str, Any]:
     return result
 
 
-def loadgen(*args: str) -> dict[str, Any]:
+def loadgen(*args: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`env`: more environment for the generator (the stack's credentials, for the Kafka floors)."""
     out = subprocess.run(
-        [sys.executable, LOADGEN, *args], check=True, capture_output=True, text=True, cwd=ROOT
+        [sys.executable, LOADGEN, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -217,11 +226,14 @@ def compare_workers(
     return rows
 
 
-def start_floor(log_dir: Path, kafka_bootstrap: str | None = None) -> tuple[ManagedProcess, str]:
+def start_floor(
+    log_dir: Path, kafka_bootstrap: str | None = None, endpoints: Endpoints | None = None
+) -> tuple[ManagedProcess, str]:
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--floor-server", str(port)]
     argv += ["--floor-kafka", kafka_bootstrap] if kafka_bootstrap else []
-    env: Mapping[str, str] = {**os.environ, "PYTHONPATH": str(ROOT)}
+    credentials = endpoints.kafka_security.as_env() if endpoints is not None else {}
+    env: Mapping[str, str] = {**os.environ, **credentials, "PYTHONPATH": str(ROOT)}
     name = "http-kafka-floor" if kafka_bootstrap else "http-floor"
     proc = ManagedProcess(name, argv, log_dir / f"{name}.log", env, die_with_parent=True)
     proc.start()
@@ -269,7 +281,7 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
         ingest.stop()
     floors = {}
     for name, bootstrap in (("HTTP floor", None), ("HTTP + Kafka floor", endpoints.kafka_bootstrap)):
-        floor, floor_url = start_floor(log_dir, bootstrap)
+        floor, floor_url = start_floor(log_dir, bootstrap, endpoints)
         try:
             loadgen("http-closed", floor_url, "--token", key, "--connections", "8", "--seconds", "2")
             floors[name] = loadgen_on(
@@ -280,9 +292,11 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
             floor.stop()
     http, http_kafka = floors["HTTP floor"], floors["HTTP + Kafka floor"]
     kafka_args = [endpoints.kafka_bootstrap, endpoints.schema_registry_url, "--concurrency", conns]
-    kafka = loadgen("kafka", *kafka_args, "--seconds", secs)
+    kafka = loadgen("kafka", *kafka_args, "--seconds", secs, env=endpoints.as_env())
     rows.append((f"Kafka floor (aiokafka, {conns} in flight)", kafka))
-    rdkafka = loadgen("kafka", *kafka_args, "--seconds", secs, "--client", "librdkafka")
+    rdkafka = loadgen(
+        "kafka", *kafka_args, "--seconds", secs, "--client", "librdkafka", env=endpoints.as_env()
+    )
     rows.append((f"Kafka floor (librdkafka, {conns} in flight)", rdkafka))
     workers = compare_workers(config, key, endpoints, log_dir, args) if args.compare_workers else []
     report(rows + workers, peak, http, http_kafka, kafka, args)
