@@ -320,7 +320,8 @@ class Registry(BaseSettings, IngestFields):
     )
     dev_kafka_auth: bool = setting(
         True,
-        "The local stack's broker takes only SASL SCRAM-SHA-512 over TLS, with ACLs (off: PLAINTEXT, open).",
+        "The local stack's broker takes only SASL SCRAM-SHA-512 over TLS, with ACLs, and its schema registry "
+        "only HTTPS with a user per service (off: both open, PLAINTEXT and plain HTTP).",
         (DEV,),
     )
     prometheus_port: int = setting(9090, "Port of `reelstream dev`'s Prometheus.", (DEV,), ge=0, le=65535)
