@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 
 MAX_REASON_CHARS = 500
+CONFIRM_RULE = "must repeat the tenant id: deletion cannot be undone"
 
 
 def parse_status_request(body: bytes) -> str | None:
@@ -57,7 +58,7 @@ def parse_status_request(body: bytes) -> str | None:
 
 def check_confirmation(tenant_id: str, confirm: str | None) -> None:
     if confirm != tenant_id:
-        raise InvalidRequest([FieldError("confirm", "must repeat the tenant id: deletion cannot be undone")])
+        raise InvalidRequest([FieldError("confirm", CONFIRM_RULE)])
 
 
 async def _set_status(request: Request, status: str) -> Response:
