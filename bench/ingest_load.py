@@ -18,11 +18,18 @@ registry serde, idempotent acks=all producer), then, with a load generator in a 
   5. with `--compare-workers`: the highest rate of ingest served by 1 and by 2 uvicorn worker processes
      (`ingest_app` below: ingest less its metrics port, which one process serves), and their ratio.
 Default runtime about 2-3 minutes (stack start included).
+
+    .venv/bin/python bench/ingest_load.py --compare-security [--seconds 10] [--connections 64]
+
+instead measures ingest's closed-loop peak twice in the same invocation, each on a stack of its own: secured
+(Kafka SASL SCRAM-SHA-512 over TLS with ACLs, the registry on HTTPS with a user per service) and open
+(PLAINTEXT, plain-HTTP registry), and prints the TLS+SASL / plaintext ratio (rate and CPU per request).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -39,8 +46,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench_common import bench_config, cpu_seconds, throwaway_stack  # noqa: E402
 
+from devstack.keys import ensure_key_dir  # noqa: E402
 from devstack.process import ManagedProcess, free_port  # noqa: E402
 from devstack.services import PipelineConfig, service_commands  # noqa: E402
+from devstack.tenants import ensure_tenants  # noqa: E402
 from reelstream.endpoints import Endpoints  # noqa: E402
 
 LOADGEN = str(ROOT / "bench" / "loadgen.py")
@@ -67,7 +76,9 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
+    from reelstream.config import load_config
     from reelstream.kafka.librdkafka import LibrdkafkaProducer
+    from reelstream.settings import kafka_security_from_config
     from schemas.topics import COMMANDS
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -86,8 +97,9 @@ def floor_server(port: int, kafka_bootstrap: str | None = None) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
-        if kafka_bootstrap:
-            producers.append(LibrdkafkaProducer(kafka_bootstrap, "bench-floor"))
+        if kafka_bootstrap:  # with the stack's credentials, which start_floor passes in the environment
+            security = kafka_security_from_config(load_config(os.environ))
+            producers.append(LibrdkafkaProducer(kafka_bootstrap, "bench-floor", security=security))
         for producer in producers:
             await producer.start()
         try:
@@ -146,9 +158,15 @@ def loadgen_on(pid: int | None, *args: str) -> dict[str, Any]:
     return result
 
 
-def loadgen(*args: str) -> dict[str, Any]:
+def loadgen(*args: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`env`: more environment for the generator (the stack's credentials, for the Kafka floors)."""
     out = subprocess.run(
-        [sys.executable, LOADGEN, *args], check=True, capture_output=True, text=True, cwd=ROOT
+        [sys.executable, LOADGEN, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -165,7 +183,10 @@ def wait_http_ready(proc: ManagedProcess, url: str, timeout: float = 120.0) -> N
 
 
 def start_ingest(config: PipelineConfig, endpoints: Endpoints, log_dir: Path) -> ManagedProcess:
-    env = {**os.environ, **config.env(endpoints)}
+    """ingest as `reelstream dev` runs it: its tenants recorded, its key-encryption keys in the log folder."""
+    asyncio.run(ensure_tenants(endpoints, config.tenants()))
+    key_dir = ensure_key_dir(log_dir / "keys")
+    env = {**os.environ, **config.env(endpoints, key_dir)}
     proc = ManagedProcess("ingest", service_commands(config)["ingest"], log_dir / "ingest.log", env)
     proc.die_with_parent = True
     proc.start()
@@ -205,11 +226,14 @@ def compare_workers(
     return rows
 
 
-def start_floor(log_dir: Path, kafka_bootstrap: str | None = None) -> tuple[ManagedProcess, str]:
+def start_floor(
+    log_dir: Path, kafka_bootstrap: str | None = None, endpoints: Endpoints | None = None
+) -> tuple[ManagedProcess, str]:
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--floor-server", str(port)]
     argv += ["--floor-kafka", kafka_bootstrap] if kafka_bootstrap else []
-    env: Mapping[str, str] = {**os.environ, "PYTHONPATH": str(ROOT)}
+    credentials = endpoints.kafka_security.as_env() if endpoints is not None else {}
+    env: Mapping[str, str] = {**os.environ, **credentials, "PYTHONPATH": str(ROOT)}
     name = "http-kafka-floor" if kafka_bootstrap else "http-floor"
     proc = ManagedProcess(name, argv, log_dir / f"{name}.log", env, die_with_parent=True)
     proc.start()
@@ -257,7 +281,7 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
         ingest.stop()
     floors = {}
     for name, bootstrap in (("HTTP floor", None), ("HTTP + Kafka floor", endpoints.kafka_bootstrap)):
-        floor, floor_url = start_floor(log_dir, bootstrap)
+        floor, floor_url = start_floor(log_dir, bootstrap, endpoints)
         try:
             loadgen("http-closed", floor_url, "--token", key, "--connections", "8", "--seconds", "2")
             floors[name] = loadgen_on(
@@ -268,9 +292,11 @@ def measure(config: PipelineConfig, key: str, endpoints: Endpoints, log_dir: Pat
             floor.stop()
     http, http_kafka = floors["HTTP floor"], floors["HTTP + Kafka floor"]
     kafka_args = [endpoints.kafka_bootstrap, endpoints.schema_registry_url, "--concurrency", conns]
-    kafka = loadgen("kafka", *kafka_args, "--seconds", secs)
+    kafka = loadgen("kafka", *kafka_args, "--seconds", secs, env=endpoints.as_env())
     rows.append((f"Kafka floor (aiokafka, {conns} in flight)", kafka))
-    rdkafka = loadgen("kafka", *kafka_args, "--seconds", secs, "--client", "librdkafka")
+    rdkafka = loadgen(
+        "kafka", *kafka_args, "--seconds", secs, "--client", "librdkafka", env=endpoints.as_env()
+    )
     rows.append((f"Kafka floor (librdkafka, {conns} in flight)", rdkafka))
     workers = compare_workers(config, key, endpoints, log_dir, args) if args.compare_workers else []
     report(rows + workers, peak, http, http_kafka, kafka, args)
@@ -301,6 +327,33 @@ def report(rows: list[tuple[str, dict[str, Any]]], peak: dict[str, Any], http: d
     print(f"ingest / Kafka floor: {peak['rate'] / kafka['rate']:.2f} (aiokafka)")
 
 
+def compare_security(args: Any) -> None:
+    """ingest's closed-loop peak on a secured and on an open stack, one after the other; their ratio."""
+    secs, conns = str(args.seconds), str(args.connections)
+    peaks: dict[str, dict[str, Any]] = {}
+    for name, secured in (("TLS+SASL", True), ("plaintext", False)):
+        key, config = bench_config("*=rate:100000,burst:100000")
+        with throwaway_stack(kafka_auth=secured) as (endpoints, log_dir):
+            ingest = start_ingest(config, endpoints, log_dir)
+            url = f"{config.api_url}/v1/jobs"
+            try:
+                loadgen("http-closed", url, "--token", key, "--connections", "8", "--seconds", "2")
+                peaks[name] = loadgen_on(
+                    ingest.pid, "http-closed", url, "--token", key, "--connections", conns, "--seconds", secs
+                )
+            finally:
+                ingest.stop()
+    print(f"\ningest, TLS+SASL vs plaintext, {os.cpu_count()} cores, {args.seconds:g} s, {conns} connections")
+    for name, r in peaks.items():
+        print(f"{name:12} {r['rate']:8.1f} ok/s  P50 {fmt(r['p50_ms'])} ms  P99 {fmt(r['p99_ms'])} ms  "
+              f"{r['cpu_us']:8.0f} CPU µs/req  {r['statuses']}")  # fmt: skip
+    secured, plain = peaks["TLS+SASL"], peaks["plaintext"]
+    print(
+        f"TLS+SASL / plaintext: {secured['rate'] / plain['rate']:.2f} (rate)   "
+        f"{secured['cpu_us'] / plain['cpu_us']:.2f} (CPU per request)"
+    )
+
+
 def run(args: Any) -> None:
     key, config = bench_config("*=rate:100000,burst:100000")
     with throwaway_stack() as (endpoints, log_dir):
@@ -317,6 +370,9 @@ if __name__ == "__main__":
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the services' logs here")
     parser.add_argument("--fixed-rate", type=float, default=300.0, help="an open-loop row at this rate")
     parser.add_argument("--compare-workers", action="store_true", help="1 vs 2 worker processes too")
+    parser.add_argument(
+        "--compare-security", action="store_true", help="only ingest's peak, TLS+SASL vs plaintext stacks"
+    )
     parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--floor-kafka", metavar="BOOTSTRAP", help=argparse.SUPPRESS)
     parser.add_argument("--ingest-server", type=int, metavar="WORKERS", help=argparse.SUPPRESS)
@@ -325,5 +381,7 @@ if __name__ == "__main__":
         floor_server(parsed.floor_server, parsed.floor_kafka)
     elif parsed.ingest_server:
         ingest_server(parsed.ingest_server)
+    elif parsed.compare_security:
+        compare_security(parsed)
     else:
         run(parsed)

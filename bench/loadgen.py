@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -134,14 +135,19 @@ async def kafka_floor(
     from aiokafka import AIOKafkaProducer
 
     from ingest.submission import parse_submission, submit_command
+    from reelstream.config import load_config
     from reelstream.kafka.clients import new_producer
     from reelstream.kafka.librdkafka import LibrdkafkaProducer
     from reelstream.kafka.registry import ConfluentRegistry
+    from reelstream.settings import kafka_security_from_config, registry_auth_from_config
     from schemas.events import SubmitJob
     from schemas.serde import AvroSerde
     from schemas.topics import COMMANDS
 
-    registry = ConfluentRegistry(registry_url)
+    # the stack's credentials, passed by the parent in the environment (REELSTREAM_KAFKA_*, ..._REGISTRY_*)
+    config = load_config(os.environ)
+    security = kafka_security_from_config(config)
+    registry = ConfluentRegistry(registry_url, registry_auth_from_config(config))
     serde = AvroSerde(registry)
     await serde.register(COMMANDS)
     await registry.aclose()
@@ -151,9 +157,9 @@ async def kafka_floor(
 
     producer: LibrdkafkaProducer | AIOKafkaProducer
     if client == "librdkafka":
-        producer = LibrdkafkaProducer(bootstrap, "bench-kafka-floor")
+        producer = LibrdkafkaProducer(bootstrap, "bench-kafka-floor", security=security)
     else:
-        producer = new_producer(bootstrap, client_id="bench-kafka-floor")
+        producer = new_producer(bootstrap, "bench-kafka-floor", security)
     await producer.start()
     latencies: list[float] = []
     statuses: Counter[Any] = Counter()

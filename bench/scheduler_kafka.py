@@ -103,7 +103,7 @@ async def _until(predicate: Any, seconds: float, what: str) -> None:
 
 
 async def run_reelstream(endpoints: Endpoints, jobs: list[Job], unit: float, drain_s: float) -> Timeline:
-    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    registry = ConfluentRegistry.of(endpoints)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
     producer = new_producer(

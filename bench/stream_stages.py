@@ -145,7 +145,7 @@ async def burst(
     """`admission_workers` 0: JobAdmitted records straight to the inbox (`group`: the scheduler's).
     `stages`: name → pid of each stage process, whose CPU time during the burst is reported. `floor`: the
     JobAdmitted records go to the commands topic, for bench/faust_floor.py to forward to the inbox."""
-    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    registry = ConfluentRegistry.of(endpoints)
     serde = AvroSerde(registry)
     await serde.register(*ALL_TOPICS)
     producer = new_producer(

@@ -21,7 +21,7 @@ from reelstream.config import load_config, or_exit
 from reelstream.errors import ReelstreamError
 from reelstream.logs import LogSettings, configure_logging
 from reelstream.models import load_registry
-from reelstream.settings import kafka_security_from_config
+from reelstream.settings import kafka_security_from_config, registry_auth_from_config
 from schemas.topics import DLQ_STAGES
 
 logger = logging.getLogger("reelstream")
@@ -89,8 +89,9 @@ def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     config = load_config(env)
     settings, security = config.values, kafka_security_from_config(config)
     bootstrap, registry = settings.kafka_bootstrap, settings.schema_registry_url
+    auth = registry_auth_from_config(config)
     if args.action == "list":
-        parked = asyncio.run(dlq.list_stage(bootstrap, registry, args.stage, args.limit, security))
+        parked = asyncio.run(dlq.list_stage(bootstrap, registry, args.stage, args.limit, security, auth))
         print("offset\ttime\tsource\terror\tvalue size\treplays")
         for item in parked:
             print(dlq.describe(item))
@@ -98,7 +99,7 @@ def cmd_dlq(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not args.all and args.offset is None:
         raise ReelstreamError("dlq replay needs --offset N or --all")
     offsets = None if args.all else {args.offset}
-    count = asyncio.run(dlq.replay_stage(bootstrap, registry, args.stage, offsets, security))
+    count = asyncio.run(dlq.replay_stage(bootstrap, registry, args.stage, offsets, security, auth))
     print(f"replayed {count} record(s) from {dlq.dlq_topic(args.stage).name}")
     return 0
 

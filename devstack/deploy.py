@@ -4,7 +4,8 @@ The Helm chart cannot import Python, so `charts/reelstream/files/topics.json` is
 (`python -m devstack.deploy topics > charts/reelstream/files/topics.json`) and the chart renders one
 Strimzi KafkaTopic per entry. tests/deploy checks the file against the code and the rendered topics against
 ALL_TOPICS, so partitions and compaction cannot drift. Likewise `files/kafka_users.json` holds one KafkaUser
-per service principal with the ACLs of reelstream.kafka.acls (`python -m devstack.deploy users`).
+per service principal with the ACLs of reelstream.kafka.acls (`python -m devstack.deploy users`), and
+`files/registry_users.json` the schema registry's users and their roles (`... registry-users`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from devstack.fetch import go_binary
 from devstack.storage_users import policies_json
 from reelstream.config import load_config
-from reelstream.kafka.acls import service_access
+from reelstream.kafka.acls import REGISTRY_ROLES, service_access
 from schemas.topics import ALL_TOPICS, Topic
 
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
@@ -28,6 +29,7 @@ TOPICS_FILE = Path("charts") / "reelstream" / "files" / "topics.json"
 POLICIES_FILE = Path("charts") / "reelstream" / "files" / "storage-policies.json"
 POLICY_BUCKET = "BUCKET"
 USERS_FILE = Path("charts") / "reelstream" / "files" / "kafka_users.json"
+REGISTRY_USERS_FILE = Path("charts") / "reelstream" / "files" / "registry_users.json"
 APP_PREFIX_TOKEN = "@APP_PREFIX@"  # noqa: S105 - not a secret; the chart puts pipeline.appPrefix in its place
 
 
@@ -50,6 +52,12 @@ def kafka_users_json() -> str:
     return json.dumps({"users": users}, indent=2, sort_keys=True) + "\n"
 
 
+def registry_users_json() -> str:
+    """The schema registry's users (one per principal that has a registry role) and their roles."""
+    users = [{"name": name, "role": role} for name, role in REGISTRY_ROLES.items()]
+    return json.dumps({"users": users}, indent=2, sort_keys=True) + "\n"
+
+
 def fetch_helm(cache_dir: Path, env: Mapping[str, str]) -> Path:
     """REELSTREAM_HELM_BIN, else a `helm` on PATH, else `go install` of the pinned helm into the cache."""
     return go_binary("helm", HELM_MODULE, HELM_VERSION, cache_dir, env, load_config(env).values.helm_bin)
@@ -62,11 +70,15 @@ def main(argv: list[str]) -> int:
     if argv == ["users"]:
         sys.stdout.write(kafka_users_json())
         return 0
+    if argv == ["registry-users"]:
+        sys.stdout.write(registry_users_json())
+        return 0
     if argv == ["storage-policies"]:
         sys.stdout.write(policies_json(POLICY_BUCKET) + "\n")
         return 0
     print(f"usage: python -m devstack.deploy topics > {TOPICS_FILE}", file=sys.stderr)
     print(f"       python -m devstack.deploy users > {USERS_FILE}", file=sys.stderr)
+    print(f"       python -m devstack.deploy registry-users > {REGISTRY_USERS_FILE}", file=sys.stderr)
     print(f"       python -m devstack.deploy storage-policies > {POLICIES_FILE}", file=sys.stderr)
     return 2
 

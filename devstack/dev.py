@@ -147,7 +147,7 @@ def summary(
         ),
         ("renderer", f"{config.default_model} on 1 slot"),
         ("Kafka bootstrap", endpoints.kafka_bootstrap),
-        ("schema registry", endpoints.schema_registry_url),
+        ("schema registry", endpoints.schema_registry_url + _registry_users(endpoints)),
         ("S3 (MinIO)", f"{endpoints.s3_endpoint}  bucket {endpoints.s3_bucket}"),
         ("/metrics ports", ", ".join(f"{name} {port}" for name, port in config.metrics_ports.items())),
         (
@@ -159,6 +159,15 @@ def summary(
         ("logs", str(layout.log_dir)),
     ]
     return rows
+
+
+def _registry_users(endpoints: Endpoints) -> str:
+    """How to reach the registry as a user: each principal's password beside the stack's CA."""
+    ca = endpoints.registry_auth.ca_file
+    if not endpoints.registry_auth.authenticated or ca is None:
+        return ""
+    folder = ca.rsplit("/", 1)[0]
+    return f"   (HTTP basic: user <principal>, password {folder}/registry-<principal>.password, CA {ca})"
 
 
 def print_summary(rows: list[tuple[str, str]], config: PipelineConfig, reused: bool) -> None:

@@ -43,7 +43,7 @@ async def issue_webhook_secret(
 ) -> None:
     """Give each tenant `secret` as its webhook secret `secret_id`, sealed under a new data key of its own."""
     keyring = Keyring(FileKeyProvider.load(key_dir))
-    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    registry = ConfluentRegistry.of(endpoints)
     producer = LibrdkafkaProducer(
         endpoints.kafka_bootstrap,
         "reelstream-devstack",

@@ -30,7 +30,8 @@ from reelstream.config import load_config
 from reelstream.endpoints import Endpoints as Endpoints  # its old home: callers still import it here
 from reelstream.errors import ReelstreamError
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
-from reelstream.settings import kafka_security_from_config
+from reelstream.registry_auth import OPEN_REGISTRY, RegistryAuth
+from reelstream.settings import kafka_security_from_config, registry_auth_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +55,18 @@ class ExternalServices:
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     kafka_security: KafkaSecurity = PLAINTEXT  # the credentials the external broker takes
+    registry_auth: RegistryAuth = OPEN_REGISTRY  # those the external schema registry takes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ExternalServices:
         config = load_config(env)
-        given = {k: config.given(k) for k in cls.__dataclass_fields__ if k != "kafka_security"}
-        return cls(**given, kafka_security=kafka_security_from_config(config))
+        credentials = ("kafka_security", "registry_auth")
+        given = {k: config.given(k) for k in cls.__dataclass_fields__ if k not in credentials}
+        return cls(
+            **given,
+            kafka_security=kafka_security_from_config(config),
+            registry_auth=registry_auth_from_config(config),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,8 @@ class StackLayout:
     s3_secret_key: str = "reelstream-dev-secret"  # noqa: S105 - local development stack only
     s3_bucket: str = "reelstream-artifacts"
     start_timeout: float = 120.0
-    kafka_auth: bool = True  # SASL SCRAM-SHA-512 over TLS, one principal per service, ACLs
+    kafka_auth: bool = True  # SASL SCRAM-SHA-512 over TLS, one principal per service, ACLs; and the
+    # schema registry on HTTPS with a user per service (devstack.registry)
 
     @classmethod
     def dev(cls, env: Mapping[str, str]) -> StackLayout:
@@ -167,8 +175,9 @@ class LocalStack:
 
     def _registry(self) -> RegistryService:
         lay = self.layout
+        tls = self._kafka().tls if lay.kafka_auth else None  # the stack's one CA, beside the broker's
         return RegistryService(
-            lay.data_dir / "registry", lay.log_dir, lay.registry_port, lay.registry_management_port
+            lay.data_dir / "registry", lay.log_dir, lay.registry_port, lay.registry_management_port, tls
         )
 
     def _minio(self) -> MinioService:
@@ -227,6 +236,7 @@ class LocalStack:
             s3_secret_key=ext.s3_secret_key or lay.s3_secret_key,
             s3_bucket=lay.s3_bucket,
             kafka_security=ext.kafka_security if ext.kafka_bootstrap else self._kafka().admin_security(),
+            registry_auth=ext.registry_auth if ext.schema_registry_url else self._registry().admin_auth(),
         )
 
     def service_credentials(self) -> dict[str, KafkaSecurity]:

@@ -1,11 +1,22 @@
 """Apicurio Registry 3.x (its `-all` Quarkus distribution from Maven Central), serving the Confluent API.
 
-Clients use `<url>` = `http://127.0.0.1:<port>/apis/ccompat/v7`. Storage is H2 in a file under the stack's
+Clients use `<url>` = `http(s)://127.0.0.1:<port>/apis/ccompat/v7`. Storage is H2 in a file under the stack's
 data folder, so schema ids survive a restart of the dev stack (records in Kafka refer to them).
+
+Secured (`tls` given, the stack's default): HTTPS only, with a certificate from the stack's own CA
+(devstack.kafka_tls), and HTTP basic users, one per service principal (reelstream.kafka.acls) plus the stack's
+`admin`, whose passwords are kept beside the CA. The users, salted into SHA-512 digests, and the rules lie in
+`config/application.properties` of the registry's working folder, where Quarkus reads them at start: every
+/apis call needs a user; writes (POST, PUT, DELETE) need the writer role, which every service has (each
+registers its topics' schemas at start); the readers (internal-team) only read. The roles come from
+reelstream.kafka.acls (REGISTRY_ROLES), as the chart's registry users do (files/registry_users.json).
+Apicurio cannot require client certificates without being rebuilt (reelstream.registry_auth says why).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,12 +25,17 @@ from pathlib import Path
 import httpx
 
 from devstack.fetch import fetch_once, run_client
+from devstack.kafka_tls import BrokerTls
 from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess
 from devstack.steps import QUIET, StepProgress, Steps
+from reelstream.kafka.acls import REGISTRY_ROLES, RegistryRole
+from reelstream.registry_auth import OPEN_REGISTRY, RegistryAuth
 
 APICURIO_VERSION = "3.3.3"
 CCOMPAT_PATH = "/apis/ccompat/v7"
+ADMIN_USER = "admin"  # the stack's own user: it registers every schema before the services start
+REALM = "Quarkus"  # the embedded users' realm, part of each password digest
 
 
 def fetch_registry(cache_dir: Path, env: Mapping[str, str], steps: Steps = QUIET) -> Path:
@@ -56,16 +72,26 @@ class RegistryService:
     log_dir: Path
     port: int
     management_port: int
+    tls: BrokerTls | None = None  # None: an open registry on plain HTTP
 
     name = "schema-registry"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{CCOMPAT_PATH}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{CCOMPAT_PATH}"
+
+    def admin_auth(self) -> RegistryAuth:
+        """The stack's own credentials (OPEN_REGISTRY when the registry is open)."""
+        if self.tls is None:
+            return OPEN_REGISTRY
+        stack_ca = RegistryAuth(ca_file=str(self.tls.ca_file))
+        return stack_ca.as_user(ADMIN_USER, _password(self.tls, ADMIN_USER))
 
     def is_ready(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/subjects", timeout=2).status_code == 200
+            answer = httpx.get(f"{self.url}/subjects", timeout=2, **self.admin_auth().httpx())
+            return answer.status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -86,6 +112,15 @@ class RegistryService:
             "apicurio.datasource.jdbc.max-size": "16",
             'quarkus.log.category."io.quarkus.vertx.http.runtime.filters.accesslog".level': "WARN",
         }
+        if self.tls is not None:
+            self.write_security_config(self.tls)
+            cert, key = self.tls.server_cert("registry")
+            props |= {
+                "quarkus.http.ssl-port": str(self.port),
+                "quarkus.http.insecure-requests": "disabled",
+                "quarkus.http.ssl.certificate.files": str(cert),
+                "quarkus.http.ssl.certificate.key-files": str(key),
+            }
         argv = [
             str(java),
             "-Xms128m",
@@ -95,3 +130,58 @@ class RegistryService:
             str(app / "quarkus-run.jar"),
         ]
         return ManagedProcess(self.name, argv, self.log_dir / "schema-registry.log", env, cwd=self.data_dir)
+
+    def write_security_config(self, tls: BrokerTls) -> None:
+        """`config/application.properties` in the working folder (owner-only): the users and the rules."""
+        folder = self.data_dir / "config"
+        folder.mkdir(parents=True, exist_ok=True)
+        users: dict[str, tuple[str, RegistryRole]] = {ADMIN_USER: (_password(tls, ADMIN_USER), "writer")}
+        users |= {name: (_password(tls, name), role) for name, role in REGISTRY_ROLES.items()}
+        text = security_properties(users)
+        fd = os.open(folder / "application.properties", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+
+
+def security_properties(users: Mapping[str, tuple[str, RegistryRole]]) -> str:
+    """Quarkus properties: HTTP basic with embedded users (`users`: name → its password, stored as a digest,
+    and its role),
+    every /apis call authenticated, writes for the writer role only. (`quarkus.http.auth.basic` is a
+    build-time property unset in Apicurio's build: Quarkus warns that it is given at run time, and honours
+    it.)"""
+    lines = [
+        "quarkus.http.auth.basic=true",
+        "quarkus.security.users.embedded.enabled=true",
+        "quarkus.security.users.embedded.plain-text=false",
+        "quarkus.security.users.embedded.algorithm=digest-sha-512",
+        "quarkus.http.auth.permission.registry-write.paths=/apis/*",
+        "quarkus.http.auth.permission.registry-write.methods=POST,PUT,PATCH,DELETE",
+        "quarkus.http.auth.permission.registry-write.policy=registry-writers",
+        "quarkus.http.auth.policy.registry-writers.roles-allowed=writer",
+        "quarkus.http.auth.permission.registry-read.paths=/apis/*",
+        "quarkus.http.auth.permission.registry-read.methods=GET,HEAD,OPTIONS",
+        "quarkus.http.auth.permission.registry-read.policy=registry-readers",
+        "quarkus.http.auth.policy.registry-readers.roles-allowed=writer,reader",
+    ]
+    for name, (password, role) in users.items():
+        digest = hashlib.sha512(f"{name}:{REALM}:{password}".encode()).hexdigest()
+        lines += [
+            f"quarkus.security.users.embedded.users.{name}={digest}",
+            f"quarkus.security.users.embedded.roles.{name}={role}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _password(tls: BrokerTls, user: str) -> str:
+    return tls.secret(f"registry-{user}")
+
+
+def service_registry_auth(endpoints_auth: RegistryAuth, principal: str) -> RegistryAuth:
+    """The registry credentials a service started on the local stack runs with: its own user's when the
+    stack's secured registry made one (its password lies beside the CA file), else the endpoints' own."""
+    if not endpoints_auth.authenticated or endpoints_auth.ca_file is None:
+        return endpoints_auth
+    tls = BrokerTls(Path(endpoints_auth.ca_file).parent)
+    if principal not in REGISTRY_ROLES or not tls.has_secret(f"registry-{principal}"):
+        return endpoints_auth
+    return endpoints_auth.as_user(principal, _password(tls, principal))

@@ -18,6 +18,7 @@ import httpx
 from devstack.kafka_principals import grant_app_prefix, service_security
 from devstack.keys import ensure_key_dir, issue_webhook_secret, tenants_of
 from devstack.process import ManagedProcess, ServiceStartError
+from devstack.registry import service_registry_auth
 from devstack.storage_users import ServiceCredentials, storage_users
 from devstack.tenants import ensure_tenants
 from reelstream.endpoints import Endpoints
@@ -31,7 +32,7 @@ from schemas.topics import ALL_TOPICS
 async def prepare_infrastructure(endpoints: Endpoints) -> None:
     """Create the declared topics and register every topic's schema (both idempotent)."""
     await ensure_topics(endpoints.kafka_bootstrap, ALL_TOPICS, security=endpoints.kafka_security)
-    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    registry = ConfluentRegistry.of(endpoints)
     try:
         await AvroSerde(registry).register(*ALL_TOPICS)
     finally:
@@ -132,6 +133,7 @@ class Pipeline:
             env.update(self.storage[kind].env())
         principal = "worker" if name.startswith("worker-") else name  # each service its own Kafka principal
         env.update(service_security(endpoints.kafka_security, principal).as_env())
+        env.update(service_registry_auth(endpoints.registry_auth, principal).as_env())
         if name in self.config.metrics_ports:
             env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
         for slot, model in self.config.slot_models.items():

@@ -40,7 +40,7 @@ async def ensure_tenants(
     endpoints: Endpoints, tenant_ids: Iterable[str], limits: TenantLimits | None = None
 ) -> None:
     """Record each tenant (again: a later record of the same id replaces the earlier one)."""
-    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    registry = ConfluentRegistry.of(endpoints)
     try:
         serde = AvroSerde(registry)
         await serde.register(TENANTS)

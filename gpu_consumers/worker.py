@@ -99,7 +99,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Serve the slot until `stop` is set; then finish the current attempt and return."""
         endpoints = self.settings.pipeline.endpoints
-        registry = ConfluentRegistry(endpoints.schema_registry_url)
+        registry = ConfluentRegistry.of(endpoints)
         serde = AvroSerde(registry)
         await serde.register(*ALL_TOPICS)
         producer = RenewingProducer(endpoints.kafka_bootstrap, self.worker_id, endpoints.kafka_security)

@@ -42,8 +42,8 @@ def _timestamp(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def key_resource(record: ApiKeyRecord, now: datetime) -> dict[str, Any]:
-    """A key's metadata: never its secret nor its hash."""
+def key_resource(record: ApiKeyRecord, now: datetime, last_used: datetime | None = None) -> dict[str, Any]:
+    """A key's metadata: never its secret nor its hash. `last_used`: when this replica last accepted it."""
     expired = record.expires_at is not None and now >= record.expires_at
     return {
         "object": "api_key",
@@ -56,6 +56,7 @@ def key_resource(record: ApiKeyRecord, now: datetime) -> dict[str, Any]:
         "created_at": _timestamp(record.created_at),
         "expires_at": _timestamp(record.expires_at),
         "revoked_at": _timestamp(record.revoked_at),
+        "last_used_at": _timestamp(last_used),
     }
 
 
@@ -132,7 +133,7 @@ async def list_keys(request: Request) -> Response:
         if tenant is not None and tenant != principal.tenant_id:
             raise TenantNotFound(f"tenant {tenant} not found")
         tenant = principal.tenant_id
-    data = [key_resource(r, now) for r in table.records(tenant)]
+    data = [key_resource(r, now, table.last_used(r.key_id)) for r in table.records(tenant)]
     return JSONResponse({"object": "list", "data": data}, headers=NO_STORE)
 
 
@@ -154,4 +155,4 @@ async def revoke_key(request: Request) -> Response:
             principal.tenant_id,
             extra={"tenant_id": record.tenant_id},
         )
-    return JSONResponse(key_resource(revoked, utc_now()), headers=NO_STORE)
+    return JSONResponse(key_resource(revoked, utc_now(), table.last_used(key_id)), headers=NO_STORE)

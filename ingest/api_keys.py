@@ -121,10 +121,22 @@ def sweepable(records: Iterable[ApiKeyRecord], now: datetime, grace: timedelta) 
 
 
 class KeyTable:
-    """The keys by key_id, fed by the key store's view and by this replica's own admin calls."""
+    """The keys by key_id, fed by the key store's view and by this replica's own admin calls; and when this
+    replica last accepted each (`touch`: memory only, to the minute, written at most once a minute per key:
+    a dict write on the request path, no I/O; a restart forgets it, and each replica knows its own)."""
 
     def __init__(self) -> None:
         self._records: dict[str, ApiKeyRecord] = {}
+        self._last_used: dict[str, datetime] = {}
+
+    def touch(self, key_id: str, now: datetime) -> None:
+        """Record a use of the key at `now`, rounded down to the minute; within the same minute, nothing."""
+        minute = now.replace(second=0, microsecond=0)
+        if self._last_used.get(key_id) != minute:
+            self._last_used[key_id] = minute
+
+    def last_used(self, key_id: str) -> datetime | None:
+        return self._last_used.get(key_id)
 
     def apply(self, record: ApiKeyRecord) -> ApiKeyRecord:
         kept = merged(self._records.get(record.key_id), record)
@@ -132,6 +144,7 @@ class KeyTable:
         return kept
 
     def remove(self, key_id: str) -> bool:
+        self._last_used.pop(key_id, None)
         return self._records.pop(key_id, None) is not None
 
     def get(self, key_id: str) -> ApiKeyRecord | None:

@@ -21,6 +21,7 @@ from ingest import (
     key_rotation,
     limits,
     routes,
+    tenant_lifecycle,
     tenants,
     usage_routes,
     webhook_admin,
@@ -107,7 +108,23 @@ def api_routes(sse: EventStreamSettings) -> list[Route]:
             by_method(GET=tenants.list_tenants, POST=tenants.create_tenant),
             methods=["GET", "POST"],
         ),
-        Route("/v1/admin/tenants/{tenant}", tenants.get_tenant, methods=["GET"], name="get_tenant"),
+        Route(
+            "/v1/admin/tenants/{tenant}",
+            by_method(GET=tenants.get_tenant, DELETE=tenant_lifecycle.delete_tenant),
+            methods=["GET", "DELETE"],
+        ),
+        Route(
+            "/v1/admin/tenants/{tenant}/suspend",
+            tenant_lifecycle.suspend_tenant,
+            methods=["POST"],
+            name="suspend_tenant",
+        ),
+        Route(
+            "/v1/admin/tenants/{tenant}/resume",
+            tenant_lifecycle.resume_tenant,
+            methods=["POST"],
+            name="resume_tenant",
+        ),
         Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,
@@ -216,6 +233,7 @@ def create_app(
         authenticator=authenticator or default_authenticator(settings, key_table, tenant_table),
         public_paths=PUBLIC_PATHS | console.PUBLIC_PATHS,
         public_prefixes=console.PUBLIC_PREFIXES,
+        tenants=tenant_table,
     )
     routes = api_routes(settings.sse)
     middleware = [auth, Middleware(ScopeMiddleware, routes=routes, principal_key=PRINCIPAL_KEY)]

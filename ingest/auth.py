@@ -20,8 +20,9 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.api_keys import KeyTable, Verdict, check, parse
-from ingest.errors import IdentityProviderUnavailable, Unauthenticated
+from ingest.errors import IdentityProviderUnavailable, TenantSuspended, Unauthenticated
 from ingest.problems import problem_response
+from ingest.tenant_registry import DELETED, SUSPENDED, TenantTable
 from schemas.events import utc_now
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ PRINCIPAL_KEY = "principal"
 
 
 DEFAULT_ROLES = frozenset({"submitter"})
+OPERATOR_ROLE = "operator"  # the platform operator (ingest.policy)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class KeyStoreKeys:
             return None
         if verdict is not Verdict.VALID or record is None:
             raise Unauthenticated(verdict.value)
+        self._table.touch(key_id, utc_now())  # its last use (GET /v1/admin/keys): memory, per minute
         return Principal(record.tenant_id, frozenset(record.roles))
 
 
@@ -123,9 +126,11 @@ class BearerAuthMiddleware:
         authenticator: Authenticator,
         public_paths: Collection[str],
         public_prefixes: tuple[str, ...] = (),
+        tenants: TenantTable | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.tenants = tenants  # the registry whose statuses gate every credential (None: no gate)
         self.public_paths = frozenset(public_paths)
         self.public_prefixes = public_prefixes  # static files: the console and the API reference
 
@@ -141,10 +146,12 @@ class BearerAuthMiddleware:
         reason = "missing bearer token" if token is None else "unknown API key"
         try:
             principal = await self.authenticator.authenticate(token) if token is not None else None
+            if principal is not None:
+                self._check_tenant(principal)
         except Unauthenticated as refused:
             principal, reason = None, refused.message
-        except IdentityProviderUnavailable as unavailable:
-            await problem_response(unavailable, scope["path"])(scope, receive, send)
+        except (IdentityProviderUnavailable, TenantSuspended) as refused:
+            await problem_response(refused, scope["path"])(scope, receive, send)
             return
         if principal is None:
             logger.info("unauthenticated %s %s: %s", scope["method"], scope["path"], reason)
@@ -155,6 +162,17 @@ class BearerAuthMiddleware:
             return
         scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
+
+    def _check_tenant(self, principal: Principal) -> None:
+        """A suspended tenant's credentials are refused (403 tenant-suspended), a deleted tenant's are not
+        credentials (401); an operator's pass, so that an operator can always resume its own tenant."""
+        record = self.tenants.get(principal.tenant_id) if self.tenants is not None else None
+        if record is None or OPERATOR_ROLE in principal.roles:
+            return
+        if record.status == SUSPENDED:
+            raise TenantSuspended(f"tenant {principal.tenant_id} is suspended; ask the platform operator")
+        if record.status == DELETED:
+            raise Unauthenticated(f"tenant {principal.tenant_id} was deleted")
 
 
 def principal_of(conn: HTTPConnection) -> Principal:

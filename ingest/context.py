@@ -142,7 +142,7 @@ class IngestContext:
         """The registry's record of a tenant; 404 when the operator never created it."""
         if self.tenants is None or not self.tenants.caught_up:
             raise NotReady("the tenant registry is still loading")
-        record = self.tenants.table.get(tenant_id)
+        record = self.tenants.table.live(tenant_id)
         if record is None:
             raise TenantNotFound(f"tenant {tenant_id} not found")
         return record
@@ -163,7 +163,7 @@ async def open_context(
         raise ConfigurationError("REELSTREAM_KEY_DIR is not set")
     provider = FileKeyProvider.load(settings.key_dir)
     async with contextlib.AsyncExitStack() as stack:
-        registry = ConfluentRegistry(endpoints.schema_registry_url)
+        registry = ConfluentRegistry.of(endpoints)
         stack.push_async_callback(registry.aclose)
         serde = AvroSerde(registry)
         await serde.register(

@@ -172,3 +172,9 @@ class KeyNotActive(ReelstreamError):
     """The key is revoked or expired: it cannot be rotated (create a new one)."""
 
     code = "api_key_not_active"
+
+
+class TenantSuspended(ReelstreamError):
+    """The caller's tenant is suspended by the platform operator: its keys and tokens are refused (403)."""
+
+    code = "tenant_suspended"

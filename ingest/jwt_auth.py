@@ -115,7 +115,7 @@ class JwtAuthenticator:
             raise Unauthenticated(f"token has no {self._settings.tenant_claim} claim")
         if not valid_tenant_id(tenant):
             raise Unauthenticated(f"token's {self._settings.tenant_claim} claim is not a tenant id")
-        if self._tenants is not None and not self._tenants.exists(tenant):
+        if self._tenants is not None and self._tenants.live(tenant) is None:
             raise Unauthenticated(f"token's {self._settings.tenant_claim} claim names no tenant")
         return Principal(tenant, _roles(claims.get(self._settings.roles_claim)))
 

@@ -87,7 +87,10 @@ RESPONSES: Json = {
         **_problem("A dependency did not answer in time; retry after the given delay."),
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
-    "Forbidden": _problem("The caller's roles do not grant the scope this route needs."),
+    "Forbidden": _problem(
+        "The caller's roles do not grant the scope this route needs (type `.../forbidden`), or the caller's "
+        "tenant is suspended by the platform operator (type `.../tenant-suspended`)."
+    ),
     "TooManyRequests": {
         **_problem(
             "The tenant is clearly over its submission rate or queue cap (type `.../rate-limited`). "
@@ -358,6 +361,11 @@ API_KEY: Json = {
         "created_at": STAMP,
         "expires_at": _nullable(STAMP),
         "revoked_at": _nullable(STAMP),
+        "last_used_at": {
+            **_nullable(STAMP),
+            "description": "when the answering ingest replica last accepted the key, to the minute (kept in "
+            "its memory; null: not since it started)",
+        },
     },
 }
 API_KEY_CREATED: Json = {

@@ -7,7 +7,9 @@ from typing import Any
 
 from ingest.key_rotation import DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS
 from ingest.openapi_components import error_responses, json_response, ref
+from ingest.openapi_webhooks import NO_CONTENT
 from ingest.openapi_webhooks import TENANT as TENANT_PARAM
+from ingest.tenant_lifecycle import MAX_REASON_CHARS
 from ingest.tenant_registry import STATUSES, TENANT_PATTERN
 from ingest.tenants import MAX_NAME_CHARS, MAX_RETENTION_DAYS
 
@@ -78,7 +80,20 @@ API_KEY_ROTATED: Json = {
         {"type": "object", "required": ["replaces"], "properties": {"replaces": ref("ApiKey")}},
     ]
 }
+TENANT_STATUS_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "reason": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_REASON_CHARS,
+            "description": "why (kept in ingest's log)",
+        }
+    },
+}
 TENANT_SCHEMAS: Json = {
+    "TenantStatusRequest": TENANT_STATUS_REQUEST,
     "TenantRequest": TENANT_REQUEST,
     "Tenant": TENANT,
     "TenantList": TENANT_LIST,
@@ -153,6 +168,51 @@ def tenant_paths() -> Json:
                     "200": json_response("The tenant.", "Tenant"),
                     **error_responses("NotFound", "Invalid", "Unavailable"),
                 },
+            },
+            "delete": {
+                "operationId": "deleteTenant",
+                "summary": "Delete a tenant (platform operator)",
+                "description": "Revokes every key of the tenant, removes its webhook endpoints and signing "
+                "secrets, marks its record `deleted` (the id is not given again; the tenant answers 404 "
+                "from then on) and crypto-shreds its data keys.",
+                "parameters": [
+                    TENANT_PARAM,
+                    {
+                        "name": "confirm",
+                        "in": "query",
+                        "required": True,
+                        "description": "the tenant id again (deletion cannot be undone); otherwise 422",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {"204": NO_CONTENT, **error_responses("NotFound", "Invalid", "Unavailable")},
+            },
+        },
+        **{
+            f"/v1/admin/tenants/{{tenant}}/{action}": {
+                "post": {
+                    "operationId": f"{action}Tenant",
+                    "summary": f"{action.capitalize()} a tenant (platform operator)",
+                    "description": description,
+                    "parameters": [TENANT_PARAM],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": ref("TenantStatusRequest")}},
+                    },
+                    "responses": {
+                        "200": json_response("The tenant, with its new status.", "Tenant"),
+                        **error_responses("NotFound", "Malformed", "Invalid", "Unavailable"),
+                    },
+                }
             }
+            for action, description in (
+                (
+                    "suspend",
+                    "Every key and token of the tenant answers 403 (type `.../tenant-suspended`) until it is "
+                    "resumed; jobs already admitted are not held back. Suspending a suspended tenant changes "
+                    "nothing.",
+                ),
+                ("resume", "The tenant's keys and tokens work again."),
+            )
         },
     }

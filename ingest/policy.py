@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.auth import Principal
+from ingest.auth import OPERATOR_ROLE, Principal
 from ingest.errors import Forbidden, TenantNotFound
 from ingest.problems import problem_response
 from reelstream.route_match import route_match
@@ -27,7 +27,7 @@ from reelstream.route_match import route_match
 logger = logging.getLogger(__name__)
 
 READ, SUBMIT, ADMIN, PLATFORM = "jobs:read", "jobs:write", "admin", "platform"
-OPERATOR = "operator"
+OPERATOR = OPERATOR_ROLE
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "viewer": frozenset({READ}),
@@ -77,6 +77,9 @@ ROUTE_POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/admin/tenants"): PLATFORM_ONLY,
     ("POST", "/v1/admin/tenants"): PLATFORM_ONLY,
     ("GET", _TENANT): TENANT_ADMIN,  # a tenant admin reads its own record (its ceiling)
+    ("DELETE", _TENANT): TENANT_PLATFORM,  # the operator only (ingest.tenant_lifecycle)
+    ("POST", f"{_TENANT}/suspend"): TENANT_PLATFORM,
+    ("POST", f"{_TENANT}/resume"): TENANT_PLATFORM,
     ("PUT", f"{_TENANT}/limits"): TENANT_ADMIN,  # a tenant admin may only lower them (ingest.admin)
     ("GET", f"{_TENANT}/webhook-secrets"): TENANT_ADMIN,
     ("POST", f"{_TENANT}/webhook-secrets"): TENANT_ADMIN,

@@ -15,8 +15,8 @@ from schemas.topics import TENANTS, Topic
 
 TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 TENANT_RULE = "must be 1 to 128 characters of A-Z, a-z, 0-9, ., _ and - (starting with a letter or digit)"
-ACTIVE, SUSPENDED = "active", "suspended"
-STATUSES = (ACTIVE, SUSPENDED)
+ACTIVE, SUSPENDED, DELETED = "active", "suspended", "deleted"
+STATUSES = (ACTIVE, SUSPENDED, DELETED)  # a deleted tenant's record stays: its id is never given again
 
 
 def valid_tenant_id(tenant_id: str) -> bool:
@@ -40,7 +40,13 @@ class TenantTable:
         return self._records.get(tenant_id)
 
     def exists(self, tenant_id: str) -> bool:
+        """Whether the id was ever given (a deleted tenant's too: ids are not reused)."""
         return tenant_id in self._records
+
+    def live(self, tenant_id: str) -> TenantRecord | None:
+        """The tenant's record unless it was deleted."""
+        record = self._records.get(tenant_id)
+        return record if record is not None and record.status != DELETED else None
 
     def records(self) -> list[TenantRecord]:
         return sorted(self._records.values(), key=lambda r: r.tenant_id)

@@ -21,6 +21,7 @@ from reelstream.kafka.clients import Headers, Publisher, SendAndWait, new_produc
 from reelstream.kafka.consume_loop import read_range
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
+from reelstream.registry_auth import OPEN_REGISTRY, RegistryAuth
 from schemas.events import DeadLetter
 from schemas.serde import AvroSerde
 from schemas.topics import DEAD_LETTERS, Topic
@@ -236,10 +237,15 @@ def describe(parked: Parked) -> str:
 
 
 async def list_stage(
-    bootstrap: str, registry_url: str, stage: str, limit: int, security: KafkaSecurity = PLAINTEXT
+    bootstrap: str,
+    registry_url: str,
+    stage: str,
+    limit: int,
+    security: KafkaSecurity = PLAINTEXT,
+    registry_auth: RegistryAuth = OPEN_REGISTRY,
 ) -> list[Parked]:
     """`reelstream dlq list`: the latest `limit` dead letters of `stage`."""
-    registry = ConfluentRegistry(registry_url)
+    registry = ConfluentRegistry(registry_url, registry_auth)
     try:
         return await read_dead_letters(bootstrap, AvroSerde(registry), stage, limit=limit, security=security)
     finally:
@@ -252,9 +258,10 @@ async def replay_stage(
     stage: str,
     offsets: set[int] | None,
     security: KafkaSecurity = PLAINTEXT,
+    registry_auth: RegistryAuth = OPEN_REGISTRY,
 ) -> int:
     """`reelstream dlq replay`: re-produce the dead letters at `offsets` (all of them if None)."""
-    registry = ConfluentRegistry(registry_url)
+    registry = ConfluentRegistry(registry_url, registry_auth)
     producer = new_producer(bootstrap, f"reelstream-dlq-replay-{stage}", security)
     try:
         letters = await read_dead_letters(

@@ -30,6 +30,7 @@ from reelstream.http_settings import EventStreamSettings, HttpServerSettings, We
 from reelstream.kafka.security import KafkaSecurity
 from reelstream.logs import LogSettings
 from reelstream.models import BUILTIN_MODELS, DEFAULT_MODEL, DEV_MODEL, ModelRegistry, load_registry
+from reelstream.registry_auth import RegistryAuth
 from schemas.topics import DEFAULT_WEBHOOK_RETRY_SCHEDULE
 
 __all__ = [
@@ -72,6 +73,7 @@ def endpoints_from_config(config: Config) -> Endpoints:
         s3_secret_key=_require(config, "s3_secret_key"),
         s3_bucket=v.s3_bucket,
         kafka_security=kafka_security_from_config(config),
+        registry_auth=registry_auth_from_config(config),
     )
 
 
@@ -79,6 +81,12 @@ def kafka_security_from_config(config: Config) -> KafkaSecurity:
     """REELSTREAM_KAFKA_SECURITY_PROTOCOL and, for SASL_SSL, the user, password and CA file it needs."""
     v = config.values
     return KafkaSecurity(v.kafka_security_protocol, v.kafka_username, v.kafka_password, v.kafka_ca_file)
+
+
+def registry_auth_from_config(config: Config) -> RegistryAuth:
+    """REELSTREAM_SCHEMA_REGISTRY_USERNAME / _PASSWORD (both or neither) and _CA_FILE."""
+    v = config.values
+    return RegistryAuth(v.schema_registry_username, v.schema_registry_password, v.schema_registry_ca_file)
 
 
 @dataclass(frozen=True)

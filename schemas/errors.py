@@ -43,3 +43,9 @@ class RegistryUnavailableError(ReelstreamError):
 
     code = "registry_unavailable"
     retriable = True
+
+
+class RegistryAccessDeniedError(ReelstreamError):
+    """The schema registry refused this client's credentials (401) or what they may do (403)."""
+
+    code = "registry_access_denied"

@@ -131,7 +131,7 @@ class StreamContext:
             return self._publisher
         async with self._lock:
             if self._publisher is None:
-                serde = AvroSerde(ConfluentRegistry(self.settings.endpoints.schema_registry_url))
+                serde = AvroSerde(ConfluentRegistry.of(self.settings.endpoints))
                 await serde.register(*ALL_TOPICS)
                 self._publisher = Publisher(self._send, serde, enqueue_with=self._enqueue)
         return self._publisher

@@ -23,7 +23,7 @@ from schemas.topics import ALL_TOPICS
 
 @asynccontextmanager
 async def registered_serde(stack: Endpoints) -> AsyncIterator[AvroSerde]:
-    registry = ConfluentRegistry(stack.schema_registry_url)
+    registry = ConfluentRegistry.of(stack)
     try:
         serde = AvroSerde(registry)
         await serde.register(*ALL_TOPICS)

@@ -12,6 +12,7 @@ import { LimitsPage } from "./features/limits/LimitsPage";
 import { UsagePage } from "./features/usage/UsagePage";
 import { LoadPage } from "./features/load/LoadPage";
 import { WebhooksPage } from "./features/webhooks/WebhooksPage";
+import { TenantsPage } from "./features/tenants/TenantsPage";
 
 /** Whether the key may manage keys: the admin API answers it, there is no separate "who am I". */
 function useIsAdmin(signedIn: boolean): boolean {
@@ -25,10 +26,23 @@ function useIsAdmin(signedIn: boolean): boolean {
   return query.data === true;
 }
 
+/** Whether the key is the platform operator's: only it may list tenants. */
+function useIsOperator(signedIn: boolean): boolean {
+  const query = useQuery({
+    queryKey: ["is-operator"],
+    enabled: signedIn,
+    retry: false,
+    staleTime: 60_000,
+    queryFn: async () => (await api.GET("/v1/admin/tenants")).response.ok,
+  });
+  return query.data === true;
+}
+
 export function App() {
   const [signedIn, setSignedIn] = useState(() => storedKey() !== null);
   const route = useRoute();
   const isAdmin = useIsAdmin(signedIn);
+  const isOperator = useIsOperator(signedIn);
   const queryClient = useQueryClient();
 
   if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
@@ -53,6 +67,7 @@ export function App() {
           {link({ page: "new", from: null }, "New job")}
           {isAdmin && link({ page: "keys" }, "API keys")}
           {isAdmin && link({ page: "webhooks" }, "Webhooks")}
+          {isOperator && link({ page: "tenants" }, "Tenants")}
           {link({ page: "limits" }, "Limits")}
           {link({ page: "usage" }, "Usage")}
           {link({ page: "load" }, "Load")}
@@ -71,6 +86,7 @@ export function App() {
         {route.page === "usage" && <UsagePage />}
         {route.page === "load" && <LoadPage />}
         {route.page === "webhooks" && <WebhooksPage />}
+        {route.page === "tenants" && <TenantsPage />}
       </main>
     </div>
   );

@@ -9,7 +9,8 @@ export type Route =
   | { page: "limits" }
   | { page: "usage" }
   | { page: "load" }
-  | { page: "webhooks" };
+  | { page: "webhooks" }
+  | { page: "tenants" };
 
 export function parseRoute(hash: string): Route {
   const [path = "", query = ""] = hash.replace(/^#/, "").split("?");
@@ -21,6 +22,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "usage") return { page: "usage" };
   if (parts[0] === "load") return { page: "load" };
   if (parts[0] === "webhooks") return { page: "webhooks" };
+  if (parts[0] === "tenants") return { page: "tenants" };
   return { page: "jobs" };
 }
 
@@ -52,5 +54,7 @@ export function href(route: Route): string {
       return "#/load";
     case "webhooks":
       return "#/webhooks";
+    case "tenants":
+      return "#/tenants";
   }
 }

@@ -68,6 +68,20 @@ class Registry(BaseSettings, IngestFields):
         "The schema registry's Confluent API base URL.",
         SERVICES_AND_CLI,
     )
+    schema_registry_username: str | None = setting(
+        None,
+        "The schema registry user of this service (HTTP basic over HTTPS); empty: an open registry.",
+        SERVICES_AND_CLI,
+    )
+    schema_registry_password: SecretStr | None = setting(
+        None, "The schema registry user's password.", SERVICES_AND_CLI
+    )
+    schema_registry_ca_file: str | None = setting(
+        None,
+        "PEM file of the CA that signed an https schema registry's certificate; empty: the system's CAs.",
+        SERVICES_AND_CLI,
+        form="path",
+    )
     s3_endpoint: str = setting("http://127.0.0.1:9000", "The S3 (MinIO) endpoint URL.", (INGEST, WORKER, DEV))
     s3_access_key: SecretStr | None = setting(
         None, "S3 access key (required by the services).", (*PIPELINE, DEV)
@@ -319,7 +333,8 @@ class Registry(BaseSettings, IngestFields):
     )
     dev_kafka_auth: bool = setting(
         True,
-        "The local stack's broker takes only SASL SCRAM-SHA-512 over TLS, with ACLs (off: PLAINTEXT, open).",
+        "The local stack's broker takes only SASL SCRAM-SHA-512 over TLS, with ACLs, and its schema registry "
+        "only HTTPS with a user per service (off: both open, PLAINTEXT and plain HTTP).",
         (DEV,),
     )
     prometheus_port: int = setting(9090, "Port of `reelstream dev`'s Prometheus.", (DEV,), ge=0, le=65535)

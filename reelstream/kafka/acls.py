@@ -45,6 +45,14 @@ from schemas.topics import (
 Resource = Literal["topic", "group"]
 Pattern = Literal["literal", "prefixed"]
 Operation = Literal["read", "write", "describe", "create", "all"]
+# what a principal may do on the schema registry (devstack.registry, the chart's registry users): a writer
+# registers schemas (every service registers its topics' schemas at start), a reader only resolves ids
+RegistryRole = Literal["writer", "reader"]
+KEDA_PRINCIPAL = "keda"  # the chart's autoscaler, which reads consumer lag
+TOPIC_NAME_PREFIX = "reelstream."  # every declared topic's name starts so (schemas.topics)
+REGISTRY_PRINCIPAL = "schema-registry"  # Apicurio's own Kafka user (its kafkasql storage, in the chart)
+KAFKASQL_TOPIC_PREFIX = "kafkasql-"  # Apicurio's journal and snapshots topics
+KAFKASQL_GROUP_PREFIX = "apicurio-registry-"  # each registry replica reads the journal in a group of its own
 
 # the retry tiers are named by their delay, and a schedule may name tiers not declared: a prefix covers them
 RETRY_TIER_PREFIX = retry_topic(0).name.removesuffix("0s")
@@ -80,7 +88,8 @@ class Access:
     group_prefix: str | None = None
     faust_app: str | None = None
     creates_prefix: str | None = None  # topics it creates itself (the notifier's retry tiers)
-    describes: str | None = None  # a prefix of groups and topics it only describes (the lag exporter)
+    describes: tuple[str, ...] = ()  # prefixes of groups and topics it only describes (lag readers)
+    registry_role: RegistryRole | None = None  # its user on the schema registry (None: it has none)
 
     def grants(self) -> list[Grant]:
         p = self.principal
@@ -98,9 +107,9 @@ class Access:
         if self.faust_app is not None:
             out.add(Grant(p, "topic", f"{self.faust_app}-", "prefixed", "all"))
             out.add(Grant(p, "group", self.faust_app, "literal", "read"))
-        if self.describes is not None:
-            out.add(Grant(p, "group", self.describes, "prefixed", "describe"))
-            out.add(Grant(p, "topic", self.describes, "prefixed", "describe"))
+        for prefix in self.describes:
+            out.add(Grant(p, "group", prefix, "prefixed", "describe"))
+            out.add(Grant(p, "topic", prefix, "prefixed", "describe"))
         return sorted(out)
 
 
@@ -140,6 +149,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 API_KEYS,
                 DEAD_LETTERS["ingest"],
             ),
+            registry_role="writer",
         ),
         Access(
             "admission",
@@ -156,6 +166,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 DEAD_LETTERS["admission"],
             ),
             faust_app=f"{app_prefix}-admission",
+            registry_role="writer",
         ),
         Access(
             "scheduler",
@@ -169,7 +180,8 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 DEAD_LETTERS["scheduler"],
             ),
             faust_app=f"{app_prefix}-scheduler",
-            describes=app_prefix,  # the lag exporter reads every group's offsets and its topics' ends
+            describes=(app_prefix,),  # the lag exporter reads every group's offsets and its topics' ends
+            registry_role="writer",
         ),
         Access(
             "notifier",
@@ -189,22 +201,39 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
             creates_prefix=RETRY_TIER_PREFIX,
             group_prefix=f"{app_prefix}-notifier-",  # the retry tiers' group
             faust_app=f"{app_prefix}-notifier",
+            registry_role="writer",
         ),
         Access(
             "worker",
             reads=(RENDER_DISPATCH, TENANT_KEYS, JOB_KEYS),  # the prompt it renders, opened once per job
             writes=(SCHEDULER_INBOX, USAGE_EVENTS, DEAD_LETTERS["worker"]),
             group_prefix=f"{app_prefix}-worker-",  # a group per slot, for its offsets only
+            registry_role="writer",
         ),
         Access(
             "internal-team",  # the read-only example: what internal teams consume (README)
             reads=(JOB_EVENTS, JOB_STATUS, WEBHOOK_DELIVERIES, USAGE_EVENTS),  # usage: a billing team
             group_prefix="internal-team",
+            registry_role="reader",
+        ),
+        Access(
+            KEDA_PRINCIPAL,  # KEDA's Kafka-lag triggers (the chart): the groups' offsets and the topics' ends
+            describes=(app_prefix, TOPIC_NAME_PREFIX),
+        ),
+        Access(
+            REGISTRY_PRINCIPAL,  # Apicurio's kafkasql storage: its journal and snapshots, topics it makes
+            read_prefixes=(KAFKASQL_TOPIC_PREFIX,),
+            creates_prefix=KAFKASQL_TOPIC_PREFIX,
+            group_prefix=KAFKASQL_GROUP_PREFIX,
         ),
     )
 
 
 PRINCIPALS = tuple(a.principal for a in service_access())
+# the schema registry's users and their roles (devstack.registry, files/registry_users.json)
+REGISTRY_ROLES: dict[str, RegistryRole] = {
+    a.principal: a.registry_role for a in service_access() if a.registry_role is not None
+}
 
 
 def all_grants(access: Iterable[Access] | None = None) -> list[Grant]:

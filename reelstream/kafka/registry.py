@@ -10,8 +10,15 @@ from typing import TypeVar
 from confluent_kafka.schema_registry import AsyncSchemaRegistryClient, Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from reelstream.endpoints import Endpoints
 from reelstream.errors import ReelstreamError
-from schemas.errors import RegistryUnavailableError, SchemaIncompatibleError, UnknownSchemaError
+from reelstream.registry_auth import OPEN_REGISTRY, RegistryAuth
+from schemas.errors import (
+    RegistryAccessDeniedError,
+    RegistryUnavailableError,
+    SchemaIncompatibleError,
+    UnknownSchemaError,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,6 +31,9 @@ def _convert(exc: Exception, what: str) -> ReelstreamError:
             return SchemaIncompatibleError(
                 f"{what}: the registry refused it as incompatible ({exc.error_message})"
             )
+        if status in (401, 403):
+            reason = "refused the credentials" if status == 401 else "refused this user"
+            return RegistryAccessDeniedError(f"{what}: the registry {reason} ({status}: {exc.error_message})")
         if status == 404:
             return UnknownSchemaError(f"{what}: not found in the registry ({exc.error_message})")
         if status is not None and 400 <= status < 500:
@@ -39,9 +49,16 @@ class ConfluentRegistry:
     attempt on a fresh connection succeeds. Refusals (4xx) are never retried.
     """
 
-    def __init__(self, url: str, timeout: float = 10.0, attempts: int = 3) -> None:
-        self._client = AsyncSchemaRegistryClient({"url": url, "timeout": timeout})
+    def __init__(
+        self, url: str, auth: RegistryAuth = OPEN_REGISTRY, timeout: float = 10.0, attempts: int = 3
+    ) -> None:
+        self._client = AsyncSchemaRegistryClient({"url": url, "timeout": timeout, **auth.confluent()})
         self._attempts = attempts
+
+    @classmethod
+    def of(cls, endpoints: Endpoints, timeout: float = 10.0) -> ConfluentRegistry:
+        """The registry of `endpoints`, with the credentials this process presents to it."""
+        return cls(endpoints.schema_registry_url, endpoints.registry_auth, timeout)
 
     async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(1, self._attempts + 1):

@@ -6,6 +6,7 @@ on every page; screenshots into docs/console/."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from devstack.services import PipelineConfig
-from tests.e2e.conftest import CONSOLE_ADMIN_KEY, TENANT_A_KEY, TENANT_B_KEY
+from tests.e2e.conftest import CONSOLE_ADMIN_KEY, OPERATOR_KEY, TENANT_A_KEY, TENANT_B_KEY
 from tests.e2e.console_browser import check_page, chromium, ensure_console_built, sign_in
 from tests.webhook_receiver import webhook_receiver
 
@@ -205,6 +206,41 @@ def test_a_key_is_created_and_shown_once(pipeline: PipelineConfig, page: Page) -
     page.get_by_role("link", name="Limits").click()
     expect(page.get_by_text("GPU budget")).to_be_visible()  # GET /v1/limits answered
     check_page(page, "limits")
+
+
+def test_the_operator_creates_suspends_resumes_and_deletes_a_tenant(
+    pipeline: PipelineConfig, page: Page
+) -> None:
+    tenant = f"console-{uuid.uuid4().hex[:8]}"
+    sign_in(page, pipeline.api_url, OPERATOR_KEY)
+    page.get_by_role("link", name="Tenants").click()
+    page.get_by_label("Id", exact=True).fill(tenant)
+    page.get_by_label("Name (optional)").fill("Console Inc")
+    page.get_by_role("button", name="Create tenant").click()
+    row = page.locator(f'[data-tenant-id="{tenant}"]')
+    expect(row.get_by_role("cell", name="active", exact=True)).to_be_visible()
+    check_page(page, "tenants")
+    page.get_by_role("button", name=f"Suspend {tenant}").click()
+    expect(row.get_by_role("cell", name="suspended", exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Resume {tenant}").click()
+    expect(row.get_by_role("cell", name="active", exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Delete {tenant}").click()
+    page.get_by_label(f"Type {tenant} to confirm").fill(tenant)
+    page.get_by_role("button", name="Delete for good").click()
+    expect(row.get_by_role("cell", name="deleted", exact=True)).to_be_visible()
+    assert (
+        httpx.get(
+            f"{pipeline.api_url}/v1/admin/tenants/{tenant}",
+            headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+        ).status_code
+        == 404
+    )
+
+
+def test_a_tenant_admin_sees_no_tenants_page(pipeline: PipelineConfig, page: Page) -> None:
+    sign_in(page, pipeline.api_url, CONSOLE_ADMIN_KEY)
+    expect(page.get_by_role("link", name="API keys")).to_be_visible()
+    expect(page.get_by_role("link", name="Tenants")).to_have_count(0)
 
 
 def test_the_stream_resumes_after_going_offline(

@@ -17,6 +17,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from devstack.registry import service_registry_auth
 from reelstream.endpoints import Endpoints
 from reelstream.kafka.admin import CompactedTopic, ensure_topics, topic_configs
 from reelstream.kafka.registry import ConfluentRegistry
@@ -82,8 +83,10 @@ async def test_every_record_round_trips_through_registry_and_broker(
 
 @pytest.fixture(scope="module")
 def plain_client(stack: Endpoints) -> Iterator[SchemaRegistryClient]:
-    """What an internal team uses: confluent-kafka's own registry client, nothing of ours."""
-    with SchemaRegistryClient({"url": stack.schema_registry_url, "timeout": 10}) as client:
+    """What an internal team uses: confluent-kafka's own registry client, nothing of ours, with the read-only
+    internal-team user of the local stack's registry."""
+    auth = service_registry_auth(stack.registry_auth, "internal-team").confluent()
+    with SchemaRegistryClient({"url": stack.schema_registry_url, "timeout": 10, **auth}) as client:
         yield client
 
 
@@ -119,7 +122,7 @@ async def test_we_read_what_a_plain_confluent_serializer_wrote(
 
 
 async def test_incompatible_schema_change_is_refused_and_a_compatible_one_accepted(stack: Endpoints) -> None:
-    registry = ConfluentRegistry(stack.schema_registry_url)
+    registry = ConfluentRegistry.of(stack)
     try:
         scratch = dataclasses.replace(JOB_STATUS, name=f"test.scratch.{uuid.uuid4().hex}")
         await AvroSerde(registry).register(scratch)
@@ -163,7 +166,7 @@ def without_estimator_fields(node: Any) -> Any:
 async def test_the_estimators_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry(stack.schema_registry_url)
+    registry = ConfluentRegistry.of(stack)
     try:
         scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
         before = json.dumps(without_estimator_fields(json.loads(scratch.schema)))
@@ -188,7 +191,7 @@ def without_sealing_fields(schema: Any) -> Any:
 async def test_sealed_secrets_and_key_macs_evolve_the_schemas_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry(stack.schema_registry_url)
+    registry = ConfluentRegistry.of(stack)
     try:
         scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
         before = json.dumps(without_sealing_fields(json.loads(scratch.schema)))
@@ -293,7 +296,7 @@ def without_deletion(node: Any) -> Any:
 async def test_the_deletion_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry(stack.schema_registry_url)
+    registry = ConfluentRegistry.of(stack)
     try:
         scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
         before = json.dumps(without_deletion(json.loads(scratch.schema)))

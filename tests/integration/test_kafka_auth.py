@@ -41,6 +41,7 @@ class SecuredBroker:
 def secured(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
     others = ExternalServices(
         schema_registry_url=stack.schema_registry_url,
+        registry_auth=stack.registry_auth,
         s3_endpoint=stack.s3_endpoint,
         s3_access_key=stack.s3_access_key,
         s3_secret_key=stack.s3_secret_key,
@@ -138,19 +139,20 @@ async def test_each_principal_reads_exactly_the_topics_its_acls_allow(
     expected = {t.name: allows(grants, principal, "topic", t.name, "read") for t in ALL_TOPICS}
     security = seeded.principals[principal]
     metadata = Producer(_librdkafka(seeded.endpoints, security))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=seeded.endpoints.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        **security.aiokafka(),
-    )
-    await consumer.start()
-    outcome: dict[str, bool] = {}
-    try:
-        for name in expected:  # assigned, no group: only the topic's own ACLs decide
-            outcome[name] = _describable(metadata, name) and await _reads(consumer, name)
-    finally:
-        await consumer.stop()
+    outcome = {name: _describable(metadata, name) for name in expected}
+    if any(outcome.values()):  # a principal that sees no topic (schema-registry) reads none: no consumer
+        consumer = AIOKafkaConsumer(  # (aiokafka's stop of a consumer never assigned raises CancelledError)
+            bootstrap_servers=seeded.endpoints.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            **security.aiokafka(),
+        )
+        await consumer.start()
+        try:
+            for name in expected:  # assigned, no group: only the topic's own ACLs decide
+                outcome[name] = outcome[name] and await _reads(consumer, name)
+        finally:
+            await consumer.stop()
     assert outcome == expected, _diff(principal, "read", outcome, expected)
 
 

@@ -53,7 +53,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
 
 @pytest.fixture
 async def own_serde(own_stack: Endpoints) -> AsyncIterator[AvroSerde]:
-    registry = ConfluentRegistry(own_stack.schema_registry_url)
+    registry = ConfluentRegistry.of(own_stack)
     yield AvroSerde(registry)
     await registry.aclose()
 

@@ -28,6 +28,7 @@ def minio_only(stack: Endpoints) -> ExternalServices:
         kafka_bootstrap=stack.kafka_bootstrap,
         schema_registry_url=stack.schema_registry_url,
         kafka_security=stack.kafka_security,
+        registry_auth=stack.registry_auth,
     )
 
 

@@ -248,6 +248,7 @@ async def test_exhausted_deliveries_are_dead_lettered_and_replay_sends_them_agai
                 "notifier",
                 {parked[0].offset},
                 security=stack.kafka_security,
+                registry_auth=stack.registry_auth,
             )
             == 1
         )
@@ -261,7 +262,12 @@ async def _list_notifier_letters(stack: Endpoints) -> list[Any]:
     from reelstream.dlq import list_stage
 
     return await list_stage(
-        stack.kafka_bootstrap, stack.schema_registry_url, "notifier", 1000, security=stack.kafka_security
+        stack.kafka_bootstrap,
+        stack.schema_registry_url,
+        "notifier",
+        1000,
+        security=stack.kafka_security,
+        registry_auth=stack.registry_auth,
     )
 
 

@@ -14,6 +14,9 @@ say them, and only the refusals they cause are filtered, each only as a schema-v
   model's or the pool's limit (type `workload-too-large`);
 - `from` not before `to` on `GET /v1/usage`, `/v1/admin/usage` and `/v1/stats/render-load`: between two
   query parameters (the parameters' descriptions say it).
+- a 422 naming only `confirm` on `DELETE /v1/admin/tenants/{tenant}`: the query parameter must repeat the
+  path's tenant id (deletion cannot be undone), a rule between a parameter and the path that JSON Schema
+  cannot state either (the parameter's description does).
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from typing import Any
 
 import schemathesis
 
+from ingest.tenant_lifecycle import CONFIRM_RULE
 from ingest.usage_report import BEFORE_TO
 
 BETWEEN_REQUESTS = ("/idempotency-key-reused",)  # problem types of rules no schema can state
 BETWEEN_FIELDS = ("/workload-too-large",)
 USAGE_PATHS = frozenset({"/v1/usage", "/v1/admin/usage", "/v1/stats/render-load"})
+TENANT_PATH = "/v1/admin/tenants/{tenant}"
 # reelstream.params' messages for the rules between render parameters (field, how the message starts)
 CROSS_FIELD_MESSAGES = (
     ("num_frames", "clip would be longer than"),
@@ -49,9 +54,11 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     if getattr(failure, "code", None) != "ST202" or response is None or response.status_code != 422:
         return True
     path, problem = str(getattr(case, "path", "")), _problem(response)
+    errors = [e for e in problem.get("errors", []) if isinstance(e, dict)]
     if path in USAGE_PATHS:
-        errors = [e for e in problem.get("errors", []) if isinstance(e, dict)]
         return errors != [{"field": "from", "message": BEFORE_TO}]
+    if path == TENANT_PATH and str(getattr(case, "method", "")).upper() == "DELETE":
+        return errors != [{"field": "confirm", "message": CONFIRM_RULE}]
     if not path.startswith("/v1/jobs"):
         return True
     if str(problem.get("type", "")).endswith(BETWEEN_REQUESTS + BETWEEN_FIELDS):

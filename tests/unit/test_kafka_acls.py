@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from devstack.kafka_tls import BrokerTls
 from reelstream.config import load_config
-from reelstream.kafka.acls import PRINCIPALS, Grant, all_grants, allows, service_access
+from reelstream.kafka.acls import PRINCIPALS, REGISTRY_ROLES, Grant, all_grants, allows, service_access
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity, KafkaSecurityError
 from reelstream.settings import kafka_security_from_config
 from schemas.topics import ALL_TOPICS, DEAD_LETTERS, JOB_EVENTS, RENDER_DISPATCH, retry_topic
@@ -18,7 +18,16 @@ GRANTS = all_grants()
 
 
 def test_there_is_one_principal_per_service_and_the_internal_team() -> None:
-    assert set(PRINCIPALS) == {"ingest", "admission", "scheduler", "notifier", "worker", "internal-team"}
+    assert set(PRINCIPALS) == {
+        "ingest",
+        "admission",
+        "scheduler",
+        "notifier",
+        "worker",
+        "internal-team",
+        "keda",  # the chart's lag triggers
+        "schema-registry",  # Apicurio's kafkasql storage (the chart)
+    }
 
 
 @pytest.mark.parametrize("topic", ALL_TOPICS, ids=lambda t: t.name)
@@ -95,3 +104,28 @@ def test_the_password_never_shows_and_travels_through_the_environment(tmp_path: 
     assert PLAINTEXT.aiokafka() == {}
     assert PLAINTEXT.librdkafka() == {}
     assert kafka_security_from_config(load_config({})) == PLAINTEXT
+
+
+def test_keda_and_the_registry_read_nothing_of_ours() -> None:
+    """KEDA only describes (lag: the groups' offsets, the topics' ends); Apicurio owns its kafkasql topics."""
+    for topic in ALL_TOPICS:
+        for principal in ("keda", "schema-registry"):
+            assert not allows(GRANTS, principal, "topic", topic.name, "read")
+            assert not allows(GRANTS, principal, "topic", topic.name, "write")
+        assert allows(GRANTS, "keda", "topic", topic.name, "describe")
+    assert allows(GRANTS, "keda", "group", "reelstream-admission", "describe")
+    assert not allows(GRANTS, "keda", "group", "reelstream-admission", "read")
+    assert allows(GRANTS, "schema-registry", "topic", "kafkasql-journal", "write")
+    assert allows(GRANTS, "schema-registry", "topic", "kafkasql-snapshots", "create")
+    assert allows(GRANTS, "schema-registry", "group", "apicurio-registry-1f2e", "read")
+
+
+def test_every_service_writes_schemas_and_the_internal_team_only_reads_them() -> None:
+    assert REGISTRY_ROLES == {
+        "ingest": "writer",
+        "admission": "writer",
+        "scheduler": "writer",
+        "notifier": "writer",
+        "worker": "writer",
+        "internal-team": "reader",
+    }

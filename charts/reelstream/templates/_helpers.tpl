@@ -50,7 +50,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "reelstream.registryUrl" -}}
 {{- if eq .Values.schemaRegistry.mode "apicurio" -}}
-{{- printf "http://%s-registry:8080/apis/ccompat/v7" (include "reelstream.fullname" .) -}}
+{{- printf "https://%s-registry:8443/apis/ccompat/v7" (include "reelstream.fullname" .) -}}
 {{- else -}}
 {{- required "schemaRegistry.external.url is required when schemaRegistry.mode=external" .Values.schemaRegistry.external.url -}}
 {{- end -}}
@@ -95,6 +95,46 @@ cluster CA mounted): .root, .principal (a name of files/kafka_users.json). */}}
       key: password
 - name: REELSTREAM_KAFKA_CA_FILE
   value: /etc/reelstream/kafka-ca/ca.crt
+{{- end -}}
+{{- end -}}
+
+{{/* A service's schema registry user (apicurio mode: HTTP basic over HTTPS, its password from the generated
+registry users' Secret, the registry's CA mounted): .root, .principal (a name of files/registry_users.json). */}}
+{{- define "reelstream.registryEnv" -}}
+{{- if eq .root.Values.schemaRegistry.mode "apicurio" -}}
+- name: REELSTREAM_SCHEMA_REGISTRY_USERNAME
+  value: {{ .principal | quote }}
+- name: REELSTREAM_SCHEMA_REGISTRY_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Values.secrets.registryUsers }}
+      key: {{ .principal }}
+- name: REELSTREAM_SCHEMA_REGISTRY_CA_FILE
+  value: /etc/reelstream/registry-ca/ca.crt
+{{- end -}}
+{{- end -}}
+
+{{/* The registry's environment variable holding a user's password: REGISTRY_PASSWORD_<NAME>. */}}
+{{- define "reelstream.registryPasswordVar" -}}
+{{- printf "REGISTRY_PASSWORD_%s" (. | upper | replace "-" "_") -}}
+{{- end -}}
+
+{{- define "reelstream.registryCaMount" -}}
+{{- if eq .Values.schemaRegistry.mode "apicurio" -}}
+- name: registry-ca
+  mountPath: /etc/reelstream/registry-ca
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{- define "reelstream.registryCaVolume" -}}
+{{- if eq .Values.schemaRegistry.mode "apicurio" -}}
+- name: registry-ca
+  secret:
+    secretName: {{ .Values.schemaRegistry.apicurio.tls.secretName }}
+    items:
+      - key: ca.crt
+        path: ca.crt
 {{- end -}}
 {{- end -}}
 

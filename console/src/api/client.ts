@@ -12,6 +12,7 @@ export type Role = ApiKey["roles"][number];
 export type Usage = components["schemas"]["Usage"];
 export type UsageTotals = components["schemas"]["UsageTotals"];
 export type RenderLoad = components["schemas"]["RenderLoad"];
+export type Tenant = components["schemas"]["Tenant"];
 export type RenderLoadClass = components["schemas"]["RenderLoadClass"];
 export type Limits = components["schemas"]["Limits"];
 

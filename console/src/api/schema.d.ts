@@ -274,6 +274,50 @@ export interface paths {
         get: operations["getTenant"];
         put?: never;
         post?: never;
+        /**
+         * Delete a tenant (platform operator)
+         * @description Revokes every key of the tenant, removes its webhook endpoints and signing secrets, marks its record `deleted` (the id is not given again; the tenant answers 404 from then on) and crypto-shreds its data keys.
+         */
+        delete: operations["deleteTenant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Suspend a tenant (platform operator)
+         * @description Every key and token of the tenant answers 403 (type `.../tenant-suspended`) until it is resumed; jobs already admitted are not held back. Suspending a suspended tenant changes nothing.
+         */
+        post: operations["suspendTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a tenant (platform operator)
+         * @description The tenant's keys and tokens work again.
+         */
+        post: operations["resumeTenant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -775,6 +819,8 @@ export interface components {
             created_at: string;
             expires_at?: string | null;
             revoked_at?: string | null;
+            /** @description when the answering ingest replica last accepted the key, to the minute (kept in its memory; null: not since it started) */
+            last_used_at?: string | null;
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /** @description The key itself, shown this once: only a salted hash is stored. */
@@ -1094,6 +1140,10 @@ export interface components {
             throttled_until: string | null;
             gpu_seconds: components["schemas"]["GpuBudget"] | null;
         };
+        TenantStatusRequest: {
+            /** @description why (kept in ingest's log) */
+            reason?: string;
+        };
         TenantRequest: {
             id: string;
             /** @description absent: the id */
@@ -1108,7 +1158,7 @@ export interface components {
             id: string;
             name: string;
             /** @enum {string} */
-            status: "active" | "suspended";
+            status: "active" | "suspended" | "deleted";
             /** @description the ceiling the operator set; the tenant's admins may only lower its limits */
             limits: {
                 rate: number;
@@ -1239,7 +1289,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The caller's roles do not grant the scope this route needs. */
+        /** @description The caller's roles do not grant the scope this route needs (type `.../forbidden`), or the caller's tenant is suspended by the platform operator (type `.../tenant-suspended`). */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -1869,6 +1919,104 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteTenant: {
+        parameters: {
+            query: {
+                /** @description the tenant id again (deletion cannot be undone); otherwise 422 */
+                confirm: string;
+            };
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    suspendTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TenantStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description The tenant, with its new status. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["Malformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resumeTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TenantStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description The tenant, with its new status. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["Malformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };

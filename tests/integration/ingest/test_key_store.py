@@ -5,6 +5,7 @@ afterwards that rebuilds the store from the topic alone. Bearer JWTs through the
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 import uuid
@@ -257,6 +258,11 @@ async def test_the_cli_creates_lists_and_revokes_keys(
     assert f"{key_id}\t{tenant}\tviewer\tactive" in listing
     assert key.rsplit("_", 1)[1] not in listing
     assert (await replicas.client(0, key).get("/v1/jobs")).status_code == 200
+    (line,) = [
+        row for row in (await run("keys", "list", "--tenant", tenant)).splitlines() if row.startswith(key_id)
+    ]
+    last_used = line.split("\t")[6]  # this replica accepted it just now: to the minute
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z", last_used), line
     assert "revoked" in await run("keys", "revoke", key_id)
     assert refused("revoked")(await replicas.client(0, key).get("/v1/jobs"))
 

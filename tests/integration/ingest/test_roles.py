@@ -125,6 +125,8 @@ def expected_refusal(method: str, template: str, role: str, own: bool) -> int | 
         return None
     if template in ("/v1/admin/tenants", "/v1/admin/webhooks/enable", "/v1/admin/usage"):
         return None if operator else 403  # the platform plane
+    if (method, template) in LIFECYCLE:  # suspend, resume, delete: the operator's only, any tenant
+        return None if operator else 403
     if template.startswith("/v1/admin/tenants/{tenant}"):
         if not operator and role != "admin":
             return 403
@@ -132,6 +134,13 @@ def expected_refusal(method: str, template: str, role: str, own: bool) -> int | 
     if template.startswith("/v1/admin/keys"):
         return None if operator or role == "admin" else 403
     raise AssertionError(f"{method} {template}: no expectation; add the route to expected_refusal")
+
+
+LIFECYCLE = {
+    ("POST", "/v1/admin/tenants/{tenant}/suspend"),
+    ("POST", "/v1/admin/tenants/{tenant}/resume"),
+    ("DELETE", "/v1/admin/tenants/{tenant}"),
+}
 
 
 def concrete(template: str, tenant: str) -> str:

@@ -45,6 +45,7 @@ def test_credentials_are_secrets() -> None:
     assert secrets == {
         "REELSTREAM_S3_ACCESS_KEY",
         "REELSTREAM_KAFKA_PASSWORD",
+        "REELSTREAM_SCHEMA_REGISTRY_PASSWORD",
         "REELSTREAM_S3_SECRET_KEY",
         "REELSTREAM_API_KEYS",
         "REELSTREAM_API_KEY",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -180,3 +180,17 @@ async def test_keys_that_ended_a_grace_period_ago_are_tombstoned_and_forgotten()
     assert table.get(revoked_long_ago.key_id) is None
     assert table.get(revoked_lately.key_id) is not None
     assert len(table) == 4
+
+
+def test_the_last_use_is_kept_to_the_minute_and_written_at_most_once_a_minute() -> None:
+    table = KeyTable()
+    start = datetime(2026, 12, 7, 10, 15, 42, 123, tzinfo=UTC)
+    assert table.last_used("k1") is None
+    table.touch("k1", start)
+    assert table.last_used("k1") == datetime(2026, 12, 7, 10, 15, tzinfo=UTC)
+    table.touch("k1", start + timedelta(seconds=10))  # the same minute: nothing written
+    assert table.last_used("k1") == datetime(2026, 12, 7, 10, 15, tzinfo=UTC)
+    table.touch("k1", start + timedelta(seconds=80))
+    assert table.last_used("k1") == datetime(2026, 12, 7, 10, 17, tzinfo=UTC)
+    table.remove("k1")
+    assert table.last_used("k1") is None

@@ -264,3 +264,14 @@ def list_tenants() -> tuple[Call, type[TenantList]]:
 
 def get_tenant(tenant: str) -> tuple[Call, type[Tenant]]:
     return Call("GET", _tenant(tenant), idempotent=True), Tenant
+
+
+def set_tenant_status(tenant: str, action: str, reason: str | None) -> tuple[Call, type[Tenant]]:
+    """`action`: suspend or resume (both idempotent: a second call changes nothing)."""
+    body = cleaned({"reason": reason}) or None
+    return Call("POST", f"{_tenant(tenant)}/{action}", idempotent=True, body=body), Tenant
+
+
+def delete_tenant(tenant: str) -> tuple[Call, type[None]]:
+    params = {"confirm": tenant}  # the server asks for the id again: deletion cannot be undone
+    return Call("DELETE", _tenant(tenant), idempotent=True, params=params), type(None)

@@ -418,6 +418,18 @@ class Client(WebhookPortal):
     def get_tenant(self, tenant: str) -> Tenant:
         return self._send(*_calls.get_tenant(tenant))
 
+    def suspend_tenant(self, tenant: str, *, reason: str | None = None) -> Tenant:
+        """Suspend a tenant (platform operator): its keys and tokens answer 403 until it is resumed."""
+        return self._send(*_calls.set_tenant_status(tenant, "suspend", reason))
+
+    def resume_tenant(self, tenant: str, *, reason: str | None = None) -> Tenant:
+        return self._send(*_calls.set_tenant_status(tenant, "resume", reason))
+
+    def delete_tenant(self, tenant: str) -> None:
+        """Delete a tenant (platform operator): its keys revoked, its webhooks removed, its data keys
+        shredded; cannot be undone."""
+        self._send(*_calls.delete_tenant(tenant))
+
     def put_tenant_limits(
         self, tenant: str, *, rate: float, burst: float, queued: int | None = None, running: int | None = None
     ) -> TenantLimits:

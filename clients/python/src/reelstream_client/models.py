@@ -138,6 +138,7 @@ class ApiKey:
     name: str | None = None
     expires_at: str | None = None
     revoked_at: str | None = None
+    last_used_at: str | None = None  # when the answering server replica last accepted it, to the minute
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ export function KeysPage() {
               <th scope="col">Roles</th>
               <th scope="col">Status</th>
               <th scope="col">Created</th>
+              <th scope="col">Last used</th>
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
               </th>
@@ -50,6 +51,7 @@ export function KeysPage() {
                 <td>{key.roles.join(", ")}</td>
                 <td>{key.status}</td>
                 <td>{when(key.created_at)}</td>
+                <td>{key.last_used_at ? when(key.last_used_at) : "—"}</td>
                 <td>
                   {key.status === "active" && (
                     <button type="button" className="danger" onClick={() => revoke.mutate(key.id)} disabled={revoke.isPending} aria-label={`Revoke ${key.name ?? key.prefix}`}>

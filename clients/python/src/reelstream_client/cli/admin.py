@@ -72,10 +72,10 @@ def keys_list(tenant: str | None) -> int:
     if obj.as_json:
         emit_json(found)
         return OK
-    click.echo("id\ttenant\troles\tstatus\tcreated\texpires\tname")
+    click.echo("id\ttenant\troles\tstatus\tcreated\texpires\tlast used\tname")
     for key in found:
         fields = (key.id, key.tenant, "+".join(key.roles), key.status, key.created_at)
-        click.echo("\t".join((*fields, key.expires_at or "-", key.name or "")))
+        click.echo("\t".join((*fields, key.expires_at or "-", key.last_used_at or "-", key.name or "")))
     return OK
 
 

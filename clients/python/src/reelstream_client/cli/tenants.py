@@ -18,7 +18,8 @@ def _line(tenant: Tenant) -> str:
 
 @cli.group()
 def tenants() -> None:
-    """Create, list or show tenants (needs an operator key; a tenant admin may show its own)."""
+    """Create, list, show, suspend, resume or delete tenants (needs an operator key; a tenant admin may show
+    its own)."""
 
 
 @tenants.command(name="create")
@@ -73,4 +74,40 @@ def tenants_show(tenant: str) -> int:
     obj = state()
     found = obj.client().get_tenant(tenant)
     emit_json(found) if obj.as_json else click.echo(_line(found))
+    return OK
+
+
+@tenants.command(name="suspend")
+@click.argument("tenant")
+@click.option("--reason", help="why (kept in the server's log)")
+@json_option
+def tenants_suspend(tenant: str, reason: str | None) -> int:
+    """Suspend TENANT: its keys and tokens are refused (403) until it is resumed."""
+    obj = state()
+    found = obj.client().suspend_tenant(tenant, reason=reason)
+    emit_json(found) if obj.as_json else click.echo(_line(found))
+    return OK
+
+
+@tenants.command(name="resume")
+@click.argument("tenant")
+@click.option("--reason", help="why (kept in the server's log)")
+@json_option
+def tenants_resume(tenant: str, reason: str | None) -> int:
+    """Resume TENANT: its keys and tokens work again."""
+    obj = state()
+    found = obj.client().resume_tenant(tenant, reason=reason)
+    emit_json(found) if obj.as_json else click.echo(_line(found))
+    return OK
+
+
+@tenants.command(name="delete")
+@click.argument("tenant")
+@click.option("--yes", is_flag=True, help="do not ask (deletion cannot be undone)")
+def tenants_delete(tenant: str, yes: bool) -> int:
+    """Delete TENANT: revoke its keys, remove its webhooks, shred its data keys. Cannot be undone."""
+    if not yes:
+        click.confirm(f"delete tenant {tenant} for good?", abort=True)
+    state().client().delete_tenant(tenant)
+    click.echo(f"{tenant}\tdeleted")
     return OK
