@@ -28,6 +28,7 @@ from reelstream.crypto.provider import KeyUnavailableError, new_key
 from schemas.events import JobKeyIssued
 
 SEALED_FIELDS = ("prompt", "negative_prompt", "webhook_url")
+REMEMBERED_SHREDS = 100_000  # shredded jobs remembered per process, so nobody waits for their keys
 CACHED_KEYS = 10_000  # opened job keys kept per process (32 bytes each, plus the dict's overhead)
 SEPARATOR = "/"
 
@@ -77,6 +78,9 @@ class JobKeys:
         self._records: dict[tuple[str, str], JobKeyIssued] = {}
         self._opened: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
         self._cached = cached
+        # jobs whose key's tombstone was read (newest last, bounded): a reader fails at once, not after
+        # waiting for a key that will never come (a deleted job's events still in a retry tier)
+        self._shredded: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     # ---- applying the topic -----------------------------------------------------------------------------
 
@@ -90,7 +94,14 @@ class JobKeys:
     def shred(self, tenant_id: str, job_id: str) -> bool:
         """Forget a job's key (its tombstone was read): nothing sealed with it opens here again."""
         self._opened.pop((tenant_id, job_id), None)
+        self._shredded[(tenant_id, job_id)] = None
+        if len(self._shredded) > REMEMBERED_SHREDS:
+            self._shredded.popitem(last=False)
         return self._records.pop((tenant_id, job_id), None) is not None
+
+    def shredded(self, tenant_id: str, job_id: str) -> bool:
+        """Whether the job's key was shredded here: it will never be held again."""
+        return (tenant_id, job_id) in self._shredded
 
     def forget_tenant(self, tenant_id: str) -> None:
         """Drop every opened key of the tenant (its data keys were shredded: none may be used again)."""

@@ -51,6 +51,10 @@ class JobKeysView(CompactedView[JobKeyIssued]):
 
     def _on_value(self, key: str | None, value: JobKeyIssued) -> None:
         self.job_keys.put(value)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake every reader waiting for a key: one arrived, or one was shredded."""
         self._arrived.set()
         self._arrived = asyncio.Event()
 
@@ -61,7 +65,9 @@ class JobKeysView(CompactedView[JobKeyIssued]):
         if self.shred_delay > 0 and self.caught_up:
             asyncio.get_running_loop().call_later(self.shred_delay, self.job_keys.shred, *ids)
             return False
-        return self.job_keys.shred(*ids)
+        shredded = self.job_keys.shred(*ids)
+        self._wake()
+        return shredded
 
     def _size(self) -> int:
         return len(self.job_keys)
@@ -72,6 +78,8 @@ class JobKeysView(CompactedView[JobKeyIssued]):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait_seconds):
                 while not self.job_keys.has(tenant_id, job_id):
+                    if self.job_keys.shredded(tenant_id, job_id):
+                        return False  # deleted: its key never comes back
                     await self._arrived.wait()
         return self.job_keys.has(tenant_id, job_id)
 
@@ -170,7 +178,11 @@ class FieldOpener:
         await self.view.wait_for(tenant_id, job_id, self.key_wait_seconds)
         sealed_under = self.job_keys.sealed_under(tenant_id, job_id)
         if sealed_under is not None and self.tenant_view is not None:
-            await _until(lambda: self.job_keys.keyring.holds(tenant_id, sealed_under), self.key_wait_seconds)
+            keyring = self.job_keys.keyring
+            await _until(
+                lambda: keyring.holds(tenant_id, sealed_under) or keyring.shredded(tenant_id, sealed_under),
+                self.key_wait_seconds,
+            )
         return self.job_keys.open(record)
 
 

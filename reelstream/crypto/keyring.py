@@ -45,6 +45,7 @@ class Keyring:
         self.provider = provider
         self._records: dict[str, dict[str, TenantKeyIssued]] = {}
         self._unwrapped: dict[tuple[str, str], bytes] = {}
+        self._shredded: set[tuple[str, str]] = set()  # tenant keys' tombstones read (few: per tenant)
 
     # ---- applying the topic --------------------------------------------------------------------------
 
@@ -53,6 +54,7 @@ class Keyring:
 
     def shred(self, tenant_id: str, key_id: str) -> bool:
         self._unwrapped.pop((tenant_id, key_id), None)
+        self._shredded.add((tenant_id, key_id))
         return self._records.get(tenant_id, {}).pop(key_id, None) is not None
 
     def __len__(self) -> int:
@@ -60,6 +62,10 @@ class Keyring:
 
     def holds(self, tenant_id: str, key_id: str) -> bool:
         return key_id in self._records.get(tenant_id, {})
+
+    def shredded(self, tenant_id: str, key_id: str) -> bool:
+        """Whether the key's tombstone was read: it will never be held again (no reader waits for it)."""
+        return (tenant_id, key_id) in self._shredded
 
     def key_ids(self, tenant_id: str) -> list[str]:
         """The ids of every data key of the tenant this process holds."""

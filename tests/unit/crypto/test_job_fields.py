@@ -187,3 +187,18 @@ async def test_a_reader_waiting_for_a_job_key_gets_it_when_it_arrives_and_drops_
     assert not await view.wait_for("acme", "j2", 0.01)
     assert view._on_tombstone(record_key("acme", "j1"))
     assert not keys.has("acme", "j1")
+
+
+async def test_a_reader_waiting_for_a_shredded_job_key_is_answered_at_the_tombstone() -> None:
+    """A deleted job's events still in a retry tier must not hold a reader (and a notifier's shutdown) for the
+    whole key wait: a tombstone read answers every waiter for that job at once, and any later one."""
+    keys = _keys("acme")
+    view = JobKeysView("unused:9092", AvroSerde(MemoryRegistry()), keys, "test")
+    waiting = asyncio.create_task(view.wait_for("acme", "gone", 3600.0))
+    await asyncio.sleep(0)  # the reader is waiting
+    view._on_tombstone(record_key("acme", "gone"))  # a tombstone without its key (compacted away)
+    async with asyncio.timeout(60):  # a deadline for the test only: without the fix this waits an hour
+        assert not await waiting
+        assert not await view.wait_for("acme", "gone", 3600.0)
+    assert keys.shredded("acme", "gone")
+    assert not keys.shredded("acme", "other")
