@@ -24,6 +24,7 @@ from ingest.openapi_components import (
     json_response,
     ref,
 )
+from ingest.openapi_console import CONSOLE_SCHEMAS, console_paths
 from ingest.openapi_jobs import job_request_schema
 from ingest.openapi_stats import STATS_SCHEMAS, stats_paths
 from ingest.openapi_tenants import TENANT_SCHEMAS, tenant_paths
@@ -379,6 +380,7 @@ def _document(models: ModelRegistry) -> Json:
             **webhook_admin_paths(),
             **usage_paths(),
             **stats_paths(),
+            **console_paths(PUBLIC),
         },
         "components": {
             "securitySchemes": {
@@ -395,6 +397,7 @@ def _document(models: ModelRegistry) -> Json:
                 **WEBHOOK_SCHEMAS,
                 **USAGE_SCHEMAS,
                 **STATS_SCHEMAS,
+                **CONSOLE_SCHEMAS,
                 **TENANT_SCHEMAS,
             },
             "responses": RESPONSES,
