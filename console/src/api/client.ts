@@ -2,7 +2,7 @@
 // document (npm run gen:api), so an API change that breaks the console fails `tsc --noEmit`.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema";
-import { storedKey } from "../auth/session";
+import { signedOutByServer, storedKey } from "../auth/session";
 
 export type Job = components["schemas"]["Job"];
 export type JobRequest = components["schemas"]["JobRequest"];
@@ -23,7 +23,9 @@ const auth: Middleware = {
     if (key) request.headers.set("Authorization", `Bearer ${key}`);
     return request;
   },
-  onResponse({ response }) {
+  onResponse({ request, response }) {
+    // the credential of a signed-in tab stopped working (an expired token, a revoked key): sign-in again
+    if (response.status === 401 && request.headers.has("Authorization")) signedOutByServer();
     const policy = response.headers.get("RateLimit-Policy");
     if (policy) {
       lastLimits.policy = policy;

@@ -447,6 +447,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/config.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The web console's sign-in choices (public: no credentials, no secret) */
+        get: operations["consoleConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -881,6 +898,22 @@ export interface components {
             by_frames: components["schemas"]["RenderLoadClass"][];
             /** @description one row per prompt words class, every class in this order, empty ones too (count 0, nulls): 0-15, 16-31, 32-63, 64-127, 128+ */
             by_prompt_words: components["schemas"]["RenderLoadClass"][];
+        };
+        ConsoleConfig: {
+            /** @description null: the console offers API-key sign-in only */
+            oidc: components["schemas"]["ConsoleOidc"] | null;
+        };
+        /** @description The OIDC provider the console signs in with (authorization code + PKCE S256) */
+        ConsoleOidc: {
+            /**
+             * Format: uri
+             * @description discovery: <issuer>/.well-known/…
+             */
+            issuer: string;
+            /** @description the console's public client */
+            client_id: string;
+            /** @description scopes to ask for (space-separated) */
+            scope: string;
         };
         TenantRequest: {
             id: string;
@@ -1986,6 +2019,26 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+        };
+    };
+    consoleConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How the console may sign in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleConfig"];
+                };
+            };
         };
     };
 }
