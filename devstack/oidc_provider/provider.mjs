@@ -9,7 +9,8 @@
 //               "users": {"<login>": {"tenant", "roles": [...], "name"}}}
 //
 // Sign-in uses the provider's own development login and consent pages (devInteractions): any password is
-// taken, but only the configured logins exist (another login fails the authorization). Not for production.
+// taken, but only the configured logins exist: another login ends the authorization with `access_denied`
+// (back at the client). Not for production.
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { exportJWK, generateKeyPair } from "jose";
@@ -76,6 +77,27 @@ const provider = new Provider(config.issuer, {
     ctx.type = "html";
     ctx.body = `<!doctype html><title>Error</title><h1>Sign-in failed</h1><p>${String(out.error).replace(/[^a-z_]/gi, "")}</p>`;
   },
+});
+
+// Refuse a login the configuration does not name before devInteractions takes it (it would fail later, as
+// a server_error, when the session's account cannot be found). The body parsed here is handed on.
+provider.use(async (ctx, next) => {
+  if (ctx.method !== "POST" || !ctx.path.startsWith("/interaction/")) return next();
+  const chunks = [];
+  for await (const chunk of ctx.req) chunks.push(chunk);
+  const body = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString("utf8")));
+  ctx.req.body = body;
+  if (body.prompt === "login" && !Object.hasOwn(config.users, body.login ?? "")) {
+    await provider.interactionFinished(
+      ctx.req,
+      ctx.res,
+      { error: "access_denied", error_description: "no such user" },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.respond = false;
+    return undefined;
+  }
+  return next();
 });
 
 const server = provider.listen(config.port, "127.0.0.1", () => {
