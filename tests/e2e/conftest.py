@@ -62,9 +62,7 @@ def http_port() -> int:
 
 
 @pytest.fixture(scope="package")
-def oidc_provider(
-    http_port: int, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OidcProviderService]:
+def oidc_provider(http_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProviderService]:
     """The development OIDC provider (panva's oidc-provider on Node), whose tokens the pipeline's ingest
     accepts and whose sign-in its console offers."""
     folder = tmp_path_factory.mktemp("oidc")

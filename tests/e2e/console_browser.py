@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).parents[2]
 CONSOLE = ROOT / "console"
+TS_CLIENT = ROOT / "clients" / "typescript"
 AXE = CONSOLE / "node_modules" / "axe-core" / "axe.min.js"
 # The README's screenshots (docs/console/) are rewritten only when asked for, so a test run leaves the tree
 # clean: REELSTREAM_TEST_SCREENSHOTS=1 pytest tests/e2e/test_console.py
@@ -34,9 +35,10 @@ def ensure_console_built() -> None:
         npm = shutil.which("npm")
         if npm is None:
             pytest.fail("the console is not built and npm is missing: install Node 20 and npm")
-        if not (CONSOLE / "node_modules").is_dir():
-            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=CONSOLE, check=True)
-        subprocess.run([npm, "run", "build"], cwd=CONSOLE, check=True)
+        for folder in (TS_CLIENT, CONSOLE):  # the console depends on the TypeScript client package
+            if not (folder / "node_modules").is_dir():
+                subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, check=True)
+            subprocess.run([npm, "run", "build"], cwd=folder, check=True)
 
 
 @contextmanager

@@ -1,7 +1,8 @@
-// The typed API client: paths and bodies come from schema.d.ts, generated from the service's OpenAPI
-// document (npm run gen:api), so an API change that breaks the console fails `tsc --noEmit`.
-import createClient, { type Middleware } from "openapi-fetch";
-import type { components, paths } from "./schema";
+// The typed API client: the TypeScript client package (clients/typescript), whose paths and bodies are
+// generated from the service's OpenAPI document, so an API change that breaks the console fails `tsc`.
+// Idempotent requests are retried on 429/503 as Retry-After says (the package's retrying fetch).
+import { createReelstreamClient, type components } from "@reelstream/client";
+import type { Middleware } from "openapi-fetch";
 import { signedOutByServer, storedKey } from "../auth/session";
 
 export type Job = components["schemas"]["Job"];
@@ -17,12 +18,7 @@ export type RenderLoadClass = components["schemas"]["RenderLoadClass"];
 /** The RateLimit headers of the last response that carried them (the limits page shows them). */
 export const lastLimits: { policy: string | null; state: string | null } = { policy: null, state: null };
 
-const auth: Middleware = {
-  onRequest({ request }) {
-    const key = storedKey();
-    if (key) request.headers.set("Authorization", `Bearer ${key}`);
-    return request;
-  },
+const watch: Middleware = {
   onResponse({ request, response }) {
     // the credential of a signed-in tab stopped working (an expired token, a revoked key): sign-in again
     if (response.status === 401 && request.headers.has("Authorization")) signedOutByServer();
@@ -35,5 +31,5 @@ const auth: Middleware = {
   },
 };
 
-export const api = createClient<paths>({ baseUrl: window.location.origin });
-api.use(auth);
+export const api = createReelstreamClient({ baseUrl: window.location.origin, token: () => storedKey() });
+api.use(watch);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseEvents, readEventStream } from "./eventStream";
+import { parseEvents, readEventStream } from "./sse.js";
 
 describe("parseEvents", () => {
   it("parses complete events, skips comments and keeps the partial rest", () => {
