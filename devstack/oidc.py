@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,3 +139,15 @@ class OidcProviderService:
             cwd=PACKAGE,
             die_with_parent=True,
         )
+
+
+@contextmanager
+def running_provider(service: OidcProviderService, env: Mapping[str, str]) -> Iterator[OidcProviderService]:
+    """The provider, serving its discovery document, until the block ends."""
+    process = service.process(env)
+    process.start()
+    try:
+        process.wait_ready(service.is_ready, 60, "serving its discovery document")
+        yield service
+    finally:
+        process.stop(10)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from reelstream_client import Client
 
-from devstack.oidc import OidcProviderService, OidcUser
-from devstack.process import ManagedProcess, free_port
+from devstack.oidc import OidcProviderService, OidcUser, running_provider
+from devstack.process import free_port
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.endpoints import Endpoints
 from reelstream.webhooks.messages import generate_secret
@@ -67,13 +67,8 @@ def oidc_provider(http_port: int, tmp_path_factory: pytest.TempPathFactory) -> I
     accepts and whose sign-in its console offers."""
     folder = tmp_path_factory.mktemp("oidc")
     service = OidcProviderService(folder, folder, free_port(), (f"http://127.0.0.1:{http_port}",), OIDC_USERS)
-    process: ManagedProcess = service.process(os.environ)
-    process.start()
-    try:
-        process.wait_ready(service.is_ready, 60, "serving its discovery document")
-        yield service
-    finally:
-        process.stop()
+    with running_provider(service, os.environ) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")

@@ -68,7 +68,8 @@ def test_sign_in_through_the_provider_submit_and_sign_out(
     landed = urlsplit(page.url)
     assert (landed.path, landed.query) == ("/console/", "")  # the code and state left the address bar
     token = page.evaluate(f"JSON.parse(sessionStorage.getItem('{SESSION}')).accessToken")
-    assert isinstance(token, str) and token.count(".") == 2  # a JWT access token, kept in this tab only
+    assert isinstance(token, str)
+    assert token.count(".") == 2  # a JWT access token, kept in this tab only
     assert token not in page.url
 
     page.goto(f"{pipeline.api_url}/console/#/jobs/new")
