@@ -31,7 +31,7 @@ SERIOUS = ("serious", "critical")
 
 def ensure_console_built() -> None:
     """`make test` builds the console first; a direct pytest run builds it here when it is missing."""
-    if not (CONSOLE / "dist" / "index.html").is_file():
+    if not (CONSOLE / "dist" / "index.html").is_file() or not (TS_CLIENT / "dist" / "index.js").is_file():
         npm = shutil.which("npm")
         if npm is None:
             pytest.fail("the console is not built and npm is missing: install Node 20 and npm")

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from devstack.oidc import OidcProviderService
 from devstack.services import Pipeline, PipelineConfig
-from tests.e2e.conftest import OIDC_TENANT_KEY, TENANT_A_KEY
+from tests.e2e.conftest import OIDC_TENANT, OIDC_TENANT_KEY, TENANT_A_KEY
 from tests.e2e.console_browser import check_page, chromium, ensure_console_built
 
 JOB_PAGE = re.compile(r"#/jobs/[0-9a-f]{32}$")
@@ -126,3 +126,39 @@ def test_a_user_the_provider_does_not_know_is_not_signed_in(
     assert urlsplit(page.url).query == ""
     expect(page.get_by_label("API key")).to_be_visible()
     assert page.evaluate(f"sessionStorage.getItem('{SESSION}')") is None
+
+
+def test_the_operator_signed_in_through_the_provider_sees_every_tenant(
+    pipeline: PipelineConfig, oidc_provider: OidcProviderService, browser: Browser
+) -> None:
+    """Usage: every tenant's totals; Load: any tenant's render load. Only for the operator's token."""
+    for login, operator in (("otto", True), ("ada", False)):
+        context = browser.new_context(bypass_csp=True)
+        try:
+            page = context.new_page()
+            sign_in_with_provider(page, pipeline.api_url, oidc_provider, login)
+            page.goto(f"{pipeline.api_url}/console/#/usage")
+            every = page.get_by_role("heading", name="Every tenant")
+            if operator:
+                expect(every).to_be_visible(timeout=30_000)
+                check_page(page, "usage-operator")
+            page.goto(f"{pipeline.api_url}/console/#/load")
+            expect(page.get_by_text("No succeeded jobs in this window.")).to_be_visible(timeout=30_000)
+            tenant = page.get_by_label("Tenant", exact=True)
+            if operator:
+                expect(tenant).to_be_visible(timeout=30_000)
+                with page.expect_response(lambda r: f"tenant={OIDC_TENANT}" in r.url) as answer:
+                    tenant.select_option(OIDC_TENANT)  # another tenant's render load, the operator's choice
+                assert answer.value.status == 200
+                assert answer.value.json()["tenant"] == OIDC_TENANT
+                check_page(page, "load-operator")
+            else:
+                page.wait_for_load_state("networkidle")
+                expect(tenant).to_have_count(0)
+                expect(every).to_have_count(0)  # (the usage page was left: checked below as well)
+                page.goto(f"{pipeline.api_url}/console/#/usage")
+                page.wait_for_load_state("networkidle")
+                expect(page.get_by_role("heading", name="Usage")).to_be_visible()
+                expect(every).to_have_count(0)
+        finally:
+            context.close()

@@ -437,7 +437,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Render seconds by frame count and by prompt length (the caller's tenant) */
+        /** Render seconds by frame count and by prompt length (the caller's tenant; the operator's: any tenant) */
         get: operations["getRenderLoad"];
         put?: never;
         post?: never;
@@ -2000,6 +2000,8 @@ export interface operations {
                 to?: string | unknown | unknown;
                 /** @description the newest succeeded jobs (by creation) to aggregate */
                 limit?: number;
+                /** @description whose jobs (default: the caller's tenant); the platform operator may name any tenant, anyone else only their own (another answers 404) */
+                tenant?: string;
             };
             header?: never;
             path?: never;
@@ -2018,6 +2020,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
         };
     };
