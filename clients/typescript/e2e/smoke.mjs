@@ -8,12 +8,18 @@ const token = process.env.REELSTREAM_API_KEY;
 const api = createReelstreamClient({ baseUrl, token });
 const request = { prompt: "a typed client's first job", model: "tiny-mochi", width: 64, height: 48, num_inference_steps: 2, seed: 3 };
 
+const step = (what) => process.stderr.write(`${new Date().toISOString()} ${what}\n`);
+process.on("exit", (code) => step(`exit ${code}`));
+
 const key = `ts-smoke-${Date.now()}`;
+step("submit");
 const submitted = unwrap(await api.POST("/v1/jobs", { body: request, headers: { "Idempotency-Key": key } }));
 const again = unwrap(await api.POST("/v1/jobs", { body: request, headers: { "Idempotency-Key": key } }));
+step(`submitted ${submitted.id}`);
 const got = unwrap(await api.GET("/v1/jobs/{job_id}", { params: { path: { job_id: submitted.id } } }));
 const listed = unwrap(await api.GET("/v1/jobs", { params: { query: { limit: 50 } } }));
 
+step("listed");
 let problem = null;
 try {
   unwrap(await api.POST("/v1/jobs", { body: { ...request, width: 17 } }));
@@ -22,6 +28,7 @@ try {
   problem = { status: error.status, fields: error.fieldErrors() };
 }
 
+step("stream");
 const statuses = [];
 const done = new AbortController();
 const deadline = setTimeout(() => done.abort(), 150_000);
@@ -33,6 +40,7 @@ await readEventStream({
     if (event.event !== "status") return;
     const job = JSON.parse(event.data);
     if (statuses.at(-1) !== job.status) statuses.push(job.status);
+    step(`status ${job.status}`);
     if (["succeeded", "failed", "canceled", "rejected", "expired"].includes(job.status)) done.abort();
   },
 });

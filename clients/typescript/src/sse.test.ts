@@ -65,3 +65,33 @@ describe("readEventStream", () => {
     }
   });
 });
+
+describe("stopping", () => {
+  it("settles when the caller aborts, even if the body ignores the fetch's abort (a pending read)", async () => {
+    const encoder = new TextEncoder();
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(encoder.encode('event: status\nid: 1\ndata: {"status":"running"}\n\n'));
+        }
+        return new Promise(() => undefined); // then nothing, ever, and no notice of the abort
+      },
+    });
+    const done = new AbortController();
+    const events: string[] = [];
+    const stream = readEventStream({
+      url: "http://api.test/v1/jobs/j/events",
+      token: "k",
+      signal: done.signal,
+      fetch: async () => new Response(body, { status: 200 }),
+      onEvent: (e) => {
+        events.push(e.data);
+        setTimeout(() => done.abort(), 10); // while the reader waits for more
+      },
+    });
+    await expect(stream).resolves.toBeUndefined();
+    expect(events).toEqual(['{"status":"running"}']);
+  });
+});

@@ -71,7 +71,13 @@ function online(signal: AbortSignal): Promise<void> {
  * `offline` event or a silent connection aborts it at once rather than waiting for TCP to notice. */
 async function connectOnce(options: StreamOptions, lastId: { value: string | null }): Promise<void> {
   const attempt = new AbortController();
-  const stop = () => attempt.abort();
+  let reader: ReadableStreamDefaultReader<string> | undefined;
+  // Aborting the fetch alone does not always wake a pending read (Node's fetch, once the server has ended
+  // the body: the piped reader waits forever), so the reader is cancelled too.
+  const stop = () => {
+    attempt.abort();
+    reader?.cancel().catch(() => undefined);
+  };
   options.signal.addEventListener("abort", stop, { once: true });
   browser?.addEventListener("offline", stop, { once: true });
   let stall = setTimeout(stop, options.stallMs ?? STALL_MS);
@@ -82,7 +88,7 @@ async function connectOnce(options: StreamOptions, lastId: { value: string | nul
     const response = await send(options.url, { headers, signal: attempt.signal, cache: "no-store" });
     if (!response.ok || response.body === null) throw new Error(`stream answered ${response.status}`);
     options.onState?.("open");
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
@@ -95,6 +101,7 @@ async function connectOnce(options: StreamOptions, lastId: { value: string | nul
         if (event.id !== null) lastId.value = event.id;
         options.onEvent(event);
       }
+      if (attempt.signal.aborted) throw new Error("stream stopped"); // by the caller, a stall or offline
     }
   } finally {
     clearTimeout(stall);
