@@ -75,5 +75,5 @@ def check_page(page: Page, name: str) -> None:
 def sign_in(page: Page, base_url: str, key: str) -> None:
     page.goto(f"{base_url}/console/")
     page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("heading", name="Jobs").wait_for()
