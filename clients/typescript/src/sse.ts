@@ -92,7 +92,8 @@ async function connectOnce(options: StreamOptions, lastId: { value: string | nul
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (attempt.signal.aborted) throw new Error("stream stopped"); // by the caller, a stall or offline
+      if (done) return; // the server ended the stream
       clearTimeout(stall);
       stall = setTimeout(stop, options.stallMs ?? STALL_MS);
       const parsed = parseEvents(buffer + value);
