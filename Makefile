@@ -22,12 +22,21 @@ CLIENT_SOURCES := $(CLIENT)/pyproject.toml $(shell find $(CLIENT)/src -name '*.p
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
+# The TypeScript client package (clients/typescript): the console depends on it (file:), so it is built first.
+TS_CLIENT       := clients/typescript
+TS_CLIENT_DEPS  := $(TS_CLIENT)/node_modules/.installed
+TS_CLIENT_BUILT := $(TS_CLIENT)/dist/index.js
+TS_CLIENT_SRC   := $(shell find $(TS_CLIENT)/src -type f 2>/dev/null) $(TS_CLIENT)/tsconfig.json \
+                   $(TS_CLIENT)/tsconfig.build.json
+# The development OIDC provider (devstack/oidc_provider: panva's oidc-provider on Node): `make dev` with
+# REELSTREAM_DEV_OIDC and the console's browser tests sign in through it.
+OIDC_DEPS := devstack/oidc_provider/node_modules/.installed
 CONSOLE_DEPS  := console/node_modules/.installed
 CONSOLE_BUILT := console/dist/index.html
 CONSOLE_SRC   := $(shell find console/src console/docs-page console/scripts -type f 2>/dev/null) \
                  console/index.html console/vite.config.ts console/tsconfig.json
 
-.PHONY: dev test lint unit fetch client clean stack-up stack-down prereqs chaos console lock sbom
+.PHONY: dev test lint unit fetch client clean stack-up stack-down prereqs chaos console lock sbom ts-client
 
 # The Python dependencies come from the lock (requirements/dev.txt: the base, the render and test extras and the
 # SDK's cli and webhooks extras, every file checked against its sha256), then the project and the SDK without
@@ -88,19 +97,34 @@ prereqs:
 	  else echo "chromium is required for the console's browser tests: sudo apt-get install chromium" \
 	    "(or set REELSTREAM_CHROMIUM to a Chromium binary)"; exit 1; fi; }
 
-# The web console (console/): Node 20 and npm, dependencies from package-lock.json, built when stale.
-$(CONSOLE_DEPS): console/package.json console/package-lock.json
+NPM_CI := npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+
+$(TS_CLIENT_DEPS): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
 	@command -v npm >/dev/null || { echo "Node 20 and npm are required for the console:" \
 	  "sudo apt-get install nodejs npm (or https://nodejs.org)"; exit 1; }
-	cd console && npm ci --no-audit --no-fund --loglevel=error
+	cd $(TS_CLIENT) && $(NPM_CI)
 	touch $@
 
-$(CONSOLE_BUILT): $(CONSOLE_DEPS) $(CONSOLE_SRC)
+$(TS_CLIENT_BUILT): $(TS_CLIENT_DEPS) $(TS_CLIENT_SRC)
+	cd $(TS_CLIENT) && npm run build --silent
+
+ts-client: $(TS_CLIENT_BUILT)
+
+$(OIDC_DEPS): devstack/oidc_provider/package.json devstack/oidc_provider/package-lock.json
+	cd devstack/oidc_provider && $(NPM_CI)
+	touch $@
+
+# The web console (console/): Node 20 and npm, dependencies from package-lock.json, built when stale.
+$(CONSOLE_DEPS): console/package.json console/package-lock.json $(TS_CLIENT_BUILT)
+	cd console && $(NPM_CI)
+	touch $@
+
+$(CONSOLE_BUILT): $(CONSOLE_DEPS) $(CONSOLE_SRC) $(TS_CLIENT_BUILT)
 	cd console && npm run build --silent
 
 console: $(CONSOLE_BUILT)
 
-test: lint fetch prereqs console sbom
+test: lint fetch prereqs console sbom $(OIDC_DEPS)
 	$(BIN)/python -m pytest
 
 # A longer soak than `make test` runs: the scheduler SIGKILLed 30 times under load, then the fault suite.
@@ -122,4 +146,5 @@ stack-down: $(CLIENT_STAMP)
 	$(BIN)/reelstream stack down
 
 clean:
-	rm -rf $(VENV) $(LOCK_TOOLS) build .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/dist $(CLIENT)/build console/node_modules console/dist
+	rm -rf $(VENV) $(LOCK_TOOLS) build .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/dist $(CLIENT)/build console/node_modules console/dist \
+	  $(TS_CLIENT)/node_modules $(TS_CLIENT)/dist devstack/oidc_provider/node_modules

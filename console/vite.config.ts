@@ -10,7 +10,7 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: "dist", assetsDir: "assets", sourcemap: false },
   server: {
-    proxy: { "/v1": api, "/openapi.json": api, "/healthz": api },
+    proxy: { "/v1": api, "/openapi.json": api, "/healthz": api, "/console/config.json": api },
   },
   test: { environment: "jsdom", include: ["src/**/*.test.tsx", "src/**/*.test.ts"] },
 });

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from devstack.manager import ExternalServices, LocalStack, StackLayout
+from devstack.oidc import OidcProviderService, running_provider
 from devstack.prereqs import MissingPrerequisite
 from devstack.process import ServiceStartError, free_port
 from devstack.prometheus import PrometheusService, find_prometheus
@@ -131,6 +132,12 @@ def dev_config(env: Mapping[str, str], api_key: str, webhook_secret: str, key_di
     )
 
 
+def dev_provider(layout: StackLayout, config: PipelineConfig, env: Mapping[str, str]) -> OidcProviderService:
+    """The development OIDC provider (REELSTREAM_DEV_OIDC): the console of this pipeline signs in there."""
+    port = load_config(env).values.dev_oidc_port
+    return OidcProviderService(layout.data_dir / "oidc", layout.log_dir, port, (config.api_url,))
+
+
 def summary(
     config: PipelineConfig, endpoints: Endpoints, layout: StackLayout, prometheus_url: str | None
 ) -> list[tuple[str, str]]:
@@ -158,6 +165,9 @@ def summary(
         ),
         ("logs", str(layout.log_dir)),
     ]
+    issuer = config.extra_env.get("REELSTREAM_OIDC_ISSUER")
+    if issuer:
+        rows.insert(2, ("OIDC sign-in", f"{issuer}   (users 'dev' and 'operator', any password)"))
     return rows
 
 
@@ -195,6 +205,10 @@ def run_dev(env: Mapping[str, str]) -> int:
     with stack as endpoints, ExitStack() as running:
         with steps.step("topics and schemas"):
             asyncio.run(prepare_infrastructure(endpoints))
+        if load_config(env).values.dev_oidc:
+            with steps.step("starting the OIDC provider", "npm ci the first time"):
+                provider = running.enter_context(running_provider(dev_provider(layout, config, env), env))
+            config = replace(config, extra_env={**config.extra_env, **provider.ingest_env()})
         pipeline = Pipeline(config, layout.log_dir)
         running.callback(pipeline.stop)  # unwound last: Prometheus stops first
         names = ", ".join(service_commands(config))

@@ -21,6 +21,8 @@ HOW_TO_GET = {
     " or name it in REELSTREAM_MINIO_BIN",
     "prometheus": "install Prometheus (Debian: `apt-get install prometheus`, which brings promtool too)"
     " or name its binary in REELSTREAM_PROMETHEUS_BIN",
+    "node": "install Node 20 and npm (Debian: `apt-get install nodejs npm`, or https://nodejs.org)",
+    "npm": "install Node 20 and npm (Debian: `apt-get install nodejs npm`, or https://nodejs.org)",
 }
 
 

@@ -82,7 +82,8 @@ def npm_components(package_lock: Mapping[str, Any]) -> list[dict[str, Any]]:
     for path, entry in sorted(package_lock["packages"].items()):
         if not path or entry.get("dev") or entry.get("link"):
             continue
-        name = path.rsplit("node_modules/", 1)[1]
+        # a local package of this repository (the console's file:../clients/typescript) is named by its entry
+        name = path.rsplit("node_modules/", 1)[1] if "node_modules/" in path else entry.get("name", path)
         purl = f"pkg:npm/{name.replace('@', '%40', 1) if name.startswith('@') else name}@{entry['version']}"
         component: dict[str, Any] = {
             "type": "library",

@@ -8,12 +8,17 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f96619
 
 # the web console and the API reference page (console/dist), served by ingest; Node stays in this stage
 FROM ${NODE_IMAGE} AS console
-WORKDIR /console
-COPY console/package.json console/package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY console/ ./
-# the API types are committed (src/api/schema.d.ts): the build type-checks against them, no Python needed
-RUN npm run build
+WORKDIR /src
+# the TypeScript client package first: the console depends on it (file:../clients/typescript); the API
+# types are committed (clients/typescript/src/schema.ts): the builds type-check against them, no Python
+COPY clients/typescript/package.json clients/typescript/package-lock.json clients/typescript/
+RUN cd clients/typescript && npm ci --no-audit --no-fund
+COPY clients/typescript/ clients/typescript/
+RUN cd clients/typescript && npm run build
+COPY console/package.json console/package-lock.json console/
+RUN cd console && npm ci --no-audit --no-fund
+COPY console/ console/
+RUN cd console && npm run build
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -46,7 +51,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --gid 10001 reelstream \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin reelstream
 COPY --from=build /opt/venv /opt/venv
-COPY --from=console /console/dist /opt/console
+COPY --from=console /src/console/dist /opt/console
 ENV PATH=/opt/venv/bin:$PATH \
     REELSTREAM_CONSOLE_DIR=/opt/console \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -49,13 +49,13 @@ from ingest.tenant_registry import TenantTable
 from reelstream.gc_tuning import settle_heap
 from reelstream.http_settings import EventStreamSettings
 from reelstream.metrics import HttpMetricsMiddleware, Metrics, route_template
-from reelstream.settings import IngestSettings
+from reelstream.settings import IngestSettings, OidcSettings
 from reelstream.tracing import request_span
 from schemas.events import utc_now
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/console/config.json"})
 
 
 def by_method(**handlers: Endpoint) -> Endpoint:
@@ -77,11 +77,12 @@ def traced(name: str, handler: Endpoint) -> Endpoint:
     return endpoint
 
 
-def api_routes(sse: EventStreamSettings) -> list[Route]:
+def api_routes(sse: EventStreamSettings, oidc: OidcSettings | None = None) -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/openapi.json", openapi_endpoint, methods=["GET"], name="openapi"),
+        console.config_route(oidc),
         Route(
             "/v1/jobs",
             by_method(GET=routes.list_jobs, POST=traced("POST /v1/jobs", routes.submit_job)),
@@ -235,7 +236,7 @@ def create_app(
         public_prefixes=console.PUBLIC_PREFIXES,
         tenants=tenant_table,
     )
-    routes = api_routes(settings.sse)
+    routes = api_routes(settings.sse, settings.oidc)
     middleware = [auth, Middleware(ScopeMiddleware, routes=routes, principal_key=PRINCIPAL_KEY)]
     if settings.cors_origins:  # before auth: a preflight carries no credentials
         middleware.insert(0, cors_middleware(settings.cors_origins))
@@ -244,7 +245,7 @@ def create_app(
             0, Middleware(HttpMetricsMiddleware, metrics=metrics, route_of=route_template(routes))
         )
     dist = Path(settings.console_dir) if settings.console_dir else console.default_dist()
-    static = console.console_routes(dist, settings.pipeline.endpoints.s3_endpoint)
+    static = console.console_routes(dist, settings.pipeline.endpoints.s3_endpoint, settings.oidc)
     return Starlette(
         routes=[*routes, *static],
         middleware=middleware,

@@ -13,10 +13,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
+
+from reelstream.settings import OidcSettings
 
 PUBLIC_PREFIXES = ("/console/", "/docs/")
 PUBLIC_PATHS = frozenset({"/", "/console", "/docs"})
@@ -30,10 +38,19 @@ def default_dist() -> Path:
     return Path(__file__).resolve().parents[1] / "console" / "dist"
 
 
-def content_security_policy(object_store_url: str, *, inline_styles: bool = False) -> str:
-    """Only this origin, plus the object store for the video and poster (their presigned URLs)."""
-    parts = urlsplit(object_store_url)
-    store = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+def origin_of(url: str | None) -> str:
+    """scheme://host[:port] of a URL ("" when it has none)."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(
+    object_store_url: str, *, inline_styles: bool = False, identity_provider: str | None = None
+) -> str:
+    """Only this origin, plus the object store for the video and poster (their presigned URLs), plus the
+    OIDC provider the console signs in with (its discovery document and token endpoint are fetched)."""
+    store = origin_of(object_store_url)
+    provider = origin_of(identity_provider)
     styles = "'self' 'unsafe-inline'" if inline_styles else "'self'"  # Swagger UI sets style attributes
     return "; ".join(
         (
@@ -42,7 +59,7 @@ def content_security_policy(object_store_url: str, *, inline_styles: bool = Fals
             f"style-src {styles}",
             f"img-src 'self' data: {store}".rstrip(),
             f"media-src 'self' {store}".rstrip(),
-            "connect-src 'self'",
+            f"connect-src 'self' {provider}".rstrip(),
             "font-src 'self'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -76,9 +93,28 @@ def is_static(route: BaseRoute) -> bool:
     return isinstance(route, Mount) or not getattr(route, "include_in_schema", True)
 
 
-def console_routes(dist: Path, object_store_url: str) -> list[BaseRoute]:
+def console_config(oidc: OidcSettings | None) -> dict[str, object]:
+    """What the console needs before anyone signed in: whether (and with which provider and client) it
+    offers OIDC sign-in next to API keys. Public: it holds no secret (the client is a public one)."""
+    if oidc is None or oidc.console_client_id is None:
+        return {"oidc": None}
+    return {"oidc": {"issuer": oidc.issuer, "client_id": oidc.console_client_id, "scope": oidc.console_scope}}
+
+
+def config_route(oidc: OidcSettings | None) -> Route:
+    """`GET /console/config.json` (public, in the OpenAPI document and the route policy)."""
+    body = console_config(oidc)
+
+    async def config_endpoint(request: Request) -> Response:
+        return JSONResponse(body, headers={"Cache-Control": NO_CACHE})
+
+    return Route("/console/config.json", config_endpoint, methods=["GET"], name="console_config")
+
+
+def console_routes(dist: Path, object_store_url: str, oidc: OidcSettings | None = None) -> list[BaseRoute]:
     """The routes of the console and the API reference, over the built files in `dist`."""
-    app_csp = content_security_policy(object_store_url)
+    issuer = oidc.issuer if oidc is not None and oidc.console_client_id is not None else None
+    app_csp = content_security_policy(object_store_url, identity_provider=issuer)
     docs_csp = content_security_policy(object_store_url, inline_styles=True)
 
     def page(path: Path, csp: str) -> Response:

@@ -24,6 +24,7 @@ from ingest.openapi_components import (
     json_response,
     ref,
 )
+from ingest.openapi_console import CONSOLE_SCHEMAS, console_paths
 from ingest.openapi_jobs import job_request_schema
 from ingest.openapi_limits import LIMITS_SCHEMAS, limits_paths
 from ingest.openapi_stats import STATS_SCHEMAS, stats_paths
@@ -381,6 +382,7 @@ def _document(models: ModelRegistry) -> Json:
             **usage_paths(),
             **limits_paths(),
             **stats_paths(),
+            **console_paths(PUBLIC),
         },
         "components": {
             "securitySchemes": {
@@ -398,6 +400,7 @@ def _document(models: ModelRegistry) -> Json:
                 **USAGE_SCHEMAS,
                 **STATS_SCHEMAS,
                 **LIMITS_SCHEMAS,
+                **CONSOLE_SCHEMAS,
                 **TENANT_SCHEMAS,
             },
             "responses": RESPONSES,

@@ -8,6 +8,7 @@ from ingest.job_index import MAX_SCAN
 from ingest.openapi_components import error_responses, json_response, ref
 from ingest.openapi_usage import INSTANT, STRING
 from ingest.render_load import DEFAULT_LIMIT, MAX_LIMIT
+from ingest.tenant_registry import TENANT_PATTERN
 from reelstream.load_metrics import FRAME_CLASS_NAMES, PROMPT_WORD_CLASS_NAMES
 
 Json = dict[str, Any]
@@ -74,7 +75,8 @@ def stats_paths() -> Json:
         "/v1/stats/render-load": {
             "get": {
                 "operationId": "getRenderLoad",
-                "summary": "Render seconds by frame count and by prompt length (the caller's tenant)",
+                "summary": "Render seconds by frame count and by prompt length (the caller's tenant; the "
+                "operator's: any tenant)",
                 "parameters": [
                     {
                         "name": "from",
@@ -99,10 +101,17 @@ def stats_paths() -> Json:
                             "default": DEFAULT_LIMIT,
                         },
                     },
+                    {
+                        "name": "tenant",
+                        "in": "query",
+                        "description": "whose jobs (default: the caller's tenant); the platform operator "
+                        "may name any tenant, anyone else only their own (another answers 404)",
+                        "schema": {"type": "string", "pattern": f"^{TENANT_PATTERN.pattern}$"},
+                    },
                 ],
                 "responses": {
                     "200": json_response("The tenant's render load.", "RenderLoad"),
-                    **error_responses("Invalid"),
+                    **error_responses("NotFound", "Invalid"),
                 },
             }
         }

@@ -62,6 +62,7 @@ ROUTE_POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,  # the API reference (/docs) and the console read it signed out
+    ("GET", "/console/config.json"): PUBLIC,  # the console's sign-in choices (OIDC provider, client id)
     ("GET", "/v1/jobs"): OWN_READ,
     ("POST", "/v1/jobs"): OWN_SUBMIT,
     ("GET", "/v1/jobs/{job_id}"): OWN_READ,

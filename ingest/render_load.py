@@ -1,7 +1,8 @@
 """The load visualization served to the console, without I/O: `GET /v1/stats/render-load`'s query (`from`,
-`to`, `limit`) parsed with errors that name the field, and the render seconds (running to succeeded) of a
-tenant's succeeded jobs aggregated per clip-length class and per prompt-length class: the bounded classes of
-the Grafana panel (`reelstream.load_metrics`), never a job's own numbers.
+`to`, `limit`, and `tenant`: the platform operator reads any tenant's, others only their own) parsed with
+errors that name the field, and the render seconds (running to succeeded) of a tenant's succeeded jobs
+aggregated per clip-length class and per prompt-length class: the bounded classes of the Grafana panel
+(`reelstream.load_metrics`), never a job's own numbers.
 
 Bounded work: a report reads at most `limit` succeeded jobs (default 1,000, at most 10,000), the newest by
 creation time in the window (`from` inclusive, `to` exclusive, on the job's creation time: the order the
@@ -23,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.job_index import MAX_SCAN, JobFilter, SortKey, decode_cursor
+from ingest.tenant_registry import valid_tenant_id
 from ingest.usage_report import BEFORE_TO, instant
 from reelstream.load_metrics import FRAME_CLASS_NAMES, PROMPT_WORD_CLASS_NAMES, render_sample
 from reelstream.params import FieldError, InvalidRequest, parse_int
@@ -30,7 +32,8 @@ from schemas.events import JobState, JobStatus
 
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 10_000
-QUERY_FIELDS = frozenset({"from", "to", "limit"})
+QUERY_FIELDS = frozenset({"from", "to", "limit", "tenant"})
+NOT_A_TENANT = "is not a tenant id"
 STEP_JOBS, STEP_SCAN = 1_000, 2_000
 # (limit, after, where, max_scan) -> (jobs, next cursor): a status view's page of the caller's tenant
 Pages = Callable[[int, SortKey | None, JobFilter, int], tuple[list[JobStatus], str | None]]
@@ -41,6 +44,7 @@ class LoadQuery:
     start: datetime | None = None
     end: datetime | None = None
     limit: int = DEFAULT_LIMIT
+    tenant: str | None = None  # None: the caller's own
 
 
 def parse_query(params: Mapping[str, str]) -> LoadQuery:
@@ -53,7 +57,11 @@ def parse_query(params: Mapping[str, str]) -> LoadQuery:
     end = instant("to", params["to"]) if "to" in params else None
     if start is not None and end is not None and start >= end:
         raise InvalidRequest([FieldError("from", BEFORE_TO)])
-    return LoadQuery(start, end, parse_int("limit", params.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT))
+    limit = parse_int("limit", params.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT)
+    tenant = params.get("tenant")
+    if tenant is not None and not valid_tenant_id(tenant):
+        raise InvalidRequest([FieldError("tenant", NOT_A_TENANT)])
+    return LoadQuery(start, end, limit, tenant)
 
 
 async def newest_succeeded(

@@ -234,6 +234,8 @@ class OidcSettings:
     jwks_max_age_seconds: float = 3600.0  # the JWKS is fetched again when older than this
     jwks_refresh_seconds: float = 30.0  # at most one refresh for an unknown `kid` per this interval
     jwks_timeout_seconds: float = 5.0
+    console_client_id: str | None = None  # the web console's public client (None: it offers API keys only)
+    console_scope: str = "openid"
 
     def __post_init__(self) -> None:
         if not self.algorithms or set(self.algorithms) - JWT_ALGORITHMS:
@@ -268,6 +270,8 @@ class OidcSettings:
             leeway_seconds=v.oidc_leeway_seconds,
             max_lifetime_seconds=v.oidc_max_token_lifetime_seconds,
             jwks_refresh_seconds=v.oidc_jwks_refresh_seconds,
+            console_client_id=v.oidc_console_client_id or None,
+            console_scope=v.oidc_console_scope,
         )
 
 

@@ -1,7 +1,6 @@
-import { useState } from "react";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { api } from "./api/client";
-import { forgetKey, storedKey } from "./auth/session";
+import { useSession } from "./auth/useSession";
 import { href, useRoute } from "./router";
 import { SignIn } from "./features/signin/SignIn";
 import { JobsList } from "./features/jobs/JobsList";
@@ -39,19 +38,20 @@ function useIsOperator(signedIn: boolean): boolean {
 }
 
 export function App() {
-  const [signedIn, setSignedIn] = useState(() => storedKey() !== null);
+  const session = useSession();
   const route = useRoute();
-  const isAdmin = useIsAdmin(signedIn);
-  const isOperator = useIsOperator(signedIn);
-  const queryClient = useQueryClient();
+  const isAdmin = useIsAdmin(session.signedIn);
+  const isOperator = useIsOperator(session.signedIn);
 
-  if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
-
-  const signOut = () => {
-    forgetKey();
-    queryClient.clear();
-    setSignedIn(false);
-  };
+  if (session.completing) {
+    return (
+      <main className="signin" aria-busy="true">
+        <p role="status">Signing in…</p>
+      </main>
+    );
+  }
+  if (!session.signedIn) return <SignIn onSignedIn={session.signedInNow} notice={session.notice} />;
+  const signOut = session.signOut;
   const current = route.page;
   const link = (to: Parameters<typeof href>[0], label: string) => (
     <a href={href(to)} aria-current={current === to.page ? "page" : undefined}>

@@ -146,6 +146,15 @@ class IngestFields(BaseModel):
     oidc_jwks_url: str | None = setting(
         None, "The provider's JWKS URL, https (required with an issuer).", (INGEST,)
     )
+    oidc_console_client_id: str | None = setting(
+        None,
+        "OIDC client id the web console signs in with (a public client: authorization code + PKCE S256, "
+        "redirect URI <api>/console/); unset: the console offers API keys only.",
+        (INGEST,),
+    )
+    oidc_console_scope: str = setting(
+        "openid", "Scopes the console asks the OIDC provider for (space-separated).", (INGEST,)
+    )
     oidc_tenant_claim: str = setting("tenant", "JWT claim holding the tenant id.", (INGEST,))
     oidc_roles_claim: str = setting("roles", "JWT claim holding the roles.", (INGEST,))
     oidc_algorithms: str = setting(

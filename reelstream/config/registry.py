@@ -338,6 +338,13 @@ class Registry(BaseSettings, IngestFields):
         (DEV,),
     )
     prometheus_port: int = setting(9090, "Port of `reelstream dev`'s Prometheus.", (DEV,), ge=0, le=65535)
+    dev_oidc: bool = setting(
+        False,
+        "`reelstream dev` starts the development OIDC provider (devstack/oidc_provider, Node 20; users "
+        "`dev` and `operator`, any password) and the console offers sign-in through it.",
+        (DEV,),
+    )
+    dev_oidc_port: int = setting(9400, "Port of `reelstream dev`'s OIDC provider.", (DEV,), ge=0, le=65535)
     prometheus_bin: str | None = setting(
         None, "Prometheus binary for `reelstream dev`; default: PATH.", (DEV,)
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from reelstream_client import Client
 
+from devstack.oidc import OidcProviderService, OidcUser, running_provider
 from devstack.process import free_port
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.endpoints import Endpoints
@@ -22,6 +23,11 @@ TENANT_B_KEY = "rs_test_" + uuid.uuid4().hex
 SERIAL_KEY = "rs_test_" + uuid.uuid4().hex
 CONSOLE_ADMIN_KEY = "rs_test_" + uuid.uuid4().hex  # the console's API keys page (tests/e2e/test_console.py)
 OPERATOR_KEY = "rs_test_" + uuid.uuid4().hex  # the platform operator (every tenant's usage: test_usage.py)
+OIDC_TENANT, OIDC_TENANT_KEY = "tenant-oidc", "rs_test_" + uuid.uuid4().hex  # the OIDC users' tenant
+OIDC_USERS = {  # the test provider's users (devstack.oidc): their access tokens carry these claims
+    "ada": OidcUser(OIDC_TENANT, ("admin",), "Ada"),
+    "otto": OidcUser("tenant-ops", ("operator",), "Otto Operator"),
+}
 USAGE_KEY, USAGE_OTHER_KEY = "rs_test_" + uuid.uuid4().hex, "rs_test_" + uuid.uuid4().hex  # test_usage.py
 USAGE_TENANT, USAGE_CLASS = "tenant-usage", "metered"  # the only tenant of its class: its metric is its own
 FLOOD_TENANT, CAPPED_TENANT, SERIAL_TENANT = "tenant-flood", "tenant-capped", "tenant-serial"
@@ -50,8 +56,28 @@ def otlp_traces() -> Iterator[TraceReceiver]:
 
 
 @pytest.fixture(scope="package")
+def http_port() -> int:
+    """The pipeline's ingest port, known before it starts: the OIDC provider's client redirects there."""
+    return free_port()
+
+
+@pytest.fixture(scope="package")
+def oidc_provider(http_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProviderService]:
+    """The development OIDC provider (panva's oidc-provider on Node), whose tokens the pipeline's ingest
+    accepts and whose sign-in its console offers."""
+    folder = tmp_path_factory.mktemp("oidc")
+    service = OidcProviderService(folder, folder, free_port(), (f"http://127.0.0.1:{http_port}",), OIDC_USERS)
+    with running_provider(service, os.environ) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
 def running_pipeline(
-    stack: Endpoints, tmp_path_factory: pytest.TempPathFactory, otlp_traces: TraceReceiver
+    stack: Endpoints,
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp_traces: TraceReceiver,
+    http_port: int,
+    oidc_provider: OidcProviderService,
 ) -> Iterator[Pipeline]:
     """One pipeline for the e2e package, stopped when it is done: several pipelines on one broker would each
     act on the others' records (a lingering one admits, renders and notifies the integration tests' jobs).
@@ -67,9 +93,10 @@ def running_pipeline(
             USAGE_KEY: USAGE_TENANT,
             USAGE_OTHER_KEY: "tenant-usage-other",
             OPERATOR_KEY: "tenant-ops:operator",
+            OIDC_TENANT_KEY: OIDC_TENANT,  # records the tenant the OIDC user's token names
         },
         webhook_secret=generate_secret(),
-        http_port=free_port(),
+        http_port=http_port,
         app_prefix=f"e2e-{uuid.uuid4().hex[:8]}",
         worker_slots=(0, 1, FAKE_SLOT, HANGING_SLOT),
         slot_models={FAKE_SLOT: FAKE_MODEL, HANGING_SLOT: HANGING_MODEL},
@@ -95,6 +122,7 @@ def running_pipeline(
             "REELSTREAM_POOL_MODELS": ",".join(POOL_MODELS),
             "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_traces.url,
             "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans reach the receiver soon after they end
+            **oidc_provider.ingest_env(),
         },
     )
     running = Pipeline(config, tmp_path_factory.mktemp("pipeline-logs"))

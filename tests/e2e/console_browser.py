@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).parents[2]
 CONSOLE = ROOT / "console"
+TS_CLIENT = ROOT / "clients" / "typescript"
 AXE = CONSOLE / "node_modules" / "axe-core" / "axe.min.js"
 # The README's screenshots (docs/console/) are rewritten only when asked for, so a test run leaves the tree
 # clean: REELSTREAM_TEST_SCREENSHOTS=1 pytest tests/e2e/test_console.py
@@ -30,13 +31,14 @@ SERIOUS = ("serious", "critical")
 
 def ensure_console_built() -> None:
     """`make test` builds the console first; a direct pytest run builds it here when it is missing."""
-    if not (CONSOLE / "dist" / "index.html").is_file():
+    if not (CONSOLE / "dist" / "index.html").is_file() or not (TS_CLIENT / "dist" / "index.js").is_file():
         npm = shutil.which("npm")
         if npm is None:
             pytest.fail("the console is not built and npm is missing: install Node 20 and npm")
-        if not (CONSOLE / "node_modules").is_dir():
-            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=CONSOLE, check=True)
-        subprocess.run([npm, "run", "build"], cwd=CONSOLE, check=True)
+        for folder in (TS_CLIENT, CONSOLE):  # the console depends on the TypeScript client package
+            if not (folder / "node_modules").is_dir():
+                subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, check=True)
+            subprocess.run([npm, "run", "build"], cwd=folder, check=True)
 
 
 @contextmanager
@@ -73,5 +75,5 @@ def check_page(page: Page, name: str) -> None:
 def sign_in(page: Page, base_url: str, key: str) -> None:
     page.goto(f"{base_url}/console/")
     page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("heading", name="Jobs").wait_for()

@@ -1,8 +1,9 @@
-// The typed API client: paths and bodies come from schema.d.ts, generated from the service's OpenAPI
-// document (npm run gen:api), so an API change that breaks the console fails `tsc --noEmit`.
-import createClient, { type Middleware } from "openapi-fetch";
-import type { components, paths } from "./schema";
-import { storedKey } from "../auth/session";
+// The typed API client: the TypeScript client package (clients/typescript), whose paths and bodies are
+// generated from the service's OpenAPI document, so an API change that breaks the console fails `tsc`.
+// Idempotent requests are retried on 429/503 as Retry-After says (the package's retrying fetch).
+import { createReelstreamClient, type components } from "@reelstream/client";
+import type { Middleware } from "openapi-fetch";
+import { signedOutByServer, storedKey } from "../auth/session";
 
 export type Job = components["schemas"]["Job"];
 export type JobRequest = components["schemas"]["JobRequest"];
@@ -16,13 +17,13 @@ export type Tenant = components["schemas"]["Tenant"];
 export type RenderLoadClass = components["schemas"]["RenderLoadClass"];
 export type Limits = components["schemas"]["Limits"];
 
-const auth: Middleware = {
-  onRequest({ request }) {
-    const key = storedKey();
-    if (key) request.headers.set("Authorization", `Bearer ${key}`);
-    return request;
+const watch: Middleware = {
+  onResponse({ request, response }) {
+    // the credential of a signed-in tab stopped working (an expired token, a revoked key): sign-in again
+    if (response.status === 401 && request.headers.has("Authorization")) signedOutByServer();
+    return response;
   },
 };
 
-export const api = createClient<paths>({ baseUrl: window.location.origin });
-api.use(auth);
+export const api = createReelstreamClient({ baseUrl: window.location.origin, token: () => storedKey() });
+api.use(watch);

@@ -32,8 +32,9 @@ from tests.keys import shared_key_dir
 # one tenant per concern, each unique to this run: alice (everyday jobs), bob (must not see alice's),
 # carol (listing: exactly the jobs her test wrote), dave (invalid requests: nothing produced for him),
 # erin (submissions to a server whose broker deadline cannot be met), frank (a key repeated on 2 replicas),
-# grace (filtered listing)
-PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
+# grace (filtered listing), heidi and ivan (render load), olga (the platform operator: any tenant's load)
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "olga")
+OPERATORS = ("olga",)
 SSE_KEEPALIVE_SECONDS = 0.5
 
 
@@ -47,6 +48,7 @@ async def api(stack: Endpoints, topics: None) -> AsyncIterator[RunningApi]:
         key_dir=shared_key_dir(),
         pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
         api_keys={keys[who]: tenants[who] for who in PEOPLE},
+        api_key_roles={keys[who]: frozenset({"operator"}) for who in OPERATORS},
         presign_ttl_seconds=300,
         produce_timeout_seconds=10.0,
         sse=EventStreamSettings(heartbeat_seconds=SSE_KEEPALIVE_SECONDS, max_streams_per_tenant=4),

@@ -102,6 +102,12 @@ async def test_render_seconds_by_frames_and_prompt_words_of_the_callers_succeede
 
     mine = await report_of(ivan)  # another tenant's jobs never show, either way
     assert (mine["tenant"], mine["total"]["count"], mine["total"]["p50_seconds"]) == (other, 1, 3000.0)
+    refused = await ivan.get(f"{ROUTE}?tenant={tenant}")  # naming another tenant: as if it did not exist
+    assert refused.status_code == 404
+    assert refused.headers["content-type"] == "application/problem+json"
+    operator = ready_api.client("olga")  # the platform operator reads any tenant's
+    assert await report_of(operator, f"tenant={tenant}") == report
+    assert (await report_of(operator, f"tenant={other}"))["total"]["count"] == 1
 
     newest = await report_of(heidi, "limit=2")  # the two newest: 600 s and 80 s
     assert (newest["complete"], newest["total"]["count"], newest["total"]["mean_seconds"]) == (
@@ -122,6 +128,11 @@ async def test_render_seconds_by_frames_and_prompt_words_of_the_callers_succeede
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["load", "--limit", "2", "--json"], env) == 0
     assert json.loads(capsys.readouterr().out) == newest
+    async with AsyncClient(ready_api.base_url, ready_api.keys["olga"]) as client:
+        assert to_json(await client.render_load(tenant=tenant)) == report
+    operator_env = {**env, "REELSTREAM_API_KEY": ready_api.keys["olga"]}
+    assert await asyncio.to_thread(main, ["load", "--tenant", tenant, "--json"], operator_env) == 0
+    assert json.loads(capsys.readouterr().out) == report
     assert await asyncio.to_thread(main, ["load"], env) == 0
     table = capsys.readouterr().out.splitlines()
     assert "170+\t1\t600.000\t600.000\t600.000" in table
@@ -137,7 +148,8 @@ async def test_bad_query_values_are_422s_naming_the_parameter(ready_api: Running
         ("from=yesterday", "from"),
         ("to=2026-12-06T10:00:00", "to"),  # no offset
         ("from=2026-12-06&to=2026-12-01", "from"),
-        ("tenant=someone-else", "tenant"),
+        ("tenant=-not-a-tenant-id", "tenant"),
+        ("tenants=someone-else", "tenants"),
     ]:
         response = await client.get(f"{ROUTE}?{query}")
         assert response.status_code == 422, query

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from ingest.app import create_app
 from ingest.console import content_security_policy
 from reelstream.endpoints import Endpoints
-from reelstream.settings import IngestSettings, PipelineSettings
+from reelstream.settings import IngestSettings, OidcSettings, PipelineSettings
 
 STORE = "http://127.0.0.1:9000"
 ENDPOINTS = Endpoints("127.0.0.1:1", "http://127.0.0.1:1", STORE, "a", "s", "b")
@@ -125,3 +125,33 @@ def test_an_allowed_origin_may_call_the_api_with_a_bearer_key(
     refused = client.get("/v1/jobs", headers={"Origin": ALLOWED})  # no key: still 401, now readable
     assert refused.status_code == 401
     assert refused.headers["access-control-allow-origin"] == ALLOWED
+
+
+IDP = "https://id.example.com/realms/reelstream"
+
+
+def test_the_console_config_is_public_and_names_the_provider_only_when_the_console_has_a_client(
+    client_factory: Callable[..., TestClient],
+) -> None:
+    assert client_factory().get("/console/config.json").json() == {"oidc": None}
+    api_only = OidcSettings(issuer=IDP, audience="reelstream", jwks_url=f"{IDP}/jwks")
+    assert client_factory(oidc=api_only).get("/console/config.json").json() == {"oidc": None}
+    console = OidcSettings(
+        issuer=IDP,
+        audience="reelstream",
+        jwks_url=f"{IDP}/jwks",
+        console_client_id="console",
+        console_scope="openid api",
+    )
+    client = client_factory(oidc=console)
+    config = client.get("/console/config.json")  # no Authorization header
+    assert config.status_code == 200
+    assert config.headers["cache-control"] == "no-cache"
+    assert config.json() == {"oidc": {"issuer": IDP, "client_id": "console", "scope": "openid api"}}
+    # the console fetches the provider's discovery document and token endpoint: its origin only is allowed
+    csp = client.get("/console/").headers["content-security-policy"]
+    assert "connect-src 'self' https://id.example.com;" in csp
+    assert (
+        "connect-src 'self';"
+        in client_factory(oidc=api_only).get("/console/").headers["content-security-policy"]
+    )

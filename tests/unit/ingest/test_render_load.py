@@ -71,7 +71,8 @@ def test_the_query_defaults_and_bounds() -> None:
         ({"from": "yesterday"}, "from"),
         ({"to": "2026-12-06T10:00:00"}, "to"),  # no offset
         ({"from": "2026-12-06", "to": "2026-12-06"}, "from"),  # not before `to`
-        ({"tenant": "other"}, "tenant"),  # no such parameter: another tenant is never a query away
+        ({"tenant": "-other"}, "tenant"),  # not a tenant id (another tenant: the route answers 404)
+        ({"tenants": "other"}, "tenants"),  # no such parameter
     ],
 )
 def test_each_bad_value_names_its_parameter(params: dict[str, str], field: str) -> None:

@@ -479,7 +479,9 @@ class AsyncClient(AsyncWebhookPortal):
         start: dt.datetime | dt.date | str | None = None,
         end: dt.datetime | dt.date | str | None = None,
         limit: int | None = None,
+        tenant: str | None = None,
     ) -> RenderLoad:
         """Render seconds of the caller's newest succeeded jobs (`limit`: default 1,000, at most 10,000)
-        created from `start` (inclusive) to `end` (exclusive), by frames class and by prompt words class."""
-        return await self._send(*_calls.render_load(start, end, limit))
+        created from `start` (inclusive) to `end` (exclusive), by frames class and by prompt words class;
+        `tenant`: another tenant's (the platform operator only; anyone else gets NotFound)."""
+        return await self._send(*_calls.render_load(start, end, limit, tenant))

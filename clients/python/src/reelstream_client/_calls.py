@@ -245,9 +245,16 @@ def limits() -> tuple[Call, type[Limits]]:
 
 
 def render_load(
-    start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None, limit: int | None
+    start: dt.datetime | dt.date | str | None,
+    end: dt.datetime | dt.date | str | None,
+    limit: int | None,
+    tenant: str | None = None,
 ) -> tuple[Call, type[RenderLoad]]:
-    params = {**_window(start, end), **({} if limit is None else {"limit": str(limit)})}
+    params = {
+        **_window(start, end),
+        **({} if limit is None else {"limit": str(limit)}),
+        **({} if tenant is None else {"tenant": tenant}),
+    }
     return Call("GET", "/v1/stats/render-load", idempotent=True, params=params), RenderLoad
 
 

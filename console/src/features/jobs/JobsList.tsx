@@ -1,7 +1,7 @@
 import { useMemo, useState } from "react";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, type Job } from "../../api/client";
-import type { operations } from "../../api/schema";
+import type { operations } from "@reelstream/client";
 import { unwrap } from "../../api/problem";
 import { href } from "../../router";
 import { Empty, ErrorState, Loading } from "../../components/States";

@@ -5,20 +5,25 @@ import { ApiError, unwrap } from "../../api/problem";
 import { Field } from "../../components/Field";
 import { Empty, ErrorState, Loading } from "../../components/States";
 import { barPercent, renderTime, widestP95 } from "./format";
+import { useOperatorTenants } from "./useOperatorTenants";
 
 /** The load visualization: render seconds (running to succeeded) of the tenant's succeeded jobs by clip
  * length and by prompt length, in the bounded classes of the Grafana panel; the newest `limit` jobs created
- * in an optional window of dates (from inclusive, to exclusive). */
+ * in an optional window of dates (from inclusive, to exclusive). The platform operator picks any tenant. */
 export function LoadPage() {
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
   const [limit, setLimit] = useState("1000");
+  const [tenant, setTenant] = useState("");
+  const tenants = useOperatorTenants();
   const load = useQuery({
-    queryKey: ["render-load", from, to, limit],
+    queryKey: ["render-load", from, to, limit, tenant],
     queryFn: async () =>
       unwrap(
         await api.GET("/v1/stats/render-load", {
-          params: { query: { from: from || undefined, to: to || undefined, limit: Number(limit) } },
+          params: {
+            query: { from: from || undefined, to: to || undefined, limit: Number(limit), tenant: tenant || undefined },
+          },
         }),
       ),
   });
@@ -46,6 +51,20 @@ export function LoadPage() {
             />
           )}
         </Field>
+        {tenants && (
+          <Field id="tenant" label="Tenant" error={fieldErrors.tenant}>
+            {(aria) => (
+              <select {...aria} name="tenant" value={tenant} onChange={(e) => setTenant(e.target.value)}>
+                <option value="">My tenant</option>
+                {tenants.map((id) => (
+                  <option key={id} value={id}>
+                    {id}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        )}
       </form>
       {load.isPending && <Loading what="render load" />}
       {load.isError && Object.keys(fieldErrors).length === 0 && (

@@ -44,6 +44,50 @@ export function UsagePage() {
         <ErrorState error={usage.error} retry={() => void usage.refetch()} />
       )}
       {usage.data && <UsageTable usage={usage.data} />}
+      <AllTenants from={from} to={to} />
+    </section>
+  );
+}
+
+/** The operator's view: every tenant's totals in the same window (GET /v1/admin/usage). Shown only when
+ * the API lets the caller read it: anyone else is answered 403 and sees nothing of it. */
+function AllTenants({ from, to }: { from: string; to: string }) {
+  const totals = useQuery({
+    queryKey: ["admin-usage", from, to],
+    retry: false,
+    queryFn: async () => {
+      const result = await api.GET("/v1/admin/usage", { params: { query: { from, to } } });
+      return result.response.status === 403 ? null : unwrap(result);
+    },
+  });
+  if (!totals.data) return null; // not an operator, or the window is invalid (said above)
+  const rows = totals.data.data;
+  return (
+    <section aria-labelledby="all-tenants-title">
+      <h2 id="all-tenants-title">Every tenant</h2>
+      {rows.length === 0 ? (
+        <Empty>No tenant used GPU time in this window.</Empty>
+      ) : (
+        <table aria-label="GPU usage of every tenant">
+          <thead>
+            <tr>
+              <th scope="col">Tenant</th>
+              <th scope="col">Attempts</th>
+              <th scope="col">GPU time</th>
+              <th scope="col">Frames</th>
+              <th scope="col">Canceled or failed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <Row key={row.tenant} label={row.tenant} totals={row} />
+            ))}
+          </tbody>
+          <tfoot>
+            <Row label="Total" totals={totals.data.total} />
+          </tfoot>
+        </table>
+      )}
     </section>
   );
 }

@@ -1,5 +1,5 @@
 // Pure helpers of the webhooks page: the event types an endpoint may name, labels, the resend window.
-import type { components } from "../../api/schema";
+import type { components } from "@reelstream/client";
 
 export type WebhookEndpoint = components["schemas"]["WebhookEndpoint"];
 export type WebhookDelivery = components["schemas"]["WebhookDelivery"];

@@ -1,5 +1,5 @@
-"""`reelstream load`: render seconds of the caller's succeeded jobs by frames class and by prompt words
-class (count, mean, p50, p95), the load visualization's figures."""
+"""`reelstream load [--tenant T]`: render seconds of the caller's (the operator: T's) succeeded jobs by
+frames class and by prompt words class (count, mean, p50, p95), the load visualization's figures."""
 
 from __future__ import annotations
 
@@ -35,11 +35,12 @@ def _table(first: str, rows: list[RenderLoadClass]) -> None:
     default=None,
     help="the newest succeeded jobs to aggregate (default 1000)",
 )
+@click.option("--tenant", default=None, help="another tenant's jobs (the platform operator only)")
 @json_option
-def load(start: str | None, end: str | None, limit: int | None) -> int:
+def load(start: str | None, end: str | None, limit: int | None, tenant: str | None) -> int:
     """Render seconds of succeeded jobs by frame count and by prompt length."""
     obj = state()
-    report = obj.client().render_load(start=start, end=end, limit=limit)
+    report = obj.client().render_load(start=start, end=end, limit=limit, tenant=tenant)
     if obj.as_json:
         emit_json(report)
         return OK

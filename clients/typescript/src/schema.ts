@@ -582,8 +582,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Render seconds by frame count and by prompt length (the caller's tenant) */
+        /** Render seconds by frame count and by prompt length (the caller's tenant; the operator's: any tenant) */
         get: operations["getRenderLoad"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/config.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The web console's sign-in choices (public: no credentials, no secret) */
+        get: operations["consoleConfig"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1139,6 +1156,22 @@ export interface components {
             over: ("rate" | "queued") | null;
             throttled_until: string | null;
             gpu_seconds: components["schemas"]["GpuBudget"] | null;
+        };
+        ConsoleConfig: {
+            /** @description null: the console offers API-key sign-in only */
+            oidc: components["schemas"]["ConsoleOidc"] | null;
+        };
+        /** @description The OIDC provider the console signs in with (authorization code + PKCE S256) */
+        ConsoleOidc: {
+            /**
+             * Format: uri
+             * @description discovery: <issuer>/.well-known/…
+             */
+            issuer: string;
+            /** @description the console's public client */
+            client_id: string;
+            /** @description scopes to ask for (space-separated) */
+            scope: string;
         };
         TenantStatusRequest: {
             /** @description why (kept in ingest's log) */
@@ -2519,6 +2552,8 @@ export interface operations {
                 to?: string | unknown | unknown;
                 /** @description the newest succeeded jobs (by creation) to aggregate */
                 limit?: number;
+                /** @description whose jobs (default: the caller's tenant); the platform operator may name any tenant, anyone else only their own (another answers 404) */
+                tenant?: string;
             };
             header?: never;
             path?: never;
@@ -2537,7 +2572,28 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+        };
+    };
+    consoleConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How the console may sign in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleConfig"];
+                };
+            };
         };
     };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseEvents, readEventStream } from "./eventStream";
+import { parseEvents, readEventStream } from "./sse.js";
 
 describe("parseEvents", () => {
   it("parses complete events, skips comments and keeps the partial rest", () => {
@@ -63,5 +63,73 @@ describe("readEventStream", () => {
     } finally {
       globalThis.fetch = original;
     }
+  });
+});
+
+function hanging(chunk: string): Response {
+  const encoder = new TextEncoder();
+  let sent = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(encoder.encode(chunk));
+      }
+      return new Promise(() => undefined); // then nothing, ever, and no notice of an abort
+    },
+  });
+  return new Response(body, { status: 200 });
+}
+
+describe("stopping", () => {
+  it("reconnects with Last-Event-ID after a silent connection (a stall), not ending the stream", async () => {
+    const answers = [hanging('event: status\nid: 7\ndata: {"v":7}\n\n'), streamOf(['event: status\nid: 8\ndata: {"v":8}\n\n'], false)];
+    const lastIds: (string | null)[] = [];
+    const states: string[] = [];
+    await readEventStream({
+      url: "http://api.test/v1/jobs/j/events",
+      token: "k",
+      signal: new AbortController().signal,
+      stallMs: 50,
+      retryMs: 1,
+      fetch: async (_url, init) => {
+        lastIds.push((init?.headers as Record<string, string>)["Last-Event-ID"] ?? null);
+        const next = answers.shift();
+        if (!next) throw new Error("no more answers");
+        return next;
+      },
+      onEvent: () => undefined,
+      onState: (s) => states.push(s),
+    });
+    expect(lastIds).toEqual([null, "7"]);
+    expect(states).toEqual(["open", "reconnecting", "open", "closed"]);
+  });
+
+  it("settles when the caller aborts, even if the body ignores the fetch's abort (a pending read)", async () => {
+    const encoder = new TextEncoder();
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(encoder.encode('event: status\nid: 1\ndata: {"status":"running"}\n\n'));
+        }
+        return new Promise(() => undefined); // then nothing, ever, and no notice of the abort
+      },
+    });
+    const done = new AbortController();
+    const events: string[] = [];
+    const stream = readEventStream({
+      url: "http://api.test/v1/jobs/j/events",
+      token: "k",
+      signal: done.signal,
+      fetch: async () => new Response(body, { status: 200 }),
+      onEvent: (e) => {
+        events.push(e.data);
+        setTimeout(() => done.abort(), 10); // while the reader waits for more
+      },
+    });
+    await expect(stream).resolves.toBeUndefined();
+    expect(events).toEqual(['{"status":"running"}']);
   });
 });
