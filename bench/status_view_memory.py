@@ -48,7 +48,7 @@ async def populate(endpoints: Endpoints, topic_name: str, jobs: int) -> float:
     """N snapshots on a fresh topic; seconds it took."""
     topic = dataclasses.replace(JOB_STATUS, name=topic_name)
     await ensure_topics(endpoints.kafka_bootstrap, [topic], security=endpoints.kafka_security)
-    registry = ConfluentRegistry(endpoints.schema_registry_url)
+    registry = ConfluentRegistry.of(endpoints)
     serde = AvroSerde(registry)
     await serde.register(JOB_STATUS)
     producer = Producer(
@@ -88,6 +88,7 @@ def run_view(
         "BENCH_BOOTSTRAP": endpoints.kafka_bootstrap,
         "BENCH_REGISTRY": endpoints.schema_registry_url,
         "BENCH_SECURITY": json.dumps(endpoints.kafka_security.to_record()),
+        **endpoints.registry_auth.as_env(),  # the registry's user, password and CA, as the services get them
     }
     command = [sys.executable, str(RUNNER), "--topic", topic, "--jobs", str(jobs)]
     if state_dir is not None:

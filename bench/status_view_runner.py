@@ -30,8 +30,10 @@ import psutil
 
 import ingest.app  # noqa: F401  (what an ingest process has loaded)
 from ingest.status_view import StatusView
+from reelstream.config import load_config
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.kafka.security import KafkaSecurity
+from reelstream.settings import registry_auth_from_config
 from schemas.events import Artifact, JobState, JobStatus, RenderParams
 from schemas.serde import AvroSerde
 from schemas.topics import COMMANDS, JOB_STATUS
@@ -87,7 +89,8 @@ def rss_mib() -> float:
 
 async def measure(topic_name: str, jobs: int, state_dir: str | None) -> dict[str, Any]:
     security = KafkaSecurity.from_record(json.loads(os.environ["BENCH_SECURITY"]))
-    registry = ConfluentRegistry(os.environ["BENCH_REGISTRY"])
+    auth = registry_auth_from_config(load_config(os.environ))  # as status_view_memory passed it
+    registry = ConfluentRegistry(os.environ["BENCH_REGISTRY"], auth)
     serde = AvroSerde(registry)
     await serde.register(JOB_STATUS, COMMANDS)
     topic = dataclasses.replace(JOB_STATUS, name=topic_name)

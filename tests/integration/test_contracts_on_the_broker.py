@@ -335,7 +335,7 @@ def without_shredding_fields(node: Any) -> Any:
 async def test_the_shredding_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry(stack.schema_registry_url)
+    registry = ConfluentRegistry.of(stack)
     try:
         scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
         before = json.dumps(without_shredding_fields(json.loads(scratch.schema)))
