@@ -25,6 +25,7 @@ from typing import Any
 import faust
 
 from reelstream.config import or_exit
+from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
@@ -127,6 +128,7 @@ class InboxFeed:
         offset, commit, metrics = record.message.offset, self.commits[pool_id], self.ctx.metrics
         self.service.image(pool_id)
         self.table.write(commit.durable())  # earlier events', now that the broker has theirs
+        state: SchedulerState | None = None
         async with self.ctx.dead_lettering(record):
             inbox_event = await self.ctx.decoded(SCHEDULER_INBOX, record)
             if inbox_event is not None:
@@ -140,8 +142,10 @@ class InboxFeed:
                 metrics.scheduler_outputs(pool_id, applied.outputs)
                 if isinstance(inbox_event, SchedulerTick):  # a look at every job: once a tick
                     metrics.scheduler_state(applied.state)
-                await self.snapshot(applied.state, now)
+                state = applied.state
         self.service.consumed(pool_id, offset)  # a dead letter is consumed too
+        if state is not None:  # outside the record's dead-lettering: a snapshot is never the record's fault
+            await self.snapshot(state, datetime.now(UTC))
 
     async def snapshot(self, state: SchedulerState, now: datetime) -> None:
         """The pool's snapshot to reelstream.pools.state, when it changed and the interval has passed. A
@@ -152,8 +156,8 @@ class InboxFeed:
         publisher = await self.ctx.publisher()
         try:
             await publisher.publish(POOL_STATE, snapshot.pool_id, snapshot)
-        except BrokerUnavailableError:
-            logger.warning("pool snapshot not published: the broker is unavailable")
+        except ReelstreamError as exc:  # the broker or the registry away: the pool's work goes on
+            logger.warning("pool snapshot not published", extra={"pool": snapshot.pool_id, "error": exc.code})
             return
         self.snapshots.published(snapshot, now)
 
