@@ -20,6 +20,7 @@ from ingest import (
     console,
     key_rotation,
     limits,
+    pool,
     routes,
     tenant_lifecycle,
     tenants,
@@ -103,6 +104,7 @@ def api_routes(sse: EventStreamSettings, oidc: OidcSettings | None = None) -> li
         Route("/v1/usage", usage_routes.get_usage, methods=["GET"], name="get_usage"),
         Route("/v1/limits", limits.get_limits, methods=["GET"], name="get_limits"),
         Route("/v1/admin/usage", usage_routes.get_admin_usage, methods=["GET"], name="get_admin_usage"),
+        Route("/v1/admin/pool", pool.get_pool, methods=["GET"], name="get_pool"),
         Route("/v1/stats/render-load", usage_routes.get_render_load, methods=["GET"], name="get_render_load"),
         Route(
             "/v1/admin/tenants",

@@ -28,6 +28,7 @@ from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
+from ingest.pool_view import PoolView
 from ingest.retention import Retention
 from ingest.sealed_jobs import SealedJobs
 from ingest.status_view import StatusView
@@ -122,6 +123,12 @@ class IngestContext:
 
     tenants: TenantRegistryView | None = None  # the tenant registry; None: no tenant exists
     deliveries: DeliveryLogView | None = None  # the delivery log of registered endpoints (not in readiness)
+    pools: PoolView | None = None  # the pools' snapshots (GET /v1/admin/pool; not in readiness)
+
+    def pool_view(self) -> PoolView:
+        if self.pools is None or not self.pools.caught_up:
+            raise NotReady("the pool view is not available on this replica yet")
+        return self.pools
 
     def delivery_log(self) -> DeliveryLog:
         if self.deliveries is None or not self.deliveries.caught_up:
@@ -236,6 +243,7 @@ async def open_context(
         )
         log = DeliveryLog(settings.delivery_log_per_endpoint)
         deliveries = DeliveryLogView(bootstrap, serde, log, security=security)
+        pools = PoolView(bootstrap, serde, security=security)
         followed_views: list[CompactedView[Any]] = [
             deliveries,
             view,
@@ -246,10 +254,11 @@ async def open_context(
             api_keys,
             usage,
             tenants,
+            pools,
         ]
         for followed in followed_views:
             followed.dead_letter_with(dead_letters.write)
-        for started in (view, keys, limits, webhooks, opener, api_keys, usage, tenants, deliveries):
+        for started in (view, keys, limits, webhooks, opener, api_keys, usage, tenants, deliveries, pools):
             stack.push_async_callback(started.stop)
             await started.start()
         secure = asyncio.create_task(secure_at_rest(webhooks, issuer, publisher), name="secure at rest")
@@ -297,6 +306,7 @@ async def open_context(
         )
         context.webhooks = webhooks
         context.deliveries = deliveries
+        context.pools = pools
         logger.info("ingest resources open")
         try:
             yield context

@@ -27,6 +27,7 @@ from ingest.openapi_components import (
 from ingest.openapi_console import CONSOLE_SCHEMAS, console_paths
 from ingest.openapi_jobs import job_request_schema
 from ingest.openapi_limits import LIMITS_SCHEMAS, limits_paths
+from ingest.openapi_pool import POOL_SCHEMAS, pool_paths
 from ingest.openapi_stats import STATS_SCHEMAS, stats_paths
 from ingest.openapi_tenants import TENANT_SCHEMAS, tenant_paths
 from ingest.openapi_usage import USAGE_SCHEMAS, usage_paths
@@ -380,6 +381,7 @@ def _document(models: ModelRegistry) -> Json:
             **_admin_paths(),
             **webhook_admin_paths(),
             **usage_paths(),
+            **pool_paths(),
             **limits_paths(),
             **stats_paths(),
             **console_paths(PUBLIC),
@@ -398,6 +400,7 @@ def _document(models: ModelRegistry) -> Json:
                 **SCHEMAS,
                 **WEBHOOK_SCHEMAS,
                 **USAGE_SCHEMAS,
+                **POOL_SCHEMAS,
                 **STATS_SCHEMAS,
                 **LIMITS_SCHEMAS,
                 **CONSOLE_SCHEMAS,

@@ -75,6 +75,7 @@ ROUTE_POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/limits"): OWN_READ,  # the caller's tenant's limits and its use of them
     ("GET", "/v1/stats/render-load"): OWN_READ,  # the load visualization: the caller's tenant's jobs
     ("GET", "/v1/admin/usage"): PLATFORM_ONLY,  # every tenant's totals
+    ("GET", "/v1/admin/pool"): PLATFORM_ONLY,  # the GPU pools' slots and queues (every tenant's jobs)
     ("GET", "/v1/admin/tenants"): PLATFORM_ONLY,
     ("POST", "/v1/admin/tenants"): PLATFORM_ONLY,
     ("GET", _TENANT): TENANT_ADMIN,  # a tenant admin reads its own record (its ceiling)

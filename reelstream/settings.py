@@ -183,6 +183,7 @@ class SchedulerSettings:
     long_aging_factor: float = 3.0  # jobs predicted long (reelstream.long_jobs) age by their own factor
     long_retry_deadline_multiple: float = 2.0  # the deadline stretch of a long job's one retry
     tick_seconds: float = 1.0
+    pool_snapshot_min_interval_seconds: float = 1.0  # between a pool's snapshots
     retry_backoff_seconds: float = 2.0  # before retrying a failed attempt; doubles per attempt, jittered
     retry_backoff_max_seconds: float = 120.0
     max_slot_share: float = 0.5  # of the live slots one tenant holds while another's job waits (1: no bound)
@@ -207,6 +208,7 @@ class SchedulerSettings:
             long_aging_factor=v.long_aging_factor,
             long_retry_deadline_multiple=v.long_retry_deadline_multiple,
             tick_seconds=v.tick_seconds,
+            pool_snapshot_min_interval_seconds=v.pool_snapshot_min_interval_seconds,
             retry_backoff_seconds=v.retry_backoff_seconds,
             retry_backoff_max_seconds=v.retry_backoff_max_seconds,
             max_slot_share=v.tenant_max_slot_share,

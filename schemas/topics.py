@@ -26,6 +26,7 @@ from schemas.events import (
     JobFinished,
     JobKeyIssued,
     JobStatus,
+    PoolSnapshot,
     RenderFailed,
     RenderProgress,
     RenderStarted,
@@ -297,6 +298,17 @@ USAGE_EVENTS: Topic[GpuUsageRecorded] = Topic(
     retention_ms=None,
 )
 
+# Each pool's slots and queue as its scheduler last saw them (streams.pool_snapshot), for the operator's view
+# (GET /v1/admin/pool): one record per pool, so ingest reads all of it at start and then follows it.
+POOL_STATE: Topic[PoolSnapshot] = Topic(
+    "reelstream.pools.state",
+    (PoolSnapshot,),
+    key="pool_id",
+    partitions=1,
+    compacted=True,
+    retention_ms=None,
+)
+
 
 def dead_letter_topic(stage: str) -> Topic[DeadLetter]:
     """Where a stage parks records it cannot process (original bytes, headers, error): `reelstream dlq`."""
@@ -330,5 +342,6 @@ ALL_TOPICS: tuple[Topic[Any], ...] = (
     JOB_KEYS,
     USAGE_EVENTS,
     TENANTS,
+    POOL_STATE,
     *DEAD_LETTERS.values(),
 )

@@ -25,20 +25,23 @@ from typing import Any
 import faust
 
 from reelstream.config import or_exit
+from reelstream.errors import ReelstreamError
 from reelstream.kafka.clients import BrokerUnavailableError, riding_out_outages
 from reelstream.lag import LagExporter
 from reelstream.metrics import Metrics
 from reelstream.settings import SchedulerSettings
 from reelstream.tracing import configure_tracing, current_traceparent
 from schemas.events import SchedulerTick
-from schemas.topics import SCHEDULER_INBOX
+from schemas.topics import POOL_STATE, SCHEDULER_INBOX
 from streams.app import StreamContext, create_app, faust_topic, run_worker
 from streams.fair_queue import SchedulerPolicy
 from streams.faust_compensation import LogReader, connect
 from streams.group_commit import GroupCommit, WriterCrashed
 from streams.inbox_order import InboxOrder
+from streams.pool_snapshot import SnapshotThrottle
 from streams.pool_store import Write
 from streams.scheduler_service import SchedulerService
+from streams.scheduler_state import SchedulerState
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,8 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
         app.Table("pool-state", key_type=bytes, value_type=bytes, partitions=SCHEDULER_INBOX.partitions)
     )
     service = SchedulerService(policy_from(scheduler_settings), table)  # states in memory, from the table
-    _log_recovery(app, service)
+    snapshots = SnapshotThrottle(timedelta(seconds=scheduler_settings.pool_snapshot_min_interval_seconds))
+    _log_recovery(app, service, snapshots)
     reader = LogReader(
         settings.endpoints.kafka_bootstrap, SCHEDULER_INBOX, security=settings.endpoints.kafka_security
     )
@@ -80,7 +84,7 @@ def build_scheduler(scheduler_settings: SchedulerSettings, metrics: Metrics | No
     commits = {pool_id: GroupCommit(ctx.publisher) for pool_id in settings.pools}  # one writer per pool
     _drop_unwritten_on_rebalance(app, commits)
     _close_writers_on_shutdown(app, commits)
-    feed = InboxFeed(ctx, service, table, reader, commits)
+    feed = InboxFeed(ctx, service, table, reader, commits, snapshots)
 
     @app.agent(faust_topic(app, SCHEDULER_INBOX))
     async def schedule(stream: faust.StreamT[bytes]) -> None:
@@ -103,6 +107,7 @@ class InboxFeed:
     table: FaustPoolTable
     reader: LogReader
     commits: dict[str, GroupCommit]
+    snapshots: SnapshotThrottle
 
     async def take(self, record: faust.EventT[bytes], pool_id: str) -> None:
         """Apply `record`, first reading from the log whatever it skipped ahead of (see LogReader)."""
@@ -123,6 +128,7 @@ class InboxFeed:
         offset, commit, metrics = record.message.offset, self.commits[pool_id], self.ctx.metrics
         self.service.image(pool_id)
         self.table.write(commit.durable())  # earlier events', now that the broker has theirs
+        state: SchedulerState | None = None
         async with self.ctx.dead_lettering(record):
             inbox_event = await self.ctx.decoded(SCHEDULER_INBOX, record)
             if inbox_event is not None:
@@ -136,7 +142,24 @@ class InboxFeed:
                 metrics.scheduler_outputs(pool_id, applied.outputs)
                 if isinstance(inbox_event, SchedulerTick):  # a look at every job: once a tick
                     metrics.scheduler_state(applied.state)
+                state = applied.state
         self.service.consumed(pool_id, offset)  # a dead letter is consumed too
+        if state is not None:  # outside the record's dead-lettering: a snapshot is never the record's fault
+            await self.snapshot(state, datetime.now(UTC))
+
+    async def snapshot(self, state: SchedulerState, now: datetime) -> None:
+        """The pool's snapshot to reelstream.pools.state, when it changed and the interval has passed. A
+        failed write is offered again with the next event (ticks included), never retried in line."""
+        snapshot = self.snapshots.due(state, now)
+        if snapshot is None:
+            return
+        publisher = await self.ctx.publisher()
+        try:
+            await publisher.publish(POOL_STATE, snapshot.pool_id, snapshot)
+        except ReelstreamError as exc:  # the broker or the registry away: the pool's work goes on
+            logger.warning("pool snapshot not published", extra={"pool": snapshot.pool_id, "error": exc.code})
+            return
+        self.snapshots.published(snapshot, now)
 
 
 def _export_lag(app: faust.App, ctx: StreamContext) -> None:
@@ -221,12 +244,13 @@ class FaustPoolTable:
                 del self.table[key]  # a tombstone in the changelog
 
 
-def _log_recovery(app: faust.App, service: SchedulerService) -> None:
+def _log_recovery(app: faust.App, service: SchedulerService, snapshots: SnapshotThrottle) -> None:
     """When the inbox's partitions arrive and when their table is recovered: the two halves of a restart.
     States held in memory are dropped on assignment: the table is what the pool's new owner restores."""
 
     async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
         service.forget()
+        snapshots.forget()  # the pools' owners publish their snapshots afresh
         inbox = sorted(tp.partition for tp in assigned if tp.topic == SCHEDULER_INBOX.name)
         logger.info("scheduler partitions assigned", extra={"partitions": inbox})
 

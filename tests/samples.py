@@ -262,6 +262,7 @@ def every_record() -> list[Any]:
             occurred_at=T0,
         ),
         usage_record(),
+        pool_snapshot(),
     ]
 
 
@@ -285,3 +286,17 @@ def usage_record(**overrides: Any) -> ev.GpuUsageRecorded:
         occurred_at=T0,
     )
     return ev.GpuUsageRecorded(**{**base, **overrides})
+
+
+def pool_snapshot(**overrides: Any) -> ev.PoolSnapshot:
+    busy = ev.PoolSlotJob(job_id="j1", tenant_id="t1", model="tiny-mochi", attempt=1, since=T0)
+    base: dict[str, Any] = dict(
+        pool_id="default",
+        slots=(
+            ev.PoolSlot(slot=0, worker_id="w-0", gpu_name="NVIDIA H100 80GB HBM3", last_seen=T0, job=busy),
+            ev.PoolSlot(slot=1, worker_id="w-1", gpu_name="", last_seen=T0),
+        ),
+        queues=(ev.TenantQueue(tenant_id="t1", queued=2), ev.TenantQueue(tenant_id="t2", queued=1)),
+        occurred_at=T0,
+    )
+    return ev.PoolSnapshot(**{**base, **overrides})

@@ -42,6 +42,11 @@ MODELS: dict[str, type[Any]] = {
     "RenderLoad": models.RenderLoad,
     "GpuBudget": models.GpuBudget,
     "Limits": models.Limits,
+    "PoolSlotJob": models.PoolSlotJob,
+    "PoolSlot": models.PoolSlot,
+    "TenantQueue": models.TenantQueue,
+    "Pool": models.Pool,
+    "PoolState": models.PoolState,
 }
 
 

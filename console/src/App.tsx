@@ -12,6 +12,7 @@ import { UsagePage } from "./features/usage/UsagePage";
 import { LoadPage } from "./features/load/LoadPage";
 import { WebhooksPage } from "./features/webhooks/WebhooksPage";
 import { TenantsPage } from "./features/tenants/TenantsPage";
+import { PoolPage } from "./features/pool/PoolPage";
 
 /** Whether the key may manage keys: the admin API answers it, there is no separate "who am I". */
 function useIsAdmin(signedIn: boolean): boolean {
@@ -68,6 +69,7 @@ export function App() {
           {isAdmin && link({ page: "keys" }, "API keys")}
           {isAdmin && link({ page: "webhooks" }, "Webhooks")}
           {isOperator && link({ page: "tenants" }, "Tenants")}
+          {isOperator && link({ page: "pool" }, "Pool")}
           {link({ page: "limits" }, "Limits")}
           {link({ page: "usage" }, "Usage")}
           {link({ page: "load" }, "Load")}
@@ -87,6 +89,7 @@ export function App() {
         {route.page === "load" && <LoadPage />}
         {route.page === "webhooks" && <WebhooksPage />}
         {route.page === "tenants" && <TenantsPage />}
+        {route.page === "pool" && <PoolPage />}
       </main>
     </div>
   );

@@ -10,7 +10,8 @@ export type Route =
   | { page: "usage" }
   | { page: "load" }
   | { page: "webhooks" }
-  | { page: "tenants" };
+  | { page: "tenants" }
+  | { page: "pool" };
 
 export function parseRoute(hash: string): Route {
   const [path = "", query = ""] = hash.replace(/^#/, "").split("?");
@@ -23,6 +24,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "load") return { page: "load" };
   if (parts[0] === "webhooks") return { page: "webhooks" };
   if (parts[0] === "tenants") return { page: "tenants" };
+  if (parts[0] === "pool") return { page: "pool" };
   return { page: "jobs" };
 }
 
@@ -56,5 +58,7 @@ export function href(route: Route): string {
       return "#/webhooks";
     case "tenants":
       return "#/tenants";
+    case "pool":
+      return "#/pool";
   }
 }

@@ -211,6 +211,14 @@ class Registry(BaseSettings, IngestFields):
     tick_seconds: float = setting(
         1.0, "Interval of the scheduler's timer (leases, retries).", (SCHEDULER,), unit="s", gt=0
     )
+    pool_snapshot_min_interval_seconds: float = setting(
+        1.0,
+        "Least time between two snapshots of a pool the scheduler publishes to reelstream.pools.state "
+        "(GET /v1/admin/pool); a change within it is published when it has passed.",
+        (SCHEDULER,),
+        unit="s",
+        ge=0,
+    )
     retry_backoff_seconds: float = setting(
         2.0,
         "Delay before retrying a failed attempt; doubles per attempt, jittered.",

@@ -24,6 +24,7 @@ from schemas.topics import (
     JOB_EVENTS,
     JOB_KEYS,
     JOB_STATUS,
+    POOL_STATE,
     RENDER_DISPATCH,
     SCHEDULER_INBOX,
     TENANT_KEYS,
@@ -131,6 +132,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 USAGE_EVENTS,  # GET /v1/usage
                 TENANTS,  # the tenant registry
                 WEBHOOK_DELIVERIES,  # the delivery log of tenants' endpoints (ingest.delivery_log_view)
+                POOL_STATE,  # the pools' snapshots (GET /v1/admin/pool)
             ),
             writes=(
                 COMMANDS,
@@ -177,6 +179,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 JOB_STATUS,
                 JOB_EVENTS,
                 COMMANDS,
+                POOL_STATE,  # each pool's snapshot (streams.pool_snapshot)
                 DEAD_LETTERS["scheduler"],
             ),
             faust_app=f"{app_prefix}-scheduler",

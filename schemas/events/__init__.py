@@ -5,9 +5,9 @@ own carries `event_id` and `occurred_at`; `tests/unit/schemas` checks that field
 
 One module per concept: `values` (enums and nested value types), `jobs` (job commands, statuses and
 events), `render` (the scheduler's inbox and its dispatch commands), `webhooks`, `records` (dead letters,
-idempotency, tenant limits, API keys), `usage` (GPU usage records), `tenants` (the tenant registry) and
-`ids` (ids and timestamps). Every name is re-exported here, so `from schemas.events import X` imports any of
-them.
+idempotency, tenant limits, API keys), `usage` (GPU usage records), `tenants` (the tenant registry),
+`pools` (the pool snapshot) and `ids` (ids and timestamps). Every name is re-exported here, so
+`from schemas.events import X` imports any of them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from schemas.events.jobs import (
     SubmitJob,
     is_deleted,
 )
+from schemas.events.pools import PoolSlot, PoolSlotJob, PoolSnapshot, TenantQueue
 from schemas.events.records import (
     ApiKeyRecord,
     DeadLetter,
@@ -96,6 +97,9 @@ __all__ = [
     "JobKeyIssued",
     "JobState",
     "JobStatus",
+    "PoolSlot",
+    "PoolSlotJob",
+    "PoolSnapshot",
     "Priority",
     "RenderFailed",
     "RenderParams",
@@ -110,6 +114,7 @@ __all__ = [
     "TenantKeyIssued",
     "TenantLimitState",
     "TenantLimitsSet",
+    "TenantQueue",
     "TenantRecord",
     "WebhookDelivery",
     "WebhookEndpointDisabled",

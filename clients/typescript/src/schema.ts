@@ -558,6 +558,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/pool": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The GPU pools: slots busy and idle, jobs queued per tenant (platform operator) */
+        get: operations["getPool"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/limits": {
         parameters: {
             query?: never;
@@ -1085,6 +1102,64 @@ export interface components {
                     [key: string]: number;
                 };
             }[];
+        };
+        /** @description The attempt a busy slot renders (never its prompt). */
+        PoolSlotJob: {
+            id: string;
+            tenant: string;
+            model: string;
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description when the attempt was dispatched to the slot
+             */
+            since: string;
+        };
+        PoolSlot: {
+            /** @description the slot's index in its pool */
+            slot: number;
+            worker_id: string;
+            /** @description as the worker reported it */
+            gpu_name: string | null;
+            /**
+             * Format: date-time
+             * @description the worker's last heartbeat
+             */
+            last_seen: string;
+            /** @enum {string} */
+            state: "busy" | "idle";
+            /** @description null when idle */
+            job: components["schemas"]["PoolSlotJob"] | null;
+        };
+        TenantQueue: {
+            tenant: string;
+            /** @description jobs waiting in the pool */
+            queued: number;
+        };
+        Pool: {
+            pool: string;
+            /**
+             * Format: date-time
+             * @description when the scheduler took this snapshot
+             */
+            taken_at: string;
+            /** @description slots rendering a job */
+            busy: number;
+            /** @description slots free */
+            idle: number;
+            /** @description jobs waiting, every tenant's */
+            queued: number;
+            /** @description by slot index */
+            slots: components["schemas"]["PoolSlot"][];
+            /** @description tenants with jobs waiting, by tenant id */
+            queues: components["schemas"]["TenantQueue"][];
+        };
+        /** @description Each GPU pool as its scheduler last published it (the operator's view). */
+        PoolState: {
+            /** @constant */
+            object: "pool_state";
+            /** @description by pool id */
+            data: components["schemas"]["Pool"][];
         };
         RenderLoadStats: {
             /** @description succeeded jobs counted */
@@ -2518,6 +2593,29 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Each pool's newest snapshot. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolState"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
         };
     };

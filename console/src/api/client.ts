@@ -16,6 +16,8 @@ export type RenderLoad = components["schemas"]["RenderLoad"];
 export type Tenant = components["schemas"]["Tenant"];
 export type RenderLoadClass = components["schemas"]["RenderLoadClass"];
 export type Limits = components["schemas"]["Limits"];
+export type PoolState = components["schemas"]["PoolState"];
+export type Pool = components["schemas"]["Pool"];
 
 const watch: Middleware = {
   onResponse({ request, response }) {

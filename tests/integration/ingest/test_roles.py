@@ -123,7 +123,7 @@ def expected_refusal(method: str, template: str, role: str, own: bool) -> int | 
         return None if operator or role in needed else 403
     if template in ("/v1/usage", "/v1/limits", "/v1/stats/render-load"):  # the caller's own: any role reads
         return None
-    if template in ("/v1/admin/tenants", "/v1/admin/webhooks/enable", "/v1/admin/usage"):
+    if template in ("/v1/admin/tenants", "/v1/admin/webhooks/enable", "/v1/admin/usage", "/v1/admin/pool"):
         return None if operator else 403  # the platform plane
     if (method, template) in LIFECYCLE:  # suspend, resume, delete: the operator's only, any tenant
         return None if operator else 403

@@ -43,6 +43,7 @@ from reelstream_client.models import (
     Job,
     JobList,
     Limits,
+    PoolState,
     RenderLoad,
     Tenant,
     TenantLimits,
@@ -468,6 +469,11 @@ class AsyncClient(AsyncWebhookPortal):
     ) -> TenantUsageTotals:
         """Every tenant's GPU usage totals in the window (scope admin)."""
         return await self._send(*_calls.tenant_usage_totals(start, end))
+
+    async def pool(self) -> PoolState:
+        """The GPU pools: each slot busy (with its job and tenant) or idle, jobs queued per tenant
+        (the platform operator's)."""
+        return await self._send(*_calls.pool())
 
     async def limits(self) -> Limits:
         """The caller's limits and its use of them: submissions, queue, and the GPU-seconds budget."""

@@ -17,6 +17,7 @@ from reelstream_client.models import (
     Job,
     JobList,
     Limits,
+    PoolState,
     RenderLoad,
     Tenant,
     TenantLimits,
@@ -238,6 +239,10 @@ def tenant_usage_totals(
     start: dt.datetime | dt.date | str | None, end: dt.datetime | dt.date | str | None
 ) -> tuple[Call, type[TenantUsageTotals]]:
     return Call("GET", f"{ADMIN}/usage", idempotent=True, params=_window(start, end)), TenantUsageTotals
+
+
+def pool() -> tuple[Call, type[PoolState]]:
+    return Call("GET", f"{ADMIN}/pool", idempotent=True), PoolState
 
 
 def limits() -> tuple[Call, type[Limits]]:

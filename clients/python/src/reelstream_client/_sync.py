@@ -42,6 +42,7 @@ from reelstream_client.models import (
     Job,
     JobList,
     Limits,
+    PoolState,
     RenderLoad,
     Tenant,
     TenantLimits,
@@ -454,6 +455,11 @@ class Client(WebhookPortal):
     ) -> TenantUsageTotals:
         """Every tenant's GPU usage totals in the window (scope admin)."""
         return self._send(*_calls.tenant_usage_totals(start, end))
+
+    def pool(self) -> PoolState:
+        """The GPU pools: each slot busy (with its job and tenant) or idle, jobs queued per tenant
+        (the platform operator's)."""
+        return self._send(*_calls.pool())
 
     def limits(self) -> Limits:
         """The caller's limits and its use of them: submissions, queue, and the GPU-seconds budget."""

@@ -37,6 +37,7 @@ EventType = Literal[
     "job.succeeded",
 ]
 DeliveryStatus = Literal["delivered", "failed"]
+SlotState = Literal["busy", "idle"]
 Variant = Literal["video", "poster"]
 
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "rejected", "expired"})
@@ -384,6 +385,52 @@ class Limits:
     over: LimitOver | None
     throttled_until: str | None
     gpu_seconds: GpuBudget | None
+
+
+@dataclass(frozen=True)
+class PoolSlotJob:
+    """The attempt a busy slot renders (never its prompt)."""
+
+    id: str
+    tenant: str
+    model: str
+    attempt: int
+    since: str
+
+
+@dataclass(frozen=True)
+class PoolSlot:
+    slot: int
+    worker_id: str
+    gpu_name: str | None
+    last_seen: str
+    state: SlotState
+    job: PoolSlotJob | None
+
+
+@dataclass(frozen=True)
+class TenantQueue:
+    tenant: str
+    queued: int
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A GPU pool as its scheduler last published it: slots busy and idle, jobs queued per tenant."""
+
+    pool: str
+    taken_at: str
+    busy: int
+    idle: int
+    queued: int
+    slots: list[PoolSlot]
+    queues: list[TenantQueue]
+
+
+@dataclass(frozen=True)
+class PoolState:
+    object: str
+    data: list[Pool]
 
 
 @dataclass(frozen=True)

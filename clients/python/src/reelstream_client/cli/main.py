@@ -16,6 +16,7 @@ from reelstream_client.cli import (  # noqa: F401  (they register commands)
     limits,
     load,
     local,
+    pool,
     tenants,
     usage,
     webhook_portal,
