@@ -12,8 +12,10 @@ key tombstoned again, so neither an artifact nor a record nor a key outlives the
 Every step is idempotent.
 
 The sweep: finished jobs past their record retention are deleted as above; succeeded jobs past their video
-retention lose the video and poster (the record stays, its content answers 410). Every replica sweeps; a
-second deletion of the same objects or record is harmless. Logs carry job and tenant ids only.
+retention lose the video and poster (the record stays, its content answers 410). The retention is the
+tenant's: the platform's settings with the operator's overrides on the tenant's registry record
+(`ingest.retention`). Every replica sweeps; a second deletion of the same objects or record is harmless.
+Logs carry job and tenant ids only.
 """
 
 from __future__ import annotations
@@ -136,13 +138,15 @@ class Deleter:
         now, swept, failed = self.clock(), list[str](), list[JobStatus]()
         for job_id in expiries.due_records(now):
             status = self._view.get(job_id)
-            if status is None or not _past(expires_at(status, expiries.retention), now):
+            if status is None or not _past(expires_at(status, expiries.retention_of(status.tenant_id)), now):
                 continue  # deleted already, or changed since it was noted
             if await self._attempt(self.delete(status, "expired"), status, failed):
                 swept.append(job_id)
         for job_id in expiries.due_videos(now):
             status = self._view.get(job_id)
-            if status is None or not _past(video_expires_at(status, expiries.retention), now):
+            if status is None or not _past(
+                video_expires_at(status, expiries.retention_of(status.tenant_id)), now
+            ):
                 continue
             if await self._attempt(self._remove_objects(status), status, failed):
                 swept.append(job_id)

@@ -21,8 +21,8 @@ class TenantRecord:
     rate: float
     burst: float
     queued: int
-    retention_days: int | None
     created_at: datetime
+    retention_days: int | None = None
     running: int | None = None
     created_by: str | None = None
     video_retention_days: int | None = None
