@@ -25,7 +25,8 @@ RETENTION_FIELDS: Json = {
     "video_retention_days": {
         **RETENTION_DAYS,
         "description": "days a succeeded job's video and poster are kept (never past the record); absent: "
-        "the platform's setting",
+        "the platform's setting. At most the platform's video retention rounded up to whole days (the "
+        "bucket's lifecycle rule deletes objects a day after it); more answers 422",
     },
 }
 TENANT_RETENTION_REQUEST: Json = {

@@ -16,6 +16,7 @@ of a tenant whose override changed; the previous `r`/`v` due-time keys are no lo
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,13 @@ class Retention:
             self.records if records_days is None else timedelta(days=records_days),
             self.videos if videos_days is None else timedelta(days=videos_days),
         )
+
+
+def longest_video_override(videos: timedelta) -> int:
+    """The longest video override in days: the object store's lifecycle rule deletes every object a day past
+    the platform's video retention in whole days (`devstack.manager.lifecycle_days`, the chart's bucket Job),
+    so a tenant's videos cannot be kept longer than that."""
+    return max(1, math.ceil(videos.total_seconds() / 86400))
 
 
 RetentionOf = Callable[[str], "Retention"]  # a tenant's retention, by tenant id

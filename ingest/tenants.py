@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -25,8 +26,9 @@ from starlette.responses import JSONResponse, Response
 
 from ingest.admin import parse_limits, publish_tenant
 from ingest.auth import principal_of
-from ingest.context import context_of
+from ingest.context import IngestContext, context_of
 from ingest.errors import NotReady, TenantExists
+from ingest.retention import longest_video_override
 from ingest.routes import read_body
 from ingest.submission import INT, OBJECT, STRING, check_shape, parse_json_object
 from ingest.tenant_registry import ACTIVE, TENANT_PATTERN, TENANT_RULE
@@ -66,29 +68,32 @@ def tenant_resource(record: TenantRecord) -> dict[str, Any]:
     }
 
 
-def retention_overrides(data: dict[str, Any], errors: list[FieldError]) -> Overrides:
-    """The retention overrides of a checked request (absent: None); out-of-range ones added to `errors`."""
+def retention_overrides(data: dict[str, Any], errors: list[FieldError], longest_video: int) -> Overrides:
+    """The retention overrides of a checked request (absent: None); out-of-range ones added to `errors`.
+    `longest_video`: the bucket's lifecycle rule deletes videos after that many days (ingest.retention)."""
     days: list[int | None] = []
-    for field in RETENTION_FIELDS:
+    for field, most in (("retention_days", MAX_RETENTION_DAYS), ("video_retention_days", longest_video)):
         value = data.get(field)
-        if value is not None and not 1 <= value <= MAX_RETENTION_DAYS:
-            errors.append(FieldError(field, f"must be between 1 and {MAX_RETENTION_DAYS}"))
+        if value is not None and not 1 <= value <= min(most, MAX_RETENTION_DAYS):
+            errors.append(FieldError(field, f"must be between 1 and {min(most, MAX_RETENTION_DAYS)}"))
         days.append(None if value is None else int(value))
     return days[0], days[1]
 
 
-def parse_retention_request(body: bytes) -> Overrides:
+def parse_retention_request(body: bytes, longest_video: int = MAX_RETENTION_DAYS) -> Overrides:
     """(retention_days, video_retention_days) of `PUT …/retention`; every error names its field."""
     data = parse_json_object(body)
     check_shape(data, RETENTION_FIELDS)
     errors: list[FieldError] = []
-    overrides = retention_overrides(data, errors)
+    overrides = retention_overrides(data, errors, longest_video)
     if errors:
         raise InvalidRequest(errors)
     return overrides
 
 
-def parse_tenant_request(body: bytes, defaults: TenantLimits) -> tuple[str, str, TenantLimit, Overrides]:
+def parse_tenant_request(
+    body: bytes, defaults: TenantLimits, longest_video: int = MAX_RETENTION_DAYS
+) -> tuple[str, str, TenantLimit, Overrides]:
     """(id, name, limits, retention overrides) of a creation request; every error names its field."""
     data = parse_json_object(body)
     check_shape(data, TENANT_FIELDS)
@@ -99,7 +104,7 @@ def parse_tenant_request(body: bytes, defaults: TenantLimits) -> tuple[str, str,
     name = data.get("name", tenant_id)
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
         errors.append(FieldError("name", f"must be 1 to {MAX_NAME_CHARS} characters"))
-    retention = retention_overrides(data, errors)
+    retention = retention_overrides(data, errors, longest_video)
     limit = defaults.of(str(tenant_id))
     if data.get("limits") is not None:
         try:
@@ -116,7 +121,8 @@ async def create_tenant(request: Request) -> Response:
     if context.tenants is None or not context.tenants.caught_up:
         raise NotReady("the tenant registry is still loading")
     defaults = context.settings.pipeline.tenant_limits
-    tenant_id, name, limit, retention = parse_tenant_request(await read_body(request), defaults)
+    body = await read_body(request)
+    tenant_id, name, limit, retention = parse_tenant_request(body, defaults, longest_video(context))
     if context.tenants.table.exists(tenant_id):
         raise TenantExists(f"tenant {tenant_id} exists")
     now = utc_now()
@@ -154,7 +160,7 @@ async def get_tenant(request: Request) -> Response:
 
 async def put_tenant_retention(request: Request) -> Response:
     context, principal = context_of(request), principal_of(request)
-    records_days, videos_days = parse_retention_request(await read_body(request))
+    records_days, videos_days = parse_retention_request(await read_body(request), longest_video(context))
     record = context.tenant(request.path_params["tenant"])  # 404 unless it exists and is not deleted
     record = dataclasses.replace(
         record,
@@ -173,3 +179,7 @@ async def put_tenant_retention(request: Request) -> Response:
         extra={"tenant_id": record.tenant_id},
     )
     return JSONResponse(tenant_resource(record))
+
+
+def longest_video(context: IngestContext) -> int:
+    return longest_video_override(timedelta(seconds=context.settings.video_retention_seconds))

@@ -1205,14 +1205,14 @@ export interface components {
             limits?: components["schemas"]["TenantLimitsRequest"];
             /** @description days a finished job's record is kept; absent: the platform's setting */
             retention_days?: number;
-            /** @description days a succeeded job's video and poster are kept (never past the record); absent: the platform's setting */
+            /** @description days a succeeded job's video and poster are kept (never past the record); absent: the platform's setting. At most the platform's video retention rounded up to whole days (the bucket's lifecycle rule deletes objects a day after it); more answers 422 */
             video_retention_days?: number;
         };
         /** @description replaces both overrides: an absent one goes back to the platform's setting */
         TenantRetentionRequest: {
             /** @description days a finished job's record is kept; absent: the platform's setting */
             retention_days?: number;
-            /** @description days a succeeded job's video and poster are kept (never past the record); absent: the platform's setting */
+            /** @description days a succeeded job's video and poster are kept (never past the record); absent: the platform's setting. At most the platform's video retention rounded up to whole days (the bucket's lifecycle rule deletes objects a day after it); more answers 422 */
             video_retention_days?: number;
         };
         Tenant: {

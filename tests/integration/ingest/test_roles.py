@@ -238,6 +238,9 @@ async def test_tenants_are_records_the_operator_creates(matrix: Matrix) -> None:
     assert (shown["retention_days"], shown["video_retention_days"]) == (None, 2)
     refused = await json_of(await operator.put(retention, json={"retention_days": 0}), 422)
     assert {e["field"] for e in refused["errors"]} == {"retention_days"}
+    # the bucket's lifecycle rule deletes videos a day past the platform's 7 days: no override past it
+    too_long = await json_of(await operator.put(retention, json={"video_retention_days": 8}), 422)
+    assert {e["field"] for e in too_long["errors"]} == {"video_retention_days"}
     assert (await json_of(await operator.post("/v1/admin/keys", json={"tenant": fresh}), 201))[
         "tenant"
     ] == fresh

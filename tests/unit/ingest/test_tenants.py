@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from devstack.tenants import tenant_record
 from ingest.admin import above_ceiling
-from ingest.retention import Retention
+from ingest.retention import Retention, longest_video_override
 from ingest.tenant_registry import TenantTable, valid_tenant_id
 from ingest.tenants import parse_retention_request, parse_tenant_request, tenant_resource
 from reelstream.kafka.compacted_view import CompactedView
@@ -56,6 +56,23 @@ def test_a_retention_request_replaces_both_overrides_and_names_every_bad_field()
     with pytest.raises(InvalidRequest) as refused:
         parse_retention_request(b'{"retention_days": 0, "video_retention_days": 3651}')
     assert {e.field for e in refused.value.errors} == {"retention_days", "video_retention_days"}
+
+
+def test_a_video_override_never_outlives_the_buckets_lifecycle_rule() -> None:
+    longest = longest_video_override(timedelta(days=7))  # the rule deletes objects on day 8
+    assert (longest, longest_video_override(timedelta(hours=36)), longest_video_override(timedelta(1))) == (
+        7,
+        2,
+        1,
+    )
+    assert parse_retention_request(b'{"video_retention_days": 7, "retention_days": 90}', longest) == (90, 7)
+    with pytest.raises(InvalidRequest) as refused:
+        parse_retention_request(b'{"video_retention_days": 8}', longest)
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("video_retention_days", "must be between 1 and 7")
+    ]
+    with pytest.raises(InvalidRequest):
+        parse_tenant_request(b'{"id": "acme", "video_retention_days": 8}', TenantLimits(), longest)
 
 
 def test_the_tables_retention_is_the_default_with_the_records_overrides() -> None:
