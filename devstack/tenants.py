@@ -16,7 +16,7 @@ from schemas.serde import AvroSerde
 from schemas.topics import TENANTS
 
 BOOTSTRAP_BY = "devstack"
-RETENTION_DAYS = 30
+RETENTION_DAYS: int | None = None  # the platform's retention settings apply
 
 
 def tenant_record(tenant_id: str, limits: TenantLimits | None = None) -> TenantRecord:

@@ -129,6 +129,12 @@ def api_routes(sse: EventStreamSettings, oidc: OidcSettings | None = None) -> li
             name="resume_tenant",
         ),
         Route(
+            "/v1/admin/tenants/{tenant}/retention",
+            tenants.put_tenant_retention,
+            methods=["PUT"],
+            name="put_tenant_retention",
+        ),
+        Route(
             "/v1/admin/tenants/{tenant}/limits",
             admin.put_tenant_limits,
             methods=["PUT"],

@@ -241,6 +241,7 @@ async def open_context(
             tenant_table if tenant_table is not None else TenantTable(),
             security=security,
         )
+        view.expiries.retention_of = tenants.table.retention_of(view.expiries.retention)
         log = DeliveryLog(settings.delivery_log_per_endpoint)
         deliveries = DeliveryLogView(bootstrap, serde, log, security=security)
         pools = PoolView(bootstrap, serde, security=security)

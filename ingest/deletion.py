@@ -12,8 +12,10 @@ key tombstoned again, so neither an artifact nor a record nor a key outlives the
 Every step is idempotent.
 
 The sweep: finished jobs past their record retention are deleted as above; succeeded jobs past their video
-retention lose the video and poster (the record stays, its content answers 410). Every replica sweeps; a
-second deletion of the same objects or record is harmless. Logs carry job and tenant ids only.
+retention lose the video and poster (the record stays, its content answers 410). The retention is the
+tenant's: the platform's settings with the operator's overrides on the tenant's registry record
+(`ingest.retention`). Every replica sweeps; a second deletion of the same objects or record is harmless.
+Logs carry job and tenant ids only.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
-from ingest.retention import Expiries, expires_at, video_expires_at
+from ingest.retention import Expiries, Retention, expires_at, video_expires_at
 from ingest.status_view import StatusView
 from reelstream.kafka.clients import PRODUCE_ERRORS, Publisher
 from reelstream.object_store import ObjectStore, ObjectStoreError, poster_key_for, video_key
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Tombstone = Callable[[str], Awaitable[None]]
 Shred = Callable[[str, str], Awaitable[None]]  # (tenant id, job id): the job's key tombstoned
+Expiry = Callable[[JobStatus, Retention], datetime | None]  # expires_at or video_expires_at
 REAP_QUEUE = 10_000
 
 
@@ -132,25 +135,37 @@ class Deleter:
 
     async def sweep(self, expiries: Expiries) -> list[str]:
         """Delete what is due at `clock()`; returns the ids of the jobs deleted or whose video was removed.
-        A job the broker or the object store failed is due again at the next sweep."""
-        now, swept, failed = self.clock(), list[str](), list[JobStatus]()
+        A job the broker or the object store failed is due again at the next sweep, and so is one taken but
+        no longer due (its tenant's override lengthened meanwhile)."""
+        now, swept, again = self.clock(), list[str](), list[JobStatus]()
         for job_id in expiries.due_records(now):
-            status = self._view.get(job_id)
-            if status is None or not _past(expires_at(status, expiries.retention), now):
-                continue  # deleted already, or changed since it was noted
-            if await self._attempt(self.delete(status, "expired"), status, failed):
+            status = self._due(job_id, expires_at, expiries, now, again)
+            if status is not None and await self._attempt(self.delete(status, "expired"), status, again):
                 swept.append(job_id)
         for job_id in expiries.due_videos(now):
-            status = self._view.get(job_id)
-            if status is None or not _past(video_expires_at(status, expiries.retention), now):
-                continue
-            if await self._attempt(self._remove_objects(status), status, failed):
+            status = self._due(job_id, video_expires_at, expiries, now, again)
+            if status is not None and await self._attempt(self._remove_objects(status), status, again):
                 swept.append(job_id)
                 fields = {"job_id": job_id, "tenant_id": status.tenant_id}
                 logger.info("video of job %s expired", job_id, extra=fields)
-        for status in failed:
+        for status in again:
             expiries.note(status)
         return swept
+
+    def _due(
+        self, job_id: str, when: Expiry, expiries: Expiries, now: datetime, again: list[JobStatus]
+    ) -> JobStatus | None:
+        """The job's current snapshot if it is due under its tenant's retention now; None if it was deleted
+        already, or is not due (then noted again)."""
+        status = self._view.get(job_id)
+        if status is None:
+            return None
+        due = when(status, expiries.retention_of(status.tenant_id))
+        if due is None or due > now:
+            if due is not None:
+                again.append(status)
+            return None
+        return status
 
     @staticmethod
     async def _attempt(work: Awaitable[None], status: JobStatus, failed: list[JobStatus]) -> bool:
@@ -161,7 +176,3 @@ class Deleter:
             failed.append(status)
             return False
         return True
-
-
-def _past(when: datetime | None, now: datetime) -> bool:
-    return when is not None and when <= now

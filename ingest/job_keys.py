@@ -5,7 +5,7 @@ Keys, ordered so that what a request reads is one range scan:
                                                     snapshot's record bytes, never decoded for the index)
   t<len BE2><tenant><sort key BE8><job id>        → "<state>\\0<model>": the tenant's jobs newest first, with
                                                     what a filter needs, so a page reads only its range
-Retention's due-time keys (`ingest.retention`) share the namespace under `r` and `v`.
+Retention's finish-time keys (`ingest.retention`) share the namespace under `R` and `V`.
 """
 
 from __future__ import annotations

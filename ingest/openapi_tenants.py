@@ -16,6 +16,26 @@ from ingest.tenants import MAX_NAME_CHARS, MAX_RETENTION_DAYS
 Json = dict[str, Any]
 STAMP: Json = {"type": "string", "format": "date-time"}
 
+RETENTION_DAYS: Json = {"type": "integer", "minimum": 1, "maximum": MAX_RETENTION_DAYS}
+RETENTION_FIELDS: Json = {
+    "retention_days": {
+        **RETENTION_DAYS,
+        "description": "days a finished job's record is kept; absent: the platform's setting",
+    },
+    "video_retention_days": {
+        **RETENTION_DAYS,
+        "description": "days a succeeded job's video and poster are kept (never past the record); absent: "
+        "the platform's setting. At most the platform's video retention rounded up to whole days (the "
+        "bucket's lifecycle rule deletes objects a day after it); more answers 422",
+    },
+}
+TENANT_RETENTION_REQUEST: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": RETENTION_FIELDS,
+    "description": "replaces both overrides: an absent one goes back to the platform's setting",
+}
+NULLABLE_DAYS: Json = {"oneOf": [{"type": "integer"}, {"type": "null"}]}
 TENANT_REQUEST: Json = {
     "type": "object",
     "additionalProperties": False,
@@ -29,7 +49,7 @@ TENANT_REQUEST: Json = {
             "description": "absent: the id",
         },
         "limits": {**ref("TenantLimitsRequest"), "description": "absent: the configured limits"},
-        "retention_days": {"type": "integer", "minimum": 1, "maximum": MAX_RETENTION_DAYS},
+        **RETENTION_FIELDS,
     },
 }
 TENANT_LIMITS_CEILING: Json = {
@@ -45,14 +65,31 @@ TENANT_LIMITS_CEILING: Json = {
 }
 TENANT: Json = {
     "type": "object",
-    "required": ["object", "id", "name", "status", "limits", "retention_days", "created_at", "updated_at"],
+    "required": [
+        "object",
+        "id",
+        "name",
+        "status",
+        "limits",
+        "retention_days",
+        "video_retention_days",
+        "created_at",
+        "updated_at",
+    ],
     "properties": {
         "object": {"const": "tenant"},
         "id": {"type": "string"},
         "name": {"type": "string"},
         "status": {"type": "string", "enum": list(STATUSES)},
         "limits": TENANT_LIMITS_CEILING,
-        "retention_days": {"type": "integer"},
+        "retention_days": {
+            **NULLABLE_DAYS,
+            "description": "the operator's override of the job record retention (null: the platform's)",
+        },
+        "video_retention_days": {
+            **NULLABLE_DAYS,
+            "description": "the operator's override of the video retention (null: the platform's)",
+        },
         "created_at": STAMP,
         "updated_at": STAMP,
     },
@@ -95,6 +132,7 @@ TENANT_STATUS_REQUEST: Json = {
 TENANT_SCHEMAS: Json = {
     "TenantStatusRequest": TENANT_STATUS_REQUEST,
     "TenantRequest": TENANT_REQUEST,
+    "TenantRetentionRequest": TENANT_RETENTION_REQUEST,
     "Tenant": TENANT,
     "TenantList": TENANT_LIST,
     "ApiKeyRotateRequest": API_KEY_ROTATE_REQUEST,
@@ -187,6 +225,24 @@ def tenant_paths() -> Json:
                 ],
                 "responses": {"204": NO_CONTENT, **error_responses("NotFound", "Invalid", "Unavailable")},
             },
+        },
+        "/v1/admin/tenants/{tenant}/retention": {
+            "put": {
+                "operationId": "putTenantRetention",
+                "summary": "Set a tenant's retention overrides (platform operator)",
+                "description": "Replaces both overrides (an absent one: the platform's setting). Every job "
+                "of the tenant follows at the next retention sweep, those that already finished included: "
+                "`expires_at` and `content_expires_at` on its jobs change at once.",
+                "parameters": [TENANT_PARAM],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": ref("TenantRetentionRequest")}},
+                },
+                "responses": {
+                    "200": json_response("The tenant, with its overrides.", "Tenant"),
+                    **error_responses("NotFound", "Malformed", "Invalid", "Unavailable"),
+                },
+            }
         },
         **{
             f"/v1/admin/tenants/{{tenant}}/{action}": {

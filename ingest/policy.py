@@ -82,6 +82,7 @@ ROUTE_POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", _TENANT): TENANT_PLATFORM,  # the operator only (ingest.tenant_lifecycle)
     ("POST", f"{_TENANT}/suspend"): TENANT_PLATFORM,
     ("POST", f"{_TENANT}/resume"): TENANT_PLATFORM,
+    ("PUT", f"{_TENANT}/retention"): TENANT_PLATFORM,  # the operator's overrides (ingest.tenants)
     ("PUT", f"{_TENANT}/limits"): TENANT_ADMIN,  # a tenant admin may only lower them (ingest.admin)
     ("GET", f"{_TENANT}/webhook-secrets"): TENANT_ADMIN,
     ("POST", f"{_TENANT}/webhook-secrets"): TENANT_ADMIN,

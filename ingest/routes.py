@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ingest import acceptance, limits
 from ingest.auth import principal_of
-from ingest.context import IngestContext, context_of, retention_of
+from ingest.context import IngestContext, context_of
 from ingest.errors import (
     ContentExpired,
     JobIdUnavailable,
@@ -96,7 +96,9 @@ def job_response(
 
 
 def resource(context: IngestContext, status: JobStatus) -> dict[str, Any]:
-    return retained_resource(context.view.in_clear(status), retention_of(context.settings))
+    return retained_resource(
+        context.view.in_clear(status), context.view.expiries.retention_of(status.tenant_id)
+    )
 
 
 async def submit_job(request: Request) -> Response:
@@ -228,7 +230,7 @@ async def job_content(request: Request) -> Response:
     attachment = download_name(request, job_id, variant)
     if status.state is not JobState.SUCCEEDED or status.artifact is None:
         raise JobStateConflict(f"job {job_id} is {status.state.value}; its video exists once it succeeded")
-    expiry = video_expires_at(status, retention_of(context.settings))
+    expiry = video_expires_at(status, context.view.expiries.retention_of(status.tenant_id))
     if expiry is not None and expiry <= context.clock():
         raise ContentExpired(f"the video of job {job_id} was deleted by its retention")
     key = status.artifact.key if variant == "video" else status.artifact.poster_key

@@ -78,7 +78,9 @@ async def job_event_stream(
                 continue
             if snapshot.rank > last.rank:  # the subscription may repeat what was read as current
                 last = snapshot
-                yield format_event(view.in_clear(snapshot.status), view.expiries.retention)
+                yield format_event(
+                    view.in_clear(snapshot.status), view.expiries.retention_of(snapshot.status.tenant_id)
+                )
     logger.info("event stream of job %s ended", job_id, extra={"job_id": job_id})
 
 

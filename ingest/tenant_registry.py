@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from ingest.retention import Retention, RetentionOf
 from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas.events import TenantRecord
@@ -47,6 +48,18 @@ class TenantTable:
         """The tenant's record unless it was deleted."""
         record = self._records.get(tenant_id)
         return record if record is not None and record.status != DELETED else None
+
+    def retention_of(self, default: Retention) -> RetentionOf:
+        """A tenant's retention: `default` with the operator's overrides on its record (read at each call,
+        so a changed override applies at once)."""
+
+        def of(tenant_id: str) -> Retention:
+            record = self._records.get(tenant_id)
+            if record is None:
+                return default
+            return default.overridden(record.retention_days, record.video_retention_days)
+
+        return of
 
     def records(self) -> list[TenantRecord]:
         return sorted(self._records.values(), key=lambda r: r.tenant_id)

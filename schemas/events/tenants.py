@@ -11,7 +11,9 @@ from schemas.events.ids import new_id, utc_now
 @dataclass(frozen=True)
 class TenantRecord:
     """A tenant as the operator created it: its status, its limits (a ceiling its own admins may only
-    lower) and how long its jobs are kept. Topic reelstream.tenants.registry (compacted), key tenant_id."""
+    lower) and how long its jobs and videos are kept (`retention_days`, `video_retention_days`: the
+    operator's overrides in days; None: the platform's settings). Topic reelstream.tenants.registry
+    (compacted), key tenant_id."""
 
     tenant_id: str
     name: str
@@ -19,9 +21,10 @@ class TenantRecord:
     rate: float
     burst: float
     queued: int
-    retention_days: int
     created_at: datetime
+    retention_days: int | None = None
     running: int | None = None
     created_by: str | None = None
+    video_retention_days: int | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)

@@ -33,6 +33,7 @@ from schemas.topics import (
     JOB_STATUS,
     RENDER_DISPATCH,
     SCHEDULER_INBOX,
+    TENANTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_SECRETS,
     Topic,
@@ -195,6 +196,29 @@ async def test_sealed_secrets_and_key_macs_evolve_the_schemas_compatibly(
     try:
         scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
         before = json.dumps(without_sealing_fields(json.loads(scratch.schema)))
+        assert before != scratch.schema
+        await registry.register(scratch.subject, before)
+        await registry.set_backward_compatibility(scratch.subject)
+        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
+    finally:
+        await registry.aclose()
+
+
+def without_retention_overrides(schema: Any) -> Any:
+    """The tenant record as it was before its retention overrides (issue #23): retention_days a plain int."""
+    fields = [dict(f) for f in schema["fields"] if f["name"] != "video_retention_days"]
+    for f in fields:
+        if f["name"] == "retention_days":
+            f.pop("default")
+            f["type"] = "int"
+    return {**schema, "fields": fields}
+
+
+async def test_the_tenants_retention_overrides_evolve_the_schema_compatibly(stack: Endpoints) -> None:
+    registry = ConfluentRegistry.of(stack)
+    try:
+        scratch = dataclasses.replace(TENANTS, name=f"test.scratch.{uuid.uuid4().hex}")
+        before = json.dumps(without_retention_overrides(json.loads(scratch.schema)))
         assert before != scratch.schema
         await registry.register(scratch.subject, before)
         await registry.set_backward_compatibility(scratch.subject)

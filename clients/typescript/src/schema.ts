@@ -284,6 +284,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/tenants/{tenant}/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a tenant's retention overrides (platform operator)
+         * @description Replaces both overrides (an absent one: the platform's setting). Every job of the tenant follows at the next retention sweep, those that already finished included: `expires_at` and `content_expires_at` on its jobs change at once.
+         */
+        put: operations["putTenantRetention"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/tenants/{tenant}/suspend": {
         parameters: {
             query?: never;
@@ -1258,7 +1278,17 @@ export interface components {
             name?: string;
             /** @description absent: the configured limits */
             limits?: components["schemas"]["TenantLimitsRequest"];
+            /** @description days a finished job's record is kept; absent: the platform's setting */
             retention_days?: number;
+            /** @description days a succeeded job's video and poster are kept (never past the record); absent: the platform's setting. At most the platform's video retention rounded up to whole days (the bucket's lifecycle rule deletes objects a day after it); more answers 422 */
+            video_retention_days?: number;
+        };
+        /** @description replaces both overrides: an absent one goes back to the platform's setting */
+        TenantRetentionRequest: {
+            /** @description days a finished job's record is kept; absent: the platform's setting */
+            retention_days?: number;
+            /** @description days a succeeded job's video and poster are kept (never past the record); absent: the platform's setting. At most the platform's video retention rounded up to whole days (the bucket's lifecycle rule deletes objects a day after it); more answers 422 */
+            video_retention_days?: number;
         };
         Tenant: {
             /** @constant */
@@ -1274,7 +1304,10 @@ export interface components {
                 queued: number;
                 running: number | null;
             };
-            retention_days: number;
+            /** @description the operator's override of the job record retention (null: the platform's) */
+            retention_days: number | null;
+            /** @description the operator's override of the video retention (null: the platform's) */
+            video_retention_days: number | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -2055,6 +2088,41 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putTenantRetention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantRetentionRequest"];
+            };
+        };
+        responses: {
+            /** @description The tenant, with its overrides. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["Malformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
             503: components["responses"]["Unavailable"];
         };

@@ -204,6 +204,62 @@ async def test_retention_expires_the_video_then_the_job(
         await eventually(lambda: tombstoned(statuses, before, job), bool)
 
 
+def iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+async def test_a_tenants_override_expires_its_jobs_while_another_tenant_keeps_the_default(
+    stack: Endpoints, topics: None, scheduler: StatusWriter, probes: dict[str, TopicProbe]
+) -> None:
+    """The operator shortens one tenant's record retention to a day after its job finished: the job shows
+    its new expiry at once and is swept a day + ε after it finished; another tenant's job, finished at the
+    same instant, keeps the platform's 10 years."""
+    now = [FINISHED + timedelta(hours=1)]
+    tenants = {
+        "brief": f"brief-{uuid.uuid4().hex[:8]}",
+        "keeps": f"keeps-{uuid.uuid4().hex[:8]}",
+        "ops": "ops",
+    }
+    async with api_with_roles(
+        stack,
+        tenants,
+        admins=["ops"],
+        clock=lambda: now[0],
+        job_retention_seconds=(10 * YEAR).total_seconds(),
+        video_retention_seconds=(5 * YEAR).total_seconds(),
+        retention_sweep_interval_seconds=0.1,
+    ) as api:
+        finished = {"updated_at": FINISHED, "state_times": {"queued": FINISHED, "succeeded": FINISHED}}
+        jobs = {
+            who: (await finished_job(api.client(who), scheduler, stack, tenants[who], **finished))[0]
+            for who in ("brief", "keeps")
+        }
+        brief, keeps = api.client("brief"), api.client("keeps")
+        assert (await brief.get(f"/v1/jobs/{jobs['brief']}")).json()["expires_at"] == iso(
+            FINISHED + 10 * YEAR
+        )
+
+        path = f"/v1/admin/tenants/{tenants['brief']}/retention"
+        assert (await api.client("keeps").put(path, json={"retention_days": 1})).status_code == 403
+        changed = await api.client("ops").put(path, json={"retention_days": 1})
+        assert (changed.status_code, changed.json()["retention_days"]) == (200, 1), changed.text
+        shown = (await brief.get(f"/v1/jobs/{jobs['brief']}")).json()  # the job it already had follows
+        assert (shown["expires_at"], shown["content_expires_at"]) == (iso(FINISHED + timedelta(days=1)),) * 2
+        kept = (await keeps.get(f"/v1/jobs/{jobs['keeps']}")).json()
+        assert kept["expires_at"] == iso(FINISHED + 10 * YEAR)
+
+        statuses = probes[JOB_STATUS.name]
+        before = await statuses.end_offsets()
+        now[0] = FINISHED + timedelta(days=1, milliseconds=1)
+        await eventually(lambda: brief.get(f"/v1/jobs/{jobs['brief']}"), lambda r: r.status_code == 404)
+        await eventually(lambda: tombstoned(statuses, before, jobs["brief"]), bool)
+        assert await stored(stack, f"{tenants['brief']}/{jobs['brief']}/") == []
+        # the sweep that deleted it had taken every due job first: the other tenant's was not among them
+        assert (await keeps.get(f"/v1/jobs/{jobs['keeps']}")).status_code == 200
+        assert (await keeps.get(f"/v1/jobs/{jobs['keeps']}/content")).status_code == 302
+        assert len(await stored(stack, f"{tenants['keeps']}/{jobs['keeps']}/")) == 2
+
+
 async def test_the_stacks_bucket_expires_objects_a_day_past_the_video_retention(stack: Endpoints) -> None:
     """The second line: the store itself expires what every sweep missed (devstack sets the rule)."""
     config = await asyncio.to_thread(minio_client(stack).get_bucket_lifecycle, stack.s3_bucket)

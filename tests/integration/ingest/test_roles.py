@@ -125,7 +125,7 @@ def expected_refusal(method: str, template: str, role: str, own: bool) -> int | 
         return None
     if template in ("/v1/admin/tenants", "/v1/admin/webhooks/enable", "/v1/admin/usage", "/v1/admin/pool"):
         return None if operator else 403  # the platform plane
-    if (method, template) in LIFECYCLE:  # suspend, resume, delete: the operator's only, any tenant
+    if (method, template) in OPERATORS_ONLY:  # suspend, resume, delete, retention: any tenant
         return None if operator else 403
     if template.startswith("/v1/admin/tenants/{tenant}"):
         if not operator and role != "admin":
@@ -136,7 +136,8 @@ def expected_refusal(method: str, template: str, role: str, own: bool) -> int | 
     raise AssertionError(f"{method} {template}: no expectation; add the route to expected_refusal")
 
 
-LIFECYCLE = {
+OPERATORS_ONLY = {
+    ("PUT", "/v1/admin/tenants/{tenant}/retention"),
     ("POST", "/v1/admin/tenants/{tenant}/suspend"),
     ("POST", "/v1/admin/tenants/{tenant}/resume"),
     ("DELETE", "/v1/admin/tenants/{tenant}"),
@@ -230,6 +231,16 @@ async def test_tenants_are_records_the_operator_creates(matrix: Matrix) -> None:
     listed = await json_of(await operator.get("/v1/admin/tenants"), 200)
     assert {OPS, OWN, OTHER, fresh} <= {t["id"] for t in listed["data"]}
     assert (await json_of(await operator.get(f"/v1/admin/tenants/{fresh}"), 200))["name"] == "Fresh Inc"
+    retention = f"/v1/admin/tenants/{fresh}/retention"
+    changed = await json_of(await operator.put(retention, json={"video_retention_days": 2}), 200)
+    assert (changed["retention_days"], changed["video_retention_days"]) == (None, 2)  # replaced both
+    shown = await json_of(await operator.get(f"/v1/admin/tenants/{fresh}"), 200)
+    assert (shown["retention_days"], shown["video_retention_days"]) == (None, 2)
+    refused = await json_of(await operator.put(retention, json={"retention_days": 0}), 422)
+    assert {e["field"] for e in refused["errors"]} == {"retention_days"}
+    # the bucket's lifecycle rule deletes videos a day past the platform's 7 days: no override past it
+    too_long = await json_of(await operator.put(retention, json={"video_retention_days": 8}), 422)
+    assert {e["field"] for e in too_long["errors"]} == {"video_retention_days"}
     assert (await json_of(await operator.post("/v1/admin/keys", json={"tenant": fresh}), 201))[
         "tenant"
     ] == fresh

@@ -98,3 +98,30 @@ async def test_only_the_operator_suspends_or_deletes(matrix: Matrix) -> None:
     assert (await admin.post(f"/v1/admin/tenants/{OWN}/suspend")).status_code == 403
     assert (await admin.delete(f"/v1/admin/tenants/{OWN}", params={"confirm": OWN})).status_code == 403
     assert (await _status(admin)).status_code == 200  # nothing changed
+
+
+async def test_the_operator_sets_retention_overrides_through_the_sdk_and_the_cli(
+    matrix: Matrix, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant = f"keep-{RUN}"
+    async with AsyncClient(matrix.base_url, api_key=matrix.keys["operator"]) as sdk:
+        created = await sdk.create_tenant(tenant, retention_days=90)
+        assert (created.retention_days, created.video_retention_days) == (90, None)
+        updated = await sdk.update_tenant(tenant, retention_days=3, video_retention_days=1)
+        assert (updated.retention_days, updated.video_retention_days) == (3, 1)
+    env = {"REELSTREAM_API_URL": matrix.base_url, "REELSTREAM_API_KEY": matrix.keys["operator"]}
+
+    def run(*argv: str) -> str:
+        assert cli_main(argv, env) == 0
+        return capsys.readouterr().out
+
+    # an option left out keeps its value; `default` goes back to the platform's setting
+    line = await asyncio.to_thread(run, "tenants", "update", tenant, "--retention-days", "default")
+    assert line.rstrip("\n").endswith("\tjobs default videos 1d")
+    line = await asyncio.to_thread(run, "tenants", "update", tenant, "--video-retention-days", "5")
+    assert line.rstrip("\n").endswith("\tjobs default videos 5d")
+    admin = matrix.client(matrix.keys["admin"])  # OWN's admin reads its own overrides, may not set them
+    own = await json_of(await admin.get(f"/v1/admin/tenants/{OWN}"), 200)
+    assert {"retention_days", "video_retention_days"} <= set(own)
+    refused = await admin.put(f"/v1/admin/tenants/{OWN}/retention", json={"retention_days": 1})
+    assert (refused.status_code, refused.headers["content-type"]) == (403, "application/problem+json")

@@ -215,7 +215,7 @@ def test_a_tombstone_removes_the_entry_and_every_key_pointing_at_it(new_index: I
     index.apply(done)
     index.apply(status(1, "kept", minutes=1))
     before = {key[:1] for key, _ in index.store.scan(b"", b"\xff")}
-    assert {b"j", b"t", b"r", b"v"} <= before  # the entry, its tenant key, its two due times
+    assert {b"j", b"t", b"R", b"V"} <= before  # the entry, its tenant key, its two finish-time keys
     assert index.remove("gone")
     left = [key for key, _ in index.store.scan(b"", b"\xff") if b"gone" in key]
     assert left == []

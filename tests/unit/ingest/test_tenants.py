@@ -4,7 +4,8 @@ lifetime rule and the key store view's silence (the revocation bound /readyz enf
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from hypothesis import strategies as st
 
 from devstack.tenants import tenant_record
 from ingest.admin import above_ceiling
+from ingest.retention import Retention, longest_video_override
 from ingest.tenant_registry import TenantTable, valid_tenant_id
-from ingest.tenants import parse_tenant_request, tenant_resource
+from ingest.tenants import parse_retention_request, parse_tenant_request, tenant_resource
 from reelstream.kafka.compacted_view import CompactedView
 from reelstream.params import InvalidRequest
 from reelstream.settings import TenantLimit, TenantLimits
@@ -25,12 +27,64 @@ CEILING = tenant_record("acme", TenantLimits(default=TenantLimit(rate=5, burst=1
 
 def test_a_creation_request_defaults_to_the_configured_limits_and_names_every_bad_field() -> None:
     defaults = TenantLimits(tenants={"acme": TenantLimit(rate=2.0)})
-    assert parse_tenant_request(b'{"id": "acme"}', defaults) == ("acme", "acme", TenantLimit(rate=2.0), 30)
+    no_overrides = (None, None)  # the platform's retention settings
+    parsed = parse_tenant_request(b'{"id": "acme"}', defaults)
+    assert parsed == ("acme", "acme", TenantLimit(rate=2.0), no_overrides)
+    with_overrides = b'{"id": "acme", "retention_days": 9, "video_retention_days": 2}'
+    assert parse_tenant_request(with_overrides, defaults)[3] == (9, 2)
     with pytest.raises(InvalidRequest) as refused:
         parse_tenant_request(
-            b'{"id": "a b", "name": "", "retention_days": 0, "limits": {"burst": 1}}', defaults
+            b'{"id": "a b", "name": "", "retention_days": 0, "video_retention_days": 3651,'
+            b' "limits": {"burst": 1}}',
+            defaults,
         )
-    assert {e.field for e in refused.value.errors} == {"id", "name", "retention_days", "limits.rate"}
+    assert {e.field for e in refused.value.errors} == {
+        "id",
+        "name",
+        "retention_days",
+        "video_retention_days",
+        "limits.rate",
+    }
+
+
+def test_a_retention_request_replaces_both_overrides_and_names_every_bad_field() -> None:
+    assert parse_retention_request(b'{"retention_days": 1}') == (1, None)
+    assert parse_retention_request(b"{}") == (None, None)  # back to the platform's settings
+    with pytest.raises(InvalidRequest) as refused:
+        parse_retention_request(b'{"retention_days": 0, "video_retention_days": "7", "name": "x"}')
+    assert {e.field for e in refused.value.errors} >= {"video_retention_days", "name"}
+    with pytest.raises(InvalidRequest) as refused:
+        parse_retention_request(b'{"retention_days": 0, "video_retention_days": 3651}')
+    assert {e.field for e in refused.value.errors} == {"retention_days", "video_retention_days"}
+
+
+def test_a_video_override_never_outlives_the_buckets_lifecycle_rule() -> None:
+    longest = longest_video_override(timedelta(days=7))  # the rule deletes objects on day 8
+    assert (longest, longest_video_override(timedelta(hours=36)), longest_video_override(timedelta(1))) == (
+        7,
+        2,
+        1,
+    )
+    assert parse_retention_request(b'{"video_retention_days": 7, "retention_days": 90}', longest) == (90, 7)
+    with pytest.raises(InvalidRequest) as refused:
+        parse_retention_request(b'{"video_retention_days": 8}', longest)
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("video_retention_days", "must be between 1 and 7")
+    ]
+    with pytest.raises(InvalidRequest):
+        parse_tenant_request(b'{"id": "acme", "video_retention_days": 8}', TenantLimits(), longest)
+
+
+def test_the_tables_retention_is_the_default_with_the_records_overrides() -> None:
+    table, default = TenantTable(), Retention(timedelta(days=30), timedelta(days=7))
+    retention_of = table.retention_of(default)
+    table.apply(replace(CEILING, retention_days=1))
+    table.apply(replace(CEILING, tenant_id="video", video_retention_days=2))
+    assert retention_of("acme") == Retention(timedelta(days=1), timedelta(days=7))
+    assert retention_of("video") == Retention(timedelta(days=30), timedelta(days=2))
+    assert retention_of("unknown") == default
+    table.apply(replace(CEILING, retention_days=None))  # the operator cleared it: read at each call
+    assert retention_of("acme") == default
 
 
 @pytest.mark.parametrize(

@@ -422,10 +422,20 @@ class AsyncClient(AsyncWebhookPortal):
         name: str | None = None,
         limits: Mapping[str, float | int | None] | None = None,
         retention_days: int | None = None,
+        video_retention_days: int | None = None,
     ) -> Tenant:
-        """Create a tenant (platform operator); `limits` as `put_tenant_limits` takes them."""
+        """Create a tenant (platform operator); `limits` as `put_tenant_limits` takes them; the retention
+        overrides in days (None: the platform's settings)."""
         body = None if limits is None else dict(limits)
-        return await self._send(*_calls.create_tenant(tenant, name, body, retention_days))
+        retention = (retention_days, video_retention_days)
+        return await self._send(*_calls.create_tenant(tenant, name, body, retention))
+
+    async def update_tenant(
+        self, tenant: str, *, retention_days: int | None = None, video_retention_days: int | None = None
+    ) -> Tenant:
+        """Set a tenant's retention overrides in days (platform operator). Both are replaced: a None one
+        goes back to the platform's setting. Its jobs, finished ones included, follow at the next sweep."""
+        return await self._send(*_calls.update_tenant(tenant, (retention_days, video_retention_days)))
 
     async def list_tenants(self) -> Tenants:
         return (await self._send(*_calls.list_tenants())).data

@@ -264,10 +264,21 @@ def render_load(
 
 
 def create_tenant(
-    tenant: str, name: str | None, limits: dict[str, Any] | None, retention_days: int | None
+    tenant: str, name: str | None, limits: dict[str, Any] | None, retention: tuple[int | None, int | None]
 ) -> tuple[Call, type[Tenant]]:
-    body = cleaned({"id": tenant, "name": name, "limits": limits, "retention_days": retention_days})
+    """`retention`: (retention_days, video_retention_days), each None: the platform's setting."""
+    body = cleaned({"id": tenant, "name": name, "limits": limits, **_retention(retention)})
     return Call("POST", f"{ADMIN}/tenants", idempotent=False, body=body), Tenant
+
+
+def update_tenant(tenant: str, retention: tuple[int | None, int | None]) -> tuple[Call, type[Tenant]]:
+    """Replace both retention overrides (a None one: back to the platform's setting)."""
+    body = cleaned(_retention(retention))
+    return Call("PUT", f"{_tenant(tenant)}/retention", idempotent=True, body=body), Tenant
+
+
+def _retention(retention: tuple[int | None, int | None]) -> dict[str, int | None]:
+    return {"retention_days": retention[0], "video_retention_days": retention[1]}
 
 
 def list_tenants() -> tuple[Call, type[TenantList]]:

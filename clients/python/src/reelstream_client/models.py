@@ -450,9 +450,10 @@ class Tenant:
     name: str
     status: str
     limits: TenantCeiling
-    retention_days: int
+    retention_days: int | None  # the operator's overrides in days; None: the platform's settings
     created_at: str
     updated_at: str
+    video_retention_days: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ const tenant = (id: string, status: Tenant["status"]): Tenant => ({
   status,
   limits,
   retention_days: 30,
+  video_retention_days: null,
   created_at: "2026-12-07T00:00:00Z",
   updated_at: "2026-12-07T00:00:00Z",
 });
@@ -34,8 +35,8 @@ describe("TenantTable", () => {
       if (found === null) throw new Error(`no row ${id}`);
       return within(found).queryAllByRole("button").map((b) => b.textContent);
     };
-    expect(row("acme")).toEqual(["Suspend", "Delete"]);
-    expect(row("beta")).toEqual(["Resume", "Delete"]);
+    expect(row("acme")).toEqual(["Retention", "Suspend", "Delete"]);
+    expect(row("beta")).toEqual(["Retention", "Resume", "Delete"]);
     expect(row("gone")).toEqual([]);
   });
 
@@ -51,5 +52,17 @@ describe("TenantTable", () => {
     expect(confirm.disabled).toBe(false);
     fireEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
     expect(screen.queryByRole("alertdialog")).toBeNull();
+  });
+
+  it("shows each tenant's retention overrides and edits them, an empty field meaning the platform's", () => {
+    show([tenant("acme", "active")]);
+    const table = screen.getByRole("table", { name: "Tenants" });
+    expect(within(table).getByText("30 d / default")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Edit retention of acme" }));
+    const form = screen.getByRole("form", { name: "Retention of acme" });
+    expect((within(form).getByLabelText("Job records") as HTMLInputElement).value).toBe("30");
+    expect((within(form).getByLabelText("Videos") as HTMLInputElement).value).toBe("");
+    fireEvent.click(within(form).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("form")).toBeNull();
   });
 });

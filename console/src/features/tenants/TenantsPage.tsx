@@ -5,10 +5,12 @@ import { ApiError, expectNoContent, unwrap } from "../../api/problem";
 import { Field } from "../../components/Field";
 import { Empty, ErrorState, Loading } from "../../components/States";
 import { when } from "../jobs/format";
+import { RetentionForm, days } from "./RetentionForm";
 
 const TENANTS = ["tenants"];
 
-/** Tenants (platform operator): the list, a new tenant, suspend / resume, and delete after typing its id. */
+/** Tenants (platform operator): the list, a new tenant, its retention overrides, suspend / resume, and delete
+ * after typing its id. */
 export function TenantsPage() {
   const tenants = useQuery({ queryKey: TENANTS, queryFn: async () => unwrap(await api.GET("/v1/admin/tenants")) });
   return (
@@ -28,6 +30,7 @@ export function TenantsPage() {
 export function TenantTable({ tenants }: { tenants: Tenant[] }) {
   const queryClient = useQueryClient();
   const [deleting, setDeleting] = useState<string | null>(null);
+  const [editing, setEditing] = useState<Tenant | null>(null);
   const refresh = () => void queryClient.invalidateQueries({ queryKey: TENANTS });
   const status = useMutation({
     mutationFn: async ({ id, action }: { id: string; action: "suspend" | "resume" }) => {
@@ -44,6 +47,7 @@ export function TenantTable({ tenants }: { tenants: Tenant[] }) {
             <th scope="col">Id</th>
             <th scope="col">Name</th>
             <th scope="col">Status</th>
+            <th scope="col">Retention (records / videos)</th>
             <th scope="col">Created</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
@@ -58,8 +62,16 @@ export function TenantTable({ tenants }: { tenants: Tenant[] }) {
               </td>
               <td>{tenant.name}</td>
               <td>{tenant.status}</td>
+              <td>
+                {days(tenant.retention_days)} / {days(tenant.video_retention_days)}
+              </td>
               <td>{when(tenant.created_at)}</td>
               <td>
+                {tenant.status !== "deleted" && (
+                  <button type="button" className="secondary" onClick={() => setEditing(tenant)} aria-label={`Edit retention of ${tenant.id}`}>
+                    Retention
+                  </button>
+                )}
                 {tenant.status === "active" && (
                   <button type="button" className="secondary" disabled={status.isPending} onClick={() => status.mutate({ id: tenant.id, action: "suspend" })} aria-label={`Suspend ${tenant.id}`}>
                     Suspend
@@ -81,6 +93,7 @@ export function TenantTable({ tenants }: { tenants: Tenant[] }) {
         </tbody>
       </table>
       {status.isError && <ErrorState error={status.error} />}
+      {editing !== null && <RetentionForm key={editing.id} tenant={editing} onDone={() => setEditing(null)} />}
       {deleting !== null && <DeleteTenant id={deleting} onDone={() => setDeleting(null)} />}
     </>
   );

@@ -13,13 +13,42 @@ def _line(tenant: Tenant) -> str:
     limits = tenant.limits
     running = "-" if limits.running is None else str(limits.running)
     ceiling = f"rate {limits.rate:g}/s burst {limits.burst:g} queued {limits.queued} running {running}"
-    return "\t".join((tenant.id, tenant.status, tenant.name, ceiling, f"{tenant.retention_days}d"))
+    retention = f"jobs {_days(tenant.retention_days)} videos {_days(tenant.video_retention_days)}"
+    return "\t".join((tenant.id, tenant.status, tenant.name, ceiling, retention))
+
+
+def _days(days: int | None) -> str:
+    return DEFAULT if days is None else f"{days}d"
+
+
+DEFAULT = "default"  # the platform's retention setting
+
+
+def _override(given: int | str | None, current: int | None) -> int | None:
+    """An option's override: left out, the current one; `default`, none (the platform's setting)."""
+    if given is None:
+        return current
+    return None if given == DEFAULT else int(given)
+
+
+class Days(click.ParamType):
+    """A retention override: a number of days, or `default` (the platform's setting)."""
+
+    name = "DAYS|default"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        if value == DEFAULT or isinstance(value, int):
+            return value
+        try:
+            return int(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of days nor {DEFAULT!r}", param, ctx)
 
 
 @cli.group()
 def tenants() -> None:
-    """Create, list, show, suspend, resume or delete tenants (needs an operator key; a tenant admin may show
-    its own)."""
+    """Create, list, show, update, suspend, resume or delete tenants (needs an operator key; a tenant admin
+    may show its own)."""
 
 
 @tenants.command(name="create")
@@ -29,7 +58,8 @@ def tenants() -> None:
 @click.option("--burst", type=float, help="ceiling: submissions at once")
 @click.option("--queued", type=int, help="ceiling: jobs admitted and not finished")
 @click.option("--running", type=int, help="ceiling: jobs rendering at once")
-@click.option("--retention-days", type=int, help="how long its jobs are kept")
+@click.option("--retention-days", type=int, help="days its finished jobs are kept (default: the platform's)")
+@click.option("--video-retention-days", type=int, help="days its videos are kept (default: the platform's)")
 @json_option
 def tenants_create(
     tenant: str,
@@ -39,6 +69,7 @@ def tenants_create(
     queued: int | None,
     running: int | None,
     retention_days: int | None,
+    video_retention_days: int | None,
 ) -> int:
     """Create TENANT; without --rate/--burst its limits are the configured ones."""
     if (rate is None) != (burst is None):
@@ -48,7 +79,13 @@ def tenants_create(
         given = {"rate": rate, "burst": burst, "queued": queued, "running": running}
         limits = {k: v for k, v in given.items() if v is not None}
     obj = state()
-    created = obj.client().create_tenant(tenant, name=name, limits=limits, retention_days=retention_days)
+    created = obj.client().create_tenant(
+        tenant,
+        name=name,
+        limits=limits,
+        retention_days=retention_days,
+        video_retention_days=video_retention_days,
+    )
     emit_json(created) if obj.as_json else click.echo(_line(created))
     return OK
 
@@ -74,6 +111,29 @@ def tenants_show(tenant: str) -> int:
     obj = state()
     found = obj.client().get_tenant(tenant)
     emit_json(found) if obj.as_json else click.echo(_line(found))
+    return OK
+
+
+@tenants.command(name="update")
+@click.argument("tenant")
+@click.option("--retention-days", type=Days(), help="days its finished jobs are kept, or `default`")
+@click.option("--video-retention-days", type=Days(), help="days its videos are kept, or `default`")
+@json_option
+def tenants_update(
+    tenant: str, retention_days: int | str | None, video_retention_days: int | str | None
+) -> int:
+    """Set TENANT's retention overrides (an option left out keeps its value); its jobs, finished ones
+    included, follow at the next sweep."""
+    if retention_days is None and video_retention_days is None:
+        raise click.UsageError("give --retention-days and/or --video-retention-days")
+    client = state().client()
+    current = client.get_tenant(tenant)
+    found = client.update_tenant(
+        tenant,
+        retention_days=_override(retention_days, current.retention_days),
+        video_retention_days=_override(video_retention_days, current.video_retention_days),
+    )
+    emit_json(found) if state().as_json else click.echo(_line(found))
     return OK
 
 
