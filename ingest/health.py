@@ -15,8 +15,10 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """200 once the producer is started and the status view has caught up (and is still consuming), and
-    the key store's view heard from the broker within `key_store_max_lag_seconds` (the revocation bound)."""
+    """200 once the producer is started, the status view and every view a request may need have caught up (the
+    status view still consuming), and the key store's view heard from the broker within
+    `key_store_max_lag_seconds` (the revocation bound). The delivery log and the pool view are not waited
+    for: their routes answer 503 until they have caught up."""
     context = context_of(request)
     if not context.producer_started:
         raise NotReady("the producer is not started")
@@ -24,6 +26,8 @@ async def readyz(request: Request) -> Response:
         raise NotReady("the status view is not consuming")
     if not context.view.caught_up:
         raise NotReady("the status view is still catching up")
+    if not context.ready:  # every request needs them: the tenant registry, keys, limits, webhooks, job keys
+        raise NotReady("a view of tenants, keys, limits, webhooks or job keys is still loading")
     bound = context.settings.key_store_max_lag_seconds
     if context.api_keys is not None and context.api_keys.silent_seconds() > bound:
         # a key revoked on another replica may still be accepted here: stop taking traffic

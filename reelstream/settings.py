@@ -132,6 +132,7 @@ class PipelineSettings:
     webhook_targets: WebhookTargetPolicy = field(
         default_factory=WebhookTargetPolicy
     )  # admission's, as ingest's
+    shutdown_grace_seconds: float = 25.0  # a stream app's bound on stopping after SIGTERM (streams.app)
     # the key-encryption keys (REELSTREAM_KEY_DIR): admission and the workers open jobs' sealed fields
     key_dir: str = ""
 
@@ -166,6 +167,7 @@ class PipelineSettings:
             log=LogSettings.from_config(config),
             key_dir=v.key_dir or "",
             webhook_targets=WebhookTargetPolicy.from_values(v),
+            shutdown_grace_seconds=v.shutdown_grace_seconds,
         )
 
     def pool_partition(self, pool_id: str) -> int:

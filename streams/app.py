@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,9 +84,53 @@ def run_worker(app: faust.App, settings: PipelineSettings, metrics: Metrics | No
     config = logging_config(service, settings.log)
     process_wide_logging()
     with process_scratch(Path(app.conf.datadir)):
-        faust.Worker(
-            app, loglevel=settings.log.level, logging_config=config, redirect_stdouts=False
+        BoundedWorker(
+            app,
+            grace_seconds=settings.shutdown_grace_seconds,
+            loglevel=settings.log.level,
+            logging_config=config,
+            redirect_stdouts=False,
         ).execute_from_commandline()
+
+
+class BoundedWorker(faust.Worker):
+    """A Faust worker whose stop after SIGTERM is bounded: past `grace_seconds` it logs every task still
+    running, with where each waits, and exits. Nothing is lost by it: what was not committed is read again by
+    the next owner (every stage is at least once), and an orchestrator would kill the process anyway."""
+
+    def __init__(self, app: faust.App, *, grace_seconds: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._grace_seconds = grace_seconds
+
+    def _on_sigterm(self) -> None:
+        loop = asyncio.get_running_loop()
+        watchdog = threading.Timer(self._grace_seconds, _overdue, (loop, self._grace_seconds))
+        watchdog.daemon = True
+        watchdog.start()
+        super()._on_sigterm()
+
+
+def _overdue(loop: asyncio.AbstractEventLoop, grace_seconds: float) -> None:
+    """From the watchdog's thread: the stop took longer than its grace. Report from the loop's own thread if
+    it still turns (a task stuck in an await), then exit whatever happened."""
+    reported = threading.Event()
+
+    def report() -> None:
+        stuck = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in stuck:
+            frames = "; ".join(
+                f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in task.get_stack()
+            )
+            logger.error(
+                "still running %.0f s after SIGTERM: %s at %s", grace_seconds, task.get_name(), frames
+            )
+        reported.set()
+
+    loop.call_soon_threadsafe(report)
+    reported.wait(timeout=2.0)  # a loop that no longer turns reports nothing
+    logger.error("stopping took longer than %.0f s after SIGTERM: exiting now", grace_seconds)
+    logging.shutdown()
+    os._exit(0)
 
 
 async def ensure_changelogs(app: faust.App, settings: PipelineSettings) -> list[str]:

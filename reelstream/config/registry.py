@@ -188,6 +188,15 @@ class Registry(BaseSettings, IngestFields):
         None, "Log lines as json (services' default) or text (the CLI's default).", (*PIPELINE, CLI)
     )
     log_level: str = setting("INFO", "Logging level.", (*PIPELINE, CLI), form="DEBUG, INFO, WARNING, ERROR")
+    shutdown_grace_seconds: float = setting(
+        25.0,
+        "How long a stream app (admission, scheduler, notifier) may take to stop after SIGTERM before it "
+        "logs the tasks still running and exits anyway (its uncommitted records are read again: at least "
+        "once); keep it under the pod's terminationGracePeriodSeconds.",
+        (ADMISSION, SCHEDULER, NOTIFIER),
+        unit="s",
+        gt=0,
+    )
 
     # scheduler
     tenant_weights: str = setting(
