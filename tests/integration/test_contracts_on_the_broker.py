@@ -7,7 +7,7 @@ import dataclasses
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -39,6 +39,21 @@ from schemas.topics import (
     Topic,
 )
 from tests.samples import every_record, job_status
+
+
+async def assert_evolves_compatibly(stack: Endpoints, topic: Topic[Any], older: Callable[[Any], Any]) -> None:
+    """`topic`'s schema is a BACKWARD-compatible evolution of `older(schema)` (its schema before a change):
+    on a scratch subject set to BACKWARD, the registry takes the older schema, then the current one."""
+    registry = ConfluentRegistry.of(stack)
+    try:
+        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
+        before = json.dumps(older(json.loads(scratch.schema)))
+        assert before != scratch.schema
+        await registry.register(scratch.subject, before)
+        await registry.set_backward_compatibility(scratch.subject)
+        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
+    finally:
+        await registry.aclose()
 
 
 def topic_of(record: object) -> Topic[Any]:
@@ -167,15 +182,7 @@ def without_estimator_fields(node: Any) -> Any:
 async def test_the_estimators_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry.of(stack)
-    try:
-        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
-        before = json.dumps(without_estimator_fields(json.loads(scratch.schema)))
-        assert before != scratch.schema
-        await registry.register(scratch.subject, before)
-        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
-    finally:
-        await registry.aclose()
+    await assert_evolves_compatibly(stack, topic, without_estimator_fields)
 
 
 def without_sealing_fields(schema: Any) -> Any:
@@ -192,16 +199,7 @@ def without_sealing_fields(schema: Any) -> Any:
 async def test_sealed_secrets_and_key_macs_evolve_the_schemas_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry.of(stack)
-    try:
-        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
-        before = json.dumps(without_sealing_fields(json.loads(scratch.schema)))
-        assert before != scratch.schema
-        await registry.register(scratch.subject, before)
-        await registry.set_backward_compatibility(scratch.subject)
-        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
-    finally:
-        await registry.aclose()
+    await assert_evolves_compatibly(stack, topic, without_sealing_fields)
 
 
 def without_retention_overrides(schema: Any) -> Any:
@@ -215,16 +213,7 @@ def without_retention_overrides(schema: Any) -> Any:
 
 
 async def test_the_tenants_retention_overrides_evolve_the_schema_compatibly(stack: Endpoints) -> None:
-    registry = ConfluentRegistry.of(stack)
-    try:
-        scratch = dataclasses.replace(TENANTS, name=f"test.scratch.{uuid.uuid4().hex}")
-        before = json.dumps(without_retention_overrides(json.loads(scratch.schema)))
-        assert before != scratch.schema
-        await registry.register(scratch.subject, before)
-        await registry.set_backward_compatibility(scratch.subject)
-        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
-    finally:
-        await registry.aclose()
+    await assert_evolves_compatibly(stack, TENANTS, without_retention_overrides)
 
 
 @pytest.mark.parametrize(
@@ -320,15 +309,7 @@ def without_deletion(node: Any) -> Any:
 async def test_the_deletion_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry.of(stack)
-    try:
-        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
-        before = json.dumps(without_deletion(json.loads(scratch.schema)))
-        assert before != scratch.schema
-        await registry.register(scratch.subject, before)
-        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
-    finally:
-        await registry.aclose()
+    await assert_evolves_compatibly(stack, topic, without_deletion)
 
 
 # crypto-shredding's fields (issue #23): the job key a record's prompt, negative prompt and webhook URL are
@@ -359,13 +340,4 @@ def without_shredding_fields(node: Any) -> Any:
 async def test_the_shredding_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
-    registry = ConfluentRegistry.of(stack)
-    try:
-        scratch = dataclasses.replace(topic, name=f"test.scratch.{uuid.uuid4().hex}")
-        before = json.dumps(without_shredding_fields(json.loads(scratch.schema)))
-        assert before != scratch.schema
-        await registry.register(scratch.subject, before)
-        await registry.set_backward_compatibility(scratch.subject)
-        assert await registry.register(scratch.subject, scratch.schema) > 0  # refused if incompatible
-    finally:
-        await registry.aclose()
+    await assert_evolves_compatibly(stack, topic, without_shredding_fields)
