@@ -9,6 +9,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from gpu_consumers.render.gang import GangContext
 from reelstream.errors import ReelstreamError
 
 # Stage names are the `RenderStage` symbols of the Avro contract (schemas/avro).
@@ -94,7 +95,14 @@ class Renderer(Protocol):
         """Load weights once, at worker start-up (never per job); fail loudly if weights are missing."""
 
     def render(
-        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
+        self,
+        request: RenderRequest,
+        on_progress: ProgressCallback,
+        is_canceled: CancelCheck,
+        *,
+        gang: GangContext | None = None,
     ) -> RenderedVideo:
-        """Blocking; run it in a worker thread. Raises RenderCanceled or RenderError."""
+        """Blocking; run it in a worker thread. Raises RenderCanceled or RenderError.
+
+        With a `gang`, every member calls this with the same request; only the leader's video is used."""
         ...

@@ -32,6 +32,7 @@ from gpu_consumers.render.base import (
     RenderError,
     RenderRequest,
 )
+from gpu_consumers.render.gang import GangContext
 from gpu_consumers.render.options import (
     MochiOptions,
     apply_tf32,
@@ -157,7 +158,12 @@ class MochiRenderer:
         )
 
     def render(
-        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
+        self,
+        request: RenderRequest,
+        on_progress: ProgressCallback,
+        is_canceled: CancelCheck,
+        *,
+        gang: GangContext | None = None,
     ) -> RenderedVideo:
         pipe = self.pipeline
         # 1. Check inputs.

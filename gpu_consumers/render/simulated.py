@@ -23,6 +23,7 @@ from gpu_consumers.render.base import (
     RenderedVideo,
     RenderRequest,
 )
+from gpu_consumers.render.gang import GangContext
 from reelstream.cost_model import Shape, work_units
 from reelstream.models import ModelSpec
 
@@ -50,7 +51,12 @@ class SimulatedRenderer:
         return None
 
     def render(
-        self, request: RenderRequest, on_progress: ProgressCallback, is_canceled: CancelCheck
+        self,
+        request: RenderRequest,
+        on_progress: ProgressCallback,
+        is_canceled: CancelCheck,
+        *,
+        gang: GangContext | None = None,
     ) -> RenderedVideo:
         on_progress(ENCODE_TEXT, 0, 1)
         on_progress(ENCODE_TEXT, 1, 1)
