@@ -111,7 +111,7 @@ def warmup_request(spec: ModelSpec) -> RenderRequest:
 
 
 def mochi_options(render: RenderSettings) -> MochiOptions:
-    """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD (parsed by the settings registry)."""
+    """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD, _FP8_* (parsed by the settings registry)."""
     from gpu_consumers.render.options import MochiOptions
 
     return MochiOptions(
@@ -120,6 +120,8 @@ def mochi_options(render: RenderSettings) -> MochiOptions:
         compile=render.compile,
         tf32=render.tf32,
         cpu_offload=render.cpu_offload,
+        fp8_linear=render.fp8_linear,
+        fp8_attention=render.fp8_attention,
     )
 
 

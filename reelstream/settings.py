@@ -402,6 +402,8 @@ class RenderSettings:
     compile: bool = False
     tf32: bool = True
     cpu_offload: bool = False
+    fp8_linear: bool = False
+    fp8_attention: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RenderSettings:
@@ -419,6 +421,8 @@ class RenderSettings:
             compile=v.compile,
             tf32=v.tf32,
             cpu_offload=v.cpu_offload,
+            fp8_linear=v.fp8_linear,
+            fp8_attention=v.fp8_attention,
         )
 
 

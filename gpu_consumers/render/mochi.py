@@ -32,6 +32,7 @@ from gpu_consumers.render.base import (
     RenderError,
     RenderRequest,
 )
+from gpu_consumers.render.fp8 import apply_fp8
 from gpu_consumers.render.gang import GangContext
 from gpu_consumers.render.options import (
     MochiOptions,
@@ -145,6 +146,7 @@ class MochiRenderer:
         if self._device_type == "cuda":
             apply_tf32(options.tf32)
         pin_attention_kernel(pipe.transformer, options.attention, self._device_type)
+        apply_fp8(pipe.transformer, options, self._device)  # before compiling: quantizing is one-way
         if options.compile:
             pipe.transformer = compile_transformer(pipe.transformer)
         self._pipe = pipe

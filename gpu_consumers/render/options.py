@@ -42,6 +42,8 @@ class MochiOptions:
     compile: bool = False
     tf32: bool = True
     cpu_offload: bool = False
+    fp8_linear: bool = False  # torchao float8 rowwise on the blocks' linear layers (gpu_consumers/render/fp8.py)
+    fp8_attention: bool = False  # FP8 joint attention (FlashAttention-3's FP8 SDPA, Hopper)
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_CHOICES:
@@ -57,6 +59,8 @@ class MochiOptions:
             "compile": _flag(self.compile),
             "tf32": _flag(self.tf32),
             "cpu_offload": _flag(self.cpu_offload),
+            "fp8_linear": _flag(self.fp8_linear),
+            "fp8_attention": _flag(self.fp8_attention),
         }
 
 

@@ -340,6 +340,18 @@ class Registry(BaseSettings, IngestFields):
     compile: bool = setting(False, "torch.compile the transformer's blocks at start-up.", (WORKER,))
     tf32: bool = setting(True, "TF32 for float32 matmuls.", (WORKER,))
     cpu_offload: bool = setting(False, "Offload model parts to the CPU (required under 60 GB).", (WORKER,))
+    fp8_linear: bool = setting(
+        False,
+        "torchao float8 (rowwise scales) for the transformer blocks' linear layers; needs the `gpu` extra "
+        "(torchao) and compute capability 8.9+, else the worker refuses to start.",
+        (WORKER,),
+    )
+    fp8_attention: bool = setting(
+        False,
+        "FP8 joint attention (q/k/v in float8_e4m3, per-head scales; FlashAttention-3's FP8 SDPA): Hopper "
+        "with FlashAttention-3 installed, else the worker refuses to start.",
+        (WORKER,),
+    )
 
     # the reelstream command and the local stack. The client commands' three are read by the SDK
     # (clients/python, which imports nothing of the server); declared here: one namespace with the rest

@@ -1,0 +1,154 @@
+"""The FP8 levers on the CPU: per-head quantization, the attention processor on the tiny transformer
+(through the emulated kernel), the start-up refusals. The real kernels run under `gpu` (test_fp8_gpu)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from gpu_consumers.render.fp8 import (
+    FP8_MAX,
+    Fp8AttentionProcessor,
+    check_fp8,
+    emulated_fp8_attention,
+    enable_fp8_attention,
+    fp8_refusal,
+    quantize_per_head,
+)
+from gpu_consumers.render.mochi import tiny_mochi_renderer
+from gpu_consumers.render.options import MochiOptions, pin_attention_kernel
+from gpu_consumers.render.tiny_mochi import build_tiny_mochi_pipeline
+from reelstream.errors import ConfigurationError
+
+pytestmark = [
+    pytest.mark.render,
+    pytest.mark.filterwarnings("ignore:In CPU autocast, but the target dtype is not supported:UserWarning"),
+]
+
+
+def test_quantize_per_head_scales_each_head_to_the_format_maximum() -> None:
+    x = torch.randn(2, 3, 16, 8)
+    x[1, 2] *= 1000.0  # one loud head must not cost the others their precision
+    q, scale = quantize_per_head(x)
+    assert q.dtype == torch.float8_e4m3fn and scale.shape == (2, 3) and scale.dtype == torch.float32
+    assert torch.allclose(q.float().abs().amax(dim=(-2, -1)), torch.full((2, 3), FP8_MAX))
+    restored = q.float() * scale[..., None, None]
+    # e4m3 keeps 3 mantissa bits: relative rounding error at most 2^-4 per element
+    assert torch.allclose(restored, x, rtol=2**-4, atol=float(scale.max()) * 2**-9)
+    quiet = (restored[0, 0] - x[0, 0]).abs().max()
+    assert quiet < 0.1  # with one scale per tensor, this head would have rounded to multiples of ~2
+
+
+def test_quantize_per_head_of_zeros() -> None:
+    q, scale = quantize_per_head(torch.zeros(1, 1, 4, 4))
+    assert torch.equal(q.float(), torch.zeros(1, 1, 4, 4)) and bool(torch.all(scale > 0))
+
+
+def test_emulated_attention_stays_close_to_sdpa() -> None:
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 4, 64, 32) for _ in range(3))
+    exact = F.scaled_dot_product_attention(q, k, v)
+    fp8 = emulated_fp8_attention(q, k, v, None)
+    error = float((fp8 - exact).norm() / exact.norm())
+    assert 0.0 < error < 0.08
+
+
+def transformer_output(transformer: torch.nn.Module) -> torch.Tensor:
+    torch.manual_seed(1)
+    config = transformer.config  # type: ignore[attr-defined]
+    latents = torch.randn(1, config.in_channels, 2, 8, 8)
+    text = torch.randn(1, config.max_sequence_length, config.text_embed_dim)
+    mask = torch.zeros(1, config.max_sequence_length, dtype=torch.long)
+    mask[:, :5] = 1
+    with torch.inference_mode():
+        out: torch.Tensor = transformer(
+            hidden_states=latents,
+            encoder_hidden_states=text,
+            timestep=torch.tensor([500.0]),
+            encoder_attention_mask=mask,
+            return_dict=False,
+        )[0]
+    return out
+
+
+def test_processor_runs_every_joint_attention_in_fp8_and_composes_with_pinning() -> None:
+    transformer = build_tiny_mochi_pipeline().transformer
+    reference = transformer_output(transformer)
+    pin_attention_kernel(transformer, "math", "cpu")
+    processors = enable_fp8_attention(transformer, "emulated")
+    assert len(processors) == 2  # the tiny transformer's two blocks
+    fp8 = transformer_output(transformer)
+    assert all(p.calls == 1 for p in processors)  # one SDPA per sample per layer
+    error = float((fp8 - reference).norm() / reference.norm())
+    assert 0.0 < error < 0.1
+    # pinning again (the bench does, per kernel) keeps the FP8 processor inside the pin
+    pin_attention_kernel(transformer, "math", "cpu")
+    assert torch.equal(transformer_output(transformer), fp8)
+    assert all(p.calls == 2 for p in processors)
+    # wrapping twice does not nest
+    again = enable_fp8_attention(transformer, "emulated")
+    assert all(not isinstance(p.wrapped, Fp8AttentionProcessor) for p in again)
+
+
+def test_masked_or_causal_attention_is_left_alone() -> None:
+    from gpu_consumers.render.fp8 import _Fp8Sdpa
+
+    q = torch.randn(1, 2, 8, 4)
+    mode = _Fp8Sdpa(emulated_fp8_attention)
+    with mode:
+        causal = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+        masked = F.scaled_dot_product_attention(q, q, q, attn_mask=torch.ones(8, 8, dtype=torch.bool))
+    assert mode.calls == 0
+    assert torch.equal(causal, F.scaled_dot_product_attention(q, q, q, is_causal=True))
+    assert torch.equal(masked, F.scaled_dot_product_attention(q, q, q))
+
+
+def test_unknown_kernel_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="FP8 attention kernel"):
+        Fp8AttentionProcessor(object(), "nope")
+
+
+HOPPER = (9, 0)
+
+
+@pytest.mark.parametrize(
+    ("asked", "machine", "expected"),
+    [
+        ({}, {"device_type": "cpu", "capability": None}, None),
+        ({"linear": True}, {"device_type": "cpu", "capability": None}, "REELSTREAM_FP8_LINEAR=on need a CUDA"),
+        ({"attention": True}, {"device_type": "cpu", "capability": None}, "FP8_ATTENTION=on need a CUDA"),
+        ({"linear": True}, {"capability": (8, 0)}, "compute capability 8.9+ (Ada, Hopper), this GPU is sm80"),
+        ({"linear": True}, {"torchao_error": "No module named 'torchao'"}, "needs torchao"),
+        ({"linear": True}, {"capability": (8, 9)}, None),
+        ({"attention": True}, {"capability": (8, 9)}, "needs a Hopper GPU (sm90, FlashAttention-3), this GPU is sm89"),
+        ({"attention": True}, {"capability": (10, 0)}, "this GPU is sm100"),
+        ({"attention": True}, {"fa3_error": "ModuleNotFoundError"}, "needs FlashAttention-3 (flash_attn_interface"),
+        ({"linear": True, "attention": True}, {}, None),
+    ],
+)
+def test_fp8_refusal(asked: dict[str, bool], machine: dict[str, object], expected: str | None) -> None:
+    facts: dict[str, object] = {"device_type": "cuda", "capability": HOPPER, "torchao_error": None, "fa3_error": None}
+    facts |= machine
+    refusal = fp8_refusal(linear=asked.get("linear", False), attention=asked.get("attention", False), **facts)  # type: ignore[arg-type]
+    if expected is None:
+        assert refusal is None
+    else:
+        assert refusal is not None and expected in refusal
+
+
+def test_a_cpu_worker_configured_with_fp8_refuses_to_start() -> None:
+    check_fp8(MochiOptions(), "cpu")  # nothing asked: nothing checked
+    for options in (MochiOptions(fp8_linear=True), MochiOptions(fp8_attention=True)):
+        renderer = tiny_mochi_renderer(options=options)
+        with pytest.raises(ConfigurationError, match="need a CUDA GPU"):
+            renderer.load()
+
+
+def test_levers_are_recorded() -> None:
+    record = MochiOptions(fp8_linear=True).record()
+    assert record["fp8_linear"] == "on" and record["fp8_attention"] == "off"
