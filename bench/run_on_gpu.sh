@@ -14,5 +14,5 @@ export PYTHONPATH=.:${PYTHONPATH:-} HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c 'import torch, diffusers, transformers; print("torch", torch.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)'
 timeout "${TESTS_TIMEOUT:-150}" python3 -m pytest --noconftest -p no:asyncio -p no:cacheprovider -o addopts= \
-  -W ignore::pytest.PytestConfigWarning -m gpu -q -rs tests/integration/test_tiny_mochi.py 2>&1 | tee "$OUT/gpu-tests.log"
+  -W ignore::pytest.PytestConfigWarning -m gpu -q -rs tests/integration/test_tiny_mochi.py tests/gpu/test_fp8.py 2>&1 | tee "$OUT/gpu-tests.log"
 timeout "${BENCH_TIMEOUT:-520}" python3 bench/mochi_gpu.py --json "$OUT/bench.jsonl" "$@" 2>&1 | tee "$OUT/bench.log"
