@@ -455,12 +455,14 @@ def table(results: list[dict[str, Any]]) -> str:
             )
         if r["phase"] == "fast" and "seconds_per_step" in r:
             lines.append(
-                f"fast tier (threshold {r['threshold']}, {r['steps']} steps): x{r['speedup']} of full, last block "
-                f"ran {r['last_block_runs']}; latents off by {r['latent_rel_error']}, PSNR {r['frames_psnr_db']} dB"
+                f"fast tier (threshold {r['threshold']}, {r['steps']} steps): x{r['speedup']} of full, "
+                f"last block ran {r['last_block_runs']}; latents off by {r['latent_rel_error']}, "
+                f"PSNR {r['frames_psnr_db']} dB"
             )
         if r["phase"] == "fp8" and "seconds_per_step" in r:
             lines.append(
-                f"FP8 {'+'.join(r['levers'])} ({r['frames']} frames, eager): {r['seconds_per_step']:.3f} s/step, "
+                f"FP8 {'+'.join(r['levers'])} ({r['frames']} frames, eager): "
+                f"{r['seconds_per_step']:.3f} s/step, "
                 f"x{r['speedup']} of bf16; latents off by {r.get('latent_rel_error')}, "
                 f"PSNR {r.get('frames_psnr_db')} dB, gate failures {r.get('gate_failures')}"
             )
@@ -513,7 +515,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--iters", type=int, default=1)
     parser.add_argument("--e2e-frames", type=int, default=163)
     parser.add_argument("--e2e-steps", type=int, default=64)
-    parser.add_argument("--quality-frames", type=int, default=31, help="the deviation renders' size and steps")
+    parser.add_argument(
+        "--quality-frames", type=int, default=31, help="the deviation renders' size and steps"
+    )
     parser.add_argument("--quality-width", type=int, default=848)
     parser.add_argument("--quality-height", type=int, default=480)
     parser.add_argument("--quality-steps", type=int, default=12)
@@ -589,7 +593,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     quality_s = short_render_cost(bench, per_step, largest)
     quality = not args.skip_quality
-    fp8_reserve = (args.warmup + args.iters) * per_step + quality_s + 15.0 if quality and not args.skip_fp8 else 0.0
+    fp8_reserve = (
+        (args.warmup + args.iters) * per_step + quality_s + 15.0 if quality and not args.skip_fp8 else 0.0
+    )
     box: dict[str, ShortRender] = {}
     for phase, run in (
         ("quality_reference", lambda: box.update(reference=phase_reference(bench, pipe, device))),
@@ -613,7 +619,9 @@ def main(argv: list[str] | None = None) -> None:
             bench.emit("compiled", skipped=f"budget ({bench.left():.0f} s left)")
     if not args.skip_e2e:
         # the whole video if it fits; else as many steps as fit (its denoise time is then scaled, and said so)
-        compiled = [r["seconds_per_step"] for r in bench.results if r["phase"] == "compiled" and "tflops" in r]
+        compiled = [
+            r["seconds_per_step"] for r in bench.results if r["phase"] == "compiled" and "tflops" in r
+        ]
         e2e_step = compiled[-1] if compiled else per_step
         fits = int((bench.left() - E2E_OVERHEAD_S - fp8_reserve) / e2e_step)
         steps = min(args.e2e_steps, fits)

@@ -71,8 +71,10 @@ def short_render(bench: Bench, pipe: MochiPipeline, device: torch.device) -> Sho
 def short_render_cost(bench: Bench, per_step_full: float, full_frames: int) -> float:
     """Seconds a short render should take, from the full-size eager step (attention-bound: tokens squared)."""
     args = bench.args
-    tokens = (args.quality_frames / full_frames) * (args.quality_width * args.quality_height) / (
-        args.width * args.height
+    tokens = (
+        (args.quality_frames / full_frames)
+        * (args.quality_width * args.quality_height)
+        / (args.width * args.height)
     )
     return args.quality_steps * per_step_full * max(tokens, 0.05) ** 1.5 + 10.0
 
@@ -147,7 +149,7 @@ def phase_fast(
 
 
 def fp8_levers(bench: Bench, device: torch.device) -> tuple[list[str], str, dict[str, str]]:
-    """The FP8 levers this machine runs (the dry run: emulated attention on the CPU), and why not the others."""
+    """The FP8 levers this machine runs (dry run: emulated attention on the CPU), and why not the others."""
     kernel = "emulated" if device.type != "cuda" else "flash3"
     levers: list[str] = []
     refused: dict[str, str] = {}

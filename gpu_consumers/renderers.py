@@ -111,7 +111,8 @@ def warmup_request(spec: ModelSpec) -> RenderRequest:
 
 
 def mochi_options(render: RenderSettings) -> MochiOptions:
-    """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD, _FP8_* (parsed by the settings registry)."""
+    """REELSTREAM_ATTENTION, _VAE_TILING, _COMPILE, _TF32, _CPU_OFFLOAD, _FP8_LINEAR, _FP8_ATTENTION
+    (parsed by the settings registry)."""
     from gpu_consumers.render.options import MochiOptions
 
     return MochiOptions(

@@ -1,4 +1,4 @@
-"""How far a render made with a speed lever (FP8, the fast tier) is from the reference render on the same seed.
+"""How far a render made with a speed lever (FP8, the fast tier) is from the reference on the same seed.
 
 Real weights are not reachable where this is developed, so quality is measured as deviation, never as
 absolute quality: the relative error of the final latents (what the transformer produced) and the PSNR of
@@ -64,9 +64,7 @@ def _db(value: float) -> float | str:
     return "inf" if math.isinf(value) else round(value, 2)
 
 
-def deviation(
-    latents: Array, reference_latents: Array, frames: Array, reference_frames: Array
-) -> Deviation:
+def deviation(latents: Array, reference_latents: Array, frames: Array, reference_frames: Array) -> Deviation:
     """Latents of any shape; frames uint8, shape (F, H, W, C)."""
     per_frame = [psnr(a, b) for a, b in zip(frames, reference_frames, strict=True)]
     return Deviation(
@@ -86,11 +84,15 @@ class Gate:
         """What `measured` breaks, in words; empty when it passes."""
         found = []
         if measured.latent_rel_error > self.max_latent_rel_error:
-            found.append(f"latent relative error {measured.latent_rel_error:.4f} > {self.max_latent_rel_error}")
+            found.append(
+                f"latent relative error {measured.latent_rel_error:.4f} > {self.max_latent_rel_error}"
+            )
         if measured.frames_psnr_db < self.min_frames_psnr_db:
             found.append(f"PSNR {measured.frames_psnr_db:.2f} dB < {self.min_frames_psnr_db} dB")
         if measured.min_frame_psnr_db < self.min_frame_psnr_db:
-            found.append(f"worst frame PSNR {measured.min_frame_psnr_db:.2f} dB < {self.min_frame_psnr_db} dB")
+            found.append(
+                f"worst frame PSNR {measured.min_frame_psnr_db:.2f} dB < {self.min_frame_psnr_db} dB"
+            )
         return found
 
 

@@ -139,8 +139,12 @@ class Fp8AttentionProcessor:
 
     def __init__(self, wrapped: Any, kernel: str) -> None:
         if kernel not in FP8_KERNELS:
-            raise ConfigurationError(f"FP8 attention kernel must be one of {', '.join(FP8_KERNELS)}, got {kernel!r}")
-        self.wrapped = getattr(wrapped, "wrapped", wrapped) if isinstance(wrapped, Fp8AttentionProcessor) else wrapped
+            raise ConfigurationError(
+                f"FP8 attention kernel must be one of {', '.join(FP8_KERNELS)}, got {kernel!r}"
+            )
+        self.wrapped = (
+            getattr(wrapped, "wrapped", wrapped) if isinstance(wrapped, Fp8AttentionProcessor) else wrapped
+        )
         self.kernel = kernel
         self.calls = 0  # SDPA calls that ran in FP8 (tests and the bench read it)
 
@@ -198,7 +202,11 @@ def fp8_refusal(
     fa3_error: str | None,
 ) -> str | None:
     """Why this machine cannot run the FP8 levers asked for (None: it can). Pure: the checks in one place."""
-    asked = [name for name, on in (("REELSTREAM_FP8_LINEAR", linear), ("REELSTREAM_FP8_ATTENTION", attention)) if on]
+    asked = [
+        name
+        for name, on in (("REELSTREAM_FP8_LINEAR", linear), ("REELSTREAM_FP8_ATTENTION", attention))
+        if on
+    ]
     if not asked:
         return None
     if device_type != "cuda" or capability is None:

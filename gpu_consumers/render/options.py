@@ -42,7 +42,9 @@ class MochiOptions:
     compile: bool = False
     tf32: bool = True
     cpu_offload: bool = False
-    fp8_linear: bool = False  # torchao float8 rowwise on the blocks' linear layers (gpu_consumers/render/fp8.py)
+    fp8_linear: bool = (
+        False  # torchao float8 rowwise on the blocks' linear layers (gpu_consumers/render/fp8.py)
+    )
     fp8_attention: bool = False  # FP8 joint attention (FlashAttention-3's FP8 SDPA, Hopper)
 
     def __post_init__(self) -> None:

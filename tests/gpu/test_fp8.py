@@ -24,7 +24,9 @@ from reelstream.errors import ConfigurationError
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="FP8 kernels need a CUDA GPU (sm89+; sm90 for attention)"),
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="FP8 kernels need a CUDA GPU (sm89+; sm90 for attention)"
+    ),
 ]
 
 REQUEST = RenderRequest(

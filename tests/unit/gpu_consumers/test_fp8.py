@@ -35,7 +35,9 @@ def test_quantize_per_head_scales_each_head_to_the_format_maximum() -> None:
     x = torch.randn(2, 3, 16, 8)
     x[1, 2] *= 1000.0  # one loud head must not cost the others their precision
     q, scale = quantize_per_head(x)
-    assert q.dtype == torch.float8_e4m3fn and scale.shape == (2, 3) and scale.dtype == torch.float32
+    assert q.dtype == torch.float8_e4m3fn
+    assert scale.shape == (2, 3)
+    assert scale.dtype == torch.float32
     assert torch.allclose(q.float().abs().amax(dim=(-2, -1)), torch.full((2, 3), FP8_MAX))
     restored = q.float() * scale[..., None, None]
     # e4m3 keeps 3 mantissa bits: relative rounding error at most 2^-4 per element
@@ -46,7 +48,8 @@ def test_quantize_per_head_scales_each_head_to_the_format_maximum() -> None:
 
 def test_quantize_per_head_of_zeros() -> None:
     q, scale = quantize_per_head(torch.zeros(1, 1, 4, 4))
-    assert torch.equal(q.float(), torch.zeros(1, 1, 4, 4)) and bool(torch.all(scale > 0))
+    assert torch.equal(q.float(), torch.zeros(1, 1, 4, 4))
+    assert bool(torch.all(scale > 0))
 
 
 def test_emulated_attention_stays_close_to_sdpa() -> None:
@@ -120,25 +123,43 @@ HOPPER = (9, 0)
     ("asked", "machine", "expected"),
     [
         ({}, {"device_type": "cpu", "capability": None}, None),
-        ({"linear": True}, {"device_type": "cpu", "capability": None}, "REELSTREAM_FP8_LINEAR=on need a CUDA"),
+        (
+            {"linear": True},
+            {"device_type": "cpu", "capability": None},
+            "REELSTREAM_FP8_LINEAR=on need a CUDA",
+        ),
         ({"attention": True}, {"device_type": "cpu", "capability": None}, "FP8_ATTENTION=on need a CUDA"),
         ({"linear": True}, {"capability": (8, 0)}, "compute capability 8.9+ (Ada, Hopper), this GPU is sm80"),
         ({"linear": True}, {"torchao_error": "No module named 'torchao'"}, "needs torchao"),
         ({"linear": True}, {"capability": (8, 9)}, None),
-        ({"attention": True}, {"capability": (8, 9)}, "needs a Hopper GPU (sm90, FlashAttention-3), this GPU is sm89"),
+        (
+            {"attention": True},
+            {"capability": (8, 9)},
+            "needs a Hopper GPU (sm90, FlashAttention-3), this GPU is sm89",
+        ),
         ({"attention": True}, {"capability": (10, 0)}, "this GPU is sm100"),
-        ({"attention": True}, {"fa3_error": "ModuleNotFoundError"}, "needs FlashAttention-3 (flash_attn_interface"),
+        (
+            {"attention": True},
+            {"fa3_error": "ModuleNotFoundError"},
+            "needs FlashAttention-3 (flash_attn_interface",
+        ),
         ({"linear": True, "attention": True}, {}, None),
     ],
 )
 def test_fp8_refusal(asked: dict[str, bool], machine: dict[str, object], expected: str | None) -> None:
-    facts: dict[str, object] = {"device_type": "cuda", "capability": HOPPER, "torchao_error": None, "fa3_error": None}
+    facts: dict[str, object] = {
+        "device_type": "cuda",
+        "capability": HOPPER,
+        "torchao_error": None,
+        "fa3_error": None,
+    }
     facts |= machine
     refusal = fp8_refusal(linear=asked.get("linear", False), attention=asked.get("attention", False), **facts)  # type: ignore[arg-type]
     if expected is None:
         assert refusal is None
     else:
-        assert refusal is not None and expected in refusal
+        assert refusal is not None
+        assert expected in refusal
 
 
 def test_a_cpu_worker_configured_with_fp8_refuses_to_start() -> None:
@@ -151,4 +172,5 @@ def test_a_cpu_worker_configured_with_fp8_refuses_to_start() -> None:
 
 def test_levers_are_recorded() -> None:
     record = MochiOptions(fp8_linear=True).record()
-    assert record["fp8_linear"] == "on" and record["fp8_attention"] == "off"
+    assert record["fp8_linear"] == "on"
+    assert record["fp8_attention"] == "off"
