@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from diffusers.pipelines.mochi.pipeline_mochi import MochiPipeline
 
-from bench.mochi_gpu import PROMPT, SEED, Bench, guided_step, measured, synchronize
+from bench.mochi_gpu import COMPILE_MIN_S, PROMPT, SEED, Bench, guided_step, measured, synchronize
 from gpu_consumers.render.deviation import GATE, deviation
 from gpu_consumers.render.fp8 import check_fp8, enable_fp8_attention, quantize_linear_fp8
 from gpu_consumers.render.options import MochiOptions
@@ -173,9 +173,12 @@ def phase_fp8(
     reference: ShortRender | None,
     eager_step: float,
     frames: int,
+    compiled_step: float = 0.0,
 ) -> None:
     """FP8 on (one-way): one eager step at `frames` against the bf16 eager step, and the short render's
-    deviation from the bf16 reference. Eager on both sides: compiled blocks are bypassed (force_eager)."""
+    deviation from the bf16 reference. Eager on both sides: compiled blocks are bypassed (force_eager).
+    With `compiled_step` (the bf16 compiled step; 0: the blocks are not compiled) and time left, the FP8
+    step compiled too (the blocks recompile for the quantized weights)."""
     levers, kernel, refused = fp8_levers(bench, device)
     if not levers:
         bench.emit("fp8", skipped="no FP8 lever runs here", refused=refused)
@@ -212,5 +215,20 @@ def phase_fp8(
             row |= measured_dev.record() | {"gate_failures": GATE.failures(measured_dev)}
         else:
             row["deviation"] = f"skipped: budget ({bench.left():.0f} s left) or no reference"
+    if compiled_step and bench.left() > COMPILE_MIN_S + 2 * seconds:
+        with measured(device) as first:
+            step.run()
+        with measured(device) as m:
+            for _ in range(bench.args.iters):
+                step.run()
+        compiled = m["seconds"] / bench.args.iters
+        row |= {
+            "compiled_first_call_s": round(first["seconds"], 1),
+            "compiled_seconds_per_step": round(compiled, 4),
+            "bf16_compiled_seconds_per_step": round(compiled_step, 4),
+            "compiled_speedup": round(compiled_step / compiled, 3),
+        }
+    elif compiled_step:
+        row["compiled"] = f"skipped: budget ({bench.left():.0f} s left)"
     row["fp8_attention_calls"] = sum(p.calls for p in processors)
     bench.emit("fp8", **row)
