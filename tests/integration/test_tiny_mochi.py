@@ -244,6 +244,8 @@ def test_levers_are_recorded(device: str) -> None:
         "compile": "off",
         "tf32": "on",
         "cpu_offload": "off",
+        "fp8_linear": "off",
+        "fp8_attention": "off",
     }
 
 
