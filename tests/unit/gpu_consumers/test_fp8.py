@@ -203,3 +203,15 @@ def test_levers_are_recorded() -> None:
     record = MochiOptions(fp8_linear=True).record()
     assert record["fp8_linear"] == "on"
     assert record["fp8_attention"] == "off"
+
+
+def test_settings_reach_the_renderer_options() -> None:
+    from gpu_consumers.renderers import mochi_options
+    from reelstream.settings import RenderSettings
+
+    options = mochi_options(RenderSettings.from_env({"REELSTREAM_FP8_LINEAR": "on"}))
+    assert options.fp8_linear
+    assert not options.fp8_attention
+    assert mochi_options(RenderSettings.from_env({"REELSTREAM_FP8_ATTENTION": "on"})).fp8_attention
+    with pytest.raises(ConfigurationError, match="REELSTREAM_FP8_ATTENTION"):
+        RenderSettings.from_env({"REELSTREAM_FP8_ATTENTION": "maybe"})
