@@ -210,7 +210,8 @@ def fp8_refusal(
     if not asked:
         return None
     if device_type != "cuda" or capability is None:
-        return f"{' and '.join(asked)}=on need a CUDA GPU (the device is {device_type}); switch them off"
+        verb = "needs" if len(asked) == 1 else "need"
+        return f"{'=on and '.join(asked)}=on {verb} a CUDA GPU (the device is {device_type}); switch it off"
     sm = f"sm{capability[0]}{capability[1]}"
     if linear and capability < LINEAR_MIN_CAPABILITY:
         return f"REELSTREAM_FP8_LINEAR=on needs compute capability 8.9+ (Ada, Hopper), this GPU is {sm}"

@@ -1,7 +1,9 @@
-"""The FP8 levers on a real GPU: the tiny Mochi renders with each lever on and stays near its bf16 render.
+"""The FP8 levers on a real GPU: the FP8 attention kernel at Mochi's head size against bf16 SDPA (and against
+the emulated kernel the CPU tests use), and the tiny Mochi rendered with float8 linears near its bf16 render.
 
-Skipped on the CPU with the reason (torchao's float8 and FlashAttention-3's FP8 SDPA are CUDA kernels);
-bench/run_on_gpu.sh runs them on a lent GPU. The full-size figures come from bench/mochi_gpu.py.
+Skipped on the CPU with the reason (torchao's float8 and FlashAttention-3's FP8 SDPA are CUDA kernels), and on
+a GPU that cannot run a lever, with the start-up check's refusal as the reason. bench/run_on_gpu.sh runs them
+on a lent GPU; the full-size figures come from bench/mochi_gpu.py.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import torch
+import torch.nn.functional as F
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from gpu_consumers.render.base import RenderRequest
-from gpu_consumers.render.deviation import deviation
-from gpu_consumers.render.fp8 import check_fp8
+from gpu_consumers.render.deviation import psnr, relative_error
+from gpu_consumers.render.fp8 import check_fp8, emulated_fp8_attention, flash3_fp8_attention
 from gpu_consumers.render.mochi import MochiRenderer
 from gpu_consumers.render.options import MochiOptions
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
@@ -42,7 +46,14 @@ REQUEST = RenderRequest(
 )
 
 
-def render(options: MochiOptions) -> np.ndarray:  # type: ignore[type-arg]
+def require(options: MochiOptions) -> None:
+    try:
+        check_fp8(options, "cuda")
+    except ConfigurationError as exc:
+        pytest.skip(f"this GPU refuses it: {exc}")
+
+
+def render(options: MochiOptions) -> npt.NDArray[np.uint8]:
     renderer = MochiRenderer(
         lambda: build_tiny_mochi_pipeline(torch.bfloat16),
         device="cuda",
@@ -51,19 +62,28 @@ def render(options: MochiOptions) -> np.ndarray:  # type: ignore[type-arg]
         options=options,
     )
     renderer.load()
-    frames = renderer.render(REQUEST, lambda stage, step, total: None, lambda: False).frames
-    return frames
+    return renderer.render(REQUEST, lambda stage, step, total: None, lambda: False).frames
 
 
-@pytest.mark.parametrize("lever", ["fp8_linear", "fp8_attention"])
-def test_fp8_render_stays_near_bf16(lever: str) -> None:
-    options = MochiOptions(**{lever: True})
-    try:
-        check_fp8(options, "cuda")
-    except ConfigurationError as exc:
-        pytest.skip(f"this GPU cannot run {lever}: {exc}")
+def test_fp8_attention_kernel_at_mochi_head_size() -> None:
+    require(MochiOptions(fp8_attention=True))
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (
+        torch.randn(1, 24, 2048, 128, device="cuda", dtype=torch.bfloat16, generator=generator)
+        for _ in range(3)
+    )
+    with torch.inference_mode():
+        exact = F.scaled_dot_product_attention(q, k, v).float().cpu().numpy()
+        fp8 = flash3_fp8_attention(q, k, v, None).float().cpu().numpy()
+        emulated = emulated_fp8_attention(q, k, v, None).float().cpu().numpy()
+    assert relative_error(fp8, exact) < 0.05
+    # the CPU tests' emulation rounds the inputs as the kernel does; the kernel adds its FP8 P·V on top
+    assert relative_error(fp8, emulated) < 0.05
+
+
+def test_fp8_linear_render_stays_near_bf16() -> None:
+    require(MochiOptions(fp8_linear=True))
     reference = render(MochiOptions())
-    frames = render(options)
-    measured = deviation(np.zeros(1), np.zeros(1), frames, reference)
+    frames = render(MochiOptions(fp8_linear=True))
     # random tiny weights amplify rounding; the real-weight gate is in the README
-    assert measured.frames_psnr_db > 20.0, measured
+    assert psnr(frames, reference) > 20.0

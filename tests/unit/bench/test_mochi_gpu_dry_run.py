@@ -56,4 +56,4 @@ def test_dry_run_writes_a_line_for_every_phase(tmp_path: Path) -> None:
     assert fp8["compiled_seconds_per_step"] > 0  # the FP8 processor inside the compiled blocks
     assert 0 < fp8["latent_rel_error"] < 0.1
     assert fp8["gate_failures"] == []
-    assert "need a CUDA GPU" in fp8["refused"]["fp8_linear"]  # torchao's float8 refuses the CPU
+    assert "needs a CUDA GPU" in fp8["refused"]["fp8_linear"]  # torchao's float8 refuses the CPU

@@ -155,9 +155,9 @@ HOPPER = (9, 0)
         (
             {"linear": True},
             {"device_type": "cpu", "capability": None},
-            "REELSTREAM_FP8_LINEAR=on need a CUDA",
+            "REELSTREAM_FP8_LINEAR=on needs a CUDA",
         ),
-        ({"attention": True}, {"device_type": "cpu", "capability": None}, "FP8_ATTENTION=on need a CUDA"),
+        ({"attention": True}, {"device_type": "cpu", "capability": None}, "FP8_ATTENTION=on needs a CUDA"),
         ({"linear": True}, {"capability": (8, 0)}, "compute capability 8.9+ (Ada, Hopper), this GPU is sm80"),
         ({"linear": True}, {"torchao_error": "No module named 'torchao'"}, "needs torchao"),
         ({"linear": True}, {"capability": (8, 9)}, None),
@@ -195,7 +195,7 @@ def test_a_cpu_worker_configured_with_fp8_refuses_to_start() -> None:
     check_fp8(MochiOptions(), "cpu")  # nothing asked: nothing checked
     for options in (MochiOptions(fp8_linear=True), MochiOptions(fp8_attention=True)):
         renderer = tiny_mochi_renderer(options=options)
-        with pytest.raises(ConfigurationError, match="need a CUDA GPU"):
+        with pytest.raises(ConfigurationError, match="needs a CUDA GPU"):
             renderer.load()
 
 
