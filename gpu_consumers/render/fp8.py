@@ -142,9 +142,7 @@ class Fp8AttentionProcessor:
             raise ConfigurationError(
                 f"FP8 attention kernel must be one of {', '.join(FP8_KERNELS)}, got {kernel!r}"
             )
-        self.wrapped = (
-            getattr(wrapped, "wrapped", wrapped) if isinstance(wrapped, Fp8AttentionProcessor) else wrapped
-        )
+        self.wrapped = wrapped
         self.kernel = kernel
         self.calls = 0  # SDPA calls that ran in FP8 (tests and the bench read it)
 
@@ -163,10 +161,22 @@ def enable_fp8_attention(transformer: torch.nn.Module, kernel: str) -> list[Fp8A
     processors = []
     for layer in transformer.modules():
         if isinstance(layer, MochiAttention):
-            processor = Fp8AttentionProcessor(layer.processor, kernel)
-            layer.processor = processor  # type: ignore[assignment]
+            processor = _find_fp8(layer.processor)
+            if processor is None:  # never wrap twice, nor under a wrapper (PinnedKernelProcessor)
+                processor = Fp8AttentionProcessor(layer.processor, kernel)
+                layer.processor = processor  # type: ignore[assignment]
+            processor.kernel = kernel
             processors.append(processor)
     return processors
+
+
+def _find_fp8(processor: Any) -> Fp8AttentionProcessor | None:
+    """The FP8 processor in a chain of wrappers (`inner`, `wrapped`), if there is one."""
+    while processor is not None:
+        if isinstance(processor, Fp8AttentionProcessor):
+            return processor
+        processor = getattr(processor, "inner", None) or getattr(processor, "wrapped", None)
+    return None
 
 
 def _is_block_linear(module: torch.nn.Module, fqn: str) -> bool:
