@@ -22,6 +22,7 @@ from functools import partial
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
+from gpu_consumers.gang_member import Gang, run_gang_attempt
 from gpu_consumers.job import AttemptDeadline, run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.usage import UsageMeter
@@ -217,19 +218,39 @@ class Worker:
                     lambda: self._opened(
                         command,
                         publisher,
-                        lambda opened: run_attempt(
+                        lambda opened: self._gang_or_alone(
                             opened,
-                            self.renderer,
-                            store,
-                            lambda event: self._report(publisher, event),
-                            current.canceled,
-                            self.worker_id,
-                            self.settings.progress_interval_seconds,
-                            self._deadline(command),
+                            current,
+                            publisher,
+                            lambda renderer: run_attempt(
+                                opened,
+                                renderer,
+                                store,
+                                lambda event: self._report(publisher, event),
+                                current.canceled,
+                                self.worker_id,
+                                self.settings.progress_interval_seconds,
+                                self._deadline(command),
+                            ),
                         ),
                     ),
                 )
             )
+
+    def _gang_or_alone(
+        self,
+        command: DispatchRender,
+        current: Current,
+        publisher: Publisher,
+        attempt: Callable[[Renderer], Awaitable[None]],
+    ) -> Awaitable[None]:
+        """The attempt with this slot's renderer, or, for a gang dispatch, this slot's part in the gang
+        (gpu_consumers.gang_member)."""
+        if command.gang_size < 2:
+            return attempt(self.renderer)
+        gang = Gang(command, self.settings.gang, self.settings.device)
+        report = partial(self._report, publisher)
+        return run_gang_attempt(command, gang, self.renderer, current.canceled, attempt, report)
 
     async def _opened(
         self,

@@ -115,16 +115,19 @@ def check(pool: Pool) -> None:
     gangs: dict[tuple[str, int], list[int]] = {}
     for slot in state.slots.values():
         if slot.job_id is None:
-            assert slot.attempt is None and slot.lease_expires_at is None
+            assert slot.attempt is None
+            assert slot.lease_expires_at is None
             continue
         job = state.jobs.get(slot.job_id)
         assert job is not None, f"slot {slot.slot} leaked: held by finished job {slot.job_id}"
-        assert job.queued is None and job.status.attempt == slot.attempt, f"slot {slot.slot} leaked"
+        assert job.queued is None, f"slot {slot.slot} leaked: held by queued job {slot.job_id}"
+        assert job.status.attempt == slot.attempt, f"slot {slot.slot} leaked: held by an ended attempt"
         gangs.setdefault((slot.job_id, slot.attempt or 0), []).append(slot.slot)
     assert len({job for job, _ in gangs}) == len(gangs), "one job on two attempts at once"
     for (job_id, _), members in gangs.items():
         size = len(members)
-        assert size & (size - 1) == 0 and size <= POLICY.gang_max_slots
+        assert size & (size - 1) == 0
+        assert size <= POLICY.gang_max_slots
         assert state.jobs[job_id].status.slot in members, "a gang lost its leader but kept its members"
     for job_id, job in state.jobs.items():
         assert (job.queued is not None) != any(j == job_id for j, _ in gangs), f"{job_id} queued and held"
@@ -202,7 +205,8 @@ def test_gangs_never_share_or_leak_a_slot_and_every_job_ends_once(script: list[t
         act(pool, action)
     drain(pool)
     assert not pool.state.jobs, f"never dispatched: {sorted(pool.state.jobs)}"
-    assert set(pool.terminal) == pool.admitted and all(n == 1 for n in pool.terminal.values())
+    assert set(pool.terminal) == pool.admitted
+    assert all(n == 1 for n in pool.terminal.values())
     assert all(s.job_id is None for s in pool.state.slots.values()), "a slot leaked"
     assert len(pool.state.slots) == SLOTS
 

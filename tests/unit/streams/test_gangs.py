@@ -65,7 +65,8 @@ def test_a_lone_job_takes_every_spare_idle_slot_as_one_gang_led_by_the_first() -
         (2, 2, 4, 0),
         (3, 3, 4, 0),
     ]
-    assert {d.attempt for d in gang} == {1} and len({d.lease_expires_at for d in gang}) == 1
+    assert {d.attempt for d in gang} == {1}
+    assert len({d.lease_expires_at for d in gang}) == 1
     assert statuses(out, "a")[-1].slot == 0  # the leader is the job's slot
     assert held(state) == {0: "a", 1: "a", 2: "a", 3: "a"}
 
@@ -172,10 +173,12 @@ def test_only_the_leader_reports_progress_and_success() -> None:
         ],
         state,
     )
-    assert statuses(out, "a") == [] and held(state) == {0: "a", 1: "a"}
+    assert statuses(out, "a") == []
+    assert held(state) == {0: "a", 1: "a"}
     state, out = run([report(ev.RenderSucceeded, "a", 0, artifact=artifact(), render_seconds=1.0)], state)
     assert [s.state for s in statuses(out, "a")] == [ev.JobState.SUCCEEDED]
-    assert held(state) == {0: None, 1: None} and cancels(out) == []
+    assert held(state) == {0: None, 1: None}
+    assert cancels(out) == []
 
 
 def test_a_cancel_reaches_every_member() -> None:
@@ -187,6 +190,6 @@ def test_a_cancel_reaches_every_member() -> None:
 
 def test_a_gang_counts_once_against_the_running_cap_and_per_slot_against_the_share() -> None:
     capped = [admitted(f"c{i}", tenant="c", running_cap=1) for i in range(2)]
-    state, out = run([*slots(4), *capped])
+    _state, out = run([*slots(4), *capped])
     leaders = [d for d in dispatches(out) if d.gang_rank == 0]
     assert [(d.job_id, d.gang_size) for d in leaders] == [("c0", 4)]  # c1 cannot run beside it anyway
