@@ -23,6 +23,10 @@ failure) takes a dedicated path: one retry, on another slot, with its render dea
 `policy.long_retry_deadline_multiple`; if that fails too the job fails with `long_task_failed_twice` set on
 its failure, which the scheduler's metrics count for the `LongTaskFailedTwice` alert.
 
+Gangs: a job may take several idle slots at once for one attempt (streams/gang.py has the rule): its leader
+(the job's `slot`) reports as a lone slot does, the other members only fail; any member's failure or lost
+lease ends the attempt for every member.
+
 The state and outputs live in scheduler_state.py, one step's bookkeeping in scheduling_step.py, slots and
 leases in slot_leases.py, dispatching in dispatching.py; this module applies one event.
 """
