@@ -833,6 +833,8 @@ export interface components {
             queued?: number;
             /** @description jobs rendering at once; absent: no cap */
             running?: number;
+            /** @description low latency: slots one job may render on at once (a power of two, capped by the pool's REELSTREAM_GANG_MAX_SLOTS); absent: a gang only from spare idle slots */
+            gang?: number;
         };
         TenantLimits: {
             /** @constant */
@@ -842,6 +844,7 @@ export interface components {
             burst: number;
             queued: number;
             running: number | null;
+            gang: number | null;
             /** Format: date-time */
             updated_at: string;
         };
@@ -1303,6 +1306,7 @@ export interface components {
                 burst: number;
                 queued: number;
                 running: number | null;
+                gang: number | null;
             };
             /** @description the operator's override of the job record retention (null: the platform's) */
             retention_days: number | null;
