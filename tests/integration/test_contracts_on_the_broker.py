@@ -31,8 +31,10 @@ from schemas.topics import (
     COMMANDS,
     JOB_EVENTS,
     JOB_STATUS,
+    POOL_STATE,
     RENDER_DISPATCH,
     SCHEDULER_INBOX,
+    TENANT_LIMIT_SETTINGS,
     TENANTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_SECRETS,
@@ -359,14 +361,22 @@ def without_fields(fields: dict[str, set[str]]) -> Callable[[Any], Any]:
     return older
 
 
-# gangs (issue #24): a tenant's low-latency limit on its admitted jobs, and each member's place in a gang
+# gangs (issue #24): a tenant's low-latency limit (its record, the admin-set limits, its admitted jobs), each
+# member's place in a gang, and a busy slot's gang in the pool's state
 GANG_FIELDS = {
     "JobAdmitted": {"max_gang_slots"},
     "DispatchRender": {"gang_size", "gang_rank", "gang_leader_slot"},
+    "TenantRecord": {"gang"},
+    "TenantLimitsSet": {"gang"},
+    "PoolSlotJob": {"gang"},
 }
 
 
-@pytest.mark.parametrize("topic", [SCHEDULER_INBOX, RENDER_DISPATCH], ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "topic",
+    [SCHEDULER_INBOX, RENDER_DISPATCH, TENANTS, TENANT_LIMIT_SETTINGS, POOL_STATE],
+    ids=lambda t: t.name,
+)
 async def test_the_gang_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:

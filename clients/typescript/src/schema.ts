@@ -1137,6 +1137,8 @@ export interface components {
              * @description when the attempt was dispatched to the slot
              */
             since: string;
+            /** @description every slot rendering this attempt together (a gang), the leader first; empty: this slot alone */
+            gang: number[];
         };
         PoolSlot: {
             /** @description the slot's index in its pool */

@@ -397,6 +397,7 @@ class PoolSlotJob:
     model: str
     attempt: int
     since: str
+    gang: list[int] = field(default_factory=list)  # the slots rendering it together, leader first; [] alone
 
 
 @dataclass(frozen=True)
