@@ -318,8 +318,7 @@ TENANT_LIMITS_REQUEST: Json = {
         },
         "gang": {
             "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_GANG,
+            "enum": [1 << n for n in range(MAX_GANG.bit_length())],
             "description": "low latency: slots one job may render on at once (a power of two, capped by the "
             "pool's REELSTREAM_GANG_MAX_SLOTS); absent: a gang only from spare idle slots",
         },

@@ -43,7 +43,8 @@ def gang_pipeline(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) ->
             "REELSTREAM_RETRY_BACKOFF_SECONDS": "0.5",
             "REELSTREAM_GANG_TIMEOUT_SECONDS": "15",
             "REELSTREAM_SIMULATED_RENDER_SCALE": str(SIMULATED_SCALE),
-            "REELSTREAM_TENANT_LIMITS": "*=rate:100,burst:1000,queued:10000",
+            # tenant-gang asks for low latency: its jobs may take two slots even while others wait
+            "REELSTREAM_TENANT_LIMITS": "tenant-gang=rate:100,burst:1000,gang:2;*=rate:100,burst:1000",
         },
     )
     running = Pipeline(config, tmp_path_factory.mktemp("gang-pipeline-logs"))

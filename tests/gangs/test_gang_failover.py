@@ -1,6 +1,9 @@
-"""One job on a gang of two worker slots, through the real processes (streams/gang.py,
-gpu_consumers/gang_member.py): both slots hold it as one job; a member SIGKILLed mid-render fails the attempt
-for the whole gang, the job is retried and succeeds, it ends exactly once, and every slot is idle after."""
+"""A low-latency tenant's job on a gang of two worker slots, through the real processes (streams/gang.py,
+gpu_consumers/gang_member.py): both slots hold it as one job (the pool names the gang on each, the leader
+first); a member SIGKILLed mid-render fails the attempt for the whole gang, the job is retried and succeeds,
+it ends exactly once, and every slot is idle after. The renderer is the simulated one (an all-reduce over the
+gang per step): the tiny Mochi ignores the gang until its parallel split lands, so a member's death would
+only show when its lease ran out."""
 
 from __future__ import annotations
 
@@ -59,6 +62,7 @@ async def test_a_gang_member_killed_mid_render_fails_the_attempt_and_the_job_suc
             assert all(s["state"] == "busy" for s in slots if s["slot"] in (0, 1))
             leader = started.status.slot
             assert leader in (0, 1)
+            assert [s["job"]["gang"] for s in slots] == [[leader, 1 - leader]] * 2
             victim = f"worker-{1 - leader}"  # a member that is not the leader: it reports nothing itself
             gang_pipeline.kill(victim)
             try:

@@ -833,8 +833,11 @@ export interface components {
             queued?: number;
             /** @description jobs rendering at once; absent: no cap */
             running?: number;
-            /** @description low latency: slots one job may render on at once (a power of two, capped by the pool's REELSTREAM_GANG_MAX_SLOTS); absent: a gang only from spare idle slots */
-            gang?: number;
+            /**
+             * @description low latency: slots one job may render on at once (a power of two, capped by the pool's REELSTREAM_GANG_MAX_SLOTS); absent: a gang only from spare idle slots
+             * @enum {integer}
+             */
+            gang?: 1 | 2 | 4 | 8 | 16 | 32 | 64;
         };
         TenantLimits: {
             /** @constant */
