@@ -166,6 +166,8 @@ class Worker:
         if command.slot != self.settings.slot:  # a slot runs (and cancels) only what was addressed to it
             raise InvalidRecordError(f"{type(command).__name__} is for slot {command.slot}")
         if isinstance(command, DispatchRender):
+            if command.gang_size > 1 and not _a_gang_place(command):
+                raise InvalidRecordError(f"a gang dispatch without its place (rank {command.gang_rank})")
             attempt = (command.job_id, command.attempt)
             known = {(c.job_id, c.attempt) for c, _ in self.pending} | set(self.recent)
             if self.current is not None:
@@ -371,3 +373,8 @@ class Worker:
 def _stale(command: DispatchRender, now: datetime) -> bool:
     lease = command.lease_expires_at
     return lease is not None and now > lease + (lease - command.occurred_at)
+
+
+def _a_gang_place(command: DispatchRender) -> bool:
+    """A gang dispatch names its leader's slot and a rank within the gang."""
+    return command.gang_leader_slot is not None and 0 <= command.gang_rank < command.gang_size
