@@ -17,7 +17,7 @@ import httpx
 
 from devstack.kafka_principals import grant_app_prefix, service_security
 from devstack.keys import ensure_key_dir, issue_webhook_secret, tenants_of
-from devstack.process import ManagedProcess, ServiceStartError
+from devstack.process import ManagedProcess, ServiceStartError, free_port
 from devstack.registry import service_registry_auth
 from devstack.storage_users import ServiceCredentials, storage_users
 from devstack.tenants import ensure_tenants
@@ -56,6 +56,10 @@ class PipelineConfig:
     key_dir: str | None = (
         None  # the key-encryption keys; None: `keys` in the pipeline's log directory (tests)
     )
+    # the most slots one job takes (streams.gang): one unless a test or the developer asks for gangs, so
+    # that a job's slot is the one it was dispatched to; the gang's rendezvous ports start at a free port
+    gang_max_slots: int = 1
+    gang_port_base: int = field(default_factory=free_port)
 
     @property
     def api_url(self) -> str:
@@ -80,6 +84,8 @@ class PipelineConfig:
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",  # logs reach their files as they happen
             "REELSTREAM_SCHEDULER_INSTANCE_ID": f"{self.app_prefix}-scheduler",  # one scheduler process
+            "REELSTREAM_GANG_MAX_SLOTS": str(self.gang_max_slots),
+            "REELSTREAM_GANG_PORT_BASE": str(self.gang_port_base),
             **self.extra_env,
         }
 

@@ -30,6 +30,7 @@ def tenant_record(tenant_id: str, limits: TenantLimits | None = None) -> TenantR
         burst=limit.burst,
         queued=limit.queued,
         running=limit.running,
+        gang=limit.gang,
         retention_days=RETENTION_DAYS,
         created_at=utc_now(),
         created_by=BOOTSTRAP_BY,

@@ -77,6 +77,9 @@ def _request(cmd: DispatchRender) -> RenderRequest:
     )
 
 
+render_request = _request  # a gang's other members render the same request (gpu_consumers.gang_member)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

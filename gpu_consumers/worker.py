@@ -22,6 +22,7 @@ from functools import partial
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
+from gpu_consumers.gang_member import Gang, run_gang_attempt
 from gpu_consumers.job import AttemptDeadline, run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.usage import UsageMeter
@@ -165,6 +166,8 @@ class Worker:
         if command.slot != self.settings.slot:  # a slot runs (and cancels) only what was addressed to it
             raise InvalidRecordError(f"{type(command).__name__} is for slot {command.slot}")
         if isinstance(command, DispatchRender):
+            if command.gang_size > 1 and not _a_gang_place(command):
+                raise InvalidRecordError(f"a gang dispatch without its place (rank {command.gang_rank})")
             attempt = (command.job_id, command.attempt)
             known = {(c.job_id, c.attempt) for c, _ in self.pending} | set(self.recent)
             if self.current is not None:
@@ -217,19 +220,39 @@ class Worker:
                     lambda: self._opened(
                         command,
                         publisher,
-                        lambda opened: run_attempt(
+                        lambda opened: self._gang_or_alone(
                             opened,
-                            self.renderer,
-                            store,
-                            lambda event: self._report(publisher, event),
-                            current.canceled,
-                            self.worker_id,
-                            self.settings.progress_interval_seconds,
-                            self._deadline(command),
+                            current,
+                            publisher,
+                            lambda renderer: run_attempt(
+                                opened,
+                                renderer,
+                                store,
+                                lambda event: self._report(publisher, event),
+                                current.canceled,
+                                self.worker_id,
+                                self.settings.progress_interval_seconds,
+                                self._deadline(command),
+                            ),
                         ),
                     ),
                 )
             )
+
+    def _gang_or_alone(
+        self,
+        command: DispatchRender,
+        current: Current,
+        publisher: Publisher,
+        attempt: Callable[[Renderer], Awaitable[None]],
+    ) -> Awaitable[None]:
+        """The attempt with this slot's renderer, or, for a gang dispatch, this slot's part in the gang
+        (gpu_consumers.gang_member)."""
+        if command.gang_size < 2:
+            return attempt(self.renderer)
+        gang = Gang(command, self.settings.gang, self.settings.device)
+        report = partial(self._report, publisher)
+        return run_gang_attempt(command, gang, self.renderer, current.canceled, attempt, report)
 
     async def _opened(
         self,
@@ -350,3 +373,8 @@ class Worker:
 def _stale(command: DispatchRender, now: datetime) -> bool:
     lease = command.lease_expires_at
     return lease is not None and now > lease + (lease - command.occurred_at)
+
+
+def _a_gang_place(command: DispatchRender) -> bool:
+    """A gang dispatch names its leader's slot and a rank within the gang."""
+    return command.gang_leader_slot is not None and 0 <= command.gang_rank < command.gang_size

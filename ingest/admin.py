@@ -28,13 +28,14 @@ from schemas.topics import TENANT_LIMIT_SETTINGS, TENANTS
 
 logger = logging.getLogger(__name__)
 
-LIMIT_FIELDS = {"rate": NUMBER, "burst": NUMBER, "queued": INT, "running": INT}
+LIMIT_FIELDS = {"rate": NUMBER, "burst": NUMBER, "queued": INT, "running": INT, "gang": INT}
 MAX_COUNT = 2**31 - 1  # queued and running are Avro ints on the limit-settings topic
 
 
 def parse_limits(body: bytes) -> TenantLimit:
-    """`{"rate": 0.5, "burst": 5, "queued": 100, "running": 2}`: rate and burst required; queued defaults
-    to the default limit's, running to none (no cap of the tenant's own)."""
+    """`{"rate": 0.5, "burst": 5, "queued": 100, "running": 2, "gang": 4}`: rate and burst required; queued
+    defaults to the default limit's, running to none (no cap of the tenant's own), gang to none (a job's
+    gang only from spare slots)."""
     data = parse_json_object(body)
     check_shape(data, LIMIT_FIELDS)
     missing = [FieldError(name, "is required") for name in ("rate", "burst") if data.get(name) is None]
@@ -45,6 +46,7 @@ def parse_limits(body: bytes) -> TenantLimit:
         burst=float(data["burst"]),
         queued=data["queued"] if data.get("queued") is not None else TenantLimit().queued,
         running=data.get("running"),
+        gang=data.get("gang"),
     )
     violations = limit.violations()
     for name in ("queued", "running"):
@@ -64,6 +66,7 @@ def limits_resource(record: TenantLimitsSet) -> dict[str, Any]:
         "burst": record.burst,
         "queued": record.queued,
         "running": record.running,
+        "gang": record.gang,
         "updated_at": record.occurred_at.isoformat().replace("+00:00", "Z"),
     }
 
@@ -73,6 +76,8 @@ def above_ceiling(limit: TenantLimit, ceiling: TenantRecord) -> list[str]:
     over = [name for name in ("rate", "burst", "queued") if getattr(limit, name) > getattr(ceiling, name)]
     if ceiling.running is not None and (limit.running is None or limit.running > ceiling.running):
         over.append("running")
+    if limit.gang is not None and limit.gang > 1 and (ceiling.gang is None or limit.gang > ceiling.gang):
+        over.append("gang")
     return over
 
 
@@ -97,12 +102,18 @@ async def put_tenant_limits(request: Request) -> Response:
         burst=limit.burst,
         queued=limit.queued,
         running=limit.running,
+        gang=limit.gang,
         set_by=principal.tenant_id,
     )
     await context.publisher.publish(TENANT_LIMIT_SETTINGS, tenant_id, record)
     if is_operator(principal):
         ceiling = replace(
-            tenant, rate=limit.rate, burst=limit.burst, queued=limit.queued, running=limit.running
+            tenant,
+            rate=limit.rate,
+            burst=limit.burst,
+            queued=limit.queued,
+            running=limit.running,
+            gang=limit.gang,
         )
         await publish_tenant(context, replace(ceiling, event_id=new_id(), occurred_at=utc_now()))
     if context.limits is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from ingest.admin import MAX_COUNT
 from ingest.problems import PROBLEM_JSON
 from ingest.routes import MAX_REASON_CHARS
+from reelstream.config.formats import MAX_GANG
 from schemas.events import JobState, RenderStage
 
 Json = dict[str, Any]
@@ -315,11 +316,17 @@ TENANT_LIMITS_REQUEST: Json = {
             "maximum": MAX_COUNT,
             "description": "jobs rendering at once; absent: no cap",
         },
+        "gang": {
+            "type": "integer",
+            "enum": [1 << n for n in range(MAX_GANG.bit_length())],
+            "description": "low latency: slots one job may render on at once (a power of two, capped by the "
+            "pool's REELSTREAM_GANG_MAX_SLOTS); absent: a gang only from spare idle slots",
+        },
     },
 }
 TENANT_LIMITS: Json = {
     "type": "object",
-    "required": ["object", "tenant", "rate", "burst", "queued", "running", "updated_at"],
+    "required": ["object", "tenant", "rate", "burst", "queued", "running", "gang", "updated_at"],
     "properties": {
         "object": {"const": "tenant_limits"},
         "tenant": STRING,
@@ -327,6 +334,7 @@ TENANT_LIMITS: Json = {
         "burst": NUMBER,
         "queued": INTEGER,
         "running": _nullable(INTEGER),
+        "gang": _nullable(INTEGER),
         "updated_at": STAMP,
     },
 }

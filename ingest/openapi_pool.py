@@ -15,13 +15,19 @@ POOL_SCHEMAS: Json = {
     "PoolSlotJob": {
         "type": "object",
         "description": "The attempt a busy slot renders (never its prompt).",
-        "required": ["id", "tenant", "model", "attempt", "since"],
+        "required": ["id", "tenant", "model", "attempt", "since", "gang"],
         "properties": {
             "id": STRING,
             "tenant": STRING,
             "model": STRING,
             "attempt": {"type": "integer", "minimum": 1},
             "since": {**STAMP, "description": "when the attempt was dispatched to the slot"},
+            "gang": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "description": "every slot rendering this attempt together (a gang), the leader first; "
+                "empty: this slot alone",
+            },
         },
     },
     "PoolSlot": {

@@ -54,12 +54,13 @@ TENANT_REQUEST: Json = {
 }
 TENANT_LIMITS_CEILING: Json = {
     "type": "object",
-    "required": ["rate", "burst", "queued", "running"],
+    "required": ["rate", "burst", "queued", "running", "gang"],
     "properties": {
         "rate": {"type": "number"},
         "burst": {"type": "number"},
         "queued": {"type": "integer"},
         "running": {"oneOf": [{"type": "integer"}, {"type": "null"}]},
+        "gang": {"oneOf": [{"type": "integer"}, {"type": "null"}]},
     },
     "description": "the ceiling the operator set; the tenant's admins may only lower its limits",
 }

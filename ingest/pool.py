@@ -49,6 +49,7 @@ def _slot(slot: PoolSlot) -> Json:
             "model": job.model,
             "attempt": job.attempt,
             "since": job.since.isoformat(),
+            "gang": list(job.gang),
         },
     }
 

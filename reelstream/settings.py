@@ -189,6 +189,7 @@ class SchedulerSettings:
     retry_backoff_seconds: float = 2.0  # before retrying a failed attempt; doubles per attempt, jittered
     retry_backoff_max_seconds: float = 120.0
     max_slot_share: float = 0.5  # of the live slots one tenant holds while another's job waits (1: no bound)
+    gang_max_slots: int = 8  # the most slots one job's attempt takes (a power of two; 1: no gangs)
     # Kafka static group membership (group.instance.id): a scheduler restarted under the same id takes its
     # partition back at once instead of waiting out the killed process's session. Unique per replica (the
     # pod name); None: dynamic membership.
@@ -214,6 +215,7 @@ class SchedulerSettings:
             retry_backoff_seconds=v.retry_backoff_seconds,
             retry_backoff_max_seconds=v.retry_backoff_max_seconds,
             max_slot_share=v.tenant_max_slot_share,
+            gang_max_slots=v.gang_max_slots,
             instance_id=v.scheduler_instance_id,
         )
 
@@ -427,6 +429,18 @@ class RenderSettings:
 
 
 @dataclass(frozen=True)
+class GangSettings:
+    """Where and how long a gang's members meet (gpu_consumers.gang_member)."""
+
+    rendezvous: str = "tcp://127.0.0.1:{port}"  # {slot}: the leader's slot; {port}: port_base + that slot
+    port_base: int = 29500
+    timeout_seconds: float = 120.0  # the rendezvous and each collective
+
+    def address(self, leader_slot: int) -> str:
+        return self.rendezvous.format(slot=leader_slot, port=self.port_base + leader_slot)
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     pipeline: PipelineSettings
     slot: int
@@ -438,6 +452,7 @@ class WorkerSettings:
     max_work_units: int | None = None  # frames × width × height this slot holds (the pool's limit)
     render: RenderSettings = field(default_factory=RenderSettings)
     deadline: RenderDeadline = field(default_factory=RenderDeadline)
+    gang: GangSettings = field(default_factory=GangSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], slot: int | None = None) -> WorkerSettings:
@@ -466,4 +481,5 @@ class WorkerSettings:
                 max_seconds=v.render_deadline_max_seconds,
                 grace_seconds=v.render_stop_grace_seconds,
             ),
+            gang=GangSettings(v.gang_rendezvous, v.gang_port_base, v.gang_timeout_seconds),
         )

@@ -202,11 +202,12 @@ class AdmissionService:
         return outputs
 
     def _capped(self, admitted: JobAdmitted, store: AdmissionStore) -> JobAdmitted:
-        """With the tenant's running cap as it stands now (the scheduler enforces it), and the long-job
-        estimator's verdict."""
+        """With the tenant's running cap and gang limit as they stand now (the scheduler applies them), and
+        the long-job estimator's verdict."""
         quota = store.quota(admitted.tenant_id)
         scored = self.long_jobs.scored(admitted, quota.queued if quota else 0)
-        return replace(scored, running_cap=self.limits_of(admitted.tenant_id).running)
+        limit = self.limits_of(admitted.tenant_id)
+        return replace(scored, running_cap=limit.running, max_gang_slots=limit.gang)
 
     def _to_scheduler(self, record: JobAdmitted | CancelRequested) -> Record:
         """To the scheduler inbox's partition of the record's pool."""

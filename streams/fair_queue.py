@@ -45,6 +45,8 @@ class SchedulerPolicy:
     # the most of the pool's live slots one tenant holds while another tenant's job could take a slot
     # (at least one slot each); None: no bound beyond the running caps
     max_slot_share: float | None = 0.5
+    # the most slots one job's attempt takes at once (a gang, streams.gang); a power of two; 1: no gangs
+    gang_max_slots: int = 1  # the live scheduler takes REELSTREAM_GANG_MAX_SLOTS
 
     def weight(self, tenant: str) -> float:
         return max(self.weights.get(tenant, self.default_weight), 1e-6)

@@ -90,7 +90,9 @@ def _moved(before: datetime | None, after: datetime | None) -> bool:
 
 
 def limit_from_settings(record: TenantLimitsSet) -> TenantLimit:
-    return TenantLimit(rate=record.rate, burst=record.burst, queued=record.queued, running=record.running)
+    return TenantLimit(
+        rate=record.rate, burst=record.burst, queued=record.queued, running=record.running, gang=record.gang
+    )
 
 
 @dataclass

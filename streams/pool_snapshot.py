@@ -36,10 +36,22 @@ def _slot(state: SchedulerState, slot: Slot) -> PoolSlot:
             model=job.admitted.params.model,
             attempt=slot.attempt,
             since=since,
+            gang=_gang(state, job.status.slot, slot),
         )
     return PoolSlot(
         slot=slot.slot, worker_id=slot.worker_id, gpu_name=slot.gpu_name, last_seen=slot.last_seen, job=busy
     )
+
+
+def _gang(state: SchedulerState, leader: int | None, slot: Slot) -> list[int]:
+    """The slots holding this slot's attempt, the leader first; [] when it holds it alone (one job on a
+    gang shows as one job on each of its slots, naming all of them)."""
+    members = sorted(
+        s.slot for s in state.slots.values() if (s.job_id, s.attempt) == (slot.job_id, slot.attempt)
+    )
+    if len(members) < 2:
+        return []
+    return sorted(members, key=lambda index: (index != leader, index))
 
 
 def _content(snapshot: PoolSnapshot) -> PoolSnapshot:

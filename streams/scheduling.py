@@ -23,6 +23,10 @@ failure) takes a dedicated path: one retry, on another slot, with its render dea
 `policy.long_retry_deadline_multiple`; if that fails too the job fails with `long_task_failed_twice` set on
 its failure, which the scheduler's metrics count for the `LongTaskFailedTwice` alert.
 
+Gangs: a job may take several idle slots at once for one attempt (streams/gang.py has the rule): its leader
+(the job's `slot`) reports as a lone slot does, the other members only fail; any member's failure or lost
+lease ends the attempt for every member.
+
 The state and outputs live in scheduler_state.py, one step's bookkeeping in scheduling_step.py, slots and
 leases in slot_leases.py, dispatching in dispatching.py; this module applies one event.
 """
@@ -60,6 +64,7 @@ from streams.dispatching import (
     running_per_tenant,
 )
 from streams.fair_queue import QueuedJob, SchedulerPolicy
+from streams.gang import is_member, members, release
 from streams.scheduler_state import (
     DEFAULT_POLICY,
     RECENTLY_FINISHED,
@@ -75,7 +80,7 @@ from streams.scheduler_state import (
     load_state,
 )
 from streams.scheduling_step import Step, alive
-from streams.slot_leases import free_slot, heartbeat, requeue, sweep_due, tick
+from streams.slot_leases import heartbeat, requeue, sweep_due, tick
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -215,8 +220,9 @@ def _cancel(step: Step, event: CancelRequested) -> None:
         return
     slot, attempt = job.status.slot, job.status.attempt
     if slot is not None:
-        cancel = CancelRender(job_id=event.job_id, slot=slot, attempt=attempt, occurred_at=step.now)
-        step.outputs.append(SendToSlot(cancel))
+        for member in members(step, event.job_id, attempt) or [slot]:  # every slot of a gang
+            cancel = CancelRender(job_id=event.job_id, slot=member, attempt=attempt, occurred_at=step.now)
+            step.outputs.append(SendToSlot(cancel))
         marked = {"error": error} if event.delete else {}
         step.update(event.job_id, JobEventType.CANCEL_REQUESTED, **marked)
 
@@ -226,14 +232,22 @@ def _cancel(step: Step, event: CancelRequested) -> None:
 
 def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucceeded | RenderFailed) -> None:
     job = step.jobs.get(event.job_id)
-    if job is None or job.status.attempt != event.attempt or job.status.slot != event.slot:
+    if job is None or job.status.attempt != event.attempt:
         return  # a stale attempt (or a finished job): fenced off
+    leader = job.status.slot == event.slot
+    if not leader and not is_member(step, event.slot, event.job_id, event.attempt):
+        return  # not a slot of this attempt (any more): fenced off
     slot = step.slots.get(event.slot)
     if slot is not None:  # the attempt's own events show the slot alive and renew its lease
         slot = replace(
             slot, lease_expires_at=step.now + step.policy.lease, last_seen=max(slot.last_seen, step.now)
         )
         step.slots[event.slot] = slot
+    if not leader:  # a gang member other than the leader: only its failure counts (streams.gang)
+        if isinstance(event, RenderFailed):
+            release(step, event.job_id, event.attempt, told=event.slot)
+            _attempt_failed(step, event)
+        return
     match event:
         case RenderStarted():
             step.update(
@@ -254,12 +268,14 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
                 eta_seconds=round(remaining, 3),
             )
         case RenderSucceeded() if is_deleted(job.status):
-            free_slot(step, event.slot)  # finished before the cancel reached it: ends deleted, no artifact
+            release(
+                step, event.job_id, event.attempt, cancel=False
+            )  # finished before the cancel reached it: ends deleted, no artifact
             step.update(
                 event.job_id, JobEventType.CANCELED, state=JobState.CANCELED, stage=None, eta_seconds=None
             )
         case RenderSucceeded():
-            free_slot(step, event.slot)
+            release(step, event.job_id, event.attempt, cancel=False)
             step.cost_model = step.cost_model.observe(
                 job.admitted.params, slot.gpu_name if slot else "", event.render_seconds
             )
@@ -273,7 +289,7 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
                 eta_seconds=0.0,
             )
         case RenderFailed():
-            free_slot(step, event.slot)
+            release(step, event.job_id, event.attempt, told=event.slot)
             _attempt_failed(step, event)
 
 

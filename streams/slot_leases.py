@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from schemas.events import ErrorInfo, JobEventType, JobState, WorkerHeartbeat, is_deleted
 from streams.fair_queue import QueuedJob, retry_backoff
+from streams.gang import release
 from streams.scheduler_state import SWEEP_JOBS, Slot
 from streams.scheduling_step import Step
 
@@ -14,8 +15,9 @@ def heartbeat(step: Step, beat: WorkerHeartbeat) -> None:
     known = step.slots.get(beat.slot)
     if known is not None and known.job_id is not None:
         if _lost(step, known, beat):
+            release(step, known.job_id, known.attempt or 0, told=beat.slot)  # the whole gang, if one
             requeue(step, known.job_id, "the slot's worker is not running this attempt")
-            known = replace(known, job_id=None, attempt=None, lease_expires_at=None)
+            known = step.slots[beat.slot]
         elif (beat.job_id, beat.attempt) == (known.job_id, known.attempt):
             known = replace(known, lease_expires_at=step.now + step.policy.lease)
     if known is None or known.worker_id != beat.worker_id:
@@ -54,8 +56,15 @@ def sweep_due(step: Step) -> bool:
 
 
 def tick(step: Step, sweep: bool) -> None:
-    for index, slot in list(step.slots.items()):
-        if slot.job_id is not None and slot.lease_expires_at is not None and step.now > slot.lease_expires_at:
+    for index in list(step.slots):
+        slot = step.slots.get(index)  # read again: a gang's end frees its other members' slots
+        if (
+            slot is not None
+            and slot.job_id is not None
+            and slot.lease_expires_at is not None
+            and step.now > slot.lease_expires_at
+        ):
+            release(step, slot.job_id, slot.attempt or 0, told=index)  # a gang's other members too
             del step.slots[index]  # silent: forgotten until it heartbeats again
             requeue(step, slot.job_id, f"lease of slot {index} expired (no heartbeat)")
     for queued in step.waiting() if sweep else ():
@@ -106,8 +115,3 @@ def requeue(step: Step, job_id: str, why: str, backoff: bool = False, avoid_slot
     )
     step.jobs[job_id] = replace(job, queued=queued)
     step.update(job_id, JobEventType.REQUEUED, state=JobState.QUEUED, slot=None, stage=None, progress=0.0)
-
-
-def free_slot(step: Step, slot: int) -> None:
-    if slot in step.slots:
-        step.slots[slot] = replace(step.slots[slot], job_id=None, attempt=None, lease_expires_at=None)

@@ -4,11 +4,17 @@ times a scale, and returns a valid clip of the requested shape. No torch, no wei
 For measuring scheduling over the real pipeline (bench/scheduler_kafka.py): eight of these fit on a CPU
 machine where eight GPUs do not. The worker picks it only when REELSTREAM_SIMULATED_RENDER_SCALE is set
 (see gpu_consumers.renderers.make_renderer); every job it renders records `simulated` in its settings.
+
+In a gang (gpu_consumers.gang_member) the predicted time is split across the members, as a parallel
+renderer would split the work, and every step ends with an all-reduce over the gang's group (the stand-in
+for the all-to-alls of sequence parallel): a member that died breaks the others' next step, as it would
+on GPUs. Only then is torch imported.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -61,9 +67,13 @@ class SimulatedRenderer:
         on_progress(ENCODE_TEXT, 0, 1)
         on_progress(ENCODE_TEXT, 1, 1)
         steps = request.num_inference_steps
-        per_step = simulated_seconds(self.spec, request, self.scale) / steps
+        share = gang.world_size if gang is not None else 1
+        per_step = simulated_seconds(self.spec, request, self.scale) / steps / share
+        exchange = _exchange(gang) if gang is not None else None
         for step in range(1, steps + 1):
             self._stop.wait(per_step)  # the simulated GPU time of one denoising step
+            if exchange is not None:
+                exchange(step)
             on_progress(DENOISE, step, steps)
             if is_canceled():
                 raise RenderCanceled(f"canceled after denoise step {step} of {steps}")
@@ -71,6 +81,20 @@ class SimulatedRenderer:
         frames = _frames(request)
         on_progress(DECODE, 1, 1)
         return RenderedVideo(frames, request.fps)
+
+
+def _exchange(gang: GangContext) -> Callable[[int], None]:
+    """One all-reduce over the gang per step; raises (RuntimeError) when a member is gone."""
+    import torch
+    import torch.distributed as dist
+
+    def exchange(step: int) -> None:
+        total = torch.tensor([step], dtype=torch.int64)
+        dist.all_reduce(total, group=gang.group)
+        if int(total.item()) != step * gang.world_size:
+            raise RuntimeError(f"the gang is out of step at step {step}")
+
+    return exchange
 
 
 def _frames(request: RenderRequest) -> npt.NDArray[np.uint8]:

@@ -48,15 +48,20 @@ def parse_tenant_classes(spec: str) -> dict[str, str]:
     return classes
 
 
+MAX_GANG = 64  # slots one job may take at once (a tenant's `gang` limit)
+
+
 @dataclass(frozen=True)
 class TenantLimit:
     """A tenant's submissions: `rate` a second on average, `burst` at once, at most `queued` in the queue,
-    at most `running` rendering at once (None: no cap of its own)."""
+    at most `running` rendering at once (None: no cap of its own); each job on up to `gang` slots at once for
+    low latency (a power of two; None: gangs only from spare slots, streams.gang)."""
 
     rate: float = 1.0
     burst: float = 10.0
     queued: int = 1000
     running: int | None = None
+    gang: int | None = None
 
     def violations(self) -> dict[str, str]:
         """{field: what it must be} for every field out of range (empty: a usable limit)."""
@@ -69,6 +74,8 @@ class TenantLimit:
             found["queued"] = "queued must be >= 1"
         if self.running is not None and self.running < 1:
             found["running"] = "running must be >= 1 (or absent: no cap)"
+        if self.gang is not None and (not 1 <= self.gang <= MAX_GANG or self.gang & (self.gang - 1)):
+            found["gang"] = f"gang must be a power of two from 1 to {MAX_GANG} (or absent: spare slots only)"
         return found
 
 
@@ -84,7 +91,7 @@ class TenantLimits:
 
 
 _LIMITS_FORMAT = (
-    "REELSTREAM_TENANT_LIMITS must look like tenant-a=rate:0.5,burst:5,queued:100,running:2;*=rate:1"
+    "REELSTREAM_TENANT_LIMITS must look like tenant-a=rate:0.5,burst:5,queued:100,running:2,gang:4;*=rate:1"
 )
 
 
@@ -98,7 +105,7 @@ def parse_tenant_limits(spec: str) -> TenantLimits:
         values: dict[str, float] = {}
         for item in filter(None, (f.strip() for f in fields.split(","))):
             name, colon, number = item.partition(":")
-            if not colon or name not in ("rate", "burst", "queued", "running"):
+            if not colon or name not in ("rate", "burst", "queued", "running", "gang"):
                 raise ConfigurationError(_LIMITS_FORMAT)
             try:
                 values[name] = float(number)
@@ -111,6 +118,7 @@ def parse_tenant_limits(spec: str) -> TenantLimits:
             burst=values.get("burst", default.burst),
             queued=int(values.get("queued", default.queued)),
             running=int(values["running"]) if "running" in values else default.running,
+            gang=int(values["gang"]) if "gang" in values else default.gang,
         )
         if limit.violations():
             raise ConfigurationError(f"{_LIMITS_FORMAT} ({', '.join(limit.violations().values())})")

@@ -260,6 +260,14 @@ class Registry(BaseSettings, IngestFields):
         gt=0,
         le=1,
     )
+    gang_max_slots: int = setting(
+        8,
+        "Most slots one job renders on at once (a gang: a power of two; 1: no gangs). Spare idle slots and "
+        "low-latency tenants' jobs take gangs (streams.gang).",
+        (SCHEDULER,),
+        ge=1,
+        le=64,
+    )
     scheduler_instance_id: str | None = setting(
         None, "Kafka static group membership id of this scheduler replica (the pod name).", (SCHEDULER,)
     )
@@ -330,6 +338,23 @@ class Registry(BaseSettings, IngestFields):
     )
     simulated_render_scale: float | None = setting(
         None, "Benchmarks only: simulate renders, the cost prior times this.", (WORKER,), gt=0
+    )
+    gang_rendezvous: str = setting(
+        "tcp://127.0.0.1:{port}",
+        "Where a gang's members meet: the leader's TCP store, {slot} the leader's slot, {port} the gang port "
+        "base plus that slot (the chart: the leader pod's stable DNS name).",
+        (WORKER,),
+    )
+    gang_port_base: int = setting(
+        29500, "A gang's rendezvous port is this plus its leader's slot.", (WORKER,), ge=1, le=65000
+    )
+    gang_timeout_seconds: float = setting(
+        120.0,
+        "How long a gang member waits for the others at the rendezvous and in each collective: past it the "
+        "attempt fails (a dead member must not hang the rest).",
+        (WORKER,),
+        unit="s",
+        gt=0,
     )
     attention: ATTENTION = setting(
         "auto", "Attention kernel of the transformer's joint attention.", (WORKER,)
@@ -420,6 +445,20 @@ class Registry(BaseSettings, IngestFields):
     def _pools(cls, value: str) -> str:
         if not formats.parse_names(value):
             raise ValueError("names no pool")
+        return value
+
+    @field_validator("gang_max_slots")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError(f"{value} is not a power of two")
+        return value
+
+    @field_validator("gang_rendezvous")
+    @classmethod
+    def _rendezvous(cls, value: str) -> str:
+        if not value.startswith("tcp://") or "{port}" not in value:
+            raise ValueError("must be a tcp://host:{port} template")
         return value
 
     @field_validator("scheduler_instance_id", "pool")

@@ -15,6 +15,7 @@ class PoolSlotJob:
     model: str
     attempt: int
     since: datetime
+    gang: list[int] = field(default_factory=list)  # every slot of the attempt's gang, leader first; [] alone
 
 
 @dataclass(frozen=True)

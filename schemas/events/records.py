@@ -74,6 +74,7 @@ class TenantLimitsSet:
     queued: int
     running: int | None = None
     set_by: str | None = None
+    gang: int | None = None  # slots one job may take at once for low latency (streams.gang)
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

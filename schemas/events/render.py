@@ -32,6 +32,7 @@ class JobAdmitted:
         None  # set: prompt, negative_prompt, webhook_url sealed (reelstream.crypto.job_fields)
     )
     prompt_words: int | None = None  # counted by admission before the prompt travels sealed
+    max_gang_slots: int | None = None  # low latency: the most slots one job may take (streams.gang)
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 
@@ -142,6 +143,9 @@ class DispatchRender:
     lease_expires_at: datetime | None = None
     deadline_multiple: float = 1.0  # > 1 on the retry of a job predicted long (streams.scheduling)
     job_key_id: str | None = None  # set: prompt and negative_prompt sealed (reelstream.crypto.job_fields)
+    gang_size: int = 1  # slots rendering this attempt together (streams.gang); 1: alone
+    gang_rank: int = 0  # 0: the gang's leader, which alone reports progress and the outcome
+    gang_leader_slot: int | None = None  # where the gang rendezvous; None: no gang
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
 

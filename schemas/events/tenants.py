@@ -26,5 +26,6 @@ class TenantRecord:
     running: int | None = None
     created_by: str | None = None
     video_retention_days: int | None = None
+    gang: int | None = None  # slots one job may take at once for low latency (streams.gang); None: spare only
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)

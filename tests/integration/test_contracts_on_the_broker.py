@@ -31,8 +31,10 @@ from schemas.topics import (
     COMMANDS,
     JOB_EVENTS,
     JOB_STATUS,
+    POOL_STATE,
     RENDER_DISPATCH,
     SCHEDULER_INBOX,
+    TENANT_LIMIT_SETTINGS,
     TENANTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_SECRETS,
@@ -341,3 +343,41 @@ async def test_the_shredding_fields_evolve_each_topics_schema_compatibly(
     topic: Topic[Any], stack: Endpoints
 ) -> None:
     await assert_evolves_compatibly(stack, topic, without_shredding_fields)
+
+
+def without_fields(fields: dict[str, set[str]]) -> Callable[[Any], Any]:
+    """The schema as it was before `fields` ({record name: field names}) were added."""
+
+    def older(node: Any) -> Any:
+        if isinstance(node, list):
+            return [older(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: older(value) for key, value in node.items()}
+        if node.get("type") == "record" and node.get("name") in fields:
+            out["fields"] = [f for f in out["fields"] if f["name"] not in fields[node["name"]]]
+        return out
+
+    return older
+
+
+# gangs (issue #24): a tenant's low-latency limit (its record, the admin-set limits, its admitted jobs), each
+# member's place in a gang, and a busy slot's gang in the pool's state
+GANG_FIELDS = {
+    "JobAdmitted": {"max_gang_slots"},
+    "DispatchRender": {"gang_size", "gang_rank", "gang_leader_slot"},
+    "TenantRecord": {"gang"},
+    "TenantLimitsSet": {"gang"},
+    "PoolSlotJob": {"gang"},
+}
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [SCHEDULER_INBOX, RENDER_DISPATCH, TENANTS, TENANT_LIMIT_SETTINGS, POOL_STATE],
+    ids=lambda t: t.name,
+)
+async def test_the_gang_fields_evolve_each_topics_schema_compatibly(
+    topic: Topic[Any], stack: Endpoints
+) -> None:
+    await assert_evolves_compatibly(stack, topic, without_fields(GANG_FIELDS))

@@ -833,6 +833,11 @@ export interface components {
             queued?: number;
             /** @description jobs rendering at once; absent: no cap */
             running?: number;
+            /**
+             * @description low latency: slots one job may render on at once (a power of two, capped by the pool's REELSTREAM_GANG_MAX_SLOTS); absent: a gang only from spare idle slots
+             * @enum {integer}
+             */
+            gang?: 1 | 2 | 4 | 8 | 16 | 32 | 64;
         };
         TenantLimits: {
             /** @constant */
@@ -842,6 +847,7 @@ export interface components {
             burst: number;
             queued: number;
             running: number | null;
+            gang: number | null;
             /** Format: date-time */
             updated_at: string;
         };
@@ -1134,6 +1140,8 @@ export interface components {
              * @description when the attempt was dispatched to the slot
              */
             since: string;
+            /** @description every slot rendering this attempt together (a gang), the leader first; empty: this slot alone */
+            gang: number[];
         };
         PoolSlot: {
             /** @description the slot's index in its pool */
@@ -1303,6 +1311,7 @@ export interface components {
                 burst: number;
                 queued: number;
                 running: number | null;
+                gang: number | null;
             };
             /** @description the operator's override of the job record retention (null: the platform's) */
             retention_days: number | null;

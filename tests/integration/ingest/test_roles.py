@@ -226,7 +226,7 @@ async def test_tenants_are_records_the_operator_creates(matrix: Matrix) -> None:
     }
     created = await json_of(await operator.post("/v1/admin/tenants", json=body), 201)
     assert (created["id"], created["status"], created["retention_days"]) == (fresh, "active", 7)
-    assert created["limits"] == {"rate": 2.0, "burst": 4.0, "queued": 50, "running": None}
+    assert created["limits"] == {"rate": 2.0, "burst": 4.0, "queued": 50, "running": None, "gang": None}
     assert (await operator.post("/v1/admin/tenants", json=body)).status_code == 409
     listed = await json_of(await operator.get("/v1/admin/tenants"), 200)
     assert {OPS, OWN, OTHER, fresh} <= {t["id"] for t in listed["data"]}
@@ -273,12 +273,18 @@ async def test_a_tenant_admin_manages_only_its_own_tenant(matrix: Matrix) -> Non
 
 async def test_a_tenant_admin_may_lower_its_limits_never_raise_them(matrix: Matrix) -> None:
     operator, admin = matrix.client(matrix.keys["operator"]), matrix.client(matrix.keys["admin"])
-    ceiling = {"rate": 5, "burst": 10, "queued": 100, "running": 3}
-    await json_of(await operator.put(f"/v1/admin/tenants/{OWN}/limits", json=ceiling), 200)
+    ceiling = {"rate": 5, "burst": 10, "queued": 100, "running": 3, "gang": 4}
+    set_ = await json_of(await operator.put(f"/v1/admin/tenants/{OWN}/limits", json=ceiling), 200)
+    assert set_["gang"] == 4
     tenant = await json_of(await admin.get(f"/v1/admin/tenants/{OWN}"), 200)  # its own record: the ceiling
-    assert tenant["limits"] == {"rate": 5.0, "burst": 10.0, "queued": 100, "running": 3}
-    lowered = {"rate": 1, "burst": 2, "queued": 10, "running": 1}
-    assert (await json_of(await admin.put(f"/v1/admin/tenants/{OWN}/limits", json=lowered), 200))["rate"] == 1
+    assert tenant["limits"] == {"rate": 5.0, "burst": 10.0, "queued": 100, "running": 3, "gang": 4}
+    lowered = {"rate": 1, "burst": 2, "queued": 10, "running": 1, "gang": 2}
+    assert (await json_of(await admin.put(f"/v1/admin/tenants/{OWN}/limits", json=lowered), 200))["gang"] == 2
+    wider = await admin.put(f"/v1/admin/tenants/{OWN}/limits", json={**lowered, "gang": 8})
+    assert wider.status_code == 403
+    assert "gang" in wider.json()["detail"]
+    odd = await operator.put(f"/v1/admin/tenants/{OWN}/limits", json={**ceiling, "gang": 3})
+    assert [e["field"] for e in (await json_of(odd, 422))["errors"]] == ["gang"]
     raised = await admin.put(f"/v1/admin/tenants/{OWN}/limits", json={"rate": 6, "burst": 2, "queued": 10})
     assert raised.status_code == 403
     assert "rate" in raised.json()["detail"]
@@ -301,6 +307,9 @@ async def test_the_cli_creates_lists_and_shows_tenants_and_the_sdk_reads_them(
     assert created.startswith(f"{tenant}\tactive\tCLI\trate 2/s burst 3 ")
     assert f"{tenant}\tactive" in await run("tenants", "list")
     assert "retention" not in await run("tenants", "show", tenant)  # one line, no header
+    limited = await run("tenants", "limits", tenant, "--rate", "2", "--burst", "3", "--gang", "2")
+    assert limited.strip().endswith("gang 2")
+    assert " gang 2\t" in await run("tenants", "show", tenant)  # the operator's limits: the ceiling
     async with AsyncClient(matrix.base_url, api_key=matrix.keys["admin"]) as admin:
         mine = await admin.get_tenant(OWN)  # a tenant admin reads its own record
         assert (mine.id, mine.status) == (OWN, "active")

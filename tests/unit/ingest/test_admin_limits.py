@@ -13,8 +13,8 @@ from reelstream.settings import TenantLimit
 
 def test_rate_and_burst_suffice_and_the_rest_defaults() -> None:
     assert parse_limits(b'{"rate": 2, "burst": 5}') == TenantLimit(rate=2.0, burst=5.0, running=None)
-    full = parse_limits(b'{"rate": 0.5, "burst": 1, "queued": 7, "running": 2}')
-    assert full == TenantLimit(rate=0.5, burst=1.0, queued=7, running=2)
+    full = parse_limits(b'{"rate": 0.5, "burst": 1, "queued": 7, "running": 2, "gang": 4}')
+    assert full == TenantLimit(rate=0.5, burst=1.0, queued=7, running=2, gang=4)
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,9 @@ def test_rate_and_burst_suffice_and_the_rest_defaults() -> None:
         ({"rate": 0, "burst": 0.5}, {"rate", "burst"}),
         ({"rate": 1, "burst": 1, "queued": 0}, {"queued"}),
         ({"rate": 1, "burst": 1, "running": 0}, {"running"}),
+        ({"rate": 1, "burst": 1, "gang": 3}, {"gang"}),  # not a power of two
+        ({"rate": 1, "burst": 1, "gang": 0}, {"gang"}),
+        ({"rate": 1, "burst": 1, "gang": 128}, {"gang"}),
         ({"rate": "fast", "burst": 1}, {"rate"}),
         ({"rate": 1, "burst": 1, "priority": "high"}, {"priority"}),
     ],

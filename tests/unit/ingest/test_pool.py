@@ -32,6 +32,7 @@ def test_a_snapshot_is_served_as_its_documented_slots_and_queues() -> None:
         "model": "tiny-mochi",
         "attempt": 1,
         "since": T0.isoformat(),
+        "gang": [],
     }
     assert (idle["state"], idle["job"], idle["gpu_name"]) == ("idle", None, None)
     assert pool["queues"] == [{"tenant": "t1", "queued": 2}, {"tenant": "t2", "queued": 1}]

@@ -113,7 +113,7 @@ def test_the_table_and_the_resource() -> None:
     assert table.exists("acme")
     assert [r.tenant_id for r in table.records()] == ["acme"]
     resource = tenant_resource(CEILING)
-    assert resource["limits"] == {"rate": 5.0, "burst": 10.0, "queued": 100, "running": 3}
+    assert resource["limits"] == {"rate": 5.0, "burst": 10.0, "queued": 100, "running": 3, "gang": None}
     assert resource["status"] == "active"
     assert table.remove("acme")
     assert not table.exists("acme")

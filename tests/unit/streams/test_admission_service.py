@@ -97,6 +97,18 @@ def test_a_submission_is_admitted_to_its_pools_inbox_partition_with_the_tenants_
     assert counted == [("admit", "t1")]
 
 
+def test_a_low_latency_tenants_gang_limit_rides_on_its_admitted_jobs() -> None:
+    service = service_factory(limit=TenantLimit(gang=4))
+    [_, admitted] = service.handle(submit(), DictStore())
+    assert isinstance(admitted, Record)
+    assert isinstance(admitted.value, ev.JobAdmitted)
+    assert admitted.value.max_gang_slots == 4
+    [_, plain] = service_factory().handle(submit(), DictStore())
+    assert isinstance(plain, Record)
+    assert isinstance(plain.value, ev.JobAdmitted)
+    assert plain.value.max_gang_slots is None
+
+
 def test_a_submission_seen_again_is_sent_again_uncharged() -> None:
     service, store = service_factory(), DictStore()
     service.handle(submit(), store)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas import events as ev
+from streams.fair_queue import SchedulerPolicy
 from streams.pool_snapshot import SnapshotThrottle, build_snapshot
-from streams.scheduling import SchedulerState
+from streams.scheduling import SchedulerState, apply
 from tests.samples import T0, artifact
 from tests.unit.streams.test_scheduling import admitted, heartbeat, run
 
@@ -24,6 +25,20 @@ def test_a_busy_slot_names_its_job_tenant_model_and_since_and_the_queue_is_count
     assert slot.job == ev.PoolSlotJob(job_id="a", tenant_id="t1", model="tiny-mochi", attempt=1, since=T0)
     assert snapshot.queues == (ev.TenantQueue("t1", 1), ev.TenantQueue("t2", 2))
     assert (snapshot.pool_id, snapshot.occurred_at) == ("default", T0)
+
+
+def test_a_gangs_job_shows_on_each_of_its_slots_naming_them_all_the_leader_first() -> None:
+    policy = SchedulerPolicy(gang_max_slots=2)
+    state = SchedulerState("default")
+    for event in (heartbeat(1), heartbeat(2), admitted("a")):
+        state, _ = apply(state, event, policy)
+    snapshot = build_snapshot(state, T0)
+    assert [
+        (s.slot, s.job.job_id if s.job else None, s.job.gang if s.job else None) for s in snapshot.slots
+    ] == [
+        (1, "a", [1, 2]),
+        (2, "a", [1, 2]),
+    ]
 
 
 def test_a_slot_whose_job_ended_is_idle_and_slots_come_in_index_order() -> None:

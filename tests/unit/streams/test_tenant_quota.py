@@ -59,9 +59,13 @@ def test_tenant_limits_are_parsed_with_a_default_for_everyone_else() -> None:
     assert limits.of("anyone") == TenantLimit(rate=1, burst=10, queued=1000)
     assert parse_tenant_limits("").of("anyone") == TenantLimit()
     assert parse_tenant_limits("b=rate:2").of("b") == TenantLimit(rate=2)
+    assert parse_tenant_limits("fast=rate:2,gang:4").of("fast") == TenantLimit(rate=2, gang=4)
 
 
-@pytest.mark.parametrize("spec", ["a", "a=rate", "a=speed:1", "a=rate:x", "a=rate:0", "=rate:1", "a=burst:0"])
+@pytest.mark.parametrize(
+    "spec",
+    ["a", "a=rate", "a=speed:1", "a=rate:x", "a=rate:0", "=rate:1", "a=burst:0", "a=gang:3", "a=gang:0"],
+)
 def test_malformed_tenant_limits_are_refused(spec: str) -> None:
     with pytest.raises(ConfigurationError):
         parse_tenant_limits(spec)

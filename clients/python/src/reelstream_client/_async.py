@@ -456,9 +456,19 @@ class AsyncClient(AsyncWebhookPortal):
         await self._send(*_calls.delete_tenant(tenant))
 
     async def put_tenant_limits(
-        self, tenant: str, *, rate: float, burst: float, queued: int | None = None, running: int | None = None
+        self,
+        tenant: str,
+        *,
+        rate: float,
+        burst: float,
+        queued: int | None = None,
+        running: int | None = None,
+        gang: int | None = None,
     ) -> TenantLimits:
-        return await self._send(*_calls.put_tenant_limits(tenant, rate, burst, queued, running))
+        """Set a tenant's limits (an operator: any tenant's, which become its ceiling; a tenant admin: its
+        own, at or below that ceiling). `gang`: low latency, the slots one of its jobs may render on at once
+        (a power of two; None: a gang only from spare idle slots)."""
+        return await self._send(*_calls.put_tenant_limits(tenant, rate, burst, queued, running, gang))
 
     async def usage(
         self,

@@ -213,9 +213,9 @@ def resend_failed_webhooks(
 
 
 def put_tenant_limits(
-    tenant: str, rate: float, burst: float, queued: int | None, running: int | None
+    tenant: str, rate: float, burst: float, queued: int | None, running: int | None, gang: int | None = None
 ) -> tuple[Call, type[TenantLimits]]:
-    body = cleaned({"rate": rate, "burst": burst, "queued": queued, "running": running})
+    body = cleaned({"rate": rate, "burst": burst, "queued": queued, "running": running, "gang": gang})
     return Call("PUT", f"{_tenant(tenant)}/limits", idempotent=True, body=body), TenantLimits
 
 

@@ -282,6 +282,7 @@ class TenantLimits:
     queued: int
     running: int | None
     updated_at: str
+    gang: int | None = None  # slots one job may take at once for low latency; None: spare slots only
 
 
 UsageGroup = Literal["day", "model"]
@@ -396,6 +397,7 @@ class PoolSlotJob:
     model: str
     attempt: int
     since: str
+    gang: list[int] = field(default_factory=list)  # the slots rendering it together, leader first; [] alone
 
 
 @dataclass(frozen=True)
@@ -441,6 +443,7 @@ class TenantCeiling:
     burst: float
     queued: int
     running: int | None
+    gang: int | None = None  # slots one job may take at once for low latency; None: spare slots only
 
 
 @dataclass(frozen=True)

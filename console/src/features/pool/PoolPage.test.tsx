@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanup, render, screen, within } from "@testing-library/react";
 import type { PoolState } from "../../api/client";
-import { PoolStates } from "./PoolPage";
+import { PoolStates, gangOf } from "./PoolPage";
 
 afterEach(cleanup);
 
@@ -21,7 +21,7 @@ const state: PoolState = {
           gpu_name: "NVIDIA H100",
           last_seen: "2026-12-07T00:00:00Z",
           state: "busy",
-          job: { id: "job-1", tenant: "acme", model: "tiny-mochi", attempt: 1, since: "2026-12-07T00:00:00Z" },
+          job: { id: "job-1", tenant: "acme", model: "tiny-mochi", attempt: 1, since: "2026-12-07T00:00:00Z", gang: [] },
         },
         { slot: 1, worker_id: "w-1", gpu_name: null, last_seen: "2026-12-07T00:00:00Z", state: "idle", job: null },
       ],
@@ -43,7 +43,7 @@ describe("PoolStates", () => {
     if (busy === null || idle === null) throw new Error("missing slot rows");
     expect(within(busy).getAllByRole("cell").map((c) => c.textContent).slice(0, 6)).toEqual(["0", "busy", "NVIDIA H100", "job-1", "acme", "tiny-mochi"]);
     expect(within(busy).getByRole("link", { name: "job-1" }).getAttribute("href")).toBe("#/jobs/job-1");
-    expect(within(idle).getAllByRole("cell").map((c) => c.textContent)).toEqual(["1", "idle", "—", "—", "—", "—", "—"]);
+    expect(within(idle).getAllByRole("cell").map((c) => c.textContent)).toEqual(["1", "idle", "—", "—", "—", "—", "—", "—"]);
     const queue = screen.getByRole("table", { name: "Queue of default" });
     expect(within(queue).getAllByRole("row").slice(1).map((r) => r.textContent)).toEqual(["acme2", "beta1"]);
   });
@@ -62,5 +62,11 @@ describe("PoolStates", () => {
     render(<PoolStates pending={false} error={null} data={{ object: "pool_state", data: [quiet] }} />);
     expect(screen.getByText("No worker has reported to this pool yet.")).toBeTruthy();
     expect(screen.getByText("Nothing queued.")).toBeTruthy();
+  });
+
+  it("names a gang's slots on each of them, the leader first", () => {
+    expect(gangOf(2, [2, 3])).toBe("leader of 2: slots 2, 3");
+    expect(gangOf(3, [2, 3])).toBe("member of 2: slots 2, 3");
+    expect(gangOf(0, [])).toBe("—");
   });
 });

@@ -54,6 +54,7 @@ export function PoolDetails({ pool }: { pool: Pool }) {
               <th scope="col">Tenant</th>
               <th scope="col">Model</th>
               <th scope="col">Since</th>
+              <th scope="col">Gang</th>
             </tr>
           </thead>
           <tbody>
@@ -66,6 +67,7 @@ export function PoolDetails({ pool }: { pool: Pool }) {
                 <td>{slot.job?.tenant ?? "—"}</td>
                 <td>{slot.job?.model ?? "—"}</td>
                 <td>{slot.job ? when(slot.job.since) : "—"}</td>
+                <td>{gangOf(slot.slot, slot.job?.gang ?? [])}</td>
               </tr>
             ))}
           </tbody>
@@ -94,4 +96,10 @@ export function PoolDetails({ pool }: { pool: Pool }) {
       )}
     </article>
   );
+}
+
+/** One job on several slots (a gang) shows on each of them: which slots, and whether this one leads. */
+export function gangOf(slot: number, gang: number[]): string {
+  if (gang.length < 2) return "—";
+  return `${gang[0] === slot ? "leader" : "member"} of ${gang.length}: slots ${gang.join(", ")}`;
 }

@@ -6,13 +6,13 @@ import { TenantTable } from "./TenantsPage";
 
 afterEach(cleanup);
 
-const limits = { rate: 1, burst: 5, queued: 100, running: null };
-const tenant = (id: string, status: Tenant["status"]): Tenant => ({
+const limits = { rate: 1, burst: 5, queued: 100, running: null, gang: null };
+const tenant = (id: string, status: Tenant["status"], gang: number | null = null): Tenant => ({
   object: "tenant",
   id,
   name: id.toUpperCase(),
   status,
-  limits,
+  limits: { ...limits, gang },
   retention_days: 30,
   video_retention_days: null,
   created_at: "2026-12-07T00:00:00Z",
@@ -38,6 +38,13 @@ describe("TenantTable", () => {
     expect(row("acme")).toEqual(["Retention", "Suspend", "Delete"]);
     expect(row("beta")).toEqual(["Retention", "Resume", "Delete"]);
     expect(row("gone")).toEqual([]);
+  });
+
+  it("shows how many slots a low-latency tenant's job may take at once", () => {
+    show([tenant("fast", "active", 4), tenant("plain", "active")]);
+    const table = screen.getByRole("table", { name: "Tenants" });
+    expect(within(table).getByText("up to 4 slots")).toBeTruthy();
+    expect(within(table).getByText("spare slots only")).toBeTruthy();
   });
 
   it("deletes only once the id is typed again", () => {

@@ -48,6 +48,7 @@ export function TenantTable({ tenants }: { tenants: Tenant[] }) {
             <th scope="col">Name</th>
             <th scope="col">Status</th>
             <th scope="col">Retention (records / videos)</th>
+            <th scope="col">Low-latency gang</th>
             <th scope="col">Created</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
@@ -65,6 +66,7 @@ export function TenantTable({ tenants }: { tenants: Tenant[] }) {
               <td>
                 {days(tenant.retention_days)} / {days(tenant.video_retention_days)}
               </td>
+              <td>{tenant.limits.gang == null ? "spare slots only" : `up to ${tenant.limits.gang} slots`}</td>
               <td>{when(tenant.created_at)}</td>
               <td>
                 {tenant.status !== "deleted" && (

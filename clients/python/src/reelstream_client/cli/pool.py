@@ -15,10 +15,12 @@ def _table(pool: Pool) -> None:
         f"pool {pool.pool} at {pool.taken_at}: {pool.busy} busy, {pool.idle} idle, {pool.queued} queued",
         err=True,
     )
-    click.echo("slot\tstate\tgpu\tworker\tjob\ttenant\tmodel\tsince")
+    click.echo("slot\tstate\tgpu\tworker\tjob\ttenant\tmodel\tsince\tgang")
     for slot in pool.slots:
         job = slot.job
-        busy = (job.id, job.tenant, job.model, job.since) if job is not None else ("-", "-", "-", "-")
+        busy = ("-",) * 5
+        if job is not None:  # a gang's job shows on each of its slots, naming them all (the leader first)
+            busy = (job.id, job.tenant, job.model, job.since, ",".join(map(str, job.gang)) or "-")
         click.echo("\t".join((str(slot.slot), slot.state, slot.gpu_name or "-", slot.worker_id, *busy)))
     click.echo("tenant\tqueued")
     for queue in pool.queues:

@@ -12,7 +12,10 @@ from reelstream_client.models import Tenant
 def _line(tenant: Tenant) -> str:
     limits = tenant.limits
     running = "-" if limits.running is None else str(limits.running)
-    ceiling = f"rate {limits.rate:g}/s burst {limits.burst:g} queued {limits.queued} running {running}"
+    gang = "-" if limits.gang is None else str(limits.gang)
+    ceiling = (
+        f"rate {limits.rate:g}/s burst {limits.burst:g} queued {limits.queued} running {running} gang {gang}"
+    )
     retention = f"jobs {_days(tenant.retention_days)} videos {_days(tenant.video_retention_days)}"
     return "\t".join((tenant.id, tenant.status, tenant.name, ceiling, retention))
 
@@ -22,6 +25,7 @@ def _days(days: int | None) -> str:
 
 
 DEFAULT = "default"  # the platform's retention setting
+GANG_HELP = "low latency: slots one job may render on at once (a power of two; default: spare slots only)"
 
 
 def _override(given: int | str | None, current: int | None) -> int | None:
@@ -58,6 +62,7 @@ def tenants() -> None:
 @click.option("--burst", type=float, help="ceiling: submissions at once")
 @click.option("--queued", type=int, help="ceiling: jobs admitted and not finished")
 @click.option("--running", type=int, help="ceiling: jobs rendering at once")
+@click.option("--gang", type=int, help=GANG_HELP)
 @click.option("--retention-days", type=int, help="days its finished jobs are kept (default: the platform's)")
 @click.option("--video-retention-days", type=int, help="days its videos are kept (default: the platform's)")
 @json_option
@@ -68,6 +73,7 @@ def tenants_create(
     burst: float | None,
     queued: int | None,
     running: int | None,
+    gang: int | None,
     retention_days: int | None,
     video_retention_days: int | None,
 ) -> int:
@@ -76,7 +82,7 @@ def tenants_create(
         raise click.UsageError("--rate and --burst go together")
     limits = None
     if rate is not None:
-        given = {"rate": rate, "burst": burst, "queued": queued, "running": running}
+        given = {"rate": rate, "burst": burst, "queued": queued, "running": running, "gang": gang}
         limits = {k: v for k, v in given.items() if v is not None}
     obj = state()
     created = obj.client().create_tenant(
@@ -134,6 +140,34 @@ def tenants_update(
         video_retention_days=_override(video_retention_days, current.video_retention_days),
     )
     emit_json(found) if state().as_json else click.echo(_line(found))
+    return OK
+
+
+@tenants.command(name="limits")
+@click.argument("tenant")
+@click.option("--rate", type=float, required=True, help="submissions a second")
+@click.option("--burst", type=float, required=True, help="submissions at once")
+@click.option("--queued", type=int, help="jobs admitted and not finished (default: the configured one)")
+@click.option("--running", type=int, help="jobs rendering at once (default: no cap)")
+@click.option("--gang", type=int, help=GANG_HELP)
+@json_option
+def tenants_limits(
+    tenant: str, rate: float, burst: float, queued: int | None, running: int | None, gang: int | None
+) -> int:
+    """Set TENANT's limits: an operator's become its ceiling; a tenant admin may only lower its own."""
+    obj = state()
+    limits = obj.client().put_tenant_limits(
+        tenant, rate=rate, burst=burst, queued=queued, running=running, gang=gang
+    )
+    if obj.as_json:
+        emit_json(limits)
+        return OK
+    running_text = "-" if limits.running is None else str(limits.running)
+    gang_text = "-" if limits.gang is None else str(limits.gang)
+    click.echo(
+        f"{limits.tenant}\trate {limits.rate:g}/s burst {limits.burst:g} queued {limits.queued} "
+        f"running {running_text} gang {gang_text}"
+    )
     return OK
 
 
