@@ -1,6 +1,6 @@
 """`python -m tests.compile_probe CACHE_DIR`: load the tiny renderer compiled, as a worker starts with
-REELSTREAM_COMPILE=on and REELSTREAM_COMPILE_CACHE_DIR=CACHE_DIR, and print what its warm-up compiled (one JSON
-line). A fresh process each time: dynamo's in-memory caches do not carry over, only the folder does."""
+REELSTREAM_COMPILE=on and REELSTREAM_COMPILE_CACHE_DIR=CACHE_DIR, and print what its warm-up compiled (one
+JSON line). A fresh process each time: dynamo's in-memory caches do not carry over, only the folder does."""
 
 from __future__ import annotations
 

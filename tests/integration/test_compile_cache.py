@@ -38,8 +38,9 @@ def test_the_second_start_takes_its_compiled_graphs_from_the_cache(tmp_path: Pat
     first = start(cache)
     second = start(cache)
 
-    assert first["graphs"] >= 1 and first["cache_misses"] >= 1, first  # compiled afresh, into the folder
-    assert (cache / "inductor").is_dir() and any((cache / "inductor").iterdir())
+    assert first["graphs"] >= 1, first
+    assert first["cache_misses"] >= 1, first  # compiled afresh, into the folder
+    assert any((cache / "inductor").iterdir())
     assert second["graphs"] == first["graphs"], second  # dynamo traces again in every process...
     assert second["cache_hits"] >= 1, second  # ...but inductor takes the code from the cache
     assert second["cache_misses"] < first["cache_misses"], (first, second)

@@ -1,5 +1,5 @@
-"""The compile cache folder and the compile counters, without compiling (tests/integration/test_compile_cache.py
-compiles twice on one folder)."""
+"""The compile cache folder and the compile counters, without compiling
+(tests/integration/test_compile_cache.py compiles twice on one folder)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_the_caches_of_inductor_and_triton_go_under_the_configured_folder(tmp_pa
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(root / "inductor")
     assert os.environ["TRITON_CACHE_DIR"] == str(root / "triton")
     assert os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] == "1"
-    assert (root / "inductor").is_dir() and (root / "triton").is_dir()
+    assert (root / "inductor").is_dir()
+    assert (root / "triton").is_dir()
 
 
 @pytest.mark.usefixtures("clean_env")
