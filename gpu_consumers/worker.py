@@ -55,6 +55,7 @@ from schemas.events import (
     InboxEvent,
     RenderFailed,
     RenderProgress,
+    RenderStage,
     RenderStarted,
     RenderSucceeded,
     WorkerHeartbeat,
@@ -66,6 +67,7 @@ from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX, USAGE_E
 
 logger = logging.getLogger(__name__)
 STAGE = "worker"  # its dead-letter topic: dispatch records this slot cannot run
+FINISH_STAGES = frozenset({RenderStage.ENCODE_VIDEO, RenderStage.UPLOAD})  # after the GPU work of a render
 
 
 @dataclass
@@ -316,7 +318,11 @@ class Worker:
         self.metrics.reported(event, command.params if command else None, now)
         if isinstance(event, RenderStarted) and command is not None:
             self.usage.started(command, now)
+            self.speed.render_started(now)
+        elif isinstance(event, RenderProgress) and event.stage in FINISH_STAGES:
+            self.speed.gpu_done(now)
         elif isinstance(event, RenderSucceeded | RenderFailed):
+            self.speed.gpu_done(now)
             usage = self.usage.finished(event, now)
             if usage is not None:
                 await self._publish_usage(publisher, usage)

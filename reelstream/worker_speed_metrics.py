@@ -8,8 +8,10 @@
   `fxgraph_cache_hit`). A worker restarted on a warm node counts hits, not compilations; a compilation after
   the warm-up is a job of a shape no warm-up covered.
 - `reelstream_worker_idle_gap_seconds{pool, slot}`: from the end of one render's GPU work (denoise and
-  decode) to the start of the next one's, when the next one was already waiting: the GPU time lost between
-  renders (encode, verify and upload of the previous job, reports, the loop picking up the next).
+  decode: its first finish stage, or its outcome when it ended earlier) to the start of the next one on the
+  slot: the GPU time lost between renders (the previous job's encode, verify and upload, its outcome's round
+  trip through the scheduler, the next dispatch). With a backlog that is all it holds; a slot with no work
+  waiting adds its wait for work, so read it where the pool has queued jobs.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class SlotSpeed:
         families.cache_hits.labels(*self.labels)
         families.idle_gap.labels(*self.labels)
         self._misses = self._hits = 0
+        self._gpu_free_since: float | None = None  # the last render's GPU work ended (monotonic)
 
     def warmed_up(self, seconds: float) -> None:
         self.families.warmup_seconds.labels(*self.labels).set(seconds)
@@ -67,5 +70,14 @@ class SlotSpeed:
         self.families.cache_hits.labels(*self.labels).inc(max(0, hits - self._hits))
         self._misses, self._hits = max(misses, self._misses), max(hits, self._hits)
 
-    def idle_gap(self, seconds: float) -> None:
-        self.families.idle_gap.labels(*self.labels).observe(max(0.0, seconds))
+    def gpu_done(self, now: float) -> None:
+        """A render's GPU work ended (its first finish stage, or its outcome): the GPU idles from here."""
+        if self._gpu_free_since is None:
+            self._gpu_free_since = now
+
+    def render_started(self, now: float) -> None:
+        """The next render started: the gap since the previous one's GPU work is observed (none before the
+        slot's first render)."""
+        if self._gpu_free_since is not None:
+            self.families.idle_gap.labels(*self.labels).observe(max(0.0, now - self._gpu_free_since))
+        self._gpu_free_since = None

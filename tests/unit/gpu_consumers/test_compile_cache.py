@@ -55,9 +55,13 @@ def test_the_slot_counts_each_compilation_and_cache_hit_once() -> None:
     speed.compiled(misses=2, hits=0)  # the warm-up
     speed.compiled(misses=2, hits=0)  # an attempt that compiled nothing
     speed.compiled(misses=3, hits=4)  # an attempt of a new shape, partly cached
-    speed.idle_gap(0.25)
+    speed.render_started(100.0)  # the slot's first render: no gap yet
+    speed.gpu_done(160.0)  # its encode starts: the GPU is free
+    speed.gpu_done(161.0)  # its outcome: still free since 160
+    speed.render_started(160.25)
 
     assert registry.get_sample_value("reelstream_worker_warmup_seconds", labels) == 12.5
     assert registry.get_sample_value("reelstream_torch_compilations_total", labels) == 3
     assert registry.get_sample_value("reelstream_torch_compile_cache_hits_total", labels) == 4
     assert registry.get_sample_value("reelstream_worker_idle_gap_seconds_count", labels) == 1
+    assert registry.get_sample_value("reelstream_worker_idle_gap_seconds_sum", labels) == 0.25
