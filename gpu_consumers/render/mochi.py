@@ -185,10 +185,10 @@ class MochiRenderer:
                 request.width, request.height, request.num_frames, time.monotonic() - started, done
             )
             self.warmed.append(shape)
+            counts = {"graphs": done.graphs, "cache_hits": done.cache_hits, "compiled": done.cache_misses}
+            seconds = round(shape.seconds, 2)
             logger.info(
-                "warmed up",
-                extra={"renderer": self.name, "shape": shape.label, "seconds": round(shape.seconds, 2)}
-                | {"graphs": done.graphs, "cache_hits": done.cache_hits, "compiled": done.cache_misses},
+                "warmed up", extra={"renderer": self.name, "shape": shape.label, "seconds": seconds, **counts}
             )
 
     def render(
