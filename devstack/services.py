@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from devstack.fetch import default_cache_dir
 from devstack.kafka_principals import grant_app_prefix, service_security
 from devstack.keys import ensure_key_dir, issue_webhook_secret, tenants_of
 from devstack.process import ManagedProcess, ServiceStartError, free_port
@@ -140,6 +141,8 @@ class Pipeline:
         principal = "worker" if name.startswith("worker-") else name  # each service its own Kafka principal
         env.update(service_security(endpoints.kafka_security, principal).as_env())
         env.update(service_registry_auth(endpoints.registry_auth, principal).as_env())
+        if kind == "worker":  # compiled code kept across restarts, as a node's hostPath keeps it (the chart)
+            env.setdefault("REELSTREAM_COMPILE_CACHE_DIR", str(default_cache_dir(env) / "compile"))
         if name in self.config.metrics_ports:
             env["REELSTREAM_METRICS_PORT"] = str(self.config.metrics_ports[name])
         for slot, model in self.config.slot_models.items():

@@ -12,6 +12,7 @@ import tempfile
 
 from gpu_consumers.nvml import NvmlCollector
 from gpu_consumers.render.base import DeviceLost, RenderStuck
+from gpu_consumers.render.compile_cache import use_compile_cache
 from gpu_consumers.renderers import make_renderer
 from gpu_consumers.worker import Worker
 from reelstream.config import or_exit
@@ -51,6 +52,7 @@ def main() -> None:
     settings = or_exit("reelstream-worker", lambda: WorkerSettings.from_env(os.environ, slot=args.slot))
     configure_logging("reelstream-worker", settings.pipeline.log)
     configure_tracing("reelstream-worker", os.environ)
+    use_compile_cache(settings.render.compile_cache_dir)  # before anything compiles
     renderer = or_exit(
         "reelstream-worker",
         lambda: make_renderer(settings.renderer, settings.device, settings.render, settings.pipeline.models),

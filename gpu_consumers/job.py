@@ -230,10 +230,22 @@ async def _produce_artifact(
     canceled: threading.Event,
     deadline: AttemptDeadline | None = None,
 ) -> Artifact:
-    p = cmd.params
-    video = await _render(cmd, renderer, throttle, canceled, deadline)
+    video = await _render(cmd, renderer, throttle, canceled, deadline)  # the GPU part: denoise and decode
     if canceled.is_set():
         raise RenderCanceled("canceled after denoising")
+    return await _finish(cmd, video, renderer, store, throttle)
+
+
+async def _finish(
+    cmd: DispatchRender,
+    video: RenderedVideo,
+    renderer: Renderer,
+    store: ObjectStore,
+    throttle: ProgressThrottle,
+) -> Artifact:
+    """The CPU and I/O part after the GPU's (MP4 encode, decode-verify, poster, upload): what could overlap
+    the next render's denoise (docs/architecture.md, "No idle gap between renders")."""
+    p = cmd.params
     with tempfile.TemporaryDirectory(prefix="reelstream-") as tmp:
         path, poster = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
         throttle(ENCODE_VIDEO, 0, 1)

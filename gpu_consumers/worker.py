@@ -25,6 +25,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from gpu_consumers.gang_member import Gang, run_gang_attempt
 from gpu_consumers.job import AttemptDeadline, run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
+from gpu_consumers.render.compile_cache import compile_counts
 from gpu_consumers.usage import UsageMeter
 from reelstream.cost_model import DEFAULT_PRIOR, work_units
 from reelstream.crypto.job_keys_view import FieldOpener
@@ -46,6 +47,7 @@ from reelstream.metrics import Metrics, WorkerMetrics
 from reelstream.object_store import ObjectStore, minio_client
 from reelstream.settings import WorkerSettings
 from reelstream.tracing import StageSpans, linked_span, traceparent_of
+from reelstream.worker_speed_metrics import SlotSpeed
 from schemas.events import (
     CancelRender,
     DispatchRender,
@@ -54,6 +56,7 @@ from schemas.events import (
     InboxEvent,
     RenderFailed,
     RenderProgress,
+    RenderStage,
     RenderStarted,
     RenderSucceeded,
     WorkerHeartbeat,
@@ -65,6 +68,7 @@ from schemas.topics import ALL_TOPICS, RENDER_DISPATCH, SCHEDULER_INBOX, USAGE_E
 
 logger = logging.getLogger(__name__)
 STAGE = "worker"  # its dead-letter topic: dispatch records this slot cannot run
+FINISH_STAGES = frozenset({RenderStage.ENCODE_VIDEO, RenderStage.UPLOAD})  # after the GPU work of a render
 
 
 @dataclass
@@ -96,6 +100,13 @@ class Worker:
         self.usage = UsageMeter(settings.pool_id, self.gpu_name)
         self._usage_published: deque[str] = deque(maxlen=1000)  # attempt ids whose usage the broker took
         self.fields: FieldOpener | None = None  # opens each job's sealed prompt (started by `run`)
+        self.speed = SlotSpeed(self.metrics.metrics.worker_speed, settings.pool_id, settings.slot)
+
+    def _count_compilations(self) -> None:
+        """torch's compile counters into the slot's metrics: after the warm-up, and after each attempt (a
+        shape no warm-up covered compiles on the fly, in its job)."""
+        counts = compile_counts()
+        self.speed.compiled(counts.cache_misses, counts.cache_hits)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve the slot until `stop` is set; then finish the current attempt and return."""
@@ -116,7 +127,12 @@ class Worker:
         self.fields = FieldOpener(
             endpoints.kafka_bootstrap, serde, keyring, self.worker_id, endpoints.kafka_security
         )
+        # the slot announces itself (heartbeats: the scheduler's view of it) only once this returns: after
+        # the weights and, compile on, a warm-up of every shape the model serves (gpu_consumers.render.mochi)
+        loading = time.monotonic()
         await asyncio.to_thread(self.renderer.load)
+        self.speed.warmed_up(time.monotonic() - loading)
+        self._count_compilations()
         await self.fields.start()
         await producer.start()
         await consumer.start()
@@ -202,6 +218,7 @@ class Worker:
             await consumer.commit({self._tp: OffsetAndMetadata(current.offset + 1, "")})
             self.recent.append((current.command.job_id, current.command.attempt))
             self.current = None
+            self._count_compilations()
             lost = None if current.task.cancelled() else current.task.exception()
             if isinstance(lost, DeviceLost):
                 raise type(lost)(f"slot {self.settings.slot}: {lost.message}") from lost  # RenderStuck too
@@ -324,7 +341,11 @@ class Worker:
         self.metrics.reported(event, command.params if command else None, now)
         if isinstance(event, RenderStarted) and command is not None:
             self.usage.started(command, now)
+            self.speed.render_started(now)
+        elif isinstance(event, RenderProgress) and event.stage in FINISH_STAGES:
+            self.speed.gpu_done(now)
         elif isinstance(event, RenderSucceeded | RenderFailed):
+            self.speed.gpu_done(now)
             usage = self.usage.finished(event, now)
             if usage is not None:
                 await self._publish_usage(publisher, usage)

@@ -21,6 +21,7 @@ from reelstream.load_metrics import observe_render_load, render_load_histogram
 from reelstream.long_task_metrics import LongTaskFailures
 from reelstream.route_match import UNMATCHED, route_match
 from reelstream.settings import MetricsSettings
+from reelstream.worker_speed_metrics import WorkerSpeedMetrics
 from schemas.events import (
     DeliveryOutcome,
     GpuUsageRecorded,
@@ -195,6 +196,7 @@ class Metrics:
         )
         self.render_load = render_load_histogram(r)
         self.long_tasks = LongTaskFailures(r)
+        self.worker_speed = WorkerSpeedMetrics(r)
         self.stage_duration = Histogram(
             "reelstream_render_stage_duration_seconds",
             "Duration of each stage of a render attempt",

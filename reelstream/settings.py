@@ -401,7 +401,8 @@ class RenderSettings:
     simulated_scale: float | None = None  # benchmarks only: a stand-in renderer (the cost prior times this)
     attention: str = "auto"
     vae_tiling: bool = True
-    compile: bool = False
+    compile: str = "auto"  # on, off, or auto: on for a CUDA device (gpu_consumers.renderers.mochi_options)
+    compile_cache_dir: str | None = None  # inductor's and Triton's (gpu_consumers.render.compile_cache)
     tf32: bool = True
     cpu_offload: bool = False
     fp8_linear: bool = False
@@ -421,6 +422,7 @@ class RenderSettings:
             attention=v.attention,
             vae_tiling=v.vae_tiling,
             compile=v.compile,
+            compile_cache_dir=v.compile_cache_dir,
             tf32=v.tf32,
             cpu_offload=v.cpu_offload,
             fp8_linear=v.fp8_linear,

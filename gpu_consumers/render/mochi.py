@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,7 @@ from gpu_consumers.render.base import (
     RenderError,
     RenderRequest,
 )
+from gpu_consumers.render.compile_cache import CompileCounts, compile_counts
 from gpu_consumers.render.fp8 import apply_fp8
 from gpu_consumers.render.gang import GangContext
 from gpu_consumers.render.options import (
@@ -95,6 +98,21 @@ def _to_uint8(frames: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.uint8]:
     return pixels
 
 
+@dataclass(frozen=True)
+class WarmedShape:
+    """One shape's warm-up: how long it took, and what torch compiled or took from the cache meanwhile."""
+
+    width: int
+    height: int
+    num_frames: int
+    seconds: float
+    compiled: CompileCounts
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}x{self.height}x{self.num_frames}"
+
+
 class MochiRenderer:
     """Keeps one pipeline warm on `device`; `render` is blocking and meant for a worker thread."""
 
@@ -106,7 +124,7 @@ class MochiRenderer:
         name: str = "mochi",
         max_sequence_length: int = 256,
         options: MochiOptions | None = None,
-        warmup: RenderRequest | None = None,
+        warmup: tuple[RenderRequest, ...] = (),
     ) -> None:
         self.name = name
         self.options = options or MochiOptions()
@@ -114,7 +132,8 @@ class MochiRenderer:
         self._device = device
         self._device_type = torch.device(device).type
         self._max_sequence_length = max_sequence_length
-        self.warmup = warmup  # with compile on, load() renders a few steps of it
+        self.warmup = warmup  # with compile on, load() renders a few steps of each (every shape served)
+        self.warmed: list[WarmedShape] = []  # what load()'s warm-up took, shape by shape
         self._pipe: MochiPipeline | None = None
 
     @property
@@ -150,14 +169,29 @@ class MochiRenderer:
         if options.compile:
             pipe.transformer = compile_transformer(pipe.transformer)
         self._pipe = pipe
-        if options.compile and self.warmup is not None:
-            # compilation happens on the first call: pay for it now, not in the first job
-            self.render(
-                dataclasses.replace(self.warmup, num_inference_steps=WARMUP_STEPS), _no_progress, _never
-            )
+        if options.compile:
+            self._warm_up()
         logger.info(
             "renderer loaded", extra={"renderer": self.name, "device": self._device, **options.record()}
         )
+
+    def _warm_up(self) -> None:
+        """Compilation happens on a shape's first call: pay for it now, for every shape served, not in the
+        first job of each. Two steps of each shape (with guidance, as its jobs run) compile everything a job
+        of that shape calls; the graphs come from the node's cache when a worker compiled them before."""
+        for request in self.warmup:
+            before, started = compile_counts(), time.monotonic()
+            self.render(dataclasses.replace(request, num_inference_steps=WARMUP_STEPS), _no_progress, _never)
+            done = compile_counts() - before
+            shape = WarmedShape(
+                request.width, request.height, request.num_frames, time.monotonic() - started, done
+            )
+            self.warmed.append(shape)
+            counts = {"graphs": done.graphs, "cache_hits": done.cache_hits, "compiled": done.cache_misses}
+            seconds = round(shape.seconds, 2)
+            logger.info(
+                "warmed up", extra={"renderer": self.name, "shape": shape.label, "seconds": seconds, **counts}
+            )
 
     def render(
         self,

@@ -29,6 +29,7 @@ from reelstream.models import DEFAULT_MODEL, DEV_MODEL
 
 SERVICES_AND_CLI = (*PIPELINE, CLI, DEV)
 ATTENTION = Literal["auto", "cudnn", "flash", "efficient", "math"]
+COMPILE = Literal["auto", "on", "off"]
 
 
 class Registry(BaseSettings, IngestFields):
@@ -362,7 +363,18 @@ class Registry(BaseSettings, IngestFields):
     vae_tiling: bool = setting(
         True, "Decode the VAE in tiles (needed for full-size clips on 80 GB).", (WORKER,)
     )
-    compile: bool = setting(False, "torch.compile the transformer's blocks at start-up.", (WORKER,))
+    compile: COMPILE = setting(
+        "auto",
+        "torch.compile the transformer's blocks, warmed up on every shape the model serves before the slot "
+        "takes work (auto: on for a CUDA device, off on the CPU).",
+        (WORKER,),
+    )
+    compile_cache_dir: str | None = setting(
+        None,
+        "Persistent folder of inductor's and Triton's compile caches (shared by the node's workers); "
+        "default: torch's folder under /tmp.",
+        (WORKER, DEV),
+    )
     tf32: bool = setting(True, "TF32 for float32 matmuls.", (WORKER,))
     cpu_offload: bool = setting(False, "Offload model parts to the CPU (required under 60 GB).", (WORKER,))
     fp8_linear: bool = setting(
@@ -431,6 +443,13 @@ class Registry(BaseSettings, IngestFields):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        """on/off as every other switch spells them (true, 1, yes...), or auto."""
+        text = str(value).strip().lower()
+        return {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(text, text)
 
     @field_validator("log_level")
     @classmethod

@@ -202,6 +202,12 @@ def test_gpu_workers_are_a_statefulset_with_one_gpu_per_slot(render: Render) -> 
     assert "preStop" in worker["lifecycle"]
     assert "startupProbe" in worker
     assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    # compiled code is kept on the node (a hostPath shared by its slots), where the worker is told it is
+    cache = volumes["compile-cache"]["hostPath"]
+    assert cache["type"] == "DirectoryOrCreate"
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+    assert env["REELSTREAM_COMPILE_CACHE_DIR"] == mounts["compile-cache"]["mountPath"]
+    assert env["REELSTREAM_COMPILE"] == "auto"
 
 
 def test_workers_never_outnumber_the_dispatch_partitions(run_helm: Callable[..., Any]) -> None:

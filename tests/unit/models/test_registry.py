@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from devstack.cli import build_parser
 from gpu_consumers.render.base import RenderRequest
 from gpu_consumers.render.simulated import SimulatedRenderer
-from gpu_consumers.renderers import make_renderer, warmup_request
+from gpu_consumers.renderers import make_renderer, mochi_options, warmup_requests
 from gpu_consumers.video import encode_mp4, verify_mp4
 from reelstream.cost_model import PRIOR_SECONDS_PER_UNIT
 from reelstream.errors import ConfigurationError
@@ -106,7 +106,7 @@ def test_the_worker_builds_the_renderer_its_model_names(tmp_path: Path) -> None:
     renderer = make_renderer("fake-clip", "cpu", RenderSettings(), WITH_FAKE)
     assert isinstance(renderer, SimulatedRenderer)
     assert renderer.name == "fake-clip"
-    request: RenderRequest = dataclasses.replace(warmup_request(FAKE_CLIP), num_inference_steps=1)
+    request: RenderRequest = dataclasses.replace(warmup_requests(FAKE_CLIP)[0], num_inference_steps=1)
     assert (request.width, request.height, request.num_frames, request.fps) == (40, 24, 9, 8)
     video = renderer.render(request, lambda *_: None, lambda: False)
     encode_mp4(video, tmp_path / "fake.mp4")
@@ -115,13 +115,29 @@ def test_the_worker_builds_the_renderer_its_model_names(tmp_path: Path) -> None:
         make_renderer("fake-clip", "cpu", {})  # the worker was not given the extra module
 
 
-def test_a_model_is_warmed_up_on_its_default_render() -> None:
-    mochi = warmup_request(BUILTIN_MODELS["mochi-1"])
+def test_a_model_is_warmed_up_on_every_shape_it_serves_by_default() -> None:
+    mochi, preview = warmup_requests(BUILTIN_MODELS["mochi-1"])  # its defaults first, then its preset
     assert (mochi.width, mochi.height, mochi.num_frames, mochi.fps) == (848, 480, 163, 30)
     assert (mochi.num_inference_steps, mochi.guidance_scale) == (64, 4.5)
-    tiny = warmup_request(BUILTIN_MODELS["tiny-mochi"])
+    assert (preview.width, preview.height, preview.num_frames) == (512, 288, 163)
+    tiny, tiny_preview = warmup_requests(BUILTIN_MODELS["tiny-mochi"])
     assert (tiny.width, tiny.height, tiny.num_frames, tiny.fps) == (64, 48, 13, 24)
     assert tiny.num_inference_steps == 4
+    assert (tiny_preview.width, tiny_preview.height) == (32, 32)
+
+
+@pytest.mark.parametrize(
+    ("setting", "device", "compiled"),
+    [
+        ("auto", "cuda", True),
+        ("auto", "cuda:3", True),
+        ("auto", "cpu", False),
+        ("on", "cpu", True),
+        ("off", "cuda", False),
+    ],
+)
+def test_compile_is_on_by_default_for_a_cuda_worker_only(setting: str, device: str, compiled: bool) -> None:
+    assert mochi_options(RenderSettings(compile=setting), device).compile is compiled
 
 
 def test_a_renderer_that_cannot_be_imported_fails_at_start_up() -> None:
