@@ -108,3 +108,26 @@ def test_a_cancel_seen_by_the_leader_stops_every_member_at_the_same_step(
     for member in pair[CANCELED.name]:
         assert member.error == "RenderCanceled: canceled after denoise step 2 of 3"
         assert member.denoise_steps == [1, 2]
+
+
+def test_sequence_parallel_refuses_a_step_cache() -> None:
+    """A step cache decides from each member's own token slice: the members would skip different blocks and
+    wait in each other's all-to-alls, so the gang refuses before any collective."""
+    from diffusers.hooks import FirstBlockCacheConfig
+
+    from gpu_consumers.render.gang import GangContext
+    from gpu_consumers.render.parallel.plan import GangPlanError
+    from gpu_consumers.render.parallel.session import gang_run
+    from gpu_consumers.render.tiny_mochi import build_tiny_mochi_pipeline
+
+    transformer = build_tiny_mochi_pipeline(heads=4).transformer
+    transformer.enable_cache(FirstBlockCacheConfig(threshold=0.1))
+    member = GangContext(rank=0, world_size=2, group=None)
+    with (
+        pytest.raises(GangPlanError, match="step cache"),
+        gang_run(member, transformer, guided=False, device="cpu"),
+    ):
+        pass
+    with gang_run(member, transformer, guided=True, device="cpu") as run:  # CFG split: no collective inside
+        assert run.plan is not None
+        assert run.plan.ulysses_degree == 1

@@ -24,7 +24,7 @@ from gpu_consumers.render.base import CancelCheck
 from gpu_consumers.render.gang import GangContext
 from gpu_consumers.render.parallel import collectives
 from gpu_consumers.render.parallel.cfg import split_guidance
-from gpu_consumers.render.parallel.plan import GangPlan, plan_gang
+from gpu_consumers.render.parallel.plan import GangPlan, GangPlanError, plan_gang
 from gpu_consumers.render.parallel.ulysses import SequenceShard, shard_sequence
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,10 @@ def gang_run(
     config: Any = transformer.config
     heads = int(config.num_attention_heads)
     plan = plan_gang(gang.world_size, heads, guided=guided, split_cfg=split_cfg)
+    if plan.ulysses_degree > 1 and getattr(transformer, "is_cache_enabled", False):
+        # a step cache decides from each member's own token slice: members would skip different blocks and
+        # wait forever in each other's all-to-alls
+        raise GangPlanError("a step cache (the fast tier) cannot run with sequence parallel; use one GPU")
     undo: list[Callable[[], None]] = []
     try:
         if plan.cfg_degree > 1:
