@@ -7,9 +7,11 @@ results per rank. Every member runs every scenario in order: one spawn pays the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,16 @@ class Scenario:
     overrides: dict[str, Any] = field(default_factory=dict)  # on BASE_REQUEST
     split_cfg: bool = True
     cancel_after: int | None = None  # the leader's cancel check turns true after this many steps
+    check_fails_after: int | None = None  # the last member's cancel check raises after this many steps
 
 
 @dataclass
 class MemberResult:
-    latents: Any = None  # np.ndarray of the final latents (the pipeline under gang_run)
+    latents: Any = None  # np.ndarray of the final latents
     frames: Any = None  # np.ndarray of the renderer's frames (empty on followers)
     denoise_steps: list[int] = field(default_factory=list)  # DENOISE progress seen by the renderer
     error: str | None = None  # type and message of what render() raised
-    block_input: tuple[int, ...] = ()  # the first block's hidden states (batch, video tokens, dims) here
+    block_input: tuple[int, ...] = ()  # the first attention's input (batch, video tokens, dims) here
 
 
 def request_for(scenario: Scenario) -> Any:
@@ -64,9 +67,33 @@ def tiny_renderer() -> Any:
     return renderer
 
 
-def final_latents(renderer: Any, scenario: Scenario, gang: Any, result: MemberResult) -> Any:
-    """The final latents of the scenario's request, with the transformer hooked for `gang` (None: alone);
-    records the shape of the first block's input: this member's share of the batch and the tokens."""
+@contextlib.contextmanager
+def observed(pipe: Any, result: MemberResult) -> Iterator[None]:
+    """Record the latents after each scheduler step (the last: the final latents) and the input shape of
+    the first attention (this member's share of the batch and of the video tokens, as the hooks left it)."""
+    step = pipe.scheduler.step
+
+    def recording_step(*args: Any, **kwargs: Any) -> Any:
+        out = step(*args, **kwargs)
+        result.latents = out[0].numpy().copy()
+        return out
+
+    def probe(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        result.block_input = tuple(kwargs["hidden_states"].shape)
+
+    attention = pipe.transformer.transformer_blocks[0].attn1
+    handle = attention.register_forward_pre_hook(probe, with_kwargs=True)
+    pipe.scheduler.step = recording_step
+    try:
+        yield
+    finally:
+        del pipe.scheduler.step  # the class's method again
+        handle.remove()
+
+
+def pipeline_latents(renderer: Any, scenario: Scenario, gang: Any) -> None:
+    """The scenario through the pipeline itself under `gang_run`, for a split the renderer does not choose
+    (`split_cfg=False`); only the latents are of interest."""
     import torch
 
     from gpu_consumers.render.parallel.session import gang_run
@@ -78,12 +105,7 @@ def final_latents(renderer: Any, scenario: Scenario, gang: Any, result: MemberRe
         gang_run(gang, pipe.transformer, guided=guided, device="cpu", split_cfg=scenario.split_cfg),
         torch.inference_mode(),
     ):
-
-        def probe(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
-            result.block_input = tuple(kwargs["hidden_states"].shape)
-
-        handle = pipe.transformer.transformer_blocks[0].register_forward_pre_hook(probe, with_kwargs=True)
-        latents = pipe(
+        pipe(
             prompt=request.prompt,
             negative_prompt=request.negative_prompt,
             height=request.height,
@@ -95,32 +117,33 @@ def final_latents(renderer: Any, scenario: Scenario, gang: Any, result: MemberRe
             output_type="latent",
             return_dict=False,
             max_sequence_length=MAX_SEQUENCE_LENGTH,
-        )[0]
-        handle.remove()
-    return latents.numpy()
+        )
 
 
 def render_member(renderer: Any, scenario: Scenario, gang: Any) -> MemberResult:
     from gpu_consumers.render.base import DENOISE
 
     result = MemberResult()
-    if scenario.split_cfg:  # the renderer always splits the CFG when it can
-        seen: list[int] = result.denoise_steps
+    seen: list[int] = result.denoise_steps
 
-        def on_progress(stage: str, step: int, total: int) -> None:
-            if stage == DENOISE:
-                seen.append(step)
+    def on_progress(stage: str, step: int, total: int) -> None:
+        if stage == DENOISE:
+            seen.append(step)
 
-        def is_canceled() -> bool:
-            leader = gang is None or gang.is_leader
-            return leader and scenario.cancel_after is not None and len(seen) >= scenario.cancel_after
+    def is_canceled() -> bool:
+        leader, last = gang is None or gang.is_leader, gang is None or gang.rank == gang.world_size - 1
+        if last and scenario.check_fails_after is not None and len(seen) >= scenario.check_fails_after:
+            raise OSError("cancel check broken")
+        return leader and scenario.cancel_after is not None and len(seen) >= scenario.cancel_after
 
+    with observed(renderer.pipeline, result):
+        if not scenario.split_cfg:
+            pipeline_latents(renderer, scenario, gang)
+            return result
         try:
             result.frames = renderer.render(request_for(scenario), on_progress, is_canceled, gang=gang).frames
         except Exception as exc:  # the test compares what every member raised
             result.error = f"{type(exc).__name__}: {exc}"
-    if scenario.cancel_after is None:
-        result.latents = final_latents(renderer, scenario, gang, result)
     return result
 
 
@@ -146,7 +169,7 @@ def _member(rank: int, world_size: int, scenarios: list[Scenario], folder: str) 
 
 
 def run_gang(
-    world_size: int, scenarios: list[Scenario], folder: Path, deadline_s: float = 400.0
+    world_size: int, scenarios: list[Scenario], folder: Path, deadline_s: float = 540.0
 ) -> dict[str, list[MemberResult]]:
     """Each scenario's result on every rank, in rank order; fails if a member fails or the deadline passes."""
     import torch.multiprocessing as mp

@@ -30,13 +30,14 @@ UNGUIDED = Scenario("unguided", {"guidance_scale": 1.0})  # Ulysses over the who
 # token count (48x48: 18 video tokens) that 4 does not divide: the padding path.
 BATCHED = Scenario("batched", {"width": 48, "height": 48, "negative_prompt": "rain"}, split_cfg=False)
 CANCELED = Scenario("canceled", cancel_after=2)
-PAIR = [CFG, UNGUIDED, BATCHED, CANCELED]
+CHECK_FAILS = Scenario("check-fails", check_fails_after=1)
+PAIR = [CFG, UNGUIDED, BATCHED, CANCELED, CHECK_FAILS]
 QUAD = [CFG, UNGUIDED, BATCHED]
 
 
 @pytest.fixture(scope="module")
 def alone() -> dict[str, MemberResult]:
-    return run_alone(PAIR)
+    return run_alone(QUAD)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,7 @@ def assert_matches_alone(members: list[MemberResult], alone: MemberResult, share
         assert member.block_input == (*share, alone.block_input[2])
     assert leader.error is None
     assert alone.error is None
+    assert leader.latents is not None
     for member in members:  # every member ends on the same latents, and they are the ones of a solo render
         np.testing.assert_allclose(member.latents, alone.latents, rtol=0, atol=LATENT_ATOL)
         np.testing.assert_array_equal(member.latents, leader.latents)
@@ -69,7 +71,7 @@ def assert_matches_alone(members: list[MemberResult], alone: MemberResult, share
             assert follower.frames.shape[0] == 0
 
 
-# Alone, the first block sees (2 samples, 8 tokens) for CFG, (1, 8) unguided, (2, 18) batched.
+# Alone, the first attention sees (2 samples, 8 tokens) for CFG, (1, 8) unguided, (2, 18) batched.
 @pytest.mark.parametrize(
     ("scenario", "share"),
     [(CFG, (1, 8)), (UNGUIDED, (1, 4)), (BATCHED, (2, 9))],  # CFG split 2; Ulysses 2; Ulysses 2
@@ -108,6 +110,15 @@ def test_a_cancel_seen_by_the_leader_stops_every_member_at_the_same_step(
     for member in pair[CANCELED.name]:
         assert member.error == "RenderCanceled: canceled after denoise step 2 of 3"
         assert member.denoise_steps == [1, 2]
+
+
+def test_a_member_whose_cancel_check_fails_stops_the_gang_with_it(
+    pair: dict[str, list[MemberResult]],
+) -> None:
+    leader, failed = pair[CHECK_FAILS.name]
+    assert failed.error == "OSError: cancel check broken"
+    assert leader.error == "RenderCanceled: canceled after denoise step 1 of 3"
+    assert leader.denoise_steps == failed.denoise_steps == [1]
 
 
 def test_sequence_parallel_refuses_a_step_cache() -> None:

@@ -53,7 +53,13 @@ class GangRun:
             return is_canceled
 
         def check() -> bool:
-            return collectives.agree_any(is_canceled(), gang.group, self.device)
+            try:
+                mine = is_canceled()
+            except BaseException:
+                # still take part, as a cancel, so the others stop too instead of waiting for this member
+                collectives.agree_any(True, gang.group, self.device)
+                raise
+            return collectives.agree_any(mine, gang.group, self.device)
 
         return check
 
