@@ -16,6 +16,7 @@ end-to-end time derived for --target-steps (the default video's 64) from the mea
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -40,6 +41,7 @@ from gpu_consumers.render.tiny_mochi import build_tiny_mochi_pipeline
 PROMPT = "a wide shot of a small red boat on the sea at sunset with the camera slow over the water"
 SEED = 42
 TINY_HEADS = 4
+WAIT = datetime.timedelta(minutes=30)
 
 
 def emit(out: Path | None, phase: str, **fields: Any) -> None:
@@ -56,11 +58,12 @@ def join_world(device_type: str) -> tuple[int, int, torch.device]:
     if device_type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", rank))
         torch.cuda.set_device(local)
-        dist.init_process_group("nccl", device_id=torch.device("cuda", local))
+        # the members of a small gang wait in a barrier while the render runs: well past NCCL's 10 minutes
+        dist.init_process_group("nccl", device_id=torch.device("cuda", local), timeout=WAIT)
         return rank, world, torch.device("cuda", local)
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     torch.set_num_threads(1)
-    dist.init_process_group("gloo")
+    dist.init_process_group("gloo", timeout=WAIT)
     return rank, world, torch.device("cpu")
 
 

@@ -132,7 +132,9 @@ class UlyssesMochiAttnProcessor:
         if image_rotary_emb is not None:
             query, key = (_rotate(x, *image_rotary_emb) for x in (query, key))
         mine = shard.head_slice(heads)
-        video = tuple(shard.to_heads(x).transpose(1, 2) for x in (query, key, value))
+        # one all-to-all for the three: concatenated along the head dimension, which the exchange keeps whole
+        qkv = shard.to_heads(torch.cat([query, key, value], dim=-1)).transpose(1, 2)
+        video = qkv.chunk(3, dim=-1)
         text_q, text_k, text_v = (
             proj(encoder_hidden_states).unflatten(2, (heads, -1))
             for proj in (attn.add_q_proj, attn.add_k_proj, attn.add_v_proj)
