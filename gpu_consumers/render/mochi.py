@@ -43,6 +43,7 @@ from gpu_consumers.render.options import (
     compile_transformer,
     pin_attention_kernel,
 )
+from gpu_consumers.render.parallel.session import follower_frames, gang_run
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 from reelstream.errors import ConfigurationError
 from reelstream.models.mochi import TINY_MOCHI
@@ -204,6 +205,19 @@ class MochiRenderer:
         pipe = self.pipeline
         # 1. Check inputs.
         check_request(request)
+        guided = request.guidance_scale > 1.0
+        # In a gang, the transformer is hooked for this member's share (parallel/session.py).
+        with gang_run(gang, pipe.transformer, guided=guided, device=self._device) as run:
+            return self._render(pipe, request, on_progress, run.agreed(is_canceled), run.decodes)
+
+    def _render(
+        self,
+        pipe: MochiPipeline,
+        request: RenderRequest,
+        on_progress: ProgressCallback,
+        is_canceled: CancelCheck,
+        decodes: bool,
+    ) -> RenderedVideo:
         if is_canceled():
             raise RenderCanceled("canceled before the render started")
         generator = torch.Generator(device=self._device).manual_seed(request.seed)
@@ -231,12 +245,14 @@ class MochiRenderer:
                 num_inference_steps=request.num_inference_steps,
                 guidance_scale=request.guidance_scale,
                 generator=generator,
-                output_type="np",
+                output_type="np" if decodes else "latent",  # a gang's leader alone decodes
                 return_dict=False,
                 callback_on_step_end=_step_callback(on_progress, is_canceled),
                 max_sequence_length=self._max_sequence_length,
             )[0]
             on_progress(DECODE, 1, 1)
+        if not decodes:
+            return RenderedVideo(frames=follower_frames(request.height, request.width), fps=request.fps)
         # 5. Hand back uint8 frames, shape (F, H, W, 3).
         frames = _to_uint8(np.asarray(video)[0])
         logger.info("render finished", extra={"renderer": self.name, "frames": frames.shape[0]})

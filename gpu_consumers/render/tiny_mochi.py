@@ -63,10 +63,10 @@ def _build_text_encoder(vocab_size: int) -> T5EncoderModel:
     return T5EncoderModel(config)
 
 
-def _build_transformer() -> MochiTransformer3DModel:
+def _build_transformer(heads: int) -> MochiTransformer3DModel:
     transformer: MochiTransformer3DModel = MochiTransformer3DModel(
         patch_size=2,
-        num_attention_heads=2,
+        num_attention_heads=heads,
         attention_head_dim=8,
         num_layers=2,
         pooled_projection_dim=16,
@@ -89,13 +89,16 @@ def _build_vae() -> AutoencoderKLMochi:
     return vae
 
 
-def build_tiny_mochi_pipeline(dtype: torch.dtype = torch.float32) -> MochiPipeline:
-    """Build the tiny pipeline on the CPU from a fixed seed without touching the caller's global RNG."""
+def build_tiny_mochi_pipeline(dtype: torch.dtype = torch.float32, heads: int = 2) -> MochiPipeline:
+    """Build the tiny pipeline on the CPU from a fixed seed without touching the caller's global RNG.
+
+    `heads` sets the transformer's attention heads (8 dims each): sequence parallel needs a head count
+    its degree divides, so the gang tests use 4."""
     tokenizer = build_tiny_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
         text_encoder = _build_text_encoder(vocab_size=len(tokenizer))
-        transformer = _build_transformer()
+        transformer = _build_transformer(heads)
         vae = _build_vae()
     models: tuple[torch.nn.Module, ...] = (text_encoder, transformer, vae)
     for model in models:
