@@ -196,14 +196,6 @@ async def open_context(
         bootstrap, security = endpoints.kafka_bootstrap, endpoints.kafka_security
         state = LocalStore(settings.state_dir, cache_bytes=settings.state_cache_mib * 2**20).open()
         stack.callback(state.close)  # after the views stopped
-        view = StatusView(
-            bootstrap,
-            serde,
-            state.namespace(b"status"),
-            retention=retention_of(settings),
-            security=security,
-            max_age=settings.state_max_age_seconds,
-        )
         store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
         keys = IdempotencyView(
             bootstrap,
@@ -223,7 +215,23 @@ async def open_context(
             JobKeyWriter(opener.job_keys, issuer, publisher, tombstone_sender(producer, JOB_KEYS)),
             tombstone_sender(producer, TENANT_KEYS),
         )
-        view.in_clear = sealed_jobs.in_clear
+        tenants = TenantRegistryView(
+            bootstrap,
+            serde,
+            tenant_table if tenant_table is not None else TenantTable(),
+            security=security,
+        )
+        retention = platform_retention(settings)
+        view = StatusView(
+            bootstrap,
+            serde,
+            state.namespace(b"status"),
+            retention=retention,
+            retention_of=tenants.table.retention_lookup(retention),
+            in_clear=sealed_jobs.in_clear,
+            security=security,
+            max_age=settings.state_max_age_seconds,
+        )
         deleter = Deleter(
             publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock, shred=sealed_jobs.shred_job
         )
@@ -235,13 +243,6 @@ async def open_context(
             security=security,
         )
         usage = UsageView(bootstrap, serde, security=security)
-        tenants = TenantRegistryView(
-            bootstrap,
-            serde,
-            tenant_table if tenant_table is not None else TenantTable(),
-            security=security,
-        )
-        view.expiries.retention_of = tenants.table.retention_of(view.expiries.retention)
         log = DeliveryLog(settings.delivery_log_per_endpoint)
         deliveries = DeliveryLogView(bootstrap, serde, log, security=security)
         pools = PoolView(bootstrap, serde, security=security)
@@ -278,11 +279,11 @@ async def open_context(
                 sweep_forever(what, sweep_once, settings.key_sweep_interval_seconds), name=f"{what} sweeper"
             )
             stack.push_async_callback(_cancel, task)
-        retention = sweep_forever(
+        sweeping = sweep_forever(
             "retention", lambda: deleter.sweep(view.expiries), settings.retention_sweep_interval_seconds
         )
         for task in (
-            asyncio.create_task(retention, name="retention sweeper"),
+            asyncio.create_task(sweeping, name="retention sweeper"),
             asyncio.create_task(deleter.run_reaper(), name="deleted jobs' reaper"),
         ):
             stack.push_async_callback(_cancel, task)
@@ -316,7 +317,7 @@ async def open_context(
             logger.info("ingest resources closing")
 
 
-def retention_of(settings: IngestSettings) -> Retention:
+def platform_retention(settings: IngestSettings) -> Retention:
     return Retention(
         records=timedelta(seconds=settings.job_retention_seconds),
         videos=timedelta(seconds=settings.video_retention_seconds),
