@@ -40,8 +40,10 @@ from reelstream.crypto.keys_view import KeyIssuer
 from reelstream.crypto.provider import FileKeyProvider, KeyProvider
 from reelstream.dlq import DeadLetterWriter
 from reelstream.errors import ConfigurationError, ReelstreamError
+from reelstream.kafka.acls import retention_group
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.lease import GroupLease
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.local_store import LocalStore
@@ -279,8 +281,20 @@ async def open_context(
                 sweep_forever(what, sweep_once, settings.key_sweep_interval_seconds), name=f"{what} sweeper"
             )
             stack.push_async_callback(_cancel, task)
+        lease = GroupLease(
+            bootstrap,
+            JOB_STATUS.name,
+            retention_group(settings.pipeline.app_prefix),
+            security=security,
+            client_id="reelstream-ingest-retention",
+        )
+        stack.push_async_callback(lease.stop)
+        await lease.start()
         sweeping = sweep_forever(
-            "retention", lambda: deleter.sweep(view.expiries), settings.retention_sweep_interval_seconds
+            "retention",
+            lambda: deleter.sweep(view.expiries),
+            settings.retention_sweep_interval_seconds,
+            lease,  # one replica sweeps: the one assigned partition 0 of jobs.status in the group
         )
         for task in (
             asyncio.create_task(sweeping, name="retention sweeper"),
