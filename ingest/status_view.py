@@ -128,6 +128,8 @@ class StatusView(StoredView[JobFacts]):
 
     def _on_tombstone(self, key: str) -> bool:
         self._end_streams(key)
+        if self.caught_up:  # read live: the job was deleted (only ingest.deletion tombstones a snapshot)
+            self._remember_deleted(key)  # a snapshot of it still to come is reaped here too (see `deleting`)
         return self._index.remove(key)
 
     def _end_streams(self, job_id: str) -> None:
@@ -159,13 +161,20 @@ class StatusView(StoredView[JobFacts]):
         self._reaper = reaper
 
     def deleting(self, job_id: str) -> None:
-        """Forget the job now and treat any later snapshot of it as one to reap."""
-        self._deleted[job_id] = None
-        if len(self._deleted) > MAX_REMEMBERED_DELETIONS:
-            self._deleted.popitem(last=False)
+        """Forget the job now and treat any later snapshot of it as one to reap. Every replica does the
+        same for a tombstone it reads live, so a success the scheduler wrote after another replica's
+        tombstone (it finished before the scheduler read the deletion's cancel) is never shown and is
+        reaped by every replica that reads it, not only by the one that deleted the job."""
+        self._remember_deleted(job_id)
         self._index.remove(job_id)
         self._end_streams(job_id)
         self.write_now()
+
+    def _remember_deleted(self, job_id: str) -> None:
+        self._deleted[job_id] = None
+        self._deleted.move_to_end(job_id)
+        if len(self._deleted) > MAX_REMEMBERED_DELETIONS:
+            self._deleted.popitem(last=False)
 
     def apply(self, status: JobStatus, *, raw: bytes, local: bool = False) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.
