@@ -244,7 +244,13 @@ async def open_context(
             provider,
             security=security,
         )
-        usage = UsageView(bootstrap, serde, security=security)
+        usage = UsageView(
+            bootstrap,
+            serde,
+            state.namespace(b"usage"),
+            security=security,
+            max_age=settings.state_max_age_seconds,
+        )
         log = DeliveryLog(settings.delivery_log_per_endpoint)
         deliveries = DeliveryLogView(bootstrap, serde, log, security=security)
         pools = PoolView(bootstrap, serde, security=security)
