@@ -210,7 +210,14 @@ async def open_context(
         webhooks = TenantWebhooksViews(bootstrap, serde, "reelstream-ingest", provider, security)
         issuer = KeyIssuer(webhooks.keyring, publisher)
         opener = FieldOpener(
-            bootstrap, serde, webhooks.keyring, "reelstream-ingest", security, tenant_view=False
+            bootstrap,
+            serde,
+            webhooks.keyring,
+            "reelstream-ingest",
+            security,
+            tenant_view=False,
+            state=state.namespace(b"job-keys"),  # checkpointed: a restart reads only the tail
+            max_age=settings.state_max_age_seconds,
         )
         sealed_jobs = SealedJobs(
             opener,
