@@ -171,7 +171,8 @@ async def replayed_status(context: IngestContext, tenant_id: str, job_id: str) -
         if status is None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(context.settings.produce_timeout_seconds):
-                    status = (await updates.get()).status
+                    snapshot = await updates.get()  # None: deleted meanwhile
+                    status = snapshot.status if snapshot is not None else None
     if status is None or status.tenant_id != tenant_id:
         raise NotReady(f"job {job_id} was accepted but is not visible yet; retry")
     return status

@@ -40,8 +40,10 @@ from reelstream.crypto.keys_view import KeyIssuer
 from reelstream.crypto.provider import FileKeyProvider, KeyProvider
 from reelstream.dlq import DeadLetterWriter
 from reelstream.errors import ConfigurationError, ReelstreamError
+from reelstream.kafka.acls import retention_group
 from reelstream.kafka.clients import Publisher, SendsAndWaits, sender_of
 from reelstream.kafka.compacted_view import CompactedView
+from reelstream.kafka.lease import GroupLease
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
 from reelstream.local_store import LocalStore
@@ -196,14 +198,6 @@ async def open_context(
         bootstrap, security = endpoints.kafka_bootstrap, endpoints.kafka_security
         state = LocalStore(settings.state_dir, cache_bytes=settings.state_cache_mib * 2**20).open()
         stack.callback(state.close)  # after the views stopped
-        view = StatusView(
-            bootstrap,
-            serde,
-            state.namespace(b"status"),
-            retention=retention_of(settings),
-            security=security,
-            max_age=settings.state_max_age_seconds,
-        )
         store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
         keys = IdempotencyView(
             bootstrap,
@@ -216,14 +210,37 @@ async def open_context(
         webhooks = TenantWebhooksViews(bootstrap, serde, "reelstream-ingest", provider, security)
         issuer = KeyIssuer(webhooks.keyring, publisher)
         opener = FieldOpener(
-            bootstrap, serde, webhooks.keyring, "reelstream-ingest", security, tenant_view=False
+            bootstrap,
+            serde,
+            webhooks.keyring,
+            "reelstream-ingest",
+            security,
+            tenant_view=False,
+            state=state.namespace(b"job-keys"),  # checkpointed: a restart reads only the tail
+            max_age=settings.state_max_age_seconds,
         )
         sealed_jobs = SealedJobs(
             opener,
             JobKeyWriter(opener.job_keys, issuer, publisher, tombstone_sender(producer, JOB_KEYS)),
             tombstone_sender(producer, TENANT_KEYS),
         )
-        view.in_clear = sealed_jobs.in_clear
+        tenants = TenantRegistryView(
+            bootstrap,
+            serde,
+            tenant_table if tenant_table is not None else TenantTable(),
+            security=security,
+        )
+        retention = platform_retention(settings)
+        view = StatusView(
+            bootstrap,
+            serde,
+            state.namespace(b"status"),
+            retention=retention,
+            retention_of=tenants.table.retention_lookup(retention),
+            in_clear=sealed_jobs.in_clear,
+            security=security,
+            max_age=settings.state_max_age_seconds,
+        )
         deleter = Deleter(
             publisher, store, tombstone_sender(producer, JOB_STATUS), view, clock, shred=sealed_jobs.shred_job
         )
@@ -234,14 +251,13 @@ async def open_context(
             provider,
             security=security,
         )
-        usage = UsageView(bootstrap, serde, security=security)
-        tenants = TenantRegistryView(
+        usage = UsageView(
             bootstrap,
             serde,
-            tenant_table if tenant_table is not None else TenantTable(),
+            state.namespace(b"usage"),
             security=security,
+            max_age=settings.state_max_age_seconds,
         )
-        view.expiries.retention_of = tenants.table.retention_of(view.expiries.retention)
         log = DeliveryLog(settings.delivery_log_per_endpoint)
         deliveries = DeliveryLogView(bootstrap, serde, log, security=security)
         pools = PoolView(bootstrap, serde, security=security)
@@ -278,11 +294,23 @@ async def open_context(
                 sweep_forever(what, sweep_once, settings.key_sweep_interval_seconds), name=f"{what} sweeper"
             )
             stack.push_async_callback(_cancel, task)
-        retention = sweep_forever(
-            "retention", lambda: deleter.sweep(view.expiries), settings.retention_sweep_interval_seconds
+        lease = GroupLease(
+            bootstrap,
+            JOB_STATUS.name,
+            retention_group(settings.pipeline.app_prefix),
+            security=security,
+            client_id="reelstream-ingest-retention",
+        )
+        stack.push_async_callback(lease.stop)
+        await lease.start()
+        sweeping = sweep_forever(
+            "retention",
+            lambda: deleter.sweep(view.expiries),
+            settings.retention_sweep_interval_seconds,
+            lease,  # one replica sweeps: the one assigned partition 0 of jobs.status in the group
         )
         for task in (
-            asyncio.create_task(retention, name="retention sweeper"),
+            asyncio.create_task(sweeping, name="retention sweeper"),
             asyncio.create_task(deleter.run_reaper(), name="deleted jobs' reaper"),
         ):
             stack.push_async_callback(_cancel, task)
@@ -316,7 +344,7 @@ async def open_context(
             logger.info("ingest resources closing")
 
 
-def retention_of(settings: IngestSettings) -> Retention:
+def platform_retention(settings: IngestSettings) -> Retention:
     return Retention(
         records=timedelta(seconds=settings.job_retention_seconds),
         videos=timedelta(seconds=settings.video_retention_seconds),

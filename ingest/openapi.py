@@ -232,8 +232,8 @@ def _job_action_paths() -> Json:
                 "description": "`event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot "
                 "(with `retry:`, the reconnection delay), then every newer one; the stream ends after a "
                 "terminal state or after the server's maximum stream lifetime (reconnect: the current "
-                "snapshot comes first). Comment lines keep it alive. A tenant may hold a bounded number of "
-                "streams at once.",
+                "snapshot comes first); a job deleted meanwhile ends it at once with `event: job.deleted`. "
+                "Comment lines keep it alive. A tenant may hold a bounded number of streams at once.",
                 "parameters": [
                     JOB_ID,
                     {
@@ -247,8 +247,12 @@ def _job_action_paths() -> Json:
                 ],
                 "responses": {
                     "200": {
-                        "description": "An event stream of Job snapshots.",
-                        "content": {"text/event-stream": {"schema": ref("JobEvent")}},
+                        "description": "An event stream of Job snapshots (and `job.deleted`, last).",
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {"oneOf": [ref("JobEvent"), ref("JobDeletedEvent")]}
+                            }
+                        },
                     },
                     **error_responses("NotFound", "TooManyStreams"),
                 },

@@ -427,9 +427,35 @@ JOB_EVENT: Json = {
     },
 }
 
+JOB_DELETED_EVENT: Json = {
+    "type": "object",
+    "description": "The last event of a stream whose job was deleted while it was open (by any replica, "
+    "the API or the retention sweep); the stream ends after it and the job then reads 404.",
+    "required": ["event", "data"],
+    "additionalProperties": False,
+    "properties": {
+        "event": {"const": "job.deleted"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "type": "object",
+                "required": ["id", "object", "deleted"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "object": {"const": "job"},
+                    "deleted": {"const": True},
+                },
+            },
+            "description": '`{"id": <job id>, "object": "job", "deleted": true}`',
+        },
+    },
+}
+
 SCHEMAS: Json = {
     "CancelRequest": CANCEL_REQUEST,
     "JobEvent": JOB_EVENT,
+    "JobDeletedEvent": JOB_DELETED_EVENT,
     "Parameters": PARAMETERS,
     "Artifact": ARTIFACT,
     "JobError": JOB_ERROR,

@@ -110,12 +110,14 @@ class Expiries:
     """The finished jobs by tenant and finish time. The status view writes `keys(status)` with each snapshot
     (and deletes them with it); `due_*` take out the ids due at `now` under each tenant's retention (the
     caller checks the job's current snapshot: one deleted or changed since is skipped there); `note` puts a
-    job back (a sweep that failed). `retention_of` is the retention of a tenant: the default until the
-    application gives it the tenant registry's overrides."""
+    job back (a sweep that failed). `retention_of` is the retention of a tenant (the application passes
+    the tenant registry's lookup, `TenantTable.retention_lookup`); None: `retention` for every tenant."""
 
-    def __init__(self, retention: Retention, store: Namespace) -> None:
+    def __init__(
+        self, retention: Retention, store: Namespace, retention_of: RetentionOf | None = None
+    ) -> None:
         self.retention = retention
-        self.retention_of: RetentionOf = lambda tenant_id: retention
+        self.retention_of: RetentionOf = retention_of or (lambda tenant_id: retention)
         self._store = store
 
     def keys(self, status: Finishing, job_id: str) -> tuple[bytes, ...]:

@@ -2,8 +2,10 @@
 
 First a `retry:` field (the reconnection delay), then the current snapshot, then each newer one as it reaches
 the status view (`event: status`, `id: <version>`, `data: <job JSON>`); the stream ends after a terminal
-state, or once it has been open `max_stream_seconds` (the client reconnects after the announced delay and
-gets the current snapshot first). A client reconnecting with `Last-Event-ID: <version>` gets only newer
+state; at once when the job is deleted, with a last `event: job.deleted` (`data: {"id", "object",
+"deleted": true}`), whichever replica deleted it (its tombstone reaches every view); or once it has been
+open `max_stream_seconds` (the client reconnects after the announced delay and gets the current snapshot
+first). A client reconnecting with `Last-Event-ID: <version>` gets only newer
 snapshots. A comment line keeps idle connections (and the proxies between) alive. Waiting is on the view's
 subscription, never on a timer loop. One tenant holds at most `max_streams_per_tenant` streams on a process;
 one more is a 429.
@@ -36,6 +38,7 @@ from schemas.views import job_resource
 logger = logging.getLogger(__name__)
 
 KEEPALIVE = ": keep-alive\n\n"
+DELETED_EVENT = "job.deleted"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -43,6 +46,17 @@ def format_event(status: JobStatus, retention: Retention | None = None) -> str:
     resource = job_resource(status) if retention is None else retained_resource(status, retention)
     data = json.dumps(resource, separators=(",", ":"))
     return f"event: status\nid: {status.version}\ndata: {data}\n\n"
+
+
+def deleted_event(job_id: str) -> str:
+    """The last event of a stream whose job was deleted while it was open (no `id`: nothing follows it)."""
+    data = json.dumps({"id": job_id, "object": "job", "deleted": True}, separators=(",", ":"))
+    return f"event: {DELETED_EVENT}\ndata: {data}\n\n"
+
+
+def shown(view: StatusView, status: JobStatus) -> str:
+    """A snapshot's event as the API shows the job: in clear, with its tenant's expiry times."""
+    return format_event(view.in_clear(status), view.expiries.retention_of(status.tenant_id))
 
 
 def last_event_id(request: Request) -> int | None:
@@ -61,9 +75,7 @@ async def job_event_stream(
         if last is None:
             return
         if seen_version is None or last.status.version > seen_version:  # a resume skips what it saw
-            yield f"retry: {sse.retry_ms}\n" + format_event(
-                view.in_clear(last.status), view.expiries.retention
-            )  # one event block
+            yield f"retry: {sse.retry_ms}\n" + shown(view, last.status)  # one event block
         else:
             yield f"retry: {sse.retry_ms}\n\n"
         while not last.status.state.terminal:
@@ -76,11 +88,12 @@ async def job_event_stream(
             except TimeoutError:
                 yield KEEPALIVE
                 continue
+            if snapshot is None:  # deleted (its tombstone, or a deletion on this replica): nothing follows
+                yield deleted_event(job_id)
+                break
             if snapshot.rank > last.rank:  # the subscription may repeat what was read as current
                 last = snapshot
-                yield format_event(
-                    view.in_clear(snapshot.status), view.expiries.retention_of(snapshot.status.tenant_id)
-                )
+                yield shown(view, snapshot.status)
     logger.info("event stream of job %s ended", job_id, extra={"job_id": job_id})
 
 

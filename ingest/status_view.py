@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from ingest.job_index import EVERY_JOB, MAX_SCAN, JobFacts, JobFilter, JobIndex, Snapshot, SortKey
-from ingest.retention import Expiries, Retention
+from ingest.retention import Expiries, Retention, RetentionOf
 from ingest.submission import placeholder_of
 from reelstream.errors import InvalidRecordError
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
@@ -34,20 +34,30 @@ UPDATES_BUFFER = 256
 MAX_REMEMBERED_DELETIONS = 100_000
 
 
+def as_stored(status: JobStatus) -> JobStatus:
+    return status
+
+
 class Updates:
     """The snapshots of one job that became current since subscribing, in order (each outranks the one
-    before). Bounded: a reader that falls far behind loses the oldest intermediate ones, never the newest."""
+    before), then None once the job was deleted (its tombstone, a snapshot marked deleted, or this replica's
+    deletion). Bounded: a reader that falls far behind loses the oldest intermediate ones, never the newest
+    nor the end."""
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
-        self._queue: asyncio.Queue[Snapshot] = asyncio.Queue(UPDATES_BUFFER)
+        self._queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(UPDATES_BUFFER)
 
-    def offer(self, snapshot: Snapshot) -> None:
+    def offer(self, snapshot: Snapshot | None) -> None:
         if self._queue.full():
             self._queue.get_nowait()
         self._queue.put_nowait(snapshot)
 
-    async def get(self) -> Snapshot:
+    def end(self) -> None:
+        """The job is gone: the reader gets None after what it has not read yet."""
+        self.offer(None)
+
+    async def get(self) -> Snapshot | None:
         return await self._queue.get()
 
 
@@ -63,9 +73,14 @@ class StatusView(StoredView[JobFacts]):
         topic: Topic[JobStatus] = JOB_STATUS,
         client_id: str = "reelstream-ingest-view",
         retention: Retention | None = None,
+        retention_of: RetentionOf | None = None,
+        in_clear: Callable[[JobStatus], JobStatus] = as_stored,
         security: KafkaSecurity = PLAINTEXT,
         max_age: float = CHECKPOINT_MAX_AGE_SECONDS,
     ) -> None:
+        """`retention`: the platform's; `retention_of`: a tenant's, its overrides applied (the tenant
+        registry's lookup; None: `retention` for all); `in_clear`: a snapshot as the API shows it, its
+        sealed fields opened (`ingest.sealed_jobs.SealedJobs.in_clear`; default: as stored)."""
         # the view applies JobFacts read from the topic's JobStatus records (`_decode`): its loop sees facts
         facts_topic = cast(Topic[JobFacts], topic)
         super().__init__(
@@ -78,7 +93,7 @@ class StatusView(StoredView[JobFacts]):
             max_age=max_age,
         )
         self._serde, self._status_topic = serde, topic
-        self.expiries = Expiries(retention or Retention(), state)
+        self.expiries = Expiries(retention or Retention(), state, retention_of)
         self._deleted: OrderedDict[str, None] = OrderedDict()  # jobs this replica deleted, newest last
         self._reaper: Callable[[JobStatus], None] | None = None
         self._index = JobIndex(
@@ -89,8 +104,7 @@ class StatusView(StoredView[JobFacts]):
             self.batch,
         )
         self._subscribers: dict[str, set[Updates]] = {}
-        # a snapshot as the API shows it: its sealed fields opened (ingest.sealed_jobs sets it)
-        self.in_clear: Callable[[JobStatus], JobStatus] = lambda status: status
+        self.in_clear = in_clear
 
     async def _decode(self, raw: bytes) -> JobFacts:
         """Only what the index needs: a replay builds no JobStatus (`ingest.job_keys.JobFacts`)."""
@@ -99,6 +113,7 @@ class StatusView(StoredView[JobFacts]):
     def _on_stored(self, key: str | None, value: JobFacts, raw: bytes) -> None:
         if value.deleted or value.job_id in self._deleted:  # after its deletion (ingest.deletion)
             self._index.remove(value.job_id)
+            self._end_streams(value.job_id)
             if self._reaper is not None and self.caught_up:  # replayed ones: their tombstone follows
                 status = self._status(raw)
                 if status is not None:
@@ -112,7 +127,15 @@ class StatusView(StoredView[JobFacts]):
             raise InvalidRecordError(f"a snapshot of job {value.job_id!r} under the key {key!r}")
 
     def _on_tombstone(self, key: str) -> bool:
+        self._end_streams(key)
+        if self.caught_up:  # read live: the job was deleted (only ingest.deletion tombstones a snapshot)
+            self._remember_deleted(key)  # a snapshot of it still to come is reaped here too (see `deleting`)
         return self._index.remove(key)
+
+    def _end_streams(self, job_id: str) -> None:
+        """Tell whoever follows a deleted job that it is gone (an event stream then ends at once)."""
+        for updates in self._subscribers.get(job_id, ()):
+            updates.end()
 
     # ---- reading and writing the view ----------------------------------------------------------------
 
@@ -138,12 +161,20 @@ class StatusView(StoredView[JobFacts]):
         self._reaper = reaper
 
     def deleting(self, job_id: str) -> None:
-        """Forget the job now and treat any later snapshot of it as one to reap."""
+        """Forget the job now and treat any later snapshot of it as one to reap. Every replica does the
+        same for a tombstone it reads live, so a success the scheduler wrote after another replica's
+        tombstone (it finished before the scheduler read the deletion's cancel) is never shown and is
+        reaped by every replica that reads it, not only by the one that deleted the job."""
+        self._remember_deleted(job_id)
+        self._index.remove(job_id)
+        self._end_streams(job_id)
+        self.write_now()
+
+    def _remember_deleted(self, job_id: str) -> None:
         self._deleted[job_id] = None
+        self._deleted.move_to_end(job_id)
         if len(self._deleted) > MAX_REMEMBERED_DELETIONS:
             self._deleted.popitem(last=False)
-        self._index.remove(job_id)
-        self.write_now()
 
     def apply(self, status: JobStatus, *, raw: bytes, local: bool = False) -> bool:
         """Record a snapshot (a local placeholder only fills a gap); notify subscribers if it is current.

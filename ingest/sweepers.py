@@ -5,7 +5,8 @@
   still a 401. A revocation is final, so nothing can race it back to life.
 - Idempotency keys: a record on `reelstream.ingest.idempotency` is tombstoned once it expired (≥ 24 h after
   its request); a repeat after that is a new request, as the Idempotency-Key draft allows.
-Every replica sweeps: a second tombstone for the same key is harmless.
+Every replica sweeps these: a second tombstone for the same key is harmless. (The retention sweep, which
+deletes objects and jobs, runs on one replica at a time: `lease`, in `ingest.context`.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 from ingest.api_keys import KeyTable, sweepable
 from ingest.idempotency_view import IdempotencyView
@@ -47,11 +49,21 @@ async def sweep_idempotency(view: IdempotencyView, tombstone: Tombstone) -> list
     return gone
 
 
-async def sweep_forever(what: str, sweep_once: Sweep, interval: float) -> None:
-    """Run `sweep_once` every `interval` seconds until cancelled."""
+class Lease(Protocol):
+    """Whether this replica is the one that sweeps now (`reelstream.kafka.lease.GroupLease`)."""
+
+    @property
+    def held(self) -> bool: ...
+
+
+async def sweep_forever(what: str, sweep_once: Sweep, interval: float, lease: Lease | None = None) -> None:
+    """Run `sweep_once` every `interval` seconds until cancelled; with a `lease`, only while it is held
+    (a sweep under way when it is lost runs to its end: every deletion is idempotent)."""
     try:
         while True:
             await asyncio.sleep(interval)  # a period, not a synchronization: the next sweep is due
+            if lease is not None and not lease.held:
+                continue
             try:
                 await sweep_once()
             except PRODUCE_ERRORS as exc:  # the broker is away: the next sweep tries again

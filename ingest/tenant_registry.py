@@ -49,7 +49,7 @@ class TenantTable:
         record = self._records.get(tenant_id)
         return record if record is not None and record.status != DELETED else None
 
-    def retention_of(self, default: Retention) -> RetentionOf:
+    def retention_lookup(self, default: Retention) -> RetentionOf:
         """A tenant's retention: `default` with the operator's overrides on its record (read at each call,
         so a changed override applies at once)."""
 

@@ -2,7 +2,10 @@
 totals of a set of usage records over a window, per day or per model, or per tenant for the operator.
 
 A record counts in the window that holds its end (`occurred_at`): `from` inclusive, `to` exclusive. Each
-attempt counts once (the view keeps one record per attempt id).
+attempt counts once (the view keeps one record per attempt id). A report adds up `Piece`s: the usage of
+some attempts of one tenant, day (UTC) and model; the view gives whole days as one piece per day and model
+(`ingest.usage_view`) and the window's partial days attempt by attempt (`piece_of`). GPU time is added in
+whole microseconds, so a sum does not depend on the order, nor on what was subtracted on the way.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -76,29 +79,57 @@ def parse_query(params: Mapping[str, str], now: datetime, groups: tuple[str, ...
     return UsageQuery(start, end, group_by)
 
 
+@dataclass(frozen=True)
+class Piece:
+    """The usage of some attempts of one tenant, on one day (UTC) and one model."""
+
+    tenant_id: str
+    day: date
+    model: str
+    attempts: int
+    gpu_micros: int
+    frames: int  # of the succeeded attempts
+    by_outcome: Mapping[str, int]  # GPU µs per outcome
+
+
+def gpu_micros(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+def piece_of(record: GpuUsageRecorded) -> Piece:
+    """One attempt's usage."""
+    used = gpu_micros(record.gpu_seconds)
+    frames = record.num_frames if record.outcome == "succeeded" else 0
+    day = record.occurred_at.date()
+    return Piece(record.tenant_id, day, record.model, 1, used, frames, {record.outcome: used})
+
+
+def within(records: Iterable[GpuUsageRecorded], query: UsageQuery) -> list[Piece]:
+    """The pieces of the records that count in the query's window, one per attempt."""
+    return [piece_of(record) for record in records if query.holds(record)]
+
+
 @dataclass
 class Totals:
     attempts: int = 0
-    gpu_seconds: float = 0.0
+    gpu_micros: int = 0
     frames: int = 0
-    by_outcome: dict[str, float] | None = None
+    by_outcome: dict[str, int] = field(default_factory=dict)
 
-    def add(self, record: GpuUsageRecorded) -> None:
-        self.attempts += 1
-        self.gpu_seconds += record.gpu_seconds
-        self.frames += record.num_frames if record.outcome == "succeeded" else 0
-        if self.by_outcome is None:
-            self.by_outcome = dict.fromkeys(USAGE_OUTCOMES, 0.0)
-        self.by_outcome[record.outcome] = self.by_outcome.get(record.outcome, 0.0) + record.gpu_seconds
+    def add(self, piece: Piece) -> None:
+        self.attempts += piece.attempts
+        self.gpu_micros += piece.gpu_micros
+        self.frames += piece.frames
+        for outcome, used in piece.by_outcome.items():
+            self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + used
 
     def resource(self) -> dict[str, Any]:
+        outcomes = {**dict.fromkeys(USAGE_OUTCOMES, 0), **self.by_outcome}
         return {
             "attempts": self.attempts,
-            "gpu_seconds": round(self.gpu_seconds, 6),
+            "gpu_seconds": round(self.gpu_micros / 1e6, 6),
             "frames": self.frames,
-            "gpu_seconds_by_outcome": {
-                k: round(v, 6) for k, v in (self.by_outcome or dict.fromkeys(USAGE_OUTCOMES, 0.0)).items()
-            },
+            "gpu_seconds_by_outcome": {k: round(v / 1e6, 6) for k, v in outcomes.items()},
         }
 
 
@@ -106,17 +137,17 @@ def _stamp(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def _group_key(record: GpuUsageRecorded, group_by: str) -> str:
-    return record.occurred_at.date().isoformat() if group_by == "day" else record.model
+def _group_key(piece: Piece, group_by: str) -> str:
+    return piece.day.isoformat() if group_by == "day" else piece.model
 
 
-def tenant_report(tenant_id: str, records: Iterable[GpuUsageRecorded], query: UsageQuery) -> dict[str, Any]:
-    """One tenant's usage in the window: its totals and one row per day (UTC) or model with any usage."""
+def tenant_report(tenant_id: str, pieces: Iterable[Piece], query: UsageQuery) -> dict[str, Any]:
+    """One tenant's usage in the window (`pieces`: what counts in it): its totals and one row per day
+    (UTC) or model with any usage."""
     total, groups = Totals(), defaultdict[str, Totals](Totals)
-    for record in records:
-        if query.holds(record):
-            total.add(record)
-            groups[_group_key(record, query.group_by)].add(record)
+    for piece in pieces:
+        total.add(piece)
+        groups[_group_key(piece, query.group_by)].add(piece)
     return {
         "object": "usage",
         "tenant": tenant_id,
@@ -128,13 +159,12 @@ def tenant_report(tenant_id: str, records: Iterable[GpuUsageRecorded], query: Us
     }
 
 
-def tenants_report(records: Iterable[GpuUsageRecorded], query: UsageQuery) -> dict[str, Any]:
+def tenants_report(pieces: Iterable[Piece], query: UsageQuery) -> dict[str, Any]:
     """Every tenant's totals in the window (the operator's view), by tenant id."""
     total, tenants = Totals(), defaultdict[str, Totals](Totals)
-    for record in records:
-        if query.holds(record):
-            total.add(record)
-            tenants[record.tenant_id].add(record)
+    for piece in pieces:
+        total.add(piece)
+        tenants[piece.tenant_id].add(piece)
     return {
         "object": "usage_totals",
         "from": _stamp(query.start),

@@ -23,13 +23,13 @@ from schemas.events import utc_now
 async def get_usage(request: Request) -> Response:
     context, tenant_id = context_of(request), principal_of(request).tenant_id
     query = parse_query(request.query_params, utc_now())
-    return JSONResponse(tenant_report(tenant_id, context.usage_view().of_tenant(tenant_id), query))
+    return JSONResponse(tenant_report(tenant_id, context.usage_view().pieces(query, tenant_id), query))
 
 
 async def get_admin_usage(request: Request) -> Response:
     context = context_of(request)
     query = parse_query(request.query_params, utc_now(), groups=("tenant",))
-    return JSONResponse(tenants_report(context.usage_view().every(), query))
+    return JSONResponse(tenants_report(context.usage_view().pieces(query), query))
 
 
 async def get_render_load(request: Request) -> Response:

@@ -364,6 +364,8 @@ class NotifierSettings:
     # an endpoint failing this long with no success in between is disabled
     disable_after_seconds: float = 5 * 24 * 3600.0
     progress_min_interval_seconds: float = 10.0  # job.progress to one endpoint, per job, at most this often
+    # a deleted job's key is kept this long after its tombstone, so its job.deleted webhook reaches its URL
+    deleted_key_grace_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifierSettings:
@@ -389,6 +391,7 @@ class NotifierSettings:
             retry_after_max_seconds=v.webhook_retry_after_max_seconds,
             disable_after_seconds=v.webhook_disable_after_seconds,
             progress_min_interval_seconds=v.webhook_progress_min_interval_seconds,
+            deleted_key_grace_seconds=v.webhook_deleted_key_grace_seconds,
         )
 
 

@@ -61,9 +61,6 @@ from streams.webhook_health import SharedHealth, following_endpoint_health
 from streams.webhook_http import new_http_client
 
 log = logging.getLogger(__name__)
-# a deleted job's key is dropped this long after its tombstone is read live, so that its job.deleted webhook
-# (written just before the tombstone) can still be addressed to the job's own URL; a later retry cannot
-DELETED_KEY_GRACE_SECONDS = 300.0
 
 
 class Resources:
@@ -102,7 +99,9 @@ class Resources:
                 provider,
                 client_id,
                 security,
-                shred_delay=DELETED_KEY_GRACE_SECONDS,
+                # the job.deleted webhook, written just before the key's tombstone, can still be addressed
+                # to the job's own URL for this long (REELSTREAM_WEBHOOK_DELETED_KEY_GRACE_SECONDS)
+                shred_delay=self.settings.deleted_key_grace_seconds,
             ) as fields,
             following_endpoint_health(bootstrap, publisher.serde, gate.health, client_id, security),
         ):

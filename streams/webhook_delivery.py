@@ -101,13 +101,16 @@ def _log_delivery(delivery: WebhookDelivery) -> None:
         "attempt": delivery.attempt,
     }
     if delivery.outcome is DeliveryOutcome.DELIVERED:
-        log.info(
-            "webhook delivered to %s in %.0f ms", delivery.target_host, delivery.duration_ms, extra=fields
-        )
+        log.info("webhook delivered to %s in %.0f ms", _target(delivery), delivery.duration_ms, extra=fields)
     else:
-        log.warning(
-            "webhook to %s failed: %s", delivery.target_host, delivery.error or "non-2xx", extra=fields
-        )
+        log.warning("webhook to %s failed: %s", _target(delivery), delivery.error or "non-2xx", extra=fields)
+
+
+def _target(delivery: WebhookDelivery) -> str:
+    """Where a delivery went, as logs and records name it: never the URL nor its host (customer content)."""
+    if delivery.endpoint_id is not None:
+        return f"endpoint {delivery.endpoint_id}"
+    return f"the webhook_url of job {delivery.job_id}"
 
 
 def requests_for(event: JobEvent, tenants: TenantWebhooks, traceparent: str | None) -> list[RetryWebhook]:
@@ -372,7 +375,6 @@ class Delivering:
         record = WebhookEndpointDisabled(
             endpoint_sha256=endpoint_key(message.url),
             tenant_id=message.tenant_id,
-            target_host=delivery.target_host,
             status_code=delivery.status_code or 0,
             webhook_event_id=message.webhook_id,
             endpoint_id=message.endpoint_id,
@@ -384,8 +386,8 @@ class Delivering:
             due = NextAttempt(1, self.first_tier_delay, record.occurred_at)
             await self._queue(notice, message, source, due, "endpoint.disabled notice queued")
         log.warning(
-            "webhook endpoint on %s disabled (HTTP %s)",
-            delivery.target_host,
+            "webhook %s disabled (HTTP %s)",
+            _target(delivery),
             delivery.status_code or delivery.error,
             extra={"job_id": message.job_id, "endpoint_id": message.endpoint_id},
         )

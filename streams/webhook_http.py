@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,14 +29,6 @@ from reelstream.webhooks.retries import DEADLINE_EXCEEDED
 from schemas.events import DeliveryOutcome, JobEvent, WebhookDelivery
 
 MAX_ERROR_CHARS = 300
-
-
-def target_host(url: str) -> str:
-    """The host of a webhook URL: all of it that may be logged or recorded (paths and queries hold tokens)."""
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 def _describe(exc: Exception, url: str) -> str:
@@ -160,7 +151,6 @@ async def post(
         job_id=message.job_id,
         tenant_id=message.tenant_id,
         webhook_event_id=message.webhook_id,
-        target_host=target_host(url),
         attempt=attempt,
         outcome=DeliveryOutcome.DELIVERED if delivered else DeliveryOutcome.FAILED,
         duration_ms=duration_ms,

@@ -168,7 +168,6 @@ def every_record() -> list[Any]:
             job_id="j1",
             tenant_id="t1",
             webhook_event_id="e1",
-            target_host="example.test",
             attempt=1,
             outcome=ev.DeliveryOutcome.DELIVERED,
             duration_ms=12.5,
@@ -235,7 +234,6 @@ def every_record() -> list[Any]:
         ev.WebhookEndpointDisabled(
             endpoint_sha256="ab" * 32,
             tenant_id="t1",
-            target_host="example.test",
             status_code=410,
             webhook_event_id="e1",
             occurred_at=T0,

@@ -325,6 +325,14 @@ class Registry(BaseSettings, IngestFields):
         unit="s",
         ge=0,
     )
+    webhook_deleted_key_grace_seconds: float = setting(
+        300.0,
+        "A deleted job's key stays in the notifier's memory this long after its tombstone is read live, so "
+        "its job.deleted webhook still reaches the job's own URL; a retry later than this cannot.",
+        (NOTIFIER,),
+        unit="s",
+        ge=0,
+    )
 
     # GPU worker
     slot: int | None = setting(

@@ -70,12 +70,51 @@ def _aad(tenant_id: str, job_id: str, field: str) -> bytes:
     return f"job{SEPARATOR}{tenant_id}{SEPARATOR}{job_id}{SEPARATOR}{field}".encode()
 
 
-class JobKeys:
-    """The jobs' keys this process has read (sealed, as on the topic) and those it opened (memory only)."""
+Ids = tuple[str, str]  # (tenant id, job id)
 
-    def __init__(self, keyring: Keyring, cached: int = CACHED_KEYS) -> None:
+
+class KeyRecords(Protocol):
+    """Where the jobs' key records (sealed, as on the topic) are kept: memory (`MemoryKeyRecords`), or a
+    local store (`reelstream.crypto.stored_job_keys`)."""
+
+    def get(self, ids: Ids) -> JobKeyIssued | None: ...
+    def put(self, record: JobKeyIssued) -> None: ...
+    def remove(self, ids: Ids) -> bool: ...
+    def holds(self, ids: Ids) -> bool: ...
+    def __len__(self) -> int: ...
+
+
+class MemoryKeyRecords:
+    """The key records in a dict (~200 bytes a retained job)."""
+
+    def __init__(self) -> None:
+        self._records: dict[Ids, JobKeyIssued] = {}
+
+    def get(self, ids: Ids) -> JobKeyIssued | None:
+        return self._records.get(ids)
+
+    def put(self, record: JobKeyIssued) -> None:
+        self._records[(record.tenant_id, record.job_id)] = record
+
+    def remove(self, ids: Ids) -> bool:
+        return self._records.pop(ids, None) is not None
+
+    def holds(self, ids: Ids) -> bool:
+        return ids in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class JobKeys:
+    """The jobs' keys this process has read (sealed, as on the topic: `records`, in memory unless given)
+    and those it opened (memory only, bounded)."""
+
+    def __init__(
+        self, keyring: Keyring, cached: int = CACHED_KEYS, records: KeyRecords | None = None
+    ) -> None:
         self.keyring = keyring
-        self._records: dict[tuple[str, str], JobKeyIssued] = {}
+        self._records: KeyRecords = records if records is not None else MemoryKeyRecords()
         self._opened: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
         self._cached = cached
         # jobs whose key's tombstone was read (newest last, bounded): a reader fails at once, not after
@@ -89,7 +128,7 @@ class JobKeys:
         held = self._records.get(ids)
         if held is not None and held.key_id != record.key_id:
             self._opened.pop(ids, None)
-        self._records[ids] = record
+        self._records.put(record)
 
     def shred(self, tenant_id: str, job_id: str) -> bool:
         """Forget a job's key (its tombstone was read): nothing sealed with it opens here again."""
@@ -97,7 +136,7 @@ class JobKeys:
         self._shredded[(tenant_id, job_id)] = None
         if len(self._shredded) > REMEMBERED_SHREDS:
             self._shredded.popitem(last=False)
-        return self._records.pop((tenant_id, job_id), None) is not None
+        return self._records.remove((tenant_id, job_id))
 
     def shredded(self, tenant_id: str, job_id: str) -> bool:
         """Whether the job's key was shredded here: it will never be held again."""
@@ -109,7 +148,7 @@ class JobKeys:
             del self._opened[ids]
 
     def has(self, tenant_id: str, job_id: str) -> bool:
-        return (tenant_id, job_id) in self._records
+        return self._records.holds((tenant_id, job_id))
 
     def key_id_of(self, tenant_id: str, job_id: str) -> str | None:
         record = self._records.get((tenant_id, job_id))

@@ -11,14 +11,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from reelstream.crypto.job_fields import JobKeys, R, record_key, split_key
+from reelstream.crypto.job_fields import JobKeys, R, record_key
+from reelstream.crypto.job_keys_follow import KEY_WAIT_SECONDS, FollowsJobKeys
 from reelstream.crypto.keyring import Keyring
 from reelstream.crypto.keyring import record_key as tenant_key_record_key
 from reelstream.crypto.keys_view import KeyIssuer, TenantKeysView
 from reelstream.crypto.provider import KeyProvider
+from reelstream.crypto.stored_job_keys import StoredJobKeysView
 from reelstream.kafka.clients import Publisher
 from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
+from reelstream.kafka.stored_view import CHECKPOINT_MAX_AGE_SECONDS
+from reelstream.local_store import Namespace
 from schemas.events import JobKeyIssued
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_KEYS, TENANT_KEYS
@@ -26,10 +30,11 @@ from schemas.topics import JOB_KEYS, TENANT_KEYS
 logger = logging.getLogger(__name__)
 
 Tombstone = Callable[[str], Awaitable[None]]
-KEY_WAIT_SECONDS = 30.0  # how long a reader waits for a job key written just before the job's record
 
 
-class JobKeysView(CompactedView[JobKeyIssued]):
+class JobKeysView(FollowsJobKeys, CompactedView[JobKeyIssued]):
+    """The records in memory (`job_keys`' own): a reader without a local store replays the topic at start."""
+
     def __init__(
         self,
         bootstrap: str,
@@ -43,45 +48,11 @@ class JobKeysView(CompactedView[JobKeyIssued]):
         super().__init__(
             bootstrap, serde, topic=JOB_KEYS, client_id=f"{client_id}-job-keys", security=security
         )
-        self.job_keys = job_keys
-        # a tombstone read live is applied this much later (the notifier: the job.deleted webhook, written
-        # just before the key's tombstone, still goes to the job's own URL); one read at start-up at once
-        self.shred_delay = shred_delay
-        self._arrived = asyncio.Event()  # set (and replaced) whenever a key arrives
+        self._follow(job_keys, shred_delay)
 
     def _on_value(self, key: str | None, value: JobKeyIssued) -> None:
         self.job_keys.put(value)
         self._wake()
-
-    def _wake(self) -> None:
-        """Wake every reader waiting for a key: one arrived, or one was shredded."""
-        self._arrived.set()
-        self._arrived = asyncio.Event()
-
-    def _on_tombstone(self, key: str) -> bool:
-        ids = split_key(key)
-        if ids is None:
-            return False
-        if self.shred_delay > 0 and self.caught_up:
-            asyncio.get_running_loop().call_later(self.shred_delay, self.job_keys.shred, *ids)
-            return False
-        shredded = self.job_keys.shred(*ids)
-        self._wake()
-        return shredded
-
-    def _size(self) -> int:
-        return len(self.job_keys)
-
-    async def wait_for(self, tenant_id: str, job_id: str, wait_seconds: float = KEY_WAIT_SECONDS) -> bool:
-        """Whether the job's key is held, waiting up to `wait_seconds` for it (the writer acknowledged the key
-        before the record that needs it, but this view may not have read it yet)."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait_seconds):
-                while not self.job_keys.has(tenant_id, job_id):
-                    if self.job_keys.shredded(tenant_id, job_id):
-                        return False  # deleted: its key never comes back
-                    await self._arrived.wait()
-        return self.job_keys.has(tenant_id, job_id)
 
 
 class JobKeyWriter:
@@ -149,9 +120,29 @@ class FieldOpener:
         tenant_view: bool = True,
         key_wait_seconds: float = KEY_WAIT_SECONDS,
         shred_delay: float = 0.0,
+        state: Namespace | None = None,
+        max_age: float = CHECKPOINT_MAX_AGE_SECONDS,
     ) -> None:
-        self.job_keys = JobKeys(keyring)
-        self.view = JobKeysView(bootstrap, serde, self.job_keys, client_id, security, shred_delay=shred_delay)
+        """`state`: keep the key records in this local store namespace (checkpointed: a restart reads only
+        the tail); None: in memory (a reader without a state directory replays the topic at each start)."""
+        self.view: JobKeysView | StoredJobKeysView
+        if state is None:
+            self.job_keys = JobKeys(keyring)
+            self.view = JobKeysView(
+                bootstrap, serde, self.job_keys, client_id, security, shred_delay=shred_delay
+            )
+        else:
+            self.view = StoredJobKeysView(
+                bootstrap,
+                serde,
+                state,
+                keyring,
+                client_id,
+                security,
+                shred_delay=shred_delay,
+                max_age=max_age,
+            )
+            self.job_keys = self.view.job_keys
         self.tenant_view = (
             TenantKeysView(bootstrap, serde, keyring, client_id, security) if tenant_view else None
         )

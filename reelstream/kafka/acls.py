@@ -114,6 +114,12 @@ class Access:
         return sorted(out)
 
 
+def retention_group(app_prefix: str = "reelstream") -> str:
+    """The consumer group whose member assigned partition 0 of `jobs.status` runs ingest's retention sweep
+    (`reelstream.kafka.lease`); it reads nothing and commits nothing."""
+    return f"{app_prefix}-ingest-retention"
+
+
 def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
     """Every principal and its access: the architecture's topic table, as code. `app_prefix`:
     REELSTREAM_APP_PREFIX (Faust app ids and consumer groups are `<prefix>-<service>`)."""
@@ -151,6 +157,7 @@ def service_access(app_prefix: str = "reelstream") -> tuple[Access, ...]:
                 API_KEYS,
                 DEAD_LETTERS["ingest"],
             ),
+            group_prefix=retention_group(app_prefix),  # the retention sweep's lease (one replica sweeps)
             registry_role="writer",
         ),
         Access(

@@ -196,7 +196,6 @@ def endpoint_disabled_payload(record: WebhookEndpointDisabled) -> bytes:
             "tenant": record.tenant_id,
             "endpoint_id": record.endpoint_id,
             "endpoint_sha256": record.endpoint_sha256,
-            "target_host": record.target_host,
             "status_code": record.status_code or None,
             "last_webhook_id": record.webhook_event_id,
         },

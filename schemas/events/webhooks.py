@@ -15,7 +15,6 @@ class WebhookDelivery:
     job_id: str
     tenant_id: str
     webhook_event_id: str
-    target_host: str
     attempt: int
     outcome: DeliveryOutcome
     duration_ms: float
@@ -25,6 +24,7 @@ class WebhookDelivery:
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
     event_type: str | None = None  # job.succeeded, ping, endpoint.disabled, ...; None: an older record
+    target_host: str = ""  # no longer written: the endpoint is `endpoint_id`, a job's own URL the job's
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,12 @@ class RetryWebhook:
 class WebhookEndpointDisabled:
     endpoint_sha256: str
     tenant_id: str
-    target_host: str
     status_code: int
     webhook_event_id: str
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utc_now)
     endpoint_id: str | None = None  # a registered endpoint; None: a job's own webhook_url
+    target_host: str = ""  # no longer written (see WebhookDelivery)
 
 
 @dataclass(frozen=True)

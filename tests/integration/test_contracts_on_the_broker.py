@@ -37,6 +37,7 @@ from schemas.topics import (
     TENANT_LIMIT_SETTINGS,
     TENANTS,
     WEBHOOK_DELIVERIES,
+    WEBHOOK_ENDPOINTS,
     WEBHOOK_SECRETS,
     Topic,
 )
@@ -216,6 +217,22 @@ def without_retention_overrides(schema: Any) -> Any:
 
 async def test_the_tenants_retention_overrides_evolve_the_schema_compatibly(stack: Endpoints) -> None:
     await assert_evolves_compatibly(stack, TENANTS, without_retention_overrides)
+
+
+def with_a_required_target_host(schema: Any) -> Any:
+    """Delivery records as they were before `target_host` stopped being written (issue #23): required."""
+    fields = [dict(f) for f in schema["fields"]]
+    for f in fields:
+        if f["name"] == "target_host":
+            f.pop("default")
+    return {**schema, "fields": fields}
+
+
+@pytest.mark.parametrize("topic", [WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS], ids=lambda t: t.name)
+async def test_the_target_host_left_empty_evolves_the_schemas_compatibly(
+    stack: Endpoints, topic: Topic[Any]
+) -> None:
+    await assert_evolves_compatibly(stack, topic, with_a_required_target_host)
 
 
 @pytest.mark.parametrize(

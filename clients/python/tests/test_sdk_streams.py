@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import Reply, ScriptedServer, Seen, job, problem
 from reelstream_client import AsyncClient, Client, RetryPolicy, WebhookVerificationError, verify_webhook
+from reelstream_client.errors import NotFound
 
 FAST = RetryPolicy(attempts=4, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)
 
@@ -50,6 +51,29 @@ async def test_the_async_stream_resumes_the_same_way(server: ScriptedServer) -> 
         final = await client.wait("j1", timeout=10)
     assert (final.version, final.status) == (4, "succeeded")
     assert server.requests[-1].headers.get("last-event-id") == "2"
+
+
+def deleted_while_followed(seen: Seen) -> Reply:
+    """The stream sends one snapshot, then the job is deleted: `job.deleted` ends it."""
+    deleted = b'event: job.deleted\ndata: {"id":"j1","object":"job","deleted":true}\n\n'
+    return Reply(200, raw=sse(job(1, "running")) + deleted, headers={"Content-Type": "text/event-stream"})
+
+
+def test_a_job_deleted_while_followed_raises_not_found_at_once(server: ScriptedServer) -> None:
+    server.script = deleted_while_followed
+    seen: list[int] = []
+    with Client(server.url, "k", retry=FAST) as client, pytest.raises(NotFound, match="j1 was deleted"):
+        seen.extend(snapshot.version for snapshot in client.events("j1"))
+    assert seen == [1]
+    assert len(server.requests) == 1  # not reopened: the job is gone
+
+
+async def test_the_async_wait_on_a_deleted_job_raises_not_found(server: ScriptedServer) -> None:
+    server.script = deleted_while_followed
+    async with AsyncClient(server.url, "k", retry=FAST) as client:
+        with pytest.raises(NotFound, match="j1 was deleted"):
+            await client.wait("j1", timeout=10)
+    assert len(server.requests) == 1
 
 
 def test_without_a_stream_wait_polls(server: ScriptedServer) -> None:

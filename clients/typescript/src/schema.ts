@@ -147,7 +147,7 @@ export interface paths {
         };
         /**
          * The job's snapshots as server-sent events
-         * @description `event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot (with `retry:`, the reconnection delay), then every newer one; the stream ends after a terminal state or after the server's maximum stream lifetime (reconnect: the current snapshot comes first). Comment lines keep it alive. A tenant may hold a bounded number of streams at once.
+         * @description `event: status`, `id: <version>`, `data: <Job JSON>`: the current snapshot (with `retry:`, the reconnection delay), then every newer one; the stream ends after a terminal state or after the server's maximum stream lifetime (reconnect: the current snapshot comes first); a job deleted meanwhile ends it at once with `event: job.deleted`. Comment lines keep it alive. A tenant may hold a bounded number of streams at once.
          */
         get: operations["streamJobEvents"];
         put?: never;
@@ -704,6 +704,13 @@ export interface components {
             id: string;
             retry?: number;
             /** @description the Job, as JSON */
+            data: string;
+        };
+        /** @description The last event of a stream whose job was deleted while it was open (by any replica, the API or the retention sweep); the stream ends after it and the job then reads 404. */
+        JobDeletedEvent: {
+            /** @constant */
+            event: "job.deleted";
+            /** @description `{"id": <job id>, "object": "job", "deleted": true}` */
             data: string;
         };
         /** @description Every render parameter, resolved (defaults filled in, seed drawn). */
@@ -1808,13 +1815,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An event stream of Job snapshots. */
+            /** @description An event stream of Job snapshots (and `job.deleted`, last). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["JobEvent"];
+                    "text/event-stream": components["schemas"]["JobEvent"] | components["schemas"]["JobDeletedEvent"];
                 };
             };
             401: components["responses"]["Unauthorized"];

@@ -8,6 +8,7 @@ import json
 import secrets
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -129,7 +130,11 @@ async def api_with_roles(
     keys = {who: f"rs_test_{secrets.token_urlsafe(24)}" for who in tenants}
     settings = IngestSettings(
         key_dir=shared_key_dir(),
-        pipeline=PipelineSettings(endpoints=stack, default_model="tiny-mochi"),
+        # a deployment of its own: its retention lease group (`<prefix>-ingest-retention`) is its alone, so
+        # it sweeps whatever other ingest runs on the broker (its clock is the test's)
+        pipeline=PipelineSettings(
+            endpoints=stack, default_model="tiny-mochi", app_prefix=f"test-{uuid.uuid4().hex[:8]}"
+        ),
         api_keys={keys[who]: tenants[who] for who in tenants},
         api_key_roles={keys[who]: frozenset({"operator"}) for who in admins},
         server=server or HttpServerSettings(),

@@ -162,6 +162,26 @@ async def test_the_schedulers_snapshot_of_a_deleted_job_is_never_shown_and_is_re
     await eventually(lambda: tombstoned(statuses, before, job), bool)
 
 
+async def test_a_success_written_after_another_replicas_tombstone_is_reaped_here(
+    ready_api: RunningApi, scheduler: StatusWriter, stack: Endpoints, probes: dict[str, TopicProbe]
+) -> None:
+    """The race: another replica deleted a running job (its tombstone), but the scheduler had read the
+    worker's success before the deletion's cancel, so the success lands after the tombstone. This replica
+    never deleted the job: it must not show the job again, and reaps it (video gone, tombstone again)."""
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], ev.new_id()
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, ev.JobState.RUNNING, 2, progress=0.5))
+    await scheduler.publisher.tombstone(JOB_STATUS, job)  # the other replica's deletion
+    await eventually(lambda: client.get(f"/v1/jobs/{job}"), lambda r: r.status_code == 404)
+    statuses = probes[JOB_STATUS.name]
+    before = await statuses.end_offsets()
+    video = f"{tenant}/{job}/1/video.mp4"
+    await put_object(stack, video, os.urandom(1024), "video/mp4")
+    await scheduler.publish(snapshot(job, tenant, ev.JobState.SUCCEEDED, 5, artifact=artifact(key=video)))
+    await eventually(lambda: tombstoned(statuses, before, job), bool)
+    assert await stored(stack, f"{tenant}/{job}/") == []
+    assert (await client.get(f"/v1/jobs/{job}")).status_code == 404
+
+
 # ---- retention ------------------------------------------------------------------------------------------
 
 # jobs that finished on a day long before any other test's, so that moving this replica's clock expires

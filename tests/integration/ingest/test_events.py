@@ -1,4 +1,5 @@
-"""GET /v1/jobs/{id}/events: the current snapshot, then each newer one, ending after the terminal one."""
+"""GET /v1/jobs/{id}/events: the current snapshot, then each newer one, ending after the terminal one, or at
+once with `job.deleted` when the job is deleted."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 from ingest.app import create_app
 from reelstream.http_settings import EventStreamSettings
 from schemas.events import JobState, new_id
+from schemas.topics import JOB_STATUS
 from tests.integration.ingest.support import (
     COMMENT,
     RunningApi,
@@ -172,3 +174,36 @@ async def test_a_stream_ends_at_its_maximum_lifetime_and_the_reconnect_gets_the_
         for open_client in short_lived.clients:
             await open_client.aclose()
         await shutdown(served)
+
+
+async def test_a_stream_ends_with_job_deleted_at_the_tombstone_another_replica_wrote(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    """A running job's stream (lifetime: the default, far longer than the deadline) ends as soon as the job's
+    tombstone reaches the view, however it got there (here: written by another replica), with a last
+    `job.deleted` event; the job then reads 404."""
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    assert ready_api.settings.sse.max_stream_seconds > DEADLINE
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.RUNNING, 2, progress=0.5))
+    async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
+        events = sse_events(response)
+        assert (await next_event(events)).id == "2"
+        await scheduler.publisher.tombstone(JOB_STATUS, job)
+        rest = [event async for event in events if event is not COMMENT]  # ends when the server closes
+    assert [e.event for e in rest] == ["job.deleted"]
+    assert rest[0].id is None
+    assert rest[0].json() == {"id": job, "object": "job", "deleted": True}
+    assert (await client.get(f"/v1/jobs/{job}")).status_code == 404
+
+
+async def test_a_stream_ends_with_job_deleted_when_the_job_is_deleted_through_the_api(
+    ready_api: RunningApi, scheduler: StatusWriter
+) -> None:
+    client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
+    await scheduler.publish_and_wait(client, snapshot(job, tenant, JobState.QUEUED, 1, queue_position=3))
+    async with asyncio.timeout(DEADLINE), client.stream("GET", f"/v1/jobs/{job}/events") as response:
+        events = sse_events(response)
+        assert (await next_event(events)).id == "1"
+        assert (await client.delete(f"/v1/jobs/{job}")).status_code == 204
+        rest = [event async for event in events if event is not COMMENT]
+    assert [(e.event, e.json()["id"]) for e in rest] == [("job.deleted", job)]

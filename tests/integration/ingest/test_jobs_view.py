@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from ingest.context import retention_of
+from ingest.context import platform_retention
 from ingest.retention import retained_resource
 from schemas.events import JobState, JobStatus, new_id
 from tests.integration.ingest.support import RunningApi, StatusWriter, eventually, snapshot
@@ -17,7 +17,7 @@ async def test_get_follows_the_snapshots_and_ignores_an_older_one_arriving_late(
     ready_api: RunningApi, scheduler: StatusWriter
 ) -> None:
     client, tenant, job = ready_api.client("alice"), ready_api.tenants["alice"], new_id()
-    retention = retention_of(ready_api.settings)
+    retention = platform_retention(ready_api.settings)
 
     def job_resource(status: JobStatus) -> dict[str, Any]:  # as the API shows it: with its expiry times
         return retained_resource(status, retention)

@@ -171,3 +171,12 @@ def test_given_values_are_only_those_set_in_the_environment_or_the_file() -> Non
     assert config.given("kafka_bootstrap") == "kafka:9092"
     assert config.given("s3_secret_key") == "s3-secret-value"  # the dev stack passes it on, revealed
     assert config.given("schema_registry_url") is None  # its default is not "given"
+
+
+def test_the_notifiers_deleted_key_grace_is_a_setting() -> None:
+    env = {**CREDENTIALS, "REELSTREAM_KEY_DIR": "/keys"}
+    assert NotifierSettings.from_env(env).deleted_key_grace_seconds == 300.0
+    grace = {**env, "REELSTREAM_WEBHOOK_DELETED_KEY_GRACE_SECONDS": "45"}
+    assert NotifierSettings.from_env(grace).deleted_key_grace_seconds == 45.0
+    with pytest.raises(ConfigurationError, match="REELSTREAM_WEBHOOK_DELETED_KEY_GRACE_SECONDS"):
+        NotifierSettings.from_env({**env, "REELSTREAM_WEBHOOK_DELETED_KEY_GRACE_SECONDS": "-1"})

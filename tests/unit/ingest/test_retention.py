@@ -83,9 +83,12 @@ def test_a_tenants_override_replaces_only_what_it_names() -> None:
 
 
 def test_each_tenant_is_swept_under_its_own_retention(local_store: LocalStore) -> None:
-    expiries = Expiries(RETENTION, fresh_namespace(local_store))
     short = RETENTION.overridden(1, None)
-    expiries.retention_of = lambda tenant_id: short if tenant_id == "brief" else RETENTION
+    expiries = Expiries(
+        RETENTION,
+        fresh_namespace(local_store),
+        lambda tenant_id: short if tenant_id == "brief" else RETENTION,
+    )
     for tenant_id in ("brief", "keeps", "brief-but-longer-name"):
         expiries.note(finished(job_id=f"{tenant_id}-job", tenant_id=tenant_id, artifact=artifact()))
     a_day_later = T0 + timedelta(days=1, microseconds=1)
@@ -95,9 +98,10 @@ def test_each_tenant_is_swept_under_its_own_retention(local_store: LocalStore) -
 
 
 def test_a_changed_override_applies_to_jobs_already_noted(local_store: LocalStore) -> None:
-    expiries = Expiries(RETENTION, fresh_namespace(local_store))
     overrides: dict[str, Retention] = {}
-    expiries.retention_of = lambda tenant_id: overrides.get(tenant_id, RETENTION)
+    expiries = Expiries(
+        RETENTION, fresh_namespace(local_store), lambda tenant_id: overrides.get(tenant_id, RETENTION)
+    )
     expiries.note(finished(job_id="old", tenant_id="acme", artifact=None))
     three_days_later = T0 + timedelta(days=3)
     assert expiries.due_records(three_days_later) == []  # 30 days
@@ -115,9 +119,10 @@ def test_a_changed_override_applies_to_jobs_already_noted(local_store: LocalStor
 def test_exactly_the_due_jobs_of_every_tenant_come_out_once(
     local_store: LocalStore, jobs_by_tenant: list[tuple[str, int]], now_days: int
 ) -> None:
-    expiries = Expiries(RETENTION, fresh_namespace(local_store))
     per_tenant = {"a": RETENTION.overridden(1, None), "ab": RETENTION.overridden(45, 3)}
-    expiries.retention_of = lambda tenant_id: per_tenant.get(tenant_id, RETENTION)
+    expiries = Expiries(
+        RETENTION, fresh_namespace(local_store), lambda tenant_id: per_tenant.get(tenant_id, RETENTION)
+    )
     jobs = [
         finished(at=timedelta(days=d), job_id=f"j{i}", tenant_id=t, artifact=artifact())
         for i, (t, d) in enumerate(jobs_by_tenant)

@@ -77,7 +77,7 @@ def test_a_video_override_never_outlives_the_buckets_lifecycle_rule() -> None:
 
 def test_the_tables_retention_is_the_default_with_the_records_overrides() -> None:
     table, default = TenantTable(), Retention(timedelta(days=30), timedelta(days=7))
-    retention_of = table.retention_of(default)
+    retention_of = table.retention_lookup(default)
     table.apply(replace(CEILING, retention_days=1))
     table.apply(replace(CEILING, tenant_id="video", video_retention_days=2))
     assert retention_of("acme") == Retention(timedelta(days=1), timedelta(days=7))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.usage_report import UsageQuery, parse_query, tenant_report, tenants_report
+from ingest.usage_report import UsageQuery, parse_query, tenant_report, tenants_report, within
 from reelstream.params import InvalidRequest
 from tests.samples import usage_record
 
@@ -68,7 +68,8 @@ def test_a_tenant_report_groups_by_day_and_model_within_the_window() -> None:
         usage_record(attempt_id="c/1", gpu_seconds=7.0, occurred_at=datetime(2026, 12, 3, tzinfo=UTC)),
     ]
     window = {"from": "2026-12-01", "to": "2026-12-03"}
-    by_day = tenant_report("t1", records, parse_query(window, NOW))
+    query = parse_query(window, NOW)
+    by_day = tenant_report("t1", within(records, query), query)
     assert by_day["total"]["attempts"] == 3
     assert by_day["total"]["gpu_seconds"] == 10.0
     assert by_day["total"]["frames"] == 13  # frames of the succeeded attempts only
@@ -82,7 +83,8 @@ def test_a_tenant_report_groups_by_day_and_model_within_the_window() -> None:
         ("2026-12-01", 2.0),
         ("2026-12-02", 8.0),
     ]
-    by_model = tenant_report("t1", records, parse_query({**window, "group_by": "model"}, NOW))
+    query = parse_query({**window, "group_by": "model"}, NOW)
+    by_model = tenant_report("t1", within(records, query), query)
     assert [(r["model"], r["attempts"]) for r in by_model["data"]] == [("m1", 2), ("m2", 1)]
     assert (by_model["from"], by_model["to"]) == ("2026-12-01T00:00:00Z", "2026-12-03T00:00:00Z")
 
@@ -94,7 +96,8 @@ def test_operator_totals_are_per_tenant() -> None:
         usage_record(attempt_id="b/1", tenant_id="t2", gpu_seconds=2.5, occurred_at=at),
         usage_record(attempt_id="b/2", tenant_id="t2", gpu_seconds=1.0, occurred_at=at),
     ]
-    report = tenants_report(records, parse_query({}, NOW, groups=("tenant",)))
+    query = parse_query({}, NOW, groups=("tenant",))
+    report = tenants_report(within(records, query), query)
     assert [(r["tenant"], r["attempts"], r["gpu_seconds"]) for r in report["data"]] == [
         ("t1", 1, 1.5),
         ("t2", 2, 3.5),
@@ -109,7 +112,8 @@ def test_the_rows_add_up_to_the_total(items: list[tuple[float, int]]) -> None:
         for n, (s, h) in enumerate(items)
     ]
     for group_by in ("day", "model"):
-        report = tenant_report("t1", records, parse_query({"group_by": group_by}, NOW))
+        query = parse_query({"group_by": group_by}, NOW)
+        report = tenant_report("t1", within(records, query), query)
         assert sum(r["attempts"] for r in report["data"]) == report["total"]["attempts"]
         assert sum(r["gpu_seconds"] for r in report["data"]) == pytest.approx(report["total"]["gpu_seconds"])
         inside = [r for r in records if NOW - timedelta(days=30) <= r.occurred_at < NOW]

@@ -23,7 +23,6 @@ def _attempt(
         job_id=f"j{n}",
         tenant_id="t1",
         webhook_event_id=webhook_id or f"msg_{n}",
-        target_host="h.example",
         attempt=1,
         outcome=DeliveryOutcome.DELIVERED if ok else DeliveryOutcome.FAILED,
         duration_ms=3.0,

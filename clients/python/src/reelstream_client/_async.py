@@ -31,6 +31,7 @@ from reelstream_client._core import (
     reconnect_delay,
     redirect_target,
     sse_job,
+    stream_ended_by_deletion,
     stream_failed,
     stream_timeout,
     submit_call,
@@ -244,6 +245,8 @@ class AsyncClient(AsyncWebhookPortal):
                 if failure is not None:
                     raise failure
                 async for event in source.aiter_sse():
+                    if (deleted := stream_ended_by_deletion(event.event, event.data)) is not None:
+                        raise deleted
                     if event.event == "status" and place.fresh(job := sse_job(event.data)):
                         yield job
         except httpx.HTTPError as exc:
@@ -260,7 +263,8 @@ class AsyncClient(AsyncWebhookPortal):
 
     async def events(self, job_id: str) -> AsyncIterator[Job]:
         """The job's snapshots until it ends: over the event stream, reopened after a cut with Last-Event-ID
-        (a snapshot is never yielded twice); polling `get` when the stream is unavailable or keeps failing."""
+        (a snapshot is never yielded twice); polling `get` when the stream is unavailable or keeps failing.
+        A job deleted meanwhile raises NotFound (its stream ends with `job.deleted`)."""
         place, failures = Resumable(), 0
         while failures < self._retry.attempts:
             try:

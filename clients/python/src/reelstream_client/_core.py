@@ -164,6 +164,14 @@ def stream_failed(response: httpx.Response) -> errors.ReelstreamError | None:
     return None
 
 
+def stream_ended_by_deletion(event: str, data: str) -> errors.NotFound | None:
+    """A `job.deleted` event: the job was deleted while it was followed (the stream ends after it)."""
+    if event != "job.deleted":
+        return None
+    job_id = json.loads(data).get("id")
+    return errors.NotFound(404, {"title": "Not Found", "detail": f"job {job_id} was deleted"})
+
+
 class StreamUnsupported(errors.ReelstreamError):
     """The event stream is not available (a proxy strips it): `wait` falls back to polling."""
 

@@ -30,6 +30,7 @@ from reelstream_client._core import (
     reconnect_delay,
     redirect_target,
     sse_job,
+    stream_ended_by_deletion,
     stream_failed,
     stream_timeout,
     submit_call,
@@ -238,6 +239,8 @@ class Client(WebhookPortal):
                 if failure is not None:
                     raise failure
                 for event in source.iter_sse():
+                    if (deleted := stream_ended_by_deletion(event.event, event.data)) is not None:
+                        raise deleted
                     if event.event == "status" and place.fresh(job := sse_job(event.data)):
                         yield job
         except httpx.HTTPError as exc:
@@ -254,7 +257,8 @@ class Client(WebhookPortal):
 
     def events(self, job_id: str) -> Iterator[Job]:
         """The job's snapshots until it ends: over the event stream, reopened after a cut with Last-Event-ID
-        (a snapshot is never yielded twice); polling `get` when the stream is unavailable or keeps failing."""
+        (a snapshot is never yielded twice); polling `get` when the stream is unavailable or keeps failing.
+        A job deleted meanwhile raises NotFound (its stream ends with `job.deleted`)."""
         place, failures = Resumable(), 0
         while failures < self._retry.attempts:
             try:

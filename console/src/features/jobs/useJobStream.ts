@@ -20,6 +20,12 @@ export function useJobStream(id: string, live: boolean): StreamState {
       signal: abort.signal,
       onState: setState,
       onEvent: (event) => {
+        if (event.event === "job.deleted") {
+          // deleted while followed: the stream ends; the job's page reads it again (a 404 now)
+          abort.abort();
+          void queryClient.invalidateQueries({ queryKey: ["job", id] });
+          return;
+        }
         if (event.event !== "status") return;
         const job = JSON.parse(event.data) as Job;
         queryClient.setQueryData<Job>(["job", id], (old) => (old && old.version > job.version ? old : job));
