@@ -13,10 +13,10 @@ from __future__ import annotations
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, ReadOptions, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict, ReadOptions, WriteBatch
 
 OFFSET = struct.Struct(">Q")
 _CHECKPOINT = b"\x00ckpt/"  # <namespace>\x00ckpt/<partition BE4> → the next offset to read (BE8)
@@ -34,11 +34,15 @@ class LocalStore:
         self._temporary: str | None = None
         self._bulk = 0  # views replaying into an empty namespace
 
-    def open(self) -> LocalStore:
+    def open(self, seed: Callable[[Path], None] | None = None) -> LocalStore:
+        """Blocking. `seed`: called with the directory when it is empty (no database yet), to fill it first
+        (`reelstream.state_snapshot.restore`: a peer's snapshot); whatever it leaves there is opened."""
         path = self._path
         if path is None:
             path = self._temporary = tempfile.mkdtemp(prefix="reelstream-state-")
         Path(path).mkdir(parents=True, exist_ok=True)
+        if seed is not None and not any(Path(path).iterdir()):
+            seed(Path(path))
         table = BlockBasedOptions()
         table.set_block_cache(Cache(self._cache_bytes))
         table.set_bloom_filter(10, False)
@@ -61,6 +65,11 @@ class LocalStore:
             self._temporary = None
 
     @property
+    def path(self) -> Path:
+        """The database's directory (once open)."""
+        return Path(self._temporary or self._path or "")
+
+    @property
     def db(self) -> Rdict:
         if self._db is None:
             raise RuntimeError("the local store is not open")
@@ -78,6 +87,12 @@ class LocalStore:
         if b"\x00" in prefix:
             raise ValueError("a namespace prefix holds no NUL byte")
         return Namespace(self, prefix + b"\x00")
+
+    def checkpoint(self, path: Path) -> None:
+        """A consistent copy of the whole database at `path` (which must not exist): RocksDB's checkpoint,
+        its immutable files hard-linked, the memtables flushed first. Every view's offsets are in it,
+        committed with the data they produced. Blocking."""
+        Checkpoint(self.db).create_checkpoint(str(path))
 
     def size_on_disk(self) -> int:
         return self.db.property_int_value("rocksdb.total-sst-files-size") or 0
