@@ -267,9 +267,14 @@ class Snapshotter:
         return size
 
     async def run(self) -> None:
+        """Cancelled, it waits for a snapshot being written (the store must stay open until it is done)."""
         while True:
             await asyncio.sleep(self._interval)
+            publishing = asyncio.ensure_future(asyncio.to_thread(self.publish_if_due))
             try:
-                await asyncio.to_thread(self.publish_if_due)
+                await asyncio.shield(publishing)
+            except asyncio.CancelledError:
+                await asyncio.gather(publishing, return_exceptions=True)
+                raise
             except (ReelstreamError, OSError) as exc:
                 logger.warning("state snapshot not published: %r", exc)

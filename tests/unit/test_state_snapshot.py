@@ -69,7 +69,8 @@ def test_a_snapshot_restores_every_view_with_its_offsets(tmp_path: Path) -> None
     size = publish(source, objects, tmp_path)
     assert size == len(objects.objects[SNAPSHOT_KEY][0]) > 0
     outcome: list[str] = []
-    restored = LocalStore(str(tmp_path / "b")).open(lambda path: outcome.append(restore(objects, path).result))
+    seed = lambda path: outcome.append(restore(objects, path).result)  # noqa: E731
+    restored = LocalStore(str(tmp_path / "b")).open(seed)
     try:
         assert outcome == ["restored"]
         assert contents(restored) == contents(source)
