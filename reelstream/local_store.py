@@ -10,6 +10,7 @@ replaying the topic. Memory is what RocksDB is given: a block cache of `cache_by
 
 from __future__ import annotations
 
+import logging
 import shutil
 import struct
 import tempfile
@@ -17,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict, ReadOptions, WriteBatch
+
+logger = logging.getLogger(__name__)
 
 OFFSET = struct.Struct(">Q")
 _CHECKPOINT = b"\x00ckpt/"  # <namespace>\x00ckpt/<partition BE4> → the next offset to read (BE8)
@@ -41,7 +44,8 @@ class LocalStore:
         if path is None:
             path = self._temporary = tempfile.mkdtemp(prefix="reelstream-state-")
         Path(path).mkdir(parents=True, exist_ok=True)
-        if seed is not None and not any(Path(path).iterdir()):
+        seeded = seed is not None and not any(Path(path).iterdir())
+        if seed is not None and seeded:
             seed(Path(path))
         table = BlockBasedOptions()
         table.set_block_cache(Cache(self._cache_bytes))
@@ -53,7 +57,15 @@ class LocalStore:
         options.set_write_buffer_size(self._write_buffer)
         options.set_max_write_buffer_number(2)
         options.set_max_open_files(256)
-        self._db = Rdict(path, options)
+        try:
+            self._db = Rdict(path, options)
+        except Exception as exc:  # rocksdict raises plain Exceptions; a seeded directory falls back to empty
+            if not seeded:
+                raise
+            logger.warning("the seeded local store does not open (%s): starting empty", type(exc).__name__)
+            shutil.rmtree(path)
+            Path(path).mkdir()
+            self._db = Rdict(path, options)
         return self
 
     def close(self) -> None:

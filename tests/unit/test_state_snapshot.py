@@ -173,3 +173,14 @@ def test_replicas_publish_about_once_per_interval(tmp_path: Path) -> None:
         assert first.due(datetime.now(UTC) + timedelta(seconds=600))
     finally:
         store.close()
+
+
+def test_a_seeded_directory_that_does_not_open_starts_empty(tmp_path: Path) -> None:
+    def seed(path: Path) -> None:
+        (path / "CURRENT").write_text("MANIFEST-999999\n")  # names a manifest that is not there
+
+    store = LocalStore(str(tmp_path / "s")).open(seed)
+    try:
+        assert store.namespace(b"status").checkpoint() == ({}, None)
+    finally:
+        store.close()
