@@ -177,6 +177,9 @@ def show(jobs: int, name: str, r: dict[str, Any]) -> dict[str, Any]:
         f"{r['rss_base_mib']:>8.0f}  {get:>15}  {page:>16}  {r['records_read']!s:>8}",
         flush=True,
     )
+    if "list_cpu_p50_ms" in r:  # the page's own CPU (its thread's), which the machine's load changes least
+        cpu = f"{r['list_cpu_p50_ms']:.2f}/{r['list_cpu_p99_ms']:.2f}"
+        print(f"#   list page CPU p50/p99 {cpu} ms", flush=True)
     if "restored" in r:
         print(
             f"#   {r['restored']}: {r['restore_bytes'] / 2**20:.0f} MiB in {r['restore_s']:.1f} s", flush=True
