@@ -1,12 +1,14 @@
 """One status view in a process of its own, for bench/status_view_memory.py: start it over a topic, time
 until it is ready, then its RSS and the P99 of lookups and list pages; one JSON line on stdout.
 
-    BENCH_ROOT=<checkout> python bench/status_view_runner.py --topic T --jobs N [--state-dir D]
+    BENCH_ROOT=<checkout> python bench/status_view_runner.py --topic T --jobs N [--state-dir D [--restore]]
 
 BENCH_ROOT picks the code: this worktree (the disk-backed view) or another checkout (main's in-memory view:
 its StatusView takes no local store). The process imports `ingest.app` first, so its RSS is an ingest's
 less the HTTP server's buffers. Kafka and the registry come from BENCH_BOOTSTRAP, BENCH_REGISTRY and
-BENCH_SECURITY (a KafkaSecurity record, JSON).
+BENCH_SECURITY (a KafkaSecurity record, JSON). `--restore`: the empty state directory is first seeded from
+the snapshot in object storage (reelstream.state_snapshot; BENCH_S3: endpoint, keys and bucket, JSON), as a
+new ingest replica does; the time to ready includes the download.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import json
 import os
 import random
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.environ.get("BENCH_ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -41,6 +45,7 @@ from schemas.topics import COMMANDS, JOB_STATUS
 TENANTS = 50
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 GETS, PAGES, PAGE_SIZE = 3000, 600, 50
+RUNS = Path(tempfile.gettempdir()) / "status_view_runs.jsonl"
 
 
 def snapshot(n: int) -> JobStatus:
@@ -87,7 +92,22 @@ def rss_mib() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-async def measure(topic_name: str, jobs: int, state_dir: str | None) -> dict[str, Any]:
+def seed_from_snapshot(path: Any, outcome: dict[str, Any]) -> None:
+    """Restore the snapshot into the empty directory `path`, timed (what ingest's lifespan does)."""
+    from reelstream.endpoints import Endpoints
+    from reelstream.object_store import ObjectStore, minio_client
+    from reelstream.state_snapshot import restore
+
+    s3 = json.loads(os.environ["BENCH_S3"])
+    endpoints = Endpoints("", "", s3["endpoint"], s3["access_key"], s3["secret_key"], s3["bucket"])
+    started = time.perf_counter()
+    found = restore(ObjectStore(minio_client(endpoints), endpoints.s3_bucket), path)
+    outcome.update(
+        restore_s=time.perf_counter() - started, restored=found.result, restore_bytes=found.bytes_read
+    )
+
+
+async def measure(topic_name: str, jobs: int, state_dir: str | None, restore: bool = False) -> dict[str, Any]:
     security = KafkaSecurity.from_record(json.loads(os.environ["BENCH_SECURITY"]))
     auth = registry_auth_from_config(load_config(os.environ))  # as status_view_memory passed it
     registry = ConfluentRegistry(os.environ["BENCH_REGISTRY"], auth)
@@ -96,15 +116,17 @@ async def measure(topic_name: str, jobs: int, state_dir: str | None) -> dict[str
     topic = dataclasses.replace(JOB_STATUS, name=topic_name)
     store: Any = None
     extra: list[Any] = []
-    if "state" in inspect.signature(StatusView).parameters:  # the disk-backed view
-        from reelstream.local_store import LocalStore
-
-        store = LocalStore(state_dir).open()
-        extra = [store.namespace(b"status")]
-    view = StatusView(os.environ["BENCH_BOOTSTRAP"], serde, *extra, topic=topic, security=security)
+    restored: dict[str, Any] = {}
     gc.collect()
     base = rss_mib()
     started, cpu = time.perf_counter(), time.process_time()
+    if "state" in inspect.signature(StatusView).parameters:  # the disk-backed view
+        from reelstream.local_store import LocalStore
+
+        seed = (lambda path: seed_from_snapshot(path, restored)) if restore else None
+        store = LocalStore(state_dir).open(seed) if seed is not None else LocalStore(state_dir).open()
+        extra = [store.namespace(b"status")]
+    view = StatusView(os.environ["BENCH_BOOTSTRAP"], serde, *extra, topic=topic, security=security)
     await view.start()
     await view.wait_caught_up()
     ready, ready_cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -119,13 +141,14 @@ async def measure(topic_name: str, jobs: int, state_dir: str | None) -> dict[str
         gets.append(time.perf_counter() - t)
         assert found is not None
         assert found.job_id == job_id
-    pages = []
+    pages, pages_cpu = [], []
     for i in range(PAGES):
         tenant = f"tenant-{rng.randrange(TENANTS):04d}"
         after = None if i % 2 else (-(rng.randrange(jobs) * 10**6) - int(T0.timestamp() * 1e6), "")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         listed, _ = view.page(tenant, PAGE_SIZE, after)
         pages.append(time.perf_counter() - t)
+        pages_cpu.append(time.thread_time() - c)  # this thread's CPU: what the machine's load changes least
         assert listed or after is not None
     records_read = getattr(view, "records_read", None)
     await view.stop()
@@ -142,7 +165,10 @@ async def measure(topic_name: str, jobs: int, state_dir: str | None) -> dict[str
         "get_p99_ms": quantile(gets, 0.99),
         "list_p50_ms": quantile(pages, 0.5),
         "list_p99_ms": quantile(pages, 0.99),
+        "list_cpu_p50_ms": quantile(pages_cpu, 0.5),
+        "list_cpu_p99_ms": quantile(pages_cpu, 0.99),
         "records_read": records_read,
+        **restored,
     }
 
 
@@ -151,8 +177,12 @@ def main() -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--state-dir", default=None)
+    parser.add_argument("--restore", action="store_true", help="seed the empty state dir from the snapshot")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.topic, args.jobs, args.state_dir))))
+    result = json.dumps(asyncio.run(measure(args.topic, args.jobs, args.state_dir, args.restore)))
+    with RUNS.open("a") as runs:  # every figure of every run, also those the summary does not print
+        runs.write(json.dumps({"topic": args.topic, "restore": args.restore, **json.loads(result)}) + "\n")
+    print(result)
 
 
 if __name__ == "__main__":

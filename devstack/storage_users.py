@@ -6,6 +6,9 @@ charts/reelstream/files/storage-policies.json by `python -m devstack.deploy stor
 - worker: put objects in the artifact bucket (and read back what it put, to verify size and checksum: S3's
   HEAD needs s3:GetObject);
 - ingest: get objects (presigned URLs are signed with its credentials, so they carry its rights) and delete;
+  put only its local store's snapshots, under `_state/ingest/` (reelstream.state_snapshot: no tenant id starts
+  with `_`, so no artifact lives there);
+- the worker never touches `_state/` (denied, though its artifact rights span the bucket);
 - nobody lists the bucket, writes elsewhere, or administers anything; admission, the scheduler and the
   notifier hold no storage credentials that can do anything (a user without a policy).
 """
@@ -25,6 +28,7 @@ from minio.error import MinioAdminException
 from minio.minioadmin import MinioAdmin
 
 from reelstream.endpoints import Endpoints
+from reelstream.state_snapshot import SNAPSHOT_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +38,14 @@ SERVICES = ("ingest", "worker", "streams")  # streams: admission, scheduler, not
 def policies(bucket: str) -> dict[str, dict[str, Any]]:
     """Each service's IAM policy document (`streams` has none: a user without a policy is denied all)."""
     objects, whole = f"arn:aws:s3:::{bucket}/*", f"arn:aws:s3:::{bucket}"
+    snapshots, state = f"arn:aws:s3:::{bucket}/{SNAPSHOT_PREFIX}*", f"arn:aws:s3:::{bucket}/_state/*"
     location = {"Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [whole]}
     return {
         "ingest": {
             "Version": "2012-10-17",
             "Statement": [
                 {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"], "Resource": [objects]},
+                {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [snapshots]},
                 location,
             ],
         },
@@ -47,6 +53,7 @@ def policies(bucket: str) -> dict[str, dict[str, Any]]:
             "Version": "2012-10-17",
             "Statement": [
                 {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": [objects]},
+                {"Effect": "Deny", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": [state]},
                 location,
             ],
         },

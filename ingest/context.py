@@ -28,6 +28,7 @@ from ingest.idempotency import InFlight
 from ingest.idempotency_view import IdempotencyView
 from ingest.key_store_view import KeyStoreView
 from ingest.limits_view import LimitsView
+from ingest.local_state import open_local_store, snapshotter
 from ingest.pool_view import PoolView
 from ingest.retention import Retention
 from ingest.sealed_jobs import SealedJobs
@@ -46,9 +47,9 @@ from reelstream.kafka.compacted_view import CompactedView
 from reelstream.kafka.lease import GroupLease
 from reelstream.kafka.librdkafka import LibrdkafkaProducer
 from reelstream.kafka.registry import ConfluentRegistry
-from reelstream.local_store import LocalStore
 from reelstream.object_store import ObjectStore, ObjectStoreError, minio_client
 from reelstream.settings import IngestSettings
+from reelstream.state_snapshot import RestoreOutcome
 from reelstream.webhooks.delivery_log import DeliveryLog
 from reelstream.webhooks.sealing import is_legacy, sealed
 from reelstream.webhooks.tenant_views import TenantWebhooksViews
@@ -126,6 +127,7 @@ class IngestContext:
     tenants: TenantRegistryView | None = None  # the tenant registry; None: no tenant exists
     deliveries: DeliveryLogView | None = None  # the delivery log of registered endpoints (not in readiness)
     pools: PoolView | None = None  # the pools' snapshots (GET /v1/admin/pool; not in readiness)
+    restored: RestoreOutcome | None = None  # what seeding the empty local store from a snapshot found
 
     def pool_view(self) -> PoolView:
         if self.pools is None or not self.pools.caught_up:
@@ -196,9 +198,9 @@ async def open_context(
 
         dead_letters = DeadLetterWriter(STAGE, publisher)
         bootstrap, security = endpoints.kafka_bootstrap, endpoints.kafka_security
-        state = LocalStore(settings.state_dir, cache_bytes=settings.state_cache_mib * 2**20).open()
-        stack.callback(state.close)  # after the views stopped
         store = ObjectStore(minio_client(endpoints), endpoints.s3_bucket)
+        state, restored = await open_local_store(settings, store)  # a peer's snapshot seeds an empty disk
+        stack.callback(state.close)  # after the views stopped
         keys = IdempotencyView(
             bootstrap,
             serde,
@@ -336,6 +338,10 @@ async def open_context(
         context.webhooks = webhooks
         context.deliveries = deliveries
         context.pools = pools
+        context.restored = restored
+        if (publisher_of_state := snapshotter(settings, state, store, lambda: context.ready)) is not None:
+            snapshots = asyncio.create_task(publisher_of_state.run(), name="state snapshots")
+            stack.push_async_callback(_cancel, snapshots)
         logger.info("ingest resources open")
         try:
             yield context

@@ -7,10 +7,11 @@ replaced by any real snapshot, whatever its version. Jobs are also indexed per t
 cursor pagination, which can filter by state, model and creation time (`JobFilter`) without decoding a
 record: the tenant key's value is the job's state and model (layout: `ingest.job_keys`).
 
-A job's entry keeps the snapshot's record as it came from Kafka (a local placeholder: the SubmitJob record it
-is made from), decoded only when read, so the index never decodes more than it needs, and opaque fields
-(prompts, encrypted or not) are never looked at. Writes go to a `Batch` the view commits with the offsets
-they came from; reads see it.
+A job's listing keeps the snapshot's record as it came from Kafka (a local placeholder: the SubmitJob record
+it is made from), decoded only when read, so the index never decodes more than it needs, and opaque fields
+(prompts, encrypted or not) are never looked at. The record sits in the tenant's key, not the job's: a page
+reads one contiguous range, a GET two small point reads. Writes go to a `Batch` the view commits with the
+offsets they came from; reads see it.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from ingest.job_keys import (
     Entry,
     JobFacts,
     JobFilter,
+    Listing,
     SortKey,
     decode_cursor,
     encode_cursor,
     job_key,
-    listed,
     micros,
     ordered,
     sort_key,
@@ -89,7 +90,12 @@ class JobIndex:
 
     def get(self, job_id: str) -> Snapshot | None:
         entry = self._entry(job_id)
-        return None if entry is None else Snapshot(self._status(entry), local=not entry.real)
+        if entry is None:
+            return None
+        value = self.batch.get(tenant_key(entry.tenant_id, (entry.first, job_id)))
+        if value is None:  # the entry and its listing are written and deleted in one batch
+            raise RuntimeError(f"the local store holds job {job_id} without its listing")
+        return Snapshot(self._status(Listing.unpack(value)), local=not entry.real)
 
     def apply(self, job: JobFacts, *, raw: bytes, local: bool = False) -> bool:
         """Record a snapshot if it is newer than what is known; True when it became the current one. `raw`:
@@ -100,11 +106,11 @@ class JobIndex:
             return False
         first = -micros(job.created_at)
         dues = self._expiries.keys(job, job.job_id) if self._expiries is not None and not local else ()
-        new = Entry(job.version, not local, job.tenant_id, first, job.state.value, job.model, dues, raw)
+        new = Entry(job.version, not local, job.tenant_id, first, job.state.value, job.model, dues)
         if old is not None:
             self._unindex(job.job_id, old)
         self.batch.put(job_key(job.job_id), new.pack())
-        self.batch.put(tenant_key(job.tenant_id, (first, job.job_id)), new.listing())
+        self.batch.put(tenant_key(job.tenant_id, (first, job.job_id)), new.listing(raw))
         for due in dues:
             self.batch.put(due, b"")
         return True
@@ -122,8 +128,8 @@ class JobIndex:
         packed = self.batch.get(job_key(job_id))
         return None if packed is None else Entry.unpack(packed)
 
-    def _status(self, entry: Entry) -> JobStatus:
-        return (self._decode if entry.real else self._decode_local)(entry.record)
+    def _status(self, listing: Listing) -> JobStatus:
+        return (self._decode if listing.real else self._decode_local)(listing.record)
 
     def _unindex(self, job_id: str, entry: Entry) -> None:
         self.batch.delete(tenant_key(entry.tenant_id, (entry.first, job_id)))
@@ -147,15 +153,15 @@ class JobIndex:
         if after is not None:
             start = max(start, tenant_key(tenant_id, after) + b"\0")  # strictly after the cursor's key
         end = prefix + ordered(stop) if stop < 2**63 else prefix + b"\xff" * 9
-        chosen: list[str] = []
+        chosen: list[Listing] = []
         last, more = None, False
         for scanned, (raw_key, value) in enumerate(self.store.scan(start, end)):
             if len(chosen) >= limit or scanned >= max_scan:
                 more = True
                 break
             last = split_tenant_key(tenant_id, raw_key)
-            if where.admits(*listed(value)):
-                chosen.append(last[1])
-        entries = (self._entry(job_id) for job_id in chosen)
-        jobs = [self._status(entry) for entry in entries if entry is not None]
+            listing = Listing.unpack(value)
+            if where.admits(listing.state, listing.model):
+                chosen.append(listing)
+        jobs = [self._status(listing) for listing in chosen]
         return jobs, encode_cursor(last) if more and last is not None else None

@@ -1,10 +1,13 @@
 """How the status view lays out a job on disk (`reelstream.local_store`), and the list's order and cursor.
 
 Keys, ordered so that what a request reads is one range scan:
-  j<job id>                                       → the job's entry (`Entry`: what the index needs, and the
-                                                    snapshot's record bytes, never decoded for the index)
-  t<len BE2><tenant><sort key BE8><job id>        → "<state>\\0<model>": the tenant's jobs newest first, with
-                                                    what a filter needs, so a page reads only its range
+  j<job id>                                       → the job's entry (`Entry`: what the index needs to rank,
+                                                    list and expire it; a few dozen bytes)
+  t<len BE2><tenant><sort key BE8><job id>        → "<state>\\0<model>\\0<1 real|0 local>" and the snapshot's
+                                                    record bytes (`Listing`): the tenant's jobs newest first,
+                                                    with what a filter needs and what a page shows, so a page
+                                                    is one range scan over contiguous blocks (no point read
+                                                    per job: on a large store each is a random disk read)
 Retention's finish-time keys (`ingest.retention`) share the namespace under `R` and `V`.
 """
 
@@ -167,8 +170,8 @@ def split_tenant_key(tenant_id: str, raw: bytes) -> SortKey:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A job as the index keeps it: its snapshot's rank, where it is listed, what filters read, the keys
-    that point at it (retention's), and the record (a local placeholder's: the SubmitJob it came from)."""
+    """A job as the index keeps it: its snapshot's rank, where it is listed, what filters read, and the keys
+    that point at it (retention's). Its record is in its listing (`Listing`)."""
 
     version: int
     real: bool
@@ -177,21 +180,22 @@ class Entry:
     state: str
     model: str
     due_keys: tuple[bytes, ...]
-    record: bytes
 
     @property
     def rank(self) -> tuple[int, int]:
         return (self.version, 1 if self.real else 0)
 
-    def listing(self) -> bytes:
-        return f"{self.state}\0{self.model}".encode()
+    def listing(self, record: bytes) -> bytes:
+        """Its tenant key's value: what a filter reads, then the record (a local placeholder's: the
+        SubmitJob it came from)."""
+        return f"{self.state}\0{self.model}\0{int(self.real)}".encode() + record
 
     def pack(self) -> bytes:
         fields = [self.tenant_id.encode(), self.state.encode(), self.model.encode(), *self.due_keys]
         parts = [_HEAD.pack(self.version, int(self.real), self.first), bytes([len(fields)])]
         for field in fields:
             parts += [_U16.pack(len(field)), field]
-        return b"".join([*parts, self.record])
+        return b"".join(parts)
 
     @classmethod
     def unpack(cls, data: bytes) -> Entry:
@@ -203,12 +207,27 @@ class Entry:
             fields.append(data[at + 2 : at + 2 + size])
             at += 2 + size
         tenant, state, model, *due = fields
+        return cls(version, bool(real), tenant.decode(), first, state.decode(), model.decode(), tuple(due))
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A tenant key's value read back: the job's state and model, whether its record is a real snapshot
+    (or a local placeholder's SubmitJob), and the record."""
+
+    state: str
+    model: str
+    real: bool
+    record: bytes
+
+    @classmethod
+    def unpack(cls, value: bytes) -> Listing:
+        state_end = value.index(b"\0")
+        model_end = value.index(b"\0", state_end + 1)
+        real = value[model_end + 1 : model_end + 2] == b"1"
         return cls(
-            version, bool(real), tenant.decode(), first, state.decode(), model.decode(), tuple(due), data[at:]
+            value[:state_end].decode(),
+            value[state_end + 1 : model_end].decode(),
+            real,
+            value[model_end + 2 :],
         )
-
-
-def listed(value: bytes) -> tuple[str, str]:
-    """A tenant key's value: the job's state and model."""
-    state, _, model = value.decode().partition("\0")
-    return state, model

@@ -64,6 +64,8 @@ class Updates:
 class StatusView(StoredView[JobFacts]):
     """Construct freely (no I/O); `await start()` / `await stop()` from the application's lifespan."""
 
+    LAYOUT = 2  # 2: the record in the tenant's listing, not the job's entry (ingest.job_keys)
+
     def __init__(
         self,
         bootstrap: str,

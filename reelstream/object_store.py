@@ -8,16 +8,18 @@ nothing above this module knows which client library stores the objects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol, cast
 from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
 from minio.deleteobjects import DeleteObject
-from minio.error import MinioException
+from minio.error import MinioException, S3Error
 
 from reelstream.errors import ReelstreamError
 
@@ -26,6 +28,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 60
 HTTP_RETRIES = 2
 _FAILURES = (MinioException, urllib3.exceptions.HTTPError, OSError)
+_ABSENT = ("NoSuchKey", "NoSuchObject")
 
 
 class ObjectStoreError(ReelstreamError):
@@ -101,6 +104,36 @@ class ObjectStore:
             )
         except _FAILURES as exc:
             raise ObjectStoreError(f"could not sign a URL in bucket {self.bucket}: {exc!r}") from exc
+
+    def modified_at(self, key: str) -> datetime | None:
+        """When `key` was last written; None if there is no such object. Blocking."""
+        try:
+            return self.client.stat_object(self.bucket, key).last_modified
+        except S3Error as exc:
+            if exc.code in _ABSENT:
+                return None
+            raise ObjectStoreError(f"stat of {key} failed: {exc.code}") from exc
+        except _FAILURES as exc:
+            raise ObjectStoreError(f"stat of {key} failed: {exc!r}") from exc
+
+    @contextlib.contextmanager
+    def reading(self, key: str) -> Iterator[IO[bytes] | None]:
+        """The object's bytes as a stream (read in a worker thread); None if there is no such object. A
+        failure while reading surfaces as the stream's own error (urllib3's, an OSError)."""
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code not in _ABSENT:
+                raise ObjectStoreError(f"get of {key} failed: {exc.code}") from exc
+            yield None
+            return
+        except _FAILURES as exc:
+            raise ObjectStoreError(f"get of {key} failed: {exc!r}") from exc
+        try:
+            yield cast(IO[bytes], response)
+        finally:
+            response.close()
+            response.release_conn()
 
     def remove(self, keys: list[str]) -> None:
         """Delete these objects, by name (no service may list the bucket); blocking (run in a thread). A key

@@ -309,6 +309,8 @@ class IngestSettings:
     state_dir: str | None = None  # the local store (reelstream.local_store); None: a temporary directory
     state_cache_mib: int = 64
     state_max_age_seconds: float = 24 * 3600.0
+    state_snapshot_enabled: bool = True  # publish / restore the local store's snapshot (state_snapshot)
+    state_snapshot_interval_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -343,6 +345,8 @@ class IngestSettings:
             state_dir=v.state_dir,
             state_cache_mib=v.state_cache_mib,
             state_max_age_seconds=v.state_max_age_seconds,
+            state_snapshot_enabled=v.state_snapshot_enabled,
+            state_snapshot_interval_seconds=v.state_snapshot_interval_seconds,
         )
 
 

@@ -93,6 +93,21 @@ class IngestFields(BaseModel):
         unit="s",
         gt=0,
     )
+    state_snapshot_enabled: bool = setting(
+        True,
+        "Ingest replicas publish snapshots of their local store to object storage (under _state/ingest/), "
+        "and a replica starting with an empty state directory restores the newest one, then reads only "
+        "the topics' tails. Off: every empty disk replays the topics from the beginning.",
+        (INGEST,),
+    )
+    state_snapshot_interval_seconds: float = setting(
+        600.0,
+        "How often the local store's snapshot is refreshed: each replica publishes when the one in object "
+        "storage is older than this (about one upload per interval for all replicas together).",
+        (INGEST,),
+        unit="s",
+        gt=0,
+    )
     key_store_max_lag_seconds: float = setting(
         10.0,
         "Bound on how long a revoked API key may still be accepted by a replica: /readyz fails when the "

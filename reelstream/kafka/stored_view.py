@@ -26,10 +26,15 @@ T = TypeVar("T")
 
 CHECKPOINT_MAX_AGE_SECONDS = 24 * 3600.0  # Kafka's default delete.retention.ms, which the topics keep
 _SCHEMA = b"\x00schema/"  # + the 4 bytes of a schema id (a Confluent-framed record's bytes 1-4)
+_LAYOUT = b"\x00layout"  # the subclass's LAYOUT its data was written in (absent: 1)
 
 
 class StoredView(CompactedView[T]):
-    """Construct freely (no I/O: the store is opened by the lifespan before `start`)."""
+    """Construct freely (no I/O: the store is opened by the lifespan before `start`). A subclass that
+    changes how it lays its data out raises `LAYOUT`: data written in another layout (an older replica's
+    disk or snapshot) is discarded and the topic replayed."""
+
+    LAYOUT = 1
 
     def __init__(
         self,
@@ -81,7 +86,9 @@ class StoredView(CompactedView[T]):
 
     def _resume(self) -> dict[int, int]:
         offsets, stamp = self._state.checkpoint()
-        if offsets and (stamp is None or time.time() - stamp / 1e6 > self._max_age):
+        layout = int.from_bytes(self._state.get(_LAYOUT) or b"\x01")
+        stale = stamp is None or time.time() - stamp / 1e6 > self._max_age
+        if offsets and (stale or layout != self.LAYOUT):
             self._discard()
             return {}
         if not offsets:
@@ -109,4 +116,5 @@ class StoredView(CompactedView[T]):
         self._begin_bulk()
 
     def _commit(self, offsets: dict[int, int]) -> None:
+        self.batch.put(_LAYOUT, self.LAYOUT.to_bytes(2))
         self.batch.commit(offsets, time.time_ns() // 1000)

@@ -19,6 +19,7 @@ from devstack.manager import ensure_bucket
 from devstack.storage_users import ServiceCredentials, provision
 from reelstream.endpoints import Endpoints
 from reelstream.object_store import minio_client
+from reelstream.state_snapshot import SNAPSHOT_PREFIX
 
 RUN = uuid.uuid4().hex[:8]
 
@@ -82,6 +83,7 @@ def test_ingest_reads_through_presigned_urls_and_deletes_but_never_writes_or_lis
     url = ingest.presigned_get_object(bucket, key, timedelta(minutes=1))
     assert httpx.get(url, timeout=10).content == b"mp4"
     _refused(lambda: _put(ingest, bucket, f"tenant-{RUN}/forged.mp4"))
+    _refused(lambda: _put(ingest, bucket, f"_state/other-{RUN}"))  # its snapshots' prefix only
     _refused(lambda: list(ingest.list_objects(bucket)))
     ingest.remove_object(bucket, key)
     assert httpx.get(url, timeout=10).status_code == 404
@@ -101,3 +103,16 @@ def test_the_stream_services_credential_can_do_nothing(
     _refused(lambda: _put(streams, bucket, key))
     _refused(lambda: list(streams.list_objects(bucket)))
     _refused(lambda: streams.remove_object(bucket, key))
+
+
+def test_only_ingest_writes_and_reads_the_local_store_snapshots(
+    stack: Endpoints, users: dict[str, ServiceCredentials]
+) -> None:
+    ingest, worker, bucket = _client(stack, users["ingest"]), _client(stack, users["worker"]), stack.s3_bucket
+    key = f"{SNAPSHOT_PREFIX}test-{RUN}.tar"
+    _put(ingest, bucket, key)
+    assert ingest.stat_object(bucket, key).size == 3  # ObjectStore.upload verifies what it put
+    assert ingest.get_object(bucket, key).read() == b"mp4"
+    _refused(lambda: _put(worker, bucket, key))
+    _refused(lambda: worker.stat_object(bucket, key))
+    _refused(lambda: _put(worker, bucket, f"_state/other-{RUN}"))

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.job_index import JobFacts, JobFilter, JobIndex, decode_cursor, encode_cursor, sort_key
-from ingest.job_keys import Entry, job_key
+from ingest.job_keys import Entry, Listing, job_key, tenant_key
 from ingest.openapi import openapi_document
 from ingest.retention import Retention
 from ingest.submission import parse_submission, placeholder_of, submit_command
@@ -196,10 +196,13 @@ async def test_real_snapshots_are_kept_as_their_record_bytes(local_store: LocalS
     records["c"] = serde.serialize(COMMANDS, command)
     assert index.apply(JobFacts.of(placeholder), local=True, raw=records["c"])
     index.batch.commit()
-    for job_id, raw in records.items():
-        entry = namespace.get(job_key(job_id))
-        assert entry is not None
-        assert Entry.unpack(entry).record == raw
+    for job_id, raw in records.items():  # kept as they came, in the tenant's listing beside the filters
+        packed = namespace.get(job_key(job_id))
+        assert packed is not None
+        entry = Entry.unpack(packed)
+        listing = namespace.get(tenant_key(entry.tenant_id, (entry.first, job_id)))
+        assert listing is not None
+        assert Listing.unpack(listing) == Listing(entry.state, entry.model, entry.real, raw)
     found, local = index.get("a"), index.get("c")
     assert found is not None
     assert found.status == first
