@@ -208,7 +208,8 @@ class MochiRenderer:
         guided = request.guidance_scale > 1.0
         # In a gang, the transformer is hooked for this member's share (parallel/session.py).
         with gang_run(gang, pipe.transformer, guided=guided, device=self._device) as run:
-            return self._render(pipe, request, on_progress, run.agreed(is_canceled), run.decodes)
+            in_gang = gang is not None and gang.world_size > 1
+            return self._render(pipe, request, on_progress, run.agreed(is_canceled), run.decodes, in_gang)
 
     def _render(
         self,
@@ -217,11 +218,12 @@ class MochiRenderer:
         on_progress: ProgressCallback,
         is_canceled: CancelCheck,
         decodes: bool,
+        in_gang: bool = False,
     ) -> RenderedVideo:
         if is_canceled():
             raise RenderCanceled("canceled before the render started")
         generator = torch.Generator(device=self._device).manual_seed(request.seed)
-        with self._torch_errors(request):
+        with self._torch_errors(request, in_gang):
             # 2. Encode the prompt (and the negative prompt when guidance is on).
             on_progress(ENCODE_TEXT, 0, 1)
             prompt, mask, negative, negative_mask = pipe.encode_prompt(
@@ -263,8 +265,12 @@ class MochiRenderer:
         return pipe._execution_device if self.options.cpu_offload else torch.device(self._device)
 
     @contextlib.contextmanager
-    def _torch_errors(self, request: RenderRequest) -> Iterator[None]:
-        """Inference mode; torch's exceptions converted; GPU memory handed back after a failure."""
+    def _torch_errors(self, request: RenderRequest, in_gang: bool = False) -> Iterator[None]:
+        """Inference mode; torch's exceptions converted; GPU memory handed back after a failure.
+
+        In a gang, a RuntimeError is left as it is: a collective that failed because another member died
+        looks like any other, and the worker's gang (gpu_consumers.gang_member) turns it into a retriable
+        `gang_broken` rather than this member's own, final `render_failed`."""
         failed = True
         try:
             with torch.inference_mode():
@@ -275,6 +281,8 @@ class MochiRenderer:
         except (RuntimeError, ValueError, TypeError) as exc:
             if any(marker in str(exc) for marker in _BROKEN_CONTEXT):
                 raise DeviceLost(f"{self._device} is unusable: {exc}") from exc
+            if in_gang and isinstance(exc, RuntimeError):
+                raise
             raise RenderError(f"Mochi pipeline failed: {exc}") from exc
         finally:
             if failed and self._device_type == "cuda":

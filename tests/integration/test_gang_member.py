@@ -18,7 +18,8 @@ import pytest
 
 from devstack.process import free_port
 from gpu_consumers.gang_member import Gang, GangBroken, GangRenderer
-from gpu_consumers.render.base import RenderRequest
+from gpu_consumers.render.base import DENOISE, Renderer, RenderRequest
+from gpu_consumers.render.mochi import tiny_mochi_renderer
 from gpu_consumers.render.simulated import SimulatedRenderer
 from reelstream.models import BUILTIN_MODELS
 from reelstream.settings import GangSettings
@@ -57,11 +58,18 @@ def dispatch(rank: int, size: int, attempt: int = 1) -> DispatchRender:
     )
 
 
-def member(rank: int, size: int, port_base: int, scale: float, timeout: float, out: Queue[Any]) -> None:
-    """One member's process: join, render (saying which step it is at), leave; put what happened."""
+def member(
+    rank: int, size: int, port_base: int, scale: float, timeout: float, out: Queue[Any], mochi: bool = False
+) -> None:
+    """One member's process: join, render (saying which step it is at), leave; put what happened. With
+    `mochi`, the member renders with the tiny Mochi itself, which splits the work across the gang."""
     settings = GangSettings("tcp://127.0.0.1:{port}", port_base, timeout)
     gang = Gang(dispatch(rank, size), settings, "cpu")
-    renderer = GangRenderer(SimulatedRenderer(BUILTIN_MODELS["tiny-mochi"], scale), gang)
+    inner: Renderer = (
+        tiny_mochi_renderer() if mochi else SimulatedRenderer(BUILTIN_MODELS["tiny-mochi"], scale)
+    )
+    inner.load()
+    renderer = GangRenderer(inner, gang)
     started = time.monotonic()
     try:
         video = renderer.render(
@@ -74,9 +82,11 @@ def member(rank: int, size: int, port_base: int, scale: float, timeout: float, o
         gang.leave()
 
 
-def spawn(rank: int, size: int, port_base: int, scale: float, timeout: float, out: Queue[Any]) -> Any:
+def spawn(
+    rank: int, size: int, port_base: int, scale: float, timeout: float, out: Queue[Any], mochi: bool = False
+) -> Any:
     process = multiprocessing.get_context("spawn").Process(
-        target=member, args=(rank, size, port_base, scale, timeout, out), daemon=True
+        target=member, args=(rank, size, port_base, scale, timeout, out, mochi), daemon=True
     )
     process.start()
     return process
@@ -117,6 +127,27 @@ def test_two_members_meet_render_as_one_and_only_the_leader_keeps_the_frames() -
         REQUEST, lambda *_: None, lambda: False
     )
     assert np.frombuffer(leader[2], dtype=np.uint8).tobytes() == alone.frames.tobytes()
+
+
+def test_a_gang_of_two_tiny_mochi_workers_renders_what_one_renders_alone() -> None:
+    """The seam between the worker's gang (its rendezvous and group) and the renderer's split of the work
+    (gpu_consumers/render/parallel: with guidance on, a gang of two splits the CFG branches)."""
+    events = Events()
+    port_base = free_port()
+    processes = [spawn(rank, 2, port_base, 0.0, 120.0, events.out, mochi=True) for rank in (0, 1)]
+    leader = events.wait("done", 0)
+    follower = events.wait("done", 1)
+    for process in processes:
+        process.join(DEADLINE)
+        assert process.exitcode == 0
+    assert follower[2] == b""  # only the leader decodes
+    steps = [e[3] for e in events.seen if e[:3] == ("step", 1, DENOISE)]
+    assert steps[-1] == STEPS  # the follower took part in every step
+    alone = tiny_mochi_renderer()
+    alone.load()
+    frames = alone.render(REQUEST, lambda *_: None, lambda: False).frames
+    together = np.frombuffer(leader[2], dtype=np.uint8).reshape(frames.shape)
+    assert np.abs(together.astype(int) - frames.astype(int)).max() <= 1  # one uint8 level
 
 
 def test_a_member_killed_mid_render_breaks_the_leaders_next_step_instead_of_hanging_it() -> None:

@@ -235,6 +235,20 @@ def test_another_runtime_error_fails_only_the_render(device: str, request_factor
     assert not isinstance(caught.value, DeviceLost)
 
 
+def test_in_a_gang_a_runtime_error_is_left_for_the_gang_to_judge(
+    device: str, request_factory: RequestFactory
+) -> None:
+    """A collective that failed because another member died must reach the worker's gang as it is (it makes
+    it a retriable gang_broken), not become this member's final render_failed."""
+    renderer = tiny_mochi_renderer(device=device)
+    peer_gone = RuntimeError("[gloo] Connection closed by peer")
+
+    with pytest.raises(RuntimeError) as caught, renderer._torch_errors(request_factory(), in_gang=True):
+        raise peer_gone
+
+    assert caught.value is peer_gone
+
+
 def test_levers_are_recorded(device: str) -> None:
     renderer = tiny_mochi_renderer(device=device, options=MochiOptions(attention="math", vae_tiling=False))
 
