@@ -17,7 +17,7 @@ def _fake_java(folder: Path, version: str) -> Path:
     """A `java` that answers `-version` as that JDK would (on stderr)."""
     folder.mkdir(parents=True)
     java = folder / "java"
-    java.write_text(f'#!/bin/sh\necho \'openjdk version "{version}" 2025-04-15\' >&2\n')
+    java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2025-04-15' >&2\n")
     java.chmod(0o755)
     return java
 
