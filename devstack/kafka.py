@@ -10,7 +10,7 @@ from pathlib import Path
 
 from devstack.fetch import fetch_once, run_client
 from devstack.kafka_tls import BrokerTls
-from devstack.prereqs import find_java, java_major_version, jvm_dirs_from, quick_start_options, require_tool
+from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess, ServiceStartError, log_tail
 from devstack.steps import QUIET, StepProgress, Steps
 from reelstream.kafka.security import PLAINTEXT, KafkaSecurity
@@ -189,7 +189,6 @@ class KafkaService:
         classpath = f"{libs}/*"
         jvm = [
             str(java),
-            *quick_start_options(java, libs.parent / f"kafka-cds-{java_major_version(java)}.jsa"),
             "-Xms256m",
             "-Xmx768m",
             "-XX:+UseG1GC",

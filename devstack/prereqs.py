@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import shutil
 import subprocess
@@ -45,7 +44,6 @@ def require_tool(name: str, needed_for: str, env: Mapping[str, str]) -> Path:
     return Path(found)
 
 
-@functools.cache
 def java_major_version(java: Path) -> int | None:
     try:
         out = subprocess.run(
@@ -92,21 +90,3 @@ def jvm_dirs_from(env: Mapping[str, str]) -> list[Path]:
     if configured is not None:
         return [Path(p) for p in configured.split(":") if p]
     return list(DEFAULT_JVM_DIRS)
-
-
-# The first JDK whose -XX:+AutoCreateSharedArchive makes (and remakes, when the JDK or classpath changed) an
-# AppCDS archive by itself.
-AUTO_CDS_MAJOR = 19
-
-
-def quick_start_options(java: Path, archive: Path) -> list[str]:
-    """JVM options for a local stack's service (Kafka, the schema registry), which must start fast on a
-    laptop and never serves a production load: the C1 compiler only (C2's compile threads compete with
-    everything else starting on a few cores), and on JDK 19+ an AppCDS archive of the service's own classes,
-    written at `archive` when the first run exits and mapped by every later start (measured on 2 loaded cores:
-    Kafka ready in 14-16 s instead of 25-36 s, the registry in 8-11 s instead of 26-36 s)."""
-    options = ["-XX:TieredStopAtLevel=1"]
-    major = java_major_version(java)
-    if major is not None and major >= AUTO_CDS_MAJOR:
-        options += ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={archive}"]
-    return options

@@ -26,7 +26,7 @@ import httpx
 
 from devstack.fetch import fetch_once, run_client
 from devstack.kafka_tls import BrokerTls
-from devstack.prereqs import find_java, java_major_version, jvm_dirs_from, quick_start_options, require_tool
+from devstack.prereqs import find_java, jvm_dirs_from, require_tool
 from devstack.process import ManagedProcess
 from devstack.steps import QUIET, StepProgress, Steps
 from reelstream.kafka.acls import REGISTRY_ROLES, RegistryRole
@@ -123,7 +123,6 @@ class RegistryService:
             }
         argv = [
             str(java),
-            *quick_start_options(java, app.parent / f"registry-cds-{java_major_version(java)}.jsa"),
             "-Xms128m",
             "-Xmx512m",
             *(f"-D{k}={v}" for k, v in props.items()),
