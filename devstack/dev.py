@@ -214,9 +214,11 @@ def run_dev(env: Mapping[str, str]) -> int:
         names = ", ".join(service_commands(config))
         with steps.step(f"starting {names}", "until the API answers /readyz"):
             pipeline.start(endpoints, env)
-        prometheus_url = running.enter_context(prometheus(layout, config.metrics_ports, env))
+        with steps.step("starting Prometheus"):
+            prometheus_url = running.enter_context(prometheus(layout, config.metrics_ports, env))
         stop = stop_requested()  # from here on; before, Ctrl-C interrupts the start-up at once
         print_summary(summary(config, endpoints, layout, prometheus_url), config, stack.reused)
+        print(steps.timeline(), flush=True)  # where the start-up's time went, one step after the other
         supervise_until_stopped(Supervisor(pipeline, endpoints, env, say), stop)
         print("stopping…")
     return 0

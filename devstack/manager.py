@@ -9,6 +9,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,14 +217,19 @@ class LocalStack:
         self._fetched()
 
     def _fetched(self) -> dict[str, Path]:
+        """Each non-external service's binaries, fetched or found cached. MinIO's `go install` (compiling,
+        minutes on a first run) runs beside the Maven fetches (downloading), which run one after the other
+        (they share the local Maven repository)."""
         cache, ext = self.layout.cache_dir, self.external
         paths: dict[str, Path] = {}
-        if ext.kafka_bootstrap is None:
-            paths["kafka"] = fetch_kafka(cache, self.env, self.steps)
-        if ext.schema_registry_url is None:
-            paths["schema-registry"] = fetch_registry(cache, self.env, self.steps)
-        if ext.s3_endpoint is None:
-            paths["minio"] = fetch_minio(cache, self.env, self.steps)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-minio") as pool:
+            minio = pool.submit(fetch_minio, cache, self.env, self.steps) if ext.s3_endpoint is None else None
+            if ext.kafka_bootstrap is None:
+                paths["kafka"] = fetch_kafka(cache, self.env, self.steps)
+            if ext.schema_registry_url is None:
+                paths["schema-registry"] = fetch_registry(cache, self.env, self.steps)
+            if minio is not None:
+                paths["minio"] = minio.result()
         return paths
 
     def endpoints(self) -> Endpoints:

@@ -105,6 +105,13 @@ class ConsoleSteps:
     out: TextIO = field(default_factory=lambda: sys.stderr)
     tick: float = 10.0
     began: float = field(default_factory=time.monotonic)
+    timings: list[tuple[str, float]] = field(default_factory=list)  # each finished step and its seconds
+
+    def timeline(self) -> str:
+        """One line: the time since the start, then each finished step's (`started in 41.2 s: a 3.1 s, …`)."""
+        total = time.monotonic() - self.began
+        steps = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in self.timings)
+        return f"started in {total:.1f} s" + (f": {steps}" if steps else "")
 
     def _say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.began:5.0f}s] {text}", file=self.out, flush=True)
@@ -134,7 +141,9 @@ class ConsoleSteps:
             raise
         else:
             so_far = progress.describe()
-            self._say(f"✓ {what} in {time.monotonic() - started:.1f}s" + (f" ({so_far})" if so_far else ""))
+            seconds = time.monotonic() - started
+            self.timings.append((what, seconds))
+            self._say(f"✓ {what} in {seconds:.1f}s" + (f" ({so_far})" if so_far else ""))
         finally:
             stop.set()
             thread.join()

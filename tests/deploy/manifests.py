@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 Obj = dict[str, Any]
+Render = Callable[..., list[Obj]]
 WORKLOADS = {"Deployment", "StatefulSet", "Job"}
+PRODUCTION = "production-8gpu-values.yaml"
+# The pipeline's workloads (by their component label) and the Kafka / registry principal each connects as.
+PRINCIPAL_OF = {
+    "ingest": "ingest",
+    "admission": "admission",
+    "scheduler": "scheduler",
+    "notifier": "notifier",
+    "gpu-worker": "worker",
+}
 
 
 def of_kind(manifest: list[Obj], kind: str) -> list[Obj]:
@@ -69,3 +80,36 @@ def container_env(container: Obj, config: dict[str, str], secret_values: dict[st
         elif "fieldRef" in item.get("valueFrom", {}):
             env[item["name"]] = "0"
     return env
+
+
+@dataclass(frozen=True)
+class ServiceContainer:
+    """A pipeline workload's Kafka-connected container: its principal, the container and its environment."""
+
+    principal: str
+    container: Obj
+    env: dict[str, str]
+
+    def secret_ref(self, variable: str) -> Obj:
+        """The secretKeyRef an environment variable is taken from (exactly one such variable)."""
+        (item,) = [e for e in self.container["env"] if e["name"] == variable]
+        ref: Obj = item["valueFrom"]["secretKeyRef"]
+        return ref
+
+    def mounted(self, file_variable: str) -> bool:
+        """Whether the folder of the file named by this environment variable is a volume mount."""
+        mounts = {m["mountPath"] for m in self.container["volumeMounts"]}
+        return self.env[file_variable].rsplit("/", 1)[0] in mounts
+
+
+def service_containers(manifest: list[Obj]) -> Iterator[ServiceContainer]:
+    """Each pipeline service's Kafka-connected container (one per workload), with the env it would see."""
+    config = named(manifest, "ConfigMap", "-env")["data"]
+    for workload in workloads(manifest):
+        principal = PRINCIPAL_OF.get(pod_labels(workload)["app.kubernetes.io/component"])
+        if principal is None:
+            continue
+        (container,) = [
+            c for c in containers(workload) if "REELSTREAM_KAFKA_BOOTSTRAP" in container_env(c, config, {})
+        ]
+        yield ServiceContainer(principal, container, container_env(container, config, {}))

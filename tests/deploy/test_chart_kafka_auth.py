@@ -4,9 +4,6 @@ each service given its own user's password from that user's Secret and the clust
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from devstack.deploy import USERS_FILE, kafka_users_json
@@ -14,17 +11,7 @@ from reelstream.config import load_config
 from reelstream.kafka.acls import PRINCIPALS, service_access
 from reelstream.settings import kafka_security_from_config
 from tests.deploy.conftest import REPO, SCENARIOS
-from tests.deploy.manifests import container_env, containers, named, of_kind, pod_labels, workloads
-
-Render = Callable[..., list[dict[str, Any]]]
-PRODUCTION = "production-8gpu-values.yaml"
-PRINCIPAL_OF = {
-    "ingest": "ingest",
-    "admission": "admission",
-    "scheduler": "scheduler",
-    "notifier": "notifier",
-    "gpu-worker": "worker",
-}
+from tests.deploy.manifests import PRODUCTION, Render, of_kind, service_containers
 
 
 def test_the_chart_users_file_is_generated_from_the_code() -> None:
@@ -62,28 +49,18 @@ def test_the_acls_follow_the_app_prefix(render: Render) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_each_service_connects_as_its_own_principal(render: Render, scenario: str) -> None:
     manifest = render(scenario)
-    config = named(manifest, "ConfigMap", "-env")["data"]
     strimzi = bool(of_kind(manifest, "Kafka"))
-    for workload in workloads(manifest):
-        component = pod_labels(workload)["app.kubernetes.io/component"]
-        if component not in PRINCIPAL_OF:
+    services = list(service_containers(manifest))
+    assert services
+    for service in services:
+        if not strimzi:  # an external broker: its credentials are the operator's
+            assert "REELSTREAM_KAFKA_USERNAME" not in service.env
             continue
-        (container,) = [
-            c for c in containers(workload) if "REELSTREAM_KAFKA_BOOTSTRAP" in container_env(c, config, {})
-        ]
-        env = container_env(container, config, {})
-        if not strimzi:
-            assert (
-                "REELSTREAM_KAFKA_USERNAME" not in env
-            )  # an external broker: its credentials are the operator's
-            continue
-        user = f"reelstream-kafka-{PRINCIPAL_OF[component]}"
-        assert env["REELSTREAM_KAFKA_USERNAME"] == user
-        (password,) = [e for e in container["env"] if e["name"] == "REELSTREAM_KAFKA_PASSWORD"]
-        assert password["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}
-        mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert env["REELSTREAM_KAFKA_CA_FILE"].rsplit("/", 1)[0] in mounts
-        kafka_env = {k: v for k, v in env.items() if k.startswith("REELSTREAM_KAFKA_")}
+        user = f"reelstream-kafka-{service.principal}"
+        assert service.env["REELSTREAM_KAFKA_USERNAME"] == user
+        assert service.secret_ref("REELSTREAM_KAFKA_PASSWORD") == {"name": user, "key": "password"}
+        assert service.mounted("REELSTREAM_KAFKA_CA_FILE")
+        kafka_env = {k: v for k, v in service.env.items() if k.startswith("REELSTREAM_KAFKA_")}
         security = kafka_security_from_config(load_config(kafka_env))
         assert security.secured
         assert security.username == user

@@ -4,7 +4,6 @@ storage as its own KafkaUser over SASL/TLS, and KEDA's Kafka-lag triggers use SC
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,17 +13,16 @@ from reelstream.config import load_config
 from reelstream.kafka.acls import REGISTRY_ROLES
 from reelstream.settings import registry_auth_from_config
 from tests.deploy.conftest import REPO, SCENARIOS
-from tests.deploy.manifests import container_env, containers, named, of_kind, pod_labels, pod_spec, workloads
-
-Render = Callable[..., list[dict[str, Any]]]
-PRODUCTION = "production-8gpu-values.yaml"
-PRINCIPAL_OF = {
-    "ingest": "ingest",
-    "admission": "admission",
-    "scheduler": "scheduler",
-    "notifier": "notifier",
-    "gpu-worker": "worker",
-}
+from tests.deploy.manifests import (
+    PRODUCTION,
+    Render,
+    container_env,
+    containers,
+    named,
+    of_kind,
+    pod_spec,
+    service_containers,
+)
 
 
 def _properties(manifest: list[dict[str, Any]]) -> dict[str, str]:
@@ -84,30 +82,21 @@ def test_the_registry_serves_only_https_and_stores_schemas_as_its_own_kafka_user
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_each_service_reaches_the_registry_as_its_own_user(render: Render, scenario: str) -> None:
     manifest = render(scenario)
-    config = named(manifest, "ConfigMap", "-env")["data"]
     deployments = of_kind(manifest, "Deployment")
     apicurio = any(d["metadata"]["name"].endswith("-registry") for d in deployments)
-    for workload in workloads(manifest):
-        component = pod_labels(workload)["app.kubernetes.io/component"]
-        if component not in PRINCIPAL_OF:
+    services = list(service_containers(manifest))
+    assert services
+    for service in services:
+        if not apicurio:  # an external registry: the operator's
+            assert "REELSTREAM_SCHEMA_REGISTRY_USERNAME" not in service.env
             continue
-        (container,) = [
-            c for c in containers(workload) if "REELSTREAM_KAFKA_BOOTSTRAP" in container_env(c, config, {})
-        ]
-        env = container_env(container, config, {})
-        if not apicurio:
-            assert "REELSTREAM_SCHEMA_REGISTRY_USERNAME" not in env  # an external registry: the operator's
-            continue
-        principal = PRINCIPAL_OF[component]
-        assert env["REELSTREAM_SCHEMA_REGISTRY_URL"].startswith("https://")
-        (password,) = [e for e in container["env"] if e["name"] == "REELSTREAM_SCHEMA_REGISTRY_PASSWORD"]
-        ref = password["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": "reelstream-registry-users", "key": principal}
-        mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert env["REELSTREAM_SCHEMA_REGISTRY_CA_FILE"].rsplit("/", 1)[0] in mounts
-        registry_env = {k: v for k, v in env.items() if k.startswith("REELSTREAM_SCHEMA_REGISTRY_")}
+        assert service.env["REELSTREAM_SCHEMA_REGISTRY_URL"].startswith("https://")
+        ref = service.secret_ref("REELSTREAM_SCHEMA_REGISTRY_PASSWORD")
+        assert ref == {"name": "reelstream-registry-users", "key": service.principal}
+        assert service.mounted("REELSTREAM_SCHEMA_REGISTRY_CA_FILE")
+        registry_env = {k: v for k, v in service.env.items() if k.startswith("REELSTREAM_SCHEMA_REGISTRY_")}
         auth = registry_auth_from_config(load_config(registry_env))
-        assert auth.username == principal
+        assert auth.username == service.principal
 
 
 def test_keda_reads_the_lag_with_scram_over_tls_from_secrets(render: Render) -> None:

@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type ApiKeyCreated, type Role } from "../../api/client";
 import { ApiError, unwrap } from "../../api/problem";
 import { Field } from "../../components/Field";
-import { Empty, ErrorState, Loading } from "../../components/States";
+import { DataTable, fromQuery, ListStates } from "../../components/DataTable";
+import { ErrorState } from "../../components/States";
 import { when } from "../jobs/format";
 
 const ROLES: Role[] = ["submitter", "viewer", "admin"];
@@ -21,49 +22,34 @@ export function KeysPage() {
       <h1 id="keys-title">API keys</h1>
       <CreateKey />
       <h2>Keys</h2>
-      {keys.isPending && <Loading what="keys" />}
-      {keys.isError && <ErrorState error={keys.error} retry={() => void keys.refetch()} />}
-      {keys.data && keys.data.data.length === 0 && <Empty>No keys issued yet.</Empty>}
-      {keys.data && keys.data.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Tenant</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data.data.map((key) => (
-              <tr key={key.id} data-key-id={key.id}>
-                <td>{key.name ?? "—"}</td>
-                <td>
-                  <code>{key.prefix}</code>
-                </td>
-                <td>{key.tenant}</td>
-                <td>{key.roles.join(", ")}</td>
-                <td>{key.status}</td>
-                <td>{when(key.created_at)}</td>
-                <td>{key.last_used_at ? when(key.last_used_at) : "—"}</td>
-                <td>
-                  {key.status === "active" && (
+      <ListStates state={fromQuery(keys, (page) => page.data)} what="keys" empty="No keys issued yet.">
+        {(rows) => (
+          <DataTable
+            columns={[
+              { header: "Name", cell: (key) => key.name ?? "—" },
+              { header: "Prefix", cell: (key) => <code>{key.prefix}</code> },
+              { header: "Tenant", cell: (key) => key.tenant },
+              { header: "Roles", cell: (key) => key.roles.join(", ") },
+              { header: "Status", cell: (key) => key.status },
+              { header: "Created", cell: (key) => when(key.created_at) },
+              { header: "Last used", cell: (key) => (key.last_used_at ? when(key.last_used_at) : "—") },
+              {
+                header: "Actions",
+                hidden: true,
+                cell: (key) =>
+                  key.status === "active" && (
                     <button type="button" className="danger" onClick={() => revoke.mutate(key.id)} disabled={revoke.isPending} aria-label={`Revoke ${key.name ?? key.prefix}`}>
                       Revoke
                     </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+                  ),
+              },
+            ]}
+            rows={rows}
+            rowKey={(key) => key.id}
+            rowData={(key) => ({ "data-key-id": key.id })}
+          />
+        )}
+      </ListStates>
       {revoke.isError && <ErrorState error={revoke.error} />}
     </section>
   );

@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, type Pool, type PoolState } from "../../api/client";
 import { unwrap } from "../../api/problem";
-import { Empty, ErrorState, Loading } from "../../components/States";
+import { DataTable, ListStates } from "../../components/DataTable";
 import { when } from "../jobs/format";
 
 /** The GPU pools (platform operator; GET /v1/admin/pool): each slot busy with its job and tenant, or idle,
@@ -22,15 +22,10 @@ export function PoolPage() {
 
 /** The page's loading, error, empty and filled states. */
 export function PoolStates({ pending, error, data, retry }: { pending: boolean; error: unknown; data: PoolState | undefined; retry?: () => void }) {
-  if (pending) return <Loading what="the pool" />;
-  if (error !== null) return <ErrorState error={error} retry={retry} />;
-  if (data === undefined || data.data.length === 0) return <Empty>No pool has published its state yet.</Empty>;
   return (
-    <>
-      {data.data.map((pool) => (
-        <PoolDetails key={pool.pool} pool={pool} />
-      ))}
-    </>
+    <ListStates state={{ pending, error, rows: data?.data, retry }} what="the pool" empty="No pool has published its state yet.">
+      {(pools) => pools.map((pool) => <PoolDetails key={pool.pool} pool={pool} />)}
+    </ListStates>
   );
 }
 
@@ -41,59 +36,40 @@ export function PoolDetails({ pool }: { pool: Pool }) {
       <p>
         {pool.busy} busy, {pool.idle} idle, {pool.queued} queued (as of {when(pool.taken_at)})
       </p>
-      {pool.slots.length === 0 ? (
-        <Empty>No worker has reported to this pool yet.</Empty>
-      ) : (
-        <table aria-label={`Slots of ${pool.pool}`}>
-          <thead>
-            <tr>
-              <th scope="col">Slot</th>
-              <th scope="col">State</th>
-              <th scope="col">GPU</th>
-              <th scope="col">Job</th>
-              <th scope="col">Tenant</th>
-              <th scope="col">Model</th>
-              <th scope="col">Since</th>
-              <th scope="col">Gang</th>
-            </tr>
-          </thead>
-          <tbody>
-            {pool.slots.map((slot) => (
-              <tr key={slot.slot} data-slot={slot.slot}>
-                <td>{slot.slot}</td>
-                <td>{slot.state}</td>
-                <td>{slot.gpu_name ?? "—"}</td>
-                <td>{slot.job ? <a href={`#/jobs/${encodeURIComponent(slot.job.id)}`}>{slot.job.id}</a> : "—"}</td>
-                <td>{slot.job?.tenant ?? "—"}</td>
-                <td>{slot.job?.model ?? "—"}</td>
-                <td>{slot.job ? when(slot.job.since) : "—"}</td>
-                <td>{gangOf(slot.slot, slot.job?.gang ?? [])}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListStates state={{ pending: false, error: null, rows: pool.slots }} what="slots" empty="No worker has reported to this pool yet.">
+        {(slots) => (
+          <DataTable
+            label={`Slots of ${pool.pool}`}
+            columns={[
+              { header: "Slot", cell: (slot) => slot.slot },
+              { header: "State", cell: (slot) => slot.state },
+              { header: "GPU", cell: (slot) => slot.gpu_name ?? "—" },
+              { header: "Job", cell: (slot) => (slot.job ? <a href={`#/jobs/${encodeURIComponent(slot.job.id)}`}>{slot.job.id}</a> : "—") },
+              { header: "Tenant", cell: (slot) => slot.job?.tenant ?? "—" },
+              { header: "Model", cell: (slot) => slot.job?.model ?? "—" },
+              { header: "Since", cell: (slot) => (slot.job ? when(slot.job.since) : "—") },
+              { header: "Gang", cell: (slot) => gangOf(slot.slot, slot.job?.gang ?? []) },
+            ]}
+            rows={slots}
+            rowKey={(slot) => slot.slot}
+            rowData={(slot) => ({ "data-slot": slot.slot })}
+          />
+        )}
+      </ListStates>
       <h3>Queued per tenant</h3>
-      {pool.queues.length === 0 ? (
-        <Empty>Nothing queued.</Empty>
-      ) : (
-        <table aria-label={`Queue of ${pool.pool}`}>
-          <thead>
-            <tr>
-              <th scope="col">Tenant</th>
-              <th scope="col">Queued</th>
-            </tr>
-          </thead>
-          <tbody>
-            {pool.queues.map((queue) => (
-              <tr key={queue.tenant}>
-                <td>{queue.tenant}</td>
-                <td>{queue.queued}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListStates state={{ pending: false, error: null, rows: pool.queues }} what="queues" empty="Nothing queued.">
+        {(queues) => (
+          <DataTable
+            label={`Queue of ${pool.pool}`}
+            columns={[
+              { header: "Tenant", cell: (queue) => queue.tenant },
+              { header: "Queued", cell: (queue) => queue.queued },
+            ]}
+            rows={queues}
+            rowKey={(queue) => queue.tenant}
+          />
+        )}
+      </ListStates>
     </article>
   );
 }

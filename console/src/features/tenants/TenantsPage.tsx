@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Tenant } from "../../api/client";
 import { ApiError, expectNoContent, unwrap } from "../../api/problem";
 import { Field } from "../../components/Field";
-import { Empty, ErrorState, Loading } from "../../components/States";
+import { DataTable, fromQuery, ListStates } from "../../components/DataTable";
+import { ErrorState } from "../../components/States";
 import { when } from "../jobs/format";
 import { RetentionForm, days } from "./RetentionForm";
 
@@ -18,10 +19,9 @@ export function TenantsPage() {
       <h1 id="tenants-title">Tenants</h1>
       <CreateTenant />
       <h2>All tenants</h2>
-      {tenants.isPending && <Loading what="tenants" />}
-      {tenants.isError && <ErrorState error={tenants.error} retry={() => void tenants.refetch()} />}
-      {tenants.data && tenants.data.data.length === 0 && <Empty>No tenants yet.</Empty>}
-      {tenants.data && tenants.data.data.length > 0 && <TenantTable tenants={tenants.data.data} />}
+      <ListStates state={fromQuery(tenants, (page) => page.data)} what="tenants" empty="No tenants yet.">
+        {(rows) => <TenantTable tenants={rows} />}
+      </ListStates>
     </section>
   );
 }
@@ -39,61 +39,47 @@ export function TenantTable({ tenants }: { tenants: Tenant[] }) {
     },
     onSuccess: refresh,
   });
+  const actions = (tenant: Tenant) => (
+    <>
+      {tenant.status !== "deleted" && (
+        <button type="button" className="secondary" onClick={() => setEditing(tenant)} aria-label={`Edit retention of ${tenant.id}`}>
+          Retention
+        </button>
+      )}
+      {tenant.status === "active" && (
+        <button type="button" className="secondary" disabled={status.isPending} onClick={() => status.mutate({ id: tenant.id, action: "suspend" })} aria-label={`Suspend ${tenant.id}`}>
+          Suspend
+        </button>
+      )}
+      {tenant.status === "suspended" && (
+        <button type="button" className="secondary" disabled={status.isPending} onClick={() => status.mutate({ id: tenant.id, action: "resume" })} aria-label={`Resume ${tenant.id}`}>
+          Resume
+        </button>
+      )}
+      {tenant.status !== "deleted" && (
+        <button type="button" className="danger" onClick={() => setDeleting(tenant.id)} aria-label={`Delete ${tenant.id}`}>
+          Delete
+        </button>
+      )}
+    </>
+  );
   return (
     <>
-      <table aria-label="Tenants">
-        <thead>
-          <tr>
-            <th scope="col">Id</th>
-            <th scope="col">Name</th>
-            <th scope="col">Status</th>
-            <th scope="col">Retention (records / videos)</th>
-            <th scope="col">Low-latency gang</th>
-            <th scope="col">Created</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {tenants.map((tenant) => (
-            <tr key={tenant.id} data-tenant-id={tenant.id}>
-              <td>
-                <code>{tenant.id}</code>
-              </td>
-              <td>{tenant.name}</td>
-              <td>{tenant.status}</td>
-              <td>
-                {days(tenant.retention_days)} / {days(tenant.video_retention_days)}
-              </td>
-              <td>{tenant.limits.gang == null ? "spare slots only" : `up to ${tenant.limits.gang} slots`}</td>
-              <td>{when(tenant.created_at)}</td>
-              <td>
-                {tenant.status !== "deleted" && (
-                  <button type="button" className="secondary" onClick={() => setEditing(tenant)} aria-label={`Edit retention of ${tenant.id}`}>
-                    Retention
-                  </button>
-                )}
-                {tenant.status === "active" && (
-                  <button type="button" className="secondary" disabled={status.isPending} onClick={() => status.mutate({ id: tenant.id, action: "suspend" })} aria-label={`Suspend ${tenant.id}`}>
-                    Suspend
-                  </button>
-                )}
-                {tenant.status === "suspended" && (
-                  <button type="button" className="secondary" disabled={status.isPending} onClick={() => status.mutate({ id: tenant.id, action: "resume" })} aria-label={`Resume ${tenant.id}`}>
-                    Resume
-                  </button>
-                )}
-                {tenant.status !== "deleted" && (
-                  <button type="button" className="danger" onClick={() => setDeleting(tenant.id)} aria-label={`Delete ${tenant.id}`}>
-                    Delete
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        label="Tenants"
+        columns={[
+          { header: "Id", cell: (tenant) => <code>{tenant.id}</code> },
+          { header: "Name", cell: (tenant) => tenant.name },
+          { header: "Status", cell: (tenant) => tenant.status },
+          { header: "Retention (records / videos)", cell: (tenant) => `${days(tenant.retention_days)} / ${days(tenant.video_retention_days)}` },
+          { header: "Low-latency gang", cell: (tenant) => (tenant.limits.gang == null ? "spare slots only" : `up to ${tenant.limits.gang} slots`) },
+          { header: "Created", cell: (tenant) => when(tenant.created_at) },
+          { header: "Actions", hidden: true, cell: actions },
+        ]}
+        rows={tenants}
+        rowKey={(tenant) => tenant.id}
+        rowData={(tenant) => ({ "data-tenant-id": tenant.id })}
+      />
       {status.isError && <ErrorState error={status.error} />}
       {editing !== null && <RetentionForm key={editing.id} tenant={editing} onDone={() => setEditing(null)} />}
       {deleting !== null && <DeleteTenant id={deleting} onDone={() => setDeleting(null)} />}

@@ -2,7 +2,8 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/client";
 import { unwrap } from "../../api/problem";
-import { Empty, ErrorState, Loading } from "../../components/States";
+import { DataTable, fromQuery, ListStates } from "../../components/DataTable";
+import { ErrorState } from "../../components/States";
 import { when } from "../jobs/format";
 import { outcome, sinceInstant, type WebhookDelivery } from "./format";
 
@@ -12,44 +13,31 @@ const REFRESH_MS = 3_000;
 /** The attempts of one page, newest first; `onResend` for a failed one. */
 export function DeliveryTable({ data, onResend }: { data: WebhookDelivery[]; onResend?: (id: string) => void }) {
   return (
-    <table aria-label="Delivery attempts">
-      <thead>
-        <tr>
-          <th scope="col">Time</th>
-          <th scope="col">Event</th>
-          <th scope="col">Attempt</th>
-          <th scope="col">Result</th>
-          <th scope="col">Latency</th>
-          <th scope="col">Webhook id</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {data.map((d) => (
-          <tr key={d.id} data-delivery-id={d.id} data-status={d.status}>
-            <td>{when(d.attempted_at)}</td>
-            <td>{d.event_type ?? "—"}</td>
-            <td>{d.attempt}</td>
-            <td>
-              {d.status} ({outcome(d)})
-            </td>
-            <td>{Math.round(d.latency_ms)} ms</td>
-            <td>
-              <code>{d.webhook_id}</code>
-            </td>
-            <td>
-              {d.status === "failed" && onResend && (
-                <button type="button" className="secondary" onClick={() => onResend(d.id)}>
-                  Resend
-                </button>
-              )}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      label="Delivery attempts"
+      columns={[
+        { header: "Time", cell: (d) => when(d.attempted_at) },
+        { header: "Event", cell: (d) => d.event_type ?? "—" },
+        { header: "Attempt", cell: (d) => d.attempt },
+        { header: "Result", cell: (d) => `${d.status} (${outcome(d)})` },
+        { header: "Latency", cell: (d) => `${Math.round(d.latency_ms)} ms` },
+        { header: "Webhook id", cell: (d) => <code>{d.webhook_id}</code> },
+        {
+          header: "Actions",
+          hidden: true,
+          cell: (d) =>
+            d.status === "failed" &&
+            onResend && (
+              <button type="button" className="secondary" onClick={() => onResend(d.id)}>
+                Resend
+              </button>
+            ),
+        },
+      ]}
+      rows={data}
+      rowKey={(d) => d.id}
+      rowData={(d) => ({ "data-delivery-id": d.id, "data-status": d.status })}
+    />
   );
 }
 
@@ -108,10 +96,9 @@ export function DeliveryLog({ tenant, endpointId }: { tenant: string; endpointId
           <option value="delivered">delivered</option>
         </select>
       </label>
-      {log.isPending && <Loading what="deliveries" />}
-      {log.isError && <ErrorState error={log.error} retry={() => void log.refetch()} />}
-      {log.data && log.data.data.length === 0 && <Empty>No attempts logged.</Empty>}
-      {log.data && log.data.data.length > 0 && <DeliveryTable data={log.data.data} onResend={(id) => resend.mutate(id)} />}
+      <ListStates state={fromQuery(log, (page) => page.data)} what="deliveries" empty="No attempts logged.">
+        {(rows) => <DeliveryTable data={rows} onResend={(id) => resend.mutate(id)} />}
+      </ListStates>
       {cursors.length > 0 && (
         <button type="button" className="secondary" onClick={() => setCursors(cursors.slice(0, -1))}>
           Newer
