@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -39,9 +39,11 @@ from gpu_consumers.render.options import (
     compile_transformer,
     pin_attention_kernel,
 )
+from gpu_consumers.render.tiers import cache_settings, cache_threshold, tier_cache
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 from reelstream.errors import ConfigurationError
 from reelstream.models.mochi import TINY_MOCHI
+from reelstream.models.spec import FULL, FULL_TIER, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ class MochiRenderer:
         max_sequence_length: int = 256,
         options: MochiOptions | None = None,
         warmup: RenderRequest | None = None,
+        tiers: Mapping[str, Tier] | None = None,
     ) -> None:
         self.name = name
         self.options = options or MochiOptions()
@@ -115,6 +118,7 @@ class MochiRenderer:
         self._max_sequence_length = max_sequence_length
         self.warmup = warmup  # with compile on, load() renders a few steps of it
         self._pipe: MochiPipeline | None = None
+        self.tiers: Mapping[str, Tier] = tiers or {FULL: FULL_TIER}  # the model's (reelstream.models)
 
     @property
     def settings(self) -> dict[str, str]:
@@ -168,10 +172,11 @@ class MochiRenderer:
         pipe = self.pipeline
         # 1. Check inputs.
         check_request(request)
+        threshold = cache_threshold(self.tiers, request.tier)
         if is_canceled():
             raise RenderCanceled("canceled before the render started")
         generator = torch.Generator(device=self._device).manual_seed(request.seed)
-        with self._torch_errors(request):
+        with self._torch_errors(request), tier_cache(pipe.transformer, threshold):
             # 2. Encode the prompt (and the negative prompt when guidance is on).
             on_progress(ENCODE_TEXT, 0, 1)
             prompt, mask, negative, negative_mask = pipe.encode_prompt(
@@ -204,7 +209,7 @@ class MochiRenderer:
         # 5. Hand back uint8 frames, shape (F, H, W, 3).
         frames = _to_uint8(np.asarray(video)[0])
         logger.info("render finished", extra={"renderer": self.name, "frames": frames.shape[0]})
-        return RenderedVideo(frames=frames, fps=request.fps)
+        return RenderedVideo(frames=frames, fps=request.fps, settings=cache_settings(threshold))
 
     def _execution_device(self, pipe: MochiPipeline) -> torch.device:
         # with CPU offload the modules sit on the CPU between calls; the pipeline knows where they run
@@ -255,4 +260,5 @@ def tiny_mochi_renderer(device: str = "cpu", options: MochiOptions | None = None
         name=TINY_MOCHI.id,
         max_sequence_length=MAX_SEQUENCE_LENGTH,
         options=options,
+        tiers=TINY_MOCHI.tiers,
     )

@@ -25,12 +25,12 @@ from gpu_consumers.render.base import (
 )
 from gpu_consumers.render.gang import GangContext
 from reelstream.cost_model import Shape, work_units
-from reelstream.models import ModelSpec
+from reelstream.models import FULL, ModelSpec
 
 
-def simulated_seconds(spec: ModelSpec, shape: Shape, scale: float) -> float:
-    """What the model's cost prior predicts for a render of `shape`, times `scale`."""
-    return spec.cost_prior * work_units(shape) * scale
+def simulated_seconds(spec: ModelSpec, shape: Shape, scale: float, tier: str = FULL) -> float:
+    """What the cost prior of the model's `tier` predicts for a render of `shape`, times `scale`."""
+    return spec.prior_for(tier) * work_units(shape) * scale
 
 
 class SimulatedRenderer:
@@ -61,7 +61,7 @@ class SimulatedRenderer:
         on_progress(ENCODE_TEXT, 0, 1)
         on_progress(ENCODE_TEXT, 1, 1)
         steps = request.num_inference_steps
-        per_step = simulated_seconds(self.spec, request, self.scale) / steps
+        per_step = simulated_seconds(self.spec, request, self.scale, request.tier) / steps
         for step in range(1, steps + 1):
             self._stop.wait(per_step)  # the simulated GPU time of one denoising step
             on_progress(DENOISE, step, steps)
