@@ -198,3 +198,24 @@ def test_the_tier_is_resolved_per_model_and_named_when_the_model_lacks_it() -> N
     assert schema["properties"]["tier"]["default"] == "full"
     assert _valid(schema, {"prompt": "a heron", "model": "tiny-mochi", "tier": "fast"})
     assert not _valid(schema, {"prompt": "a heron", "tier": "turbo"})
+
+
+def test_admission_rejects_a_tier_the_model_lacks_in_a_job_produced_straight_to_kafka() -> None:
+    from schemas.events import SubmitJob
+
+    def decided(model: str, tier: str) -> Admit | Reject:
+        command = SubmitJob(
+            job_id="j1", tenant_id="t1", prompt="a heron", params=RequestedParams(model=model, tier=tier)
+        )
+        capacity = PoolCapacity(models=SERVED)
+        return decide(
+            command, None, pool_id="default", default_model="tiny-mochi", capacity=capacity, models=WITH_FAKE
+        )
+
+    admitted = decided("tiny-mochi", "fast")
+    assert isinstance(admitted, Admit)
+    assert admitted.admitted.params.tier == "fast"
+    refused = decided("fake-clip", "fast")
+    assert isinstance(refused, Reject)
+    assert refused.event.status.error is not None
+    assert "tier" in refused.event.status.error.message
