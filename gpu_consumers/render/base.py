@@ -23,7 +23,7 @@ UPLOAD = "upload"
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """Fully resolved parameters of one render; nothing here is optional or defaulted."""
+    """Fully resolved parameters of one render; only `tier` has a default, the tier every model has."""
 
     prompt: str
     negative_prompt: str | None
