@@ -356,7 +356,7 @@ export interface paths {
         put?: never;
         /**
          * Create a signing secret for a tenant's webhooks (scope admin)
-         * @description The value is shown in this response only. Every delivery to the tenant is signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers can move to a new secret before the old one is retired. A tenant without one gets no delivery. At most 5 active at once.
+         * @description The value is shown in this response only. Every delivery to the tenant is signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers can move to a new secret before the old one is retired. A tenant without one gets no delivery. At most 5 active at once: 409 when the tenant has them already.
          */
         post: operations["createWebhookSecret"];
         delete?: never;
@@ -1277,7 +1277,7 @@ export interface components {
             scope: string;
         };
         TenantStatusRequest: {
-            /** @description why (kept in ingest's log) */
+            /** @description why (kept in ingest's log); no NUL character */
             reason?: string;
         };
         TenantRequest: {
@@ -2261,6 +2261,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];
