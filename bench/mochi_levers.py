@@ -80,21 +80,12 @@ def short_render_cost(bench: Bench, per_step_full: float, full_frames: int) -> f
 
 
 def enable_fast_tier(transformer: torch.nn.Module, threshold: float) -> Callable[[], None]:
-    """The fast tier on `transformer`; returns what switches it off.
+    """The fast tier on `transformer`, as the worker configures it (gpu_consumers.render.tiers, which also
+    works around diffusers 0.39's cached hook registries); returns what switches it off."""
+    from gpu_consumers.render.tiers import disable_cache, enable_first_block_cache
 
-    The integrator swaps this for gpu_consumers.render.tiers (helper `tier`) once it lands: the bench must
-    measure the tier as the worker configures it.
-    """
-    from diffusers import FirstBlockCacheConfig
-
-    transformer.enable_cache(FirstBlockCacheConfig(threshold=threshold))  # type: ignore[operator]
-    # diffusers 0.39 caches a registry's child registries at the first `cache_context`: a transformer that
-    # rendered once before the cache was enabled never hands the blocks' hooks their context ("No context is
-    # set"). Forget the cached list so that the next render finds the new hooks.
-    registry = getattr(transformer, "_diffusers_hook", None)
-    if registry is not None:
-        registry._child_registries_cache = None
-    return transformer.disable_cache  # type: ignore[return-value]
+    enable_first_block_cache(transformer, threshold)
+    return lambda: disable_cache(transformer)
 
 
 def count_calls(module: torch.nn.Module) -> tuple[list[int], Callable[[], None]]:

@@ -74,6 +74,7 @@ def _request(cmd: DispatchRender) -> RenderRequest:
         num_inference_steps=p.num_inference_steps,
         guidance_scale=p.guidance_scale,
         seed=p.seed,
+        tier=p.tier,
     )
 
 
@@ -274,7 +275,7 @@ async def _finish(
         fps=info.fps,
         poster_key=poster_key,
         renderer=renderer.name,
-        render_settings=dict(renderer.settings),
+        render_settings={**renderer.settings, **video.settings, "tier": p.tier},
     )
 
 

@@ -63,6 +63,7 @@ def build_tiny_mochi(spec: ModelSpec, device: str, render: RenderSettings) -> Re
 
     renderer = tiny_mochi_renderer(device=device, options=mochi_options(render, device))
     renderer.warmup = warmup_requests(spec)
+    renderer.tiers = spec.tiers
     return renderer
 
 
@@ -80,6 +81,7 @@ def build_mochi_1(spec: ModelSpec, device: str, render: RenderSettings) -> Rende
         name=spec.id,
         options=options,
         warmup=warmup_requests(spec),
+        tiers=spec.tiers,
     )
 
 

@@ -293,11 +293,11 @@ class Worker:
         await attempt(opened)
 
     def _deadline(self, command: DispatchRender) -> AttemptDeadline:
-        """The render's deadline from its predicted seconds: the model's cost prior (times the simulated
-        renderer's scale, which stretches every render by it), stretched by the dispatch's
-        `deadline_multiple` (a long job's retry)."""
+        """The render's deadline from its predicted seconds: the cost prior of the job's tier of its model
+        (times the simulated renderer's scale, which stretches every render by it), stretched by the
+        dispatch's `deadline_multiple` (a long job's retry)."""
         spec = self.settings.pipeline.models.get(command.params.model)
-        prior = spec.cost_prior if spec is not None else DEFAULT_PRIOR
+        prior = spec.prior_for(command.params.tier) if spec is not None else DEFAULT_PRIOR
         predicted = prior * work_units(command.params) * (self.settings.render.simulated_scale or 1.0)
         predicted *= command.deadline_multiple
         deadline = self.settings.deadline

@@ -173,6 +173,10 @@ PARAMETERS: Json = {
         "guidance_scale": NUMBER,
         "seed": INTEGER,
         "quality": {"type": "string", "description": "`standard` or one of the model's presets (`preview`)"},
+        "tier": {
+            "type": "string",
+            "description": "`full`, or `fast` (First-Block Cache) where the model has it",
+        },
     },
 }
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from reelstream.models import STANDARD, Bounds, Limits, ModelRegistry
+from reelstream.models import FULL, STANDARD, Bounds, Limits, ModelRegistry
 from reelstream.params import MAX_METADATA_CHARS, MAX_METADATA_ENTRIES, MAX_SEED
 from reelstream.webhooks.targets import MAX_URL_CHARS
 
@@ -65,6 +65,14 @@ def _render_properties(models: ModelRegistry) -> Json:
         "fps": _number(models, "integer", lambda limits: limits.fps),
         "num_inference_steps": _number(models, "integer", lambda limits: limits.steps),
         "guidance_scale": _number(models, "number", lambda limits: limits.guidance_scale),
+        "tier": {
+            "type": "string",
+            "enum": sorted({tier for spec in models for tier in spec.tiers}),
+            "default": FULL,
+            "description": "how the steps run: full (every block of every step) or fast (First-Block "
+            "Cache: a step whose first block barely changed reuses the other blocks' last output; "
+            "quicker, slightly different frames); a model without fast refuses it (422 naming tier)",
+        },
     }
 
 

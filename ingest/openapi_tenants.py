@@ -126,7 +126,8 @@ TENANT_STATUS_REQUEST: Json = {
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_REASON_CHARS,
-            "description": "why (kept in ingest's log)",
+            "pattern": "^[^\\u0000]*$",
+            "description": "why (kept in ingest's log); no NUL character",
         }
     },
 }

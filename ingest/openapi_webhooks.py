@@ -164,12 +164,14 @@ def webhook_admin_paths() -> Json:
                 "description": "The value is shown in this response only. Every delivery to the tenant is "
                 "signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers "
                 "can move to a new secret before the old one is retired. A tenant without one gets no "
-                f"delivery. At most {MAX_SECRETS} active at once.",
+                f"delivery. At most {MAX_SECRETS} active at once: 409 when the tenant has them already.",
                 "parameters": [TENANT],
                 "requestBody": _body("WebhookSecretRequest", required=False),
                 "responses": {
                     "201": json_response("The new secret, with its value.", "WebhookSecret"),
-                    **error_responses("NotFound", "Malformed", "TooLarge", "Invalid", "Unavailable"),
+                    **error_responses(
+                        "NotFound", "Conflict", "Malformed", "TooLarge", "Invalid", "Unavailable"
+                    ),
                 },
             },
         },

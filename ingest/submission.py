@@ -47,6 +47,7 @@ FIELDS: dict[str, str] = {
     "seed": INT,
     "model": STRING,
     "quality": STRING,
+    "tier": STRING,
     "webhook_url": STRING,
     "metadata": OBJECT,
     "priority": STRING,
@@ -63,6 +64,7 @@ PARAM_FIELDS = (
     "guidance_scale",
     "seed",
     "quality",
+    "tier",
 )
 
 
@@ -272,6 +274,7 @@ def resolved_request(params: RenderParams) -> RequestedParams:
         guidance_scale=params.guidance_scale,
         seed=params.seed,
         quality=params.quality,
+        tier=params.tier,
     )
 
 

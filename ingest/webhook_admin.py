@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from ingest.auth import principal_of
 from ingest.context import IngestContext, context_of
-from ingest.errors import NotReady, WebhookConfigNotFound
+from ingest.errors import NotReady, TooManyWebhookSecrets, WebhookConfigNotFound
 from ingest.routes import read_body
 from ingest.submission import ARRAY, HTTPS_ONLY, STRING, check_shape, parse_json_object
 from ingest.tenant_registry import TENANT_PATTERN, TENANT_RULE
@@ -184,7 +184,7 @@ async def issue_secret(
     now = utc_now()
     state = webhook_state(context)
     if len(state.secrets_of(tenant_id, now)) >= MAX_SECRETS:
-        raise InvalidRequest([FieldError("tenant", f"has {MAX_SECRETS} active secrets; retire one first")])
+        raise TooManyWebhookSecrets(f"tenant {tenant_id} has {MAX_SECRETS} active secrets; retire one first")
     secret = generate_secret()
     record = WebhookSecretIssued(
         tenant_id=tenant_id,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from reelstream.cost_model import work_units
 from reelstream.errors import ReelstreamError
-from reelstream.models import BUILTIN_MODELS, STANDARD, Defaults, Limits, ModelRegistry, ModelSpec
+from reelstream.models import BUILTIN_MODELS, FULL, STANDARD, Defaults, Limits, ModelRegistry, ModelSpec
 from reelstream.webhooks.targets import MAX_URL_CHARS
 from schemas.events import RenderParams, RequestedParams, random_below
 
@@ -171,13 +171,23 @@ def resolve(
     quality = req.quality or STANDARD
     if quality not in spec.qualities:
         errors.append(FieldError("quality", f"must be one of {', '.join(spec.qualities)} (got {quality!r})"))
+    tier = req.tier or FULL
+    if tier not in spec.tiers:
+        errors.append(FieldError("tier", f"model {spec.id} has tiers {', '.join(spec.tiers)} (got {tier!r})"))
+    if errors:
         raise InvalidRequest(errors)
     # explicit parameters win over the quality's defaults
-    return _resolved(errors, req, spec, spec.defaults_for(quality), quality)
+    return _resolved(errors, req, spec, spec.defaults_for(quality), quality=quality, tier=tier)
 
 
 def _resolved(
-    errors: list[FieldError], req: RequestedParams, spec: ModelSpec, defaults: Defaults, quality: str
+    errors: list[FieldError],
+    req: RequestedParams,
+    spec: ModelSpec,
+    defaults: Defaults,
+    *,
+    quality: str,
+    tier: str,
 ) -> RenderParams:
     limits = spec.limits
     width = defaults.width if req.width is None else req.width
@@ -210,6 +220,7 @@ def _resolved(
         guidance_scale=float(guidance),
         seed=seed,
         quality=quality,
+        tier=tier,
     )
 
 

@@ -170,7 +170,7 @@ class AdmissionService:
         if isinstance(decision, Admit) and isinstance(command, SubmitJob):
             now = command.occurred_at.timestamp()
             params = decision.admitted.params
-            gpu_seconds = self.models[params.model].cost_prior * work_units(params)
+            gpu_seconds = self.models[params.model].prior_for(params.tier) * work_units(params)
             limit = self.limits_of(command.tenant_id)
             verdict = charge(store.quota(command.tenant_id), limit, now, gpu_seconds, self.gpu_budget)
             store.set_quota(command.tenant_id, verdict.quota)

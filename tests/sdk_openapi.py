@@ -102,7 +102,7 @@ def mismatches(document: Json) -> list[str]:
         taken = set(parameters) - {"self", "idempotency_key", "job_id"}
         if taken != set(request):
             problems.append(f"{client.__name__}.submit: {taken ^ set(request)} differ from JobRequest")
-    for field, literal in (("quality", models.Quality), ("priority", models.Priority)):
+    for field, literal in (("quality", models.Quality), ("priority", models.Priority), ("tier", models.Tier)):
         if _enum(request[field]) != set(get_args(literal)):
             problems.append(f"JobRequest.{field}: {_enum(request[field])} != {get_args(literal)}")
     endpoint_request = schemas["WebhookEndpointRequest"]["properties"]["event_types"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from gpu_consumers.render.gang import GangContext
 from reelstream.errors import ReelstreamError
+from reelstream.models import FULL
 
 # Stage names are the `RenderStage` symbols of the Avro contract (schemas/avro).
 ENCODE_TEXT = "encode_text"
@@ -22,7 +23,7 @@ UPLOAD = "upload"
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """Fully resolved parameters of one render; nothing here is optional or defaulted."""
+    """Fully resolved parameters of one render; only `tier` has a default, the tier every model has."""
 
     prompt: str
     negative_prompt: str | None
@@ -33,14 +34,17 @@ class RenderRequest:
     num_inference_steps: int
     guidance_scale: float
     seed: int
+    tier: str = FULL  # how the steps run: the model's `Tier` (reelstream.models) by name
 
 
 @dataclass(frozen=True)
 class RenderedVideo:
-    """Frames as uint8 RGB, shape (num_frames, height, width, 3)."""
+    """Frames as uint8 RGB, shape (num_frames, height, width, 3); `settings`: what this render ran with
+    beyond the renderer's own levers (e.g. its tier's cache), for the artifact's record."""
 
     frames: npt.NDArray[np.uint8]
     fps: int
+    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 # on_progress(stage, step, total): step/total count denoising steps; other stages report (0, 1) then (1, 1).

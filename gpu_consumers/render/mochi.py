@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +44,11 @@ from gpu_consumers.render.options import (
     pin_attention_kernel,
 )
 from gpu_consumers.render.parallel.session import follower_frames, gang_run
+from gpu_consumers.render.tiers import cache_settings, cache_threshold, tier_cache
 from gpu_consumers.render.tiny_mochi import MAX_SEQUENCE_LENGTH, build_tiny_mochi_pipeline
 from reelstream.errors import ConfigurationError
 from reelstream.models.mochi import TINY_MOCHI
+from reelstream.models.spec import FULL, FULL_TIER, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,7 @@ class MochiRenderer:
         max_sequence_length: int = 256,
         options: MochiOptions | None = None,
         warmup: tuple[RenderRequest, ...] = (),
+        tiers: Mapping[str, Tier] | None = None,
     ) -> None:
         self.name = name
         self.options = options or MochiOptions()
@@ -136,6 +139,7 @@ class MochiRenderer:
         self.warmup = warmup  # with compile on, load() renders a few steps of each (every shape served)
         self.warmed: list[WarmedShape] = []  # what load()'s warm-up took, shape by shape
         self._pipe: MochiPipeline | None = None
+        self.tiers: Mapping[str, Tier] = tiers or {FULL: FULL_TIER}  # the model's (reelstream.models)
 
     @property
     def settings(self) -> dict[str, str]:
@@ -206,10 +210,14 @@ class MochiRenderer:
         # 1. Check inputs.
         check_request(request)
         guided = request.guidance_scale > 1.0
+        in_gang = gang is not None and gang.world_size > 1
+        # The fast tier's First-Block Cache decides per member which blocks to skip: in a gang that would
+        # split the members' collectives, so a gang renders its job without it (it has several GPUs instead).
+        threshold = None if in_gang else cache_threshold(self.tiers, request.tier)
         # In a gang, the transformer is hooked for this member's share (parallel/session.py).
         with gang_run(gang, pipe.transformer, guided=guided, device=self._device) as run:
-            in_gang = gang is not None and gang.world_size > 1
-            return self._render(pipe, request, on_progress, run.agreed(is_canceled), run.decodes, in_gang)
+            cancel = run.agreed(is_canceled)
+            return self._render(pipe, request, on_progress, cancel, run.decodes, threshold, in_gang)
 
     def _render(
         self,
@@ -218,12 +226,13 @@ class MochiRenderer:
         on_progress: ProgressCallback,
         is_canceled: CancelCheck,
         decodes: bool,
-        in_gang: bool = False,
+        threshold: float | None,
+        in_gang: bool,
     ) -> RenderedVideo:
         if is_canceled():
             raise RenderCanceled("canceled before the render started")
         generator = torch.Generator(device=self._device).manual_seed(request.seed)
-        with self._torch_errors(request, in_gang):
+        with self._torch_errors(request, in_gang), tier_cache(pipe.transformer, threshold):
             # 2. Encode the prompt (and the negative prompt when guidance is on).
             on_progress(ENCODE_TEXT, 0, 1)
             prompt, mask, negative, negative_mask = pipe.encode_prompt(
@@ -258,7 +267,7 @@ class MochiRenderer:
         # 5. Hand back uint8 frames, shape (F, H, W, 3).
         frames = _to_uint8(np.asarray(video)[0])
         logger.info("render finished", extra={"renderer": self.name, "frames": frames.shape[0]})
-        return RenderedVideo(frames=frames, fps=request.fps)
+        return RenderedVideo(frames=frames, fps=request.fps, settings=cache_settings(threshold))
 
     def _execution_device(self, pipe: MochiPipeline) -> torch.device:
         # with CPU offload the modules sit on the CPU between calls; the pipeline knows where they run
@@ -315,4 +324,5 @@ def tiny_mochi_renderer(device: str = "cpu", options: MochiOptions | None = None
         name=TINY_MOCHI.id,
         max_sequence_length=MAX_SEQUENCE_LENGTH,
         options=options,
+        tiers=TINY_MOCHI.tiers,
     )

@@ -31,12 +31,12 @@ from gpu_consumers.render.base import (
 )
 from gpu_consumers.render.gang import GangContext
 from reelstream.cost_model import Shape, work_units
-from reelstream.models import ModelSpec
+from reelstream.models import FULL, ModelSpec
 
 
-def simulated_seconds(spec: ModelSpec, shape: Shape, scale: float) -> float:
-    """What the model's cost prior predicts for a render of `shape`, times `scale`."""
-    return spec.cost_prior * work_units(shape) * scale
+def simulated_seconds(spec: ModelSpec, shape: Shape, scale: float, tier: str = FULL) -> float:
+    """What the cost prior of the model's `tier` predicts for a render of `shape`, times `scale`."""
+    return spec.prior_for(tier) * work_units(shape) * scale
 
 
 class SimulatedRenderer:
@@ -68,7 +68,7 @@ class SimulatedRenderer:
         on_progress(ENCODE_TEXT, 1, 1)
         steps = request.num_inference_steps
         share = gang.world_size if gang is not None else 1
-        per_step = simulated_seconds(self.spec, request, self.scale) / steps / share
+        per_step = simulated_seconds(self.spec, request, self.scale, request.tier) / steps / share
         exchange = _exchange(gang) if gang is not None else None
         for step in range(1, steps + 1):
             self._stop.wait(per_step)  # the simulated GPU time of one denoising step

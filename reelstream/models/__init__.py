@@ -2,12 +2,23 @@
 
 from reelstream.models.mochi import DEFAULT_MODEL, DEV_MODEL
 from reelstream.models.registry import BUILTIN_MODELS, ModelRegistry, load_registry
-from reelstream.models.spec import STANDARD, Bounds, Defaults, FrameRule, Limits, ModelSpec, Preset
+from reelstream.models.spec import (
+    FULL,
+    STANDARD,
+    Bounds,
+    Defaults,
+    FrameRule,
+    Limits,
+    ModelSpec,
+    Preset,
+    Tier,
+)
 
 __all__ = [
     "BUILTIN_MODELS",
     "DEFAULT_MODEL",
     "DEV_MODEL",
+    "FULL",
     "STANDARD",
     "Bounds",
     "Defaults",
@@ -16,5 +27,6 @@ __all__ = [
     "ModelRegistry",
     "ModelSpec",
     "Preset",
+    "Tier",
     "load_registry",
 ]

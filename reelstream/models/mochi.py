@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reelstream.models.spec import Defaults, FrameRule, Limits, ModelSpec, Preset
+from reelstream.models.spec import FULL, FULL_TIER, Defaults, FrameRule, Limits, ModelSpec, Preset, Tier
 
 # Mochi's VAE compresses time by 6 after a first frame of its own: clips are 6k+1 frames long.
 MOCHI_FRAMES = FrameRule(step=6, offset=1)
@@ -13,6 +13,12 @@ MOCHI_FRAMES = FrameRule(step=6, offset=1)
 # Work limit: 4× the default clip (≈ 40 min on one H100 by the prior): the default clip at the largest size
 # (2.6×) or a 10 s clip at the default size (1.8×) fit; the largest of every range at once (≈ 30×) does not.
 MOCHI_1_DEFAULT_WORK = 848 * 480 * 163 * 64 * 2
+FAST = "fast"
+# The fast tier: First-Block Cache (gpu_consumers.render.tiers). Threshold: a starting point in the range
+# First-Block Cache is run at on video DiTs (≈ 0.05–0.15), not yet measured on Mochi 1's real weights; the
+# device script measures its deviation from the full tier on the same seed. Cost: the issue's target, 180 s
+# for the default video where the full tier takes 300 s, until the scheduler has observed the tier.
+MOCHI_1_FAST = Tier(cache_threshold=0.1, cost_factor=0.6)
 MOCHI_1 = ModelSpec(
     id="mochi-1",
     display_name="Mochi 1 (Genmo, 10B)",
@@ -21,6 +27,7 @@ MOCHI_1 = ModelSpec(
     ),
     presets={"preview": Preset(width=512, height=288, num_inference_steps=24)},
     limits=Limits(max_work_units=4 * MOCHI_1_DEFAULT_WORK),
+    tiers={FULL: FULL_TIER, FAST: MOCHI_1_FAST},
     frame_rule=MOCHI_FRAMES,
     cost_prior=600.0 / MOCHI_1_DEFAULT_WORK,
     renderer="gpu_consumers.renderers:build_mochi_1",
@@ -32,6 +39,10 @@ MOCHI_1 = ModelSpec(
 # room for the slow renders the tests ask for (cancel and failover mid-render take ~5000×), while the
 # largest of every range at once (~8·10⁸×) is refused.
 TINY_MOCHI_DEFAULT_WORK = 64 * 48 * 13 * 4 * 2
+# Random weights change more between steps than trained ones: 0.2 is what makes the tiny model skip work
+# (its default clip: 6 of 8 block calls, frames within 0.001 mean absolute error of the full tier; measured
+# in tests/integration/test_tiers.py). The cost factor follows the block calls.
+TINY_MOCHI_FAST = Tier(cache_threshold=0.2, cost_factor=0.75)
 TINY_MOCHI = ModelSpec(
     id="tiny-mochi",
     display_name="tiny Mochi (random weights, for development)",
@@ -40,6 +51,7 @@ TINY_MOCHI = ModelSpec(
     ),
     presets={"preview": Preset(width=32, height=32, num_inference_steps=2)},
     limits=Limits(max_work_units=8192 * TINY_MOCHI_DEFAULT_WORK),
+    tiers={FULL: FULL_TIER, FAST: TINY_MOCHI_FAST},
     frame_rule=MOCHI_FRAMES,
     cost_prior=0.5 / TINY_MOCHI_DEFAULT_WORK,
     renderer="gpu_consumers.renderers:build_tiny_mochi",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 STANDARD = "standard"  # the quality every model has: its defaults as declared
+FULL = "full"  # the tier every model has: every step runs every block
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,30 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class Tier:
+    """How a job's denoising steps run, a separate axis from its quality (which picks the defaults).
+
+    `cache_threshold`: the First-Block Cache threshold (diffusers' `FirstBlockCacheConfig`): a step whose
+    first block's output changed by less than this (relative L1) since the last fully computed step reuses
+    the other blocks' cached residual. None: no cache, every block of every step runs (the `full` tier).
+    `cost_factor`: the tier's seconds per work unit as a factor on the model's `cost_prior`, the prior the
+    scheduler starts from before it has observed the tier (it learns each tier apart: reelstream.cost_model).
+    """
+
+    cache_threshold: float | None = None
+    cost_factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.cache_threshold is not None and not self.cache_threshold > 0:
+            raise ValueError(f"a tier's cache threshold must be > 0 or None, got {self.cache_threshold}")
+        if not 0 < self.cost_factor <= 1:
+            raise ValueError(f"a tier's cost factor must be in (0, 1], got {self.cost_factor}")
+
+
+FULL_TIER = Tier()
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model reelstream serves.
 
@@ -122,6 +147,7 @@ class ModelSpec:
     license: str
     limits: Limits = field(default_factory=Limits)
     presets: Mapping[str, Preset] = field(default_factory=lambda: MappingProxyType({}))
+    tiers: Mapping[str, Tier] = field(default_factory=lambda: MappingProxyType({FULL: FULL_TIER}))
 
     def __post_init__(self) -> None:
         if not self.id or self.id != self.id.strip() or "," in self.id:
@@ -134,6 +160,14 @@ class ModelSpec:
         if STANDARD in self.presets:
             raise ValueError(f"model {self.id}: {STANDARD!r} is the declared defaults, not a preset")
         object.__setattr__(self, "presets", MappingProxyType(dict(self.presets)))
+        if self.tiers.get(FULL) != FULL_TIER:
+            raise ValueError(f"model {self.id}: tier {FULL!r} must exist, without cache, at cost factor 1")
+        object.__setattr__(self, "tiers", MappingProxyType(dict(sorted(self.tiers.items()))))
+
+    def prior_for(self, tier: str) -> float:
+        """Seconds per work unit of `tier` before anything was measured (an unknown tier: the model's)."""
+        found = self.tiers.get(tier)
+        return self.cost_prior * (found.cost_factor if found is not None else 1.0)
 
     @property
     def qualities(self) -> tuple[str, ...]:
@@ -168,6 +202,7 @@ class ModelSpec:
             f"fps {limits.fps.describe()}; num_inference_steps {limits.steps.describe()}; "
             f"{_work_limit(limits)}"
             f"prompt at most {limits.prompt_chars} characters; qualities {', '.join(self.qualities)}; "
+            f"tiers {', '.join(self.tiers)}; "
             f"default {defaults.width}×{defaults.height}, {self.default_frames} frames at "
             f"{defaults.fps} fps, {defaults.num_inference_steps} steps. License: {self.license}."
         )

@@ -89,6 +89,7 @@ class RequestedParams:
     guidance_scale: float | None = None
     seed: int | None = None
     quality: str | None = None
+    tier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)  # no __dict__: the status view holds one per job
@@ -102,6 +103,7 @@ class RenderParams:
     guidance_scale: float
     seed: int
     quality: str = "standard"
+    tier: str = "full"
 
 
 @dataclass(frozen=True, slots=True)  # no __dict__: the status view holds one per job

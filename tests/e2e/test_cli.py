@@ -54,12 +54,19 @@ def test_submit_wait_shows_progress_and_saves_the_video(cli: Run, tmp_path: Path
 
 
 def test_the_job_commands_speak_json(cli: Run, tmp_path: Path) -> None:
-    submitted = cli("submit", "a heron at dawn", "--wait", "--json", "-o", "heron.mp4", *TINY)
+    """...on a `fast` tier job: its status says the tier, its artifact the cache it rendered with."""
+    submitted = cli(
+        "submit", "a heron at dawn", "--wait", "--json", "-o", "heron.mp4", "--tier", "fast", *TINY
+    )
     assert submitted.returncode == 0, submitted.stderr
     job = json.loads(submitted.stdout)
     assert (job["status"], Path(job["saved_to"]).name) == ("succeeded", "heron.mp4")
+    assert job["parameters"]["tier"] == "fast"
+    settings = job["artifact"]["render_settings"]
+    assert (settings["tier"], settings["first_block_cache"]) == ("fast", "0.2")  # tiny-mochi's threshold
     status = cli("status", job["id"], "--json")
     assert json.loads(status.stdout)["version"] == job["version"]
+    assert f"{job['id']}  succeeded  100%  fast  " in cli("status", job["id"]).stdout
     listed = json.loads(cli("list", "--limit", "3", "--json").stdout)
     assert job["id"] in [j["id"] for j in listed]
     assert len(listed) <= 3

@@ -188,6 +188,25 @@ async def test_the_estimators_fields_evolve_each_topics_schema_compatibly(
     await assert_evolves_compatibly(stack, topic, without_estimator_fields)
 
 
+def without_tier(node: Any) -> Any:
+    """A schema as it was before the job tier (issue 24): RenderParams and RequestedParams without `tier`."""
+    if isinstance(node, list):
+        return [without_tier(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: without_tier(value) for key, value in node.items()}
+    if node.get("type") == "record" and node.get("name") in ("RenderParams", "RequestedParams"):
+        out["fields"] = [f for f in out["fields"] if f["name"] != "tier"]
+    return out
+
+
+@pytest.mark.parametrize(
+    "topic", [COMMANDS, SCHEDULER_INBOX, RENDER_DISPATCH, JOB_STATUS, JOB_EVENTS], ids=lambda t: t.name
+)
+async def test_the_tier_evolves_each_topics_schema_compatibly(topic: Topic[Any], stack: Endpoints) -> None:
+    await assert_evolves_compatibly(stack, topic, without_tier)
+
+
 def without_sealing_fields(schema: Any) -> Any:
     """A topic's schema as it was before secrets were sealed and key records MACed (issue #20)."""
     fields = [f for f in schema["fields"] if f["name"] not in ("sealed_secret", "mac")]

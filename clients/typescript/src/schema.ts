@@ -356,7 +356,7 @@ export interface paths {
         put?: never;
         /**
          * Create a signing secret for a tenant's webhooks (scope admin)
-         * @description The value is shown in this response only. Every delivery to the tenant is signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers can move to a new secret before the old one is retired. A tenant without one gets no delivery. At most 5 active at once.
+         * @description The value is shown in this response only. Every delivery to the tenant is signed with each of its active secrets (`webhook-signature: v1,<a> v1,<b>`), so receivers can move to a new secret before the old one is retired. A tenant without one gets no delivery. At most 5 active at once: 409 when the tenant has them already.
          */
         post: operations["createWebhookSecret"];
         delete?: never;
@@ -650,7 +650,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Each model's limits: `mochi-1` (Mochi 1 (Genmo, 10B)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 33969930240; prompt at most 2000 characters; qualities preview, standard; default 848×480, 163 frames at 30 fps, 64 steps. License: Apache-2.0 (genmo/mochi-1-preview weights). `tiny-mochi` (tiny Mochi (random weights, for development)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 2617245696; prompt at most 2000 characters; qualities preview, standard; default 64×48, 13 frames at 24 fps, 4 steps. License: Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up). Rules between fields, which JSON Schema cannot state (a request breaking one is a 422 naming the field): a clip of num_frames at the chosen fps (the model's default fps if absent) lasts at most the model's longest duration ((num_frames − 1) / fps); the shorter of width and height (each the model's default if absent) is at most the model's shorter-side limit; and the work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) is at most the model's and the pool's limit (422 `workload-too-large`). */
+        /** @description Each model's limits: `mochi-1` (Mochi 1 (Genmo, 10B)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 33969930240; prompt at most 2000 characters; qualities preview, standard; tiers fast, full; default 848×480, 163 frames at 30 fps, 64 steps. License: Apache-2.0 (genmo/mochi-1-preview weights). `tiny-mochi` (tiny Mochi (random weights, for development)): width and height multiples of 16, shorter side at most 768, longer side at most 1360; num_frames 6k+1 with k ≥ 1; clip at most 10 s; fps between 1 and 60 frames per second; num_inference_steps between 2 and 200 steps; work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) at most 2617245696; prompt at most 2000 characters; qualities preview, standard; tiers fast, full; default 64×48, 13 frames at 24 fps, 4 steps. License: Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up). Rules between fields, which JSON Schema cannot state (a request breaking one is a 422 naming the field): a clip of num_frames at the chosen fps (the model's default fps if absent) lasts at most the model's longest duration ((num_frames − 1) / fps); the shorter of width and height (each the model's default if absent) is at most the model's shorter-side limit; and the work (num_frames × width × height × num_inference_steps, ×2 with guidance_scale > 1) is at most the model's and the pool's limit (422 `workload-too-large`). */
         JobRequest: {
             /** @enum {string} */
             model?: "mochi-1" | "tiny-mochi";
@@ -667,6 +667,12 @@ export interface components {
             fps?: number;
             num_inference_steps?: number;
             guidance_scale?: number;
+            /**
+             * @description how the steps run: full (every block of every step) or fast (First-Block Cache: a step whose first block barely changed reuses the other blocks' last output; quicker, slightly different frames); a model without fast refuses it (422 naming tier)
+             * @default full
+             * @enum {string}
+             */
+            tier?: "fast" | "full";
             seed?: number;
             /**
              * @description preview: the model's smaller size, fewer steps (explicit values still win)
@@ -725,6 +731,8 @@ export interface components {
             seed?: number;
             /** @description `standard` or one of the model's presets (`preview`) */
             quality?: string;
+            /** @description `full`, or `fast` (First-Block Cache) where the model has it */
+            tier?: string;
         };
         Artifact: {
             key?: string;
@@ -1284,7 +1292,7 @@ export interface components {
             scope: string;
         };
         TenantStatusRequest: {
-            /** @description why (kept in ingest's log) */
+            /** @description why (kept in ingest's log); no NUL character */
             reason?: string;
         };
         TenantRequest: {
@@ -2269,6 +2277,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Invalid"];

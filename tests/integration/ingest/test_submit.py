@@ -52,6 +52,8 @@ INVALID: list[Any] = [
         {"prompt": "p", "webhook_url": "https://[2002:7f00:1::1]/h"}, 422, "webhook_url", id="6to4-webhook"
     ),
     pytest.param({"prompt": "p", "duration_seconds": 30}, 422, "duration_seconds", id="duration-named"),
+    pytest.param({"prompt": "p", "tier": "turbo"}, 422, "tier", id="unknown-tier"),
+    pytest.param({"prompt": "p", "tier": 1}, 422, "tier", id="tier-not-a-string"),
 ]
 
 
@@ -140,6 +142,7 @@ async def test_a_submission_is_on_the_broker_before_202_with_every_parameter_res
         "guidance_scale": 4.5,
         "seed": params["seed"],
         "quality": "standard",
+        "tier": "full",
     }
     assert job["has_webhook"] is True
     assert "s3cret" not in response.text

@@ -68,6 +68,8 @@ def test_a_model_no_pool_serves_is_a_422_naming_the_field_the_model_and_the_mode
         ({"guidance_scale": 4.5}, "guidance_scale", "must be between 0 and 2 (got 4.5)"),
         ({"prompt": "x" * 101}, "prompt", "must be at most 100 characters (got 101)"),
         ({"quality": "cinema"}, "quality", "must be one of preview, standard (got 'cinema')"),
+        ({"tier": "fast"}, "tier", "model fake-clip has tiers full (got 'fast')"),  # declares no fast tier
+        ({"tier": "turbo"}, "tier", "model fake-clip has tiers full (got 'turbo')"),
     ],
 )
 def test_the_limits_applied_are_those_the_model_declares(
@@ -157,6 +159,7 @@ def _valid(schema: dict[str, Any], body: dict[str, Any]) -> bool:
         ({"model": "fake-clip", "num_inference_steps": 60}, "num_inference_steps"),
         ({"model": "tiny-mochi", "num_frames": 5}, "num_frames"),  # 4k+1 is fake-clip's only
         ({"model": "tiny-mochi", "width": 40}, "width"),  # a multiple of 8, not of 16
+        ({"model": "fake-clip", "tier": "fast"}, "tier"),  # tiny-mochi has a fast tier, fake-clip none
     ],
 )
 def test_a_named_models_own_bounds_are_in_the_document_where_narrower_than_the_widest(
@@ -179,3 +182,40 @@ def test_every_model_by_its_defaults_is_valid_and_one_model_has_no_branches() ->
     single = openapi_document(BUILTIN_MODELS.served(frozenset({"tiny-mochi"})))["components"]["schemas"]
     assert "allOf" not in single["JobRequest"]
     assert "JSON Schema cannot state" in single["JobRequest"]["description"]
+
+
+def test_the_tier_is_resolved_per_model_and_named_when_the_model_lacks_it() -> None:
+    assert submit({}).params.tier == "full"  # the default, echoed
+    assert submit({"tier": "fast"}).params.tier == "fast"  # tiny-mochi declares one
+    assert submit({"tier": "full", "model": "fake-clip"}).params.tier == "full"
+    both = messages(problem_of({"tier": "turbo", "quality": "cinema"}))  # every bad field named at once
+    assert both == {
+        "quality": "must be one of preview, standard (got 'cinema')",
+        "tier": "model tiny-mochi has tiers fast, full (got 'turbo')",
+    }
+    schema = openapi_document(WITH_FAKE.served(SERVED))["components"]["schemas"]["JobRequest"]
+    assert schema["properties"]["tier"]["enum"] == ["fast", "full"]
+    assert schema["properties"]["tier"]["default"] == "full"
+    assert _valid(schema, {"prompt": "a heron", "model": "tiny-mochi", "tier": "fast"})
+    assert not _valid(schema, {"prompt": "a heron", "tier": "turbo"})
+
+
+def test_admission_rejects_a_tier_the_model_lacks_in_a_job_produced_straight_to_kafka() -> None:
+    from schemas.events import SubmitJob
+
+    def decided(model: str, tier: str) -> Admit | Reject:
+        command = SubmitJob(
+            job_id="j1", tenant_id="t1", prompt="a heron", params=RequestedParams(model=model, tier=tier)
+        )
+        capacity = PoolCapacity(models=SERVED)
+        return decide(
+            command, None, pool_id="default", default_model="tiny-mochi", capacity=capacity, models=WITH_FAKE
+        )
+
+    admitted = decided("tiny-mochi", "fast")
+    assert isinstance(admitted, Admit)
+    assert admitted.admitted.params.tier == "fast"
+    refused = decided("fake-clip", "fast")
+    assert isinstance(refused, Reject)
+    assert refused.event.status.error is not None
+    assert "tier" in refused.event.status.error.message

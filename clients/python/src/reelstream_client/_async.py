@@ -157,6 +157,7 @@ class AsyncClient(AsyncWebhookPortal):
         guidance_scale: float | None = None,
         seed: int | None = None,
         quality: str | None = None,
+        tier: str | None = None,
         webhook_url: str | None = None,
         priority: str | None = None,
         deadline: dt.datetime | str | None = None,

@@ -20,6 +20,9 @@ JobStatus = Literal[
 Stage = Literal["encode_text", "denoise", "decode", "encode_video", "upload"]
 Priority = Literal["high", "normal", "low"]
 Quality = Literal["preview", "standard"]
+Tier = Literal[
+    "fast", "full"
+]  # full: every block of every step; fast: First-Block Cache (where the model has it)
 WaitReason = Literal["throttled"]
 LimitOver = Literal["rate", "queued"]
 Role = Literal["submitter", "viewer", "admin", "operator"]
@@ -58,6 +61,7 @@ class Parameters:
     guidance_scale: float | None = None
     seed: int | None = None
     quality: str | None = None
+    tier: str | None = None
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,16 @@ function ParameterFields({ values, set, errors, schema: props }: { values: FormV
           </select>
         )}
       </Field>
+      <Field id="tier" label="Tier" error={errors.tier} hint={props.tier?.description}>
+        {(aria) => (
+          <select {...aria} value={values.tier} onChange={set("tier")}>
+            <option value="">full</option>
+            {(props.tier?.enum ?? []).filter((t) => t !== "full").map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+        )}
+      </Field>
       <Field id="length_mode" label="Length given as">
         {(aria) => (
           <select {...aria} value={values.length_mode} onChange={set("length_mode")}>

@@ -63,6 +63,7 @@ export function JobPage({ id }: { id: string }) {
       <div className="status-row" aria-live="polite">
         <StatusBadge status={job.status} />
         {job.stage && <span>stage: {job.stage}</span>}
+        {job.parameters?.tier && <span data-testid="tier">tier: {job.parameters.tier}</span>}
         {job.queue_position !== null && job.queue_position !== undefined && <span data-testid="queue-position">queue position {job.queue_position}</span>}
         {!TERMINAL.has(job.status) && <span>ETA {eta(job.eta_seconds)}</span>}
         <span className={`stream stream-${stream}`} data-testid="stream-state">

@@ -6,6 +6,7 @@ export interface FormValues {
   negative_prompt: string;
   model: string;
   quality: string;
+  tier: string;
   width: string;
   height: string;
   length_mode: "duration" | "frames";
@@ -25,6 +26,7 @@ export const EMPTY: FormValues = {
   negative_prompt: "",
   model: "",
   quality: "",
+  tier: "",
   width: "",
   height: "",
   length_mode: "duration",
@@ -50,6 +52,7 @@ export function toRequest(v: FormValues): JobRequest {
   set("negative_prompt", v.negative_prompt || undefined);
   set("model", (v.model || undefined) as JobRequest["model"]);
   set("quality", (v.quality || undefined) as JobRequest["quality"]);
+  set("tier", (v.tier || undefined) as JobRequest["tier"]);
   set("width", num(v.width));
   set("height", num(v.height));
   if (v.length_mode === "duration") set("duration_seconds", num(v.duration_seconds));
@@ -74,6 +77,7 @@ export function fromJob(job: Job): FormValues {
     prompt: job.prompt,
     negative_prompt: job.negative_prompt ?? "",
     model: p?.model ?? "",
+    tier: p?.tier ?? "",
     width: text(p?.width),
     height: text(p?.height),
     length_mode: "frames",

@@ -66,6 +66,9 @@ def _save(job: Job, output: str | None, poster: bool = False) -> Path:
 @click.option("--guidance-scale", type=float)
 @click.option("--seed", type=int)
 @click.option("--quality", type=click.Choice(["preview", "standard"]))
+@click.option(
+    "--tier", type=click.Choice(["full", "fast"]), help="fast: First-Block Cache, quicker (default full)"
+)
 @click.option("--webhook-url")
 @click.option("--priority", type=click.Choice(["high", "normal", "low"]))
 @click.option("--deadline", help="ISO 8601 instant; not started by then: the job ends expired")
@@ -100,6 +103,11 @@ def submit(
     return _outcome(job)
 
 
+def _tier(job: Job) -> str:
+    """The tier a job renders at (`full` for a job from before tiers, or one not yet resolved)."""
+    return (job.parameters.tier if job.parameters else None) or "full"
+
+
 def _with_path(job: Job, saved: Path | None) -> dict[str, Any]:
     return {**dataclasses.asdict(job), "saved_to": str(saved) if saved else None}
 
@@ -114,7 +122,8 @@ def status(job_id: str) -> int:
     if obj.as_json:
         emit_json(job)
     else:
-        click.echo(f"{job.id}  {job.status}  {job.progress * 100:.0f}%  {job.created_at}  {job.prompt[:60]}")
+        progress = f"{job.progress * 100:.0f}%"
+        click.echo(f"{job.id}  {job.status}  {progress}  {_tier(job)}  {job.created_at}  {job.prompt[:60]}")
         if job.error and job.error.message:
             click.echo(f"  error: {job.error.code}: {job.error.message}")
     return OK
@@ -140,7 +149,8 @@ def list_jobs(
         emit_json(jobs)
         return OK
     for job in jobs:
-        click.echo(f"{job.id}\t{job.status}\t{job.progress * 100:.0f}%\t{job.created_at}\t{job.prompt[:50]}")
+        line = (job.id, job.status, f"{job.progress * 100:.0f}%", _tier(job), job.created_at, job.prompt[:50])
+        click.echo("\t".join(str(part) for part in line))
     return OK
 
 
