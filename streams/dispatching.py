@@ -104,7 +104,8 @@ def _gang(
     share_cap: int | None,
 ) -> list[Slot]:
     """The slots the job takes now: the leader's, and (streams.gang) other idle slots that can run it."""
-    if step.policy.gang_max_slots <= 1:
+    max_slots = step.policy.gang_slots_for(job.admitted.params.model)
+    if max_slots <= 1:
         return [leader]
     free = [s for s in free if _can_run(s, job) and not _elsewhere(step, job, s)]
     if not free:
@@ -124,9 +125,7 @@ def _gang(
             others += 1
     others_wait = share_cap is not None and any(q.tenant != job.tenant for q in step.waiting())
     room = max(1, share_cap - held.get(job.tenant, 0)) if share_cap is not None and others_wait else None
-    size = gang_size(
-        job.admitted, max_slots=step.policy.gang_max_slots, idle=idle, others_waiting=others, share_room=room
-    )
+    size = gang_size(job.admitted, max_slots=max_slots, idle=idle, others_waiting=others, share_room=room)
     return [leader, *free[: size - 1]]
 
 

@@ -47,9 +47,18 @@ class SchedulerPolicy:
     max_slot_share: float | None = 0.5
     # the most slots one job's attempt takes at once (a gang, streams.gang); a power of two; 1: no gangs
     gang_max_slots: int = 1  # the live scheduler takes REELSTREAM_GANG_MAX_SLOTS
+    # each model's own ceiling (ModelSpec.max_gang_slots: how far its renderer splits a job); a model not
+    # named renders on one slot. None: no ceiling per model (the pure tests' pools)
+    model_gang_slots: Mapping[str, int] | None = None
 
     def weight(self, tenant: str) -> float:
         return max(self.weights.get(tenant, self.default_weight), 1e-6)
+
+    def gang_slots_for(self, model: str) -> int:
+        """The most slots one job of `model` takes at once."""
+        if self.model_gang_slots is None:
+            return self.gang_max_slots
+        return min(self.gang_max_slots, self.model_gang_slots.get(model, 1))
 
     def slot_share_cap(self, live_slots: int) -> int | None:
         """Slots one tenant may hold of `live_slots` while others wait: its share rounded down, at least 1."""

@@ -5,8 +5,9 @@ The rule (docs/architecture.md, "Gangs"):
   for a gang that is still waiting, so a gang cannot hold a slot idle while other work waits. A job whose
   gang cannot be had in full takes a smaller one (down to one slot) instead of waiting.
 - Its size is a power of two (the renderer splits Mochi's 24 heads and the CFG branches by it), at most
-  `policy.gang_max_slots` (REELSTREAM_GANG_MAX_SLOTS; 1 disables gangs) and at most the idle slots that can
-  run the job.
+  `policy.gang_max_slots` (REELSTREAM_GANG_MAX_SLOTS; 1 disables gangs), at most the job's model's own
+  ceiling (`ModelSpec.max_gang_slots`: how far its renderer splits a job; a gang the renderer could not
+  split would fail) and at most the idle slots that can run the job.
 - Spare slots: every other waiting job that could run keeps an idle slot for itself; only the idle slots
   beyond those ("spare": the queue is shorter than the idle slots) widen a job's gang.
 - Low latency: a job admitted with `max_gang_slots` (its tenant's limit) may take up to that many idle

@@ -31,6 +31,7 @@ MOCHI_1 = ModelSpec(
     frame_rule=MOCHI_FRAMES,
     cost_prior=600.0 / MOCHI_1_DEFAULT_WORK,
     renderer="gpu_consumers.renderers:build_mochi_1",
+    max_gang_slots=8,  # 24 heads: 2 CFG branches × Ulysses 4, or Ulysses 8 without guidance
     license="Apache-2.0 (genmo/mochi-1-preview weights)",
 )
 
@@ -55,6 +56,7 @@ TINY_MOCHI = ModelSpec(
     frame_rule=MOCHI_FRAMES,
     cost_prior=0.5 / TINY_MOCHI_DEFAULT_WORK,
     renderer="gpu_consumers.renderers:build_tiny_mochi",
+    max_gang_slots=2,  # 2 heads: the 2 CFG branches, or Ulysses 2 without guidance
     license="Apache-2.0 (Mochi's pipeline code; the weights are random, made at start-up)",
 )
 

@@ -148,10 +148,18 @@ class ModelSpec:
     limits: Limits = field(default_factory=Limits)
     presets: Mapping[str, Preset] = field(default_factory=lambda: MappingProxyType({}))
     tiers: Mapping[str, Tier] = field(default_factory=lambda: MappingProxyType({FULL: FULL_TIER}))
+    # The most slots one job of this model renders on at once (a gang, streams.gang): as far as its renderer
+    # can split the work (Mochi: the CFG branches × a Ulysses degree dividing the attention heads, with or
+    # without guidance). A power of two; 1: never a gang.
+    max_gang_slots: int = 1
 
     def __post_init__(self) -> None:
         if not self.id or self.id != self.id.strip() or "," in self.id:
             raise ValueError(f"model id {self.id!r} must be non-empty, without spaces or commas")
+        if self.max_gang_slots < 1 or self.max_gang_slots & (self.max_gang_slots - 1):
+            raise ValueError(
+                f"model {self.id}: max_gang_slots must be a power of two, got {self.max_gang_slots}"
+            )
         if not self.cost_prior > 0:
             raise ValueError(f"model {self.id}: cost_prior must be > 0 seconds per work unit")
         module, sep, name = self.renderer.partition(":")

@@ -3,6 +3,7 @@ now, and ended for all its members by any member's failure, silence or lease exp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -193,3 +194,30 @@ def test_a_gang_counts_once_against_the_running_cap_and_per_slot_against_the_sha
     _state, out = run([*slots(4), *capped])
     leaders = [d for d in dispatches(out) if d.gang_rank == 0]
     assert [(d.job_id, d.gang_size) for d in leaders] == [("c0", 4)]  # c1 cannot run beside it anyway
+
+
+def test_a_gang_never_exceeds_what_its_model_can_split() -> None:
+    """tiny-mochi's 2 heads split over 2 slots at most (ModelSpec.max_gang_slots): a pool of 4 idle slots
+    gives its lone job a gang of 2, not 4, and a model the policy does not name renders on one slot."""
+    policy = SchedulerPolicy(gang_max_slots=8, model_gang_slots={"tiny-mochi": 2})
+    _, out = run([*slots(4), admitted("a")], policy=policy)
+    assert [d.gang_size for d in dispatches(out)] == [2, 2]
+    _, out = run([*slots(4), admitted("b")], policy=replace(policy, model_gang_slots={}))
+    assert [(d.slot, d.gang_size) for d in dispatches(out)] == [(0, 1)]
+
+
+def test_the_live_policy_takes_each_registered_models_ceiling() -> None:
+    from reelstream.models import BUILTIN_MODELS
+    from reelstream.settings import SchedulerSettings
+    from streams.scheduler import policy_from
+
+    env = {
+        "REELSTREAM_S3_ACCESS_KEY": "ak",
+        "REELSTREAM_S3_SECRET_KEY": "sk",
+        "REELSTREAM_GANG_MAX_SLOTS": "8",
+    }
+    policy = policy_from(SchedulerSettings.from_env(env))
+    assert BUILTIN_MODELS["mochi-1"].max_gang_slots == 8
+    assert policy.gang_slots_for("mochi-1") == 8
+    assert policy.gang_slots_for("tiny-mochi") == 2
+    assert policy.gang_slots_for("unknown") == 1
