@@ -60,9 +60,9 @@ $(CLIENT_STAMP): $(STAMP) $(CLIENT_SOURCES)
 # install, constrained to the same versions. tests/unit/devstack/test_lockfile.py fails while a lock disagrees.
 lock:
 	test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install -q 'uv==$(UV_VERSION)'; }
-	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) $(LOCK_INPUTS) --extra render --extra gpu --extra test --extra cli \
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) $(LOCK_INPUTS) --extra render --extra test --extra cli \
 	  --extra webhooks -o requirements/dev.txt
-	$(UV_COMPILE) -c requirements/dev.txt $(LOCK_INPUTS) --extra render --extra gpu --extra cli -o requirements/gpu.txt
+	$(UV_COMPILE) -c requirements/dev.txt $(LOCK_INPUTS) --extra render --extra cli -o requirements/gpu.txt
 	$(UV_COMPILE) -c requirements/dev.txt $(LOCK_INPUTS) --extra cli -o requirements/cpu.txt
 
 # The software bills of materials (CycloneDX JSON) of what each image ships, from the image locks and the

@@ -25,8 +25,8 @@ SDK = Path("clients") / "python" / "pyproject.toml"
 
 # lock name -> the extras of each pyproject it locks (the Makefile's `lock` target passes the same extras)
 LOCKS: Mapping[str, Mapping[Path, tuple[str, ...]]] = {
-    "dev": {SERVER: ("render", "gpu", "test"), SDK: ("cli", "webhooks")},
-    "gpu": {SERVER: ("render", "gpu"), SDK: ("cli",)},
+    "dev": {SERVER: ("render", "test"), SDK: ("cli", "webhooks")},
+    "gpu": {SERVER: ("render",), SDK: ("cli",)},
     "cpu": {SERVER: (), SDK: ("cli",)},
 }
 
