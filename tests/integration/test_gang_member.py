@@ -26,7 +26,11 @@ from reelstream.settings import GangSettings
 from schemas.events import DispatchRender
 from tests.samples import render_params
 
-pytestmark = pytest.mark.render  # imports torch
+pytestmark = [
+    pytest.mark.render,  # imports torch
+    # diffusers' Mochi RoPE asks for a float32 CPU autocast, which torch declines with this warning.
+    pytest.mark.filterwarnings("ignore:In CPU autocast, but the target dtype is not supported:UserWarning"),
+]
 
 STEPS = 6
 REQUEST = RenderRequest(

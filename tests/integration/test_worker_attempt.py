@@ -117,7 +117,7 @@ async def test_success_means_a_verified_faststart_mp4_and_its_poster_in_the_buck
     artifact = outcome.artifact
     assert artifact.poster_key == poster_key_for(cmd.artifact_key) == f"t-attempt/{cmd.job_id}/1/poster.jpg"
     assert artifact.renderer == "tiny-mochi"
-    assert artifact.render_settings == renderer.options.record()
+    assert artifact.render_settings == {**renderer.options.record(), "tier": "full"}
     video = downloads / "video.mp4"
     store.client.fget_object(store.bucket, artifact.key, str(video))
     assert is_faststart(video)
@@ -163,7 +163,7 @@ async def test_a_simulated_render_makes_a_verified_artifact_like_a_real_one(stor
     outcome = (await attempt(cmd, SimulatedRenderer(BUILTIN_MODELS["tiny-mochi"], 0.01), store))[-1]
     assert isinstance(outcome, RenderSucceeded), outcome
     assert outcome.artifact.frames == 13
-    assert outcome.artifact.render_settings == {"simulated": "0.01× the cost model's prior"}
+    assert outcome.artifact.render_settings == {"simulated": "0.01× the cost model's prior", "tier": "full"}
 
 
 async def test_reports_the_broker_refuses_do_not_stall_the_attempt(
