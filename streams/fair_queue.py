@@ -47,6 +47,9 @@ class SchedulerPolicy:
     max_slot_share: float | None = 0.5
     # the most slots one job's attempt takes at once (a gang, streams.gang); a power of two; 1: no gangs
     gang_max_slots: int = 1  # the live scheduler takes REELSTREAM_GANG_MAX_SLOTS
+    # attempts one slot keeps in their finish (encode, upload) while its GPU takes the next dispatch
+    # (streams.finishing); 0: a slot holds an attempt until its outcome
+    max_finishing: int = 0  # the live scheduler takes REELSTREAM_WORKER_MAX_FINISHING
 
     def weight(self, tenant: str) -> float:
         return max(self.weights.get(tenant, self.default_weight), 1e-6)

@@ -58,6 +58,7 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
         retry_backoff_max=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_slot_share=settings.max_slot_share if settings.max_slot_share < 1 else None,
         gang_max_slots=settings.gang_max_slots,
+        max_finishing=settings.max_finishing,
     )
 
 
