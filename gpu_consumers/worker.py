@@ -253,6 +253,7 @@ class Worker:
         self.speed.gpu_done(now)
         if self.flight.to_finish(current):
             self.usage.gpu_done(current.command, now)
+            self.metrics.gpu_part_done(*current.key, now)
 
     def _gang_or_alone(
         self,
