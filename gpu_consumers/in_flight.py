@@ -60,7 +60,7 @@ class InFlight:
         if one is free and it is no gang's (a gang's members stay joined until its outcome)."""
         if current is not self.gpu or current.command.gang_size > 1:
             return False
-        if len(self.finishing) >= self.max_finishing:
+        if sum(not c.done for c in self.finishing) >= self.max_finishing:  # an ended one holds no place
             return False
         self.finishing.append(current)
         self.gpu = None
