@@ -3,6 +3,8 @@
 Partition `slot` is assigned manually (the group id only keeps offsets), so there is no group membership a
 long render could lose. The loop keeps polling while a render runs in its thread: a CancelRender for the
 current attempt is seen at once, and heartbeats keep telling the scheduler what this slot is doing.
+The GPU takes the next dispatch while up to REELSTREAM_WORKER_MAX_FINISHING attempts finish (encode, verify,
+upload) beside it: gpu_consumers/in_flight.py keeps them and commits their offsets in dispatch order.
 """
 
 from __future__ import annotations
