@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas import events as ev
 from streams.fair_queue import SchedulerPolicy
+from streams.scheduler_state import dump_state, load_state
 from streams.scheduling import SchedulerState, apply
 from tests.samples import T0
 from tests.unit.streams.test_finishing_properties import Pool, act
@@ -86,3 +87,10 @@ def test_no_overlap_when_the_bound_is_zero() -> None:
     assert state.slots[0].job_id == "j0"
     assert state.slots[0].finishing == ()
     assert state.jobs["j1"].queued is not None
+
+
+def test_a_finishing_place_survives_the_state_store() -> None:
+    pool = _pool_with_one_finishing()
+    restored = load_state(dump_state(pool.state))
+    assert restored.slots[0] == pool.state.slots[0]
+    assert restored.slots[0].finishing[0].job_id == "j0"
