@@ -122,9 +122,11 @@ async def run_attempt(
     worker_id: str,
     progress_interval: float,
     deadline: AttemptDeadline | None = None,
+    gpu_done: Callable[[], None] | None = None,
 ) -> None:
     """Run one attempt and report its outcome; never raises for a failure of the job itself, only (after
-    reporting it) for a lost device or a render stuck past its deadline (RenderStuck, a DeviceLost)."""
+    reporting it) for a lost device or a render stuck past its deadline (RenderStuck, a DeviceLost).
+    `gpu_done` is called when the GPU part (denoise, decode) ended and the finish begins."""
     ids = {"job_id": cmd.job_id, "slot": cmd.slot, "attempt": cmd.attempt}
     if canceled.is_set():  # canceled while it waited for the slot
         refused = _failed(cmd, ErrorInfo("canceled", "canceled before it started", False))
@@ -137,7 +139,7 @@ async def run_attempt(
     forward = asyncio.create_task(_forward(throttle.queue, report))
     lost: DeviceLost | None = None
     try:
-        artifact = await _produce_artifact(cmd, renderer, store, throttle, canceled, deadline)
+        artifact = await _produce_artifact(cmd, renderer, store, throttle, canceled, deadline, gpu_done)
         outcome: RenderSucceeded | RenderFailed = RenderSucceeded(
             job_id=cmd.job_id,
             slot=cmd.slot,
@@ -230,11 +232,14 @@ async def _produce_artifact(
     throttle: ProgressThrottle,
     canceled: threading.Event,
     deadline: AttemptDeadline | None = None,
+    gpu_done: Callable[[], None] | None = None,
 ) -> Artifact:
     video = await _render(cmd, renderer, throttle, canceled, deadline)  # the GPU part: denoise and decode
     if canceled.is_set():
         raise RenderCanceled("canceled after denoising")
-    return await _finish(cmd, video, renderer, store, throttle)
+    if gpu_done is not None:
+        gpu_done()  # the finish may overlap the next render (gpu_consumers.in_flight)
+    return await _finish(cmd, video, renderer, store, throttle, canceled)
 
 
 async def _finish(
@@ -243,9 +248,11 @@ async def _finish(
     renderer: Renderer,
     store: ObjectStore,
     throttle: ProgressThrottle,
+    canceled: threading.Event,
 ) -> Artifact:
-    """The CPU and I/O part after the GPU's (MP4 encode, decode-verify, poster, upload): what could overlap
-    the next render's denoise (docs/architecture.md, "No idle gap between renders")."""
+    """The CPU and I/O part after the GPU's (MP4 encode, decode-verify, poster, upload), which overlaps the
+    next render's GPU part (docs/architecture.md, "No idle gap between renders"). A cancel stops it before
+    each upload: nothing of a canceled job is stored after the cancel was seen."""
     p = cmd.params
     with tempfile.TemporaryDirectory(prefix="reelstream-") as tmp:
         path, poster = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
@@ -257,11 +264,13 @@ async def _finish(
         )
         await asyncio.to_thread(write_poster, video, poster)
         sha256 = await asyncio.to_thread(_sha256, path)
+        _stop_if(canceled)
         throttle(UPLOAD, 0, 2)
         poster_key = poster_key_for(cmd.artifact_key)
         poster_sha256 = await asyncio.to_thread(_sha256, poster)
         await _upload(lambda: store.upload(poster, poster_key, poster_sha256, POSTER_TYPE))
         throttle(UPLOAD, 1, 2)
+        _stop_if(canceled)
         size = await _upload(lambda: store.upload(path, cmd.artifact_key, sha256))
     return Artifact(
         key=cmd.artifact_key,
@@ -277,6 +286,11 @@ async def _finish(
         renderer=renderer.name,
         render_settings={**renderer.settings, **video.settings, "tier": p.tier},
     )
+
+
+def _stop_if(canceled: threading.Event) -> None:
+    if canceled.is_set():
+        raise RenderCanceled("canceled during its finish")
 
 
 async def _upload(upload: Callable[[], int]) -> int:

@@ -43,12 +43,21 @@ class Started:
 
 
 class UsageMeter:
-    """Measures each attempt between the reports of its start and its outcome."""
+    """Measures each attempt between the reports of its start and its outcome (or the end of its GPU
+    part, when its finish overlaps the next render: `gpu_done`)."""
 
     def __init__(self, pool_id: str, gpu_name: str) -> None:
         self.pool_id, self.gpu_name = pool_id, gpu_name
         self._started: dict[str, Started] = {}
         self._ended: dict[str, GpuUsageRecorded] = {}
+        self._gpu_ended: dict[str, float] = {}  # attempts whose finish overlaps the next render
+
+    def gpu_done(self, command: DispatchRender, now: float) -> None:
+        """The attempt left the GPU to the next one for its finish: its usage ends here, not at its
+        outcome, so two attempts never bill the same GPU seconds."""
+        key = attempt_id_of(command.job_id, command.attempt)
+        if key in self._started:
+            self._gpu_ended.setdefault(key, now)
 
     def started(self, command: DispatchRender, now: float, wall: datetime | None = None) -> None:
         key = attempt_id_of(command.job_id, command.attempt)
@@ -63,7 +72,7 @@ class UsageMeter:
         start = self._started.pop(key, None)
         if start is None:
             return None
-        seconds = max(0.0, now - start.monotonic)
+        seconds = max(0.0, self._gpu_ended.pop(key, now) - start.monotonic)
         outcome, code = outcome_of(event)
         p, cmd = start.command.params, start.command
         record = GpuUsageRecorded(

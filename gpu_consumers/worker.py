@@ -3,6 +3,8 @@
 Partition `slot` is assigned manually (the group id only keeps offsets), so there is no group membership a
 long render could lose. The loop keeps polling while a render runs in its thread: a CancelRender for the
 current attempt is seen at once, and heartbeats keep telling the scheduler what this slot is doing.
+The GPU takes the next dispatch while up to REELSTREAM_WORKER_MAX_FINISHING attempts finish (encode, verify,
+upload) beside it: gpu_consumers/in_flight.py keeps them and commits their offsets in dispatch order.
 """
 
 from __future__ import annotations
@@ -11,18 +13,16 @@ import asyncio
 import contextlib
 import logging
 import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from gpu_consumers.gang_member import Gang, run_gang_attempt
+from gpu_consumers.in_flight import Current, InFlight, a_gang_place, stale
 from gpu_consumers.job import AttemptDeadline, run_attempt
 from gpu_consumers.render.base import DeviceLost, Renderer
 from gpu_consumers.render.compile_cache import compile_counts
@@ -71,23 +71,12 @@ STAGE = "worker"  # its dead-letter topic: dispatch records this slot cannot run
 FINISH_STAGES = frozenset({RenderStage.ENCODE_VIDEO, RenderStage.UPLOAD})  # after the GPU work of a render
 
 
-@dataclass
-class Current:
-    """The attempt this slot is running, and the dispatch offset to commit once it is done."""
-
-    command: DispatchRender
-    offset: int
-    canceled: threading.Event = field(default_factory=threading.Event)
-    task: asyncio.Task[None] | None = None
-    stages: StageSpans | None = None  # the render span's child per stage, when the dispatch was traced
-
-
 class Worker:
     def __init__(self, settings: WorkerSettings, renderer: Renderer, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.renderer = renderer
         self.worker_id = f"{socket.gethostname()}-{settings.pool_id}-slot{settings.slot}"
-        self.current: Current | None = None
+        self.flight = InFlight(settings.max_finishing)  # the GPU attempt and those in their finish
         self.pending: list[tuple[DispatchRender, int]] = []
         self.canceled_pending: set[tuple[str, int]] = set()
         self.recent: deque[tuple[str, int]] = deque(maxlen=1000)  # attempts this worker already ran
@@ -167,11 +156,10 @@ class Worker:
             between_polls=partial(self._advance, consumer, publisher, store),
         )
         await loop.run(stop)
-        if self.current is not None and self.current.task is not None:
-            logger.info(
-                "stopping: finishing the current attempt", extra={"job_id": self.current.command.job_id}
-            )
-            await self.current.task
+        running = [c.task for c in self.flight.all() if c.task is not None]
+        if running:  # a finish is bounded: its upload tries four times, then the attempt fails
+            logger.info("stopping: finishing the attempts in flight", extra={"attempts": len(running)})
+            await asyncio.wait(running)
             await self._advance(consumer, publisher, store, start_next=False)
 
     async def _on_record(self, record: ConsumerRecord[bytes, bytes], publisher: Publisher) -> None:
@@ -182,12 +170,11 @@ class Worker:
         if command.slot != self.settings.slot:  # a slot runs (and cancels) only what was addressed to it
             raise InvalidRecordError(f"{type(command).__name__} is for slot {command.slot}")
         if isinstance(command, DispatchRender):
-            if command.gang_size > 1 and not _a_gang_place(command):
+            if command.gang_size > 1 and not a_gang_place(command):
                 raise InvalidRecordError(f"a gang dispatch without its place (rank {command.gang_rank})")
             attempt = (command.job_id, command.attempt)
             known = {(c.job_id, c.attempt) for c, _ in self.pending} | set(self.recent)
-            if self.current is not None:
-                known.add((self.current.command.job_id, self.current.command.attempt))
+            known.update(c.key for c in self.flight.all())
             if attempt in known:  # a redelivered dispatch (e.g. a scheduler that restarted): run it once
                 logger.info(
                     "duplicate dispatch ignored", extra={"job_id": command.job_id, "attempt": command.attempt}
@@ -201,8 +188,8 @@ class Worker:
             self._cancel(command)
 
     def _cancel(self, command: CancelRender) -> None:
-        current = self.current
-        if current and (current.command.job_id, current.command.attempt) == (command.job_id, command.attempt):
+        current = self.flight.find(command.job_id, command.attempt)  # in its GPU part or its finish
+        if current is not None:
             current.canceled.set()
             return
         # not started yet: it will be reported canceled without rendering when its turn comes
@@ -211,27 +198,30 @@ class Worker:
     async def _advance(
         self, consumer: AIOKafkaConsumer, publisher: Publisher, store: ObjectStore, start_next: bool = True
     ) -> None:
-        """Commit a finished attempt's offset and start the next pending one. Raises DeviceLost (after the
-        attempt was reported and committed) when the GPU is gone: the worker must exit, not take more work."""
-        current = self.current
-        if current is not None and current.task is not None and current.task.done():
-            await consumer.commit({self._tp: OffsetAndMetadata(current.offset + 1, "")})
-            self.recent.append((current.command.job_id, current.command.attempt))
-            self.current = None
+        """Commit the ended attempts' offsets (in dispatch order: in_flight.py) and start the next pending
+        one once the GPU is free (its attempt ended, or is in its finish). Raises DeviceLost (after the
+        attempt was reported) when the GPU is gone: the worker must exit, not take more work."""
+        ended, commit = self.flight.take_done()
+        if commit is not None:
+            await consumer.commit({self._tp: OffsetAndMetadata(commit, "")})
+        self.recent.extend(c.key for c in ended)
+        if ended:
             self._count_compilations()
-            lost = None if current.task.cancelled() else current.task.exception()
+        for done in ended:
+            lost = None if done.task is None or done.task.cancelled() else done.task.exception()
+            if lost is not None and not isinstance(lost, DeviceLost):
+                logger.error("attempt ended by an error", exc_info=lost, extra={"job_id": done.key[0]})
             if isinstance(lost, DeviceLost):
                 raise type(lost)(f"slot {self.settings.slot}: {lost.message}") from lost  # RenderStuck too
-        if self.current is None and start_next:
+        if self.flight.gpu is None and start_next:
             await self._skip_stale(consumer)
-        if self.current is None and self.pending and start_next:
+        if self.flight.gpu is None and self.pending and start_next:
             command, offset = self.pending.pop(0)
-            self.current = Current(command, offset)
-            if (command.job_id, command.attempt) in self.canceled_pending:
-                self.canceled_pending.discard((command.job_id, command.attempt))
-                self.current.canceled.set()
-            current = self.current
-            self.current.task = asyncio.create_task(
+            current = self.flight.gpu = Current(command, offset)
+            if current.key in self.canceled_pending:
+                self.canceled_pending.discard(current.key)
+                current.canceled.set()
+            current.task = asyncio.create_task(
                 self._traced(
                     current,
                     lambda: self._opened(
@@ -250,11 +240,22 @@ class Worker:
                                 self.worker_id,
                                 self.settings.progress_interval_seconds,
                                 self._deadline(command),
+                                partial(self._gpu_part_done, current),
                             ),
                         ),
                     ),
                 )
             )
+
+    def _gpu_part_done(self, current: Current) -> None:
+        """The attempt's GPU part ended: the GPU is free for the next dispatch while it finishes, if it
+        takes a finishing place (usage then bills its GPU part only: the next attempt bills the GPU's
+        seconds from here on). Without a place it finishes on the GPU's time, as it always did."""
+        now = time.monotonic()
+        self.speed.gpu_done(now)
+        if self.flight.to_finish(current):
+            self.usage.gpu_done(current.command, now)
+            self.metrics.gpu_part_done(*current.key, now)
 
     def _gang_or_alone(
         self,
@@ -309,13 +310,15 @@ class Worker:
         its successor from the uncommitted offset: run, it would hold the slot for nothing while every new
         dispatch to the slot lost its lease. (One lease of slack: a dispatch that merely arrived late still
         runs, and its heartbeats renew its lease.)"""
-        while self.pending and _stale(self.pending[0][0], utc_now()):
+        while self.pending and stale(self.pending[0][0], utc_now()):
             command, offset = self.pending.pop(0)
             logger.info(
                 "stale dispatch skipped: its lease ran out before it could start",
                 extra={"job_id": command.job_id, "attempt": command.attempt},
             )
-            await consumer.commit({self._tp: OffsetAndMetadata(offset + 1, "")})
+            commit = self.flight.ended_at(offset)  # passes no attempt still finishing
+            if commit is not None:
+                await consumer.commit({self._tp: OffsetAndMetadata(commit, "")})
             self.recent.append((command.job_id, command.attempt))
 
     async def _traced(self, current: Current, attempt: Callable[[], Awaitable[None]]) -> None:
@@ -337,19 +340,23 @@ class Worker:
         """Publish one event of this slot to the scheduler's inbox; an attempt's outcome is preceded by its
         usage record (`gpu_consumers.usage`), so an outcome the broker took always has its usage too."""
         now = time.monotonic()
-        command = self.current.command if self.current else None
+        holder = self.flight.find(getattr(event, "job_id", None), getattr(event, "attempt", None))
+        holder = holder or (self.flight.gpu if isinstance(event, WorkerHeartbeat) else None)
+        command = holder.command if holder else None
+        on_gpu = holder is not None and holder is self.flight.gpu  # not an attempt in its finish
         self.metrics.reported(event, command.params if command else None, now)
         if isinstance(event, RenderStarted) and command is not None:
             self.usage.started(command, now)
             self.speed.render_started(now)
-        elif isinstance(event, RenderProgress) and event.stage in FINISH_STAGES:
+        elif isinstance(event, RenderProgress) and event.stage in FINISH_STAGES and on_gpu:
             self.speed.gpu_done(now)
         elif isinstance(event, RenderSucceeded | RenderFailed):
-            self.speed.gpu_done(now)
+            if on_gpu or holder is None:
+                self.speed.gpu_done(now)
             usage = self.usage.finished(event, now)
             if usage is not None:
                 await self._publish_usage(publisher, usage)
-        stages = self.current.stages if self.current else None
+        stages = holder.stages if holder else None
         if stages is not None and isinstance(event, RenderProgress):
             stages.enter(event.stage.value)
         elif stages is not None and isinstance(event, RenderSucceeded | RenderFailed):
@@ -369,9 +376,7 @@ class Worker:
 
     async def _heartbeats(self, publisher: Publisher, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            current = self.current
-            if current is not None and current.task is not None and current.task.done():
-                current = None  # its outcome is reported: idle, though the loop has not moved on yet
+            current = self.flight.named()  # an ended attempt's outcome is reported: not named again
             beat = WorkerHeartbeat(
                 worker_id=self.worker_id,
                 pool_id=self.settings.pool_id,
@@ -389,13 +394,3 @@ class Worker:
                 logger.warning("heartbeat not acknowledged: %s", exc)  # after an outage is lost for good
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.heartbeat_seconds)
-
-
-def _stale(command: DispatchRender, now: datetime) -> bool:
-    lease = command.lease_expires_at
-    return lease is not None and now > lease + (lease - command.occurred_at)
-
-
-def _a_gang_place(command: DispatchRender) -> bool:
-    """A gang dispatch names its leader's slot and a rank within the gang."""
-    return command.gang_leader_slot is not None and 0 <= command.gang_rank < command.gang_size

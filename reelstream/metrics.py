@@ -332,6 +332,7 @@ class WorkerMetrics:
         metrics.busy_seconds.labels(pool, self.slot)
         self._busy_since: float | None = None  # the current attempt's start, or its last busy increment
         self._started: dict[tuple[str, int], float] = {}
+        self._finishing: set[tuple[str, int]] = set()  # started attempts in an overlapped finish
         self._stage: dict[tuple[str, int], tuple[str, float]] = {}
 
     def reported(
@@ -356,12 +357,23 @@ class WorkerMetrics:
                     self._stage[key] = (event.stage.value, now)
             case RenderSucceeded() | RenderFailed():
                 key = (event.job_id, event.attempt)
-                self._add_busy(now, still_busy=False)
                 self._end_stage(key, now)
                 started = self._started.pop(key, None)
+                if key not in self._finishing:  # an overlapped finish stopped the clock at its GPU part's end
+                    self._add_busy(now, still_busy=self._on_gpu())
+                self._finishing.discard(key)
                 if started is not None:
                     outcome = "succeeded" if isinstance(event, RenderSucceeded) else "failed"
                     self.metrics.render_duration.labels(shape, self.gpu, outcome).observe(now - started)
+
+    def gpu_part_done(self, job_id: str, attempt: int, now: float) -> None:
+        """The attempt left the GPU for its finish while the next one renders (gpu_consumers.in_flight):
+        its busy time, like its usage, ends here."""
+        self._finishing.add((job_id, attempt))
+        self._add_busy(now, still_busy=self._on_gpu())
+
+    def _on_gpu(self) -> bool:
+        return any(key not in self._finishing for key in self._started)
 
     def _add_busy(self, now: float, still_busy: bool) -> None:
         """Busy time runs from an attempt's reported start to its reported outcome (the instants its usage

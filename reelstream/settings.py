@@ -190,6 +190,7 @@ class SchedulerSettings:
     retry_backoff_max_seconds: float = 120.0
     max_slot_share: float = 0.5  # of the live slots one tenant holds while another's job waits (1: no bound)
     gang_max_slots: int = 8  # the most slots one job's attempt takes (a power of two; 1: no gangs)
+    max_finishing: int = 1  # attempts a slot keeps in their finish while its GPU takes the next (0: none)
     # Kafka static group membership (group.instance.id): a scheduler restarted under the same id takes its
     # partition back at once instead of waiting out the killed process's session. Unique per replica (the
     # pod name); None: dynamic membership.
@@ -216,6 +217,7 @@ class SchedulerSettings:
             retry_backoff_max_seconds=v.retry_backoff_max_seconds,
             max_slot_share=v.tenant_max_slot_share,
             gang_max_slots=v.gang_max_slots,
+            max_finishing=v.worker_max_finishing,
             instance_id=v.scheduler_instance_id,
         )
 
@@ -457,6 +459,7 @@ class WorkerSettings:
     renderer: str = DEV_MODEL
     device: str = "cpu"
     heartbeat_seconds: float = 2.0
+    max_finishing: int = 1  # renders kept in their finish while the next one renders (0: one at a time)
     progress_interval_seconds: float = 1.0
     max_work_units: int | None = None  # frames × width × height this slot holds (the pool's limit)
     render: RenderSettings = field(default_factory=RenderSettings)
@@ -482,6 +485,7 @@ class WorkerSettings:
             renderer=v.renderer,
             device=v.device,
             heartbeat_seconds=v.heartbeat_seconds,
+            max_finishing=v.worker_max_finishing,
             max_work_units=pipeline.pool_max_work_units,
             render=RenderSettings.from_config(config),
             deadline=RenderDeadline(

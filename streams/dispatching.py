@@ -35,11 +35,14 @@ def deadline_multiple(admitted: JobAdmitted, attempt: int, policy: SchedulerPoli
 
 
 def running_per_tenant(step: Step) -> dict[str, int]:
-    """Jobs holding slots (dispatched or running), per tenant: a gang counts once (the running caps)."""
+    """Jobs holding slots (dispatched or running, or in their finish), per tenant: a gang counts once (the
+    running caps)."""
     running: dict[str, set[str]] = {}
     for slot in step.slots.values():
-        if (job := step.holder(slot)) is not None:
-            running.setdefault(job.admitted.tenant_id, set()).add(job.admitted.job_id)
+        held = [slot.job_id, *(f.job_id for f in slot.finishing)]
+        for job in (step.jobs.get(job_id) for job_id in held if job_id is not None):
+            if job is not None:
+                running.setdefault(job.admitted.tenant_id, set()).add(job.admitted.job_id)
     return {tenant: len(jobs) for tenant, jobs in running.items()}
 
 

@@ -50,6 +50,9 @@ class SchedulerPolicy:
     # each model's own ceiling (ModelSpec.max_gang_slots: how far its renderer splits a job); a model not
     # named renders on one slot. None: no ceiling per model (the pure tests' pools)
     model_gang_slots: Mapping[str, int] | None = None
+    # attempts one slot keeps in their finish (encode, upload) while its GPU takes the next dispatch
+    # (streams.finishing); 0: a slot holds an attempt until its outcome
+    max_finishing: int = 0  # the live scheduler takes REELSTREAM_WORKER_MAX_FINISHING
 
     def weight(self, tenant: str) -> float:
         return max(self.weights.get(tenant, self.default_weight), 1e-6)

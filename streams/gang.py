@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from schemas.events import CancelRender, JobAdmitted
+from streams.finishing import drop_finishing
 from streams.scheduler_state import SendToSlot, Slot
 from streams.scheduling_step import Step
 
@@ -67,14 +68,16 @@ def is_member(step: Step, slot: int, job_id: str, attempt: int) -> bool:
 
 
 def release(step: Step, job_id: str, attempt: int, *, told: int | None = None, cancel: bool = True) -> None:
-    """Free every slot holding the attempt. The members other than `told` (the slot whose report or lease
-    ended it) are sent a CancelRender, so a member still computing stops instead of waiting on its group."""
+    """Free every slot holding the attempt (or its finishing place). The members other than `told` (the slot
+    whose report or lease ended it) are sent a CancelRender, so a member still computing stops instead of
+    waiting on its group."""
     for index in members(step, job_id, attempt):
         slot = step.slots[index]
         if cancel and index != told:
             command = CancelRender(job_id=job_id, slot=index, attempt=attempt, occurred_at=step.now)
             step.outputs.append(SendToSlot(command))
         step.slots[index] = _idle(slot)
+    drop_finishing(step, job_id, attempt)  # an attempt in its finish (streams.finishing) holds no GPU
 
 
 def _idle(slot: Slot) -> Slot:

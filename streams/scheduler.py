@@ -61,6 +61,7 @@ def policy_from(settings: SchedulerSettings) -> SchedulerPolicy:
         model_gang_slots=MappingProxyType(
             {spec.id: spec.max_gang_slots for spec in settings.pipeline.models}
         ),
+        max_finishing=settings.max_finishing,
     )
 
 

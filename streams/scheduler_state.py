@@ -25,6 +25,16 @@ DEFAULT_POLICY = SchedulerPolicy()
 
 
 @dataclass(frozen=True)
+class Finishing:
+    """An attempt in its finish (MP4 encode, verify, poster, upload) on a slot whose GPU took more work
+    (streams/finishing.py): tracked until its outcome under its own lease."""
+
+    job_id: str
+    attempt: int
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Slot:
     slot: int
     worker_id: str
@@ -39,6 +49,7 @@ class Slot:
     # broker was away): the slot gets no work until the worker says it is idle, since a dispatch would wait
     # behind that attempt and lose its lease
     busy_elsewhere: bool = False
+    finishing: tuple[Finishing, ...] = ()  # attempts past their GPU part, at most policy.max_finishing
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@ failure) takes a dedicated path: one retry, on another slot, with its render dea
 `policy.long_retry_deadline_multiple`; if that fails too the job fails with `long_task_failed_twice` set on
 its failure, which the scheduler's metrics count for the `LongTaskFailedTwice` alert.
 
+Overlap: an attempt that reports its finish stage (encode, upload) leaves its slot's GPU to the next
+dispatch and stays tracked in one of the slot's `max_finishing` places until its outcome
+(streams/finishing.py).
+
 Gangs: a job may take several idle slots at once for one attempt (streams/gang.py has the rule): its leader
 (the job's `slot`) reports as a lone slot does, the other members only fail; any member's failure or lost
 lease ends the attempt for every member.
@@ -64,6 +68,7 @@ from streams.dispatching import (
     running_per_tenant,
 )
 from streams.fair_queue import QueuedJob, SchedulerPolicy
+from streams.finishing import FINISH_STAGES, renew_finishing, start_finishing
 from streams.gang import is_member, members, release
 from streams.scheduler_state import (
     DEFAULT_POLICY,
@@ -238,7 +243,10 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
     if not leader and not is_member(step, event.slot, event.job_id, event.attempt):
         return  # not a slot of this attempt (any more): fenced off
     slot = step.slots.get(event.slot)
-    if slot is not None:  # the attempt's own events show the slot alive and renew its lease
+    if slot is not None and renew_finishing(step, event.slot, event.job_id, event.attempt):
+        slot = step.slots[event.slot]  # in its finish: its own lease renewed, the GPU's is the next job's
+        step.slots[event.slot] = slot = replace(slot, last_seen=max(slot.last_seen, step.now))
+    elif slot is not None:  # the attempt's own events show the slot alive and renew its lease
         slot = replace(
             slot, lease_expires_at=step.now + step.policy.lease, last_seen=max(slot.last_seen, step.now)
         )
@@ -267,6 +275,8 @@ def _render_event(step: Step, event: RenderStarted | RenderProgress | RenderSucc
                 progress=event.progress,
                 eta_seconds=round(remaining, 3),
             )
+            if slot is not None and event.stage in FINISH_STAGES and slot.job_id == event.job_id:
+                start_finishing(step, slot)  # its GPU part is over: the slot takes the next job
         case RenderSucceeded() if is_deleted(job.status):
             release(
                 step, event.job_id, event.attempt, cancel=False

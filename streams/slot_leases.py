@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from schemas.events import ErrorInfo, JobEventType, JobState, WorkerHeartbeat, is_deleted
 from streams.fair_queue import QueuedJob, retry_backoff
+from streams.finishing import drop_finishing, expired_finishing, renew_finishing
 from streams.gang import release
 from streams.scheduler_state import SWEEP_JOBS, Slot
 from streams.scheduling_step import Step
@@ -20,9 +21,13 @@ def heartbeat(step: Step, beat: WorkerHeartbeat) -> None:
             known = step.slots[beat.slot]
         elif (beat.job_id, beat.attempt) == (known.job_id, known.attempt):
             known = replace(known, lease_expires_at=step.now + step.policy.lease)
+    if known is not None and known.worker_id != beat.worker_id:
+        _lose_finishing(step, known, "another worker took the slot of this attempt's finish")
     if known is None or known.worker_id != beat.worker_id:
         known = Slot(beat.slot, beat.worker_id, beat.renderer, beat.occurred_at)
     reported = (beat.job_id, beat.attempt) if beat.job_id is not None else None
+    if reported is not None and renew_finishing(step, beat.slot, beat.job_id or "", beat.attempt or 0):
+        known, reported = step.slots[beat.slot], None  # in its finish: the slot's GPU is free
     step.slots[beat.slot] = replace(
         known,
         renderer=beat.renderer,
@@ -33,6 +38,14 @@ def heartbeat(step: Step, beat: WorkerHeartbeat) -> None:
         and reported != (known.job_id, known.attempt)
         and reported[0] in step.jobs,  # a finished job's last beat, sent as it ended, holds nothing up
     )
+
+
+def _lose_finishing(step: Step, slot: Slot, why: str) -> None:
+    """The slot's worker is gone or replaced: the attempts in their finish there are requeued."""
+    for place in slot.finishing:
+        drop_finishing(step, place.job_id, place.attempt)
+        if (job := step.jobs.get(place.job_id)) is not None and job.status.attempt == place.attempt:
+            requeue(step, place.job_id, why)
 
 
 def _lost(step: Step, slot: Slot, beat: WorkerHeartbeat) -> bool:
@@ -65,8 +78,12 @@ def tick(step: Step, sweep: bool) -> None:
             and step.now > slot.lease_expires_at
         ):
             release(step, slot.job_id, slot.attempt or 0, told=index)  # a gang's other members too
+            _lose_finishing(step, step.slots[index], f"lease of slot {index} expired (no heartbeat)")
             del step.slots[index]  # silent: forgotten until it heartbeats again
             requeue(step, slot.job_id, f"lease of slot {index} expired (no heartbeat)")
+    for late in expired_finishing(step):
+        if (job := step.jobs.get(late.job_id)) is not None and job.status.attempt == late.attempt:
+            requeue(step, late.job_id, "the lease of its finish expired (no report, no heartbeat)")
     for queued in step.waiting() if sweep else ():
         deadline = queued.admitted.deadline
         if deadline is not None and step.now > deadline:

@@ -341,6 +341,14 @@ class Registry(BaseSettings, IngestFields):
     renderer: str = setting(DEV_MODEL, "The model this worker serves (a registered model id).", (WORKER,))
     device: str = setting("cpu", "Torch device of the renderer (cpu, cuda, cuda:N).", (WORKER,))
     heartbeat_seconds: float = setting(2.0, "Interval of the worker's heartbeats.", (WORKER,), unit="s", gt=0)
+    worker_max_finishing: int = setting(
+        1,
+        "Renders a slot keeps in their finish (MP4 encode, verify, poster, upload) while its GPU renders the "
+        "next job (no idle gap between renders); 0: a slot runs one render at a time, start to outcome.",
+        (SCHEDULER, WORKER),
+        ge=0,
+        le=8,
+    )
     model_dir: str | None = setting(None, "Folder of the mochi-1 diffusers weights.", (WORKER, DEV))
     model_id: str | None = setting(
         None, "Hub id of the mochi-1 weights, looked up in the local cache.", (WORKER,)

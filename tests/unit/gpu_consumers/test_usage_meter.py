@@ -107,3 +107,29 @@ def test_usage_seconds_equal_the_busy_counter(attempts: list[tuple[float, list[f
         for o in ("failed", "canceled")
     )
     assert abs(metered - total) <= 1e-9 * max(1.0, total)
+
+
+def test_an_overlapped_finish_bills_and_counts_busy_its_gpu_part_only() -> None:
+    """Two attempts, the first finishing while the second renders: usage and busy time agree, and count
+    the GPU's seconds once."""
+    metrics = Metrics()
+    worker, meter = WorkerMetrics(metrics, "default", 0, "cpu", "tiny"), UsageMeter("default", "cpu")
+    first, second = dispatch(job_id="a"), dispatch(job_id="b")
+    worker.reported(ev.RenderStarted(job_id="a", slot=0, attempt=1, worker_id="w"), first.params, 0.0)
+    meter.started(first, 0.0)
+    worker.gpu_part_done("a", 1, 10.0)
+    meter.gpu_done(first, 10.0)
+    worker.reported(ev.RenderStarted(job_id="b", slot=0, attempt=1, worker_id="w"), second.params, 10.5)
+    meter.started(second, 10.5)
+    records = []
+    for cmd, at in ((first, 14.0), (second, 30.5)):  # the first's outcome comes while the second renders
+        outcome = failed(cmd.job_id, 1, "canceled")
+        worker.reported(outcome, cmd.params, at)
+        record = meter.finished(outcome, at)
+        assert record is not None
+        records.append(record.gpu_seconds)
+    assert records == [10.0, 20.0]
+    busy = metrics.registry.get_sample_value(
+        "reelstream_worker_busy_seconds_total", {"pool": "default", "slot": "0"}
+    )
+    assert busy == 30.0
