@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import secrets
 import socket
@@ -16,7 +17,8 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from starlette.applications import Starlette
 
 from devstack.manager import ensure_bucket
@@ -25,6 +27,7 @@ from ingest.app import create_app
 from ingest.server import server_options
 from reelstream.endpoints import Endpoints
 from reelstream.http_settings import HttpServerSettings, WebhookTargetPolicy
+from reelstream.kafka.admin import TopicMismatchError, ensure_topics
 from reelstream.kafka.clients import Publisher
 from reelstream.settings import IngestSettings, PipelineSettings
 from schemas import events as ev
@@ -284,3 +287,43 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[SseEvent]:
         else:
             name, _, value = line.partition(":")
             fields.setdefault(name, []).append(value.removeprefix(" "))
+
+
+@contextlib.asynccontextmanager
+async def scratch_copy(stack: Endpoints, contract: Topic[T], label: str) -> AsyncIterator[Topic[T]]:
+    """A fresh copy of `contract` (its config, 3 partitions) under a unique name, deleted afterwards."""
+    topic = dataclasses.replace(contract, name=f"test.ingest.{label}.{uuid.uuid4().hex}", partitions=3)
+
+    async def created() -> bool:
+        try:
+            await ensure_topics(stack.kafka_bootstrap, [topic], security=stack.kafka_security)
+        except TopicMismatchError:
+            return False
+        return True
+
+    # right after creation the broker may describe fewer partitions than it created: ask again until not
+    await eventually(created, bool)
+    try:
+        yield topic
+    finally:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka()
+        )
+        await admin.start()
+        try:
+            await admin.delete_topics([topic.name])
+        finally:
+            await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def raw_producer_of(stack: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer with the test stack's credentials, for records no service would write."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), acks="all"
+    )
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()

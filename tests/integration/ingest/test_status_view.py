@@ -4,62 +4,38 @@ and a view restarted over its local store: it reads only what its checkpoint had
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest.status_view import StatusView
 from reelstream.endpoints import Endpoints
-from reelstream.kafka.admin import TopicMismatchError, ensure_topics
 from reelstream.local_store import LocalStore, Namespace
 from schemas.events import JobState, JobStatus, new_id
 from schemas.serde import AvroSerde
 from schemas.topics import JOB_STATUS, Topic
-from tests.integration.ingest.support import eventually, snapshot
+from tests.integration.ingest.support import raw_producer_of, scratch_copy, snapshot
 
 DEADLINE = 20.0
 ViewFactory = Callable[..., StatusView]
 
 
-async def created(stack: Endpoints, topic: Topic[JobStatus]) -> bool:
-    try:
-        await ensure_topics(stack.kafka_bootstrap, [topic], security=stack.kafka_security)
-    except TopicMismatchError:
-        return False
-    return True
-
-
 @pytest.fixture
 async def scratch_topic(stack: Endpoints, topics: None) -> AsyncIterator[Topic[JobStatus]]:
     """A fresh compacted topic with the status contract, deleted afterwards."""
-    topic = dataclasses.replace(JOB_STATUS, name=f"test.ingest.status.{uuid.uuid4().hex}", partitions=3)
-    # right after creation the broker may describe fewer partitions than it created: ask again until not
-    await eventually(lambda: created(stack, topic), bool)
-    yield topic
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka())
-    await admin.start()
-    try:
-        await admin.delete_topics([topic.name])
-    finally:
-        await admin.close()
+    async with scratch_copy(stack, JOB_STATUS, "status") as topic:
+        yield topic
 
 
 @pytest.fixture
 async def raw_producer(stack: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka(), acks="all"
-    )
-    await producer.start()
-    yield producer
-    await producer.stop()
+    async with raw_producer_of(stack) as producer:
+        yield producer
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ everything: an attempt read again counts once, a tombstone removes it."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,50 +12,32 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest.usage_report import parse_query, tenant_report, tenants_report
 from ingest.usage_view import UsageView
 from reelstream.endpoints import Endpoints
-from reelstream.kafka.admin import TopicMismatchError, ensure_topics
 from reelstream.local_store import LocalStore
 from schemas.events import GpuUsageRecorded
 from schemas.serde import AvroSerde
 from schemas.topics import USAGE_EVENTS, Topic
-from tests.integration.ingest.support import eventually
+from tests.integration.ingest.support import raw_producer_of, scratch_copy
 from tests.samples import usage_record
 
 DEADLINE = 20.0
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-async def created(stack: Endpoints, topic: Topic[Any]) -> bool:
-    try:
-        await ensure_topics(stack.kafka_bootstrap, [topic], security=stack.kafka_security)
-    except TopicMismatchError:
-        return False
-    return True
-
-
 @pytest.fixture
 async def usage_topic(stack: Endpoints, topics: None) -> AsyncIterator[Topic[GpuUsageRecorded]]:
-    topic = dataclasses.replace(USAGE_EVENTS, name=f"test.ingest.usage.{uuid.uuid4().hex}", partitions=3)
-    await eventually(lambda: created(stack, topic), bool)
-    yield topic
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka())
-    await admin.start()
-    try:
-        await admin.delete_topics([topic.name])
-    finally:
-        await admin.close()
+    """A fresh topic with the usage contract, deleted afterwards."""
+    async with scratch_copy(stack, USAGE_EVENTS, "usage") as topic:
+        yield topic
 
 
 @pytest.fixture
 async def raw_producer(stack: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, **stack.kafka_security.aiokafka())
-    await producer.start()
-    yield producer
-    await producer.stop()
+    async with raw_producer_of(stack) as producer:
+        yield producer
 
 
 def reports(view: UsageView) -> list[dict[str, Any]]:
