@@ -7,15 +7,15 @@ from streams.fair_queue import SchedulerPolicy
 from streams.scheduler_state import dump_state, load_state
 from streams.scheduling import SchedulerState, apply
 from tests.samples import T0
-from tests.unit.streams.test_finishing_properties import Pool, act
+from tests.unit.streams.fake_pool import Pool
+from tests.unit.streams.test_finishing_properties import POLICY, check
 from tests.unit.streams.test_scheduling import admitted
 
 
 def _pool_with_one_finishing() -> Pool:
-    pool = Pool()
-    pool.beat(0)
-    act(pool, ("admit", "a", False))
-    act(pool, ("admit", "a", False))
+    pool = Pool(POLICY, 1, check)  # one slot
+    pool.act(("admit", "a", False))
+    pool.act(("admit", "a", False))
     pool.gpu_done(0)
     return pool
 
@@ -33,9 +33,8 @@ def test_the_slot_takes_the_next_job_while_the_first_finishes() -> None:
 
 
 def test_a_heartbeat_naming_the_finish_keeps_its_lease_and_does_not_block_the_slot() -> None:
-    pool = Pool()
-    pool.beat(0)
-    act(pool, ("admit", "a", False))
+    pool = Pool(POLICY, 1, check)  # one slot
+    pool.act(("admit", "a", False))
     pool.gpu_done(0)
     assert pool.state.slots[0].job_id is None  # idle: nothing waits yet
     for _ in range(4):  # 4 × 20 s > the 30 s lease: only the heartbeats naming it keep it
@@ -43,7 +42,7 @@ def test_a_heartbeat_naming_the_finish_keeps_its_lease_and_does_not_block_the_sl
         pool.beat(0)  # names j0, the oldest finish (the GPU is idle)
     assert not pool.state.slots[0].busy_elsewhere
     assert pool.state.slots[0].finishing[0].job_id == "j0"
-    act(pool, ("admit", "a", False))
+    pool.act(("admit", "a", False))
     assert pool.state.slots[0].job_id == "j1"  # dispatched beside the finish
 
 
