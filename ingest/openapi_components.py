@@ -153,10 +153,21 @@ NUMBER: Json = {"type": "number"}
 STRING: Json = {"type": "string"}
 STAMP: Json = {"type": "string", "format": "date-time"}
 
+# A free-text field the server refuses with a NUL character (422 naming it): the part of that rule a JSON
+# Schema can state (an unpaired surrogate, refused too, it cannot).
+NO_NUL = "^[^\\u0000]*$"
+
 CANCEL_REQUEST: Json = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"reason": {"type": "string", "maxLength": MAX_REASON_CHARS}},
+    "properties": {
+        "reason": {
+            "type": "string",
+            "maxLength": MAX_REASON_CHARS,
+            "pattern": NO_NUL,
+            "description": "why (kept with the job); no NUL character",
+        }
+    },
 }
 
 PARAMETERS: Json = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.key_rotation import DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS
-from ingest.openapi_components import error_responses, json_response, ref
+from ingest.openapi_components import NO_NUL, error_responses, json_response, ref
 from ingest.openapi_webhooks import NO_CONTENT
 from ingest.openapi_webhooks import TENANT as TENANT_PARAM
 from ingest.tenant_lifecycle import MAX_REASON_CHARS
@@ -126,7 +126,7 @@ TENANT_STATUS_REQUEST: Json = {
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_REASON_CHARS,
-            "pattern": "^[^\\u0000]*$",
+            "pattern": NO_NUL,
             "description": "why (kept in ingest's log); no NUL character",
         }
     },

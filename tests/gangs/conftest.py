@@ -1,7 +1,8 @@
 """A pipeline whose jobs take gangs: two simulated worker slots (an all-reduce over the gang per step, so
 a member's death breaks the others at once, as on GPUs), REELSTREAM_GANG_MAX_SLOTS=2, short leases. Its own
-package: the e2e package's pipeline serves one slot per job, and two pipelines on one broker would each act
-on the other's records."""
+package, with its own stack (tests/own_stack.py): the e2e package's pipeline serves one slot per job, and on
+the session's broker this pipeline's fresh scheduler would first replay the other pipelines' jobs and
+heartbeats (a third slot that no worker here serves took part in a gang)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ from devstack.process import free_port
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.endpoints import Endpoints
 from reelstream.webhooks.messages import generate_secret
+from tests import own_stack
 
 TENANT_KEY = "rs_test_" + uuid.uuid4().hex
 OPERATOR_KEY = "rs_test_" + uuid.uuid4().hex
 SIMULATED_SCALE = (
     8.0  # the tiny model's prior × 8: a 20-step 64×48×13 render ≈ 20 s alone, ≈ 10 s as a gang of 2
 )
+
+# the package's own Kafka, registry and MinIO (tests/own_stack.py)
+stack, topics, serde = own_stack.stack, own_stack.topics, own_stack.serde
 
 
 @pytest.fixture(scope="package")

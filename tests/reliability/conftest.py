@@ -21,10 +21,9 @@ from devstack.manager import LocalStack, StackLayout
 from devstack.process import free_port
 from devstack.services import Pipeline, PipelineConfig, prepare_infrastructure
 from reelstream.endpoints import Endpoints
-from reelstream.kafka.admin import ensure_topics
 from reelstream.webhooks.messages import generate_secret
 from schemas.serde import AvroSerde
-from schemas.topics import ALL_TOPICS
+from tests import own_stack
 from tests.kafka_clients import registered_serde, started_producer
 from tests.reliability.support import (
     OTHER_TENANT,
@@ -41,23 +40,8 @@ from tests.webhook_receiver import Receiver, webhook_receiver
 
 RECORDS = pytest.StashKey[list[dict[str, object]]]()
 
-
-@pytest.fixture(scope="package")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
-    layout = StackLayout.ephemeral(tmp_path_factory.mktemp("fuzz-stack"), os.environ)
-    with LocalStack(layout, os.environ) as endpoints:
-        yield endpoints
-
-
-@pytest.fixture(scope="package")
-async def topics(stack: Endpoints) -> None:
-    await ensure_topics(stack.kafka_bootstrap, ALL_TOPICS, security=stack.kafka_security)
-
-
-@pytest.fixture(scope="package")
-async def serde(stack: Endpoints, topics: None) -> AsyncIterator[AvroSerde]:
-    async with registered_serde(stack) as serde:
-        yield serde
+# the package's own Kafka, registry and MinIO (tests/own_stack.py)
+stack, topics, serde = own_stack.stack, own_stack.topics, own_stack.serde
 
 
 @pytest.fixture(scope="package")

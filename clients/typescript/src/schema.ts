@@ -700,6 +700,7 @@ export interface components {
             };
         };
         CancelRequest: {
+            /** @description why (kept with the job); no NUL character */
             reason?: string;
         };
         /** @description One server-sent event of a job's stream (comment lines, the heartbeats, are not events). The first carries `retry`: the reconnection delay in milliseconds. */
